@@ -1,0 +1,742 @@
+//! Signaling messages: JSON text frames on the relay's WebSockets.
+//!
+//! Every frame is one JSON object `{"v": 1, "type": "<kind>", ...fields}`. [`encode`] writes one,
+//! [`decode`] reads one and refuses, with a typed [`DecodeError`], frames over
+//! [`MAX_SIGNAL_FRAME`](crate::MAX_SIGNAL_FRAME) bytes, other versions, unknown types and missing or
+//! mistyped fields. Unknown *fields* are ignored so that optional fields can be added within a
+//! version (see `docs/PROTOCOL.md`, "Versioning").
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::DecodeError;
+use crate::share_code::ShareCode;
+use crate::{MAX_SIGNAL_FRAME, PROTOCOL_VERSION};
+
+/// Longest identifier (request or session id) accepted on the wire.
+pub const MAX_ID_LEN: usize = 64;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        ///
+        /// 1 to [`MAX_ID_LEN`] characters from `[A-Za-z0-9_-]`; anything else is refused when decoded.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps an identifier, checking its length and alphabet.
+            pub fn new(s: impl Into<String>) -> Result<Self, DecodeError> {
+                let s = s.into();
+                if valid_id(&s) {
+                    Ok(Self(s))
+                } else {
+                    Err(DecodeError::OutOfRange(concat!(stringify!($name), " must be 1-64 chars of [A-Za-z0-9_-]")))
+                }
+            }
+
+            /// The identifier as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::new(s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// Identifies one consent request from `connect` to its answer.
+    RequestId
+);
+id_type!(
+    /// Identifies one session from `session_start` to `session_end`.
+    SessionId
+);
+
+fn valid_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_ID_LEN
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// One signaling message. The JSON `type` is the variant name in snake_case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Message {
+    /// Agent → relay, first frame on `/api/v1/ws/agent`.
+    Hello(Hello),
+    /// Relay → agent: a fresh share code.
+    ShareCode(ShareCodeIssued),
+    /// Agent → relay: discard the current code and issue a new one.
+    RenewCode(RenewCode),
+    /// Viewer → relay: ask to connect to the agent holding `code`.
+    Connect(Connect),
+    /// Relay → viewer: the code was right; the end user is being asked.
+    ConsentPending(ConsentPending),
+    /// Relay → agent: ask the local user whether this viewer may connect.
+    ConsentRequest(ConsentRequest),
+    /// Agent → relay: the local user's answer.
+    ConsentResponse(ConsentResponse),
+    /// Viewer → relay (cancel while waiting), relay → agent (close the prompt).
+    ConsentCancel(ConsentCancel),
+    /// Relay → both parties: the session exists; start WebRTC.
+    SessionStart(SessionStart),
+    /// Between the two parties of a session, through the relay: an SDP offer or answer.
+    Sdp(Sdp),
+    /// Between the two parties of a session, through the relay: one ICE candidate.
+    Ice(Ice),
+    /// Any party: the session is over.
+    SessionEnd(SessionEnd),
+    /// Relay → client: something the client sent was refused.
+    Error(ErrorMessage),
+    /// Liveness probe; answered with `pong` carrying the same `seq`.
+    Ping(Ping),
+    /// Answer to `ping`.
+    Pong(Ping),
+}
+
+/// Every `type` value this version knows, in the order of [`Message`]'s variants.
+pub const MESSAGE_TYPES: &[&str] = &[
+    "hello",
+    "share_code",
+    "renew_code",
+    "connect",
+    "consent_pending",
+    "consent_request",
+    "consent_response",
+    "consent_cancel",
+    "session_start",
+    "sdp",
+    "ice",
+    "session_end",
+    "error",
+    "ping",
+    "pong",
+];
+
+/// Who sends a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Party {
+    /// The agent on the machine being helped.
+    Agent,
+    /// A supporter's viewer (browser or desktop app).
+    Viewer,
+    /// The relay.
+    Relay,
+}
+
+impl Message {
+    /// The JSON `type` of this message.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::Hello(_) => "hello",
+            Message::ShareCode(_) => "share_code",
+            Message::RenewCode(_) => "renew_code",
+            Message::Connect(_) => "connect",
+            Message::ConsentPending(_) => "consent_pending",
+            Message::ConsentRequest(_) => "consent_request",
+            Message::ConsentResponse(_) => "consent_response",
+            Message::ConsentCancel(_) => "consent_cancel",
+            Message::SessionStart(_) => "session_start",
+            Message::Sdp(_) => "sdp",
+            Message::Ice(_) => "ice",
+            Message::SessionEnd(_) => "session_end",
+            Message::Error(_) => "error",
+            Message::Ping(_) => "ping",
+            Message::Pong(_) => "pong",
+        }
+    }
+
+    /// Whether `from` may send this message. The relay refuses anything else with `not_allowed`.
+    pub fn may_be_sent_by(&self, from: Party) -> bool {
+        use Party::*;
+        match self {
+            Message::Hello(_) | Message::RenewCode(_) | Message::ConsentResponse(_) => {
+                from == Agent
+            }
+            Message::Connect(_) => from == Viewer,
+            Message::ShareCode(_)
+            | Message::ConsentPending(_)
+            | Message::ConsentRequest(_)
+            | Message::SessionStart(_)
+            | Message::Error(_) => from == Relay,
+            Message::ConsentCancel(_) => from != Agent,
+            Message::Sdp(_)
+            | Message::Ice(_)
+            | Message::SessionEnd(_)
+            | Message::Ping(_)
+            | Message::Pong(_) => true,
+        }
+    }
+
+    /// The session this message belongs to, for messages the relay forwards between parties.
+    pub fn session_id(&self) -> Option<&SessionId> {
+        match self {
+            Message::Sdp(m) => Some(&m.session_id),
+            Message::Ice(m) => Some(&m.session_id),
+            Message::SessionEnd(m) => Some(&m.session_id),
+            Message::SessionStart(m) => Some(&m.session_id),
+            _ => None,
+        }
+    }
+}
+
+/// Agent → relay greeting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// Software and version, e.g. `tether-agent/0.1.0`.
+    pub client: String,
+    /// Operating system, e.g. `linux`, `windows`, `macos`.
+    pub os: String,
+    /// The machine's host name, shown to the supporter.
+    pub hostname: String,
+}
+
+/// Relay → agent: the code to read to the supporter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareCodeIssued {
+    /// The code, ten digits.
+    pub code: ShareCode,
+    /// Seconds until the code expires if unused.
+    pub expires_in_secs: u32,
+}
+
+/// Agent → relay: replace the current code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RenewCode {}
+
+/// What the viewer may do in a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// See the screen and send mouse and keyboard input.
+    Control,
+    /// See the screen only; the agent injects nothing.
+    View,
+}
+
+/// Viewer → relay: connect to the agent showing `code`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connect {
+    /// The share code the end user read out (grouping accepted).
+    pub code: ShareCode,
+    /// What the viewer asks to do.
+    pub mode: Mode,
+}
+
+/// Relay → viewer: the agent's user is being asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentPending {
+    /// Id to cancel the request with.
+    pub request_id: RequestId,
+    /// Seconds the end user has to answer before it counts as a deny.
+    pub timeout_secs: u32,
+}
+
+/// The supporter as the relay verified them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewerIdentity {
+    /// Full name from the supporter's account.
+    pub name: String,
+    /// E-mail address of the account.
+    pub email: String,
+    /// The supporter's organisation.
+    pub org: String,
+    /// True when the relay authenticated the account (always, for this version's relay).
+    pub verified: bool,
+}
+
+/// Relay → agent: may this viewer connect?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentRequest {
+    /// Echoed in the answer.
+    pub request_id: RequestId,
+    /// Who asks.
+    pub viewer: ViewerIdentity,
+    /// What they ask for.
+    pub mode: Mode,
+    /// Seconds before no answer counts as a deny.
+    pub timeout_secs: u32,
+}
+
+/// The local user's answer to a consent request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Allow viewing and control (granted as view only if only viewing was asked).
+    AllowControl,
+    /// Allow viewing only.
+    AllowView,
+    /// Refuse.
+    Deny,
+}
+
+impl Decision {
+    /// The mode granted when `requested` meets this decision, or `None` for a deny.
+    pub fn granted(self, requested: Mode) -> Option<Mode> {
+        match (self, requested) {
+            (Decision::Deny, _) => None,
+            (Decision::AllowView, _) | (_, Mode::View) => Some(Mode::View),
+            (Decision::AllowControl, Mode::Control) => Some(Mode::Control),
+        }
+    }
+}
+
+/// Agent → relay: the answer to `consent_request`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentResponse {
+    /// The request answered.
+    pub request_id: RequestId,
+    /// The answer.
+    pub decision: Decision,
+}
+
+/// Why a pending consent request was withdrawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelReason {
+    /// The viewer cancelled while waiting.
+    ViewerCancelled,
+    /// The viewer disconnected while waiting.
+    ViewerLeft,
+    /// The end user did not answer in time.
+    Timeout,
+}
+
+/// Withdraws a pending consent request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentCancel {
+    /// The request withdrawn.
+    pub request_id: RequestId,
+    /// Why.
+    pub reason: CancelReason,
+}
+
+/// Which side of a session a client is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The machine being helped; answers the offer.
+    Agent,
+    /// The supporter; makes the offer.
+    Viewer,
+}
+
+/// One ICE server, in the shape of the browser's `RTCIceServer`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    /// `stun:` or `turn:` URLs.
+    pub urls: Vec<String>,
+    /// TURN username (`<expiry>:<session_id>`), absent for STUN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// TURN password, absent for STUN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// The other party of a session, as shown to the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    /// The supporter's full name, or the machine's host name.
+    pub name: String,
+    /// The supporter's organisation (absent for an agent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    /// The supporter's e-mail (absent for an agent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// Relay → both parties: the session is allowed; set up WebRTC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionStart {
+    /// The session.
+    pub session_id: SessionId,
+    /// The receiver's role.
+    pub role: Role,
+    /// The granted mode.
+    pub mode: Mode,
+    /// STUN/TURN servers with credentials for this session only.
+    pub ice_servers: Vec<IceServer>,
+    /// Who is on the other end.
+    pub peer: PeerInfo,
+}
+
+/// SDP kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SdpKind {
+    /// From the viewer.
+    Offer,
+    /// From the agent.
+    Answer,
+}
+
+/// An SDP offer or answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sdp {
+    /// The session.
+    pub session_id: SessionId,
+    /// Offer or answer.
+    pub kind: SdpKind,
+    /// The SDP text.
+    pub sdp: String,
+}
+
+/// One trickled ICE candidate; an empty `candidate` marks the end of candidates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ice {
+    /// The session.
+    pub session_id: SessionId,
+    /// The `candidate:` attribute line, without `a=`.
+    pub candidate: String,
+    /// The media stream identification tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdp_mid: Option<String>,
+    /// The m-line index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdp_mline_index: Option<u16>,
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The supporter ended it.
+    EndedByViewer,
+    /// The end user pressed Stop.
+    EndedByAgent,
+    /// An administrator ended it.
+    EndedByAdmin,
+    /// The viewer's connection went away.
+    ViewerLeft,
+    /// The agent's connection went away.
+    AgentLeft,
+    /// A party stopped answering heartbeats.
+    HeartbeatTimeout,
+    /// The session reached its maximum length.
+    MaxDuration,
+    /// The supporter's credentials or access were revoked.
+    Revoked,
+    /// The relay is shutting down.
+    RelayShutdown,
+    /// The media connection failed.
+    ConnectionFailed,
+    /// A reason this version does not know.
+    #[serde(other)]
+    Other,
+}
+
+/// Any party: the session is over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionEnd {
+    /// The session.
+    pub session_id: SessionId,
+    /// Why.
+    pub reason: EndReason,
+}
+
+/// Stable error codes carried by `error` messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame was not valid JSON or lacked `v`/`type`, or a field was wrong.
+    Malformed,
+    /// The frame exceeded 64 KiB.
+    TooLarge,
+    /// The frame's `v` is not spoken here.
+    UnsupportedVersion,
+    /// The frame's `type` is not known.
+    UnknownType,
+    /// The message is not allowed from this party or in this state.
+    NotAllowed,
+    /// Authentication is missing or no longer valid.
+    Unauthorized,
+    /// The account lacks the permission.
+    Forbidden,
+    /// No live share code matches.
+    InvalidCode,
+    /// The share code expired or was already used.
+    CodeExpired,
+    /// Too many wrong codes; retry after `retry_after_ms`.
+    Throttled,
+    /// The agent is answering another request.
+    AgentBusy,
+    /// The agent is not connected.
+    AgentOffline,
+    /// The end user denied the request.
+    ConsentDenied,
+    /// The end user did not answer in time.
+    ConsentTimeout,
+    /// The message names a session this client is not part of.
+    NotInSession,
+    /// Too many messages; slow down.
+    RateLimited,
+    /// Something failed on the relay; details are in its log.
+    Internal,
+    /// A code this version does not know.
+    #[serde(other)]
+    Other,
+}
+
+/// Relay → client: something was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorMessage {
+    /// Stable, machine-readable code.
+    pub code: ErrorCode,
+    /// Human-readable English text (clients translate by `code`).
+    pub message: String,
+    /// The consent request this error answers, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<RequestId>,
+    /// For `throttled`: milliseconds before another attempt can succeed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+impl ErrorMessage {
+    /// An error with a code and message and no other fields.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ErrorMessage {
+            code,
+            message: message.into(),
+            request_id: None,
+            retry_after_ms: None,
+        }
+    }
+}
+
+impl From<&DecodeError> for ErrorCode {
+    fn from(e: &DecodeError) -> Self {
+        match e {
+            DecodeError::TooLarge { .. } => ErrorCode::TooLarge,
+            DecodeError::UnsupportedVersion(_) => ErrorCode::UnsupportedVersion,
+            DecodeError::UnknownType(_) => ErrorCode::UnknownType,
+            _ => ErrorCode::Malformed,
+        }
+    }
+}
+
+/// Heartbeat payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ping {
+    /// Echoed in the `pong`.
+    pub seq: u64,
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    v: u32,
+    #[serde(flatten)]
+    msg: &'a Message,
+}
+
+/// Serialises `msg` as one signaling frame with `v` first.
+pub fn encode(msg: &Message) -> String {
+    serde_json::to_string(&Envelope {
+        v: PROTOCOL_VERSION,
+        msg,
+    })
+    .expect("signaling messages always serialise")
+}
+
+/// Decodes one signaling frame, refusing oversize frames, other versions, unknown types and
+/// invalid fields with a typed error.
+pub fn decode(frame: &str) -> Result<Message, DecodeError> {
+    if frame.len() > MAX_SIGNAL_FRAME {
+        return Err(DecodeError::TooLarge {
+            len: frame.len(),
+            max: MAX_SIGNAL_FRAME,
+        });
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(frame).map_err(|e| DecodeError::Malformed(truncate(e.to_string())))?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| DecodeError::Malformed("a frame is a JSON object".into()))?;
+    let v = obj
+        .get("v")
+        .ok_or_else(|| DecodeError::Malformed("missing field `v`".into()))?
+        .as_u64()
+        .ok_or_else(|| DecodeError::Malformed("`v` is not a non-negative integer".into()))?;
+    if v != u64::from(PROTOCOL_VERSION) {
+        return Err(DecodeError::UnsupportedVersion(v));
+    }
+    let kind = obj
+        .get("type")
+        .ok_or_else(|| DecodeError::Malformed("missing field `type`".into()))?
+        .as_str()
+        .ok_or_else(|| DecodeError::Malformed("`type` is not a string".into()))?;
+    let Some(kind) = MESSAGE_TYPES.iter().find(|k| **k == kind) else {
+        return Err(DecodeError::UnknownType(truncate(kind.to_owned())));
+    };
+    serde_json::from_value(value).map_err(|e| DecodeError::InvalidFields {
+        kind: (*kind).to_owned(),
+        detail: truncate(e.to_string()),
+    })
+}
+
+/// Keeps error details short: they can echo attacker-supplied text.
+fn truncate(mut s: String) -> String {
+    const MAX: usize = 160;
+    if s.len() > MAX {
+        let mut cut = MAX;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_version_first_and_type_tag() {
+        let m = Message::Ping(Ping { seq: 7 });
+        assert_eq!(encode(&m), r#"{"v":1,"type":"ping","seq":7}"#);
+    }
+
+    #[test]
+    fn message_types_match_variants() {
+        let samples = [
+            Message::RenewCode(RenewCode {}),
+            Message::Ping(Ping { seq: 1 }),
+            Message::Pong(Ping { seq: 1 }),
+        ];
+        for m in samples {
+            assert!(MESSAGE_TYPES.contains(&m.kind()));
+            assert_eq!(decode(&encode(&m)).unwrap(), m);
+        }
+    }
+
+    #[test]
+    fn rejects_with_typed_errors() {
+        assert!(matches!(decode("nope"), Err(DecodeError::Malformed(_))));
+        assert!(matches!(decode("[1]"), Err(DecodeError::Malformed(_))));
+        assert!(matches!(
+            decode(r#"{"type":"ping","seq":1}"#),
+            Err(DecodeError::Malformed(_))
+        ));
+        assert!(matches!(
+            decode(r#"{"v":"1","type":"ping","seq":1}"#),
+            Err(DecodeError::Malformed(_))
+        ));
+        assert_eq!(
+            decode(r#"{"v":2,"type":"ping","seq":1}"#),
+            Err(DecodeError::UnsupportedVersion(2))
+        );
+        assert_eq!(
+            decode(r#"{"v":1,"type":"teleport"}"#),
+            Err(DecodeError::UnknownType("teleport".into()))
+        );
+        assert!(matches!(
+            decode(r#"{"v":1,"type":"ping"}"#),
+            Err(DecodeError::InvalidFields { kind, .. }) if kind == "ping"
+        ));
+        assert!(matches!(
+            decode(r#"{"v":1,"type":"connect","code":"12","mode":"control"}"#),
+            Err(DecodeError::InvalidFields { .. })
+        ));
+        let big = format!(
+            r#"{{"v":1,"type":"ping","seq":1,"pad":"{}"}}"#,
+            "x".repeat(MAX_SIGNAL_FRAME)
+        );
+        assert!(matches!(decode(&big), Err(DecodeError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn ignores_unknown_fields() {
+        let m = decode(r#"{"v":1,"type":"ping","seq":3,"future":true}"#).unwrap();
+        assert_eq!(m, Message::Ping(Ping { seq: 3 }));
+    }
+
+    #[test]
+    fn refuses_hostile_ids() {
+        let frame =
+            r#"{"v":1,"type":"session_end","session_id":"../../etc","reason":"ended_by_viewer"}"#;
+        assert!(matches!(
+            decode(frame),
+            Err(DecodeError::InvalidFields { .. })
+        ));
+        let long = format!(
+            r#"{{"v":1,"type":"session_end","session_id":"{}","reason":"ended_by_viewer"}}"#,
+            "a".repeat(MAX_ID_LEN + 1)
+        );
+        assert!(matches!(
+            decode(&long),
+            Err(DecodeError::InvalidFields { .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_end_reasons_and_error_codes_decode_as_other() {
+        let m =
+            decode(r#"{"v":1,"type":"session_end","session_id":"s1","reason":"meteor"}"#).unwrap();
+        assert!(matches!(
+            m,
+            Message::SessionEnd(SessionEnd {
+                reason: EndReason::Other,
+                ..
+            })
+        ));
+        let m = decode(r#"{"v":1,"type":"error","code":"quantum","message":"?"}"#).unwrap();
+        assert!(matches!(
+            m,
+            Message::Error(ErrorMessage {
+                code: ErrorCode::Other,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let frame = format!(
+            r#"{{"v":1,"type":"ping","seq":{}1{}}}"#,
+            "[".repeat(5000),
+            "]".repeat(5000)
+        );
+        assert!(decode(&frame).is_err());
+    }
+
+    #[test]
+    fn decision_grants_at_most_what_was_asked() {
+        assert_eq!(
+            Decision::AllowControl.granted(Mode::Control),
+            Some(Mode::Control)
+        );
+        assert_eq!(Decision::AllowControl.granted(Mode::View), Some(Mode::View));
+        assert_eq!(Decision::AllowView.granted(Mode::Control), Some(Mode::View));
+        assert_eq!(Decision::Deny.granted(Mode::Control), None);
+    }
+
+    #[test]
+    fn direction_rules() {
+        let connect =
+            decode(r#"{"v":1,"type":"connect","code":"123 456 7890","mode":"view"}"#).unwrap();
+        assert!(connect.may_be_sent_by(Party::Viewer));
+        assert!(!connect.may_be_sent_by(Party::Agent));
+        let start = Message::Error(ErrorMessage::new(ErrorCode::Internal, "x"));
+        assert!(!start.may_be_sent_by(Party::Viewer));
+        assert!(!start.may_be_sent_by(Party::Agent));
+    }
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages Tether needs to build and test, by group.
+#   scripts/install-deps.sh [build|test|all]   (default: all)
+# Safe to run again; does nothing when everything is present.
+set -euo pipefail
+
+group=${1:-all}
+
+# Packages per group. Keep names in step with docs/DEPLOY.md and ../shared notes.
+build_pkgs=(pkg-config build-essential)
+test_pkgs=()
+
+case "$group" in
+  build) pkgs=("${build_pkgs[@]}") ;;
+  test | all) pkgs=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+apt_get() { $sudo apt-get -o DPkg::Lock::Timeout=600 -q -y "$@"; }
+
+echo "installing: ${missing[*]}"
+apt_get update >/dev/null
+# This image deletes downloaded .deb files after each dpkg run, and a concurrent apt run can make
+# the first attempt fail with exit 100: retry once.
+apt_get install --no-install-recommends "${missing[@]}" || apt_get install --no-install-recommends "${missing[@]}"

@@ -1,0 +1,177 @@
+//! Invariants you can grep for, checked over every tracked Rust source file:
+//!
+//! * every `.rs` file starts with a `//!` module doc;
+//! * `cfg(target_os` appears only in modules named for an OS (`x11`, `linux`, `windows`, `macos`, …)
+//!   or in `Cargo.toml` target sections;
+//! * no source file is over 800 lines (split it, `docs/ARCHITECTURE.md` §"Small modules").
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+/// The most lines a source file may have.
+pub const MAX_LINES: usize = 800;
+
+/// Path components that mark an OS-specific leaf module.
+const OS_MODULES: &[&str] = &[
+    "x11", "linux", "windows", "macos", "unix", "wayland", "platform",
+];
+
+/// Directories never scanned.
+const SKIP_DIRS: &[&str] = &[
+    "target",
+    "node_modules",
+    ".git",
+    "corpus",
+    "artifacts",
+    "gen",
+];
+
+/// The workspace root (this crate's parent).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace")
+        .to_path_buf()
+}
+
+/// All `.rs` files under `root`, skipping build output and dependencies.
+fn rust_files(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+        {
+            let entry = entry?;
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if entry.file_type()?.is_dir() {
+                if !SKIP_DIRS.contains(&name.as_ref()) && !name.starts_with('.') {
+                    stack.push(path);
+                }
+            } else if name.ends_with(".rs") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn is_os_module(rel: &Path) -> bool {
+    rel.components().any(|c| {
+        let s = c.as_os_str().to_string_lossy();
+        let stem = s.strip_suffix(".rs").unwrap_or(&s);
+        OS_MODULES.contains(&stem)
+    })
+}
+
+/// Every broken invariant under `root`, one line each (empty when tidy).
+pub fn check(root: &Path) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    for path in rust_files(root)? {
+        let rel = path.strip_prefix(root).unwrap_or(&path);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if !text.starts_with("//!") {
+            problems.push(format!(
+                "{}: does not start with a `//!` module doc",
+                rel.display()
+            ));
+        }
+        let lines = text.lines().count();
+        if lines > MAX_LINES {
+            problems.push(format!(
+                "{}: {lines} lines, over the {MAX_LINES}-line limit",
+                rel.display()
+            ));
+        }
+        // This file names the pattern it looks for; it is the checker, not platform code.
+        let checker = rel == Path::new("xtask/src/tidy.rs");
+        if !is_os_module(rel) && !checker {
+            for (i, line) in text.lines().enumerate() {
+                let code = !line.trim_start().starts_with("//");
+                if code && line.contains("cfg(target_os") {
+                    problems.push(format!(
+                        "{}:{}: `cfg(target_os` outside an OS-named module",
+                        rel.display(),
+                        i + 1
+                    ));
+                }
+            }
+        }
+    }
+    Ok(problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_tidy(filter: impl Fn(&str) -> bool) {
+        let problems: Vec<_> = check(&workspace_root())
+            .unwrap()
+            .into_iter()
+            .filter(|p| filter(p))
+            .collect();
+        assert!(
+            problems.is_empty(),
+            "tidy problems:\n{}",
+            problems.join("\n")
+        );
+    }
+
+    #[test]
+    fn every_rust_file_starts_with_a_module_doc() {
+        assert_tidy(|p| p.contains("module doc"));
+    }
+
+    #[test]
+    fn no_target_os_cfg_outside_os_modules() {
+        assert_tidy(|p| p.contains("outside an OS-named module"));
+    }
+
+    #[test]
+    fn no_source_file_over_the_line_limit() {
+        assert_tidy(|p| p.contains("-line limit"));
+    }
+
+    #[test]
+    fn the_checks_catch_what_they_claim_to() {
+        let dir = std::env::temp_dir().join(format!("tidy-selftest-{}", std::process::id()));
+        let src = dir.join("src");
+        std::fs::create_dir_all(src.join("capture")).unwrap();
+        std::fs::write(src.join("no_doc.rs"), "fn main() {}\n").unwrap();
+        std::fs::write(
+            src.join("long.rs"),
+            format!("//! doc\n{}", "\n".repeat(MAX_LINES + 1)),
+        )
+        .unwrap();
+        std::fs::write(
+            src.join("leaky.rs"),
+            "//! doc\n#[cfg(target_os = \"linux\")]\nfn f() {}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            src.join("capture/x11.rs"),
+            "//! doc\n#[cfg(target_os = \"linux\")]\nfn f() {}\n",
+        )
+        .unwrap();
+        let problems = check(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(problems.len(), 3, "{problems:#?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("no_doc.rs") && p.contains("module doc"))
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("long.rs") && p.contains("line limit"))
+        );
+        assert!(problems.iter().any(|p| p.contains("leaky.rs:2")));
+    }
+}
