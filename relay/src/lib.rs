@@ -1,4 +1,174 @@
-//! The Tether relay: the one server. Accounts, share codes, consent brokering, signaling, TURN
-//! credentials and the audit log land here; see `docs/ARCHITECTURE.md`.
+//! The Tether relay: the one server. It signs supporters in, issues share codes to agents,
+//! brokers consent, relays WebRTC signaling between the two parties of a session, mints TURN
+//! credentials, and keeps an append-only audit log. Media never passes through it except as
+//! encrypted TURN traffic.
+//!
+//! [`run`] serves on a bound listener until `shutdown` resolves; tests call it in-process on
+//! `127.0.0.1:0`. [`app`] builds the router alone, for `oneshot` tests.
 
-pub use tether_protocol as protocol;
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod signaling;
+pub mod store;
+pub mod turn;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use rand::TryRngCore;
+use tether_protocol::lifecycle::Timeouts;
+
+pub use config::Config;
+pub use error::{Error, Result};
+
+use signaling::throttle::{Rules, Throttle};
+use signaling::{Hub, HubConfig};
+use store::{SqliteStore, Store};
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// The signaling hub.
+    pub hub: Arc<Hub>,
+    /// Configuration.
+    pub cfg: Arc<Config>,
+    /// Failed sign-ins per IP and per e-mail.
+    pub login_throttle: Arc<Mutex<Throttle>>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Reads the relay's 32-byte secret key from `data_dir/relay.key`, creating it (mode 0600) on
+/// first start. Share-code hashes and the default TURN secret derive from it, so they survive
+/// restarts.
+pub fn load_or_create_key(data_dir: &Path) -> Result<Vec<u8>> {
+    let path = data_dir.join("relay.key");
+    match std::fs::read(&path) {
+        Ok(k) if k.len() == 32 => return Ok(k),
+        Ok(_) => {
+            return Err(Error::Config(format!(
+                "{} is not a 32-byte key",
+                path.display()
+            )));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e.into()),
+    }
+    let mut key = vec![0u8; 32];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut key)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    restrict_permissions(&mut opts);
+    std::io::Write::write_all(&mut opts.open(&path)?, &key)?;
+    Ok(key)
+}
+
+#[cfg(unix)]
+fn restrict_permissions(opts: &mut std::fs::OpenOptions) {
+    use std::os::unix::fs::OpenOptionsExt;
+    opts.mode(0o600);
+}
+
+#[cfg(not(unix))]
+fn restrict_permissions(_: &mut std::fs::OpenOptions) {}
+
+fn derive(key: &[u8], label: &str) -> Vec<u8> {
+    auth::code_hash(key, label)
+}
+
+/// Builds the state for `cfg` over an opened store.
+pub fn state(cfg: Config, store: Arc<dyn Store>, key: &[u8]) -> AppState {
+    let turn_secret = cfg
+        .turn
+        .secret
+        .clone()
+        .map(String::into_bytes)
+        .unwrap_or_else(|| derive(key, "turn-secret"));
+    let hub_cfg = HubConfig {
+        timeouts: Timeouts {
+            code_ttl: Duration::from_secs(cfg.code_ttl_secs),
+            consent: Duration::from_secs(cfg.consent_timeout_secs),
+            max_session: Duration::from_secs(cfg.max_session_secs),
+        },
+        throttle: Rules::default(),
+        stun_urls: cfg.turn.stun_urls.clone(),
+        turn_urls: cfg.turn_urls(),
+        turn_secret,
+        code_key: derive(key, "code-key"),
+    };
+    AppState {
+        hub: Arc::new(Hub::new(store.clone(), hub_cfg)),
+        store,
+        cfg: Arc::new(cfg),
+        login_throttle: Arc::new(Mutex::new(Throttle::new(Rules::default()))),
+    }
+}
+
+/// The relay's router over `state`.
+pub fn app(state: AppState) -> Router {
+    api::router(state)
+}
+
+/// Opens the data directory and store, then serves on `listener` until `shutdown` resolves.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    cfg: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    std::fs::create_dir_all(&cfg.data_dir)?;
+    let key = load_or_create_key(&cfg.data_dir)?;
+    let store = Arc::new(SqliteStore::open(&cfg.data_dir.join("tether.db"))?);
+    let voided = store.void_live_share_codes()?;
+    if voided > 0 {
+        tracing::info!(voided, "voided share codes left live by the previous run");
+    }
+    if store.user_count()? == 0 {
+        tracing::warn!(
+            "no accounts yet; create the first admin with: tether-relay admin create-user --email you@example.com --org \"Your Org\" --role owner"
+        );
+    }
+    let state = state(cfg, store, &key);
+    let hub = state.hub.clone();
+    let ticker = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            every.tick().await;
+            hub.tick();
+        }
+    });
+    let hub = state.hub.clone();
+    let shutdown = async move {
+        shutdown.await;
+        hub.shutdown();
+    };
+    let served = axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    ticker.abort();
+    served.map_err(Error::from)
+}

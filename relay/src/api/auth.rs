@@ -1,0 +1,360 @@
+//! Sign-in, token refresh and rotation, logout, TOTP enrolment, and the extractor that turns a
+//! request's credentials into a [`Principal`].
+//!
+//! Access tokens are short-lived; refresh tokens rotate on every use, and presenting an already
+//! used refresh token revokes its whole family (a stolen token is detected the moment either copy
+//! is used twice). Once TOTP is confirmed, sign-in without a valid code issues nothing: there is no
+//! other route to a token.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::auth as secrets;
+use crate::error::{Error, Result};
+use crate::signaling::throttle::Key;
+use crate::store::{AuditEntry, Principal, TokenKind};
+
+/// Name of the web session cookie.
+pub const COOKIE_NAME: &str = "tether_session";
+
+/// An authenticated caller.
+pub struct AuthUser(pub Principal);
+
+/// Finds a bearer token or the session cookie in the headers.
+pub fn token_from_headers(headers: &HeaderMap) -> Option<String> {
+    if let Some(v) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok())
+        && let Some(t) = v.strip_prefix("Bearer ")
+    {
+        return Some(t.trim().to_owned());
+    }
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE_NAME)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// Resolves an access token to its principal.
+pub fn principal_for(state: &AppState, token: &str) -> Result<Principal> {
+    state
+        .store
+        .principal_for_token(
+            &secrets::token_hash(token),
+            TokenKind::Access,
+            crate::unix_millis(),
+        )?
+        .ok_or(Error::Unauthorized)
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let token = token_from_headers(&parts.headers).ok_or(Error::Unauthorized)?;
+        principal_for(state, &token).map(AuthUser)
+    }
+}
+
+/// `POST /api/v1/auth/login` body.
+#[derive(Deserialize)]
+pub struct LoginRequest {
+    email: String,
+    password: String,
+    #[serde(default)]
+    totp: Option<String>,
+}
+
+/// Tokens issued by login and refresh.
+#[derive(Serialize)]
+pub struct TokenResponse {
+    access_token: String,
+    refresh_token: String,
+    expires_in: u64,
+    user: Principal,
+}
+
+fn audit(
+    state: &AppState,
+    org: Option<i64>,
+    actor: String,
+    action: &str,
+    outcome: &str,
+    detail: serde_json::Value,
+) {
+    let entry = AuditEntry {
+        id: 0,
+        org_id: org,
+        at: crate::unix_millis(),
+        actor,
+        action: action.into(),
+        outcome: outcome.into(),
+        detail,
+    };
+    if let Err(e) = state.store.append_audit(&entry) {
+        tracing::error!(error = %e, "writing the audit log failed");
+    }
+}
+
+/// Issues an access + refresh pair in `family` and the matching cookie.
+fn issue(state: &AppState, p: Principal, family: &str) -> Result<Response> {
+    let now = crate::unix_millis();
+    let access = secrets::new_token("tat_");
+    let refresh = secrets::new_token("trt_");
+    let cfg = &state.cfg;
+    state.store.insert_token(
+        p.org_id,
+        p.user_id,
+        &secrets::token_hash(&access),
+        TokenKind::Access,
+        family,
+        now + cfg.access_ttl_secs as i64 * 1000,
+        now,
+    )?;
+    state.store.insert_token(
+        p.org_id,
+        p.user_id,
+        &secrets::token_hash(&refresh),
+        TokenKind::Refresh,
+        family,
+        now + cfg.refresh_ttl_secs as i64 * 1000,
+        now,
+    )?;
+    let cookie = format!(
+        "{COOKIE_NAME}={access}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+        cfg.access_ttl_secs,
+        if cfg.public_url().starts_with("https://") {
+            "; Secure"
+        } else {
+            ""
+        }
+    );
+    let body = TokenResponse {
+        access_token: access,
+        refresh_token: refresh,
+        expires_in: cfg.access_ttl_secs,
+        user: Principal {
+            family: family.to_owned(),
+            ..p
+        },
+    };
+    let mut resp = Json(body).into_response();
+    resp.headers_mut().insert(
+        SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(|e| Error::Internal(e.to_string()))?,
+    );
+    Ok(resp)
+}
+
+/// `POST /api/v1/auth/login`: password, then TOTP if enrolled.
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Json(req): Json<LoginRequest>,
+) -> Result<Response> {
+    let email = req.email.trim().to_lowercase();
+    let keys = [Key::Ip(peer.ip()), Key::Email(email.clone())];
+    let now = Instant::now();
+    if let Err(wait) = state
+        .login_throttle
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .check(now, &keys)
+    {
+        audit(
+            &state,
+            None,
+            format!("ip:{}", peer.ip()),
+            "login",
+            "throttled",
+            serde_json::json!({"email": email}),
+        );
+        return Err(Error::Throttled {
+            retry_after_ms: wait.as_millis() as u64,
+        });
+    }
+    let user = state.store.user_for_login(&email)?;
+    let phc = user.as_ref().map_or_else(
+        || secrets::dummy_hash().to_owned(),
+        |u| u.password_hash.clone(),
+    );
+    let password = req.password;
+    // argon2 takes tens of milliseconds: keep it off the async workers.
+    let password_ok =
+        tokio::task::spawn_blocking(move || secrets::verify_password(&password, &phc))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+    let fail = |outcome: &str, err: Error| {
+        state
+            .login_throttle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .failure(now, &keys);
+        audit(
+            &state,
+            user.as_ref().map(|u| u.org_id),
+            format!("ip:{}", peer.ip()),
+            "login",
+            outcome,
+            serde_json::json!({"email": email}),
+        );
+        Err(err)
+    };
+    let Some(user) = user.as_ref().filter(|u| password_ok && !u.disabled) else {
+        return fail("bad_credentials", Error::BadCredentials);
+    };
+    if let Some(secret) = &user.totp_secret {
+        match &req.totp {
+            None => return Err(Error::TotpRequired),
+            Some(code) if !secrets::check_totp(secret, &user.email, code, crate::unix_secs()) => {
+                return fail("bad_totp", Error::BadCredentials);
+            }
+            Some(_) => {}
+        }
+    }
+    state
+        .login_throttle
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .success(&keys);
+    let family = secrets::new_id("fam_");
+    let p = state
+        .store
+        .principal(user.org_id, user.id)?
+        .ok_or(Error::Unauthorized)?;
+    audit(
+        &state,
+        Some(p.org_id),
+        format!("user:{}", p.user_id),
+        "login",
+        "ok",
+        serde_json::json!({"ip": peer.ip().to_string()}),
+    );
+    issue(&state, p, &family)
+}
+
+/// `POST /api/v1/auth/refresh` body.
+#[derive(Deserialize)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+/// `POST /api/v1/auth/refresh`: exchange a refresh token for a new pair (rotation).
+pub async fn refresh(
+    State(state): State<AppState>,
+    Json(req): Json<RefreshRequest>,
+) -> Result<Response> {
+    let hash = secrets::token_hash(&req.refresh_token);
+    let now = crate::unix_millis();
+    let st = state
+        .store
+        .refresh_state(&hash, now)?
+        .ok_or(Error::Unauthorized)?;
+    let p = st.principal;
+    if st.used || !state.store.mark_refresh_used(p.org_id, &hash, now)? {
+        // Reuse: someone else holds a copy. Revoke the family everywhere, sockets included.
+        state.store.revoke_family(p.org_id, &p.family, now)?;
+        let fam = p.family.clone();
+        state.hub.revoke_viewers(|v| v.family == fam);
+        audit(
+            &state,
+            Some(p.org_id),
+            format!("user:{}", p.user_id),
+            "refresh",
+            "reuse_detected",
+            serde_json::json!({}),
+        );
+        return Err(Error::Unauthorized);
+    }
+    let family = p.family.clone();
+    issue(&state, p, &family)
+}
+
+/// `POST /api/v1/auth/logout`: revoke this sign-in (its token family) and close its sockets.
+pub async fn logout(State(state): State<AppState>, AuthUser(p): AuthUser) -> Result<Response> {
+    state
+        .store
+        .revoke_family(p.org_id, &p.family, crate::unix_millis())?;
+    let fam = p.family.clone();
+    state.hub.revoke_viewers(|v| v.family == fam);
+    audit(
+        &state,
+        Some(p.org_id),
+        format!("user:{}", p.user_id),
+        "logout",
+        "ok",
+        serde_json::json!({}),
+    );
+    let mut resp = Json(serde_json::json!({"ok": true})).into_response();
+    resp.headers_mut().insert(
+        SET_COOKIE,
+        HeaderValue::from_static("tether_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+    );
+    Ok(resp)
+}
+
+/// TOTP enrolment offer.
+#[derive(Serialize)]
+pub struct TotpOffer {
+    secret: String,
+    otpauth_url: String,
+}
+
+/// `POST /api/v1/auth/totp/enroll`: offer a new secret (not active until confirmed).
+pub async fn totp_enroll(
+    State(state): State<AppState>,
+    AuthUser(p): AuthUser,
+) -> Result<Json<TotpOffer>> {
+    if p.totp_enabled {
+        return Err(Error::Conflict("TOTP is already enabled".into()));
+    }
+    let secret = secrets::new_totp_secret();
+    state.store.set_totp_pending(p.org_id, p.user_id, &secret)?;
+    let otpauth_url = secrets::totp(&secret, &p.email)?.get_url();
+    Ok(Json(TotpOffer {
+        secret,
+        otpauth_url,
+    }))
+}
+
+/// `POST /api/v1/auth/totp/confirm` body.
+#[derive(Deserialize)]
+pub struct TotpConfirm {
+    code: String,
+}
+
+/// `POST /api/v1/auth/totp/confirm`: prove the authenticator works; TOTP is then mandatory.
+pub async fn totp_confirm(
+    State(state): State<AppState>,
+    AuthUser(p): AuthUser,
+    Json(req): Json<TotpConfirm>,
+) -> Result<Json<serde_json::Value>> {
+    let secret = state
+        .store
+        .totp_pending(p.org_id, p.user_id)?
+        .ok_or(Error::BadRequest("no TOTP enrolment is pending".into()))?;
+    if !secrets::check_totp(&secret, &p.email, &req.code, crate::unix_secs()) {
+        return Err(Error::BadCredentials);
+    }
+    state.store.confirm_totp(p.org_id, p.user_id)?;
+    audit(
+        &state,
+        Some(p.org_id),
+        format!("user:{}", p.user_id),
+        "totp_enabled",
+        "ok",
+        serde_json::json!({}),
+    );
+    Ok(Json(serde_json::json!({"ok": true})))
+}

@@ -1,0 +1,51 @@
+//! WebSocket upgrades for agents and viewers.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State, WebSocketUpgrade};
+use axum::http::HeaderMap;
+use axum::response::Response;
+
+use super::auth::{principal_for, token_from_headers};
+use crate::AppState;
+use crate::error::{Error, Result};
+use crate::signaling::ws::{MAX_WS_MESSAGE, Side, serve};
+
+/// `GET /api/v1/ws/agent`: an ad hoc agent; it must say `hello` first.
+pub async fn agent(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    let hub = state.hub.clone();
+    upgrade
+        .max_message_size(MAX_WS_MESSAGE)
+        .max_frame_size(MAX_WS_MESSAGE)
+        .on_upgrade(move |socket| serve(socket, hub, Side::Agent))
+}
+
+/// `GET /api/v1/ws/viewer`: a signed-in supporter. The token may come as a header, the cookie, or
+/// (browsers cannot set headers here) `?access_token=`.
+pub async fn viewer(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response> {
+    let token = token_from_headers(&headers)
+        .or_else(|| query.get("access_token").cloned())
+        .ok_or(Error::Unauthorized)?;
+    let principal = principal_for(&state, &token)?;
+    let hub = state.hub.clone();
+    Ok(upgrade
+        .max_message_size(MAX_WS_MESSAGE)
+        .max_frame_size(MAX_WS_MESSAGE)
+        .on_upgrade(move |socket| {
+            serve(
+                socket,
+                hub,
+                Side::Viewer {
+                    principal,
+                    ip: peer.ip(),
+                },
+            )
+        }))
+}

@@ -1,0 +1,129 @@
+//! Secrets: argon2id password hashes, opaque tokens stored as SHA-256, TOTP, and the keyed hash
+//! under which share codes are stored.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// Hashes a password with argon2id and a random salt (PHC string).
+pub fn hash_password(password: &str) -> Result<String> {
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| Error::Internal(e.to_string()))?
+        .to_string())
+}
+
+/// Checks a password against a PHC string (constant-time inside argon2).
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// A PHC string for a password nobody has, so that unknown accounts cost the same time to refuse.
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password("tether-no-such-user").expect("hashing a constant works"))
+}
+
+/// A new opaque token: `prefix` + 32 random bytes, base64url.
+pub fn new_token(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// How a token is stored: its SHA-256. Tokens have 256 bits of entropy, so no salt or slow hash
+/// is needed, and a lookup by hash compares nothing in application memory.
+pub fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// A short random id for requests and sessions (`[A-Za-z0-9_-]`).
+pub fn new_id(prefix: &str) -> String {
+    let mut bytes = [0u8; 12];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Keyed hash under which share codes are stored and looked up.
+pub fn code_hash(key: &[u8], code: &str) -> Vec<u8> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(b"share-code:");
+    mac.update(code.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// TOTP (RFC 6238, SHA-1, 6 digits, 30 s steps, ±1 step of skew) for a base32 secret.
+pub fn totp(secret_b32: &str, account: &str) -> Result<totp_rs::TOTP> {
+    let secret = totp_rs::Secret::Encoded(secret_b32.to_owned())
+        .to_bytes()
+        .map_err(|e| Error::Internal(format!("stored TOTP secret: {e:?}")))?;
+    totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        secret,
+        Some("Tether".into()),
+        account.into(),
+    )
+    .map_err(|e| Error::Internal(format!("TOTP: {e}")))
+}
+
+/// A fresh base32 TOTP secret (160 bits).
+pub fn new_totp_secret() -> String {
+    let mut bytes = [0u8; 20];
+    rand::rng().fill_bytes(&mut bytes);
+    totp_rs::Secret::Raw(bytes.to_vec())
+        .to_encoded()
+        .to_string()
+}
+
+/// Checks a TOTP code at Unix time `now_secs`.
+pub fn check_totp(secret_b32: &str, account: &str, code: &str, now_secs: u64) -> bool {
+    totp(secret_b32, account).is_ok_and(|t| t.check(code.trim(), now_secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_only_when_right() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("correct horsE", &h));
+        assert!(!verify_password("x", "not a phc string"));
+    }
+
+    #[test]
+    fn tokens_are_random_and_hash_stably() {
+        let a = new_token("tat_");
+        assert_ne!(a, new_token("tat_"));
+        assert_eq!(token_hash(&a), token_hash(&a));
+        assert_eq!(token_hash(&a).len(), 32);
+    }
+
+    #[test]
+    fn totp_round_trip() {
+        let s = new_totp_secret();
+        let t = totp(&s, "jane@acme").unwrap();
+        let code = t.generate(1_700_000_000);
+        assert!(check_totp(&s, "jane@acme", &code, 1_700_000_000));
+        assert!(check_totp(&s, "jane@acme", &code, 1_700_000_030)); // one step of skew
+        assert!(!check_totp(&s, "jane@acme", &code, 1_700_000_300));
+    }
+}

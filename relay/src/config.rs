@@ -1,0 +1,133 @@
+//! Relay configuration: built-in defaults < TOML file (`--config`) < `TETHER_*` environment <
+//! command-line flags. Every field has a default, so `tether-relay serve` runs with no arguments.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// Everything the relay can be told.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// HTTP(S) listen address.
+    pub listen: SocketAddr,
+    /// Where the database and the relay's key live.
+    pub data_dir: PathBuf,
+    /// The URL people open, used in printed hints (defaults to `http://<listen>`).
+    pub public_url: Option<String>,
+    /// Log as JSON lines instead of text.
+    pub log_json: bool,
+    /// Seconds an unused share code stays valid.
+    pub code_ttl_secs: u64,
+    /// Seconds the end user has to answer a consent request.
+    pub consent_timeout_secs: u64,
+    /// Longest session, in seconds (TURN credentials expire with it).
+    pub max_session_secs: u64,
+    /// Access-token lifetime, in seconds.
+    pub access_ttl_secs: u64,
+    /// Refresh-token lifetime, in seconds.
+    pub refresh_ttl_secs: u64,
+    /// ICE/TURN settings.
+    pub turn: TurnConfig,
+}
+
+/// ICE and TURN settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TurnConfig {
+    /// STUN URLs given to clients (none by default: the embedded TURN server also answers STUN).
+    pub stun_urls: Vec<String>,
+    /// TURN URLs given to clients. Empty means the embedded server's URL.
+    pub urls: Vec<String>,
+    /// Shared secret for REST credentials; derived from the relay key when unset. Set it to the
+    /// `static-auth-secret` of an external coturn to use that instead.
+    pub secret: Option<String>,
+    /// The host name or address clients reach the embedded TURN server at.
+    pub public_host: String,
+    /// UDP port of the embedded TURN server.
+    pub port: u16,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".parse().expect("valid literal"),
+            data_dir: PathBuf::from("tether-data"),
+            public_url: None,
+            log_json: false,
+            code_ttl_secs: 600,
+            consent_timeout_secs: 60,
+            max_session_secs: 12 * 3600,
+            access_ttl_secs: 15 * 60,
+            refresh_ttl_secs: 30 * 86_400,
+            turn: TurnConfig::default(),
+        }
+    }
+}
+
+impl Default for TurnConfig {
+    fn default() -> Self {
+        TurnConfig {
+            stun_urls: Vec::new(),
+            urls: Vec::new(),
+            secret: None,
+            public_host: "127.0.0.1".into(),
+            port: 3478,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML file over the defaults.
+    pub fn from_file(path: &std::path::Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// The URL to print for people.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    /// The TURN URLs handed to clients.
+    pub fn turn_urls(&self) -> Vec<String> {
+        if self.turn.urls.is_empty() {
+            vec![format!(
+                "turn:{}:{}?transport=udp",
+                self.turn.public_host, self.turn.port
+            )]
+        } else {
+            self.turn.urls.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_documented_embedded_setup() {
+        let c = Config::default();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("tether-data"));
+        assert_eq!(c.turn_urls(), ["turn:127.0.0.1:3478?transport=udp"]);
+    }
+
+    #[test]
+    fn toml_overrides_and_typos_are_refused() {
+        let c: Config =
+            toml::from_str("listen = \"0.0.0.0:9000\"\n[turn]\npublic_host = \"relay.example\"")
+                .unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.code_ttl_secs, 600);
+        assert_eq!(c.turn_urls(), ["turn:relay.example:3478?transport=udp"]);
+        assert!(toml::from_str::<Config>("lisen = \"0.0.0.0:9000\"").is_err());
+    }
+}

@@ -1,0 +1,93 @@
+//! The relay's error type and its HTTP form: `{"error": {"code", "message"}}` with stable codes.
+//! Internal details are logged, never sent.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::store::StoreError;
+
+/// Result alias for the relay.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every error the relay reports.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Missing, wrong or expired credentials.
+    #[error("authentication required")]
+    Unauthorized,
+    /// The password was right but a TOTP code is needed.
+    #[error("a TOTP code is required")]
+    TotpRequired,
+    /// Wrong e-mail, password or TOTP code.
+    #[error("wrong e-mail, password or code")]
+    BadCredentials,
+    /// Authenticated, but the role lacks the permission.
+    #[error("not allowed")]
+    Forbidden,
+    /// No such resource in the caller's organisation.
+    #[error("not found")]
+    NotFound,
+    /// A request field is invalid.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A uniqueness rule refused the request.
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many attempts.
+    #[error("too many attempts; retry in {retry_after_ms} ms")]
+    Throttled {
+        /// Milliseconds to wait.
+        retry_after_ms: u64,
+    },
+    /// A configuration problem at start-up.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// I/O at start-up or serving.
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// Anything else unexpected.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Error::TotpRequired => (StatusCode::UNAUTHORIZED, "totp_required"),
+            Error::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
+            Error::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            Error::NotFound | Error::Store(StoreError::NotFound) => {
+                (StatusCode::NOT_FOUND, "not_found")
+            }
+            Error::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Error::Conflict(_) | Error::Store(StoreError::Conflict(_)) => {
+                (StatusCode::CONFLICT, "conflict")
+            }
+            Error::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %self, "request failed");
+            "internal error; see the relay log".to_owned()
+        } else {
+            self.to_string()
+        };
+        let mut body = serde_json::json!({ "error": { "code": code, "message": message } });
+        if let Error::Throttled { retry_after_ms } = self {
+            body["error"]["retry_after_ms"] = retry_after_ms.into();
+        }
+        (status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,156 @@
+//! `tether-relay`: parses configuration, sets up logging and calls into the library.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use tether_relay::store::{NewUser, Role, SqliteStore, Store};
+use tether_relay::{Config, auth};
+
+#[derive(Parser)]
+#[command(name = "tether-relay", version, about = "The Tether relay server")]
+struct Cli {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "TETHER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (database and key).
+    #[arg(long, global = true, env = "TETHER_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTP, WebSocket signaling and TURN.
+    Serve {
+        /// Listen address.
+        #[arg(long, env = "TETHER_LISTEN")]
+        listen: Option<SocketAddr>,
+        /// Log JSON lines.
+        #[arg(long, env = "TETHER_LOG_JSON")]
+        log_json: bool,
+    },
+    /// Administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an account (and its organisation); the password is read from stdin.
+    CreateUser {
+        /// Sign-in e-mail.
+        #[arg(long)]
+        email: String,
+        /// Organisation name (created if new).
+        #[arg(long)]
+        org: String,
+        /// owner, admin, technician or viewer.
+        #[arg(long, default_value = "owner")]
+        role: String,
+        /// Full name (defaults to the e-mail's local part).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+fn load_config(cli: &Cli) -> Result<Config> {
+    let mut cfg = match &cli.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    if let Some(d) = &cli.data_dir {
+        cfg.data_dir = d.clone();
+    }
+    Ok(cfg)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let mut cfg = load_config(&cli)?;
+    match cli.command {
+        Command::Serve { listen, log_json } => {
+            if let Some(l) = listen {
+                cfg.listen = l;
+            }
+            cfg.log_json |= log_json;
+            init_tracing(cfg.log_json);
+            let listener = tokio::net::TcpListener::bind(cfg.listen)
+                .await
+                .with_context(|| format!("binding {}", cfg.listen))?;
+            tracing::info!(url = %cfg.public_url(), data_dir = %cfg.data_dir.display(), "relay listening");
+            println!("Tether relay listening on {}", cfg.public_url());
+            tether_relay::run(listener, cfg, shutdown_signal()).await?;
+            Ok(())
+        }
+        Command::Admin {
+            command:
+                AdminCommand::CreateUser {
+                    email,
+                    org,
+                    role,
+                    name,
+                },
+        } => {
+            let role = Role::parse(&role).with_context(|| {
+                format!("unknown role {role:?} (owner, admin, technician, viewer)")
+            })?;
+            let mut password = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .context("reading the password from stdin")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            if password.chars().count() < 10 {
+                bail!("the password must have at least 10 characters");
+            }
+            std::fs::create_dir_all(&cfg.data_dir)?;
+            let store = SqliteStore::open(&cfg.data_dir.join("tether.db"))?;
+            let full_name =
+                name.unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_owned());
+            let short_name = full_name
+                .split_whitespace()
+                .next()
+                .unwrap_or(&full_name)
+                .to_owned();
+            let user = NewUser {
+                email: email.trim().to_lowercase(),
+                full_name,
+                short_name,
+                password_hash: auth::hash_password(password)?,
+            };
+            let (org_id, user_id) =
+                store.create_user(&org, &user, role, tether_relay::unix_millis())?;
+            println!(
+                "created user {user_id} ({}) in org {org_id} ({org}) as {}",
+                user.email,
+                role.as_str()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TETHER_LOG")
+        .unwrap_or_else(|_| "info,tower_http=warn".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    // If the handler cannot be installed the relay simply runs until killed.
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,642 @@
+//! Hub state, registration and message dispatch.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tether_protocol::lifecycle::{Event, Lifecycle, Timeouts};
+use tether_protocol::signal::{
+    CancelReason, EndReason, ErrorCode, ErrorMessage, Hello, IceServer, Message, Mode, Party, Ping,
+    RequestId, SessionId,
+};
+use tokio::sync::{Notify, mpsc};
+
+use super::throttle::{Key, Rules, Throttle};
+use crate::auth;
+use crate::store::{Principal, Store};
+
+/// Identifies one WebSocket connection.
+pub type ConnId = u64;
+
+/// Queue depth per connection; a client that lets this fill up is disconnected.
+pub const QUEUE_DEPTH: usize = 256;
+
+/// Hub settings.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// Code, consent and session timing.
+    pub timeouts: Timeouts,
+    /// Wrong-code throttling.
+    pub throttle: Rules,
+    /// STUN URLs handed out without credentials.
+    pub stun_urls: Vec<String>,
+    /// TURN URLs handed out with per-session credentials.
+    pub turn_urls: Vec<String>,
+    /// Shared secret for TURN REST credentials.
+    pub turn_secret: Vec<u8>,
+    /// Key for hashing share codes at rest.
+    pub code_key: Vec<u8>,
+}
+
+/// A connection's outbound side, held by the hub.
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub(super) tx: mpsc::Sender<Message>,
+    pub(super) kill: Arc<Notify>,
+}
+
+impl Link {
+    /// A link and the receiving end for the socket's writer task.
+    pub fn new() -> (Link, mpsc::Receiver<Message>) {
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        (
+            Link {
+                tx,
+                kill: Arc::new(Notify::new()),
+            },
+            rx,
+        )
+    }
+
+    /// Notified when the hub wants the connection closed.
+    pub fn kill_signal(&self) -> Arc<Notify> {
+        self.kill.clone()
+    }
+
+    pub(super) fn send(&self, msg: Message) {
+        if self.tx.try_send(msg).is_err() {
+            // Full (the client stopped reading) or closed (already going away): either way the
+            // connection cannot keep up with signaling, so it is closed rather than left stale.
+            self.kill.notify_one();
+        }
+    }
+
+    pub(super) fn error(&self, code: ErrorCode, message: &str) {
+        self.send(Message::Error(ErrorMessage::new(code, message)));
+    }
+}
+
+pub(super) struct CodeSlot {
+    pub hash: Vec<u8>,
+    pub db_id: i64,
+    pub lc: Lifecycle,
+    pub pending: Option<Pending>,
+}
+
+#[derive(Clone)]
+pub(super) struct Pending {
+    pub viewer: ConnId,
+    pub request_id: RequestId,
+}
+
+pub(super) struct AgentEntry {
+    pub link: Link,
+    pub hello: Hello,
+    pub code: Option<CodeSlot>,
+    pub sessions: HashSet<SessionId>,
+}
+
+pub(super) struct ViewerEntry {
+    pub link: Link,
+    pub principal: Principal,
+    pub ip: IpAddr,
+    pub pending: Option<(ConnId, RequestId)>,
+    pub sessions: HashSet<SessionId>,
+}
+
+pub(super) struct SessionEntry {
+    pub agent: ConnId,
+    pub viewer: ConnId,
+    pub org_id: i64,
+    pub lc: Lifecycle,
+}
+
+#[derive(Default)]
+pub(super) struct HubState {
+    pub next_id: ConnId,
+    pub agents: HashMap<ConnId, AgentEntry>,
+    pub viewers: HashMap<ConnId, ViewerEntry>,
+    /// Live code hash → agent.
+    pub codes: HashMap<Vec<u8>, ConnId>,
+    /// Recently spent or expired code hashes, to answer `code_expired` instead of `invalid_code`.
+    pub spent: HashMap<Vec<u8>, Instant>,
+    pub sessions: HashMap<SessionId, SessionEntry>,
+}
+
+/// Why a connection went away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gone {
+    /// Closed or failed.
+    Left,
+    /// Stopped answering heartbeats.
+    HeartbeatTimeout,
+}
+
+/// The signaling hub.
+pub struct Hub {
+    pub(super) state: Mutex<HubState>,
+    pub(super) throttle: Mutex<Throttle>,
+    pub(super) store: Arc<dyn Store>,
+    pub(super) cfg: HubConfig,
+}
+
+impl Hub {
+    /// A hub over `store`.
+    pub fn new(store: Arc<dyn Store>, cfg: HubConfig) -> Self {
+        Hub {
+            state: Mutex::new(HubState::default()),
+            throttle: Mutex::new(Throttle::new(cfg.throttle)),
+            store,
+            cfg,
+        }
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, HubState> {
+        // A panic while holding the lock is a bug; the state itself stays structurally valid
+        // (every mutation is a single map operation), so carry on rather than take the relay down.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Numbers of connected agents, viewers and live sessions (for `/metrics`).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let st = self.lock();
+        (st.agents.len(), st.viewers.len(), st.sessions.len())
+    }
+
+    /// Registers an agent that said `hello` and issues its first share code.
+    pub fn register_agent(&self, link: Link, hello: Hello) -> ConnId {
+        let mut st = self.lock();
+        st.next_id += 1;
+        let id = st.next_id;
+        self.audit(
+            None,
+            &format!("agent:{}", hello.hostname),
+            "agent_connect",
+            "ok",
+            serde_json::json!({"os": hello.os, "client": hello.client}),
+        );
+        st.agents.insert(
+            id,
+            AgentEntry {
+                link,
+                hello,
+                code: None,
+                sessions: HashSet::new(),
+            },
+        );
+        self.issue_code(&mut st, id);
+        id
+    }
+
+    /// Registers an authenticated viewer.
+    pub fn register_viewer(&self, link: Link, principal: Principal, ip: IpAddr) -> ConnId {
+        let mut st = self.lock();
+        st.next_id += 1;
+        let id = st.next_id;
+        st.viewers.insert(
+            id,
+            ViewerEntry {
+                link,
+                principal,
+                ip,
+                pending: None,
+                sessions: HashSet::new(),
+            },
+        );
+        id
+    }
+
+    /// Handles one decoded message from an agent.
+    pub fn on_agent_message(&self, id: ConnId, msg: Message) {
+        let mut st = self.lock();
+        let Some(agent) = st.agents.get(&id) else {
+            return;
+        };
+        let link = agent.link.clone();
+        if !msg.may_be_sent_by(Party::Agent) {
+            return link.error(ErrorCode::NotAllowed, "agents may not send this message");
+        }
+        match msg {
+            Message::Ping(Ping { seq }) => link.send(Message::Pong(Ping { seq })),
+            Message::Pong(_) => {}
+            Message::RenewCode(_) => self.renew_code(&mut st, id),
+            Message::ConsentResponse(r) => {
+                let accepted = st
+                    .agents
+                    .get_mut(&id)
+                    .and_then(|a| a.code.as_mut())
+                    .is_some_and(|slot| {
+                        let session_id =
+                            SessionId::new(auth::new_id("se_")).expect("generated ids are valid");
+                        slot.lc
+                            .handle(
+                                Instant::now(),
+                                Event::Consent {
+                                    request_id: r.request_id.clone(),
+                                    decision: r.decision,
+                                    session_id,
+                                },
+                            )
+                            .is_ok()
+                    });
+                if accepted {
+                    self.after_code_event(&mut st, id);
+                } else {
+                    self.after_code_event(&mut st, id); // a deadline may have passed meanwhile
+                    link.send(Message::Error(ErrorMessage {
+                        request_id: Some(r.request_id),
+                        ..ErrorMessage::new(
+                            ErrorCode::NotAllowed,
+                            "no such pending request (answered, cancelled or timed out)",
+                        )
+                    }));
+                }
+            }
+            Message::Hello(_) => link.error(ErrorCode::NotAllowed, "hello was already received"),
+            m @ (Message::Sdp(_) | Message::Ice(_) | Message::SessionEnd(_)) => {
+                self.forward(&mut st, id, Party::Agent, m)
+            }
+            _ => link.error(ErrorCode::NotAllowed, "unexpected message"),
+        }
+    }
+
+    /// Handles one decoded message from a viewer.
+    pub fn on_viewer_message(&self, id: ConnId, msg: Message) {
+        let mut st = self.lock();
+        let Some(viewer) = st.viewers.get(&id) else {
+            return;
+        };
+        let link = viewer.link.clone();
+        if !msg.may_be_sent_by(Party::Viewer) {
+            return link.error(ErrorCode::NotAllowed, "viewers may not send this message");
+        }
+        match msg {
+            Message::Ping(Ping { seq }) => link.send(Message::Pong(Ping { seq })),
+            Message::Pong(_) => {}
+            Message::Connect(c) => self.connect(&mut st, id, c.code.as_str(), c.mode),
+            Message::ConsentCancel(c) => {
+                let pending = st.viewers.get(&id).and_then(|v| v.pending.clone());
+                match pending {
+                    Some((agent, rid)) if rid == c.request_id => {
+                        self.cancel_pending(&mut st, agent, rid, CancelReason::ViewerCancelled);
+                    }
+                    _ => link.error(ErrorCode::NotAllowed, "no such pending request"),
+                }
+            }
+            m @ (Message::Sdp(_) | Message::Ice(_) | Message::SessionEnd(_)) => {
+                self.forward(&mut st, id, Party::Viewer, m)
+            }
+            _ => link.error(ErrorCode::NotAllowed, "unexpected message"),
+        }
+    }
+
+    fn connect(&self, st: &mut HubState, viewer_id: ConnId, code: &str, mode: Mode) {
+        let now = Instant::now();
+        let Some(viewer) = st.viewers.get(&viewer_id) else {
+            return;
+        };
+        let link = viewer.link.clone();
+        let p = viewer.principal.clone();
+        let ip = viewer.ip;
+        let actor = format!("user:{}", p.user_id);
+        if !p.role.can_connect() {
+            self.audit(
+                Some(p.org_id),
+                &actor,
+                "connect",
+                "forbidden",
+                serde_json::json!({"ip": ip.to_string()}),
+            );
+            return link.error(ErrorCode::Forbidden, "your role may not start sessions");
+        }
+        if viewer.pending.is_some() {
+            return link.error(
+                ErrorCode::NotAllowed,
+                "a request is already pending; cancel it first",
+            );
+        }
+        let keys = [Key::Ip(ip), Key::User(p.user_id)];
+        let mut throttle = self.throttle.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(wait) = throttle.check(now, &keys) {
+            self.audit(
+                Some(p.org_id),
+                &actor,
+                "connect",
+                "throttled",
+                serde_json::json!({"ip": ip.to_string()}),
+            );
+            return link.send(Message::Error(ErrorMessage {
+                retry_after_ms: Some(wait.as_millis() as u64),
+                ..ErrorMessage::new(
+                    ErrorCode::Throttled,
+                    "too many wrong codes; wait before trying again",
+                )
+            }));
+        }
+        let hash = auth::code_hash(&self.cfg.code_key, code);
+        let Some(&agent_id) = st.codes.get(&hash) else {
+            let delay = throttle.failure(now, &keys);
+            let expired = st.spent.contains_key(&hash);
+            let outcome = if expired {
+                "expired_code"
+            } else {
+                "wrong_code"
+            };
+            self.audit(
+                Some(p.org_id),
+                &actor,
+                "connect",
+                outcome,
+                serde_json::json!({"ip": ip.to_string()}),
+            );
+            let (code, text) = if expired {
+                (
+                    ErrorCode::CodeExpired,
+                    "this code has expired or was already used; ask for a new one",
+                )
+            } else {
+                (ErrorCode::InvalidCode, "no computer is showing this code")
+            };
+            return link.send(Message::Error(ErrorMessage {
+                retry_after_ms: (!delay.is_zero()).then_some(delay.as_millis() as u64),
+                ..ErrorMessage::new(code, text)
+            }));
+        };
+        throttle.success(&keys);
+        drop(throttle);
+        let request_id = RequestId::new(auth::new_id("rq_")).expect("generated ids are valid");
+        let Some(slot) = st.agents.get_mut(&agent_id).and_then(|a| a.code.as_mut()) else {
+            return;
+        };
+        if slot
+            .lc
+            .handle(
+                now,
+                Event::Connect {
+                    request_id: request_id.clone(),
+                    mode,
+                },
+            )
+            .is_err()
+        {
+            return link.error(
+                ErrorCode::AgentBusy,
+                "the computer is answering another request",
+            );
+        }
+        slot.pending = Some(Pending {
+            viewer: viewer_id,
+            request_id: request_id.clone(),
+        });
+        if let Some(v) = st.viewers.get_mut(&viewer_id) {
+            v.pending = Some((agent_id, request_id));
+        }
+        self.after_code_event(st, agent_id);
+    }
+
+    pub(super) fn cancel_pending(
+        &self,
+        st: &mut HubState,
+        agent: ConnId,
+        request_id: RequestId,
+        reason: CancelReason,
+    ) {
+        if let Some(slot) = st.agents.get_mut(&agent).and_then(|a| a.code.as_mut()) {
+            // Refused only if the request was already answered or timed out: nothing to cancel.
+            if slot
+                .lc
+                .handle(Instant::now(), Event::Cancel { request_id, reason })
+                .is_ok()
+            {
+                self.after_code_event(st, agent);
+            }
+        }
+    }
+
+    fn renew_code(&self, st: &mut HubState, agent_id: ConnId) {
+        let Some(agent) = st.agents.get_mut(&agent_id) else {
+            return;
+        };
+        let link = agent.link.clone();
+        let withdrawn = agent
+            .code
+            .as_mut()
+            .map(|slot| slot.lc.handle(Instant::now(), Event::Withdraw).is_ok());
+        match withdrawn {
+            Some(true) => {
+                self.retire_code(st, agent_id, "void");
+                self.issue_code(st, agent_id);
+            }
+            Some(false) => link.error(
+                ErrorCode::AgentBusy,
+                "a request is pending; answer it first",
+            ),
+            None => self.issue_code(st, agent_id),
+        }
+    }
+
+    fn forward(&self, st: &mut HubState, from: ConnId, party: Party, msg: Message) {
+        let link = match party {
+            Party::Agent => st.agents.get(&from).map(|a| a.link.clone()),
+            _ => st.viewers.get(&from).map(|v| v.link.clone()),
+        };
+        let Some(link) = link else { return };
+        let Some(sid) = msg.session_id().cloned() else {
+            return;
+        };
+        let Some(session) = st.sessions.get_mut(&sid) else {
+            return link.error(ErrorCode::NotInSession, "no such session");
+        };
+        let (is_member, peer) = match party {
+            Party::Agent => (session.agent == from, session.viewer),
+            _ => (session.viewer == from, session.agent),
+        };
+        if !is_member {
+            return link.error(ErrorCode::NotInSession, "no such session");
+        }
+        if let Message::SessionEnd(end) = &msg {
+            // A party can only speak for itself; the reason is normalised to who ended it.
+            let reason = match (party, end.reason) {
+                (_, EndReason::ConnectionFailed) => EndReason::ConnectionFailed,
+                (Party::Agent, _) => EndReason::EndedByAgent,
+                _ => EndReason::EndedByViewer,
+            };
+            if session
+                .lc
+                .handle(Instant::now(), Event::End { reason })
+                .is_ok()
+            {
+                self.after_session_event(st, &sid);
+            }
+            return;
+        }
+        let peer_link = match party {
+            Party::Agent => st.viewers.get(&peer).map(|v| v.link.clone()),
+            _ => st.agents.get(&peer).map(|a| a.link.clone()),
+        };
+        if let Some(peer_link) = peer_link {
+            peer_link.send(msg);
+        }
+    }
+
+    /// An agent's socket closed.
+    pub fn agent_gone(&self, id: ConnId, why: Gone) {
+        let mut st = self.lock();
+        let Some(agent) = st.agents.get_mut(&id) else {
+            return;
+        };
+        let sessions: Vec<_> = agent.sessions.iter().cloned().collect();
+        let pending = agent.code.as_ref().and_then(|s| s.pending.clone());
+        let host = agent.hello.hostname.clone();
+        if let Some(p) = pending
+            && let Some(v) = st.viewers.get_mut(&p.viewer)
+        {
+            v.pending = None;
+            v.link.send(Message::Error(ErrorMessage {
+                request_id: Some(p.request_id),
+                ..ErrorMessage::new(ErrorCode::AgentOffline, "the computer disconnected")
+            }));
+        }
+        self.retire_code(&mut st, id, "void");
+        let reason = if why == Gone::HeartbeatTimeout {
+            EndReason::HeartbeatTimeout
+        } else {
+            EndReason::AgentLeft
+        };
+        self.end_sessions(&mut st, &sessions, reason);
+        st.agents.remove(&id);
+        self.audit(
+            None,
+            &format!("agent:{host}"),
+            "agent_disconnect",
+            "ok",
+            serde_json::json!({"reason": format!("{why:?}")}),
+        );
+    }
+
+    /// A viewer's socket closed.
+    pub fn viewer_gone(&self, id: ConnId, why: Gone) {
+        let mut st = self.lock();
+        let Some(viewer) = st.viewers.get(&id) else {
+            return;
+        };
+        let sessions: Vec<_> = viewer.sessions.iter().cloned().collect();
+        if let Some((agent, rid)) = viewer.pending.clone() {
+            self.cancel_pending(&mut st, agent, rid, CancelReason::ViewerLeft);
+        }
+        let reason = if why == Gone::HeartbeatTimeout {
+            EndReason::HeartbeatTimeout
+        } else {
+            EndReason::ViewerLeft
+        };
+        self.end_sessions(&mut st, &sessions, reason);
+        st.viewers.remove(&id);
+    }
+
+    fn end_sessions(&self, st: &mut HubState, sessions: &[SessionId], reason: EndReason) {
+        for sid in sessions {
+            if let Some(s) = st.sessions.get_mut(sid)
+                && s.lc.handle(Instant::now(), Event::End { reason }).is_ok()
+            {
+                self.after_session_event(st, sid);
+            }
+        }
+    }
+
+    /// Applies due deadlines: code expiry, consent timeouts, maximum session length.
+    pub fn tick(&self) {
+        let now = Instant::now();
+        let mut st = self.lock();
+        let due_agents: Vec<ConnId> = st
+            .agents
+            .iter()
+            .filter(|(_, a)| {
+                a.code
+                    .as_ref()
+                    .and_then(|c| c.lc.poll_timeout())
+                    .is_some_and(|t| t <= now)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due_agents {
+            if let Some(slot) = st.agents.get_mut(&id).and_then(|a| a.code.as_mut()) {
+                slot.lc.handle_timeout(now);
+            }
+            self.after_code_event(&mut st, id);
+        }
+        let due_sessions: Vec<SessionId> = st
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.lc.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for sid in due_sessions {
+            if let Some(s) = st.sessions.get_mut(&sid) {
+                s.lc.handle_timeout(now);
+            }
+            self.after_session_event(&mut st, &sid);
+        }
+        let keep = self.cfg.timeouts.code_ttl;
+        st.spent
+            .retain(|_, at| now.saturating_duration_since(*at) < keep);
+        drop(st);
+        self.throttle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .prune(now);
+    }
+
+    /// Relay shutdown: ends every session with `relay_shutdown` and closes every socket, so
+    /// clients learn at once and reconnect to the next instance.
+    pub fn shutdown(&self) {
+        let mut st = self.lock();
+        let sessions: Vec<SessionId> = st.sessions.keys().cloned().collect();
+        self.end_sessions(&mut st, &sessions, EndReason::RelayShutdown);
+        for a in st.agents.values() {
+            a.link.kill.notify_one();
+        }
+        for v in st.viewers.values() {
+            v.link.kill.notify_one();
+        }
+    }
+
+    /// Closes every viewer connection whose credentials match `revoked` (logout, revocation,
+    /// role change): the socket is told `unauthorized` and closed, ending its sessions.
+    pub fn revoke_viewers(&self, revoked: impl Fn(&Principal) -> bool) {
+        let st = self.lock();
+        for v in st.viewers.values().filter(|v| revoked(&v.principal)) {
+            v.link
+                .error(ErrorCode::Unauthorized, "your sign-in was revoked");
+            v.link.kill.notify_one();
+        }
+    }
+
+    /// The ICE servers for a session: STUN as configured, TURN with credentials for this session
+    /// only, expiring with the session's maximum length.
+    pub(super) fn ice_servers(&self, sid: &SessionId) -> Vec<IceServer> {
+        let mut out = Vec::new();
+        if !self.cfg.stun_urls.is_empty() {
+            out.push(IceServer {
+                urls: self.cfg.stun_urls.clone(),
+                username: None,
+                credential: None,
+            });
+        }
+        if !self.cfg.turn_urls.is_empty() {
+            let expiry = crate::unix_secs() + self.cfg.timeouts.max_session.as_secs();
+            let c = crate::turn::credentials::mint(&self.cfg.turn_secret, sid.as_str(), expiry);
+            out.push(IceServer {
+                urls: self.cfg.turn_urls.clone(),
+                username: Some(c.username),
+                credential: Some(c.credential),
+            });
+        }
+        out
+    }
+
+    /// How long an unused code lives, for `share_code.expires_in_secs`.
+    pub(super) fn code_ttl(&self) -> Duration {
+        self.cfg.timeouts.code_ttl
+    }
+}

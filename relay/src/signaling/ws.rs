@@ -1,0 +1,176 @@
+//! One WebSocket connection: a reader loop that decodes frames and calls the hub, and a writer
+//! task that drains the connection's queue and sends heartbeats.
+//!
+//! Rules enforced here: frames over 64 KiB get `too_large`, undecodable ones the matching error
+//! code; after [`MAX_ERRORS`] refused frames the socket is closed. An agent must say `hello`
+//! within [`HELLO_TIMEOUT`]. The relay pings every [`PING_EVERY`]; a socket silent for
+//! [`SILENCE_LIMIT`] is dropped and its sessions end with `heartbeat_timeout`.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use tether_protocol::signal::{self, ErrorCode, ErrorMessage, Message};
+
+use super::hub::{Gone, Hub, Link};
+use crate::store::Principal;
+
+/// Refused frames tolerated before the socket is closed.
+pub const MAX_ERRORS: u32 = 16;
+/// How long an agent has to say `hello`.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Interval of the relay's WebSocket pings.
+pub const PING_EVERY: Duration = Duration::from_secs(10);
+/// Silence after which a socket counts as dead.
+pub const SILENCE_LIMIT: Duration = Duration::from_secs(30);
+/// Largest WebSocket message read at all; frames between 64 KiB and this get `too_large`.
+pub const MAX_WS_MESSAGE: usize = 128 * 1024;
+
+/// Which side the socket serves.
+pub enum Side {
+    /// `/api/v1/ws/agent`.
+    Agent,
+    /// `/api/v1/ws/viewer`, already authenticated.
+    Viewer {
+        /// The signed-in supporter.
+        principal: Principal,
+        /// Source address, for throttling and audit.
+        ip: IpAddr,
+    },
+}
+
+/// Serves one upgraded socket until it closes.
+pub async fn serve(socket: WebSocket, hub: Arc<Hub>, side: Side) {
+    let (mut sink, mut stream) = socket.split();
+    let (link, mut rx) = Link::new();
+    let kill = link.kill_signal();
+
+    let writer = tokio::spawn(async move {
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.tick().await;
+        loop {
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(m) => {
+                        if sink.send(WsMessage::Text(Utf8Bytes::from(signal::encode(&m)))).await.is_err() {
+                            break;
+                        }
+                    }
+                    None => break,
+                },
+                _ = ping.tick() => {
+                    if sink.send(WsMessage::Ping(Default::default())).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        // The peer may already be gone; a failed close changes nothing.
+        let _ = sink
+            .send(WsMessage::Close(Some(CloseFrame {
+                code: 1000,
+                reason: "bye".into(),
+            })))
+            .await;
+    });
+
+    // Agents must introduce themselves first.
+    let id = match side {
+        Side::Agent => {
+            let first = tokio::time::timeout(HELLO_TIMEOUT, stream.next()).await;
+            let hello = match first {
+                Ok(Some(Ok(WsMessage::Text(t)))) => match signal::decode(&t) {
+                    Ok(Message::Hello(h)) => Some(h),
+                    Ok(_) => {
+                        link.send(Message::Error(ErrorMessage::new(
+                            ErrorCode::NotAllowed,
+                            "the first message must be hello",
+                        )));
+                        None
+                    }
+                    Err(e) => {
+                        reply_error(&link, &e);
+                        None
+                    }
+                },
+                _ => None,
+            };
+            let Some(hello) = hello else {
+                drop(link);
+                // The writer ends once the link is dropped; waiting for it flushes the error.
+                let _ = writer.await;
+                return;
+            };
+            hub.register_agent(link.clone(), hello)
+        }
+        Side::Viewer { ref principal, ip } => {
+            hub.register_viewer(link.clone(), principal.clone(), ip)
+        }
+    };
+    let is_agent = matches!(side, Side::Agent);
+
+    let mut errors = 0u32;
+    let why = loop {
+        let next = tokio::select! {
+            n = tokio::time::timeout(SILENCE_LIMIT, stream.next()) => n,
+            _ = kill.notified() => break Gone::Left,
+        };
+        let frame = match next {
+            Err(_) => break Gone::HeartbeatTimeout,
+            Ok(None) | Ok(Some(Err(_))) => break Gone::Left,
+            Ok(Some(Ok(f))) => f,
+        };
+        let refused = match frame {
+            WsMessage::Text(t) => match signal::decode(&t) {
+                Ok(m) => {
+                    if is_agent {
+                        hub.on_agent_message(id, m);
+                    } else {
+                        hub.on_viewer_message(id, m);
+                    }
+                    false
+                }
+                Err(e) => {
+                    reply_error(&link, &e);
+                    true
+                }
+            },
+            WsMessage::Binary(_) => {
+                link.send(Message::Error(ErrorMessage::new(
+                    ErrorCode::Malformed,
+                    "signaling frames are JSON text",
+                )));
+                true
+            }
+            WsMessage::Close(_) => break Gone::Left,
+            WsMessage::Ping(_) | WsMessage::Pong(_) => false,
+        };
+        if refused {
+            errors += 1;
+            if errors >= MAX_ERRORS {
+                tracing::warn!(
+                    conn = id,
+                    "closing a socket after repeated malformed frames"
+                );
+                break Gone::Left;
+            }
+        }
+    };
+    if is_agent {
+        hub.agent_gone(id, why);
+    } else {
+        hub.viewer_gone(id, why);
+    }
+    drop(link);
+    // The writer drains what is queued (the final session_end or error), then closes.
+    let _ = writer.await;
+}
+
+fn reply_error(link: &Link, e: &tether_protocol::DecodeError) {
+    link.send(Message::Error(ErrorMessage::new(
+        ErrorCode::from(e),
+        e.to_string(),
+    )));
+}

@@ -1,0 +1,306 @@
+//! Persistence behind one trait, [`Store`]. The SQLite implementation in [`sqlite`] is the only
+//! code in the relay that knows SQL.
+//!
+//! Every method that reads or changes an organisation's data takes its `org_id` and uses it in
+//! the query, so one tenant can never see or touch another's rows. The exceptions are lookups that
+//! *establish* the tenant: signing in by e-mail and resolving an opaque token's hash.
+
+pub mod sqlite;
+
+use serde::Serialize;
+
+pub use sqlite::SqliteStore;
+
+/// An organisation's id.
+pub type OrgId = i64;
+/// A user's id.
+pub type UserId = i64;
+
+/// Errors from the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A uniqueness rule refused the write (e.g. a share code collided with a live one).
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// The row does not exist (in this organisation).
+    #[error("not found")]
+    NotFound,
+    /// The database failed.
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// A migration failed.
+    #[error("migration: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    /// The store's lock was poisoned by a panic elsewhere.
+    #[error("store lock poisoned")]
+    Poisoned,
+}
+
+/// Result alias for store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A member's role in an organisation, from most to least powerful.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything, including deleting the organisation.
+    Owner,
+    /// Manages users, keys, machines and policies.
+    Admin,
+    /// Connects to machines and runs sessions.
+    Technician,
+    /// Reads session history and the audit log.
+    Viewer,
+}
+
+impl Role {
+    /// The role's name as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Technician => "technician",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    /// Parses a stored or user-supplied role name.
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s {
+            "owner" => Role::Owner,
+            "admin" => Role::Admin,
+            "technician" => Role::Technician,
+            "viewer" => Role::Viewer,
+            _ => return None,
+        })
+    }
+
+    /// Whether this role may run remote sessions.
+    pub fn can_connect(self) -> bool {
+        self <= Role::Technician
+    }
+
+    /// Whether this role may manage users, keys and policies.
+    pub fn can_admin(self) -> bool {
+        self <= Role::Admin
+    }
+}
+
+/// A new account.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Sign-in e-mail, unique across the relay.
+    pub email: String,
+    /// Full name, shown to end users in consent prompts.
+    pub full_name: String,
+    /// Short name for compact displays.
+    pub short_name: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+}
+
+/// A stored account with what sign-in needs.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    /// Id.
+    pub id: UserId,
+    /// E-mail.
+    pub email: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Confirmed TOTP secret (base32), if enrolled.
+    pub totp_secret: Option<String>,
+    /// Disabled accounts cannot sign in.
+    pub disabled: bool,
+    /// The organisation the user signs in to (the first membership).
+    pub org_id: OrgId,
+}
+
+/// Kinds of opaque token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Short-lived API access.
+    Access,
+    /// Exchanged once for a new access + refresh pair.
+    Refresh,
+    /// Proves the password step of a sign-in; only good for the TOTP step.
+    Mfa,
+}
+
+impl TokenKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Access => "access",
+            TokenKind::Refresh => "refresh",
+            TokenKind::Mfa => "mfa",
+        }
+    }
+}
+
+/// Who a valid token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Principal {
+    /// The organisation.
+    pub org_id: OrgId,
+    /// Its name.
+    pub org_name: String,
+    /// The user.
+    pub user_id: UserId,
+    /// E-mail.
+    pub email: String,
+    /// Full name.
+    pub full_name: String,
+    /// Short name.
+    pub short_name: String,
+    /// Role in the organisation.
+    pub role: Role,
+    /// Whether TOTP is enrolled.
+    pub totp_enabled: bool,
+    /// The token family (refresh rotation).
+    #[serde(skip)]
+    pub family: String,
+}
+
+/// A refresh token's state, for rotation and reuse detection.
+#[derive(Debug, Clone)]
+pub struct RefreshState {
+    /// Who it belongs to.
+    pub principal: Principal,
+    /// Set when it was already exchanged: presenting it again is reuse.
+    pub used: bool,
+}
+
+/// One audit record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    /// Row id (0 before insertion).
+    pub id: i64,
+    /// The organisation concerned, when known.
+    pub org_id: Option<OrgId>,
+    /// Unix milliseconds.
+    pub at: i64,
+    /// `user:<id>`, `agent:<host>`, `ip:<addr>` or `system`.
+    pub actor: String,
+    /// What was attempted, e.g. `login`, `connect`, `consent`, `session_end`.
+    pub action: String,
+    /// `ok`, `denied`, `wrong_code`, `throttled`, …
+    pub outcome: String,
+    /// Extra facts.
+    pub detail: serde_json::Value,
+}
+
+/// Filters for reading the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only this action.
+    pub action: Option<String>,
+    /// Only this outcome.
+    pub outcome: Option<String>,
+    /// Only rows with `id < before` (pagination, newest first).
+    pub before: Option<i64>,
+    /// At most this many rows (capped at 500).
+    pub limit: u32,
+}
+
+/// A session row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionRecord {
+    /// Session id.
+    pub id: String,
+    /// The viewer's organisation.
+    pub org_id: OrgId,
+    /// The supporter.
+    pub viewer_id: Option<UserId>,
+    /// The machine's host name.
+    pub hostname: String,
+    /// `control` or `view`.
+    pub mode: String,
+    /// Unix ms.
+    pub started_at: i64,
+    /// Unix ms, once ended.
+    pub ended_at: Option<i64>,
+    /// Why it ended.
+    pub end_reason: Option<String>,
+}
+
+/// Everything the relay persists.
+pub trait Store: Send + Sync + 'static {
+    /// Number of accounts (to tell an empty relay how to create the first admin).
+    fn user_count(&self) -> StoreResult<u64>;
+    /// Creates a user, and the organisation if it does not exist, with a membership.
+    fn create_user(
+        &self,
+        org_name: &str,
+        user: &NewUser,
+        role: Role,
+        now: i64,
+    ) -> StoreResult<(OrgId, UserId)>;
+    /// Looks an account up by e-mail for sign-in (establishes the tenant).
+    fn user_for_login(&self, email: &str) -> StoreResult<Option<UserRecord>>;
+    /// A member of `org` as a principal (with an empty token family).
+    fn principal(&self, org: OrgId, user: UserId) -> StoreResult<Option<Principal>>;
+    /// Stores a pending TOTP secret for the user.
+    fn set_totp_pending(&self, org: OrgId, user: UserId, secret: &str) -> StoreResult<()>;
+    /// The pending TOTP secret, if any.
+    fn totp_pending(&self, org: OrgId, user: UserId) -> StoreResult<Option<String>>;
+    /// Confirms the pending TOTP secret; from then on every sign-in needs a code.
+    fn confirm_totp(&self, org: OrgId, user: UserId) -> StoreResult<()>;
+    /// The confirmed TOTP secret, if any.
+    fn totp_secret(&self, org: OrgId, user: UserId) -> StoreResult<Option<String>>;
+
+    /// Stores a token's hash.
+    #[allow(clippy::too_many_arguments)]
+    fn insert_token(
+        &self,
+        org: OrgId,
+        user: UserId,
+        hash: &[u8],
+        kind: TokenKind,
+        family: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// Resolves a live (unexpired, unrevoked) token of `kind` (establishes the tenant).
+    fn principal_for_token(
+        &self,
+        hash: &[u8],
+        kind: TokenKind,
+        now: i64,
+    ) -> StoreResult<Option<Principal>>;
+    /// Resolves an unexpired, unrevoked refresh token, used or not (establishes the tenant).
+    fn refresh_state(&self, hash: &[u8], now: i64) -> StoreResult<Option<RefreshState>>;
+    /// Marks a refresh token as exchanged; false if it already was (a race: treat as reuse).
+    fn mark_refresh_used(&self, org: OrgId, hash: &[u8], now: i64) -> StoreResult<bool>;
+    /// Revokes every token of a family (logout, or refresh-token reuse).
+    fn revoke_family(&self, org: OrgId, family: &str, now: i64) -> StoreResult<()>;
+    /// Revokes every token of a user.
+    fn revoke_user_tokens(&self, org: OrgId, user: UserId, now: i64) -> StoreResult<()>;
+    /// Changes a member's role.
+    fn set_role(&self, org: OrgId, user: UserId, role: Role) -> StoreResult<()>;
+
+    /// Inserts a live share code; [`StoreError::Conflict`] if a live code has the same hash.
+    fn insert_share_code(
+        &self,
+        code_hash: &[u8],
+        hostname: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<i64>;
+    /// Moves a share code out of `live` (`used`, `expired` or `void`).
+    fn close_share_code(&self, id: i64, state: &'static str) -> StoreResult<()>;
+    /// Voids every live code (at start-up: no agent is connected yet).
+    fn void_live_share_codes(&self) -> StoreResult<u64>;
+
+    /// Records a session's start.
+    fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
+    /// Records a session's end (first end wins).
+    fn end_session(&self, org: OrgId, id: &str, at: i64, reason: &str) -> StoreResult<()>;
+    /// Lists an organisation's sessions, newest first.
+    fn list_sessions(&self, org: OrgId, limit: u32) -> StoreResult<Vec<SessionRecord>>;
+
+    /// Appends to the audit log (there is no update or delete).
+    fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+    /// Reads an organisation's audit log, newest first.
+    fn list_audit(&self, org: OrgId, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
+}

@@ -1,0 +1,501 @@
+//! The SQLite [`Store`]: one connection behind a mutex, WAL journal, foreign keys on, versioned
+//! migrations (`rusqlite_migration`). Each write is one statement or one transaction, so a crash
+//! at any instant leaves the database consistent.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+use rusqlite_migration::{M, Migrations};
+
+use super::*;
+
+const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("schema.sql"))];
+
+/// SQLite-backed store.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating) the database at `path`.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        Self::init(Connection::open(path)?)
+    }
+
+    /// An in-memory database, for tests.
+    pub fn in_memory() -> StoreResult<Self> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> StoreResult<Self> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn db(&self) -> StoreResult<MutexGuard<'_, Connection>> {
+        self.conn.lock().map_err(|_| StoreError::Poisoned)
+    }
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation)
+}
+
+fn principal_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Principal> {
+    let role: String = row.get(6)?;
+    Ok(Principal {
+        org_id: row.get(0)?,
+        org_name: row.get(1)?,
+        user_id: row.get(2)?,
+        email: row.get(3)?,
+        full_name: row.get(4)?,
+        short_name: row.get(5)?,
+        role: Role::parse(&role).unwrap_or(Role::Viewer),
+        totp_enabled: row.get::<_, Option<String>>(7)?.is_some(),
+        family: row.get(8)?,
+    })
+}
+
+const PRINCIPAL_SELECT: &str =
+    "SELECT o.id, o.name, u.id, u.email, u.full_name, u.short_name, m.role, u.totp_secret, t.family
+     FROM auth_sessions t
+     JOIN users u ON u.id = t.user_id
+     JOIN memberships m ON m.user_id = t.user_id AND m.org_id = t.org_id
+     JOIN orgs o ON o.id = t.org_id";
+
+impl Store for SqliteStore {
+    fn user_count(&self) -> StoreResult<u64> {
+        Ok(self
+            .db()?
+            .query_row("SELECT COUNT(*) FROM users", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    fn create_user(
+        &self,
+        org_name: &str,
+        user: &NewUser,
+        role: Role,
+        now: i64,
+    ) -> StoreResult<(OrgId, UserId)> {
+        let mut db = self.db()?;
+        let tx = db.transaction()?;
+        tx.execute(
+            "INSERT OR IGNORE INTO orgs (name, created_at) VALUES (?1, ?2)",
+            params![org_name, now],
+        )?;
+        let org: OrgId = tx.query_row("SELECT id FROM orgs WHERE name = ?1", [org_name], |r| {
+            r.get(0)
+        })?;
+        let inserted = tx.execute(
+            "INSERT INTO users (email, full_name, short_name, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![user.email, user.full_name, user.short_name, user.password_hash, now],
+        );
+        match inserted {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict("email already registered"));
+            }
+            other => other?,
+        };
+        let uid = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO memberships (org_id, user_id, role) VALUES (?1, ?2, ?3)",
+            params![org, uid, role.as_str()],
+        )?;
+        tx.commit()?;
+        Ok((org, uid))
+    }
+
+    fn user_for_login(&self, email: &str) -> StoreResult<Option<UserRecord>> {
+        Ok(self
+            .db()?
+            .query_row(
+                "SELECT u.id, u.email, u.password_hash, u.totp_secret, u.disabled, m.org_id
+                 FROM users u JOIN memberships m ON m.user_id = u.id
+                 WHERE u.email = ?1 ORDER BY m.org_id LIMIT 1",
+                [email],
+                |r| {
+                    Ok(UserRecord {
+                        id: r.get(0)?,
+                        email: r.get(1)?,
+                        password_hash: r.get(2)?,
+                        totp_secret: r.get(3)?,
+                        disabled: r.get::<_, i64>(4)? != 0,
+                        org_id: r.get(5)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn principal(&self, org: OrgId, user: UserId) -> StoreResult<Option<Principal>> {
+        Ok(self
+            .db()?
+            .query_row(
+                "SELECT o.id, o.name, u.id, u.email, u.full_name, u.short_name, m.role, u.totp_secret, ''
+                 FROM memberships m JOIN users u ON u.id = m.user_id JOIN orgs o ON o.id = m.org_id
+                 WHERE m.org_id = ?1 AND m.user_id = ?2 AND u.disabled = 0",
+                params![org, user],
+                principal_from_row,
+            )
+            .optional()?)
+    }
+
+    fn set_totp_pending(&self, org: OrgId, user: UserId, secret: &str) -> StoreResult<()> {
+        let n = self.db()?.execute(
+            "UPDATE users SET totp_pending = ?3 WHERE id = ?2
+             AND id IN (SELECT user_id FROM memberships WHERE org_id = ?1)",
+            params![org, user, secret],
+        )?;
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn totp_pending(&self, org: OrgId, user: UserId) -> StoreResult<Option<String>> {
+        Ok(self
+            .db()?
+            .query_row(
+                "SELECT u.totp_pending FROM users u JOIN memberships m ON m.user_id = u.id
+                 WHERE m.org_id = ?1 AND u.id = ?2",
+                params![org, user],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    fn confirm_totp(&self, org: OrgId, user: UserId) -> StoreResult<()> {
+        let n = self.db()?.execute(
+            "UPDATE users SET totp_secret = totp_pending, totp_pending = NULL
+             WHERE id = ?2 AND totp_pending IS NOT NULL
+             AND id IN (SELECT user_id FROM memberships WHERE org_id = ?1)",
+            params![org, user],
+        )?;
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn totp_secret(&self, org: OrgId, user: UserId) -> StoreResult<Option<String>> {
+        Ok(self
+            .db()?
+            .query_row(
+                "SELECT u.totp_secret FROM users u JOIN memberships m ON m.user_id = u.id
+                 WHERE m.org_id = ?1 AND u.id = ?2",
+                params![org, user],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    fn insert_token(
+        &self,
+        org: OrgId,
+        user: UserId,
+        hash: &[u8],
+        kind: TokenKind,
+        family: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.db()?.execute(
+            "INSERT INTO auth_sessions (org_id, user_id, token_hash, family, kind, expires_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![org, user, hash, family, kind.as_str(), expires_at, now],
+        )?;
+        Ok(())
+    }
+
+    fn principal_for_token(
+        &self,
+        hash: &[u8],
+        kind: TokenKind,
+        now: i64,
+    ) -> StoreResult<Option<Principal>> {
+        let sql = format!(
+            "{PRINCIPAL_SELECT} WHERE t.token_hash = ?1 AND t.kind = ?2 AND t.expires_at > ?3
+             AND t.revoked_at IS NULL AND t.used_at IS NULL AND u.disabled = 0"
+        );
+        Ok(self
+            .db()?
+            .query_row(&sql, params![hash, kind.as_str(), now], principal_from_row)
+            .optional()?)
+    }
+
+    fn refresh_state(&self, hash: &[u8], now: i64) -> StoreResult<Option<RefreshState>> {
+        let db = self.db()?;
+        let principal = db
+            .query_row(
+                &format!(
+                    "{PRINCIPAL_SELECT} WHERE t.token_hash = ?1 AND t.kind = 'refresh' AND t.expires_at > ?2
+                     AND t.revoked_at IS NULL AND u.disabled = 0"
+                ),
+                params![hash, now],
+                principal_from_row,
+            )
+            .optional()?;
+        let Some(principal) = principal else {
+            return Ok(None);
+        };
+        let used: Option<i64> = db.query_row(
+            "SELECT used_at FROM auth_sessions WHERE token_hash = ?1",
+            [hash],
+            |r| r.get(0),
+        )?;
+        Ok(Some(RefreshState {
+            principal,
+            used: used.is_some(),
+        }))
+    }
+
+    fn mark_refresh_used(&self, org: OrgId, hash: &[u8], now: i64) -> StoreResult<bool> {
+        let n = self.db()?.execute(
+            "UPDATE auth_sessions SET used_at = ?3 WHERE org_id = ?1 AND token_hash = ?2 AND used_at IS NULL",
+            params![org, hash, now],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn revoke_family(&self, org: OrgId, family: &str, now: i64) -> StoreResult<()> {
+        self.db()?.execute(
+            "UPDATE auth_sessions SET revoked_at = ?3 WHERE org_id = ?1 AND family = ?2 AND revoked_at IS NULL",
+            params![org, family, now],
+        )?;
+        Ok(())
+    }
+
+    fn revoke_user_tokens(&self, org: OrgId, user: UserId, now: i64) -> StoreResult<()> {
+        self.db()?.execute(
+            "UPDATE auth_sessions SET revoked_at = ?3 WHERE org_id = ?1 AND user_id = ?2 AND revoked_at IS NULL",
+            params![org, user, now],
+        )?;
+        Ok(())
+    }
+
+    fn set_role(&self, org: OrgId, user: UserId, role: Role) -> StoreResult<()> {
+        let n = self.db()?.execute(
+            "UPDATE memberships SET role = ?3 WHERE org_id = ?1 AND user_id = ?2",
+            params![org, user, role.as_str()],
+        )?;
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn insert_share_code(
+        &self,
+        code_hash: &[u8],
+        hostname: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<i64> {
+        let db = self.db()?;
+        let inserted = db.execute(
+            "INSERT INTO share_codes (code_hash, state, hostname, created_at, expires_at) VALUES (?1, 'live', ?2, ?3, ?4)",
+            params![code_hash, hostname, now, expires_at],
+        );
+        match inserted {
+            Ok(_) => Ok(db.last_insert_rowid()),
+            Err(e) if is_unique_violation(&e) => {
+                Err(StoreError::Conflict("share code collides with a live code"))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn close_share_code(&self, id: i64, state: &'static str) -> StoreResult<()> {
+        self.db()?.execute(
+            "UPDATE share_codes SET state = ?2 WHERE id = ?1 AND state = 'live'",
+            params![id, state],
+        )?;
+        Ok(())
+    }
+
+    fn void_live_share_codes(&self) -> StoreResult<u64> {
+        Ok(self.db()?.execute(
+            "UPDATE share_codes SET state = 'void' WHERE state = 'live'",
+            [],
+        )? as u64)
+    }
+
+    fn create_session(&self, s: &SessionRecord) -> StoreResult<()> {
+        self.db()?.execute(
+            "INSERT INTO sessions (id, org_id, viewer_id, hostname, mode, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![s.id, s.org_id, s.viewer_id, s.hostname, s.mode, s.started_at],
+        )?;
+        Ok(())
+    }
+
+    fn end_session(&self, org: OrgId, id: &str, at: i64, reason: &str) -> StoreResult<()> {
+        self.db()?.execute(
+            "UPDATE sessions SET ended_at = ?3, end_reason = ?4 WHERE org_id = ?1 AND id = ?2 AND ended_at IS NULL",
+            params![org, id, at, reason],
+        )?;
+        Ok(())
+    }
+
+    fn list_sessions(&self, org: OrgId, limit: u32) -> StoreResult<Vec<SessionRecord>> {
+        let db = self.db()?;
+        let mut stmt = db.prepare(
+            "SELECT id, org_id, viewer_id, hostname, mode, started_at, ended_at, end_reason
+             FROM sessions WHERE org_id = ?1 ORDER BY started_at DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![org, limit.min(500)], |r| {
+            Ok(SessionRecord {
+                id: r.get(0)?,
+                org_id: r.get(1)?,
+                viewer_id: r.get(2)?,
+                hostname: r.get(3)?,
+                mode: r.get(4)?,
+                started_at: r.get(5)?,
+                ended_at: r.get(6)?,
+                end_reason: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn append_audit(&self, e: &AuditEntry) -> StoreResult<()> {
+        self.db()?.execute(
+            "INSERT INTO audit_log (org_id, at, actor, action, outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![e.org_id, e.at, e.actor, e.action, e.outcome, e.detail.to_string()],
+        )?;
+        Ok(())
+    }
+
+    fn list_audit(&self, org: OrgId, f: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
+        let db = self.db()?;
+        let mut stmt = db.prepare(
+            "SELECT id, org_id, at, actor, action, outcome, detail FROM audit_log
+             WHERE org_id = ?1 AND (?2 IS NULL OR action = ?2) AND (?3 IS NULL OR outcome = ?3)
+               AND (?4 IS NULL OR id < ?4)
+             ORDER BY id DESC LIMIT ?5",
+        )?;
+        let limit = if f.limit == 0 { 100 } else { f.limit.min(500) };
+        let rows = stmt.query_map(params![org, f.action, f.outcome, f.before, limit], |r| {
+            let detail: String = r.get(6)?;
+            Ok(AuditEntry {
+                id: r.get(0)?,
+                org_id: r.get(1)?,
+                at: r.get(2)?,
+                actor: r.get(3)?,
+                action: r.get(4)?,
+                outcome: r.get(5)?,
+                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(email: &str) -> NewUser {
+        NewUser {
+            email: email.into(),
+            full_name: "Jane Doe".into(),
+            short_name: "Jane".into(),
+            password_hash: "x".into(),
+        }
+    }
+
+    #[test]
+    fn migrations_are_valid() {
+        assert!(Migrations::from_slice(MIGRATIONS).validate().is_ok());
+    }
+
+    #[test]
+    fn live_share_codes_are_unique_but_closed_ones_can_repeat() {
+        let s = SqliteStore::in_memory().unwrap();
+        let id = s.insert_share_code(b"h1", "pc", 0, 10).unwrap();
+        assert!(matches!(
+            s.insert_share_code(b"h1", "pc2", 0, 10),
+            Err(StoreError::Conflict(_))
+        ));
+        s.close_share_code(id, "used").unwrap();
+        s.insert_share_code(b"h1", "pc2", 0, 10).unwrap();
+    }
+
+    #[test]
+    fn audit_log_is_append_only() {
+        let s = SqliteStore::in_memory().unwrap();
+        let (org, _) = s.create_user("Acme", &user("a@x"), Role::Owner, 0).unwrap();
+        let e = AuditEntry {
+            id: 0,
+            org_id: Some(org),
+            at: 1,
+            actor: "system".into(),
+            action: "test".into(),
+            outcome: "ok".into(),
+            detail: serde_json::json!({}),
+        };
+        s.append_audit(&e).unwrap();
+        let db = s.db().unwrap();
+        assert!(
+            db.execute("UPDATE audit_log SET outcome = 'forged'", [])
+                .is_err()
+        );
+        assert!(db.execute("DELETE FROM audit_log", []).is_err());
+    }
+
+    #[test]
+    fn queries_are_scoped_by_org() {
+        let s = SqliteStore::in_memory().unwrap();
+        let (acme, jane) = s
+            .create_user("Acme", &user("jane@acme"), Role::Owner, 0)
+            .unwrap();
+        let (globex, _) = s
+            .create_user("Globex", &user("hank@globex"), Role::Owner, 0)
+            .unwrap();
+        assert!(matches!(
+            s.set_role(globex, jane, Role::Viewer),
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            s.set_totp_pending(globex, jane, "S"),
+            Err(StoreError::NotFound)
+        ));
+        s.create_session(&SessionRecord {
+            id: "s1".into(),
+            org_id: acme,
+            viewer_id: Some(jane),
+            hostname: "pc".into(),
+            mode: "control".into(),
+            started_at: 1,
+            ended_at: None,
+            end_reason: None,
+        })
+        .unwrap();
+        assert_eq!(s.list_sessions(acme, 10).unwrap().len(), 1);
+        assert!(s.list_sessions(globex, 10).unwrap().is_empty());
+        s.end_session(globex, "s1", 5, "ended_by_admin").unwrap();
+        assert_eq!(s.list_sessions(acme, 10).unwrap()[0].ended_at, None);
+    }
+
+    #[test]
+    fn duplicate_email_is_a_conflict() {
+        let s = SqliteStore::in_memory().unwrap();
+        s.create_user("Acme", &user("jane@acme"), Role::Owner, 0)
+            .unwrap();
+        assert!(matches!(
+            s.create_user("Acme", &user("JANE@acme"), Role::Owner, 0),
+            Err(StoreError::Conflict(_))
+        ));
+    }
+}

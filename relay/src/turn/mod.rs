@@ -1,0 +1,4 @@
+//! TURN: REST-style credentials minted per session (the coturn `use-auth-secret` scheme), so a
+//! session's TURN access expires with it and a leaked credential is good for nothing else.
+
+pub mod credentials;

@@ -1,0 +1,228 @@
+//! Sign-in, TOTP, token rotation and revocation, and tenant isolation over real HTTP.
+
+use tether_protocol::signal::{ErrorCode, Message};
+use tether_relay::store::Role;
+
+use crate::harness::*;
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_get_the_same_answer() {
+    let relay = Relay::start().await;
+    relay.add_user("Acme", "jane@acme.example", "Jane Doe", Role::Owner);
+    let (s1, b1) = http(
+        relay.addr,
+        "POST",
+        "/api/v1/auth/login",
+        Some(&serde_json::json!({"email": "jane@acme.example", "password": "nope"})),
+        None,
+    )
+    .await;
+    let (s2, b2) = http(
+        relay.addr,
+        "POST",
+        "/api/v1/auth/login",
+        Some(&serde_json::json!({"email": "who@acme.example", "password": "nope"})),
+        None,
+    )
+    .await;
+    assert_eq!((s1, s2), (401, 401));
+    assert_eq!(b1["error"]["code"], "bad_credentials");
+    assert_eq!(b1, b2);
+}
+
+#[tokio::test]
+async fn totp_cannot_be_skipped_once_enrolled() {
+    let relay = Relay::start().await;
+    relay.add_user("Acme", "jane@acme.example", "Jane Doe", Role::Owner);
+    let token = relay.token("jane@acme.example").await;
+    let (status, offer) = http(
+        relay.addr,
+        "POST",
+        "/api/v1/auth/totp/enroll",
+        None,
+        Some(&token),
+    )
+    .await;
+    assert_eq!(status, 200, "{offer}");
+    let secret = offer["secret"].as_str().unwrap().to_owned();
+    let now = tether_relay::unix_secs();
+    let code = tether_relay::auth::totp(&secret, "jane@acme.example")
+        .unwrap()
+        .generate(now);
+    // Until confirmed, TOTP is not required.
+    assert_eq!(
+        relay.login("jane@acme.example").await["user"]["totp_enabled"],
+        false
+    );
+    let (status, _) = http(
+        relay.addr,
+        "POST",
+        "/api/v1/auth/totp/confirm",
+        Some(&serde_json::json!({"code": code})),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let login = |totp: Option<String>| async move {
+        let mut body = serde_json::json!({"email": "jane@acme.example", "password": PASSWORD});
+        if let Some(t) = totp {
+            body["totp"] = t.into();
+        }
+        http(relay.addr, "POST", "/api/v1/auth/login", Some(&body), None).await
+    };
+    let (status, body) = login(None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("totp_required"))
+    );
+    assert!(body.get("access_token").is_none());
+    let (status, body) = login(Some("000000".into())).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("bad_credentials"))
+    );
+    let code = tether_relay::auth::totp(&secret, "jane@acme.example")
+        .unwrap()
+        .generate(tether_relay::unix_secs());
+    let (status, body) = login(Some(code)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["user"]["totp_enabled"], true);
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_family() {
+    let relay = Relay::start().await;
+    relay.add_user("Acme", "jane@acme.example", "Jane Doe", Role::Owner);
+    let first = relay.login("jane@acme.example").await;
+    let r1 = first["refresh_token"].as_str().unwrap();
+    let (status, second) = http(
+        relay.addr,
+        "POST",
+        "/api/v1/auth/refresh",
+        Some(&serde_json::json!({"refresh_token": r1})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let access2 = second["access_token"].as_str().unwrap();
+    assert_eq!(
+        http(relay.addr, "GET", "/api/v1/me", None, Some(access2))
+            .await
+            .0,
+        200
+    );
+    // Presenting the first refresh token again: reuse. The whole family dies.
+    let (status, _) = http(
+        relay.addr,
+        "POST",
+        "/api/v1/auth/refresh",
+        Some(&serde_json::json!({"refresh_token": r1})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        http(relay.addr, "GET", "/api/v1/me", None, Some(access2))
+            .await
+            .0,
+        401
+    );
+    let r2 = second["refresh_token"].as_str().unwrap();
+    let (status, _) = http(
+        relay.addr,
+        "POST",
+        "/api/v1/auth/refresh",
+        Some(&serde_json::json!({"refresh_token": r2})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn logout_closes_open_viewer_sockets_at_once() {
+    let relay = Relay::start().await;
+    relay.add_user("Acme", "jane@acme.example", "Jane Doe", Role::Technician);
+    let token = relay.token("jane@acme.example").await;
+    let mut viewer = relay.viewer(&token).await;
+    let (status, _) = http(
+        relay.addr,
+        "POST",
+        "/api/v1/auth/logout",
+        None,
+        Some(&token),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let Some(Message::Error(e)) = viewer.try_recv().await else {
+        panic!("expected unauthorized")
+    };
+    assert_eq!(e.code, ErrorCode::Unauthorized);
+    assert!(viewer.try_recv().await.is_none(), "socket should close");
+    assert_eq!(
+        http(relay.addr, "GET", "/api/v1/me", None, Some(&token))
+            .await
+            .0,
+        401
+    );
+}
+
+#[tokio::test]
+async fn tenants_see_only_their_own_data() {
+    let relay = Relay::start().await;
+    relay.add_user("Acme", "jane@acme.example", "Jane Doe", Role::Owner);
+    relay.add_user("Globex", "hank@globex.example", "Hank Scorpio", Role::Owner);
+    let jane = relay.token("jane@acme.example").await;
+    let hank = relay.token("hank@globex.example").await;
+    let (_, jane_audit) = http(relay.addr, "GET", "/api/v1/audit", None, Some(&jane)).await;
+    let (_, hank_audit) = http(relay.addr, "GET", "/api/v1/audit", None, Some(&hank)).await;
+    let actors = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["actor"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (ja, ha) = (actors(&jane_audit), actors(&hank_audit));
+    assert!(!ja.is_empty() && !ha.is_empty());
+    assert!(
+        ja.iter().all(|a| !ha.contains(a)),
+        "audit rows leak across orgs: {ja:?} / {ha:?}"
+    );
+    for path in ["/api/v1/me", "/api/v1/sessions", "/api/v1/audit"] {
+        assert_eq!(
+            http(relay.addr, "GET", path, None, None).await.0,
+            401,
+            "{path} without a token"
+        );
+        assert_eq!(
+            http(relay.addr, "GET", path, None, Some("tat_forged"))
+                .await
+                .0,
+            401,
+            "{path} with a forged token"
+        );
+    }
+}
+
+#[tokio::test]
+async fn repeated_failed_logins_are_throttled() {
+    let relay = Relay::start().await;
+    relay.add_user("Acme", "jane@acme.example", "Jane Doe", Role::Owner);
+    let bad = serde_json::json!({"email": "jane@acme.example", "password": "wrong password"});
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(
+            http(relay.addr, "POST", "/api/v1/auth/login", Some(&bad), None)
+                .await
+                .0,
+        );
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 429]);
+    // Even the right password waits out the delay.
+    let good = serde_json::json!({"email": "jane@acme.example", "password": PASSWORD});
+    let (status, body) = http(relay.addr, "POST", "/api/v1/auth/login", Some(&good), None).await;
+    assert_eq!(status, 429);
+    assert!(body["error"]["retry_after_ms"].as_u64().is_some());
+}

@@ -1,0 +1,163 @@
+//! Restarts and crashes: the real `tether-relay` binary killed with SIGKILL in the middle of
+//! writes leaves a consistent database, and a restart voids codes that no agent holds any more.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use tether_protocol::signal::{Connect, ErrorCode, Message, Mode};
+use tether_relay::store::{Role, Store};
+
+use crate::harness::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tether-relay");
+
+#[tokio::test]
+async fn restart_voids_old_codes_and_agents_get_new_ones() {
+    let relay = Relay::start().await;
+    relay.add_user("Acme", "jane@acme.example", "Jane Doe", Role::Technician);
+    let mut agent = relay.agent("pc").await;
+    let old = expect_code(&mut agent).await;
+    let dir = relay.stop().await;
+    assert!(
+        agent.try_recv().await.is_none(),
+        "the agent's socket closes with the relay"
+    );
+
+    let relay = Relay::start_in(dir, |_| {}).await;
+    let token = relay.token("jane@acme.example").await;
+    let mut agent = relay.agent("pc").await;
+    let new = expect_code(&mut agent).await;
+    assert_ne!(old, new);
+    let mut viewer = relay.viewer(&token).await;
+    viewer
+        .send(&Message::Connect(Connect {
+            code: old.parse().unwrap(),
+            mode: Mode::View,
+        }))
+        .await;
+    let Message::Error(e) = viewer.recv().await else {
+        panic!()
+    };
+    assert_eq!(e.code, ErrorCode::InvalidCode);
+}
+
+#[tokio::test]
+async fn sigkill_during_writes_leaves_a_consistent_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut create = Command::new(BIN)
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "admin",
+            "create-user",
+            "--email",
+            "jane@acme.example",
+            "--org",
+            "Acme",
+            "--role",
+            "technician",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    writeln!(create.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    assert!(create.wait().unwrap().success());
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut child = Command::new(BIN)
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "serve",
+            "--listen",
+            &addr.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..500 {
+        if http(addr, "GET", "/healthz", None, None).await.0 == 200 {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(up, "relay did not start");
+
+    // Writers: agents connecting (share-code inserts, audit rows) and sign-ins (token rows).
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let url = format!("ws://{addr}/api/v1/ws/agent");
+                let Ok((ws, _)) = tokio_tungstenite::connect_async(url).await else {
+                    break;
+                };
+                let mut c = Client { ws };
+                use futures_util::SinkExt;
+                let hello = format!(
+                    r#"{{"v":1,"type":"hello","client":"t","os":"linux","hostname":"pc{i}"}}"#
+                );
+                if c.ws
+                    .send(tokio_tungstenite::tungstenite::Message::text(hello))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+                let body = serde_json::json!({"email": "jane@acme.example", "password": PASSWORD});
+                if http(addr, "POST", "/api/v1/auth/login", Some(&body), None)
+                    .await
+                    .0
+                    == 0
+                {
+                    break;
+                }
+            }
+        }));
+    }
+    // Let the writers get going, then pull the plug mid-stream.
+    let store_path = dir.path().join("tether.db");
+    for _ in 0..500 {
+        let n: i64 = rusqlite_count(&store_path);
+        if n >= 40 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    for t in tasks {
+        let _ = t.await;
+    }
+
+    let store = tether_relay::store::SqliteStore::open(&store_path)
+        .expect("database reopens after SIGKILL");
+    let check = store_integrity(&store_path);
+    assert_eq!(check, "ok");
+    assert_eq!(store.user_count().unwrap(), 1);
+    assert!(store.user_for_login("jane@acme.example").unwrap().is_some());
+}
+
+fn rusqlite_count(path: &std::path::Path) -> i64 {
+    let Ok(c) = rusqlite::Connection::open(path) else {
+        return 0;
+    };
+    c.query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0))
+        .unwrap_or(0)
+}
+
+fn store_integrity(path: &std::path::Path) -> String {
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap()
+}

@@ -1,0 +1,214 @@
+//! Test harness: an in-process relay, WebSocket clients that speak the protocol, and a minimal
+//! HTTP/1.1 client (enough for JSON requests; avoids a heavy client dependency).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tether_protocol::signal::{self, Message};
+use tether_relay::Config;
+use tether_relay::store::{NewUser, Role, SqliteStore, Store};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message as Ws;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for an expected message before failing (not a sleep: the wait ends as
+/// soon as the message arrives).
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct Relay {
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Relay {
+    pub async fn start() -> Relay {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Relay {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(dir, tweak).await
+    }
+
+    pub async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut cfg = Config {
+            data_dir: dir.path().to_path_buf(),
+            listen: addr,
+            ..Config::default()
+        };
+        tweak(&mut cfg);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            tether_relay::run(listener, cfg, async move {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        // Wait until the store exists so tests can add users.
+        let relay = Relay {
+            addr,
+            dir,
+            stop: Some(stop),
+            task: Some(task),
+        };
+        for _ in 0..200 {
+            if http(addr, "GET", "/healthz", None, None).await.0 == 200 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        relay
+    }
+
+    /// Stops the relay and returns its data directory (for restart tests).
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        let _ = self.stop.take().unwrap().send(());
+        let task = self.task.take().unwrap();
+        tokio::time::timeout(WAIT, task)
+            .await
+            .expect("relay shut down")
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    pub fn store(&self) -> SqliteStore {
+        SqliteStore::open(&self.dir.path().join("tether.db")).unwrap()
+    }
+
+    pub fn add_user(&self, org: &str, email: &str, name: &str, role: Role) {
+        let hash = tether_relay::auth::hash_password(PASSWORD).unwrap();
+        let user = NewUser {
+            email: email.into(),
+            full_name: name.into(),
+            short_name: name.split(' ').next().unwrap().into(),
+            password_hash: hash,
+        };
+        self.store().create_user(org, &user, role, 0).unwrap();
+    }
+
+    /// Signs in and returns the login response body.
+    pub async fn login(&self, email: &str) -> serde_json::Value {
+        let body = serde_json::json!({"email": email, "password": PASSWORD});
+        let (status, json) = http(self.addr, "POST", "/api/v1/auth/login", Some(&body), None).await;
+        assert_eq!(status, 200, "{json}");
+        json
+    }
+
+    pub async fn token(&self, email: &str) -> String {
+        self.login(email).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub async fn agent(&self, hostname: &str) -> Client {
+        let url = format!("ws://{}/api/v1/ws/agent", self.addr);
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let mut c = Client { ws };
+        c.send_raw(&format!(
+            r#"{{"v":1,"type":"hello","client":"test/1","os":"linux","hostname":"{hostname}"}}"#
+        ))
+        .await;
+        c
+    }
+
+    pub async fn viewer(&self, token: &str) -> Client {
+        let mut req = format!("ws://{}/api/v1/ws/viewer", self.addr)
+            .into_client_request()
+            .unwrap();
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let (ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        Client { ws }
+    }
+}
+
+pub struct Client {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    pub async fn send(&mut self, m: &Message) {
+        self.send_raw(&signal::encode(m)).await;
+    }
+
+    pub async fn send_raw(&mut self, text: &str) {
+        self.ws.send(Ws::text(text)).await.unwrap();
+    }
+
+    /// The next signaling message (skipping pings), or panics after [`WAIT`].
+    pub async fn recv(&mut self) -> Message {
+        self.try_recv()
+            .await
+            .expect("socket closed while a message was expected")
+    }
+
+    /// The next signaling message, or `None` if the socket closed.
+    pub async fn try_recv(&mut self) -> Option<Message> {
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("timed out waiting for a message");
+            match frame {
+                Some(Ok(Ws::Text(t))) => return Some(signal::decode(&t).unwrap()),
+                Some(Ok(Ws::Ping(_) | Ws::Pong(_))) => continue,
+                Some(Ok(Ws::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(other)) => panic!("unexpected frame {other:?}"),
+            }
+        }
+    }
+}
+
+/// Sends one HTTP/1.1 request and returns the status and JSON body (`Null` if not JSON).
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+    token: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let Ok(mut s) = TcpStream::connect(addr).await else {
+        return (0, serde_json::Value::Null);
+    };
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{auth}Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// Reads the agent's share code from its next message.
+pub async fn expect_code(agent: &mut Client) -> String {
+    match agent.recv().await {
+        Message::ShareCode(c) => c.code.as_str().to_owned(),
+        other => panic!("expected share_code, got {other:?}"),
+    }
+}

@@ -1,0 +1,471 @@
+//! The signaling flow end to end over real sockets: consent, session start with TURN
+//! credentials, SDP/ICE relay, session end, denial, timeout, throttling, bad frames.
+
+use futures_util::SinkExt;
+use tether_protocol::signal::*;
+use tether_relay::store::{AuditFilter, Role as OrgRole, Store};
+
+use crate::harness::*;
+
+async fn relay_with_jane() -> (Relay, String) {
+    let relay = Relay::start().await;
+    relay.add_user(
+        "Acme IT",
+        "jane@acme.example",
+        "Jane Doe",
+        OrgRole::Technician,
+    );
+    let token = relay.token("jane@acme.example").await;
+    (relay, token)
+}
+
+fn connect(code: &str, mode: Mode) -> Message {
+    Message::Connect(Connect {
+        code: code.parse().unwrap(),
+        mode,
+    })
+}
+
+/// Connects a viewer to the agent showing `code` and returns the consent request the agent got.
+async fn request(
+    agent: &mut Client,
+    viewer: &mut Client,
+    code: &str,
+    mode: Mode,
+) -> ConsentRequest {
+    viewer.send(&connect(code, mode)).await;
+    let Message::ConsentRequest(req) = agent.recv().await else {
+        panic!("expected consent_request")
+    };
+    let Message::ConsentPending(p) = viewer.recv().await else {
+        panic!("expected consent_pending")
+    };
+    assert_eq!(p.request_id, req.request_id);
+    req
+}
+
+#[tokio::test]
+async fn full_flow_from_code_to_session_end() {
+    let (relay, token) = relay_with_jane().await;
+    let mut agent = relay.agent("reception-pc").await;
+    let code = expect_code(&mut agent).await;
+    let mut viewer = relay.viewer(&token).await;
+
+    // The grouped form a person types is accepted.
+    let grouped = format!("{} {} {}", &code[..3], &code[3..6], &code[6..]);
+    let req = request(&mut agent, &mut viewer, &grouped, Mode::Control).await;
+    assert_eq!(
+        req.viewer,
+        ViewerIdentity {
+            name: "Jane Doe".into(),
+            email: "jane@acme.example".into(),
+            org: "Acme IT".into(),
+            verified: true
+        }
+    );
+    assert_eq!(req.mode, Mode::Control);
+
+    agent
+        .send(&Message::ConsentResponse(ConsentResponse {
+            request_id: req.request_id,
+            decision: Decision::AllowControl,
+        }))
+        .await;
+    let Message::SessionStart(a) = agent.recv().await else {
+        panic!("agent: expected session_start")
+    };
+    let Message::SessionStart(v) = viewer.recv().await else {
+        panic!("viewer: expected session_start")
+    };
+    assert_eq!(a.session_id, v.session_id);
+    assert_eq!((a.role, v.role), (Role::Agent, Role::Viewer));
+    assert_eq!(a.mode, Mode::Control);
+    assert_eq!(a.peer.name, "Jane Doe");
+    assert_eq!(v.peer.name, "reception-pc");
+    // TURN credentials minted for this session only.
+    let turn = v
+        .ice_servers
+        .iter()
+        .find(|s| s.username.is_some())
+        .expect("a TURN server");
+    let username = turn.username.as_deref().unwrap();
+    assert!(
+        username.ends_with(&format!(":{}", v.session_id)),
+        "{username}"
+    );
+    assert!(turn.urls[0].starts_with("turn:"));
+
+    // The code was single use: the agent immediately gets a different one.
+    let next = expect_code(&mut agent).await;
+    assert_ne!(next, code);
+
+    // SDP and ICE pass between the two parties.
+    let sid = v.session_id.clone();
+    let offer = Message::Sdp(Sdp {
+        session_id: sid.clone(),
+        kind: SdpKind::Offer,
+        sdp: "v=0 offer".into(),
+    });
+    viewer.send(&offer).await;
+    assert_eq!(agent.recv().await, offer);
+    let answer = Message::Sdp(Sdp {
+        session_id: sid.clone(),
+        kind: SdpKind::Answer,
+        sdp: "v=0 answer".into(),
+    });
+    agent.send(&answer).await;
+    assert_eq!(viewer.recv().await, answer);
+    let ice = Message::Ice(Ice {
+        session_id: sid.clone(),
+        candidate: "candidate:1 1 udp 1 127.0.0.1 5 typ host".into(),
+        sdp_mid: Some("0".into()),
+        sdp_mline_index: Some(0),
+    });
+    agent.send(&ice).await;
+    assert_eq!(viewer.recv().await, ice);
+
+    // The viewer ends it; both hear the normalised reason.
+    viewer
+        .send(&Message::SessionEnd(SessionEnd {
+            session_id: sid.clone(),
+            reason: EndReason::EndedByAgent,
+        }))
+        .await;
+    let expected = Message::SessionEnd(SessionEnd {
+        session_id: sid.clone(),
+        reason: EndReason::EndedByViewer,
+    });
+    assert_eq!(agent.recv().await, expected);
+    assert_eq!(viewer.recv().await, expected);
+
+    // Recorded: the session row and the audit trail.
+    let store = relay.store();
+    let p = store.user_for_login("jane@acme.example").unwrap().unwrap();
+    let sessions = store.list_sessions(p.org_id, 10).unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].end_reason.as_deref(), Some("ended_by_viewer"));
+    let actions: Vec<String> = store
+        .list_audit(p.org_id, &AuditFilter::default())
+        .unwrap()
+        .into_iter()
+        .map(|e| format!("{}:{}", e.action, e.outcome))
+        .collect();
+    for want in [
+        "login:ok",
+        "connect:ok",
+        "session_start:ok",
+        "session_end:ok",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == want),
+            "missing {want} in {actions:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn denial_reaches_the_viewer_and_spends_the_code() {
+    let (relay, token) = relay_with_jane().await;
+    let mut agent = relay.agent("pc").await;
+    let code = expect_code(&mut agent).await;
+    let mut viewer = relay.viewer(&token).await;
+    let req = request(&mut agent, &mut viewer, &code, Mode::View).await;
+    agent
+        .send(&Message::ConsentResponse(ConsentResponse {
+            request_id: req.request_id.clone(),
+            decision: Decision::Deny,
+        }))
+        .await;
+    match viewer.recv().await {
+        Message::Error(e) => {
+            assert_eq!(e.code, ErrorCode::ConsentDenied);
+            assert_eq!(e.request_id, Some(req.request_id));
+        }
+        other => panic!("expected consent_denied, got {other:?}"),
+    }
+    let fresh = expect_code(&mut agent).await;
+    assert_ne!(fresh, code);
+    // The old code now reads as expired, and cannot start anything.
+    viewer.send(&connect(&code, Mode::View)).await;
+    let Message::Error(e) = viewer.recv().await else {
+        panic!()
+    };
+    assert_eq!(e.code, ErrorCode::CodeExpired);
+}
+
+#[tokio::test]
+async fn unanswered_consent_times_out_as_a_deny() {
+    let relay = Relay::start_with(|c| c.consent_timeout_secs = 1).await;
+    relay.add_user(
+        "Acme IT",
+        "jane@acme.example",
+        "Jane Doe",
+        OrgRole::Technician,
+    );
+    let token = relay.token("jane@acme.example").await;
+    let mut agent = relay.agent("pc").await;
+    let code = expect_code(&mut agent).await;
+    let mut viewer = relay.viewer(&token).await;
+    let req = request(&mut agent, &mut viewer, &code, Mode::Control).await;
+    assert_eq!(req.timeout_secs, 1);
+    let Message::ConsentCancel(c) = agent.recv().await else {
+        panic!("expected consent_cancel")
+    };
+    assert_eq!(
+        (c.request_id.clone(), c.reason),
+        (req.request_id.clone(), CancelReason::Timeout)
+    );
+    let Message::Error(e) = viewer.recv().await else {
+        panic!("expected an error")
+    };
+    assert_eq!(e.code, ErrorCode::ConsentTimeout);
+    // A late "allow" grants nothing.
+    agent
+        .send(&Message::ConsentResponse(ConsentResponse {
+            request_id: req.request_id,
+            decision: Decision::AllowControl,
+        }))
+        .await;
+    let _fresh = expect_code(&mut agent).await;
+    let Message::Error(e) = agent.recv().await else {
+        panic!("expected not_allowed")
+    };
+    assert_eq!(e.code, ErrorCode::NotAllowed);
+}
+
+#[tokio::test]
+async fn viewer_cancel_closes_the_agents_prompt() {
+    let (relay, token) = relay_with_jane().await;
+    let mut agent = relay.agent("pc").await;
+    let code = expect_code(&mut agent).await;
+    let mut viewer = relay.viewer(&token).await;
+    let req = request(&mut agent, &mut viewer, &code, Mode::Control).await;
+    viewer
+        .send(&Message::ConsentCancel(ConsentCancel {
+            request_id: req.request_id.clone(),
+            reason: CancelReason::ViewerCancelled,
+        }))
+        .await;
+    let Message::ConsentCancel(c) = agent.recv().await else {
+        panic!("expected consent_cancel")
+    };
+    assert_eq!(c.reason, CancelReason::ViewerCancelled);
+    assert_ne!(expect_code(&mut agent).await, code);
+}
+
+#[tokio::test]
+async fn wrong_codes_are_throttled_with_growing_delays_and_audited() {
+    let (relay, token) = relay_with_jane().await;
+    let mut agent = relay.agent("pc").await;
+    let code = expect_code(&mut agent).await;
+    let wrong = if code == "0000000000" {
+        "1111111111"
+    } else {
+        "0000000000"
+    };
+    let mut viewer = relay.viewer(&token).await;
+    let mut delays = Vec::new();
+    for _ in 0..4 {
+        viewer.send(&connect(wrong, Mode::Control)).await;
+        let Message::Error(e) = viewer.recv().await else {
+            panic!()
+        };
+        assert_eq!(e.code, ErrorCode::InvalidCode);
+        delays.push(e.retry_after_ms);
+    }
+    assert_eq!(delays, [None, None, None, Some(1000)]);
+    // Blocked now, even for the right code.
+    viewer.send(&connect(&code, Mode::Control)).await;
+    let Message::Error(e) = viewer.recv().await else {
+        panic!()
+    };
+    assert_eq!(e.code, ErrorCode::Throttled);
+    assert!(
+        e.retry_after_ms.is_some_and(|ms| ms > 0 && ms <= 1000),
+        "{e:?}"
+    );
+
+    let store = relay.store();
+    let org = store
+        .user_for_login("jane@acme.example")
+        .unwrap()
+        .unwrap()
+        .org_id;
+    let wrong_count = store
+        .list_audit(
+            org,
+            &AuditFilter {
+                outcome: Some("wrong_code".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .len();
+    let throttled = store
+        .list_audit(
+            org,
+            &AuditFilter {
+                outcome: Some("throttled".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .len();
+    assert_eq!((wrong_count, throttled), (4, 1));
+}
+
+#[tokio::test]
+async fn bad_frames_get_typed_errors_and_repeated_abuse_closes_the_socket() {
+    let (relay, token) = relay_with_jane().await;
+    let mut viewer = relay.viewer(&token).await;
+    let big = format!(
+        r#"{{"v":1,"type":"ping","seq":1,"pad":"{}"}}"#,
+        "x".repeat(70 * 1024)
+    );
+    let cases: [(&str, ErrorCode); 5] = [
+        ("not json", ErrorCode::Malformed),
+        (
+            r#"{"v":2,"type":"ping","seq":1}"#,
+            ErrorCode::UnsupportedVersion,
+        ),
+        (r#"{"v":1,"type":"teleport"}"#, ErrorCode::UnknownType),
+        (
+            r#"{"v":1,"type":"connect","code":"12","mode":"control"}"#,
+            ErrorCode::Malformed,
+        ),
+        (&big, ErrorCode::TooLarge),
+    ];
+    for (frame, want) in cases {
+        viewer.send_raw(frame).await;
+        let Message::Error(e) = viewer.recv().await else {
+            panic!()
+        };
+        assert_eq!(e.code, want, "{}", &frame[..frame.len().min(60)]);
+    }
+    // The hub is unharmed: a valid message still works.
+    viewer.send(&Message::Ping(Ping { seq: 9 })).await;
+    assert_eq!(viewer.recv().await, Message::Ping(Ping { seq: 9 }).pong());
+    // A viewer may not speak for an agent, nor address a session it is not in.
+    viewer.send(&Message::RenewCode(RenewCode {})).await;
+    let Message::Error(e) = viewer.recv().await else {
+        panic!()
+    };
+    assert_eq!(e.code, ErrorCode::NotAllowed);
+    let stray = Message::Sdp(Sdp {
+        session_id: SessionId::new("se_nope").unwrap(),
+        kind: SdpKind::Offer,
+        sdp: "x".into(),
+    });
+    viewer.send(&stray).await;
+    let Message::Error(e) = viewer.recv().await else {
+        panic!()
+    };
+    assert_eq!(e.code, ErrorCode::NotInSession);
+    // Keep sending garbage: the relay closes the socket.
+    let mut closed = false;
+    for _ in 0..40 {
+        if viewer
+            .ws
+            .send(tokio_tungstenite::tungstenite::Message::text("garbage"))
+            .await
+            .is_err()
+        {
+            closed = true;
+            break;
+        }
+    }
+    while !closed {
+        match viewer.try_recv().await {
+            None => closed = true,
+            Some(Message::Error(_)) => {}
+            Some(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(closed);
+}
+
+#[tokio::test]
+async fn agent_must_say_hello_first() {
+    let relay = Relay::start().await;
+    let url = format!("ws://{}/api/v1/ws/agent", relay.addr);
+    let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut c = Client { ws };
+    c.send(&Message::Ping(Ping { seq: 1 })).await;
+    let Message::Error(e) = c.recv().await else {
+        panic!()
+    };
+    assert_eq!(e.code, ErrorCode::NotAllowed);
+    assert!(c.try_recv().await.is_none(), "socket should close");
+}
+
+#[tokio::test]
+async fn agent_leaving_ends_its_session_for_the_viewer() {
+    let (relay, token) = relay_with_jane().await;
+    let mut agent = relay.agent("pc").await;
+    let code = expect_code(&mut agent).await;
+    let mut viewer = relay.viewer(&token).await;
+    let req = request(&mut agent, &mut viewer, &code, Mode::Control).await;
+    agent
+        .send(&Message::ConsentResponse(ConsentResponse {
+            request_id: req.request_id,
+            decision: Decision::AllowView,
+        }))
+        .await;
+    let Message::SessionStart(v) = viewer.recv().await else {
+        panic!()
+    };
+    assert_eq!(v.mode, Mode::View, "allow_view grants view only");
+    drop(agent);
+    let Message::SessionEnd(end) = viewer.recv().await else {
+        panic!("expected session_end")
+    };
+    assert_eq!(
+        (end.session_id, end.reason),
+        (v.session_id, EndReason::AgentLeft)
+    );
+}
+
+#[tokio::test]
+async fn viewer_role_cannot_start_sessions() {
+    let relay = Relay::start().await;
+    relay.add_user(
+        "Acme IT",
+        "auditor@acme.example",
+        "Audrey Tor",
+        OrgRole::Viewer,
+    );
+    let token = relay.token("auditor@acme.example").await;
+    let mut agent = relay.agent("pc").await;
+    let code = expect_code(&mut agent).await;
+    let mut viewer = relay.viewer(&token).await;
+    viewer.send(&connect(&code, Mode::View)).await;
+    let Message::Error(e) = viewer.recv().await else {
+        panic!()
+    };
+    assert_eq!(e.code, ErrorCode::Forbidden);
+}
+
+#[tokio::test]
+async fn unauthenticated_viewer_upgrade_is_refused() {
+    let relay = Relay::start().await;
+    let url = format!("ws://{}/api/v1/ws/viewer", relay.addr);
+    assert!(tokio_tungstenite::connect_async(url.clone()).await.is_err());
+    assert!(
+        tokio_tungstenite::connect_async(format!("{url}?access_token=tat_forged"))
+            .await
+            .is_err()
+    );
+}
+
+trait Pong {
+    fn pong(self) -> Message;
+}
+
+impl Pong for Message {
+    fn pong(self) -> Message {
+        match self {
+            Message::Ping(p) => Message::Pong(p),
+            m => m,
+        }
+    }
+}
