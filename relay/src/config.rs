@@ -47,8 +47,15 @@ pub struct TurnConfig {
     pub secret: Option<String>,
     /// The host name or address clients reach the embedded TURN server at.
     pub public_host: String,
-    /// UDP port of the embedded TURN server.
+    /// UDP port of the embedded TURN server (0 picks a free one).
     pub port: u16,
+    /// Run the embedded TURN server. Turn off when `urls` point at an external coturn.
+    pub enabled: bool,
+    /// IP the embedded server binds (defaults to the HTTP listen address's IP).
+    pub bind_ip: Option<std::net::IpAddr>,
+    /// Relay to private and loopback peers too. Only for tests and single-host setups: on an
+    /// internet-facing relay this would let anyone reach the relay's own network.
+    pub allow_private_peers: bool,
 }
 
 impl Default for Config {
@@ -76,6 +83,9 @@ impl Default for TurnConfig {
             secret: None,
             public_host: "127.0.0.1".into(),
             port: 3478,
+            enabled: true,
+            bind_ip: None,
+            allow_private_peers: false,
         }
     }
 }

@@ -32,6 +32,9 @@ pub enum Error {
     /// A request field is invalid.
     #[error("{0}")]
     BadRequest(String),
+    /// The request body is over the limit.
+    #[error("request body too large")]
+    TooLarge,
     /// A uniqueness rule refused the request.
     #[error("{0}")]
     Conflict(String),
@@ -69,6 +72,7 @@ impl Error {
             Error::Conflict(_) | Error::Store(StoreError::Conflict(_)) => {
                 (StatusCode::CONFLICT, "conflict")
             }
+            Error::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             Error::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

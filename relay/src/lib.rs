@@ -98,6 +98,15 @@ fn derive(key: &[u8], label: &str) -> Vec<u8> {
     auth::code_hash(key, label)
 }
 
+/// The TURN REST secret: configured, or derived from the relay key.
+fn turn_secret(cfg: &Config, key: &[u8]) -> Vec<u8> {
+    cfg.turn
+        .secret
+        .clone()
+        .map(String::into_bytes)
+        .unwrap_or_else(|| derive(key, "turn-secret"))
+}
+
 /// Builds the state for `cfg` over an opened store.
 pub fn state(cfg: Config, store: Arc<dyn Store>, key: &[u8]) -> AppState {
     let turn_secret = cfg
@@ -149,6 +158,30 @@ pub async fn run(
             "no accounts yet; create the first admin with: tether-relay admin create-user --email you@example.com --org \"Your Org\" --role owner"
         );
     }
+    let mut cfg = cfg;
+    let turn = if cfg.turn.enabled {
+        let bind_ip = cfg.turn.bind_ip.unwrap_or(cfg.listen.ip());
+        let relay_ip = cfg.turn.public_host.parse().unwrap_or(bind_ip);
+        let secret = turn_secret(&cfg, &key);
+        let server = turn::server::TurnServer::start(
+            SocketAddr::new(bind_ip, cfg.turn.port),
+            relay_ip,
+            secret,
+            cfg.turn.allow_private_peers,
+        )
+        .await
+        .map_err(|e| {
+            Error::Config(format!(
+                "starting the TURN server on UDP {bind_ip}:{}: {e}",
+                cfg.turn.port
+            ))
+        })?;
+        cfg.turn.port = server.local_addr().port();
+        tracing::info!(addr = %server.local_addr(), "embedded TURN server listening");
+        Some(server)
+    } else {
+        None
+    };
     let state = state(cfg, store, &key);
     let hub = state.hub.clone();
     let ticker = tokio::spawn(async move {
@@ -170,5 +203,8 @@ pub async fn run(
     .with_graceful_shutdown(shutdown)
     .await;
     ticker.abort();
+    if let Some(t) = turn {
+        t.close().await;
+    }
     served.map_err(Error::from)
 }

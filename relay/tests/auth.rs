@@ -226,3 +226,26 @@ async fn repeated_failed_logins_are_throttled() {
     assert_eq!(status, 429);
     assert!(body["error"]["retry_after_ms"].as_u64().is_some());
 }
+
+#[tokio::test]
+async fn malformed_and_oversize_bodies_get_json_errors() {
+    let relay = Relay::start().await;
+    let (status, body) = http(
+        relay.addr,
+        "POST",
+        "/api/v1/auth/login",
+        Some(&serde_json::json!({"email": 1})),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("bad_request"))
+    );
+    let huge = serde_json::json!({"email": "a", "password": "x".repeat(100 * 1024)});
+    let (status, body) = http(relay.addr, "POST", "/api/v1/auth/login", Some(&huge), None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (413, Some("too_large"))
+    );
+}

@@ -45,6 +45,9 @@ impl Relay {
             listen: addr,
             ..Config::default()
         };
+        // A free UDP port per relay, and loopback peers allowed: everything here is on one host.
+        cfg.turn.port = 0;
+        cfg.turn.allow_private_peers = true;
         tweak(&mut cfg);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -211,4 +214,36 @@ pub async fn expect_code(agent: &mut Client) -> String {
         Message::ShareCode(c) => c.code.as_str().to_owned(),
         other => panic!("expected share_code, got {other:?}"),
     }
+}
+
+/// Runs the consent flow to an allowed session; returns both clients and the viewer's
+/// `session_start`.
+pub async fn start_session(relay: &Relay, token: &str) -> (Client, Client, signal::SessionStart) {
+    use tether_protocol::signal::*;
+    let mut agent = relay.agent("pc").await;
+    let code = expect_code(&mut agent).await;
+    let mut viewer = relay.viewer(token).await;
+    viewer
+        .send(&Message::Connect(Connect {
+            code: code.parse().unwrap(),
+            mode: Mode::Control,
+        }))
+        .await;
+    let Message::ConsentRequest(req) = agent.recv().await else {
+        panic!("expected consent_request")
+    };
+    let _pending = viewer.recv().await;
+    agent
+        .send(&Message::ConsentResponse(ConsentResponse {
+            request_id: req.request_id,
+            decision: Decision::AllowControl,
+        }))
+        .await;
+    let Message::SessionStart(_) = agent.recv().await else {
+        panic!("expected session_start")
+    };
+    let Message::SessionStart(start) = viewer.recv().await else {
+        panic!("expected session_start")
+    };
+    (agent, viewer, start)
 }

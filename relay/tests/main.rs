@@ -5,3 +5,4 @@ mod auth;
 mod durability;
 mod harness;
 mod signaling;
+mod turn;

@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use super::ApiJson;
 use crate::AppState;
 use crate::auth as secrets;
 use crate::error::{Error, Result};
@@ -161,7 +162,7 @@ fn issue(state: &AppState, p: Principal, family: &str) -> Result<Response> {
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Json(req): Json<LoginRequest>,
+    ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response> {
     let email = req.email.trim().to_lowercase();
     let keys = [Key::Ip(peer.ip()), Key::Email(email.clone())];
@@ -253,7 +254,7 @@ pub struct RefreshRequest {
 /// `POST /api/v1/auth/refresh`: exchange a refresh token for a new pair (rotation).
 pub async fn refresh(
     State(state): State<AppState>,
-    Json(req): Json<RefreshRequest>,
+    ApiJson(req): ApiJson<RefreshRequest>,
 ) -> Result<Response> {
     let hash = secrets::token_hash(&req.refresh_token);
     let now = crate::unix_millis();
@@ -338,7 +339,7 @@ pub struct TotpConfirm {
 pub async fn totp_confirm(
     State(state): State<AppState>,
     AuthUser(p): AuthUser,
-    Json(req): Json<TotpConfirm>,
+    ApiJson(req): ApiJson<TotpConfirm>,
 ) -> Result<Json<serde_json::Value>> {
     let secret = state
         .store

@@ -10,10 +10,12 @@ pub mod read;
 pub mod ws;
 
 use axum::Router;
+use axum::extract::{FromRequest, Request};
 use axum::response::Html;
 use axum::routing::{get, post};
 
 use crate::AppState;
+use crate::error::Error;
 
 /// Largest JSON request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -33,11 +35,33 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/audit", get(read::audit))
         .route("/api/v1/ws/agent", get(ws::agent))
         .route("/api/v1/ws/viewer", get(ws::viewer))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 
 async fn index() -> Html<&'static str> {
     Html(include_str!("../web/placeholder.html"))
+}
+
+/// A JSON request body whose rejections (bad JSON, wrong fields, too large) come back in the
+/// relay's error shape rather than as plain text.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = axum::extract::rejection::JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(Error::TooLarge)
+            }
+            Err(e) => Err(Error::BadRequest(e.body_text())),
+        }
+    }
 }

@@ -2,3 +2,4 @@
 //! session's TURN access expires with it and a leaked credential is good for nothing else.
 
 pub mod credentials;
+pub mod server;

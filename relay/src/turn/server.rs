@@ -1,0 +1,286 @@
+//! The embedded TURN server (the webrtc-rs `turn` crate) with two things of ours:
+//!
+//! * [`RestAuth`] checks coturn REST credentials (`<expiry>:<session_id>`); the crate's built-in
+//!   handler reads the whole username as the expiry.
+//! * [`GuardedRelays`] allocates relay sockets wrapped in [`GuardedConn`], which refuses to send
+//!   to, and drops packets from, private, loopback, link-local and other non-public addresses —
+//!   so the relay cannot be used to reach the network it runs in. Tests switch this off.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::net::UdpSocket;
+use turn::auth::{AuthHandler, generate_auth_key};
+use turn::relay::RelayAddressGenerator;
+use turn::server::Server;
+use turn::server::config::{ConnConfig, ServerConfig};
+use webrtc_util::Conn;
+
+use super::credentials;
+use crate::error::{Error, Result};
+
+/// The realm in TURN responses.
+pub const REALM: &str = "tether";
+
+/// Checks REST credentials against the shared secret.
+pub struct RestAuth {
+    /// The shared secret.
+    pub secret: Vec<u8>,
+}
+
+impl AuthHandler for RestAuth {
+    fn auth_handle(
+        &self,
+        username: &str,
+        realm: &str,
+        src: SocketAddr,
+    ) -> Result<Vec<u8>, turn::Error> {
+        // The client's password is what we would mint for this username; verify() checks the
+        // format and expiry, and the crate then checks the message integrity with the key.
+        let (expiry, id) = username
+            .split_once(':')
+            .ok_or_else(|| turn::Error::Other("malformed username".into()))?;
+        let expiry: u64 = expiry
+            .parse()
+            .map_err(|_| turn::Error::Other("malformed username".into()))?;
+        if expiry <= crate::unix_secs() {
+            tracing::info!(%src, "TURN: expired credential refused");
+            return Err(turn::Error::Other("expired credential".into()));
+        }
+        let password = credentials::mint(&self.secret, id, expiry).credential;
+        Ok(generate_auth_key(username, realm, &password))
+    }
+}
+
+/// Whether `ip` is a public unicast address a relay may talk to.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (o[1] & 0xC0) == 64) // 100.64.0.0/10 carrier-grade NAT
+                || (o[0] == 198 && (o[1] & 0xFE) == 18) // 198.18.0.0/15 benchmarking
+                || o[0] >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xFE00) == 0xFC00 // unique local
+                || (s[0] & 0xFFC0) == 0xFE80) // link local
+        }
+    }
+}
+
+/// A relay socket that only talks to allowed peers.
+pub struct GuardedConn {
+    inner: UdpSocket,
+    allow_private: bool,
+}
+
+impl GuardedConn {
+    fn allowed(&self, ip: IpAddr) -> bool {
+        self.allow_private || is_public(ip)
+    }
+}
+
+#[async_trait]
+impl Conn for GuardedConn {
+    async fn connect(&self, addr: SocketAddr) -> webrtc_util::Result<()> {
+        if !self.allowed(addr.ip()) {
+            return Err(webrtc_util::Error::Other(format!(
+                "relaying to {addr} is not allowed"
+            )));
+        }
+        Ok(self.inner.connect(addr).await?)
+    }
+
+    async fn recv(&self, buf: &mut [u8]) -> webrtc_util::Result<usize> {
+        Ok(self.recv_from(buf).await?.0)
+    }
+
+    async fn recv_from(&self, buf: &mut [u8]) -> webrtc_util::Result<(usize, SocketAddr)> {
+        loop {
+            let (n, from) = self.inner.recv_from(buf).await?;
+            if self.allowed(from.ip()) {
+                return Ok((n, from));
+            }
+        }
+    }
+
+    async fn send(&self, buf: &[u8]) -> webrtc_util::Result<usize> {
+        Ok(self.inner.send(buf).await?)
+    }
+
+    async fn send_to(&self, buf: &[u8], target: SocketAddr) -> webrtc_util::Result<usize> {
+        if !self.allowed(target.ip()) {
+            return Err(webrtc_util::Error::Other(format!(
+                "relaying to {target} is not allowed"
+            )));
+        }
+        Ok(self.inner.send_to(buf, target).await?)
+    }
+
+    fn local_addr(&self) -> webrtc_util::Result<SocketAddr> {
+        Ok(self.inner.local_addr()?)
+    }
+
+    fn remote_addr(&self) -> Option<SocketAddr> {
+        None
+    }
+
+    async fn close(&self) -> webrtc_util::Result<()> {
+        Ok(())
+    }
+
+    fn as_any(&self) -> &(dyn std::any::Any + Send + Sync) {
+        self
+    }
+}
+
+/// Allocates [`GuardedConn`] relay sockets on `bind_ip`, advertised as `relay_ip`.
+pub struct GuardedRelays {
+    /// The address clients see for relayed candidates.
+    pub relay_ip: IpAddr,
+    /// Where relay sockets are bound.
+    pub bind_ip: IpAddr,
+    /// Allow private and loopback peers (tests and single-host setups only).
+    pub allow_private: bool,
+}
+
+#[async_trait]
+impl RelayAddressGenerator for GuardedRelays {
+    fn validate(&self) -> Result<(), turn::Error> {
+        Ok(())
+    }
+
+    async fn allocate_conn(
+        &self,
+        _use_ipv4: bool,
+        requested_port: u16,
+    ) -> Result<(Arc<dyn Conn + Send + Sync>, SocketAddr), turn::Error> {
+        let sock = UdpSocket::bind(SocketAddr::new(self.bind_ip, requested_port))
+            .await
+            .map_err(|e| turn::Error::Other(e.to_string()))?;
+        let port = sock
+            .local_addr()
+            .map_err(|e| turn::Error::Other(e.to_string()))?
+            .port();
+        let conn = GuardedConn {
+            inner: sock,
+            allow_private: self.allow_private,
+        };
+        Ok((Arc::new(conn), SocketAddr::new(self.relay_ip, port)))
+    }
+}
+
+/// A running TURN server.
+pub struct TurnServer {
+    server: Server,
+    addr: SocketAddr,
+}
+
+impl TurnServer {
+    /// Binds UDP `listen` and serves TURN with REST credentials under `secret`.
+    pub async fn start(
+        listen: SocketAddr,
+        relay_ip: IpAddr,
+        secret: Vec<u8>,
+        allow_private: bool,
+    ) -> Result<TurnServer> {
+        let sock = UdpSocket::bind(listen).await?;
+        let addr = sock.local_addr()?;
+        let server = Server::new(ServerConfig {
+            conn_configs: vec![ConnConfig {
+                conn: Arc::new(sock),
+                relay_addr_generator: Box::new(GuardedRelays {
+                    relay_ip,
+                    bind_ip: listen.ip(),
+                    allow_private,
+                }),
+            }],
+            realm: REALM.to_owned(),
+            auth_handler: Arc::new(RestAuth { secret }),
+            channel_bind_timeout: std::time::Duration::from_secs(0),
+            alloc_close_notify: None,
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("TURN server: {e}")))?;
+        Ok(TurnServer { server, addr })
+    }
+
+    /// The UDP address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops serving.
+    pub async fn close(&self) {
+        if let Err(e) = self.server.close().await {
+            tracing::warn!(error = %e, "closing the TURN server");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_and_private_addresses() {
+        for ip in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "2001:4860:4860::8888",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(is_public(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.1.1",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[tokio::test]
+    async fn guarded_conn_refuses_private_targets() {
+        let conn = GuardedConn {
+            inner: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+            allow_private: false,
+        };
+        let target: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        assert!(conn.send_to(b"x", target).await.is_err());
+        assert!(conn.connect(target).await.is_err());
+        let open = GuardedConn {
+            inner: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+            allow_private: true,
+        };
+        assert!(open.send_to(b"x", target).await.is_ok());
+    }
+}
