@@ -245,5 +245,8 @@ pub async fn start_session(relay: &Relay, token: &str) -> (Client, Client, signa
     let Message::SessionStart(start) = viewer.recv().await else {
         panic!("expected session_start")
     };
+    // The spent code is replaced at once.
+    let fresh = expect_code(&mut agent).await;
+    assert_ne!(fresh, code);
     (agent, viewer, start)
 }

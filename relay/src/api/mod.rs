@@ -5,6 +5,8 @@
 //! on the viewer WebSocket upgrade only — an `access_token` query parameter, since browsers cannot
 //! set headers on WebSocket requests.
 
+pub mod access;
+pub mod admin;
 pub mod auth;
 pub mod read;
 pub mod ws;
@@ -12,7 +14,7 @@ pub mod ws;
 use axum::Router;
 use axum::extract::{FromRequest, Request};
 use axum::response::Html;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 
 use crate::AppState;
 use crate::error::Error;
@@ -33,6 +35,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me", get(read::me))
         .route("/api/v1/sessions", get(read::sessions))
         .route("/api/v1/audit", get(read::audit))
+        .route("/api/v1/users", get(admin::users))
+        .route("/api/v1/users/{id}/role", put(admin::set_role))
+        .route(
+            "/api/v1/api-keys",
+            get(admin::api_keys).post(admin::create_api_key),
+        )
+        .route("/api/v1/api-keys/{id}", delete(admin::revoke_api_key))
+        .route("/api/v1/sessions/{id}/end", post(admin::end_session))
+        .route("/api/v1/turn-credentials", get(admin::turn_credentials))
+        .route("/metrics", get(admin::metrics))
         .route("/api/v1/ws/agent", get(ws::agent))
         .route("/api/v1/ws/viewer", get(ws::viewer))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))

@@ -5,10 +5,11 @@ use axum::Json;
 use axum::extract::{Query, State};
 use serde::Deserialize;
 
+use super::access::{Caller, Scope};
 use super::auth::AuthUser;
 use crate::AppState;
-use crate::error::{Error, Result};
-use crate::store::{AuditEntry, AuditFilter, Principal, Role, SessionRecord};
+use crate::error::Result;
+use crate::store::{AuditEntry, AuditFilter, Principal, SessionRecord};
 
 /// `GET /api/v1/me`.
 pub async fn me(AuthUser(p): AuthUser) -> Json<Principal> {
@@ -25,13 +26,14 @@ pub struct ListQuery {
 /// `GET /api/v1/sessions`: the organisation's sessions, newest first.
 pub async fn sessions(
     State(state): State<AppState>,
-    AuthUser(p): AuthUser,
+    caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<SessionRecord>>> {
+    caller.require(Scope::SessionsRead)?;
     Ok(Json(
         state
             .store
-            .list_sessions(p.org_id, q.limit.unwrap_or(100))?,
+            .list_sessions(caller.org_id(), q.limit.unwrap_or(100))?,
     ))
 }
 
@@ -48,20 +50,19 @@ pub struct AuditQuery {
     limit: Option<u32>,
 }
 
-/// `GET /api/v1/audit`: the organisation's audit log, newest first; admins only.
+/// `GET /api/v1/audit`: the organisation's audit log, newest first, filtered and paged
+/// (`before` = the last id seen).
 pub async fn audit(
     State(state): State<AppState>,
-    AuthUser(p): AuthUser,
+    caller: Caller,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditEntry>>> {
-    if !p.role.can_admin() && p.role != Role::Viewer {
-        return Err(Error::Forbidden);
-    }
+    caller.require(Scope::AuditRead)?;
     let filter = AuditFilter {
         action: q.action,
         outcome: q.outcome,
         before: q.before,
         limit: q.limit.unwrap_or(100),
     };
-    Ok(Json(state.store.list_audit(p.org_id, &filter)?))
+    Ok(Json(state.store.list_audit(caller.org_id(), &filter)?))
 }

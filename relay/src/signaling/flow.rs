@@ -13,6 +13,7 @@ use tether_protocol::signal::{
 };
 
 use super::hub::{CodeSlot, ConnId, Hub, HubState, SessionEntry};
+use super::metrics::Counter;
 use crate::store::{AuditEntry, SessionRecord, StoreError};
 
 /// Attempts at drawing a code that does not collide with a live one (10^10 codes: a single retry
@@ -151,6 +152,7 @@ impl Hub {
                     );
                 }
                 Output::Denied { request_id } => {
+                    self.metrics.inc(Counter::ConsentDenied);
                     send_viewer(Message::Error(ErrorMessage {
                         request_id: Some(request_id),
                         ..ErrorMessage::new(
@@ -167,6 +169,7 @@ impl Hub {
                     );
                 }
                 Output::ConsentTimedOut { request_id } => {
+                    self.metrics.inc(Counter::ConsentTimeout);
                     agent_link.send(Message::ConsentCancel(ConsentCancel {
                         request_id: request_id.clone(),
                         reason: CancelReason::Timeout,
@@ -199,6 +202,7 @@ impl Hub {
                 Output::SessionStarted {
                     session_id, mode, ..
                 } => {
+                    self.metrics.inc(Counter::SessionsStarted);
                     let Some(p) = &principal else { continue };
                     let record = SessionRecord {
                         id: session_id.to_string(),
@@ -307,6 +311,7 @@ impl Hub {
             else {
                 continue;
             };
+            self.metrics.inc(Counter::SessionsEnded);
             let end = Message::SessionEnd(SessionEnd {
                 session_id: session_id.clone(),
                 reason,

@@ -12,6 +12,7 @@ use tether_protocol::signal::{
 };
 use tokio::sync::{Notify, mpsc};
 
+use super::metrics::{Counter, Metrics};
 use super::throttle::{Key, Rules, Throttle};
 use crate::auth;
 use crate::store::{Principal, Store};
@@ -139,6 +140,8 @@ pub struct Hub {
     pub(super) throttle: Mutex<Throttle>,
     pub(super) store: Arc<dyn Store>,
     pub(super) cfg: HubConfig,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
 }
 
 impl Hub {
@@ -149,6 +152,7 @@ impl Hub {
             throttle: Mutex::new(Throttle::new(cfg.throttle)),
             store,
             cfg,
+            metrics: Metrics::default(),
         }
     }
 
@@ -162,6 +166,12 @@ impl Hub {
     pub fn counts(&self) -> (usize, usize, usize) {
         let st = self.lock();
         (st.agents.len(), st.viewers.len(), st.sessions.len())
+    }
+
+    /// The Prometheus text for `/metrics`.
+    pub fn metrics_text(&self) -> String {
+        let (a, v, s) = self.counts();
+        self.metrics.render(a, v, s)
     }
 
     /// Registers an agent that said `hello` and issues its first share code.
@@ -319,6 +329,7 @@ impl Hub {
         let keys = [Key::Ip(ip), Key::User(p.user_id)];
         let mut throttle = self.throttle.lock().unwrap_or_else(|e| e.into_inner());
         if let Err(wait) = throttle.check(now, &keys) {
+            self.metrics.inc(Counter::ConnectThrottled);
             self.audit(
                 Some(p.org_id),
                 &actor,
@@ -337,6 +348,7 @@ impl Hub {
         let hash = auth::code_hash(&self.cfg.code_key, code);
         let Some(&agent_id) = st.codes.get(&hash) else {
             let delay = throttle.failure(now, &keys);
+            self.metrics.inc(Counter::ConnectWrongCode);
             let expired = st.spent.contains_key(&hash);
             let outcome = if expired {
                 "expired_code"
@@ -393,6 +405,8 @@ impl Hub {
             v.pending = Some((agent_id, request_id));
         }
         self.after_code_event(st, agent_id);
+        self.metrics.inc(Counter::ConnectOk);
+        self.metrics.observe_connect(now.elapsed());
     }
 
     pub(super) fn cancel_pending(
@@ -599,6 +613,36 @@ impl Hub {
         for v in st.viewers.values() {
             v.link.kill.notify_one();
         }
+    }
+
+    /// Ends a live session of `org` on an administrator's request; false if there is none.
+    pub fn end_session_by_admin(&self, org: i64, session_id: &str) -> bool {
+        let Ok(sid) = SessionId::new(session_id) else {
+            return false;
+        };
+        let mut st = self.lock();
+        let ended = st
+            .sessions
+            .get_mut(&sid)
+            .filter(|s| s.org_id == org)
+            .is_some_and(|s| {
+                s.lc.handle(
+                    Instant::now(),
+                    Event::End {
+                        reason: EndReason::EndedByAdmin,
+                    },
+                )
+                .is_ok()
+            });
+        if ended {
+            self.after_session_event(&mut st, &sid);
+        }
+        ended
+    }
+
+    /// TURN credentials for `id`, valid for `ttl_secs`.
+    pub fn mint_turn(&self, id: &str, ttl_secs: u64) -> crate::turn::credentials::TurnCredential {
+        crate::turn::credentials::mint(&self.cfg.turn_secret, id, crate::unix_secs() + ttl_secs)
     }
 
     /// Closes every viewer connection whose credentials match `revoked` (logout, revocation,

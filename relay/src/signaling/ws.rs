@@ -148,6 +148,7 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, side: Side) {
             WsMessage::Ping(_) | WsMessage::Pong(_) => false,
         };
         if refused {
+            hub.metrics.inc(super::metrics::Counter::FramesRefused);
             errors += 1;
             if errors >= MAX_ERRORS {
                 tracing::warn!(

@@ -224,6 +224,38 @@ pub struct SessionRecord {
     pub end_reason: Option<String>,
 }
 
+/// A member as listed for admins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Member {
+    /// User id.
+    pub id: UserId,
+    /// E-mail.
+    pub email: String,
+    /// Full name.
+    pub full_name: String,
+    /// Short name.
+    pub short_name: String,
+    /// Role in this organisation.
+    pub role: Role,
+    /// Whether TOTP is enrolled.
+    pub totp_enabled: bool,
+}
+
+/// An API key as listed (never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiKeyInfo {
+    /// Id.
+    pub id: i64,
+    /// Label.
+    pub name: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms, if revoked.
+    pub revoked_at: Option<i64>,
+}
+
 /// Everything the relay persists.
 pub trait Store: Send + Sync + 'static {
     /// Number of accounts (to tell an empty relay how to create the first admin).
@@ -278,6 +310,25 @@ pub trait Store: Send + Sync + 'static {
     fn revoke_user_tokens(&self, org: OrgId, user: UserId, now: i64) -> StoreResult<()>;
     /// Changes a member's role.
     fn set_role(&self, org: OrgId, user: UserId, role: Role) -> StoreResult<()>;
+
+    /// The organisation's members.
+    fn list_members(&self, org: OrgId) -> StoreResult<Vec<Member>>;
+    /// Creates an API key (only its hash is stored).
+    fn create_api_key(
+        &self,
+        org: OrgId,
+        name: &str,
+        hash: &[u8],
+        scopes: &[String],
+        by: UserId,
+        now: i64,
+    ) -> StoreResult<i64>;
+    /// The organisation's API keys.
+    fn list_api_keys(&self, org: OrgId) -> StoreResult<Vec<ApiKeyInfo>>;
+    /// Revokes an API key of the organisation.
+    fn revoke_api_key(&self, org: OrgId, id: i64, now: i64) -> StoreResult<()>;
+    /// Resolves a live API key by hash (establishes the tenant): `(org, org name, key)`.
+    fn api_key_for_hash(&self, hash: &[u8]) -> StoreResult<Option<(OrgId, String, ApiKeyInfo)>>;
 
     /// Inserts a live share code; [`StoreError::Conflict`] if a live code has the same hash.
     fn insert_share_code(

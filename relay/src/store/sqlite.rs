@@ -63,6 +63,17 @@ fn principal_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Principal> {
     })
 }
 
+fn api_key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyInfo> {
+    let scopes: String = r.get(2)?;
+    Ok(ApiKeyInfo {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+        created_at: r.get(3)?,
+        revoked_at: r.get(4)?,
+    })
+}
+
 const PRINCIPAL_SELECT: &str =
     "SELECT o.id, o.name, u.id, u.email, u.full_name, u.short_name, m.role, u.totp_secret, t.family
      FROM auth_sessions t
@@ -294,6 +305,77 @@ impl Store for SqliteStore {
         } else {
             Ok(())
         }
+    }
+
+    fn list_members(&self, org: OrgId) -> StoreResult<Vec<Member>> {
+        let db = self.db()?;
+        let mut stmt = db.prepare(
+            "SELECT u.id, u.email, u.full_name, u.short_name, m.role, u.totp_secret
+             FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = ?1 ORDER BY u.email",
+        )?;
+        let rows = stmt.query_map([org], |r| {
+            let role: String = r.get(4)?;
+            Ok(Member {
+                id: r.get(0)?,
+                email: r.get(1)?,
+                full_name: r.get(2)?,
+                short_name: r.get(3)?,
+                role: Role::parse(&role).unwrap_or(Role::Viewer),
+                totp_enabled: r.get::<_, Option<String>>(5)?.is_some(),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn create_api_key(
+        &self,
+        org: OrgId,
+        name: &str,
+        hash: &[u8],
+        scopes: &[String],
+        by: UserId,
+        now: i64,
+    ) -> StoreResult<i64> {
+        let db = self.db()?;
+        db.execute(
+            "INSERT INTO api_keys (org_id, name, key_hash, permissions, created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![org, name, hash, scopes.join(" "), by, now],
+        )?;
+        Ok(db.last_insert_rowid())
+    }
+
+    fn list_api_keys(&self, org: OrgId) -> StoreResult<Vec<ApiKeyInfo>> {
+        let db = self.db()?;
+        let mut stmt = db.prepare(
+            "SELECT id, name, permissions, created_at, revoked_at FROM api_keys WHERE org_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([org], api_key_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn revoke_api_key(&self, org: OrgId, id: i64, now: i64) -> StoreResult<()> {
+        let n = self.db()?.execute(
+            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?3) WHERE org_id = ?1 AND id = ?2",
+            params![org, id, now],
+        )?;
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn api_key_for_hash(&self, hash: &[u8]) -> StoreResult<Option<(OrgId, String, ApiKeyInfo)>> {
+        Ok(self
+            .db()?
+            .query_row(
+                "SELECT k.id, k.name, k.permissions, k.created_at, k.revoked_at, k.org_id, o.name
+                 FROM api_keys k JOIN orgs o ON o.id = k.org_id
+                 WHERE k.key_hash = ?1 AND k.revoked_at IS NULL",
+                [hash],
+                |r| Ok((r.get(5)?, r.get(6)?, api_key_from_row(r)?)),
+            )
+            .optional()?)
     }
 
     fn insert_share_code(

@@ -1,0 +1,130 @@
+//! Who is calling and what they may do. A caller is a signed-in user (permissions from their
+//! role) or an API key (permissions from its scopes); both belong to exactly one organisation,
+//! and every handler reads and writes only that organisation's rows.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use super::auth::{principal_for, token_from_headers};
+use crate::AppState;
+use crate::auth::token_hash;
+use crate::error::{Error, Result};
+use crate::store::{OrgId, Principal, Role};
+
+/// A permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// List sessions.
+    SessionsRead,
+    /// End live sessions.
+    SessionsEnd,
+    /// Read the audit log.
+    AuditRead,
+    /// List members.
+    UsersRead,
+    /// Change members' roles.
+    UsersWrite,
+    /// Create and revoke API keys.
+    KeysWrite,
+    /// Scrape `/metrics`.
+    MetricsRead,
+}
+
+/// Every scope with its wire name.
+pub const SCOPES: &[(Scope, &str)] = &[
+    (Scope::SessionsRead, "sessions:read"),
+    (Scope::SessionsEnd, "sessions:end"),
+    (Scope::AuditRead, "audit:read"),
+    (Scope::UsersRead, "users:read"),
+    (Scope::UsersWrite, "users:write"),
+    (Scope::KeysWrite, "keys:write"),
+    (Scope::MetricsRead, "metrics:read"),
+];
+
+impl Scope {
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Scope> {
+        SCOPES.iter().find(|(_, n)| *n == s).map(|(sc, _)| *sc)
+    }
+}
+
+/// What a role may do.
+pub fn role_allows(role: Role, scope: Scope) -> bool {
+    match role {
+        Role::Owner | Role::Admin => true,
+        Role::Technician => matches!(
+            scope,
+            Scope::SessionsRead | Scope::SessionsEnd | Scope::UsersRead
+        ),
+        Role::Viewer => matches!(
+            scope,
+            Scope::SessionsRead | Scope::AuditRead | Scope::UsersRead
+        ),
+    }
+}
+
+/// An authenticated caller.
+pub enum Caller {
+    /// A signed-in user.
+    User(Principal),
+    /// An API key.
+    Key {
+        /// Its organisation.
+        org_id: OrgId,
+        /// The key's id.
+        key_id: i64,
+        /// Its scopes.
+        scopes: Vec<Scope>,
+    },
+}
+
+impl Caller {
+    /// The caller's organisation.
+    pub fn org_id(&self) -> OrgId {
+        match self {
+            Caller::User(p) => p.org_id,
+            Caller::Key { org_id, .. } => *org_id,
+        }
+    }
+
+    /// How the audit log names the caller.
+    pub fn actor(&self) -> String {
+        match self {
+            Caller::User(p) => format!("user:{}", p.user_id),
+            Caller::Key { key_id, .. } => format!("api_key:{key_id}"),
+        }
+    }
+
+    /// `Forbidden` unless the caller has `scope`.
+    pub fn require(&self, scope: Scope) -> Result<()> {
+        let ok = match self {
+            Caller::User(p) => role_allows(p.role, scope),
+            Caller::Key { scopes, .. } => scopes.contains(&scope),
+        };
+        if ok { Ok(()) } else { Err(Error::Forbidden) }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let token = token_from_headers(&parts.headers).ok_or(Error::Unauthorized)?;
+        if token.starts_with(KEY_PREFIX) {
+            let (org_id, _, key) = state
+                .store
+                .api_key_for_hash(&token_hash(&token))?
+                .ok_or(Error::Unauthorized)?;
+            let scopes = key.scopes.iter().filter_map(|s| Scope::parse(s)).collect();
+            return Ok(Caller::Key {
+                org_id,
+                key_id: key.id,
+                scopes,
+            });
+        }
+        principal_for(state, &token).map(Caller::User)
+    }
+}
+
+/// Prefix of API keys, so a leaked key is recognisable by secret scanners.
+pub const KEY_PREFIX: &str = "tak_";

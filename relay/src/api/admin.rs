@@ -1,0 +1,232 @@
+//! Organisation administration: members and roles, API keys, ending live sessions, TURN
+//! credentials for apps, and Prometheus metrics.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::ApiJson;
+use super::access::{Caller, KEY_PREFIX, SCOPES, Scope};
+use super::auth::AuthUser;
+use crate::AppState;
+use crate::auth::{new_token, token_hash};
+use crate::error::{Error, Result};
+use crate::store::{ApiKeyInfo, AuditEntry, Member, Role};
+
+fn audit(state: &AppState, caller: &Caller, action: &str, detail: serde_json::Value) {
+    let entry = AuditEntry {
+        id: 0,
+        org_id: Some(caller.org_id()),
+        at: crate::unix_millis(),
+        actor: caller.actor(),
+        action: action.into(),
+        outcome: "ok".into(),
+        detail,
+    };
+    if let Err(e) = state.store.append_audit(&entry) {
+        tracing::error!(error = %e, "writing the audit log failed");
+    }
+}
+
+/// `GET /api/v1/users`.
+pub async fn users(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<Member>>> {
+    caller.require(Scope::UsersRead)?;
+    Ok(Json(state.store.list_members(caller.org_id())?))
+}
+
+/// `PUT /api/v1/users/{id}/role` body.
+#[derive(Deserialize)]
+pub struct RoleChange {
+    role: String,
+}
+
+/// `PUT /api/v1/users/{id}/role`: takes effect at once, open sockets included (they are closed
+/// and reconnect under the new role).
+pub async fn set_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user): Path<i64>,
+    ApiJson(req): ApiJson<RoleChange>,
+) -> Result<Json<Member>> {
+    caller.require(Scope::UsersWrite)?;
+    let role = Role::parse(&req.role)
+        .ok_or_else(|| Error::BadRequest(format!("unknown role {:?}", req.role)))?;
+    let org = caller.org_id();
+    let members = state.store.list_members(org)?;
+    let target = members
+        .iter()
+        .find(|m| m.id == user)
+        .ok_or(Error::NotFound)?;
+    let caller_is_owner = matches!(&caller, Caller::User(p) if p.role == Role::Owner);
+    if (role == Role::Owner || target.role == Role::Owner) && !caller_is_owner {
+        return Err(Error::Forbidden);
+    }
+    if matches!(&caller, Caller::User(p) if p.user_id == user) {
+        return Err(Error::Conflict("you cannot change your own role".into()));
+    }
+    state.store.set_role(org, user, role)?;
+    state
+        .hub
+        .revoke_viewers(|p| p.org_id == org && p.user_id == user);
+    audit(
+        &state,
+        &caller,
+        "role_change",
+        serde_json::json!({"user": user, "from": target.role, "to": role}),
+    );
+    let mut updated = target.clone();
+    updated.role = role;
+    Ok(Json(updated))
+}
+
+/// `GET /api/v1/api-keys`.
+pub async fn api_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<ApiKeyInfo>>> {
+    caller.require(Scope::KeysWrite)?;
+    Ok(Json(state.store.list_api_keys(caller.org_id())?))
+}
+
+/// `POST /api/v1/api-keys` body.
+#[derive(Deserialize)]
+pub struct NewKey {
+    name: String,
+    scopes: Vec<String>,
+}
+
+/// A new key: the secret is in this response and nowhere else.
+#[derive(Serialize)]
+pub struct CreatedKey {
+    #[serde(flatten)]
+    info: ApiKeyInfo,
+    key: String,
+}
+
+/// `POST /api/v1/api-keys`: users only (a key cannot mint keys).
+pub async fn create_api_key(
+    State(state): State<AppState>,
+    AuthUser(p): AuthUser,
+    ApiJson(req): ApiJson<NewKey>,
+) -> Result<Json<CreatedKey>> {
+    let caller = Caller::User(p);
+    caller.require(Scope::KeysWrite)?;
+    let name = req.name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(Error::BadRequest(
+            "a key needs a name of 1-100 characters".into(),
+        ));
+    }
+    if req.scopes.is_empty() {
+        return Err(Error::BadRequest("a key needs at least one scope".into()));
+    }
+    if let Some(bad) = req.scopes.iter().find(|s| Scope::parse(s).is_none()) {
+        let known: Vec<_> = SCOPES.iter().map(|(_, n)| *n).collect();
+        return Err(Error::BadRequest(format!(
+            "unknown scope {bad:?}; known: {}",
+            known.join(", ")
+        )));
+    }
+    let key = new_token(KEY_PREFIX);
+    let Caller::User(p) = &caller else {
+        unreachable!("constructed above")
+    };
+    let now = crate::unix_millis();
+    let id = state.store.create_api_key(
+        p.org_id,
+        name,
+        &token_hash(&key),
+        &req.scopes,
+        p.user_id,
+        now,
+    )?;
+    audit(
+        &state,
+        &caller,
+        "api_key_created",
+        serde_json::json!({"id": id, "name": name, "scopes": req.scopes}),
+    );
+    let info = ApiKeyInfo {
+        id,
+        name: name.to_owned(),
+        scopes: req.scopes,
+        created_at: now,
+        revoked_at: None,
+    };
+    Ok(Json(CreatedKey { info, key }))
+}
+
+/// `DELETE /api/v1/api-keys/{id}`.
+pub async fn revoke_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<serde_json::Value>> {
+    caller.require(Scope::KeysWrite)?;
+    state
+        .store
+        .revoke_api_key(caller.org_id(), id, crate::unix_millis())?;
+    audit(
+        &state,
+        &caller,
+        "api_key_revoked",
+        serde_json::json!({"id": id}),
+    );
+    Ok(Json(serde_json::json!({"ok": true})))
+}
+
+/// `POST /api/v1/sessions/{id}/end`: an administrator ends a live session of the organisation.
+pub async fn end_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>> {
+    caller.require(Scope::SessionsEnd)?;
+    if !state.hub.end_session_by_admin(caller.org_id(), &id) {
+        return Err(Error::NotFound);
+    }
+    audit(
+        &state,
+        &caller,
+        "session_ended_by_admin",
+        serde_json::json!({"session_id": id}),
+    );
+    Ok(Json(serde_json::json!({"ok": true})))
+}
+
+/// TURN credentials for an app that wants to test its path before a session.
+#[derive(Serialize)]
+pub struct TurnCredentials {
+    urls: Vec<String>,
+    username: String,
+    credential: String,
+    ttl_secs: u64,
+}
+
+/// `GET /api/v1/turn-credentials`: short-lived (one hour), bound to the user.
+pub async fn turn_credentials(
+    State(state): State<AppState>,
+    AuthUser(p): AuthUser,
+) -> Result<Json<TurnCredentials>> {
+    const TTL: u64 = 3600;
+    let c = state.hub.mint_turn(&format!("u{}", p.user_id), TTL);
+    Ok(Json(TurnCredentials {
+        urls: state.cfg.turn_urls(),
+        username: c.username,
+        credential: c.credential,
+        ttl_secs: TTL,
+    }))
+}
+
+/// `GET /metrics`: Prometheus text format; needs the `metrics:read` scope (use an API key as
+/// the scraper's bearer token).
+pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Response> {
+    caller.require(Scope::MetricsRead)?;
+    Ok((
+        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.hub.metrics_text(),
+    )
+        .into_response())
+}

@@ -1,0 +1,276 @@
+//! Administration over real HTTP: roles (effective at once on open sockets), API keys, ending
+//! sessions, metrics, and a cross-tenant matrix over every endpoint.
+
+use tether_protocol::signal::{EndReason, ErrorCode, Message};
+use tether_relay::store::{Role, Store};
+
+use crate::harness::*;
+
+async fn two_orgs() -> (Relay, String, String) {
+    let relay = Relay::start().await;
+    relay.add_user("Acme", "owner@acme.example", "Olive Owner", Role::Owner);
+    relay.add_user("Acme", "tech@acme.example", "Tess Tech", Role::Technician);
+    relay.add_user("Globex", "hank@globex.example", "Hank Scorpio", Role::Owner);
+    let acme = relay.token("owner@acme.example").await;
+    let globex = relay.token("hank@globex.example").await;
+    (relay, acme, globex)
+}
+
+fn id_of(relay: &Relay, email: &str) -> i64 {
+    relay.store().user_for_login(email).unwrap().unwrap().id
+}
+
+#[tokio::test]
+async fn role_change_applies_at_once_to_open_sockets() {
+    let (relay, owner, _) = two_orgs().await;
+    let tech = relay.token("tech@acme.example").await;
+    let mut socket = relay.viewer(&tech).await;
+    let path = format!("/api/v1/users/{}/role", id_of(&relay, "tech@acme.example"));
+    let (status, body) = http(
+        relay.addr,
+        "PUT",
+        &path,
+        Some(&serde_json::json!({"role": "viewer"})),
+        Some(&owner),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["role"], "viewer");
+    let Some(Message::Error(e)) = socket.try_recv().await else {
+        panic!("expected unauthorized")
+    };
+    assert_eq!(e.code, ErrorCode::Unauthorized);
+    assert!(socket.try_recv().await.is_none());
+    // The next request sees the new role.
+    let (_, me) = http(relay.addr, "GET", "/api/v1/me", None, Some(&tech)).await;
+    assert_eq!(me["role"], "viewer");
+    // A technician cannot promote anyone; nobody changes their own role.
+    let (status, _) = http(
+        relay.addr,
+        "PUT",
+        &path,
+        Some(&serde_json::json!({"role": "admin"})),
+        Some(&tech),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let own = format!("/api/v1/users/{}/role", id_of(&relay, "owner@acme.example"));
+    let (status, _) = http(
+        relay.addr,
+        "PUT",
+        &own,
+        Some(&serde_json::json!({"role": "viewer"})),
+        Some(&owner),
+    )
+    .await;
+    assert_eq!(status, 409);
+}
+
+#[tokio::test]
+async fn api_keys_are_shown_once_scoped_and_revocable() {
+    let (relay, owner, _) = two_orgs().await;
+    let body =
+        serde_json::json!({"name": "prometheus", "scopes": ["metrics:read", "sessions:read"]});
+    let (status, created) = http(
+        relay.addr,
+        "POST",
+        "/api/v1/api-keys",
+        Some(&body),
+        Some(&owner),
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    let key = created["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("tak_"));
+    let (_, listed) = http(relay.addr, "GET", "/api/v1/api-keys", None, Some(&owner)).await;
+    assert!(
+        !listed.to_string().contains(&key),
+        "the key must not be listed again"
+    );
+    // Scoped: metrics and sessions yes, audit and users no; keys cannot mint keys.
+    assert_eq!(
+        http(relay.addr, "GET", "/metrics", None, Some(&key))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        http(relay.addr, "GET", "/api/v1/sessions", None, Some(&key))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        http(relay.addr, "GET", "/api/v1/audit", None, Some(&key))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        http(relay.addr, "GET", "/api/v1/users", None, Some(&key))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        http(
+            relay.addr,
+            "POST",
+            "/api/v1/api-keys",
+            Some(&body),
+            Some(&key)
+        )
+        .await
+        .0,
+        401
+    );
+    let bad = serde_json::json!({"name": "x", "scopes": ["root"]});
+    assert_eq!(
+        http(
+            relay.addr,
+            "POST",
+            "/api/v1/api-keys",
+            Some(&bad),
+            Some(&owner)
+        )
+        .await
+        .0,
+        400
+    );
+    // Revoked: refused at once.
+    let id = created["id"].as_i64().unwrap();
+    assert_eq!(
+        http(
+            relay.addr,
+            "DELETE",
+            &format!("/api/v1/api-keys/{id}"),
+            None,
+            Some(&owner)
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        http(relay.addr, "GET", "/metrics", None, Some(&key))
+            .await
+            .0,
+        401
+    );
+}
+
+#[tokio::test]
+async fn an_admin_can_end_a_live_session_and_metrics_count_it() {
+    let (relay, owner, globex) = two_orgs().await;
+    let tech = relay.token("tech@acme.example").await;
+    let (mut agent, mut viewer, start) = start_session(&relay, &tech).await;
+    let path = format!("/api/v1/sessions/{}/end", start.session_id);
+    // Another org cannot even see it.
+    assert_eq!(
+        http(relay.addr, "POST", &path, None, Some(&globex)).await.0,
+        404
+    );
+    assert_eq!(
+        http(relay.addr, "POST", &path, None, Some(&owner)).await.0,
+        200
+    );
+    for c in [&mut agent, &mut viewer] {
+        let got = c.recv().await;
+        let Message::SessionEnd(e) = got else {
+            panic!("expected session_end, got {got:?}")
+        };
+        assert_eq!(e.reason, EndReason::EndedByAdmin);
+    }
+    assert_eq!(
+        http(relay.addr, "POST", &path, None, Some(&owner)).await.0,
+        404,
+        "already ended"
+    );
+    let body = serde_json::json!({"name": "scraper", "scopes": ["metrics:read"]});
+    let (_, created) = http(
+        relay.addr,
+        "POST",
+        "/api/v1/api-keys",
+        Some(&body),
+        Some(&owner),
+    )
+    .await;
+    let key = created["key"].as_str().unwrap();
+    let text = metrics_text(&relay, key).await;
+    assert!(text.contains("tether_sessions_started_total 1"), "{text}");
+    assert!(text.contains("tether_sessions_ended_total 1"), "{text}");
+    assert!(
+        text.contains("tether_connect_total{outcome=\"ok\"} 1"),
+        "{text}"
+    );
+}
+
+async fn metrics_text(relay: &Relay, key: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+    let req = format!(
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+#[tokio::test]
+async fn cross_tenant_matrix() {
+    let (relay, acme, globex) = two_orgs().await;
+    let tech = relay.token("tech@acme.example").await;
+    let (_agent, _viewer, start) = start_session(&relay, &tech).await;
+    let body = serde_json::json!({"name": "k", "scopes": ["sessions:read"]});
+    let (_, key) = http(
+        relay.addr,
+        "POST",
+        "/api/v1/api-keys",
+        Some(&body),
+        Some(&acme),
+    )
+    .await;
+    let acme_key_id = key["id"].as_i64().unwrap();
+    let acme_user = id_of(&relay, "tech@acme.example");
+
+    // Every endpoint that names an Acme resource, called by Globex's owner: refused, no data.
+    let role = serde_json::json!({"role": "viewer"});
+    let cases: Vec<(&str, String, Option<&serde_json::Value>)> = vec![
+        (
+            "PUT",
+            format!("/api/v1/users/{acme_user}/role"),
+            Some(&role),
+        ),
+        ("DELETE", format!("/api/v1/api-keys/{acme_key_id}"), None),
+        (
+            "POST",
+            format!("/api/v1/sessions/{}/end", start.session_id),
+            None,
+        ),
+    ];
+    for (method, path, body) in &cases {
+        let (status, resp) = http(relay.addr, method, path, *body, Some(&globex)).await;
+        assert!(
+            status == 403 || status == 404,
+            "{method} {path}: {status} {resp}"
+        );
+        assert!(resp.get("error").is_some(), "{method} {path}: {resp}");
+    }
+    // Lists show only Globex's own rows.
+    let (_, users) = http(relay.addr, "GET", "/api/v1/users", None, Some(&globex)).await;
+    assert_eq!(users.as_array().unwrap().len(), 1);
+    assert!(!users.to_string().contains("acme"));
+    let (_, sessions) = http(relay.addr, "GET", "/api/v1/sessions", None, Some(&globex)).await;
+    assert_eq!(sessions, serde_json::json!([]));
+    let (_, keys) = http(relay.addr, "GET", "/api/v1/api-keys", None, Some(&globex)).await;
+    assert_eq!(keys, serde_json::json!([]));
+    let (_, audit) = http(relay.addr, "GET", "/api/v1/audit", None, Some(&globex)).await;
+    assert!(!audit.to_string().contains(&start.session_id.to_string()));
+    // Nothing changed for Acme.
+    let (_, acme_users) = http(relay.addr, "GET", "/api/v1/users", None, Some(&acme)).await;
+    assert!(acme_users.to_string().contains("\"technician\""));
+    let (_, acme_sessions) = http(relay.addr, "GET", "/api/v1/sessions", None, Some(&acme)).await;
+    assert_eq!(acme_sessions.as_array().unwrap().len(), 1);
+    assert_eq!(acme_sessions[0]["ended_at"], serde_json::Value::Null);
+}
