@@ -42,7 +42,7 @@ impl Default for Rules {
             base: Duration::from_secs(1),
             max: Duration::from_secs(300),
             global_window: Duration::from_secs(60),
-            global_limit: 600,
+            global_limit: 120,
         }
     }
 }
