@@ -18,6 +18,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The URL people open, used in printed hints (defaults to `http://<listen>`).
     pub public_url: Option<String>,
+    /// PEM certificate (chain) for HTTPS/WSS; with `tls_key`.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS/WSS; with `tls_cert`.
+    pub tls_key: Option<PathBuf>,
     /// Log as JSON lines instead of text.
     pub log_json: bool,
     /// Seconds an unused share code stays valid.
@@ -64,6 +68,8 @@ impl Default for Config {
             listen: "127.0.0.1:8080".parse().expect("valid literal"),
             data_dir: PathBuf::from("tether-data"),
             public_url: None,
+            tls_cert: None,
+            tls_key: None,
             log_json: false,
             code_ttl_secs: 600,
             consent_timeout_secs: 60,

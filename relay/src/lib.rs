@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod signaling;
 pub mod store;
+pub mod tls;
 pub mod turn;
 
 use std::future::Future;
@@ -146,6 +147,11 @@ pub async fn run(
     cfg: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        (None, None) => None,
+        _ => return Err(Error::Config("tls_cert and tls_key go together".into())),
+    };
     std::fs::create_dir_all(&cfg.data_dir)?;
     let key = load_or_create_key(&cfg.data_dir)?;
     let store = Arc::new(SqliteStore::open(&cfg.data_dir.join("tether.db"))?);
@@ -196,12 +202,21 @@ pub async fn run(
         shutdown.await;
         hub.shutdown();
     };
-    let served = axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let router = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let served = match tls {
+        Some(acceptor) => {
+            use axum::serve::ListenerExt;
+            let listener = tls::TlsListener::new(listener, acceptor)?.tap_io(|_| {});
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        None => {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    };
     ticker.abort();
     if let Some(t) = turn {
         t.close().await;

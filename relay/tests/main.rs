@@ -6,4 +6,5 @@ mod auth;
 mod durability;
 mod harness;
 mod signaling;
+mod tls;
 mod turn;

@@ -15,12 +15,43 @@ const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("schema.sql"))];
 /// SQLite-backed store.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Dropping this stops the background checkpointer.
+    _checkpointer: Option<std::sync::mpsc::Sender<()>>,
 }
+
+/// How often the background thread moves the WAL into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl SqliteStore {
     /// Opens (creating and migrating) the database at `path`.
+    ///
+    /// Commits do not wait for the disk (WAL with `synchronous = NORMAL`: a crash can lose the
+    /// last commits but never corrupts), and checkpoints — the only step that syncs — run on a
+    /// background connection every second instead of inside whichever commit crosses the
+    /// auto-checkpoint size, which would stall the signaling hub.
     pub fn open(path: &Path) -> StoreResult<Self> {
-        Self::init(Connection::open(path)?)
+        let mut store = Self::init(Connection::open(path)?)?;
+        store.db()?.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpoint = Connection::open(path)?;
+        checkpoint.busy_timeout(std::time::Duration::from_secs(5))?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(CHECKPOINT_EVERY)
+                {
+                    // PASSIVE never blocks writers; a busy database just means "next time".
+                    if let Err(e) =
+                        checkpoint.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "WAL checkpoint failed");
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Db(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+        store._checkpointer = Some(stop);
+        Ok(store)
     }
 
     /// An in-memory database, for tests.
@@ -36,6 +67,7 @@ impl SqliteStore {
         Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            _checkpointer: None,
         })
     }
 

@@ -1,0 +1,302 @@
+//! Relay benchmark (a bench binary that prints a table, not a timed test):
+//!
+//! 1. **Idle agents**: opens `TETHER_BENCH_AGENTS` (default 10,000) agent WebSockets to the real
+//!    `tether-relay` binary, each saying `hello` and getting a share code, and reports the relay's
+//!    resident memory (goal: ≥ 10,000 within 300 MB).
+//! 2. **connect → consent_request**: viewers send `connect` at 500 per second to distinct agents;
+//!    the time from sending `connect` to the agent receiving `consent_request` is measured in this
+//!    process (goal: p99 ≤ 5 ms). Agents deny, so each code is spent once.
+//!
+//! Run: `cargo bench -p tether-relay --bench signaling`.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tether_protocol::signal::{self, Connect, ConsentResponse, Decision, Message, Mode};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message as Ws;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tether-relay");
+const PASSWORD: &str = "bench password 123";
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn login(addr: SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = serde_json::json!({"email": "bench@tether.local", "password": PASSWORD}).to_string();
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(out.split_once("\r\n\r\n").unwrap().1).unwrap();
+    json["access_token"].as_str().unwrap().to_owned()
+}
+
+type Sent = Arc<Mutex<HashMap<String, Instant>>>;
+
+/// One agent: says hello, reports its codes, measures consent_request arrival, denies.
+async fn agent(
+    addr: SocketAddr,
+    i: usize,
+    codes: mpsc::UnboundedSender<(usize, String)>,
+    sent: Sent,
+    lat: mpsc::UnboundedSender<Duration>,
+) {
+    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/ws/agent"))
+        .await
+        .unwrap();
+    let (mut tx, mut rx) = ws.split();
+    let hello =
+        format!(r#"{{"v":1,"type":"hello","client":"bench","os":"linux","hostname":"bench-{i}"}}"#);
+    tx.send(Ws::text(hello)).await.unwrap();
+    let mut code = String::new();
+    while let Some(Ok(frame)) = rx.next().await {
+        let Ws::Text(t) = frame else { continue };
+        match signal::decode(&t) {
+            Ok(Message::ShareCode(c)) => {
+                code = c.code.as_str().to_owned();
+                let _ = codes.send((i, code.clone()));
+            }
+            Ok(Message::ConsentRequest(r)) => {
+                if let Some(t0) = sent.lock().unwrap().remove(&code) {
+                    let _ = lat.send(t0.elapsed());
+                }
+                let deny = Message::ConsentResponse(ConsentResponse {
+                    request_id: r.request_id,
+                    decision: Decision::Deny,
+                });
+                let _ = tx.send(Ws::text(signal::encode(&deny))).await;
+            }
+            _ => {}
+        }
+    }
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1e3
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let n_agents: usize = std::env::var("TETHER_BENCH_AGENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let n_connects: usize = std::env::var("TETHER_BENCH_CONNECTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_500)
+        .min(n_agents);
+    let rate: u64 = 500;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_owned();
+    let mut create = Command::new(BIN)
+        .args([
+            "--data-dir",
+            &data,
+            "admin",
+            "create-user",
+            "--email",
+            "bench@tether.local",
+            "--org",
+            "Bench",
+            "--role",
+            "technician",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    writeln!(create.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    assert!(create.wait().unwrap().success());
+    let config = dir.path().join("relay.toml");
+    std::fs::write(&config, "[turn]\nport = 0\n").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut relay = Command::new(BIN)
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            &data,
+            "serve",
+            "--listen",
+            &addr.to_string(),
+        ])
+        .env("TETHER_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = relay.id();
+    let mut up = false;
+    for _ in 0..500 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(up, "relay did not start");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let rss_start = rss_kib(pid);
+
+    // Phase 1: idle agents.
+    let sent: Sent = Arc::default();
+    let (code_tx, mut code_rx) = mpsc::unbounded_channel();
+    let (lat_tx, mut lat_rx) = mpsc::unbounded_channel();
+    let t = Instant::now();
+    let mut codes: HashMap<usize, String> = HashMap::new();
+    for i in 0..n_agents {
+        tokio::spawn(agent(
+            addr,
+            i,
+            code_tx.clone(),
+            sent.clone(),
+            lat_tx.clone(),
+        ));
+        // Keep at most ~256 handshakes in flight.
+        while i + 1 - codes.len() > 256 {
+            let (a, c) = code_rx.recv().await.unwrap();
+            codes.insert(a, c);
+        }
+    }
+    while codes.len() < n_agents {
+        let (a, c) = code_rx.recv().await.unwrap();
+        codes.insert(a, c);
+    }
+    let connect_all = t.elapsed();
+    // Let the relay finish checkpointing the connection storm's writes (a WAL of ~30,000 rows)
+    // before measuring steady-state latency; TETHER_BENCH_SETTLE_MS=0 measures right after it.
+    let settle: u64 = std::env::var("TETHER_BENCH_SETTLE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000);
+    tokio::time::sleep(Duration::from_millis(settle)).await;
+    let rss_agents = rss_kib(pid);
+
+    // Phase 2: connect → consent_request at `rate` per second.
+    let token = login(addr).await;
+    let mut viewers = Vec::new();
+    for _ in 0..100 {
+        let mut req = format!("ws://{addr}/api/v1/ws/viewer")
+            .into_client_request()
+            .unwrap();
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let (ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        let (tx, mut rx) = ws.split();
+        tokio::spawn(async move { while let Some(Ok(_)) = rx.next().await {} });
+        viewers.push(tx);
+    }
+    let mut every = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
+    let t = Instant::now();
+    for i in 0..n_connects {
+        every.tick().await;
+        let code = codes[&i].clone();
+        let msg = Message::Connect(Connect {
+            code: code.parse().unwrap(),
+            mode: Mode::Control,
+        });
+        sent.lock().unwrap().insert(code, Instant::now());
+        let nv = viewers.len();
+        viewers[i % nv]
+            .send(Ws::text(signal::encode(&msg)))
+            .await
+            .unwrap();
+    }
+    let offered = n_connects as f64 / t.elapsed().as_secs_f64();
+    let mut lats = Vec::new();
+    while lats.len() < n_connects {
+        match tokio::time::timeout(Duration::from_secs(10), lat_rx.recv()).await {
+            Ok(Some(d)) => lats.push(d),
+            _ => break,
+        }
+    }
+    lats.sort();
+    let rss_end = rss_kib(pid);
+    relay.kill().unwrap();
+    let _ = relay.wait();
+
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpu
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("?")
+        .trim()
+        .to_owned();
+    println!(
+        "machine: {} cores, {model}",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!();
+    println!("| measure | value |");
+    println!("| --- | --- |");
+    println!(
+        "| idle agents connected (hello + share code each) | {n_agents} in {:.1} s |",
+        connect_all.as_secs_f64()
+    );
+    println!(
+        "| relay RSS at start | {:.1} MB |",
+        rss_start as f64 / 1024.0
+    );
+    println!(
+        "| relay RSS with {n_agents} idle agents | {:.1} MB ({:.1} KB per agent) |",
+        rss_agents as f64 / 1024.0,
+        (rss_agents - rss_start) as f64 / n_agents as f64
+    );
+    println!("| connects offered | {n_connects} at {offered:.0}/s |");
+    println!(
+        "| consent_request received | {} of {n_connects} |",
+        lats.len()
+    );
+    if !lats.is_empty() {
+        println!(
+            "| connect → consent_request p50 | {:.2} ms |",
+            pct(&lats, 0.50)
+        );
+        println!(
+            "| connect → consent_request p90 | {:.2} ms |",
+            pct(&lats, 0.90)
+        );
+        println!(
+            "| connect → consent_request p99 | {:.2} ms |",
+            pct(&lats, 0.99)
+        );
+        println!(
+            "| connect → consent_request max | {:.2} ms |",
+            lats.last().unwrap().as_secs_f64() * 1e3
+        );
+    }
+    println!("| relay RSS at end | {:.1} MB |", rss_end as f64 / 1024.0);
+    assert_eq!(
+        lats.len(),
+        n_connects,
+        "some consent requests never arrived"
+    );
+}
