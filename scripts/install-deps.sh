@@ -7,8 +7,10 @@ set -euo pipefail
 group=${1:-all}
 
 # Packages per group. Keep names in step with docs/DEPLOY.md and ../shared notes.
-build_pkgs=(pkg-config build-essential)
-test_pkgs=()
+# build: X11 capture (scrap links xcb, xcb-shm, xcb-randr).
+build_pkgs=(pkg-config build-essential libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev)
+# test: a virtual X server, ImageMagick's `import` (reference screenshots), setxkbmap (layouts).
+test_pkgs=(xvfb imagemagick x11-xkb-utils xauth)
 
 case "$group" in
   build) pkgs=("${build_pkgs[@]}") ;;

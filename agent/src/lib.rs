@@ -1,4 +1,14 @@
-//! The Tether agent: runs on the machine being helped. Screen capture, encoding, WebRTC and
-//! input injection land here; see `docs/ARCHITECTURE.md`.
+//! The Tether agent: runs on the machine being helped. It captures the screen ([`capture`]),
+//! injects the supporter's input ([`input`]), and — as the rest of the engine lands — encodes,
+//! streams over WebRTC and talks to the relay. See `docs/ARCHITECTURE.md`.
+//!
+//! Platform differences live behind small traits with the same signature on every OS
+//! ([`capture::Capturer`], [`input::InputInjector`]); only leaf modules named for an OS use
+//! `cfg(target_os)`.
 
+pub mod capture;
+pub mod error;
+pub mod input;
+
+pub use error::{Error, Result};
 pub use tether_protocol as protocol;

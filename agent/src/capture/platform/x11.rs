@@ -1,0 +1,139 @@
+//! X11 capture: monitors from RandR (through x11rb), pixels through scrap's XShm capturer.
+//!
+//! # Platform-specific behavior
+//! scrap's own monitor iterator reads a RandR reply after freeing it, so the monitor list comes
+//! from x11rb and scrap is only handed rectangles. scrap's `frame()` reads the reply to a request
+//! it queued at the end of the previous call, but xcb only flushes that request when the reply is
+//! awaited, so the image is the screen as of the current call (a test moves a window and checks
+//! the very next capture).
+
+use std::ffi::CString;
+use std::rc::Rc;
+
+use scrap::x11::{Capturer as ShmCapturer, Display as ShmDisplay, Rect, Server};
+use x11rb::connection::Connection;
+use x11rb::protocol::randr::ConnectionExt as _;
+use x11rb::protocol::xproto::ConnectionExt as _;
+
+use crate::capture::{Capturer, DisplayInfo, Frame};
+use crate::error::{Error, Result};
+
+struct X11Capturer {
+    server: Rc<Server>,
+    root: u32,
+    infos: Vec<DisplayInfo>,
+    shm: Vec<Option<ShmCapturer>>,
+}
+
+fn no_display(display: Option<&str>, reason: impl ToString) -> Error {
+    Error::NoDisplay {
+        display: display.map(str::to_owned),
+        reason: reason.to_string(),
+    }
+}
+
+/// Lists monitors with RandR; a screen without RandR monitors is one display.
+fn monitors(display: Option<&str>) -> Result<(u32, Vec<DisplayInfo>)> {
+    let (conn, screen) = x11rb::connect(display).map_err(|e| no_display(display, e))?;
+    let s = &conn.setup().roots[screen];
+    let root = s.root;
+    let mut infos = Vec::new();
+    let reply = conn
+        .randr_get_monitors(root, true)
+        .ok()
+        .and_then(|c| c.reply().ok());
+    for m in reply.map(|r| r.monitors).unwrap_or_default() {
+        let name = conn
+            .get_atom_name(m.name)
+            .ok()
+            .and_then(|c| c.reply().ok())
+            .map(|r| String::from_utf8_lossy(&r.name).into_owned())
+            .unwrap_or_else(|| "monitor".into());
+        infos.push(DisplayInfo {
+            index: 0,
+            name,
+            x: m.x.into(),
+            y: m.y.into(),
+            width: m.width.into(),
+            height: m.height.into(),
+            scale_percent: 100,
+            primary: m.primary,
+        });
+    }
+    if infos.is_empty() {
+        infos.push(DisplayInfo {
+            index: 0,
+            name: "screen".into(),
+            x: 0,
+            y: 0,
+            width: s.width_in_pixels.into(),
+            height: s.height_in_pixels.into(),
+            scale_percent: 100,
+            primary: true,
+        });
+    }
+    // Primary first, then left to right, top to bottom: a stable order the viewer can rely on.
+    infos.sort_by_key(|d| (!d.primary, d.x, d.y));
+    for (i, d) in infos.iter_mut().enumerate() {
+        d.index = i;
+    }
+    Ok((root, infos))
+}
+
+/// Opens an X11 capturer on `display` (`None`: `$DISPLAY`).
+pub fn open(display: Option<&str>) -> Result<Box<dyn Capturer>> {
+    let (root, infos) = monitors(display)?;
+    let name = display
+        .map(|d| CString::new(d).map_err(|e| no_display(Some(d), e)))
+        .transpose()?;
+    let server = Server::connect(name.as_ref().map_or(std::ptr::null(), |n| n.as_ptr()))
+        .map_err(|e| no_display(display, format!("{e:?}")))?;
+    let shm = (0..infos.len()).map(|_| None).collect();
+    Ok(Box::new(X11Capturer {
+        server: Rc::new(server),
+        root,
+        infos,
+        shm,
+    }))
+}
+
+impl Capturer for X11Capturer {
+    fn displays(&mut self) -> Result<Vec<DisplayInfo>> {
+        Ok(self.infos.clone())
+    }
+
+    fn capture(&mut self, index: usize, frame: &mut Frame) -> Result<()> {
+        let info = self.infos.get(index).ok_or(Error::UnknownDisplay(index))?;
+        let (w, h) = (info.width, info.height);
+        let slot = &mut self.shm[index];
+        if slot.is_none() {
+            let rect = Rect {
+                x: info.x as i16,
+                y: info.y as i16,
+                w: w as u16,
+                h: h as u16,
+            };
+            // SAFETY: `root` is the root window of the screen `server` is connected to, and
+            // `rect` lies within it (it comes from RandR on the same server).
+            let display =
+                unsafe { ShmDisplay::new(self.server.clone(), info.primary, rect, self.root) };
+            *slot =
+                Some(ShmCapturer::new(display).map_err(|e| Error::Capture(format!("XShm: {e}")))?);
+        }
+        let shm = slot.as_mut().expect("just set");
+        let buf = shm.frame();
+        let stride = w as usize * 4;
+        if buf.len() < stride * h as usize {
+            return Err(Error::Capture(format!(
+                "short frame: {} bytes for {w}x{h}",
+                buf.len()
+            )));
+        }
+        frame.width = w;
+        frame.height = h;
+        frame.stride = stride;
+        frame.data.clear();
+        frame.data.extend_from_slice(&buf[..stride * h as usize]);
+        Ok(())
+    }
+}

@@ -1,0 +1,30 @@
+//! The agent's error type.
+
+/// Result alias for the agent.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every error the agent reports.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No display server could be reached (no `DISPLAY`, or it refused the connection).
+    #[error("cannot reach the display server{}: {reason}", display.as_deref().map(|d| format!(" {d}")).unwrap_or_default())]
+    NoDisplay {
+        /// The display name tried, if any.
+        display: Option<String>,
+        /// What failed.
+        reason: String,
+    },
+    /// A display index that does not exist.
+    #[error("no display {0}")]
+    UnknownDisplay(usize),
+    /// Screen capture failed.
+    #[error("capture: {0}")]
+    Capture(String),
+    /// Input injection failed.
+    #[error("input: {0}")]
+    Input(String),
+    /// This platform lacks a feature.
+    #[error("not supported on this platform: {0}")]
+    Unsupported(&'static str),
+}

@@ -1,0 +1,8 @@
+//! Agent tests against a real X server: each test starts its own Xvfb, so layouts and pointer
+//! state never leak between tests. Real capture (XShm), real injection (XTEST), verified by
+//! reading X state back. X11 only: Windows and macOS runners build the agent but have no Xvfb.
+#![cfg(target_os = "linux")]
+
+mod capture;
+mod input;
+mod xvfb;
