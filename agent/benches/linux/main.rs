@@ -1,0 +1,107 @@
+//! Agent micro-benchmarks on a 1920×1080 Xvfb (a bench binary that prints a table):
+//! XShm capture per frame, damage tracking on a static and a fully changed screen, and pointer
+//! injection through enigo's XTEST backend (each move confirmed by a QueryPointer round trip).
+//!
+//! Run: `cargo bench -p tether-agent --bench capture_input`.
+#![cfg(target_os = "linux")]
+
+#[path = "../../tests/linux/xvfb.rs"]
+#[allow(dead_code)]
+mod xvfb;
+
+use std::time::{Duration, Instant};
+
+use tether_agent::capture::damage::DamageTracker;
+use tether_agent::capture::{self, Frame};
+use tether_agent::input::{EnigoInjector, InputInjector};
+use x11rb::protocol::xproto::ConnectionExt as _;
+
+fn stats(mut v: Vec<Duration>) -> (f64, f64) {
+    v.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    (
+        ms(v[v.len() / 2]),
+        ms(v[(v.len() * 99 / 100).min(v.len() - 1)]),
+    )
+}
+
+fn main() {
+    let x = xvfb::Xvfb::start(1920, 1080);
+    let mut cap = capture::open(Some(&x.display)).unwrap();
+    let mut f = Frame::default();
+    cap.capture(0, &mut f).unwrap();
+
+    let mut t = Vec::new();
+    for _ in 0..300 {
+        let s = Instant::now();
+        cap.capture(0, &mut f).unwrap();
+        t.push(s.elapsed());
+    }
+    let capture = stats(t);
+
+    let mut d = DamageTracker::new();
+    d.update(&f);
+    let mut t = Vec::new();
+    for _ in 0..300 {
+        let s = Instant::now();
+        assert!(d.update(&f).is_empty());
+        t.push(s.elapsed());
+    }
+    let damage_static = stats(t);
+
+    let mut g = f.clone();
+    let mut t = Vec::new();
+    for i in 0..300u32 {
+        // A different value on every pixel each time: every tile differs from the last frame.
+        g.data.fill((i % 250) as u8 + 1);
+        let s = Instant::now();
+        assert!(!d.update(&g).is_empty());
+        t.push(s.elapsed());
+    }
+    let damage_changed = stats(t);
+
+    let mut inj = EnigoInjector::new(Some(&x.display)).unwrap();
+    let (conn, root) = x.connect();
+    let mut t = Vec::new();
+    for i in 0..1000 {
+        let (px, py) = (100 + (i % 800), 100 + (i % 600));
+        let s = Instant::now();
+        inj.move_to(px, py).unwrap();
+        let r = conn.query_pointer(root).unwrap().reply().unwrap();
+        t.push(s.elapsed());
+        assert_eq!((i32::from(r.root_x), i32::from(r.root_y)), (px, py));
+    }
+    let inject = stats(t);
+
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpu
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("?")
+        .trim()
+        .to_owned();
+    println!(
+        "machine: {} cores, {model}; Xvfb 1920x1080x24",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!();
+    println!("| measure | p50 | p99 |");
+    println!("| --- | --- | --- |");
+    println!(
+        "| XShm capture, 1080p frame (into reused buffer) | {:.3} ms | {:.3} ms |",
+        capture.0, capture.1
+    );
+    println!(
+        "| damage tracking, static 1080p screen | {:.3} ms | {:.3} ms |",
+        damage_static.0, damage_static.1
+    );
+    println!(
+        "| damage tracking, every tile changed | {:.3} ms | {:.3} ms |",
+        damage_changed.0, damage_changed.1
+    );
+    println!(
+        "| pointer move injected and confirmed (XTEST + QueryPointer) | {:.3} ms | {:.3} ms |",
+        inject.0, inject.1
+    );
+}
