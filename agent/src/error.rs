@@ -24,6 +24,9 @@ pub enum Error {
     /// Input injection failed.
     #[error("input: {0}")]
     Input(String),
+    /// Talking to the relay failed.
+    #[error("relay: {0}")]
+    Relay(String),
     /// This platform lacks a feature.
     #[error("not supported on this platform: {0}")]
     Unsupported(&'static str),

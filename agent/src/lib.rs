@@ -7,8 +7,10 @@
 //! `cfg(target_os)`.
 
 pub mod capture;
+pub mod consent;
 pub mod error;
 pub mod input;
+pub mod relay_client;
 
 pub use error::{Error, Result};
 pub use tether_protocol as protocol;

@@ -5,4 +5,5 @@
 
 mod capture;
 mod input;
+mod share;
 mod xvfb;

@@ -1,0 +1,209 @@
+//! `tether-agent share` end to end against the real relay (in process, real sockets): the code
+//! is printed, consent is asked at the terminal and answered on standard input, and the agent
+//! reconnects with a fresh code after the relay restarts.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tether_protocol::signal::{self, Connect, ErrorCode, Message, Mode};
+use tether_relay::Config;
+use tether_relay::store::{NewUser, Role, SqliteStore, Store};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{ChildStdout, Command};
+use tokio_tungstenite::tungstenite::Message as Ws;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+struct Relay {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn start_relay(dir: &std::path::Path, addr: std::net::SocketAddr) -> Relay {
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let mut cfg = Config {
+        data_dir: dir.to_path_buf(),
+        listen: listener.local_addr().unwrap(),
+        ..Config::default()
+    };
+    cfg.turn.port = 0;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        tether_relay::run(listener, cfg, async move {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    Relay { stop, task }
+}
+
+async fn line_containing(out: &mut Lines<BufReader<ChildStdout>>, needle: &str) -> String {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let line = out.next_line().await.unwrap().expect("agent exited");
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("agent never printed {needle:?}"))
+}
+
+fn code_of(line: &str) -> String {
+    line.split("code: ")
+        .nth(1)
+        .unwrap()
+        .split("  ")
+        .next()
+        .unwrap()
+        .replace(' ', "")
+}
+
+async fn token(addr: std::net::SocketAddr) -> String {
+    use tokio::io::AsyncReadExt;
+    let body = r#"{"email":"jane@acme.example","password":"correct horse battery"}"#;
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(out.split_once("\r\n\r\n").unwrap().1).unwrap();
+    json["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn viewer_connect(
+    addr: std::net::SocketAddr,
+    token: &str,
+    code: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let mut req = format!("ws://{addr}/api/v1/ws/viewer")
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let m = Message::Connect(Connect {
+        code: code.parse().unwrap(),
+        mode: Mode::Control,
+    });
+    ws.send(Ws::text(signal::encode(&m))).await.unwrap();
+    ws
+}
+
+async fn next_msg(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Message {
+    loop {
+        match tokio::time::timeout(WAIT, ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap()
+        {
+            Ws::Text(t) => return signal::decode(&t).unwrap(),
+            _ => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn share_asks_at_the_terminal_and_survives_a_relay_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SqliteStore::open(&dir.path().join("tether.db")).unwrap();
+        let hash = tether_relay::auth::hash_password("correct horse battery").unwrap();
+        let user = NewUser {
+            email: "jane@acme.example".into(),
+            full_name: "Jane Doe".into(),
+            short_name: "Jane".into(),
+            password_hash: hash,
+        };
+        store
+            .create_user("Acme IT", &user, Role::Technician, 0)
+            .unwrap();
+    }
+    let addr: std::net::SocketAddr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let relay = start_relay(dir.path(), addr).await;
+
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_tether-agent"))
+        .args([
+            "share",
+            "--relay",
+            &format!("http://{addr}"),
+            "--name",
+            "reception-pc",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = agent.stdin.take().unwrap();
+    let mut out = BufReader::new(agent.stdout.take().unwrap()).lines();
+
+    let code = code_of(&line_containing(&mut out, "Your share code:").await);
+    let token = token(addr).await;
+
+    // Allow control: the prompt names the verified supporter.
+    let mut viewer = viewer_connect(addr, &token, &code).await;
+    let ask = line_containing(&mut out, "wants to").await;
+    assert!(
+        ask.contains("Jane Doe <jane@acme.example> from Acme IT (verified by the relay)"),
+        "{ask}"
+    );
+    line_containing(&mut out, "Allow?").await;
+    stdin.write_all(b"c\n").await.unwrap();
+    assert!(matches!(
+        next_msg(&mut viewer).await,
+        Message::ConsentPending(_)
+    ));
+    let Message::SessionStart(s) = next_msg(&mut viewer).await else {
+        panic!("expected session_start")
+    };
+    assert_eq!(s.mode, Mode::Control);
+    line_containing(&mut out, "started with Jane Doe of Acme IT").await;
+    let code2 = code_of(&line_containing(&mut out, "Your share code:").await);
+    assert_ne!(code2, code);
+
+    // Deny: the supporter is told.
+    let mut viewer2 = viewer_connect(addr, &token, &code2).await;
+    line_containing(&mut out, "Allow?").await;
+    stdin.write_all(b"d\n").await.unwrap();
+    assert!(matches!(
+        next_msg(&mut viewer2).await,
+        Message::ConsentPending(_)
+    ));
+    let Message::Error(e) = next_msg(&mut viewer2).await else {
+        panic!("expected an error")
+    };
+    assert_eq!(e.code, ErrorCode::ConsentDenied);
+    let code3 = code_of(&line_containing(&mut out, "Your share code:").await);
+
+    // The relay restarts on the same address: the agent notices, backs off, reconnects, and
+    // gets a fresh code.
+    drop(viewer);
+    drop(viewer2);
+    let _ = relay.stop.send(());
+    tokio::time::timeout(WAIT, relay.task)
+        .await
+        .unwrap()
+        .unwrap();
+    line_containing(&mut out, "reconnecting in").await;
+    let _relay = start_relay(dir.path(), addr).await;
+    let code4 = code_of(&line_containing(&mut out, "Your share code:").await);
+    assert_ne!(code4, code3);
+}
