@@ -7,6 +7,7 @@
 //! `127.0.0.1:0`. [`app`] builds the router alone, for `oneshot` tests.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod error;

@@ -88,30 +88,18 @@ async fn api_keys_are_shown_once_scoped_and_revocable() {
         "the key must not be listed again"
     );
     // Scoped: metrics and sessions yes, audit and users no; keys cannot mint keys.
-    assert_eq!(
-        http(relay.addr, "GET", "/metrics", None, Some(&key))
-            .await
-            .0,
-        200
-    );
-    assert_eq!(
-        http(relay.addr, "GET", "/api/v1/sessions", None, Some(&key))
-            .await
-            .0,
-        200
-    );
-    assert_eq!(
-        http(relay.addr, "GET", "/api/v1/audit", None, Some(&key))
-            .await
-            .0,
-        403
-    );
-    assert_eq!(
-        http(relay.addr, "GET", "/api/v1/users", None, Some(&key))
-            .await
-            .0,
-        403
-    );
+    for (method, path, want) in [
+        ("GET", "/metrics", 200),
+        ("GET", "/api/v1/sessions", 200),
+        ("GET", "/api/v1/audit", 403),
+        ("GET", "/api/v1/users", 403),
+    ] {
+        assert_eq!(
+            http(relay.addr, method, path, None, Some(&key)).await.0,
+            want,
+            "{method} {path}"
+        );
+    }
     assert_eq!(
         http(
             relay.addr,

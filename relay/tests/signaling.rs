@@ -44,6 +44,19 @@ async fn request(
     req
 }
 
+/// An agent with a code, and a viewer whose `connect` with it is waiting for consent.
+async fn pending(
+    relay: &Relay,
+    token: &str,
+    mode: Mode,
+) -> (Client, Client, String, ConsentRequest) {
+    let mut agent = relay.agent("pc").await;
+    let code = expect_code(&mut agent).await;
+    let mut viewer = relay.viewer(token).await;
+    let req = request(&mut agent, &mut viewer, &code, mode).await;
+    (agent, viewer, code, req)
+}
+
 #[tokio::test]
 async fn full_flow_from_code_to_session_end() {
     let (relay, token) = relay_with_jane().await;
@@ -166,10 +179,7 @@ async fn full_flow_from_code_to_session_end() {
 #[tokio::test]
 async fn denial_reaches_the_viewer_and_spends_the_code() {
     let (relay, token) = relay_with_jane().await;
-    let mut agent = relay.agent("pc").await;
-    let code = expect_code(&mut agent).await;
-    let mut viewer = relay.viewer(&token).await;
-    let req = request(&mut agent, &mut viewer, &code, Mode::View).await;
+    let (mut agent, mut viewer, code, req) = pending(&relay, &token, Mode::View).await;
     agent
         .send(&Message::ConsentResponse(ConsentResponse {
             request_id: req.request_id.clone(),
@@ -203,10 +213,7 @@ async fn unanswered_consent_times_out_as_a_deny() {
         OrgRole::Technician,
     );
     let token = relay.token("jane@acme.example").await;
-    let mut agent = relay.agent("pc").await;
-    let code = expect_code(&mut agent).await;
-    let mut viewer = relay.viewer(&token).await;
-    let req = request(&mut agent, &mut viewer, &code, Mode::Control).await;
+    let (mut agent, mut viewer, _code, req) = pending(&relay, &token, Mode::Control).await;
     assert_eq!(req.timeout_secs, 1);
     let Message::ConsentCancel(c) = agent.recv().await else {
         panic!("expected consent_cancel")
@@ -236,10 +243,7 @@ async fn unanswered_consent_times_out_as_a_deny() {
 #[tokio::test]
 async fn viewer_cancel_closes_the_agents_prompt() {
     let (relay, token) = relay_with_jane().await;
-    let mut agent = relay.agent("pc").await;
-    let code = expect_code(&mut agent).await;
-    let mut viewer = relay.viewer(&token).await;
-    let req = request(&mut agent, &mut viewer, &code, Mode::Control).await;
+    let (mut agent, mut viewer, code, req) = pending(&relay, &token, Mode::Control).await;
     viewer
         .send(&Message::ConsentCancel(ConsentCancel {
             request_id: req.request_id.clone(),
@@ -401,10 +405,7 @@ async fn agent_must_say_hello_first() {
 #[tokio::test]
 async fn agent_leaving_ends_its_session_for_the_viewer() {
     let (relay, token) = relay_with_jane().await;
-    let mut agent = relay.agent("pc").await;
-    let code = expect_code(&mut agent).await;
-    let mut viewer = relay.viewer(&token).await;
-    let req = request(&mut agent, &mut viewer, &code, Mode::Control).await;
+    let (mut agent, mut viewer, _code, req) = pending(&relay, &token, Mode::Control).await;
     agent
         .send(&Message::ConsentResponse(ConsentResponse {
             request_id: req.request_id,

@@ -13,21 +13,17 @@ use super::auth::AuthUser;
 use crate::AppState;
 use crate::auth::{new_token, token_hash};
 use crate::error::{Error, Result};
-use crate::store::{ApiKeyInfo, AuditEntry, Member, Role};
+use crate::store::{ApiKeyInfo, Member, Role};
 
 fn audit(state: &AppState, caller: &Caller, action: &str, detail: serde_json::Value) {
-    let entry = AuditEntry {
-        id: 0,
-        org_id: Some(caller.org_id()),
-        at: crate::unix_millis(),
-        actor: caller.actor(),
-        action: action.into(),
-        outcome: "ok".into(),
+    crate::audit::record(
+        state.store.as_ref(),
+        Some(caller.org_id()),
+        &caller.actor(),
+        action,
+        "ok",
         detail,
-    };
-    if let Err(e) = state.store.append_audit(&entry) {
-        tracing::error!(error = %e, "writing the audit log failed");
-    }
+    );
 }
 
 /// `GET /api/v1/users`.

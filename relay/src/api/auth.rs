@@ -22,7 +22,7 @@ use crate::AppState;
 use crate::auth as secrets;
 use crate::error::{Error, Result};
 use crate::signaling::throttle::Key;
-use crate::store::{AuditEntry, Principal, TokenKind};
+use crate::store::{Principal, TokenKind};
 
 /// Name of the web session cookie.
 pub const COOKIE_NAME: &str = "tether_session";
@@ -94,18 +94,25 @@ fn audit(
     outcome: &str,
     detail: serde_json::Value,
 ) {
-    let entry = AuditEntry {
-        id: 0,
-        org_id: org,
-        at: crate::unix_millis(),
-        actor,
-        action: action.into(),
-        outcome: outcome.into(),
-        detail,
-    };
-    if let Err(e) = state.store.append_audit(&entry) {
-        tracing::error!(error = %e, "writing the audit log failed");
-    }
+    crate::audit::record(state.store.as_ref(), org, &actor, action, outcome, detail);
+}
+
+/// Ends a sign-in: revokes its token family and closes its open viewer sockets at once.
+fn revoke_sign_in(state: &AppState, p: &Principal, action: &str, outcome: &str) -> Result<()> {
+    state
+        .store
+        .revoke_family(p.org_id, &p.family, crate::unix_millis())?;
+    let family = p.family.clone();
+    state.hub.revoke_viewers(|v| v.family == family);
+    audit(
+        state,
+        Some(p.org_id),
+        format!("user:{}", p.user_id),
+        action,
+        outcome,
+        serde_json::json!({}),
+    );
+    Ok(())
 }
 
 /// Issues an access + refresh pair in `family` and the matching cookie.
@@ -265,17 +272,7 @@ pub async fn refresh(
     let p = st.principal;
     if st.used || !state.store.mark_refresh_used(p.org_id, &hash, now)? {
         // Reuse: someone else holds a copy. Revoke the family everywhere, sockets included.
-        state.store.revoke_family(p.org_id, &p.family, now)?;
-        let fam = p.family.clone();
-        state.hub.revoke_viewers(|v| v.family == fam);
-        audit(
-            &state,
-            Some(p.org_id),
-            format!("user:{}", p.user_id),
-            "refresh",
-            "reuse_detected",
-            serde_json::json!({}),
-        );
+        revoke_sign_in(&state, &p, "refresh", "reuse_detected")?;
         return Err(Error::Unauthorized);
     }
     let family = p.family.clone();
@@ -284,19 +281,7 @@ pub async fn refresh(
 
 /// `POST /api/v1/auth/logout`: revoke this sign-in (its token family) and close its sockets.
 pub async fn logout(State(state): State<AppState>, AuthUser(p): AuthUser) -> Result<Response> {
-    state
-        .store
-        .revoke_family(p.org_id, &p.family, crate::unix_millis())?;
-    let fam = p.family.clone();
-    state.hub.revoke_viewers(|v| v.family == fam);
-    audit(
-        &state,
-        Some(p.org_id),
-        format!("user:{}", p.user_id),
-        "logout",
-        "ok",
-        serde_json::json!({}),
-    );
+    revoke_sign_in(&state, &p, "logout", "ok")?;
     let mut resp = Json(serde_json::json!({"ok": true})).into_response();
     resp.headers_mut().insert(
         SET_COOKIE,

@@ -14,7 +14,7 @@ use tether_protocol::signal::{
 
 use super::hub::{CodeSlot, ConnId, Hub, HubState, SessionEntry};
 use super::metrics::Counter;
-use crate::store::{AuditEntry, SessionRecord, StoreError};
+use crate::store::{SessionRecord, StoreError};
 
 /// Attempts at drawing a code that does not collide with a live one (10^10 codes: a single retry
 /// is already astronomically rare).
@@ -358,18 +358,7 @@ impl Hub {
         outcome: &str,
         detail: serde_json::Value,
     ) {
-        let entry = AuditEntry {
-            id: 0,
-            org_id: org,
-            at: crate::unix_millis(),
-            actor: actor.to_owned(),
-            action: action.to_owned(),
-            outcome: outcome.to_owned(),
-            detail,
-        };
-        if let Err(e) = self.store.append_audit(&entry) {
-            tracing::error!(error = %e, action, "writing the audit log failed");
-        }
+        crate::audit::record(self.store.as_ref(), org, actor, action, outcome, detail);
     }
 }
 
