@@ -30,6 +30,8 @@ pub struct Config {
     pub consent_timeout_secs: u64,
     /// Longest session, in seconds (TURN credentials expire with it).
     pub max_session_secs: u64,
+    /// Seconds of silence after which a socket counts as dead and its sessions end.
+    pub heartbeat_timeout_secs: u64,
     /// Access-token lifetime, in seconds.
     pub access_ttl_secs: u64,
     /// Refresh-token lifetime, in seconds.
@@ -74,6 +76,7 @@ impl Default for Config {
             code_ttl_secs: 600,
             consent_timeout_secs: 60,
             max_session_secs: 12 * 3600,
+            heartbeat_timeout_secs: 30,
             access_ttl_secs: 15 * 60,
             refresh_ttl_secs: 30 * 86_400,
             turn: TurnConfig::default(),

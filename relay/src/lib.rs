@@ -128,6 +128,7 @@ pub fn state(cfg: Config, store: Arc<dyn Store>, key: &[u8]) -> AppState {
         turn_urls: cfg.turn_urls(),
         turn_secret,
         code_key: derive(key, "code-key"),
+        heartbeat: Duration::from_secs(cfg.heartbeat_timeout_secs.max(1)),
     };
     AppState {
         hub: Arc::new(Hub::new(store.clone(), hub_cfg)),

@@ -470,3 +470,54 @@ impl Pong for Message {
         }
     }
 }
+
+#[tokio::test]
+async fn a_silent_agent_is_dropped_and_its_session_ends_with_heartbeat_timeout() {
+    let relay = Relay::start_with(|c| c.heartbeat_timeout_secs = 1).await;
+    relay.add_user(
+        "Acme IT",
+        "jane@acme.example",
+        "Jane Doe",
+        OrgRole::Technician,
+    );
+    let token = relay.token("jane@acme.example").await;
+    let (agent, mut viewer, start) = start_session(&relay, &token).await;
+    // The agent stops reading (so it answers no pings) and sends nothing; the viewer keeps
+    // reading, which answers the relay's pings.
+    let t = std::time::Instant::now();
+    let Message::SessionEnd(end) = viewer.recv().await else {
+        panic!("expected session_end")
+    };
+    assert_eq!(
+        (end.session_id, end.reason),
+        (start.session_id, EndReason::HeartbeatTimeout)
+    );
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?}",
+        t.elapsed()
+    );
+    drop(agent);
+}
+
+#[tokio::test]
+async fn flooding_a_socket_is_rate_limited_then_closed() {
+    let (relay, token) = relay_with_jane().await;
+    let mut viewer = relay.viewer(&token).await;
+    for seq in 0..150 {
+        viewer.send(&Message::Ping(Ping { seq })).await;
+    }
+    let (mut pongs, mut limited) = (0, 0);
+    while let Some(m) = viewer.try_recv().await {
+        match m {
+            Message::Pong(_) => pongs += 1,
+            Message::Error(e) if e.code == ErrorCode::RateLimited => limited += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!((100..150).contains(&pongs), "{pongs} pongs");
+    assert!(
+        limited >= 1 && limited <= 16,
+        "{limited} rate_limited errors"
+    );
+}

@@ -38,6 +38,8 @@ pub struct HubConfig {
     pub turn_secret: Vec<u8>,
     /// Key for hashing share codes at rest.
     pub code_key: Vec<u8>,
+    /// Silence after which a socket counts as dead (pings go out at a third of it).
+    pub heartbeat: Duration,
 }
 
 /// A connection's outbound side, held by the hub.

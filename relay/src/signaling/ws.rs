@@ -3,8 +3,10 @@
 //!
 //! Rules enforced here: frames over 64 KiB get `too_large`, undecodable ones the matching error
 //! code; after [`MAX_ERRORS`] refused frames the socket is closed. An agent must say `hello`
-//! within [`HELLO_TIMEOUT`]. The relay pings every [`PING_EVERY`]; a socket silent for
-//! [`SILENCE_LIMIT`] is dropped and its sessions end with `heartbeat_timeout`.
+//! within [`HELLO_TIMEOUT`]. A socket silent for the hub's heartbeat limit (30 s by default; the
+//! relay pings at a third of it, and clients answer pings) is dropped and its sessions end with
+//! `heartbeat_timeout`. Each socket may send [`RATE_PER_SEC`] frames a second on average (bursts
+//! of [`RATE_BURST`]); beyond that frames are refused with `rate_limited`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -21,10 +23,38 @@ use crate::store::Principal;
 pub const MAX_ERRORS: u32 = 16;
 /// How long an agent has to say `hello`.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
-/// Interval of the relay's WebSocket pings.
-pub const PING_EVERY: Duration = Duration::from_secs(10);
-/// Silence after which a socket counts as dead.
-pub const SILENCE_LIMIT: Duration = Duration::from_secs(30);
+/// Average frames a second a socket may send.
+pub const RATE_PER_SEC: f64 = 50.0;
+/// Burst of frames a socket may send at once.
+pub const RATE_BURST: f64 = 100.0;
+
+/// A token bucket: [`RATE_BURST`] tokens, refilled at [`RATE_PER_SEC`].
+struct Bucket {
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+impl Bucket {
+    fn new() -> Self {
+        Bucket {
+            tokens: RATE_BURST,
+            at: std::time::Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * RATE_PER_SEC)
+            .min(RATE_BURST);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
 /// Largest WebSocket message read at all; frames between 64 KiB and this get `too_large`.
 pub const MAX_WS_MESSAGE: usize = 128 * 1024;
 
@@ -45,10 +75,12 @@ pub enum Side {
 pub async fn serve(socket: WebSocket, hub: Arc<Hub>, side: Side) {
     let (mut sink, mut stream) = socket.split();
     let (link, mut rx) = Link::new();
+    let silence_limit = hub.cfg.heartbeat;
+    let ping_every = silence_limit / 3;
     let kill = link.kill_signal();
 
     let writer = tokio::spawn(async move {
-        let mut ping = tokio::time::interval(PING_EVERY);
+        let mut ping = tokio::time::interval(ping_every);
         ping.tick().await;
         loop {
             tokio::select! {
@@ -112,9 +144,10 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, side: Side) {
     let is_agent = matches!(side, Side::Agent);
 
     let mut errors = 0u32;
+    let mut bucket = Bucket::new();
     let why = loop {
         let next = tokio::select! {
-            n = tokio::time::timeout(SILENCE_LIMIT, stream.next()) => n,
+            n = tokio::time::timeout(silence_limit, stream.next()) => n,
             _ = kill.notified() => break Gone::Left,
         };
         let frame = match next {
@@ -123,6 +156,13 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, side: Side) {
             Ok(Some(Ok(f))) => f,
         };
         let refused = match frame {
+            WsMessage::Text(_) if !bucket.take() => {
+                link.send(Message::Error(ErrorMessage::new(
+                    ErrorCode::RateLimited,
+                    "too many messages; slow down",
+                )));
+                true
+            }
             WsMessage::Text(t) => match signal::decode(&t) {
                 Ok(m) => {
                     if is_agent {
