@@ -516,8 +516,5 @@ async fn flooding_a_socket_is_rate_limited_then_closed() {
         }
     }
     assert!((100..150).contains(&pongs), "{pongs} pongs");
-    assert!(
-        limited >= 1 && limited <= 16,
-        "{limited} rate_limited errors"
-    );
+    assert!((1..=16).contains(&limited), "{limited} rate_limited errors");
 }
