@@ -157,3 +157,32 @@ fn no_display_is_a_clear_error() {
         "{text}"
     );
 }
+
+#[test]
+fn the_shared_memory_segment_is_private_to_this_user() {
+    let x = Xvfb::start(320, 200);
+    paint_scene(&x);
+    let mut cap = capture::open(Some(&x.display)).unwrap();
+    let mut f = Frame::default();
+    cap.capture(0, &mut f).unwrap();
+    assert_eq!(
+        f.pixel(30, 40)[..3],
+        [0, 0, 255],
+        "the X server still fills the segment"
+    );
+    let me = std::process::id().to_string();
+    let table = std::fs::read_to_string("/proc/sysvipc/shm").unwrap();
+    let mine: Vec<(String, String)> = table
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        // This test's segment: created by this process, sized for two 320x200 BGRA frames (no
+        // other test captures at that size, and tests share the process).
+        .filter(|c| c.get(4) == Some(&me) && c.get(3).map(String::as_str) == Some("512000"))
+        .map(|c| (c[1].clone(), c[2].clone()))
+        .collect();
+    assert!(!mine.is_empty(), "no segment found for this process");
+    for (id, perms) in mine {
+        assert_eq!(perms, "600", "segment {id} is mode {perms}");
+    }
+}

@@ -6,6 +6,10 @@
 //! it queued at the end of the previous call, but xcb only flushes that request when the reply is
 //! awaited, so the image is the screen as of the current call (a test moves a window and checks
 //! the very next capture).
+//!
+//! scrap creates its SysV shared-memory segment with mode 0777, which would let any local user
+//! attach it and read the screen. [`restrict_segments`] sets every segment this process created
+//! to 0600 right after the capturer is made (the owner — us — can still hand it to the X server).
 
 use std::ffi::CString;
 use std::rc::Rc;
@@ -117,8 +121,10 @@ impl Capturer for X11Capturer {
             // `rect` lies within it (it comes from RandR on the same server).
             let display =
                 unsafe { ShmDisplay::new(self.server.clone(), info.primary, rect, self.root) };
-            *slot =
-                Some(ShmCapturer::new(display).map_err(|e| Error::Capture(format!("XShm: {e}")))?);
+            let capturer =
+                ShmCapturer::new(display).map_err(|e| Error::Capture(format!("XShm: {e}")))?;
+            restrict_segments()?;
+            *slot = Some(capturer);
         }
         let shm = slot.as_mut().expect("just set");
         let buf = shm.frame();
@@ -136,4 +142,40 @@ impl Capturer for X11Capturer {
         frame.data.extend_from_slice(&buf[..stride * h as usize]);
         Ok(())
     }
+}
+
+/// Sets every SysV shared-memory segment created by this process to mode 0600.
+fn restrict_segments() -> Result<()> {
+    let table = std::fs::read_to_string("/proc/sysvipc/shm")
+        .map_err(|e| Error::Capture(format!("/proc/sysvipc/shm: {e}")))?;
+    let me = std::process::id().to_string();
+    // Columns: key shmid perms size cpid lpid ...
+    for line in table.lines().skip(1) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let (Some(id), Some(perms), Some(cpid)) = (cols.get(1), cols.get(2), cols.get(4)) else {
+            continue;
+        };
+        if *cpid != me || *perms == "600" {
+            continue;
+        }
+        let Ok(id) = id.parse::<libc::c_int>() else {
+            continue;
+        };
+        // SAFETY: `ds` is a plain C struct that IPC_STAT fills in completely before IPC_SET reads
+        // it back; `id` names a segment this process created (checked via cpid above).
+        unsafe {
+            let mut ds: libc::shmid_ds = std::mem::zeroed();
+            if libc::shmctl(id, libc::IPC_STAT, &mut ds) != 0 {
+                continue; // removed meanwhile
+            }
+            ds.shm_perm.mode = 0o600;
+            if libc::shmctl(id, libc::IPC_SET, &mut ds) != 0 {
+                return Err(Error::Capture(format!(
+                    "restricting shared memory {id}: {}",
+                    std::io::Error::last_os_error()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
