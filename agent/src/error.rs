@@ -21,6 +21,9 @@ pub enum Error {
     /// Screen capture failed.
     #[error("capture: {0}")]
     Capture(String),
+    /// Video encoding failed.
+    #[error("encode: {0}")]
+    Encode(String),
     /// Input injection failed.
     #[error("input: {0}")]
     Input(String),

@@ -8,6 +8,7 @@
 
 pub mod capture;
 pub mod consent;
+pub mod encode;
 pub mod error;
 pub mod input;
 pub mod relay_client;

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use tether_agent::capture::damage::DamageTracker;
 use tether_agent::capture::{self, Frame};
+use tether_agent::encode::Encoder;
+use tether_agent::encode::h264::{H264Config, H264Encoder};
 use tether_agent::input::{EnigoInjector, InputInjector};
 use x11rb::protocol::xproto::ConnectionExt as _;
 
@@ -60,6 +62,55 @@ fn main() {
     }
     let damage_changed = stats(t);
 
+    // BGRA -> I420 (openh264's converter) and H.264 encode at 1080p, 4 Mbit/s.
+    let (w, h) = (f.width as usize, f.height as usize);
+    let mut yuv = openh264::formats::YUVBuffer::new(w, h);
+    let mut t = Vec::new();
+    for _ in 0..100 {
+        let s = Instant::now();
+        yuv.read_bgra8(openh264::formats::BgraSliceU8::new(&f.data, (w, h)));
+        t.push(s.elapsed());
+    }
+    let convert = stats(t);
+    let mut enc = H264Encoder::new(f.width, f.height, H264Config::default()).unwrap();
+    let mut frame_no = 0u64;
+    let mut encode = |frame: &Frame| {
+        frame_no += 1;
+        let s = Instant::now();
+        let out = enc
+            .encode(frame, Duration::from_millis(frame_no * 33))
+            .unwrap();
+        (s.elapsed(), out.map_or(0, |o| o.data.len()))
+    };
+    encode(&f); // keyframe
+    let (mut t, mut bytes) = (Vec::new(), 0);
+    for _ in 0..60 {
+        let (d, n) = encode(&f);
+        t.push(d);
+        bytes += n;
+    }
+    let enc_static = (stats(t), bytes / 60);
+    // Changing content: a 480x270 block of moving stripes (like scrolling text) in the frame.
+    let mut g = f.clone();
+    let (mut t, mut bytes) = (Vec::new(), 0);
+    for i in 0..60usize {
+        for y in 300..570 {
+            for x in 600..1080 {
+                let v = if (y + i * 3) % 14 < 3 || (x + y) % 97 < 2 {
+                    30
+                } else {
+                    235
+                };
+                let p = y * g.stride + x * 4;
+                g.data[p..p + 3].copy_from_slice(&[v, v, v]);
+            }
+        }
+        let (d, n) = encode(&g);
+        t.push(d);
+        bytes += n;
+    }
+    let enc_changing = (stats(t), bytes / 60);
+
     let mut inj = EnigoInjector::new(Some(&x.display)).unwrap();
     let (conn, root) = x.connect();
     let mut t = Vec::new();
@@ -99,6 +150,20 @@ fn main() {
     println!(
         "| damage tracking, every tile changed | {:.3} ms | {:.3} ms |",
         damage_changed.0, damage_changed.1
+    );
+    println!(
+        "| BGRA -> I420, 1080p (openh264 converter) | {:.3} ms | {:.3} ms |",
+        convert.0, convert.1
+    );
+    let (st, sb) = enc_static;
+    println!(
+        "| H.264 encode 1080p, static screen, 4 Mbit/s | {:.3} ms | {:.3} ms | {sb} B/frame",
+        st.0, st.1
+    );
+    let (ct, cb) = enc_changing;
+    println!(
+        "| H.264 encode 1080p, 480x270 region changing | {:.3} ms | {:.3} ms | {cb} B/frame",
+        ct.0, ct.1
     );
     println!(
         "| pointer move injected and confirmed (XTEST + QueryPointer) | {:.3} ms | {:.3} ms |",
