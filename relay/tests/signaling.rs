@@ -8,7 +8,12 @@ use tether_relay::store::{AuditFilter, Role as OrgRole, Store};
 use crate::harness::*;
 
 async fn relay_with_jane() -> (Relay, String) {
-    let relay = Relay::start().await;
+    relay_with_jane_and(|_| {}).await
+}
+
+/// A relay with `tweak` applied to its config, and a signed-in technician, Jane.
+async fn relay_with_jane_and(tweak: impl FnOnce(&mut tether_relay::Config)) -> (Relay, String) {
+    let relay = Relay::start_with(tweak).await;
     relay.add_user(
         "Acme IT",
         "jane@acme.example",
@@ -205,14 +210,7 @@ async fn denial_reaches_the_viewer_and_spends_the_code() {
 
 #[tokio::test]
 async fn unanswered_consent_times_out_as_a_deny() {
-    let relay = Relay::start_with(|c| c.consent_timeout_secs = 1).await;
-    relay.add_user(
-        "Acme IT",
-        "jane@acme.example",
-        "Jane Doe",
-        OrgRole::Technician,
-    );
-    let token = relay.token("jane@acme.example").await;
+    let (relay, token) = relay_with_jane_and(|c| c.consent_timeout_secs = 1).await;
     let (mut agent, mut viewer, _code, req) = pending(&relay, &token, Mode::Control).await;
     assert_eq!(req.timeout_secs, 1);
     let Message::ConsentCancel(c) = agent.recv().await else {
@@ -473,14 +471,7 @@ impl Pong for Message {
 
 #[tokio::test]
 async fn a_silent_agent_is_dropped_and_its_session_ends_with_heartbeat_timeout() {
-    let relay = Relay::start_with(|c| c.heartbeat_timeout_secs = 1).await;
-    relay.add_user(
-        "Acme IT",
-        "jane@acme.example",
-        "Jane Doe",
-        OrgRole::Technician,
-    );
-    let token = relay.token("jane@acme.example").await;
+    let (relay, token) = relay_with_jane_and(|c| c.heartbeat_timeout_secs = 1).await;
     let (agent, mut viewer, start) = start_session(&relay, &token).await;
     // The agent stops reading (so it answers no pings) and sends nothing; the viewer keeps
     // reading, which answers the relay's pings.
