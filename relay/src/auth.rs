@@ -65,6 +65,14 @@ pub fn code_hash(key: &[u8], code: &str) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
+/// A subkey of the relay key for one purpose (`label`), so each use has its own key.
+pub fn derive_key(key: &[u8], label: &str) -> Vec<u8> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(b"derive:");
+    mac.update(label.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
 /// TOTP (RFC 6238, SHA-1, 6 digits, 30 s steps, ±1 step of skew) for a base32 secret.
 pub fn totp(secret_b32: &str, account: &str) -> Result<totp_rs::TOTP> {
     let secret = totp_rs::Secret::Encoded(secret_b32.to_owned())

@@ -96,17 +96,13 @@ fn restrict_permissions(opts: &mut std::fs::OpenOptions) {
 #[cfg(not(unix))]
 fn restrict_permissions(_: &mut std::fs::OpenOptions) {}
 
-fn derive(key: &[u8], label: &str) -> Vec<u8> {
-    auth::code_hash(key, label)
-}
-
 /// The TURN REST secret: configured, or derived from the relay key.
 fn turn_secret(cfg: &Config, key: &[u8]) -> Vec<u8> {
     cfg.turn
         .secret
         .clone()
         .map(String::into_bytes)
-        .unwrap_or_else(|| derive(key, "turn-secret"))
+        .unwrap_or_else(|| auth::derive_key(key, "turn-secret"))
 }
 
 /// Builds the state for `cfg` over an opened store.
@@ -116,7 +112,7 @@ pub fn state(cfg: Config, store: Arc<dyn Store>, key: &[u8]) -> AppState {
         .secret
         .clone()
         .map(String::into_bytes)
-        .unwrap_or_else(|| derive(key, "turn-secret"));
+        .unwrap_or_else(|| auth::derive_key(key, "turn-secret"));
     let hub_cfg = HubConfig {
         timeouts: Timeouts {
             code_ttl: Duration::from_secs(cfg.code_ttl_secs),
@@ -127,7 +123,7 @@ pub fn state(cfg: Config, store: Arc<dyn Store>, key: &[u8]) -> AppState {
         stun_urls: cfg.turn.stun_urls.clone(),
         turn_urls: cfg.turn_urls(),
         turn_secret,
-        code_key: derive(key, "code-key"),
+        code_key: auth::derive_key(key, "code-key"),
         heartbeat: Duration::from_secs(cfg.heartbeat_timeout_secs.max(1)),
     };
     AppState {

@@ -252,10 +252,9 @@ impl Hub {
                             )
                             .is_ok()
                     });
-                if accepted {
-                    self.after_code_event(&mut st, id);
-                } else {
-                    self.after_code_event(&mut st, id); // a deadline may have passed meanwhile
+                // Carry out the answer, or a deadline that passed before it arrived.
+                self.after_code_event(&mut st, id);
+                if !accepted {
                     link.send(Message::Error(ErrorMessage {
                         request_id: Some(r.request_id),
                         ..ErrorMessage::new(

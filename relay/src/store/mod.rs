@@ -80,11 +80,6 @@ impl Role {
     pub fn can_connect(self) -> bool {
         self <= Role::Technician
     }
-
-    /// Whether this role may manage users, keys and policies.
-    pub fn can_admin(self) -> bool {
-        self <= Role::Admin
-    }
 }
 
 /// A new account.
@@ -124,8 +119,6 @@ pub enum TokenKind {
     Access,
     /// Exchanged once for a new access + refresh pair.
     Refresh,
-    /// Proves the password step of a sign-in; only good for the TOTP step.
-    Mfa,
 }
 
 impl TokenKind {
@@ -133,7 +126,6 @@ impl TokenKind {
         match self {
             TokenKind::Access => "access",
             TokenKind::Refresh => "refresh",
-            TokenKind::Mfa => "mfa",
         }
     }
 }
@@ -278,8 +270,6 @@ pub trait Store: Send + Sync + 'static {
     fn totp_pending(&self, org: OrgId, user: UserId) -> StoreResult<Option<String>>;
     /// Confirms the pending TOTP secret; from then on every sign-in needs a code.
     fn confirm_totp(&self, org: OrgId, user: UserId) -> StoreResult<()>;
-    /// The confirmed TOTP secret, if any.
-    fn totp_secret(&self, org: OrgId, user: UserId) -> StoreResult<Option<String>>;
 
     /// Stores a token's hash.
     #[allow(clippy::too_many_arguments)]

@@ -32,7 +32,7 @@ CREATE TABLE auth_sessions (
     user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     token_hash  BLOB NOT NULL UNIQUE,
     family      TEXT NOT NULL,             -- refresh-token family
-    kind        TEXT NOT NULL CHECK (kind IN ('access', 'refresh', 'mfa')),
+    kind        TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
     expires_at  INTEGER NOT NULL,
     revoked_at  INTEGER,
     used_at     INTEGER,                   -- refresh tokens: when rotated

@@ -76,6 +76,15 @@ impl SqliteStore {
     }
 }
 
+/// `NotFound` unless a write touched a row (in the caller's organisation).
+fn one_row(changed: usize) -> StoreResult<()> {
+    if changed == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation)
 }
@@ -196,11 +205,7 @@ impl Store for SqliteStore {
              AND id IN (SELECT user_id FROM memberships WHERE org_id = ?1)",
             params![org, user, secret],
         )?;
-        if n == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        one_row(n)
     }
 
     fn totp_pending(&self, org: OrgId, user: UserId) -> StoreResult<Option<String>> {
@@ -223,24 +228,7 @@ impl Store for SqliteStore {
              AND id IN (SELECT user_id FROM memberships WHERE org_id = ?1)",
             params![org, user],
         )?;
-        if n == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
-    }
-
-    fn totp_secret(&self, org: OrgId, user: UserId) -> StoreResult<Option<String>> {
-        Ok(self
-            .db()?
-            .query_row(
-                "SELECT u.totp_secret FROM users u JOIN memberships m ON m.user_id = u.id
-                 WHERE m.org_id = ?1 AND u.id = ?2",
-                params![org, user],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten())
+        one_row(n)
     }
 
     fn insert_token(
@@ -332,11 +320,7 @@ impl Store for SqliteStore {
             "UPDATE memberships SET role = ?3 WHERE org_id = ?1 AND user_id = ?2",
             params![org, user, role.as_str()],
         )?;
-        if n == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        one_row(n)
     }
 
     fn list_members(&self, org: OrgId) -> StoreResult<Vec<Member>> {
@@ -390,11 +374,7 @@ impl Store for SqliteStore {
             "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?3) WHERE org_id = ?1 AND id = ?2",
             params![org, id, now],
         )?;
-        if n == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        one_row(n)
     }
 
     fn api_key_for_hash(&self, hash: &[u8]) -> StoreResult<Option<(OrgId, String, ApiKeyInfo)>> {
