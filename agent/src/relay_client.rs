@@ -132,7 +132,7 @@ async fn attempt(
     // The open prompt: its request, its future, the way to withdraw it, and the deadline.
     let mut open: Option<OpenPrompt> = None;
     loop {
-        let deadline = open.as_ref().map(|o| o.deadline);
+        let deadline = open.as_ref().and_then(|o| o.deadline);
         tokio::select! {
             decision = async {
                 match open.as_mut() {
@@ -157,7 +157,7 @@ async fn attempt(
                 if let Some(o) = open.as_mut() {
                     // The prompt resolves to None on its next poll; the relay records the deny.
                     o.withdraw("no answer in time; counted as deny");
-                    o.deadline = Instant::now() + Duration::from_secs(3600);
+                    o.deadline = None;
                 }
             }
             frame = rx.next() => {
@@ -186,7 +186,7 @@ async fn attempt(
                         let (withdraw, withdrawn) = oneshot::channel();
                         open = Some(OpenPrompt {
                             request_id: req.request_id.clone(),
-                            deadline: Instant::now() + Duration::from_secs(u64::from(req.timeout_secs)),
+                            deadline: Some(Instant::now() + Duration::from_secs(u64::from(req.timeout_secs))),
                             withdraw: Some(withdraw),
                             future: prompt.ask(&req, withdrawn),
                         });
@@ -216,7 +216,8 @@ async fn attempt(
 /// A consent prompt on screen.
 struct OpenPrompt {
     request_id: RequestId,
-    deadline: Instant,
+    /// When silence becomes a deny; cleared once the prompt has been told.
+    deadline: Option<Instant>,
     withdraw: Option<oneshot::Sender<String>>,
     future: PromptFuture,
 }
