@@ -10,7 +10,6 @@
 //! Run: `cargo bench -p tether-relay --bench signaling`.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -18,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use tether_protocol::signal::{self, Connect, ConsentResponse, Decision, Message, Mode};
+use tether_tests::percentile_ms;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -33,22 +33,6 @@ fn rss_kib(pid: u32) -> u64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
-}
-
-async fn login(addr: SocketAddr) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let body = serde_json::json!({"email": "bench@tether.local", "password": PASSWORD}).to_string();
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!(
-        "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    let json: serde_json::Value =
-        serde_json::from_str(out.split_once("\r\n\r\n").unwrap().1).unwrap();
-    json["access_token"].as_str().unwrap().to_owned()
 }
 
 type Sent = Arc<Mutex<HashMap<String, Instant>>>;
@@ -91,11 +75,6 @@ async fn agent(
     }
 }
 
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1e3
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let n_agents: usize = std::env::var("TETHER_BENCH_AGENTS")
@@ -111,33 +90,17 @@ async fn main() {
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap().to_owned();
-    let mut create = Command::new(BIN)
-        .args([
-            "--data-dir",
-            &data,
-            "admin",
-            "create-user",
-            "--email",
-            "bench@tether.local",
-            "--org",
-            "Bench",
-            "--role",
-            "technician",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    writeln!(create.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    assert!(create.wait().unwrap().success());
+    tether_tests::create_user(
+        BIN,
+        dir.path(),
+        "bench@tether.local",
+        "Bench",
+        "technician",
+        PASSWORD,
+    );
     let config = dir.path().join("relay.toml");
     std::fs::write(&config, "[turn]\nport = 0\n").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let addr = tether_tests::free_addr();
     let mut relay = Command::new(BIN)
         .args([
             "--config",
@@ -200,7 +163,7 @@ async fn main() {
     let rss_agents = rss_kib(pid);
 
     // Phase 2: connect → consent_request at `rate` per second.
-    let token = login(addr).await;
+    let token = tether_tests::token(addr, "bench@tether.local", PASSWORD).await;
     let mut viewers = Vec::new();
     for _ in 0..100 {
         let mut req = format!("ws://{addr}/api/v1/ws/viewer")
@@ -242,18 +205,7 @@ async fn main() {
     relay.kill().unwrap();
     let _ = relay.wait();
 
-    let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpu
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split(':').nth(1))
-        .unwrap_or("?")
-        .trim()
-        .to_owned();
-    println!(
-        "machine: {} cores, {model}",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
+    println!("machine: {}", tether_tests::machine());
     println!();
     println!("| measure | value |");
     println!("| --- | --- |");
@@ -278,15 +230,15 @@ async fn main() {
     if !lats.is_empty() {
         println!(
             "| connect → consent_request p50 | {:.2} ms |",
-            pct(&lats, 0.50)
+            percentile_ms(&lats, 0.50)
         );
         println!(
             "| connect → consent_request p90 | {:.2} ms |",
-            pct(&lats, 0.90)
+            percentile_ms(&lats, 0.90)
         );
         println!(
             "| connect → consent_request p99 | {:.2} ms |",
-            pct(&lats, 0.99)
+            percentile_ms(&lats, 0.99)
         );
         println!(
             "| connect → consent_request max | {:.2} ms |",

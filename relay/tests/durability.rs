@@ -1,7 +1,6 @@
 //! Restarts and crashes: the real `tether-relay` binary killed with SIGKILL in the middle of
 //! writes leaves a consistent database, and a restart voids codes that no agent holds any more.
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -45,32 +44,16 @@ async fn restart_voids_old_codes_and_agents_get_new_ones() {
 #[tokio::test]
 async fn sigkill_during_writes_leaves_a_consistent_database() {
     let dir = tempfile::tempdir().unwrap();
-    let mut create = Command::new(BIN)
-        .args([
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-            "admin",
-            "create-user",
-            "--email",
-            "jane@acme.example",
-            "--org",
-            "Acme",
-            "--role",
-            "technician",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    writeln!(create.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    assert!(create.wait().unwrap().success());
+    tether_tests::create_user(
+        BIN,
+        dir.path(),
+        "jane@acme.example",
+        "Acme",
+        "technician",
+        PASSWORD,
+    );
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let addr = tether_tests::free_addr();
     let mut child = Command::new(BIN)
         .args([
             "--data-dir",

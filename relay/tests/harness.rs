@@ -8,7 +8,7 @@ use futures_util::{SinkExt, StreamExt};
 use tether_protocol::signal::{self, Message};
 use tether_relay::Config;
 use tether_relay::store::{NewUser, Role, SqliteStore, Store};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+pub use tether_tests::http;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -109,17 +109,11 @@ impl Relay {
 
     /// Signs in and returns the login response body.
     pub async fn login(&self, email: &str) -> serde_json::Value {
-        let body = serde_json::json!({"email": email, "password": PASSWORD});
-        let (status, json) = http(self.addr, "POST", "/api/v1/auth/login", Some(&body), None).await;
-        assert_eq!(status, 200, "{json}");
-        json
+        tether_tests::login(self.addr, email, PASSWORD).await
     }
 
     pub async fn token(&self, email: &str) -> String {
-        self.login(email).await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        tether_tests::token(self.addr, email, PASSWORD).await
     }
 
     pub async fn agent(&self, hostname: &str) -> Client {
@@ -178,41 +172,6 @@ impl Client {
             }
         }
     }
-}
-
-/// Sends one HTTP/1.1 request and returns the status and JSON body (`Null` if not JSON).
-pub async fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    body: Option<&serde_json::Value>,
-    token: Option<&str>,
-) -> (u16, serde_json::Value) {
-    let Ok(mut s) = TcpStream::connect(addr).await else {
-        return (0, serde_json::Value::Null);
-    };
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{auth}Connection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.unwrap();
-    let text = String::from_utf8_lossy(&out);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    (
-        status,
-        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
-    )
 }
 
 /// Reads the agent's share code from its next message.

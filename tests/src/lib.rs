@@ -1,2 +1,148 @@
-//! End-to-end test harness: real relay, real agent on Xvfb, real viewers. The suites land here
-//! with the relay and agent.
+//! Support shared by the crates' tests and benchmarks: a minimal HTTP/1.1 client for JSON calls
+//! (enough for the relay's API, without a heavy client dependency), signing in, creating the first
+//! account with the real `tether-relay` binary, a free loopback address, percentiles and a line
+//! describing the machine for benchmark tables. The end-to-end suites land here too.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Sends one HTTP/1.1 request and returns the status and JSON body (`Null` if not JSON; status 0
+/// if nothing answered).
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+    token: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let Ok(mut s) = TcpStream::connect(addr).await else {
+        return (0, serde_json::Value::Null);
+    };
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{auth}Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    if s.write_all(req.as_bytes()).await.is_err() {
+        return (0, serde_json::Value::Null);
+    }
+    let mut out = Vec::new();
+    // A reset connection reads as whatever arrived before it.
+    let _ = s.read_to_end(&mut out).await;
+    let text = String::from_utf8_lossy(&out);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// Signs in and returns the whole login response; panics unless the relay answers 200.
+pub async fn login(addr: SocketAddr, email: &str, password: &str) -> serde_json::Value {
+    let body = serde_json::json!({"email": email, "password": password});
+    let (status, json) = http(addr, "POST", "/api/v1/auth/login", Some(&body), None).await;
+    assert_eq!(status, 200, "sign-in as {email}: {json}");
+    json
+}
+
+/// Signs in and returns the access token.
+pub async fn token(addr: SocketAddr, email: &str, password: &str) -> String {
+    login(addr, email, password).await["access_token"]
+        .as_str()
+        .expect("an access token")
+        .to_owned()
+}
+
+/// Creates an account with `relay_bin admin create-user`, passing the password on stdin.
+pub fn create_user(
+    relay_bin: &str,
+    data_dir: &Path,
+    email: &str,
+    org: &str,
+    role: &str,
+    password: &str,
+) {
+    let mut child = Command::new(relay_bin)
+        .args([
+            "--data-dir",
+            &data_dir.to_string_lossy(),
+            "admin",
+            "create-user",
+        ])
+        .args(["--email", email, "--org", org, "--role", role])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the relay binary runs");
+    writeln!(child.stdin.take().expect("piped stdin"), "{password}").expect("writing the password");
+    assert!(
+        child.wait().expect("create-user finishes").success(),
+        "create-user failed"
+    );
+}
+
+/// A loopback address with a port that was free a moment ago.
+pub fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+}
+
+/// The `p`-th percentile (0.0..=1.0) of sorted durations, in milliseconds.
+pub fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1e3
+}
+
+/// `"<n> cores, <CPU model>"` for benchmark tables.
+pub fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpu
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("?")
+        .trim()
+        .to_owned();
+    format!(
+        "{} cores, {model}",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_pick_the_nearest_rank() {
+        let v: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile_ms(&v, 0.0), 1.0);
+        assert_eq!(percentile_ms(&v, 0.5), 51.0);
+        assert_eq!(percentile_ms(&v, 0.99), 99.0);
+        assert_eq!(percentile_ms(&v, 1.0), 100.0);
+    }
+
+    #[tokio::test]
+    async fn http_reports_nothing_answering_as_status_zero() {
+        let addr = free_addr();
+        assert_eq!(
+            http(addr, "GET", "/", None, None).await,
+            (0, serde_json::Value::Null)
+        );
+    }
+}

@@ -16,15 +16,13 @@ use tether_agent::capture::{self, Frame};
 use tether_agent::encode::Encoder;
 use tether_agent::encode::h264::{H264Config, H264Encoder};
 use tether_agent::input::{EnigoInjector, InputInjector};
+use tether_tests::percentile_ms;
 use x11rb::protocol::xproto::ConnectionExt as _;
 
+/// (p50, p99) in milliseconds.
 fn stats(mut v: Vec<Duration>) -> (f64, f64) {
     v.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    (
-        ms(v[v.len() / 2]),
-        ms(v[(v.len() * 99 / 100).min(v.len() - 1)]),
-    )
+    (percentile_ms(&v, 0.50), percentile_ms(&v, 0.99))
 }
 
 fn main() {
@@ -124,18 +122,7 @@ fn main() {
     }
     let inject = stats(t);
 
-    let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpu
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split(':').nth(1))
-        .unwrap_or("?")
-        .trim()
-        .to_owned();
-    println!(
-        "machine: {} cores, {model}; Xvfb 1920x1080x24",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
+    println!("machine: {}; Xvfb 1920x1080x24", tether_tests::machine());
     println!();
     println!("| measure | p50 | p99 |");
     println!("| --- | --- | --- |");

@@ -63,22 +63,6 @@ fn code_of(line: &str) -> String {
         .replace(' ', "")
 }
 
-async fn token(addr: std::net::SocketAddr) -> String {
-    use tokio::io::AsyncReadExt;
-    let body = r#"{"email":"jane@acme.example","password":"correct horse battery"}"#;
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!(
-        "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    let json: serde_json::Value =
-        serde_json::from_str(out.split_once("\r\n\r\n").unwrap().1).unwrap();
-    json["access_token"].as_str().unwrap().to_owned()
-}
-
 async fn viewer_connect(
     addr: std::net::SocketAddr,
     token: &str,
@@ -132,10 +116,7 @@ async fn share_asks_at_the_terminal_and_survives_a_relay_restart() {
             .create_user("Acme IT", &user, Role::Technician, 0)
             .unwrap();
     }
-    let addr: std::net::SocketAddr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let addr = tether_tests::free_addr();
     let relay = start_relay(dir.path(), addr).await;
 
     let mut agent = Command::new(env!("CARGO_BIN_EXE_tether-agent"))
@@ -156,7 +137,7 @@ async fn share_asks_at_the_terminal_and_survives_a_relay_restart() {
     let mut out = BufReader::new(agent.stdout.take().unwrap()).lines();
 
     let code = code_of(&line_containing(&mut out, "Your share code:").await);
-    let token = token(addr).await;
+    let token = tether_tests::token(addr, "jane@acme.example", "correct horse battery").await;
 
     // Allow control: the prompt names the verified supporter.
     let mut viewer = viewer_connect(addr, &token, &code).await;
