@@ -209,7 +209,7 @@ impl Hub {
                         org_id: p.org_id,
                         viewer_id: Some(p.user_id),
                         hostname: hostname.clone(),
-                        mode: mode_str(mode).into(),
+                        mode: wire_name(mode),
                         started_at: crate::unix_millis(),
                         ended_at: None,
                         end_reason: None,
@@ -326,10 +326,7 @@ impl Hub {
                 v.sessions.remove(&session_id);
                 actor = format!("user:{}", v.principal.user_id);
             }
-            let reason_str = serde_json::to_value(reason)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
+            let reason_str = wire_name(reason);
             if let Err(e) =
                 self.store
                     .end_session(org, session_id.as_str(), crate::unix_millis(), &reason_str)
@@ -362,9 +359,10 @@ impl Hub {
     }
 }
 
-fn mode_str(mode: tether_protocol::signal::Mode) -> &'static str {
-    match mode {
-        tether_protocol::signal::Mode::Control => "control",
-        tether_protocol::signal::Mode::View => "view",
-    }
+/// The name a protocol enum has on the wire (`"control"`, `"ended_by_viewer"`), as stored.
+fn wire_name(value: impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
