@@ -2,6 +2,7 @@
 //!
 //! * [`signal`] — the JSON signaling messages exchanged over the relay's WebSockets.
 //! * [`input`] — the binary frames of the `pointer` and `input` data channels.
+//! * [`control`] — the JSON messages of the `control` data channel.
 //! * [`keymap`] — W3C `KeyboardEvent.code` ↔ USB HID usage table for physical keys.
 //! * [`share_code`] — the 10-digit code an end user reads to a supporter.
 //! * [`lifecycle`] — the sans-IO state machine of one share code's session, as the relay sees it.
@@ -11,6 +12,7 @@
 //! passed in as `now` and randomness as an RNG argument, so every machine here runs in virtual time
 //! in tests. See `docs/PROTOCOL.md` for the byte-level contract.
 
+pub mod control;
 pub mod error;
 pub mod input;
 pub mod keymap;

@@ -592,7 +592,7 @@ pub fn decode(frame: &str) -> Result<Message, DecodeError> {
 }
 
 /// Keeps error details short: they can echo attacker-supplied text.
-fn truncate(mut s: String) -> String {
+pub(crate) fn truncate(mut s: String) -> String {
     const MAX: usize = 160;
     if s.len() > MAX {
         let mut cut = MAX;
