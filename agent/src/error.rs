@@ -30,6 +30,9 @@ pub enum Error {
     /// Talking to the relay failed.
     #[error("relay: {0}")]
     Relay(String),
+    /// WebRTC failed.
+    #[error("webrtc: {0}")]
+    Rtc(String),
     /// This platform lacks a feature.
     #[error("not supported on this platform: {0}")]
     Unsupported(&'static str),

@@ -12,6 +12,9 @@ pub mod encode;
 pub mod error;
 pub mod input;
 pub mod relay_client;
+pub mod rtc;
+pub mod session;
+pub mod stream;
 
 pub use error::{Error, Result};
 pub use tether_protocol as protocol;

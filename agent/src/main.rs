@@ -6,6 +6,8 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use tether_agent::consent::TerminalPrompt;
 use tether_agent::relay_client::{self, ClientConfig, ClientEvent};
+use tether_agent::session::SessionConfig;
+use tether_agent::stream::StreamSettings;
 use tether_protocol::reconnect::Backoff;
 use tokio::sync::mpsc;
 
@@ -39,6 +41,22 @@ enum Command {
         /// The name supporters see (defaults to the host name).
         #[arg(long)]
         name: Option<String>,
+        /// The X display to share (default: $DISPLAY).
+        #[arg(long)]
+        display: Option<String>,
+        /// Local UDP address for media; repeat for several (default: every interface and
+        /// loopback).
+        #[arg(long = "bind", value_name = "ADDR")]
+        bind: Vec<String>,
+        /// Send media only through the TURN relay, never directly.
+        #[arg(long)]
+        relay_only: bool,
+        /// Frame-rate cap.
+        #[arg(long, default_value_t = 30)]
+        fps: u32,
+        /// Starting video bitrate in kbit/s (adapts to the network from there).
+        #[arg(long, default_value_t = 2500)]
+        bitrate_kbps: u32,
     },
 }
 
@@ -69,11 +87,28 @@ async fn main() -> Result<()> {
         relay,
         consent_ui: ConsentUi::Terminal,
         name,
+        display,
+        bind,
+        relay_only,
+        fps,
+        bitrate_kbps,
     } = Cli::parse().command;
+    let defaults = SessionConfig::default();
+    let media = SessionConfig {
+        display_server: display,
+        bind: if bind.is_empty() { defaults.bind } else { bind },
+        relay_only,
+        stream: StreamSettings {
+            fps: fps.clamp(1, 60),
+            bitrate: bitrate_kbps.saturating_mul(1000),
+            ..defaults.stream
+        },
+    };
     let cfg = ClientConfig {
         relay: relay.clone(),
         hostname: name.unwrap_or_else(hostname),
         backoff: Backoff::default(),
+        media: Some(media),
     };
     relay_client::agent_url(&relay).context("--relay")?;
     let (tx, mut rx) = mpsc::unbounded_channel();

@@ -2,6 +2,7 @@
 //! about consent requests, follows sessions, and reconnects with the protocol's backoff machine
 //! after a relay restart or a network loss — forever, until told to stop.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -10,13 +11,14 @@ use rand::Rng;
 use tether_protocol::reconnect::{Backoff, Reconnect};
 use tether_protocol::signal::{
     self, ConsentResponse, Decision, ErrorMessage, Hello, Message, Ping, RequestId, SessionEnd,
-    SessionStart, ShareCodeIssued,
+    SessionId, SessionStart, ShareCodeIssued,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message as Ws;
 
 use crate::consent::{ConsentPrompt, PromptFuture};
 use crate::error::{Error, Result};
+use crate::session::{self, SessionConfig};
 
 /// What the client reports to its owner (the CLI or the desktop app).
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +51,41 @@ pub struct ClientConfig {
     pub hostname: String,
     /// Reconnect backoff.
     pub backoff: Backoff,
+    /// How sessions stream and inject; `None` answers consent and follows sessions on the
+    /// signaling channel only (no media), which the relay tests use.
+    pub media: Option<SessionConfig>,
+}
+
+/// The sessions this client runs, which outlive any one relay connection: media flows peer to
+/// peer, so a relay restart does not end them.
+struct Sessions {
+    media: Option<SessionConfig>,
+    live: HashMap<SessionId, mpsc::UnboundedSender<Message>>,
+    out_tx: mpsc::UnboundedSender<Message>,
+    out_rx: mpsc::UnboundedReceiver<Message>,
+}
+
+impl Sessions {
+    fn start(&mut self, s: &SessionStart) {
+        let Some(cfg) = self.media.clone() else {
+            return;
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.live.insert(s.session_id.clone(), tx);
+        tokio::spawn(session::run(s.clone(), cfg, rx, self.out_tx.clone()));
+    }
+
+    /// Passes a relay message to its session; `session_end` also forgets it.
+    fn route(&mut self, id: &SessionId, m: Message) {
+        let ended =
+            matches!(&m, Message::SessionEnd(e) if e.reason != signal::EndReason::RelayShutdown);
+        if let Some(tx) = self.live.get(id) {
+            let _ = tx.send(m);
+        }
+        if ended {
+            self.live.remove(id);
+        }
+    }
 }
 
 /// The agent WebSocket URL for a relay base URL.
@@ -83,12 +120,19 @@ pub async fn run(
         os: std::env::consts::OS.to_owned(),
         hostname: cfg.hostname.clone(),
     });
+    let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let mut sessions = Sessions {
+        media: cfg.media.clone(),
+        live: HashMap::new(),
+        out_tx,
+        out_rx,
+    };
     let mut rc = Reconnect::new(cfg.backoff);
     rc.start().map_err(|e| Error::Relay(e.to_string()))?;
     tokio::pin!(shutdown);
     loop {
         let reason = tokio::select! {
-            r = attempt(&url, &hello, &mut rc, prompt, &events) => r,
+            r = attempt(&url, &hello, &mut rc, prompt, &events, &mut sessions) => r,
             _ = &mut shutdown => return Ok(()),
         };
         let now = Instant::now();
@@ -115,6 +159,7 @@ async fn attempt(
     rc: &mut Reconnect,
     prompt: &mut dyn ConsentPrompt,
     events: &mpsc::UnboundedSender<ClientEvent>,
+    sessions: &mut Sessions,
 ) -> String {
     let ws = match tokio_tungstenite::connect_async(url).await {
         Ok((ws, _)) => ws,
@@ -134,6 +179,15 @@ async fn attempt(
     loop {
         let deadline = open.as_ref().and_then(|o| o.deadline);
         tokio::select! {
+            Some(m) = sessions.out_rx.recv() => {
+                if let Message::SessionEnd(e) = &m {
+                    sessions.live.remove(&e.session_id);
+                    let _ = events.send(ClientEvent::SessionEnded(e.clone()));
+                }
+                if let Err(e) = tx.send(Ws::text(signal::encode(&m))).await {
+                    return format!("connection lost: {e}");
+                }
+            }
             decision = async {
                 match open.as_mut() {
                     Some(o) => o.future.as_mut().await,
@@ -200,8 +254,16 @@ async fn attempt(
                             });
                         }
                     }
-                    Message::SessionStart(s) => { let _ = events.send(ClientEvent::SessionStarted(s)); }
-                    Message::SessionEnd(s) => { let _ = events.send(ClientEvent::SessionEnded(s)); }
+                    Message::SessionStart(s) => {
+                        sessions.start(&s);
+                        let _ = events.send(ClientEvent::SessionStarted(s));
+                    }
+                    Message::SessionEnd(s) => {
+                        sessions.route(&s.session_id.clone(), Message::SessionEnd(s.clone()));
+                        let _ = events.send(ClientEvent::SessionEnded(s));
+                    }
+                    Message::Sdp(m) => sessions.route(&m.session_id.clone(), Message::Sdp(m)),
+                    Message::Ice(m) => sessions.route(&m.session_id.clone(), Message::Ice(m)),
                     Message::Error(e) => { let _ = events.send(ClientEvent::RelayError(e)); }
                     Message::Ping(Ping { seq }) => {
                         let _ = tx.send(Ws::text(signal::encode(&Message::Pong(Ping { seq })))).await;

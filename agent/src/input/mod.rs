@@ -10,6 +10,7 @@
 
 mod enigo_backend;
 mod platform;
+mod worker;
 
 use std::collections::BTreeSet;
 
@@ -17,6 +18,7 @@ use tether_protocol::input::{Button, COORD_MAX, InputEvent, WHEEL_DETENT};
 
 pub use enigo_backend::EnigoInjector;
 pub use platform::keycode_for_usage;
+pub use worker::InputWorker;
 
 use crate::capture::DisplayInfo;
 use crate::error::Result;

@@ -1,0 +1,148 @@
+//! The video track: H.264 access units in, RTP packets out.
+//!
+//! The agent packetizes itself rather than handing samples to the stack, for one reason: RTP
+//! timestamps must follow *capture* time. The agent sends nothing while the screen is still, so
+//! frame intervals vary from 33 ms to minutes; a sample-duration API stamps each frame with the
+//! previous frame's interval, which makes the viewer's jitter buffer see a late frame after
+//! every pause and add delay.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::rtp;
+use rtc::rtp::codec::h264::H264Payloader;
+use rtc::rtp::packetizer::Payloader;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use tokio::sync::Mutex;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+use webrtc::peer_connection::PeerConnection;
+use webrtc::rtp_transceiver::RtpSender;
+
+use super::rtc_err;
+use crate::error::Result;
+
+/// The RTP clock of video.
+pub(super) const CLOCK_RATE: u32 = 90_000;
+
+/// RTP payload size: leaves room for SRTP, TURN and IPv6 headers under a 1280-byte path MTU.
+const MTU: usize = 1200;
+
+/// Sends encoded frames as RTP on one SSRC.
+pub struct VideoTrack {
+    track: Arc<TrackLocalStaticRTP>,
+    sender: Arc<dyn RtpSender>,
+    ssrc: u32,
+    state: Mutex<SendState>,
+}
+
+struct SendState {
+    payloader: H264Payloader,
+    seq: u16,
+    ts_base: u32,
+    clock_base: Instant,
+    payload_type: Option<u8>,
+}
+
+impl VideoTrack {
+    /// Creates the track and adds it to `pc` (before the answer, so it is in the SDP).
+    pub(super) async fn add_to(pc: &dyn PeerConnection) -> Result<VideoTrack> {
+        let ssrc = rand::random::<u32>();
+        let codec = rtc::rtp_transceiver::rtp_sender::RTCRtpCodec {
+            mime_type: rtc::peer_connection::configuration::media_engine::MIME_TYPE_H264.to_owned(),
+            clock_rate: CLOCK_RATE,
+            ..Default::default()
+        };
+        let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+            "tether".to_owned(),
+            "screen".to_owned(),
+            "screen".to_owned(),
+            RtpCodecKind::Video,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
+                codec,
+                ..Default::default()
+            }],
+        )));
+        let sender = pc
+            .add_track(track.clone() as Arc<dyn TrackLocal>)
+            .await
+            .map_err(rtc_err)?;
+        Ok(VideoTrack {
+            track,
+            sender,
+            ssrc,
+            state: Mutex::new(SendState {
+                payloader: H264Payloader::default(),
+                seq: rand::random(),
+                ts_base: rand::random(),
+                clock_base: Instant::now(),
+                payload_type: None,
+            }),
+        })
+    }
+
+    /// Sends one access unit (Annex-B) captured at `captured_at`. Returns the bytes sent.
+    pub async fn send(&self, frame: Bytes, captured_at: Instant) -> Result<usize> {
+        let mut st = self.state.lock().await;
+        let pt = match st.payload_type {
+            Some(pt) => pt,
+            None => {
+                let params = self.sender.get_parameters().await.map_err(rtc_err)?;
+                let pt = params
+                    .rtp_parameters
+                    .codecs
+                    .first()
+                    .map(|c| c.payload_type)
+                    .ok_or_else(|| crate::Error::Rtc("no video codec was negotiated".into()))?;
+                st.payload_type = Some(pt);
+                pt
+            }
+        };
+        let elapsed = captured_at.saturating_duration_since(st.clock_base);
+        // Wrapping is the RTP rule: 32-bit timestamps roll over every 13 hours at 90 kHz.
+        let ts = st
+            .ts_base
+            .wrapping_add((elapsed.as_micros() * u128::from(CLOCK_RATE) / 1_000_000) as u32);
+        let payloads = st.payloader.payload(MTU, &frame).map_err(rtc_err)?;
+        let n = payloads.len();
+        let mut sent = 0;
+        for (i, payload) in payloads.into_iter().enumerate() {
+            sent += payload.len();
+            let seq = st.seq;
+            st.seq = st.seq.wrapping_add(1);
+            let packet = rtp::Packet {
+                header: rtp::Header {
+                    version: 2,
+                    marker: i + 1 == n,
+                    payload_type: pt,
+                    sequence_number: seq,
+                    timestamp: ts,
+                    ssrc: self.ssrc,
+                    ..Default::default()
+                },
+                payload,
+            };
+            self.track.write_rtp(packet).await.map_err(rtc_err)?;
+        }
+        Ok(sent)
+    }
+
+    /// Waits for the viewer's next keyframe request; `false` once the track is gone.
+    pub(super) async fn next_keyframe_request(&self) -> bool {
+        loop {
+            match self.track.poll().await {
+                Some(TrackLocalEvent::OnRtcpPacket(_)) => return true,
+                Some(_) => continue,
+                None => return false,
+            }
+        }
+    }
+}

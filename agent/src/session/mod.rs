@@ -1,0 +1,439 @@
+//! One remote-support session on the agent: the peer connection ([`crate::rtc`]), the capture →
+//! encode thread ([`crate::stream`]), the input thread ([`crate::input::InputWorker`]) and the
+//! control channel, driven by one `select!` loop.
+//!
+//! The loop starts on `session_start` and ends when the relay or the viewer ends the session,
+//! the media connection fails, or the owner drops the inbound channel (the user pressed Stop).
+//! Whichever way it ends, held keys are released and the threads are joined before it returns.
+//! A relay that goes away mid-session does not end it: media flows peer to peer.
+
+pub mod rate;
+
+use std::time::Duration;
+
+use rtc::peer_connection::transport::RTCIceCandidateInit;
+use tether_protocol::control::{self, Control};
+use tether_protocol::input::InputEvent;
+use tether_protocol::signal::{
+    EndReason, Ice, Message, Mode, Sdp, SdpKind, SessionEnd, SessionId, SessionStart,
+};
+use tokio::sync::mpsc;
+
+use crate::capture::DisplayInfo;
+use crate::input::{EnigoInjector, InputWorker};
+use crate::rtc::{Channel, ChannelKind, LinkState, Peer, PeerEvent, PeerSettings};
+use crate::stream::{Stream, StreamCommand, StreamEvent, StreamSettings};
+use rate::{Feedback, RateControl};
+
+/// How sessions are run on this machine.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// The display server to capture and inject into (X11: `:0`); `None` for `$DISPLAY`.
+    pub display_server: Option<String>,
+    /// Local UDP addresses for WebRTC.
+    pub bind: Vec<String>,
+    /// Only TURN-relayed candidates.
+    pub relay_only: bool,
+    /// Starting stream settings.
+    pub stream: StreamSettings,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            display_server: None,
+            bind: PeerSettings::default_bind(),
+            relay_only: false,
+            stream: StreamSettings::default(),
+        }
+    }
+}
+
+/// Runs one session until it ends. `inbound` carries the relay's `sdp`, `ice` and
+/// `session_end` for this session; `out` takes what the agent sends back.
+pub async fn run(
+    start: SessionStart,
+    cfg: SessionConfig,
+    mut inbound: mpsc::UnboundedReceiver<Message>,
+    out: mpsc::UnboundedSender<Message>,
+) {
+    let id = start.session_id.clone();
+    let (ev_tx, mut events) = mpsc::unbounded_channel();
+    let settings = PeerSettings {
+        ice_servers: start.ice_servers.clone(),
+        relay_only: cfg.relay_only,
+        bind: cfg.bind.clone(),
+    };
+    let peer = match Peer::new(settings, ev_tx).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(session = %id, error = %e, "cannot create the peer connection");
+            end(&out, &id, EndReason::ConnectionFailed);
+            return;
+        }
+    };
+    let rate = RateControl::new(cfg.stream.bitrate, cfg.stream.fps);
+    let mut s = Session {
+        id: id.clone(),
+        cfg,
+        control_mode: start.mode == Mode::Control,
+        out,
+        peer,
+        answered: false,
+        early_candidates: Vec::new(),
+        stream: None,
+        input: None,
+        control: None,
+        displays: None,
+        rate,
+        applied: None,
+        window: Window::default(),
+    };
+    let mut frames: Option<mpsc::Receiver<StreamEvent>> = None;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+    let reason = loop {
+        tokio::select! {
+            msg = inbound.recv() => match msg {
+                None => break Some(EndReason::EndedByAgent),
+                Some(Message::SessionEnd(e)) if e.reason == EndReason::RelayShutdown => {
+                    tracing::info!(session = %id, "the relay went away; the session continues peer to peer");
+                }
+                Some(Message::SessionEnd(e)) => {
+                    tracing::info!(session = %id, reason = ?e.reason, "session ended");
+                    break None;
+                }
+                Some(m) => s.on_signal(m).await,
+            },
+            ev = events.recv() => {
+                let Some(ev) = ev else { break Some(EndReason::ConnectionFailed) };
+                match s.on_peer(ev, &mut frames).await {
+                    Ok(()) => {}
+                    Err(r) => break Some(r),
+                }
+            }
+            ev = async {
+                match frames.as_mut() {
+                    Some(f) => f.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => match ev {
+                Some(ev) => if let Err(r) = s.on_stream(ev).await { break Some(r) },
+                None => { frames = None; }
+            },
+            _ = tick.tick() => s.on_tick().await,
+        }
+    };
+    if let Some(r) = reason {
+        end(&s.out, &id, r);
+    }
+    // Keys first: the viewer may have vanished with some held.
+    s.input.take();
+    s.stream.take();
+    s.peer.close().await;
+}
+
+fn end(out: &mpsc::UnboundedSender<Message>, id: &SessionId, reason: EndReason) {
+    let _ = out.send(Message::SessionEnd(SessionEnd {
+        session_id: id.clone(),
+        reason,
+    }));
+}
+
+/// One second of figures for the stats message.
+#[derive(Debug, Default)]
+struct Window {
+    frames: u32,
+    bytes: u64,
+    costs: Vec<Duration>,
+}
+
+struct Session {
+    id: SessionId,
+    cfg: SessionConfig,
+    control_mode: bool,
+    out: mpsc::UnboundedSender<Message>,
+    peer: Peer,
+    answered: bool,
+    early_candidates: Vec<RTCIceCandidateInit>,
+    stream: Option<Stream>,
+    input: Option<InputWorker>,
+    control: Option<Channel>,
+    displays: Option<(Vec<DisplayInfo>, usize)>,
+    rate: RateControl,
+    applied: Option<rate::Target>,
+    window: Window,
+}
+
+impl Session {
+    async fn on_signal(&mut self, m: Message) {
+        match m {
+            Message::Sdp(Sdp {
+                kind: SdpKind::Offer,
+                sdp,
+                ..
+            }) => {
+                if self.answered {
+                    tracing::warn!(session = %self.id, "a second offer; renegotiation is not supported");
+                    return;
+                }
+                match self.peer.answer(sdp).await {
+                    Ok(answer) => {
+                        self.answered = true;
+                        let _ = self.out.send(Message::Sdp(Sdp {
+                            session_id: self.id.clone(),
+                            kind: SdpKind::Answer,
+                            sdp: answer,
+                        }));
+                        for c in std::mem::take(&mut self.early_candidates) {
+                            self.add_candidate(c).await;
+                        }
+                    }
+                    Err(e) => tracing::warn!(session = %self.id, error = %e, "bad offer"),
+                }
+            }
+            Message::Ice(ice) => {
+                let c = RTCIceCandidateInit {
+                    candidate: ice.candidate,
+                    sdp_mid: ice.sdp_mid,
+                    sdp_mline_index: ice.sdp_mline_index,
+                    ..Default::default()
+                };
+                if self.answered {
+                    self.add_candidate(c).await;
+                } else if self.early_candidates.len() < 64 {
+                    self.early_candidates.push(c);
+                }
+            }
+            other => tracing::debug!(session = %self.id, kind = other.kind(), "ignored"),
+        }
+    }
+
+    async fn add_candidate(&self, c: RTCIceCandidateInit) {
+        if let Err(e) = self.peer.add_candidate(c).await {
+            tracing::debug!(session = %self.id, error = %e, "unusable remote candidate");
+        }
+    }
+
+    async fn on_peer(
+        &mut self,
+        ev: PeerEvent,
+        frames: &mut Option<mpsc::Receiver<StreamEvent>>,
+    ) -> Result<(), EndReason> {
+        match ev {
+            PeerEvent::Candidate(c) => {
+                let c = c.unwrap_or_default();
+                let _ = self.out.send(Message::Ice(Ice {
+                    session_id: self.id.clone(),
+                    candidate: c.candidate,
+                    sdp_mid: c.sdp_mid,
+                    sdp_mline_index: c.sdp_mline_index,
+                }));
+            }
+            PeerEvent::State(LinkState::Connected) => {
+                tracing::info!(session = %self.id, "media connected");
+                self.peer.watch_feedback();
+                if self.stream.is_none() {
+                    let (stream, rx) = Stream::start(StreamSettings {
+                        display_server: self.cfg.display_server.clone(),
+                        ..self.cfg.stream.clone()
+                    })
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "cannot start capture");
+                        EndReason::ConnectionFailed
+                    })?;
+                    self.stream = Some(stream);
+                    *frames = Some(rx);
+                } else {
+                    // Reconnected after a blip: the viewer's decoder needs a fresh start.
+                    self.stream_cmd(StreamCommand::Keyframe);
+                }
+            }
+            PeerEvent::State(LinkState::Disconnected) => {
+                // The viewer may be gone with keys held; ICE may still come back.
+                if let Some(i) = &self.input {
+                    i.release_all();
+                }
+            }
+            PeerEvent::State(LinkState::Failed | LinkState::Closed) => {
+                return Err(EndReason::ConnectionFailed);
+            }
+            PeerEvent::KeyframeRequest => self.stream_cmd(StreamCommand::Keyframe),
+            PeerEvent::ChannelOpen(ChannelKind::Control, ch) => {
+                self.control = Some(ch);
+                if let Some((d, active)) = self.displays.clone() {
+                    self.send_displays(&d, active).await;
+                }
+            }
+            PeerEvent::ChannelOpen(..) => {}
+            PeerEvent::Message(ChannelKind::Control, data) => self.on_control(&data).await,
+            PeerEvent::Message(_, data) => match InputEvent::decode(&data) {
+                Ok(ev) => self.on_input(ev),
+                Err(e) => tracing::debug!(session = %self.id, error = %e, "bad input frame"),
+            },
+            PeerEvent::ChannelClosed(kind) => {
+                if kind != ChannelKind::Control
+                    && let Some(i) = &self.input
+                {
+                    i.release_all();
+                }
+                if kind == ChannelKind::Control {
+                    self.control = None;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn on_input(&mut self, ev: InputEvent) {
+        if !self.control_mode {
+            // View-only: enforced here, whatever the viewer sends.
+            return;
+        }
+        if self.input.is_none() {
+            let server = self.cfg.display_server.clone();
+            let displays = self.displays.clone().map(|d| d.0).unwrap_or_default();
+            match InputWorker::start(
+                move || EnigoInjector::new(server.as_deref()),
+                displays,
+                true,
+            ) {
+                Ok(w) => self.input = Some(w),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot inject input; the session stays view-only");
+                    self.control_mode = false;
+                    return;
+                }
+            }
+        }
+        if let Some(i) = &self.input {
+            i.event(ev);
+        }
+    }
+
+    async fn on_control(&mut self, data: &[u8]) {
+        let msg = match control::decode(data) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!(session = %self.id, error = %e, "bad control message");
+                return;
+            }
+        };
+        match msg {
+            Control::SelectDisplay { index } => {
+                self.stream_cmd(StreamCommand::Display(usize::from(index)))
+            }
+            Control::Keyframe {} => self.stream_cmd(StreamCommand::Keyframe),
+            Control::Quality(q) => {
+                self.rate.set_user(
+                    q.bitrate_kbps.map(|k| k.saturating_mul(1000)),
+                    q.fps,
+                    self.cfg.stream.fps,
+                );
+                self.apply_target();
+            }
+            Control::Clipboard { .. } => {
+                tracing::info!(session = %self.id, "clipboard text from the viewer is not applied by this build");
+            }
+            Control::Displays { .. } | Control::Stats(_) => {}
+        }
+    }
+
+    async fn on_stream(&mut self, ev: StreamEvent) -> Result<(), EndReason> {
+        match ev {
+            StreamEvent::Displays(d, active) => {
+                if let Some(i) = &self.input {
+                    i.set_displays(d.clone());
+                }
+                self.send_displays(&d, active).await;
+                self.displays = Some((d, active));
+            }
+            StreamEvent::Frame(f) => {
+                self.window.frames += 1;
+                self.window.costs.push(f.cost);
+                match self.peer.video().send(f.data, f.captured_at).await {
+                    Ok(n) => self.window.bytes += n as u64,
+                    Err(e) => tracing::debug!(session = %self.id, error = %e, "video send"),
+                }
+            }
+            StreamEvent::Failed(e) => {
+                tracing::error!(session = %self.id, error = %e, "capture stopped");
+                return Err(EndReason::ConnectionFailed);
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_tick(&mut self) {
+        if self.stream.is_none() {
+            return;
+        }
+        let w = std::mem::take(&mut self.window);
+        let link = self.peer.link_stats().await;
+        let sent_bps = w.bytes * 8;
+        self.rate.update(Feedback {
+            loss: link.fraction_lost,
+            rtt_ms: link.rtt_ms,
+            sent_bps,
+        });
+        self.apply_target();
+        let mut costs = w.costs;
+        costs.sort();
+        let encode_ms = costs
+            .get(costs.len() / 2)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        let stats = Control::Stats(control::Stats {
+            fps: f64::from(w.frames),
+            bitrate_bps: sent_bps,
+            target_bps: u64::from(self.rate.target().bps),
+            rtt_ms: link.rtt_ms,
+            encode_ms,
+            path: link.path,
+        });
+        self.send_control(&stats).await;
+    }
+
+    fn apply_target(&mut self) {
+        let t = self.rate.target();
+        if self.applied == Some(t) {
+            return;
+        }
+        self.applied = Some(t);
+        self.stream_cmd(StreamCommand::Bitrate(t.bps));
+        self.stream_cmd(StreamCommand::Fps(t.fps));
+    }
+
+    fn stream_cmd(&self, cmd: StreamCommand) {
+        if let Some(s) = &self.stream {
+            s.command(cmd);
+        }
+    }
+
+    async fn send_displays(&self, d: &[DisplayInfo], active: usize) {
+        let msg = Control::Displays {
+            displays: d
+                .iter()
+                .map(|d| control::Display {
+                    index: u8::try_from(d.index).unwrap_or(u8::MAX),
+                    name: d.name.clone(),
+                    x: d.x,
+                    y: d.y,
+                    width: d.width,
+                    height: d.height,
+                    primary: d.primary,
+                })
+                .collect(),
+            active: u8::try_from(active).unwrap_or(0),
+        };
+        self.send_control(&msg).await;
+    }
+
+    async fn send_control(&self, msg: &Control) {
+        if let Some(c) = &self.control
+            && let Err(e) = c.send_text(&control::encode(msg)).await
+        {
+            tracing::debug!(session = %self.id, error = %e, "control send");
+        }
+    }
+}
