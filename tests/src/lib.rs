@@ -1,7 +1,10 @@
 //! Support shared by the crates' tests and benchmarks: a minimal HTTP/1.1 client for JSON calls
 //! (enough for the relay's API, without a heavy client dependency), signing in, creating the first
 //! account with the real `tether-relay` binary, a free loopback address, percentiles and a line
-//! describing the machine for benchmark tables. The end-to-end suites land here too.
+//! describing the machine for benchmark tables; and [`viewer`], a Rust WebRTC viewer that decodes
+//! the agent's video and sends input, for the end-to-end tests and benchmarks.
+
+pub mod viewer;
 
 use std::io::Write;
 use std::net::SocketAddr;

@@ -4,6 +4,8 @@
 #![cfg(target_os = "linux")]
 
 mod capture;
+mod e2e;
 mod input;
 mod share;
+mod support;
 mod xvfb;

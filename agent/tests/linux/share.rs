@@ -3,65 +3,15 @@
 //! reconnects with a fresh code after the relay restarts.
 
 use std::process::Stdio;
-use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tether_protocol::signal::{self, Connect, ErrorCode, Message, Mode};
-use tether_relay::Config;
-use tether_relay::store::{NewUser, Role, SqliteStore, Store};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{ChildStdout, Command};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Command;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-const WAIT: Duration = Duration::from_secs(15);
-
-struct Relay {
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-async fn start_relay(dir: &std::path::Path, addr: std::net::SocketAddr) -> Relay {
-    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-    let mut cfg = Config {
-        data_dir: dir.to_path_buf(),
-        listen: listener.local_addr().unwrap(),
-        ..Config::default()
-    };
-    cfg.turn.port = 0;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        tether_relay::run(listener, cfg, async move {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
-    Relay { stop, task }
-}
-
-async fn line_containing(out: &mut Lines<BufReader<ChildStdout>>, needle: &str) -> String {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            let line = out.next_line().await.unwrap().expect("agent exited");
-            if line.contains(needle) {
-                return line;
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("agent never printed {needle:?}"))
-}
-
-fn code_of(line: &str) -> String {
-    line.split("code: ")
-        .nth(1)
-        .unwrap()
-        .split("  ")
-        .next()
-        .unwrap()
-        .replace(' ', "")
-}
+use crate::support::{WAIT, code_of, line_containing, seed_technician, start_relay};
 
 async fn viewer_connect(
     addr: std::net::SocketAddr,
@@ -103,19 +53,7 @@ async fn next_msg(
 #[tokio::test]
 async fn share_asks_at_the_terminal_and_survives_a_relay_restart() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let store = SqliteStore::open(&dir.path().join("tether.db")).unwrap();
-        let hash = tether_relay::auth::hash_password("correct horse battery").unwrap();
-        let user = NewUser {
-            email: "jane@acme.example".into(),
-            full_name: "Jane Doe".into(),
-            short_name: "Jane".into(),
-            password_hash: hash,
-        };
-        store
-            .create_user("Acme IT", &user, Role::Technician, 0)
-            .unwrap();
-    }
+    seed_technician(dir.path());
     let addr = tether_tests::free_addr();
     let relay = start_relay(dir.path(), addr).await;
 

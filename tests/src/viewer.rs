@@ -1,0 +1,473 @@
+//! A Rust test viewer: signs in through the relay's viewer WebSocket, connects with a share
+//! code, makes the WebRTC offer (as browsers do), decodes the agent's H.264 with openh264, and
+//! sends input and control messages on the protocol's data channels.
+//!
+//! It is a test tool: it favours plain code and clear failures over resilience.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{SinkExt, StreamExt};
+use openh264::decoder::Decoder;
+use openh264::formats::YUVSource;
+use rtc::data_channel::RTCDataChannelInit;
+use rtc::ice::mdns::MulticastDnsMode;
+use rtc::interceptor::Registry;
+use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MediaEngine};
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::configuration::{RTCConfigurationBuilder, RTCIceTransportPolicy};
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::transport::{RTCIceCandidateInit, RTCIceServer};
+use rtc::rtp::codec::h264::H264Packet;
+use rtc::rtp::packetizer::Depacketizer;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
+};
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use tether_protocol::control::{self, Control};
+use tether_protocol::input::InputEvent;
+use tether_protocol::signal::{
+    self, Connect, ErrorMessage, Ice, Message, Mode, Sdp, SdpKind, SessionEnd, SessionStart,
+};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message as Ws;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use webrtc::data_channel::{DataChannel, DataChannelEvent};
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCPeerConnectionIceEvent,
+    RTCPeerConnectionState,
+};
+
+/// A decoded picture.
+#[derive(Debug, Clone)]
+pub struct Picture {
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// RGB, 3 bytes per pixel, tightly packed.
+    pub rgb: Vec<u8>,
+    /// When its last packet arrived.
+    pub received_at: Instant,
+    /// When it finished decoding.
+    pub decoded_at: Instant,
+}
+
+impl Picture {
+    /// The RGB pixel at (x, y).
+    pub fn pixel(&self, x: usize, y: usize) -> [u8; 3] {
+        let i = (y * self.width + x) * 3;
+        [self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]]
+    }
+}
+
+/// How the viewer connects.
+#[derive(Debug, Clone)]
+pub struct ViewerOptions {
+    /// What to ask for.
+    pub mode: Mode,
+    /// Only TURN-relayed candidates.
+    pub relay_only: bool,
+}
+
+impl Default for ViewerOptions {
+    fn default() -> Self {
+        ViewerOptions {
+            mode: Mode::Control,
+            relay_only: false,
+        }
+    }
+}
+
+/// What the viewer observed, in order.
+#[derive(Debug)]
+pub enum ViewerEvent {
+    /// The media connection changed state.
+    State(RTCPeerConnectionState),
+    /// A control message from the agent.
+    Control(Control),
+    /// The session ended.
+    Ended(SessionEnd),
+}
+
+type WsStream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A connected test viewer.
+pub struct Viewer {
+    /// The relay's `session_start`.
+    pub session: SessionStart,
+    pc: Arc<dyn PeerConnection>,
+    pointer: Arc<dyn DataChannel>,
+    input: Arc<dyn DataChannel>,
+    control: Arc<dyn DataChannel>,
+    pictures: mpsc::Receiver<Picture>,
+    events: mpsc::UnboundedReceiver<ViewerEvent>,
+    signal_out: mpsc::UnboundedSender<Message>,
+    quit: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Opens the viewer WebSocket with a bearer token and asks to connect with `code`.
+pub async fn open_signaling(addr: SocketAddr, token: &str, code: &str, mode: Mode) -> WsStream {
+    let mut req = format!("ws://{addr}/api/v1/ws/viewer")
+        .into_client_request()
+        .expect("valid URL");
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("viewer websocket");
+    let m = Message::Connect(Connect {
+        code: code.parse().expect("a share code"),
+        mode,
+    });
+    ws.send(Ws::text(signal::encode(&m))).await.expect("send");
+    ws
+}
+
+async fn next_signal(ws: &mut WsStream) -> Option<Message> {
+    loop {
+        match ws.next().await? {
+            Ok(Ws::Text(t)) => return signal::decode(&t).ok(),
+            Ok(Ws::Close(_)) | Err(_) => return None,
+            Ok(_) => continue,
+        }
+    }
+}
+
+fn media_engine() -> MediaEngine {
+    let feedback = vec![
+        RTCPFeedback {
+            typ: "nack".into(),
+            parameter: String::new(),
+        },
+        RTCPFeedback {
+            typ: "nack".into(),
+            parameter: "pli".into(),
+        },
+    ];
+    let mut me = MediaEngine::default();
+    me.register_codec(
+        RTCRtpCodecParameters {
+            rtp_codec: RTCRtpCodec {
+                mime_type: MIME_TYPE_H264.to_owned(),
+                clock_rate: 90_000,
+                channels: 0,
+                sdp_fmtp_line:
+                    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f".into(),
+                rtcp_feedback: feedback,
+            },
+            payload_type: 125,
+        },
+        RtpCodecKind::Video,
+    )
+    .expect("H.264 registers");
+    me
+}
+
+struct Handler {
+    signal_out: mpsc::UnboundedSender<Message>,
+    session_id: signal::SessionId,
+    events: mpsc::UnboundedSender<ViewerEvent>,
+    pictures: mpsc::Sender<Picture>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        if let Ok(c) = event.candidate.to_json() {
+            let _ = self.signal_out.send(Message::Ice(Ice {
+                session_id: self.session_id.clone(),
+                candidate: c.candidate,
+                sdp_mid: c.sdp_mid,
+                sdp_mline_index: c.sdp_mline_index,
+            }));
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let _ = self.events.send(ViewerEvent::State(state));
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let pictures = self.pictures.clone();
+        let (au_tx, au_rx) = std::sync::mpsc::channel::<(Bytes, Instant)>();
+        std::thread::spawn(move || decode_loop(au_rx, pictures));
+        tokio::spawn(async move {
+            let mut depack = H264Packet::default();
+            let mut au = BytesMut::new();
+            while let Some(ev) = track.poll().await {
+                let TrackRemoteEvent::OnRtpPacket(p) = ev else {
+                    continue;
+                };
+                match depack.depacketize(&p.payload) {
+                    Ok(b) => au.extend_from_slice(&b),
+                    Err(_) => au.clear(),
+                }
+                if p.header.marker
+                    && !au.is_empty()
+                    && au_tx.send((au.split().freeze(), Instant::now())).is_err()
+                {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+fn decode_loop(aus: std::sync::mpsc::Receiver<(Bytes, Instant)>, out: mpsc::Sender<Picture>) {
+    let mut dec = Decoder::new().expect("openh264 decoder");
+    while let Ok((au, received_at)) = aus.recv() {
+        let Ok(Some(yuv)) = dec.decode(&au) else {
+            continue;
+        };
+        let (width, height) = yuv.dimensions();
+        let mut rgb = vec![0; width * height * 3];
+        yuv.write_rgb8(&mut rgb);
+        let pic = Picture {
+            width,
+            height,
+            rgb,
+            received_at,
+            decoded_at: Instant::now(),
+        };
+        // A test that stopped reading does not need more pictures; drop the oldest news.
+        if let Err(mpsc::error::TrySendError::Closed(_)) = out.try_send(pic) {
+            return;
+        }
+    }
+}
+
+impl Viewer {
+    /// Connects with `code` as the holder of `token`. Resolves once the session has started
+    /// and the offer is sent; `Err` carries the relay's refusal (wrong code, denied, …).
+    pub async fn connect(
+        addr: SocketAddr,
+        token: &str,
+        code: &str,
+        opts: ViewerOptions,
+    ) -> Result<Viewer, ErrorMessage> {
+        let mut ws = open_signaling(addr, token, code, opts.mode).await;
+        let session = loop {
+            match next_signal(&mut ws).await {
+                Some(Message::SessionStart(s)) => break s,
+                Some(Message::Error(e)) => return Err(e),
+                Some(_) => continue,
+                None => panic!("the relay closed the viewer socket before session_start"),
+            }
+        };
+        let (signal_out, mut signal_rx) = mpsc::unbounded_channel();
+        let (ev_tx, events) = mpsc::unbounded_channel();
+        let (pic_tx, pictures) = mpsc::channel(8);
+        let config = RTCConfigurationBuilder::new()
+            .with_ice_servers(
+                session
+                    .ice_servers
+                    .iter()
+                    .map(|s| RTCIceServer {
+                        urls: s.urls.clone(),
+                        username: s.username.clone().unwrap_or_default(),
+                        credential: s.credential.clone().unwrap_or_default(),
+                    })
+                    .collect(),
+            )
+            .with_ice_transport_policy(if opts.relay_only {
+                RTCIceTransportPolicy::Relay
+            } else {
+                RTCIceTransportPolicy::All
+            })
+            .build();
+        let mut me = media_engine();
+        let registry = register_default_interceptors(Registry::new(), &mut me).expect("registry");
+        // The builder's future is large; keep it off the caller's stack.
+        let pc = Box::pin(
+            PeerConnectionBuilder::new()
+                .with_configuration(config)
+                .with_media_engine(me)
+                .with_setting_engine(
+                    SettingEngineBuilder::new()
+                        .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+                        .build(),
+                )
+                .with_interceptor_registry(registry)
+                .with_handler(Arc::new(Handler {
+                    signal_out: signal_out.clone(),
+                    session_id: session.session_id.clone(),
+                    events: ev_tx.clone(),
+                    pictures: pic_tx,
+                }))
+                .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
+                .build(),
+        )
+        .await
+        .expect("peer connection");
+        let pc: Arc<dyn PeerConnection> = Arc::new(pc);
+        pc.add_transceiver_from_kind(
+            RtpCodecKind::Video,
+            Some(RTCRtpTransceiverInit {
+                direction: RTCRtpTransceiverDirection::Recvonly,
+                ..Default::default()
+            }),
+        )
+        .await
+        .expect("video transceiver");
+        let pointer = pc
+            .create_data_channel(
+                "pointer",
+                Some(RTCDataChannelInit {
+                    ordered: false,
+                    max_retransmits: Some(0),
+                    ..Default::default()
+                }),
+            )
+            .await
+            .expect("pointer channel");
+        let input = pc
+            .create_data_channel("input", None)
+            .await
+            .expect("input channel");
+        let control = pc
+            .create_data_channel("control", None)
+            .await
+            .expect("control channel");
+        for dc in [pointer.clone(), input.clone(), control.clone()] {
+            let ev = ev_tx.clone();
+            tokio::spawn(async move {
+                while let Some(e) = dc.poll().await {
+                    if let DataChannelEvent::OnMessage(m) = e
+                        && let Ok(c) = control::decode(&m.data)
+                    {
+                        let _ = ev.send(ViewerEvent::Control(c));
+                    }
+                }
+            });
+        }
+        let offer = pc.create_offer(None).await.expect("offer");
+        let sdp = offer.sdp.clone();
+        pc.set_local_description(offer).await.expect("local offer");
+        signal_out
+            .send(Message::Sdp(Sdp {
+                session_id: session.session_id.clone(),
+                kind: SdpKind::Offer,
+                sdp,
+            }))
+            .expect("signaling task");
+
+        // Signaling: forward what the peer produces; apply what the agent answers.
+        let pc2 = pc.clone();
+        let (quit, mut quitting) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = &mut quitting => return,
+                    m = signal_rx.recv() => {
+                        let Some(m) = m else { return };
+                        if ws.send(Ws::text(signal::encode(&m))).await.is_err() { return; }
+                    }
+                    m = next_signal(&mut ws) => match m {
+                        Some(Message::Sdp(Sdp { kind: SdpKind::Answer, sdp, .. })) => {
+                            let answer = RTCSessionDescription::answer(sdp).expect("answer sdp");
+                            pc2.set_remote_description(answer).await.expect("remote answer");
+                        }
+                        Some(Message::Ice(ice)) if !ice.candidate.is_empty() => {
+                            let _ = pc2.add_ice_candidate(RTCIceCandidateInit {
+                                candidate: ice.candidate,
+                                sdp_mid: ice.sdp_mid,
+                                sdp_mline_index: ice.sdp_mline_index,
+                                ..Default::default()
+                            }).await;
+                        }
+                        Some(Message::SessionEnd(e)) => { let _ = ev_tx.send(ViewerEvent::Ended(e)); }
+                        Some(Message::Ping(p)) => {
+                            let _ = ws.send(Ws::text(signal::encode(&Message::Pong(p)))).await;
+                        }
+                        Some(_) => {}
+                        None => return,
+                    }
+                }
+            }
+        });
+        Ok(Viewer {
+            session,
+            pc,
+            pointer,
+            input,
+            control,
+            pictures,
+            events,
+            signal_out,
+            quit,
+        })
+    }
+
+    /// The next decoded picture.
+    pub async fn picture(&mut self) -> Picture {
+        self.pictures.recv().await.expect("the decoder stopped")
+    }
+
+    /// Pictures until `pred` holds for one; returns it.
+    pub async fn picture_where(&mut self, mut pred: impl FnMut(&Picture) -> bool) -> Picture {
+        loop {
+            let p = self.picture().await;
+            if pred(&p) {
+                return p;
+            }
+        }
+    }
+
+    /// The next event (state change, control message, session end).
+    pub async fn event(&mut self) -> ViewerEvent {
+        self.events.recv().await.expect("viewer tasks stopped")
+    }
+
+    /// Waits for a control message matching `pred`.
+    pub async fn control_where(&mut self, mut pred: impl FnMut(&Control) -> bool) -> Control {
+        loop {
+            if let ViewerEvent::Control(c) = self.event().await
+                && pred(&c)
+            {
+                return c;
+            }
+        }
+    }
+
+    /// Sends an input event on the channel the protocol assigns it.
+    pub async fn send_input(&self, ev: &InputEvent) {
+        let ch = match ev {
+            InputEvent::PointerMove { .. } => &self.pointer,
+            _ => &self.input,
+        };
+        ch.send(BytesMut::from(&ev.encode()[..]))
+            .await
+            .expect("data channel send");
+    }
+
+    /// Sends a control message.
+    pub async fn send_control(&self, c: &Control) {
+        self.control
+            .send_text(&control::encode(c))
+            .await
+            .expect("control send");
+    }
+
+    /// Ends the session through the relay, as the supporter's "End" button does.
+    pub fn end(&self) {
+        let _ = self.signal_out.send(Message::SessionEnd(SessionEnd {
+            session_id: self.session.session_id.clone(),
+            reason: signal::EndReason::EndedByViewer,
+        }));
+    }
+
+    /// Goes away abruptly, as a crashed viewer would: the media connection and the signaling
+    /// socket close, with no release and no `session_end`.
+    pub async fn vanish(self) {
+        let _ = self.quit.send(());
+        let _ = self.pc.close().await;
+    }
+}
