@@ -1,7 +1,8 @@
 //! The capture → encode thread of one session.
 //!
-//! It captures the chosen display at the frame rate, asks the damage tracker what changed, and
-//! encodes only when something did (or a keyframe is due). Encoded frames go to the async side
+//! It polls the chosen display every few milliseconds — capturing only when the OS reports
+//! drawing there (or cannot tell), at most at the frame rate — asks the damage tracker what
+//! changed, and encodes only when something did (or a keyframe is due). Encoded frames go to the async side
 //! over a small bounded channel; when that channel is full the thread skips the tick instead of
 //! queueing stale frames, so a slow network shows the newest screen, not a backlog. Nothing here
 //! runs on the async runtime.
@@ -89,6 +90,10 @@ pub struct Stream {
 /// Frames in flight between the thread and the sender. Two: one being sent, one ready.
 const QUEUE: usize = 2;
 
+/// How often a still screen is checked for changes. Where the OS reports damage this is one
+/// cheap event read, and it bounds the delay before the first frame of a change.
+const POLL: Duration = Duration::from_millis(4);
+
 impl Stream {
     /// Starts the thread; events arrive on the returned receiver.
     pub fn start(settings: StreamSettings) -> Result<(Stream, mpsc::Receiver<StreamEvent>)> {
@@ -159,6 +164,7 @@ pub(crate) fn run(
     // its bitrate; the change must still go out on a later tick).
     let mut pending = true;
     let mut next = Instant::now();
+    let mut last_capture: Option<Instant> = None;
     loop {
         // Sleep until the next tick, but wake for orders.
         let wait = next.saturating_duration_since(Instant::now());
@@ -201,18 +207,23 @@ pub(crate) fn run(
         }
         let interval = Duration::from_secs(1) / fps;
         let now = Instant::now();
-        // After a stall, do not try to catch up with a burst.
-        next = if now > next + interval {
-            now + interval
-        } else {
-            next + interval
-        };
-
+        next = now + POLL;
+        if let Some(last) = last_capture
+            && now < last + interval
+        {
+            // The frame-rate cap: not before one interval after the last capture.
+            next = last + interval;
+            continue;
+        }
         if out.capacity() == 0 {
             // The sender is behind: capturing now would only queue a stale frame.
             continue;
         }
+        if !pending && !capturer.may_have_changed(display) {
+            continue;
+        }
         let captured_at = Instant::now();
+        last_capture = Some(captured_at);
         capturer.capture(display, &mut frame)?;
         let changed = !damage.update(&frame).is_empty();
         if !changed && !pending {

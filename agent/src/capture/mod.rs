@@ -64,6 +64,14 @@ pub trait Capturer {
 
     /// Captures display `index` as it is now into `frame`, reusing its buffer.
     fn capture(&mut self, index: usize, frame: &mut Frame) -> Result<()>;
+
+    /// Whether display `index` may have changed since it was last captured. `false` only when
+    /// the OS says for certain that nothing was drawn there, so a still screen costs no
+    /// capture at all. The default cannot tell, and says `true`.
+    fn may_have_changed(&mut self, index: usize) -> bool {
+        let _ = index;
+        true
+    }
 }
 
 /// Opens this platform's capturer. `display` names the display server where that means

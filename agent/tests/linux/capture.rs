@@ -186,3 +186,23 @@ fn the_shared_memory_segment_is_private_to_this_user() {
         assert_eq!(perms, "600", "segment {id} is mode {perms}");
     }
 }
+
+#[test]
+fn a_still_screen_reports_no_change_until_something_is_drawn() {
+    let x = Xvfb::start(320, 240);
+    let mut cap = capture::open(Some(&x.display)).unwrap();
+    let mut f = Frame::default();
+    assert!(cap.may_have_changed(0), "never captured yet");
+    cap.capture(0, &mut f).unwrap();
+    assert!(!cap.may_have_changed(0), "nothing drawn since the capture");
+
+    paint_scene(&x);
+    // The server sends the damage event asynchronously; wait for it, with a bound.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !cap.may_have_changed(0) {
+        assert!(std::time::Instant::now() < deadline, "no damage reported");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    cap.capture(0, &mut f).unwrap();
+    assert!(!cap.may_have_changed(0), "the capture took the change in");
+}

@@ -7,6 +7,10 @@
 //! awaited, so the image is the screen as of the current call (a test moves a window and checks
 //! the very next capture).
 //!
+//! A DAMAGE extension object on the root window tells which displays were drawn on since their
+//! last capture, so a still screen is not captured at all. Without the extension every poll
+//! captures, and tile comparison finds the changes.
+//!
 //! scrap creates its SysV shared-memory segment with mode 0777, which would let any local user
 //! attach it and read the screen. [`restrict_segments`] sets every segment this process created
 //! to 0600 right after the capturer is made (the owner — us — can still hand it to the X server).
@@ -16,8 +20,11 @@ use std::rc::Rc;
 
 use scrap::x11::{Capturer as ShmCapturer, Display as ShmDisplay, Rect, Server};
 use x11rb::connection::Connection;
+use x11rb::protocol::Event;
+use x11rb::protocol::damage::{self, ConnectionExt as _};
 use x11rb::protocol::randr::ConnectionExt as _;
 use x11rb::protocol::xproto::ConnectionExt as _;
+use x11rb::rust_connection::RustConnection;
 
 use crate::capture::{Capturer, DisplayInfo, Frame};
 use crate::error::{Error, Result};
@@ -27,6 +34,59 @@ struct X11Capturer {
     root: u32,
     infos: Vec<DisplayInfo>,
     shm: Vec<Option<ShmCapturer>>,
+    damage: Option<Damage>,
+}
+
+/// The root window's damage, split by display.
+struct Damage {
+    conn: RustConnection,
+    id: damage::Damage,
+    /// Per display: drawn on since its last capture.
+    dirty: Vec<bool>,
+}
+
+impl Damage {
+    /// Watches `root`; `None` if the server lacks the DAMAGE extension.
+    fn watch(display: Option<&str>, root: u32, displays: usize) -> Option<Damage> {
+        let (conn, _) = x11rb::connect(display).ok()?;
+        conn.damage_query_version(1, 1).ok()?.reply().ok()?;
+        let id = conn.generate_id().ok()?;
+        // DELTA_RECTANGLES: an event for every area added to the region, so emptying the
+        // region after reading events loses nothing (drawing before the subtract has its own
+        // event on the way; drawing after it grows the region again).
+        conn.damage_create(id, root, damage::ReportLevel::DELTA_RECTANGLES)
+            .ok()?
+            .check()
+            .ok()?;
+        Some(Damage {
+            conn,
+            id,
+            dirty: vec![true; displays],
+        })
+    }
+
+    /// Reads pending damage events and marks the displays they touch.
+    fn drain(&mut self, infos: &[DisplayInfo]) {
+        let mut any = false;
+        while let Ok(Some(ev)) = self.conn.poll_for_event() {
+            let Event::DamageNotify(n) = ev else { continue };
+            any = true;
+            let a = n.area;
+            let (ax, ay) = (i32::from(a.x), i32::from(a.y));
+            let (aw, ah) = (i32::from(a.width), i32::from(a.height));
+            for (d, dirty) in infos.iter().zip(self.dirty.iter_mut()) {
+                let (dw, dh) = (d.width as i32, d.height as i32);
+                if ax < d.x + dw && d.x < ax + aw && ay < d.y + dh && d.y < ay + ah {
+                    *dirty = true;
+                }
+            }
+        }
+        if any {
+            // Keep the region small, so new drawing is always a delta with an event.
+            let _ = self.conn.damage_subtract(self.id, x11rb::NONE, x11rb::NONE);
+            let _ = self.conn.flush();
+        }
+    }
 }
 
 fn no_display(display: Option<&str>, reason: impl ToString) -> Error {
@@ -93,11 +153,16 @@ pub fn open(display: Option<&str>) -> Result<Box<dyn Capturer>> {
     let server = Server::connect(name.as_ref().map_or(std::ptr::null(), |n| n.as_ptr()))
         .map_err(|e| no_display(display, format!("{e:?}")))?;
     let shm = (0..infos.len()).map(|_| None).collect();
+    let damage = Damage::watch(display, root, infos.len());
+    if damage.is_none() {
+        tracing::info!("no DAMAGE extension: every poll captures the screen");
+    }
     Ok(Box::new(X11Capturer {
         server: Rc::new(server),
         root,
         infos,
         shm,
+        damage,
     }))
 }
 
@@ -106,7 +171,24 @@ impl Capturer for X11Capturer {
         Ok(self.infos.clone())
     }
 
+    fn may_have_changed(&mut self, index: usize) -> bool {
+        match self.damage.as_mut() {
+            Some(d) => {
+                d.drain(&self.infos);
+                d.dirty.get(index).copied().unwrap_or(true)
+            }
+            None => true,
+        }
+    }
+
     fn capture(&mut self, index: usize, frame: &mut Frame) -> Result<()> {
+        if let Some(d) = self.damage.as_mut() {
+            // Events read before this capture are in its image; later ones mark it again.
+            d.drain(&self.infos);
+            if let Some(dirty) = d.dirty.get_mut(index) {
+                *dirty = false;
+            }
+        }
         let info = self.infos.get(index).ok_or(Error::UnknownDisplay(index))?;
         let (w, h) = (info.width, info.height);
         let slot = &mut self.shm[index];
