@@ -426,6 +426,16 @@ impl Viewer {
         self.events.recv().await.expect("viewer tasks stopped")
     }
 
+    /// Discards the pictures decoded so far (to wait for one made after some action).
+    pub fn clear_pictures(&mut self) {
+        while self.pictures.try_recv().is_ok() {}
+    }
+
+    /// Discards the events received so far (to measure from now on).
+    pub fn clear_events(&mut self) {
+        while self.events.try_recv().is_ok() {}
+    }
+
     /// Waits for a control message matching `pred`.
     pub async fn control_where(&mut self, mut pred: impl FnMut(&Control) -> bool) -> Control {
         loop {
