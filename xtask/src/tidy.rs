@@ -88,8 +88,29 @@ pub fn check(root: &Path) -> Result<Vec<String>> {
                 rel.display()
             ));
         }
-        // This file names the pattern it looks for; it is the checker, not platform code.
+        // This file names the patterns it looks for; it is the checker, not platform code.
         let checker = rel == Path::new("xtask/src/tidy.rs");
+        let agent_outside_rtc = rel.starts_with("agent/src") && !rel.starts_with("agent/src/rtc");
+        if agent_outside_rtc {
+            for (i, line) in text.lines().enumerate() {
+                let code = !line.trim_start().starts_with("//");
+                let t = line.trim_start();
+                let names_stack = ["use rtc::", "use webrtc::", "rtc::", "webrtc::"]
+                    .iter()
+                    .any(|p| {
+                        t.starts_with(p)
+                            || line.contains(&format!(" {p}"))
+                            || line.contains(&format!("({p}"))
+                    });
+                if code && names_stack {
+                    problems.push(format!(
+                        "{}:{}: the WebRTC stack used outside `agent/src/rtc`",
+                        rel.display(),
+                        i + 1
+                    ));
+                }
+            }
+        }
         if !is_os_module(rel) && !checker {
             for (i, line) in text.lines().enumerate() {
                 let code = !line.trim_start().starts_with("//");
@@ -134,6 +155,11 @@ mod tests {
     }
 
     #[test]
+    fn only_the_agent_rtc_module_knows_the_webrtc_stack() {
+        assert_tidy(|p| p.contains("WebRTC stack"));
+    }
+
+    #[test]
     fn no_source_file_over_the_line_limit() {
         assert_tidy(|p| p.contains("-line limit"));
     }
@@ -159,9 +185,26 @@ mod tests {
             "//! doc\n#[cfg(target_os = \"linux\")]\nfn f() {}\n",
         )
         .unwrap();
+        let agent = dir.join("agent/src");
+        std::fs::create_dir_all(agent.join("rtc")).unwrap();
+        std::fs::write(
+            agent.join("session.rs"),
+            "//! doc
+use webrtc::x;
+",
+        )
+        .unwrap();
+        std::fs::write(
+            agent.join("rtc/mod.rs"),
+            "//! doc
+use webrtc::x;
+",
+        )
+        .unwrap();
         let problems = check(&dir).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(problems.len(), 3, "{problems:#?}");
+        assert_eq!(problems.len(), 4, "{problems:#?}");
+        assert!(problems.iter().any(|p| p.contains("session.rs:2")));
         assert!(
             problems
                 .iter()

@@ -113,11 +113,22 @@ pub enum LinkState {
     Closed,
 }
 
+/// An ICE candidate as signaling carries it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Candidate {
+    /// The `candidate:` attribute, without `a=`; empty marks the end of candidates.
+    pub candidate: String,
+    /// The media stream identification tag.
+    pub sdp_mid: Option<String>,
+    /// The m-line index.
+    pub sdp_mline_index: Option<u16>,
+}
+
 /// What a [`Peer`] reports.
 #[derive(Debug)]
 pub enum PeerEvent {
     /// A local ICE candidate to send to the viewer; `None` when gathering is complete.
-    Candidate(Option<RTCIceCandidateInit>),
+    Candidate(Option<Candidate>),
     /// The connection's state changed.
     State(LinkState),
     /// The viewer asked for a keyframe (PLI or FIR).
@@ -255,11 +266,17 @@ impl Peer {
     }
 
     /// Adds a candidate the viewer trickled; an empty one marks the end.
-    pub async fn add_candidate(&self, candidate: RTCIceCandidateInit) -> Result<()> {
-        if candidate.candidate.is_empty() {
+    pub async fn add_candidate(&self, c: Candidate) -> Result<()> {
+        if c.candidate.is_empty() {
             return Ok(());
         }
-        self.pc.add_ice_candidate(candidate).await.map_err(rtc_err)
+        let init = RTCIceCandidateInit {
+            candidate: c.candidate,
+            sdp_mid: c.sdp_mid,
+            sdp_mline_index: c.sdp_mline_index,
+            ..Default::default()
+        };
+        self.pc.add_ice_candidate(init).await.map_err(rtc_err)
     }
 
     /// The video track.
@@ -358,6 +375,11 @@ impl PeerConnectionEventHandler for Handler {
     async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
         match event.candidate.to_json() {
             Ok(c) => {
+                let c = Candidate {
+                    candidate: c.candidate,
+                    sdp_mid: c.sdp_mid,
+                    sdp_mline_index: c.sdp_mline_index,
+                };
                 let _ = self.events.send(PeerEvent::Candidate(Some(c)));
             }
             Err(e) => tracing::warn!(error = %e, "unserialisable local candidate"),

@@ -11,7 +11,6 @@ pub mod rate;
 
 use std::time::Duration;
 
-use rtc::peer_connection::transport::RTCIceCandidateInit;
 use tether_protocol::control::{self, Control};
 use tether_protocol::input::InputEvent;
 use tether_protocol::signal::{
@@ -21,7 +20,7 @@ use tokio::sync::mpsc;
 
 use crate::capture::DisplayInfo;
 use crate::input::{EnigoInjector, InputWorker};
-use crate::rtc::{Channel, ChannelKind, LinkState, Peer, PeerEvent, PeerSettings};
+use crate::rtc::{Candidate, Channel, ChannelKind, LinkState, Peer, PeerEvent, PeerSettings};
 use crate::stream::{Stream, StreamCommand, StreamEvent, StreamSettings};
 use rate::{Feedback, RateControl};
 
@@ -156,7 +155,7 @@ struct Session {
     out: mpsc::UnboundedSender<Message>,
     peer: Peer,
     answered: bool,
-    early_candidates: Vec<RTCIceCandidateInit>,
+    early_candidates: Vec<Candidate>,
     stream: Option<Stream>,
     input: Option<InputWorker>,
     control: Option<Channel>,
@@ -194,11 +193,10 @@ impl Session {
                 }
             }
             Message::Ice(ice) => {
-                let c = RTCIceCandidateInit {
+                let c = Candidate {
                     candidate: ice.candidate,
                     sdp_mid: ice.sdp_mid,
                     sdp_mline_index: ice.sdp_mline_index,
-                    ..Default::default()
                 };
                 if self.answered {
                     self.add_candidate(c).await;
@@ -210,7 +208,7 @@ impl Session {
         }
     }
 
-    async fn add_candidate(&self, c: RTCIceCandidateInit) {
+    async fn add_candidate(&self, c: Candidate) {
         if let Err(e) = self.peer.add_candidate(c).await {
             tracing::debug!(session = %self.id, error = %e, "unusable remote candidate");
         }
