@@ -1,9 +1,11 @@
 //! `docs/PROTOCOL.md` must match the code: every ```json block in it decodes as a signaling
 //! message, every message type has an example, and every line of a ```frames block (hex bytes,
-//! then the event as JSON) round-trips through the input codec.
+//! then the event as JSON) round-trips through the input codec, and every ```control block
+//! decodes as a control message, with every control type shown.
 
 use std::collections::BTreeSet;
 
+use tether_protocol::control::{self, CONTROL_TYPES};
 use tether_protocol::input::InputEvent;
 use tether_protocol::signal::{self, MESSAGE_TYPES};
 
@@ -69,4 +71,27 @@ fn every_frame_example_round_trips() {
         count >= 8,
         "docs/PROTOCOL.md should show every input event kind"
     );
+}
+
+#[test]
+fn every_control_example_decodes() {
+    let md = protocol_md();
+    let mut seen = BTreeSet::new();
+    for block in blocks(&md, "control") {
+        let msg =
+            control::decode(block.trim().as_bytes()).unwrap_or_else(|e| panic!("{e}: {block}"));
+        let encoded: serde_json::Value = serde_json::from_str(&control::encode(&msg)).unwrap();
+        let original: serde_json::Value = serde_json::from_str(block.trim()).unwrap();
+        assert_eq!(
+            encoded, original,
+            "the example shows exactly the message's fields"
+        );
+        seen.insert(original["type"].as_str().unwrap().to_owned());
+    }
+    for t in CONTROL_TYPES {
+        assert!(
+            seen.contains(*t),
+            "docs/PROTOCOL.md has no example of control `{t}`"
+        );
+    }
 }

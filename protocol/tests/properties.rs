@@ -46,6 +46,14 @@ proptest! {
     }
 
     #[test]
+    fn arbitrary_bytes_never_panic_the_control_decoder(b in proptest::collection::vec(any::<u8>(), 0..512)) {
+        if let Ok(m) = tether_protocol::control::decode(&b) {
+            let again = tether_protocol::control::decode(tether_protocol::control::encode(&m).as_bytes());
+            prop_assert_eq!(again.unwrap(), m);
+        }
+    }
+
+    #[test]
     fn near_valid_frames_never_panic_the_signal_decoder(m in message(), cut in any::<prop::sample::Index>(), junk in any::<char>()) {
         let mut frame = signal::encode(&m);
         let mut at = cut.index(frame.len() + 1);
