@@ -21,6 +21,7 @@ use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::configuration::{RTCConfigurationBuilder, RTCIceTransportPolicy};
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::{RTCIceCandidateInit, RTCIceServer};
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp::codec::h264::H264Packet;
 use rtc::rtp::packetizer::Depacketizer;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -198,11 +199,29 @@ impl PeerConnectionEventHandler for Handler {
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         let pictures = self.pictures.clone();
         let (au_tx, au_rx) = std::sync::mpsc::channel::<(Bytes, Instant)>();
-        std::thread::spawn(move || decode_loop(au_rx, pictures));
+        let (pli_tx, mut pli_rx) = mpsc::unbounded_channel();
+        std::thread::spawn(move || decode_loop(au_rx, pictures, pli_tx));
         tokio::spawn(async move {
             let mut depack = H264Packet::default();
             let mut au = BytesMut::new();
-            while let Some(ev) = track.poll().await {
+            let mut last_pli: Option<Instant> = None;
+            loop {
+                let ev = tokio::select! {
+                    ev = track.poll() => ev,
+                    Some(()) = pli_rx.recv() => {
+                        // At most one request per 200 ms, like a browser's decoder.
+                        if last_pli.is_none_or(|t| t.elapsed() > std::time::Duration::from_millis(200)) {
+                            last_pli = Some(Instant::now());
+                            if let Some(ssrc) = track.ssrcs().await.first().copied() {
+                                let _ = track
+                                    .write_rtcp(vec![Box::new(PictureLossIndication { sender_ssrc: 0, media_ssrc: ssrc })])
+                                    .await;
+                            }
+                        }
+                        continue;
+                    }
+                };
+                let Some(ev) = ev else { return };
                 let TrackRemoteEvent::OnRtpPacket(p) = ev else {
                     continue;
                 };
@@ -221,11 +240,23 @@ impl PeerConnectionEventHandler for Handler {
     }
 }
 
-fn decode_loop(aus: std::sync::mpsc::Receiver<(Bytes, Instant)>, out: mpsc::Sender<Picture>) {
+fn decode_loop(
+    aus: std::sync::mpsc::Receiver<(Bytes, Instant)>,
+    out: mpsc::Sender<Picture>,
+    pli: mpsc::UnboundedSender<()>,
+) {
     let mut dec = Decoder::new().expect("openh264 decoder");
     while let Ok((au, received_at)) = aus.recv() {
-        let Ok(Some(yuv)) = dec.decode(&au) else {
-            continue;
+        let yuv = match dec.decode(&au) {
+            Ok(Some(yuv)) => yuv,
+            Ok(None) => continue,
+            Err(_) => {
+                // Lost packets broke the reference chain: ask for a keyframe, as browsers do.
+                if pli.send(()).is_err() {
+                    return;
+                }
+                continue;
+            }
         };
         let (width, height) = yuv.dimensions();
         let mut rgb = vec![0; width * height * 3];

@@ -334,10 +334,16 @@ impl Peer {
             if p.current_round_trip_time > 0.0 {
                 pair_rtt = Some(p.current_round_trip_time * 1000.0);
             }
+            // The pair names candidates by their ICE ids; the candidates' own stats ids carry a
+            // prefix, so match on the suffix.
             let kind = |id: &str| {
-                report.get(id).and_then(|e| match e {
+                report.iter().find_map(|e| match e {
                     RTCStatsReportEntry::LocalCandidate(c)
-                    | RTCStatsReportEntry::RemoteCandidate(c) => Some(c.candidate_type),
+                    | RTCStatsReportEntry::RemoteCandidate(c)
+                        if e.id().ends_with(id) =>
+                    {
+                        Some(c.candidate_type)
+                    }
                     _ => None,
                 })
             };

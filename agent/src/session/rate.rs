@@ -86,9 +86,10 @@ impl RateControl {
             return self.target();
         }
         let loss = fb.loss.unwrap_or(0.0);
-        // Queueing delay: the path's buffers are filling before they drop.
+        // Queueing delay: the path's buffers are filling before they drop. Only meaningful
+        // while video flows; an idle stream's RTT says nothing about its own load.
         let queueing = match (fb.rtt_ms, self.min_rtt) {
-            (Some(rtt), Some(min)) => rtt > min * 2.0 + 40.0,
+            (Some(rtt), Some(min)) => fb.sent_bps > 0 && rtt > min * 2.0 + 40.0,
             _ => false,
         };
         let b = f64::from(self.bps);
@@ -160,6 +161,12 @@ mod tests {
             rc.update(fb(0.0, 10.0, 2_000));
         }
         assert_eq!(rc.target().bps, 1_000_000);
+        rc.update(fb(0.0, 400.0, 0));
+        assert_eq!(
+            rc.target().bps,
+            1_000_000,
+            "no back-off for delay while idle"
+        );
 
         rc.set_user(Some(500_000), Some(12), 30);
         rc.update(fb(0.5, 500.0, 500_000));

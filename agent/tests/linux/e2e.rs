@@ -5,7 +5,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use tether_protocol::control::Control;
+use tether_protocol::control::{Control, Path};
 use tether_protocol::input::{COORD_MAX, InputEvent};
 use tether_protocol::keymap;
 use tether_tests::viewer::{Picture, Viewer, ViewerOptions};
@@ -84,26 +84,42 @@ fn keys_down(conn: &impl Connection) -> Vec<u8> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn viewer_sees_the_screen_and_its_input_lands_then_keys_are_released_when_it_vanishes() {
-    let (w, h) = (640u16, 480u16);
-    let x = Xvfb::start(u32::from(w), u32::from(h));
-    paint_quadrants(&x, w, h);
+/// What must live as long as the loop: the agent process, the relay and its data directory.
+type Guard = (
+    tokio::process::Child,
+    crate::support::Relay,
+    tempfile::TempDir,
+);
+
+/// A relay, an agent sharing `x`, and a viewer connected to it with control granted; also the
+/// agent's terminal output.
+async fn start_loop(
+    x: &Xvfb,
+    relay_only: bool,
+) -> (
+    Viewer,
+    tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    Guard,
+) {
     let dir = tempfile::tempdir().unwrap();
     seed_technician(dir.path());
     let addr = tether_tests::free_addr();
-    let _relay = start_relay(dir.path(), addr).await;
-
+    let relay = start_relay(dir.path(), addr).await;
+    let relay_url = format!("http://{addr}");
+    let mut args = vec![
+        "share",
+        "--relay",
+        &relay_url,
+        "--display",
+        &x.display,
+        "--bind",
+        "127.0.0.1:0",
+    ];
+    if relay_only {
+        args.push("--relay-only");
+    }
     let mut agent = Command::new(env!("CARGO_BIN_EXE_tether-agent"))
-        .args([
-            "share",
-            "--relay",
-            &format!("http://{addr}"),
-            "--display",
-            &x.display,
-            "--bind",
-            "127.0.0.1:0",
-        ])
+        .args(&args)
         .env("DISPLAY", &x.display)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -120,11 +136,20 @@ async fn viewer_sees_the_screen_and_its_input_lands_then_keys_are_released_when_
         line_containing(&mut out, "Allow?").await;
         stdin.write_all(b"c\n").await.unwrap();
     };
-    let (viewer, ()) = tokio::join!(
-        Viewer::connect(addr, &token, &code, ViewerOptions::default()),
-        answer
-    );
-    let mut viewer = viewer.expect("consent was given");
+    let opts = ViewerOptions {
+        relay_only,
+        ..ViewerOptions::default()
+    };
+    let (viewer, ()) = tokio::join!(Viewer::connect(addr, &token, &code, opts), answer);
+    (viewer.expect("consent was given"), out, (agent, relay, dir))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewer_sees_the_screen_and_its_input_lands_then_keys_are_released_when_it_vanishes() {
+    let (w, h) = (640u16, 480u16);
+    let x = Xvfb::start(u32::from(w), u32::from(h));
+    paint_quadrants(&x, w, h);
+    let (mut viewer, mut out, _guard) = start_loop(&x, false).await;
 
     // The screen arrives: the decoded picture shows the four quadrants in their colours.
     let pic = tokio::time::timeout(WAIT, viewer.picture_where(shows_quadrants))
@@ -144,6 +169,17 @@ async fn viewer_sees_the_screen_and_its_input_lands_then_keys_are_released_when_
     };
     assert_eq!(active, 0);
     assert_eq!((displays[0].width, displays[0].height), (640, 480));
+    // Stats follow once a second; on loopback the path is direct.
+    let stats = tokio::time::timeout(
+        WAIT,
+        viewer.control_where(|c| matches!(c, Control::Stats(s) if s.path != Path::Unknown)),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(stats, Control::Stats(s) if s.path == Path::Host),
+        "{stats:?}"
+    );
 
     // A change on screen reaches the viewer: the top-left quadrant turns white.
     {
@@ -202,4 +238,24 @@ async fn viewer_sees_the_screen_and_its_input_lands_then_keys_are_released_when_
     viewer.vanish().await;
     until("keys released", || keys_down(&conn), |k| k.is_empty()).await;
     line_containing(&mut out, "ended: ViewerLeft").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_flows_through_the_embedded_turn_server_when_both_sides_insist() {
+    let x = Xvfb::start(320, 240);
+    paint_quadrants(&x, 320, 240);
+    let (mut viewer, _out, _guard) = start_loop(&x, true).await;
+    tokio::time::timeout(WAIT, viewer.picture_where(shows_quadrants))
+        .await
+        .expect("a picture through TURN");
+    let stats = tokio::time::timeout(
+        WAIT,
+        viewer.control_where(|c| matches!(c, Control::Stats(s) if s.path != Path::Unknown)),
+    )
+    .await
+    .unwrap();
+    let Control::Stats(s) = stats else {
+        unreachable!()
+    };
+    assert_eq!(s.path, Path::Relay, "{s:?}");
 }

@@ -23,6 +23,8 @@ pub async fn start_relay(dir: &std::path::Path, addr: std::net::SocketAddr) -> R
         ..Config::default()
     };
     cfg.turn.port = 0;
+    // Everything runs on loopback, which a public relay would refuse to relay to.
+    cfg.turn.allow_private_peers = true;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         tether_relay::run(listener, cfg, async move {
