@@ -213,6 +213,18 @@ mod tests {
     }
 
     #[test]
+    fn long_floats_round_trip_exactly() {
+        // Found by fuzzing: without exact float parsing, a long decimal decoded to a value that
+        // re-encoded differently.
+        let frame = format!(
+            r#"{{"type":"stats","fps":29.0,"bitrate_bps":1,"target_bps":1,"encode_ms":{}11.8,"path":"host"}}"#,
+            "9".repeat(60)
+        );
+        let m = decode(frame.as_bytes()).unwrap();
+        assert_eq!(decode(encode(&m).as_bytes()).unwrap(), m);
+    }
+
+    #[test]
     fn refuses_bad_input_with_typed_errors() {
         assert!(matches!(decode(b"nope"), Err(DecodeError::Malformed(_))));
         assert!(matches!(decode(b"{}"), Err(DecodeError::Malformed(_))));
