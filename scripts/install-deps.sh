@@ -10,7 +10,7 @@ group=${1:-all}
 # build: X11 capture (scrap links xcb, xcb-shm, xcb-randr); nasm for openh264's assembly (3-4x faster).
 build_pkgs=(pkg-config build-essential curl nasm libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev)
 # test: a virtual X server, ImageMagick's `import` (reference screenshots), setxkbmap (layouts).
-test_pkgs=(xvfb imagemagick x11-xkb-utils xauth)
+test_pkgs=(xvfb imagemagick x11-xkb-utils xauth xclip)
 
 case "$group" in
   build) pkgs=("${build_pkgs[@]}") ;;

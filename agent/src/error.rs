@@ -30,6 +30,9 @@ pub enum Error {
     /// Talking to the relay failed.
     #[error("relay: {0}")]
     Relay(String),
+    /// The clipboard could not be read or written.
+    #[error("clipboard: {0}")]
+    Clipboard(String),
     /// WebRTC failed.
     #[error("webrtc: {0}")]
     Rtc(String),

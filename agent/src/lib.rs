@@ -7,6 +7,7 @@
 //! `cfg(target_os)`.
 
 pub mod capture;
+pub mod clipboard;
 pub mod consent;
 pub mod encode;
 pub mod error;

@@ -75,8 +75,22 @@ fn grouped(code: &str) -> String {
         .unwrap_or_else(|_| code.to_owned())
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let Command::Share { display, .. } = &cli.command;
+    if let Some(d) = display {
+        // Libraries that open the display themselves (the clipboard) read $DISPLAY.
+        // SAFETY: no other thread exists yet; the runtime is built below.
+        unsafe { std::env::set_var("DISPLAY", d) };
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?
+        .block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> Result<()> {
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("TETHER_LOG").unwrap_or_else(|_| "warn".into());
     tracing_subscriber::fmt()
@@ -92,7 +106,7 @@ async fn main() -> Result<()> {
         relay_only,
         fps,
         bitrate_kbps,
-    } = Cli::parse().command;
+    } = cli.command;
     let defaults = SessionConfig::default();
     let media = SessionConfig {
         display_server: display,

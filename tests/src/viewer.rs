@@ -135,7 +135,10 @@ pub async fn open_signaling(addr: SocketAddr, token: &str, code: &str, mode: Mod
 async fn next_signal(ws: &mut WsStream) -> Option<Message> {
     loop {
         match ws.next().await? {
-            Ok(Ws::Text(t)) => return signal::decode(&t).ok(),
+            Ok(Ws::Text(t)) => match signal::decode(&t) {
+                Ok(m) => return Some(m),
+                Err(e) => panic!("undecodable signaling from the relay: {e}: {t}"),
+            },
             Ok(Ws::Close(_)) | Err(_) => return None,
             Ok(_) => continue,
         }

@@ -19,6 +19,7 @@ use tether_protocol::signal::{
 use tokio::sync::mpsc;
 
 use crate::capture::DisplayInfo;
+use crate::clipboard::ClipboardSync;
 use crate::input::{EnigoInjector, InputWorker};
 use crate::rtc::{Candidate, Channel, ChannelKind, LinkState, Peer, PeerEvent, PeerSettings};
 use crate::stream::{Stream, StreamCommand, StreamEvent, StreamSettings};
@@ -86,6 +87,7 @@ pub async fn run(
         displays: None,
         rate,
         applied: None,
+        clipboard: None,
         window: Window::default(),
     };
     let mut frames: Option<mpsc::Receiver<StreamEvent>> = None;
@@ -121,6 +123,15 @@ pub async fn run(
                 Some(ev) => if let Err(r) = s.on_stream(ev).await { break Some(r) },
                 None => { frames = None; }
             },
+            text = async {
+                match s.clipboard.as_mut() {
+                    Some((_, rx)) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => match text {
+                Some(text) => s.send_control(&Control::Clipboard { text }).await,
+                None => s.clipboard = None,
+            },
             _ = tick.tick() => s.on_tick().await,
         }
     };
@@ -129,6 +140,7 @@ pub async fn run(
     }
     // Keys first: the viewer may have vanished with some held.
     s.input.take();
+    s.clipboard.take();
     s.stream.take();
     s.peer.close().await;
 }
@@ -162,6 +174,7 @@ struct Session {
     displays: Option<(Vec<DisplayInfo>, usize)>,
     rate: RateControl,
     applied: Option<rate::Target>,
+    clipboard: Option<(ClipboardSync, mpsc::UnboundedReceiver<String>)>,
     window: Window,
 }
 
@@ -260,6 +273,14 @@ impl Session {
             PeerEvent::KeyframeRequest => self.stream_cmd(StreamCommand::Keyframe),
             PeerEvent::ChannelOpen(ChannelKind::Control, ch) => {
                 self.control = Some(ch);
+                // Clipboard text goes both ways in control sessions only.
+                if self.control_mode && self.clipboard.is_none() {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    match ClipboardSync::start(tx) {
+                        Ok(c) => self.clipboard = Some((c, rx)),
+                        Err(e) => tracing::warn!(error = %e, "no clipboard sync"),
+                    }
+                }
                 if let Some((d, active)) = self.displays.clone() {
                     self.send_displays(&d, active).await;
                 }
@@ -331,9 +352,12 @@ impl Session {
                 );
                 self.apply_target();
             }
-            Control::Clipboard { .. } => {
-                tracing::info!(session = %self.id, "clipboard text from the viewer is not applied by this build");
-            }
+            Control::Clipboard { text } => match &self.clipboard {
+                Some((c, _)) if self.control_mode => c.set(text),
+                _ => {
+                    tracing::debug!(session = %self.id, "clipboard text ignored: not a control session")
+                }
+            },
             Control::Displays { .. } | Control::Stats(_) => {}
         }
     }

@@ -77,6 +77,38 @@ async fn until<T: std::fmt::Debug>(
     }
 }
 
+/// The CLIPBOARD selection's text, read with xclip (empty if none).
+fn xclip_out(x: &Xvfb) -> String {
+    let out = std::process::Command::new("xclip")
+        .args(["-selection", "clipboard", "-o"])
+        .env("DISPLAY", &x.display)
+        .output()
+        .expect("xclip is installed (scripts/install-deps.sh test)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Copies `text` to the CLIPBOARD selection as a local application would (xclip keeps serving
+/// it in the background until the X server goes away).
+fn xclip_in(x: &Xvfb, text: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("xclip")
+        .args(["-selection", "clipboard", "-i"])
+        .env("DISPLAY", &x.display)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("xclip is installed");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    // xclip forks a server for the selection and the parent exits.
+    child.wait().unwrap();
+}
+
 fn keys_down(conn: &impl Connection) -> Vec<u8> {
     let map = conn.query_keymap().unwrap().reply().unwrap().keys;
     (0..=255u8)
@@ -233,6 +265,27 @@ async fn viewer_sees_the_screen_and_its_input_lands_then_keys_are_released_when_
     }
     let down = until("keys down", || keys_down(&conn), |k| k.len() == 2).await;
     assert!(down.contains(&50) && down.contains(&38), "{down:?}"); // Shift_L, a (evdev + 8)
+
+    // Clipboard, supporter → agent: pasteable on the X server.
+    let text = "from the supporter ✓";
+    viewer
+        .send_control(&Control::Clipboard { text: text.into() })
+        .await;
+    until("the X clipboard", || xclip_out(&x), |t| t == text).await;
+    // Agent → supporter: a copy made on the X server reaches the viewer.
+    xclip_in(&x, "copied on the agent");
+    let got = tokio::time::timeout(
+        WAIT,
+        viewer.control_where(|c| matches!(c, Control::Clipboard { .. })),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        got,
+        Control::Clipboard {
+            text: "copied on the agent".into()
+        }
+    );
 
     // ...and come back up when the viewer vanishes without releasing them.
     viewer.vanish().await;
