@@ -421,8 +421,12 @@ impl Viewer {
                         Some(Message::Ping(p)) => {
                             let _ = ws.send(Ws::text(signal::encode(&Message::Pong(p)))).await;
                         }
+                        Some(Message::Error(e)) => eprintln!("test viewer: the relay refused something: {e:?}"),
                         Some(_) => {}
-                        None => return,
+                        None => {
+                            eprintln!("test viewer: the relay closed the signaling socket");
+                            return;
+                        }
                     }
                 }
             }

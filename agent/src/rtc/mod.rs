@@ -348,15 +348,14 @@ impl Peer {
                 })
             };
             use rtc::peer_connection::transport::RTCIceCandidateType as T;
-            let kinds = [kind(&p.local_candidate_id), kind(&p.remote_candidate_id)];
-            out.path = if kinds.contains(&Some(T::Relay)) {
-                Path::Relay
-            } else if kinds.contains(&Some(T::Srflx)) || kinds.contains(&Some(T::Prflx)) {
-                Path::Reflexive
-            } else if kinds.iter().all(|k| *k == Some(T::Host)) {
-                Path::Host
-            } else {
-                Path::Unknown
+            let (local, remote) = (kind(&p.local_candidate_id), kind(&p.remote_candidate_id));
+            out.path = match (local, remote) {
+                (Some(T::Relay), _) | (_, Some(T::Relay)) => Path::Relay,
+                (Some(T::Host), Some(T::Host)) => Path::Host,
+                // A remote candidate missing from the report was learned from a connectivity
+                // check (peer-reflexive): still a direct path.
+                (Some(_), _) => Path::Reflexive,
+                (None, _) => Path::Unknown,
             };
         }
         out.rtt_ms = out.rtt_ms.or(pair_rtt);
