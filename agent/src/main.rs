@@ -41,6 +41,10 @@ enum Command {
         /// The name supporters see (defaults to the host name).
         #[arg(long)]
         name: Option<String>,
+        /// An extra trusted CA certificate (PEM) for an https:// relay with a private or
+        /// self-signed certificate.
+        #[arg(long, env = "TETHER_CA_FILE")]
+        ca_file: Option<std::path::PathBuf>,
         /// The X display to share (default: $DISPLAY).
         #[arg(long)]
         display: Option<String>,
@@ -101,6 +105,7 @@ async fn run(cli: Cli) -> Result<()> {
         relay,
         consent_ui: ConsentUi::Terminal,
         name,
+        ca_file,
         display,
         bind,
         relay_only,
@@ -122,6 +127,7 @@ async fn run(cli: Cli) -> Result<()> {
         relay: relay.clone(),
         hostname: name.unwrap_or_else(hostname),
         backoff: Backoff::default(),
+        ca_file,
         media: Some(media),
     };
     relay_client::agent_url(&relay).context("--relay")?;

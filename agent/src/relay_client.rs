@@ -51,6 +51,8 @@ pub struct ClientConfig {
     pub hostname: String,
     /// Reconnect backoff.
     pub backoff: Backoff,
+    /// An extra trusted CA certificate (PEM) for a `https://` relay.
+    pub ca_file: Option<std::path::PathBuf>,
     /// How sessions stream and inject; `None` answers consent and follows sessions on the
     /// signaling channel only (no media), which the relay tests use.
     pub media: Option<SessionConfig>,
@@ -88,23 +90,143 @@ impl Sessions {
     }
 }
 
-/// The agent WebSocket URL for a relay base URL.
-pub fn agent_url(relay: &str) -> Result<String> {
+/// Where the agent's WebSocket goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayUrl {
+    /// The full `ws://` or `wss://` URL of the agent endpoint.
+    pub url: String,
+    /// Whether the connection is TLS.
+    pub tls: bool,
+    /// Host name (or address) to connect to and, with TLS, to verify.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+/// The agent WebSocket endpoint for a relay base URL (`http://`, `https://`, `ws://`, `wss://`).
+pub fn agent_url(relay: &str) -> Result<RelayUrl> {
     let relay = relay.trim_end_matches('/');
-    let base = if let Some(rest) = relay.strip_prefix("http://") {
-        format!("ws://{rest}")
-    } else if relay.starts_with("ws://") {
-        relay.to_owned()
-    } else if relay.starts_with("https://") || relay.starts_with("wss://") {
-        return Err(Error::Unsupported(
-            "TLS relay URLs in this build of the agent; use http:// behind a TLS-terminating proxy on the same host, or wait for wss support",
-        ));
+    let (tls, rest) = if let Some(r) = relay
+        .strip_prefix("http://")
+        .or(relay.strip_prefix("ws://"))
+    {
+        (false, r)
+    } else if let Some(r) = relay
+        .strip_prefix("https://")
+        .or(relay.strip_prefix("wss://"))
+    {
+        (true, r)
     } else {
         return Err(Error::Relay(format!(
-            "{relay:?} is not an http:// or ws:// URL"
+            "{relay:?} is not an http(s):// or ws(s):// URL"
         )));
     };
-    Ok(format!("{base}/api/v1/ws/agent"))
+    let authority = rest.split('/').next().unwrap_or_default();
+    let default_port = if tls { 443 } else { 80 };
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        // [v6 address] or [v6 address]:port
+        let (h, after) = v6
+            .split_once(']')
+            .ok_or_else(|| Error::Relay(format!("bad address in {relay:?}")))?;
+        match after.strip_prefix(':') {
+            Some(p) => (
+                h,
+                p.parse()
+                    .map_err(|_| Error::Relay(format!("bad port in {relay:?}")))?,
+            ),
+            None if after.is_empty() => (h, default_port),
+            None => return Err(Error::Relay(format!("bad address in {relay:?}"))),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (
+                h,
+                p.parse()
+                    .map_err(|_| Error::Relay(format!("bad port in {relay:?}")))?,
+            ),
+            None => (authority, default_port),
+        }
+    };
+    if host.is_empty() {
+        return Err(Error::Relay(format!("no host in {relay:?}")));
+    }
+    let scheme = if tls { "wss" } else { "ws" };
+    Ok(RelayUrl {
+        url: format!("{scheme}://{rest}/api/v1/ws/agent"),
+        tls,
+        host: host.to_owned(),
+        port,
+    })
+}
+
+/// Anything a WebSocket can run over: plain TCP or TLS.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+/// TLS settings for `wss://` relays: the system's trusted roots, plus `ca_file` if given
+/// (a private CA, or a self-signed relay certificate).
+pub fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<tokio_rustls::TlsConnector> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+
+    let mut roots = RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for c in native.certs {
+        // A malformed system certificate is skipped, as browsers do.
+        let _ = roots.add(c);
+    }
+    if let Some(path) = ca_file {
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| Error::Relay(format!("reading {}: {e}", path.display())))?;
+        for c in certs {
+            let c = c.map_err(|e| Error::Relay(format!("reading {}: {e}", path.display())))?;
+            roots
+                .add(c)
+                .map_err(|e| Error::Relay(format!("{}: {e}", path.display())))?;
+        }
+    }
+    if roots.is_empty() {
+        // Every handshake will fail, and say so; the client keeps retrying meanwhile.
+        tracing::warn!(
+            "no trusted root certificates: install the system's CA bundle or pass --ca-file"
+        );
+    }
+    let provider = std::sync::Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Relay(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(
+        config,
+    )))
+}
+
+async fn open_socket(
+    url: &RelayUrl,
+    tls: Option<&tokio_rustls::TlsConnector>,
+) -> std::result::Result<tokio_tungstenite::WebSocketStream<Box<dyn Io>>, String> {
+    let tcp = tokio::net::TcpStream::connect((url.host.as_str(), url.port))
+        .await
+        .map_err(|e| format!("cannot reach the relay: {e}"))?;
+    let _ = tcp.set_nodelay(true);
+    let io: Box<dyn Io> = match tls {
+        Some(c) => {
+            let name = rustls_pki_types::ServerName::try_from(url.host.clone())
+                .map_err(|e| format!("bad relay host name: {e}"))?;
+            Box::new(
+                c.connect(name, tcp)
+                    .await
+                    .map_err(|e| format!("TLS with the relay failed: {e}"))?,
+            )
+        }
+        None => Box::new(tcp),
+    };
+    let (ws, _) = tokio_tungstenite::client_async(url.url.as_str(), io)
+        .await
+        .map_err(|e| format!("cannot reach the relay: {e}"))?;
+    Ok(ws)
 }
 
 /// Runs until `shutdown` resolves, reconnecting as needed.
@@ -115,6 +237,11 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let url = agent_url(&cfg.relay)?;
+    let tls = if url.tls {
+        Some(tls_connector(cfg.ca_file.as_deref())?)
+    } else {
+        None
+    };
     let hello = Message::Hello(Hello {
         client: format!("tether-agent/{}", env!("CARGO_PKG_VERSION")),
         os: std::env::consts::OS.to_owned(),
@@ -132,7 +259,7 @@ pub async fn run(
     tokio::pin!(shutdown);
     loop {
         let reason = tokio::select! {
-            r = attempt(&url, &hello, &mut rc, prompt, &events, &mut sessions) => r,
+            r = attempt(&url, tls.as_ref(), &hello, &mut rc, prompt, &events, &mut sessions) => r,
             _ = &mut shutdown => return Ok(()),
         };
         let now = Instant::now();
@@ -153,17 +280,19 @@ pub async fn run(
 }
 
 /// One connection attempt; returns why it ended.
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
 async fn attempt(
-    url: &str,
+    url: &RelayUrl,
+    tls: Option<&tokio_rustls::TlsConnector>,
     hello: &Message,
     rc: &mut Reconnect,
     prompt: &mut dyn ConsentPrompt,
     events: &mpsc::UnboundedSender<ClientEvent>,
     sessions: &mut Sessions,
 ) -> String {
-    let ws = match tokio_tungstenite::connect_async(url).await {
-        Ok((ws, _)) => ws,
-        Err(e) => return format!("cannot reach the relay: {e}"),
+    let ws = match open_socket(url, tls).await {
+        Ok(ws) => ws,
+        Err(e) => return e,
     };
     let (mut tx, mut rx) = ws.split();
     if let Err(e) = tx.send(Ws::text(signal::encode(hello))).await {
@@ -299,14 +428,21 @@ mod tests {
 
     #[test]
     fn urls() {
+        let u = agent_url("http://127.0.0.1:8080").unwrap();
+        assert_eq!(u.url, "ws://127.0.0.1:8080/api/v1/ws/agent");
+        assert_eq!((u.tls, u.host.as_str(), u.port), (false, "127.0.0.1", 8080));
+        let u = agent_url("https://relay.example/").unwrap();
+        assert_eq!(u.url, "wss://relay.example/api/v1/ws/agent");
         assert_eq!(
-            agent_url("http://127.0.0.1:8080").unwrap(),
-            "ws://127.0.0.1:8080/api/v1/ws/agent"
+            (u.tls, u.host.as_str(), u.port),
+            (true, "relay.example", 443)
         );
-        assert_eq!(
-            agent_url("http://relay.example/").unwrap(),
-            "ws://relay.example/api/v1/ws/agent"
-        );
+        let u = agent_url("wss://[::1]:8443").unwrap();
+        assert_eq!((u.tls, u.host.as_str(), u.port), (true, "::1", 8443));
+        let u = agent_url("https://[::1]").unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("::1", 443));
         assert!(agent_url("ftp://x").is_err());
+        assert!(agent_url("http://x:notaport").is_err());
+        assert!(agent_url("https://").is_err());
     }
 }

@@ -126,3 +126,41 @@ async fn share_asks_at_the_terminal_and_survives_a_relay_restart() {
     let code4 = code_of(&line_containing(&mut out, "Your share code:").await);
     assert_ne!(code4, code3);
 }
+
+#[tokio::test]
+async fn share_over_wss_trusts_a_given_ca_and_refuses_an_unknown_certificate() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    let addr = tether_tests::free_addr();
+    let _relay = crate::support::start_relay_with(dir.path(), addr, |c| {
+        c.tls_cert = Some(cert_path.clone());
+        c.tls_key = Some(key_path.clone());
+    })
+    .await;
+    let url = format!("https://localhost:{}", addr.port());
+    let spawn = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tether-agent"))
+            .args(["share", "--relay", &url])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    };
+
+    // Trusting the relay's certificate: connected, with a code.
+    let mut agent = spawn(&["--ca-file", cert_path.to_str().unwrap()]);
+    let mut out = BufReader::new(agent.stdout.take().unwrap()).lines();
+    line_containing(&mut out, "Your share code:").await;
+
+    // Not trusting it: the handshake fails, the agent says so and keeps retrying.
+    let mut agent = spawn(&[]);
+    let mut out = BufReader::new(agent.stdout.take().unwrap()).lines();
+    let line = line_containing(&mut out, "Disconnected").await;
+    assert!(line.contains("TLS with the relay failed"), "{line}");
+}

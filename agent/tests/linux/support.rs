@@ -16,6 +16,15 @@ pub struct Relay {
 }
 
 pub async fn start_relay(dir: &std::path::Path, addr: std::net::SocketAddr) -> Relay {
+    start_relay_with(dir, addr, |_| {}).await
+}
+
+/// Like [`start_relay`], with `tune` applied to the configuration.
+pub async fn start_relay_with(
+    dir: &std::path::Path,
+    addr: std::net::SocketAddr,
+    tune: impl FnOnce(&mut Config),
+) -> Relay {
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
     let mut cfg = Config {
         data_dir: dir.to_path_buf(),
@@ -25,6 +34,7 @@ pub async fn start_relay(dir: &std::path::Path, addr: std::net::SocketAddr) -> R
     cfg.turn.port = 0;
     // Everything runs on loopback, which a public relay would refuse to relay to.
     cfg.turn.allow_private_peers = true;
+    tune(&mut cfg);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         tether_relay::run(listener, cfg, async move {
