@@ -99,7 +99,12 @@ async fn main() {
         PASSWORD,
     );
     let config = dir.path().join("relay.toml");
-    std::fs::write(&config, "[turn]\nport = 0\n").unwrap();
+    // Every simulated agent connects from 127.0.0.1: lift the per-address HTTP limit.
+    std::fs::write(
+        &config,
+        "api_rate_per_sec = 1000000\napi_burst = 1000000\n[turn]\nport = 0\n",
+    )
+    .unwrap();
     let addr = tether_tests::free_addr();
     let mut relay = Command::new(BIN)
         .args([

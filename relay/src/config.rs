@@ -36,6 +36,10 @@ pub struct Config {
     pub access_ttl_secs: u64,
     /// Refresh-token lifetime, in seconds.
     pub refresh_ttl_secs: u64,
+    /// HTTP requests a second one address may make, on average.
+    pub api_rate_per_sec: u32,
+    /// HTTP requests one address may make in a burst.
+    pub api_burst: u32,
     /// ICE/TURN settings.
     pub turn: TurnConfig,
 }
@@ -79,6 +83,8 @@ impl Default for Config {
             heartbeat_timeout_secs: 30,
             access_ttl_secs: 15 * 60,
             refresh_ttl_secs: 30 * 86_400,
+            api_rate_per_sec: 20,
+            api_burst: 60,
             turn: TurnConfig::default(),
         }
     }

@@ -44,6 +44,12 @@ pub enum Error {
         /// Milliseconds to wait.
         retry_after_ms: u64,
     },
+    /// Too many requests from one address.
+    #[error("too many requests; retry in {retry_after_ms} ms")]
+    RateLimited {
+        /// Milliseconds to wait.
+        retry_after_ms: u64,
+    },
     /// A configuration problem at start-up.
     #[error("configuration: {0}")]
     Config(String),
@@ -74,6 +80,7 @@ impl Error {
             }
             Error::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             Error::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
+            Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -89,9 +96,20 @@ impl IntoResponse for Error {
             self.to_string()
         };
         let mut body = serde_json::json!({ "error": { "code": code, "message": message } });
-        if let Error::Throttled { retry_after_ms } = self {
-            body["error"]["retry_after_ms"] = retry_after_ms.into();
+        let retry = match self {
+            Error::Throttled { retry_after_ms } | Error::RateLimited { retry_after_ms } => {
+                body["error"]["retry_after_ms"] = retry_after_ms.into();
+                Some(retry_after_ms.div_ceil(1000).to_string())
+            }
+            _ => None,
+        };
+        let mut resp = (status, Json(body)).into_response();
+        if let Some(secs) = retry
+            && let Ok(v) = axum::http::HeaderValue::from_str(&secs)
+        {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
         }
-        (status, Json(body)).into_response()
+        resp
     }
 }

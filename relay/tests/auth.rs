@@ -249,3 +249,27 @@ async fn malformed_and_oversize_bodies_get_json_errors() {
         (413, Some("too_large"))
     );
 }
+
+#[tokio::test]
+async fn one_address_flooding_the_api_is_rate_limited_with_a_clear_error() {
+    let relay = Relay::start_with(|c| {
+        c.api_rate_per_sec = 1;
+        c.api_burst = 20;
+    })
+    .await;
+    // The harness's own readiness checks used a little of the burst; the rest reaches handlers.
+    let mut passed = 0;
+    let (status, body) = loop {
+        let (status, body) = http(relay.addr, "GET", "/api/v1/me", None, None).await;
+        if status != 401 {
+            break (status, body);
+        }
+        passed += 1;
+        assert!(passed <= 20, "the burst is 20");
+    };
+    assert!(passed >= 10, "only {passed} requests passed");
+    assert_eq!(status, 429);
+    assert_eq!(body["error"]["code"], "rate_limited");
+    let wait = body["error"]["retry_after_ms"].as_u64().unwrap();
+    assert!((1..=1000).contains(&wait), "{wait}");
+}
