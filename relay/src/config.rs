@@ -1,5 +1,5 @@
-//! Relay configuration: built-in defaults < TOML file (`--config`) < `TETHER_*` environment <
-//! command-line flags. Every field has a default, so `tether-relay serve` runs with no arguments.
+//! Relay configuration: built-in defaults < TOML file (`--config`) < `TETHER_<KEY>` environment
+//! (`TETHER_TURN_<KEY>` for `[turn]`) < command-line flags. Every field has a default, so `tether-relay serve` runs with no arguments.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -105,12 +105,98 @@ impl Default for TurnConfig {
     }
 }
 
+/// Top-level keys a `TETHER_<KEY>` variable may set.
+const KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "public_url",
+    "tls_cert",
+    "tls_key",
+    "log_json",
+    "code_ttl_secs",
+    "consent_timeout_secs",
+    "max_session_secs",
+    "heartbeat_timeout_secs",
+    "access_ttl_secs",
+    "refresh_ttl_secs",
+    "api_rate_per_sec",
+    "api_burst",
+];
+
+/// `[turn]` keys a `TETHER_TURN_<KEY>` variable may set.
+const TURN_KEYS: &[&str] = &[
+    "stun_urls",
+    "urls",
+    "secret",
+    "public_host",
+    "port",
+    "enabled",
+    "bind_ip",
+    "allow_private_peers",
+];
+
+/// `TETHER_*` variables that are not relay settings (the agent's, logging, the config path).
+const NOT_SETTINGS: &[&str] = &["config", "log", "relay", "ca_file"];
+
 impl Config {
     /// Reads a TOML file over the defaults.
     pub fn from_file(path: &std::path::Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-        toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+        Self::load(Some(path), std::iter::empty())
+    }
+
+    /// Defaults, then the TOML file if any, then `TETHER_<KEY>` variables from `env`
+    /// (`TETHER_TURN_<KEY>` for `[turn]`). A variable's value is read as a TOML value when it is
+    /// one (`true`, `3478`, `["a", "b"]`) and as a string otherwise.
+    pub fn load(
+        file: Option<&std::path::Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?
+            }
+            None => toml::Table::new(),
+        };
+        let mut from_env = Vec::new();
+        for (name, raw) in env {
+            let Some(key) = name.strip_prefix("TETHER_").map(str::to_ascii_lowercase) else {
+                continue;
+            };
+            let value = match format!("v = {raw}").parse::<toml::Table>() {
+                Ok(mut t) => t.remove("v").unwrap_or(toml::Value::String(raw)),
+                Err(_) => toml::Value::String(raw),
+            };
+            if KEYS.contains(&key.as_str()) {
+                table.insert(key, value);
+            } else if let Some(k) = key.strip_prefix("turn_").filter(|k| TURN_KEYS.contains(k)) {
+                let turn = table
+                    .entry("turn")
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                if let toml::Value::Table(t) = turn {
+                    t.insert(k.to_owned(), value);
+                }
+            } else if !NOT_SETTINGS.contains(&key.as_str()) && !key.starts_with("bench_") {
+                tracing::warn!(variable = %name, "not a relay setting; ignored");
+                continue;
+            } else {
+                continue;
+            }
+            from_env.push(name);
+        }
+        Config::deserialize(table).map_err(|e| {
+            let source = match file {
+                Some(p) => p.display().to_string(),
+                None => "settings".into(),
+            };
+            if from_env.is_empty() {
+                Error::Config(format!("{source}: {e}"))
+            } else {
+                Error::Config(format!("{source} with {}: {e}", from_env.join(", ")))
+            }
+        })
     }
 
     /// The URL to print for people.
@@ -136,6 +222,47 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn vars(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn environment_sets_any_key_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("relay.toml");
+        std::fs::write(&file, "api_burst = 10\n[turn]\nport = 4000\n").unwrap();
+        let c = Config::load(
+            Some(&file),
+            vars(&[
+                ("TETHER_LISTEN", "0.0.0.0:9000"),
+                ("TETHER_API_BURST", "5"),
+                ("TETHER_TURN_PUBLIC_HOST", "relay.example"),
+                ("TETHER_TURN_ALLOW_PRIVATE_PEERS", "true"),
+                ("TETHER_TURN_URLS", r#"["turn:a:3478", "turn:b:3478"]"#),
+                ("TETHER_LOG", "debug"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(c.api_burst, 5);
+        assert_eq!(
+            c.turn.port, 4000,
+            "the file's value stands where no variable is set"
+        );
+        assert_eq!(c.turn.public_host, "relay.example");
+        assert!(c.turn.allow_private_peers);
+        assert_eq!(c.turn.urls, ["turn:a:3478", "turn:b:3478"]);
+    }
+
+    #[test]
+    fn a_bad_variable_is_named_in_the_error() {
+        let e = Config::load(None, vars(&[("TETHER_API_BURST", "lots")])).unwrap_err();
+        assert!(e.to_string().contains("TETHER_API_BURST"), "{e}");
+    }
 
     #[test]
     fn defaults_are_the_documented_embedded_setup() {

@@ -60,10 +60,7 @@ enum AdminCommand {
 }
 
 fn load_config(cli: &Cli) -> Result<Config> {
-    let mut cfg = match &cli.config {
-        Some(path) => Config::from_file(path)?,
-        None => Config::default(),
-    };
+    let mut cfg = Config::load(cli.config.as_deref(), std::env::vars())?;
     if let Some(d) = &cli.data_dir {
         cfg.data_dir = d.clone();
     }
