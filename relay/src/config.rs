@@ -1,5 +1,6 @@
 //! Relay configuration: built-in defaults < TOML file (`--config`) < `TETHER_<KEY>` environment
-//! (`TETHER_TURN_<KEY>` for `[turn]`) < command-line flags. Every field has a default, so `tether-relay serve` runs with no arguments.
+//! (`TETHER_TURN_<KEY>` for `[turn]`) < command-line flags. Every field has a default, so
+//! `tether-relay serve` runs with no arguments.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
