@@ -8,13 +8,13 @@
 //! it to a clipboard manager, where one runs, when the session ends.
 
 use std::sync::mpsc::{self as std_mpsc, RecvTimeoutError};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tether_protocol::control::MAX_CLIPBOARD;
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
+use crate::worker::Worker;
 
 /// How often the clipboard is checked for local copies.
 const POLL: Duration = Duration::from_millis(250);
@@ -42,10 +42,7 @@ impl TextBoard for Arboard {
 }
 
 /// A running clipboard thread; dropping it stops the thread.
-pub struct ClipboardSync {
-    commands: Option<std_mpsc::Sender<String>>,
-    thread: Option<JoinHandle<()>>,
-}
+pub struct ClipboardSync(Worker<String>);
 
 impl ClipboardSync {
     /// Starts on the OS clipboard; local copies arrive on `changes`.
@@ -69,56 +66,15 @@ impl ClipboardSync {
         B: TextBoard + 'static,
         F: FnOnce() -> Result<B> + Send + 'static,
     {
-        let (tx, rx) = std_mpsc::channel();
-        let (ready_tx, ready_rx) = std_mpsc::sync_channel(1);
-        let thread = std::thread::Builder::new()
-            .name("tether-clipboard".into())
-            .spawn(move || {
-                let mut board = match open() {
-                    Ok(b) => {
-                        let _ = ready_tx.send(Ok(()));
-                        b
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                run(&mut board, &rx, &changes);
-            })
-            .map_err(|e| Error::Clipboard(format!("starting the clipboard thread: {e}")))?;
-        match ready_rx.recv() {
-            Ok(Ok(())) => Ok(ClipboardSync {
-                commands: Some(tx),
-                thread: Some(thread),
-            }),
-            Ok(Err(e)) => {
-                let _ = thread.join();
-                Err(e)
-            }
-            Err(_) => {
-                let _ = thread.join();
-                Err(Error::Clipboard(
-                    "the clipboard thread died while starting".into(),
-                ))
-            }
-        }
+        let body = move |mut board: B, orders: std_mpsc::Receiver<String>| {
+            run(&mut board, &orders, &changes)
+        };
+        Worker::start("tether-clipboard", open, body).map(ClipboardSync)
     }
 
     /// Puts the supporter's text on the local clipboard.
     pub fn set(&self, text: String) {
-        if let Some(c) = &self.commands {
-            let _ = c.send(text);
-        }
-    }
-}
-
-impl Drop for ClipboardSync {
-    fn drop(&mut self) {
-        self.commands.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.0.send(text);
     }
 }
 

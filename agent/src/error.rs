@@ -33,6 +33,9 @@ pub enum Error {
     /// The clipboard could not be read or written.
     #[error("clipboard: {0}")]
     Clipboard(String),
+    /// A worker thread could not start.
+    #[error("thread: {0}")]
+    Thread(String),
     /// WebRTC failed.
     #[error("webrtc: {0}")]
     Rtc(String),

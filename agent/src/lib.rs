@@ -16,6 +16,7 @@ pub mod relay_client;
 pub mod rtc;
 pub mod session;
 pub mod stream;
+mod worker;
 
 pub use error::{Error, Result};
 pub use tether_protocol as protocol;

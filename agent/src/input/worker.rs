@@ -3,13 +3,13 @@
 //! or when the session drops it — whichever way the session ends.
 
 use std::sync::mpsc;
-use std::thread::JoinHandle;
 
 use tether_protocol::input::InputEvent;
 
 use super::{InputInjector, InputSession, Outcome};
 use crate::capture::DisplayInfo;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::worker::Worker;
 
 enum Command {
     Event(InputEvent),
@@ -18,10 +18,7 @@ enum Command {
 }
 
 /// A running input thread. Dropping it releases every held key and button, then joins.
-pub struct InputWorker {
-    commands: Option<mpsc::Sender<Command>>,
-    thread: Option<JoinHandle<()>>,
-}
+pub struct InputWorker(Worker<Command>);
 
 impl InputWorker {
     /// Starts the thread; `open` runs on it and makes the injector (X11 connections are
@@ -31,82 +28,39 @@ impl InputWorker {
         I: InputInjector + 'static,
         F: FnOnce() -> Result<I> + Send + 'static,
     {
-        let (tx, rx) = mpsc::channel();
-        let (ready_tx, ready_rx) = mpsc::sync_channel(1);
-        let thread = std::thread::Builder::new()
-            .name("tether-input".into())
-            .spawn(move || {
-                let injector = match open() {
-                    Ok(i) => {
-                        let _ = ready_tx.send(Ok(()));
-                        i
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                let mut session = InputSession::new(injector, displays, control);
-                while let Ok(cmd) = rx.recv() {
-                    match cmd {
-                        Command::Event(ev) => match session.handle(&ev) {
-                            Ok(Outcome::ViewOnly) => {
-                                tracing::debug!("view-only session: input dropped")
-                            }
-                            Ok(_) => {}
-                            Err(e) => tracing::warn!(error = %e, "injecting input failed"),
-                        },
-                        Command::ReleaseAll => session.release_all(),
-                        Command::Displays(d) => session.set_displays(d),
-                    }
+        let body = move |injector: I, orders: mpsc::Receiver<Command>| {
+            let mut session = InputSession::new(injector, displays, control);
+            while let Ok(cmd) = orders.recv() {
+                match cmd {
+                    Command::Event(ev) => match session.handle(&ev) {
+                        Ok(Outcome::ViewOnly) => {
+                            tracing::debug!("view-only session: input dropped")
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "injecting input failed"),
+                    },
+                    Command::ReleaseAll => session.release_all(),
+                    Command::Displays(d) => session.set_displays(d),
                 }
-                // The session's drop releases whatever is still held.
-            })
-            .map_err(|e| Error::Input(format!("starting the input thread: {e}")))?;
-        match ready_rx.recv() {
-            Ok(Ok(())) => Ok(InputWorker {
-                commands: Some(tx),
-                thread: Some(thread),
-            }),
-            Ok(Err(e)) => {
-                let _ = thread.join();
-                Err(e)
             }
-            Err(_) => {
-                let _ = thread.join();
-                Err(Error::Input("the input thread died while starting".into()))
-            }
-        }
-    }
-
-    fn send(&self, cmd: Command) {
-        if let Some(c) = &self.commands {
-            let _ = c.send(cmd);
-        }
+            // The session's drop releases whatever is still held.
+        };
+        Worker::start("tether-input", open, body).map(InputWorker)
     }
 
     /// Applies an event (after those sent before it).
     pub fn event(&self, event: InputEvent) {
-        self.send(Command::Event(event));
+        self.0.send(Command::Event(event));
     }
 
     /// Releases every key and button this session holds.
     pub fn release_all(&self) {
-        self.send(Command::ReleaseAll);
+        self.0.send(Command::ReleaseAll);
     }
 
     /// Updates the display list used to place pointer events.
     pub fn set_displays(&self, displays: Vec<DisplayInfo>) {
-        self.send(Command::Displays(displays));
-    }
-}
-
-impl Drop for InputWorker {
-    fn drop(&mut self) {
-        self.commands.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.0.send(Command::Displays(displays));
     }
 }
 
@@ -117,6 +71,7 @@ mod tests {
     use tether_protocol::input::Button;
 
     use super::*;
+    use crate::Error;
 
     #[derive(Clone, Default)]
     struct Log(Arc<Mutex<Vec<String>>>);
