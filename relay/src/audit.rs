@@ -12,7 +12,19 @@ pub fn record(
     outcome: &str,
     detail: serde_json::Value,
 ) {
-    let entry = AuditEntry {
+    write(store, &entry(org, actor, action, outcome, detail));
+}
+
+/// An entry stamped now, to write later (the signaling hub records under its lock and writes
+/// after releasing it).
+pub fn entry(
+    org: Option<OrgId>,
+    actor: &str,
+    action: &str,
+    outcome: &str,
+    detail: serde_json::Value,
+) -> AuditEntry {
+    AuditEntry {
         id: 0,
         org_id: org,
         at: crate::unix_millis(),
@@ -20,8 +32,12 @@ pub fn record(
         action: action.to_owned(),
         outcome: outcome.to_owned(),
         detail,
-    };
-    if let Err(e) = store.append_audit(&entry) {
-        tracing::error!(error = %e, action, "writing the audit log failed");
+    }
+}
+
+/// Writes an entry made by [`entry`].
+pub fn write(store: &dyn Store, entry: &AuditEntry) {
+    if let Err(e) = store.append_audit(entry) {
+        tracing::error!(error = %e, action = %entry.action, "writing the audit log failed");
     }
 }

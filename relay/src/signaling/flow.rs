@@ -355,7 +355,11 @@ impl Hub {
         outcome: &str,
         detail: serde_json::Value,
     ) {
-        crate::audit::record(self.store.as_ref(), org, actor, action, outcome, detail);
+        let entry = crate::audit::entry(org, actor, action, outcome, detail);
+        self.pending_audit
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(entry);
     }
 }
 

@@ -15,6 +15,7 @@ use tokio::sync::{Notify, mpsc};
 use super::metrics::{Counter, Metrics};
 use super::throttle::{Key, Rules, Throttle};
 use crate::auth;
+use crate::store::AuditEntry;
 use crate::store::{Principal, Store};
 
 /// Identifies one WebSocket connection.
@@ -40,6 +41,33 @@ pub struct HubConfig {
     pub code_key: Vec<u8>,
     /// Silence after which a socket counts as dead (pings go out at a third of it).
     pub heartbeat: Duration,
+}
+
+/// The hub's state, locked; on drop the lock is released first, then the audit entries recorded
+/// meanwhile are written.
+pub(super) struct StateGuard<'a> {
+    guard: Option<MutexGuard<'a, HubState>>,
+    hub: &'a Hub,
+}
+
+impl std::ops::Deref for StateGuard<'_> {
+    type Target = HubState;
+    fn deref(&self) -> &HubState {
+        self.guard.as_ref().expect("held until drop")
+    }
+}
+
+impl std::ops::DerefMut for StateGuard<'_> {
+    fn deref_mut(&mut self) -> &mut HubState {
+        self.guard.as_mut().expect("held until drop")
+    }
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        self.guard.take();
+        self.hub.flush_audit();
+    }
 }
 
 /// A connection's outbound side, held by the hub.
@@ -139,6 +167,8 @@ pub enum Gone {
 /// The signaling hub.
 pub struct Hub {
     pub(super) state: Mutex<HubState>,
+    /// Audit entries recorded under the state lock, written once it is released.
+    pub(super) pending_audit: Mutex<Vec<AuditEntry>>,
     pub(super) throttle: Mutex<Throttle>,
     pub(super) store: Arc<dyn Store>,
     pub(super) cfg: HubConfig,
@@ -151,6 +181,7 @@ impl Hub {
     pub fn new(store: Arc<dyn Store>, cfg: HubConfig) -> Self {
         Hub {
             state: Mutex::new(HubState::default()),
+            pending_audit: Mutex::new(Vec::new()),
             throttle: Mutex::new(Throttle::new(cfg.throttle)),
             store,
             cfg,
@@ -158,10 +189,23 @@ impl Hub {
         }
     }
 
-    pub(super) fn lock(&self) -> MutexGuard<'_, HubState> {
+    pub(super) fn lock(&self) -> StateGuard<'_> {
         // A panic while holding the lock is a bug; the state itself stays structurally valid
         // (every mutation is a single map operation), so carry on rather than take the relay down.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        StateGuard {
+            guard: Some(self.state.lock().unwrap_or_else(|p| p.into_inner())),
+            hub: self,
+        }
+    }
+
+    /// Writes the audit entries recorded so far. Runs after the state lock is released, so a
+    /// slow disk delays only the caller, never every other socket.
+    fn flush_audit(&self) {
+        let entries =
+            std::mem::take(&mut *self.pending_audit.lock().unwrap_or_else(|p| p.into_inner()));
+        for e in entries {
+            crate::audit::write(self.store.as_ref(), &e);
+        }
     }
 
     /// Numbers of connected agents, viewers and live sessions (for `/metrics`).
