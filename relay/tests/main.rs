@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod durability;
 mod harness;
+mod logs;
 mod signaling;
 mod tls;
 mod turn;
