@@ -194,15 +194,16 @@ async fn an_admin_can_end_a_live_session_and_metrics_count_it() {
 }
 
 async fn metrics_text(relay: &Relay, key: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
-    let req = format!(
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out
+    let auth = format!("Bearer {key}");
+    request(
+        relay.addr,
+        "GET",
+        "/metrics",
+        &[("Authorization", &auth)],
+        "",
+    )
+    .await
+    .body
 }
 
 #[tokio::test]

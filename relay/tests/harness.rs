@@ -8,7 +8,7 @@ use futures_util::{SinkExt, StreamExt};
 use tether_protocol::signal::{self, Message};
 use tether_relay::Config;
 use tether_relay::store::{NewUser, Role, SqliteStore, Store};
-pub use tether_tests::http;
+pub use tether_tests::{http, request};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;

@@ -15,6 +15,78 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// A raw HTTP response: status (0 if nothing answered), headers (names lower-cased, in order) and
+/// body text.
+#[derive(Debug, Default)]
+pub struct RawResponse {
+    /// Status code.
+    pub status: u16,
+    /// Header names (lower case) and values, in the order sent.
+    pub headers: Vec<(String, String)>,
+    /// The body as text.
+    pub body: String,
+}
+
+impl RawResponse {
+    /// Every value of header `name` (lower case).
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.all(name).into_iter().next()
+    }
+}
+
+/// Sends one HTTP/1.1 request with extra `headers` and returns the whole response.
+pub async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> RawResponse {
+    let Ok(mut s) = TcpStream::connect(addr).await else {
+        return RawResponse::default();
+    };
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    if s.write_all(req.as_bytes()).await.is_err() {
+        return RawResponse::default();
+    }
+    let mut out = Vec::new();
+    // A reset connection reads as whatever arrived before it.
+    let _ = s.read_to_end(&mut out).await;
+    let text = String::from_utf8_lossy(&out);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    RawResponse {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
 /// Sends one HTTP/1.1 request and returns the status and JSON body (`Null` if not JSON; status 0
 /// if nothing answered).
 pub async fn http(
@@ -24,33 +96,16 @@ pub async fn http(
     body: Option<&serde_json::Value>,
     token: Option<&str>,
 ) -> (u16, serde_json::Value) {
-    let Ok(mut s) = TcpStream::connect(addr).await else {
-        return (0, serde_json::Value::Null);
-    };
     let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{auth}Connection: close\r\n\r\n{body}",
-        body.len()
-    );
-    if s.write_all(req.as_bytes()).await.is_err() {
-        return (0, serde_json::Value::Null);
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a));
     }
-    let mut out = Vec::new();
-    // A reset connection reads as whatever arrived before it.
-    let _ = s.read_to_end(&mut out).await;
-    let text = String::from_utf8_lossy(&out);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    let r = request(addr, method, path, &headers, &body).await;
     (
-        status,
-        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+        r.status,
+        serde_json::from_str(&r.body).unwrap_or(serde_json::Value::Null),
     )
 }
 
