@@ -1,0 +1,197 @@
+// The organisation's admin page: users and roles, API keys, and the audit log with filters.
+
+import { ApiError, api, type ApiKeyInfo, type AuditEntry, type Me, type Member } from "./api";
+import { field, h, replace, when } from "./dom";
+import { errorText } from "./errors";
+import { language, t } from "./i18n";
+
+const ROLES = ["owner", "admin", "technician", "viewer"] as const;
+const SCOPES = ["sessions:read", "sessions:end", "audit:read", "users:read", "users:write", "keys:write", "metrics:read"];
+const AUDIT_PAGE = 50;
+
+function failure(e: unknown): string {
+  return e instanceof ApiError ? errorText(e.code, e.retryAfterMs) : String(e);
+}
+
+function roleName(role: string): string {
+  return ROLES.includes(role as (typeof ROLES)[number]) ? t(`role.${role as (typeof ROLES)[number]}`) : role;
+}
+
+async function users(box: HTMLElement, me: Me): Promise<void> {
+  const status = h("p", { role: "status", class: "hint" });
+  replace(box, h("h2", { id: "users-title" }, t("admin.users")), status);
+  let list: Member[];
+  try {
+    list = await api<Member[]>("GET", "/api/v1/users");
+  } catch (e) {
+    status.textContent = failure(e);
+    return;
+  }
+  const body = h("tbody");
+  for (const u of list) {
+    const select = h("select", { "aria-label": t("admin.roleOf", { name: u.full_name }), disabled: u.id === me.user_id });
+    for (const r of ROLES) select.append(h("option", { value: r, selected: r === u.role }, roleName(r)));
+    select.addEventListener("change", () => {
+      api("PUT", `/api/v1/users/${u.id}/role`, { role: select.value })
+        .then(() => (status.textContent = t("admin.saved")))
+        .catch((e: unknown) => {
+          status.textContent = failure(e);
+          select.value = u.role;
+        });
+    });
+    body.append(h("tr", {}, h("td", {}, u.full_name), h("td", {}, u.email), h("td", {}, select)));
+  }
+  box.append(
+    h(
+      "table",
+      {},
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("admin.name")), h("th", { scope: "col" }, t("admin.email")), h("th", { scope: "col" }, t("admin.role")))),
+      body,
+    ),
+  );
+}
+
+async function keys(box: HTMLElement): Promise<void> {
+  const status = h("p", { role: "status", class: "hint" });
+  replace(box, h("h2", { id: "keys-title" }, t("admin.keys")), status);
+  let list: ApiKeyInfo[];
+  try {
+    list = await api<ApiKeyInfo[]>("GET", "/api/v1/api-keys");
+  } catch (e) {
+    status.textContent = failure(e);
+    return;
+  }
+  const lang = language();
+  const body = h("tbody");
+  for (const k of list) {
+    const revoke = k.revoked_at === null ? h("button", { type: "button", class: "danger small" }, t("admin.keyRevoke")) : null;
+    revoke?.addEventListener("click", () => {
+      api("DELETE", `/api/v1/api-keys/${k.id}`)
+        .then(() => keys(box))
+        .catch((e: unknown) => (status.textContent = failure(e)));
+    });
+    body.append(
+      h(
+        "tr",
+        {},
+        h("td", {}, k.name),
+        h("td", {}, k.scopes.join(", ")),
+        h("td", {}, when(k.created_at, lang)),
+        h("td", {}, k.revoked_at === null ? revoke : when(k.revoked_at, lang)),
+      ),
+    );
+  }
+  const name = h("input", { type: "text", required: true, maxlength: 100 });
+  const checks = SCOPES.map((s) => h("input", { type: "checkbox", value: s }));
+  const create = h(
+    "form",
+    { class: "inline" },
+    field(t("admin.keyName"), name),
+    h("fieldset", {}, h("legend", {}, t("admin.keyScopes")), ...checks.map((c) => h("label", { class: "choice" }, c, c.value))),
+    h("button", { type: "submit" }, t("admin.keyCreate")),
+  );
+  create.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const scopes = checks.filter((c) => c.checked).map((c) => c.value);
+    api<{ key: string }>("POST", "/api/v1/api-keys", { name: name.value.trim(), scopes })
+      .then(async (r) => {
+        await keys(box);
+        box.append(h("p", { role: "alert", class: "secret" }, t("admin.keyOnce"), " ", h("code", {}, r.key)));
+      })
+      .catch((e: unknown) => (status.textContent = failure(e)));
+  });
+  box.append(
+    h(
+      "table",
+      {},
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          ...(["admin.keyName", "admin.keyScopes", "admin.keyCreated", "admin.keyRevoked"] as const).map((k) => h("th", { scope: "col" }, t(k))),
+        ),
+      ),
+      body,
+    ),
+    create,
+  );
+}
+
+async function audit(box: HTMLElement): Promise<void> {
+  const action = h("input", { type: "text", name: "action", placeholder: t("admin.any") });
+  const outcome = h("input", { type: "text", name: "outcome", placeholder: t("admin.any") });
+  const status = h("p", { role: "status", class: "hint" });
+  const body = h("tbody");
+  const more = h("button", { type: "button", hidden: true }, t("admin.older"));
+  let before: number | null = null;
+  const lang = language();
+
+  const load = async (reset: boolean): Promise<void> => {
+    if (reset) {
+      before = null;
+      body.replaceChildren();
+    }
+    const q = new URLSearchParams({ limit: String(AUDIT_PAGE) });
+    if (action.value.trim()) q.set("action", action.value.trim());
+    if (outcome.value.trim()) q.set("outcome", outcome.value.trim());
+    if (before !== null) q.set("before", String(before));
+    let rows: AuditEntry[];
+    try {
+      rows = await api<AuditEntry[]>("GET", `/api/v1/audit?${q}`);
+    } catch (e) {
+      status.textContent = failure(e);
+      return;
+    }
+    status.textContent = reset && rows.length === 0 ? t("admin.none") : "";
+    for (const r of rows) {
+      body.append(
+        h(
+          "tr",
+          {},
+          h("td", {}, when(r.at, lang)),
+          h("td", {}, r.actor),
+          h("td", {}, r.action),
+          h("td", {}, r.outcome),
+          h("td", {}, h("code", {}, JSON.stringify(r.detail))),
+        ),
+      );
+      before = r.id;
+    }
+    more.hidden = rows.length < AUDIT_PAGE;
+  };
+  const filter = h("form", { class: "inline", role: "search" }, field(t("admin.action"), action), field(t("admin.outcome"), outcome), h("button", { type: "submit" }, t("admin.filter")));
+  filter.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    void load(true);
+  });
+  more.addEventListener("click", () => void load(false));
+  replace(
+    box,
+    h("h2", { id: "audit-title" }, t("admin.audit")),
+    filter,
+    status,
+    h(
+      "table",
+      {},
+      h(
+        "thead",
+        {},
+        h("tr", {}, ...(["admin.when", "admin.actor", "admin.action", "admin.outcome", "admin.detail"] as const).map((k) => h("th", { scope: "col" }, t(k)))),
+      ),
+      body,
+    ),
+    more,
+  );
+  await load(true);
+}
+
+/** Renders the admin page into `root`. */
+export async function renderAdmin(root: HTMLElement, me: Me): Promise<void> {
+  const u = h("section", { class: "card wide", "aria-labelledby": "users-title" });
+  const k = h("section", { class: "card wide", "aria-labelledby": "keys-title" });
+  const a = h("section", { class: "card wide", "aria-labelledby": "audit-title" });
+  root.replaceChildren(h("h1", { class: "page-title" }, t("admin.title")), u, k, a);
+  await Promise.all([users(u, me), keys(k), audit(a)]);
+}

@@ -1,0 +1,135 @@
+// The relay's HTTP API. The web app never sees a token: sign-in sets HttpOnly, SameSite=Strict
+// cookies (access, and refresh scoped to /api/v1/auth), which the browser sends by itself.
+
+/** An error reply from the relay (`{"error": {"code", "message"}}`) or the network. */
+export class ApiError extends Error {
+  constructor(
+    readonly code: string,
+    readonly status: number,
+    message: string,
+    readonly retryAfterMs: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+/** The signed-in user, as `/api/v1/me` returns it. */
+export interface Me {
+  org_id: number;
+  org_name: string;
+  user_id: number;
+  email: string;
+  full_name: string;
+  short_name: string;
+  role: "owner" | "admin" | "technician" | "viewer";
+  totp_enabled: boolean;
+}
+
+/** One row of `/api/v1/sessions`. */
+export interface SessionRecord {
+  id: string;
+  viewer_id: number | null;
+  hostname: string;
+  mode: string;
+  started_at: number;
+  ended_at: number | null;
+  end_reason: string | null;
+}
+
+/** One row of `/api/v1/users`. */
+export interface Member {
+  id: number;
+  email: string;
+  full_name: string;
+  short_name: string;
+  role: Me["role"];
+  totp_enabled: boolean;
+}
+
+/** One row of `/api/v1/api-keys`. */
+export interface ApiKeyInfo {
+  id: number;
+  name: string;
+  scopes: string[];
+  created_at: number;
+  revoked_at: number | null;
+}
+
+/** One row of `/api/v1/audit`. */
+export interface AuditEntry {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  outcome: string;
+  detail: unknown;
+}
+
+async function send(method: string, path: string, body?: unknown): Promise<Response> {
+  try {
+    return await fetch(path, {
+      method,
+      credentials: "same-origin",
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? null : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new ApiError("relay", 0, String(e));
+  }
+}
+
+async function parse<T>(resp: Response): Promise<T> {
+  const text = await resp.text();
+  let json: unknown = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    // A proxy's HTML error page, say: reported by status below.
+  }
+  if (resp.ok) return json as T;
+  const err = (json as { error?: { code?: string; message?: string; retry_after_ms?: number } } | null)?.error;
+  const retry = err?.retry_after_ms ?? (Number(resp.headers.get("retry-after")) * 1000 || null);
+  throw new ApiError(err?.code ?? `http_${resp.status}`, resp.status, err?.message ?? resp.statusText, retry);
+}
+
+let refreshing: Promise<boolean> | null = null;
+
+/** Exchanges the refresh cookie for fresh cookies; false when the sign-in is over. */
+export function refresh(): Promise<boolean> {
+  refreshing ??= send("POST", "/api/v1/auth/refresh", {})
+    .then((r) => r.ok)
+    .catch(() => false)
+    .finally(() => {
+      refreshing = null;
+    });
+  return refreshing;
+}
+
+/** Calls the API; on an expired access token, refreshes once and retries. */
+export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  let resp = await send(method, path, body);
+  if (resp.status === 401 && !/^\/api\/v1\/auth\/(login|refresh)/.test(path) && (await refresh())) {
+    resp = await send(method, path, body);
+  }
+  return parse<T>(resp);
+}
+
+/** Signs in; throws `totp_required` when the account needs its code. */
+export function login(email: string, password: string, totp?: string): Promise<unknown> {
+  return api("POST", "/api/v1/auth/login", totp ? { email, password, totp } : { email, password });
+}
+
+/** The signed-in user, or null when nobody is. */
+export async function me(): Promise<Me | null> {
+  try {
+    return await api<Me>("GET", "/api/v1/me");
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return null;
+    throw e;
+  }
+}
+
+/** Signs out this browser (revokes the sign-in and closes its sockets). */
+export async function logout(): Promise<void> {
+  await api("POST", "/api/v1/auth/logout").catch(() => undefined);
+}

@@ -1,0 +1,342 @@
+// Connecting by share code: the form, waiting for consent, the live session, and the end. One
+// signaling socket carries it all; if it drops during a session, the picture keeps flowing peer to
+// peer while the socket reconnects with backoff.
+
+import type { Me } from "./api";
+import { groupShareCode, parseShareCode } from "./code";
+import { field, h } from "./dom";
+import { errorText, reasonText } from "./errors";
+import { t } from "./i18n";
+import { RemoteView } from "./remote";
+import { RemoteSession } from "./session";
+import { type ServerMessage, Signaling } from "./signaling";
+
+type Phase =
+  | { kind: "form" }
+  | { kind: "checking" }
+  | { kind: "waiting"; requestId: string; deadline: number }
+  | { kind: "live"; session: RemoteSession; view: RemoteView; sessionId: string }
+  | { kind: "ended" };
+
+/** The connect page; `relabel` re-renders after a language change, `dispose` ends everything. */
+export class ConnectPage {
+  private phase: Phase = { kind: "form" };
+  private signaling: Signaling | null = null;
+  private message: { text: string; until?: number; code?: string } | null = null;
+  private code = "";
+  private mode: "control" | "view" = "control";
+  private timer: number | undefined;
+  private reconnectDelay = 500;
+  private disposed = false;
+
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly me: Me,
+    private readonly opts: { relayOnly: boolean },
+  ) {
+    this.render();
+  }
+
+  /** Re-renders every label. */
+  relabel(): void {
+    if (this.phase.kind === "live") this.phase.view.relabel();
+    else this.render();
+  }
+
+  /** Whether a session is live (navigation would end it). */
+  get busy(): boolean {
+    return this.phase.kind === "live" || this.phase.kind === "waiting";
+  }
+
+  /** Ends any session and closes the socket. */
+  dispose(): void {
+    this.disposed = true;
+    this.endLive("ended_by_viewer");
+    this.cancelWait();
+    window.clearInterval(this.timer);
+    this.signaling?.close();
+    this.signaling = null;
+  }
+
+  private setPhase(p: Phase): void {
+    this.phase = p;
+    this.render();
+  }
+
+  private render(): void {
+    window.clearInterval(this.timer);
+    this.timer = undefined;
+    const p = this.phase;
+    switch (p.kind) {
+      case "form":
+      case "checking":
+        this.root.replaceChildren(this.form(p.kind === "checking"));
+        break;
+      case "waiting":
+        this.root.replaceChildren(this.waiting(p.deadline));
+        break;
+      case "live":
+        this.root.replaceChildren(p.view.root);
+        break;
+      case "ended":
+        this.root.replaceChildren(this.ended());
+        break;
+    }
+  }
+
+  private form(checking: boolean): HTMLElement {
+    const codeIn = h("input", {
+      type: "text",
+      name: "code",
+      inputmode: "numeric",
+      autocomplete: "off",
+      required: true,
+      maxlength: 14,
+      value: this.code,
+      class: "code-input",
+    });
+    codeIn.addEventListener("input", () => {
+      const digits = codeIn.value.replace(/\D/g, "");
+      // Group while typing, but leave the field alone when the user typed separators themselves.
+      if (/^[0-9]*$/.test(codeIn.value) && digits.length > 3) codeIn.value = groupShareCode(digits);
+    });
+    const radio = (value: "control" | "view", label: string): HTMLElement => {
+      const input = h("input", { type: "radio", name: "mode", value, checked: this.mode === value });
+      input.addEventListener("change", () => (this.mode = value));
+      return h("label", { class: "choice" }, input, label);
+    };
+    const status = h("p", { class: this.message ? "error" : "hint", role: "alert", id: "connect-status" });
+    const submit = h("button", { type: "submit", class: "primary", disabled: checking }, t("connect.submit"));
+    const showMessage = (): void => {
+      const m = this.message;
+      if (!m) {
+        status.textContent = checking ? t("wait.checking") : "";
+        return;
+      }
+      if (m.until !== undefined) {
+        const left = m.until - Date.now();
+        if (left <= 0) {
+          status.textContent = t("err.throttledDone");
+          submit.disabled = false;
+          window.clearInterval(this.timer);
+          this.message = null;
+          return;
+        }
+        submit.disabled = true;
+        status.textContent = errorText(m.code ?? "throttled", left);
+      } else {
+        status.textContent = m.text;
+      }
+    };
+    const form = h(
+      "form",
+      { class: "card narrow", "aria-labelledby": "connect-title" },
+      h("h1", { id: "connect-title" }, t("connect.title")),
+      h("p", { class: "hint" }, t("connect.signedInAs", { name: this.me.full_name, org: this.me.org_name })),
+      field(t("connect.code"), codeIn, t("connect.codeHint")),
+      h("fieldset", {}, h("legend", {}, t("connect.mode")), radio("control", t("connect.modeControl")), radio("view", t("connect.modeView"))),
+      status,
+      submit,
+    );
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const code = parseShareCode(codeIn.value);
+      this.code = codeIn.value;
+      if (!code) {
+        this.message = { text: t("connect.badCode") };
+        showMessage();
+        codeIn.focus();
+        return;
+      }
+      this.message = null;
+      void this.connect(code);
+    });
+    showMessage();
+    if (this.message?.until !== undefined) this.timer = window.setInterval(showMessage, 250);
+    queueMicrotask(() => codeIn.focus());
+    return form;
+  }
+
+  private waiting(deadline: number): HTMLElement {
+    const left = h("p", { class: "countdown", "aria-live": "off" });
+    const tick = (): void => {
+      left.textContent = t("wait.left", { seconds: Math.max(0, Math.ceil((deadline - Date.now()) / 1000)) });
+    };
+    tick();
+    this.timer = window.setInterval(tick, 250);
+    const cancel = h("button", { type: "button" }, t("wait.cancel"));
+    cancel.addEventListener("click", () => {
+      this.cancelWait();
+      this.setPhase({ kind: "form" });
+    });
+    queueMicrotask(() => cancel.focus());
+    return h(
+      "section",
+      { class: "card narrow", "aria-labelledby": "wait-title", "aria-busy": "true" },
+      h("h1", { id: "wait-title" }, t("wait.title")),
+      h("p", {}, t("wait.hint", { mode: this.mode === "control" ? t("wait.modeControl") : t("wait.modeView") })),
+      h("div", { class: "spinner", "aria-hidden": "true" }),
+      left,
+      cancel,
+    );
+  }
+
+  private ended(): HTMLElement {
+    const again = h("button", { type: "button", class: "primary" }, t("end.again"));
+    again.addEventListener("click", () => {
+      this.message = null;
+      this.code = "";
+      this.setPhase({ kind: "form" });
+    });
+    queueMicrotask(() => again.focus());
+    return h(
+      "section",
+      { class: "card narrow", "aria-labelledby": "end-title" },
+      h("h1", { id: "end-title" }, t("end.title")),
+      h("p", { role: "alert", class: "ended-reason" }, this.message?.text ?? ""),
+      again,
+    );
+  }
+
+  private async ensureSocket(): Promise<Signaling> {
+    if (this.signaling?.isOpen) return this.signaling;
+    this.signaling?.close();
+    const sig = new Signaling({
+      message: (m) => void this.onMessage(m),
+      closed: (wasOpen) => this.onSocketClosed(wasOpen),
+    });
+    this.signaling = sig;
+    await sig.open();
+    return sig;
+  }
+
+  private async connect(code: string): Promise<void> {
+    this.setPhase({ kind: "checking" });
+    try {
+      const sig = await this.ensureSocket();
+      sig.send({ type: "connect", code, mode: this.mode });
+    } catch {
+      this.message = { text: t("err.relay") };
+      this.setPhase({ kind: "form" });
+    }
+  }
+
+  private cancelWait(): void {
+    if (this.phase.kind === "waiting") {
+      this.signaling?.send({ type: "consent_cancel", request_id: this.phase.requestId, reason: "viewer_cancelled" });
+    }
+  }
+
+  private async onMessage(m: ServerMessage): Promise<void> {
+    const p = this.phase;
+    switch (m.type) {
+      case "consent_pending":
+        if (p.kind === "checking") {
+          this.setPhase({ kind: "waiting", requestId: m.request_id, deadline: Date.now() + m.timeout_secs * 1000 });
+        }
+        break;
+      case "session_start":
+        if (p.kind === "waiting" || p.kind === "checking") this.startSession(m);
+        break;
+      case "sdp":
+      case "ice":
+        if (p.kind === "live" && m.session_id === p.sessionId) await p.session.onSignal(m).catch(() => undefined);
+        break;
+      case "session_end":
+        if (p.kind === "live" && m.session_id === p.sessionId && m.reason !== "relay_shutdown") {
+          this.finish(reasonText(m.reason));
+        }
+        break;
+      case "error":
+        if (p.kind === "checking" || p.kind === "waiting") {
+          this.message =
+            m.code === "throttled" || m.code === "rate_limited"
+              ? { text: "", until: Date.now() + (m.retry_after_ms ?? 1000), code: m.code }
+              : { text: errorText(m.code) };
+          this.setPhase({ kind: "form" });
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  private startSession(m: Extract<ServerMessage, { type: "session_start" }>): void {
+    performance.mark("tether:session_start");
+    const sig = this.signaling!;
+    let view: RemoteView | null = null;
+    const session = new RemoteSession(
+      m.session_id,
+      m.ice_servers,
+      sig,
+      {
+        track: (stream) => view?.setStream(stream),
+        control: (c) => view?.onControl(c),
+        state: (s) => {
+          if (s === "failed") this.finish(t("err.network"));
+        },
+        stats: (s) => view?.onStats(s),
+      },
+      this.opts,
+    );
+    view = new RemoteView({
+      session,
+      host: m.peer.name,
+      control: m.mode === "control",
+      end: () => {
+        this.endLive("ended_by_viewer");
+        this.message = { text: reasonText("ended_by_viewer") };
+        this.setPhase({ kind: "ended" });
+      },
+    });
+    this.setPhase({ kind: "live", session, view, sessionId: m.session_id });
+    session.start().catch(() => this.finish(t("err.webrtc")));
+  }
+
+  /** Tells the relay and closes the peer connection. */
+  private endLive(reason: string): void {
+    const p = this.phase;
+    if (p.kind !== "live") return;
+    this.signaling?.send({ type: "session_end", session_id: p.sessionId, reason });
+    p.view.dispose();
+    p.session.close();
+    this.phase = { kind: "ended" };
+  }
+
+  private finish(text: string): void {
+    const p = this.phase;
+    if (p.kind === "live") {
+      p.view.dispose();
+      p.session.close();
+    }
+    this.message = { text };
+    this.setPhase({ kind: "ended" });
+  }
+
+  private onSocketClosed(wasOpen: boolean): void {
+    if (this.disposed) return;
+    const p = this.phase;
+    if (p.kind === "checking" || p.kind === "waiting") {
+      this.message = { text: t("err.relay") };
+      this.setPhase({ kind: "form" });
+    } else if (p.kind === "live") {
+      // The media is peer to peer: keep the session and find the relay again.
+      p.view.setBanner(t("session.reconnecting"));
+      const delay = this.reconnectDelay * (0.5 + Math.random());
+      this.reconnectDelay = Math.min(10_000, wasOpen ? 500 : this.reconnectDelay * 2);
+      window.setTimeout(() => void this.reconnect(), delay);
+    }
+  }
+
+  private async reconnect(): Promise<void> {
+    const p = this.phase;
+    if (this.disposed || p.kind !== "live") return;
+    try {
+      await this.ensureSocket();
+      this.reconnectDelay = 500;
+      p.view.setBanner(null);
+    } catch {
+      // onSocketClosed schedules the next attempt.
+    }
+  }
+}

@@ -1,0 +1,100 @@
+// The viewer's signaling socket (`/api/v1/ws/viewer`, JSON frames of docs/PROTOCOL.md). The
+// browser sends the session cookie on the upgrade by itself. Pings are answered here; callers see
+// every other message.
+
+/** An ICE server as `session_start` carries it (the shape of `RTCIceServer`). */
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+/** A signaling message from the relay or the agent. */
+export type ServerMessage =
+  | { type: "consent_pending"; request_id: string; timeout_secs: number }
+  | {
+      type: "session_start";
+      session_id: string;
+      role: string;
+      mode: "control" | "view";
+      ice_servers: IceServer[];
+      peer: { name: string; org?: string; email?: string };
+    }
+  | { type: "sdp"; session_id: string; kind: "offer" | "answer"; sdp: string }
+  | { type: "ice"; session_id: string; candidate: string; sdp_mid?: string; sdp_mline_index?: number }
+  | { type: "session_end"; session_id: string; reason: string }
+  | { type: "consent_cancel"; request_id: string; reason: string }
+  | { type: "error"; code: string; message: string; retry_after_ms?: number; request_id?: string }
+  | { type: "ping"; seq: number }
+  | { type: "pong"; seq: number };
+
+/** What the socket reports besides messages. */
+export interface SignalingEvents {
+  message(m: ServerMessage): void;
+  /** The socket closed; `wasOpen` tells a drop from a failed attempt. */
+  closed(wasOpen: boolean, code: number): void;
+}
+
+/** The URL of the viewer socket on the page's own relay. */
+export function viewerSocketUrl(loc: { protocol: string; host: string }): string {
+  return `${loc.protocol === "https:" ? "wss:" : "ws:"}//${loc.host}/api/v1/ws/viewer`;
+}
+
+/** One signaling connection. */
+export class Signaling {
+  private ws: WebSocket | null = null;
+  private opened = false;
+
+  constructor(private readonly events: SignalingEvents) {}
+
+  /** Opens the socket; resolves once open, rejects if it closes first. */
+  open(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(viewerSocketUrl(location));
+      this.ws = ws;
+      this.opened = false;
+      ws.onopen = () => {
+        this.opened = true;
+        resolve();
+      };
+      ws.onmessage = (ev) => {
+        let m: ServerMessage;
+        try {
+          m = JSON.parse(String(ev.data)) as ServerMessage;
+        } catch {
+          return;
+        }
+        if (m.type === "ping") {
+          this.send({ type: "pong", seq: m.seq });
+          return;
+        }
+        this.events.message(m);
+      };
+      ws.onclose = (ev) => {
+        if (this.ws !== ws) return;
+        this.ws = null;
+        if (!this.opened) reject(new Error(`signaling closed (${ev.code})`));
+        this.events.closed(this.opened, ev.code);
+      };
+    });
+  }
+
+  /** Whether the socket is open now. */
+  get isOpen(): boolean {
+    return this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  /** Sends one message (with `v`); false when the socket is not open. */
+  send(m: Record<string, unknown> & { type: string }): boolean {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify({ v: 1, ...m }));
+    return true;
+  }
+
+  /** Closes for good (no close event is reported). */
+  close(): void {
+    const ws = this.ws;
+    this.ws = null;
+    ws?.close(1000);
+  }
+}

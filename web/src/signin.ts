@@ -1,0 +1,94 @@
+// The sign-in screen: email and password, then the authenticator code when the account has one.
+
+import { ApiError, login } from "./api";
+import { field, h } from "./dom";
+import { errorText } from "./errors";
+import { t } from "./i18n";
+
+/** Renders sign-in into `root`; calls `done` once signed in. */
+export function renderSignIn(root: HTMLElement, done: () => void): void {
+  let email = "";
+  let password = "";
+
+  const status = h("p", { class: "error", role: "alert" });
+
+  const credentials = (): HTMLElement => {
+    const emailIn = h("input", { type: "email", name: "email", autocomplete: "username", required: true, value: email });
+    const passIn = h("input", { type: "password", name: "password", autocomplete: "current-password", required: true });
+    const submit = h("button", { type: "submit", class: "primary" }, t("signin.submit"));
+    const form = h(
+      "form",
+      { class: "card narrow", "aria-labelledby": "signin-title" },
+      h("h1", { id: "signin-title" }, t("signin.title")),
+      field(t("signin.email"), emailIn),
+      field(t("signin.password"), passIn),
+      status,
+      submit,
+    );
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      email = emailIn.value.trim();
+      password = passIn.value;
+      void attempt(submit);
+    });
+    queueMicrotask(() => (email ? passIn : emailIn).focus());
+    return form;
+  };
+
+  const totpStep = (): HTMLElement => {
+    const codeIn = h("input", {
+      type: "text",
+      name: "totp",
+      inputmode: "numeric",
+      autocomplete: "one-time-code",
+      pattern: "[0-9]{6}",
+      maxlength: 6,
+      required: true,
+    });
+    const submit = h("button", { type: "submit", class: "primary" }, t("signin.verify"));
+    const back = h("button", { type: "button" }, t("signin.back"));
+    back.addEventListener("click", () => {
+      password = "";
+      show(credentials());
+    });
+    const form = h(
+      "form",
+      { class: "card narrow", "aria-labelledby": "totp-title" },
+      h("h1", { id: "totp-title" }, t("signin.totpTitle")),
+      field(t("signin.totp"), codeIn, t("signin.totpHint")),
+      status,
+      h("div", { class: "row" }, submit, back),
+    );
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      void attempt(submit, codeIn.value.trim());
+    });
+    queueMicrotask(() => codeIn.focus());
+    return form;
+  };
+
+  const show = (form: HTMLElement): void => {
+    status.textContent = "";
+    root.replaceChildren(form);
+  };
+
+  const attempt = async (button: HTMLButtonElement, totp?: string): Promise<void> => {
+    button.disabled = true;
+    status.textContent = "";
+    try {
+      await login(email, password, totp);
+      password = "";
+      done();
+    } catch (e) {
+      if (e instanceof ApiError && e.code === "totp_required") {
+        show(totpStep());
+        return;
+      }
+      status.textContent = e instanceof ApiError ? errorText(e.code, e.retryAfterMs) : String(e);
+    } finally {
+      button.disabled = false;
+    }
+  };
+
+  show(credentials());
+}
