@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh build
+scripts/build-web.sh
 cargo build --release --locked -p tether-relay -p tether-agent
 relay=target/release/tether-relay
 agent=target/release/tether-agent

@@ -15,6 +15,7 @@ pub mod signaling;
 pub mod store;
 pub mod tls;
 pub mod turn;
+pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;

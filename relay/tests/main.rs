@@ -9,3 +9,4 @@ mod logs;
 mod signaling;
 mod tls;
 mod turn;
+mod web;

@@ -26,6 +26,10 @@ use crate::store::{Principal, TokenKind};
 
 /// Name of the web session cookie.
 pub const COOKIE_NAME: &str = "tether_session";
+/// Name of the web refresh cookie, sent only to [`REFRESH_PATH`].
+pub const REFRESH_COOKIE: &str = "tether_refresh";
+/// Where the browser sends the refresh cookie.
+pub const REFRESH_PATH: &str = "/api/v1/auth";
 
 /// An authenticated caller.
 pub struct AuthUser(pub Principal);
@@ -37,13 +41,18 @@ pub fn token_from_headers(headers: &HeaderMap) -> Option<String> {
     {
         return Some(t.trim().to_owned());
     }
+    cookie(headers, COOKIE_NAME)
+}
+
+/// The value of cookie `name`, if the request carries it.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE_NAME)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_owned())
 }
 
@@ -139,14 +148,19 @@ fn issue(state: &AppState, p: Principal, family: &str) -> Result<Response> {
         now + cfg.refresh_ttl_secs as i64 * 1000,
         now,
     )?;
-    let cookie = format!(
-        "{COOKIE_NAME}={access}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+    let secure = if cfg.public_url().starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let access_cookie = format!(
+        "{COOKIE_NAME}={access}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
         cfg.access_ttl_secs,
-        if cfg.public_url().starts_with("https://") {
-            "; Secure"
-        } else {
-            ""
-        }
+    );
+    // The refresh token goes only to the auth endpoints, so ordinary requests never carry it.
+    let refresh_cookie = format!(
+        "{REFRESH_COOKIE}={refresh}; HttpOnly; SameSite=Strict; Path={REFRESH_PATH}; Max-Age={}{secure}",
+        cfg.refresh_ttl_secs,
     );
     let body = TokenResponse {
         access_token: access,
@@ -158,10 +172,12 @@ fn issue(state: &AppState, p: Principal, family: &str) -> Result<Response> {
         },
     };
     let mut resp = Json(body).into_response();
-    resp.headers_mut().insert(
-        SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(|e| Error::Internal(e.to_string()))?,
-    );
+    for c in [access_cookie, refresh_cookie] {
+        resp.headers_mut().append(
+            SET_COOKIE,
+            HeaderValue::from_str(&c).map_err(|e| Error::Internal(e.to_string()))?,
+        );
+    }
     Ok(resp)
 }
 
@@ -252,18 +268,25 @@ pub async fn login(
     issue(&state, p, &family)
 }
 
-/// `POST /api/v1/auth/refresh` body.
+/// `POST /api/v1/auth/refresh` body. Apps send the token; the web app sends `{}` and its
+/// refresh cookie.
 #[derive(Deserialize)]
 pub struct RefreshRequest {
-    refresh_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
 }
 
 /// `POST /api/v1/auth/refresh`: exchange a refresh token for a new pair (rotation).
 pub async fn refresh(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> Result<Response> {
-    let hash = secrets::token_hash(&req.refresh_token);
+    let token = req
+        .refresh_token
+        .or_else(|| cookie(&headers, REFRESH_COOKIE))
+        .ok_or(Error::Unauthorized)?;
+    let hash = secrets::token_hash(&token);
     let now = crate::unix_millis();
     let st = state
         .store
@@ -283,10 +306,15 @@ pub async fn refresh(
 pub async fn logout(State(state): State<AppState>, AuthUser(p): AuthUser) -> Result<Response> {
     revoke_sign_in(&state, &p, "logout", "ok")?;
     let mut resp = Json(serde_json::json!({"ok": true})).into_response();
-    resp.headers_mut().insert(
-        SET_COOKIE,
-        HeaderValue::from_static("tether_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
-    );
+    for c in [
+        format!("{COOKIE_NAME}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+        format!("{REFRESH_COOKIE}=; HttpOnly; SameSite=Strict; Path={REFRESH_PATH}; Max-Age=0"),
+    ] {
+        resp.headers_mut().append(
+            SET_COOKIE,
+            HeaderValue::from_str(&c).map_err(|e| Error::Internal(e.to_string()))?,
+        );
+    }
     Ok(resp)
 }
 

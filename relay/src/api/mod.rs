@@ -1,4 +1,4 @@
-//! HTTP routes under `/api/v1`, the health check and the placeholder front page.
+//! HTTP routes under `/api/v1`, the health check, and the browser viewer's files.
 //!
 //! Errors are `{"error": {"code", "message"}}` ([`crate::error::Error`]). Callers authenticate
 //! with an `Authorization: Bearer` token (apps), the `tether_session` cookie (the web app), or —
@@ -14,7 +14,6 @@ pub mod ws;
 
 use axum::Router;
 use axum::extract::{FromRequest, Request};
-use axum::response::Html;
 use axum::routing::{delete, get, post, put};
 
 use crate::AppState;
@@ -26,7 +25,8 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// The relay's router.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(index))
+        .route("/", get(crate::web::index))
+        .route("/{file}", get(crate::web::asset))
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/auth/login", post(auth::login))
@@ -63,10 +63,6 @@ async fn openapi() -> impl axum::response::IntoResponse {
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         include_str!("openapi.json"),
     )
-}
-
-async fn index() -> Html<&'static str> {
-    Html(include_str!("../web/placeholder.html"))
 }
 
 /// A JSON request body whose rejections (bad JSON, wrong fields, too large) come back in the

@@ -1,0 +1,175 @@
+//! The browser viewer as the relay serves it: embedded files with a strict CSP and ETags, and the
+//! cookie sign-in the web app relies on (HttpOnly, SameSite=Strict; the refresh cookie only on the
+//! auth path, exchanged with an empty body).
+
+use tether_relay::store::Role;
+
+use crate::harness::*;
+
+fn cookie_value<'a>(set_cookie: &'a str, name: &str) -> Option<&'a str> {
+    set_cookie
+        .split(';')
+        .next()?
+        .trim()
+        .strip_prefix(name)?
+        .strip_prefix('=')
+}
+
+#[tokio::test]
+async fn the_viewer_is_served_with_a_strict_policy_and_revalidates() {
+    assert!(
+        tether_relay::web::viewer_built(),
+        "the relay was built without web/dist: run scripts/build-web.sh, then rebuild"
+    );
+    let relay = Relay::start().await;
+    let index = request(relay.addr, "GET", "/", &[], "").await;
+    assert_eq!(index.status, 200);
+    assert!(index.body.contains("/app.js"), "{}", index.body);
+    let csp = index.header("content-security-policy").unwrap();
+    for part in [
+        "default-src 'self'",
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+        "object-src 'none'",
+    ] {
+        assert!(csp.contains(part), "{csp}");
+    }
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    assert_eq!(index.header("x-content-type-options"), Some("nosniff"));
+
+    let js = request(relay.addr, "GET", "/app.js", &[], "").await;
+    assert_eq!(js.status, 200);
+    assert!(
+        js.header("content-type")
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    let etag = js.header("etag").unwrap().to_owned();
+    let again = request(
+        relay.addr,
+        "GET",
+        "/app.js",
+        &[("If-None-Match", &etag)],
+        "",
+    )
+    .await;
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+
+    for path in [
+        "/nope.js",
+        "/index.html",
+        "/..%2fCargo.toml",
+        "/%2e%2e/Cargo.toml",
+    ] {
+        assert_eq!(
+            request(relay.addr, "GET", path, &[], "").await.status,
+            404,
+            "{path}"
+        );
+    }
+    // API routes still win over file names.
+    assert_eq!(
+        request(relay.addr, "GET", "/healthz", &[], "").await.body,
+        "ok"
+    );
+}
+
+#[tokio::test]
+async fn the_web_sign_in_lives_in_http_only_cookies_and_refreshes_by_cookie() {
+    let relay = Relay::start().await;
+    relay.add_user("Acme", "jane@acme.example", "Jane Doe", Role::Owner);
+    let body = serde_json::json!({"email": "jane@acme.example", "password": PASSWORD}).to_string();
+    let json = [("Content-Type", "application/json")];
+    let login = request(relay.addr, "POST", "/api/v1/auth/login", &json, &body).await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    let cookies = login.all("set-cookie");
+    let access = cookies
+        .iter()
+        .find(|c| c.starts_with("tether_session="))
+        .unwrap();
+    let refresh = cookies
+        .iter()
+        .find(|c| c.starts_with("tether_refresh="))
+        .unwrap();
+    for c in [access, refresh] {
+        assert!(
+            c.contains("HttpOnly") && c.contains("SameSite=Strict"),
+            "{c}"
+        );
+    }
+    assert!(access.contains("Path=/;"), "{access}");
+    assert!(refresh.contains("Path=/api/v1/auth;"), "{refresh}");
+    let refresh_token = cookie_value(refresh, "tether_refresh").unwrap().to_owned();
+
+    // The cookie alone refreshes, and rotates: the old cookie is then spent.
+    let with_refresh = format!("tether_refresh={refresh_token}");
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("Cookie", with_refresh.as_str()),
+    ];
+    let fresh = request(relay.addr, "POST", "/api/v1/auth/refresh", &headers, "{}").await;
+    assert_eq!(fresh.status, 200, "{}", fresh.body);
+    let new_access = fresh
+        .all("set-cookie")
+        .into_iter()
+        .find_map(|c| cookie_value(c, "tether_session"))
+        .unwrap()
+        .to_owned();
+    let me_cookie = format!("tether_session={new_access}");
+    let me = request(
+        relay.addr,
+        "GET",
+        "/api/v1/me",
+        &[("Cookie", &me_cookie)],
+        "",
+    )
+    .await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert!(me.body.contains("jane@acme.example"));
+    let reuse = request(relay.addr, "POST", "/api/v1/auth/refresh", &headers, "{}").await;
+    assert_eq!(reuse.status, 401);
+    // Reuse revoked the family, the new access token included.
+    let me = request(
+        relay.addr,
+        "GET",
+        "/api/v1/me",
+        &[("Cookie", &me_cookie)],
+        "",
+    )
+    .await;
+    assert_eq!(me.status, 401);
+
+    // No token at all: a clear 401, not a parse error.
+    let none = request(relay.addr, "POST", "/api/v1/auth/refresh", &json, "{}").await;
+    assert_eq!(none.status, 401);
+}
+
+#[tokio::test]
+async fn logout_clears_both_cookies() {
+    let relay = Relay::start().await;
+    relay.add_user("Acme", "jane@acme.example", "Jane Doe", Role::Owner);
+    let token = relay.token("jane@acme.example").await;
+    let auth = format!("Bearer {token}");
+    let out = request(
+        relay.addr,
+        "POST",
+        "/api/v1/auth/logout",
+        &[("Authorization", &auth)],
+        "",
+    )
+    .await;
+    assert_eq!(out.status, 200);
+    let cleared = out.all("set-cookie");
+    for name in ["tether_session=;", "tether_refresh=;"] {
+        assert!(
+            cleared
+                .iter()
+                .any(|c| c.starts_with(name) && c.contains("Max-Age=0")),
+            "{cleared:?}"
+        );
+    }
+}
