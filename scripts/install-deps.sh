@@ -9,8 +9,12 @@ group=${1:-all}
 # Packages per group. Keep names in step with docs/DEPLOY.md and ../shared notes.
 # build: X11 capture (scrap links xcb, xcb-shm, xcb-randr); nasm for openh264's assembly (3-4x faster).
 build_pkgs=(pkg-config build-essential curl nasm libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev)
-# test: a virtual X server, ImageMagick's `import` (reference screenshots), setxkbmap (layouts).
-test_pkgs=(xvfb imagemagick x11-xkb-utils xauth xclip)
+# test: a virtual X server, ImageMagick's `import` (reference screenshots), setxkbmap (layouts),
+# xclip (clipboard), Chromium for the browser suite, iproute2 for its private network namespace.
+test_pkgs=(xvfb imagemagick x11-xkb-utils xauth xclip chromium iproute2)
+
+# The web viewer is built with Node.js and npm; use the machine's own when it has one.
+command -v node >/dev/null && command -v npm >/dev/null || build_pkgs+=(nodejs npm)
 
 case "$group" in
   build) pkgs=("${build_pkgs[@]}") ;;

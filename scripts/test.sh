@@ -10,9 +10,20 @@ for tool in rustfmt clippy-driver; do
   command -v "$tool" >/dev/null || { echo "error: $tool is missing; install the rustfmt and clippy components" >&2; exit 1; }
 done
 
+echo "== web viewer: build, type check, unit tests"
+scripts/build-web.sh
+(cd web && npm run --silent check && npm test --silent)
+
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+
+echo "== browser end-to-end (Chromium, relay, agent, Xvfb; private network namespace)"
+cargo build --locked -p tether-relay -p tether-agent -p tether-tests --bins
+# Only loopback exists in the namespace, so nothing can leave the machine.
+isolate=(unshare -n)
+[ "$(id -u)" -eq 0 ] || isolate=(unshare -rn)
+"${isolate[@]}" -- bash -c 'ip link set lo up && exec node --test --test-concurrency=1 tests/browser/'

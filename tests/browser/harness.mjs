@@ -1,0 +1,232 @@
+// Real parts for the browser suite: a private Xvfb with the test X client on it, the relay and
+// agent binaries, and Debian's Chromium driven by playwright-core. Every wait ends on the awaited
+// event, with a bound; nothing sleeps and hopes.
+
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { createServer } from "node:net";
+import { createSocket } from "node:dgram";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const require = createRequire(join(ROOT, "web/package.json"));
+const { chromium } = require("playwright-core");
+
+/** Longest wait for anything expected. */
+export const WAIT_MS = 20_000;
+export const BIN = process.env.TETHER_BIN_DIR ?? join(ROOT, "target/debug");
+export const ARTIFACTS = process.env.TETHER_ARTIFACTS ?? join(ROOT, "target/e2e-artifacts/browser");
+export const EMAIL = "jane@acme.example";
+export const PASSWORD = "correct horse battery";
+
+/** The flags Chromium needs for WebRTC on loopback (../shared/WEBRTC-NOTES.md). */
+export const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--allow-loopback-in-peer-connection",
+  "--disable-features=WebRtcHideLocalIpsWithMdns",
+];
+
+const children = [];
+process.on("exit", () => {
+  for (const c of children) c.kill("SIGKILL");
+});
+
+function track(child, name) {
+  children.push(child);
+  child.on("error", (e) => {
+    throw new Error(`${name}: ${e.message}`);
+  });
+  return child;
+}
+
+/** Lines of a child's stdout, kept, with waits for the next one that matches. */
+export class Lines {
+  constructor(stream, name) {
+    this.name = name;
+    this.all = [];
+    this.waiters = [];
+    this.closed = false;
+    const rl = createInterface({ input: stream });
+    rl.on("line", (line) => {
+      this.all.push(line);
+      if (process.env.TETHER_E2E_VERBOSE) console.error(`[${name}] ${line}`);
+      this.waiters = this.waiters.filter((w) => !w.check());
+    });
+    rl.on("close", () => {
+      this.closed = true;
+      for (const w of this.waiters) w.fail(new Error(`${name} exited`));
+      this.waiters = [];
+    });
+  }
+
+  /** Resolves with the first line at index ≥ `from` for which `pred` holds. */
+  waitFrom(from, pred, what) {
+    return new Promise((resolveLine, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error(`${this.name}: no ${what} within ${WAIT_MS} ms; last lines:\n${this.all.slice(-8).join("\n")}`));
+      }, WAIT_MS);
+      const waiter = {
+        check: () => {
+          for (let i = from; i < this.all.length; i++) {
+            if (pred(this.all[i])) {
+              clearTimeout(timer);
+              resolveLine({ line: this.all[i], index: i });
+              return true;
+            }
+          }
+          return false;
+        },
+        fail: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      if (!waiter.check()) {
+        if (this.closed) waiter.fail(new Error(`${this.name} exited`));
+        else this.waiters.push(waiter);
+      }
+    });
+  }
+}
+
+/** A private Xvfb; `-displayfd` reports the display once it is ready. */
+export async function startXvfb(width, height) {
+  const x = track(
+    spawn("Xvfb", ["-displayfd", "1", "-screen", "0", `${width}x${height}x24`, "-nolisten", "tcp", "-noreset"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    }),
+    "Xvfb",
+  );
+  const lines = new Lines(x.stdout, "Xvfb");
+  const { line } = await lines.waitFrom(0, (l) => /^\d+$/.test(l.trim()), "display number");
+  return { display: `:${line.trim()}`, proc: x };
+}
+
+/** The test X client: a known scene, and every event it receives as JSON. */
+export async function startProbe(display) {
+  const p = track(spawn(join(BIN, "tether-xprobe"), [], { env: { ...process.env, DISPLAY: display }, stdio: ["ignore", "pipe", "inherit"] }), "xprobe");
+  const lines = new Lines(p.stdout, "xprobe");
+  const { line } = await lines.waitFrom(0, (l) => l.includes('"ready"'), "ready line");
+  const ready = JSON.parse(line);
+  return {
+    width: ready.width,
+    height: ready.height,
+    lines,
+    /** Events from index `from` on, parsed. */
+    events(from = 0) {
+      return lines.all.slice(from).map((l) => JSON.parse(l));
+    },
+    /** Waits for an event (from index `from`) matching `pred`. */
+    async waitEvent(from, pred, what) {
+      const { line, index } = await lines.waitFrom(from, (l) => pred(JSON.parse(l)), what);
+      return { event: JSON.parse(line), index };
+    },
+  };
+}
+
+async function freeTcpPort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+    s.on("error", rej);
+  });
+}
+
+async function freeUdpPort() {
+  return new Promise((res, rej) => {
+    const s = createSocket("udp4");
+    s.bind(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+    s.on("error", rej);
+  });
+}
+
+/** The relay binary on loopback with its embedded TURN server (relaying to loopback allowed). */
+export async function startRelay() {
+  const dir = mkdtempSync(join(tmpdir(), "tether-e2e-"));
+  const relayBin = join(BIN, "tether-relay");
+  const created = spawnSync(
+    relayBin,
+    ["--data-dir", dir, "admin", "create-user", "--email", EMAIL, "--org", "Acme IT", "--role", "technician", "--name", "Jane Doe"],
+    { input: `${PASSWORD}\n`, encoding: "utf8" },
+  );
+  if (created.status !== 0) throw new Error(`create-user failed: ${created.stderr}`);
+  const port = await freeTcpPort();
+  const turnPort = await freeUdpPort();
+  const env = {
+    ...process.env,
+    TETHER_TURN_PORT: String(turnPort),
+    TETHER_TURN_ALLOW_PRIVATE_PEERS: "true",
+    RUST_LOG: process.env.RUST_LOG ?? "error",
+  };
+  const r = track(spawn(relayBin, ["--data-dir", dir, "serve", "--listen", `127.0.0.1:${port}`], { env, stdio: ["ignore", "pipe", "inherit"] }), "relay");
+  const lines = new Lines(r.stdout, "relay");
+  await lines.waitFrom(0, (l) => l.includes("listening on"), "listening line");
+  return {
+    url: `http://127.0.0.1:${port}`,
+    dir,
+    proc: r,
+    stop() {
+      r.kill("SIGTERM");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** `tether-agent share` on `display`, answering consent at its terminal prompt. */
+export async function startAgent(relayUrl, display) {
+  const a = track(
+    spawn(join(BIN, "tether-agent"), ["share", "--relay", relayUrl, "--display", display], {
+      env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "error" },
+      stdio: ["pipe", "pipe", "inherit"],
+    }),
+    "agent",
+  );
+  const lines = new Lines(a.stdout, "agent");
+  const codeAt = (l) => /Your share code: /.test(l);
+  return {
+    lines,
+    /** The newest share code printed at or after line `from`, as ten digits. */
+    async code(from = 0) {
+      await lines.waitFrom(from, codeAt, "share code");
+      const last = lines.all.filter(codeAt).at(-1);
+      return last.split("code: ")[1].split("  ")[0].replace(/ /g, "");
+    },
+    /** Waits for the consent prompt after line `from` and answers `c`, `v` or `d`. */
+    async answer(from, choice) {
+      const { line } = await lines.waitFrom(from, (l) => l.includes("Allow?"), "consent prompt");
+      a.stdin.write(`${choice}\n`);
+      return line;
+    },
+    stop() {
+      a.kill("SIGTERM");
+    },
+  };
+}
+
+/** Headless Debian Chromium with a fresh profile. */
+export async function startBrowser() {
+  return chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", headless: true, args: CHROMIUM_ARGS });
+}
+
+/** Saves a screenshot of the page as a test artifact. */
+export async function shot(page, name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+}

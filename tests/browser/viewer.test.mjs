@@ -1,0 +1,256 @@
+// The browser viewer end to end, in real headless Chromium against the real relay and agent
+// binaries on a private Xvfb (run inside `unshare -n` by scripts/test.sh, so nothing leaves
+// loopback). Each state is saved as a screenshot under target/e2e-artifacts/browser/.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+
+import { EMAIL, PASSWORD, WAIT_MS, shot, startAgent, startBrowser, startProbe, startRelay, startXvfb } from "./harness.mjs";
+
+const W = 1280;
+const H = 720;
+/** The probe's quadrant colours, as RGB. */
+const QUADRANTS = [
+  [0xd0, 0x20, 0x20],
+  [0x20, 0xc0, 0x40],
+  [0x30, 0x40, 0xe0],
+  [0xf0, 0xe0, 0x30],
+];
+
+let xvfb, probe, relay, agent, browser;
+
+before(async () => {
+  xvfb = await startXvfb(W, H);
+  probe = await startProbe(xvfb.display);
+  relay = await startRelay();
+  agent = await startAgent(relay.url, xvfb.display);
+  await agent.code();
+  browser = await startBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  agent?.stop();
+  relay?.stop();
+  xvfb?.proc.kill();
+  // The probe exits with its X server.
+});
+
+/** A fresh, signed-in page on the connect screen. */
+async function signedIn(name, query = "") {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: "en-US" });
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT_MS);
+  page.on("pageerror", (e) => console.error(`[page] ${e.message}`));
+  await page.goto(`${relay.url}/${query}`);
+  await page.getByLabel("Email").fill(EMAIL);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await shot(page, `${name}-1-sign-in`);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Connect to a computer" }).waitFor();
+  return page;
+}
+
+/** Types the agent's current code (grouped, as read over the phone) and connects. */
+async function enterCode(page, mode = "control") {
+  const from = agent.lines.all.length;
+  const code = await agent.code();
+  await page.getByLabel("Share code").fill(`${code.slice(0, 3)} ${code.slice(3, 6)} ${code.slice(6)}`);
+  await page.getByLabel(mode === "control" ? "Control the computer" : "View only").check();
+  await page.getByRole("button", { name: "Connect" }).click();
+  return from;
+}
+
+/** The colours at the centres of the four quadrants of the decoded video, and its size. */
+function sampleQuadrants() {
+  const v = document.querySelector("video");
+  if (!v || v.videoWidth === 0 || v.readyState < 2) return null;
+  const c = document.createElement("canvas");
+  c.width = v.videoWidth;
+  c.height = v.videoHeight;
+  const g = c.getContext("2d");
+  g.drawImage(v, 0, 0);
+  const colours = [0, 1, 2, 3].map((i) => {
+    const x = Math.floor(((i % 2) * 2 + 1) * (c.width / 4));
+    const y = Math.floor((Math.floor(i / 2) * 2 + 1) * (c.height / 4));
+    return [...g.getImageData(x, y, 1, 1).data.slice(0, 3)];
+  });
+  return { width: c.width, height: c.height, colours };
+}
+
+const matches = (s) => s !== null && QUADRANTS.every((rgb, i) => rgb.every((want, k) => Math.abs(s.colours[i][k] - want) <= 12));
+
+/** Waits until the decoded video shows the probe's four quadrants (polled, bounded). */
+async function waitForScene(page) {
+  const deadline = Date.now() + WAIT_MS;
+  let seen = null;
+  while (Date.now() < deadline) {
+    seen = await page.evaluate(sampleQuadrants);
+    if (matches(seen)) return seen;
+    await page.waitForTimeout(50);
+  }
+  throw new Error(`the scene never showed; last sample ${JSON.stringify(seen)}`);
+}
+
+/** Page coordinates of the centre of remote pixel (x, y) inside the letterboxed video. */
+async function pagePoint(page, x, y) {
+  return page.evaluate(
+    ([x, y]) => {
+      const v = document.querySelector("video");
+      const box = v.getBoundingClientRect();
+      const scale = Math.min(box.width / v.videoWidth, box.height / v.videoHeight);
+      const left = box.left + (box.width - v.videoWidth * scale) / 2;
+      const top = box.top + (box.height - v.videoHeight * scale) / 2;
+      return { x: left + (x + 0.5) * scale, y: top + (y + 0.5) * scale };
+    },
+    [x, y],
+  );
+}
+
+async function endSession(page) {
+  const from = agent.lines.all.length;
+  await page.getByRole("button", { name: "End session" }).click();
+  await page.getByText("You ended the session.").waitFor();
+  await agent.lines.waitFrom(from, (l) => /Session .* ended/.test(l), "session end at the agent");
+}
+
+test("sees the remote screen, and a click and typing land on the X server", async () => {
+  const page = await signedIn("control");
+  const from = await enterCode(page);
+  await page.getByRole("heading", { name: "Waiting for an answer" }).waitFor();
+  await shot(page, "control-2-waiting");
+  const ask = await agent.answer(from, "c");
+  assert.match(agent.lines.all.slice(from).join("\n"), /Jane Doe <jane@acme\.example> from Acme IT/, ask);
+  await waitForScene(page);
+  await page.getByText("Control", { exact: true }).waitFor();
+  await shot(page, "control-3-live");
+
+  // A click at a known remote pixel lands exactly there.
+  const mark = probe.lines.all.length;
+  const p = await pagePoint(page, 400, 300);
+  await page.mouse.click(p.x, p.y);
+  const press = await probe.waitEvent(mark, (e) => e.event === "button_press", "button press");
+  assert.deepEqual([press.event.button, press.event.x, press.event.y], [1, 400, 300]);
+  await probe.waitEvent(press.index, (e) => e.event === "button_release" && e.button === 1, "button release");
+
+  // A right click too, by position.
+  const q = await pagePoint(page, 900, 500);
+  await page.mouse.click(q.x, q.y, { button: "right" });
+  const right = await probe.waitEvent(press.index, (e) => e.event === "button_press" && e.button === 3, "right press");
+  assert.deepEqual([right.event.x, right.event.y], [900, 500]);
+
+  // Typing, with Shift held for the capital: the keys go down by position.
+  const typed = probe.lines.all.length;
+  await page.keyboard.down("Shift");
+  await page.keyboard.press("KeyH");
+  await page.keyboard.up("Shift");
+  await page.keyboard.type("i there");
+  const text = () =>
+    probe
+      .events(typed)
+      .filter((e) => e.event === "key_press" && e.text)
+      .map((e) => e.text)
+      .join("");
+  await probe.waitEvent(typed, () => text().length >= 8, "eight typed characters");
+  assert.equal(text(), "Hi there");
+  await shot(page, "control-4-after-input");
+
+  // Leaving the page releases everything: no key stays down on the remote side.
+  await endSession(page);
+  await shot(page, "control-5-ended");
+  await page.context().close();
+});
+
+test("a view-only session injects nothing", async () => {
+  const page = await signedIn("view");
+  const from = await enterCode(page, "view");
+  await agent.answer(from, "v");
+  await waitForScene(page);
+  await page.getByText("View only", { exact: true }).waitFor();
+  await shot(page, "view-1-live");
+
+  const mark = probe.lines.all.length;
+  const p = await pagePoint(page, 200, 150);
+  await page.mouse.click(p.x, p.y);
+  await page.mouse.wheel(0, 300);
+  await page.keyboard.type("nothing");
+  await endSession(page);
+  await page.context().close();
+
+  // A control session afterwards: its click must be the first thing the X server saw since the
+  // mark — nothing from the view-only session arrived before it.
+  const page2 = await signedIn("after-view");
+  const from2 = await enterCode(page2);
+  await agent.answer(from2, "c");
+  await waitForScene(page2);
+  const p2 = await pagePoint(page2, 100, 100);
+  await page2.mouse.click(p2.x, p2.y);
+  const press = await probe.waitEvent(mark, (e) => e.event === "button_press", "button press");
+  const before = probe.events(mark).slice(0, press.index - mark);
+  for (const e of before) {
+    assert.equal(e.event, "motion", `unexpected ${JSON.stringify(e)} before the control click`);
+    assert.deepEqual([e.x, e.y], [100, 100], "only the control session's move");
+  }
+  assert.deepEqual([press.event.x, press.event.y], [100, 100]);
+  await endSession(page2);
+  await page2.context().close();
+});
+
+test("a declined request says so", async () => {
+  const page = await signedIn("deny");
+  const from = await enterCode(page);
+  await page.getByRole("heading", { name: "Waiting for an answer" }).waitFor();
+  await agent.answer(from, "d");
+  await page.getByText("The person at the other computer declined.").waitFor();
+  await shot(page, "deny-1-declined");
+  await page.context().close();
+});
+
+test("works with iceTransportPolicy relay through the embedded TURN server", async () => {
+  const page = await signedIn("turn", "?ice=relay");
+  const from = await enterCode(page);
+  await agent.answer(from, "c");
+  await waitForScene(page);
+  await page.getByRole("button", { name: "Statistics" }).click();
+  await page.getByText("relayed (TURN)").waitFor();
+  assert.match((await page.locator(".stats").textContent()) ?? "", /relayed \(TURN\)/);
+  await shot(page, "turn-1-live");
+
+  // Input still lands through the relayed path.
+  const mark = probe.lines.all.length;
+  const p = await pagePoint(page, 640, 360);
+  await page.mouse.click(p.x, p.y);
+  const press = await probe.waitEvent(mark, (e) => e.event === "button_press", "button press via TURN");
+  assert.deepEqual([press.event.x, press.event.y], [640, 360]);
+  await endSession(page);
+  await page.context().close();
+});
+
+// Last: it leaves this address and account throttled.
+test("wrong codes are refused, then throttled with the wait shown", async () => {
+  const page = await signedIn("throttle");
+  const real = await agent.code();
+  const wrong = real.slice(0, 9) + String((Number(real[9]) + 5) % 10);
+  const status = page.locator("#connect-status");
+  await page.getByLabel("Share code").fill(wrong);
+  await page.getByRole("button", { name: "Connect" }).click();
+  await page.getByText("Wrong code. Check the ten digits and try again.").waitFor();
+  await shot(page, "throttle-1-wrong-code");
+  // Three wrong codes are free; then each failure blocks for a delay that doubles, so a prompt
+  // retry is throttled within a few attempts.
+  let throttled = false;
+  for (let i = 0; i < 10 && !throttled; i++) {
+    await page.getByRole("button", { name: "Connect" }).click();
+    // The click shows "Checking the code…" at once; the relay's answer replaces it.
+    await page.waitForFunction(() => {
+      const s = document.querySelector("#connect-status")?.textContent ?? "";
+      return s !== "" && !s.startsWith("Checking");
+    });
+    throttled = /Too many wrong codes/.test((await status.textContent()) ?? "");
+  }
+  assert.ok(throttled, "throttled within ten attempts");
+  assert.match((await status.textContent()) ?? "", /Too many wrong codes\. Try again in \d+ s\./);
+  assert.equal(await page.getByRole("button", { name: "Connect" }).isDisabled(), true);
+  await shot(page, "throttle-2-throttled");
+  await page.context().close();
+});

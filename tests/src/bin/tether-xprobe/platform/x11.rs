@@ -1,0 +1,159 @@
+//! Covers the screen with the scene and reports events (see the binary's docs).
+
+use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use x11rb::connection::Connection;
+use x11rb::protocol::Event;
+use x11rb::protocol::xproto::*;
+use x11rb::wrapper::ConnectionExt as _;
+
+use super::Error;
+
+/// The scene: the same quadrant colours the Rust end-to-end test paints.
+pub const QUADRANTS: [u32; 4] = [0xd02020, 0x20c040, 0x3040e0, 0xf0e030];
+
+fn now_us() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0)
+}
+
+struct Keymap {
+    min: u8,
+    per: usize,
+    syms: Vec<u32>,
+}
+
+impl Keymap {
+    fn load(conn: &impl Connection) -> Result<Keymap, Error> {
+        let setup = conn.setup();
+        let (min, max) = (setup.min_keycode, setup.max_keycode);
+        let r = conn.get_keyboard_mapping(min, max - min + 1)?.reply()?;
+        Ok(Keymap {
+            min,
+            per: usize::from(r.keysyms_per_keycode),
+            syms: r.keysyms,
+        })
+    }
+
+    /// The keysym of `keycode` with or without Shift (the first two columns).
+    fn keysym(&self, keycode: u8, shift: bool) -> u32 {
+        let base = usize::from(keycode.saturating_sub(self.min)) * self.per;
+        let lower = self.syms.get(base).copied().unwrap_or(0);
+        let upper = self.syms.get(base + 1).copied().unwrap_or(0);
+        if shift && upper != 0 { upper } else { lower }
+    }
+}
+
+/// The character a keysym types, for Latin-1 and Unicode keysyms.
+fn text_of(keysym: u32) -> Option<char> {
+    match keysym {
+        0x20..=0x7e | 0xa0..=0xff => char::from_u32(keysym),
+        0x0100_0100..=0x0110_ffff => char::from_u32(keysym - 0x0100_0000),
+        _ => None,
+    }
+}
+
+fn emit(out: &mut impl Write, v: serde_json::Value) -> Result<(), Error> {
+    writeln!(out, "{v}")?;
+    out.flush()?;
+    Ok(())
+}
+
+pub fn run() -> Result<(), Error> {
+    let (conn, screen_num) = x11rb::connect(None)?;
+    let screen = &conn.setup().roots[screen_num];
+    let (w, h) = (screen.width_in_pixels, screen.height_in_pixels);
+    let win = conn.generate_id()?;
+    let mask = EventMask::EXPOSURE
+        | EventMask::BUTTON_PRESS
+        | EventMask::BUTTON_RELEASE
+        | EventMask::POINTER_MOTION
+        | EventMask::KEY_PRESS
+        | EventMask::KEY_RELEASE;
+    conn.create_window(
+        screen.root_depth,
+        win,
+        screen.root,
+        0,
+        0,
+        w,
+        h,
+        0,
+        WindowClass::INPUT_OUTPUT,
+        screen.root_visual,
+        &CreateWindowAux::new()
+            .override_redirect(1)
+            .background_pixel(screen.black_pixel)
+            .event_mask(mask),
+    )?;
+    let gc = conn.generate_id()?;
+    conn.create_gc(gc, win, &CreateGCAux::new())?;
+    conn.map_window(win)?;
+    conn.sync()?;
+    let mut keymap = Keymap::load(&conn)?;
+    let mut out = std::io::stdout().lock();
+    let mut ready = false;
+    loop {
+        let event = conn.wait_for_event()?;
+        let t_us = now_us();
+        match event {
+            Event::Expose(e) if e.count == 0 => {
+                for (i, pixel) in QUADRANTS.iter().enumerate() {
+                    conn.change_gc(gc, &ChangeGCAux::new().foreground(*pixel))?;
+                    let r = Rectangle {
+                        x: (i % 2) as i16 * (w / 2) as i16,
+                        y: (i / 2) as i16 * (h / 2) as i16,
+                        width: w / 2,
+                        height: h / 2,
+                    };
+                    conn.poly_fill_rectangle(win, gc, &[r])?;
+                }
+                if !ready {
+                    conn.set_input_focus(InputFocus::POINTER_ROOT, win, x11rb::CURRENT_TIME)?;
+                }
+                conn.sync()?;
+                if !ready {
+                    ready = true;
+                    emit(
+                        &mut out,
+                        serde_json::json!({"event": "ready", "width": w, "height": h}),
+                    )?;
+                }
+            }
+            Event::MotionNotify(e) => emit(
+                &mut out,
+                serde_json::json!({"event": "motion", "x": e.root_x, "y": e.root_y, "t_us": t_us}),
+            )?,
+            Event::ButtonPress(e) | Event::ButtonRelease(e) => {
+                let kind = if e.response_type & 0x7f == BUTTON_PRESS_EVENT {
+                    "button_press"
+                } else {
+                    "button_release"
+                };
+                emit(
+                    &mut out,
+                    serde_json::json!({"event": kind, "button": e.detail, "x": e.root_x, "y": e.root_y, "t_us": t_us}),
+                )?;
+            }
+            Event::KeyPress(e) | Event::KeyRelease(e) => {
+                let kind = if e.response_type & 0x7f == KEY_PRESS_EVENT {
+                    "key_press"
+                } else {
+                    "key_release"
+                };
+                let shift = u16::from(e.state) & u16::from(KeyButMask::SHIFT) != 0;
+                let keysym = keymap.keysym(e.detail, shift);
+                emit(
+                    &mut out,
+                    serde_json::json!({"event": kind, "keycode": e.detail, "keysym": keysym,
+                        "text": text_of(keysym).map(String::from), "t_us": t_us}),
+                )?;
+            }
+            Event::MappingNotify(_) => keymap = Keymap::load(&conn)?,
+            _ => {}
+        }
+    }
+}
