@@ -36,6 +36,7 @@ done
 
 echo
 echo "Tether relay: http://$listen   (log: $data/relay.log)"
+echo "Supporters open http://$listen in a browser, sign in and type the share code below."
 echo "Supporters sign in with ($data/demo-login.txt):"
 sed 's/^/  /' "$data/demo-login.txt"
 echo "Press Ctrl+C to stop."

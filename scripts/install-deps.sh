@@ -34,6 +34,8 @@ export DEBIAN_FRONTEND=noninteractive
 apt_get() { $sudo apt-get -o DPkg::Lock::Timeout=600 -q -y "$@"; }
 
 echo "installing: ${missing[*]}"
+# Finish any install an earlier run left half done (apt refuses to work until then).
+$sudo dpkg --configure -a || true
 apt_get update >/dev/null
 # This image deletes downloaded .deb files after each dpkg run, and a concurrent apt run can make
 # the first attempt fail with exit 100: retry once.
