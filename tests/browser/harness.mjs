@@ -22,6 +22,8 @@ export const BIN = process.env.TETHER_BIN_DIR ?? join(ROOT, "target/debug");
 export const ARTIFACTS = process.env.TETHER_ARTIFACTS ?? join(ROOT, "target/e2e-artifacts/browser");
 export const EMAIL = "jane@acme.example";
 export const PASSWORD = "correct horse battery";
+/** An owner of the same organisation, for the admin page. */
+export const OWNER_EMAIL = "olive@acme.example";
 
 /** The flags Chromium needs for WebRTC on loopback (../shared/WEBRTC-NOTES.md). */
 export const CHROMIUM_ARGS = [
@@ -167,6 +169,12 @@ export async function startRelay() {
     { input: `${PASSWORD}\n`, encoding: "utf8" },
   );
   if (created.status !== 0) throw new Error(`create-user failed: ${created.stderr}`);
+  const owner = spawnSync(
+    relayBin,
+    ["--data-dir", dir, "admin", "create-user", "--email", OWNER_EMAIL, "--org", "Acme IT", "--role", "owner", "--name", "Olive Owner"],
+    { input: `${PASSWORD}\n`, encoding: "utf8" },
+  );
+  if (owner.status !== 0) throw new Error(`create-user failed: ${owner.stderr}`);
   const port = await freeTcpPort();
   const turnPort = await freeUdpPort();
   const env = {
@@ -229,4 +237,16 @@ export async function startBrowser() {
 export async function shot(page, name) {
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+}
+
+/**
+ * Serious and critical accessibility violations on the page, by axe-core (labels, names, contrast,
+ * roles). The page's context needs `bypassCSP`, since axe is injected as a script.
+ */
+export async function a11yViolations(page) {
+  await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
+  const result = await page.evaluate(() => globalThis.axe.run(document, { resultTypes: ["violations"] }));
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.help}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
 }

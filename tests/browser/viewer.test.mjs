@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { EMAIL, PASSWORD, WAIT_MS, shot, startAgent, startBrowser, startProbe, startRelay, startXvfb } from "./harness.mjs";
+import { EMAIL, OWNER_EMAIL, PASSWORD, WAIT_MS, a11yViolations, shot, startAgent, startBrowser, startProbe, startRelay, startXvfb } from "./harness.mjs";
 
 const W = 1280;
 const H = 720;
@@ -18,6 +18,7 @@ const QUADRANTS = [
 ];
 
 let xvfb, probe, relay, agent, browser;
+const cspErrors = [];
 
 before(async () => {
   xvfb = await startXvfb(W, H);
@@ -37,13 +38,17 @@ after(async () => {
 });
 
 /** A fresh, signed-in page on the connect screen. */
-async function signedIn(name, query = "") {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: "en-US" });
+async function signedIn(name, query = "", { email = EMAIL, bypassCSP = false } = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: "en-US", bypassCSP });
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT_MS);
   page.on("pageerror", (e) => console.error(`[page] ${e.message}`));
+  // The app must run under the relay's CSP: a blocked script or style is a failure.
+  page.on("console", (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspErrors.push(m.text());
+  });
   await page.goto(`${relay.url}/${query}`);
-  await page.getByLabel("Email").fill(EMAIL);
+  await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(PASSWORD);
   await shot(page, `${name}-1-sign-in`);
   await page.getByRole("button", { name: "Sign in" }).click();
@@ -224,6 +229,71 @@ test("works with iceTransportPolicy relay through the embedded TURN server", asy
   assert.deepEqual([press.event.x, press.event.y], [640, 360]);
   await endSession(page);
   await page.context().close();
+});
+
+test("history, admin, every language, and no serious accessibility problems", async () => {
+  const page = await signedIn("admin", "", { email: OWNER_EMAIL, bypassCSP: true });
+  assert.deepEqual(await a11yViolations(page), [], "connect page");
+
+  // A live session's screen (the owner connects too).
+  const from = await enterCode(page);
+  assert.deepEqual(await a11yViolations(page), [], "waiting page");
+  await agent.answer(from, "c");
+  await waitForScene(page);
+  await page.getByRole("button", { name: "Statistics" }).click();
+  await page.getByRole("button", { name: "Clipboard" }).click();
+  assert.deepEqual(await a11yViolations(page), [], "live session");
+  await endSession(page);
+
+  // History: the sessions so far, by this organisation's supporters, with their end reasons.
+  await page.getByRole("link", { name: "History" }).click();
+  await page.getByRole("heading", { name: "Session history" }).waitFor();
+  const rows = page.locator("tbody tr");
+  await rows.first().waitFor();
+  assert.ok((await rows.count()) >= 5, `sessions listed: ${await rows.count()}`);
+  await page.getByRole("cell", { name: "View only" }).first().waitFor();
+  await page.getByRole("cell", { name: "You ended the session." }).first().waitFor();
+  assert.deepEqual(await a11yViolations(page), [], "history page");
+  await shot(page, "admin-1-history");
+
+  // Admin: members and roles, a new API key shown once, the audit log filtered.
+  await page.getByRole("link", { name: "Admin" }).click();
+  await page.getByRole("combobox", { name: "Role of Jane Doe" }).waitFor();
+  assert.equal(await page.getByRole("combobox", { name: "Role of Jane Doe" }).inputValue(), "technician");
+  await page.getByLabel("Label").fill("monitoring");
+  await page.getByLabel("sessions:read").check();
+  await page.getByRole("button", { name: "Create key" }).click();
+  const secret = await page.locator(".secret code").textContent();
+  assert.match(secret ?? "", /^tak_/);
+  await page.getByRole("cell", { name: "monitoring" }).waitFor();
+  await page.getByLabel("Action").fill("consent");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.getByRole("cell", { name: "consent", exact: true }).first().waitFor();
+  const actions = await page.locator("section[aria-labelledby=audit-title] tbody td:nth-child(3)").allTextContents();
+  assert.ok(actions.length > 0 && actions.every((a) => a === "consent"), actions.join(","));
+  assert.deepEqual(await a11yViolations(page), [], "admin page");
+  await shot(page, "admin-2-admin");
+
+  // Every language, from the switcher; the choice survives a reload.
+  for (const [name, lang, heading] of [
+    ["Français", "fr", "Journal d’audit"],
+    ["Deutsch", "de", "Prüfprotokoll"],
+    ["Nederlands", "nl", "Auditlogboek"],
+  ]) {
+    await page.getByRole("combobox", { name: /Language|Langue|Sprache|Taal/ }).selectOption({ label: name });
+    await page.getByRole("heading", { name: heading }).waitFor();
+    assert.equal(await page.evaluate(() => document.documentElement.lang), lang);
+    await shot(page, `admin-3-${lang}`);
+  }
+  await page.reload();
+  await page.getByRole("heading", { name: "Auditlogboek" }).waitFor();
+  await page.getByRole("combobox", { name: "Taal" }).selectOption({ label: "English" });
+  await page.getByRole("heading", { name: "Audit log" }).waitFor();
+  await page.context().close();
+});
+
+test("the app ran under the relay's Content-Security-Policy without violations", () => {
+  assert.deepEqual(cspErrors, []);
 });
 
 // Last: it leaves this address and account throttled.
