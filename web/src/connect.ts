@@ -274,6 +274,9 @@ export class ConnectPage {
         control: (c) => view?.onControl(c),
         state: (s) => {
           if (s === "failed") this.finish(t("err.network"));
+          // ICE often recovers from a brief outage by itself; say so meanwhile.
+          else if (s === "disconnected") view?.setBanner(t("session.unstable"));
+          else if (s === "connected") view?.setBanner(this.signaling?.isOpen === false ? t("session.reconnecting") : null);
         },
         stats: (s) => view?.onStats(s),
       },

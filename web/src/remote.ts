@@ -54,26 +54,27 @@ export class RemoteView {
       spellcheck: "false",
       readonly: !ctx.control,
     });
-    this.stage = h("div", { class: ctx.control ? "stage control" : "stage" }, this.video, this.sink);
+    const connecting = h("p", { class: "connecting", role: "status" }, t("session.connecting"));
+    this.stage = h("div", { class: ctx.control ? "stage control" : "stage" }, this.video, this.sink, connecting);
     this.toolbar = h("div", { class: "toolbar", role: "toolbar", "aria-label": t("session.with", { host: ctx.host, mode: "" }) });
     this.statsBox = h("dl", { class: "stats", hidden: true, "aria-live": "off" });
     this.clipBox = h("section", { class: "clip card", hidden: true, "aria-labelledby": "clip-title" });
     this.banner = h("p", { class: "banner", role: "status", hidden: true });
     this.root = h("div", { class: "remote" }, this.toolbar, this.banner, h("div", { class: "stage-wrap" }, this.stage, this.statsBox, this.clipBox));
     this.renderToolbar();
-    this.video.requestVideoFrameCallback?.(() => {
+    const shown = (): void => {
+      if (this.firstFrame) return;
       this.firstFrame = true;
+      connecting.remove();
       performance.mark("tether:first_frame");
-    });
+    };
+    // requestVideoFrameCallback fires when a frame is composited; older browsers lack it.
+    if (this.video.requestVideoFrameCallback) this.video.requestVideoFrameCallback(shown);
+    else this.video.addEventListener("loadeddata", shown, { once: true });
     if (ctx.control) this.attachInput();
     this.listen(document, "visibilitychange", () => {
       if (document.visibilityState === "hidden") this.releaseAll();
     });
-  }
-
-  /** Whether a frame has been shown. */
-  get hasFrame(): boolean {
-    return this.firstFrame;
   }
 
   /** Shows the agent's stream. */
@@ -322,7 +323,11 @@ export class RemoteView {
   private attachInput(): void {
     const st = this.stage;
     const s = this.ctx.session;
-    this.listen(st, "pointermove", (ev: PointerEvent) => this.move(ev, false));
+    // Chromium aligns pointermove to animation frames (up to 16 ms late); pointerrawupdate
+    // fires as the OS reports each move. Use it where the browser has it (it carries the same
+    // PointerEvent; TypeScript's DOM types do not list it yet, hence the cast).
+    const moveEvent: "pointermove" = "onpointerrawupdate" in window ? ("pointerrawupdate" as "pointermove") : "pointermove";
+    this.listen(st, moveEvent, (ev: PointerEvent) => this.move(ev, false));
     this.listen(st, "pointerdown", (ev: PointerEvent) => {
       ev.preventDefault();
       this.sink.focus({ preventScroll: true });

@@ -139,11 +139,6 @@ export class RemoteSession {
     }
   }
 
-  /** Whether input can be sent now. */
-  get inputReady(): boolean {
-    return this.input.readyState === "open";
-  }
-
   /** Sends an input event: absolute moves on `pointer` (latest wins), the rest in order on `input`. */
   send(ev: InputEvent, ordered = ev.type !== "pointer_move"): void {
     const ch = ordered ? this.input : this.pointer;
@@ -153,11 +148,6 @@ export class RemoteSession {
   /** Sends a control message. */
   control(m: Record<string, unknown> & { type: string }): void {
     if (this.controlChannel.readyState === "open") this.controlChannel.send(JSON.stringify(m));
-  }
-
-  /** Whether the control channel is open. */
-  get controlReady(): boolean {
-    return this.controlChannel.readyState === "open";
   }
 
   private async pollStats(): Promise<void> {
