@@ -182,6 +182,7 @@ export async function startRelay() {
     TETHER_TURN_PORT: String(turnPort),
     TETHER_TURN_ALLOW_PRIVATE_PEERS: "true",
     RUST_LOG: process.env.RUST_LOG ?? "error",
+    TETHER_LOG: process.env.TETHER_LOG ?? "warn",
   };
   const r = track(spawn(relayBin, ["--data-dir", dir, "serve", "--listen", `127.0.0.1:${port}`], { env, stdio: ["ignore", "pipe", "inherit"] }), "relay");
   const lines = new Lines(r.stdout, "relay");
@@ -201,7 +202,8 @@ export async function startRelay() {
 export async function startAgent(relayUrl, display) {
   const a = track(
     spawn(join(BIN, "tether-agent"), ["share", "--relay", relayUrl, "--display", display], {
-      env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "error" },
+      env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "error",
+    TETHER_LOG: process.env.TETHER_LOG ?? "warn" },
       stdio: ["pipe", "pipe", "inherit"],
     }),
     "agent",
