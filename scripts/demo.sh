@@ -9,8 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh build
+source scripts/vpx.sh
 scripts/build-web.sh
-cargo build --release --locked -p tether-relay -p tether-agent
+cargo build --release --locked -p tether-relay -p tether-agent "${vpx_features[@]}"
 relay=target/release/tether-relay
 agent=target/release/tether-agent
 data=${TETHER_DATA_DIR:-tether-data}

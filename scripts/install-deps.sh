@@ -7,8 +7,9 @@ set -euo pipefail
 group=${1:-all}
 
 # Packages per group. Keep names in step with docs/DEPLOY.md and ../shared notes.
-# build: X11 capture (scrap links xcb, xcb-shm, xcb-randr); nasm for openh264's assembly (3-4x faster).
-build_pkgs=(pkg-config build-essential curl nasm libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev)
+# build: X11 capture (scrap links xcb, xcb-shm, xcb-randr); nasm for openh264's assembly (3-4x
+# faster); libvpx for VP8.
+build_pkgs=(pkg-config build-essential curl nasm libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev libvpx-dev)
 # test: a virtual X server, ImageMagick's `import` (reference screenshots), setxkbmap (layouts),
 # xclip (clipboard), Chromium for the browser suite, iproute2 for its private network namespace.
 test_pkgs=(xvfb imagemagick x11-xkb-utils xauth xclip chromium iproute2)
@@ -21,6 +22,12 @@ case "$group" in
   test | all) pkgs=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
   *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
 esac
+
+# A libvpx without shipped bindings needs libclang to generate them (scripts/vpx.sh).
+if dpkg-query -W -f='${Status}' libvpx-dev 2>/dev/null | grep -q "install ok installed"; then
+  source "$(dirname "$0")/vpx.sh"
+  [ ${#vpx_features[@]} -eq 0 ] || pkgs+=(libclang-dev)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -40,3 +47,9 @@ apt_get update >/dev/null
 # This image deletes downloaded .deb files after each dpkg run, and a concurrent apt run can make
 # the first attempt fail with exit 100: retry once.
 apt_get install --no-install-recommends "${missing[@]}" || apt_get install --no-install-recommends "${missing[@]}"
+
+# First install on a machine with a newer libvpx: libclang is only known to be needed now.
+source "$(dirname "$0")/vpx.sh"
+if [ ${#vpx_features[@]} -ne 0 ] && ! dpkg-query -W -f='${Status}' libclang-dev 2>/dev/null | grep -q "install ok installed"; then
+  apt_get install --no-install-recommends libclang-dev
+fi

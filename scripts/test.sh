@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh test
+source scripts/vpx.sh
 
 for tool in rustfmt clippy-driver; do
   command -v "$tool" >/dev/null || { echo "error: $tool is missing; install the rustfmt and clippy components" >&2; exit 1; }
@@ -17,12 +18,12 @@ scripts/build-web.sh
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked "${vpx_features[@]}" -- -D warnings
 echo "== cargo test"
-cargo test --workspace --locked
+cargo test --workspace --locked "${vpx_features[@]}"
 
 echo "== browser end-to-end (Chromium, relay, agent, Xvfb; private network namespace)"
-cargo build --locked -p tether-relay -p tether-agent -p tether-tests --bins
+cargo build --locked -p tether-relay -p tether-agent -p tether-tests --bins "${vpx_features[@]}"
 # Only loopback exists in the namespace, so nothing can leave the machine.
 isolate=(unshare -n)
 [ "$(id -u)" -eq 0 ] || isolate=(unshare -rn)

@@ -5,6 +5,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use tether_agent::consent::TerminalPrompt;
+use tether_agent::encode::Codec;
 use tether_agent::relay_client::{self, ClientConfig, ClientEvent};
 use tether_agent::session::SessionConfig;
 use tether_agent::stream::StreamSettings;
@@ -61,6 +62,9 @@ enum Command {
         /// Starting video bitrate in kbit/s (adapts to the network from there).
         #[arg(long, default_value_t = 2500)]
         bitrate_kbps: u32,
+        /// Video codec: `h264` (every browser) or `vp8`.
+        #[arg(long, default_value = "h264")]
+        codec: Codec,
     },
 }
 
@@ -111,6 +115,7 @@ async fn run(cli: Cli) -> Result<()> {
         relay_only,
         fps,
         bitrate_kbps,
+        codec,
     } = cli.command;
     let defaults = SessionConfig::default();
     let media = SessionConfig {
@@ -120,6 +125,7 @@ async fn run(cli: Cli) -> Result<()> {
         stream: StreamSettings {
             fps: fps.clamp(1, 60),
             bitrate: bitrate_kbps.saturating_mul(1000),
+            codec,
             ..defaults.stream
         },
     };

@@ -16,8 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::capture::damage::DamageTracker;
 use crate::capture::{self, Capturer, DisplayInfo, Frame};
-use crate::encode::Encoder;
-use crate::encode::h264::{H264Config, H264Encoder};
+use crate::encode::{Codec, Encoder, Settings};
 use crate::error::Result;
 
 /// Where and how to stream.
@@ -31,6 +30,8 @@ pub struct StreamSettings {
     pub fps: u32,
     /// Starting bitrate, bits per second.
     pub bitrate: u32,
+    /// The codec of the video track.
+    pub codec: Codec,
 }
 
 impl Default for StreamSettings {
@@ -40,6 +41,7 @@ impl Default for StreamSettings {
             display: 0,
             fps: 30,
             bitrate: 2_500_000,
+            codec: Codec::H264,
         }
     }
 }
@@ -158,7 +160,7 @@ pub(crate) fn run(
     let mut bitrate = settings.bitrate;
     let mut frame = Frame::default();
     let mut damage = DamageTracker::new();
-    let mut encoder: Option<H264Encoder> = None;
+    let mut encoder: Option<Box<dyn Encoder>> = None;
     let start = Instant::now();
     // Something changed that the viewer has not seen yet (the encoder may skip a frame to hold
     // its bitrate; the change must still go out on a later tick).
@@ -232,11 +234,11 @@ pub(crate) fn run(
         let enc = match encoder.as_mut() {
             Some(e) if e.size() == (frame.width & !1, frame.height & !1) => e,
             _ => {
-                let cfg = H264Config {
+                let cfg = Settings {
                     bitrate,
                     max_fps: fps as f32,
                 };
-                encoder.insert(H264Encoder::new(frame.width, frame.height, cfg)?)
+                encoder.insert(settings.codec.open(frame.width, frame.height, cfg)?)
             }
         };
         match enc.encode(&frame, captured_at - start)? {

@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 use tether_agent::capture::damage::DamageTracker;
 use tether_agent::capture::{self, Frame};
 use tether_agent::encode::Encoder;
-use tether_agent::encode::h264::{H264Config, H264Encoder};
+use tether_agent::encode::Settings;
+use tether_agent::encode::h264::H264Encoder;
 use tether_tests::percentile_ms;
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::*;
@@ -156,7 +157,7 @@ fn ours(x: &xvfb::Xvfb, content: Content) -> ((f64, f64), usize) {
     let mut cap = capture::open(Some(&x.display)).unwrap();
     let mut frame = Frame::default();
     let mut damage = DamageTracker::new();
-    let cfg = H264Config {
+    let cfg = Settings {
         bitrate: 2_500_000,
         max_fps: 30.0,
     };

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use tether_agent::capture::damage::DamageTracker;
 use tether_agent::capture::{self, Frame};
 use tether_agent::encode::Encoder;
-use tether_agent::encode::h264::{H264Config, H264Encoder};
+use tether_agent::encode::Settings;
+use tether_agent::encode::h264::H264Encoder;
 use tether_agent::input::{EnigoInjector, InputInjector};
 use tether_tests::percentile_ms;
 use x11rb::protocol::xproto::ConnectionExt as _;
@@ -70,7 +71,7 @@ fn main() {
         t.push(s.elapsed());
     }
     let convert = stats(t);
-    let mut enc = H264Encoder::new(f.width, f.height, H264Config::default()).unwrap();
+    let mut enc = H264Encoder::new(f.width, f.height, Settings::default()).unwrap();
     let mut frame_no = 0u64;
     let mut encode = |frame: &Frame| {
         frame_no += 1;

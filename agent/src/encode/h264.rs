@@ -10,29 +10,11 @@ use openh264::encoder::{
     BitRate, EncoderConfig, FrameRate, FrameType, MatrixCoefficients, RateControlMode, UsageType,
     VuiConfig,
 };
-use openh264::formats::{BgraSliceU8, YUVBuffer};
+use openh264::formats::YUVBuffer;
 
-use super::{EncodedFrame, Encoder};
+use super::{EncodedFrame, Encoder, Settings, to_i420};
 use crate::capture::Frame;
 use crate::error::{Error, Result};
-
-/// Encoder settings.
-#[derive(Debug, Clone, Copy)]
-pub struct H264Config {
-    /// Target bitrate, bits per second.
-    pub bitrate: u32,
-    /// Highest frame rate the stream will carry.
-    pub max_fps: f32,
-}
-
-impl Default for H264Config {
-    fn default() -> Self {
-        H264Config {
-            bitrate: 4_000_000,
-            max_fps: 30.0,
-        }
-    }
-}
 
 /// The openh264 encoder for one frame size.
 pub struct H264Encoder {
@@ -50,7 +32,7 @@ fn err(e: impl std::fmt::Display) -> Error {
 
 impl H264Encoder {
     /// An encoder for `width`×`height` frames (odd sizes are cropped to even; I420 needs it).
-    pub fn new(width: u32, height: u32, cfg: H264Config) -> Result<Self> {
+    pub fn new(width: u32, height: u32, cfg: Settings) -> Result<Self> {
         let (w, h) = (width & !1, height & !1);
         if w == 0 || h == 0 {
             return Err(Error::Encode(format!(
@@ -81,34 +63,16 @@ impl H264Encoder {
             bitrate: cfg.bitrate,
         })
     }
-
-    /// The encoded size (the frame size rounded down to even).
-    pub fn size(&self) -> (u32, u32) {
-        (self.width, self.height)
-    }
 }
 
 impl Encoder for H264Encoder {
     fn encode(&mut self, frame: &Frame, at: std::time::Duration) -> Result<Option<EncodedFrame>> {
-        let (w, h) = (self.width as usize, self.height as usize);
-        if frame.width & !1 != self.width || frame.height & !1 != self.height {
-            return Err(Error::Encode(format!(
-                "frame is {}x{}, encoder is {}x{}",
-                frame.width, frame.height, self.width, self.height
-            )));
-        }
-        // BGRA rows must be tightly packed at the encoded width.
-        let bgra: &[u8] = if frame.stride == w * 4 && frame.data.len() >= w * h * 4 {
-            &frame.data[..w * h * 4]
-        } else {
-            self.packed.clear();
-            for y in 0..h {
-                let row = y * frame.stride;
-                self.packed.extend_from_slice(&frame.data[row..row + w * 4]);
-            }
-            &self.packed
-        };
-        self.yuv.read_bgra8(BgraSliceU8::new(bgra, (w, h)));
+        to_i420(
+            frame,
+            (self.width, self.height),
+            &mut self.packed,
+            &mut self.yuv,
+        )?;
         let ts =
             openh264::Timestamp::from_millis(u64::try_from(at.as_millis()).unwrap_or(u64::MAX));
         let bits = self.enc.encode_at(&self.yuv, ts).map_err(err)?;
@@ -154,70 +118,26 @@ impl Encoder for H264Encoder {
     fn bitrate(&self) -> u32 {
         self.bitrate
     }
+
+    fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use openh264::decoder::Decoder;
-    use openh264::formats::YUVSource;
+    use openh264::formats::{BgraSliceU8, YUVSource};
 
+    use super::super::testing::{ms, psnr_y, scene};
     use super::*;
-
-    /// A desktop-like scene: white page, black one-pixel "text" strokes, coloured blocks and a
-    /// gradient bar; `shift` moves the text to make a changed frame.
-    fn scene(w: u32, h: u32, shift: u32) -> Frame {
-        let mut f = Frame {
-            width: w,
-            height: h,
-            stride: w as usize * 4,
-            data: vec![255; (w * h * 4) as usize],
-        };
-        for y in 0..h {
-            for x in 0..w {
-                let i = (y * w + x) as usize * 4;
-                let px: [u8; 3] = if y % 12 < 7 && (x + shift) % 9 < 2 && y > 20 {
-                    [20, 20, 20]
-                } else if x < w / 4 && y < h / 3 {
-                    [200, 80, 30]
-                } else if y > h - 16 {
-                    [(x * 255 / w) as u8, 128, 255 - (x * 255 / w) as u8]
-                } else {
-                    [250, 250, 250]
-                };
-                f.data[i..i + 3].copy_from_slice(&px);
-            }
-        }
-        f
-    }
-
-    /// The n-th frame's timestamp at 30 fps.
-    fn ms(n: u32) -> std::time::Duration {
-        std::time::Duration::from_millis(u64::from(n) * 33)
-    }
-
-    fn psnr_y(a: &impl YUVSource, b: &impl YUVSource, w: usize, h: usize) -> f64 {
-        let (sa, sb) = (a.strides().0, b.strides().0);
-        let mut se = 0f64;
-        for y in 0..h {
-            for x in 0..w {
-                let d = f64::from(a.y()[y * sa + x]) - f64::from(b.y()[y * sb + x]);
-                se += d * d;
-            }
-        }
-        let mse = se / (w * h) as f64;
-        if mse == 0.0 {
-            f64::INFINITY
-        } else {
-            10.0 * (255.0 * 255.0 / mse).log10()
-        }
-    }
 
     /// The round trip keeps PSNR-Y above 34 dB at 4 Mbit/s on desktop-like content (stated
     /// threshold; measured 35.6 dB worst over the four frames).
     #[test]
     fn encode_decode_round_trip_keeps_quality() {
         let (w, h) = (640, 360);
-        let mut enc = H264Encoder::new(w, h, H264Config::default()).unwrap();
+        let mut enc = H264Encoder::new(w, h, Settings::default()).unwrap();
         let mut dec = Decoder::new().unwrap();
         let mut worst = f64::INFINITY;
         for i in 0..4 {
@@ -227,7 +147,12 @@ mod tests {
             let reference =
                 YUVBuffer::from_bgra8_source(BgraSliceU8::new(&f.data, (w as usize, h as usize)));
             let decoded = dec.decode(&out.data).unwrap().expect("a picture");
-            worst = worst.min(psnr_y(&reference, &decoded, w as usize, h as usize));
+            worst = worst.min(psnr_y(
+                (reference.y(), reference.strides().0),
+                (decoded.y(), decoded.strides().0),
+                w as usize,
+                h as usize,
+            ));
         }
         assert!(worst > 34.0, "PSNR-Y {worst:.1} dB");
     }
@@ -235,7 +160,7 @@ mod tests {
     #[test]
     fn keyframes_on_request_and_bitrate_changes_at_runtime() {
         let (w, h) = (320, 240);
-        let mut enc = H264Encoder::new(w, h, H264Config::default()).unwrap();
+        let mut enc = H264Encoder::new(w, h, Settings::default()).unwrap();
         assert!(
             enc.encode(&scene(w, h, 0), ms(0))
                 .unwrap()
@@ -262,10 +187,10 @@ mod tests {
 
     #[test]
     fn odd_sizes_are_cropped_and_wrong_sizes_refused() {
-        let mut enc = H264Encoder::new(321, 241, H264Config::default()).unwrap();
+        let mut enc = H264Encoder::new(321, 241, Settings::default()).unwrap();
         assert_eq!(enc.size(), (320, 240));
         assert!(enc.encode(&scene(321, 241, 0), ms(0)).unwrap().is_some());
         assert!(enc.encode(&scene(640, 480, 0), ms(1)).is_err());
-        assert!(H264Encoder::new(1, 1, H264Config::default()).is_err());
+        assert!(H264Encoder::new(1, 1, Settings::default()).is_err());
     }
 }

@@ -22,7 +22,7 @@ use rtc::interceptor::{Registry, Slot};
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::RTCIceTransportPolicy;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MediaEngine};
+use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::{RTCIceCandidateInit, RTCIceServer};
@@ -40,6 +40,7 @@ use webrtc::peer_connection::{
 
 pub use video::VideoTrack;
 
+use crate::encode::Codec;
 use crate::error::{Error, Result};
 
 /// How a peer connection is set up.
@@ -52,6 +53,8 @@ pub struct PeerSettings {
     /// Local UDP addresses to bind. A wildcard (`0.0.0.0:0`) means one socket per interface,
     /// loopback excepted; add `127.0.0.1:0` to be reachable from the same machine.
     pub bind: Vec<String>,
+    /// The codec of the video track (the only one offered in the answer).
+    pub codec: Codec,
 }
 
 impl PeerSettings {
@@ -163,9 +166,10 @@ fn rtc_err(e: impl std::fmt::Display) -> Error {
     Error::Rtc(e.to_string())
 }
 
-/// H.264 constrained baseline with packetization mode 1 — what every browser decodes — with
-/// the feedback that lets the viewer ask for retransmissions and keyframes.
-fn media_engine() -> Result<MediaEngine> {
+/// The one codec the agent sends — H.264 constrained baseline with packetization mode 1 (what
+/// every browser decodes), or VP8 — with the feedback that lets the viewer ask for
+/// retransmissions and keyframes.
+fn media_engine(codec: Codec) -> Result<MediaEngine> {
     let feedback = ["nack", "nack pli", "ccm fir"]
         .iter()
         .map(|f| {
@@ -177,16 +181,26 @@ fn media_engine() -> Result<MediaEngine> {
         })
         .collect::<Vec<_>>();
     let mut me = MediaEngine::default();
-    for (pt, profile) in [(125, "42e01f"), (102, "42001f")] {
+    let codecs: Vec<(u8, String)> = match codec {
+        Codec::H264 => [(125, "42e01f"), (102, "42001f")]
+            .iter()
+            .map(|(pt, profile)| {
+                let fmtp = format!(
+                    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id={profile}"
+                );
+                (*pt, fmtp)
+            })
+            .collect(),
+        Codec::Vp8 => vec![(96, String::new())],
+    };
+    for (pt, sdp_fmtp_line) in codecs {
         me.register_codec(
             RTCRtpCodecParameters {
                 rtp_codec: RTCRtpCodec {
-                    mime_type: MIME_TYPE_H264.to_owned(),
+                    mime_type: video::mime_type(codec).to_owned(),
                     clock_rate: video::CLOCK_RATE,
                     channels: 0,
-                    sdp_fmtp_line: format!(
-                        "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id={profile}"
-                    ),
+                    sdp_fmtp_line,
                     rtcp_feedback: feedback.clone(),
                 },
                 payload_type: pt,
@@ -204,7 +218,8 @@ impl Peer {
         settings: PeerSettings,
         events: mpsc::UnboundedSender<PeerEvent>,
     ) -> Result<Peer> {
-        let mut me = media_engine()?;
+        let codec = settings.codec;
+        let mut me = media_engine(codec)?;
         let registry = register_default_interceptors(Registry::new(), &mut me).map_err(rtc_err)?;
         // Last in the chain, so the interceptors that act on RTCP have seen all of it.
         let registry = registry.with(Slot::from(14_000), keyframe::KeyframeForwarder::default());
@@ -244,7 +259,7 @@ impl Peer {
         .await
         .map_err(rtc_err)?;
         let pc: Arc<dyn PeerConnection> = Arc::new(pc);
-        let video = Arc::new(VideoTrack::add_to(&*pc).await?);
+        let video = Arc::new(VideoTrack::add_to(&*pc, codec).await?);
         Ok(Peer { pc, video, events })
     }
 

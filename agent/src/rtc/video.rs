@@ -1,4 +1,4 @@
-//! The video track: H.264 access units in, RTP packets out.
+//! The video track: encoded frames (H.264 access units or VP8 frames) in, RTP packets out.
 //!
 //! The agent packetizes itself rather than handing samples to the stack, for one reason: RTP
 //! timestamps must follow *capture* time. The agent sends nothing while the screen is still, so
@@ -13,6 +13,7 @@ use bytes::Bytes;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp;
 use rtc::rtp::codec::h264::H264Payloader;
+use rtc::rtp::codec::vp8::Vp8Payloader;
 use rtc::rtp::packetizer::Payloader;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
@@ -24,6 +25,7 @@ use webrtc::peer_connection::PeerConnection;
 use webrtc::rtp_transceiver::RtpSender;
 
 use super::rtc_err;
+use crate::encode::Codec;
 use crate::error::Result;
 
 /// The RTP clock of video.
@@ -40,8 +42,33 @@ pub struct VideoTrack {
     state: Mutex<SendState>,
 }
 
+/// The RTP payload format of the negotiated codec.
+enum Packetizer {
+    H264(H264Payloader),
+    Vp8(Vp8Payloader),
+}
+
+impl Packetizer {
+    fn payload(&mut self, frame: &Bytes) -> Result<Vec<Bytes>> {
+        match self {
+            Packetizer::H264(p) => p.payload(MTU, frame),
+            Packetizer::Vp8(p) => p.payload(MTU, frame),
+        }
+        .map_err(rtc_err)
+    }
+}
+
+/// The MIME type of `codec` in SDP.
+pub(super) fn mime_type(codec: Codec) -> &'static str {
+    use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_VP8};
+    match codec {
+        Codec::H264 => MIME_TYPE_H264,
+        Codec::Vp8 => MIME_TYPE_VP8,
+    }
+}
+
 struct SendState {
-    payloader: H264Payloader,
+    payloader: Packetizer,
     seq: u16,
     ts_base: u32,
     clock_base: Instant,
@@ -50,10 +77,19 @@ struct SendState {
 
 impl VideoTrack {
     /// Creates the track and adds it to `pc` (before the answer, so it is in the SDP).
-    pub(super) async fn add_to(pc: &dyn PeerConnection) -> Result<VideoTrack> {
+    pub(super) async fn add_to(pc: &dyn PeerConnection, codec: Codec) -> Result<VideoTrack> {
         let ssrc = rand::random::<u32>();
+        let payloader = match codec {
+            Codec::H264 => Packetizer::H264(H264Payloader::default()),
+            // The picture id lets the viewer tell a lost packet from a late one within a frame.
+            Codec::Vp8 => {
+                let mut p = Vp8Payloader::default();
+                p.enable_picture_id = true;
+                Packetizer::Vp8(p)
+            }
+        };
         let codec = rtc::rtp_transceiver::rtp_sender::RTCRtpCodec {
-            mime_type: rtc::peer_connection::configuration::media_engine::MIME_TYPE_H264.to_owned(),
+            mime_type: mime_type(codec).to_owned(),
             clock_rate: CLOCK_RATE,
             ..Default::default()
         };
@@ -80,7 +116,7 @@ impl VideoTrack {
             sender,
             ssrc,
             state: Mutex::new(SendState {
-                payloader: H264Payloader::default(),
+                payloader,
                 seq: rand::random(),
                 ts_base: rand::random(),
                 clock_base: Instant::now(),
@@ -89,7 +125,7 @@ impl VideoTrack {
         })
     }
 
-    /// Sends one access unit (Annex-B) captured at `captured_at`. Returns the bytes sent.
+    /// Sends one encoded frame captured at `captured_at`. Returns the bytes sent.
     pub async fn send(&self, frame: Bytes, captured_at: Instant) -> Result<usize> {
         let mut st = self.state.lock().await;
         let pt = match st.payload_type {
@@ -111,7 +147,7 @@ impl VideoTrack {
         let ts = st
             .ts_base
             .wrapping_add((elapsed.as_micros() * u128::from(CLOCK_RATE) / 1_000_000) as u32);
-        let payloads = st.payloader.payload(MTU, &frame).map_err(rtc_err)?;
+        let payloads = st.payloader.payload(&frame)?;
         let n = payloads.len();
         let mut sent = 0;
         for (i, payload) in payloads.into_iter().enumerate() {

@@ -63,6 +63,7 @@ pub async fn run(
         ice_servers: start.ice_servers.clone(),
         relay_only: cfg.relay_only,
         bind: cfg.bind.clone(),
+        codec: cfg.stream.codec,
     };
     let peer = match Peer::new(settings, ev_tx).await {
         Ok(p) => p,
