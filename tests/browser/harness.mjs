@@ -198,10 +198,10 @@ export async function startRelay() {
   };
 }
 
-/** `tether-agent share` on `display`, answering consent at its terminal prompt. */
-export async function startAgent(relayUrl, display) {
+/** `tether-agent share` on `display` (with `extraArgs`), answering consent at its terminal prompt. */
+export async function startAgent(relayUrl, display, extraArgs = []) {
   const a = track(
-    spawn(join(BIN, "tether-agent"), ["share", "--relay", relayUrl, "--display", display], {
+    spawn(join(BIN, "tether-agent"), ["share", "--relay", relayUrl, "--display", display, ...extraArgs], {
       env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "error",
     TETHER_LOG: process.env.TETHER_LOG ?? "warn" },
       stdio: ["pipe", "pipe", "inherit"],

@@ -219,6 +219,7 @@ test("works with iceTransportPolicy relay through the embedded TURN server", asy
   await page.getByRole("button", { name: "Statistics" }).click();
   await page.getByText("relayed (TURN)").waitFor();
   assert.match((await page.locator(".stats").textContent()) ?? "", /relayed \(TURN\)/);
+  await page.locator(".stats", { hasText: "H264" }).waitFor();
   await shot(page, "turn-1-live");
 
   // Input still lands through the relayed path.
@@ -229,6 +230,31 @@ test("works with iceTransportPolicy relay through the embedded TURN server", asy
   assert.deepEqual([press.event.x, press.event.y], [640, 360]);
   await endSession(page);
   await page.context().close();
+});
+
+test("a VP8 agent streams to the browser too", async () => {
+  const vp8 = await startAgent(relay.url, xvfb.display, ["--codec", "vp8", "--name", "vp8-agent"]);
+  try {
+    const page = await signedIn("vp8");
+    const code = await vp8.code();
+    await page.getByLabel("Share code").fill(code);
+    await page.getByRole("button", { name: "Connect" }).click();
+    await vp8.answer(0, "c");
+    await waitForScene(page);
+    await page.getByRole("button", { name: "Statistics" }).click();
+    await page.locator(".stats", { hasText: "VP8" }).waitFor();
+    await shot(page, "vp8-1-live");
+    const mark = probe.lines.all.length;
+    const p = await pagePoint(page, 321, 123);
+    await page.mouse.click(p.x, p.y);
+    const press = await probe.waitEvent(mark, (e) => e.event === "button_press", "button press");
+    assert.deepEqual([press.event.x, press.event.y], [321, 123]);
+    await page.getByRole("button", { name: "End session" }).click();
+    await page.getByText("You ended the session.").waitFor();
+    await page.context().close();
+  } finally {
+    vp8.stop();
+  }
 });
 
 test("history, admin, every language, and no serious accessibility problems", async () => {

@@ -248,6 +248,7 @@ export class RemoteView {
       [t("stats.encode"), num(s?.encodeMs, 1, "ms")],
       [t("stats.path"), t(`path.${s?.path ?? "unknown"}`)],
       [t("stats.resolution"), s && s.width ? `${s.width}×${s.height}` : "—"],
+      [t("stats.codec"), s?.codec ?? "—"],
     ];
     replace(this.statsBox, ...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
   }

@@ -41,6 +41,8 @@ export interface LiveStats {
   path: "host" | "reflexive" | "relay" | "unknown";
   width: number;
   height: number;
+  /** The video codec, e.g. `H264` or `VP8`. */
+  codec: string | null;
 }
 
 /** What a session reports to the screen that shows it. */
@@ -173,7 +175,10 @@ export class RemoteSession {
       path: "unknown",
       width: inbound?.frameWidth ?? 0,
       height: inbound?.frameHeight ?? 0,
+      codec: null,
     };
+    const codec = inbound?.codecId ? byId.get(inbound.codecId)?.mimeType : undefined;
+    if (typeof codec === "string") out.codec = codec.replace(/^video\//, "");
     if (inbound) {
       const cur = {
         bytes: inbound.bytesReceived ?? 0,
