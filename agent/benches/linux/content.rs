@@ -24,9 +24,7 @@ use std::time::{Duration, Instant};
 
 use tether_agent::capture::damage::DamageTracker;
 use tether_agent::capture::{self, Frame};
-use tether_agent::encode::Encoder;
-use tether_agent::encode::Settings;
-use tether_agent::encode::h264::H264Encoder;
+use tether_agent::encode::{Codec, Settings};
 use tether_tests::percentile_ms;
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::*;
@@ -152,7 +150,7 @@ impl Painter {
 }
 
 /// (p50, p99) ms of capture + damage + encode, and mean bytes per frame.
-fn ours(x: &xvfb::Xvfb, content: Content) -> ((f64, f64), usize) {
+fn ours(x: &xvfb::Xvfb, content: Content, codec: Codec) -> ((f64, f64), usize) {
     let mut painter = Painter::new(x);
     let mut cap = capture::open(Some(&x.display)).unwrap();
     let mut frame = Frame::default();
@@ -161,7 +159,7 @@ fn ours(x: &xvfb::Xvfb, content: Content) -> ((f64, f64), usize) {
         bitrate: 2_500_000,
         max_fps: 30.0,
     };
-    let mut enc = H264Encoder::new(u32::from(W), u32::from(H), cfg).unwrap();
+    let mut enc = codec.open(u32::from(W), u32::from(H), cfg).unwrap();
     let (mut times, mut bytes) = (Vec::new(), 0usize);
     for n in 0..120u32 {
         painter.step(content, n);
@@ -244,25 +242,28 @@ fn ffmpeg(x: &xvfb::Xvfb, content: Content) -> Option<f64> {
 fn main() {
     let x = xvfb::Xvfb::start(u32::from(W), u32::from(H));
     println!(
-        "machine: {}; Xvfb 1920x1080x24; H.264 at 2.5 Mbit/s",
+        "machine: {}; Xvfb 1920x1080x24; 2.5 Mbit/s",
         tether_tests::machine()
     );
     println!();
     println!(
-        "| content | ours: capture + encode p50 | p99 | bytes/frame | ffmpeg x11grab + libx264 ultrafast, CPU/frame |"
+        "| content | H.264: capture + encode p50 | p99 | bytes/frame | VP8: p50 | p99 | bytes/frame | ffmpeg x11grab + libx264 ultrafast, CPU/frame |"
     );
-    println!("| --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for content in [
         Content::Static,
         Content::Typing,
         Content::Scrolling,
         Content::Video,
     ] {
-        let ((p50, p99), bytes) = ours(&x, content);
+        let ((p50, p99), bytes) = ours(&x, content, Codec::H264);
+        let ((v50, v99), vbytes) = ours(&x, content, Codec::Vp8);
         let theirs = ffmpeg(&x, content).map_or_else(
             || "ffmpeg not installed".to_owned(),
             |ms| format!("{ms:.1} ms"),
         );
-        println!("| {content:?} | {p50:.1} ms | {p99:.1} ms | {bytes} | {theirs} |");
+        println!(
+            "| {content:?} | {p50:.1} ms | {p99:.1} ms | {bytes} | {v50:.1} ms | {v99:.1} ms | {vbytes} | {theirs} |"
+        );
     }
 }
