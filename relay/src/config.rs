@@ -41,6 +41,13 @@ pub struct Config {
     pub api_rate_per_sec: u32,
     /// HTTP requests one address may make in a burst.
     pub api_burst: u32,
+    /// Let webhooks use `http` and reach private and loopback addresses. Only for tests and
+    /// single-host setups: otherwise anyone who may add a webhook could probe the relay's network.
+    pub webhook_allow_private: bool,
+    /// First retry delay of a failed webhook delivery, in ms (then ×4 each time, at most a day).
+    pub webhook_retry_base_ms: u64,
+    /// Attempts before a delivery is given up.
+    pub webhook_max_attempts: u32,
     /// ICE/TURN settings.
     pub turn: TurnConfig,
 }
@@ -86,6 +93,9 @@ impl Default for Config {
             refresh_ttl_secs: 30 * 86_400,
             api_rate_per_sec: 20,
             api_burst: 60,
+            webhook_allow_private: false,
+            webhook_retry_base_ms: 30_000,
+            webhook_max_attempts: 8,
             turn: TurnConfig::default(),
         }
     }
@@ -122,6 +132,9 @@ const KEYS: &[&str] = &[
     "refresh_ttl_secs",
     "api_rate_per_sec",
     "api_burst",
+    "webhook_allow_private",
+    "webhook_retry_base_ms",
+    "webhook_max_attempts",
 ];
 
 /// `[turn]` keys a `TETHER_TURN_<KEY>` variable may set.

@@ -16,6 +16,7 @@ pub mod store;
 pub mod tls;
 pub mod turn;
 pub mod web;
+pub mod webhooks;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub cfg: Arc<Config>,
     /// Failed sign-ins per IP and per e-mail.
     pub login_throttle: Arc<Mutex<Throttle>>,
+    /// The key webhook signing secrets derive from (see [`webhooks::secret`]).
+    pub webhook_key: Arc<Vec<u8>>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -132,6 +135,7 @@ pub fn state(cfg: Config, store: Arc<dyn Store>, key: &[u8]) -> AppState {
         store,
         cfg: Arc::new(cfg),
         login_throttle: Arc::new(Mutex::new(Throttle::new(Rules::default()))),
+        webhook_key: Arc::new(auth::derive_key(key, "webhook-secret")),
     }
 }
 
@@ -188,6 +192,9 @@ pub async fn run(
         None
     };
     let state = state(cfg, store, &key);
+    let webhooks = tokio::spawn(
+        webhooks::Sender::new(state.store.clone(), state.webhook_key.clone(), &state.cfg).run(),
+    );
     let hub = state.hub.clone();
     let ticker = tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_millis(250));
@@ -217,6 +224,7 @@ pub async fn run(
         }
     };
     ticker.abort();
+    webhooks.abort();
     if let Some(t) = turn {
         t.close().await;
     }

@@ -10,3 +10,4 @@ mod signaling;
 mod tls;
 mod turn;
 mod web;
+mod webhooks;

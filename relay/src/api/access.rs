@@ -28,6 +28,8 @@ pub enum Scope {
     KeysWrite,
     /// Scrape `/metrics`.
     MetricsRead,
+    /// Manage webhooks and read their deliveries.
+    WebhooksWrite,
 }
 
 /// Every scope with its wire name.
@@ -39,6 +41,7 @@ pub const SCOPES: &[(Scope, &str)] = &[
     (Scope::UsersWrite, "users:write"),
     (Scope::KeysWrite, "keys:write"),
     (Scope::MetricsRead, "metrics:read"),
+    (Scope::WebhooksWrite, "webhooks:write"),
 ];
 
 impl Scope {

@@ -15,7 +15,7 @@ use crate::auth::{new_token, token_hash};
 use crate::error::{Error, Result};
 use crate::store::{ApiKeyInfo, Member, Role};
 
-fn audit(state: &AppState, caller: &Caller, action: &str, detail: serde_json::Value) {
+pub(super) fn audit(state: &AppState, caller: &Caller, action: &str, detail: serde_json::Value) {
     crate::audit::record(
         state.store.as_ref(),
         Some(caller.org_id()),

@@ -10,6 +10,7 @@ pub mod admin;
 pub mod auth;
 pub mod limit;
 pub mod read;
+pub mod webhooks;
 pub mod ws;
 
 use axum::Router;
@@ -46,6 +47,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/api-keys/{id}", delete(admin::revoke_api_key))
         .route("/api/v1/sessions/{id}/end", post(admin::end_session))
         .route("/api/v1/turn-credentials", get(admin::turn_credentials))
+        .route(
+            "/api/v1/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route("/api/v1/webhooks/{id}", delete(webhooks::delete))
+        .route(
+            "/api/v1/webhooks/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
         .route("/metrics", get(admin::metrics))
         .route("/api/v1/ws/agent", get(ws::agent))
         .route("/api/v1/ws/viewer", get(ws::viewer))

@@ -248,6 +248,83 @@ pub struct ApiKeyInfo {
     pub revoked_at: Option<i64>,
 }
 
+/// A webhook as listed for admins (its secret is never stored or listed).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct WebhookInfo {
+    /// Id.
+    pub id: i64,
+    /// Where deliveries are POSTed.
+    pub url: String,
+    /// Audit actions delivered (`*` for all).
+    pub events: Vec<String>,
+    /// Unix ms.
+    pub created_at: i64,
+}
+
+/// A delivery attempt's state, for admins.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DeliveryInfo {
+    /// Id (also sent as `Tether-Delivery`).
+    pub id: i64,
+    /// The audit action delivered.
+    pub action: String,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// Unix ms of the next attempt, while pending.
+    pub next_at: i64,
+    /// Unix ms, once the receiver answered 2xx.
+    pub delivered_at: Option<i64>,
+    /// Unix ms, once retries ran out.
+    pub failed_at: Option<i64>,
+    /// The receiver's last HTTP status.
+    pub last_status: Option<i64>,
+    /// The last failure, when there was no status (timeout, refused, …).
+    pub last_error: Option<String>,
+}
+
+/// A delivery due now, claimed by the sender (system-wide: the sender serves every org).
+#[derive(Debug, Clone)]
+pub struct DueDelivery {
+    /// Delivery id.
+    pub id: i64,
+    /// Its organisation (every later write is scoped by it).
+    pub org_id: OrgId,
+    /// Target URL.
+    pub url: String,
+    /// Salt of the hook's signing secret.
+    pub salt: Vec<u8>,
+    /// The JSON body.
+    pub payload: String,
+    /// Attempts before this one.
+    pub attempts: i64,
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone)]
+pub enum AttemptOutcome {
+    /// 2xx.
+    Delivered {
+        /// HTTP status.
+        status: u16,
+    },
+    /// Try again at `next_at`.
+    Retry {
+        /// HTTP status, if the receiver answered.
+        status: Option<u16>,
+        /// What went wrong.
+        error: String,
+        /// Unix ms.
+        next_at: i64,
+    },
+    /// No more attempts.
+    GiveUp {
+        /// HTTP status, if the receiver answered.
+        status: Option<u16>,
+        /// What went wrong.
+        error: String,
+    },
+}
+
 /// Everything the relay persists.
 pub trait Store: Send + Sync + 'static {
     /// Number of accounts (to tell an empty relay how to create the first admin).
@@ -340,7 +417,44 @@ pub trait Store: Send + Sync + 'static {
     /// Lists an organisation's sessions, newest first.
     fn list_sessions(&self, org: OrgId, limit: u32) -> StoreResult<Vec<SessionRecord>>;
 
-    /// Appends to the audit log (there is no update or delete).
+    /// Registers a webhook; returns its id.
+    fn create_webhook(
+        &self,
+        org: OrgId,
+        url: &str,
+        events: &[String],
+        salt: &[u8],
+        now: i64,
+    ) -> StoreResult<i64>;
+    /// The organisation's webhooks.
+    fn list_webhooks(&self, org: OrgId) -> StoreResult<Vec<WebhookInfo>>;
+    /// Deletes a webhook and its pending deliveries.
+    fn delete_webhook(&self, org: OrgId, id: i64) -> StoreResult<()>;
+    /// A webhook's recent deliveries, newest first.
+    fn list_deliveries(
+        &self,
+        org: OrgId,
+        webhook: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<DeliveryInfo>>;
+    /// Claims up to `limit` deliveries due at `now` (across organisations), pushing their next
+    /// attempt to `lease_until` so a crash mid-send retries them later instead of losing them.
+    fn claim_due_deliveries(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<DueDelivery>>;
+    /// Records how an attempt ended.
+    fn finish_delivery(
+        &self,
+        org: OrgId,
+        id: i64,
+        outcome: &AttemptOutcome,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// Appends to the audit log (there is no update or delete), and queues a delivery for
+    /// every webhook of the entry's organisation that subscribes to its action.
     fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
     /// Reads an organisation's audit log, newest first.
     fn list_audit(&self, org: OrgId, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;

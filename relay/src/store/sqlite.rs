@@ -10,7 +10,10 @@ use rusqlite_migration::{M, Migrations};
 
 use super::*;
 
-const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("schema.sql"))];
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(include_str!("schema.sql")),
+    M::up(include_str!("webhooks.sql")),
+];
 
 /// SQLite-backed store.
 pub struct SqliteStore {
@@ -464,11 +467,193 @@ impl Store for SqliteStore {
     }
 
     fn append_audit(&self, e: &AuditEntry) -> StoreResult<()> {
-        self.db()?.execute(
+        let mut db = self.db()?;
+        // One transaction: an event is never recorded without its deliveries, nor the reverse.
+        let tx = db.transaction()?;
+        tx.execute(
             "INSERT INTO audit_log (org_id, at, actor, action, outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![e.org_id, e.at, e.actor, e.action, e.outcome, e.detail.to_string()],
         )?;
+        if let Some(org) = e.org_id {
+            let id = tx.last_insert_rowid();
+            let payload = serde_json::json!({
+                "id": id, "at": e.at, "actor": e.actor, "action": e.action,
+                "outcome": e.outcome, "detail": e.detail,
+            })
+            .to_string();
+            tx.execute(
+                "INSERT INTO webhook_deliveries (org_id, webhook_id, payload, next_at, action)
+                 SELECT org_id, id, ?2, ?3, ?4 FROM webhooks
+                 WHERE org_id = ?1
+                   AND EXISTS (SELECT 1 FROM json_each(webhooks.events) WHERE value IN ('*', ?4))",
+                params![org, payload, e.at, e.action],
+            )?;
+        }
+        tx.commit()?;
         Ok(())
+    }
+
+    fn create_webhook(
+        &self,
+        org: OrgId,
+        url: &str,
+        events: &[String],
+        salt: &[u8],
+        now: i64,
+    ) -> StoreResult<i64> {
+        let db = self.db()?;
+        let events = serde_json::to_string(events).unwrap_or_else(|_| "[]".into());
+        db.execute(
+            "INSERT INTO webhooks (org_id, url, secret_salt, events, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![org, url, salt, events, now],
+        )?;
+        Ok(db.last_insert_rowid())
+    }
+
+    fn list_webhooks(&self, org: OrgId) -> StoreResult<Vec<WebhookInfo>> {
+        let db = self.db()?;
+        let mut stmt = db.prepare(
+            "SELECT id, url, events, created_at FROM webhooks WHERE org_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([org], |r| {
+            let events: String = r.get(2)?;
+            Ok(WebhookInfo {
+                id: r.get(0)?,
+                url: r.get(1)?,
+                events: serde_json::from_str(&events).unwrap_or_default(),
+                created_at: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn delete_webhook(&self, org: OrgId, id: i64) -> StoreResult<()> {
+        let n = self.db()?.execute(
+            "DELETE FROM webhooks WHERE org_id = ?1 AND id = ?2",
+            params![org, id],
+        )?;
+        one_row(n)
+    }
+
+    fn list_deliveries(
+        &self,
+        org: OrgId,
+        webhook: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<DeliveryInfo>> {
+        let db = self.db()?;
+        let exists: Option<i64> = db
+            .query_row(
+                "SELECT id FROM webhooks WHERE org_id = ?1 AND id = ?2",
+                params![org, webhook],
+                |r| r.get(0),
+            )
+            .optional()?;
+        exists.ok_or(StoreError::NotFound)?;
+        let mut stmt = db.prepare(
+            "SELECT id, action, attempts, next_at, delivered_at, failed_at, last_status, last_error
+             FROM webhook_deliveries WHERE org_id = ?1 AND webhook_id = ?2
+             ORDER BY id DESC LIMIT ?3",
+        )?;
+        let limit = if limit == 0 { 50 } else { limit.min(500) };
+        let rows = stmt.query_map(params![org, webhook, limit], |r| {
+            Ok(DeliveryInfo {
+                id: r.get(0)?,
+                action: r.get(1)?,
+                attempts: r.get(2)?,
+                next_at: r.get(3)?,
+                delivered_at: r.get(4)?,
+                failed_at: r.get(5)?,
+                last_status: r.get(6)?,
+                last_error: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn claim_due_deliveries(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<DueDelivery>> {
+        let db = self.db()?;
+        // The sender is the one process that serves every organisation; each row it claims
+        // carries its org, and every later write is scoped by it.
+        let mut stmt = db.prepare(
+            "UPDATE webhook_deliveries SET next_at = ?2
+             WHERE id IN (SELECT id FROM webhook_deliveries
+                          WHERE delivered_at IS NULL AND failed_at IS NULL AND next_at <= ?1
+                          ORDER BY next_at LIMIT ?3)
+             RETURNING id, org_id, webhook_id, payload, attempts",
+        )?;
+        let claimed = stmt
+            .query_map(params![now, lease_until, limit], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut out = Vec::with_capacity(claimed.len());
+        for (id, org_id, hook, payload, attempts) in claimed {
+            let hook: Option<(String, Vec<u8>)> = db
+                .query_row(
+                    "SELECT url, secret_salt FROM webhooks WHERE org_id = ?1 AND id = ?2",
+                    params![org_id, hook],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((url, salt)) = hook {
+                out.push(DueDelivery {
+                    id,
+                    org_id,
+                    url,
+                    salt,
+                    payload,
+                    attempts,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn finish_delivery(
+        &self,
+        org: OrgId,
+        id: i64,
+        outcome: &AttemptOutcome,
+        now: i64,
+    ) -> StoreResult<()> {
+        let db = self.db()?;
+        let n = match outcome {
+            AttemptOutcome::Delivered { status } => db.execute(
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, delivered_at = ?3,
+                        last_status = ?4, last_error = NULL
+                 WHERE org_id = ?1 AND id = ?2",
+                params![org, id, now, status],
+            )?,
+            AttemptOutcome::Retry {
+                status,
+                error,
+                next_at,
+            } => db.execute(
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, next_at = ?3,
+                        last_status = ?4, last_error = ?5
+                 WHERE org_id = ?1 AND id = ?2",
+                params![org, id, next_at, status, error],
+            )?,
+            AttemptOutcome::GiveUp { status, error } => db.execute(
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, failed_at = ?3,
+                        last_status = ?4, last_error = ?5
+                 WHERE org_id = ?1 AND id = ?2",
+                params![org, id, now, status, error],
+            )?,
+        };
+        one_row(n)
     }
 
     fn list_audit(&self, org: OrgId, f: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
