@@ -1,5 +1,7 @@
-//! Test support for the encoders: a desktop-like scene, frame times and PSNR.
+//! Test support for the encoders: a desktop-like scene, frame times and PSNR, and the behaviour
+//! every [`super::Codec`] must have.
 
+use super::{Codec, Settings};
 use crate::capture::Frame;
 
 /// A desktop-like scene: white page, black one-pixel "text" strokes, coloured blocks and a
@@ -50,4 +52,53 @@ pub fn psnr_y(a: (&[u8], usize), b: (&[u8], usize), w: usize, h: usize) -> f64 {
     } else {
         10.0 * (255.0 * 255.0 / mse).log10()
     }
+}
+
+/// Keyframes first and on request only; the bitrate changes at runtime; odd sizes are cropped to
+/// even and frames of another size refused. Every codec must pass.
+#[test]
+fn every_codec_keeps_the_encoder_contract() {
+    for codec in [Codec::H264, Codec::Vp8] {
+        let (w, h) = (320, 240);
+        let mut enc = codec.open(w, h, Settings::default()).unwrap();
+        let mut key = |i: u32| {
+            enc.encode(&scene(w, h, i), ms(i))
+                .unwrap()
+                .expect("a frame")
+                .keyframe
+        };
+        assert_eq!([key(0), key(1)], [true, false], "{codec:?}");
+        let mut enc = codec.open(w, h, Settings::default()).unwrap();
+        enc.encode(&scene(w, h, 0), ms(0)).unwrap();
+        enc.request_keyframe();
+        let forced = enc
+            .encode(&scene(w, h, 1), ms(1))
+            .unwrap()
+            .unwrap()
+            .keyframe;
+        let after = enc
+            .encode(&scene(w, h, 2), ms(2))
+            .unwrap()
+            .unwrap()
+            .keyframe;
+        assert_eq!([forced, after], [true, false], "{codec:?}");
+        enc.set_bitrate(500_000).unwrap();
+        assert_eq!(enc.bitrate(), 500_000, "{codec:?}");
+        assert!(
+            enc.encode(&scene(w, h, 3), ms(3)).unwrap().is_some(),
+            "{codec:?}"
+        );
+
+        let mut odd = codec.open(321, 241, Settings::default()).unwrap();
+        assert_eq!(odd.size(), (320, 240), "{codec:?}");
+        assert!(
+            odd.encode(&scene(321, 241, 0), ms(0)).unwrap().is_some(),
+            "{codec:?}"
+        );
+        assert!(odd.encode(&scene(640, 480, 0), ms(1)).is_err(), "{codec:?}");
+        assert!(codec.open(1, 1, Settings::default()).is_err(), "{codec:?}");
+    }
+    assert_eq!("VP8".parse::<Codec>().ok(), Some(Codec::Vp8));
+    assert_eq!("h264".parse::<Codec>().ok(), Some(Codec::H264));
+    assert!("av1".parse::<Codec>().is_err());
 }

@@ -230,7 +230,6 @@ impl Drop for Vp8Encoder {
 mod tests {
     use openh264::formats::{BgraSliceU8, YUVSource};
 
-    use super::super::Codec;
     use super::super::testing::{ms, psnr_y, scene};
     use super::*;
 
@@ -315,36 +314,5 @@ mod tests {
             ));
         }
         assert!(worst > 34.0, "PSNR-Y {worst:.1} dB");
-    }
-
-    #[test]
-    fn keyframes_on_request_and_bitrate_changes_at_runtime() {
-        let (w, h) = (320, 240);
-        let mut enc = Vp8Encoder::new(w, h, Settings::default()).unwrap();
-        let key = |enc: &mut Vp8Encoder, i| {
-            enc.encode(&scene(w, h, i), ms(i))
-                .unwrap()
-                .unwrap()
-                .keyframe
-        };
-        assert!(key(&mut enc, 0));
-        assert!(!key(&mut enc, 1));
-        enc.request_keyframe();
-        assert!(key(&mut enc, 2));
-        assert!(!key(&mut enc, 3));
-        enc.set_bitrate(500_000).unwrap();
-        assert_eq!(enc.bitrate(), 500_000);
-        assert!(enc.encode(&scene(w, h, 4), ms(4)).unwrap().is_some());
-    }
-
-    #[test]
-    fn odd_sizes_are_cropped_and_wrong_sizes_refused() {
-        let mut enc = Vp8Encoder::new(321, 241, Settings::default()).unwrap();
-        assert_eq!(enc.size(), (320, 240));
-        assert!(enc.encode(&scene(321, 241, 0), ms(0)).unwrap().is_some());
-        assert!(enc.encode(&scene(640, 480, 0), ms(1)).is_err());
-        assert!(Vp8Encoder::new(1, 1, Settings::default()).is_err());
-        assert!("vp8".parse::<Codec>().is_ok_and(|c| c == Codec::Vp8));
-        assert!("av1".parse::<Codec>().is_err());
     }
 }
