@@ -12,7 +12,7 @@ use openh264::encoder::{
 };
 use openh264::formats::YUVBuffer;
 
-use super::{EncodedFrame, Encoder, Settings, to_i420};
+use super::{EncodedFrame, Encoder, Settings, even_size, to_i420};
 use crate::capture::Frame;
 use crate::error::{Error, Result};
 
@@ -33,12 +33,7 @@ fn err(e: impl std::fmt::Display) -> Error {
 impl H264Encoder {
     /// An encoder for `width`×`height` frames (odd sizes are cropped to even; I420 needs it).
     pub fn new(width: u32, height: u32, cfg: Settings) -> Result<Self> {
-        let (w, h) = (width & !1, height & !1);
-        if w == 0 || h == 0 {
-            return Err(Error::Encode(format!(
-                "cannot encode a {width}x{height} frame"
-            )));
-        }
+        let (w, h) = even_size(width, height)?;
         let config = EncoderConfig::new()
             .bitrate(BitRate::from_bps(cfg.bitrate))
             .max_frame_rate(FrameRate::from_hz(cfg.max_fps))

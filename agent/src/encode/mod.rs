@@ -66,6 +66,17 @@ impl Default for Settings {
     }
 }
 
+/// The size an encoder works at: rounded down to even (I420 halves both axes), never zero.
+fn even_size(width: u32, height: u32) -> Result<(u32, u32)> {
+    let (w, h) = (width & !1, height & !1);
+    if w == 0 || h == 0 {
+        return Err(Error::Encode(format!(
+            "cannot encode a {width}x{height} frame"
+        )));
+    }
+    Ok((w, h))
+}
+
 /// Converts `frame` to I420 in `yuv` at the encoder's even `size`, packing rows through
 /// `packed` when the capture's stride has padding.
 fn to_i420(

@@ -12,7 +12,7 @@ use std::ptr;
 use openh264::formats::{YUVBuffer, YUVSource};
 use vpx_sys::*;
 
-use super::{EncodedFrame, Encoder, Settings, to_i420};
+use super::{EncodedFrame, Encoder, Settings, even_size, to_i420};
 use crate::capture::Frame;
 use crate::error::{Error, Result};
 
@@ -45,12 +45,7 @@ fn check(what: &str, rc: vpx_codec_err_t) -> Result<()> {
 impl Vp8Encoder {
     /// An encoder for `width`×`height` frames (rounded down to even sizes).
     pub fn new(width: u32, height: u32, settings: Settings) -> Result<Self> {
-        let (w, h) = (width & !1, height & !1);
-        if w == 0 || h == 0 {
-            return Err(Error::Encode(format!(
-                "cannot encode a {width}x{height} frame"
-            )));
-        }
+        let (w, h) = even_size(width, height)?;
         // SAFETY: the context is plain C data (pointers, integers and an error enum whose zero
         // is VPX_CODEC_OK); zeroed is the state libvpx expects before init.
         let mut ctx: vpx_codec_ctx_t = unsafe { std::mem::zeroed() };
