@@ -41,6 +41,9 @@ pub struct Config {
     pub api_rate_per_sec: u32,
     /// HTTP requests one address may make in a burst.
     pub api_burst: u32,
+    /// Reverse proxies (CIDRs) whose `X-Forwarded-For` names the client; empty: trust none, and
+    /// every limit keys on the TCP peer.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Let webhooks use `http` and reach private and loopback addresses. Only for tests and
     /// single-host setups: otherwise anyone who may add a webhook could probe the relay's network.
     pub webhook_allow_private: bool,
@@ -93,6 +96,7 @@ impl Default for Config {
             refresh_ttl_secs: 30 * 86_400,
             api_rate_per_sec: 20,
             api_burst: 60,
+            trusted_proxies: Vec::new(),
             webhook_allow_private: false,
             webhook_retry_base_ms: 30_000,
             webhook_max_attempts: 8,
@@ -132,6 +136,7 @@ const KEYS: &[&str] = &[
     "refresh_ttl_secs",
     "api_rate_per_sec",
     "api_burst",
+    "trusted_proxies",
     "webhook_allow_private",
     "webhook_retry_base_ms",
     "webhook_max_attempts",

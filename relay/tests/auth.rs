@@ -273,3 +273,46 @@ async fn one_address_flooding_the_api_is_rate_limited_with_a_clear_error() {
     let wait = body["error"]["retry_after_ms"].as_u64().unwrap();
     assert!((1..=1000).contains(&wait), "{wait}");
 }
+
+/// Requests until the first 429, with `X-Forwarded-For: xff` (bounded).
+async fn until_limited(relay: &Relay, xff: &str) -> usize {
+    for n in 0..40 {
+        let r = request(
+            relay.addr,
+            "GET",
+            "/api/v1/me",
+            &[("X-Forwarded-For", xff)],
+            "",
+        )
+        .await;
+        if r.status == 429 {
+            return n;
+        }
+        assert_eq!(r.status, 401);
+    }
+    panic!("never limited");
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_limits_key_on_the_forwarded_client() {
+    let relay = Relay::start_with(|c| {
+        c.api_rate_per_sec = 1;
+        c.api_burst = 5;
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    // One forwarded client spends its own budget; another still has all of its own.
+    until_limited(&relay, "203.0.113.1").await;
+    assert_eq!(until_limited(&relay, "203.0.113.2").await, 5);
+    // A client cannot dodge it by prepending addresses: the proxy's entry is the rightmost.
+    assert_eq!(until_limited(&relay, "198.51.100.9, 203.0.113.2").await, 0);
+
+    // Without trusted proxies the header is ignored: every request is the peer's.
+    let direct = Relay::start_with(|c| {
+        c.api_rate_per_sec = 1;
+        c.api_burst = 5;
+    })
+    .await;
+    until_limited(&direct, "203.0.113.1").await;
+    assert_eq!(until_limited(&direct, "203.0.113.2").await, 0);
+}

@@ -6,11 +6,10 @@
 //! is used twice). Once TOTP is confirmed, sign-in without a valid code issues nothing: there is no
 //! other route to a token.
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
@@ -18,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::ApiJson;
+use super::client_ip::ClientIp;
 use crate::AppState;
 use crate::auth as secrets;
 use crate::error::{Error, Result};
@@ -184,11 +184,11 @@ fn issue(state: &AppState, p: Principal, family: &str) -> Result<Response> {
 /// `POST /api/v1/auth/login`: password, then TOTP if enrolled.
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response> {
     let email = req.email.trim().to_lowercase();
-    let keys = [Key::Ip(peer.ip()), Key::Email(email.clone())];
+    let keys = [Key::Ip(ip), Key::Email(email.clone())];
     let now = Instant::now();
     if let Err(wait) = state
         .login_throttle
@@ -199,7 +199,7 @@ pub async fn login(
         audit(
             &state,
             None,
-            format!("ip:{}", peer.ip()),
+            format!("ip:{}", ip),
             "login",
             "throttled",
             serde_json::json!({"email": email}),
@@ -228,7 +228,7 @@ pub async fn login(
         audit(
             &state,
             user.as_ref().map(|u| u.org_id),
-            format!("ip:{}", peer.ip()),
+            format!("ip:{}", ip),
             "login",
             outcome,
             serde_json::json!({"email": email}),
@@ -263,7 +263,7 @@ pub async fn login(
         format!("user:{}", p.user_id),
         "login",
         "ok",
-        serde_json::json!({"ip": peer.ip().to_string()}),
+        serde_json::json!({"ip": ip.to_string()}),
     );
     issue(&state, p, &family)
 }

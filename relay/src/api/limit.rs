@@ -20,16 +20,19 @@ use crate::error::Error;
 pub struct ApiLimiter {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
     requests: AtomicU64,
+    trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl ApiLimiter {
-    /// `per_sec` requests a second on average per address, bursts of `burst`.
-    pub fn new(per_sec: u32, burst: u32) -> Arc<ApiLimiter> {
+    /// `per_sec` requests a second on average per address, bursts of `burst`; behind
+    /// `trusted_proxies` the address is the forwarded client's.
+    pub fn new(per_sec: u32, burst: u32, trusted_proxies: Vec<ipnet::IpNet>) -> Arc<ApiLimiter> {
         let per_sec = NonZeroU32::new(per_sec.max(1)).expect("at least 1");
         let burst = NonZeroU32::new(burst.max(1)).expect("at least 1");
         Arc::new(ApiLimiter {
             limiter: RateLimiter::keyed(Quota::per_second(per_sec).allow_burst(burst)),
             requests: AtomicU64::new(0),
+            trusted_proxies,
         })
     }
 
@@ -53,7 +56,8 @@ pub async fn limit(
     req: Request,
     next: Next,
 ) -> Response {
-    match limiter.check(peer.ip()) {
+    let ip = super::client_ip::client_ip(peer.ip(), req.headers(), &limiter.trusted_proxies);
+    match limiter.check(ip) {
         Ok(()) => next.run(req).await,
         Err(retry_after_ms) => Error::RateLimited { retry_after_ms }.into_response(),
     }
@@ -65,7 +69,7 @@ mod tests {
 
     #[test]
     fn bursts_then_refuses_per_address() {
-        let l = ApiLimiter::new(1, 3);
+        let l = ApiLimiter::new(1, 3, Vec::new());
         let (a, b): (IpAddr, IpAddr) = (
             "203.0.113.1".parse().unwrap(),
             "203.0.113.2".parse().unwrap(),

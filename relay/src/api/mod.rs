@@ -8,6 +8,7 @@
 pub mod access;
 pub mod admin;
 pub mod auth;
+pub mod client_ip;
 pub mod limit;
 pub mod read;
 pub mod webhooks;
@@ -61,7 +62,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/ws/viewer", get(ws::viewer))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(
-            limit::ApiLimiter::new(state.cfg.api_rate_per_sec, state.cfg.api_burst),
+            limit::ApiLimiter::new(
+                state.cfg.api_rate_per_sec,
+                state.cfg.api_burst,
+                state.cfg.trusted_proxies.clone(),
+            ),
             limit::limit,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())

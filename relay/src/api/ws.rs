@@ -1,13 +1,13 @@
 //! WebSocket upgrades for agents and viewers.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Query, State, WebSocketUpgrade};
+use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::auth::{principal_for, token_from_headers};
+use super::client_ip::ClientIp;
 use crate::AppState;
 use crate::error::{Error, Result};
 use crate::signaling::ws::{MAX_WS_MESSAGE, Side, serve};
@@ -33,7 +33,7 @@ pub async fn agent(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> 
 /// (browsers cannot set headers here) `?access_token=`.
 pub async fn viewer(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
     upgrade: WebSocketUpgrade,
@@ -43,14 +43,5 @@ pub async fn viewer(
         .ok_or(Error::Unauthorized)?;
     let principal = principal_for(&state, &token)?;
     let hub = state.hub.clone();
-    Ok(tune(upgrade).on_upgrade(move |socket| {
-        serve(
-            socket,
-            hub,
-            Side::Viewer {
-                principal,
-                ip: peer.ip(),
-            },
-        )
-    }))
+    Ok(tune(upgrade).on_upgrade(move |socket| serve(socket, hub, Side::Viewer { principal, ip })))
 }
