@@ -27,4 +27,4 @@ cargo build --locked -p tether-relay -p tether-agent -p tether-tests --bins "${v
 # Only loopback exists in the namespace, so nothing can leave the machine.
 isolate=(unshare -n)
 [ "$(id -u)" -eq 0 ] || isolate=(unshare -rn)
-"${isolate[@]}" -- bash -c 'ip link set lo up && exec node --test --test-concurrency=1 tests/browser/'
+"${isolate[@]}" -- bash -c 'ip link set lo up && exec node --test tests/browser/'
