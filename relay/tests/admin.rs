@@ -222,6 +222,16 @@ async fn cross_tenant_matrix() {
     .await;
     let acme_key_id = key["id"].as_i64().unwrap();
     let acme_user = id_of(&relay, "tech@acme.example");
+    let body = serde_json::json!({"expires_in_secs": 3600, "max_uses": 1});
+    let (_, token) = http(
+        relay.addr,
+        "POST",
+        "/api/v1/enrollment-tokens",
+        Some(&body),
+        Some(&acme),
+    )
+    .await;
+    let acme_token_id = token["id"].as_i64().unwrap();
 
     // Every endpoint that names an Acme resource, called by Globex's owner: refused, no data.
     let role = serde_json::json!({"role": "viewer"});
@@ -232,6 +242,11 @@ async fn cross_tenant_matrix() {
             Some(&role),
         ),
         ("DELETE", format!("/api/v1/api-keys/{acme_key_id}"), None),
+        (
+            "DELETE",
+            format!("/api/v1/enrollment-tokens/{acme_token_id}"),
+            None,
+        ),
         (
             "POST",
             format!("/api/v1/sessions/{}/end", start.session_id),
@@ -254,6 +269,15 @@ async fn cross_tenant_matrix() {
     assert_eq!(sessions, serde_json::json!([]));
     let (_, keys) = http(relay.addr, "GET", "/api/v1/api-keys", None, Some(&globex)).await;
     assert_eq!(keys, serde_json::json!([]));
+    let (_, tokens) = http(
+        relay.addr,
+        "GET",
+        "/api/v1/enrollment-tokens",
+        None,
+        Some(&globex),
+    )
+    .await;
+    assert_eq!(tokens, serde_json::json!([]));
     let (_, audit) = http(relay.addr, "GET", "/api/v1/audit", None, Some(&globex)).await;
     assert!(!audit.to_string().contains(&start.session_id.to_string()));
     // Nothing changed for Acme.
@@ -296,6 +320,8 @@ async fn openapi_documents_every_route_and_only_real_ones() {
         "/api/v1/sessions/{id}/end",
         "/api/v1/audit",
         "/api/v1/turn-credentials",
+        "/api/v1/enrollment-tokens",
+        "/api/v1/enrollment-tokens/{id}",
         "/api/v1/webhooks",
         "/api/v1/webhooks/{id}",
         "/api/v1/webhooks/{id}/deliveries",

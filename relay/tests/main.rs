@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod durability;
+mod enrollment;
 mod harness;
 mod logs;
 mod signaling;

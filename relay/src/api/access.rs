@@ -30,6 +30,8 @@ pub enum Scope {
     MetricsRead,
     /// Manage webhooks and read their deliveries.
     WebhooksWrite,
+    /// Manage enrollment tokens (and, later, machines).
+    MachinesWrite,
 }
 
 /// Every scope with its wire name.
@@ -42,6 +44,7 @@ pub const SCOPES: &[(Scope, &str)] = &[
     (Scope::KeysWrite, "keys:write"),
     (Scope::MetricsRead, "metrics:read"),
     (Scope::WebhooksWrite, "webhooks:write"),
+    (Scope::MachinesWrite, "machines:write"),
 ];
 
 impl Scope {

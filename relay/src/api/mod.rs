@@ -9,6 +9,7 @@ pub mod access;
 pub mod admin;
 pub mod auth;
 pub mod client_ip;
+pub mod enrollment;
 pub mod limit;
 pub mod read;
 pub mod webhooks;
@@ -48,6 +49,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/api-keys/{id}", delete(admin::revoke_api_key))
         .route("/api/v1/sessions/{id}/end", post(admin::end_session))
         .route("/api/v1/turn-credentials", get(admin::turn_credentials))
+        .route(
+            "/api/v1/enrollment-tokens",
+            get(enrollment::list).post(enrollment::create),
+        )
+        .route("/api/v1/enrollment-tokens/{id}", delete(enrollment::revoke))
         .route(
             "/api/v1/webhooks",
             get(webhooks::list).post(webhooks::create),

@@ -248,6 +248,25 @@ pub struct ApiKeyInfo {
     pub revoked_at: Option<i64>,
 }
 
+/// An enrollment token as listed for admins (the token itself is shown once and stored hashed).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct EnrollmentTokenInfo {
+    /// Id.
+    pub id: i64,
+    /// Tags given to machines enrolled with it.
+    pub tags: Vec<String>,
+    /// Enrollments allowed.
+    pub max_uses: i64,
+    /// Enrollments so far.
+    pub uses: i64,
+    /// Unix ms after which it is refused.
+    pub expires_at: i64,
+    /// Unix ms, if revoked.
+    pub revoked_at: Option<i64>,
+    /// Unix ms.
+    pub created_at: i64,
+}
+
 /// A webhook as listed for admins (its secret is never stored or listed).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct WebhookInfo {
@@ -417,6 +436,27 @@ pub trait Store: Send + Sync + 'static {
     /// Lists an organisation's sessions, newest first.
     fn list_sessions(&self, org: OrgId, limit: u32) -> StoreResult<Vec<SessionRecord>>;
 
+    /// Stores a new enrollment token (by hash); returns its id.
+    fn create_enrollment_token(
+        &self,
+        org: OrgId,
+        hash: &[u8],
+        tags: &[String],
+        max_uses: i64,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<i64>;
+    /// The organisation's enrollment tokens, newest first.
+    fn list_enrollment_tokens(&self, org: OrgId) -> StoreResult<Vec<EnrollmentTokenInfo>>;
+    /// Revokes an enrollment token (no later enrollment may use it).
+    fn revoke_enrollment_token(&self, org: OrgId, id: i64, now: i64) -> StoreResult<()>;
+    /// Spends one use of the token with `hash` if it is live (not expired, revoked or used up),
+    /// in one statement; returns its organisation and tags, or `None`.
+    fn use_enrollment_token(
+        &self,
+        hash: &[u8],
+        now: i64,
+    ) -> StoreResult<Option<(OrgId, Vec<String>)>>;
     /// Registers a webhook; returns its id.
     fn create_webhook(
         &self,

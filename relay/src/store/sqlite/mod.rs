@@ -11,8 +11,8 @@ use rusqlite_migration::{M, Migrations};
 use super::*;
 
 const MIGRATIONS: &[M<'static>] = &[
-    M::up(include_str!("schema.sql")),
-    M::up(include_str!("webhooks.sql")),
+    M::up(include_str!("../schema.sql")),
+    M::up(include_str!("../webhooks.sql")),
 ];
 
 /// SQLite-backed store.
@@ -493,6 +493,73 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn create_enrollment_token(
+        &self,
+        org: OrgId,
+        hash: &[u8],
+        tags: &[String],
+        max_uses: i64,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<i64> {
+        let db = self.db()?;
+        db.execute(
+            "INSERT INTO enrollment_tokens (org_id, token_hash, tags, max_uses, expires_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![org, hash, tags.join(" "), max_uses, expires_at, now],
+        )?;
+        Ok(db.last_insert_rowid())
+    }
+
+    fn list_enrollment_tokens(&self, org: OrgId) -> StoreResult<Vec<EnrollmentTokenInfo>> {
+        let db = self.db()?;
+        let mut stmt = db.prepare(
+            "SELECT id, tags, max_uses, uses, expires_at, revoked_at, created_at
+             FROM enrollment_tokens WHERE org_id = ?1 ORDER BY id DESC",
+        )?;
+        let rows = stmt.query_map([org], |r| {
+            let tags: String = r.get(1)?;
+            Ok(EnrollmentTokenInfo {
+                id: r.get(0)?,
+                tags: tags.split_whitespace().map(str::to_owned).collect(),
+                max_uses: r.get(2)?,
+                uses: r.get(3)?,
+                expires_at: r.get(4)?,
+                revoked_at: r.get(5)?,
+                created_at: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn revoke_enrollment_token(&self, org: OrgId, id: i64, now: i64) -> StoreResult<()> {
+        let n = self.db()?.execute(
+            "UPDATE enrollment_tokens SET revoked_at = COALESCE(revoked_at, ?3)
+             WHERE org_id = ?1 AND id = ?2",
+            params![org, id, now],
+        )?;
+        one_row(n)
+    }
+
+    fn use_enrollment_token(
+        &self,
+        hash: &[u8],
+        now: i64,
+    ) -> StoreResult<Option<(OrgId, Vec<String>)>> {
+        // One statement: two machines racing for the last use cannot both get it.
+        let row: Option<(OrgId, String)> = self
+            .db()?
+            .query_row(
+                "UPDATE enrollment_tokens SET uses = uses + 1
+                 WHERE token_hash = ?1 AND revoked_at IS NULL AND expires_at > ?2 AND uses < max_uses
+                 RETURNING org_id, tags",
+                params![hash, now],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(row.map(|(org, tags)| (org, tags.split_whitespace().map(str::to_owned).collect())))
+    }
+
     fn create_webhook(
         &self,
         org: OrgId,
@@ -682,99 +749,4 @@ impl Store for SqliteStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn user(email: &str) -> NewUser {
-        NewUser {
-            email: email.into(),
-            full_name: "Jane Doe".into(),
-            short_name: "Jane".into(),
-            password_hash: "x".into(),
-        }
-    }
-
-    #[test]
-    fn migrations_are_valid() {
-        assert!(Migrations::from_slice(MIGRATIONS).validate().is_ok());
-    }
-
-    #[test]
-    fn live_share_codes_are_unique_but_closed_ones_can_repeat() {
-        let s = SqliteStore::in_memory().unwrap();
-        let id = s.insert_share_code(b"h1", "pc", 0, 10).unwrap();
-        assert!(matches!(
-            s.insert_share_code(b"h1", "pc2", 0, 10),
-            Err(StoreError::Conflict(_))
-        ));
-        s.close_share_code(id, "used").unwrap();
-        s.insert_share_code(b"h1", "pc2", 0, 10).unwrap();
-    }
-
-    #[test]
-    fn audit_log_is_append_only() {
-        let s = SqliteStore::in_memory().unwrap();
-        let (org, _) = s.create_user("Acme", &user("a@x"), Role::Owner, 0).unwrap();
-        let e = AuditEntry {
-            id: 0,
-            org_id: Some(org),
-            at: 1,
-            actor: "system".into(),
-            action: "test".into(),
-            outcome: "ok".into(),
-            detail: serde_json::json!({}),
-        };
-        s.append_audit(&e).unwrap();
-        let db = s.db().unwrap();
-        assert!(
-            db.execute("UPDATE audit_log SET outcome = 'forged'", [])
-                .is_err()
-        );
-        assert!(db.execute("DELETE FROM audit_log", []).is_err());
-    }
-
-    #[test]
-    fn queries_are_scoped_by_org() {
-        let s = SqliteStore::in_memory().unwrap();
-        let (acme, jane) = s
-            .create_user("Acme", &user("jane@acme"), Role::Owner, 0)
-            .unwrap();
-        let (globex, _) = s
-            .create_user("Globex", &user("hank@globex"), Role::Owner, 0)
-            .unwrap();
-        assert!(matches!(
-            s.set_role(globex, jane, Role::Viewer),
-            Err(StoreError::NotFound)
-        ));
-        assert!(matches!(
-            s.set_totp_pending(globex, jane, "S"),
-            Err(StoreError::NotFound)
-        ));
-        s.create_session(&SessionRecord {
-            id: "s1".into(),
-            org_id: acme,
-            viewer_id: Some(jane),
-            hostname: "pc".into(),
-            mode: "control".into(),
-            started_at: 1,
-            ended_at: None,
-            end_reason: None,
-        })
-        .unwrap();
-        assert_eq!(s.list_sessions(acme, 10).unwrap().len(), 1);
-        assert!(s.list_sessions(globex, 10).unwrap().is_empty());
-        s.end_session(globex, "s1", 5, "ended_by_admin").unwrap();
-        assert_eq!(s.list_sessions(acme, 10).unwrap()[0].ended_at, None);
-    }
-
-    #[test]
-    fn duplicate_email_is_a_conflict() {
-        let s = SqliteStore::in_memory().unwrap();
-        s.create_user("Acme", &user("jane@acme"), Role::Owner, 0)
-            .unwrap();
-        assert!(matches!(
-            s.create_user("Acme", &user("JANE@acme"), Role::Owner, 0),
-            Err(StoreError::Conflict(_))
-        ));
-    }
-}
+mod tests;
