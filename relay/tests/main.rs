@@ -7,6 +7,7 @@ mod durability;
 mod enrollment;
 mod harness;
 mod logs;
+mod machines;
 mod signaling;
 mod tls;
 mod turn;

@@ -6,7 +6,7 @@ import { errorText } from "./errors";
 import { language, t } from "./i18n";
 
 const ROLES = ["owner", "admin", "technician", "viewer"] as const;
-const SCOPES = ["sessions:read", "sessions:end", "audit:read", "users:read", "users:write", "keys:write", "metrics:read", "webhooks:write", "machines:write"];
+const SCOPES = ["sessions:read", "sessions:end", "audit:read", "users:read", "users:write", "keys:write", "metrics:read", "webhooks:write", "machines:write", "machines:read"];
 const AUDIT_PAGE = 50;
 
 function failure(e: unknown): string {

@@ -30,8 +30,10 @@ pub enum Scope {
     MetricsRead,
     /// Manage webhooks and read their deliveries.
     WebhooksWrite,
-    /// Manage enrollment tokens (and, later, machines).
+    /// Manage enrollment tokens and machines.
     MachinesWrite,
+    /// List machines.
+    MachinesRead,
 }
 
 /// Every scope with its wire name.
@@ -45,6 +47,7 @@ pub const SCOPES: &[(Scope, &str)] = &[
     (Scope::MetricsRead, "metrics:read"),
     (Scope::WebhooksWrite, "webhooks:write"),
     (Scope::MachinesWrite, "machines:write"),
+    (Scope::MachinesRead, "machines:read"),
 ];
 
 impl Scope {
@@ -60,7 +63,7 @@ pub fn role_allows(role: Role, scope: Scope) -> bool {
         Role::Owner | Role::Admin => true,
         Role::Technician => matches!(
             scope,
-            Scope::SessionsRead | Scope::SessionsEnd | Scope::UsersRead
+            Scope::SessionsRead | Scope::SessionsEnd | Scope::UsersRead | Scope::MachinesRead
         ),
         Role::Viewer => matches!(
             scope,

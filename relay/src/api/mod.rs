@@ -11,6 +11,7 @@ pub mod auth;
 pub mod client_ip;
 pub mod enrollment;
 pub mod limit;
+pub mod machines;
 pub mod read;
 pub mod webhooks;
 pub mod ws;
@@ -54,6 +55,9 @@ pub fn router(state: AppState) -> Router {
             get(enrollment::list).post(enrollment::create),
         )
         .route("/api/v1/enrollment-tokens/{id}", delete(enrollment::revoke))
+        .route("/api/v1/machines", get(machines::list))
+        .route("/api/v1/machines/enroll", post(machines::enroll))
+        .route("/api/v1/machines/{id}", delete(machines::revoke))
         .route(
             "/api/v1/webhooks",
             get(webhooks::list).post(webhooks::create),

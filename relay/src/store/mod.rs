@@ -267,6 +267,42 @@ pub struct EnrollmentTokenInfo {
     pub created_at: i64,
 }
 
+/// An enrolled machine as listed for supporters.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MachineInfo {
+    /// Id.
+    pub id: i64,
+    /// Host name it reported.
+    pub hostname: String,
+    /// Operating system it reported.
+    pub os: String,
+    /// Agent version it reported.
+    pub version: String,
+    /// Tags from its enrollment token.
+    pub tags: Vec<String>,
+    /// Unix ms it was last connected, if ever.
+    pub last_seen_at: Option<i64>,
+    /// Unix ms, if revoked.
+    pub revoked_at: Option<i64>,
+    /// Unix ms of enrollment.
+    pub created_at: i64,
+}
+
+/// A machine to register.
+#[derive(Debug, Clone)]
+pub struct NewMachine {
+    /// Its Ed25519 public key (32 bytes); the relay holds nothing that could sign for it.
+    pub public_key: Vec<u8>,
+    /// Host name.
+    pub hostname: String,
+    /// Operating system.
+    pub os: String,
+    /// Agent version.
+    pub version: String,
+    /// Tags.
+    pub tags: Vec<String>,
+}
+
 /// A webhook as listed for admins (its secret is never stored or listed).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct WebhookInfo {
@@ -457,6 +493,12 @@ pub trait Store: Send + Sync + 'static {
         hash: &[u8],
         now: i64,
     ) -> StoreResult<Option<(OrgId, Vec<String>)>>;
+    /// Registers a machine in `org`; a public key already enrolled is a conflict.
+    fn create_machine(&self, org: OrgId, m: &NewMachine, now: i64) -> StoreResult<i64>;
+    /// The organisation's machines.
+    fn list_machines(&self, org: OrgId) -> StoreResult<Vec<MachineInfo>>;
+    /// Revokes a machine: it can no longer connect.
+    fn revoke_machine(&self, org: OrgId, id: i64, now: i64) -> StoreResult<()>;
     /// Registers a webhook; returns its id.
     fn create_webhook(
         &self,

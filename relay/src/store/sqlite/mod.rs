@@ -560,6 +560,61 @@ impl Store for SqliteStore {
         Ok(row.map(|(org, tags)| (org, tags.split_whitespace().map(str::to_owned).collect())))
     }
 
+    fn create_machine(&self, org: OrgId, m: &NewMachine, now: i64) -> StoreResult<i64> {
+        let db = self.db()?;
+        db.execute(
+            "INSERT INTO machines (org_id, public_key, hostname, os, version, tags, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                org,
+                m.public_key,
+                m.hostname,
+                m.os,
+                m.version,
+                m.tags.join(" "),
+                now
+            ],
+        )
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict("machine key already enrolled")
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(db.last_insert_rowid())
+    }
+
+    fn list_machines(&self, org: OrgId) -> StoreResult<Vec<MachineInfo>> {
+        let db = self.db()?;
+        let mut stmt = db.prepare(
+            "SELECT id, hostname, os, version, tags, last_seen_at, revoked_at, created_at
+             FROM machines WHERE org_id = ?1 ORDER BY hostname, id",
+        )?;
+        let rows = stmt.query_map([org], |r| {
+            let tags: String = r.get(4)?;
+            Ok(MachineInfo {
+                id: r.get(0)?,
+                hostname: r.get(1)?,
+                os: r.get(2)?,
+                version: r.get(3)?,
+                tags: tags.split_whitespace().map(str::to_owned).collect(),
+                last_seen_at: r.get(5)?,
+                revoked_at: r.get(6)?,
+                created_at: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn revoke_machine(&self, org: OrgId, id: i64, now: i64) -> StoreResult<()> {
+        let n = self.db()?.execute(
+            "UPDATE machines SET revoked_at = COALESCE(revoked_at, ?3) WHERE org_id = ?1 AND id = ?2",
+            params![org, id, now],
+        )?;
+        one_row(n)
+    }
+
     fn create_webhook(
         &self,
         org: OrgId,
@@ -608,34 +663,7 @@ impl Store for SqliteStore {
         webhook: i64,
         limit: u32,
     ) -> StoreResult<Vec<DeliveryInfo>> {
-        let db = self.db()?;
-        let exists: Option<i64> = db
-            .query_row(
-                "SELECT id FROM webhooks WHERE org_id = ?1 AND id = ?2",
-                params![org, webhook],
-                |r| r.get(0),
-            )
-            .optional()?;
-        exists.ok_or(StoreError::NotFound)?;
-        let mut stmt = db.prepare(
-            "SELECT id, action, attempts, next_at, delivered_at, failed_at, last_status, last_error
-             FROM webhook_deliveries WHERE org_id = ?1 AND webhook_id = ?2
-             ORDER BY id DESC LIMIT ?3",
-        )?;
-        let limit = if limit == 0 { 50 } else { limit.min(500) };
-        let rows = stmt.query_map(params![org, webhook, limit], |r| {
-            Ok(DeliveryInfo {
-                id: r.get(0)?,
-                action: r.get(1)?,
-                attempts: r.get(2)?,
-                next_at: r.get(3)?,
-                delivered_at: r.get(4)?,
-                failed_at: r.get(5)?,
-                last_status: r.get(6)?,
-                last_error: r.get(7)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        webhooks::list_deliveries(&*self.db()?, org, webhook, limit)
     }
 
     fn claim_due_deliveries(
@@ -644,48 +672,7 @@ impl Store for SqliteStore {
         lease_until: i64,
         limit: u32,
     ) -> StoreResult<Vec<DueDelivery>> {
-        let db = self.db()?;
-        // The sender is the one process that serves every organisation; each row it claims
-        // carries its org, and every later write is scoped by it.
-        let mut stmt = db.prepare(
-            "UPDATE webhook_deliveries SET next_at = ?2
-             WHERE id IN (SELECT id FROM webhook_deliveries
-                          WHERE delivered_at IS NULL AND failed_at IS NULL AND next_at <= ?1
-                          ORDER BY next_at LIMIT ?3)
-             RETURNING id, org_id, webhook_id, payload, attempts",
-        )?;
-        let claimed = stmt
-            .query_map(params![now, lease_until, limit], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, i64>(4)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut out = Vec::with_capacity(claimed.len());
-        for (id, org_id, hook, payload, attempts) in claimed {
-            let hook: Option<(String, Vec<u8>)> = db
-                .query_row(
-                    "SELECT url, secret_salt FROM webhooks WHERE org_id = ?1 AND id = ?2",
-                    params![org_id, hook],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            if let Some((url, salt)) = hook {
-                out.push(DueDelivery {
-                    id,
-                    org_id,
-                    url,
-                    salt,
-                    payload,
-                    attempts,
-                });
-            }
-        }
-        Ok(out)
+        webhooks::claim_due_deliveries(&*self.db()?, now, lease_until, limit)
     }
 
     fn finish_delivery(
@@ -695,32 +682,7 @@ impl Store for SqliteStore {
         outcome: &AttemptOutcome,
         now: i64,
     ) -> StoreResult<()> {
-        let db = self.db()?;
-        let n = match outcome {
-            AttemptOutcome::Delivered { status } => db.execute(
-                "UPDATE webhook_deliveries SET attempts = attempts + 1, delivered_at = ?3,
-                        last_status = ?4, last_error = NULL
-                 WHERE org_id = ?1 AND id = ?2",
-                params![org, id, now, status],
-            )?,
-            AttemptOutcome::Retry {
-                status,
-                error,
-                next_at,
-            } => db.execute(
-                "UPDATE webhook_deliveries SET attempts = attempts + 1, next_at = ?3,
-                        last_status = ?4, last_error = ?5
-                 WHERE org_id = ?1 AND id = ?2",
-                params![org, id, next_at, status, error],
-            )?,
-            AttemptOutcome::GiveUp { status, error } => db.execute(
-                "UPDATE webhook_deliveries SET attempts = attempts + 1, failed_at = ?3,
-                        last_status = ?4, last_error = ?5
-                 WHERE org_id = ?1 AND id = ?2",
-                params![org, id, now, status, error],
-            )?,
-        };
-        one_row(n)
+        webhooks::finish_delivery(&*self.db()?, org, id, outcome, now)
     }
 
     fn list_audit(&self, org: OrgId, f: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
@@ -750,3 +712,4 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests;
+mod webhooks;

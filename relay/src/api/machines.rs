@@ -1,0 +1,141 @@
+//! Machines enrolled for unattended access. `POST /api/v1/machines/enroll` is the agent's call
+//! (no account: the enrollment token authorises it); the rest is for the organisation's staff.
+//!
+//! The agent proves it holds the private half of the Ed25519 key it registers by signing
+//! `tether-enroll-v1:` followed by the SHA-256 of the token. The relay keeps only the public key,
+//! so nothing it stores could impersonate a machine. The proof is checked before the token is
+//! spent, so a malformed request never uses up an enrollment.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+
+use super::ApiJson;
+use super::access::{Caller, Scope};
+use super::admin::audit;
+use super::client_ip::ClientIp;
+use crate::AppState;
+use crate::auth::token_hash;
+use crate::error::{Error, Result};
+use crate::store::{MachineInfo, NewMachine};
+
+/// What the agent signs, before the token's SHA-256.
+pub const PROOF_CONTEXT: &[u8] = b"tether-enroll-v1:";
+
+/// `POST /api/v1/machines/enroll` body.
+#[derive(Deserialize)]
+pub struct Enroll {
+    token: String,
+    /// base64url (no padding) of the 32-byte Ed25519 public key.
+    public_key: String,
+    /// base64url of the Ed25519 signature over [`PROOF_CONTEXT`] + SHA-256(token).
+    proof: String,
+    hostname: String,
+    os: String,
+    version: String,
+}
+
+/// The enrolled machine.
+#[derive(Serialize)]
+pub struct Enrolled {
+    machine_id: i64,
+    org_id: i64,
+}
+
+fn field(name: &str, value: &str, max: usize) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() || v.len() > max || v.chars().any(char::is_control) {
+        return Err(Error::BadRequest(format!(
+            "{name} must be 1-{max} printable characters"
+        )));
+    }
+    Ok(v.to_owned())
+}
+
+/// `POST /api/v1/machines/enroll`.
+pub async fn enroll(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<Enroll>,
+) -> Result<Json<Enrolled>> {
+    let hostname = field("hostname", &req.hostname, 255)?;
+    let os = field("os", &req.os, 32)?;
+    let version = field("version", &req.version, 64)?;
+    let bad = |what: &str| Error::BadRequest(format!("{what} is not valid base64url"));
+    let public_key = URL_SAFE_NO_PAD
+        .decode(req.public_key.trim())
+        .map_err(|_| bad("public_key"))?;
+    let proof = URL_SAFE_NO_PAD
+        .decode(req.proof.trim())
+        .map_err(|_| bad("proof"))?;
+    if public_key.len() != 32 {
+        return Err(Error::BadRequest(
+            "public_key must be a 32-byte Ed25519 key".into(),
+        ));
+    }
+    let hash = token_hash(req.token.trim());
+    let mut signed = PROOF_CONTEXT.to_vec();
+    signed.extend_from_slice(&hash);
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, &public_key)
+        .verify(&signed, &proof)
+        .map_err(|_| Error::BadRequest("proof is not this key's signature of the token".into()))?;
+    let now = crate::unix_millis();
+    let Some((org, tags)) = state.store.use_enrollment_token(&hash, now)? else {
+        crate::audit::record(
+            state.store.as_ref(),
+            None,
+            &format!("ip:{ip}"),
+            "machine_enroll",
+            "bad_token",
+            serde_json::json!({"hostname": hostname}),
+        );
+        return Err(Error::Unauthorized);
+    };
+    let machine = NewMachine {
+        public_key,
+        hostname: hostname.clone(),
+        os,
+        version,
+        tags,
+    };
+    let id = state.store.create_machine(org, &machine, now)?;
+    crate::audit::record(
+        state.store.as_ref(),
+        Some(org),
+        &format!("machine:{id}"),
+        "machine_enroll",
+        "ok",
+        serde_json::json!({"machine": id, "hostname": hostname, "ip": ip.to_string()}),
+    );
+    Ok(Json(Enrolled {
+        machine_id: id,
+        org_id: org,
+    }))
+}
+
+/// `GET /api/v1/machines`.
+pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<MachineInfo>>> {
+    caller.require(Scope::MachinesRead)?;
+    Ok(Json(state.store.list_machines(caller.org_id())?))
+}
+
+/// `DELETE /api/v1/machines/{id}`: revokes the machine at once.
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<serde_json::Value>> {
+    caller.require(Scope::MachinesWrite)?;
+    state
+        .store
+        .revoke_machine(caller.org_id(), id, crate::unix_millis())?;
+    audit(
+        &state,
+        &caller,
+        "machine_revoke",
+        serde_json::json!({"id": id}),
+    );
+    Ok(Json(serde_json::json!({"ok": true})))
+}
