@@ -111,12 +111,7 @@ fn turn_secret(cfg: &Config, key: &[u8]) -> Vec<u8> {
 
 /// Builds the state for `cfg` over an opened store.
 pub fn state(cfg: Config, store: Arc<dyn Store>, key: &[u8]) -> AppState {
-    let turn_secret = cfg
-        .turn
-        .secret
-        .clone()
-        .map(String::into_bytes)
-        .unwrap_or_else(|| auth::derive_key(key, "turn-secret"));
+    let turn_secret = turn_secret(&cfg, key);
     let hub_cfg = HubConfig {
         timeouts: Timeouts {
             code_ttl: Duration::from_secs(cfg.code_ttl_secs),
