@@ -151,6 +151,22 @@ async fn subscribed_actions_arrive_signed_and_only_to_their_org() {
     let body: serde_json::Value = serde_json::from_str(&got.body).unwrap();
     assert_eq!(body["action"], "session_start");
     assert_eq!(body["detail"]["session_id"], start.session_id.to_string());
+    // The body is the audit entry itself, field for field.
+    let (_, audit) = http(
+        relay.addr,
+        "GET",
+        "/api/v1/audit?action=session_start",
+        None,
+        Some(&owner),
+    )
+    .await;
+    let entry = &audit[0];
+    for field in ["id", "at", "actor", "action", "outcome", "detail"] {
+        assert_eq!(
+            body[field], entry[field],
+            "{field} differs: {body} vs {entry}"
+        );
+    }
     assert_eq!(header(&got, "content-type"), "application/json");
     let list = deliveries_until(&relay, &owner, id, |d| d["delivered_at"].is_i64()).await;
     assert_eq!(

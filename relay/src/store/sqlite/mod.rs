@@ -470,23 +470,32 @@ impl Store for SqliteStore {
         let mut db = self.db()?;
         // One transaction: an event is never recorded without its deliveries, nor the reverse.
         let tx = db.transaction()?;
+        let detail = e.detail.to_string();
         tx.execute(
             "INSERT INTO audit_log (org_id, at, actor, action, outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![e.org_id, e.at, e.actor, e.action, e.outcome, e.detail.to_string()],
+            params![e.org_id, e.at, e.actor, e.action, e.outcome, detail],
         )?;
         if let Some(org) = e.org_id {
-            let id = tx.last_insert_rowid();
-            let payload = serde_json::json!({
-                "id": id, "at": e.at, "actor": e.actor, "action": e.action,
-                "outcome": e.outcome, "detail": e.detail,
-            })
-            .to_string();
+            // The payload is built by SQLite only for the hooks that want it, so an org without
+            // webhooks pays for one indexed lookup and no JSON.
             tx.execute(
                 "INSERT INTO webhook_deliveries (org_id, webhook_id, payload, next_at, action)
-                 SELECT org_id, id, ?2, ?3, ?4 FROM webhooks
+                 SELECT org_id, id,
+                        json_object('id', ?2, 'at', ?3, 'actor', ?5, 'action', ?4,
+                                    'outcome', ?6, 'detail', json(?7)),
+                        ?3, ?4
+                 FROM webhooks
                  WHERE org_id = ?1
                    AND EXISTS (SELECT 1 FROM json_each(webhooks.events) WHERE value IN ('*', ?4))",
-                params![org, payload, e.at, e.action],
+                params![
+                    org,
+                    tx.last_insert_rowid(),
+                    e.at,
+                    e.action,
+                    e.actor,
+                    e.outcome,
+                    detail
+                ],
             )?;
         }
         tx.commit()?;
