@@ -2,15 +2,12 @@
 //! sessions, metrics, and a cross-tenant matrix over every endpoint.
 
 use tether_protocol::signal::{EndReason, ErrorCode, Message};
-use tether_relay::store::{Role, Store};
+use tether_relay::store::Store;
 
 use crate::harness::*;
 
 async fn two_orgs() -> (Relay, String, String) {
-    let relay = Relay::start().await;
-    relay.add_user("Acme", "owner@acme.example", "Olive Owner", Role::Owner);
-    relay.add_user("Acme", "tech@acme.example", "Tess Tech", Role::Technician);
-    relay.add_user("Globex", "hank@globex.example", "Hank Scorpio", Role::Owner);
+    let relay = Relay::two_orgs().await;
     let acme = relay.token("owner@acme.example").await;
     let globex = relay.token("hank@globex.example").await;
     (relay, acme, globex)

@@ -7,10 +7,7 @@ use crate::harness::*;
 
 #[tokio::test]
 async fn tokens_are_shown_once_hashed_at_rest_scoped_and_revocable() {
-    let relay = Relay::start().await;
-    relay.add_user("Acme", "owner@acme.example", "Olive Owner", Role::Owner);
-    relay.add_user("Acme", "tech@acme.example", "Tess Tech", Role::Technician);
-    relay.add_user("Globex", "hank@globex.example", "Hank Scorpio", Role::Owner);
+    let relay = Relay::two_orgs().await;
     let owner = relay.token("owner@acme.example").await;
     let tech = relay.token("tech@acme.example").await;
     let globex = relay.token("hank@globex.example").await;

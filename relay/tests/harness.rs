@@ -37,6 +37,21 @@ impl Relay {
         Self::start_in(dir, tweak).await
     }
 
+    /// A relay with the cast most tests need: Acme's owner (`owner@acme.example`) and technician
+    /// (`tech@acme.example`), and Globex's owner (`hank@globex.example`).
+    pub async fn two_orgs() -> Relay {
+        Self::two_orgs_with(|_| {}).await
+    }
+
+    /// [`Relay::two_orgs`] with a configuration change.
+    pub async fn two_orgs_with(tweak: impl FnOnce(&mut Config)) -> Relay {
+        let relay = Self::start_with(tweak).await;
+        relay.add_user("Acme", "owner@acme.example", "Olive Owner", Role::Owner);
+        relay.add_user("Acme", "tech@acme.example", "Tess Tech", Role::Technician);
+        relay.add_user("Globex", "hank@globex.example", "Hank Scorpio", Role::Owner);
+        relay
+    }
+
     pub async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> Relay {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

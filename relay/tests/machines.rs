@@ -66,10 +66,7 @@ async fn uses(relay: &Relay, owner: &str, id: i64) -> i64 {
 
 #[tokio::test]
 async fn an_agent_enrolls_with_a_token_and_proof_of_its_key() {
-    let relay = Relay::start().await;
-    relay.add_user("Acme", "owner@acme.example", "Olive Owner", Role::Owner);
-    relay.add_user("Acme", "tech@acme.example", "Tess Tech", Role::Technician);
-    relay.add_user("Globex", "hank@globex.example", "Hank Scorpio", Role::Owner);
+    let relay = Relay::two_orgs().await;
     let owner = relay.token("owner@acme.example").await;
     let tech = relay.token("tech@acme.example").await;
     let globex = relay.token("hank@globex.example").await;

@@ -67,16 +67,12 @@ fn signed_by(r: &Received, secret: &str) -> bool {
 }
 
 async fn lab_relay(max_attempts: u32) -> Relay {
-    let relay = Relay::start_with(|c| {
+    Relay::two_orgs_with(|c| {
         c.webhook_allow_private = true;
         c.webhook_retry_base_ms = 20;
         c.webhook_max_attempts = max_attempts;
     })
-    .await;
-    relay.add_user("Acme", "owner@acme.example", "Olive Owner", Role::Owner);
-    relay.add_user("Acme", "tech@acme.example", "Tess Tech", Role::Technician);
-    relay.add_user("Globex", "hank@globex.example", "Hank Scorpio", Role::Owner);
-    relay
+    .await
 }
 
 async fn create(
