@@ -163,18 +163,14 @@ async function freeUdpPort() {
 export async function startRelay() {
   const dir = mkdtempSync(join(tmpdir(), "tether-e2e-"));
   const relayBin = join(BIN, "tether-relay");
-  const created = spawnSync(
-    relayBin,
-    ["--data-dir", dir, "admin", "create-user", "--email", EMAIL, "--org", "Acme IT", "--role", "technician", "--name", "Jane Doe"],
-    { input: `${PASSWORD}\n`, encoding: "utf8" },
-  );
-  if (created.status !== 0) throw new Error(`create-user failed: ${created.stderr}`);
-  const owner = spawnSync(
-    relayBin,
-    ["--data-dir", dir, "admin", "create-user", "--email", OWNER_EMAIL, "--org", "Acme IT", "--role", "owner", "--name", "Olive Owner"],
-    { input: `${PASSWORD}\n`, encoding: "utf8" },
-  );
-  if (owner.status !== 0) throw new Error(`create-user failed: ${owner.stderr}`);
+  for (const [email, role, name] of [
+    [EMAIL, "technician", "Jane Doe"],
+    [OWNER_EMAIL, "owner", "Olive Owner"],
+  ]) {
+    const args = ["--data-dir", dir, "admin", "create-user", "--email", email, "--org", "Acme IT", "--role", role, "--name", name];
+    const created = spawnSync(relayBin, args, { input: `${PASSWORD}\n`, encoding: "utf8" });
+    if (created.status !== 0) throw new Error(`create-user ${email} failed: ${created.stderr}`);
+  }
   const port = await freeTcpPort();
   const turnPort = await freeUdpPort();
   const env = {
