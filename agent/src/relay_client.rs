@@ -246,6 +246,8 @@ pub async fn run(
         client: format!("tether-agent/{}", env!("CARGO_PKG_VERSION")),
         os: std::env::consts::OS.to_owned(),
         hostname: cfg.hostname.clone(),
+        machine_id: None,
+        local_user: true,
     });
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let mut sessions = Sessions {

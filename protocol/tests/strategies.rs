@@ -100,11 +100,27 @@ fn ice_server() -> impl Strategy<Value = IceServer> {
 /// Every signaling message with arbitrary field values.
 pub fn message() -> impl Strategy<Value = Message> {
     prop_oneof![
-        (text(), text(), text()).prop_map(|(client, os, hostname)| Message::Hello(Hello {
-            client,
-            os,
-            hostname
-        })),
+        (
+            text(),
+            text(),
+            text(),
+            prop::option::of(any::<i64>()),
+            any::<bool>()
+        )
+            .prop_map(|(client, os, hostname, machine_id, local_user)| {
+                Message::Hello(Hello {
+                    client,
+                    os,
+                    hostname,
+                    machine_id,
+                    local_user,
+                })
+            }),
+        text().prop_map(|nonce| Message::Challenge(Challenge { nonce })),
+        text().prop_map(|signature| Message::ChallengeResponse(ChallengeResponse { signature })),
+        (any::<i64>(), mode()).prop_map(|(machine_id, mode)| Message::ConnectMachine(
+            ConnectMachine { machine_id, mode }
+        )),
         (code(), any::<u32>()).prop_map(|(code, expires_in_secs)| Message::ShareCode(
             ShareCodeIssued {
                 code,
@@ -159,17 +175,21 @@ pub fn message() -> impl Strategy<Value = Message> {
             prop::collection::vec(ice_server(), 0..3),
             text(),
             prop::option::of(text()),
-            prop::option::of(text())
+            prop::option::of(text()),
+            any::<bool>()
         )
-            .prop_map(|(session_id, role, mode, ice_servers, name, org, email)| {
-                Message::SessionStart(SessionStart {
-                    session_id,
-                    role,
-                    mode,
-                    ice_servers,
-                    peer: PeerInfo { name, org, email },
-                })
-            }),
+            .prop_map(
+                |(session_id, role, mode, ice_servers, name, org, email, unattended)| {
+                    Message::SessionStart(SessionStart {
+                        session_id,
+                        role,
+                        mode,
+                        ice_servers,
+                        peer: PeerInfo { name, org, email },
+                        unattended,
+                    })
+                }
+            ),
         (
             sid(),
             prop_oneof![Just(SdpKind::Offer), Just(SdpKind::Answer)],

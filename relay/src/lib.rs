@@ -11,6 +11,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod policy;
 pub mod signaling;
 pub mod store;
 pub mod tls;

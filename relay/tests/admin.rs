@@ -229,6 +229,21 @@ async fn cross_tenant_matrix() {
     )
     .await;
     let acme_token_id = token["id"].as_i64().unwrap();
+    let enroll = crate::machines::enroll_body(
+        token["token"].as_str().unwrap(),
+        &crate::machines::keypair(),
+        "acme-pc",
+    );
+    let (_, enrolled) = http(
+        relay.addr,
+        "POST",
+        "/api/v1/machines/enroll",
+        Some(&enroll),
+        None,
+    )
+    .await;
+    let acme_machine = enrolled["machine_id"].as_i64().unwrap();
+    let open_policy = serde_json::json!({"require_consent": false});
 
     // Every endpoint that names an Acme resource, called by Globex's owner: refused, no data.
     let role = serde_json::json!({"role": "viewer"});
@@ -249,6 +264,13 @@ async fn cross_tenant_matrix() {
             format!("/api/v1/sessions/{}/end", start.session_id),
             None,
         ),
+        ("GET", format!("/api/v1/machines/{acme_machine}"), None),
+        (
+            "PUT",
+            format!("/api/v1/machines/{acme_machine}/policy"),
+            Some(&open_policy),
+        ),
+        ("DELETE", format!("/api/v1/machines/{acme_machine}"), None),
     ];
     for (method, path, body) in &cases {
         let (status, resp) = http(relay.addr, method, path, *body, Some(&globex)).await;
@@ -275,6 +297,8 @@ async fn cross_tenant_matrix() {
     )
     .await;
     assert_eq!(tokens, serde_json::json!([]));
+    let (_, machines) = http(relay.addr, "GET", "/api/v1/machines", None, Some(&globex)).await;
+    assert_eq!(machines, serde_json::json!([]));
     let (_, audit) = http(relay.addr, "GET", "/api/v1/audit", None, Some(&globex)).await;
     assert!(!audit.to_string().contains(&start.session_id.to_string()));
     // Nothing changed for Acme.
@@ -283,6 +307,16 @@ async fn cross_tenant_matrix() {
     let (_, acme_sessions) = http(relay.addr, "GET", "/api/v1/sessions", None, Some(&acme)).await;
     assert_eq!(acme_sessions.as_array().unwrap().len(), 1);
     assert_eq!(acme_sessions[0]["ended_at"], serde_json::Value::Null);
+    let (_, m) = http(
+        relay.addr,
+        "GET",
+        &format!("/api/v1/machines/{acme_machine}"),
+        None,
+        Some(&acme),
+    )
+    .await;
+    assert_eq!(m["revoked_at"], serde_json::Value::Null);
+    assert_eq!(m["policy"]["require_consent"], true);
 }
 
 #[tokio::test]
@@ -322,6 +356,7 @@ async fn openapi_documents_every_route_and_only_real_ones() {
         "/api/v1/machines",
         "/api/v1/machines/enroll",
         "/api/v1/machines/{id}",
+        "/api/v1/machines/{id}/policy",
         "/api/v1/webhooks",
         "/api/v1/webhooks/{id}",
         "/api/v1/webhooks/{id}/deliveries",

@@ -122,6 +122,11 @@ impl Relay {
         self.store().create_user(org, &user, role, 0).unwrap();
     }
 
+    /// The id of the account `email`.
+    pub fn user_id(&self, email: &str) -> i64 {
+        self.store().user_for_login(email).unwrap().unwrap().id
+    }
+
     /// Signs in and returns the login response body.
     pub async fn login(&self, email: &str) -> serde_json::Value {
         tether_tests::login(self.addr, email, PASSWORD).await

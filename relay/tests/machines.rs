@@ -10,14 +10,14 @@ use tether_relay::store::Role;
 
 use crate::harness::*;
 
-fn keypair() -> Ed25519KeyPair {
+pub fn keypair() -> Ed25519KeyPair {
     let rng = ring::rand::SystemRandom::new();
     let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
     Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap()
 }
 
 /// The enrollment body an agent would send for `token` with `key`.
-fn enroll_body(token: &str, key: &Ed25519KeyPair, hostname: &str) -> serde_json::Value {
+pub fn enroll_body(token: &str, key: &Ed25519KeyPair, hostname: &str) -> serde_json::Value {
     let mut signed = b"tether-enroll-v1:".to_vec();
     signed.extend_from_slice(&tether_relay::auth::token_hash(token));
     serde_json::json!({
@@ -28,7 +28,7 @@ fn enroll_body(token: &str, key: &Ed25519KeyPair, hostname: &str) -> serde_json:
     })
 }
 
-async fn new_token(relay: &Relay, owner: &str, max_uses: i64) -> (i64, String) {
+pub async fn new_token(relay: &Relay, owner: &str, max_uses: i64) -> (i64, String) {
     let body =
         serde_json::json!({"expires_in_secs": 3600, "max_uses": max_uses, "tags": ["kiosk"]});
     let (status, t) = http(

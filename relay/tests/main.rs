@@ -11,5 +11,6 @@ mod machines;
 mod signaling;
 mod tls;
 mod turn;
+mod unattended;
 mod web;
 mod webhooks;

@@ -19,7 +19,7 @@ use super::client_ip::ClientIp;
 use crate::AppState;
 use crate::auth::token_hash;
 use crate::error::{Error, Result};
-use crate::store::{MachineInfo, NewMachine};
+use crate::store::{MachineInfo, MachinePolicy, NewMachine};
 
 /// What the agent signs, before the token's SHA-256.
 pub const PROOF_CONTEXT: &[u8] = b"tether-enroll-v1:";
@@ -115,10 +115,52 @@ pub async fn enroll(
     }))
 }
 
-/// `GET /api/v1/machines`.
+/// `GET /api/v1/machines`: every machine of the organisation, with whether it is online.
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<MachineInfo>>> {
     caller.require(Scope::MachinesRead)?;
-    Ok(Json(state.store.list_machines(caller.org_id())?))
+    let mut machines = state.store.list_machines(caller.org_id())?;
+    let online = state.hub.online_machines(caller.org_id());
+    for m in &mut machines {
+        m.online = online.contains(&m.id);
+    }
+    Ok(Json(machines))
+}
+
+/// `GET /api/v1/machines/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<MachineInfo>> {
+    caller.require(Scope::MachinesRead)?;
+    let mut m = state
+        .store
+        .machine(caller.org_id(), id)?
+        .ok_or(Error::NotFound)?;
+    m.online = state.hub.online_machines(caller.org_id()).contains(&id);
+    Ok(Json(m))
+}
+
+/// `PUT /api/v1/machines/{id}/policy`: replaces the machine's access policy. It applies to the
+/// next connection; sessions already running continue.
+pub async fn set_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    ApiJson(policy): ApiJson<MachinePolicy>,
+) -> Result<Json<MachinePolicy>> {
+    caller.require(Scope::MachinesWrite)?;
+    policy.validate().map_err(Error::BadRequest)?;
+    state
+        .store
+        .set_machine_policy(caller.org_id(), id, &policy)?;
+    audit(
+        &state,
+        &caller,
+        "machine_policy",
+        serde_json::json!({"id": id, "policy": policy}),
+    );
+    Ok(Json(policy))
 }
 
 /// `DELETE /api/v1/machines/{id}`: revokes the machine at once.
@@ -131,6 +173,7 @@ pub async fn revoke(
     state
         .store
         .revoke_machine(caller.org_id(), id, crate::unix_millis())?;
+    state.hub.disconnect_machine(caller.org_id(), id);
     audit(
         &state,
         &caller,

@@ -57,7 +57,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/enrollment-tokens/{id}", delete(enrollment::revoke))
         .route("/api/v1/machines", get(machines::list))
         .route("/api/v1/machines/enroll", post(machines::enroll))
-        .route("/api/v1/machines/{id}", delete(machines::revoke))
+        .route(
+            "/api/v1/machines/{id}",
+            get(machines::get).delete(machines::revoke),
+        )
+        .route("/api/v1/machines/{id}/policy", put(machines::set_policy))
         .route(
             "/api/v1/webhooks",
             get(webhooks::list).post(webhooks::create),

@@ -106,6 +106,8 @@ impl Hub {
         };
         let outputs: Vec<Output> = std::iter::from_fn(|| slot.lc.poll_output()).collect();
         let pending = slot.pending.clone();
+        let unattended = pending.as_ref().is_some_and(|p| p.unattended);
+        let machine = pending.as_ref().and_then(|p| p.machine);
         let agent_link = agent.link.clone();
         let hostname = agent.hello.hostname.clone();
         let viewer = pending.as_ref().and_then(|p| st.viewers.get(&p.viewer));
@@ -127,6 +129,11 @@ impl Hub {
                     request_id, mode, ..
                 } => {
                     let Some(p) = &principal else { continue };
+                    let detail = serde_json::json!({"host": hostname, "mode": mode, "machine": machine, "unattended": unattended});
+                    self.audit(org, &actor, "connect", "ok", detail);
+                    if unattended {
+                        continue;
+                    }
                     let timeout_secs = self.cfg.timeouts.consent.as_secs() as u32;
                     agent_link.send(Message::ConsentRequest(ConsentRequest {
                         request_id: request_id.clone(),
@@ -143,13 +150,6 @@ impl Hub {
                         request_id,
                         timeout_secs,
                     }));
-                    self.audit(
-                        org,
-                        &actor,
-                        "connect",
-                        "ok",
-                        serde_json::json!({"host": hostname, "mode": mode}),
-                    );
                 }
                 Output::Denied { request_id } => {
                     self.metrics.inc(Counter::ConsentDenied);
@@ -228,6 +228,7 @@ impl Hub {
                             org: Some(p.org_name.clone()),
                             email: Some(p.email.clone()),
                         },
+                        unattended,
                     }));
                     send_viewer(Message::SessionStart(SessionStart {
                         session_id: session_id.clone(),
@@ -239,13 +240,14 @@ impl Hub {
                             org: None,
                             email: None,
                         },
+                        unattended,
                     }));
                     self.audit(
                         org,
                         &actor,
                         "session_start",
                         "ok",
-                        serde_json::json!({"session_id": session_id, "host": hostname, "mode": mode}),
+                        serde_json::json!({"session_id": session_id, "host": hostname, "mode": mode, "machine": machine, "unattended": unattended}),
                     );
                 }
                 Output::CodeExpired => {}

@@ -119,11 +119,25 @@ pub(super) struct CodeSlot {
 pub(super) struct Pending {
     pub viewer: ConnId,
     pub request_id: RequestId,
+    /// The enrolled machine asked for by id (`connect_machine`), if not by code.
+    pub machine: Option<i64>,
+    /// The machine's policy lets the session start without asking the local user.
+    pub unattended: bool,
+}
+
+/// An enrolled machine whose agent proved it holds the machine key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MachineLogin {
+    /// The machine.
+    pub id: i64,
+    /// Its organisation.
+    pub org_id: i64,
 }
 
 pub(super) struct AgentEntry {
     pub link: Link,
     pub hello: Hello,
+    pub machine: Option<MachineLogin>,
     pub code: Option<CodeSlot>,
     pub sessions: HashSet<SessionId>,
 }
@@ -153,6 +167,8 @@ pub(super) struct HubState {
     /// Recently spent or expired code hashes, to answer `code_expired` instead of `invalid_code`.
     pub spent: HashMap<Vec<u8>, Instant>,
     pub sessions: HashMap<SessionId, SessionEntry>,
+    /// Enrolled machine id → its agent's connection.
+    pub machines: HashMap<i64, ConnId>,
 }
 
 /// Why a connection went away.
@@ -220,23 +236,44 @@ impl Hub {
         self.metrics.render(a, v, s)
     }
 
-    /// Registers an agent that said `hello` and issues its first share code.
-    pub fn register_agent(&self, link: Link, hello: Hello) -> ConnId {
+    /// Registers an agent that said `hello` (and, for an enrolled machine, proved its key) and
+    /// issues its first share code. A machine's earlier connection, if any, is closed.
+    pub fn register_agent(
+        &self,
+        link: Link,
+        hello: Hello,
+        machine: Option<MachineLogin>,
+    ) -> ConnId {
         let mut st = self.lock();
         st.next_id += 1;
         let id = st.next_id;
+        let (org, actor) = match machine {
+            Some(m) => (Some(m.org_id), format!("machine:{}", m.id)),
+            None => (None, format!("agent:{}", hello.hostname)),
+        };
         self.audit(
-            None,
-            &format!("agent:{}", hello.hostname),
+            org,
+            &actor,
             "agent_connect",
             "ok",
-            serde_json::json!({"os": hello.os, "client": hello.client}),
+            serde_json::json!({"os": hello.os, "client": hello.client, "host": hello.hostname}),
         );
+        if let Some(m) = machine
+            && let Some(old) = st.machines.insert(m.id, id)
+            && let Some(old) = st.agents.get(&old)
+        {
+            old.link.error(
+                ErrorCode::NotAllowed,
+                "replaced by a newer connection of this machine",
+            );
+            old.link.kill.notify_one();
+        }
         st.agents.insert(
             id,
             AgentEntry {
                 link,
                 hello,
+                machine,
                 code: None,
                 sessions: HashSet::new(),
             },
@@ -330,6 +367,11 @@ impl Hub {
             Message::Ping(Ping { seq }) => link.send(Message::Pong(Ping { seq })),
             Message::Pong(_) => {}
             Message::Connect(c) => self.connect(&mut st, id, c.code.as_str(), c.mode),
+            Message::ConnectMachine(c) => {
+                // The policy is read from the store without holding the hub's lock.
+                drop(st);
+                self.connect_machine(id, c.machine_id, c.mode);
+            }
             Message::ConsentCancel(c) => {
                 let pending = st.viewers.get(&id).and_then(|v| v.pending.clone());
                 match pending {
@@ -445,6 +487,8 @@ impl Hub {
         slot.pending = Some(Pending {
             viewer: viewer_id,
             request_id: request_id.clone(),
+            machine: None,
+            unattended: false,
         });
         if let Some(v) = st.viewers.get_mut(&viewer_id) {
             v.pending = Some((agent_id, request_id));
@@ -548,6 +592,7 @@ impl Hub {
         let sessions: Vec<_> = agent.sessions.iter().cloned().collect();
         let pending = agent.code.as_ref().and_then(|s| s.pending.clone());
         let host = agent.hello.hostname.clone();
+        let machine = agent.machine;
         if let Some(p) = pending
             && let Some(v) = st.viewers.get_mut(&p.viewer)
         {
@@ -565,9 +610,19 @@ impl Hub {
         };
         self.end_sessions(&mut st, &sessions, reason);
         st.agents.remove(&id);
+        let (org, actor) = match machine {
+            Some(m) => {
+                // Only if a newer connection has not taken the machine over.
+                if st.machines.get(&m.id) == Some(&id) {
+                    st.machines.remove(&m.id);
+                }
+                (Some(m.org_id), format!("machine:{}", m.id))
+            }
+            None => (None, format!("agent:{host}")),
+        };
         self.audit(
-            None,
-            &format!("agent:{host}"),
+            org,
+            &actor,
             "agent_disconnect",
             "ok",
             serde_json::json!({"reason": format!("{why:?}")}),

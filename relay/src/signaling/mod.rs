@@ -7,6 +7,7 @@
 
 pub mod flow;
 pub mod hub;
+pub mod machines;
 pub mod metrics;
 pub mod throttle;
 pub mod ws;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
 use futures_util::{SinkExt, StreamExt};
-use tether_protocol::signal::{self, ErrorCode, ErrorMessage, Message};
+use tether_protocol::signal::{self, ErrorCode, ErrorMessage, Hello, Message};
 
 use super::hub::{Gone, Hub, Link};
 use crate::store::Principal;
@@ -109,10 +109,11 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, side: Side) {
     });
 
     // Agents must introduce themselves first.
+    let mut login = None;
     let id = match side {
         Side::Agent => {
             let first = tokio::time::timeout(HELLO_TIMEOUT, stream.next()).await;
-            let hello = match first {
+            let mut hello = match first {
                 Ok(Some(Ok(WsMessage::Text(t)))) => match signal::decode(&t) {
                     Ok(Message::Hello(h)) => Some(h),
                     Ok(_) => {
@@ -129,13 +130,26 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, side: Side) {
                 },
                 _ => None,
             };
+            let mut machine = None;
+            if let Some(h) = &hello
+                && let Some(machine_id) = h.machine_id
+            {
+                machine = hub.machine_login(&link, &mut stream, machine_id).await;
+                if machine.is_none() {
+                    hello = None;
+                }
+            }
             let Some(hello) = hello else {
                 drop(link);
                 // The writer ends once the link is dropped; waiting for it flushes the error.
                 let _ = writer.await;
                 return;
             };
-            hub.register_agent(link.clone(), hello)
+            if let Some(m) = machine {
+                seen(&hub, m.id, &hello);
+            }
+            login = machine.map(|m| (m.id, hello.clone()));
+            hub.register_agent(link.clone(), hello, machine)
         }
         Side::Viewer { ref principal, ip } => {
             hub.register_viewer(link.clone(), principal.clone(), ip)
@@ -201,12 +215,30 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, side: Side) {
     };
     if is_agent {
         hub.agent_gone(id, why);
+        if let Some((machine_id, hello)) = &login {
+            seen(&hub, *machine_id, hello);
+        }
     } else {
         hub.viewer_gone(id, why);
     }
     drop(link);
     // The writer drains what is queued (the final session_end or error), then closes.
     let _ = writer.await;
+}
+
+/// Records when an enrolled machine was last connected, and what its agent reported.
+fn seen(hub: &Hub, machine_id: i64, hello: &Hello) {
+    let r = hub.store.machine_seen(
+        machine_id,
+        &hello.hostname,
+        &hello.os,
+        // `tether-agent/0.1.0` → `0.1.0`, as the agent reported it at enrollment.
+        hello.client.rsplit('/').next().unwrap_or_default(),
+        crate::unix_millis(),
+    );
+    if let Err(e) = r {
+        tracing::warn!(error = %e, "recording a machine's last contact failed");
+    }
 }
 
 fn reply_error(link: &Link, e: &tether_protocol::DecodeError) {

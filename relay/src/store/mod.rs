@@ -9,6 +9,7 @@ pub mod sqlite;
 
 use serde::Serialize;
 
+pub use crate::policy::MachinePolicy;
 pub use sqlite::SqliteStore;
 
 /// An organisation's id.
@@ -286,6 +287,23 @@ pub struct MachineInfo {
     pub revoked_at: Option<i64>,
     /// Unix ms of enrollment.
     pub created_at: i64,
+    /// Who may connect, and how.
+    pub policy: MachinePolicy,
+    /// Whether its agent is connected now (filled in by the relay, not stored).
+    pub online: bool,
+}
+
+/// A machine's credential as the relay checks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineKey {
+    /// Id.
+    pub id: i64,
+    /// Its organisation.
+    pub org_id: OrgId,
+    /// Ed25519 public key.
+    pub public_key: Vec<u8>,
+    /// Whether it was revoked.
+    pub revoked: bool,
 }
 
 /// A machine to register.
@@ -499,6 +517,22 @@ pub trait Store: Send + Sync + 'static {
     fn list_machines(&self, org: OrgId) -> StoreResult<Vec<MachineInfo>>;
     /// Revokes a machine: it can no longer connect.
     fn revoke_machine(&self, org: OrgId, id: i64, now: i64) -> StoreResult<()>;
+    /// One machine of `org`.
+    fn machine(&self, org: OrgId, id: i64) -> StoreResult<Option<MachineInfo>>;
+    /// What the relay needs to authenticate the machine `id` when its agent connects. This is
+    /// the one machine lookup not scoped by organisation: the organisation is what it finds.
+    fn machine_key(&self, id: i64) -> StoreResult<Option<MachineKey>>;
+    /// Records that the machine connected or left at `now`, with what its agent reported.
+    fn machine_seen(
+        &self,
+        id: i64,
+        hostname: &str,
+        os: &str,
+        version: &str,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// Replaces a machine's access policy.
+    fn set_machine_policy(&self, org: OrgId, id: i64, policy: &MachinePolicy) -> StoreResult<()>;
     /// Registers a webhook; returns its id.
     fn create_webhook(
         &self,

@@ -570,56 +570,49 @@ impl Store for SqliteStore {
     }
 
     fn create_machine(&self, org: OrgId, m: &NewMachine, now: i64) -> StoreResult<i64> {
-        let db = self.db()?;
-        db.execute(
-            "INSERT INTO machines (org_id, public_key, hostname, os, version, tags, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                org,
-                m.public_key,
-                m.hostname,
-                m.os,
-                m.version,
-                m.tags.join(" "),
-                now
-            ],
-        )
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict("machine key already enrolled")
-            } else {
-                e.into()
-            }
-        })?;
-        Ok(db.last_insert_rowid())
+        machines::create(&*self.db()?, org, m, now)
     }
 
     fn list_machines(&self, org: OrgId) -> StoreResult<Vec<MachineInfo>> {
-        let db = self.db()?;
-        let mut stmt = db.prepare(
-            "SELECT id, hostname, os, version, tags, last_seen_at, revoked_at, created_at
-             FROM machines WHERE org_id = ?1 ORDER BY hostname, id",
-        )?;
-        let rows = stmt.query_map([org], |r| {
-            let tags: String = r.get(4)?;
-            Ok(MachineInfo {
-                id: r.get(0)?,
-                hostname: r.get(1)?,
-                os: r.get(2)?,
-                version: r.get(3)?,
-                tags: tags.split_whitespace().map(str::to_owned).collect(),
-                last_seen_at: r.get(5)?,
-                revoked_at: r.get(6)?,
-                created_at: r.get(7)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        machines::list(&*self.db()?, org, None)
     }
 
     fn revoke_machine(&self, org: OrgId, id: i64, now: i64) -> StoreResult<()> {
         let n = self.db()?.execute(
             "UPDATE machines SET revoked_at = COALESCE(revoked_at, ?3) WHERE org_id = ?1 AND id = ?2",
             params![org, id, now],
+        )?;
+        one_row(n)
+    }
+
+    fn machine(&self, org: OrgId, id: i64) -> StoreResult<Option<MachineInfo>> {
+        Ok(machines::list(&*self.db()?, org, Some(id))?.pop())
+    }
+
+    fn machine_key(&self, id: i64) -> StoreResult<Option<MachineKey>> {
+        machines::key(&*self.db()?, id)
+    }
+
+    fn machine_seen(
+        &self,
+        id: i64,
+        hostname: &str,
+        os: &str,
+        version: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        let n = self.db()?.execute(
+            "UPDATE machines SET last_seen_at = ?2, hostname = ?3, os = ?4, version = ?5 WHERE id = ?1",
+            params![id, now, hostname, os, version],
+        )?;
+        one_row(n)
+    }
+
+    fn set_machine_policy(&self, org: OrgId, id: i64, policy: &MachinePolicy) -> StoreResult<()> {
+        let json = serde_json::to_string(policy).unwrap_or_else(|_| "{}".into());
+        let n = self.db()?.execute(
+            "UPDATE machines SET policy = ?3 WHERE org_id = ?1 AND id = ?2",
+            params![org, id, json],
         )?;
         one_row(n)
     }
@@ -719,6 +712,7 @@ impl Store for SqliteStore {
     }
 }
 
+mod machines;
 #[cfg(test)]
 mod tests;
 mod webhooks;

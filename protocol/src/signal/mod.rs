@@ -79,12 +79,18 @@ fn valid_id(s: &str) -> bool {
 pub enum Message {
     /// Agent → relay, first frame on `/api/v1/ws/agent`.
     Hello(Hello),
+    /// Relay → agent: sign this to prove you are the enrolled machine named in `hello`.
+    Challenge(Challenge),
+    /// Agent → relay: the machine key's signature of the challenge.
+    ChallengeResponse(ChallengeResponse),
     /// Relay → agent: a fresh share code.
     ShareCode(ShareCodeIssued),
     /// Agent → relay: discard the current code and issue a new one.
     RenewCode(RenewCode),
     /// Viewer → relay: ask to connect to the agent holding `code`.
     Connect(Connect),
+    /// Viewer → relay: connect to an enrolled machine, as its access policy allows.
+    ConnectMachine(ConnectMachine),
     /// Relay → viewer: the code was right; the end user is being asked.
     ConsentPending(ConsentPending),
     /// Relay → agent: ask the local user whether this viewer may connect.
@@ -112,9 +118,12 @@ pub enum Message {
 /// Every `type` value this version knows, in the order of [`Message`]'s variants.
 pub const MESSAGE_TYPES: &[&str] = &[
     "hello",
+    "challenge",
+    "challenge_response",
     "share_code",
     "renew_code",
     "connect",
+    "connect_machine",
     "consent_pending",
     "consent_request",
     "consent_response",
@@ -144,9 +153,12 @@ impl Message {
     pub fn kind(&self) -> &'static str {
         match self {
             Message::Hello(_) => "hello",
+            Message::Challenge(_) => "challenge",
+            Message::ChallengeResponse(_) => "challenge_response",
             Message::ShareCode(_) => "share_code",
             Message::RenewCode(_) => "renew_code",
             Message::Connect(_) => "connect",
+            Message::ConnectMachine(_) => "connect_machine",
             Message::ConsentPending(_) => "consent_pending",
             Message::ConsentRequest(_) => "consent_request",
             Message::ConsentResponse(_) => "consent_response",
@@ -165,11 +177,13 @@ impl Message {
     pub fn may_be_sent_by(&self, from: Party) -> bool {
         use Party::*;
         match self {
-            Message::Hello(_) | Message::RenewCode(_) | Message::ConsentResponse(_) => {
-                from == Agent
-            }
-            Message::Connect(_) => from == Viewer,
-            Message::ShareCode(_)
+            Message::Hello(_)
+            | Message::ChallengeResponse(_)
+            | Message::RenewCode(_)
+            | Message::ConsentResponse(_) => from == Agent,
+            Message::Connect(_) | Message::ConnectMachine(_) => from == Viewer,
+            Message::Challenge(_)
+            | Message::ShareCode(_)
             | Message::ConsentPending(_)
             | Message::ConsentRequest(_)
             | Message::SessionStart(_)
@@ -204,6 +218,55 @@ pub struct Hello {
     pub os: String,
     /// The machine's host name, shown to the supporter.
     pub hostname: String,
+    /// Set by an enrolled agent (`tether-agent run`): its machine id. The relay then answers with
+    /// a [`Challenge`] that the machine key must sign before anything else happens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_id: Option<i64>,
+    /// Whether someone is signed in at the machine (false for a service at the login screen).
+    /// Policies can refuse unattended connections when nobody is there.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub local_user: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// What an enrolled machine signs to answer a [`Challenge`]: a fixed context, its machine id and
+/// the nonce, so a signature is good for one relay connection of one machine only.
+pub fn machine_hello_message(machine_id: i64, nonce: &str) -> Vec<u8> {
+    format!("tether-machine-hello-v1:{machine_id}:{nonce}").into_bytes()
+}
+
+/// Relay → enrolled agent: prove you hold the machine key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Challenge {
+    /// 32 random bytes, base64url without padding.
+    pub nonce: String,
+}
+
+/// Agent → relay: the answer to a [`Challenge`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengeResponse {
+    /// base64url (no padding) Ed25519 signature of [`machine_hello_message`].
+    pub signature: String,
+}
+
+/// Viewer → relay: connect to an enrolled machine of the viewer's organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectMachine {
+    /// The machine, as listed by `GET /api/v1/machines`.
+    pub machine_id: i64,
+    /// What the viewer asks to do.
+    pub mode: Mode,
 }
 
 /// Relay → agent: the code to read to the supporter.
@@ -375,6 +438,10 @@ pub struct SessionStart {
     pub ice_servers: Vec<IceServer>,
     /// Who is on the other end.
     pub peer: PeerInfo,
+    /// True when the machine's policy let the session start without asking the local user; the
+    /// agent shows that someone is connected.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unattended: bool,
 }
 
 /// SDP kind.
@@ -479,6 +546,8 @@ pub enum ErrorCode {
     AgentBusy,
     /// The agent is not connected.
     AgentOffline,
+    /// The machine's access policy does not allow this connection now.
+    PolicyDenied,
     /// The end user denied the request.
     ConsentDenied,
     /// The end user did not answer in time.
@@ -606,137 +675,4 @@ pub(crate) fn truncate(mut s: String) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn encodes_version_first_and_type_tag() {
-        let m = Message::Ping(Ping { seq: 7 });
-        assert_eq!(encode(&m), r#"{"v":1,"type":"ping","seq":7}"#);
-    }
-
-    #[test]
-    fn message_types_match_variants() {
-        let samples = [
-            Message::RenewCode(RenewCode {}),
-            Message::Ping(Ping { seq: 1 }),
-            Message::Pong(Ping { seq: 1 }),
-        ];
-        for m in samples {
-            assert!(MESSAGE_TYPES.contains(&m.kind()));
-            assert_eq!(decode(&encode(&m)).unwrap(), m);
-        }
-    }
-
-    #[test]
-    fn rejects_with_typed_errors() {
-        assert!(matches!(decode("nope"), Err(DecodeError::Malformed(_))));
-        assert!(matches!(decode("[1]"), Err(DecodeError::Malformed(_))));
-        assert!(matches!(
-            decode(r#"{"type":"ping","seq":1}"#),
-            Err(DecodeError::Malformed(_))
-        ));
-        assert!(matches!(
-            decode(r#"{"v":"1","type":"ping","seq":1}"#),
-            Err(DecodeError::Malformed(_))
-        ));
-        assert_eq!(
-            decode(r#"{"v":2,"type":"ping","seq":1}"#),
-            Err(DecodeError::UnsupportedVersion(2))
-        );
-        assert_eq!(
-            decode(r#"{"v":1,"type":"teleport"}"#),
-            Err(DecodeError::UnknownType("teleport".into()))
-        );
-        assert!(matches!(
-            decode(r#"{"v":1,"type":"ping"}"#),
-            Err(DecodeError::InvalidFields { kind, .. }) if kind == "ping"
-        ));
-        assert!(matches!(
-            decode(r#"{"v":1,"type":"connect","code":"12","mode":"control"}"#),
-            Err(DecodeError::InvalidFields { .. })
-        ));
-        let big = format!(
-            r#"{{"v":1,"type":"ping","seq":1,"pad":"{}"}}"#,
-            "x".repeat(MAX_SIGNAL_FRAME)
-        );
-        assert!(matches!(decode(&big), Err(DecodeError::TooLarge { .. })));
-    }
-
-    #[test]
-    fn ignores_unknown_fields() {
-        let m = decode(r#"{"v":1,"type":"ping","seq":3,"future":true}"#).unwrap();
-        assert_eq!(m, Message::Ping(Ping { seq: 3 }));
-    }
-
-    #[test]
-    fn refuses_hostile_ids() {
-        let frame =
-            r#"{"v":1,"type":"session_end","session_id":"../../etc","reason":"ended_by_viewer"}"#;
-        assert!(matches!(
-            decode(frame),
-            Err(DecodeError::InvalidFields { .. })
-        ));
-        let long = format!(
-            r#"{{"v":1,"type":"session_end","session_id":"{}","reason":"ended_by_viewer"}}"#,
-            "a".repeat(MAX_ID_LEN + 1)
-        );
-        assert!(matches!(
-            decode(&long),
-            Err(DecodeError::InvalidFields { .. })
-        ));
-    }
-
-    #[test]
-    fn unknown_end_reasons_and_error_codes_decode_as_other() {
-        let m =
-            decode(r#"{"v":1,"type":"session_end","session_id":"s1","reason":"meteor"}"#).unwrap();
-        assert!(matches!(
-            m,
-            Message::SessionEnd(SessionEnd {
-                reason: EndReason::Other,
-                ..
-            })
-        ));
-        let m = decode(r#"{"v":1,"type":"error","code":"quantum","message":"?"}"#).unwrap();
-        assert!(matches!(
-            m,
-            Message::Error(ErrorMessage {
-                code: ErrorCode::Other,
-                ..
-            })
-        ));
-    }
-
-    #[test]
-    fn deep_nesting_is_an_error_not_a_crash() {
-        let frame = format!(
-            r#"{{"v":1,"type":"ping","seq":{}1{}}}"#,
-            "[".repeat(5000),
-            "]".repeat(5000)
-        );
-        assert!(decode(&frame).is_err());
-    }
-
-    #[test]
-    fn decision_grants_at_most_what_was_asked() {
-        assert_eq!(
-            Decision::AllowControl.granted(Mode::Control),
-            Some(Mode::Control)
-        );
-        assert_eq!(Decision::AllowControl.granted(Mode::View), Some(Mode::View));
-        assert_eq!(Decision::AllowView.granted(Mode::Control), Some(Mode::View));
-        assert_eq!(Decision::Deny.granted(Mode::Control), None);
-    }
-
-    #[test]
-    fn direction_rules() {
-        let connect =
-            decode(r#"{"v":1,"type":"connect","code":"123 456 7890","mode":"view"}"#).unwrap();
-        assert!(connect.may_be_sent_by(Party::Viewer));
-        assert!(!connect.may_be_sent_by(Party::Agent));
-        let start = Message::Error(ErrorMessage::new(ErrorCode::Internal, "x"));
-        assert!(!start.may_be_sent_by(Party::Viewer));
-        assert!(!start.may_be_sent_by(Party::Agent));
-    }
-}
+mod tests;
