@@ -355,6 +355,7 @@ async fn openapi_documents_every_route_and_only_real_ones() {
         "/api/v1/enrollment-tokens/{id}",
         "/api/v1/machines",
         "/api/v1/machines/enroll",
+        "/api/v1/machines/unenroll",
         "/api/v1/machines/{id}",
         "/api/v1/machines/{id}/policy",
         "/api/v1/webhooks",

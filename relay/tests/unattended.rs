@@ -412,3 +412,78 @@ async fn policies_are_validated_and_only_admins_of_the_org_set_them() {
         false
     );
 }
+
+/// The body with which machine `id` asks to be revoked, signed at `unix_secs`.
+fn unenroll_body(id: i64, key: &Ed25519KeyPair, unix_secs: i64) -> serde_json::Value {
+    let signed = format!("tether-unenroll-v1:{id}:{unix_secs}");
+    serde_json::json!({
+        "machine_id": id,
+        "timestamp": unix_secs,
+        "signature": URL_SAFE_NO_PAD.encode(key.sign(signed.as_bytes()).as_ref()),
+    })
+}
+
+#[tokio::test]
+async fn an_uninstalled_machine_revokes_itself_with_its_key_only() {
+    let relay = Relay::two_orgs().await;
+    let owner = relay.token("owner@acme.example").await;
+    let (id, key) = enroll(&relay, &owner, "kiosk-7").await;
+    let (other, _) = enroll(&relay, &owner, "kiosk-8").await;
+    let (mut agent, answer) = machine_agent(&relay, id, &key, true).await;
+    assert!(matches!(answer, Some(Message::ShareCode(_))), "{answer:?}");
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap();
+    let post = |body: serde_json::Value| async move {
+        http(
+            relay.addr,
+            "POST",
+            "/api/v1/machines/unenroll",
+            Some(&body),
+            None,
+        )
+        .await
+        .0
+    };
+
+    // Another key, this key for another machine, an old signature, an unknown machine: refused,
+    // and nothing is revoked.
+    assert_eq!(post(unenroll_body(id, &keypair(), now)).await, 401);
+    assert_eq!(post(unenroll_body(other, &key, now)).await, 401);
+    assert_eq!(post(unenroll_body(id, &key, now - 3600)).await, 401);
+    assert_eq!(post(unenroll_body(id + 1000, &key, now)).await, 401);
+    let mut garbled = unenroll_body(id, &key, now);
+    garbled["timestamp"] = (now + 1).into();
+    assert_eq!(post(garbled).await, 401);
+    assert!(machine(&relay, &owner, id).await["revoked_at"].is_null());
+    assert!(machine(&relay, &owner, other).await["revoked_at"].is_null());
+
+    // Its own signature: revoked, cut off, audited; asking again is no error.
+    assert_eq!(post(unenroll_body(id, &key, now)).await, 200);
+    let told = agent.recv().await;
+    assert_eq!(error_code(&told), Some(ErrorCode::Unauthorized), "{told:?}");
+    let m = machine(&relay, &owner, id).await;
+    assert!(m["revoked_at"].is_i64(), "{m}");
+    assert_eq!(m["online"], false);
+    assert!(machine(&relay, &owner, other).await["revoked_at"].is_null());
+    assert_eq!(post(unenroll_body(id, &key, now)).await, 200);
+    let (_, audit) = http(
+        relay.addr,
+        "GET",
+        "/api/v1/audit?action=machine_unenroll",
+        None,
+        Some(&owner),
+    )
+    .await;
+    let entries = audit.as_array().unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["outcome"] == "ok" && e["actor"] == format!("machine:{id}")),
+        "{audit}"
+    );
+}

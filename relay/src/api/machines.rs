@@ -5,6 +5,9 @@
 //! `tether-enroll-v1:` followed by the SHA-256 of the token. The relay keeps only the public key,
 //! so nothing it stores could impersonate a machine. The proof is checked before the token is
 //! spent, so a malformed request never uses up an enrollment.
+//!
+//! `POST /api/v1/machines/unenroll` is the agent's call too: an uninstalled machine revokes
+//! itself by signing `tether-unenroll-v1:<machine id>:<unix seconds>` with its key.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -35,6 +38,21 @@ pub struct Enroll {
     hostname: String,
     os: String,
     version: String,
+}
+
+/// What a machine signs to revoke itself, before `<machine id>:<unix seconds>`.
+pub const UNENROLL_CONTEXT: &str = "tether-unenroll-v1:";
+/// How far an unenroll request's time may be from the relay's clock, in seconds.
+const UNENROLL_WINDOW_SECS: i64 = 300;
+
+/// `POST /api/v1/machines/unenroll` body.
+#[derive(Deserialize)]
+pub struct Unenroll {
+    machine_id: i64,
+    /// Unix seconds when the agent signed.
+    timestamp: i64,
+    /// base64url Ed25519 signature over [`UNENROLL_CONTEXT`] `<machine_id>:<timestamp>`.
+    signature: String,
 }
 
 /// The enrolled machine.
@@ -113,6 +131,52 @@ pub async fn enroll(
         machine_id: id,
         org_id: org,
     }))
+}
+
+/// `POST /api/v1/machines/unenroll`: the machine revokes itself, as its uninstaller does.
+/// Revoking a revoked machine succeeds again; a bad or stale signature, or an unknown machine,
+/// is refused alike.
+pub async fn unenroll(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<Unenroll>,
+) -> Result<Json<serde_json::Value>> {
+    let now = crate::unix_millis();
+    let signature = URL_SAFE_NO_PAD
+        .decode(req.signature.trim())
+        .unwrap_or_default();
+    let signed = format!("{UNENROLL_CONTEXT}{}:{}", req.machine_id, req.timestamp);
+    let key = state.store.machine_key(req.machine_id)?;
+    let verified = key.as_ref().is_some_and(|k| {
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, &k.public_key)
+            .verify(signed.as_bytes(), &signature)
+            .is_ok()
+    });
+    let fresh = (now / 1000 - req.timestamp).abs() <= UNENROLL_WINDOW_SECS;
+    let Some(k) = key.filter(|_| verified && fresh) else {
+        crate::audit::record(
+            state.store.as_ref(),
+            None,
+            &format!("ip:{ip}"),
+            "machine_unenroll",
+            if verified { "stale" } else { "bad_signature" },
+            serde_json::json!({"machine": req.machine_id}),
+        );
+        return Err(Error::Unauthorized);
+    };
+    if !k.revoked {
+        state.store.revoke_machine(k.org_id, k.id, now)?;
+    }
+    state.hub.disconnect_machine(k.org_id, k.id);
+    crate::audit::record(
+        state.store.as_ref(),
+        Some(k.org_id),
+        &format!("machine:{}", k.id),
+        "machine_unenroll",
+        "ok",
+        serde_json::json!({"machine": k.id, "ip": ip.to_string()}),
+    );
+    Ok(Json(serde_json::json!({"ok": true})))
 }
 
 /// `GET /api/v1/machines`: every machine of the organisation, with whether it is online.

@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/enrollment-tokens/{id}", delete(enrollment::revoke))
         .route("/api/v1/machines", get(machines::list))
         .route("/api/v1/machines/enroll", post(machines::enroll))
+        .route("/api/v1/machines/unenroll", post(machines::unenroll))
         .route(
             "/api/v1/machines/{id}",
             get(machines::get).delete(machines::revoke),
