@@ -126,6 +126,23 @@ impl ConsentPrompt for TerminalPrompt {
     }
 }
 
+/// The prompt of an agent with nobody to ask (a system service without the desktop app): every
+/// request is denied at once, and logged, so only sessions the machine's policy lets start
+/// unattended ever run.
+#[derive(Debug, Default)]
+pub struct DenyPrompt;
+
+impl ConsentPrompt for DenyPrompt {
+    fn ask(&mut self, r: &ConsentRequest, _withdrawn: oneshot::Receiver<String>) -> PromptFuture {
+        tracing::warn!(
+            supporter = %r.viewer.email,
+            org = %r.viewer.org,
+            "denied a consent request: nobody can answer it here"
+        );
+        Box::pin(std::future::ready(Some(Decision::Deny)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

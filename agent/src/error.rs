@@ -39,6 +39,15 @@ pub enum Error {
     /// WebRTC failed.
     #[error("webrtc: {0}")]
     Rtc(String),
+    /// The agent's configuration is missing or wrong.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The machine key could not be kept or read.
+    #[error("machine key: {0}")]
+    Credential(String),
+    /// The relay no longer accepts this machine (revoked, or unknown): enroll it again.
+    #[error("the relay refused this machine: {0}")]
+    MachineRefused(String),
     /// This platform lacks a feature.
     #[error("not supported on this platform: {0}")]
     Unsupported(&'static str),

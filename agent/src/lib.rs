@@ -12,6 +12,7 @@ pub mod consent;
 pub mod encode;
 pub mod error;
 pub mod input;
+pub mod machine;
 pub mod relay_client;
 pub mod rtc;
 pub mod session;

@@ -1,11 +1,16 @@
 //! `tether-agent`: parses the command line, sets up logging and runs the library.
 
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
-use tether_agent::consent::TerminalPrompt;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tether_agent::consent::{ConsentPrompt, DenyPrompt, TerminalPrompt};
 use tether_agent::encode::Codec;
+use tether_agent::machine::{
+    self, AgentConfig, HostFacts, KeyStoreKind, MachineIdentity, platform,
+};
 use tether_agent::relay_client::{self, ClientConfig, ClientEvent};
 use tether_agent::session::SessionConfig;
 use tether_agent::stream::StreamSettings;
@@ -27,6 +32,85 @@ struct Cli {
 enum ConsentUi {
     /// Ask at this terminal.
     Terminal,
+    /// Nobody can answer here: deny every request (a service without the desktop app).
+    Deny,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LocalUser {
+    /// Ask the operating system whether somebody is signed in at the screen.
+    Auto,
+    /// Always report somebody at the machine.
+    Yes,
+    /// Always report nobody at the machine.
+    No,
+}
+
+/// How sessions capture, encode and stream.
+#[derive(Args)]
+struct MediaArgs {
+    /// The X display to share (default: $DISPLAY).
+    #[arg(long)]
+    display: Option<String>,
+    /// Local UDP address for media; repeat for several (default: every interface and
+    /// loopback).
+    #[arg(long = "bind", value_name = "ADDR")]
+    bind: Vec<String>,
+    /// Send media only through the TURN relay, never directly.
+    #[arg(long)]
+    relay_only: bool,
+    /// Frame-rate cap.
+    #[arg(long, default_value_t = 30)]
+    fps: u32,
+    /// Starting video bitrate in kbit/s (adapts to the network from there).
+    #[arg(long, default_value_t = 2500)]
+    bitrate_kbps: u32,
+    /// Video codec: `h264` (every browser) or `vp8`.
+    #[arg(long, default_value = "h264")]
+    codec: Codec,
+}
+
+impl MediaArgs {
+    fn session_config(self) -> SessionConfig {
+        let defaults = SessionConfig::default();
+        SessionConfig {
+            display_server: self.display,
+            bind: if self.bind.is_empty() {
+                defaults.bind
+            } else {
+                self.bind
+            },
+            relay_only: self.relay_only,
+            stream: StreamSettings {
+                fps: self.fps.clamp(1, 60),
+                bitrate: self.bitrate_kbps.saturating_mul(1000),
+                codec: self.codec,
+                ..defaults.stream
+            },
+        }
+    }
+}
+
+/// Which configuration file an enrolled agent uses.
+#[derive(Args)]
+struct ConfigArgs {
+    /// The configuration file (default: the system service's with --system, else the user's).
+    #[arg(long, env = "TETHER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Act as the system service: its configuration, and a root-only key file by default.
+    #[arg(long)]
+    system: bool,
+}
+
+impl ConfigArgs {
+    fn path(&self) -> Result<PathBuf> {
+        match (&self.config, self.system) {
+            (Some(p), _) => Ok(p.clone()),
+            (None, true) => Ok(platform::system_config_path()),
+            (None, false) => platform::user_config_path()
+                .context("no home folder to keep the configuration in; pass --config or --system"),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -45,26 +129,60 @@ enum Command {
         /// An extra trusted CA certificate (PEM) for an https:// relay with a private or
         /// self-signed certificate.
         #[arg(long, env = "TETHER_CA_FILE")]
-        ca_file: Option<std::path::PathBuf>,
-        /// The X display to share (default: $DISPLAY).
+        ca_file: Option<PathBuf>,
+        #[command(flatten)]
+        media: MediaArgs,
+    },
+    /// Enroll this machine with an organisation for unattended access, using an enrollment
+    /// token from the relay's admin page. Enrolling again replaces the earlier enrollment.
+    Enroll {
+        /// The relay's URL.
+        #[arg(long, env = "TETHER_RELAY")]
+        relay: String,
+        /// The enrollment token.
+        #[arg(long, env = "TETHER_ENROLL_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Where to keep the machine key (default: a root-only file for --system on Linux and
+        /// macOS, else the keyring).
+        #[arg(long, value_enum)]
+        key_store: Option<KeyStoreKind>,
+        /// The key file with --key-store file (default: beside the configuration, or the
+        /// system service's).
         #[arg(long)]
-        display: Option<String>,
-        /// Local UDP address for media; repeat for several (default: every interface and
-        /// loopback).
-        #[arg(long = "bind", value_name = "ADDR")]
-        bind: Vec<String>,
-        /// Send media only through the TURN relay, never directly.
+        key_file: Option<PathBuf>,
+        /// An extra trusted CA certificate (PEM) for the relay.
+        #[arg(long, env = "TETHER_CA_FILE")]
+        ca_file: Option<PathBuf>,
+        /// The name supporters see (defaults to the host name).
         #[arg(long)]
-        relay_only: bool,
-        /// Frame-rate cap.
-        #[arg(long, default_value_t = 30)]
-        fps: u32,
-        /// Starting video bitrate in kbit/s (adapts to the network from there).
-        #[arg(long, default_value_t = 2500)]
-        bitrate_kbps: u32,
-        /// Video codec: `h264` (every browser) or `vp8`.
-        #[arg(long, default_value = "h264")]
-        codec: Codec,
+        name: Option<String>,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Run as the enrolled machine: stay connected to the relay and serve sessions as the
+    /// organisation's policy for this machine allows.
+    Run {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Where to ask for consent (default: this terminal if there is one, else deny).
+        #[arg(long, value_enum)]
+        consent_ui: Option<ConsentUi>,
+        /// Whether to report somebody signed in at the machine, which policies may require.
+        #[arg(long, value_enum, default_value = "auto")]
+        local_user: LocalUser,
+        #[command(flatten)]
+        media: MediaArgs,
+    },
+    /// Show the enrollment and check that the relay accepts this machine (exit status 0 when it
+    /// does, 2 when it refuses it, 1 when it cannot be asked).
+    Status {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Revoke this machine at the relay (when reachable) and remove its key and configuration.
+    Unenroll {
+        #[command(flatten)]
+        config: ConfigArgs,
     },
 }
 
@@ -84,61 +202,275 @@ fn grouped(code: &str) -> String {
 }
 
 fn main() -> Result<()> {
-    let cli = Cli::parse();
-    let Command::Share { display, .. } = &cli.command;
+    let mut cli = Cli::parse();
+    let display = match &mut cli.command {
+        Command::Share { media, .. } => media.display.clone(),
+        Command::Run { media, config, .. } => {
+            if media.display.is_none() {
+                media.display = service_display(config)?;
+            }
+            media.display.clone()
+        }
+        _ => None,
+    };
     if let Some(d) = display {
         // Libraries that open the display themselves (the clipboard) read $DISPLAY.
         // SAFETY: no other thread exists yet; the runtime is built below.
         unsafe { std::env::set_var("DISPLAY", d) };
     }
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("starting the runtime")?
-        .block_on(run(cli))
-}
-
-async fn run(cli: Cli) -> Result<()> {
+        .context("starting the runtime")?;
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("TETHER_LOG").unwrap_or_else(|_| "warn".into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    let Command::Share {
-        relay,
-        consent_ui: ConsentUi::Terminal,
-        name,
-        ca_file,
-        display,
-        bind,
-        relay_only,
-        fps,
-        bitrate_kbps,
-        codec,
-    } = cli.command;
-    let defaults = SessionConfig::default();
-    let media = SessionConfig {
-        display_server: display,
-        bind: if bind.is_empty() { defaults.bind } else { bind },
-        relay_only,
-        stream: StreamSettings {
-            fps: fps.clamp(1, 60),
-            bitrate: bitrate_kbps.saturating_mul(1000),
-            codec,
-            ..defaults.stream
-        },
+    match runtime.block_on(run(cli)) {
+        Err(e)
+            if matches!(
+                e.downcast_ref(),
+                Some(tether_agent::Error::MachineRefused(_))
+            ) =>
+        {
+            eprintln!("Error: {e:#}");
+            // The service manager does not restart a machine the relay refuses (EX_CONFIG).
+            std::process::exit(78)
+        }
+        other => other,
+    }
+}
+
+/// The display a `run` without `--display` shares: the configuration's, else $DISPLAY, else
+/// the active local X session's (a system service has no $DISPLAY), whose X authority file is
+/// then used too.
+fn service_display(args: &ConfigArgs) -> Result<Option<String>> {
+    let cfg = AgentConfig::load(&args.path()?)?;
+    if cfg.display.is_some() {
+        return Ok(cfg.display);
+    }
+    if std::env::var_os("DISPLAY").is_some() {
+        return Ok(None);
+    }
+    let Some(found) = platform::graphical_session() else {
+        return Ok(None);
     };
-    let cfg = ClientConfig {
-        relay: relay.clone(),
-        hostname: name.unwrap_or_else(hostname),
-        backoff: Backoff::default(),
-        ca_file,
-        media: Some(media),
-    };
+    if let Some(auth) = found
+        .xauthority
+        .filter(|_| std::env::var_os("XAUTHORITY").is_none())
+    {
+        // SAFETY: called from `main` before any other thread exists.
+        unsafe { std::env::set_var("XAUTHORITY", auth) };
+    }
+    Ok(Some(found.display))
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Share {
+            relay,
+            consent_ui,
+            name,
+            ca_file,
+            media,
+        } => {
+            let cfg = ClientConfig {
+                relay,
+                hostname: name.unwrap_or_else(hostname),
+                backoff: Backoff::default(),
+                ca_file,
+                media: Some(media.session_config()),
+                machine: None,
+                local_user: None,
+            };
+            serve(cfg, consent_ui).await
+        }
+        Command::Enroll {
+            relay,
+            token,
+            key_store,
+            key_file,
+            ca_file,
+            name,
+            config,
+        } => enroll(relay, token, key_store, key_file, ca_file, name, config).await,
+        Command::Run {
+            config,
+            consent_ui,
+            local_user,
+            media,
+        } => {
+            let path = config.path()?;
+            let agent = AgentConfig::load(&path)?;
+            let machine = MachineIdentity::load(agent.machine_id, agent.store()?.as_ref())?;
+            let cfg = ClientConfig {
+                relay: agent.relay,
+                hostname: agent.name.unwrap_or_else(hostname),
+                backoff: Backoff::default(),
+                ca_file: agent.ca_file,
+                media: Some(media.session_config()),
+                machine: Some(machine),
+                local_user: match local_user {
+                    LocalUser::Auto => platform::local_user_present(),
+                    LocalUser::Yes => Some(true),
+                    LocalUser::No => Some(false),
+                },
+            };
+            let ui = consent_ui.unwrap_or(if std::io::stdin().is_terminal() {
+                ConsentUi::Terminal
+            } else {
+                ConsentUi::Deny
+            });
+            println!("Machine {} ({}).", agent.machine_id, path.display());
+            serve(cfg, ui).await
+        }
+        Command::Status { config } => status(config).await,
+        Command::Unenroll { config } => unenroll(config).await,
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // the subcommand's flags, one call site
+async fn enroll(
+    relay: String,
+    token: String,
+    key_store: Option<KeyStoreKind>,
+    key_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
+    name: Option<String>,
+    args: ConfigArgs,
+) -> Result<()> {
     relay_client::agent_url(&relay).context("--relay")?;
+    let path = args.path()?;
+    let kind = key_store.unwrap_or(if args.system {
+        platform::system_key_store()
+    } else {
+        KeyStoreKind::Keyring
+    });
+    let key_file = match kind {
+        KeyStoreKind::Keyring => None,
+        KeyStoreKind::File => Some(key_file.unwrap_or_else(|| {
+            if args.system && args.config.is_none() {
+                platform::system_key_path()
+            } else {
+                path.with_file_name("machine.key")
+            }
+        })),
+    };
+    // The earlier enrollment is retired once the new one works: its key is about to be replaced.
+    let earlier = AgentConfig::load(&path).ok().and_then(|c| {
+        let id = MachineIdentity::load(c.machine_id, c.store().ok()?.as_ref()).ok()?;
+        Some((c, id))
+    });
+    let cfg = AgentConfig {
+        relay,
+        machine_id: 0,
+        key_store: kind,
+        key_file,
+        ca_file,
+        name,
+        display: None,
+    };
+    let store = cfg.store()?;
+    let facts = HostFacts::this_machine(cfg.name.clone().unwrap_or_else(hostname));
+    let identity = machine::enroll(
+        &cfg.relay,
+        cfg.ca_file.as_deref(),
+        &token,
+        &facts,
+        store.as_ref(),
+    )
+    .await
+    .context("enrolling")?;
+    let cfg = AgentConfig {
+        machine_id: identity.id,
+        ..cfg
+    };
+    cfg.save(&path)?;
+    println!(
+        "Enrolled as machine {} with {}; key kept in {}; configuration in {}.",
+        identity.id,
+        cfg.relay,
+        store.describe(),
+        path.display()
+    );
+    if let Some((old, old_id)) = earlier.filter(|(_, i)| i.id != identity.id) {
+        match machine::unenroll(&old.relay, old.ca_file.as_deref(), &old_id).await {
+            Ok(()) => println!("The earlier enrollment (machine {}) is revoked.", old_id.id),
+            Err(e) => println!(
+                "The earlier enrollment (machine {}) could not be revoked ({e}); revoke it on the relay's admin page.",
+                old_id.id
+            ),
+        }
+    }
+    Ok(())
+}
+
+async fn status(args: ConfigArgs) -> Result<()> {
+    let path = args.path()?;
+    let agent = AgentConfig::load(&path)?;
+    let store = agent.store()?;
+    println!("Configuration: {}", path.display());
+    println!("Relay:         {}", agent.relay);
+    println!("Machine:       {}", agent.machine_id);
+    println!("Key:           {}", store.describe());
+    let machine = MachineIdentity::load(agent.machine_id, store.as_ref())?;
+    println!("Public key:    {}", machine.public_key());
+    let cfg = ClientConfig {
+        relay: agent.relay,
+        hostname: agent.name.unwrap_or_else(hostname),
+        backoff: Backoff::default(),
+        ca_file: agent.ca_file,
+        media: None,
+        machine: Some(machine),
+        local_user: platform::local_user_present(),
+    };
+    match relay_client::check_sign_in(&cfg).await {
+        Ok(()) => {
+            println!("Relay:         accepts this machine");
+            Ok(())
+        }
+        Err(e @ tether_agent::Error::MachineRefused(_)) => Err(e.into()),
+        Err(e) => {
+            println!("Relay:         cannot be asked ({e})");
+            std::process::exit(1)
+        }
+    }
+}
+
+async fn unenroll(args: ConfigArgs) -> Result<()> {
+    let path = args.path()?;
+    let agent = AgentConfig::load(&path)?;
+    let store = agent.store()?;
+    match MachineIdentity::load(agent.machine_id, store.as_ref()) {
+        Ok(id) => match machine::unenroll(&agent.relay, agent.ca_file.as_deref(), &id).await {
+            Ok(()) => println!("Machine {} is revoked at {}.", id.id, agent.relay),
+            Err(e) => println!(
+                "The relay could not be told ({e}); revoke machine {} on its admin page.",
+                id.id
+            ),
+        },
+        Err(e) => println!(
+            "{e}; revoke machine {} on the relay's admin page.",
+            agent.machine_id
+        ),
+    }
+    store.delete()?;
+    std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+    println!("Removed the machine key and {}.", path.display());
+    Ok(())
+}
+
+/// Serves sessions until Ctrl-C (or SIGTERM), printing what happens.
+async fn serve(cfg: ClientConfig, ui: ConsentUi) -> Result<()> {
+    relay_client::agent_url(&cfg.relay).context("--relay")?;
+    let relay = cfg.relay.clone();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut prompt = TerminalPrompt::new();
+    let mut prompt: Box<dyn ConsentPrompt> = match ui {
+        ConsentUi::Terminal => Box::new(TerminalPrompt::new()),
+        ConsentUi::Deny => Box::new(DenyPrompt),
+    };
     let printer = tokio::spawn(async move {
         while let Some(ev) = rx.recv().await {
             match ev {
@@ -149,11 +481,12 @@ async fn run(cli: Cli) -> Result<()> {
                     c.expires_in_secs / 60
                 ),
                 ClientEvent::SessionStarted(s) => println!(
-                    "Session {} started with {}{} ({:?}).",
+                    "Session {} started with {}{} ({:?}{}).",
                     s.session_id,
                     s.peer.name,
                     s.peer.org.map(|o| format!(" of {o}")).unwrap_or_default(),
-                    s.mode
+                    s.mode,
+                    if s.unattended { ", unattended" } else { "" }
                 ),
                 ClientEvent::SessionEnded(s) => {
                     println!("Session {} ended: {:?}.", s.session_id, s.reason)
@@ -171,11 +504,32 @@ async fn run(cli: Cli) -> Result<()> {
         }
     });
     let shutdown = async {
-        // Without a signal handler the agent runs until killed, which is also fine.
-        let _ = tokio::signal::ctrl_c().await;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminated() => {}
+        }
     };
-    relay_client::run(cfg, &mut prompt, tx, shutdown).await?;
+    let result = relay_client::run(cfg, prompt.as_mut(), tx, shutdown).await;
     printer.abort();
+    result?;
     println!("Stopped.");
     Ok(())
+}
+
+/// Resolves when the service manager asks the agent to stop (SIGTERM).
+#[cfg(unix)]
+async fn terminated() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
+
+/// Windows services stop through the service control manager, which arrives as Ctrl-C.
+#[cfg(not(unix))]
+async fn terminated() {
+    std::future::pending().await
 }

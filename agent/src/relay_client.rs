@@ -10,14 +10,15 @@ use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
 use tether_protocol::reconnect::{Backoff, Reconnect};
 use tether_protocol::signal::{
-    self, ConsentResponse, Decision, ErrorMessage, Hello, Message, Ping, RequestId, SessionEnd,
-    SessionId, SessionStart, ShareCodeIssued,
+    self, ChallengeResponse, ConsentResponse, Decision, ErrorMessage, Hello, Message, Ping,
+    RequestId, SessionEnd, SessionId, SessionStart, ShareCodeIssued,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message as Ws;
 
 use crate::consent::{ConsentPrompt, PromptFuture};
 use crate::error::{Error, Result};
+use crate::machine::MachineIdentity;
 use crate::session::{self, SessionConfig};
 
 /// What the client reports to its owner (the CLI or the desktop app).
@@ -56,6 +57,12 @@ pub struct ClientConfig {
     /// How sessions stream and inject; `None` answers consent and follows sessions on the
     /// signaling channel only (no media), which the relay tests use.
     pub media: Option<SessionConfig>,
+    /// The enrolled machine this agent signs in as; `None` for ad hoc support with share codes
+    /// only. Only an enrolled machine accepts unattended sessions.
+    pub machine: Option<MachineIdentity>,
+    /// Whether somebody is signed in at the machine, as the relay's policies need to know;
+    /// `None` reports yes, the safe reading.
+    pub local_user: Option<bool>,
 }
 
 /// The sessions this client runs, which outlive any one relay connection: media flows peer to
@@ -101,6 +108,10 @@ pub struct RelayUrl {
     pub host: String,
     /// TCP port.
     pub port: u16,
+    /// `host:port` as written in the URL, for the HTTP `Host` header.
+    pub authority: String,
+    /// The path the relay is served under (empty at the root), without a trailing `/`.
+    pub prefix: String,
 }
 
 /// The agent WebSocket endpoint for a relay base URL (`http://`, `https://`, `ws://`, `wss://`).
@@ -121,7 +132,7 @@ pub fn agent_url(relay: &str) -> Result<RelayUrl> {
             "{relay:?} is not an http(s):// or ws(s):// URL"
         )));
     };
-    let authority = rest.split('/').next().unwrap_or_default();
+    let (authority, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     let default_port = if tls { 443 } else { 80 };
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         // [v6 address] or [v6 address]:port
@@ -156,11 +167,17 @@ pub fn agent_url(relay: &str) -> Result<RelayUrl> {
         tls,
         host: host.to_owned(),
         port,
+        authority: authority.to_owned(),
+        prefix: if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("/{prefix}")
+        },
     })
 }
 
 /// Anything a WebSocket can run over: plain TCP or TLS.
-trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+pub(crate) trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
 /// TLS settings for `wss://` relays: the system's trusted roots, plus `ca_file` if given
@@ -203,10 +220,11 @@ pub fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<tokio_rustls::
     )))
 }
 
-async fn open_socket(
+/// A TCP connection to the relay, wrapped in TLS for `https://` relays.
+pub(crate) async fn connect_io(
     url: &RelayUrl,
     tls: Option<&tokio_rustls::TlsConnector>,
-) -> std::result::Result<tokio_tungstenite::WebSocketStream<Box<dyn Io>>, String> {
+) -> std::result::Result<Box<dyn Io>, String> {
     let tcp = tokio::net::TcpStream::connect((url.host.as_str(), url.port))
         .await
         .map_err(|e| format!("cannot reach the relay: {e}"))?;
@@ -223,10 +241,73 @@ async fn open_socket(
         }
         None => Box::new(tcp),
     };
+    Ok(io)
+}
+
+async fn open_socket(
+    url: &RelayUrl,
+    tls: Option<&tokio_rustls::TlsConnector>,
+) -> std::result::Result<tokio_tungstenite::WebSocketStream<Box<dyn Io>>, String> {
+    let io = connect_io(url, tls).await?;
     let (ws, _) = tokio_tungstenite::client_async(url.url.as_str(), io)
         .await
         .map_err(|e| format!("cannot reach the relay: {e}"))?;
     Ok(ws)
+}
+
+fn hello(cfg: &ClientConfig) -> Message {
+    Message::Hello(Hello {
+        client: format!("tether-agent/{}", env!("CARGO_PKG_VERSION")),
+        os: std::env::consts::OS.to_owned(),
+        hostname: cfg.hostname.clone(),
+        machine_id: cfg.machine.as_ref().map(|m| m.id),
+        local_user: cfg.local_user.unwrap_or(true),
+    })
+}
+
+/// Signs in once as `cfg.machine` and reports whether the relay accepts the machine:
+/// [`Error::MachineRefused`] when it was revoked or is unknown, [`Error::Relay`] when the relay
+/// cannot be reached. `tether-agent status` and installers use it.
+pub async fn check_sign_in(cfg: &ClientConfig) -> Result<()> {
+    let machine = cfg
+        .machine
+        .as_ref()
+        .ok_or_else(|| Error::Config("this agent is not enrolled".into()))?;
+    let url = agent_url(&cfg.relay)?;
+    let tls = if url.tls {
+        Some(tls_connector(cfg.ca_file.as_deref())?)
+    } else {
+        None
+    };
+    let ws = open_socket(&url, tls.as_ref())
+        .await
+        .map_err(Error::Relay)?;
+    let (mut tx, mut rx) = ws.split();
+    tx.send(Ws::text(signal::encode(&hello(cfg))))
+        .await
+        .map_err(|e| Error::Relay(format!("sending hello: {e}")))?;
+    if let Some(reason) = sign_in(machine, &mut tx, &mut rx).await? {
+        return Err(Error::Relay(reason));
+    }
+    let answer = tokio::time::timeout(CHALLENGE_WAIT, async {
+        while let Some(Ok(frame)) = rx.next().await {
+            if let Ws::Text(t) = frame {
+                return signal::decode(&t).ok();
+            }
+        }
+        None
+    })
+    .await
+    .map_err(|_| Error::Relay("the relay did not answer the signature in time".into()))?;
+    let _ = tx.close().await;
+    match answer {
+        Some(Message::Error(e)) if e.code == signal::ErrorCode::Unauthorized => {
+            Err(Error::MachineRefused(e.message))
+        }
+        Some(Message::Error(e)) => Err(Error::Relay(e.message)),
+        Some(_) => Ok(()),
+        None => Err(Error::Relay("the relay closed the connection".into())),
+    }
 }
 
 /// Runs until `shutdown` resolves, reconnecting as needed.
@@ -242,13 +323,7 @@ pub async fn run(
     } else {
         None
     };
-    let hello = Message::Hello(Hello {
-        client: format!("tether-agent/{}", env!("CARGO_PKG_VERSION")),
-        os: std::env::consts::OS.to_owned(),
-        hostname: cfg.hostname.clone(),
-        machine_id: None,
-        local_user: true,
-    });
+    let hello = hello(&cfg);
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let mut sessions = Sessions {
         media: cfg.media.clone(),
@@ -259,9 +334,15 @@ pub async fn run(
     let mut rc = Reconnect::new(cfg.backoff);
     rc.start().map_err(|e| Error::Relay(e.to_string()))?;
     tokio::pin!(shutdown);
+    let link = Link {
+        url: &url,
+        tls: tls.as_ref(),
+        hello: &hello,
+        machine: cfg.machine.as_ref(),
+    };
     loop {
         let reason = tokio::select! {
-            r = attempt(&url, tls.as_ref(), &hello, &mut rc, prompt, &events, &mut sessions) => r,
+            r = attempt(&link, &mut rc, prompt, &events, &mut sessions) => r?,
             _ = &mut shutdown => return Ok(()),
         };
         let now = Instant::now();
@@ -281,27 +362,80 @@ pub async fn run(
     }
 }
 
-/// One connection attempt; returns why it ended.
-#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
+/// What every connection attempt uses.
+struct Link<'a> {
+    url: &'a RelayUrl,
+    tls: Option<&'a tokio_rustls::TlsConnector>,
+    hello: &'a Message,
+    machine: Option<&'a MachineIdentity>,
+}
+
+/// How long the relay has to send an enrolled machine its challenge.
+const CHALLENGE_WAIT: Duration = Duration::from_secs(15);
+
+/// Answers the relay's challenge with the machine key. `Err` when the relay refuses the machine
+/// (revoked or unknown), which no retry can fix; `Ok(Some(reason))` when the connection failed.
+async fn sign_in(
+    machine: &MachineIdentity,
+    tx: &mut (impl SinkExt<Ws, Error = tokio_tungstenite::tungstenite::Error> + Unpin),
+    rx: &mut (
+             impl StreamExt<Item = std::result::Result<Ws, tokio_tungstenite::tungstenite::Error>>
+             + Unpin
+         ),
+) -> Result<Option<String>> {
+    let first = tokio::time::timeout(CHALLENGE_WAIT, async {
+        loop {
+            match rx.next().await {
+                Some(Ok(Ws::Text(t))) => return Some(signal::decode(&t)),
+                Some(Ok(Ws::Close(_))) | Some(Err(_)) | None => return None,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    let nonce = match first {
+        Err(_) => return Ok(Some("the relay sent no challenge in time".into())),
+        Ok(None) => return Ok(Some("the relay closed the connection".into())),
+        Ok(Some(Ok(Message::Challenge(c)))) => c.nonce,
+        Ok(Some(Ok(Message::Error(e)))) => {
+            return Ok(Some(format!("the relay says: {}", e.message)));
+        }
+        Ok(Some(_)) => return Ok(Some("the relay did not send a challenge".into())),
+    };
+    let m = Message::ChallengeResponse(ChallengeResponse {
+        signature: machine.answer(&nonce),
+    });
+    if let Err(e) = tx.send(Ws::text(signal::encode(&m))).await {
+        return Ok(Some(format!("answering the challenge: {e}")));
+    }
+    Ok(None)
+}
+
+/// One connection attempt; returns why it ended, or `Err` when retrying cannot help.
 async fn attempt(
-    url: &RelayUrl,
-    tls: Option<&tokio_rustls::TlsConnector>,
-    hello: &Message,
+    link: &Link<'_>,
     rc: &mut Reconnect,
     prompt: &mut dyn ConsentPrompt,
     events: &mpsc::UnboundedSender<ClientEvent>,
     sessions: &mut Sessions,
-) -> String {
-    let ws = match open_socket(url, tls).await {
+) -> Result<String> {
+    let ws = match open_socket(link.url, link.tls).await {
         Ok(ws) => ws,
-        Err(e) => return e,
+        Err(e) => return Ok(e),
     };
     let (mut tx, mut rx) = ws.split();
-    if let Err(e) = tx.send(Ws::text(signal::encode(hello))).await {
-        return format!("sending hello: {e}");
+    if let Err(e) = tx.send(Ws::text(signal::encode(link.hello))).await {
+        return Ok(format!("sending hello: {e}"));
     }
+    if let Some(machine) = link.machine
+        && let Some(reason) = sign_in(machine, &mut tx, &mut rx).await?
+    {
+        return Ok(reason);
+    }
+    // The relay's answer to a bad signature is an `unauthorized` error before anything else.
+    let mut signed_in = link.machine.is_none();
     if rc.connected(Instant::now()).is_err() {
-        return "internal: reconnect state".into();
+        return Ok("internal: reconnect state".into());
     }
     let _ = events.send(ClientEvent::Connected);
 
@@ -316,7 +450,7 @@ async fn attempt(
                     let _ = events.send(ClientEvent::SessionEnded(e.clone()));
                 }
                 if let Err(e) = tx.send(Ws::text(signal::encode(&m))).await {
-                    return format!("connection lost: {e}");
+                    return Ok(format!("connection lost: {e}"));
                 }
             }
             decision = async {
@@ -329,7 +463,7 @@ async fn attempt(
                 if let Some(decision) = decision {
                     let m = Message::ConsentResponse(ConsentResponse { request_id: o.request_id, decision });
                     if let Err(e) = tx.send(Ws::text(signal::encode(&m))).await {
-                        return format!("sending the answer: {e}");
+                        return Ok(format!("sending the answer: {e}"));
                     }
                 }
             }
@@ -348,8 +482,8 @@ async fn attempt(
             frame = rx.next() => {
                 let text = match frame {
                     Some(Ok(Ws::Text(t))) => t,
-                    Some(Ok(Ws::Close(_))) | None => return "the relay closed the connection".into(),
-                    Some(Err(e)) => return format!("connection lost: {e}"),
+                    Some(Ok(Ws::Close(_))) | None => return Ok("the relay closed the connection".into()),
+                    Some(Err(e)) => return Ok(format!("connection lost: {e}")),
                     Some(Ok(_)) => continue,
                 };
                 let msg = match signal::decode(&text) {
@@ -359,6 +493,14 @@ async fn attempt(
                         continue;
                     }
                 };
+                if !signed_in {
+                    if let Message::Error(e) = &msg
+                        && e.code == signal::ErrorCode::Unauthorized
+                    {
+                        return Err(Error::MachineRefused(e.message.clone()));
+                    }
+                    signed_in = true;
+                }
                 match msg {
                     Message::ShareCode(c) => { let _ = events.send(ClientEvent::Code(c)); }
                     Message::ConsentRequest(req) => {
@@ -383,6 +525,14 @@ async fn attempt(
                                 signal::CancelReason::ViewerCancelled => "the supporter cancelled",
                                 signal::CancelReason::ViewerLeft => "the supporter disconnected",
                             });
+                        }
+                    }
+                    Message::SessionStart(s) if s.unattended && link.machine.is_none() => {
+                        // Only an enrolled machine's policy can waive consent; refuse anything else.
+                        tracing::warn!(session = %s.session_id, "refused an unattended session: this agent is not enrolled");
+                        let m = Message::SessionEnd(SessionEnd { session_id: s.session_id, reason: signal::EndReason::EndedByAgent });
+                        if let Err(e) = tx.send(Ws::text(signal::encode(&m))).await {
+                            return Ok(format!("connection lost: {e}"));
                         }
                     }
                     Message::SessionStart(s) => {
@@ -443,6 +593,13 @@ mod tests {
         assert_eq!((u.tls, u.host.as_str(), u.port), (true, "::1", 8443));
         let u = agent_url("https://[::1]").unwrap();
         assert_eq!((u.host.as_str(), u.port), ("::1", 443));
+        let u = agent_url("https://example.com:8443/tether/").unwrap();
+        assert_eq!(u.url, "wss://example.com:8443/tether/api/v1/ws/agent");
+        assert_eq!(
+            (u.authority.as_str(), u.prefix.as_str()),
+            ("example.com:8443", "/tether")
+        );
+        assert_eq!(agent_url("http://[::1]:80").unwrap().authority, "[::1]:80");
         assert!(agent_url("ftp://x").is_err());
         assert!(agent_url("http://x:notaport").is_err());
         assert!(agent_url("https://").is_err());

@@ -31,7 +31,8 @@ use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use tether_protocol::control::{self, Control};
 use tether_protocol::input::InputEvent;
 use tether_protocol::signal::{
-    self, Connect, ErrorMessage, Ice, Message, Mode, Sdp, SdpKind, SessionEnd, SessionStart,
+    self, Connect, ConnectMachine, ErrorMessage, Ice, Message, Mode, Sdp, SdpKind, SessionEnd,
+    SessionStart,
 };
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Ws;
@@ -112,8 +113,34 @@ pub struct Viewer {
     quit: tokio::sync::oneshot::Sender<()>,
 }
 
-/// Opens the viewer WebSocket with a bearer token and asks to connect with `code`.
-pub async fn open_signaling(addr: SocketAddr, token: &str, code: &str, mode: Mode) -> WsStream {
+/// What a viewer connects to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The machine showing this share code.
+    Code(String),
+    /// An enrolled machine of the viewer's organisation, by id.
+    Machine(i64),
+}
+
+impl From<&str> for Target {
+    fn from(code: &str) -> Self {
+        Target::Code(code.to_owned())
+    }
+}
+
+impl From<&String> for Target {
+    fn from(code: &String) -> Self {
+        Target::Code(code.clone())
+    }
+}
+
+/// Opens the viewer WebSocket with a bearer token and asks to connect to `target`.
+pub async fn open_signaling(
+    addr: SocketAddr,
+    token: &str,
+    target: impl Into<Target>,
+    mode: Mode,
+) -> WsStream {
     let mut req = format!("ws://{addr}/api/v1/ws/viewer")
         .into_client_request()
         .expect("valid URL");
@@ -124,10 +151,13 @@ pub async fn open_signaling(addr: SocketAddr, token: &str, code: &str, mode: Mod
     let (mut ws, _) = tokio_tungstenite::connect_async(req)
         .await
         .expect("viewer websocket");
-    let m = Message::Connect(Connect {
-        code: code.parse().expect("a share code"),
-        mode,
-    });
+    let m = match target.into() {
+        Target::Code(code) => Message::Connect(Connect {
+            code: code.parse().expect("a share code"),
+            mode,
+        }),
+        Target::Machine(machine_id) => Message::ConnectMachine(ConnectMachine { machine_id, mode }),
+    };
     ws.send(Ws::text(signal::encode(&m))).await.expect("send");
     ws
 }
@@ -279,15 +309,15 @@ fn decode_loop(
 }
 
 impl Viewer {
-    /// Connects with `code` as the holder of `token`. Resolves once the session has started
+    /// Connects to `target` (a share code or a machine) as the holder of `token`. Resolves once the session has started
     /// and the offer is sent; `Err` carries the relay's refusal (wrong code, denied, …).
     pub async fn connect(
         addr: SocketAddr,
         token: &str,
-        code: &str,
+        target: impl Into<Target>,
         opts: ViewerOptions,
     ) -> Result<Viewer, ErrorMessage> {
-        let mut ws = open_signaling(addr, token, code, opts.mode).await;
+        let mut ws = open_signaling(addr, token, target, opts.mode).await;
         let session = loop {
             match next_signal(&mut ws).await {
                 Some(Message::SessionStart(s)) => break s,

@@ -8,4 +8,5 @@ mod e2e;
 mod input;
 mod share;
 mod support;
+mod unattended;
 mod xvfb;

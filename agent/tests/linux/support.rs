@@ -72,15 +72,18 @@ pub fn code_of(line: &str) -> String {
 /// Creates `jane@acme.example` (password `correct horse battery`), a technician of Acme IT, in
 /// the relay database under `dir`.
 pub fn seed_technician(dir: &std::path::Path) {
+    seed_user(dir, "jane@acme.example", "Jane Doe", Role::Technician);
+}
+
+/// Creates `email` (password `correct horse battery`) with `role` in Acme IT.
+pub fn seed_user(dir: &std::path::Path, email: &str, full_name: &str, role: Role) {
     let store = SqliteStore::open(&dir.join("tether.db")).unwrap();
     let hash = tether_relay::auth::hash_password("correct horse battery").unwrap();
     let user = NewUser {
-        email: "jane@acme.example".into(),
-        full_name: "Jane Doe".into(),
-        short_name: "Jane".into(),
+        email: email.into(),
+        full_name: full_name.into(),
+        short_name: full_name.split(' ').next().unwrap_or(full_name).into(),
         password_hash: hash,
     };
-    store
-        .create_user("Acme IT", &user, Role::Technician, 0)
-        .unwrap();
+    store.create_user("Acme IT", &user, role, 0).unwrap();
 }

@@ -1,0 +1,140 @@
+//! Where an enrolled agent keeps its files on each OS, how it makes them private, and whether
+//! somebody is signed in at the machine. Only this module and its OS-named children know the OS.
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "linux")]
+pub use linux::{graphical_session, local_user_present};
+
+#[cfg(target_os = "windows")]
+mod windows;
+#[cfg(target_os = "windows")]
+pub use windows::local_user_present;
+#[cfg(not(target_os = "linux"))]
+/// Only the X11 agent shares another user's display; Windows and macOS agents run in the
+/// user's session.
+pub fn graphical_session() -> Option<GraphicalSession> {
+    None
+}
+
+#[cfg(target_os = "macos")]
+mod macos;
+#[cfg(target_os = "macos")]
+pub use macos::local_user_present;
+
+#[cfg(not(any(target_os = "linux", target_os = "windows", target_os = "macos")))]
+/// Unknown on this platform.
+pub fn local_user_present() -> Option<bool> {
+    None
+}
+
+use std::path::{Path, PathBuf};
+
+use super::config::KeyStoreKind;
+
+/// The graphical session a system service should share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphicalSession {
+    /// Its X display, such as `:0`.
+    pub display: String,
+    /// The X authority file that lets another process of the machine connect, if found.
+    pub xauthority: Option<PathBuf>,
+}
+
+/// The configuration file of the system service.
+pub fn system_config_path() -> PathBuf {
+    if cfg!(target_os = "windows") {
+        program_data().join("Tether").join("agent.toml")
+    } else if cfg!(target_os = "macos") {
+        PathBuf::from("/Library/Application Support/Tether/agent.toml")
+    } else {
+        PathBuf::from("/etc/tether/agent.toml")
+    }
+}
+
+/// The system service's key file, when it keeps the key in a file.
+pub fn system_key_path() -> PathBuf {
+    if cfg!(target_os = "windows") {
+        program_data().join("Tether").join("machine.key")
+    } else if cfg!(target_os = "macos") {
+        PathBuf::from("/Library/Application Support/Tether/machine.key")
+    } else {
+        PathBuf::from("/var/lib/tether/machine.key")
+    }
+}
+
+/// Where the system service keeps its key by default: Windows services have a Credential
+/// Manager vault of their own; Linux and macOS daemons have no keyring, so root keeps a file.
+pub fn system_key_store() -> KeyStoreKind {
+    if cfg!(target_os = "windows") {
+        KeyStoreKind::Keyring
+    } else {
+        KeyStoreKind::File
+    }
+}
+
+fn program_data() -> PathBuf {
+    std::env::var_os("ProgramData")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(r"C:\ProgramData"))
+}
+
+/// The configuration file of an agent that runs as the signed-in user.
+pub fn user_config_path() -> Option<PathBuf> {
+    let base = if cfg!(target_os = "windows") {
+        std::env::var_os("APPDATA").map(PathBuf::from)
+    } else if cfg!(target_os = "macos") {
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join("Library/Application Support"))
+    } else {
+        std::env::var_os("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+    }?;
+    let dir = if cfg!(any(target_os = "windows", target_os = "macos")) {
+        "Tether"
+    } else {
+        "tether"
+    };
+    Some(base.join(dir).join("agent.toml"))
+}
+
+/// Creates `dir` (and its parents) readable by its owner only where it is new.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
+/// Creates the new file `path`, readable and writable by its owner only. On Windows the file
+/// inherits its folder's permissions, which is why the Windows service keeps its key in the
+/// Credential Manager instead.
+pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn private_files_and_folders_are_the_owners_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("a/b");
+        create_private_dir(&sub).unwrap();
+        let f = sub.join("secret");
+        drop(create_private_file(&f).unwrap());
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&sub), 0o700);
+        assert_eq!(mode(&f), 0o600);
+        assert!(create_private_file(&f).is_err(), "never reuses a file");
+    }
+}

@@ -1,0 +1,241 @@
+//! Unattended access end to end: `tether-agent enroll` against the real relay keeps a 0600 key,
+//! `status` checks it, `run` signs in with it, and a supporter connects by machine — straight in
+//! where the policy waives consent, refused where it does not allow it, denied where it asks and
+//! nobody can answer. Enrolling again retires the old machine; `unenroll` revokes the machine,
+//! removes the key, and the running agent stops for good.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Stdio;
+
+use tether_protocol::signal::{ErrorCode, Mode};
+use tether_relay::store::Role;
+use tether_tests::viewer::{Target, Viewer, ViewerOptions};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use crate::support::{WAIT, line_containing, seed_user, start_relay};
+use crate::xvfb::Xvfb;
+
+fn agent(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tether-agent"))
+        .args(args)
+        .env_remove("TETHER_RELAY")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+async fn new_token(addr: std::net::SocketAddr, owner: &str) -> String {
+    let body = serde_json::json!({"expires_in_secs": 600, "max_uses": 1});
+    let (status, t) = tether_tests::http(
+        addr,
+        "POST",
+        "/api/v1/enrollment-tokens",
+        Some(&body),
+        Some(owner),
+    )
+    .await;
+    assert_eq!(status, 200, "{t}");
+    t["token"].as_str().unwrap().to_owned()
+}
+
+async fn machine(addr: std::net::SocketAddr, owner: &str, id: i64) -> serde_json::Value {
+    let (status, m) = tether_tests::http(
+        addr,
+        "GET",
+        &format!("/api/v1/machines/{id}"),
+        None,
+        Some(owner),
+    )
+    .await;
+    assert_eq!(status, 200, "{m}");
+    m
+}
+
+async fn set_policy(addr: std::net::SocketAddr, owner: &str, id: i64, p: serde_json::Value) {
+    let path = format!("/api/v1/machines/{id}/policy");
+    let (status, out) = tether_tests::http(addr, "PUT", &path, Some(&p), Some(owner)).await;
+    assert_eq!(status, 200, "{out}");
+}
+
+fn enrolled_id(out: &str) -> i64 {
+    out.split("Enrolled as machine ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no machine id in {out:?}"))
+}
+
+type Lines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
+
+/// `tether-agent run` with nobody at its terminal, reporting `local_user` (yes or no).
+fn run_agent(config: &str, display: &str, local_user: &str) -> (tokio::process::Child, Lines) {
+    let mut run = Command::new(env!("CARGO_BIN_EXE_tether-agent"))
+        .args(["run", "--config", config, "--display", display])
+        .args(["--bind", "127.0.0.1:0", "--local-user", local_user])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let out = BufReader::new(run.stdout.take().unwrap()).lines();
+    (run, out)
+}
+
+fn mode_of(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enrolled_machine_serves_supporters_as_its_policy_says_until_it_is_unenrolled() {
+    let x = Xvfb::start(320, 240);
+    let dir = tempfile::tempdir().unwrap();
+    seed_user(dir.path(), "olga@acme.example", "Olga Owner", Role::Owner);
+    seed_user(
+        dir.path(),
+        "jane@acme.example",
+        "Jane Doe",
+        Role::Technician,
+    );
+    let addr = tether_tests::free_addr();
+    let _relay = start_relay(dir.path(), addr).await;
+    let relay = format!("http://{addr}");
+    let owner = tether_tests::token(addr, "olga@acme.example", "correct horse battery").await;
+    let jane = tether_tests::token(addr, "jane@acme.example", "correct horse battery").await;
+    let etc = dir.path().join("etc");
+    let config = etc.join("agent.toml");
+    let key = etc.join("machine.key");
+    let config_arg = config.to_str().unwrap();
+    let enroll = |token: &str| {
+        agent(&[
+            "enroll",
+            "--relay",
+            &relay,
+            "--token",
+            token,
+            "--config",
+            config_arg,
+            "--key-store",
+            "file",
+            "--name",
+            "kiosk-7",
+        ])
+    };
+
+    // A wrong token: refused, nothing written.
+    let out = enroll("tet_not-a-token");
+    assert!(!out.status.success());
+    assert!(text(&out).contains("401"), "{}", text(&out));
+    assert!(!config.exists() && !key.exists());
+
+    // Enrolled: the key is the owner's alone, the relay lists the machine, status agrees.
+    let out = enroll(&new_token(addr, &owner).await);
+    assert!(out.status.success(), "{}", text(&out));
+    let first = enrolled_id(&text(&out));
+    assert_eq!(mode_of(&key), 0o600);
+    assert_eq!(mode_of(&etc), 0o700);
+    assert_eq!(machine(addr, &owner, first).await["hostname"], "kiosk-7");
+    let out = agent(&["status", "--config", config_arg]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("accepts this machine"),
+        "{}",
+        text(&out)
+    );
+
+    // Enrolled again: a new machine, and the old one is revoked.
+    let out = enroll(&new_token(addr, &owner).await);
+    assert!(out.status.success(), "{}", text(&out));
+    let id = enrolled_id(&text(&out));
+    assert_ne!(id, first);
+    assert!(machine(addr, &owner, first).await["revoked_at"].is_i64());
+    assert!(machine(addr, &owner, id).await["revoked_at"].is_null());
+
+    // Running as the machine, with nobody signed in and nobody to ask.
+    set_policy(
+        addr,
+        &owner,
+        id,
+        serde_json::json!({"require_consent": false, "allow_without_user": true}),
+    )
+    .await;
+    let (mut run, mut out) = run_agent(config_arg, &x.display, "no");
+    line_containing(&mut out, "Your share code:").await;
+    assert_eq!(machine(addr, &owner, id).await["online"], true);
+
+    // The policy waives consent: the supporter is in and sees the screen; the agent says so.
+    let mut viewer = Viewer::connect(addr, &jane, Target::Machine(id), ViewerOptions::default())
+        .await
+        .expect("an unattended session starts");
+    assert!(viewer.session.unattended);
+    tokio::time::timeout(WAIT, viewer.picture_where(|p| p.width == 320))
+        .await
+        .expect("the screen is streamed");
+    line_containing(&mut out, "unattended").await;
+    drop(viewer);
+
+    // Nobody signed in is not allowed: refused with the reason.
+    set_policy(
+        addr,
+        &owner,
+        id,
+        serde_json::json!({"require_consent": false}),
+    )
+    .await;
+    let refused = Viewer::connect(addr, &jane, Target::Machine(id), ViewerOptions::default())
+        .await
+        .err()
+        .expect("refused by policy");
+    assert_eq!(refused.code, ErrorCode::PolicyDenied, "{refused:?}");
+
+    // Stopped by its service manager: it says so and exits cleanly.
+    let pid = run.id().unwrap() as i32;
+    // SAFETY: kill(2) on our own child, which has not been waited for, so the pid is its own.
+    let sent = unsafe { libc::kill(pid, libc::SIGTERM) };
+    assert_eq!(sent, 0);
+    line_containing(&mut out, "Stopped.").await;
+    assert!(run.wait().await.unwrap().success());
+
+    // Somebody signed in and consent required, but this service has nobody to ask them: denied,
+    // never let in.
+    let (mut run, mut out) = run_agent(config_arg, &x.display, "yes");
+    line_containing(&mut out, "Your share code:").await;
+    set_policy(
+        addr,
+        &owner,
+        id,
+        serde_json::json!({"require_consent": true, "allow_without_user": true}),
+    )
+    .await;
+    let opts = ViewerOptions {
+        mode: Mode::View,
+        ..ViewerOptions::default()
+    };
+    let denied = Viewer::connect(addr, &jane, Target::Machine(id), opts)
+        .await
+        .err()
+        .expect("denied");
+    assert_eq!(denied.code, ErrorCode::ConsentDenied, "{denied:?}");
+
+    // Unenrolled: revoked at the relay, key and configuration gone, and the running agent stops
+    // with the status that tells its service manager not to restart it.
+    let out = agent(&["unenroll", "--config", config_arg]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("revoked"), "{}", text(&out));
+    assert!(!key.exists() && !config.exists());
+    assert!(machine(addr, &owner, id).await["revoked_at"].is_i64());
+    let status = tokio::time::timeout(WAIT, run.wait())
+        .await
+        .expect("the agent stops")
+        .unwrap();
+    assert_eq!(status.code(), Some(78));
+}
