@@ -11,8 +11,9 @@ group=${1:-all}
 # faster); libvpx for VP8.
 build_pkgs=(pkg-config build-essential curl nasm libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev libvpx-dev)
 # test: a virtual X server, ImageMagick's `import` (reference screenshots), setxkbmap (layouts),
-# xclip (clipboard), Chromium for the browser suite, iproute2 for its private network namespace.
-test_pkgs=(xvfb imagemagick x11-xkb-utils xauth xclip chromium iproute2)
+# xclip (clipboard), Chromium for the browser suite, iproute2 for its private network namespace,
+# systemd (systemd-analyze) and debconf for the Linux package's test.
+test_pkgs=(xvfb imagemagick x11-xkb-utils xauth xclip chromium iproute2 systemd debconf)
 
 # The web viewer is built with Node.js and npm; use the machine's own when it has one.
 command -v node >/dev/null && command -v npm >/dev/null || build_pkgs+=(nodejs npm)

@@ -28,3 +28,12 @@ cargo build --locked -p tether-relay -p tether-agent -p tether-tests --bins "${v
 isolate=(unshare -n)
 [ "$(id -u)" -eq 0 ] || isolate=(unshare -rn)
 "${isolate[@]}" -- bash -c 'ip link set lo up && exec node --test tests/browser/'
+
+echo "== Linux package: build, install with a preseeded token, serve unattended, purge"
+# It installs into the system, so only as root (CI machines), and never over a real installation.
+if [ "$(id -u)" -eq 0 ] && ! dpkg-query -W -f='${Status}' tether-agent 2>/dev/null | grep -q "install ok installed"; then
+  deb=$(installer/linux/build-deb.sh --bin target/debug/tether-agent)
+  TETHER_DEB="$deb" cargo test --locked "${vpx_features[@]}" -p tether-agent --test agent -- --ignored deb::
+else
+  echo "skipped: needs root, and no tether-agent package installed"
+fi

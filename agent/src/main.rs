@@ -203,11 +203,13 @@ fn grouped(code: &str) -> String {
 
 fn main() -> Result<()> {
     let mut cli = Cli::parse();
+    let mut found_display = false;
     let display = match &mut cli.command {
         Command::Share { media, .. } => media.display.clone(),
         Command::Run { media, config, .. } => {
             if media.display.is_none() {
                 media.display = service_display(config)?;
+                found_display = media.display.is_some();
             }
             media.display.clone()
         }
@@ -228,7 +230,7 @@ fn main() -> Result<()> {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, found_display)) {
         Err(e)
             if matches!(
                 e.downcast_ref(),
@@ -267,7 +269,9 @@ fn service_display(args: &ConfigArgs) -> Result<Option<String>> {
     Ok(Some(found.display))
 }
 
-async fn run(cli: Cli) -> Result<()> {
+/// Runs the command; `found_display` says the display to share was found from the signed-in
+/// session rather than given.
+async fn run(cli: Cli, found_display: bool) -> Result<()> {
     match cli.command {
         Command::Share {
             relay,
@@ -285,7 +289,8 @@ async fn run(cli: Cli) -> Result<()> {
                 machine: None,
                 local_user: None,
             };
-            serve(cfg, consent_ui).await
+            serve(cfg, consent_ui, std::future::pending()).await?;
+            Ok(())
         }
         Command::Enroll {
             relay,
@@ -324,7 +329,14 @@ async fn run(cli: Cli) -> Result<()> {
                 ConsentUi::Deny
             });
             println!("Machine {} ({}).", agent.machine_id, path.display());
-            serve(cfg, ui).await
+            let changed = seat_changed(found_display, matches!(local_user, LocalUser::Auto));
+            if serve(cfg, ui, changed).await? {
+                println!("Who is signed in at this machine changed; restarting to follow.");
+                // EX_TEMPFAIL: the service manager starts the agent again, which finds the new
+                // display and reports the new state.
+                std::process::exit(75);
+            }
+            Ok(())
         }
         Command::Status { config } => status(config).await,
         Command::Unenroll { config } => unenroll(config).await,
@@ -462,8 +474,30 @@ async fn unenroll(args: ConfigArgs) -> Result<()> {
     Ok(())
 }
 
-/// Serves sessions until Ctrl-C (or SIGTERM), printing what happens.
-async fn serve(cfg: ClientConfig, ui: ConsentUi) -> Result<()> {
+/// Resolves when the screen to share or the presence of a signed-in user changes (polled every
+/// two seconds), for whichever of the two the agent found out itself.
+async fn seat_changed(display: bool, local_user: bool) {
+    if !display && !local_user {
+        return std::future::pending().await;
+    }
+    let read = || {
+        (
+            display.then(platform::graphical_session),
+            local_user.then(platform::local_user_present),
+        )
+    };
+    let first = read();
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        if read() != first {
+            return;
+        }
+    }
+}
+
+/// Serves sessions until Ctrl-C, SIGTERM or `stop`, printing what happens; returns whether
+/// `stop` ended it.
+async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = ()>) -> Result<bool> {
     relay_client::agent_url(&cfg.relay).context("--relay")?;
     let relay = cfg.relay.clone();
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -503,17 +537,22 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi) -> Result<()> {
             }
         }
     });
+    let stopped = std::sync::atomic::AtomicBool::new(false);
     let shutdown = async {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = terminated() => {}
+            _ = stop => stopped.store(true, std::sync::atomic::Ordering::Relaxed),
         }
     };
     let result = relay_client::run(cfg, prompt.as_mut(), tx, shutdown).await;
     printer.abort();
     result?;
-    println!("Stopped.");
-    Ok(())
+    let stopped = stopped.load(std::sync::atomic::Ordering::Relaxed);
+    if !stopped {
+        println!("Stopped.");
+    }
+    Ok(stopped)
 }
 
 /// Resolves when the service manager asks the agent to stop (SIGTERM).

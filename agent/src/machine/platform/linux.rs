@@ -58,9 +58,9 @@ fn local_user_in(dir: &Path) -> Option<bool> {
     sessions(dir).map(|s| s.iter().any(Session::is_local_active_user))
 }
 
-/// The active local X11 session, if any: the display named in its logind record, and the
-/// authority file where display managers put it (GDM under `/run/user/UID/gdm`, others in the
-/// user's home).
+/// The X11 session to share, if any: the active local user's, else the login screen's; the
+/// display named in its logind record, and the authority file where display managers put it
+/// (GDM under `/run/user/UID/gdm`, others in the user's home).
 pub fn graphical_session() -> Option<GraphicalSession> {
     graphical_session_in(
         Path::new(SESSIONS),
@@ -71,9 +71,17 @@ pub fn graphical_session() -> Option<GraphicalSession> {
 
 fn graphical_session_in(dir: &Path, run_user: &Path, home: &Path) -> Option<GraphicalSession> {
     let all = sessions(dir)?;
+    let x11 = |s: &&Session| s.get("TYPE") == Some("x11") && s.get("REMOTE") != Some("1");
+    // The signed-in user's screen; with nobody signed in, the login screen.
     let s = all
         .iter()
-        .find(|s| s.is_local_active_user() && s.get("TYPE") == Some("x11"))?;
+        .filter(x11)
+        .find(|s| s.is_local_active_user())
+        .or_else(|| {
+            all.iter()
+                .filter(x11)
+                .find(|s| s.get("CLASS") == Some("greeter"))
+        })?;
     let display = s.get("DISPLAY").filter(|d| !d.is_empty())?.to_owned();
     let mut candidates = Vec::new();
     if let Some(uid) = s.get("UID") {

@@ -1,0 +1,230 @@
+//! The Linux package as IT deploys it: installed with a preseeded relay URL and enrollment token,
+//! it enrolls silently (key 0600 root), its unit passes `systemd-analyze verify`, the service's
+//! command serves a supporter unattended when the policy allows and not when it forbids, and
+//! purging it revokes the machine and leaves nothing behind. A revoked token enrolls nothing.
+//!
+//! It installs into this machine's system, so it runs only when asked (`--ignored`), as root,
+//! with `TETHER_DEB` naming the package: `scripts/test.sh` does that on CI machines.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::Stdio;
+
+use tether_protocol::signal::ErrorCode;
+use tether_relay::store::Role;
+use tether_tests::viewer::{Target, Viewer, ViewerOptions};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use crate::support::{WAIT, line_containing, seed_user, start_relay};
+use crate::xvfb::Xvfb;
+
+const UNIT: &str = "/lib/systemd/system/tether-agent.service";
+const CONFIG: &str = "/etc/tether/agent.toml";
+const KEY: &str = "/var/lib/tether/machine.key";
+
+fn sh(program: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+async fn api(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+    token: &str,
+) -> serde_json::Value {
+    let (status, out) = tether_tests::http(addr, method, path, body.as_ref(), Some(token)).await;
+    assert_eq!(status, 200, "{method} {path}: {out}");
+    out
+}
+
+fn purge() -> String {
+    let (ok, out) = sh("dpkg", &["--purge", "tether-agent"], None);
+    assert!(ok, "purge: {out}");
+    for gone in [
+        UNIT,
+        CONFIG,
+        KEY,
+        "/usr/bin/tether-agent",
+        "/etc/tether",
+        "/var/lib/tether",
+    ] {
+        assert!(!Path::new(gone).exists(), "{gone} is left after purge");
+    }
+    out
+}
+
+/// Purges the package however the test ends, so a failure does not leave it installed.
+struct Uninstall;
+
+impl Drop for Uninstall {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("dpkg")
+            .args(["--purge", "tether-agent"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "installs a package into the system: scripts/test.sh runs it as root on CI"]
+async fn the_package_enrolls_silently_serves_unattended_and_purges_cleanly() {
+    let deb = std::env::var("TETHER_DEB").expect("TETHER_DEB names the package to install");
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(unsafe { libc::geteuid() }, 0, "installing needs root");
+    assert!(
+        !Path::new(CONFIG).exists(),
+        "an agent is enrolled on this machine already; not touching it"
+    );
+    let x = Xvfb::start(320, 240);
+    let dir = tempfile::tempdir().unwrap();
+    seed_user(dir.path(), "olga@acme.example", "Olga Owner", Role::Owner);
+    seed_user(
+        dir.path(),
+        "jane@acme.example",
+        "Jane Doe",
+        Role::Technician,
+    );
+    let addr = tether_tests::free_addr();
+    let _relay = start_relay(dir.path(), addr).await;
+    let owner = tether_tests::token(addr, "olga@acme.example", "correct horse battery").await;
+    let jane = tether_tests::token(addr, "jane@acme.example", "correct horse battery").await;
+    let new_token = || async {
+        let body = serde_json::json!({"expires_in_secs": 600, "max_uses": 1});
+        api(
+            addr,
+            "POST",
+            "/api/v1/enrollment-tokens",
+            Some(body),
+            &owner,
+        )
+        .await
+    };
+
+    // Preseeded with debconf, installed without a question.
+    let token = new_token().await;
+    let selections = format!(
+        "tether-agent tether-agent/relay_url string http://{addr}\n\
+         tether-agent tether-agent/enroll_token password {}\n",
+        token["token"].as_str().unwrap()
+    );
+    let (ok, out) = sh("debconf-set-selections", &[], Some(&selections));
+    assert!(ok, "{out}");
+    let _uninstall = Uninstall;
+    let (ok, out) = sh("dpkg", &["-i", &deb], None);
+    assert!(ok, "install: {out}");
+
+    // Enrolled: the machine is listed, the key is root's alone, the token is forgotten.
+    let key = std::fs::metadata(KEY).expect("the machine key");
+    assert_eq!((key.permissions().mode() & 0o777, key.uid()), (0o600, 0));
+    let machines = api(addr, "GET", "/api/v1/machines", None, &owner).await;
+    let machines = machines.as_array().unwrap();
+    assert_eq!(machines.len(), 1, "{machines:?}");
+    let id = machines[0]["id"].as_i64().unwrap();
+    let hostname = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    if !hostname.trim().is_empty() {
+        assert_eq!(machines[0]["hostname"], hostname.trim());
+    }
+    let (_, kept) = sh(
+        "debconf-communicate",
+        &["tether-agent"],
+        Some("GET tether-agent/enroll_token\n"),
+    );
+    assert_eq!(kept.trim(), "0", "the token stays in debconf: {kept:?}");
+
+    // The unit is valid, and its command is what runs here (no systemd on the CI machine).
+    let (ok, out) = sh("systemd-analyze", &["verify", UNIT], None);
+    assert!(ok, "systemd-analyze verify: {out}");
+    let unit = std::fs::read_to_string(UNIT).unwrap();
+    let exec: Vec<&str> = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("ExecStart")
+        .split_whitespace()
+        .collect();
+    let mut service = Command::new(exec[0])
+        .args(&exec[1..])
+        .args(["--display", &x.display, "--bind", "127.0.0.1:0"])
+        .args(["--local-user", "no"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(service.stdout.take().unwrap()).lines();
+    line_containing(&mut out, "Your share code:").await;
+
+    // Allowed unattended by policy: the supporter is in. Forbidden for technicians: refused.
+    let policy_path = format!("/api/v1/machines/{id}/policy");
+    let policy = |p: serde_json::Value| api(addr, "PUT", &policy_path, Some(p), &owner);
+    policy(serde_json::json!({"require_consent": false, "allow_without_user": true})).await;
+    let viewer = Viewer::connect(addr, &jane, Target::Machine(id), ViewerOptions::default())
+        .await
+        .expect("an unattended session");
+    assert!(viewer.session.unattended);
+    drop(viewer);
+    policy(
+        serde_json::json!({"roles": ["owner", "admin"], "require_consent": false,
+        "allow_without_user": true}),
+    )
+    .await;
+    let refused = Viewer::connect(addr, &jane, Target::Machine(id), ViewerOptions::default())
+        .await
+        .err()
+        .expect("refused by policy");
+    assert_eq!(refused.code, ErrorCode::PolicyDenied);
+
+    // Purged: the machine is revoked at the relay, the service stops for good, nothing is left.
+    purge();
+    let m = api(addr, "GET", &format!("/api/v1/machines/{id}"), None, &owner).await;
+    assert!(m["revoked_at"].is_i64(), "{m}");
+    let status = tokio::time::timeout(WAIT, service.wait())
+        .await
+        .expect("the service stops")
+        .unwrap();
+    assert_eq!(status.code(), Some(78));
+
+    // A revoked token, preseeded in a file: the package installs, enrolls nothing, says why,
+    // and the token file is gone.
+    let token = new_token().await;
+    let path = format!("/api/v1/enrollment-tokens/{}", token["id"]);
+    api(addr, "DELETE", &path, None, &owner).await;
+    std::fs::create_dir_all("/etc/tether").unwrap();
+    std::fs::write(
+        "/etc/tether/enroll.env",
+        format!(
+            "RELAY_URL=http://{addr}\nENROLL_TOKEN={}\n",
+            token["token"].as_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let (ok, out) = sh("dpkg", &["-i", &deb], None);
+    assert!(ok, "install: {out}");
+    assert!(out.contains("enrollment failed"), "{out}");
+    assert!(!Path::new(CONFIG).exists() && !Path::new(KEY).exists());
+    assert!(!Path::new("/etc/tether/enroll.env").exists());
+    let machines = api(addr, "GET", "/api/v1/machines", None, &owner).await;
+    assert_eq!(machines.as_array().unwrap().len(), 1, "{machines}");
+    purge();
+}
