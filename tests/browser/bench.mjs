@@ -41,7 +41,7 @@ for (let i = 0; i < SESSIONS; i++) {
   await page.getByRole("heading", { name: "Connect to a computer" }).waitFor();
   const from = agent.lines.all.length;
   await page.getByLabel("Share code").fill(await agent.code());
-  await page.getByRole("button", { name: "Connect" }).click();
+  await page.getByRole("button", { name: "Connect", exact: true }).click();
   await agent.lines.waitFrom(from, (l) => l.includes("Allow?"), "consent prompt");
   await page.evaluate(() => performance.clearMarks());
   const consentAt = now();

@@ -226,6 +226,38 @@ export async function startAgent(relayUrl, display, extraArgs = []) {
   };
 }
 
+/**
+ * Enrolls a machine with `token` (`tether-agent enroll`, key in a file under a fresh folder) and
+ * runs it (`tether-agent run`) on `display`, reporting nobody signed in.
+ */
+export async function startMachineAgent(relayUrl, display, token, name) {
+  const dir = mkdtempSync(join(tmpdir(), "tether-machine-"));
+  const config = join(dir, "agent.toml");
+  const env = { ...process.env, TETHER_LOG: process.env.TETHER_LOG ?? "warn" };
+  const enrolled = spawnSync(
+    join(BIN, "tether-agent"),
+    ["enroll", "--relay", relayUrl, "--token", token, "--config", config, "--key-store", "file", "--name", name],
+    { env, encoding: "utf8" },
+  );
+  if (enrolled.status !== 0) throw new Error(`enroll failed: ${enrolled.stdout}${enrolled.stderr}`);
+  const a = track(
+    spawn(join(BIN, "tether-agent"), ["run", "--config", config, "--display", display, "--local-user", "no"], {
+      env,
+      stdio: ["ignore", "pipe", "inherit"],
+    }),
+    "machine agent",
+  );
+  const lines = new Lines(a.stdout, "machine agent");
+  await lines.waitFrom(0, (l) => /Your share code: /.test(l), "sign-in");
+  return {
+    lines,
+    stop() {
+      a.kill("SIGTERM");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** Headless Debian Chromium with a fresh profile. */
 export async function startBrowser() {
   return chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", headless: true, args: CHROMIUM_ARGS });

@@ -5,7 +5,20 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { EMAIL, OWNER_EMAIL, PASSWORD, WAIT_MS, a11yViolations, shot, startAgent, startBrowser, startProbe, startRelay, startXvfb } from "./harness.mjs";
+import {
+  EMAIL,
+  OWNER_EMAIL,
+  PASSWORD,
+  WAIT_MS,
+  a11yViolations,
+  shot,
+  startAgent,
+  startBrowser,
+  startMachineAgent,
+  startProbe,
+  startRelay,
+  startXvfb,
+} from "./harness.mjs";
 
 const W = 1280;
 const H = 720;
@@ -62,7 +75,7 @@ async function enterCode(page, mode = "control") {
   const code = await agent.code();
   await page.getByLabel("Share code").fill(`${code.slice(0, 3)} ${code.slice(3, 6)} ${code.slice(6)}`);
   await page.getByLabel(mode === "control" ? "Control the computer" : "View only").check();
-  await page.getByRole("button", { name: "Connect" }).click();
+  await page.getByRole("button", { name: "Connect", exact: true }).click();
   return from;
 }
 
@@ -238,7 +251,7 @@ test("a VP8 agent streams to the browser too", async () => {
     const page = await signedIn("vp8");
     const code = await vp8.code();
     await page.getByLabel("Share code").fill(code);
-    await page.getByRole("button", { name: "Connect" }).click();
+    await page.getByRole("button", { name: "Connect", exact: true }).click();
     await vp8.answer(0, "c");
     await waitForScene(page);
     await page.getByRole("button", { name: "Statistics" }).click();
@@ -318,6 +331,66 @@ test("history, admin, every language, and no serious accessibility problems", as
   await page.context().close();
 });
 
+test("an enrolled computer: token and policy from the admin page, unattended connect from the list", async () => {
+  // The owner makes an enrollment token; it is shown once, with the install commands.
+  const admin = await signedIn("machines", "", { email: OWNER_EMAIL, bypassCSP: true });
+  await admin.getByRole("link", { name: "Admin" }).click();
+  const tokens = admin.locator("section[aria-labelledby=tokens-title]");
+  await tokens.getByLabel("Tags (comma-separated)").fill("kiosk, lobby");
+  await tokens.getByRole("button", { name: "Create token" }).click();
+  const token = (await tokens.locator("code.token").textContent()) ?? "";
+  assert.match(token, /^tet_/);
+  const commands = await tokens.locator(".secret code").allTextContents();
+  assert.ok(commands.length === 4 && commands.slice(1).every((c) => c.includes(token) && c.includes(relay.url)), commands.join("\n"));
+  await tokens.getByRole("cell", { name: "kiosk, lobby" }).waitFor();
+  await tokens.getByRole("cell", { name: "0 / 100" }).waitFor();
+
+  const machine = await startMachineAgent(relay.url, xvfb.display, token, "kiosk-7");
+  try {
+    // Listed online; the policy lets technicians in unattended, with nobody signed in.
+    await admin.reload();
+    const machines = admin.locator("section[aria-labelledby=admin-machines-title]");
+    const row = machines.locator("tr", { hasText: "kiosk-7" });
+    await row.getByText("Online").waitFor();
+    assert.equal(await row.getByRole("cell", { name: "kiosk, lobby" }).count(), 1);
+    await row.getByText("asks the user").click();
+    const policy = row.getByRole("form", { name: "Access policy of kiosk-7" });
+    await policy.getByLabel("The person at the computer must allow each session").uncheck();
+    await policy.getByLabel("Allow sessions when nobody is signed in").check();
+    await policy.getByRole("button", { name: "Save policy" }).click();
+    await machines.getByText("unattended").waitFor();
+    assert.deepEqual(await a11yViolations(admin), [], "admin page with machines and tokens");
+    await shot(admin, "machines-1-admin");
+
+    // The technician connects from the list: straight in, the scene streams.
+    const page = await signedIn("machines-tech", "", { bypassCSP: true });
+    const connect = page.getByRole("button", { name: "Connect to kiosk-7" });
+    await connect.waitFor();
+    assert.deepEqual(await a11yViolations(page), [], "connect page with the machine list");
+    await shot(page, "machines-2-list");
+    const from = machine.lines.all.length;
+    await connect.click();
+    await waitForScene(page);
+    await machine.lines.waitFrom(from, (l) => l.includes("unattended"), "the unattended session at the agent");
+    await shot(page, "machines-3-live");
+    await page.getByRole("button", { name: "End session" }).click();
+    await page.getByText("You ended the session.").waitFor();
+
+    // Technicians taken out of the policy: refused, with the reason.
+    await row.getByText("unattended").click();
+    await policy.getByLabel("Technician").uncheck();
+    await policy.getByRole("button", { name: "Save policy" }).click();
+    await machines.getByText("Saved.").waitFor();
+    await page.getByRole("button", { name: "New connection" }).click();
+    await page.getByRole("button", { name: "Connect to kiosk-7" }).click();
+    await page.getByText("This computer's access policy does not allow you to connect now.").waitFor();
+    await page.context().close();
+  } finally {
+    machine.stop();
+    await admin.context().close();
+  }
+});
+
 test("the app ran under the relay's Content-Security-Policy without violations", () => {
   assert.deepEqual(cspErrors, []);
 });
@@ -329,14 +402,14 @@ test("wrong codes are refused, then throttled with the wait shown", async () => 
   const wrong = real.slice(0, 9) + String((Number(real[9]) + 5) % 10);
   const status = page.locator("#connect-status");
   await page.getByLabel("Share code").fill(wrong);
-  await page.getByRole("button", { name: "Connect" }).click();
+  await page.getByRole("button", { name: "Connect", exact: true }).click();
   await page.getByText("Wrong code. Check the ten digits and try again.").waitFor();
   await shot(page, "throttle-1-wrong-code");
   // Three wrong codes are free; then each failure blocks for a delay that doubles, so a prompt
   // retry is throttled within a few attempts.
   let throttled = false;
   for (let i = 0; i < 10 && !throttled; i++) {
-    await page.getByRole("button", { name: "Connect" }).click();
+    await page.getByRole("button", { name: "Connect", exact: true }).click();
     // The click shows "Checking the code…" at once; the relay's answer replaces it.
     await page.waitForFunction(() => {
       const s = document.querySelector("#connect-status")?.textContent ?? "";
@@ -346,7 +419,7 @@ test("wrong codes are refused, then throttled with the wait shown", async () => 
   }
   assert.ok(throttled, "throttled within ten attempts");
   assert.match((await status.textContent()) ?? "", /Too many wrong codes\. Try again in \d+ s\./);
-  assert.equal(await page.getByRole("button", { name: "Connect" }).isDisabled(), true);
+  assert.equal(await page.getByRole("button", { name: "Connect", exact: true }).isDisabled(), true);
   await shot(page, "throttle-2-throttled");
   await page.context().close();
 });

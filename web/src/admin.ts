@@ -1,9 +1,11 @@
-// The organisation's admin page: users and roles, API keys, and the audit log with filters.
+// The organisation's admin page: users and roles, API keys, enrollment tokens and machines, and
+// the audit log with filters.
 
 import { ApiError, api, type ApiKeyInfo, type AuditEntry, type Me, type Member } from "./api";
 import { field, h, replace, when } from "./dom";
 import { errorText } from "./errors";
 import { language, t } from "./i18n";
+import { adminMachines, adminTokens } from "./machines";
 
 const ROLES = ["owner", "admin", "technician", "viewer"] as const;
 const SCOPES = ["sessions:read", "sessions:end", "audit:read", "users:read", "users:write", "keys:write", "metrics:read", "webhooks:write", "machines:write", "machines:read"];
@@ -191,7 +193,9 @@ async function audit(box: HTMLElement): Promise<void> {
 export async function renderAdmin(root: HTMLElement, me: Me): Promise<void> {
   const u = h("section", { class: "card wide", "aria-labelledby": "users-title" });
   const k = h("section", { class: "card wide", "aria-labelledby": "keys-title" });
+  const m = h("section", { class: "card wide", "aria-labelledby": "admin-machines-title" });
+  const e = h("section", { class: "card wide", "aria-labelledby": "tokens-title" });
   const a = h("section", { class: "card wide", "aria-labelledby": "audit-title" });
-  root.replaceChildren(h("h1", { class: "page-title" }, t("admin.title")), u, k, a);
-  await Promise.all([users(u, me), keys(k), audit(a)]);
+  root.replaceChildren(h("h1", { class: "page-title" }, t("admin.title")), u, k, m, e, a);
+  await Promise.all([users(u, me), keys(k), adminMachines(m), adminTokens(e), audit(a)]);
 }

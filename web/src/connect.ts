@@ -1,5 +1,6 @@
-// Connecting by share code: the form, waiting for consent, the live session, and the end. One
-// signaling socket carries it all; if it drops during a session, the picture keeps flowing peer to
+// Connecting by share code, or to one of the organisation's enrolled computers: the form and the
+// machine list, waiting for consent, the live session, and the end. One signaling socket carries
+// it all; if it drops during a session, the picture keeps flowing peer to
 // peer while the socket reconnects with backoff.
 
 import type { Me } from "./api";
@@ -7,6 +8,7 @@ import { groupShareCode, parseShareCode } from "./code";
 import { field, h } from "./dom";
 import { errorText, reasonText } from "./errors";
 import { t } from "./i18n";
+import { canListMachines, type MachineInfo, machineList } from "./machines";
 import { RemoteView } from "./remote";
 import { RemoteSession } from "./session";
 import { type ServerMessage, Signaling } from "./signaling";
@@ -70,7 +72,7 @@ export class ConnectPage {
     switch (p.kind) {
       case "form":
       case "checking":
-        this.root.replaceChildren(this.form(p.kind === "checking"));
+        this.root.replaceChildren(this.form(p.kind === "checking"), this.machines());
         break;
       case "waiting":
         this.root.replaceChildren(this.waiting(p.deadline));
@@ -157,6 +159,14 @@ export class ConnectPage {
     return form;
   }
 
+  /** The organisation's computers, for supporters who may list them. */
+  private machines(): HTMLElement | string {
+    if (!canListMachines(this.me)) return "";
+    const box = h("section", { class: "card wide", "aria-labelledby": "machines-title" });
+    void machineList(box, (m) => void this.connectMachine(m));
+    return box;
+  }
+
   private waiting(deadline: number): HTMLElement {
     const left = h("p", { class: "countdown", "aria-live": "off" });
     const tick = (): void => {
@@ -215,6 +225,18 @@ export class ConnectPage {
     try {
       const sig = await this.ensureSocket();
       sig.send({ type: "connect", code, mode: this.mode });
+    } catch {
+      this.message = { text: t("err.relay") };
+      this.setPhase({ kind: "form" });
+    }
+  }
+
+  private async connectMachine(m: MachineInfo): Promise<void> {
+    this.message = null;
+    this.setPhase({ kind: "checking" });
+    try {
+      const sig = await this.ensureSocket();
+      sig.send({ type: "connect_machine", machine_id: m.id, mode: this.mode });
     } catch {
       this.message = { text: t("err.relay") };
       this.setPhase({ kind: "form" });

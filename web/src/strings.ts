@@ -2,6 +2,8 @@
 // against English, so a missing or extra key fails the type check; a unit test checks that their
 // placeholders match. Placeholders are `{name}`.
 
+import { machinesDe, machinesEn, machinesFr, machinesNl } from "./strings-machines";
+
 export const en = {
   "app.name": "Tether",
   "app.language": "Language",
@@ -163,6 +165,7 @@ export const en = {
   "admin.any": "Any",
   "admin.older": "Older entries",
   "admin.none": "No entries.",
+  ...machinesEn,
 } as const;
 
 /** A string's key. */
@@ -331,6 +334,7 @@ export const fr: Strings = {
   "admin.any": "Tous",
   "admin.older": "Entrées plus anciennes",
   "admin.none": "Aucune entrée.",
+  ...machinesFr,
 };
 
 export const de: Strings = {
@@ -494,6 +498,7 @@ export const de: Strings = {
   "admin.any": "Alle",
   "admin.older": "Ältere Einträge",
   "admin.none": "Keine Einträge.",
+  ...machinesDe,
 };
 
 export const nl: Strings = {
@@ -657,4 +662,5 @@ export const nl: Strings = {
   "admin.any": "Alle",
   "admin.older": "Oudere items",
   "admin.none": "Geen items.",
+  ...machinesNl,
 };
