@@ -170,6 +170,9 @@ enum Command {
         /// Whether to report somebody signed in at the machine, which policies may require.
         #[arg(long, value_enum, default_value = "auto")]
         local_user: LocalUser,
+        /// Started by the Windows service control manager (the installer's service entry).
+        #[arg(long, hide = true)]
+        service: bool,
         #[command(flatten)]
         media: MediaArgs,
     },
@@ -220,28 +223,47 @@ fn main() -> Result<()> {
         // SAFETY: no other thread exists yet; the runtime is built below.
         unsafe { std::env::set_var("DISPLAY", d) };
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("TETHER_LOG").unwrap_or_else(|_| "warn".into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    match runtime.block_on(run(cli, found_display)) {
-        Err(e)
-            if matches!(
-                e.downcast_ref(),
-                Some(tether_agent::Error::MachineRefused(_))
-            ) =>
-        {
-            eprintln!("Error: {e:#}");
-            // The service manager does not restart a machine the relay refuses (EX_CONFIG).
-            std::process::exit(78)
+    let as_service = matches!(cli.command, Command::Run { service: true, .. });
+    let code = if as_service {
+        // The Windows service control manager drives the agent; its Stop ends the run.
+        platform::run_service(Box::new(move |stop| {
+            execute(cli, found_display, Some(stop))
+        }))
+        .map_err(anyhow::Error::msg)?
+    } else {
+        execute(cli, found_display, None)
+    };
+    std::process::exit(code)
+}
+
+/// Runs the command to its end; returns the process's exit status.
+fn execute(cli: Cli, found_display: bool, stop: Option<platform::StopSignal>) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Error: starting the runtime: {e}");
+            return 1;
         }
-        other => other,
+    };
+    match runtime.block_on(run(cli, found_display, stop)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            match e.downcast_ref() {
+                // The service manager does not restart a machine the relay refuses (EX_CONFIG).
+                Some(tether_agent::Error::MachineRefused(_)) => 78,
+                _ => 1,
+            }
+        }
     }
 }
 
@@ -270,8 +292,8 @@ fn service_display(args: &ConfigArgs) -> Result<Option<String>> {
 }
 
 /// Runs the command; `found_display` says the display to share was found from the signed-in
-/// session rather than given.
-async fn run(cli: Cli, found_display: bool) -> Result<()> {
+/// session rather than given; `stop` is the service manager's. Returns the exit status.
+async fn run(cli: Cli, found_display: bool, stop: Option<platform::StopSignal>) -> Result<i32> {
     match cli.command {
         Command::Share {
             relay,
@@ -289,8 +311,8 @@ async fn run(cli: Cli, found_display: bool) -> Result<()> {
                 machine: None,
                 local_user: None,
             };
-            serve(cfg, consent_ui, std::future::pending()).await?;
-            Ok(())
+            serve(cfg, consent_ui, std::future::pending::<bool>()).await?;
+            Ok(0)
         }
         Command::Enroll {
             relay,
@@ -300,12 +322,15 @@ async fn run(cli: Cli, found_display: bool) -> Result<()> {
             ca_file,
             name,
             config,
-        } => enroll(relay, token, key_store, key_file, ca_file, name, config).await,
+        } => enroll(relay, token, key_store, key_file, ca_file, name, config)
+            .await
+            .map(|()| 0),
         Command::Run {
             config,
             consent_ui,
             local_user,
             media,
+            service: _,
         } => {
             let path = config.path()?;
             let agent = AgentConfig::load(&path)?;
@@ -330,16 +355,27 @@ async fn run(cli: Cli, found_display: bool) -> Result<()> {
             });
             println!("Machine {} ({}).", agent.machine_id, path.display());
             let changed = seat_changed(found_display, matches!(local_user, LocalUser::Auto));
-            if serve(cfg, ui, changed).await? {
+            let stop = async {
+                tokio::select! {
+                    () = changed => true,
+                    () = async {
+                        match &stop {
+                            Some(s) => s.notified().await,
+                            None => std::future::pending().await,
+                        }
+                    } => false,
+                }
+            };
+            if serve(cfg, ui, stop).await? {
                 println!("Who is signed in at this machine changed; restarting to follow.");
                 // EX_TEMPFAIL: the service manager starts the agent again, which finds the new
                 // display and reports the new state.
-                std::process::exit(75);
+                return Ok(75);
             }
-            Ok(())
+            Ok(0)
         }
-        Command::Status { config } => status(config).await,
-        Command::Unenroll { config } => unenroll(config).await,
+        Command::Status { config } => status(config).await.map(|()| 0),
+        Command::Unenroll { config } => unenroll(config).await.map(|()| 0),
     }
 }
 
@@ -495,9 +531,9 @@ async fn seat_changed(display: bool, local_user: bool) {
     }
 }
 
-/// Serves sessions until Ctrl-C, SIGTERM or `stop`, printing what happens; returns whether
-/// `stop` ended it.
-async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = ()>) -> Result<bool> {
+/// Serves sessions until Ctrl-C, SIGTERM or `stop`, printing what happens; returns what `stop`
+/// resolved to (whether to start again), or false.
+async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool>) -> Result<bool> {
     relay_client::agent_url(&cfg.relay).context("--relay")?;
     let relay = cfg.relay.clone();
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -537,22 +573,22 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = ()>)
             }
         }
     });
-    let stopped = std::sync::atomic::AtomicBool::new(false);
+    let again = std::sync::atomic::AtomicBool::new(false);
     let shutdown = async {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = terminated() => {}
-            _ = stop => stopped.store(true, std::sync::atomic::Ordering::Relaxed),
+            a = stop => again.store(a, std::sync::atomic::Ordering::Relaxed),
         }
     };
     let result = relay_client::run(cfg, prompt.as_mut(), tx, shutdown).await;
     printer.abort();
     result?;
-    let stopped = stopped.load(std::sync::atomic::Ordering::Relaxed);
-    if !stopped {
+    let again = again.load(std::sync::atomic::Ordering::Relaxed);
+    if !again {
         println!("Stopped.");
     }
-    Ok(stopped)
+    Ok(again)
 }
 
 /// Resolves when the service manager asks the agent to stop (SIGTERM).

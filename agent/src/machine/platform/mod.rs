@@ -9,7 +9,7 @@ pub use linux::{graphical_session, local_user_present};
 #[cfg(target_os = "windows")]
 mod windows;
 #[cfg(target_os = "windows")]
-pub use windows::local_user_present;
+pub use windows::{local_user_present, run_service};
 #[cfg(not(target_os = "linux"))]
 /// Only the X11 agent shares another user's display; Windows and macOS agents run in the
 /// user's session.
@@ -31,6 +31,18 @@ pub fn local_user_present() -> Option<bool> {
 use std::path::{Path, PathBuf};
 
 use super::config::KeyStoreKind;
+
+/// Notified when the OS service manager asks the agent to stop.
+pub type StopSignal = std::sync::Arc<tokio::sync::Notify>;
+/// The agent's run as a service: given the stop signal, returns the exit status.
+pub type ServiceBody = Box<dyn FnOnce(StopSignal) -> i32 + Send>;
+
+#[cfg(not(target_os = "windows"))]
+/// Runs `body` as a service. systemd and launchd run services as plain processes and stop them
+/// with SIGTERM, so here this only runs `body`.
+pub fn run_service(body: ServiceBody) -> Result<i32, String> {
+    Ok(body(StopSignal::default()))
+}
 
 /// The graphical session a system service should share.
 #[derive(Debug, Clone, PartialEq, Eq)]
