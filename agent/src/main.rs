@@ -259,8 +259,9 @@ fn execute(cli: Cli, found_display: bool, stop: Option<platform::StopSignal>) ->
         Err(e) => {
             eprintln!("Error: {e:#}");
             match e.downcast_ref() {
-                // The service manager does not restart a machine the relay refuses (EX_CONFIG).
-                Some(tether_agent::Error::MachineRefused(_)) => 78,
+                // EX_CONFIG: the service manager does not restart a machine the relay refuses,
+                // nor one that is not enrolled.
+                Some(tether_agent::Error::MachineRefused(_) | tether_agent::Error::Config(_)) => 78,
                 _ => 1,
             }
         }
@@ -271,7 +272,10 @@ fn execute(cli: Cli, found_display: bool, stop: Option<platform::StopSignal>) ->
 /// the active local X session's (a system service has no $DISPLAY), whose X authority file is
 /// then used too.
 fn service_display(args: &ConfigArgs) -> Result<Option<String>> {
-    let cfg = AgentConfig::load(&args.path()?)?;
+    // A missing or bad configuration is reported by the run itself.
+    let Ok(cfg) = args.path().and_then(|p| Ok(AgentConfig::load(&p)?)) else {
+        return Ok(None);
+    };
     if cfg.display.is_some() {
         return Ok(cfg.display);
     }
