@@ -6,6 +6,7 @@
 //! ([`capture::Capturer`], [`input::InputInjector`]); only leaf modules named for an OS use
 //! `cfg(target_os)`.
 
+pub mod banner;
 pub mod capture;
 pub mod clipboard;
 pub mod consent;

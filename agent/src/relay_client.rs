@@ -16,6 +16,7 @@ use tether_protocol::signal::{
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message as Ws;
 
+use crate::banner::{self, Banner};
 use crate::consent::{ConsentPrompt, PromptFuture};
 use crate::error::{Error, Result};
 use crate::machine::MachineIdentity;
@@ -70,6 +71,8 @@ pub struct ClientConfig {
 struct Sessions {
     media: Option<SessionConfig>,
     live: HashMap<SessionId, mpsc::UnboundedSender<Message>>,
+    /// The on-screen banners of unattended sessions, taken down when they end.
+    banners: HashMap<SessionId, Banner>,
     out_tx: mpsc::UnboundedSender<Message>,
     out_rx: mpsc::UnboundedReceiver<Message>,
 }
@@ -79,6 +82,11 @@ impl Sessions {
         let Some(cfg) = self.media.clone() else {
             return;
         };
+        if s.unattended {
+            let text = banner::text(&s.peer.name, s.peer.org.as_deref());
+            let shown = Banner::show(cfg.display_server.as_deref(), &text);
+            self.banners.insert(s.session_id.clone(), shown);
+        }
         let (tx, rx) = mpsc::unbounded_channel();
         self.live.insert(s.session_id.clone(), tx);
         tokio::spawn(session::run(s.clone(), cfg, rx, self.out_tx.clone()));
@@ -92,8 +100,14 @@ impl Sessions {
             let _ = tx.send(m);
         }
         if ended {
-            self.live.remove(id);
+            self.forget(id);
         }
+    }
+
+    /// Drops an ended session, and its banner.
+    fn forget(&mut self, id: &SessionId) {
+        self.live.remove(id);
+        self.banners.remove(id);
     }
 }
 
@@ -328,6 +342,7 @@ pub async fn run(
     let mut sessions = Sessions {
         media: cfg.media.clone(),
         live: HashMap::new(),
+        banners: HashMap::new(),
         out_tx,
         out_rx,
     };
@@ -446,7 +461,7 @@ async fn attempt(
         tokio::select! {
             Some(m) = sessions.out_rx.recv() => {
                 if let Message::SessionEnd(e) = &m {
-                    sessions.live.remove(&e.session_id);
+                    sessions.forget(&e.session_id);
                     let _ = events.send(ClientEvent::SessionEnded(e.clone()));
                 }
                 if let Err(e) = tx.send(Ws::text(signal::encode(&m))).await {

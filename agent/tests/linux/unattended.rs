@@ -91,6 +91,49 @@ fn run_agent(config: &str, display: &str, local_user: &str) -> (tokio::process::
     (run, out)
 }
 
+/// The names of the banner windows mapped on `x`.
+fn banners(x: &Xvfb) -> Vec<String> {
+    use x11rb::protocol::xproto::{AtomEnum, ConnectionExt as _, MapState};
+    let (conn, root) = x.connect();
+    let tree = conn.query_tree(root).unwrap().reply().unwrap();
+    tree.children
+        .into_iter()
+        .filter(|w| {
+            conn.get_window_attributes(*w)
+                .ok()
+                .and_then(|c| c.reply().ok())
+                .is_some_and(|a| a.map_state == MapState::VIEWABLE)
+        })
+        .filter_map(|w| {
+            let name = conn
+                .get_property(false, w, AtomEnum::WM_NAME, AtomEnum::STRING, 0, 1024)
+                .ok()?
+                .reply()
+                .ok()?
+                .value;
+            let name = String::from_utf8_lossy(&name).into_owned();
+            name.starts_with(tether_agent::banner::WINDOW_NAME)
+                .then_some(name)
+        })
+        .collect()
+}
+
+/// Polls the banners on `x` until `pred` holds, for at most `WAIT`.
+async fn banners_until(x: &Xvfb, pred: impl Fn(&Vec<String>) -> bool) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let b = banners(x);
+        if pred(&b) {
+            return b;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "banners still {b:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 fn mode_of(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
@@ -181,7 +224,14 @@ async fn an_enrolled_machine_serves_supporters_as_its_policy_says_until_it_is_un
         .await
         .expect("the screen is streamed");
     line_containing(&mut out, "unattended").await;
+    // The person at the computer sees who is connected, until the session ends.
+    let shown = banners_until(&x, |b| !b.is_empty()).await;
+    assert_eq!(
+        shown,
+        vec!["Tether session banner: Jane Doe (Acme IT) is connected to this computer (unattended session)".to_owned()]
+    );
     drop(viewer);
+    banners_until(&x, Vec::is_empty).await;
 
     // Nobody signed in is not allowed: refused with the reason.
     set_policy(
