@@ -219,7 +219,7 @@ async fn cross_tenant_matrix() {
     .await;
     let acme_key_id = key["id"].as_i64().unwrap();
     let acme_user = id_of(&relay, "tech@acme.example");
-    let body = serde_json::json!({"expires_in_secs": 3600, "max_uses": 1});
+    let body = serde_json::json!({"expires_in_secs": 3600, "max_uses": 1, "tags": ["kiosk"]});
     let (_, token) = http(
         relay.addr,
         "POST",
@@ -270,6 +270,11 @@ async fn cross_tenant_matrix() {
             format!("/api/v1/machines/{acme_machine}/policy"),
             Some(&open_policy),
         ),
+        (
+            "DELETE",
+            format!("/api/v1/machines/{acme_machine}/policy"),
+            None,
+        ),
         ("DELETE", format!("/api/v1/machines/{acme_machine}"), None),
     ];
     for (method, path, body) in &cases {
@@ -299,6 +304,20 @@ async fn cross_tenant_matrix() {
     assert_eq!(tokens, serde_json::json!([]));
     let (_, machines) = http(relay.addr, "GET", "/api/v1/machines", None, Some(&globex)).await;
     assert_eq!(machines, serde_json::json!([]));
+    // A group is a tag within the organisation: Globex's "kiosk" policy is Globex's alone.
+    let path = "/api/v1/machine-groups/kiosk/policy";
+    let (status, _) = http(relay.addr, "PUT", path, Some(&open_policy), Some(&globex)).await;
+    assert_eq!(status, 200);
+    let (_, groups) = http(
+        relay.addr,
+        "GET",
+        "/api/v1/machine-groups",
+        None,
+        Some(&globex),
+    )
+    .await;
+    assert_eq!(groups[0]["tag"], "kiosk");
+    assert_eq!(groups[0]["machines"], 0, "{groups}");
     let (_, audit) = http(relay.addr, "GET", "/api/v1/audit", None, Some(&globex)).await;
     assert!(!audit.to_string().contains(&start.session_id.to_string()));
     // Nothing changed for Acme.
@@ -317,6 +336,7 @@ async fn cross_tenant_matrix() {
     .await;
     assert_eq!(m["revoked_at"], serde_json::Value::Null);
     assert_eq!(m["policy"]["require_consent"], true);
+    assert_eq!(m["policy_source"], "default", "{m}");
 }
 
 #[tokio::test]
@@ -358,6 +378,8 @@ async fn openapi_documents_every_route_and_only_real_ones() {
         "/api/v1/machines/unenroll",
         "/api/v1/machines/{id}",
         "/api/v1/machines/{id}/policy",
+        "/api/v1/machine-groups",
+        "/api/v1/machine-groups/{tag}/policy",
         "/api/v1/webhooks",
         "/api/v1/webhooks/{id}",
         "/api/v1/webhooks/{id}/deliveries",

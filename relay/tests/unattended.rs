@@ -487,3 +487,109 @@ async fn an_uninstalled_machine_revokes_itself_with_its_key_only() {
         "{audit}"
     );
 }
+
+/// Connects by machine expecting an unattended start, then ends the session again.
+async fn unattended_session(viewer: &mut Client, agent: &mut Client, id: i64) {
+    let m = connect(viewer, id, Mode::Control).await;
+    let Message::SessionStart(s) = m else {
+        panic!("expected an unattended session_start, got {m:?}")
+    };
+    assert!(s.unattended);
+    assert_eq!(agent.recv().await.kind(), "session_start");
+    let _fresh_code = agent.recv().await;
+    viewer
+        .send(&Message::SessionEnd(SessionEnd {
+            session_id: s.session_id,
+            reason: EndReason::EndedByViewer,
+        }))
+        .await;
+    assert_eq!(agent.recv().await.kind(), "session_end");
+    assert_eq!(viewer.recv().await.kind(), "session_end");
+}
+
+#[tokio::test]
+async fn a_group_policy_covers_its_tagged_machines_unless_one_has_its_own() {
+    let relay = Relay::two_orgs().await;
+    let owner = relay.token("owner@acme.example").await;
+    let tech = relay.token("tech@acme.example").await;
+    // Tagged "kiosk" by its token; nobody is signed in at it.
+    let (id, key) = enroll(&relay, &owner, "kiosk-7").await;
+    let (mut agent, _) = machine_agent(&relay, id, &key, false).await;
+    let mut viewer = relay.viewer(&tech).await;
+    let group = "/api/v1/machine-groups/kiosk/policy";
+    let own = format!("/api/v1/machines/{id}/policy");
+    let call =
+        |method: &'static str, path: String, body: Option<serde_json::Value>, who: String| {
+            let addr = relay.addr;
+            async move { http(addr, method, &path, body.as_ref(), Some(&who)).await }
+        };
+    let source = |m: serde_json::Value| (m["policy_source"].clone(), m["policy_group"].clone());
+
+    // Nothing set: the default, which needs somebody at the machine.
+    assert_eq!(
+        source(machine(&relay, &owner, id).await),
+        ("default".into(), serde_json::Value::Null)
+    );
+    let refused = connect(&mut viewer, id, Mode::Control).await;
+    assert_eq!(error_code(&refused), Some(ErrorCode::PolicyDenied));
+
+    // The group's policy lets the machine be reached unattended.
+    let open = serde_json::json!({"require_consent": false, "allow_without_user": true});
+    let (status, _) = call("PUT", group.into(), Some(open), owner.clone()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        source(machine(&relay, &owner, id).await),
+        ("group".into(), "kiosk".into())
+    );
+    unattended_session(&mut viewer, &mut agent, id).await;
+    let (_, groups) = call("GET", "/api/v1/machine-groups".into(), None, owner.clone()).await;
+    assert_eq!(groups[0]["tag"], "kiosk");
+    assert_eq!(groups[0]["machines"], 1);
+    assert_eq!(groups[0]["policy"]["allow_without_user"], true, "{groups}");
+
+    // The machine's own policy wins over its group's...
+    assert_eq!(
+        set_policy(
+            &relay,
+            &owner,
+            id,
+            serde_json::json!({"require_consent": false})
+        )
+        .await,
+        200
+    );
+    assert_eq!(source(machine(&relay, &owner, id).await).0, "machine");
+    let refused = connect(&mut viewer, id, Mode::Control).await;
+    assert_eq!(error_code(&refused), Some(ErrorCode::PolicyDenied));
+
+    // ...until it is dropped; then the group's applies again, and without it the default.
+    let (status, m) = call("DELETE", own.clone(), None, owner.clone()).await;
+    assert_eq!((status, m["policy_source"].clone()), (200, "group".into()));
+    unattended_session(&mut viewer, &mut agent, id).await;
+    let (status, _) = call("DELETE", group.into(), None, owner.clone()).await;
+    assert_eq!(status, 200);
+    assert_eq!(source(machine(&relay, &owner, id).await).0, "default");
+    let refused = connect(&mut viewer, id, Mode::Control).await;
+    assert_eq!(error_code(&refused), Some(ErrorCode::PolicyDenied));
+
+    // Technicians cannot set policies; bad tags and bad policies are refused by name.
+    let any = serde_json::json!({});
+    let (status, _) = call("PUT", group.into(), Some(any.clone()), tech.clone()).await;
+    assert_eq!(status, 403);
+    let (status, _) = call("DELETE", own, None, tech.clone()).await;
+    assert_eq!(status, 403);
+    let bad_tag = "/api/v1/machine-groups/Not%20a%20tag/policy";
+    let (status, out) = call("PUT", bad_tag.into(), Some(any), owner.clone()).await;
+    assert_eq!(status, 400, "{out}");
+    let bad = serde_json::json!({"roles": ["janitor"]});
+    let (status, _) = call("PUT", group.into(), Some(bad), owner.clone()).await;
+    assert_eq!(status, 400);
+    let (_, audit) = call(
+        "GET",
+        "/api/v1/audit?action=group_policy".into(),
+        None,
+        owner,
+    )
+    .await;
+    assert_eq!(audit.as_array().unwrap().len(), 2, "{audit}");
+}

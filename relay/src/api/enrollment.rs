@@ -50,7 +50,8 @@ pub struct CreatedToken {
     token: String,
 }
 
-fn valid_tag(t: &str) -> bool {
+/// Whether `t` is a tag: 1-32 of `a-z 0-9 - _`.
+pub fn valid_tag(t: &str) -> bool {
     (1..=32).contains(&t.len())
         && t.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')

@@ -217,7 +217,7 @@ pub async fn set_policy(
     policy.validate().map_err(Error::BadRequest)?;
     state
         .store
-        .set_machine_policy(caller.org_id(), id, &policy)?;
+        .set_machine_policy(caller.org_id(), id, Some(&policy))?;
     audit(
         &state,
         &caller,
@@ -225,6 +225,27 @@ pub async fn set_policy(
         serde_json::json!({"id": id, "policy": policy}),
     );
     Ok(Json(policy))
+}
+
+/// `DELETE /api/v1/machines/{id}/policy`: the machine takes its group's policy (or the default)
+/// again.
+pub async fn clear_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<MachineInfo>> {
+    caller.require(Scope::MachinesWrite)?;
+    let org = caller.org_id();
+    state.store.set_machine_policy(org, id, None)?;
+    audit(
+        &state,
+        &caller,
+        "machine_policy",
+        serde_json::json!({"id": id, "policy": null}),
+    );
+    let mut m = state.store.machine(org, id)?.ok_or(Error::NotFound)?;
+    m.online = state.hub.online_machines(org).contains(&id);
+    Ok(Json(m))
 }
 
 /// `DELETE /api/v1/machines/{id}`: revokes the machine at once.

@@ -10,6 +10,7 @@ pub mod admin;
 pub mod auth;
 pub mod client_ip;
 pub mod enrollment;
+pub mod groups;
 pub mod limit;
 pub mod machines;
 pub mod read;
@@ -62,7 +63,15 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/machines/{id}",
             get(machines::get).delete(machines::revoke),
         )
-        .route("/api/v1/machines/{id}/policy", put(machines::set_policy))
+        .route(
+            "/api/v1/machines/{id}/policy",
+            put(machines::set_policy).delete(machines::clear_policy),
+        )
+        .route("/api/v1/machine-groups", get(groups::list))
+        .route(
+            "/api/v1/machine-groups/{tag}/policy",
+            put(groups::set_policy).delete(groups::clear_policy),
+        )
         .route(
             "/api/v1/webhooks",
             get(webhooks::list).post(webhooks::create),

@@ -287,10 +287,38 @@ pub struct MachineInfo {
     pub revoked_at: Option<i64>,
     /// Unix ms of enrollment.
     pub created_at: i64,
-    /// Who may connect, and how.
+    /// Who may connect, and how: its own policy, else its group's, else the default.
     pub policy: MachinePolicy,
+    /// Where [`Self::policy`] comes from.
+    pub policy_source: PolicySource,
+    /// The tag whose group policy applies, with [`PolicySource::Group`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_group: Option<String>,
     /// Whether its agent is connected now (filled in by the relay, not stored).
     pub online: bool,
+}
+
+/// Where a machine's effective policy comes from.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicySource {
+    /// Its own.
+    Machine,
+    /// A group (tag) policy.
+    Group,
+    /// Nothing set: the default (consent required).
+    Default,
+}
+
+/// The access policy of a machine group (the machines with a tag).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct GroupPolicy {
+    /// The tag.
+    pub tag: String,
+    /// Its policy.
+    pub policy: MachinePolicy,
+    /// Unix ms it was set.
+    pub updated_at: i64,
 }
 
 /// A machine's credential as the relay checks it.
@@ -531,8 +559,23 @@ pub trait Store: Send + Sync + 'static {
         version: &str,
         now: i64,
     ) -> StoreResult<()>;
-    /// Replaces a machine's access policy.
-    fn set_machine_policy(&self, org: OrgId, id: i64, policy: &MachinePolicy) -> StoreResult<()>;
+    /// Replaces a machine's own access policy; `None` makes it take its group's again.
+    fn set_machine_policy(
+        &self,
+        org: OrgId,
+        id: i64,
+        policy: Option<&MachinePolicy>,
+    ) -> StoreResult<()>;
+    /// The organisation's group (tag) policies.
+    fn group_policies(&self, org: OrgId) -> StoreResult<Vec<GroupPolicy>>;
+    /// Sets the policy of the machines tagged `tag` that have none of their own; `None` removes it.
+    fn set_group_policy(
+        &self,
+        org: OrgId,
+        tag: &str,
+        policy: Option<&MachinePolicy>,
+        now: i64,
+    ) -> StoreResult<()>;
     /// Registers a webhook; returns its id.
     fn create_webhook(
         &self,

@@ -13,6 +13,7 @@ use super::*;
 const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../schema.sql")),
     M::up(include_str!("../webhooks.sql")),
+    M::up(include_str!("../group_policies.sql")),
 ];
 
 /// SQLite-backed store.
@@ -608,13 +609,27 @@ impl Store for SqliteStore {
         one_row(n)
     }
 
-    fn set_machine_policy(&self, org: OrgId, id: i64, policy: &MachinePolicy) -> StoreResult<()> {
-        let json = serde_json::to_string(policy).unwrap_or_else(|_| "{}".into());
-        let n = self.db()?.execute(
-            "UPDATE machines SET policy = ?3 WHERE org_id = ?1 AND id = ?2",
-            params![org, id, json],
-        )?;
-        one_row(n)
+    fn set_machine_policy(
+        &self,
+        org: OrgId,
+        id: i64,
+        policy: Option<&MachinePolicy>,
+    ) -> StoreResult<()> {
+        one_row(machines::set_policy(&*self.db()?, org, id, policy)?)
+    }
+
+    fn group_policies(&self, org: OrgId) -> StoreResult<Vec<GroupPolicy>> {
+        machines::group_policies(&*self.db()?, org)
+    }
+
+    fn set_group_policy(
+        &self,
+        org: OrgId,
+        tag: &str,
+        policy: Option<&MachinePolicy>,
+        now: i64,
+    ) -> StoreResult<()> {
+        machines::set_group_policy(&*self.db()?, org, tag, policy, now)
     }
 
     fn create_webhook(
