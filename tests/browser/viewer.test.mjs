@@ -384,6 +384,27 @@ test("an enrolled computer: token and policy from the admin page, unattended con
     await page.getByRole("button", { name: "New connection" }).click();
     await page.getByRole("button", { name: "Connect to kiosk-7" }).click();
     await page.getByText("This computer's access policy does not allow you to connect now.").waitFor();
+
+    // A group policy for "kiosk", and the computer handed back to its group: technicians are in.
+    const groups = admin.locator("section[aria-labelledby=groups-title]");
+    const kiosk = groups.locator("tr", { hasText: "kiosk" });
+    await kiosk.getByRole("cell", { name: "1", exact: true }).waitFor();
+    await kiosk.getByText("No policy").click();
+    const groupForm = kiosk.getByRole("form", { name: "Access policy of kiosk" });
+    await groupForm.getByLabel("The person at the computer must allow each session").uncheck();
+    await groupForm.getByLabel("Allow sessions when nobody is signed in").check();
+    await groupForm.getByRole("button", { name: "Save policy" }).click();
+    await groups.getByText("Saved.").waitFor();
+    await admin.reload();
+    await row.getByText("(its own)").click();
+    await row.getByRole("button", { name: "Use the group's policy" }).click();
+    await row.getByText("unattended (from group kiosk)").waitFor();
+    assert.deepEqual(await a11yViolations(admin), [], "admin page with groups");
+    await shot(admin, "machines-4-groups");
+    await page.getByRole("button", { name: "Connect to kiosk-7" }).click();
+    await waitForScene(page);
+    await page.getByRole("button", { name: "End session" }).click();
+    await page.getByText("You ended the session.").waitFor();
     await page.context().close();
   } finally {
     machine.stop();

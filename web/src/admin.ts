@@ -5,7 +5,7 @@ import { ApiError, api, type ApiKeyInfo, type AuditEntry, type Me, type Member }
 import { field, h, replace, when } from "./dom";
 import { errorText } from "./errors";
 import { language, t } from "./i18n";
-import { adminMachines, adminTokens } from "./machines";
+import { adminGroups, adminMachines, adminTokens } from "./machines";
 
 const ROLES = ["owner", "admin", "technician", "viewer"] as const;
 const SCOPES = ["sessions:read", "sessions:end", "audit:read", "users:read", "users:write", "keys:write", "metrics:read", "webhooks:write", "machines:write", "machines:read"];
@@ -194,8 +194,9 @@ export async function renderAdmin(root: HTMLElement, me: Me): Promise<void> {
   const u = h("section", { class: "card wide", "aria-labelledby": "users-title" });
   const k = h("section", { class: "card wide", "aria-labelledby": "keys-title" });
   const m = h("section", { class: "card wide", "aria-labelledby": "admin-machines-title" });
+  const g = h("section", { class: "card wide", "aria-labelledby": "groups-title" });
   const e = h("section", { class: "card wide", "aria-labelledby": "tokens-title" });
   const a = h("section", { class: "card wide", "aria-labelledby": "audit-title" });
-  root.replaceChildren(h("h1", { class: "page-title" }, t("admin.title")), u, k, m, e, a);
-  await Promise.all([users(u, me), keys(k), adminMachines(m), adminTokens(e), audit(a)]);
+  root.replaceChildren(h("h1", { class: "page-title" }, t("admin.title")), u, k, m, g, e, a);
+  await Promise.all([users(u, me), keys(k), adminMachines(m), adminGroups(g), adminTokens(e), audit(a)]);
 }

@@ -34,7 +34,16 @@ export interface MachineInfo {
   revoked_at: number | null;
   created_at: number;
   policy: MachinePolicy;
+  policy_source: "machine" | "group" | "default";
+  policy_group?: string;
   online: boolean;
+}
+
+/** One row of `/api/v1/machine-groups`. */
+interface GroupInfo {
+  tag: string;
+  machines: number;
+  policy?: MachinePolicy;
 }
 
 /** One row of `/api/v1/enrollment-tokens`. */
@@ -72,6 +81,12 @@ export function installCommands(relay: string, token: string): { system: string;
 /** What a policy means for supporters, in a few words. */
 export function policySummary(p: MachinePolicy): string {
   return p.require_consent ? t("machines.asks") : t("machines.unattended");
+}
+
+/** Where a machine's policy comes from, in a few words. */
+function sourceText(m: MachineInfo): string {
+  if (m.policy_source === "group") return t("machines.fromGroup", { tag: m.policy_group ?? "" });
+  return m.policy_source === "machine" ? t("machines.own") : t("machines.byDefault");
 }
 
 function lastSeen(m: MachineInfo, lang: string): string {
@@ -126,8 +141,8 @@ export async function machineList(box: HTMLElement, connect: (machine: MachineIn
   box.append(h("table", {}, h("thead", {}, h("tr", {}, ...heads.map((k) => h("th", { scope: "col" }, t(k))), h("td", {}))), body));
 }
 
-function policyForm(m: MachineInfo, status: HTMLElement, saved: () => void): HTMLElement {
-  const p = m.policy;
+/** A form editing policy `p`, saved with PUT to `path`; `label` names it for assistive technology. */
+function policyForm(label: string, p: MachinePolicy, path: string, status: HTMLElement, saved: () => void): HTMLElement {
   const roles = POLICY_ROLES.map((r) => h("input", { type: "checkbox", value: r, checked: p.roles.includes(r) }));
   const consent = h("input", { type: "checkbox", name: "require_consent", checked: p.require_consent });
   const nobody = h("input", { type: "checkbox", name: "allow_without_user", checked: p.allow_without_user });
@@ -137,7 +152,7 @@ function policyForm(m: MachineInfo, status: HTMLElement, saved: () => void): HTM
   const to = h("input", { type: "time", value: p.hours?.to ?? "18:00" });
   const form = h(
     "form",
-    { class: "policy", "aria-label": t("machines.policyOf", { name: m.hostname }) },
+    { class: "policy", "aria-label": label },
     h("fieldset", {}, h("legend", {}, t("machines.roles")), ...roles.map((c) => h("label", { class: "choice" }, c, t(`role.${c.value as (typeof POLICY_ROLES)[number]}`)))),
     h("label", { class: "choice" }, consent, t("machines.requireConsent")),
     h("label", { class: "choice" }, nobody, t("machines.allowWithoutUser")),
@@ -163,7 +178,7 @@ function policyForm(m: MachineInfo, status: HTMLElement, saved: () => void): HTM
         : null,
     };
     if (!policy.hours) delete policy.hours;
-    api("PUT", `/api/v1/machines/${m.id}/policy`, policy)
+    api("PUT", path, policy)
       .then(saved)
       .catch((e: unknown) => (status.textContent = failure(e)));
   });
@@ -191,9 +206,23 @@ export async function adminMachines(box: HTMLElement, note = ""): Promise<void> 
         .then(() => adminMachines(box))
         .catch((e: unknown) => (status.textContent = failure(e)));
     });
+    const refresh = (): void => void adminMachines(box, t("admin.saved"));
+    const useGroup = m.policy_source === "machine" ? h("button", { type: "button", class: "small" }, t("machines.useGroup")) : null;
+    useGroup?.addEventListener("click", () => {
+      api("DELETE", `/api/v1/machines/${m.id}/policy`)
+        .then(refresh)
+        .catch((e: unknown) => (status.textContent = failure(e)));
+    });
+    const path = `/api/v1/machines/${m.id}/policy`;
     const policy =
       m.revoked_at === null
-        ? h("details", { class: "policy-cell" }, h("summary", {}, policySummary(m.policy)), policyForm(m, status, () => void adminMachines(box, t("admin.saved"))))
+        ? h(
+            "details",
+            { class: "policy-cell" },
+            h("summary", {}, `${policySummary(m.policy)} (${sourceText(m)})`),
+            policyForm(t("machines.policyOf", { name: m.hostname }), m.policy, path, status, refresh),
+            useGroup,
+          )
         : null;
     body.append(
       h(
@@ -211,6 +240,53 @@ export async function adminMachines(box: HTMLElement, note = ""): Promise<void> 
   }
   const heads = ["machines.name", "machines.state", "machines.version", "machines.tags", "machines.lastSeen", "machines.policy"] as const;
   box.append(h("table", {}, h("thead", {}, h("tr", {}, ...heads.map((k) => h("th", { scope: "col" }, t(k))), h("td", {}))), body));
+}
+
+/** The admin page's groups (tags): machines per tag, and each group's policy. */
+export async function adminGroups(box: HTMLElement, note = ""): Promise<void> {
+  const status = h("p", { role: "status", class: "hint" }, note);
+  replace(box, h("h2", { id: "groups-title" }, t("groups.title")), h("p", { class: "hint" }, t("groups.hint")), status);
+  let list: GroupInfo[];
+  try {
+    list = await api<GroupInfo[]>("GET", "/api/v1/machine-groups");
+  } catch (e) {
+    status.textContent = failure(e);
+    return;
+  }
+  if (list.length === 0) status.textContent = t("admin.none");
+  const body = h("tbody");
+  for (const g of list) {
+    const path = `/api/v1/machine-groups/${encodeURIComponent(g.tag)}/policy`;
+    const refresh = (): void => void adminGroups(box, t("admin.saved"));
+    const remove = g.policy ? h("button", { type: "button", class: "small" }, t("groups.remove")) : null;
+    remove?.addEventListener("click", () => {
+      api("DELETE", path)
+        .then(refresh)
+        .catch((e: unknown) => (status.textContent = failure(e)));
+    });
+    const base: MachinePolicy = g.policy ?? { roles: ["owner", "admin", "technician"], users: [], require_consent: true, allow_without_user: false };
+    body.append(
+      h(
+        "tr",
+        { "data-group": g.tag },
+        h("td", {}, g.tag),
+        h("td", {}, String(g.machines)),
+        h(
+          "td",
+          {},
+          h(
+            "details",
+            { class: "policy-cell" },
+            h("summary", {}, g.policy ? policySummary(g.policy) : t("groups.unset")),
+            policyForm(t("machines.policyOf", { name: g.tag }), base, path, status, refresh),
+            remove,
+          ),
+        ),
+      ),
+    );
+  }
+  const heads = ["groups.tag", "groups.count", "machines.policy"] as const;
+  box.append(h("table", {}, h("thead", {}, h("tr", {}, ...heads.map((k) => h("th", { scope: "col" }, t(k))))), body));
 }
 
 /** The admin page's enrollment tokens: list, create (shown once, with install commands), revoke. */

@@ -45,6 +45,16 @@ export const machinesEn = {
   "day.5": "Fri",
   "day.6": "Sat",
   "day.7": "Sun",
+  "groups.title": "Groups",
+  "groups.hint": "A group is the computers with a tag. Its policy applies to those without a policy of their own.",
+  "groups.tag": "Tag",
+  "groups.count": "Computers",
+  "groups.unset": "No policy (computers use the default: ask the user)",
+  "groups.remove": "Remove policy",
+  "machines.fromGroup": "from group {tag}",
+  "machines.own": "its own",
+  "machines.byDefault": "default",
+  "machines.useGroup": "Use the group's policy",
 };
 
 type MachineStrings = Record<keyof typeof machinesEn, string>;
@@ -93,6 +103,16 @@ export const machinesFr: MachineStrings = {
   "day.5": "ven.",
   "day.6": "sam.",
   "day.7": "dim.",
+  "groups.title": "Groupes",
+  "groups.hint": "Un groupe réunit les ordinateurs portant une étiquette. Sa règle s’applique à ceux qui n’ont pas de règle propre.",
+  "groups.tag": "Étiquette",
+  "groups.count": "Ordinateurs",
+  "groups.unset": "Aucune règle (les ordinateurs suivent la règle par défaut : demander à l’utilisateur)",
+  "groups.remove": "Supprimer la règle",
+  "machines.fromGroup": "du groupe {tag}",
+  "machines.own": "propre",
+  "machines.byDefault": "par défaut",
+  "machines.useGroup": "Suivre la règle du groupe",
 };
 
 export const machinesDe: MachineStrings = {
@@ -139,6 +159,16 @@ export const machinesDe: MachineStrings = {
   "day.5": "Fr",
   "day.6": "Sa",
   "day.7": "So",
+  "groups.title": "Gruppen",
+  "groups.hint": "Eine Gruppe sind die Computer mit einem Tag. Ihre Richtlinie gilt für die ohne eigene Richtlinie.",
+  "groups.tag": "Tag",
+  "groups.count": "Computer",
+  "groups.unset": "Keine Richtlinie (die Computer folgen der Vorgabe: den Benutzer fragen)",
+  "groups.remove": "Richtlinie entfernen",
+  "machines.fromGroup": "von Gruppe {tag}",
+  "machines.own": "eigene",
+  "machines.byDefault": "Vorgabe",
+  "machines.useGroup": "Richtlinie der Gruppe verwenden",
 };
 
 export const machinesNl: MachineStrings = {
@@ -185,4 +215,14 @@ export const machinesNl: MachineStrings = {
   "day.5": "vr",
   "day.6": "za",
   "day.7": "zo",
+  "groups.title": "Groepen",
+  "groups.hint": "Een groep is de computers met een label. Het beleid ervan geldt voor de computers zonder eigen beleid.",
+  "groups.tag": "Label",
+  "groups.count": "Computers",
+  "groups.unset": "Geen beleid (de computers volgen de standaard: de gebruiker vragen)",
+  "groups.remove": "Beleid verwijderen",
+  "machines.fromGroup": "van groep {tag}",
+  "machines.own": "eigen",
+  "machines.byDefault": "standaard",
+  "machines.useGroup": "Beleid van de groep gebruiken",
 };
