@@ -12,8 +12,9 @@ group=${1:-all}
 build_pkgs=(pkg-config build-essential curl nasm libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev libvpx-dev)
 # test: a virtual X server, ImageMagick's `import` (reference screenshots), setxkbmap (layouts),
 # xclip (clipboard), Chromium for the browser suite, iproute2 for its private network namespace,
-# systemd (systemd-analyze) and debconf for the Linux package's test.
-test_pkgs=(xvfb imagemagick x11-xkb-utils xauth xclip chromium iproute2 systemd debconf)
+# systemd (systemd-analyze) and debconf for the Linux package's test, a D-Bus session bus and
+# gnome-keyring for the keyring test.
+test_pkgs=(xvfb imagemagick x11-xkb-utils xauth xclip chromium iproute2 systemd debconf dbus gnome-keyring)
 
 # The web viewer is built with Node.js and npm; use the machine's own when it has one.
 command -v node >/dev/null && command -v npm >/dev/null || build_pkgs+=(nodejs npm)

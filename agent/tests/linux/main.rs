@@ -7,6 +7,7 @@ mod capture;
 mod deb;
 mod e2e;
 mod input;
+mod keyring;
 mod share;
 mod support;
 mod unattended;
