@@ -6,6 +6,8 @@
 //! 2. **connect → consent_request**: viewers send `connect` at 500 per second to distinct agents;
 //!    the time from sending `connect` to the agent receiving `consent_request` is measured in this
 //!    process (goal: p99 ≤ 5 ms). Agents deny, so each code is spent once.
+//! 3. **Enrolled machines** (`TETHER_BENCH_MACHINES`, default 500): enrollment over HTTP, machine
+//!    sign-in through the key challenge, and unattended `connect_machine` → `session_start`.
 //!
 //! Run: `cargo bench -p tether-relay --bench signaling`.
 
@@ -21,6 +23,9 @@ use tether_tests::percentile_ms;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+#[path = "signaling/machines.rs"]
+mod machines;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tether-relay");
 const PASSWORD: &str = "bench password 123";
@@ -98,6 +103,7 @@ async fn main() {
         "technician",
         PASSWORD,
     );
+    tether_tests::create_user(BIN, dir.path(), machines::OWNER, "Bench", "owner", PASSWORD);
     let config = dir.path().join("relay.toml");
     // Every simulated agent connects from 127.0.0.1: lift the per-address HTTP limit.
     std::fs::write(
@@ -206,6 +212,11 @@ async fn main() {
         }
     }
     lats.sort();
+    let n_machines: usize = std::env::var("TETHER_BENCH_MACHINES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500);
+    let machine_rows = machines::run(addr, PASSWORD, n_machines, 200).await;
     let rss_end = rss_kib(pid);
     relay.kill().unwrap();
     let _ = relay.wait();
@@ -249,6 +260,9 @@ async fn main() {
             "| connect → consent_request max | {:.2} ms |",
             lats.last().unwrap().as_secs_f64() * 1e3
         );
+    }
+    for r in &machine_rows {
+        println!("{r}");
     }
     println!("| relay RSS at end | {:.1} MB |", rss_end as f64 / 1024.0);
     assert_eq!(

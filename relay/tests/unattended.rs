@@ -223,14 +223,7 @@ async fn the_policy_decides_who_connects_and_whether_the_user_is_asked() {
     };
     assert!(!a.unattended);
     let _fresh_code = agent.recv().await;
-    viewer
-        .send(&Message::SessionEnd(SessionEnd {
-            session_id: s.session_id,
-            reason: EndReason::EndedByViewer,
-        }))
-        .await;
-    assert_eq!(agent.recv().await.kind(), "session_end");
-    assert_eq!(viewer.recv().await.kind(), "session_end");
+    end_session(&mut viewer, &mut agent, s.session_id).await;
 
     // Unattended: both sides start at once and nobody is asked.
     assert_eq!(
@@ -263,14 +256,7 @@ async fn the_policy_decides_who_connects_and_whether_the_user_is_asked() {
     .await;
     assert_eq!(audit[0]["detail"]["unattended"], true, "{audit}");
     assert_eq!(audit[0]["detail"]["machine"], id);
-    viewer
-        .send(&Message::SessionEnd(SessionEnd {
-            session_id: s.session_id,
-            reason: EndReason::EndedByViewer,
-        }))
-        .await;
-    assert_eq!(agent.recv().await.kind(), "session_end");
-    assert_eq!(viewer.recv().await.kind(), "session_end");
+    end_session(&mut viewer, &mut agent, s.session_id).await;
 
     // Roles and listed users.
     assert_eq!(
@@ -488,6 +474,18 @@ async fn an_uninstalled_machine_revokes_itself_with_its_key_only() {
     );
 }
 
+/// The viewer ends session `id`; both sides hear of it.
+async fn end_session(viewer: &mut Client, agent: &mut Client, id: SessionId) {
+    viewer
+        .send(&Message::SessionEnd(SessionEnd {
+            session_id: id,
+            reason: EndReason::EndedByViewer,
+        }))
+        .await;
+    assert_eq!(agent.recv().await.kind(), "session_end");
+    assert_eq!(viewer.recv().await.kind(), "session_end");
+}
+
 /// Connects by machine expecting an unattended start, then ends the session again.
 async fn unattended_session(viewer: &mut Client, agent: &mut Client, id: i64) {
     let m = connect(viewer, id, Mode::Control).await;
@@ -497,14 +495,7 @@ async fn unattended_session(viewer: &mut Client, agent: &mut Client, id: i64) {
     assert!(s.unattended);
     assert_eq!(agent.recv().await.kind(), "session_start");
     let _fresh_code = agent.recv().await;
-    viewer
-        .send(&Message::SessionEnd(SessionEnd {
-            session_id: s.session_id,
-            reason: EndReason::EndedByViewer,
-        }))
-        .await;
-    assert_eq!(agent.recv().await.kind(), "session_end");
-    assert_eq!(viewer.recv().await.kind(), "session_end");
+    end_session(viewer, agent, s.session_id).await;
 }
 
 #[tokio::test]
