@@ -204,6 +204,11 @@ async fn the_package_enrolls_silently_serves_unattended_and_purges_cleanly() {
         .expect("the service stops")
         .unwrap();
     assert_eq!(status.code(), Some(78));
+    let gone = Viewer::connect(addr, &jane, Target::Machine(id), ViewerOptions::default())
+        .await
+        .err()
+        .expect("a revoked machine cannot be reached");
+    assert_eq!(gone.code, ErrorCode::AgentOffline);
 
     // A revoked token, preseeded in a file: the package installs, enrolls nothing, says why,
     // and the token file is gone.
