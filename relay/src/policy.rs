@@ -79,6 +79,15 @@ pub struct Hours {
     /// The machine's offset from UTC in minutes (e.g. 60 for CET, -300 for EST).
     #[serde(default)]
     pub utc_offset_minutes: i32,
+    /// The machine's IANA time zone (`Europe/Amsterdam`); when given it decides the offset at
+    /// each moment, daylight-saving time included, and `utc_offset_minutes` is unused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+}
+
+/// The IANA time zone `name`, from the database bundled into the relay.
+fn zone(name: &str) -> Option<jiff::tz::TimeZone> {
+    jiff::tz::db().get(name).ok()
 }
 
 fn default_roles() -> Vec<PolicyRole> {
@@ -118,6 +127,11 @@ impl MachinePolicy {
             if h.utc_offset_minutes.abs() > 14 * 60 {
                 return Err("hours.utc_offset_minutes must be within ±840".into());
             }
+            if let Some(tz) = &h.time_zone
+                && (tz.len() > 64 || zone(tz).is_none())
+            {
+                return Err(format!("hours.time_zone {tz:?} is not an IANA time zone"));
+            }
         }
         Ok(())
     }
@@ -130,7 +144,17 @@ impl Hours {
         let (Some(from), Some(to)) = (minutes(&self.from), minutes(&self.to)) else {
             return false;
         };
-        let local = unix_secs.div_euclid(60) + i64::from(self.utc_offset_minutes);
+        let offset_minutes = match &self.time_zone {
+            Some(tz) => {
+                let (Some(tz), Ok(t)) = (zone(tz), jiff::Timestamp::from_second(unix_secs)) else {
+                    // Validated when set; a zone that has since vanished opens no window.
+                    return false;
+                };
+                i64::from(tz.to_offset(t).seconds().div_euclid(60))
+            }
+            None => i64::from(self.utc_offset_minutes),
+        };
+        let local = unix_secs.div_euclid(60) + offset_minutes;
         let day_index = local.div_euclid(24 * 60); // days since 1970-01-01, a Thursday
         let minute = local.rem_euclid(24 * 60) as u32;
         // 1 = Monday … 7 = Sunday.
@@ -271,6 +295,7 @@ mod tests {
             from: "08:00".into(),
             to: "18:00".into(),
             utc_offset_minutes: 60,
+            time_zone: None,
         };
         assert!(office.contains(at(0, "07:00"))); // Monday 08:00 local
         assert!(!office.contains(at(0, "06:59"))); // 07:59 local
@@ -287,6 +312,7 @@ mod tests {
             from: "22:00".into(),
             to: "06:00".into(),
             utc_offset_minutes: 0,
+            time_zone: None,
         };
         assert!(night.contains(at(4, "22:00")));
         assert!(night.contains(at(5, "05:59"))); // Saturday morning
@@ -306,6 +332,29 @@ mod tests {
     }
 
     #[test]
+    fn a_time_zone_follows_daylight_saving_time() {
+        // Amsterdam office hours; the fixed offset is deliberately wrong and must be ignored.
+        let office = Hours {
+            days: vec![1, 2, 3, 4, 5],
+            from: "08:00".into(),
+            to: "18:00".into(),
+            utc_offset_minutes: -600,
+            time_zone: Some("Europe/Amsterdam".into()),
+        };
+        // Monday 2026-11-23: winter time, UTC+1.
+        assert!(office.contains(at(0, "07:00")));
+        assert!(!office.contains(at(0, "06:59")));
+        // Monday 2027-06-21 (210 days on): summer time, UTC+2, so 08:00 local is 06:00 UTC.
+        assert!(office.contains(at(210, "06:00")));
+        assert!(!office.contains(at(210, "05:59")));
+        assert!(!office.contains(at(210, "16:00")));
+        let p: MachinePolicy = serde_json::from_value(serde_json::json!({"hours": {
+            "days": [1], "from": "08:00", "to": "18:00", "time_zone": "America/New_York"}}))
+        .unwrap();
+        assert_eq!(p.validate(), Ok(()));
+    }
+
+    #[test]
     fn invalid_policies_are_refused_with_the_reason() {
         let bad = [
             r#"{"hours": {"days": [], "from": "08:00", "to": "18:00"}}"#,
@@ -314,6 +363,7 @@ mod tests {
             r#"{"hours": {"days": [1], "from": "24:00", "to": "18:00"}}"#,
             r#"{"hours": {"days": [1], "from": "08:00", "to": "08:00"}}"#,
             r#"{"hours": {"days": [1], "from": "08:00", "to": "18:00", "utc_offset_minutes": 900}}"#,
+            r#"{"hours": {"days": [1], "from": "08:00", "to": "18:00", "time_zone": "Mars/Olympus"}}"#,
         ];
         for json in bad {
             let p: MachinePolicy = serde_json::from_str(json).unwrap();

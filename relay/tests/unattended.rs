@@ -370,6 +370,7 @@ async fn policies_are_validated_and_only_admins_of_the_org_set_them() {
     for bad in [
         serde_json::json!({"hours": {"days": [0], "from": "08:00", "to": "18:00"}}),
         serde_json::json!({"hours": {"days": [1], "from": "8am", "to": "18:00"}}),
+        serde_json::json!({"hours": {"days": [1], "from": "08:00", "to": "18:00", "time_zone": "Nowhere/Atlantis"}}),
         serde_json::json!({"roles": ["viewer"]}),
         serde_json::json!({"require_consent": "no"}),
         serde_json::json!({"unknown": true}),

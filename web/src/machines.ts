@@ -12,6 +12,7 @@ export interface Hours {
   from: string;
   to: string;
   utc_offset_minutes: number;
+  time_zone?: string;
 }
 
 /** A machine's access policy. */
@@ -172,8 +173,10 @@ function policyForm(label: string, p: MachinePolicy, path: string, status: HTMLE
             days: days.filter((c) => c.checked).map((c) => Number(c.value)),
             from: from.value,
             to: to.value,
-            // The machine is assumed to share the administrator's time zone.
+            // The machine is assumed to share the administrator's time zone; the named zone
+            // keeps the window right across daylight-saving changes.
             utc_offset_minutes: -new Date().getTimezoneOffset(),
+            time_zone: Intl.DateTimeFormat().resolvedOptions().timeZone,
           }
         : null,
     };
