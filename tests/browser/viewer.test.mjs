@@ -368,6 +368,13 @@ test("an enrolled computer: token and policy from the admin page, unattended con
     await connect.waitFor();
     assert.deepEqual(await a11yViolations(page), [], "connect page with the machine list");
     await shot(page, "machines-2-list");
+    // The list narrows as the supporter types (name, system or tag).
+    const search = page.getByRole("searchbox", { name: "Find a computer" });
+    await search.fill("nowhere-pc");
+    await page.getByText("No computer matches.").waitFor();
+    assert.equal(await connect.isVisible(), false);
+    await search.fill("lobby linux");
+    await connect.waitFor();
     const from = machine.lines.all.length;
     await connect.click();
     await waitForScene(page);

@@ -90,6 +90,16 @@ function sourceText(m: MachineInfo): string {
   return m.policy_source === "machine" ? t("machines.own") : t("machines.byDefault");
 }
 
+/** Whether `m` matches what was typed in the search box: every word, in its name, system or tags. */
+export function matchesQuery(m: Pick<MachineInfo, "hostname" | "os" | "tags">, query: string): boolean {
+  const hay = [m.hostname, m.os, ...m.tags].map((s) => s.toLowerCase());
+  return query
+    .toLowerCase()
+    .split(/\s+/)
+    .filter((w) => w !== "")
+    .every((w) => hay.some((s) => s.includes(w)));
+}
+
 function lastSeen(m: MachineInfo, lang: string): string {
   return m.last_seen_at === null ? t("machines.never") : when(m.last_seen_at, lang);
 }
@@ -121,22 +131,33 @@ export async function machineList(box: HTMLElement, connect: (machine: MachineIn
   list.sort((a, b) => Number(b.online) - Number(a.online) || a.hostname.localeCompare(b.hostname));
   const lang = language();
   const body = h("tbody");
+  const rows: [MachineInfo, HTMLElement][] = [];
+  const search = h("input", { type: "search", autocomplete: "off" });
+  search.addEventListener("input", () => {
+    let shown = 0;
+    for (const [m, tr] of rows) {
+      tr.hidden = !matchesQuery(m, search.value);
+      if (!tr.hidden) shown += 1;
+    }
+    status.textContent = shown === 0 ? t("machines.noMatch") : "";
+  });
+  box.append(h("form", { class: "inline", role: "search", onsubmit: (ev: Event) => ev.preventDefault() }, field(t("machines.search"), search, t("machines.searchHint"))));
   for (const m of list) {
     const button = h("button", { type: "button", class: "small", disabled: !m.online, "aria-label": t("machines.connectTo", { name: m.hostname }) }, t("machines.connect"));
     button.addEventListener("click", () => connect(m));
-    body.append(
-      h(
-        "tr",
-        { "data-machine": m.id },
-        h("td", {}, m.hostname),
-        stateCell(m),
-        h("td", {}, m.os),
-        h("td", {}, m.tags.join(", ")),
-        h("td", {}, lastSeen(m, lang)),
-        h("td", {}, policySummary(m.policy)),
-        h("td", {}, button),
-      ),
+    const tr = h(
+      "tr",
+      { "data-machine": m.id },
+      h("td", {}, m.hostname),
+      stateCell(m),
+      h("td", {}, m.os),
+      h("td", {}, m.tags.join(", ")),
+      h("td", {}, lastSeen(m, lang)),
+      h("td", {}, policySummary(m.policy)),
+      h("td", {}, button),
     );
+    rows.push([m, tr]);
+    body.append(tr);
   }
   const heads = ["machines.name", "machines.state", "machines.os", "machines.tags", "machines.lastSeen", "machines.policy"] as const;
   box.append(h("table", {}, h("thead", {}, h("tr", {}, ...heads.map((k) => h("th", { scope: "col" }, t(k))), h("td", {}))), body));

@@ -55,6 +55,9 @@ export const machinesEn = {
   "machines.own": "its own",
   "machines.byDefault": "default",
   "machines.useGroup": "Use the group's policy",
+  "machines.search": "Find a computer",
+  "machines.searchHint": "By name, system or tag; several words narrow it down.",
+  "machines.noMatch": "No computer matches.",
 };
 
 type MachineStrings = Record<keyof typeof machinesEn, string>;
@@ -113,6 +116,9 @@ export const machinesFr: MachineStrings = {
   "machines.own": "propre",
   "machines.byDefault": "par défaut",
   "machines.useGroup": "Suivre la règle du groupe",
+  "machines.search": "Trouver un ordinateur",
+  "machines.searchHint": "Par nom, système ou étiquette ; plusieurs mots affinent la recherche.",
+  "machines.noMatch": "Aucun ordinateur ne correspond.",
 };
 
 export const machinesDe: MachineStrings = {
@@ -169,6 +175,9 @@ export const machinesDe: MachineStrings = {
   "machines.own": "eigene",
   "machines.byDefault": "Vorgabe",
   "machines.useGroup": "Richtlinie der Gruppe verwenden",
+  "machines.search": "Computer suchen",
+  "machines.searchHint": "Nach Name, System oder Tag; mehrere Wörter grenzen ein.",
+  "machines.noMatch": "Kein Computer passt.",
 };
 
 export const machinesNl: MachineStrings = {
@@ -225,4 +234,7 @@ export const machinesNl: MachineStrings = {
   "machines.own": "eigen",
   "machines.byDefault": "standaard",
   "machines.useGroup": "Beleid van de groep gebruiken",
+  "machines.search": "Computer zoeken",
+  "machines.searchHint": "Op naam, systeem of label; meer woorden verfijnen de zoekopdracht.",
+  "machines.noMatch": "Geen computer komt overeen.",
 };
