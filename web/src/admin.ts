@@ -1,19 +1,15 @@
 // The organisation's admin page: users and roles, API keys, enrollment tokens and machines, and
 // the audit log with filters.
 
-import { ApiError, api, type ApiKeyInfo, type AuditEntry, type Me, type Member } from "./api";
+import { api, type ApiKeyInfo, type AuditEntry, type Me, type Member } from "./api";
 import { field, h, replace, when } from "./dom";
-import { errorText } from "./errors";
+import { failure } from "./errors";
 import { language, t } from "./i18n";
 import { adminGroups, adminMachines, adminTokens } from "./machines";
 
 const ROLES = ["owner", "admin", "technician", "viewer"] as const;
 const SCOPES = ["sessions:read", "sessions:end", "audit:read", "users:read", "users:write", "keys:write", "metrics:read", "webhooks:write", "machines:write", "machines:read"];
 const AUDIT_PAGE = 50;
-
-function failure(e: unknown): string {
-  return e instanceof ApiError ? errorText(e.code, e.retryAfterMs) : String(e);
-}
 
 function roleName(role: string): string {
   return ROLES.includes(role as (typeof ROLES)[number]) ? t(`role.${role as (typeof ROLES)[number]}`) : role;

@@ -3,7 +3,7 @@
 
 import { ApiError, api, type Me } from "./api";
 import { field, h, replace, when } from "./dom";
-import { errorText } from "./errors";
+import { failure } from "./errors";
 import { language, t } from "./i18n";
 
 /** A weekly window in the machine's time, as the relay stores it. */
@@ -59,10 +59,6 @@ interface TokenInfo {
 }
 
 const POLICY_ROLES = ["owner", "admin", "technician"] as const;
-
-function failure(e: unknown): string {
-  return e instanceof ApiError ? errorText(e.code, e.retryAfterMs) : String(e);
-}
 
 /** The commands that install the agent and enroll it with `token`, per system. */
 export function installCommands(relay: string, token: string): { system: string; command: string }[] {
