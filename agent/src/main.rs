@@ -113,6 +113,33 @@ impl ConfigArgs {
     }
 }
 
+/// `tether-agent enroll`.
+#[derive(Args)]
+struct EnrollArgs {
+    /// The relay's URL.
+    #[arg(long, env = "TETHER_RELAY")]
+    relay: String,
+    /// The enrollment token.
+    #[arg(long, env = "TETHER_ENROLL_TOKEN", hide_env_values = true)]
+    token: String,
+    /// Where to keep the machine key (default: a root-only file for --system on Linux and
+    /// macOS, else the keyring).
+    #[arg(long, value_enum)]
+    key_store: Option<KeyStoreKind>,
+    /// The key file with --key-store file (default: beside the configuration, or the system
+    /// service's).
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+    /// An extra trusted CA certificate (PEM) for the relay.
+    #[arg(long, env = "TETHER_CA_FILE")]
+    ca_file: Option<PathBuf>,
+    /// The name supporters see (defaults to the host name).
+    #[arg(long)]
+    name: Option<String>,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Show a share code and serve the supporter who uses it, with your consent.
@@ -135,30 +162,7 @@ enum Command {
     },
     /// Enroll this machine with an organisation for unattended access, using an enrollment
     /// token from the relay's admin page. Enrolling again replaces the earlier enrollment.
-    Enroll {
-        /// The relay's URL.
-        #[arg(long, env = "TETHER_RELAY")]
-        relay: String,
-        /// The enrollment token.
-        #[arg(long, env = "TETHER_ENROLL_TOKEN", hide_env_values = true)]
-        token: String,
-        /// Where to keep the machine key (default: a root-only file for --system on Linux and
-        /// macOS, else the keyring).
-        #[arg(long, value_enum)]
-        key_store: Option<KeyStoreKind>,
-        /// The key file with --key-store file (default: beside the configuration, or the
-        /// system service's).
-        #[arg(long)]
-        key_file: Option<PathBuf>,
-        /// An extra trusted CA certificate (PEM) for the relay.
-        #[arg(long, env = "TETHER_CA_FILE")]
-        ca_file: Option<PathBuf>,
-        /// The name supporters see (defaults to the host name).
-        #[arg(long)]
-        name: Option<String>,
-        #[command(flatten)]
-        config: ConfigArgs,
-    },
+    Enroll(EnrollArgs),
     /// Run as the enrolled machine: stay connected to the relay and serve sessions as the
     /// organisation's policy for this machine allows.
     Run {
@@ -177,7 +181,7 @@ enum Command {
         media: MediaArgs,
     },
     /// Show the enrollment and check that the relay accepts this machine (exit status 0 when it
-    /// does, 2 when it refuses it, 1 when it cannot be asked).
+    /// does, 78 when it refuses it, 1 when it cannot be asked).
     Status {
         #[command(flatten)]
         config: ConfigArgs,
@@ -211,7 +215,7 @@ fn main() -> Result<()> {
         Command::Share { media, .. } => media.display.clone(),
         Command::Run { media, config, .. } => {
             if media.display.is_none() {
-                media.display = service_display(config)?;
+                media.display = service_display(config);
                 found_display = media.display.is_some();
             }
             media.display.clone()
@@ -271,20 +275,16 @@ fn execute(cli: Cli, found_display: bool, stop: Option<platform::StopSignal>) ->
 /// The display a `run` without `--display` shares: the configuration's, else $DISPLAY, else
 /// the active local X session's (a system service has no $DISPLAY), whose X authority file is
 /// then used too.
-fn service_display(args: &ConfigArgs) -> Result<Option<String>> {
+fn service_display(args: &ConfigArgs) -> Option<String> {
     // A missing or bad configuration is reported by the run itself.
-    let Ok(cfg) = args.path().and_then(|p| Ok(AgentConfig::load(&p)?)) else {
-        return Ok(None);
-    };
+    let cfg = args.path().and_then(|p| Ok(AgentConfig::load(&p)?)).ok()?;
     if cfg.display.is_some() {
-        return Ok(cfg.display);
+        return cfg.display;
     }
     if std::env::var_os("DISPLAY").is_some() {
-        return Ok(None);
+        return None;
     }
-    let Some(found) = platform::graphical_session() else {
-        return Ok(None);
-    };
+    let found = platform::graphical_session()?;
     if let Some(auth) = found
         .xauthority
         .filter(|_| std::env::var_os("XAUTHORITY").is_none())
@@ -292,7 +292,7 @@ fn service_display(args: &ConfigArgs) -> Result<Option<String>> {
         // SAFETY: called from `main` before any other thread exists.
         unsafe { std::env::set_var("XAUTHORITY", auth) };
     }
-    Ok(Some(found.display))
+    Some(found.display)
 }
 
 /// Runs the command; `found_display` says the display to share was found from the signed-in
@@ -318,17 +318,7 @@ async fn run(cli: Cli, found_display: bool, stop: Option<platform::StopSignal>) 
             serve(cfg, consent_ui, std::future::pending::<bool>()).await?;
             Ok(0)
         }
-        Command::Enroll {
-            relay,
-            token,
-            key_store,
-            key_file,
-            ca_file,
-            name,
-            config,
-        } => enroll(relay, token, key_store, key_file, ca_file, name, config)
-            .await
-            .map(|()| 0),
+        Command::Enroll(args) => enroll(args).await.map(|()| 0),
         Command::Run {
             config,
             consent_ui,
@@ -378,20 +368,21 @@ async fn run(cli: Cli, found_display: bool, stop: Option<platform::StopSignal>) 
             }
             Ok(0)
         }
-        Command::Status { config } => status(config).await.map(|()| 0),
+        Command::Status { config } => status(config).await,
         Command::Unenroll { config } => unenroll(config).await.map(|()| 0),
     }
 }
 
-#[allow(clippy::too_many_arguments)] // the subcommand's flags, one call site
 async fn enroll(
-    relay: String,
-    token: String,
-    key_store: Option<KeyStoreKind>,
-    key_file: Option<PathBuf>,
-    ca_file: Option<PathBuf>,
-    name: Option<String>,
-    args: ConfigArgs,
+    EnrollArgs {
+        relay,
+        token,
+        key_store,
+        key_file,
+        ca_file,
+        name,
+        config: args,
+    }: EnrollArgs,
 ) -> Result<()> {
     relay_client::agent_url(&relay).context("--relay")?;
     let path = args.path()?;
@@ -459,7 +450,8 @@ async fn enroll(
     Ok(())
 }
 
-async fn status(args: ConfigArgs) -> Result<()> {
+/// `tether-agent status`; returns the exit status.
+async fn status(args: ConfigArgs) -> Result<i32> {
     let path = args.path()?;
     let agent = AgentConfig::load(&path)?;
     let store = agent.store()?;
@@ -481,12 +473,12 @@ async fn status(args: ConfigArgs) -> Result<()> {
     match relay_client::check_sign_in(&cfg).await {
         Ok(()) => {
             println!("Relay:         accepts this machine");
-            Ok(())
+            Ok(0)
         }
         Err(e @ tether_agent::Error::MachineRefused(_)) => Err(e.into()),
         Err(e) => {
             println!("Relay:         cannot be asked ({e})");
-            std::process::exit(1)
+            Ok(1)
         }
     }
 }

@@ -234,6 +234,20 @@ pub fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<tokio_rustls::
     )))
 }
 
+/// The agent endpoint of `relay` and, for `https://`/`wss://`, its TLS settings.
+pub(crate) fn endpoint(
+    relay: &str,
+    ca_file: Option<&std::path::Path>,
+) -> Result<(RelayUrl, Option<tokio_rustls::TlsConnector>)> {
+    let url = agent_url(relay)?;
+    let tls = if url.tls {
+        Some(tls_connector(ca_file)?)
+    } else {
+        None
+    };
+    Ok((url, tls))
+}
+
 /// A TCP connection to the relay, wrapped in TLS for `https://` relays.
 pub(crate) async fn connect_io(
     url: &RelayUrl,
@@ -287,12 +301,7 @@ pub async fn check_sign_in(cfg: &ClientConfig) -> Result<()> {
         .machine
         .as_ref()
         .ok_or_else(|| Error::Config("this agent is not enrolled".into()))?;
-    let url = agent_url(&cfg.relay)?;
-    let tls = if url.tls {
-        Some(tls_connector(cfg.ca_file.as_deref())?)
-    } else {
-        None
-    };
+    let (url, tls) = endpoint(&cfg.relay, cfg.ca_file.as_deref())?;
     let ws = open_socket(&url, tls.as_ref())
         .await
         .map_err(Error::Relay)?;
@@ -300,7 +309,7 @@ pub async fn check_sign_in(cfg: &ClientConfig) -> Result<()> {
     tx.send(Ws::text(signal::encode(&hello(cfg))))
         .await
         .map_err(|e| Error::Relay(format!("sending hello: {e}")))?;
-    if let Some(reason) = sign_in(machine, &mut tx, &mut rx).await? {
+    if let Some(reason) = sign_in(machine, &mut tx, &mut rx).await {
         return Err(Error::Relay(reason));
     }
     let answer = tokio::time::timeout(CHALLENGE_WAIT, async {
@@ -331,12 +340,7 @@ pub async fn run(
     events: mpsc::UnboundedSender<ClientEvent>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
-    let url = agent_url(&cfg.relay)?;
-    let tls = if url.tls {
-        Some(tls_connector(cfg.ca_file.as_deref())?)
-    } else {
-        None
-    };
+    let (url, tls) = endpoint(&cfg.relay, cfg.ca_file.as_deref())?;
     let hello = hello(&cfg);
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let mut sessions = Sessions {
@@ -388,8 +392,8 @@ struct Link<'a> {
 /// How long the relay has to send an enrolled machine its challenge.
 const CHALLENGE_WAIT: Duration = Duration::from_secs(15);
 
-/// Answers the relay's challenge with the machine key. `Err` when the relay refuses the machine
-/// (revoked or unknown), which no retry can fix; `Ok(Some(reason))` when the connection failed.
+/// Answers the relay's challenge with the machine key; `Some(reason)` when that could not be
+/// done. Whether the relay accepts the signature comes in the next frame.
 async fn sign_in(
     machine: &MachineIdentity,
     tx: &mut (impl SinkExt<Ws, Error = tokio_tungstenite::tungstenite::Error> + Unpin),
@@ -397,7 +401,7 @@ async fn sign_in(
              impl StreamExt<Item = std::result::Result<Ws, tokio_tungstenite::tungstenite::Error>>
              + Unpin
          ),
-) -> Result<Option<String>> {
+) -> Option<String> {
     let first = tokio::time::timeout(CHALLENGE_WAIT, async {
         loop {
             match rx.next().await {
@@ -409,21 +413,19 @@ async fn sign_in(
     })
     .await;
     let nonce = match first {
-        Err(_) => return Ok(Some("the relay sent no challenge in time".into())),
-        Ok(None) => return Ok(Some("the relay closed the connection".into())),
+        Err(_) => return Some("the relay sent no challenge in time".into()),
+        Ok(None) => return Some("the relay closed the connection".into()),
         Ok(Some(Ok(Message::Challenge(c)))) => c.nonce,
-        Ok(Some(Ok(Message::Error(e)))) => {
-            return Ok(Some(format!("the relay says: {}", e.message)));
-        }
-        Ok(Some(_)) => return Ok(Some("the relay did not send a challenge".into())),
+        Ok(Some(Ok(Message::Error(e)))) => return Some(format!("the relay says: {}", e.message)),
+        Ok(Some(_)) => return Some("the relay did not send a challenge".into()),
     };
     let m = Message::ChallengeResponse(ChallengeResponse {
         signature: machine.answer(&nonce),
     });
-    if let Err(e) = tx.send(Ws::text(signal::encode(&m))).await {
-        return Ok(Some(format!("answering the challenge: {e}")));
-    }
-    Ok(None)
+    tx.send(Ws::text(signal::encode(&m)))
+        .await
+        .err()
+        .map(|e| format!("answering the challenge: {e}"))
 }
 
 /// One connection attempt; returns why it ended, or `Err` when retrying cannot help.
@@ -443,7 +445,7 @@ async fn attempt(
         return Ok(format!("sending hello: {e}"));
     }
     if let Some(machine) = link.machine
-        && let Some(reason) = sign_in(machine, &mut tx, &mut rx).await?
+        && let Some(reason) = sign_in(machine, &mut tx, &mut rx).await
     {
         return Ok(reason);
     }

@@ -24,12 +24,7 @@ pub(super) async fn post_json(
     path: &str,
     body: &serde_json::Value,
 ) -> Result<serde_json::Value> {
-    let url = relay_client::agent_url(relay)?;
-    let tls = if url.tls {
-        Some(relay_client::tls_connector(ca_file)?)
-    } else {
-        None
-    };
+    let (url, tls) = relay_client::endpoint(relay, ca_file)?;
     tokio::time::timeout(TIMEOUT, call(&url, tls.as_ref(), path, body))
         .await
         .map_err(|_| Error::Relay(format!("the relay did not answer within {TIMEOUT:?}")))?
