@@ -11,12 +11,11 @@ use std::path::Path;
 use std::process::Stdio;
 
 use tether_protocol::signal::ErrorCode;
-use tether_relay::store::Role;
 use tether_tests::viewer::{Target, Viewer, ViewerOptions};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-use crate::support::{WAIT, line_containing, seed_user, start_relay};
+use crate::support::{Acme, WAIT, line_containing};
 use crate::xvfb::Xvfb;
 
 const UNIT: &str = "/lib/systemd/system/tether-agent.service";
@@ -43,18 +42,6 @@ fn sh(program: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
-}
-
-async fn api(
-    addr: std::net::SocketAddr,
-    method: &str,
-    path: &str,
-    body: Option<serde_json::Value>,
-    token: &str,
-) -> serde_json::Value {
-    let (status, out) = tether_tests::http(addr, method, path, body.as_ref(), Some(token)).await;
-    assert_eq!(status, 200, "{method} {path}: {out}");
-    out
 }
 
 fn purge() -> String {
@@ -97,32 +84,11 @@ async fn the_package_enrolls_silently_serves_unattended_and_purges_cleanly() {
         "an agent is enrolled on this machine already; not touching it"
     );
     let x = Xvfb::start(320, 240);
-    let dir = tempfile::tempdir().unwrap();
-    seed_user(dir.path(), "olga@acme.example", "Olga Owner", Role::Owner);
-    seed_user(
-        dir.path(),
-        "jane@acme.example",
-        "Jane Doe",
-        Role::Technician,
-    );
-    let addr = tether_tests::free_addr();
-    let _relay = start_relay(dir.path(), addr).await;
-    let owner = tether_tests::token(addr, "olga@acme.example", "correct horse battery").await;
-    let jane = tether_tests::token(addr, "jane@acme.example", "correct horse battery").await;
-    let new_token = || async {
-        let body = serde_json::json!({"expires_in_secs": 600, "max_uses": 1});
-        api(
-            addr,
-            "POST",
-            "/api/v1/enrollment-tokens",
-            Some(body),
-            &owner,
-        )
-        .await
-    };
+    let acme = Acme::start().await;
+    let (addr, jane) = (acme.addr, acme.jane.clone());
 
     // Preseeded with debconf, installed without a question.
-    let token = new_token().await;
+    let token = acme.enrollment_token().await;
     let selections = format!(
         "tether-agent tether-agent/relay_url string http://{addr}\n\
          tether-agent tether-agent/enroll_token password {}\n",
@@ -137,7 +103,7 @@ async fn the_package_enrolls_silently_serves_unattended_and_purges_cleanly() {
     // Enrolled: the machine is listed, the key is root's alone, the token is forgotten.
     let key = std::fs::metadata(KEY).expect("the machine key");
     assert_eq!((key.permissions().mode() & 0o777, key.uid()), (0o600, 0));
-    let machines = api(addr, "GET", "/api/v1/machines", None, &owner).await;
+    let machines = acme.api("GET", "/api/v1/machines", None).await;
     let machines = machines.as_array().unwrap();
     assert_eq!(machines.len(), 1, "{machines:?}");
     let id = machines[0]["id"].as_i64().unwrap();
@@ -176,15 +142,18 @@ async fn the_package_enrolls_silently_serves_unattended_and_purges_cleanly() {
     line_containing(&mut out, "Your share code:").await;
 
     // Allowed unattended by policy: the supporter is in. Forbidden for technicians: refused.
-    let policy_path = format!("/api/v1/machines/{id}/policy");
-    let policy = |p: serde_json::Value| api(addr, "PUT", &policy_path, Some(p), &owner);
-    policy(serde_json::json!({"require_consent": false, "allow_without_user": true})).await;
+    acme.set_policy(
+        id,
+        serde_json::json!({"require_consent": false, "allow_without_user": true}),
+    )
+    .await;
     let viewer = Viewer::connect(addr, &jane, Target::Machine(id), ViewerOptions::default())
         .await
         .expect("an unattended session");
     assert!(viewer.session.unattended);
     drop(viewer);
-    policy(
+    acme.set_policy(
+        id,
         serde_json::json!({"roles": ["owner", "admin"], "require_consent": false,
         "allow_without_user": true}),
     )
@@ -197,7 +166,7 @@ async fn the_package_enrolls_silently_serves_unattended_and_purges_cleanly() {
 
     // Purged: the machine is revoked at the relay, the service stops for good, nothing is left.
     purge();
-    let m = api(addr, "GET", &format!("/api/v1/machines/{id}"), None, &owner).await;
+    let m = acme.machine(id).await;
     assert!(m["revoked_at"].is_i64(), "{m}");
     let status = tokio::time::timeout(WAIT, service.wait())
         .await
@@ -212,9 +181,9 @@ async fn the_package_enrolls_silently_serves_unattended_and_purges_cleanly() {
 
     // A revoked token, preseeded in a file: the package installs, enrolls nothing, says why,
     // and the token file is gone.
-    let token = new_token().await;
+    let token = acme.enrollment_token().await;
     let path = format!("/api/v1/enrollment-tokens/{}", token["id"]);
-    api(addr, "DELETE", &path, None, &owner).await;
+    acme.api("DELETE", &path, None).await;
     std::fs::create_dir_all("/etc/tether").unwrap();
     std::fs::write(
         "/etc/tether/enroll.env",
@@ -229,7 +198,7 @@ async fn the_package_enrolls_silently_serves_unattended_and_purges_cleanly() {
     assert!(out.contains("enrollment failed"), "{out}");
     assert!(!Path::new(CONFIG).exists() && !Path::new(KEY).exists());
     assert!(!Path::new("/etc/tether/enroll.env").exists());
-    let machines = api(addr, "GET", "/api/v1/machines", None, &owner).await;
+    let machines = acme.api("GET", "/api/v1/machines", None).await;
     assert_eq!(machines.as_array().unwrap().len(), 1, "{machines}");
     purge();
 }

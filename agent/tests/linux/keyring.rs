@@ -4,9 +4,7 @@
 
 use std::process::Stdio;
 
-use tether_relay::store::Role;
-
-use crate::support::{seed_user, start_relay};
+use crate::support::Acme;
 
 /// Runs in the D-Bus session: unlock a fresh keyring, then enroll, check, unenroll. The login
 /// keyring needs a non-empty password: with an empty one gnome-keyring makes no default
@@ -25,27 +23,15 @@ echo done
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_machine_key_lives_in_the_user_keyring() {
-    let dir = tempfile::tempdir().unwrap();
-    seed_user(dir.path(), "olga@acme.example", "Olga Owner", Role::Owner);
-    let addr = tether_tests::free_addr();
-    let _relay = start_relay(dir.path(), addr).await;
-    let owner = tether_tests::token(addr, "olga@acme.example", "correct horse battery").await;
-    let body = serde_json::json!({"expires_in_secs": 600, "max_uses": 1});
-    let (_, token) = tether_tests::http(
-        addr,
-        "POST",
-        "/api/v1/enrollment-tokens",
-        Some(&body),
-        Some(&owner),
-    )
-    .await;
+    let acme = Acme::start().await;
+    let token = acme.enrollment_token().await;
     let home = tempfile::tempdir().unwrap();
 
     let out = tokio::process::Command::new("dbus-run-session")
         .args(["--", "sh", "-c", SCRIPT])
         .env("HOME", home.path())
         .env("AGENT", env!("CARGO_BIN_EXE_tether-agent"))
-        .env("RELAY", format!("http://{addr}"))
+        .env("RELAY", format!("http://{}", acme.addr))
         .env("TETHER_ENROLL_TOKEN", token["token"].as_str().unwrap())
         .stdin(Stdio::null())
         .output()
@@ -66,8 +52,7 @@ async fn the_machine_key_lives_in_the_user_keyring() {
     assert!(text.contains("revoked"), "{text}");
 
     // The relay saw the machine and its revocation.
-    let (_, machines) =
-        tether_tests::http(addr, "GET", "/api/v1/machines", None, Some(&owner)).await;
+    let machines = acme.api("GET", "/api/v1/machines", None).await;
     assert_eq!(machines[0]["hostname"], "desk-3", "{machines}");
     assert!(machines[0]["revoked_at"].is_i64(), "{machines}");
 }

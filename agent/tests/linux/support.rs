@@ -87,3 +87,75 @@ pub fn seed_user(dir: &std::path::Path, email: &str, full_name: &str, role: Role
     };
     store.create_user("Acme IT", &user, role, 0).unwrap();
 }
+
+/// An in-process relay whose Acme IT has an owner (Olga) and a technician (Jane), both signed
+/// in: what the enrolled-machine tests start from.
+pub struct Acme {
+    pub addr: std::net::SocketAddr,
+    /// Olga's access token.
+    pub owner: String,
+    /// Jane's access token.
+    pub jane: String,
+    _relay: Relay,
+    _dir: tempfile::TempDir,
+}
+
+impl Acme {
+    pub async fn start() -> Acme {
+        let dir = tempfile::tempdir().unwrap();
+        seed_user(dir.path(), "olga@acme.example", "Olga Owner", Role::Owner);
+        seed_user(
+            dir.path(),
+            "jane@acme.example",
+            "Jane Doe",
+            Role::Technician,
+        );
+        let addr = tether_tests::free_addr();
+        let relay = start_relay(dir.path(), addr).await;
+        let owner = tether_tests::token(addr, "olga@acme.example", "correct horse battery").await;
+        let jane = tether_tests::token(addr, "jane@acme.example", "correct horse battery").await;
+        Acme {
+            addr,
+            owner,
+            jane,
+            _relay: relay,
+            _dir: dir,
+        }
+    }
+
+    /// `method path` as the owner; asserts success and returns the answer.
+    pub async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let (status, out) =
+            tether_tests::http(self.addr, method, path, body.as_ref(), Some(&self.owner)).await;
+        assert_eq!(status, 200, "{method} {path}: {out}");
+        out
+    }
+
+    /// A fresh enrollment token: one use, ten minutes. Its `id` and `token`.
+    pub async fn enrollment_token(&self) -> serde_json::Value {
+        let body = serde_json::json!({"expires_in_secs": 600, "max_uses": 1});
+        self.api("POST", "/api/v1/enrollment-tokens", Some(body))
+            .await
+    }
+
+    /// Machine `id` as the relay lists it.
+    pub async fn machine(&self, id: i64) -> serde_json::Value {
+        self.api("GET", &format!("/api/v1/machines/{id}"), None)
+            .await
+    }
+
+    /// Replaces machine `id`'s own policy.
+    pub async fn set_policy(&self, id: i64, policy: serde_json::Value) {
+        self.api(
+            "PUT",
+            &format!("/api/v1/machines/{id}/policy"),
+            Some(policy),
+        )
+        .await;
+    }
+}

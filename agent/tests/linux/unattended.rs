@@ -9,12 +9,11 @@ use std::path::Path;
 use std::process::Stdio;
 
 use tether_protocol::signal::{ErrorCode, Mode};
-use tether_relay::store::Role;
 use tether_tests::viewer::{Target, Viewer, ViewerOptions};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-use crate::support::{WAIT, line_containing, seed_user, start_relay};
+use crate::support::{Acme, WAIT, line_containing};
 use crate::xvfb::Xvfb;
 
 fn agent(args: &[&str]) -> std::process::Output {
@@ -31,39 +30,6 @@ fn text(o: &std::process::Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
-}
-
-async fn new_token(addr: std::net::SocketAddr, owner: &str) -> String {
-    let body = serde_json::json!({"expires_in_secs": 600, "max_uses": 1});
-    let (status, t) = tether_tests::http(
-        addr,
-        "POST",
-        "/api/v1/enrollment-tokens",
-        Some(&body),
-        Some(owner),
-    )
-    .await;
-    assert_eq!(status, 200, "{t}");
-    t["token"].as_str().unwrap().to_owned()
-}
-
-async fn machine(addr: std::net::SocketAddr, owner: &str, id: i64) -> serde_json::Value {
-    let (status, m) = tether_tests::http(
-        addr,
-        "GET",
-        &format!("/api/v1/machines/{id}"),
-        None,
-        Some(owner),
-    )
-    .await;
-    assert_eq!(status, 200, "{m}");
-    m
-}
-
-async fn set_policy(addr: std::net::SocketAddr, owner: &str, id: i64, p: serde_json::Value) {
-    let path = format!("/api/v1/machines/{id}/policy");
-    let (status, out) = tether_tests::http(addr, "PUT", &path, Some(&p), Some(owner)).await;
-    assert_eq!(status, 200, "{out}");
 }
 
 fn enrolled_id(out: &str) -> i64 {
@@ -141,19 +107,10 @@ fn mode_of(p: &Path) -> u32 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_enrolled_machine_serves_supporters_as_its_policy_says_until_it_is_unenrolled() {
     let x = Xvfb::start(320, 240);
-    let dir = tempfile::tempdir().unwrap();
-    seed_user(dir.path(), "olga@acme.example", "Olga Owner", Role::Owner);
-    seed_user(
-        dir.path(),
-        "jane@acme.example",
-        "Jane Doe",
-        Role::Technician,
-    );
-    let addr = tether_tests::free_addr();
-    let _relay = start_relay(dir.path(), addr).await;
+    let acme = Acme::start().await;
+    let (addr, jane) = (acme.addr, acme.jane.clone());
     let relay = format!("http://{addr}");
-    let owner = tether_tests::token(addr, "olga@acme.example", "correct horse battery").await;
-    let jane = tether_tests::token(addr, "jane@acme.example", "correct horse battery").await;
+    let dir = tempfile::tempdir().unwrap();
     let etc = dir.path().join("etc");
     let config = etc.join("agent.toml");
     let key = etc.join("machine.key");
@@ -181,12 +138,12 @@ async fn an_enrolled_machine_serves_supporters_as_its_policy_says_until_it_is_un
     assert!(!config.exists() && !key.exists());
 
     // Enrolled: the key is the owner's alone, the relay lists the machine, status agrees.
-    let out = enroll(&new_token(addr, &owner).await);
+    let out = enroll(acme.enrollment_token().await["token"].as_str().unwrap());
     assert!(out.status.success(), "{}", text(&out));
     let first = enrolled_id(&text(&out));
     assert_eq!(mode_of(&key), 0o600);
     assert_eq!(mode_of(&etc), 0o700);
-    assert_eq!(machine(addr, &owner, first).await["hostname"], "kiosk-7");
+    assert_eq!(acme.machine(first).await["hostname"], "kiosk-7");
     let out = agent(&["status", "--config", config_arg]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
@@ -196,24 +153,22 @@ async fn an_enrolled_machine_serves_supporters_as_its_policy_says_until_it_is_un
     );
 
     // Enrolled again: a new machine, and the old one is revoked.
-    let out = enroll(&new_token(addr, &owner).await);
+    let out = enroll(acme.enrollment_token().await["token"].as_str().unwrap());
     assert!(out.status.success(), "{}", text(&out));
     let id = enrolled_id(&text(&out));
     assert_ne!(id, first);
-    assert!(machine(addr, &owner, first).await["revoked_at"].is_i64());
-    assert!(machine(addr, &owner, id).await["revoked_at"].is_null());
+    assert!(acme.machine(first).await["revoked_at"].is_i64());
+    assert!(acme.machine(id).await["revoked_at"].is_null());
 
     // Running as the machine, with nobody signed in and nobody to ask.
-    set_policy(
-        addr,
-        &owner,
+    acme.set_policy(
         id,
         serde_json::json!({"require_consent": false, "allow_without_user": true}),
     )
     .await;
     let (mut run, mut out) = run_agent(config_arg, &x.display, "no");
     line_containing(&mut out, "Your share code:").await;
-    assert_eq!(machine(addr, &owner, id).await["online"], true);
+    assert_eq!(acme.machine(id).await["online"], true);
 
     // The policy waives consent: the supporter is in and sees the screen; the agent says so.
     let mut viewer = Viewer::connect(addr, &jane, Target::Machine(id), ViewerOptions::default())
@@ -234,13 +189,8 @@ async fn an_enrolled_machine_serves_supporters_as_its_policy_says_until_it_is_un
     banners_until(&x, Vec::is_empty).await;
 
     // Nobody signed in is not allowed: refused with the reason.
-    set_policy(
-        addr,
-        &owner,
-        id,
-        serde_json::json!({"require_consent": false}),
-    )
-    .await;
+    acme.set_policy(id, serde_json::json!({"require_consent": false}))
+        .await;
     let refused = Viewer::connect(addr, &jane, Target::Machine(id), ViewerOptions::default())
         .await
         .err()
@@ -259,9 +209,7 @@ async fn an_enrolled_machine_serves_supporters_as_its_policy_says_until_it_is_un
     // never let in.
     let (mut run, mut out) = run_agent(config_arg, &x.display, "yes");
     line_containing(&mut out, "Your share code:").await;
-    set_policy(
-        addr,
-        &owner,
+    acme.set_policy(
         id,
         serde_json::json!({"require_consent": true, "allow_without_user": true}),
     )
@@ -282,7 +230,7 @@ async fn an_enrolled_machine_serves_supporters_as_its_policy_says_until_it_is_un
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("revoked"), "{}", text(&out));
     assert!(!key.exists() && !config.exists());
-    assert!(machine(addr, &owner, id).await["revoked_at"].is_i64());
+    assert!(acme.machine(id).await["revoked_at"].is_i64());
     let status = tokio::time::timeout(WAIT, run.wait())
         .await
         .expect("the agent stops")
