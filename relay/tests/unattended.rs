@@ -339,6 +339,16 @@ async fn nobody_signed_in_needs_a_policy_that_allows_it() {
         Some(ErrorCode::PolicyDenied),
         "{refused:?}"
     );
+    // The refusal is in the audit log as soon as the supporter hears of it.
+    let (_, audit) = http(
+        relay.addr,
+        "GET",
+        "/api/v1/audit?action=connect_machine",
+        None,
+        Some(&owner),
+    )
+    .await;
+    assert_eq!(audit[0]["outcome"], "policy_denied", "{audit}");
     // Unattended, but someone must be signed in.
     assert_eq!(
         set_policy(

@@ -348,7 +348,9 @@ impl Hub {
         }
     }
 
-    /// Appends an audit entry; a failure is logged (the action itself is not undone).
+    /// Appends an audit entry; a failure is logged (the action itself is not undone). Under the
+    /// state lock the entry is written when the lock is released; called without it (a refusal
+    /// decided from the store) it is written now, since no release is coming.
     pub(super) fn audit(
         &self,
         org: Option<i64>,
@@ -362,6 +364,13 @@ impl Hub {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(entry);
+        // Held (by this thread or another): its release writes the entry. Free: nobody will.
+        if !matches!(
+            self.state.try_lock(),
+            Err(std::sync::TryLockError::WouldBlock)
+        ) {
+            self.flush_audit();
+        }
     }
 }
 

@@ -216,7 +216,7 @@ impl Hub {
 
     /// Writes the audit entries recorded so far. Runs after the state lock is released, so a
     /// slow disk delays only the caller, never every other socket.
-    fn flush_audit(&self) {
+    pub(super) fn flush_audit(&self) {
         let entries =
             std::mem::take(&mut *self.pending_audit.lock().unwrap_or_else(|p| p.into_inner()));
         for e in entries {
