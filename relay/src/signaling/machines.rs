@@ -70,7 +70,7 @@ impl Hub {
         };
         let (org, outcome, why) = match &key {
             Some(k) if verified && !k.revoked => {
-                self.audit_now(Some(k.org_id), machine_id, "ok");
+                self.audit_auth(Some(k.org_id), machine_id, "ok");
                 return Some(MachineLogin {
                     id: k.id,
                     org_id: k.org_id,
@@ -88,20 +88,14 @@ impl Hub {
             ),
             None => (None, "unknown", "no such machine; enroll it again"),
         };
-        self.audit_now(org, machine_id, outcome);
+        self.audit_auth(org, machine_id, outcome);
         link.error(ErrorCode::Unauthorized, why);
         None
     }
 
-    fn audit_now(&self, org: Option<i64>, machine_id: i64, outcome: &str) {
-        crate::audit::record(
-            self.store.as_ref(),
-            org,
-            &format!("machine:{machine_id}"),
-            "machine_auth",
-            outcome,
-            serde_json::json!({}),
-        );
+    fn audit_auth(&self, org: Option<i64>, machine_id: i64, outcome: &str) {
+        let actor = format!("machine:{machine_id}");
+        self.audit(org, &actor, "machine_auth", outcome, serde_json::json!({}));
     }
 
     /// The ids of `org`'s machines whose agents are connected.
