@@ -197,12 +197,14 @@ pub async fn get(
     Path(id): Path<i64>,
 ) -> Result<Json<MachineInfo>> {
     caller.require(Scope::MachinesRead)?;
-    let mut m = state
-        .store
-        .machine(caller.org_id(), id)?
-        .ok_or(Error::NotFound)?;
-    m.online = state.hub.online_machines(caller.org_id()).contains(&id);
-    Ok(Json(m))
+    machine(&state, caller.org_id(), id).map(Json)
+}
+
+/// Machine `id` of `org` as listed, with whether it is online.
+fn machine(state: &AppState, org: i64, id: i64) -> Result<MachineInfo> {
+    let mut m = state.store.machine(org, id)?.ok_or(Error::NotFound)?;
+    m.online = state.hub.online_machines(org).contains(&id);
+    Ok(m)
 }
 
 /// `PUT /api/v1/machines/{id}/policy`: replaces the machine's access policy. It applies to the
@@ -243,9 +245,7 @@ pub async fn clear_policy(
         "machine_policy",
         serde_json::json!({"id": id, "policy": null}),
     );
-    let mut m = state.store.machine(org, id)?.ok_or(Error::NotFound)?;
-    m.online = state.hub.online_machines(org).contains(&id);
-    Ok(Json(m))
+    machine(&state, org, id).map(Json)
 }
 
 /// `DELETE /api/v1/machines/{id}`: revokes the machine at once.
