@@ -123,14 +123,7 @@ async fn tokens_are_shown_once_hashed_at_rest_scoped_and_revocable() {
             .unwrap(),
         None
     );
-    let (_, audit) = http(
-        relay.addr,
-        "GET",
-        "/api/v1/audit?action=enrollment_token_revoke",
-        None,
-        Some(&owner),
-    )
-    .await;
+    let audit = relay.audit(&owner, "enrollment_token_revoke").await;
     assert_eq!(audit.as_array().unwrap().len(), 1);
 }
 

@@ -136,6 +136,14 @@ impl Relay {
         tether_tests::token(self.addr, email, PASSWORD).await
     }
 
+    /// The audit entries of `action` that `token`'s organisation sees, newest first.
+    pub async fn audit(&self, token: &str, action: &str) -> serde_json::Value {
+        let path = format!("/api/v1/audit?action={action}");
+        let (status, entries) = http(self.addr, "GET", &path, None, Some(token)).await;
+        assert_eq!(status, 200, "{entries}");
+        entries
+    }
+
     pub async fn agent(&self, hostname: &str) -> Client {
         let url = format!("ws://{}/api/v1/ws/agent", self.addr);
         let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();

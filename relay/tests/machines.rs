@@ -165,14 +165,7 @@ async fn an_agent_enrolls_with_a_token_and_proof_of_its_key() {
     )
     .await;
     assert_eq!(status, 401);
-    let (_, audit) = http(
-        relay.addr,
-        "GET",
-        "/api/v1/audit?action=machine_enroll",
-        None,
-        Some(&owner),
-    )
-    .await;
+    let audit = relay.audit(&owner, "machine_enroll").await;
     assert_eq!(audit.as_array().unwrap().len(), 1, "{audit}");
 }
 

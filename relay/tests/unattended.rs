@@ -166,14 +166,7 @@ async fn a_machine_proves_its_key_shows_online_and_is_cut_off_when_revoked() {
     );
     assert_eq!(machine(&relay, &owner, id).await["online"], false);
 
-    let (_, audit) = http(
-        relay.addr,
-        "GET",
-        "/api/v1/audit?action=machine_auth",
-        None,
-        Some(&owner),
-    )
-    .await;
+    let audit = relay.audit(&owner, "machine_auth").await;
     let outcomes: Vec<&str> = audit
         .as_array()
         .unwrap()
@@ -246,14 +239,7 @@ async fn the_policy_decides_who_connects_and_whether_the_user_is_asked() {
     assert!(a.unattended);
     assert_eq!(a.peer.email.as_deref(), Some("tech@acme.example"));
     let _fresh_code = agent.recv().await;
-    let (_, audit) = http(
-        relay.addr,
-        "GET",
-        "/api/v1/audit?action=session_start",
-        None,
-        Some(&owner),
-    )
-    .await;
+    let audit = relay.audit(&owner, "session_start").await;
     assert_eq!(audit[0]["detail"]["unattended"], true, "{audit}");
     assert_eq!(audit[0]["detail"]["machine"], id);
     end_session(&mut viewer, &mut agent, s.session_id).await;
@@ -340,14 +326,7 @@ async fn nobody_signed_in_needs_a_policy_that_allows_it() {
         "{refused:?}"
     );
     // The refusal is in the audit log as soon as the supporter hears of it.
-    let (_, audit) = http(
-        relay.addr,
-        "GET",
-        "/api/v1/audit?action=connect_machine",
-        None,
-        Some(&owner),
-    )
-    .await;
+    let audit = relay.audit(&owner, "connect_machine").await;
     assert_eq!(audit[0]["outcome"], "policy_denied", "{audit}");
     // Unattended, but someone must be signed in.
     assert_eq!(
@@ -468,14 +447,7 @@ async fn an_uninstalled_machine_revokes_itself_with_its_key_only() {
     assert_eq!(m["online"], false);
     assert!(machine(&relay, &owner, other).await["revoked_at"].is_null());
     assert_eq!(post(unenroll_body(id, &key, now)).await, 200);
-    let (_, audit) = http(
-        relay.addr,
-        "GET",
-        "/api/v1/audit?action=machine_unenroll",
-        None,
-        Some(&owner),
-    )
-    .await;
+    let audit = relay.audit(&owner, "machine_unenroll").await;
     let entries = audit.as_array().unwrap();
     assert!(
         entries
@@ -586,12 +558,6 @@ async fn a_group_policy_covers_its_tagged_machines_unless_one_has_its_own() {
     let bad = serde_json::json!({"roles": ["janitor"]});
     let (status, _) = call("PUT", group.into(), Some(bad), owner.clone()).await;
     assert_eq!(status, 400);
-    let (_, audit) = call(
-        "GET",
-        "/api/v1/audit?action=group_policy".into(),
-        None,
-        owner,
-    )
-    .await;
+    let audit = relay.audit(&owner, "group_policy").await;
     assert_eq!(audit.as_array().unwrap().len(), 2, "{audit}");
 }

@@ -148,14 +148,7 @@ async fn subscribed_actions_arrive_signed_and_only_to_their_org() {
     assert_eq!(body["action"], "session_start");
     assert_eq!(body["detail"]["session_id"], start.session_id.to_string());
     // The body is the audit entry itself, field for field.
-    let (_, audit) = http(
-        relay.addr,
-        "GET",
-        "/api/v1/audit?action=session_start",
-        None,
-        Some(&owner),
-    )
-    .await;
+    let audit = relay.audit(&owner, "session_start").await;
     let entry = &audit[0];
     for field in ["id", "at", "actor", "action", "outcome", "detail"] {
         assert_eq!(
