@@ -577,7 +577,9 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
             a = stop => again.store(a, std::sync::atomic::Ordering::Relaxed),
         }
     };
-    let result = relay_client::run(cfg, prompt.as_mut(), tx, shutdown).await;
+    // The command line has no Stop or Pause buttons: Ctrl-C ends everything.
+    let (_no_commands, commands) = mpsc::unbounded_channel::<relay_client::ClientCommand>();
+    let result = relay_client::run(cfg, prompt.as_mut(), tx, commands, shutdown).await;
     printer.abort();
     result?;
     let again = again.load(std::sync::atomic::Ordering::Relaxed);

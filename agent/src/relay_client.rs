@@ -2,7 +2,7 @@
 //! about consent requests, follows sessions, and reconnects with the protocol's backoff machine
 //! after a relay restart or a network loss — forever, until told to stop.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -11,16 +11,16 @@ use rand::Rng;
 use tether_protocol::reconnect::{Backoff, Reconnect};
 use tether_protocol::signal::{
     self, ChallengeResponse, ConsentResponse, Decision, ErrorMessage, Hello, Message, Ping,
-    RequestId, SessionEnd, SessionId, SessionStart, ShareCodeIssued,
+    RenewCode, RequestId, SessionEnd, SessionId, SessionStart, ShareCodeIssued,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::Message as Ws;
 
 use crate::banner::{self, Banner};
 use crate::consent::{ConsentPrompt, PromptFuture};
 use crate::error::{Error, Result};
 use crate::machine::MachineIdentity;
-use crate::session::{self, SessionConfig};
+use crate::session::{self, LocalControl, SessionConfig};
 
 /// What the client reports to its owner (the CLI or the desktop app).
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +42,27 @@ pub enum ClientEvent {
         /// When the next attempt starts.
         retry_in: Duration,
     },
+}
+
+/// What the client's owner (the desktop app) asks of it, on behalf of the person at the machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientCommand {
+    /// Discard the share code and get a new one (ignored while disconnected: the next
+    /// connection brings a fresh code anyway).
+    RenewCode,
+    /// End a session at once, held keys released. Works while the relay is unreachable too:
+    /// the media connection is closed here, and the relay is told when it is back.
+    EndSession(SessionId),
+    /// Stop injecting the supporter's input (held keys released) or resume it; the screen keeps
+    /// streaming.
+    PauseInput {
+        /// The session.
+        session: SessionId,
+        /// Paused or not.
+        paused: bool,
+    },
+    /// Make a control session view-only for the rest of the session.
+    ViewOnly(SessionId),
 }
 
 /// Client settings.
@@ -70,15 +91,24 @@ pub struct ClientConfig {
 /// peer, so a relay restart does not end them.
 struct Sessions {
     media: Option<SessionConfig>,
-    live: HashMap<SessionId, mpsc::UnboundedSender<Message>>,
+    /// Every session that started and has not ended, with or without media.
+    started: HashSet<SessionId>,
+    live: HashMap<SessionId, LiveSession>,
     /// The on-screen banners of unattended sessions, taken down when they end.
     banners: HashMap<SessionId, Banner>,
     out_tx: mpsc::UnboundedSender<Message>,
     out_rx: mpsc::UnboundedReceiver<Message>,
 }
 
+/// The handles of a session running media here.
+struct LiveSession {
+    inbound: mpsc::UnboundedSender<Message>,
+    local: watch::Sender<LocalControl>,
+}
+
 impl Sessions {
     fn start(&mut self, s: &SessionStart) {
+        self.started.insert(s.session_id.clone());
         let Some(cfg) = self.media.clone() else {
             return;
         };
@@ -88,26 +118,77 @@ impl Sessions {
             self.banners.insert(s.session_id.clone(), shown);
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        self.live.insert(s.session_id.clone(), tx);
-        tokio::spawn(session::run(s.clone(), cfg, rx, self.out_tx.clone()));
+        let (local, local_rx) = watch::channel(LocalControl::default());
+        self.live
+            .insert(s.session_id.clone(), LiveSession { inbound: tx, local });
+        tokio::spawn(session::run(
+            s.clone(),
+            cfg,
+            rx,
+            local_rx,
+            self.out_tx.clone(),
+        ));
+    }
+
+    /// Carries out the owner's command. What the relay must hear goes through the outbound
+    /// queue, so it is sent now or after the next reconnect. Returns a session that ended here.
+    fn command(&mut self, cmd: ClientCommand, connected: bool) -> Option<SessionEnd> {
+        match cmd {
+            ClientCommand::RenewCode => {
+                if connected {
+                    let _ = self.out_tx.send(Message::RenewCode(RenewCode {}));
+                }
+                None
+            }
+            ClientCommand::EndSession(id) => {
+                if !self.started.contains(&id) {
+                    return None;
+                }
+                // A media session ends when its inbound channel closes: it releases held keys,
+                // closes the peer connection and tells the relay itself.
+                let had_media = self.live.contains_key(&id);
+                self.forget(&id);
+                let end = SessionEnd {
+                    session_id: id,
+                    reason: signal::EndReason::EndedByAgent,
+                };
+                if !had_media {
+                    let _ = self.out_tx.send(Message::SessionEnd(end.clone()));
+                }
+                Some(end)
+            }
+            ClientCommand::PauseInput { session, paused } => {
+                if let Some(l) = self.live.get(&session) {
+                    l.local.send_modify(|c| c.paused = paused);
+                }
+                None
+            }
+            ClientCommand::ViewOnly(session) => {
+                if let Some(l) = self.live.get(&session) {
+                    l.local.send_modify(|c| c.view_only = true);
+                }
+                None
+            }
+        }
     }
 
     /// Passes a relay message to its session; `session_end` also forgets it.
     fn route(&mut self, id: &SessionId, m: Message) {
         let ended =
             matches!(&m, Message::SessionEnd(e) if e.reason != signal::EndReason::RelayShutdown);
-        if let Some(tx) = self.live.get(id) {
-            let _ = tx.send(m);
+        if let Some(l) = self.live.get(id) {
+            let _ = l.inbound.send(m);
         }
         if ended {
             self.forget(id);
         }
     }
 
-    /// Drops an ended session, and its banner.
-    fn forget(&mut self, id: &SessionId) {
+    /// Drops an ended session, and its banner; `false` if it had already ended.
+    fn forget(&mut self, id: &SessionId) -> bool {
         self.live.remove(id);
         self.banners.remove(id);
+        self.started.remove(id)
     }
 }
 
@@ -333,11 +414,13 @@ pub async fn check_sign_in(cfg: &ClientConfig) -> Result<()> {
     }
 }
 
-/// Runs until `shutdown` resolves, reconnecting as needed.
+/// Runs until `shutdown` resolves, reconnecting as needed. `commands` carries what the owner
+/// asks for; an owner with nothing to ask passes a receiver whose sender is dropped.
 pub async fn run(
     cfg: ClientConfig,
     prompt: &mut dyn ConsentPrompt,
     events: mpsc::UnboundedSender<ClientEvent>,
+    mut commands: mpsc::UnboundedReceiver<ClientCommand>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let (url, tls) = endpoint(&cfg.relay, cfg.ca_file.as_deref())?;
@@ -345,6 +428,7 @@ pub async fn run(
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let mut sessions = Sessions {
         media: cfg.media.clone(),
+        started: HashSet::new(),
         live: HashMap::new(),
         banners: HashMap::new(),
         out_tx,
@@ -361,7 +445,7 @@ pub async fn run(
     };
     loop {
         let reason = tokio::select! {
-            r = attempt(&link, &mut rc, prompt, &events, &mut sessions) => r?,
+            r = attempt(&link, &mut rc, prompt, &events, &mut commands, &mut sessions) => r?,
             _ = &mut shutdown => return Ok(()),
         };
         let now = Instant::now();
@@ -373,9 +457,19 @@ pub async fn run(
             reason,
             retry_in: until - now,
         });
-        tokio::select! {
-            _ = tokio::time::sleep_until(until.into()) => {}
-            _ = &mut shutdown => return Ok(()),
+        // Stop and pause work while the relay is away: media still flows peer to peer.
+        let wait = tokio::time::sleep_until(until.into());
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                _ = &mut wait => break,
+                _ = &mut shutdown => return Ok(()),
+                Some(cmd) = commands.recv() => {
+                    if let Some(end) = sessions.command(cmd, false) {
+                        let _ = events.send(ClientEvent::SessionEnded(end));
+                    }
+                }
+            }
         }
         rc.handle_timeout(Instant::now());
     }
@@ -434,6 +528,7 @@ async fn attempt(
     rc: &mut Reconnect,
     prompt: &mut dyn ConsentPrompt,
     events: &mpsc::UnboundedSender<ClientEvent>,
+    commands: &mut mpsc::UnboundedReceiver<ClientCommand>,
     sessions: &mut Sessions,
 ) -> Result<String> {
     let ws = match open_socket(link.url, link.tls).await {
@@ -461,9 +556,15 @@ async fn attempt(
     loop {
         let deadline = open.as_ref().and_then(|o| o.deadline);
         tokio::select! {
+            Some(cmd) = commands.recv() => {
+                if let Some(end) = sessions.command(cmd, true) {
+                    let _ = events.send(ClientEvent::SessionEnded(end));
+                }
+            }
             Some(m) = sessions.out_rx.recv() => {
-                if let Message::SessionEnd(e) = &m {
-                    sessions.forget(&e.session_id);
+                if let Message::SessionEnd(e) = &m
+                    && sessions.forget(&e.session_id)
+                {
                     let _ = events.send(ClientEvent::SessionEnded(e.clone()));
                 }
                 if let Err(e) = tx.send(Ws::text(signal::encode(&m))).await {
@@ -557,8 +658,11 @@ async fn attempt(
                         let _ = events.send(ClientEvent::SessionStarted(s));
                     }
                     Message::SessionEnd(s) => {
+                        let known = sessions.started.contains(&s.session_id);
                         sessions.route(&s.session_id.clone(), Message::SessionEnd(s.clone()));
-                        let _ = events.send(ClientEvent::SessionEnded(s));
+                        if known {
+                            let _ = events.send(ClientEvent::SessionEnded(s));
+                        }
                     }
                     Message::Sdp(m) => sessions.route(&m.session_id.clone(), Message::Sdp(m)),
                     Message::Ice(m) => sessions.route(&m.session_id.clone(), Message::Ice(m)),

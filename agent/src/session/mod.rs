@@ -4,6 +4,8 @@
 //!
 //! The loop starts on `session_start` and ends when the relay or the viewer ends the session,
 //! the media connection fails, or the owner drops the inbound channel (the user pressed Stop).
+//! The person at the machine can also pause the supporter's input or make the session view-only
+//! ([`LocalControl`]); both release held keys at once.
 //! Whichever way it ends, held keys are released and the threads are joined before it returns.
 //! A relay that goes away mid-session does not end it: media flows peer to peer.
 
@@ -16,7 +18,7 @@ use tether_protocol::input::InputEvent;
 use tether_protocol::signal::{
     EndReason, Ice, Message, Mode, Sdp, SdpKind, SessionEnd, SessionId, SessionStart,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::capture::DisplayInfo;
 use crate::clipboard::ClipboardSync;
@@ -49,12 +51,23 @@ impl Default for SessionConfig {
     }
 }
 
+/// What the person at the machine decided about the supporter's input during a session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LocalControl {
+    /// Input is ignored until resumed.
+    pub paused: bool,
+    /// Input is ignored for the rest of the session.
+    pub view_only: bool,
+}
+
 /// Runs one session until it ends. `inbound` carries the relay's `sdp`, `ice` and
-/// `session_end` for this session; `out` takes what the agent sends back.
+/// `session_end` for this session; `local` the local user's input decisions; `out` takes what
+/// the agent sends back.
 pub async fn run(
     start: SessionStart,
     cfg: SessionConfig,
     mut inbound: mpsc::UnboundedReceiver<Message>,
+    local: watch::Receiver<LocalControl>,
     out: mpsc::UnboundedSender<Message>,
 ) {
     let id = start.session_id.clone();
@@ -78,6 +91,7 @@ pub async fn run(
         id: id.clone(),
         cfg,
         control_mode: start.mode == Mode::Control,
+        paused: false,
         out,
         peer,
         answered: false,
@@ -91,6 +105,7 @@ pub async fn run(
         clipboard: None,
         window: Window::default(),
     };
+    let mut local = Some(local);
     let mut frames: Option<mpsc::Receiver<StreamEvent>> = None;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -133,6 +148,19 @@ pub async fn run(
                 Some(text) => s.send_control(&Control::Clipboard { text }).await,
                 None => s.clipboard = None,
             },
+            changed = async {
+                match local.as_mut() {
+                    Some(l) => l.changed().await.is_ok(),
+                    None => std::future::pending().await,
+                }
+            } => match local.as_mut() {
+                Some(l) if changed => {
+                    let l = *l.borrow_and_update();
+                    s.on_local(l);
+                }
+                // The owner is gone; whatever it decided last stays in force.
+                _ => local = None,
+            },
             _ = tick.tick() => s.on_tick().await,
         }
     };
@@ -165,6 +193,8 @@ struct Session {
     id: SessionId,
     cfg: SessionConfig,
     control_mode: bool,
+    /// The local user paused input.
+    paused: bool,
     out: mpsc::UnboundedSender<Message>,
     peer: Peer,
     answered: bool,
@@ -306,9 +336,24 @@ impl Session {
         Ok(())
     }
 
+    /// Applies the local user's decision: dropping the input worker releases held keys.
+    fn on_local(&mut self, l: LocalControl) {
+        if l.view_only && self.control_mode {
+            tracing::info!(session = %self.id, "the local user made the session view-only");
+            self.control_mode = false;
+        }
+        if l.paused != self.paused {
+            tracing::info!(session = %self.id, paused = l.paused, "the local user paused or resumed input");
+            self.paused = l.paused;
+        }
+        if !self.control_mode || self.paused {
+            self.input.take();
+        }
+    }
+
     fn on_input(&mut self, ev: InputEvent) {
-        if !self.control_mode {
-            // View-only: enforced here, whatever the viewer sends.
+        if !self.control_mode || self.paused {
+            // View-only or paused: enforced here, whatever the viewer sends.
             return;
         }
         if self.input.is_none() {

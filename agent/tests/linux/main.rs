@@ -8,6 +8,7 @@ mod deb;
 mod e2e;
 mod input;
 mod keyring;
+mod local_control;
 mod share;
 mod support;
 mod unattended;
