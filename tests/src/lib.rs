@@ -5,6 +5,7 @@
 //! the agent's video and sends input, for the end-to-end tests and benchmarks.
 
 pub mod viewer;
+pub mod x11;
 
 use std::io::Write;
 use std::net::SocketAddr;

@@ -13,9 +13,7 @@
 //! Run: `cargo bench -p tether-agent --bench content`.
 #![cfg(target_os = "linux")]
 
-#[path = "../../tests/linux/xvfb.rs"]
-#[allow(dead_code)]
-mod xvfb;
+use tether_tests::x11 as xvfb;
 
 use std::process::Command;
 use std::sync::Arc;

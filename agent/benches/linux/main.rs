@@ -5,9 +5,7 @@
 //! Run: `cargo bench -p tether-agent --bench capture_input`.
 #![cfg(target_os = "linux")]
 
-#[path = "../../tests/linux/xvfb.rs"]
-#[allow(dead_code)]
-mod xvfb;
+use tether_tests::x11 as xvfb;
 
 use std::time::{Duration, Instant};
 

@@ -12,9 +12,7 @@
 #[path = "../../tests/linux/support.rs"]
 #[allow(dead_code)]
 mod support;
-#[path = "../../tests/linux/xvfb.rs"]
-#[allow(dead_code)]
-mod xvfb;
+use tether_tests::x11 as xvfb;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};

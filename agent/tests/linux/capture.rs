@@ -8,7 +8,7 @@ use x11rb::connection::Connection;
 use x11rb::protocol::xproto::*;
 use x11rb::wrapper::ConnectionExt as _;
 
-use crate::xvfb::Xvfb;
+use tether_tests::x11::Xvfb;
 
 /// Paints a known scene on the root window: four coloured rectangles and a gradient row.
 fn paint_scene(x: &Xvfb) {

@@ -16,7 +16,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 use crate::support::{Acme, WAIT, line_containing};
-use crate::xvfb::Xvfb;
+use tether_tests::x11::Xvfb;
 
 const UNIT: &str = "/lib/systemd/system/tether-agent.service";
 const CONFIG: &str = "/etc/tether/agent.toml";

@@ -16,7 +16,7 @@ use x11rb::protocol::xproto::*;
 use x11rb::wrapper::ConnectionExt as _;
 
 use crate::support::{WAIT, code_of, line_containing, seed_technician, start_relay};
-use crate::xvfb::Xvfb;
+use tether_tests::x11::Xvfb;
 
 /// Four solid quadrants: big flat areas survive compression, so colours can be checked tightly.
 const QUADRANTS: [(u32, [u8; 3]); 4] = [

@@ -9,7 +9,7 @@ use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt as _, KeyButMask};
 use x11rb::rust_connection::RustConnection;
 
-use crate::xvfb::Xvfb;
+use tether_tests::x11::Xvfb;
 
 fn session(x: &Xvfb, control: bool) -> InputSession<EnigoInjector> {
     let displays = capture::open(Some(&x.display)).unwrap().displays().unwrap();

@@ -18,7 +18,7 @@ use x11rb::connection::Connection;
 use x11rb::protocol::xproto::ConnectionExt as _;
 
 use crate::support::{WAIT, seed_technician, start_relay};
-use crate::xvfb::Xvfb;
+use tether_tests::x11::Xvfb;
 
 /// The person at the machine allows control at once.
 struct AllowControl;

@@ -12,4 +12,3 @@ mod local_control;
 mod share;
 mod support;
 mod unattended;
-mod xvfb;

@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 use crate::support::{Acme, WAIT, line_containing};
-use crate::xvfb::Xvfb;
+use tether_tests::x11::Xvfb;
 
 fn agent(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_tether-agent"))

@@ -1,5 +1,6 @@
-//! A private Xvfb per test. `-displayfd` makes the server pick a free display and tell us when it
-//! is ready, so there is no guessing of numbers and no waiting on timers.
+//! A private X server per test (Linux): Xvfb, told to pick a free display and say when it is
+//! ready. Used by the agent and desktop-app suites.
+#![cfg(target_os = "linux")]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -7,8 +8,10 @@ use std::process::{Child, Command, Stdio};
 use x11rb::connection::Connection;
 use x11rb::rust_connection::RustConnection;
 
+/// A running Xvfb, stopped when dropped.
 pub struct Xvfb {
     child: Child,
+    /// Its display name, `:N`.
     pub display: String,
 }
 
