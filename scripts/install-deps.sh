@@ -8,13 +8,15 @@ group=${1:-all}
 
 # Packages per group. Keep names in step with docs/DEPLOY.md and ../shared notes.
 # build: X11 capture (scrap links xcb, xcb-shm, xcb-randr); nasm for openh264's assembly (3-4x
-# faster); libvpx for VP8.
-build_pkgs=(pkg-config build-essential curl nasm libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev libvpx-dev)
+# faster); libvpx for VP8; WebKitGTK, GTK, librsvg and the tray library for the desktop app (Tauri).
+build_pkgs=(pkg-config build-essential curl nasm libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev libvpx-dev
+  libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev)
 # test: a virtual X server, ImageMagick's `import` (reference screenshots), setxkbmap (layouts),
 # xclip (clipboard), Chromium for the browser suite, iproute2 for its private network namespace,
 # systemd (systemd-analyze) and debconf for the Linux package's test, a D-Bus session bus and
-# gnome-keyring for the keyring test.
-test_pkgs=(xvfb imagemagick x11-xkb-utils xauth xclip chromium iproute2 systemd debconf dbus gnome-keyring)
+# gnome-keyring for the keyring test, WebKitWebDriver for the desktop app's UI test.
+test_pkgs=(xvfb imagemagick x11-xkb-utils xauth xclip chromium iproute2 systemd debconf dbus gnome-keyring
+  webkit2gtk-driver)
 
 # The web viewer is built with Node.js and npm; use the machine's own when it has one.
 command -v node >/dev/null && command -v npm >/dev/null || build_pkgs+=(nodejs npm)

@@ -1,0 +1,294 @@
+//! The commands the windows call. Each window's capability (`capabilities/*.json`) grants only
+//! the ones it needs: the consent dialog can answer but not stop; the banner can stop, pause and
+//! switch to view only; the viewer, a remote page, can call none.
+
+use serde::Serialize;
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Manager, Runtime, State};
+use tether_agent::relay_client::ClientCommand;
+use tether_protocol::signal::{Decision, SessionId};
+
+use crate::agent::{self, Shared, lock};
+use crate::error::{Error, Result};
+use crate::i18n::Lang;
+use crate::model::Status;
+use crate::settings::{self, Effective};
+use crate::{Paths, windows};
+
+/// Facts the pages need to start.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppInfo {
+    /// The app's version.
+    pub version: &'static str,
+    /// The language to show (`en`, `fr`, `de` or `nl`).
+    pub language: &'static str,
+}
+
+/// The app's version and language.
+#[tauri::command]
+pub async fn app_info() -> AppInfo {
+    AppInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        language: Lang::system().code(),
+    }
+}
+
+/// Streams the status to the calling window: now, and on every change.
+#[tauri::command]
+pub async fn subscribe(shared: State<'_, Shared>, on_status: Channel<Status>) -> Result<()> {
+    shared.subscribe(on_status);
+    Ok(())
+}
+
+/// Replaces the share code.
+#[tauri::command]
+pub async fn renew_code(shared: State<'_, Shared>) -> Result<()> {
+    shared.command(ClientCommand::RenewCode);
+    Ok(())
+}
+
+/// Answers the consent request on screen.
+#[tauri::command]
+pub async fn answer_consent(
+    shared: State<'_, Shared>,
+    request_id: String,
+    decision: Decision,
+) -> Result<()> {
+    if shared.answer(&request_id, decision) {
+        Ok(())
+    } else {
+        Err(Error::NoSuchRequest(request_id))
+    }
+}
+
+/// The session `id` if it is in progress.
+fn session(shared: &Shared, id: &str) -> Result<SessionId> {
+    let known = lock(&shared.status).sessions.iter().any(|s| s.id == id);
+    match SessionId::new(id) {
+        Ok(sid) if known => Ok(sid),
+        _ => Err(Error::NoSuchSession(id.to_owned())),
+    }
+}
+
+/// Ends a session at once; held keys are released.
+#[tauri::command]
+pub async fn stop_session(shared: State<'_, Shared>, session_id: String) -> Result<()> {
+    let id = session(&shared, &session_id)?;
+    shared.command(ClientCommand::EndSession(id));
+    Ok(())
+}
+
+/// Pauses or resumes the supporter's input.
+#[tauri::command]
+pub async fn pause_input<R: Runtime>(
+    app: AppHandle<R>,
+    shared: State<'_, Shared>,
+    session_id: String,
+    paused: bool,
+) -> Result<()> {
+    let id = session(&shared, &session_id)?;
+    if let Some(s) = lock(&shared.status).session_mut(&id) {
+        s.paused = paused;
+    }
+    shared.command(ClientCommand::PauseInput {
+        session: id,
+        paused,
+    });
+    agent::publish(&app);
+    Ok(())
+}
+
+/// Makes a session view-only for the rest of it.
+#[tauri::command]
+pub async fn view_only<R: Runtime>(
+    app: AppHandle<R>,
+    shared: State<'_, Shared>,
+    session_id: String,
+) -> Result<()> {
+    let id = session(&shared, &session_id)?;
+    if let Some(s) = lock(&shared.status).session_mut(&id) {
+        s.control = false;
+    }
+    shared.command(ClientCommand::ViewOnly(id));
+    agent::publish(&app);
+    Ok(())
+}
+
+/// The settings in force.
+#[tauri::command]
+pub async fn settings(paths: State<'_, Paths>) -> Result<Effective> {
+    Ok(paths.effective())
+}
+
+/// Saves the relay address the user typed and reconnects to it.
+#[tauri::command]
+pub async fn save_settings<R: Runtime>(
+    app: AppHandle<R>,
+    paths: State<'_, Paths>,
+    relay_url: String,
+) -> Result<Effective> {
+    if paths.effective().locked {
+        return Err(Error::Locked);
+    }
+    let relay_url = settings::check_relay_url(&relay_url)?;
+    let mut user = settings::read_user(&paths.user);
+    user.relay_url = Some(relay_url);
+    settings::write_user(&paths.user, &user)?;
+    let eff = paths.effective();
+    *lock(&app.state::<Shared>().status) = Status::new(eff.relay_url.clone(), eff.locked);
+    agent::start(&app);
+    agent::publish(&app);
+    Ok(eff)
+}
+
+/// Opens the viewer for support staff: the relay's web app, signed in there.
+#[tauri::command]
+pub async fn open_viewer<R: Runtime>(app: AppHandle<R>, shared: State<'_, Shared>) -> Result<()> {
+    let relay = lock(&shared.status).relay.clone();
+    if relay.is_empty() {
+        return Err(Error::InvalidRelay("no relay address is set".into()));
+    }
+    windows::open_viewer(&app, &relay)
+}
+
+#[cfg(test)]
+mod tests {
+    use tauri::ipc::{CallbackFn, InvokeBody};
+    use tauri::test::{INVOKE_KEY, get_ipc_response, mock_builder, mock_context, noop_assets};
+    use tauri::webview::InvokeRequest;
+    use tauri::{WebviewWindow, WebviewWindowBuilder};
+    use tether_protocol::signal::RequestId;
+
+    use super::*;
+    use crate::settings::{Preset, UserSettings};
+
+    type App = tauri::App<tauri::test::MockRuntime>;
+
+    fn app(
+        preset: Preset,
+        dir: &std::path::Path,
+    ) -> (App, WebviewWindow<tauri::test::MockRuntime>) {
+        let app = crate::builder(mock_builder())
+            .manage(Shared::new(String::new(), preset.lock_relay_url))
+            .manage(Paths {
+                preset,
+                user: dir.join("settings.json"),
+            })
+            .build(mock_context(noop_assets()))
+            .unwrap();
+        let w = WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .unwrap();
+        (app, w)
+    }
+
+    fn call(
+        w: &WebviewWindow<tauri::test::MockRuntime>,
+        cmd: &str,
+        args: serde_json::Value,
+    ) -> std::result::Result<serde_json::Value, serde_json::Value> {
+        get_ipc_response(
+            w,
+            InvokeRequest {
+                cmd: cmd.into(),
+                callback: CallbackFn(0),
+                error: CallbackFn(1),
+                url: "tauri://localhost".parse().unwrap(),
+                body: InvokeBody::Json(args),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|b| b.deserialize::<serde_json::Value>().unwrap())
+    }
+
+    #[test]
+    fn consent_answers_reach_the_waiting_request_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, w) = app(Preset::default(), dir.path());
+        let args = serde_json::json!({"requestId": "r1", "decision": "allow_view"});
+        let e = call(&w, "answer_consent", args.clone()).unwrap_err();
+        assert_eq!(e["kind"], "no_such_request", "{e}");
+
+        let mut answered = app
+            .state::<Shared>()
+            .expect_answer(RequestId::new("r1").unwrap());
+        let wrong = serde_json::json!({"requestId": "r2", "decision": "allow_control"});
+        assert_eq!(
+            call(&w, "answer_consent", wrong).unwrap_err()["kind"],
+            "no_such_request"
+        );
+        call(&w, "answer_consent", args.clone()).unwrap();
+        assert_eq!(answered.try_recv(), Ok(Decision::AllowView));
+        assert_eq!(
+            call(&w, "answer_consent", args).unwrap_err()["kind"],
+            "no_such_request"
+        );
+        // A decision that does not exist is refused before it reaches the agent.
+        let bad = serde_json::json!({"requestId": "r1", "decision": "allow_everything"});
+        assert!(call(&w, "answer_consent", bad).is_err());
+    }
+
+    #[test]
+    fn session_commands_refuse_unknown_sessions() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_app, w) = app(Preset::default(), dir.path());
+        for (cmd, args) in [
+            ("stop_session", serde_json::json!({"sessionId": "s1"})),
+            (
+                "pause_input",
+                serde_json::json!({"sessionId": "s1", "paused": true}),
+            ),
+            ("view_only", serde_json::json!({"sessionId": "../etc"})),
+        ] {
+            let e = call(&w, cmd, args).unwrap_err();
+            assert_eq!(e["kind"], "no_such_session", "{cmd}: {e}");
+        }
+    }
+
+    #[test]
+    fn settings_are_checked_saved_and_locked_by_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_app, w) = app(Preset::default(), dir.path());
+        let e = call(
+            &w,
+            "save_settings",
+            serde_json::json!({"relayUrl": "relay.example"}),
+        )
+        .unwrap_err();
+        assert_eq!(e["kind"], "invalid_relay", "{e}");
+        assert!(!dir.path().join("settings.json").exists(), "nothing saved");
+        let eff = call(
+            &w,
+            "save_settings",
+            serde_json::json!({"relayUrl": "http://127.0.0.1:9/"}),
+        )
+        .unwrap();
+        assert_eq!(eff["relayUrl"], "http://127.0.0.1:9");
+        assert_eq!(
+            settings::read_user(&dir.path().join("settings.json")),
+            UserSettings {
+                relay_url: Some("http://127.0.0.1:9".into())
+            }
+        );
+
+        let locked = Preset {
+            relay_url: Some("https://it.example".into()),
+            lock_relay_url: true,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let (_app, w) = app(locked, dir.path());
+        let e = call(
+            &w,
+            "save_settings",
+            serde_json::json!({"relayUrl": "https://mine.example"}),
+        )
+        .unwrap_err();
+        assert_eq!(e["kind"], "locked");
+        assert_eq!(
+            call(&w, "settings", serde_json::json!({})).unwrap()["locked"],
+            true
+        );
+    }
+}

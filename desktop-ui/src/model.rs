@@ -1,0 +1,350 @@
+//! What the windows show, as one serialisable value: the relay connection, the share code, the
+//! open consent request and the live sessions. The embedded agent's events update it
+//! ([`Status::apply`]); every change is pushed whole to the windows, which only render it.
+//! No Tauri and no IO here, so it is tested directly.
+
+use serde::Serialize;
+use tether_agent::relay_client::ClientEvent;
+use tether_protocol::signal::{ConsentRequest, EndReason, Mode, SessionId};
+
+/// Everything the windows show.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    /// The relay this app talks to (empty until one is set).
+    pub relay: String,
+    /// Whether the relay address is fixed by the organisation.
+    pub relay_locked: bool,
+    /// The relay connection.
+    pub connection: Connection,
+    /// The share code to read to the supporter, while connected.
+    pub code: Option<Code>,
+    /// The consent request on screen, if any.
+    pub consent: Option<Consent>,
+    /// Sessions in progress.
+    pub sessions: Vec<Session>,
+}
+
+/// The relay connection's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "camelCase")]
+pub enum Connection {
+    /// No relay address is set.
+    Unconfigured,
+    /// The first attempt is under way.
+    Connecting,
+    /// Connected and greeted.
+    Connected,
+    /// Lost; the next attempt is at `retry_at_ms`.
+    #[serde(rename_all = "camelCase")]
+    Reconnecting {
+        /// Why the connection was lost.
+        reason: String,
+        /// When the next attempt starts (milliseconds since the Unix epoch).
+        retry_at_ms: u64,
+    },
+    /// The agent stopped for good (a configuration error).
+    #[serde(rename_all = "camelCase")]
+    Offline {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A share code on screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Code {
+    /// Grouped for reading aloud: `123 456 7890`.
+    pub grouped: String,
+    /// The ten digits, for copying.
+    pub digits: String,
+    /// When it expires unused (milliseconds since the Unix epoch).
+    pub expires_at_ms: u64,
+}
+
+/// A consent request waiting for the local user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Consent {
+    /// Echoed in the answer.
+    pub request_id: String,
+    /// The supporter's name, as their account has it.
+    pub name: String,
+    /// The supporter's e-mail address.
+    pub email: String,
+    /// The supporter's organisation.
+    pub org: String,
+    /// Whether the relay authenticated the supporter.
+    pub verified: bool,
+    /// What they ask for.
+    pub mode: Mode,
+    /// When silence becomes a deny (milliseconds since the Unix epoch).
+    pub deadline_ms: u64,
+}
+
+/// A session in progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    /// The session's id.
+    pub id: String,
+    /// The supporter's name.
+    pub name: String,
+    /// The supporter's organisation, if known.
+    pub org: Option<String>,
+    /// The supporter's e-mail address, if known.
+    pub email: Option<String>,
+    /// Whether the supporter may control (until switched to view only).
+    pub control: bool,
+    /// The local user paused the supporter's input.
+    pub paused: bool,
+    /// Started without asking (an enrolled machine's policy).
+    pub unattended: bool,
+}
+
+/// What a change of status means for the person at the machine, for notifications.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// Someone connected.
+    SessionStarted {
+        /// The supporter's name.
+        name: String,
+        /// Control or view only.
+        control: bool,
+    },
+    /// A session ended.
+    SessionEnded {
+        /// The supporter's name.
+        name: String,
+    },
+}
+
+impl Status {
+    /// The status before the agent starts.
+    pub fn new(relay: String, relay_locked: bool) -> Status {
+        let connection = if relay.is_empty() {
+            Connection::Unconfigured
+        } else {
+            Connection::Connecting
+        };
+        Status {
+            relay,
+            relay_locked,
+            connection,
+            code: None,
+            consent: None,
+            sessions: Vec::new(),
+        }
+    }
+
+    /// Applies one of the agent's events, at `now_ms`; returns what to tell the user, if anything.
+    pub fn apply(&mut self, ev: ClientEvent, now_ms: u64) -> Option<Notice> {
+        match ev {
+            ClientEvent::Connected => {
+                self.connection = Connection::Connected;
+                None
+            }
+            ClientEvent::Code(c) => {
+                self.code = Some(Code {
+                    grouped: c.code.grouped(),
+                    digits: c.code.as_str().to_owned(),
+                    expires_at_ms: now_ms + u64::from(c.expires_in_secs) * 1000,
+                });
+                None
+            }
+            ClientEvent::SessionStarted(s) => {
+                // The code was used up; the relay sends a fresh one.
+                let control = s.mode == Mode::Control;
+                let name = s.peer.name.clone();
+                self.sessions.retain(|x| x.id != s.session_id.as_str());
+                self.sessions.push(Session {
+                    id: s.session_id.as_str().to_owned(),
+                    name: s.peer.name,
+                    org: s.peer.org,
+                    email: s.peer.email,
+                    control,
+                    paused: false,
+                    unattended: s.unattended,
+                });
+                Some(Notice::SessionStarted { name, control })
+            }
+            ClientEvent::SessionEnded(e) if e.reason == EndReason::RelayShutdown => {
+                // Media flows peer to peer: the session goes on while the relay is away.
+                None
+            }
+            ClientEvent::SessionEnded(e) => {
+                let i = self
+                    .sessions
+                    .iter()
+                    .position(|s| s.id == e.session_id.as_str())?;
+                let s = self.sessions.remove(i);
+                Some(Notice::SessionEnded { name: s.name })
+            }
+            ClientEvent::RelayError(_) => None,
+            ClientEvent::Disconnected { reason, retry_in } => {
+                self.connection = Connection::Reconnecting {
+                    reason,
+                    retry_at_ms: now_ms + u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
+                };
+                // A code is only good while the relay holds it.
+                self.code = None;
+                None
+            }
+        }
+    }
+
+    /// Shows a consent request that arrived at `now_ms`.
+    pub fn ask(&mut self, r: &ConsentRequest, now_ms: u64) {
+        self.consent = Some(Consent {
+            request_id: r.request_id.as_str().to_owned(),
+            name: r.viewer.name.clone(),
+            email: r.viewer.email.clone(),
+            org: r.viewer.org.clone(),
+            verified: r.viewer.verified,
+            mode: r.mode,
+            deadline_ms: now_ms + u64::from(r.timeout_secs) * 1000,
+        });
+    }
+
+    /// The session `id`, if it is in progress.
+    pub fn session_mut(&mut self, id: &SessionId) -> Option<&mut Session> {
+        self.sessions.iter_mut().find(|s| s.id == id.as_str())
+    }
+
+    /// The sentence the session banner and the tray show for the sessions in progress, if any.
+    pub fn banner_subject(&self) -> Option<&Session> {
+        self.sessions.first()
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tether_protocol::share_code::ShareCode;
+    use tether_protocol::signal::{
+        PeerInfo, RequestId, Role, SessionEnd, SessionStart, ShareCodeIssued, ViewerIdentity,
+    };
+
+    use super::*;
+
+    fn start(id: &str, mode: Mode) -> ClientEvent {
+        ClientEvent::SessionStarted(SessionStart {
+            session_id: SessionId::new(id).unwrap(),
+            role: Role::Agent,
+            mode,
+            ice_servers: vec![],
+            peer: PeerInfo {
+                name: "Jane Doe".into(),
+                org: Some("Acme IT".into()),
+                email: Some("jane@acme.example".into()),
+            },
+            unattended: false,
+        })
+    }
+
+    fn end(id: &str, reason: EndReason) -> ClientEvent {
+        ClientEvent::SessionEnded(SessionEnd {
+            session_id: SessionId::new(id).unwrap(),
+            reason,
+        })
+    }
+
+    #[test]
+    fn connection_code_and_loss() {
+        let mut s = Status::new("http://relay".into(), false);
+        assert_eq!(s.connection, Connection::Connecting);
+        s.apply(ClientEvent::Connected, 0);
+        s.apply(
+            ClientEvent::Code(ShareCodeIssued {
+                code: ShareCode::parse("1234567890").unwrap(),
+                expires_in_secs: 600,
+            }),
+            1_000,
+        );
+        let code = s.code.clone().unwrap();
+        assert_eq!(
+            (code.grouped.as_str(), code.digits.as_str()),
+            ("123 456 7890", "1234567890")
+        );
+        assert_eq!(code.expires_at_ms, 601_000);
+        s.apply(
+            ClientEvent::Disconnected {
+                reason: "connection lost".into(),
+                retry_in: Duration::from_millis(1500),
+            },
+            2_000,
+        );
+        assert_eq!(
+            s.connection,
+            Connection::Reconnecting {
+                reason: "connection lost".into(),
+                retry_at_ms: 3_500
+            }
+        );
+        assert_eq!(s.code, None, "a code is not shown while the relay is away");
+        assert_eq!(
+            Status::new(String::new(), false).connection,
+            Connection::Unconfigured
+        );
+    }
+
+    #[test]
+    fn sessions_come_and_go_with_notices() {
+        let mut s = Status::new("http://relay".into(), false);
+        assert_eq!(
+            s.apply(start("s1", Mode::Control), 0),
+            Some(Notice::SessionStarted {
+                name: "Jane Doe".into(),
+                control: true
+            })
+        );
+        assert_eq!(s.banner_subject().unwrap().name, "Jane Doe");
+        // The relay going away does not end a peer-to-peer session.
+        assert_eq!(s.apply(end("s1", EndReason::RelayShutdown), 0), None);
+        assert_eq!(s.sessions.len(), 1);
+        assert_eq!(
+            s.apply(end("s1", EndReason::EndedByViewer), 0),
+            Some(Notice::SessionEnded {
+                name: "Jane Doe".into()
+            })
+        );
+        assert!(s.sessions.is_empty());
+        // An end reported twice tells the user once.
+        assert_eq!(s.apply(end("s1", EndReason::EndedByAgent), 0), None);
+    }
+
+    #[test]
+    fn consent_has_a_deadline_and_serialises_for_the_ui() {
+        let mut s = Status::new("http://relay".into(), true);
+        s.ask(
+            &ConsentRequest {
+                request_id: RequestId::new("r1").unwrap(),
+                viewer: ViewerIdentity {
+                    name: "Jane Doe".into(),
+                    email: "jane@acme.example".into(),
+                    org: "Acme IT".into(),
+                    verified: true,
+                },
+                mode: Mode::View,
+                timeout_secs: 60,
+            },
+            10_000,
+        );
+        assert_eq!(s.consent.as_ref().unwrap().deadline_ms, 70_000);
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["consent"]["mode"], "view");
+        assert_eq!(json["consent"]["requestId"], "r1");
+        assert_eq!(json["relayLocked"], true);
+        assert_eq!(json["connection"]["state"], "connecting");
+    }
+}

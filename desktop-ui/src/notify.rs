@@ -1,0 +1,26 @@
+//! Desktop notifications when a session starts or ends, so the person at the machine knows even
+//! with the main window hidden.
+
+use tauri::{AppHandle, Runtime};
+use tauri_plugin_notification::NotificationExt;
+
+use crate::i18n::{self, Lang};
+use crate::model::Notice;
+
+/// Shows `n`; a desktop without a notification service only logs it.
+pub fn show<R: Runtime>(app: &AppHandle<R>, n: &Notice) {
+    let lang = Lang::system();
+    let body = match n {
+        Notice::SessionStarted { name, control } => i18n::connected(lang, name, *control),
+        Notice::SessionEnded { name } => i18n::ended(lang, name),
+    };
+    if let Err(e) = app
+        .notification()
+        .builder()
+        .title("Tether")
+        .body(&body)
+        .show()
+    {
+        tracing::debug!(error = %e, %body, "no notification service");
+    }
+}

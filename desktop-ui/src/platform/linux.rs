@@ -1,0 +1,25 @@
+//! Linux: the preset sits beside the agent's configuration; WebKitGTK is told to paint without
+//! DMA-BUF on machines with no GPU render node (virtual machines, Xvfb), where it would
+//! otherwise show blank windows.
+
+use std::path::PathBuf;
+
+/// `/etc/tether/desktop.toml`.
+pub fn preset_path() -> PathBuf {
+    PathBuf::from("/etc/tether/desktop.toml")
+}
+
+/// Falls back to WebKit's shared-memory renderer when there is no GPU to render on; an explicit
+/// `WEBKIT_DISABLE_DMABUF_RENDERER` in the environment wins. Call before any window exists.
+pub fn prepare_webview() {
+    let has_gpu = std::fs::read_dir("/dev/dri")
+        .map(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+        })
+        .unwrap_or(false);
+    if !has_gpu && std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_none() {
+        // SAFETY: called at start-up from `run`, before the app starts any thread.
+        unsafe { std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1") };
+    }
+}

@@ -1,0 +1,11 @@
+//! macOS: machine-wide application support, where a pkg postinstall or Jamf writes it.
+
+use std::path::PathBuf;
+
+/// `/Library/Application Support/Tether/desktop.toml`.
+pub fn preset_path() -> PathBuf {
+    PathBuf::from("/Library/Application Support/Tether/desktop.toml")
+}
+
+/// Nothing to prepare: the system web view paints on its own.
+pub fn prepare_webview() {}

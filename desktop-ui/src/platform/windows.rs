@@ -1,0 +1,12 @@
+//! Windows: ProgramData, where the MSI writes it from its properties.
+
+use std::path::PathBuf;
+
+/// `%ProgramData%\Tether\desktop.toml`.
+pub fn preset_path() -> PathBuf {
+    let base = std::env::var_os("ProgramData").unwrap_or_else(|| r"C:\ProgramData".into());
+    PathBuf::from(base).join("Tether").join("desktop.toml")
+}
+
+/// Nothing to prepare: the system web view paints on its own.
+pub fn prepare_webview() {}

@@ -1,0 +1,237 @@
+//! The desktop app with real parts: the real app binary in its real web views under Xvfb and a
+//! private D-Bus session, driven through WebKitWebDriver; a real relay on a real socket; a real
+//! supporter (the Rust test viewer over WebRTC). Screenshots of the main window, the consent
+//! dialog and the session banner are saved in `target/ui-artifacts/`.
+#![cfg(target_os = "linux")]
+
+mod webdriver;
+
+use std::path::PathBuf;
+
+use tether_protocol::signal::EndReason;
+use tether_relay::store::{NewUser, Role, SqliteStore, Store};
+use tether_tests::viewer::{Viewer, ViewerEvent, ViewerOptions};
+use tether_tests::x11::Xvfb;
+use webdriver::{Driver, WAIT};
+
+const PASSWORD: &str = "correct horse battery";
+/// The main window's address (its page is the app's index).
+const MAIN: &str = "tauri://localhost";
+
+fn artifacts() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/ui-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Saves the current window's page, and the whole X screen beside it.
+async fn snap(d: &Driver, x: &Xvfb, name: &str) {
+    let dir = artifacts();
+    std::fs::write(dir.join(format!("{name}.png")), d.screenshot().await).unwrap();
+    snap_screen(x, name);
+}
+
+/// Saves the whole X screen: what the person at the machine sees, every window included.
+fn snap_screen(x: &Xvfb, name: &str) {
+    let screen = artifacts().join(format!("{name}-screen.png"));
+    x.run("import", &["-window", "root", screen.to_str().unwrap()]);
+}
+
+/// A relay in this process, with Jane Doe of Acme IT as a technician and Olga as its owner.
+async fn start_relay(
+    dir: &std::path::Path,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let store = SqliteStore::open(&dir.join("tether.db")).unwrap();
+    for (email, name, role) in [
+        ("jane@acme.example", "Jane Doe", Role::Technician),
+        ("olga@acme.example", "Olga Owner", Role::Owner),
+    ] {
+        let user = NewUser {
+            email: email.into(),
+            full_name: name.into(),
+            short_name: name.split(' ').next().unwrap().into(),
+            password_hash: tether_relay::auth::hash_password(PASSWORD).unwrap(),
+        };
+        store.create_user("Acme IT", &user, role, 0).unwrap();
+    }
+    drop(store);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut cfg = tether_relay::Config {
+        data_dir: dir.to_path_buf(),
+        listen: addr,
+        ..tether_relay::Config::default()
+    };
+    cfg.turn.port = 0;
+    cfg.turn.allow_private_peers = true;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        tether_relay::run(listener, cfg, async move {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    (addr, stop)
+}
+
+/// The relay's audit entries of `action`, newest first.
+async fn audit(addr: std::net::SocketAddr, token: &str, action: &str) -> Vec<serde_json::Value> {
+    let path = format!("/api/v1/audit?action={action}");
+    let (status, v) = tether_tests::http(addr, "GET", &path, None, Some(token)).await;
+    assert_eq!(status, 200, "{v}");
+    v.as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_code_consent_deny_then_allow_banner_and_stop() {
+    let x = Xvfb::start(1280, 800);
+    let data = tempfile::tempdir().unwrap();
+    let (addr, _relay) = start_relay(data.path()).await;
+    let home = tempfile::tempdir().unwrap();
+    let preset = home.path().join("desktop.toml");
+    std::fs::write(&preset, format!("relay_url = \"http://{addr}\"\n")).unwrap();
+    let env = [
+        ("DISPLAY", x.display.clone()),
+        ("HOME", home.path().display().to_string()),
+        (
+            "XDG_CONFIG_HOME",
+            home.path().join("config").display().to_string(),
+        ),
+        (
+            "XDG_DATA_HOME",
+            home.path().join("data").display().to_string(),
+        ),
+        (
+            "XDG_CACHE_HOME",
+            home.path().join("cache").display().to_string(),
+        ),
+        ("TETHER_DESKTOP_PRESET", preset.display().to_string()),
+        ("TETHER_LANG", "en".to_owned()),
+    ];
+    let d = Driver::launch(env!("CARGO_BIN_EXE_tether-desktop"), &env).await;
+
+    // The main window shows the connection and a code, grouped for reading aloud.
+    d.window(MAIN).await;
+    d.text_where("#connection", |t| t.starts_with("Connected to"))
+        .await;
+    let grouped = d
+        .text_where("#code", |t| {
+            t.len() == 12 && t.chars().filter(char::is_ascii_digit).count() == 10
+        })
+        .await;
+    assert_eq!(
+        grouped.split(' ').map(str::len).collect::<Vec<_>>(),
+        [3, 3, 4]
+    );
+    snap(&d, &x, "main").await;
+    let code: String = grouped.split(' ').collect();
+
+    // A supporter asks; the dialog shows who, verified, with a countdown; Deny has the focus,
+    // and Enter denies.
+    let token = tether_tests::token(addr, "jane@acme.example", PASSWORD).await;
+    let owner = tether_tests::token(addr, "olga@acme.example", PASSWORD).await;
+    let asking = tokio::spawn({
+        let (token, code) = (token.clone(), code.clone());
+        async move { Viewer::connect(addr, &token, &code, ViewerOptions::default()).await }
+    });
+    d.window("consent.html").await;
+    d.text_where("#question", |t| {
+        t == "Jane Doe asks to see your screen and control your mouse and keyboard"
+    })
+    .await;
+    assert_eq!(
+        d.text_where("#identity", |_| true).await,
+        "jane@acme.example, Acme IT"
+    );
+    d.text_where("#verified", |t| t == "Identity verified by your relay")
+        .await;
+    d.text_where("#countdown", |t| t.starts_with("Denied automatically in"))
+        .await;
+    assert_eq!(d.focused_id().await, "deny");
+    snap(&d, &x, "consent").await;
+    d.type_into_focus("\u{E007}").await; // Enter
+    let denied = tokio::time::timeout(WAIT, asking).await.unwrap().unwrap();
+    assert!(denied.is_err(), "a deny must not connect");
+    let consent = audit(addr, &owner, "consent").await;
+    assert_eq!(consent[0]["outcome"], "denied", "{consent:?}");
+
+    // A code works once, even when denied: the window shows a fresh one for a second request,
+    // allowed with control this time.
+    d.window(MAIN).await;
+    let fresh = d
+        .text_where("#code", |t| t.len() == 12 && t != grouped)
+        .await;
+    let code: String = fresh.split(' ').collect();
+    let asking = tokio::spawn({
+        let (token, code) = (token.clone(), code.clone());
+        async move { Viewer::connect(addr, &token, &code, ViewerOptions::default()).await }
+    });
+    let mut asking = asking;
+    tokio::select! {
+        _ = d.window("consent.html") => {}
+        r = &mut asking => panic!(
+            "the second request ended before the dialog: {:?}",
+            r.unwrap().err()
+        ),
+    }
+    d.click("#allow-control").await;
+    let mut viewer = tokio::time::timeout(WAIT, asking)
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("allowed");
+    let session_id = viewer.session.session_id.clone();
+
+    // The banner says who is in control and stays on top; Stop ends the session at once.
+    d.window("banner.html").await;
+    d.text_where("#text", |t| {
+        t == "Jane Doe (Acme IT) is controlling this computer"
+    })
+    .await;
+    // WebKitWebDriver never answers a page screenshot of this unfocused window; the X
+    // screen shows it as the user sees it.
+    snap_screen(&x, "banner");
+    d.window(MAIN).await;
+    d.text_where("#sessions", |t| {
+        t.contains("Jane Doe (Acme IT) is controlling")
+    })
+    .await;
+    d.window("banner.html").await;
+    d.click("#stop").await;
+    let ended = tokio::time::timeout(WAIT, async {
+        loop {
+            if let ViewerEvent::Ended(e) = viewer.event().await {
+                return e;
+            }
+        }
+    })
+    .await
+    .expect("the supporter saw the end");
+    assert_eq!(ended.reason, EndReason::EndedByAgent);
+
+    // The relay saw the same: one session started and ended by the agent.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let end = loop {
+        let ends = audit(addr, &owner, "session_end").await;
+        if let Some(e) = ends.first() {
+            break e.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no session_end audited"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(end["detail"]["session_id"], session_id.as_str(), "{end}");
+    assert_eq!(end["detail"]["reason"], "ended_by_agent", "{end}");
+    let starts = audit(addr, &owner, "session_start").await;
+    assert_eq!(starts.len(), 1, "{starts:?}");
+
+    // The banner goes with the session.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while d.has_window("banner.html").await {
+        assert!(tokio::time::Instant::now() < deadline, "the banner stayed");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

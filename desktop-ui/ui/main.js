@@ -1,0 +1,157 @@
+// @ts-check
+// The main window: share code with copy, renewal and countdown; the relay connection; who is
+// connected, with Pause, View only and Stop; settings; the viewer for support staff.
+import { errorText, invoke, sessionLine, start, subscribe, t } from "./common.js";
+
+/** @param {string} id */
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+/** @type {any} */
+let status = null;
+
+/** "9:58" from milliseconds. @param {number} ms */
+function clock(ms) {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function renderConnection() {
+  const c = status.connection;
+  const el = $("connection");
+  el.dataset.state = c.state;
+  const relay = status.relay;
+  switch (c.state) {
+    case "connected": el.textContent = t("connConnected", { relay }); break;
+    case "connecting": el.textContent = t("connConnecting", { relay }); break;
+    case "reconnecting":
+      el.textContent = t("connReconnecting", {
+        s: Math.max(0, Math.ceil((c.retryAtMs - Date.now()) / 1000)),
+        reason: c.reason,
+      });
+      break;
+    case "offline": el.textContent = t("connOffline", { reason: c.reason }); break;
+    default: el.textContent = t("connUnconfigured");
+  }
+}
+
+function renderCode() {
+  const code = status.code;
+  $("code").textContent = code ? code.grouped : t("noCode");
+  $("code").dataset.digits = code ? code.digits : "";
+  /** @type {HTMLButtonElement} */ ($("copy")).disabled = !code;
+  /** @type {HTMLButtonElement} */ ($("renew")).disabled = status.connection.state !== "connected";
+  if (!code) {
+    $("expiry").textContent = "";
+    return;
+  }
+  const left = code.expiresAtMs - Date.now();
+  $("expiry").textContent = left > 0 ? t("expiresIn", { t: clock(left) }) : t("expired");
+}
+
+function renderSessions() {
+  const list = $("sessions");
+  $("sessions-section").hidden = status.sessions.length === 0;
+  list.replaceChildren(
+    ...status.sessions.map((/** @type {any} */ s) => {
+      const li = document.createElement("li");
+      li.dataset.session = s.id;
+      const p = document.createElement("p");
+      p.textContent = sessionLine(s) + (s.unattended ? ` ${t("unattended")}` : "");
+      li.append(p);
+      const buttons = document.createElement("div");
+      buttons.className = "buttons";
+      if (s.control) {
+        buttons.append(
+          button(s.paused ? "resume" : "pause", () => act("pause_input", { sessionId: s.id, paused: !s.paused })),
+          button("viewOnly", () => act("view_only", { sessionId: s.id })),
+        );
+      }
+      const stop = button("stop", () => act("stop_session", { sessionId: s.id }));
+      stop.className = "danger";
+      buttons.append(stop);
+      li.append(buttons);
+      return li;
+    }),
+  );
+}
+
+/** @param {string} key @param {() => void} onclick */
+function button(key, onclick) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = t(key);
+  b.dataset.action = key;
+  b.addEventListener("click", onclick);
+  return b;
+}
+
+/** @param {string} cmd @param {Record<string, unknown>} args */
+async function act(cmd, args) {
+  try {
+    await invoke(cmd, args);
+  } catch (e) {
+    $("viewer-message").textContent = errorText(e);
+  }
+}
+
+function render() {
+  renderConnection();
+  renderCode();
+  renderSessions();
+  /** @type {HTMLInputElement} */ const relay = /** @type {any} */ ($("relay"));
+  if (document.activeElement !== relay && !relay.dataset.dirty) relay.value = status.relay;
+  relay.disabled = status.relayLocked;
+  /** @type {HTMLButtonElement} */ ($("save")).disabled = status.relayLocked;
+  $("relay-locked").hidden = !status.relayLocked;
+}
+
+async function copyCode() {
+  const digits = $("code").dataset.digits ?? "";
+  try {
+    await navigator.clipboard.writeText(digits);
+  } catch {
+    // Older web views: copy through a selection.
+    const area = document.createElement("textarea");
+    area.value = digits;
+    document.body.append(area);
+    area.select();
+    document.execCommand("copy");
+    area.remove();
+  }
+  $("copy").textContent = t("copied");
+  setTimeout(() => ($("copy").textContent = t("copy")), 1500);
+}
+
+async function main() {
+  await start();
+  $("copy").addEventListener("click", copyCode);
+  $("renew").addEventListener("click", () => act("renew_code", {}));
+  $("relay").addEventListener("input", () => ($("relay").dataset.dirty = "1"));
+  $("settings-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const relayUrl = /** @type {HTMLInputElement} */ ($("relay")).value;
+    try {
+      await invoke("save_settings", { relayUrl });
+      delete $("relay").dataset.dirty;
+      $("settings-message").textContent = t("saved");
+    } catch (e) {
+      $("settings-message").textContent = errorText(e);
+    }
+  });
+  $("open-viewer").addEventListener("click", async () => {
+    try {
+      await invoke("open_viewer");
+      $("viewer-message").textContent = "";
+    } catch (e) {
+      $("viewer-message").textContent = errorText(e);
+    }
+  });
+  await subscribe((s) => {
+    status = s;
+    render();
+  });
+  // The countdowns move on their own between status changes.
+  setInterval(() => status && (renderCode(), renderConnection()), 1000);
+}
+
+main();
