@@ -44,6 +44,8 @@ async function main() {
     $("verified").className = r.verified ? "ok" : "warn";
     // Asked to view only: there is no control to allow.
     $("allow-control").hidden = r.mode !== "control";
+    // The buttons work only once the question is on screen.
+    for (const b of document.querySelectorAll("button")) b.disabled = false;
     countdown();
     $("deny").focus();
   });

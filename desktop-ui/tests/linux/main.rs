@@ -175,6 +175,8 @@ async fn share_code_consent_deny_then_allow_banner_and_stop() {
             r.unwrap().err()
         ),
     }
+    d.text_where("#question", |t| t.starts_with("Jane Doe asks"))
+        .await;
     d.click("#allow-control").await;
     let mut viewer = tokio::time::timeout(WAIT, asking)
         .await
@@ -234,4 +236,26 @@ async fn share_code_consent_deny_then_allow_banner_and_stop() {
         assert!(tokio::time::Instant::now() < deadline, "the banner stayed");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+
+    // Support staff: the viewer window is the relay's own web app, which may not call the app.
+    d.window(MAIN).await;
+    d.click("#open-viewer").await;
+    d.window(&format!("http://{addr}/")).await;
+    d.element("input[name=email]").await;
+    let script = "const done = arguments[0]; const ipc = window.__TAURI_INTERNALS__; \
+        if (!ipc) { done('no ipc'); return; } \
+        ipc.invoke('stop_session', { sessionId: 'x' }).then(() => done('allowed'), e => done('refused: ' + JSON.stringify(e)));";
+    let answer = d
+        .cmd(
+            "POST",
+            "/execute/async",
+            Some(serde_json::json!({"script": script, "args": []})),
+        )
+        .await;
+    let answer = answer.as_str().unwrap_or_default().to_owned();
+    assert!(
+        answer == "no ipc"
+            || (answer.starts_with("refused") && !answer.contains("no_such_session")),
+        "the viewer page reached an app command: {answer}"
+    );
 }

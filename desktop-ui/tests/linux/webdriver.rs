@@ -23,6 +23,14 @@ pub struct Driver {
     session: String,
 }
 
+/// Whether a window at `url` shows `page`: an app page by name (`consent.html`), an exact
+/// address (`tauri://localhost`), or a site (`http://host/`, ending in `/`) the URL is under.
+fn shows(url: &str, page: &str) -> bool {
+    url == page
+        || url.ends_with(&format!("/{page}"))
+        || (page.ends_with('/') && url.starts_with(page))
+}
+
 impl Driver {
     /// Starts the driver under its own D-Bus session (GTK and WebKit want one) with `env`, and
     /// launches `binary` in a new WebDriver session.
@@ -121,10 +129,7 @@ impl Driver {
                     continue;
                 }
                 let (_, url) = self.try_cmd("GET", "/url", None).await;
-                if url["value"]
-                    .as_str()
-                    .is_some_and(|u| u == page || u.ends_with(&format!("/{page}")))
-                {
+                if url["value"].as_str().is_some_and(|u| shows(u, page)) {
                     return;
                 }
                 seen.push(url["value"].clone());
@@ -148,10 +153,7 @@ impl Driver {
                 continue;
             }
             let (_, url) = self.try_cmd("GET", "/url", None).await;
-            if url["value"]
-                .as_str()
-                .is_some_and(|u| u == page || u.ends_with(&format!("/{page}")))
-            {
+            if url["value"].as_str().is_some_and(|u| shows(u, page)) {
                 return true;
             }
         }
