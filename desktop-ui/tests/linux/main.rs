@@ -259,3 +259,47 @@ async fn share_code_consent_deny_then_allow_banner_and_stop() {
         "the viewer page reached an app command: {answer}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn speaks_the_os_language_and_honours_a_locked_relay() {
+    let x = Xvfb::start(1024, 768);
+    let data = tempfile::tempdir().unwrap();
+    let (addr, _relay) = start_relay(data.path()).await;
+    let home = tempfile::tempdir().unwrap();
+    let preset = home.path().join("desktop.toml");
+    std::fs::write(
+        &preset,
+        format!("relay_url = \"http://{addr}\"\nlock_relay_url = true\n"),
+    )
+    .unwrap();
+    let env = [
+        ("DISPLAY", x.display.clone()),
+        ("HOME", home.path().display().to_string()),
+        (
+            "XDG_CONFIG_HOME",
+            home.path().join("config").display().to_string(),
+        ),
+        ("TETHER_DESKTOP_PRESET", preset.display().to_string()),
+        // As a French desktop session sets it.
+        ("LANG", "fr_FR.UTF-8".to_owned()),
+        ("LC_ALL", "fr_FR.UTF-8".to_owned()),
+    ];
+    let d = Driver::launch(env!("CARGO_BIN_EXE_tether-desktop"), &env).await;
+    d.window(MAIN).await;
+    d.text_where("#connection", |t| t.starts_with("Connecté à"))
+        .await;
+    d.text_where("h2#code-heading", |t| t == "Votre code de partage")
+        .await;
+    // The organisation fixed the relay: the field is read-only and says why.
+    d.click("#settings summary").await;
+    d.text_where("#relay-locked", |t| {
+        t == "Votre organisation a fixé cette adresse."
+    })
+    .await;
+    let relay = d.element("#relay").await;
+    let enabled = d
+        .cmd("GET", &format!("/element/{relay}/enabled"), None)
+        .await;
+    assert_eq!(enabled, false, "the locked address can be edited");
+    snap(&d, &x, "main-fr-locked").await;
+}
