@@ -202,7 +202,14 @@ async fn share_code_consent_deny_then_allow_banner_and_stop() {
         t.contains("Jane Doe (Acme IT) is controlling")
     })
     .await;
+    // Pause input from the banner: it says so, and offers to resume.
     d.window("banner.html").await;
+    d.click("#pause").await;
+    d.text_where("#text", |t| {
+        t == "Jane Doe (Acme IT) is connected; their input is paused"
+    })
+    .await;
+    d.text_where("#pause", |t| t == "Resume input").await;
     d.click("#stop").await;
     let ended = tokio::time::timeout(WAIT, async {
         loop {
