@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use tether_agent::consent::{ConsentPrompt, DenyPrompt, TerminalPrompt};
 use tether_agent::encode::Codec;
 use tether_agent::machine::{
-    self, AgentConfig, HostFacts, KeyStoreKind, MachineIdentity, platform,
+    self, AgentConfig, HostFacts, KeyStoreKind, MachineIdentity, hostname, platform,
 };
 use tether_agent::relay_client::{self, ClientConfig, ClientEvent};
 use tether_agent::session::SessionConfig;
@@ -191,15 +191,6 @@ enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
-        .unwrap_or_else(|| "this computer".into())
 }
 
 fn grouped(code: &str) -> String {

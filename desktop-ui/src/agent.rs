@@ -124,7 +124,7 @@ pub fn start<R: Runtime>(app: &AppHandle<R>) {
     *lock(&shared.agent) = Some(Running { commands, stop });
     let cfg = ClientConfig {
         relay,
-        hostname: hostname(),
+        hostname: tether_agent::machine::hostname(),
         backoff: Backoff::default(),
         ca_file: std::env::var_os("TETHER_CA_FILE").map(Into::into),
         media: Some(SessionConfig::default()),
@@ -157,17 +157,6 @@ pub fn start<R: Runtime>(app: &AppHandle<R>) {
             }
         }
     });
-}
-
-/// This machine's name, as supporters see it.
-fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "this computer".into())
 }
 
 /// The consent dialog as the agent's prompt.

@@ -188,6 +188,17 @@ pub async fn unenroll(
     Ok(())
 }
 
+/// This computer's name as supporters see it: the host name, else Windows' `COMPUTERNAME`.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "this computer".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

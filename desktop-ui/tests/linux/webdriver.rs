@@ -31,6 +31,16 @@ fn shows(url: &str, page: &str) -> bool {
         || (page.ends_with('/') && url.starts_with(page))
 }
 
+/// The id inside a WebDriver element reference (`{"element-6066-…": id}`).
+fn element_id(v: &Value) -> String {
+    let obj = v.as_object().expect("an element reference");
+    obj.values()
+        .next()
+        .and_then(Value::as_str)
+        .expect("an element id")
+        .to_owned()
+}
+
 impl Driver {
     /// Starts the driver under its own D-Bus session (GTK and WebKit want one) with `env`, and
     /// launches `binary` in a new WebDriver session.
@@ -172,8 +182,7 @@ impl Driver {
                 )
                 .await;
             if status == 200 {
-                let obj = v["value"].as_object().unwrap();
-                return obj.values().next().unwrap().as_str().unwrap().to_owned();
+                return element_id(&v["value"]);
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
@@ -216,15 +225,7 @@ impl Driver {
     /// Types `keys` into whatever has the focus, as the user's keyboard would.
     pub async fn type_into_focus(&self, keys: &str) {
         let el = self.cmd("GET", "/element/active", None).await;
-        let id = el
-            .as_object()
-            .unwrap()
-            .values()
-            .next()
-            .unwrap()
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = element_id(&el);
         self.input_that_may_close(&format!("/element/{id}/value"), Some(json!({"text": keys})))
             .await;
     }
@@ -232,15 +233,7 @@ impl Driver {
     /// The id of the focused element's `id` attribute.
     pub async fn focused_id(&self) -> String {
         let el = self.cmd("GET", "/element/active", None).await;
-        let id = el
-            .as_object()
-            .unwrap()
-            .values()
-            .next()
-            .unwrap()
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = element_id(&el);
         let v = self
             .cmd("GET", &format!("/element/{id}/property/id"), None)
             .await;
