@@ -129,21 +129,10 @@ impl Driver {
     pub async fn window(&self, page: &str) {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let handles = self.cmd("GET", "/window/handles", None).await;
-            let mut seen = Vec::new();
-            for h in handles.as_array().unwrap() {
-                let (status, _) = self
-                    .try_cmd("POST", "/window", Some(json!({"handle": h})))
-                    .await;
-                if status != 200 {
-                    continue;
-                }
-                let (_, url) = self.try_cmd("GET", "/url", None).await;
-                if url["value"].as_str().is_some_and(|u| shows(u, page)) {
-                    return;
-                }
-                seen.push(url["value"].clone());
-            }
+            let seen = match self.switch_to(page).await {
+                Ok(()) => return,
+                Err(seen) => seen,
+            };
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "no window shows {page}; the windows show {seen:?}"
@@ -152,22 +141,32 @@ impl Driver {
         }
     }
 
-    /// Whether some window shows `page` now.
+    /// Whether some window shows `page` now (switching to it if so).
     pub async fn has_window(&self, page: &str) -> bool {
+        self.switch_to(page).await.is_ok()
+    }
+
+    /// One pass over the open windows: switches to the one showing `page`, or returns the
+    /// addresses the windows show.
+    async fn switch_to(&self, page: &str) -> Result<(), Vec<String>> {
         let handles = self.cmd("GET", "/window/handles", None).await;
+        let mut seen = Vec::new();
         for h in handles.as_array().unwrap() {
             let (status, _) = self
                 .try_cmd("POST", "/window", Some(json!({"handle": h})))
                 .await;
+            // The window may have closed since the list was made.
             if status != 200 {
                 continue;
             }
             let (_, url) = self.try_cmd("GET", "/url", None).await;
-            if url["value"].as_str().is_some_and(|u| shows(u, page)) {
-                return true;
+            let url = url["value"].as_str().unwrap_or_default().to_owned();
+            if shows(&url, page) {
+                return Ok(());
             }
+            seen.push(url);
         }
-        false
+        Err(seen)
     }
 
     /// The element matching `css` in the current window, waiting for it.
