@@ -48,6 +48,9 @@ pub enum Error {
     /// The relay no longer accepts this machine (revoked, or unknown): enroll it again.
     #[error("the relay refused this machine: {0}")]
     MachineRefused(String),
+    /// The system settings that grant a permission could not be opened.
+    #[error("permissions: {0}")]
+    Permission(String),
     /// This platform lacks a feature.
     #[error("not supported on this platform: {0}")]
     Unsupported(&'static str),

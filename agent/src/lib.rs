@@ -14,6 +14,7 @@ pub mod encode;
 pub mod error;
 pub mod input;
 pub mod machine;
+pub mod permissions;
 pub mod relay_client;
 pub mod rtc;
 pub mod session;

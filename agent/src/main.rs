@@ -213,7 +213,7 @@ fn main() -> Result<()> {
         }
         _ => None,
     };
-    if let Some(d) = display {
+    if let Some(d) = &display {
         // Libraries that open the display themselves (the clipboard) read $DISPLAY.
         // SAFETY: no other thread exists yet; the runtime is built below.
         unsafe { std::env::set_var("DISPLAY", d) };
@@ -224,6 +224,14 @@ fn main() -> Result<()> {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    if matches!(cli.command, Command::Share { .. } | Command::Run { .. }) {
+        for missing in tether_agent::permissions::check(display.as_deref()) {
+            tracing::warn!(
+                ?missing,
+                "the system does not allow this yet: sessions will lack it"
+            );
+        }
+    }
     let as_service = matches!(cli.command, Command::Run { service: true, .. });
     let code = if as_service {
         // The Windows service control manager drives the agent; its Stop ends the run.

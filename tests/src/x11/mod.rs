@@ -18,6 +18,12 @@ pub struct Xvfb {
 impl Xvfb {
     /// Starts `Xvfb` with one screen of `w`×`h`×24.
     pub fn start(w: u32, h: u32) -> Xvfb {
+        Xvfb::start_with(w, h, &[])
+    }
+
+    /// Starts `Xvfb` with one screen of `w`×`h`×24 and the `extra` arguments (such as
+    /// `-extension XTEST`, to take an extension away).
+    pub fn start_with(w: u32, h: u32, extra: &[&str]) -> Xvfb {
         let mut child = Command::new("Xvfb")
             .args([
                 "-displayfd",
@@ -29,6 +35,7 @@ impl Xvfb {
                 "tcp",
                 "-noreset",
             ])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
