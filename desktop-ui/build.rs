@@ -14,6 +14,9 @@ const COMMANDS: &[&str] = &[
     "settings",
     "save_settings",
     "open_viewer",
+    "check_permissions",
+    "open_permission_settings",
+    "relaunch",
 ];
 
 fn main() {

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, Runtime};
 use tether_agent::consent::{ConsentPrompt, PromptFuture};
+use tether_agent::permissions::{self, Missing};
 use tether_agent::relay_client::{self, ClientCommand, ClientConfig};
 use tether_agent::session::SessionConfig;
 use tether_protocol::reconnect::Backoff;
@@ -106,6 +107,22 @@ pub fn publish<R: Runtime>(app: &AppHandle<R>) {
     lock(&shared.subscribers).retain(|ch| ch.send(status.clone()).is_ok());
     windows::sync(app, &status);
     tray::sync(app, &status);
+}
+
+/// Checks what the system does not allow yet; publishes the status if that changed.
+pub fn check_permissions<R: Runtime>(app: &AppHandle<R>) -> Vec<Missing> {
+    let missing = permissions::check(None);
+    let shared = app.state::<Shared>();
+    let changed = {
+        let mut status = lock(&shared.status);
+        let changed = status.missing != missing;
+        status.missing = missing.clone();
+        changed
+    };
+    if changed {
+        publish(app);
+    }
+    missing
 }
 
 /// (Re)starts the agent for the relay in the status; stops the previous one first.

@@ -5,6 +5,7 @@
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, Runtime, State};
+use tether_agent::permissions::{self, Missing};
 use tether_agent::relay_client::ClientCommand;
 use tether_protocol::signal::{Decision, SessionId};
 
@@ -152,6 +153,35 @@ pub async fn open_viewer<R: Runtime>(app: AppHandle<R>, shared: State<'_, Shared
     windows::open_viewer(&app, &relay)
 }
 
+/// Checks again what the system does not allow yet (the main window polls while something is
+/// missing, so a switch turned on in the system settings shows at once).
+#[tauri::command]
+pub async fn check_permissions<R: Runtime>(app: AppHandle<R>) -> Result<Vec<Missing>> {
+    Ok(agent::check_permissions(&app))
+}
+
+/// Opens the system settings page that grants the missing permission `kind`.
+#[tauri::command]
+pub async fn open_permission_settings(shared: State<'_, Shared>, kind: String) -> Result<()> {
+    let missing = lock(&shared.status)
+        .missing
+        .iter()
+        .find(|m| m.kind() == kind)
+        .cloned()
+        .ok_or_else(|| Error::Permission(format!("nothing of kind {kind:?} is missing")))?;
+    permissions::open_settings(&missing).map_err(|e| Error::Permission(e.to_string()))
+}
+
+/// Quits and starts the app again: macOS applies a Screen Recording grant only to a new
+/// process. Ends every session, so it is offered only while something is missing.
+#[tauri::command]
+pub async fn relaunch<R: Runtime>(app: AppHandle<R>, shared: State<'_, Shared>) -> Result<()> {
+    if lock(&shared.status).missing.is_empty() {
+        return Err(Error::Permission("nothing is missing".into()));
+    }
+    app.restart()
+}
+
 #[cfg(test)]
 mod tests {
     use tauri::ipc::{CallbackFn, InvokeBody};
@@ -245,6 +275,35 @@ mod tests {
             let e = call(&w, cmd, args).unwrap_err();
             assert_eq!(e["kind"], "no_such_session", "{cmd}: {e}");
         }
+    }
+
+    #[test]
+    fn permission_commands_act_only_on_what_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, w) = app(Preset::default(), dir.path());
+        // Nothing is missing: nothing to open, and no reason to restart.
+        let e = call(
+            &w,
+            "open_permission_settings",
+            serde_json::json!({"kind": "screen_recording"}),
+        )
+        .unwrap_err();
+        assert_eq!(e["kind"], "permission", "{e}");
+        let e = call(&w, "relaunch", serde_json::json!({})).unwrap_err();
+        assert_eq!(e["kind"], "permission", "{e}");
+        // Missing but not grantable in a settings page (Linux): a clear refusal, no panic.
+        lock(&app.state::<Shared>().status).missing = vec![Missing::NoInputExtension];
+        let e = call(
+            &w,
+            "open_permission_settings",
+            serde_json::json!({"kind": "no_input_extension"}),
+        )
+        .unwrap_err();
+        assert_eq!(e["kind"], "permission", "{e}");
+        assert!(
+            e["message"].as_str().unwrap().contains("settings page"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub enum Error {
     /// A window could not be opened.
     #[error("{0}")]
     Window(String),
+    /// The system settings that grant a permission could not be opened, or nothing is missing
+    /// of that kind.
+    #[error("{0}")]
+    Permission(String),
 }
 
 /// Shorthand for the app's results.
@@ -40,6 +44,7 @@ impl Error {
             Error::NoSuchRequest(_) => "no_such_request",
             Error::Settings(_) => "settings",
             Error::Window(_) => "window",
+            Error::Permission(_) => "permission",
         }
     }
 }

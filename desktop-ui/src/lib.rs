@@ -54,6 +54,9 @@ pub fn builder<R: Runtime>(b: tauri::Builder<R>) -> tauri::Builder<R> {
         commands::settings,
         commands::save_settings,
         commands::open_viewer,
+        commands::check_permissions,
+        commands::open_permission_settings,
+        commands::relaunch,
     ])
     .on_window_event(windows::on_event)
 }
@@ -84,6 +87,7 @@ pub fn run() {
             let eff = paths.effective();
             app.manage(paths);
             app.manage(agent::Shared::new(eff.relay_url, eff.locked));
+            agent::check_permissions(app.handle());
             windows::open_main(app.handle())?;
             if let Err(e) = tray::build(app.handle()) {
                 // A desktop without a tray still has the window and the banner.

@@ -4,6 +4,7 @@
 //! No Tauri and no IO here, so it is tested directly.
 
 use serde::Serialize;
+use tether_agent::permissions::Missing;
 use tether_agent::relay_client::ClientEvent;
 use tether_protocol::signal::{ConsentRequest, EndReason, Mode, SessionId};
 
@@ -23,6 +24,9 @@ pub struct Status {
     pub consent: Option<Consent>,
     /// Sessions in progress.
     pub sessions: Vec<Session>,
+    /// What the system does not allow yet (screen recording, input); the main window guides
+    /// the user through granting it.
+    pub missing: Vec<Missing>,
 }
 
 /// The relay connection's state.
@@ -135,6 +139,7 @@ impl Status {
             code: None,
             consent: None,
             sessions: Vec::new(),
+            missing: Vec::new(),
         }
     }
 
@@ -210,11 +215,6 @@ impl Status {
     /// The session `id`, if it is in progress.
     pub fn session_mut(&mut self, id: &SessionId) -> Option<&mut Session> {
         self.sessions.iter_mut().find(|s| s.id == id.as_str())
-    }
-
-    /// The sentence the session banner and the tray show for the sessions in progress, if any.
-    pub fn banner_subject(&self) -> Option<&Session> {
-        self.sessions.first()
     }
 }
 
@@ -308,7 +308,7 @@ mod tests {
                 control: true
             })
         );
-        assert_eq!(s.banner_subject().unwrap().name, "Jane Doe");
+        assert_eq!(s.sessions[0].name, "Jane Doe");
         // The relay going away does not end a peer-to-peer session.
         assert_eq!(s.apply(end("s1", EndReason::RelayShutdown), 0), None);
         assert_eq!(s.sessions.len(), 1);
@@ -346,5 +346,8 @@ mod tests {
         assert_eq!(json["consent"]["requestId"], "r1");
         assert_eq!(json["relayLocked"], true);
         assert_eq!(json["connection"]["state"], "connecting");
+        s.missing = vec![Missing::NoInputExtension];
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["missing"][0]["kind"], "no_input_extension");
     }
 }

@@ -85,16 +85,53 @@ function button(key, onclick) {
   return b;
 }
 
-/** @param {string} cmd @param {Record<string, unknown>} args */
-async function act(cmd, args) {
+/**
+ * Calls a command; its error shows in the `messageId` element.
+ * @param {string} cmd @param {Record<string, unknown>} args @param {string} [messageId]
+ */
+async function act(cmd, args, messageId = "viewer-message") {
   try {
     await invoke(cmd, args);
+    $(messageId).textContent = "";
   } catch (e) {
-    $("viewer-message").textContent = errorText(e);
+    $(messageId).textContent = errorText(e);
   }
 }
 
+/** The missing permissions last rendered, so a status change elsewhere keeps their buttons. */
+let shownMissing = "";
+
+/** What the system does not allow yet, each with its steps and the way to grant it. */
+function renderPermissions() {
+  const missing = status.missing ?? [];
+  $("permissions").hidden = missing.length === 0;
+  const key = JSON.stringify(missing);
+  if (key === shownMissing) return;
+  shownMissing = key;
+  $("permission-list").replaceChildren(
+    ...missing.map((/** @type {any} */ m) => {
+      const li = document.createElement("li");
+      li.dataset.kind = m.kind;
+      const h = document.createElement("h3");
+      h.textContent = t(`perm.${m.kind}.title`);
+      const p = document.createElement("p");
+      p.textContent = t(`perm.${m.kind}.steps`, { reason: m.reason ?? "" });
+      li.append(h, p);
+      if (m.kind === "screen_recording" || m.kind === "accessibility") {
+        const buttons = document.createElement("div");
+        buttons.className = "buttons";
+        buttons.append(button("permOpenSettings", () => act("open_permission_settings", { kind: m.kind }, "permission-message")));
+        // macOS gives a Screen Recording grant only to a process started after it.
+        if (m.kind === "screen_recording") buttons.append(button("permRelaunch", () => act("relaunch", {}, "permission-message")));
+        li.append(buttons);
+      }
+      return li;
+    }),
+  );
+}
+
 function render() {
+  renderPermissions();
   renderConnection();
   renderCode();
   renderSessions();
@@ -126,6 +163,7 @@ async function main() {
   await start();
   $("copy").addEventListener("click", copyCode);
   $("renew").addEventListener("click", () => act("renew_code", {}));
+  $("recheck").addEventListener("click", () => act("check_permissions", {}, "permission-message"));
   $("relay").addEventListener("input", () => ($("relay").dataset.dirty = "1"));
   $("settings-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -152,6 +190,8 @@ async function main() {
   });
   // The countdowns move on their own between status changes.
   setInterval(() => status && (renderCode(), renderConnection()), 1000);
+  // While something is missing, a switch turned on in the system settings shows by itself.
+  setInterval(() => status?.missing?.length && invoke("check_permissions").catch(() => {}), 3000);
 }
 
 main();
