@@ -115,6 +115,16 @@ pub fn connected(lang: Lang, who: &str, control: bool) -> String {
     }
 }
 
+/// "3 supporters are connected to this computer" (`count` ≥ 2).
+pub fn many_connected(lang: Lang, count: usize) -> String {
+    match lang {
+        Lang::En => format!("{count} supporters are connected to this computer"),
+        Lang::Fr => format!("{count} assistants sont connectés à cet ordinateur"),
+        Lang::De => format!("{count} Helfer sind mit diesem Computer verbunden"),
+        Lang::Nl => format!("{count} helpers zijn verbonden met deze computer"),
+    }
+}
+
 /// "The session with Jane Doe ended".
 pub fn ended(lang: Lang, who: &str) -> String {
     match lang {

@@ -1,7 +1,8 @@
-//! The tray icon: its tooltip says who is connected; its menu shows the main window, stops every
-//! session, or quits (which also ends every session).
+//! The tray icon. Its menu starts with a line saying who is connected (tooltips are not shown
+//! on every desktop: Linux panels ignore them), then shows the main window, stops every session
+//! (enabled only during one), or quits (which also ends every session).
 
-use tauri::menu::{Menu, MenuItem};
+use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, Runtime};
 use tether_agent::relay_client::ClientCommand;
@@ -13,13 +14,21 @@ use crate::model::Status;
 
 const TRAY: &str = "tray";
 
+/// The menu items that follow the status.
+struct TrayItems<R: Runtime> {
+    state: MenuItem<R>,
+    stop: MenuItem<R>,
+}
+
 /// Adds the tray icon.
 pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let lang = Lang::system();
+    let state = MenuItem::with_id(app, "state", t(lang, Text::Idle), false, None::<&str>)?;
     let show = MenuItem::with_id(app, "show", t(lang, Text::Show), true, None::<&str>)?;
-    let stop = MenuItem::with_id(app, "stop", t(lang, Text::StopAll), true, None::<&str>)?;
+    let stop = MenuItem::with_id(app, "stop", t(lang, Text::StopAll), false, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", t(lang, Text::Quit), true, None::<&str>)?;
-    let menu = Menu::with_items(app, &[&show, &stop, &quit])?;
+    let separator = PredefinedMenuItem::separator(app)?;
+    let menu = Menu::with_items(app, &[&state, &separator, &show, &stop, &quit])?;
     let mut tray = TrayIconBuilder::with_id(TRAY)
         .menu(&menu)
         .tooltip(t(lang, Text::Idle))
@@ -33,6 +42,7 @@ pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         tray = tray.icon(icon.clone());
     }
     tray.build(app)?;
+    app.manage(TrayItems { state, stop });
     Ok(())
 }
 
@@ -49,17 +59,62 @@ pub fn stop_all<R: Runtime>(app: &AppHandle<R>) {
     }
 }
 
-/// The tooltip for `status`.
+/// The tooltip and the menu's first line for `status`.
 pub fn tooltip(lang: Lang, status: &Status) -> String {
-    match status.banner_subject() {
-        Some(s) => i18n::connected(lang, &crate::windows::who(s), s.control && !s.paused),
-        None => t(lang, Text::Idle).to_owned(),
+    match status.sessions.as_slice() {
+        [] => t(lang, Text::Idle).to_owned(),
+        [s] => i18n::connected(lang, &crate::windows::who(s), s.control && !s.paused),
+        many => i18n::many_connected(lang, many.len()),
     }
 }
 
-/// Brings the tooltip in line with `status`.
+/// Brings the tooltip and the menu in line with `status`.
 pub fn sync<R: Runtime>(app: &AppHandle<R>, status: &Status) {
+    let text = tooltip(Lang::system(), status);
     if let Some(tray) = app.tray_by_id(TRAY) {
-        let _ = tray.set_tooltip(Some(tooltip(Lang::system(), status)));
+        let _ = tray.set_tooltip(Some(&text));
+    }
+    if let Some(items) = app.try_state::<TrayItems<R>>() {
+        let _ = items.state.set_text(&text);
+        let _ = items.stop.set_enabled(!status.sessions.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Session;
+
+    fn session(id: &str, control: bool, paused: bool) -> Session {
+        Session {
+            id: id.into(),
+            name: "Jane Doe".into(),
+            org: Some("Acme IT".into()),
+            email: None,
+            control,
+            paused,
+            unattended: false,
+        }
+    }
+
+    #[test]
+    fn the_first_line_names_who_is_connected() {
+        let mut s = Status::new("http://relay".into(), false);
+        assert_eq!(tooltip(Lang::En, &s), "Tether: nobody is connected");
+        s.sessions.push(session("s1", true, false));
+        assert_eq!(
+            tooltip(Lang::En, &s),
+            "Jane Doe (Acme IT) is controlling this computer"
+        );
+        s.sessions[0].paused = true;
+        assert_eq!(
+            tooltip(Lang::En, &s),
+            "Jane Doe (Acme IT) is viewing this screen"
+        );
+        s.sessions.push(session("s2", false, false));
+        assert_eq!(
+            tooltip(Lang::Nl, &s),
+            "2 helpers zijn verbonden met deze computer"
+        );
     }
 }

@@ -1,35 +1,52 @@
 // @ts-check
-// The banner that stays on screen while someone is connected: who, and Pause, View only, Stop
-// for the first session (the main window lists every session).
+// The banner that stays on screen while someone is connected: who, and Pause, View only and
+// Stop. With several supporters connected it speaks of them all and its buttons act on all
+// (the main window lists each session with its own buttons).
 import { errorText, invoke, sessionLine, start, subscribe, t } from "./common.js";
 
 /** @param {string} id */
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
-/** @type {any} */
-let session = null;
+/** @type {any[]} */
+let sessions = [];
 
-/** @param {string} cmd @param {Record<string, unknown>} args */
-async function act(cmd, args) {
-  try {
-    await invoke(cmd, args);
-  } catch (e) {
-    $("text").textContent = errorText(e);
+/** The sessions in which the supporter may control. */
+const controlling = () => sessions.filter((s) => s.control);
+
+/** Calls `cmd` for each of `targets`, each with its own arguments. @param {string} cmd @param {any[]} targets @param {(s: any) => Record<string, unknown>} args */
+async function each(cmd, targets, args) {
+  for (const s of targets) {
+    try {
+      await invoke(cmd, args(s));
+    } catch (e) {
+      $("text").textContent = errorText(e);
+    }
   }
+}
+
+function render() {
+  const first = sessions[0];
+  if (!first) return;
+  $("text").textContent = sessions.length === 1 ? sessionLine(first) : t("manyConnected", { count: sessions.length });
+  const ctl = controlling();
+  const paused = ctl.length > 0 && ctl.every((s) => s.paused);
+  $("pause").textContent = t(paused ? "resume" : "pause");
+  $("pause").hidden = ctl.length === 0;
+  $("view-only").hidden = ctl.length === 0;
 }
 
 async function main() {
   await start();
-  $("pause").addEventListener("click", () => session && act("pause_input", { sessionId: session.id, paused: !session.paused }));
-  $("view-only").addEventListener("click", () => session && act("view_only", { sessionId: session.id }));
-  $("stop").addEventListener("click", () => session && act("stop_session", { sessionId: session.id }));
+  $("pause").addEventListener("click", () => {
+    const ctl = controlling();
+    const pause = !ctl.every((s) => s.paused);
+    each("pause_input", ctl, (s) => ({ sessionId: s.id, paused: pause }));
+  });
+  $("view-only").addEventListener("click", () => each("view_only", controlling(), (s) => ({ sessionId: s.id })));
+  $("stop").addEventListener("click", () => each("stop_session", sessions, (s) => ({ sessionId: s.id })));
   await subscribe((status) => {
-    session = status.sessions[0] ?? null;
-    if (!session) return;
-    $("text").textContent = sessionLine(session);
-    $("pause").textContent = t(session.paused ? "resume" : "pause");
-    $("pause").hidden = !session.control;
-    $("view-only").hidden = !session.control;
+    sessions = status.sessions;
+    render();
   });
 }
 

@@ -1,13 +1,16 @@
 //! The desktop app with real parts: the real app binary in its real web views under Xvfb and a
 //! private D-Bus session, driven through WebKitWebDriver; a real relay on a real socket; a real
-//! supporter (the Rust test viewer over WebRTC). Screenshots of the main window, the consent
+//! supporter (the Rust test viewer over WebRTC); the app's notifications and tray menu read and
+//! clicked over D-Bus as a desktop shell would. Screenshots of the main window, the consent
 //! dialog and the session banner are saved in `target/ui-artifacts/`.
 #![cfg(target_os = "linux")]
 
+mod shell;
 mod webdriver;
 
 use std::path::PathBuf;
 
+use shell::{Bus, Shell};
 use tether_protocol::signal::EndReason;
 use tether_relay::store::{NewUser, Role, SqliteStore, Store};
 use tether_tests::viewer::{Viewer, ViewerEvent, ViewerOptions};
@@ -83,9 +86,45 @@ async fn audit(addr: std::net::SocketAddr, token: &str, action: &str) -> Vec<ser
     v.as_array().unwrap().clone()
 }
 
+/// Reads a share code other than `used` off the main window, has Jane ask with it, answers
+/// with the dialog's `button`, and returns her connected viewer and the code, grouped.
+async fn ask_and_answer(
+    d: &Driver,
+    addr: std::net::SocketAddr,
+    token: &str,
+    used: &str,
+    button: &str,
+) -> (Viewer, String) {
+    d.window(MAIN).await;
+    let grouped = d.text_where("#code", |t| t.len() == 12 && t != used).await;
+    let code: String = grouped.split(' ').collect();
+    let mut asking = tokio::spawn({
+        let token = token.to_owned();
+        async move { Viewer::connect(addr, &token, &code, ViewerOptions::default()).await }
+    });
+    tokio::select! {
+        _ = d.window("consent.html") => {}
+        r = &mut asking => panic!(
+            "the request ended before the dialog: {:?}",
+            r.unwrap().err()
+        ),
+    }
+    d.text_where("#question", |t| t.starts_with("Jane Doe asks"))
+        .await;
+    d.click(button).await;
+    let viewer = tokio::time::timeout(WAIT, asking)
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("allowed");
+    (viewer, grouped)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn share_code_consent_deny_then_allow_banner_and_stop() {
+async fn share_code_consent_deny_then_allow_banner_tray_notifications_and_stop() {
     let x = Xvfb::start(1280, 800);
+    let bus = Bus::start();
+    let mut shell = Shell::start(&bus.address).await;
     let data = tempfile::tempdir().unwrap();
     let (addr, _relay) = start_relay(data.path()).await;
     let home = tempfile::tempdir().unwrap();
@@ -108,6 +147,7 @@ async fn share_code_consent_deny_then_allow_banner_and_stop() {
         ),
         ("TETHER_DESKTOP_PRESET", preset.display().to_string()),
         ("TETHER_LANG", "en".to_owned()),
+        ("DBUS_SESSION_BUS_ADDRESS", bus.address.clone()),
     ];
     let launched = std::time::Instant::now();
     let d = Driver::launch(env!("CARGO_BIN_EXE_tether-desktop"), &env).await;
@@ -127,8 +167,24 @@ async fn share_code_consent_deny_then_allow_banner_and_stop() {
     );
     // Reported, not asserted: docs/BENCHMARKS.md keeps the figure.
     eprintln!("launch to share code on screen: {:?}", launched.elapsed());
+    // This X server allows capture and input: no guidance is shown.
+    assert!(
+        !d.displayed("#permissions").await,
+        "permission guidance shown on a complete X server"
+    );
     snap(&d, &x, "main").await;
     let code: String = grouped.split(' ').collect();
+
+    // The tray icon registered with the shell; its menu says nobody is connected, and there is
+    // nothing to stop.
+    let tray = shell.tray().await;
+    let entries = tray.entries().await;
+    assert_eq!(
+        entries[0].label, "Tether: nobody is connected",
+        "{entries:?}"
+    );
+    let stop_all = entries.iter().find(|e| e.label == "Stop all sessions");
+    assert!(stop_all.is_some_and(|e| !e.enabled), "{entries:?}");
 
     // A supporter asks; the dialog shows who, verified, with a countdown; Deny has the focus,
     // and Enter denies.
@@ -187,6 +243,11 @@ async fn share_code_consent_deny_then_allow_banner_and_stop() {
         .unwrap()
         .expect("allowed");
     let session_id = viewer.session.session_id.clone();
+    let shown = shell.notification().await;
+    assert_eq!(
+        (shown.summary.as_str(), shown.body.as_str()),
+        ("Tether", "Jane Doe is controlling this computer")
+    );
 
     // The banner says who is in control and stays on top; Stop ends the session at once.
     d.window("banner.html").await;
@@ -200,6 +261,12 @@ async fn share_code_consent_deny_then_allow_banner_and_stop() {
     d.window(MAIN).await;
     d.text_where("#sessions", |t| {
         t.contains("Jane Doe (Acme IT) is controlling")
+    })
+    .await;
+    tray.entries_where(|e| {
+        e[0].label == "Jane Doe (Acme IT) is controlling this computer"
+            && e.iter()
+                .any(|e| e.label == "Stop all sessions" && e.enabled)
     })
     .await;
     // Pause input from the banner: it says so, and offers to resume.
@@ -239,6 +306,10 @@ async fn share_code_consent_deny_then_allow_banner_and_stop() {
     assert_eq!(end["detail"]["reason"], "ended_by_agent", "{end}");
     let starts = audit(addr, &owner, "session_start").await;
     assert_eq!(starts.len(), 1, "{starts:?}");
+    assert_eq!(
+        shell.notification().await.body,
+        "The session with Jane Doe ended"
+    );
 
     // The banner goes with the session.
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -246,6 +317,44 @@ async fn share_code_consent_deny_then_allow_banner_and_stop() {
         assert!(tokio::time::Instant::now() < deadline, "the banner stayed");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+
+    // Two supporters at once: one allowed to view only, one to control. The banner and the tray
+    // speak of both, and the tray's Stop all sessions ends both.
+    let (mut viewing, used) = ask_and_answer(&d, addr, &token, &fresh, "#allow-view").await;
+    assert_eq!(
+        shell.notification().await.body,
+        "Jane Doe is viewing this screen"
+    );
+    tray.entries_where(|e| e[0].label == "Jane Doe (Acme IT) is viewing this screen")
+        .await;
+    let (mut controlling, _) = ask_and_answer(&d, addr, &token, &used, "#allow-control").await;
+    assert_eq!(
+        shell.notification().await.body,
+        "Jane Doe is controlling this computer"
+    );
+    d.window("banner.html").await;
+    d.text_where("#text", |t| {
+        t == "2 supporters are connected to this computer"
+    })
+    .await;
+    snap_screen(&x, "banner-two-supporters");
+    tray.entries_where(|e| e[0].label == "2 supporters are connected to this computer")
+        .await;
+    tray.click("Stop all sessions").await;
+    for viewer in [&mut viewing, &mut controlling] {
+        let ended = tokio::time::timeout(WAIT, async {
+            loop {
+                if let ViewerEvent::Ended(e) = viewer.event().await {
+                    return e;
+                }
+            }
+        })
+        .await
+        .expect("the supporter saw the end");
+        assert_eq!(ended.reason, EndReason::EndedByAgent);
+    }
+    tray.entries_where(|e| e[0].label == "Tether: nobody is connected")
+        .await;
 
     // Support staff: the viewer window is the relay's own web app, which may not call the app.
     d.window(MAIN).await;
@@ -271,8 +380,10 @@ async fn share_code_consent_deny_then_allow_banner_and_stop() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn speaks_the_os_language_and_honours_a_locked_relay() {
-    let x = Xvfb::start(1024, 768);
+async fn speaks_the_os_language_honours_a_locked_relay_and_guides_through_missing_input() {
+    // An X server without XTEST: the screen can be shown, but not controlled.
+    let x = Xvfb::start_with(1024, 768, &["-extension", "XTEST"]);
+    let bus = Bus::start();
     let data = tempfile::tempdir().unwrap();
     let (addr, _relay) = start_relay(data.path()).await;
     let home = tempfile::tempdir().unwrap();
@@ -293,6 +404,7 @@ async fn speaks_the_os_language_and_honours_a_locked_relay() {
         // As a French desktop session sets it.
         ("LANG", "fr_FR.UTF-8".to_owned()),
         ("LC_ALL", "fr_FR.UTF-8".to_owned()),
+        ("DBUS_SESSION_BUS_ADDRESS", bus.address.clone()),
     ];
     let d = Driver::launch(env!("CARGO_BIN_EXE_tether-desktop"), &env).await;
     d.window(MAIN).await;
@@ -311,5 +423,19 @@ async fn speaks_the_os_language_and_honours_a_locked_relay() {
         .cmd("GET", &format!("/element/{relay}/enabled"), None)
         .await;
     assert_eq!(enabled, false, "the locked address can be edited");
-    snap(&d, &x, "main-fr-locked").await;
+    // What is missing is explained, in the user's language; nothing offers system settings
+    // that Linux does not have.
+    d.text_where("#permissions-heading", |t| {
+        t == "Avant que l'on puisse vous aider"
+    })
+    .await;
+    d.text_where("#permission-list", |t| {
+        t.contains("Contrôle à distance indisponible") && t.contains("XTEST")
+    })
+    .await;
+    assert!(
+        !d.displayed("#permission-list button").await,
+        "a settings button that cannot work"
+    );
+    snap(&d, &x, "main-fr-locked-no-xtest").await;
 }

@@ -42,23 +42,27 @@ fn element_id(v: &Value) -> String {
 }
 
 impl Driver {
-    /// Starts the driver under its own D-Bus session (GTK and WebKit want one) with `env`, and
-    /// launches `binary` in a new WebDriver session.
+    /// Starts the driver with `env` (which names the D-Bus session bus: GTK and WebKit want
+    /// one), and launches `binary` in a new WebDriver session.
     pub async fn launch(binary: &str, env: &[(&str, String)]) -> Driver {
+        assert!(
+            env.iter().any(|(k, _)| *k == "DBUS_SESSION_BUS_ADDRESS"),
+            "the app needs a session bus (shell::Bus)"
+        );
         let addr = tether_tests::free_addr();
-        let mut cmd = Command::new("dbus-run-session");
-        // Its own process group, so the app, the driver and the bus all go together.
+        let mut cmd = Command::new("WebKitWebDriver");
+        // Its own process group, so the app and the driver go together.
         cmd.process_group(0)
-            .args(["--", "WebKitWebDriver", &format!("--port={}", addr.port())])
+            .arg(format!("--port={}", addr.port()))
             .env("TAURI_WEBVIEW_AUTOMATION", "true")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let server = cmd.spawn().expect(
-            "dbus-run-session and WebKitWebDriver are installed (scripts/install-deps.sh test)",
-        );
+        let server = cmd
+            .spawn()
+            .expect("WebKitWebDriver is installed (scripts/install-deps.sh test)");
         let mut d = Driver {
             server,
             addr,
@@ -191,6 +195,28 @@ impl Driver {
         }
     }
 
+    /// Whether any element matching `css` is shown now (present and not hidden); no waiting.
+    pub async fn displayed(&self, css: &str) -> bool {
+        let found = self
+            .cmd(
+                "POST",
+                "/elements",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        for el in found.as_array().into_iter().flatten() {
+            let id = element_id(el);
+            if self
+                .cmd("GET", &format!("/element/{id}/displayed"), None)
+                .await
+                == true
+            {
+                return true;
+            }
+        }
+        false
+    }
+
     /// The text of `css`, once `pred` holds for it.
     pub async fn text_where(&self, css: &str, pred: impl Fn(&str) -> bool) -> String {
         let deadline = tokio::time::Instant::now() + WAIT;
@@ -251,7 +277,7 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        // Ending the session quits the app; then the driver and its bus go.
+        // Ending the session quits the app; then the driver goes.
         let addr = self.addr;
         let path = format!("/session/{}", self.session);
         let _ = std::thread::spawn(move || {
