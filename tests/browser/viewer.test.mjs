@@ -51,8 +51,10 @@ after(async () => {
 });
 
 /** A fresh, signed-in page on the connect screen. */
-async function signedIn(name, query = "", { email = EMAIL, bypassCSP = false } = {}) {
+async function signedIn(name, query = "", { email = EMAIL, bypassCSP = false, webrtc = true } = {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: "en-US", bypassCSP });
+  // A web view built without WebRTC, as some embedded ones are.
+  if (!webrtc) await context.addInitScript(() => delete globalThis.RTCPeerConnection);
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT_MS);
   page.on("pageerror", (e) => console.error(`[page] ${e.message}`));
@@ -421,6 +423,18 @@ test("an enrolled computer: token and policy from the admin page, unattended con
 
 test("the app ran under the relay's Content-Security-Policy without violations", () => {
   assert.deepEqual(cspErrors, []);
+});
+
+test("a page without WebRTC says so and asks nobody for consent", async () => {
+  const page = await signedIn("no-webrtc", "", { webrtc: false });
+  await page.getByText(`This window cannot show a remote screen: it has no WebRTC. Open ${relay.url}/ in Chrome`).waitFor();
+  assert.equal(await page.getByRole("button", { name: "Connect", exact: true }).isDisabled(), true);
+  // Enter in the code field submits nothing either: the page never starts asking the agent.
+  await page.getByLabel("Share code").fill(await agent.code());
+  await page.getByLabel("Share code").press("Enter");
+  assert.match((await page.locator("#connect-status").textContent()) ?? "", /has no WebRTC/);
+  await shot(page, "no-webrtc-1-notice");
+  await page.context().close();
 });
 
 // Last: it leaves this address and account throttled.

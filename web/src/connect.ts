@@ -13,6 +13,9 @@ import { RemoteView } from "./remote";
 import { RemoteSession } from "./session";
 import { type ServerMessage, Signaling } from "./signaling";
 
+/** Whether this page can make a peer connection: some embedded web views (Debian's WebKitGTK) ship without WebRTC. */
+const hasWebRtc = (): boolean => typeof globalThis.RTCPeerConnection === "function";
+
 type Phase =
   | { kind: "form" }
   | { kind: "checking" }
@@ -110,6 +113,13 @@ export class ConnectPage {
     const status = h("p", { class: this.message ? "error" : "hint", role: "alert", id: "connect-status" });
     const submit = h("button", { type: "submit", class: "primary", disabled: checking }, t("connect.submit"));
     const showMessage = (): void => {
+      if (!hasWebRtc()) {
+        // Say so before anyone at the other computer is asked to allow a session that cannot start.
+        status.className = "error";
+        status.textContent = t("err.noWebrtc", { url: `${location.origin}/` });
+        submit.disabled = true;
+        return;
+      }
       const m = this.message;
       if (!m) {
         status.textContent = checking ? t("wait.checking") : "";
@@ -221,6 +231,7 @@ export class ConnectPage {
   }
 
   private async connect(code: string): Promise<void> {
+    if (!hasWebRtc()) return;
     this.setPhase({ kind: "checking" });
     try {
       const sig = await this.ensureSocket();
@@ -232,6 +243,7 @@ export class ConnectPage {
   }
 
   private async connectMachine(m: MachineInfo): Promise<void> {
+    if (!hasWebRtc()) return;
     this.message = null;
     this.setPhase({ kind: "checking" });
     try {
