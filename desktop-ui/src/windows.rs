@@ -65,11 +65,12 @@ pub fn open_viewer<R: Runtime>(app: &AppHandle<R>, relay: &str) -> Result<()> {
             "{relay:?} is not an http(s) address"
         )));
     }
-    WebviewWindowBuilder::new(app, VIEWER, WebviewUrl::External(url))
+    let window = WebviewWindowBuilder::new(app, VIEWER, WebviewUrl::External(url))
         .title(t(Lang::system(), Text::ViewerTitle))
         .inner_size(1280.0, 800.0)
         .center()
         .build()?;
+    crate::platform::enable_webrtc(&window);
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! Linux: the preset sits beside the agent's configuration; WebKitGTK is told to paint without
 //! DMA-BUF on machines with no GPU render node (virtual machines, Xvfb), where it would
-//! otherwise show blank windows.
+//! otherwise show blank windows. WebKitGTK ships with WebRTC switched off; the viewer turns it on.
 
 use std::path::PathBuf;
 
@@ -21,5 +21,20 @@ pub fn prepare_webview() {
     if !has_gpu && std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_none() {
         // SAFETY: called at start-up from `run`, before the app starts any thread.
         unsafe { std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1") };
+    }
+}
+
+/// Switches on WebRTC (off by default in WebKitGTK) in the viewer's web view, which streams the
+/// remote screen over `RTCPeerConnection`.
+pub fn enable_webrtc<R: tauri::Runtime>(window: &tauri::WebviewWindow<R>) {
+    let done = window.with_webview(|view| {
+        use webkit2gtk::{SettingsExt, WebViewExt};
+        if let Some(settings) = view.inner().settings() {
+            settings.set_enable_media_stream(true);
+            settings.set_enable_webrtc(true);
+        }
+    });
+    if let Err(e) = done {
+        tracing::warn!(error = %e, "WebRTC not enabled in the viewer");
     }
 }

@@ -9,3 +9,6 @@ pub fn preset_path() -> PathBuf {
 
 /// Nothing to prepare: the system web view paints on its own.
 pub fn prepare_webview() {}
+
+/// Nothing to do: WKWebView has WebRTC on.
+pub fn enable_webrtc<R: tauri::Runtime>(_window: &tauri::WebviewWindow<R>) {}

@@ -10,3 +10,6 @@ pub fn preset_path() -> PathBuf {
 
 /// Nothing to prepare: the system web view paints on its own.
 pub fn prepare_webview() {}
+
+/// Nothing to do: WebView2 has WebRTC on.
+pub fn enable_webrtc<R: tauri::Runtime>(_window: &tauri::WebviewWindow<R>) {}

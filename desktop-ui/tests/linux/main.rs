@@ -377,6 +377,33 @@ async fn share_code_consent_deny_then_allow_banner_tray_notifications_and_stop()
             || (answer.starts_with("refused") && !answer.contains("no_such_session")),
         "the viewer page reached an app command: {answer}"
     );
+
+    // Jane signs in there. A web view without WebRTC (Debian's WebKitGTK is built without it)
+    // says so at once and offers no Connect, so nobody is asked to allow a session that cannot
+    // start; one with WebRTC offers Connect.
+    d.click("input[name=email]").await;
+    d.type_into_focus("jane@acme.example").await;
+    d.click("input[name=password]").await;
+    d.type_into_focus(PASSWORD).await;
+    d.click("button[type=submit]").await;
+    d.element("#connect-title").await;
+    let rtc = d
+        .cmd(
+            "POST",
+            "/execute/sync",
+            Some(serde_json::json!({"script": "return typeof RTCPeerConnection === 'function'", "args": []})),
+        )
+        .await
+        == true;
+    let status = d
+        .text_where("#connect-status", |t| t.contains("WebRTC") != rtc)
+        .await;
+    let submit = d.element("button[type=submit]").await;
+    let disabled = d
+        .cmd("GET", &format!("/element/{submit}/property/disabled"), None)
+        .await;
+    assert_eq!(disabled, !rtc, "Connect with WebRTC {rtc}: {status}");
+    snap(&d, &x, "viewer-window-signed-in").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
