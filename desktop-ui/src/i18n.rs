@@ -115,6 +115,16 @@ pub fn connected(lang: Lang, who: &str, control: bool) -> String {
     }
 }
 
+/// "Jane Doe (Acme IT) is connected; their input is paused" (the banner's words).
+pub fn paused(lang: Lang, who: &str) -> String {
+    match lang {
+        Lang::En => format!("{who} is connected; their input is paused"),
+        Lang::Fr => format!("{who} est connecté ; sa saisie est en pause"),
+        Lang::De => format!("{who} ist verbunden; die Eingabe ist pausiert"),
+        Lang::Nl => format!("{who} is verbonden; de invoer is gepauzeerd"),
+    }
+}
+
 /// "3 supporters are connected to this computer" (`count` ≥ 2).
 pub fn many_connected(lang: Lang, count: usize) -> String {
     match lang {

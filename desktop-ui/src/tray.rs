@@ -63,7 +63,8 @@ pub fn stop_all<R: Runtime>(app: &AppHandle<R>) {
 pub fn tooltip(lang: Lang, status: &Status) -> String {
     match status.sessions.as_slice() {
         [] => t(lang, Text::Idle).to_owned(),
-        [s] => i18n::connected(lang, &crate::windows::who(s), s.control && !s.paused),
+        [s] if s.control && s.paused => i18n::paused(lang, &crate::windows::who(s)),
+        [s] => i18n::connected(lang, &crate::windows::who(s), s.control),
         many => i18n::many_connected(lang, many.len()),
     }
 }
@@ -107,6 +108,11 @@ mod tests {
             "Jane Doe (Acme IT) is controlling this computer"
         );
         s.sessions[0].paused = true;
+        assert_eq!(
+            tooltip(Lang::En, &s),
+            "Jane Doe (Acme IT) is connected; their input is paused"
+        );
+        s.sessions[0].control = false;
         assert_eq!(
             tooltip(Lang::En, &s),
             "Jane Doe (Acme IT) is viewing this screen"

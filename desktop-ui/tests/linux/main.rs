@@ -277,6 +277,8 @@ async fn share_code_consent_deny_then_allow_banner_tray_notifications_and_stop()
     })
     .await;
     d.text_where("#pause", |t| t == "Resume input").await;
+    tray.entries_where(|e| e[0].label == "Jane Doe (Acme IT) is connected; their input is paused")
+        .await;
     d.click("#stop").await;
     let ended = tokio::time::timeout(WAIT, async {
         loop {
