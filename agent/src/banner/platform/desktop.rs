@@ -1,4 +1,7 @@
-//! Windows and macOS: the desktop app draws the banner; the agent logs the session.
+//! Windows and macOS: a service (session 0, a LaunchDaemon) cannot draw on the user's desktop,
+//! and it cannot capture it either; the in-session helper that will do both is not built yet.
+//! Until then the agent logs the session, and the desktop app's banner covers the sessions it
+//! runs itself.
 
 use crate::error::Result;
 

@@ -1,5 +1,5 @@
-//! Chooses the banner for the platform being built: an X11 window on Linux, the desktop app's
-//! banner (here only a log line) on Windows and macOS.
+//! Chooses the banner for the platform being built: an X11 window on Linux, a log line on
+//! Windows and macOS (see `desktop.rs`).
 
 #[cfg(target_os = "linux")]
 mod x11;
