@@ -65,8 +65,19 @@ pub fn open_viewer<R: Runtime>(app: &AppHandle<R>, relay: &str) -> Result<()> {
             "{relay:?} is not an http(s) address"
         )));
     }
+    let origin = url.origin();
     let window = WebviewWindowBuilder::new(app, VIEWER, WebviewUrl::External(url))
         .title(t(Lang::system(), Text::ViewerTitle))
+        // New windows of the relay's own pages go to the system browser (where the web view
+        // lacks WebRTC, the viewer links there); anything else is refused.
+        .on_new_window(move |to, _| {
+            if to.origin() == origin
+                && let Err(e) = crate::platform::open_in_browser(to.as_str())
+            {
+                tracing::warn!(error = %e, url = %to, "the browser did not open");
+            }
+            tauri::webview::NewWindowResponse::Deny
+        })
         .inner_size(1280.0, 800.0)
         .center()
         .build()?;

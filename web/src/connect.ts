@@ -115,8 +115,12 @@ export class ConnectPage {
     const showMessage = (): void => {
       if (!hasWebRtc()) {
         // Say so before anyone at the other computer is asked to allow a session that cannot start.
+        // The address is a link to a new window: the desktop app opens that in the system browser.
+        const url = `${location.origin}/`;
+        const [before, after] = t("err.noWebrtc", { url: "\u0000" }).split("\u0000");
+        const link = h("a", { href: url, target: "_blank", rel: "noopener", id: "open-elsewhere" }, url);
         status.className = "error";
-        status.textContent = t("err.noWebrtc", { url: `${location.origin}/` });
+        status.replaceChildren(before ?? "", link, after ?? "");
         submit.disabled = true;
         return;
       }

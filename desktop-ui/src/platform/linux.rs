@@ -38,3 +38,6 @@ pub fn enable_webrtc<R: tauri::Runtime>(window: &tauri::WebviewWindow<R>) {
         tracing::warn!(error = %e, "WebRTC not enabled in the viewer");
     }
 }
+
+/// The program that opens a web address in the desktop's default browser, through xdg-open.
+pub const URL_OPENER: &str = "xdg-open";

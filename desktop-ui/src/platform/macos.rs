@@ -12,3 +12,6 @@ pub fn prepare_webview() {}
 
 /// Nothing to do: WKWebView has WebRTC on.
 pub fn enable_webrtc<R: tauri::Runtime>(_window: &tauri::WebviewWindow<R>) {}
+
+/// The program that opens a web address in the default browser, through open(1).
+pub const URL_OPENER: &str = "/usr/bin/open";

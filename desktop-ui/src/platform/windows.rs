@@ -13,3 +13,6 @@ pub fn prepare_webview() {}
 
 /// Nothing to do: WebView2 has WebRTC on.
 pub fn enable_webrtc<R: tauri::Runtime>(_window: &tauri::WebviewWindow<R>) {}
+
+/// The program that opens a web address in the default browser, through Explorer.
+pub const URL_OPENER: &str = "explorer.exe";

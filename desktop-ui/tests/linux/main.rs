@@ -130,6 +130,38 @@ async fn share_code_consent_deny_then_allow_banner_tray_notifications_and_stop()
     let home = tempfile::tempdir().unwrap();
     let preset = home.path().join("desktop.toml");
     std::fs::write(&preset, format!("relay_url = \"http://{addr}\"\n")).unwrap();
+    // The user's default browser, registered the freedesktop way (what xdg-open reads): it
+    // writes down the addresses it is handed.
+    let opened = home.path().join("opened");
+    let browser = home.path().join("browser.sh");
+    std::fs::write(
+        &browser,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+            opened.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &browser,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::create_dir_all(home.path().join("config")).unwrap();
+    std::fs::create_dir_all(home.path().join("data/applications")).unwrap();
+    std::fs::write(
+        home.path().join("config/mimeapps.list"),
+        "[Default Applications]\nx-scheme-handler/http=test-browser.desktop\n",
+    )
+    .unwrap();
+    std::fs::write(
+        home.path().join("data/applications/test-browser.desktop"),
+        format!(
+            "[Desktop Entry]\nType=Application\nName=Test browser\nExec={} %u\n",
+            browser.display()
+        ),
+    )
+    .unwrap();
     let env = [
         ("DISPLAY", x.display.clone()),
         ("HOME", home.path().display().to_string()),
@@ -406,6 +438,23 @@ async fn share_code_consent_deny_then_allow_banner_tray_notifications_and_stop()
         .await;
     assert_eq!(disabled, !rtc, "Connect with WebRTC {rtc}: {status}");
     snap(&d, &x, "viewer-window-signed-in").await;
+    if !rtc {
+        // The address it names opens in the system browser, not in the app.
+        d.click("#open-elsewhere").await;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let got = std::fs::read_to_string(&opened).unwrap_or_default();
+            if got == format!("http://{addr}/\n") {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the browser was handed {got:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(d.has_window(&format!("http://{addr}/")).await);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
