@@ -205,6 +205,11 @@ async fn share_code_consent_deny_then_allow_banner_tray_notifications_and_stop()
         "permission guidance shown on a complete X server"
     );
     snap(&d, &x, "main").await;
+    assert_eq!(
+        d.a11y_violations().await,
+        Vec::<String>::new(),
+        "main window"
+    );
     let code: String = grouped.split(' ').collect();
 
     // The tray icon registered with the shell; its menu says nobody is connected, and there is
@@ -241,6 +246,12 @@ async fn share_code_consent_deny_then_allow_banner_tray_notifications_and_stop()
         .await;
     assert_eq!(d.focused_id().await, "deny");
     snap(&d, &x, "consent").await;
+    assert_eq!(
+        d.a11y_violations().await,
+        Vec::<String>::new(),
+        "consent dialog"
+    );
+    assert_eq!(d.focused_id().await, "deny");
     d.type_into_focus("\u{E007}").await; // Enter
     let denied = tokio::time::timeout(WAIT, asking).await.unwrap().unwrap();
     assert!(denied.is_err(), "a deny must not connect");
@@ -290,6 +301,7 @@ async fn share_code_consent_deny_then_allow_banner_tray_notifications_and_stop()
     // WebKitWebDriver never answers a page screenshot of this unfocused window; the X
     // screen shows it as the user sees it.
     snap_screen(&x, "banner");
+    assert_eq!(d.a11y_violations().await, Vec::<String>::new(), "banner");
     d.window(MAIN).await;
     d.text_where("#sessions", |t| {
         t.contains("Jane Doe (Acme IT) is controlling")
@@ -516,4 +528,9 @@ async fn speaks_the_os_language_honours_a_locked_relay_and_guides_through_missin
         "a settings button that cannot work"
     );
     snap(&d, &x, "main-fr-locked-no-xtest").await;
+    assert_eq!(
+        d.a11y_violations().await,
+        Vec::<String>::new(),
+        "main window, French, with guidance"
+    );
 }

@@ -265,6 +265,30 @@ impl Driver {
         v.as_str().unwrap_or_default().to_owned()
     }
 
+    /// Serious and critical accessibility problems on the current window's page, found by
+    /// axe-core (names, labels, contrast, roles) from the web viewer's dev dependencies.
+    pub async fn a11y_violations(&self) -> Vec<String> {
+        let axe = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../web/node_modules/axe-core/axe.min.js");
+        let axe = std::fs::read_to_string(&axe)
+            .unwrap_or_else(|e| panic!("{}: {e} (npm ci in web/)", axe.display()));
+        let script = format!(
+            "const done = arguments[0]; {axe}; \
+             axe.run(document, {{ resultTypes: ['violations'] }}).then(r => done(r.violations \
+               .filter(v => v.impact === 'serious' || v.impact === 'critical') \
+               .map(v => v.id + ' (' + v.help + '): ' + v.nodes.map(n => n.target.join(' ')).join(', '))), \
+               e => done(['axe failed: ' + e]));"
+        );
+        let found = self
+            .cmd(
+                "POST",
+                "/execute/async",
+                Some(json!({"script": script, "args": []})),
+            )
+            .await;
+        serde_json::from_value(found).expect("a list of violations")
+    }
+
     /// A PNG of the current window's page.
     pub async fn screenshot(&self) -> Vec<u8> {
         use base64::Engine as _;
