@@ -494,6 +494,19 @@ impl Viewer {
         self.events.recv().await.expect("viewer tasks stopped")
     }
 
+    /// Waits for the session's end, skipping other events; `None` if it does not come in `wait`.
+    pub async fn ended(&mut self, wait: std::time::Duration) -> Option<SessionEnd> {
+        tokio::time::timeout(wait, async {
+            loop {
+                if let ViewerEvent::Ended(e) = self.event().await {
+                    return e;
+                }
+            }
+        })
+        .await
+        .ok()
+    }
+
     /// Discards the pictures decoded so far (to wait for one made after some action).
     pub fn clear_pictures(&mut self) {
         while self.pictures.try_recv().is_ok() {}

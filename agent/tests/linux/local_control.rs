@@ -12,7 +12,7 @@ use tether_protocol::input::InputEvent;
 use tether_protocol::keymap;
 use tether_protocol::reconnect::Backoff;
 use tether_protocol::signal::{ConsentRequest, Decision, EndReason};
-use tether_tests::viewer::{Viewer, ViewerEvent, ViewerOptions};
+use tether_tests::viewer::{Viewer, ViewerOptions};
 use tokio::sync::{mpsc, oneshot};
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::ConnectionExt as _;
@@ -186,15 +186,7 @@ async fn pause_resume_view_only_and_stop_from_the_machine() {
     commands
         .send(ClientCommand::EndSession(id.clone()))
         .unwrap();
-    let ended = tokio::time::timeout(WAIT, async {
-        loop {
-            if let ViewerEvent::Ended(e) = viewer.event().await {
-                return e;
-            }
-        }
-    })
-    .await
-    .expect("the viewer saw the end");
+    let ended = viewer.ended(WAIT).await.expect("the viewer saw the end");
     assert_eq!(ended.reason, EndReason::EndedByAgent);
     let ev = event_where(&mut events, |e| matches!(e, ClientEvent::SessionEnded(_))).await;
     assert!(

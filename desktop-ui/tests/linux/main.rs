@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use shell::{Bus, Shell};
 use tether_protocol::signal::EndReason;
 use tether_relay::store::{NewUser, Role, SqliteStore, Store};
-use tether_tests::viewer::{Viewer, ViewerEvent, ViewerOptions};
+use tether_tests::viewer::{Viewer, ViewerOptions};
 use tether_tests::x11::Xvfb;
 use webdriver::{Driver, WAIT};
 
@@ -324,15 +324,7 @@ async fn share_code_consent_deny_then_allow_banner_tray_notifications_and_stop()
     tray.entries_where(|e| e[0].label == "Jane Doe (Acme IT) is connected; their input is paused")
         .await;
     d.click("#stop").await;
-    let ended = tokio::time::timeout(WAIT, async {
-        loop {
-            if let ViewerEvent::Ended(e) = viewer.event().await {
-                return e;
-            }
-        }
-    })
-    .await
-    .expect("the supporter saw the end");
+    let ended = viewer.ended(WAIT).await.expect("the supporter saw the end");
     assert_eq!(ended.reason, EndReason::EndedByAgent);
 
     // The relay saw the same: one session started and ended by the agent.
@@ -388,15 +380,7 @@ async fn share_code_consent_deny_then_allow_banner_tray_notifications_and_stop()
         .await;
     tray.click("Stop all sessions").await;
     for viewer in [&mut viewing, &mut controlling] {
-        let ended = tokio::time::timeout(WAIT, async {
-            loop {
-                if let ViewerEvent::Ended(e) = viewer.event().await {
-                    return e;
-                }
-            }
-        })
-        .await
-        .expect("the supporter saw the end");
+        let ended = viewer.ended(WAIT).await.expect("the supporter saw the end");
         assert_eq!(ended.reason, EndReason::EndedByAgent);
     }
     tray.entries_where(|e| e[0].label == "Tether: nobody is connected")
