@@ -11,7 +11,7 @@ use tether_agent::permissions::{self, Missing};
 use tether_agent::relay_client::{self, ClientCommand, ClientConfig};
 use tether_agent::session::SessionConfig;
 use tether_protocol::reconnect::Backoff;
-use tether_protocol::signal::{ConsentRequest, Decision, RequestId};
+use tether_protocol::signal::{ConsentRequest, Decision, RequestId, SessionId};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::model::{Connection, Status, now_ms};
@@ -107,6 +107,30 @@ pub fn publish<R: Runtime>(app: &AppHandle<R>) {
     lock(&shared.subscribers).retain(|ch| ch.send(status.clone()).is_ok());
     windows::sync(app, &status);
     tray::sync(app, &status);
+}
+
+/// Pauses or resumes the supporter's input in session `id` (held keys come up on pause), as the
+/// banner and the tray offer.
+pub fn pause_input<R: Runtime>(app: &AppHandle<R>, id: SessionId, paused: bool) {
+    let shared = app.state::<Shared>();
+    if let Some(s) = lock(&shared.status).session_mut(&id) {
+        s.paused = paused;
+    }
+    shared.command(ClientCommand::PauseInput {
+        session: id,
+        paused,
+    });
+    publish(app);
+}
+
+/// Makes session `id` view-only for the rest of it.
+pub fn view_only<R: Runtime>(app: &AppHandle<R>, id: SessionId) {
+    let shared = app.state::<Shared>();
+    if let Some(s) = lock(&shared.status).session_mut(&id) {
+        s.control = false;
+    }
+    shared.command(ClientCommand::ViewOnly(id));
+    publish(app);
 }
 
 /// Checks what the system does not allow yet; publishes the status if that changed.

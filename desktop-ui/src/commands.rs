@@ -88,15 +88,7 @@ pub async fn pause_input<R: Runtime>(
     session_id: String,
     paused: bool,
 ) -> Result<()> {
-    let id = session(&shared, &session_id)?;
-    if let Some(s) = lock(&shared.status).session_mut(&id) {
-        s.paused = paused;
-    }
-    shared.command(ClientCommand::PauseInput {
-        session: id,
-        paused,
-    });
-    agent::publish(&app);
+    agent::pause_input(&app, session(&shared, &session_id)?, paused);
     Ok(())
 }
 
@@ -107,12 +99,7 @@ pub async fn view_only<R: Runtime>(
     shared: State<'_, Shared>,
     session_id: String,
 ) -> Result<()> {
-    let id = session(&shared, &session_id)?;
-    if let Some(s) = lock(&shared.status).session_mut(&id) {
-        s.control = false;
-    }
-    shared.command(ClientCommand::ViewOnly(id));
-    agent::publish(&app);
+    agent::view_only(&app, session(&shared, &session_id)?);
     Ok(())
 }
 

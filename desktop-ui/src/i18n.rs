@@ -57,6 +57,12 @@ pub enum Text {
     ViewerTitle,
     /// Tray: show the main window.
     Show,
+    /// Tray: pause the supporters' input.
+    PauseInput,
+    /// Tray: resume it.
+    ResumeInput,
+    /// Tray: make the sessions view-only.
+    ViewOnly,
     /// Tray: end every session.
     StopAll,
     /// Tray: quit.
@@ -86,6 +92,18 @@ pub fn t(lang: Lang, text: Text) -> &'static str {
         (Show, Fr) => "Afficher Tether",
         (Show, De) => "Tether anzeigen",
         (Show, Nl) => "Tether tonen",
+        (PauseInput, En) => "Pause input",
+        (PauseInput, Fr) => "Suspendre la saisie",
+        (PauseInput, De) => "Eingabe pausieren",
+        (PauseInput, Nl) => "Invoer pauzeren",
+        (ResumeInput, En) => "Resume input",
+        (ResumeInput, Fr) => "Reprendre la saisie",
+        (ResumeInput, De) => "Eingabe fortsetzen",
+        (ResumeInput, Nl) => "Invoer hervatten",
+        (ViewOnly, En) => "Switch to view only",
+        (ViewOnly, Fr) => "Passer en affichage seul",
+        (ViewOnly, De) => "Nur noch ansehen",
+        (ViewOnly, Nl) => "Alleen laten kijken",
         (StopAll, En) => "Stop all sessions",
         (StopAll, Fr) => "Arrêter toutes les sessions",
         (StopAll, De) => "Alle Sitzungen beenden",

@@ -1,6 +1,7 @@
 //! The tray icon. Its menu starts with a line saying who is connected (tooltips are not shown
-//! on every desktop: Linux panels ignore them), then shows the main window, stops every session
-//! (enabled only during one), or quits (which also ends every session).
+//! on every desktop: Linux panels ignore them), then offers the banner's actions (pause or
+//! resume input and switch to view only, enabled while someone controls; stop every session,
+//! enabled during one), shows the main window, or quits (which also ends every session).
 
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
@@ -8,7 +9,7 @@ use tauri::{AppHandle, Manager, Runtime};
 use tether_agent::relay_client::ClientCommand;
 use tether_protocol::signal::SessionId;
 
-use crate::agent::{Shared, lock};
+use crate::agent::{self, Shared, lock};
 use crate::i18n::{self, Lang, Text, t};
 use crate::model::Status;
 
@@ -17,6 +18,8 @@ const TRAY: &str = "tray";
 /// The menu items that follow the status.
 struct TrayItems<R: Runtime> {
     state: MenuItem<R>,
+    pause: MenuItem<R>,
+    view_only: MenuItem<R>,
     stop: MenuItem<R>,
 }
 
@@ -24,16 +27,31 @@ struct TrayItems<R: Runtime> {
 pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let lang = Lang::system();
     let state = MenuItem::with_id(app, "state", t(lang, Text::Idle), false, None::<&str>)?;
-    let show = MenuItem::with_id(app, "show", t(lang, Text::Show), true, None::<&str>)?;
-    let stop = MenuItem::with_id(app, "stop", t(lang, Text::StopAll), false, None::<&str>)?;
-    let quit = MenuItem::with_id(app, "quit", t(lang, Text::Quit), true, None::<&str>)?;
-    let separator = PredefinedMenuItem::separator(app)?;
-    let menu = Menu::with_items(app, &[&state, &separator, &show, &stop, &quit])?;
+    let item = |id: &str, text: Text, enabled: bool| {
+        MenuItem::with_id(app, id, t(lang, text), enabled, None::<&str>)
+    };
+    let pause = item("pause", Text::PauseInput, false)?;
+    let view_only = item("view_only", Text::ViewOnly, false)?;
+    let stop = item("stop", Text::StopAll, false)?;
+    let show = item("show", Text::Show, true)?;
+    let quit = item("quit", Text::Quit, true)?;
+    let (sep1, sep2) = (
+        PredefinedMenuItem::separator(app)?,
+        PredefinedMenuItem::separator(app)?,
+    );
+    let menu = Menu::with_items(
+        app,
+        &[
+            &state, &sep1, &pause, &view_only, &stop, &sep2, &show, &quit,
+        ],
+    )?;
     let mut tray = TrayIconBuilder::with_id(TRAY)
         .menu(&menu)
         .tooltip(t(lang, Text::Idle))
         .on_menu_event(|app, ev| match ev.id().as_ref() {
             "show" => crate::windows::show_main(app),
+            "pause" => pause_all(app),
+            "view_only" => view_only_all(app),
             "stop" => stop_all(app),
             "quit" => app.exit(0),
             _ => {}
@@ -42,7 +60,12 @@ pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         tray = tray.icon(icon.clone());
     }
     tray.build(app)?;
-    app.manage(TrayItems { state, stop });
+    app.manage(TrayItems {
+        state,
+        pause,
+        view_only,
+        stop,
+    });
     Ok(())
 }
 
@@ -56,6 +79,36 @@ pub fn stop_all<R: Runtime>(app: &AppHandle<R>) {
         .collect();
     for id in ids.into_iter().filter_map(|id| SessionId::new(id).ok()) {
         shared.command(ClientCommand::EndSession(id));
+    }
+}
+
+/// The sessions where a supporter controls this computer.
+fn controlling(status: &Status) -> impl Iterator<Item = &crate::model::Session> {
+    status.sessions.iter().filter(|s| s.control)
+}
+
+/// Pauses every controlling session's input, or resumes it when all are paused (as the banner).
+fn pause_all<R: Runtime>(app: &AppHandle<R>) {
+    let (ids, pause) = {
+        let shared = app.state::<Shared>();
+        let status = lock(&shared.status);
+        let ids: Vec<String> = controlling(&status).map(|s| s.id.clone()).collect();
+        (ids, !controlling(&status).all(|s| s.paused))
+    };
+    for id in ids.into_iter().filter_map(|id| SessionId::new(id).ok()) {
+        agent::pause_input(app, id, pause);
+    }
+}
+
+/// Makes every controlling session view-only.
+fn view_only_all<R: Runtime>(app: &AppHandle<R>) {
+    let ids: Vec<String> = {
+        let shared = app.state::<Shared>();
+        let status = lock(&shared.status);
+        controlling(&status).map(|s| s.id.clone()).collect()
+    };
+    for id in ids.into_iter().filter_map(|id| SessionId::new(id).ok()) {
+        agent::view_only(app, id);
     }
 }
 
@@ -78,6 +131,16 @@ pub fn sync<R: Runtime>(app: &AppHandle<R>, status: &Status) {
     if let Some(items) = app.try_state::<TrayItems<R>>() {
         let _ = items.state.set_text(&text);
         let _ = items.stop.set_enabled(!status.sessions.is_empty());
+        let control = controlling(status).count() > 0;
+        let paused = control && controlling(status).all(|s| s.paused);
+        let pause = if paused {
+            Text::ResumeInput
+        } else {
+            Text::PauseInput
+        };
+        let _ = items.pause.set_text(t(Lang::system(), pause));
+        let _ = items.pause.set_enabled(control);
+        let _ = items.view_only.set_enabled(control);
     }
 }
 

@@ -220,8 +220,10 @@ async fn share_code_consent_deny_then_allow_banner_tray_notifications_and_stop()
         entries[0].label, "Tether: nobody is connected",
         "{entries:?}"
     );
-    let stop_all = entries.iter().find(|e| e.label == "Stop all sessions");
-    assert!(stop_all.is_some_and(|e| !e.enabled), "{entries:?}");
+    for action in ["Pause input", "Switch to view only", "Stop all sessions"] {
+        let item = entries.iter().find(|e| e.label == action);
+        assert!(item.is_some_and(|e| !e.enabled), "{action}: {entries:?}");
+    }
 
     // A supporter asks; the dialog shows who, verified, with a countdown; Deny has the focus,
     // and Enter denies.
@@ -323,6 +325,15 @@ async fn share_code_consent_deny_then_allow_banner_tray_notifications_and_stop()
     d.text_where("#pause", |t| t == "Resume input").await;
     tray.entries_where(|e| e[0].label == "Jane Doe (Acme IT) is connected; their input is paused")
         .await;
+    // The tray offers the same actions: resuming there shows on the banner.
+    tray.click("Resume input").await;
+    d.text_where("#text", |t| {
+        t == "Jane Doe (Acme IT) is controlling this computer"
+    })
+    .await;
+    d.text_where("#pause", |t| t == "Pause input").await;
+    tray.entries_where(|e| e.iter().any(|e| e.label == "Pause input" && e.enabled))
+        .await;
     d.click("#stop").await;
     let ended = viewer.ended(WAIT).await.expect("the supporter saw the end");
     assert_eq!(ended.reason, EndReason::EndedByAgent);
@@ -378,6 +389,22 @@ async fn share_code_consent_deny_then_allow_banner_tray_notifications_and_stop()
     snap_screen(&x, "banner-two-supporters");
     tray.entries_where(|e| e[0].label == "2 supporters are connected to this computer")
         .await;
+    // Switch to view only from the tray: nobody controls any more, so there is no input left to
+    // pause or to take away.
+    tray.click("Switch to view only").await;
+    tray.entries_where(|e| {
+        let input: Vec<_> = e
+            .iter()
+            .filter(|e| e.label == "Pause input" || e.label == "Switch to view only")
+            .collect();
+        input.len() == 2 && input.iter().all(|e| !e.enabled)
+    })
+    .await;
+    d.window(MAIN).await;
+    d.text_where("#sessions", |t| {
+        t.matches("is viewing").count() == 2 && !t.contains("controlling")
+    })
+    .await;
     tray.click("Stop all sessions").await;
     for viewer in [&mut viewing, &mut controlling] {
         let ended = viewer.ended(WAIT).await.expect("the supporter saw the end");
