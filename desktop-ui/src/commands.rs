@@ -120,11 +120,21 @@ pub async fn save_settings<R: Runtime>(
         return Err(Error::Locked);
     }
     let relay_url = settings::check_relay_url(&relay_url)?;
+    let shared = app.state::<Shared>();
+    if !lock(&shared.status).sessions.is_empty() {
+        return Err(Error::InSession);
+    }
     let mut user = settings::read_user(&paths.user);
     user.relay_url = Some(relay_url);
     settings::write_user(&paths.user, &user)?;
     let eff = paths.effective();
-    *lock(&app.state::<Shared>().status) = Status::new(eff.relay_url.clone(), eff.locked);
+    {
+        // A new connection: a new code and state, but what the system withholds stays known.
+        let mut status = lock(&shared.status);
+        let missing = std::mem::take(&mut status.missing);
+        *status = Status::new(eff.relay_url.clone(), eff.locked);
+        status.missing = missing;
+    }
     agent::start(&app);
     agent::publish(&app);
     Ok(eff)
@@ -296,7 +306,7 @@ mod tests {
     #[test]
     fn settings_are_checked_saved_and_locked_by_policy() {
         let dir = tempfile::tempdir().unwrap();
-        let (_app, w) = app(Preset::default(), dir.path());
+        let (app_, w) = app(Preset::default(), dir.path());
         let e = call(
             &w,
             "save_settings",
@@ -305,6 +315,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(e["kind"], "invalid_relay", "{e}");
         assert!(!dir.path().join("settings.json").exists(), "nothing saved");
+        lock(&app_.state::<Shared>().status).missing = vec![Missing::NoInputExtension];
         let eff = call(
             &w,
             "save_settings",
@@ -312,11 +323,40 @@ mod tests {
         )
         .unwrap();
         assert_eq!(eff["relayUrl"], "http://127.0.0.1:9");
+        // The reconnection starts afresh but still knows what the system withholds.
+        assert_eq!(
+            lock(&app_.state::<Shared>().status).missing,
+            [Missing::NoInputExtension]
+        );
         assert_eq!(
             settings::read_user(&dir.path().join("settings.json")),
             UserSettings {
                 relay_url: Some("http://127.0.0.1:9".into())
             }
+        );
+
+        // Not while someone is connected: the reconnection would end the session.
+        lock(&app_.state::<Shared>().status)
+            .sessions
+            .push(crate::model::Session {
+                id: "s1".into(),
+                name: "Jane Doe".into(),
+                org: None,
+                email: None,
+                control: true,
+                paused: false,
+                unattended: false,
+            });
+        let e = call(
+            &w,
+            "save_settings",
+            serde_json::json!({"relayUrl": "http://127.0.0.1:10/"}),
+        )
+        .unwrap_err();
+        assert_eq!(e["kind"], "in_session", "{e}");
+        assert_eq!(
+            settings::read_user(&dir.path().join("settings.json")).relay_url,
+            Some("http://127.0.0.1:9".into())
         );
 
         let locked = Preset {

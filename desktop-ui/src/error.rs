@@ -25,6 +25,10 @@ pub enum Error {
     /// A window could not be opened.
     #[error("{0}")]
     Window(String),
+    /// The relay address cannot change while a session runs (the change reconnects, which
+    /// would end it).
+    #[error("a session is in progress: stop it first")]
+    InSession,
     /// The system settings that grant a permission could not be opened, or nothing is missing
     /// of that kind.
     #[error("{0}")]
@@ -45,6 +49,7 @@ impl Error {
             Error::Settings(_) => "settings",
             Error::Window(_) => "window",
             Error::Permission(_) => "permission",
+            Error::InSession => "in_session",
         }
     }
 }

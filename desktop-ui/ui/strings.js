@@ -67,6 +67,7 @@ export const STRINGS = {
     "perm.no_input_extension.title": "Remote control is unavailable",
     "perm.no_input_extension.steps": "Your supporter can see your screen but cannot use your mouse and keyboard: the X server lacks the XTEST extension. Ask your administrator to turn it on.",
     "error.permission": "That could not be done: {message}",
+    "error.in_session": "Stop the session in progress first: changing the relay reconnects.",
     "error.unknown": "Something went wrong: {message}",
   },
   fr: {
@@ -130,6 +131,7 @@ export const STRINGS = {
     "perm.no_input_extension.title": "Contrôle à distance indisponible",
     "perm.no_input_extension.steps": "Votre assistant peut voir votre écran mais ne peut utiliser ni votre souris ni votre clavier : le serveur X n'a pas l'extension XTEST. Demandez à votre administrateur de l'activer.",
     "error.permission": "Impossible : {message}",
+    "error.in_session": "Arrêtez d'abord la session en cours : changer de relais reconnecte.",
     "error.unknown": "Une erreur s'est produite : {message}",
   },
   de: {
@@ -193,6 +195,7 @@ export const STRINGS = {
     "perm.no_input_extension.title": "Fernsteuerung nicht verfügbar",
     "perm.no_input_extension.steps": "Ihr Helfer sieht Ihren Bildschirm, kann aber Maus und Tastatur nicht verwenden: Dem X-Server fehlt die Erweiterung XTEST. Bitten Sie Ihren Administrator, sie einzuschalten.",
     "error.permission": "Das ging nicht: {message}",
+    "error.in_session": "Beenden Sie zuerst die laufende Sitzung: ein anderes Relais verbindet neu.",
     "error.unknown": "Etwas ist schiefgegangen: {message}",
   },
   nl: {
@@ -256,6 +259,7 @@ export const STRINGS = {
     "perm.no_input_extension.title": "Bediening op afstand niet beschikbaar",
     "perm.no_input_extension.steps": "Uw helper kan uw scherm zien, maar uw muis en toetsenbord niet gebruiken: de X-server mist de extensie XTEST. Vraag uw beheerder om die aan te zetten.",
     "error.permission": "Dat lukte niet: {message}",
+    "error.in_session": "Stop eerst de lopende sessie: een ander relais maakt opnieuw verbinding.",
     "error.unknown": "Er ging iets mis: {message}",
   },
 };
