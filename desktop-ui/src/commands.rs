@@ -338,15 +338,7 @@ mod tests {
         // Not while someone is connected: the reconnection would end the session.
         lock(&app_.state::<Shared>().status)
             .sessions
-            .push(crate::model::Session {
-                id: "s1".into(),
-                name: "Jane Doe".into(),
-                org: None,
-                email: None,
-                control: true,
-                paused: false,
-                unattended: false,
-            });
+            .push(crate::model::Session::sample("s1", true, false));
         let e = call(
             &w,
             "save_settings",

@@ -218,6 +218,22 @@ impl Status {
     }
 }
 
+#[cfg(test)]
+impl Session {
+    /// Jane Doe of Acme IT, in session `id`, for the tests of what renders sessions.
+    pub(crate) fn sample(id: &str, control: bool, paused: bool) -> Session {
+        Session {
+            id: id.into(),
+            name: "Jane Doe".into(),
+            org: Some("Acme IT".into()),
+            email: None,
+            control,
+            paused,
+            unattended: false,
+        }
+    }
+}
+
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()

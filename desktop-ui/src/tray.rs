@@ -11,7 +11,7 @@ use tether_protocol::signal::SessionId;
 
 use crate::agent::{self, Shared, lock};
 use crate::i18n::{self, Lang, Text, t};
-use crate::model::Status;
+use crate::model::{Session, Status};
 
 const TRAY: &str = "tray";
 
@@ -69,45 +69,43 @@ pub fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     Ok(())
 }
 
+/// The ids of the sessions in progress for which `pred` holds, taken under the status lock
+/// (released before the caller acts on them, which publishes the status again).
+fn session_ids<R: Runtime>(app: &AppHandle<R>, pred: impl Fn(&Session) -> bool) -> Vec<SessionId> {
+    let shared = app.state::<Shared>();
+    let status = lock(&shared.status);
+    status
+        .sessions
+        .iter()
+        .filter(|s| pred(s))
+        .filter_map(|s| SessionId::new(s.id.clone()).ok())
+        .collect()
+}
+
 /// Ends every session in progress.
 pub fn stop_all<R: Runtime>(app: &AppHandle<R>) {
     let shared = app.state::<Shared>();
-    let ids: Vec<String> = lock(&shared.status)
-        .sessions
-        .iter()
-        .map(|s| s.id.clone())
-        .collect();
-    for id in ids.into_iter().filter_map(|id| SessionId::new(id).ok()) {
+    for id in session_ids(app, |_| true) {
         shared.command(ClientCommand::EndSession(id));
     }
 }
 
 /// The sessions where a supporter controls this computer.
-fn controlling(status: &Status) -> impl Iterator<Item = &crate::model::Session> {
+fn controlling(status: &Status) -> impl Iterator<Item = &Session> {
     status.sessions.iter().filter(|s| s.control)
 }
 
 /// Pauses every controlling session's input, or resumes it when all are paused (as the banner).
 fn pause_all<R: Runtime>(app: &AppHandle<R>) {
-    let (ids, pause) = {
-        let shared = app.state::<Shared>();
-        let status = lock(&shared.status);
-        let ids: Vec<String> = controlling(&status).map(|s| s.id.clone()).collect();
-        (ids, !controlling(&status).all(|s| s.paused))
-    };
-    for id in ids.into_iter().filter_map(|id| SessionId::new(id).ok()) {
+    let pause = !controlling(&lock(&app.state::<Shared>().status)).all(|s| s.paused);
+    for id in session_ids(app, |s| s.control) {
         agent::pause_input(app, id, pause);
     }
 }
 
 /// Makes every controlling session view-only.
 fn view_only_all<R: Runtime>(app: &AppHandle<R>) {
-    let ids: Vec<String> = {
-        let shared = app.state::<Shared>();
-        let status = lock(&shared.status);
-        controlling(&status).map(|s| s.id.clone()).collect()
-    };
-    for id in ids.into_iter().filter_map(|id| SessionId::new(id).ok()) {
+    for id in session_ids(app, |s| s.control) {
         agent::view_only(app, id);
     }
 }
@@ -147,25 +145,12 @@ pub fn sync<R: Runtime>(app: &AppHandle<R>, status: &Status) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Session;
-
-    fn session(id: &str, control: bool, paused: bool) -> Session {
-        Session {
-            id: id.into(),
-            name: "Jane Doe".into(),
-            org: Some("Acme IT".into()),
-            email: None,
-            control,
-            paused,
-            unattended: false,
-        }
-    }
 
     #[test]
     fn the_first_line_names_who_is_connected() {
         let mut s = Status::new("http://relay".into(), false);
         assert_eq!(tooltip(Lang::En, &s), "Tether: nobody is connected");
-        s.sessions.push(session("s1", true, false));
+        s.sessions.push(Session::sample("s1", true, false));
         assert_eq!(
             tooltip(Lang::En, &s),
             "Jane Doe (Acme IT) is controlling this computer"
@@ -180,7 +165,7 @@ mod tests {
             tooltip(Lang::En, &s),
             "Jane Doe (Acme IT) is viewing this screen"
         );
-        s.sessions.push(session("s2", false, false));
+        s.sessions.push(Session::sample("s2", false, false));
         assert_eq!(
             tooltip(Lang::Nl, &s),
             "2 helpers zijn verbonden met deze computer"

@@ -262,31 +262,7 @@ async fn share_code_consent_deny_then_allow_banner_tray_notifications_and_stop()
 
     // A code works once, even when denied: the window shows a fresh one for a second request,
     // allowed with control this time.
-    d.window(MAIN).await;
-    let fresh = d
-        .text_where("#code", |t| t.len() == 12 && t != grouped)
-        .await;
-    let code: String = fresh.split(' ').collect();
-    let asking = tokio::spawn({
-        let (token, code) = (token.clone(), code.clone());
-        async move { Viewer::connect(addr, &token, &code, ViewerOptions::default()).await }
-    });
-    let mut asking = asking;
-    tokio::select! {
-        _ = d.window("consent.html") => {}
-        r = &mut asking => panic!(
-            "the second request ended before the dialog: {:?}",
-            r.unwrap().err()
-        ),
-    }
-    d.text_where("#question", |t| t.starts_with("Jane Doe asks"))
-        .await;
-    d.click("#allow-control").await;
-    let mut viewer = tokio::time::timeout(WAIT, asking)
-        .await
-        .unwrap()
-        .unwrap()
-        .expect("allowed");
+    let (mut viewer, fresh) = ask_and_answer(&d, addr, &token, &grouped, "#allow-control").await;
     let session_id = viewer.session.session_id.clone();
     let shown = shell.notification().await;
     assert_eq!(
