@@ -48,6 +48,9 @@ pub enum Error {
     /// The relay no longer accepts this machine (revoked, or unknown): enroll it again.
     #[error("the relay refused this machine: {0}")]
     MachineRefused(String),
+    /// The link between the system service and the session worker it started failed.
+    #[error("service link: {0}")]
+    ServiceLink(String),
     /// The system settings that grant a permission could not be opened.
     #[error("permissions: {0}")]
     Permission(String),

@@ -177,6 +177,10 @@ enum Command {
         /// Started by the Windows service control manager (the installer's service entry).
         #[arg(long, hide = true)]
         service: bool,
+        /// Started by the service as the signed-in user, with the link to the service (which
+        /// keeps the machine key) as standard input.
+        #[arg(long, hide = true)]
+        session_worker: bool,
         #[command(flatten)]
         media: MediaArgs,
     },
@@ -204,8 +208,14 @@ fn main() -> Result<()> {
     let mut found_display = false;
     let display = match &mut cli.command {
         Command::Share { media, .. } => media.display.clone(),
-        Command::Run { media, config, .. } => {
-            if media.display.is_none() {
+        Command::Run {
+            media,
+            config,
+            session_worker,
+            ..
+        } => {
+            // A session worker's service found the display and set $DISPLAY for it.
+            if media.display.is_none() && !*session_worker {
                 media.display = service_display(config);
                 found_display = media.display.is_some();
             }
@@ -324,10 +334,32 @@ async fn run(cli: Cli, found_display: bool, stop: Option<platform::StopSignal>) 
             local_user,
             media,
             service: _,
+            session_worker,
         } => {
-            let path = config.path()?;
-            let agent = AgentConfig::load(&path)?;
-            let machine = MachineIdentity::load(agent.machine_id, agent.store()?.as_ref())?;
+            let ui = consent_ui.unwrap_or(if std::io::stdin().is_terminal() {
+                ConsentUi::Terminal
+            } else {
+                ConsentUi::Deny
+            });
+            let (agent, machine) = if session_worker {
+                let link = platform::session_worker_link()
+                    .context("the link to the service (standard input)")?;
+                machine::broker::connect(link).await?
+            } else {
+                let path = config.path()?;
+                let agent = AgentConfig::load(&path)?;
+                let machine = MachineIdentity::load(agent.machine_id, agent.store()?.as_ref())?;
+                println!("Machine {} ({}).", agent.machine_id, path.display());
+                // A root service with nobody to ask at a terminal serves through a worker
+                // running as the display's user, and keeps the key to itself.
+                if matches!(ui, ConsentUi::Deny)
+                    && let Some(user) = platform::session_worker_user()
+                {
+                    return supervise(&agent, &machine, &user, found_display, stop).await;
+                }
+                (agent, machine)
+            };
+            let signer = machine.clone();
             let cfg = ClientConfig {
                 relay: agent.relay,
                 hostname: agent.name.unwrap_or_else(hostname),
@@ -341,16 +373,12 @@ async fn run(cli: Cli, found_display: bool, stop: Option<platform::StopSignal>) 
                     LocalUser::No => Some(false),
                 },
             };
-            let ui = consent_ui.unwrap_or(if std::io::stdin().is_terminal() {
-                ConsentUi::Terminal
-            } else {
-                ConsentUi::Deny
-            });
-            println!("Machine {} ({}).", agent.machine_id, path.display());
             let changed = seat_changed(found_display, matches!(local_user, LocalUser::Auto));
             let stop = async {
                 tokio::select! {
                     () = changed => true,
+                    // A worker whose service has gone cannot sign in again: it ends too.
+                    () = signer.signer_gone() => false,
                     () = async {
                         match &stop {
                             Some(s) => s.notified().await,
@@ -503,6 +531,91 @@ async fn unenroll(args: ConfigArgs) -> Result<()> {
     std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
     println!("Removed the machine key and {}.", path.display());
     Ok(())
+}
+
+/// How a session worker's supervision ended.
+enum Supervised {
+    Exited(std::process::ExitStatus),
+    Misbehaved(tether_agent::Error),
+    SeatChanged,
+    Stopped,
+}
+
+/// Serves sessions through a session worker: this program again, run as `user` and given the
+/// enrolled machine over a link through which it can only have challenges answered. Ends with
+/// the worker (passing on its exit status), or stops it when asked to stop or when the seat
+/// changes (75: start again to follow it).
+async fn supervise(
+    agent: &AgentConfig,
+    machine: &MachineIdentity,
+    user: &platform::WorkerUser,
+    found_display: bool,
+    stop: Option<platform::StopSignal>,
+) -> Result<i32> {
+    let program = std::env::current_exe().context("finding this program")?;
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    args.push("--session-worker".into());
+    let worker = platform::start_session_worker(user, &program, &args)
+        .with_context(|| format!("starting the session worker as {}", user.name))?;
+    let (mut child, link) = (worker.child, worker.link);
+    println!(
+        "Sessions run as {} (uid {}) in process {}; the machine key stays with this one.",
+        user.name,
+        user.uid,
+        child.id().unwrap_or_default()
+    );
+    let serving = machine::broker::serve(machine, agent, link);
+    let changed = seat_changed(found_display, false);
+    let stopped = async {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminated() => {}
+            () = async {
+                match &stop {
+                    Some(s) => s.notified().await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+        }
+    };
+    tokio::pin!(serving, changed, stopped);
+    let mut link_open = true;
+    let outcome = loop {
+        tokio::select! {
+            status = child.wait() => break Supervised::Exited(status?),
+            r = &mut serving, if link_open => match r {
+                Ok(()) => link_open = false,
+                Err(e) => break Supervised::Misbehaved(e),
+            },
+            () = &mut changed => break Supervised::SeatChanged,
+            () = &mut stopped => break Supervised::Stopped,
+        }
+    };
+    if let Supervised::Exited(status) = outcome {
+        return Ok(status.code().unwrap_or(1));
+    }
+    // Asked, so that it ends its sessions and releases any key the supporter holds down.
+    platform::stop_session_worker(&mut child);
+    if tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .is_err()
+    {
+        let _ = child.kill().await;
+    }
+    Ok(match outcome {
+        Supervised::Misbehaved(e) => {
+            eprintln!("Error: the session worker was stopped: {e}");
+            1
+        }
+        Supervised::SeatChanged => {
+            println!("Who is signed in at this machine changed; restarting to follow.");
+            75
+        }
+        _ => {
+            println!("Stopped.");
+            0
+        }
+    })
 }
 
 /// Resolves when the screen to share or the presence of a signed-in user changes (polled every

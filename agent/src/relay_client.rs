@@ -513,9 +513,11 @@ async fn sign_in(
         Ok(Some(Ok(Message::Error(e)))) => return Some(format!("the relay says: {}", e.message)),
         Ok(Some(_)) => return Some("the relay did not send a challenge".into()),
     };
-    let m = Message::ChallengeResponse(ChallengeResponse {
-        signature: machine.answer(&nonce),
-    });
+    let signature = match machine.answer(&nonce).await {
+        Ok(s) => s,
+        Err(e) => return Some(format!("answering the challenge: {e}")),
+    };
+    let m = Message::ChallengeResponse(ChallengeResponse { signature });
     tx.send(Ws::text(signal::encode(&m)))
         .await
         .err()

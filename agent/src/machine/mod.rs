@@ -4,8 +4,10 @@
 //!
 //! The private key never leaves the machine: the relay stores only the public half, and the
 //! agent proves itself on every connection by signing the relay's challenge
-//! ([`MachineIdentity::answer`]).
+//! ([`MachineIdentity::answer`]). A system service keeps the key to itself and lets the session
+//! worker it starts as the signed-in user sign in through it ([`broker`]).
 
+pub mod broker;
 pub mod config;
 mod http;
 pub mod platform;
@@ -29,12 +31,21 @@ const ENROLL_CONTEXT: &[u8] = b"tether-enroll-v1:";
 /// What the agent signs to unenroll itself, before `<machine id>:<unix seconds>`.
 pub const UNENROLL_CONTEXT: &str = "tether-unenroll-v1:";
 
-/// An enrolled machine: its id at the relay and its private key.
+/// An enrolled machine: its id at the relay and its private key, or the service that holds it.
 #[derive(Clone)]
 pub struct MachineIdentity {
     /// The id the relay gave the machine at enrollment.
     pub id: i64,
-    key: Arc<Ed25519KeyPair>,
+    signer: Signer,
+}
+
+/// Who signs for the machine.
+#[derive(Clone)]
+enum Signer {
+    /// This process holds the key.
+    Key(Arc<Ed25519KeyPair>),
+    /// The service that started this session worker holds it, and answers challenges only.
+    Broker(Arc<broker::Client>),
 }
 
 impl std::fmt::Debug for MachineIdentity {
@@ -54,7 +65,7 @@ impl MachineIdentity {
             .map_err(|e| Error::Credential(format!("the stored machine key is unreadable: {e}")))?;
         Ok(MachineIdentity {
             id,
-            key: Arc::new(key),
+            signer: Signer::Key(Arc::new(key)),
         })
     }
 
@@ -71,24 +82,48 @@ impl MachineIdentity {
 
     /// The public key, base64url without padding, as the relay lists it.
     pub fn public_key(&self) -> String {
-        URL_SAFE_NO_PAD.encode(self.key.public_key().as_ref())
+        match &self.signer {
+            Signer::Key(key) => URL_SAFE_NO_PAD.encode(key.public_key().as_ref()),
+            Signer::Broker(b) => b.public_key().to_owned(),
+        }
     }
 
     /// The answer to the relay's challenge `nonce`: a base64url signature of
-    /// [`machine_hello_message`].
-    pub fn answer(&self, nonce: &str) -> String {
-        URL_SAFE_NO_PAD.encode(
-            self.key
-                .sign(&machine_hello_message(self.id, nonce))
-                .as_ref(),
-        )
+    /// [`machine_hello_message`]. Fails only when the service holding the key has gone.
+    pub async fn answer(&self, nonce: &str) -> Result<String> {
+        match &self.signer {
+            Signer::Key(key) => Ok(sign_hello(key, self.id, nonce)),
+            Signer::Broker(b) => b.answer(nonce).await,
+        }
     }
 
-    /// The signature that asks the relay to revoke this machine, made at `unix_secs`.
-    fn unenroll_signature(&self, unix_secs: u64) -> String {
-        let msg = format!("{UNENROLL_CONTEXT}{}:{unix_secs}", self.id);
-        URL_SAFE_NO_PAD.encode(self.key.sign(msg.as_bytes()).as_ref())
+    /// Resolves when signing can no longer work: the service holding the key has gone. Never,
+    /// for a key held here.
+    pub async fn signer_gone(&self) {
+        match &self.signer {
+            Signer::Key(_) => std::future::pending().await,
+            Signer::Broker(b) => b.gone().await,
+        }
     }
+
+    /// The signature that asks the relay to revoke this machine, made at `unix_secs`. Only the
+    /// holder of the key can make it: a session worker cannot revoke its machine.
+    fn unenroll_signature(&self, unix_secs: u64) -> Result<String> {
+        match &self.signer {
+            Signer::Key(key) => {
+                let msg = format!("{UNENROLL_CONTEXT}{}:{unix_secs}", self.id);
+                Ok(URL_SAFE_NO_PAD.encode(key.sign(msg.as_bytes()).as_ref()))
+            }
+            Signer::Broker(_) => Err(Error::Credential(
+                "only the service holding the machine key can revoke the machine".into(),
+            )),
+        }
+    }
+}
+
+/// `key`'s base64url signature of machine `id`'s answer to `nonce`.
+fn sign_hello(key: &Ed25519KeyPair, id: i64, nonce: &str) -> String {
+    URL_SAFE_NO_PAD.encode(key.sign(&machine_hello_message(id, nonce)).as_ref())
 }
 
 /// A fresh Ed25519 key in PKCS#8 form.
@@ -157,7 +192,7 @@ pub async fn enroll(
         .ok_or_else(|| Error::Relay("the relay's answer has no machine_id".into()))?;
     let identity = MachineIdentity {
         id,
-        key: Arc::new(key),
+        signer: Signer::Key(Arc::new(key)),
     };
     if let Err(e) = store.save(&pkcs8) {
         if let Err(undo) = unenroll(relay, ca_file, &identity).await {
@@ -182,7 +217,7 @@ pub async fn unenroll(
     let body = serde_json::json!({
         "machine_id": identity.id,
         "timestamp": now,
-        "signature": identity.unenroll_signature(now),
+        "signature": identity.unenroll_signature(now)?,
     });
     http::post_json(relay, ca_file, "/api/v1/machines/unenroll", &body).await?;
     Ok(())
@@ -203,12 +238,14 @@ pub fn hostname() -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_challenge_answer_verifies_with_the_public_key_and_only_for_its_nonce() {
+    #[tokio::test]
+    async fn the_challenge_answer_verifies_with_the_public_key_and_only_for_its_nonce() {
         let pkcs8 = new_key().unwrap();
         let id = MachineIdentity::from_pkcs8(7, &pkcs8).unwrap();
         let public = URL_SAFE_NO_PAD.decode(id.public_key()).unwrap();
-        let sig = URL_SAFE_NO_PAD.decode(id.answer("abc")).unwrap();
+        let sig = URL_SAFE_NO_PAD
+            .decode(id.answer("abc").await.unwrap())
+            .unwrap();
         let verify = |msg: &[u8]| {
             ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, &public)
                 .verify(msg, &sig)

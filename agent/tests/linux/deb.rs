@@ -3,6 +3,10 @@
 //! command serves a supporter unattended when the policy allows and not when it forbids, and
 //! purging it revokes the machine and leaves nothing behind. A revoked token enrolls nothing.
 //!
+//! The display belongs to a signed-in user (here `nobody`, through a private X authority file),
+//! so the root service serves through a session worker running as that user, with no groups,
+//! while the key stays with the service.
+//!
 //! It installs into this machine's system, so it runs only when asked (`--ignored`), as root,
 //! with `TETHER_DEB` naming the package: `scripts/test.sh` does that on CI machines.
 
@@ -10,10 +14,13 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::Stdio;
 
+use tether_protocol::input::{COORD_MAX, InputEvent};
+use tether_protocol::keymap;
 use tether_protocol::signal::ErrorCode;
 use tether_tests::viewer::{Target, Viewer, ViewerOptions};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
+use x11rb::protocol::xproto::ConnectionExt as _;
 
 use crate::support::{Acme, WAIT, line_containing};
 use tether_tests::x11::Xvfb;
@@ -21,6 +28,27 @@ use tether_tests::x11::Xvfb;
 const UNIT: &str = "/lib/systemd/system/tether-agent.service";
 const CONFIG: &str = "/etc/tether/agent.toml";
 const KEY: &str = "/var/lib/tether/machine.key";
+/// The signed-in user of the test's display: Debian's `nobody`:`nogroup`.
+const USER: (u32, u32) = (65534, 65534);
+
+/// The X keycodes held down.
+fn keys_down(conn: &impl x11rb::connection::Connection) -> Vec<u8> {
+    let map = conn.query_keymap().unwrap().reply().unwrap().keys;
+    (0..=255u8)
+        .filter(|k| map[usize::from(*k) / 8] & (1 << (k % 8)) != 0)
+        .collect()
+}
+
+/// `Key:\tvalue` from `/proc/<pid>/status`.
+fn proc_status(pid: u32, key: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("no {key} in {status}"))
+        .trim()
+        .to_owned()
+}
 
 fn sh(program: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
     use std::io::Write;
@@ -83,7 +111,7 @@ async fn the_package_enrolls_silently_serves_unattended_and_purges_cleanly() {
         !Path::new(CONFIG).exists(),
         "an agent is enrolled on this machine already; not touching it"
     );
-    let x = Xvfb::start(320, 240);
+    let x = Xvfb::start_private(320, 240, USER.0, USER.1);
     let acme = Acme::start().await;
     let (addr, jane) = (acme.addr, acme.jane.clone());
 
@@ -128,17 +156,47 @@ async fn the_package_enrolls_silently_serves_unattended_and_purges_cleanly() {
         .expect("ExecStart")
         .split_whitespace()
         .collect();
-    let mut service = Command::new(exec[0])
-        .args(&exec[1..])
-        .args(["--display", &x.display, "--bind", "127.0.0.1:0"])
-        .args(["--local-user", "no"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(service.stdout.take().unwrap()).lines();
+    let start = || {
+        let mut service = Command::new(exec[0])
+            .args(&exec[1..])
+            .args(["--display", &x.display, "--bind", "127.0.0.1:0"])
+            .args(["--local-user", "no"])
+            .env("XAUTHORITY", x.authority_file().unwrap())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let out = BufReader::new(service.stdout.take().unwrap()).lines();
+        (service, out)
+    };
+    let (mut service, mut out) = start();
+    // Sessions are served by a worker that is the display's user and nobody else.
+    let said = line_containing(&mut out, "Sessions run as").await;
+    let worker: u32 = said
+        .split_once("in process ")
+        .and_then(|(_, rest)| rest.split(';').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no worker process in {said:?}"));
+    let ids = |key| {
+        proc_status(worker, key)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    };
+    let user: Vec<String> = ids("Uid");
+    let group: Vec<String> = ids("Gid");
+    assert_eq!(
+        user,
+        vec![USER.0.to_string(); 4],
+        "real, effective, saved, fs"
+    );
+    assert_eq!(group, vec![USER.1.to_string(); 4]);
+    assert_eq!(proc_status(worker, "Groups"), "", "no supplementary groups");
+    assert_eq!(
+        proc_status(worker, "PPid"),
+        service.id().unwrap().to_string()
+    );
     line_containing(&mut out, "Your share code:").await;
 
     // Allowed unattended by policy: the supporter is in. Forbidden for technicians: refused.
@@ -147,11 +205,71 @@ async fn the_package_enrolls_silently_serves_unattended_and_purges_cleanly() {
         serde_json::json!({"require_consent": false, "allow_without_user": true}),
     )
     .await;
-    let viewer = Viewer::connect(addr, &jane, Target::Machine(id), ViewerOptions::default())
+    let mut viewer = Viewer::connect(addr, &jane, Target::Machine(id), ViewerOptions::default())
         .await
         .expect("an unattended session");
     assert!(viewer.session.unattended);
+    // The worker, signed in with the service's key, captures and controls the user's screen.
+    tokio::time::timeout(WAIT, viewer.picture_where(|p| p.width == 320))
+        .await
+        .expect("the screen is streamed");
+    let (conn, root) = x.connect();
+    let to_norm = |v: u32, len: u32| (v * u32::from(COORD_MAX) / (len - 1)) as u16;
+    let to = InputEvent::PointerMove {
+        display: 0,
+        x: to_norm(200, 320),
+        y: to_norm(50, 240),
+    };
+    // Pointer moves travel unreliably (a newer one replaces a lost one), so it is sent again
+    // until it lands.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        viewer.send_input(&to).await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let p = conn.query_pointer(root).unwrap().reply().unwrap();
+        if (p.root_x, p.root_y) == (200, 50) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the pointer stays at {:?}",
+            (p.root_x, p.root_y)
+        );
+    }
+
+    // Stopped by its service manager while the supporter holds Shift down: the worker ends the
+    // session, the key comes back up, and both processes exit cleanly.
+    let shift = keymap::usage_from_code("ShiftLeft").unwrap();
+    viewer
+        .send_input(&InputEvent::KeyDown { usage: shift })
+        .await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !keys_down(&conn).contains(&50) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Shift never went down"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let pid = service.id().unwrap() as i32;
+    // SAFETY: kill(2) on our own child, not yet waited for, so the pid is its own.
+    let sent = unsafe { libc::kill(pid, libc::SIGTERM) };
+    assert_eq!(sent, 0);
+    let status = tokio::time::timeout(WAIT, service.wait())
+        .await
+        .expect("the service stops")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert_eq!(keys_down(&conn), Vec::<u8>::new(), "keys left held down");
+    assert!(
+        !Path::new(&format!("/proc/{worker}")).exists(),
+        "the worker outlived the service"
+    );
+    assert!(viewer.ended(WAIT).await.is_some(), "the viewer is told");
     drop(viewer);
+
+    let (mut service, mut out) = start();
+    line_containing(&mut out, "Your share code:").await;
     acme.set_policy(
         id,
         serde_json::json!({"roles": ["owner", "admin"], "require_consent": false,

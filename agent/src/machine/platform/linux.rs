@@ -1,9 +1,15 @@
 //! Linux: who is at the machine, from systemd-logind's session records in
-//! `/run/systemd/sessions`, and which X display a system service should share.
+//! `/run/systemd/sessions`, which X display a system service should share, and the session
+//! worker the service starts as that display's user.
 
-use std::path::Path;
+use std::ffi::{CStr, OsStr, OsString};
+use std::os::fd::{AsFd as _, OwnedFd};
+use std::os::unix::ffi::OsStrExt as _;
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
-use super::GraphicalSession;
+use super::{GraphicalSession, SessionWorker, WorkerLink, WorkerUser};
 
 const SESSIONS: &str = "/run/systemd/sessions";
 
@@ -94,6 +100,97 @@ fn graphical_session_in(dir: &Path, run_user: &Path, home: &Path) -> Option<Grap
         display,
         xauthority: candidates.into_iter().find(|p| p.is_file()),
     })
+}
+
+/// Who a root service runs its session worker as: the owner of the X authority file it uses to
+/// reach the display ($XAUTHORITY, set from the session found or by whoever started it), unless
+/// that is root (a login screen's, or no file: the service serves in its own process).
+pub fn session_worker_user() -> Option<WorkerUser> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return None;
+    }
+    let auth = std::fs::metadata(std::env::var_os("XAUTHORITY")?).ok()?;
+    (auth.uid() != 0).then(|| user_by_id(auth.uid(), auth.gid()))
+}
+
+/// User `uid` as the system's user database knows it; with no entry, the number, `gid` and `/`.
+fn user_by_id(uid: u32, gid: u32) -> WorkerUser {
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: an all-zero `passwd` is a valid value of the plain C struct.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call, and `buf.len()` is `buf`'s size.
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut found) };
+    if rc != 0 || found.is_null() {
+        return WorkerUser {
+            name: uid.to_string(),
+            uid,
+            gid,
+            home: PathBuf::from("/"),
+        };
+    }
+    // SAFETY: on success the name and home point at NUL-terminated strings inside `buf`.
+    let (name, home) = unsafe { (CStr::from_ptr(pwd.pw_name), CStr::from_ptr(pwd.pw_dir)) };
+    WorkerUser {
+        name: name.to_string_lossy().into_owned(),
+        uid,
+        gid: pwd.pw_gid,
+        home: PathBuf::from(OsStr::from_bytes(home.to_bytes())),
+    }
+}
+
+/// The environment a worker keeps, besides what names its user.
+const WORKER_ENV: &[&str] = &["DISPLAY", "XAUTHORITY", "TETHER_LOG", "LANG", "LC_ALL"];
+
+/// Starts `program args` as `user`, with no supplementary groups, a clean environment and the
+/// link as its standard input; its output is the service's.
+pub fn start_session_worker(
+    user: &WorkerUser,
+    program: &Path,
+    args: &[OsString],
+) -> std::io::Result<SessionWorker> {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .env_clear()
+        .envs(
+            WORKER_ENV
+                .iter()
+                .filter_map(|k| Some((k, std::env::var_os(k)?))),
+        )
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", &user.home)
+        .env("USER", &user.name)
+        .env("LOGNAME", &user.name)
+        .current_dir("/")
+        .uid(user.uid)
+        .gid(user.gid)
+        .stdin(Stdio::from(OwnedFd::from(theirs)))
+        .kill_on_drop(true);
+    let child = cmd.spawn()?;
+    ours.set_nonblocking(true)?;
+    let link = tokio::net::UnixStream::from_std(ours)?;
+    Ok(SessionWorker {
+        child,
+        link: Box::new(link),
+    })
+}
+
+/// Asks the worker to stop (SIGTERM), so it ends its sessions and releases held keys.
+pub fn stop_session_worker(child: &mut tokio::process::Child) {
+    if let Some(pid) = child.id() {
+        // SAFETY: kill has no memory preconditions; the id is our running child's.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+    }
+}
+
+/// A session worker's end of the link: its standard input, a socket.
+pub fn session_worker_link() -> std::io::Result<Box<dyn WorkerLink>> {
+    let fd = std::io::stdin().as_fd().try_clone_to_owned()?;
+    let stream = std::os::unix::net::UnixStream::from(fd);
+    stream.set_nonblocking(true)?;
+    Ok(Box::new(tokio::net::UnixStream::from_std(stream)?))
 }
 
 #[cfg(test)]

@@ -4,7 +4,10 @@
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
-pub use linux::{graphical_session, local_user_present};
+pub use linux::{
+    graphical_session, local_user_present, session_worker_link, session_worker_user,
+    start_session_worker, stop_session_worker,
+};
 
 #[cfg(target_os = "windows")]
 mod windows;
@@ -15,6 +18,35 @@ pub use windows::{local_user_present, run_service};
 /// user's session.
 pub fn graphical_session() -> Option<GraphicalSession> {
     None
+}
+
+#[cfg(not(target_os = "linux"))]
+/// Only the Linux service starts a session worker so far: the Windows service and the macOS
+/// daemon serve in their own process (see docs/ARCHITECTURE.md).
+pub fn session_worker_user() -> Option<WorkerUser> {
+    None
+}
+
+#[cfg(not(target_os = "linux"))]
+/// Never called where [`session_worker_user`] finds nobody.
+pub fn start_session_worker(
+    _user: &WorkerUser,
+    _program: &Path,
+    _args: &[std::ffi::OsString],
+) -> std::io::Result<SessionWorker> {
+    Err(std::io::Error::other("no session worker on this platform"))
+}
+
+#[cfg(not(target_os = "linux"))]
+/// Asks the worker to stop: here, ends it.
+pub fn stop_session_worker(child: &mut tokio::process::Child) {
+    let _ = child.start_kill();
+}
+
+#[cfg(not(target_os = "linux"))]
+/// No session worker on this platform.
+pub fn session_worker_link() -> std::io::Result<Box<dyn WorkerLink>> {
+    Err(std::io::Error::other("no session worker on this platform"))
 }
 
 #[cfg(target_os = "macos")]
@@ -51,6 +83,31 @@ pub struct GraphicalSession {
     pub display: String,
     /// The X authority file that lets another process of the machine connect, if found.
     pub xauthority: Option<PathBuf>,
+}
+
+/// The signed-in user a system service runs its session worker as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerUser {
+    /// The user's name (or number, when the system has no name for it).
+    pub name: String,
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+    /// Home folder.
+    pub home: PathBuf,
+}
+
+/// The byte stream between a system service and its session worker.
+pub trait WorkerLink: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> WorkerLink for T {}
+
+/// A session worker the service started: the process, and the service's end of the link.
+pub struct SessionWorker {
+    /// The worker process (killed if dropped while running).
+    pub child: tokio::process::Child,
+    /// The service's end of the link ([`crate::machine::broker`]).
+    pub link: Box<dyn WorkerLink>,
 }
 
 /// The configuration file of the system service.
