@@ -591,18 +591,31 @@ async fn supervise(
             () = &mut stopped => break Supervised::Stopped,
         }
     };
-    if let Supervised::Exited(status) = outcome {
-        return Ok(status.code().unwrap_or(1));
-    }
-    // Asked, so that it ends its sessions and releases any key the supporter holds down.
-    platform::stop_session_worker(&mut child);
-    if tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .is_err()
-    {
-        let _ = child.kill().await;
+    let crashed = match &outcome {
+        // 0 stopped, 75 seat changed, 78 refused: it ended its sessions itself.
+        Supervised::Exited(status) => !matches!(status.code(), Some(0 | 75 | 78)),
+        _ => {
+            // Asked, so that it ends its sessions and releases any key the supporter holds.
+            platform::stop_session_worker(&mut child);
+            let ended = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+            if ended.is_err() {
+                let _ = child.kill().await;
+            }
+            ended.is_err()
+        }
+    };
+    if crashed {
+        // Whatever it pressed for a supporter would otherwise stay down on the user's screen.
+        match tether_agent::input::release_held(None) {
+            Ok(0) => {}
+            Ok(n) => println!(
+                "The session worker ended abnormally; released {n} keys or buttons left down."
+            ),
+            Err(e) => eprintln!("Error: the session worker ended abnormally, and {e}"),
+        }
     }
     Ok(match outcome {
+        Supervised::Exited(status) => status.code().unwrap_or(1),
         Supervised::Misbehaved(e) => {
             eprintln!("Error: the session worker was stopped: {e}");
             1

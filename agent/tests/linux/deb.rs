@@ -5,7 +5,8 @@
 //!
 //! The display belongs to a signed-in user (here `nobody`, through a private X authority file),
 //! so the root service serves through a session worker running as that user, with no groups,
-//! while the key stays with the service.
+//! while the key stays with the service. Stopping the service ends the worker's sessions with
+//! every key released; a worker that dies leaves nothing held down either.
 //!
 //! It installs into this machine's system, so it runs only when asked (`--ignored`), as root,
 //! with `TETHER_DEB` naming the package: `scripts/test.sh` does that on CI machines.
@@ -37,6 +38,13 @@ fn keys_down(conn: &impl x11rb::connection::Connection) -> Vec<u8> {
     (0..=255u8)
         .filter(|k| map[usize::from(*k) / 8] & (1 << (k % 8)) != 0)
         .collect()
+}
+
+/// The session worker's process id, from the service's "Sessions run as … in process N;" line.
+fn worker_pid(said: &str) -> u32 {
+    said.split_once("in process ")
+        .and_then(|(_, rest)| rest.split(';').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no worker process in {said:?}"))
 }
 
 /// `Key:\tvalue` from `/proc/<pid>/status`.
@@ -173,11 +181,7 @@ async fn the_package_enrolls_silently_serves_unattended_and_purges_cleanly() {
     };
     let (mut service, mut out) = start();
     // Sessions are served by a worker that is the display's user and nobody else.
-    let said = line_containing(&mut out, "Sessions run as").await;
-    let worker: u32 = said
-        .split_once("in process ")
-        .and_then(|(_, rest)| rest.split(';').next()?.parse().ok())
-        .unwrap_or_else(|| panic!("no worker process in {said:?}"));
+    let worker = worker_pid(&line_containing(&mut out, "Sessions run as").await);
     let ids = |key| {
         proc_status(worker, key)
             .split_whitespace()
@@ -266,6 +270,40 @@ async fn the_package_enrolls_silently_serves_unattended_and_purges_cleanly() {
         "the worker outlived the service"
     );
     assert!(viewer.ended(WAIT).await.is_some(), "the viewer is told");
+    drop(viewer);
+
+    // The worker dies (killed) while the supporter holds Shift: the service lets go of the key
+    // and exits for its service manager to start it again.
+    let (mut service, mut out) = start();
+    let worker = worker_pid(&line_containing(&mut out, "Sessions run as").await);
+    line_containing(&mut out, "Your share code:").await;
+    let mut viewer = Viewer::connect(addr, &jane, Target::Machine(id), ViewerOptions::default())
+        .await
+        .expect("an unattended session");
+    tokio::time::timeout(WAIT, viewer.picture_where(|p| p.width == 320))
+        .await
+        .expect("the screen is streamed");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !keys_down(&conn).contains(&50) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Shift never went down"
+        );
+        viewer
+            .send_input(&InputEvent::KeyDown { usage: shift })
+            .await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // SAFETY: kill(2) on the worker, which the service has not waited for while it runs.
+    let sent = unsafe { libc::kill(worker as i32, libc::SIGKILL) };
+    assert_eq!(sent, 0);
+    line_containing(&mut out, "released").await;
+    let status = tokio::time::timeout(WAIT, service.wait())
+        .await
+        .expect("the service stops")
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(keys_down(&conn), Vec::<u8>::new(), "keys left held down");
     drop(viewer);
 
     let (mut service, mut out) = start();

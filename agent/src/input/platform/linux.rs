@@ -1,6 +1,16 @@
 //! Linux/X11: HID usage → evdev key code (the kernel's `hid-input` table) → X key code
 //! (evdev + 8, the xkb `evdev` rules every current X server uses). The X key code names a
 //! physical position, so the key goes down where the supporter pressed it whatever the layout.
+//! Also: letting go of whatever an injector that died left held down.
+
+use x11rb::connection::Connection as _;
+use x11rb::protocol::xproto::{
+    BUTTON_RELEASE_EVENT, ConnectionExt as _, KEY_RELEASE_EVENT, KeyButMask,
+};
+use x11rb::protocol::xtest::ConnectionExt as _;
+use x11rb::wrapper::ConnectionExt as _;
+
+use crate::error::{Error, Result};
 
 /// HID keyboard-page usage (0x04..) → evdev code; 0 = no key.
 #[rustfmt::skip]
@@ -67,6 +77,52 @@ const CONSUMER: &[(u32, u16)] = &[
     (0x227, 173),
     (0x22A, 156),
 ];
+
+/// Releases every key and pointer button the X server on `display` (default: $DISPLAY) has
+/// down, through XTEST, as after an injector died without releasing what it pressed; returns
+/// how many it released.
+pub fn release_held(display: Option<&str>) -> Result<usize> {
+    let failed = |e: &dyn std::fmt::Display| Error::Input(format!("releasing held input: {e}"));
+    let (conn, screen) = x11rb::connect(display).map_err(|e| Error::NoDisplay {
+        display: display.map(str::to_owned),
+        reason: e.to_string(),
+    })?;
+    let root = conn.setup().roots[screen].root;
+    let keys = conn
+        .query_keymap()
+        .map_err(|e| failed(&e))?
+        .reply()
+        .map_err(|e| failed(&e))?
+        .keys;
+    let buttons = conn
+        .query_pointer(root)
+        .map_err(|e| failed(&e))?
+        .reply()
+        .map_err(|e| failed(&e))?
+        .mask;
+    let down_keys = (8..=255u8).filter(|k| keys[usize::from(*k) / 8] & (1 << (k % 8)) != 0);
+    let down_buttons = [
+        KeyButMask::BUTTON1,
+        KeyButMask::BUTTON2,
+        KeyButMask::BUTTON3,
+        KeyButMask::BUTTON4,
+        KeyButMask::BUTTON5,
+    ]
+    .into_iter()
+    .zip(1u8..)
+    .filter(|(bit, _)| buttons.contains(*bit))
+    .map(|(_, b)| b);
+    let releases: Vec<(u8, u8)> = down_keys
+        .map(|k| (KEY_RELEASE_EVENT, k))
+        .chain(down_buttons.map(|b| (BUTTON_RELEASE_EVENT, b)))
+        .collect();
+    for &(kind, detail) in &releases {
+        conn.xtest_fake_input(kind, detail, 0, root, 0, 0, 0)
+            .map_err(|e| failed(&e))?;
+    }
+    conn.sync().map_err(|e| failed(&e))?;
+    Ok(releases.len())
+}
 
 /// The X key code at a HID usage's position, if there is a key there.
 pub fn keycode_for_usage(usage: u32) -> Option<u16> {

@@ -6,7 +6,14 @@
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
-pub use linux::keycode_for_usage;
+pub use linux::{keycode_for_usage, release_held};
+
+#[cfg(not(target_os = "linux"))]
+/// Only the Linux service outlives an injector that died (its session worker); nothing to do
+/// elsewhere yet.
+pub fn release_held(_display: Option<&str>) -> crate::error::Result<usize> {
+    Ok(0)
+}
 
 #[cfg_attr(not(target_os = "windows"), allow(dead_code))]
 mod windows;
