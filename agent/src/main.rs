@@ -379,12 +379,7 @@ async fn run(cli: Cli, found_display: bool, stop: Option<platform::StopSignal>) 
                     () = changed => true,
                     // A worker whose service has gone cannot sign in again: it ends too.
                     () = signer.signer_gone() => false,
-                    () = async {
-                        match &stop {
-                            Some(s) => s.notified().await,
-                            None => std::future::pending().await,
-                        }
-                    } => false,
+                    () = service_manager_stop(stop.as_ref()) => false,
                 }
             };
             if serve(cfg, ui, stop).await? {
@@ -570,12 +565,7 @@ async fn supervise(
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             () = terminated() => {}
-            () = async {
-                match &stop {
-                    Some(s) => s.notified().await,
-                    None => std::future::pending().await,
-                }
-            } => {}
+            () = service_manager_stop(stop.as_ref()) => {}
         }
     };
     tokio::pin!(serving, changed, stopped);
@@ -712,6 +702,14 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
         println!("Stopped.");
     }
     Ok(again)
+}
+
+/// Resolves when the Windows service control manager sends Stop through `stop`; never without.
+async fn service_manager_stop(stop: Option<&platform::StopSignal>) {
+    match stop {
+        Some(s) => s.notified().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Resolves when the service manager asks the agent to stop (SIGTERM).

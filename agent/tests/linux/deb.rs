@@ -19,26 +19,17 @@ use tether_protocol::input::{COORD_MAX, InputEvent};
 use tether_protocol::keymap;
 use tether_protocol::signal::ErrorCode;
 use tether_tests::viewer::{Target, Viewer, ViewerOptions};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use x11rb::protocol::xproto::ConnectionExt as _;
 
-use crate::support::{Acme, WAIT, line_containing};
-use tether_tests::x11::Xvfb;
+use crate::support::{Acme, WAIT, line_containing, repeat_until, spawn_service, until};
+use tether_tests::x11::{Xvfb, keys_down};
 
 const UNIT: &str = "/lib/systemd/system/tether-agent.service";
 const CONFIG: &str = "/etc/tether/agent.toml";
 const KEY: &str = "/var/lib/tether/machine.key";
 /// The signed-in user of the test's display: Debian's `nobody`:`nogroup`.
 const USER: (u32, u32) = (65534, 65534);
-
-/// The X keycodes held down.
-fn keys_down(conn: &impl x11rb::connection::Connection) -> Vec<u8> {
-    let map = conn.query_keymap().unwrap().reply().unwrap().keys;
-    (0..=255u8)
-        .filter(|k| map[usize::from(*k) / 8] & (1 << (k % 8)) != 0)
-        .collect()
-}
 
 /// The session worker's process id, from the service's "Sessions run as … in process N;" line.
 fn worker_pid(said: &str) -> u32 {
@@ -165,19 +156,13 @@ async fn the_package_enrolls_silently_serves_unattended_and_purges_cleanly() {
         .split_whitespace()
         .collect();
     let start = || {
-        let mut service = Command::new(exec[0])
-            .args(&exec[1..])
-            .args(["--display", &x.display, "--bind", "127.0.0.1:0"])
-            .args(["--local-user", "no"])
-            .env("XAUTHORITY", x.authority_file().unwrap())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let out = BufReader::new(service.stdout.take().unwrap()).lines();
-        (service, out)
+        spawn_service(
+            Command::new(exec[0])
+                .args(&exec[1..])
+                .args(["--display", &x.display, "--bind", "127.0.0.1:0"])
+                .args(["--local-user", "no"])
+                .env("XAUTHORITY", x.authority_file().unwrap()),
+        )
     };
     let (mut service, mut out) = start();
     // Sessions are served by a worker that is the display's user and nobody else.
@@ -226,20 +211,16 @@ async fn the_package_enrolls_silently_serves_unattended_and_purges_cleanly() {
     };
     // Pointer moves travel unreliably (a newer one replaces a lost one), so it is sent again
     // until it lands.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        viewer.send_input(&to).await;
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        let p = conn.query_pointer(root).unwrap().reply().unwrap();
-        if (p.root_x, p.root_y) == (200, 50) {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the pointer stays at {:?}",
+    repeat_until(
+        "the pointer",
+        || viewer.send_input(&to),
+        || {
+            let p = conn.query_pointer(root).unwrap().reply().unwrap();
             (p.root_x, p.root_y)
-        );
-    }
+        },
+        |p| *p == (200, 50),
+    )
+    .await;
 
     // Stopped by its service manager while the supporter holds Shift down: the worker ends the
     // session, the key comes back up, and both processes exit cleanly.
@@ -247,14 +228,7 @@ async fn the_package_enrolls_silently_serves_unattended_and_purges_cleanly() {
     viewer
         .send_input(&InputEvent::KeyDown { usage: shift })
         .await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !keys_down(&conn).contains(&50) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "Shift never went down"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    until("Shift down", || keys_down(&conn), |k| k.contains(&50)).await;
     let pid = service.id().unwrap() as i32;
     // SAFETY: kill(2) on our own child, not yet waited for, so the pid is its own.
     let sent = unsafe { libc::kill(pid, libc::SIGTERM) };
@@ -283,17 +257,14 @@ async fn the_package_enrolls_silently_serves_unattended_and_purges_cleanly() {
     tokio::time::timeout(WAIT, viewer.picture_where(|p| p.width == 320))
         .await
         .expect("the screen is streamed");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !keys_down(&conn).contains(&50) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "Shift never went down"
-        );
-        viewer
-            .send_input(&InputEvent::KeyDown { usage: shift })
-            .await;
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let down = InputEvent::KeyDown { usage: shift };
+    repeat_until(
+        "Shift down",
+        || viewer.send_input(&down),
+        || keys_down(&conn),
+        |k| k.contains(&50),
+    )
+    .await;
     // SAFETY: kill(2) on the worker, which the service has not waited for while it runs.
     let sent = unsafe { libc::kill(worker as i32, libc::SIGKILL) };
     assert_eq!(sent, 0);

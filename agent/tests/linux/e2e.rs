@@ -3,7 +3,6 @@
 //! must see the scene painted on the X server, and its input must land there.
 
 use std::process::Stdio;
-use std::time::Duration;
 
 use tether_protocol::control::{Control, Path};
 use tether_protocol::input::{COORD_MAX, InputEvent};
@@ -15,8 +14,8 @@ use x11rb::connection::Connection;
 use x11rb::protocol::xproto::*;
 use x11rb::wrapper::ConnectionExt as _;
 
-use crate::support::{WAIT, code_of, line_containing, seed_technician, start_relay};
-use tether_tests::x11::Xvfb;
+use crate::support::{WAIT, code_of, line_containing, seed_technician, start_relay, until};
+use tether_tests::x11::{Xvfb, keys_down};
 
 /// Four solid quadrants: big flat areas survive compression, so colours can be checked tightly.
 const QUADRANTS: [(u32, [u8; 3]); 4] = [
@@ -57,26 +56,6 @@ fn shows_quadrants(p: &Picture) -> bool {
     })
 }
 
-/// Polls X until `pred` holds, for at most `WAIT`. Input arrives asynchronously over the
-/// network; this waits for the observable effect instead of guessing a delay.
-async fn until<T: std::fmt::Debug>(
-    what: &str,
-    mut read: impl FnMut() -> T,
-    pred: impl Fn(&T) -> bool,
-) -> T {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let v = read();
-        if pred(&v) {
-            return v;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("{what}: still {v:?} after {WAIT:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// The CLIPBOARD selection's text, read with xclip (empty if none).
 fn xclip_out(x: &Xvfb) -> String {
     let out = std::process::Command::new("xclip")
@@ -107,13 +86,6 @@ fn xclip_in(x: &Xvfb, text: &str) {
         .unwrap();
     // xclip forks a server for the selection and the parent exits.
     child.wait().unwrap();
-}
-
-fn keys_down(conn: &impl Connection) -> Vec<u8> {
-    let map = conn.query_keymap().unwrap().reply().unwrap().keys;
-    (0..=255u8)
-        .filter(|k| map[usize::from(*k) / 8] & (1 << (k % 8)) != 0)
-        .collect()
 }
 
 /// What must live as long as the loop: the agent process, the relay and its data directory.

@@ -9,7 +9,7 @@ use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt as _, KeyButMask};
 use x11rb::rust_connection::RustConnection;
 
-use tether_tests::x11::Xvfb;
+use tether_tests::x11::{Xvfb, keys_down};
 
 fn session(x: &Xvfb, control: bool) -> InputSession<EnigoInjector> {
     let displays = capture::open(Some(&x.display)).unwrap().displays().unwrap();
@@ -23,14 +23,6 @@ fn session(x: &Xvfb, control: bool) -> InputSession<EnigoInjector> {
 fn pointer(conn: &RustConnection, root: u32) -> (i16, i16, KeyButMask) {
     let r = conn.query_pointer(root).unwrap().reply().unwrap();
     (r.root_x, r.root_y, r.mask)
-}
-
-/// X key codes currently down.
-fn keys_down(conn: &RustConnection) -> Vec<u8> {
-    let map = conn.query_keymap().unwrap().reply().unwrap().keys;
-    (0..=255u8)
-        .filter(|k| map[usize::from(*k) / 8] & (1 << (k % 8)) != 0)
-        .collect()
 }
 
 fn key(code: &str) -> u32 {

@@ -3,8 +3,6 @@
 //! make the session view-only, and stop it at once. Real relay, real WebRTC, real XTEST
 //! injection read back from the X server.
 
-use std::time::Duration;
-
 use tether_agent::consent::{ConsentPrompt, PromptFuture};
 use tether_agent::relay_client::{self, ClientCommand, ClientConfig, ClientEvent};
 use tether_agent::session::SessionConfig;
@@ -14,11 +12,9 @@ use tether_protocol::reconnect::Backoff;
 use tether_protocol::signal::{ConsentRequest, Decision, EndReason};
 use tether_tests::viewer::{Viewer, ViewerOptions};
 use tokio::sync::{mpsc, oneshot};
-use x11rb::connection::Connection;
-use x11rb::protocol::xproto::ConnectionExt as _;
 
-use crate::support::{WAIT, seed_technician, start_relay};
-use tether_tests::x11::Xvfb;
+use crate::support::{WAIT, repeat_until, seed_technician, start_relay, until};
+use tether_tests::x11::{Xvfb, keys_down};
 
 /// The person at the machine allows control at once.
 struct AllowControl;
@@ -26,29 +22,6 @@ struct AllowControl;
 impl ConsentPrompt for AllowControl {
     fn ask(&mut self, _: &ConsentRequest, _: oneshot::Receiver<String>) -> PromptFuture {
         Box::pin(std::future::ready(Some(Decision::AllowControl)))
-    }
-}
-
-fn keys_down(conn: &impl Connection) -> Vec<u8> {
-    let map = conn.query_keymap().unwrap().reply().unwrap().keys;
-    (0..=255u8)
-        .filter(|k| map[usize::from(*k) / 8] & (1 << (k % 8)) != 0)
-        .collect()
-}
-
-/// Polls X until `pred` holds for the keys held down, for at most `WAIT`.
-async fn keys_until(conn: &impl Connection, what: &str, pred: impl Fn(&[u8]) -> bool) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let k = keys_down(conn);
-        if pred(&k) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: keys down {k:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -139,7 +112,7 @@ async fn pause_resume_view_only_and_stop_from_the_machine() {
 
     // Input lands while nobody objects.
     key(&viewer, "ShiftLeft").await;
-    keys_until(&conn, "Shift held", |k| k == [50]).await;
+    until("Shift held", || keys_down(&conn), |k| *k == [50]).await;
 
     // Pause: the held key comes up at once, and what the supporter types meanwhile is dropped.
     commands
@@ -148,7 +121,7 @@ async fn pause_resume_view_only_and_stop_from_the_machine() {
             paused: true,
         })
         .unwrap();
-    keys_until(&conn, "released on pause", |k| k.is_empty()).await;
+    until("released on pause", || keys_down(&conn), |k| k.is_empty()).await;
     commands
         .send(ClientCommand::PauseInput {
             session: id.clone(),
@@ -158,23 +131,22 @@ async fn pause_resume_view_only_and_stop_from_the_machine() {
     // Resumed: the supporter's keys land again. The resume reaches the session through the
     // client, the key through the data channel, so the first press may still meet the pause:
     // press again until one lands.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        key(&viewer, "KeyC").await;
-        let k = keys_down(&conn);
-        if k == [54] {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "C after resuming: keys down {k:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    repeat_until(
+        "C after resuming",
+        || key(&viewer, "KeyC"),
+        || keys_down(&conn),
+        |k| *k == [54],
+    )
+    .await;
 
     // View only: keys released, and it stays so even if input is "resumed".
     commands.send(ClientCommand::ViewOnly(id.clone())).unwrap();
-    keys_until(&conn, "released on view-only", |k| k.is_empty()).await;
+    until(
+        "released on view-only",
+        || keys_down(&conn),
+        |k| k.is_empty(),
+    )
+    .await;
     commands
         .send(ClientCommand::PauseInput {
             session: id.clone(),

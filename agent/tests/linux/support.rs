@@ -5,10 +5,61 @@ use std::time::Duration;
 
 use tether_relay::Config;
 use tether_relay::store::{NewUser, Role, SqliteStore, Store};
-use tokio::io::{BufReader, Lines};
+use tokio::io::BufReader;
 use tokio::process::ChildStdout;
 
 pub const WAIT: Duration = Duration::from_secs(15);
+
+/// An agent's output, a line at a time.
+pub type Lines = tokio::io::Lines<BufReader<ChildStdout>>;
+
+/// Starts `cmd` as a service is started: nobody at its terminal, its log on the test's, and its
+/// output read here; killed if the test ends first.
+pub fn spawn_service(cmd: &mut tokio::process::Command) -> (tokio::process::Child, Lines) {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let out = BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, out)
+}
+
+/// Polls `read` until `pred` holds, for at most `WAIT`. Input arrives asynchronously over the
+/// network; this waits for the observable effect instead of guessing a delay.
+pub async fn until<T: std::fmt::Debug>(
+    what: &str,
+    read: impl FnMut() -> T,
+    pred: impl Fn(&T) -> bool,
+) -> T {
+    repeat_until(what, || std::future::ready(()), read, pred).await
+}
+
+/// Like [`until`], doing `act` before each read: for input whose first sending may be lost or
+/// overtaken (pointer moves travel unreliably; a resume and a key take different paths), so it
+/// is sent again until its effect shows.
+pub async fn repeat_until<T: std::fmt::Debug, F: Future<Output = ()>>(
+    what: &str,
+    mut act: impl FnMut() -> F,
+    mut read: impl FnMut() -> T,
+    pred: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        act().await;
+        let v = read();
+        if pred(&v) {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("{what}: still {v:?} after {WAIT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
 
 pub struct Relay {
     pub stop: tokio::sync::oneshot::Sender<()>,
@@ -46,7 +97,7 @@ pub async fn start_relay_with(
     Relay { stop, task }
 }
 
-pub async fn line_containing(out: &mut Lines<BufReader<ChildStdout>>, needle: &str) -> String {
+pub async fn line_containing(out: &mut Lines, needle: &str) -> String {
     tokio::time::timeout(WAIT, async {
         loop {
             let line = out.next_line().await.unwrap().expect("agent exited");

@@ -6,14 +6,12 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Stdio;
 
 use tether_protocol::signal::{ErrorCode, Mode};
 use tether_tests::viewer::{Target, Viewer, ViewerOptions};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-use crate::support::{Acme, WAIT, line_containing};
+use crate::support::{Acme, Lines, WAIT, line_containing, spawn_service};
 use tether_tests::x11::Xvfb;
 
 fn agent(args: &[&str]) -> std::process::Output {
@@ -40,21 +38,13 @@ fn enrolled_id(out: &str) -> i64 {
         .unwrap_or_else(|| panic!("no machine id in {out:?}"))
 }
 
-type Lines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
-
 /// `tether-agent run` with nobody at its terminal, reporting `local_user` (yes or no).
 fn run_agent(config: &str, display: &str, local_user: &str) -> (tokio::process::Child, Lines) {
-    let mut run = Command::new(env!("CARGO_BIN_EXE_tether-agent"))
-        .args(["run", "--config", config, "--display", display])
-        .args(["--bind", "127.0.0.1:0", "--local-user", local_user])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let out = BufReader::new(run.stdout.take().unwrap()).lines();
-    (run, out)
+    spawn_service(
+        Command::new(env!("CARGO_BIN_EXE_tether-agent"))
+            .args(["run", "--config", config, "--display", display])
+            .args(["--bind", "127.0.0.1:0", "--local-user", local_user]),
+    )
 }
 
 /// The names of the banner windows mapped on `x`.

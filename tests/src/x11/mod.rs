@@ -139,6 +139,15 @@ impl Xvfb {
     }
 }
 
+/// The X key codes held down on `conn`'s server.
+pub fn keys_down(conn: &impl Connection) -> Vec<u8> {
+    use x11rb::protocol::xproto::ConnectionExt as _;
+    let map = conn.query_keymap().unwrap().reply().unwrap().keys;
+    (0..=255u8)
+        .filter(|k| map[usize::from(*k) / 8] & (1 << (k % 8)) != 0)
+        .collect()
+}
+
 impl Drop for Xvfb {
     fn drop(&mut self) {
         // Already gone is fine.
