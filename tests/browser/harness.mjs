@@ -117,10 +117,11 @@ export async function startXvfb(width, height) {
 
 /** The test X client: a known scene, and every event it receives as JSON. */
 export async function startProbe(display) {
-  const p = track(spawn(join(BIN, "tether-xprobe"), [], { env: { ...process.env, DISPLAY: display }, stdio: ["ignore", "pipe", "inherit"] }), "xprobe");
+  const p = track(spawn(join(BIN, "tether-xprobe"), [], { env: { ...process.env, DISPLAY: display }, stdio: ["pipe", "pipe", "inherit"] }), "xprobe");
   const lines = new Lines(p.stdout, "xprobe");
   const { line } = await lines.waitFrom(0, (l) => l.includes('"ready"'), "ready line");
   const ready = JSON.parse(line);
+  let paints = 0;
   return {
     width: ready.width,
     height: ready.height,
@@ -133,6 +134,14 @@ export async function startProbe(display) {
     async waitEvent(from, pred, what) {
       const { line, index } = await lines.waitFrom(from, (l) => pred(JSON.parse(l)), what);
       return { event: JSON.parse(line), index };
+    },
+    /** Paints a `rgb` (hex `rrggbb`) rectangle and resolves with the wall-clock ms the X server had drawn it. */
+    async paint(x, y, w, h, rgb) {
+      const id = ++paints;
+      const from = lines.all.length;
+      p.stdin.write(`fill ${id} ${x} ${y} ${w} ${h} ${rgb}\n`);
+      const { event } = await this.waitEvent(from, (e) => e.event === "painted" && e.id === id, `paint ${id}`);
+      return event.t_us / 1000;
     },
   };
 }

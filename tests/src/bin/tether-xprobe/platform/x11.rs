@@ -56,9 +56,42 @@ fn text_of(keysym: u32) -> Option<char> {
     }
 }
 
-fn emit(out: &mut impl Write, v: serde_json::Value) -> Result<(), Error> {
+fn emit(v: serde_json::Value) -> Result<(), Error> {
+    // One lock per line: the painting thread writes here too.
+    let mut out = std::io::stdout().lock();
     writeln!(out, "{v}")?;
     out.flush()?;
+    Ok(())
+}
+
+/// Serves `fill` orders from standard input on a connection of its own, so a test can change the
+/// screen at a known moment: `fill ID X Y W H RRGGBB` paints a rectangle on the probe's window and
+/// answers `{"event":"painted","id":ID,"t_us":…}` once the X server has drawn it.
+fn serve_paint_orders(win: Window) -> Result<(), Error> {
+    let (conn, _) = x11rb::connect(None)?;
+    let gc = conn.generate_id()?;
+    conn.create_gc(gc, win, &CreateGCAux::new())?;
+    for line in std::io::stdin().lines() {
+        let line = line?;
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let ["fill", id, x, y, w, h, rgb] = words[..] else {
+            return Err(format!("unknown order {line:?} (fill ID X Y W H RRGGBB)").into());
+        };
+        let rect = Rectangle {
+            x: x.parse()?,
+            y: y.parse()?,
+            width: w.parse()?,
+            height: h.parse()?,
+        };
+        conn.change_gc(
+            gc,
+            &ChangeGCAux::new().foreground(u32::from_str_radix(rgb, 16)?),
+        )?;
+        conn.poly_fill_rectangle(win, gc, &[rect])?;
+        // A round trip: the server has executed the request before it answers.
+        conn.sync()?;
+        emit(serde_json::json!({"event": "painted", "id": id.parse::<u64>()?, "t_us": now_us()}))?;
+    }
     Ok(())
 }
 
@@ -94,7 +127,6 @@ pub fn run() -> Result<(), Error> {
     conn.map_window(win)?;
     conn.sync()?;
     let mut keymap = Keymap::load(&conn)?;
-    let mut out = std::io::stdout().lock();
     let mut ready = false;
     loop {
         let event = conn.wait_for_event()?;
@@ -117,14 +149,16 @@ pub fn run() -> Result<(), Error> {
                 conn.sync()?;
                 if !ready {
                     ready = true;
-                    emit(
-                        &mut out,
-                        serde_json::json!({"event": "ready", "width": w, "height": h}),
-                    )?;
+                    std::thread::spawn(move || {
+                        if let Err(e) = serve_paint_orders(win) {
+                            eprintln!("tether-xprobe: painting: {e}");
+                            std::process::exit(1);
+                        }
+                    });
+                    emit(serde_json::json!({"event": "ready", "width": w, "height": h}))?;
                 }
             }
             Event::MotionNotify(e) => emit(
-                &mut out,
                 serde_json::json!({"event": "motion", "x": e.root_x, "y": e.root_y, "t_us": t_us}),
             )?,
             Event::ButtonPress(e) | Event::ButtonRelease(e) => {
@@ -134,7 +168,6 @@ pub fn run() -> Result<(), Error> {
                     "button_release"
                 };
                 emit(
-                    &mut out,
                     serde_json::json!({"event": kind, "button": e.detail, "x": e.root_x, "y": e.root_y, "t_us": t_us}),
                 )?;
             }
@@ -147,7 +180,6 @@ pub fn run() -> Result<(), Error> {
                 let shift = u16::from(e.state) & u16::from(KeyButMask::SHIFT) != 0;
                 let keysym = keymap.keysym(e.detail, shift);
                 emit(
-                    &mut out,
                     serde_json::json!({"event": kind, "keycode": e.detail, "keysym": keysym,
                         "text": text_of(keysym).map(String::from), "t_us": t_us}),
                 )?;
