@@ -121,6 +121,11 @@ pub trait Encoder: Send {
     /// Encodes `frame`, captured `at` after the stream began (rate control paces by it);
     /// `None` when the encoder chose to skip it.
     fn encode(&mut self, frame: &Frame, at: std::time::Duration) -> Result<Option<EncodedFrame>>;
+    /// Encodes `frame` — the picture last encoded, unchanged since — again at a higher quality
+    /// than the bitrate gave it, so a still screen sharpens. `None` when there is nothing to add.
+    fn refine(&mut self, frame: &Frame, at: std::time::Duration) -> Result<Option<EncodedFrame>> {
+        self.encode(frame, at)
+    }
     /// Makes the next frame a keyframe (the viewer lost packets: PLI/FIR).
     fn request_keyframe(&mut self);
     /// Changes the target bitrate, in bits per second, from the next frame on.

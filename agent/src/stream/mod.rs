@@ -4,8 +4,9 @@
 //! drawing there (or cannot tell), at most at the frame rate — asks the damage tracker what
 //! changed, and encodes only when something did (or a keyframe is due). Encoded frames go to the async side
 //! over a small bounded channel; when that channel is full the thread skips the tick instead of
-//! queueing stale frames, so a slow network shows the newest screen, not a backlog. Nothing here
-//! runs on the async runtime.
+//! queueing stale frames, so a slow network shows the newest screen, not a backlog. While the
+//! screen is still, [`refresh`] decides when the unchanged picture goes out again: refined, then
+//! as a keepalive. Nothing here runs on the async runtime.
 
 use std::sync::mpsc::{self as std_mpsc, RecvTimeoutError};
 use std::thread::JoinHandle;
@@ -13,6 +14,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
+
+mod refresh;
+
+pub use refresh::FrameKind;
+use refresh::Refresh;
 
 use crate::capture::damage::DamageTracker;
 use crate::capture::{self, Capturer, DisplayInfo, Frame};
@@ -66,6 +72,8 @@ pub struct VideoFrame {
     pub data: Bytes,
     /// Whether a decoder can start here.
     pub keyframe: bool,
+    /// Why it was sent.
+    pub kind: FrameKind,
     /// When the screen was captured.
     pub captured_at: Instant,
     /// Capture + encode time.
@@ -91,6 +99,9 @@ pub struct Stream {
 
 /// Frames in flight between the thread and the sender. Two: one being sent, one ready.
 const QUEUE: usize = 2;
+
+/// Encoding failures in a row (each with a fresh encoder) before the stream gives up.
+const MAX_ENCODE_FAILURES: u32 = 3;
 
 /// How often a still screen is checked for changes. Where the OS reports damage this is one
 /// cheap event read, and it bounds the delay before the first frame of a change.
@@ -167,6 +178,8 @@ pub(crate) fn run(
     let mut pending = true;
     let mut next = Instant::now();
     let mut last_capture: Option<Instant> = None;
+    let mut failures = 0;
+    let mut refresh = Refresh::new(start);
     loop {
         // Sleep until the next tick, but wake for orders.
         let wait = next.saturating_duration_since(Instant::now());
@@ -181,8 +194,14 @@ pub(crate) fn run(
                     }
                     StreamCommand::Bitrate(bps) => {
                         bitrate = bps;
-                        if let Some(e) = encoder.as_mut() {
-                            e.set_bitrate(bps)?;
+                        if let Some(e) = encoder.as_mut()
+                            && let Err(err) = e.set_bitrate(bps)
+                        {
+                            // A refused setting must never end the session: start over with
+                            // an encoder made for it (its first frame is a keyframe).
+                            tracing::warn!(error = %err, "the encoder refused a new bitrate; starting a new one");
+                            encoder = None;
+                            pending = true;
                         }
                     }
                     StreamCommand::Fps(f) => fps = f.clamp(1, 60),
@@ -213,7 +232,7 @@ pub(crate) fn run(
         if let Some(last) = last_capture
             && now < last + interval
         {
-            // The frame-rate cap: not before one interval after the last capture.
+            // The frame-rate cap: not before one interval after the last frame.
             next = last + interval;
             continue;
         }
@@ -221,16 +240,21 @@ pub(crate) fn run(
             // The sender is behind: capturing now would only queue a stale frame.
             continue;
         }
-        if !pending && !capturer.may_have_changed(display) {
-            continue;
+        let mut kind = None;
+        if pending || capturer.may_have_changed(display) {
+            last_capture = Some(now);
+            capturer.capture(display, &mut frame)?;
+            let changed = !damage.update(&frame).is_empty();
+            if changed || pending {
+                kind = Some(FrameKind::Change);
+            }
         }
-        let captured_at = Instant::now();
-        last_capture = Some(captured_at);
-        capturer.capture(display, &mut frame)?;
-        let changed = !damage.update(&frame).is_empty();
-        if !changed && !pending {
+        // A still screen: `frame` holds the picture the viewer has.
+        let Some(kind) = kind.or_else(|| refresh.due(now)) else {
             continue;
-        }
+        };
+        let captured_at = now;
+        last_capture = Some(now);
         let enc = match encoder.as_mut() {
             Some(e) if e.size() == (frame.width & !1, frame.height & !1) => e,
             _ => {
@@ -241,12 +265,40 @@ pub(crate) fn run(
                 encoder.insert(settings.codec.open(frame.width, frame.height, cfg)?)
             }
         };
-        match enc.encode(&frame, captured_at - start)? {
+        let at = captured_at - start;
+        let encoded = match kind {
+            FrameKind::Refine => enc.refine(&frame, at),
+            FrameKind::Change | FrameKind::Keepalive => enc.encode(&frame, at),
+        };
+        let encoded = match encoded {
+            Ok(e) => {
+                failures = 0;
+                e
+            }
+            Err(e) => {
+                // One bad frame is not a dead session: try a fresh encoder, and give up only
+                // when that fails too.
+                failures += 1;
+                if failures >= MAX_ENCODE_FAILURES {
+                    return Err(e);
+                }
+                tracing::warn!(error = %e, "encoding failed; starting a new encoder");
+                encoder = None;
+                pending = true;
+                continue;
+            }
+        };
+        // A refresh the encoder skipped is not retried on every tick: it was due, it is done.
+        refresh.sent(kind, captured_at);
+        match encoded {
             Some(e) => {
-                pending = false;
+                if kind == FrameKind::Change {
+                    pending = false;
+                }
                 let v = VideoFrame {
                     data: Bytes::from(e.data),
                     keyframe: e.keyframe,
+                    kind,
                     captured_at,
                     cost: captured_at.elapsed(),
                 };
@@ -254,7 +306,7 @@ pub(crate) fn run(
                     return Ok(());
                 }
             }
-            None => pending = true,
+            None => pending |= kind == FrameKind::Change,
         }
     }
 }
@@ -339,5 +391,83 @@ mod tests {
         // nothing, so they are at least 6 ticks (at 60 fps) apart.
         let gap = frames[3].captured_at - frames[1].captured_at;
         assert!(gap >= Duration::from_millis(90), "{gap:?}");
+        assert!(frames.iter().all(|f| f.kind == FrameKind::Change));
+    }
+
+    #[test]
+    fn a_still_screen_is_refined_then_kept_alive() {
+        let frames = frames_for(&[0], 2 + u64::from(refresh::REFINE_PASSES), None);
+        let kinds: Vec<FrameKind> = frames.iter().map(|f| f.kind).collect();
+        let mut want = vec![FrameKind::Change];
+        want.extend([FrameKind::Refine].repeat(usize::from(refresh::REFINE_PASSES)));
+        want.push(FrameKind::Keepalive);
+        assert_eq!(kinds, want);
+        let after = |a: usize, b: usize| frames[b].captured_at - frames[a].captured_at;
+        assert!(after(0, 1) >= refresh::REFINE_AFTER, "{:?}", after(0, 1));
+        let last_pass = usize::from(refresh::REFINE_PASSES);
+        assert!(after(last_pass, last_pass + 1) >= refresh::KEEPALIVE);
+        assert!(
+            frames[1..].iter().all(|f| !f.keyframe),
+            "no keyframe to stay alive"
+        );
+    }
+
+    /// The toolbar's quality choices, the rate controller and display switches, in any order
+    /// and at any value, never stop the stream: after every order, frames keep coming.
+    #[test]
+    fn quality_controls_in_any_order_never_stop_the_stream() {
+        use rand::{Rng, SeedableRng};
+        let bitrates = [
+            1,
+            150_000,
+            500_000,
+            2_500_000,
+            2_700_000,
+            5_000_000,
+            10_000_000,
+            50_000_000,
+            u32::MAX,
+        ];
+        for codec in [Codec::H264, Codec::Vp8] {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(18);
+            let mut second = display(130, 97);
+            second.index = 1;
+            let capturer = FakeCapturer {
+                displays: vec![display(128, 96), second],
+                // Every capture differs, so every tick encodes.
+                paint: |n, f: &mut Frame| {
+                    f.data
+                        .iter_mut()
+                        .for_each(|b| *b = (n as u8).wrapping_mul(7));
+                },
+                count: 0,
+            };
+            let (tx, mut rx) = mpsc::channel(4);
+            let (ctx, crx) = std_mpsc::channel();
+            let settings = StreamSettings {
+                fps: 60,
+                codec,
+                ..StreamSettings::default()
+            };
+            let t = std::thread::spawn(move || run(Box::new(capturer), settings, &crx, &tx));
+            let mut frames = 0;
+            while frames < 80 {
+                match rx.blocking_recv() {
+                    Some(StreamEvent::Frame(_)) => frames += 1,
+                    Some(StreamEvent::Displays(..)) => continue,
+                    Some(StreamEvent::Failed(e)) => panic!("{codec:?}: the stream failed: {e}"),
+                    None => panic!("{codec:?}: the stream stopped"),
+                }
+                let cmd = match rng.random_range(0..4) {
+                    0 => StreamCommand::Bitrate(bitrates[rng.random_range(0..bitrates.len())]),
+                    1 => StreamCommand::Fps(rng.random_range(0..=120)),
+                    2 => StreamCommand::Keyframe,
+                    _ => StreamCommand::Display(rng.random_range(0..3)),
+                };
+                ctx.send(cmd).unwrap();
+            }
+            drop(ctx);
+            t.join().unwrap().unwrap();
+        }
     }
 }

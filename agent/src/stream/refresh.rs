@@ -1,0 +1,131 @@
+//! What to send while the screen is still: a few refinement passes shortly after it stops
+//! changing (the viewer's picture is as lossy as the bitrate made it, and text should read like
+//! the original), then a tiny keepalive frame now and then. Without frames, Chromium asks for a
+//! keyframe every ~3 s (a full-screen intra frame each time); a repeat of the unchanged picture
+//! costs a few bytes and keeps it from asking. Pure: time is an argument.
+
+use std::time::{Duration, Instant};
+
+/// How long the screen must stay still before the first refinement pass: typing pauses shorter
+/// than this cost nothing extra.
+pub const REFINE_AFTER: Duration = Duration::from_millis(250);
+
+/// How many refinement passes follow a change.
+pub const REFINE_PASSES: u8 = 3;
+
+/// The longest the stream stays silent; well under the ~3 s after which Chromium asks for a
+/// keyframe.
+pub const KEEPALIVE: Duration = Duration::from_secs(1);
+
+/// Why a frame is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    /// The screen changed, the stream started, or a keyframe was asked for.
+    Change,
+    /// The same picture again at higher quality.
+    Refine,
+    /// The same picture again, only so that the stream is not silent.
+    Keepalive,
+}
+
+/// The refresh schedule of one stream.
+#[derive(Debug, Clone)]
+pub struct Refresh {
+    last_change: Instant,
+    last_sent: Instant,
+    passes_left: u8,
+}
+
+impl Refresh {
+    /// A schedule that starts at `now` with nothing sent yet.
+    pub fn new(now: Instant) -> Refresh {
+        Refresh {
+            last_change: now,
+            last_sent: now,
+            passes_left: 0,
+        }
+    }
+
+    /// What is due at `now` on a still screen, if anything.
+    pub fn due(&self, now: Instant) -> Option<FrameKind> {
+        if self.passes_left > 0 && now >= self.last_change + REFINE_AFTER {
+            Some(FrameKind::Refine)
+        } else if now >= self.last_sent + KEEPALIVE {
+            Some(FrameKind::Keepalive)
+        } else {
+            None
+        }
+    }
+
+    /// A frame of `kind` went out at `now`.
+    pub fn sent(&mut self, kind: FrameKind, now: Instant) {
+        self.last_sent = now;
+        match kind {
+            FrameKind::Change => {
+                self.last_change = now;
+                self.passes_left = REFINE_PASSES;
+            }
+            FrameKind::Refine => self.passes_left = self.passes_left.saturating_sub(1),
+            FrameKind::Keepalive => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn refines_after_a_pause_then_keeps_alive() {
+        let t0 = Instant::now();
+        let mut r = Refresh::new(t0);
+        assert_eq!(
+            r.due(t0 + 500 * MS),
+            None,
+            "nothing sent yet: nothing to refine"
+        );
+        r.sent(FrameKind::Change, t0);
+        // Changes closer together than REFINE_AFTER never trigger a pass.
+        for i in 1..=5 {
+            let t = t0 + i * 200 * MS;
+            assert_eq!(r.due(t - MS), None);
+            r.sent(FrameKind::Change, t);
+        }
+        let still = t0 + 1000 * MS;
+        assert_eq!(r.due(still + REFINE_AFTER - MS), None);
+        let mut t = still + REFINE_AFTER;
+        for _ in 0..REFINE_PASSES {
+            assert_eq!(r.due(t), Some(FrameKind::Refine));
+            r.sent(FrameKind::Refine, t);
+            t += 33 * MS;
+        }
+        assert_eq!(r.due(t), None, "passes done");
+        let last = t - 33 * MS;
+        assert_eq!(r.due(last + KEEPALIVE - MS), None);
+        assert_eq!(r.due(last + KEEPALIVE), Some(FrameKind::Keepalive));
+        r.sent(FrameKind::Keepalive, last + KEEPALIVE);
+        assert_eq!(r.due(last + KEEPALIVE + MS), None);
+        assert_eq!(
+            r.due(last + 2 * KEEPALIVE),
+            Some(FrameKind::Keepalive),
+            "one a second for as long as the screen is still"
+        );
+    }
+
+    #[test]
+    fn a_change_restarts_the_passes() {
+        let t0 = Instant::now();
+        let mut r = Refresh::new(t0);
+        r.sent(FrameKind::Change, t0);
+        r.sent(FrameKind::Refine, t0 + REFINE_AFTER);
+        r.sent(FrameKind::Change, t0 + 400 * MS);
+        let t = t0 + 400 * MS + REFINE_AFTER;
+        for _ in 0..REFINE_PASSES {
+            assert_eq!(r.due(t), Some(FrameKind::Refine));
+            r.sent(FrameKind::Refine, t);
+        }
+        assert_eq!(r.due(t), None);
+    }
+}
