@@ -27,7 +27,7 @@ use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::{RTCIceCandidateInit, RTCIceServer};
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
 use tether_protocol::control::Path;
 use tether_protocol::signal::IceServer;
@@ -209,6 +209,15 @@ fn media_engine(codec: Codec) -> Result<MediaEngine> {
         )
         .map_err(rtc_err)?;
     }
+    // Show each frame as soon as it is decoded (see `video`).
+    me.register_header_extension(
+        RTCRtpHeaderExtensionCapability {
+            uri: video::PLAYOUT_DELAY_URI.to_owned(),
+        },
+        RtpCodecKind::Video,
+        None,
+    )
+    .map_err(rtc_err)?;
     Ok(me)
 }
 
