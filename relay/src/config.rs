@@ -74,8 +74,10 @@ pub struct TurnConfig {
     pub enabled: bool,
     /// IP the embedded server binds (defaults to the HTTP listen address's IP).
     pub bind_ip: Option<std::net::IpAddr>,
-    /// Relay to private and loopback peers too. Only for tests and single-host setups: on an
-    /// internet-facing relay this would let anyone reach the relay's own network.
+    /// Relay to every private and loopback peer. Without it the embedded server relays to public
+    /// peers, and to peers on the private network of its own address (`public_host`, or the
+    /// address it binds): a LAN relay serves its LAN. Only for tests: on an internet-facing relay
+    /// this would let anyone reach the relay's own network.
     pub allow_private_peers: bool,
 }
 

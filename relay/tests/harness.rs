@@ -60,9 +60,9 @@ impl Relay {
             listen: addr,
             ..Config::default()
         };
-        // A free UDP port per relay, and loopback peers allowed: everything here is on one host.
+        // A free UDP port per relay. Everything here is on loopback, which a relay bound to
+        // loopback relays to by default.
         cfg.turn.port = 0;
-        cfg.turn.allow_private_peers = true;
         tweak(&mut cfg);
         let tls = cfg.tls_cert.is_some();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

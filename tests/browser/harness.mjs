@@ -168,7 +168,7 @@ async function freeUdpPort() {
   });
 }
 
-/** The relay binary on loopback with its embedded TURN server (relaying to loopback allowed). */
+/** The relay binary on loopback with its embedded TURN server (which relays on loopback by default). */
 export async function startRelay() {
   const dir = mkdtempSync(join(tmpdir(), "tether-e2e-"));
   const relayBin = join(BIN, "tether-relay");
@@ -185,7 +185,6 @@ export async function startRelay() {
   const env = {
     ...process.env,
     TETHER_TURN_PORT: String(turnPort),
-    TETHER_TURN_ALLOW_PRIVATE_PEERS: "true",
     RUST_LOG: process.env.RUST_LOG ?? "error",
     TETHER_LOG: process.env.TETHER_LOG ?? "warn",
   };

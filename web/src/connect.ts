@@ -311,7 +311,10 @@ export class ConnectPage {
         track: (stream) => view?.setStream(stream),
         control: (c) => view?.onControl(c),
         state: (s) => {
-          if (s === "failed") this.finish(t("err.network"));
+          if (s === "failed") {
+            const cause = session.failureCause();
+            this.finish(t(cause === "turn_unreachable" ? "err.turnUnreachable" : cause === "turn_refused" ? "err.turnRefused" : "err.network"));
+          }
           // ICE often recovers from a brief outage by itself; say so meanwhile.
           else if (s === "disconnected") view?.setBanner(t("session.unstable"));
           else if (s === "connected") view?.setBanner(this.signaling?.isOpen === false ? t("session.reconnecting") : null);

@@ -74,6 +74,9 @@ export class RemoteSession {
   private lastInbound: { bytes: number; decode: number; frames: number; at: number } | null = null;
   private agentStats: Extract<ControlIn, { type: "stats" }> | null = null;
   private closed = false;
+  private connected = false;
+  private readonly relayOnly: boolean;
+  private relayCandidates = 0;
 
   constructor(
     readonly id: string,
@@ -82,6 +85,7 @@ export class RemoteSession {
     private readonly events: SessionEvents,
     opts: SessionOptions,
   ) {
+    this.relayOnly = opts.relayOnly;
     this.pc = new RTCPeerConnection({
       iceServers: iceServers as RTCIceServer[],
       iceTransportPolicy: opts.relayOnly ? "relay" : "all",
@@ -104,6 +108,7 @@ export class RemoteSession {
     };
     this.pc.onicecandidate = (ev) => {
       const c = ev.candidate;
+      if (c?.type === "relay") this.relayCandidates++;
       this.signaling.send({
         type: "ice",
         session_id: this.id,
@@ -115,7 +120,22 @@ export class RemoteSession {
     this.pc.ontrack = (ev) => {
       this.events.track(ev.streams[0] ?? new MediaStream([ev.track]));
     };
-    this.pc.onconnectionstatechange = () => this.events.state(this.pc.connectionState);
+    this.pc.onconnectionstatechange = () => {
+      if (this.pc.connectionState === "connected") this.connected = true;
+      this.events.state(this.pc.connectionState);
+    };
+  }
+
+  /**
+   * Why a connection that never came up failed, where the relay's TURN server is the cause:
+   * `turn_unreachable` when no relayed address could be had from it (its UDP port blocked, or it
+   * refused the credentials), `turn_refused` when it gave one but would not forward to the other
+   * computer (it forwards to no private address off its own network). `null` otherwise.
+   */
+  failureCause(): "turn_unreachable" | "turn_refused" | null {
+    if (this.connected || !this.relayOnly) return null;
+    if (this.relayCandidates === 0) return "turn_unreachable";
+    return "turn_refused";
   }
 
   /** Makes and sends the offer. */

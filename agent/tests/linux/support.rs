@@ -83,8 +83,6 @@ pub async fn start_relay_with(
         ..Config::default()
     };
     cfg.turn.port = 0;
-    // Everything runs on loopback, which a public relay would refuse to relay to.
-    cfg.turn.allow_private_peers = true;
     tune(&mut cfg);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {

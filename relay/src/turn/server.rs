@@ -4,7 +4,10 @@
 //!   handler reads the whole username as the expiry.
 //! * [`GuardedRelays`] allocates relay sockets wrapped in [`GuardedConn`], which refuses to send
 //!   to, and drops packets from, private, loopback, link-local and other non-public addresses —
-//!   so the relay cannot be used to reach the network it runs in. Tests switch this off.
+//!   so the relay cannot be used to reach the network it runs in — except the private network the
+//!   relay itself is on ([`same_private_network`]): a relay on a LAN, reached at a private address,
+//!   relays between the computers of that LAN, which is what it is there for. Tests can allow every
+//!   private peer.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -84,15 +87,53 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
+/// Whether `peer` is on the same private network as `home`, one of the relay's own non-public
+/// addresses: the same RFC 1918 block (10/8, 172.16/12, 192.168/16), the shared range
+/// (100.64/10), loopback with loopback, or the same IPv6 unique-local /48. Link-local and every
+/// other special range never match.
+pub fn same_private_network(home: IpAddr, peer: IpAddr) -> bool {
+    let unmap = |ip: IpAddr| match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    match (unmap(home), unmap(peer)) {
+        (IpAddr::V4(h), IpAddr::V4(p)) => {
+            let block = |ip: std::net::Ipv4Addr| -> Option<(u32, u32)> {
+                let bits = u32::from(ip);
+                [
+                    (0x0A00_0000, 8),  // 10.0.0.0/8
+                    (0xAC10_0000, 12), // 172.16.0.0/12
+                    (0xC0A8_0000, 16), // 192.168.0.0/16
+                    (0x6440_0000, 10), // 100.64.0.0/10
+                    (0x7F00_0000, 8),  // 127.0.0.0/8
+                ]
+                .into_iter()
+                .find(|&(net, len)| bits >> (32 - len) == net >> (32 - len))
+            };
+            block(h).is_some() && block(h) == block(p)
+        }
+        (IpAddr::V6(h), IpAddr::V6(p)) => {
+            let (hs, ps) = (h.segments(), p.segments());
+            (h.is_loopback() && p.is_loopback())
+                || ((hs[0] & 0xFE00) == 0xFC00 && hs[..3] == ps[..3])
+        }
+        _ => false,
+    }
+}
+
 /// A relay socket that only talks to allowed peers.
 pub struct GuardedConn {
     inner: UdpSocket,
     allow_private: bool,
+    /// The relay's own addresses: peers on their private network are allowed.
+    home: Vec<IpAddr>,
 }
 
 impl GuardedConn {
     fn allowed(&self, ip: IpAddr) -> bool {
-        self.allow_private || is_public(ip)
+        self.allow_private
+            || is_public(ip)
+            || self.home.iter().any(|h| same_private_network(*h, ip))
     }
 }
 
@@ -156,7 +197,8 @@ pub struct GuardedRelays {
     pub relay_ip: IpAddr,
     /// Where relay sockets are bound.
     pub bind_ip: IpAddr,
-    /// Allow private and loopback peers (tests and single-host setups only).
+    /// Allow every private and loopback peer, not only those on the relay's own network
+    /// (tests only).
     pub allow_private: bool,
 }
 
@@ -181,6 +223,7 @@ impl RelayAddressGenerator for GuardedRelays {
         let conn = GuardedConn {
             inner: sock,
             allow_private: self.allow_private,
+            home: vec![self.relay_ip, self.bind_ip],
         };
         Ok((Arc::new(conn), SocketAddr::new(self.relay_ip, port)))
     }
@@ -268,18 +311,69 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_relays_own_private_network_only() {
+        let same = |h: &str, p: &str| same_private_network(h.parse().unwrap(), p.parse().unwrap());
+        for (home, peer) in [
+            ("192.168.1.10", "192.168.7.20"),
+            ("10.0.0.2", "10.200.3.4"),
+            ("172.20.0.1", "172.31.255.9"),
+            ("100.100.1.1", "100.64.0.9"),
+            ("127.0.0.1", "127.0.0.53"),
+            ("::1", "::1"),
+            ("fd12:3456:789a::1", "fd12:3456:789a:1::2"),
+            ("::ffff:192.168.1.10", "192.168.1.11"),
+        ] {
+            assert!(same(home, peer), "{home} with {peer}");
+        }
+        for (home, peer) in [
+            // Another private block, or loopback, from a LAN relay.
+            ("192.168.1.10", "10.0.0.1"),
+            ("192.168.1.10", "127.0.0.1"),
+            ("10.0.0.2", "172.16.0.1"),
+            ("172.20.0.1", "172.32.0.1"),
+            // A public or unspecified relay address has no private network.
+            ("203.0.113.5", "192.168.1.1"),
+            ("8.8.8.8", "10.0.0.1"),
+            ("0.0.0.0", "10.0.0.1"),
+            ("0.0.0.0", "127.0.0.1"),
+            ("::", "::1"),
+            // Link-local and other unique-local networks never.
+            ("169.254.1.1", "169.254.1.2"),
+            ("fe80::1", "fe80::2"),
+            ("fd12:3456:789a::1", "fd12:3456:789b::1"),
+            ("127.0.0.1", "::1"),
+        ] {
+            assert!(!same(home, peer), "{home} with {peer}");
+        }
+    }
+
     #[tokio::test]
     async fn guarded_conn_refuses_private_targets() {
+        let target: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let lan: SocketAddr = "192.168.1.20:9".parse().unwrap();
+        let refused = |r: webrtc_util::Result<usize>| matches!(r, Err(e) if e.to_string().contains("is not allowed"));
+        // An internet-facing relay (bound everywhere, advertised publicly).
         let conn = GuardedConn {
             inner: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
             allow_private: false,
+            home: vec!["203.0.113.5".parse().unwrap(), "0.0.0.0".parse().unwrap()],
         };
-        let target: SocketAddr = "127.0.0.1:9".parse().unwrap();
-        assert!(conn.send_to(b"x", target).await.is_err());
+        assert!(refused(conn.send_to(b"x", target).await));
         assert!(conn.connect(target).await.is_err());
+        assert!(refused(conn.send_to(b"x", lan).await));
+        // A relay on this machine only relays on this machine.
+        let local = GuardedConn {
+            inner: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+            allow_private: false,
+            home: vec!["127.0.0.1".parse().unwrap()],
+        };
+        assert!(local.send_to(b"x", target).await.is_ok());
+        assert!(refused(local.send_to(b"x", lan).await));
         let open = GuardedConn {
             inner: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
             allow_private: true,
+            home: Vec::new(),
         };
         assert!(open.send_to(b"x", target).await.is_ok());
     }
