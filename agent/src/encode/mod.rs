@@ -126,6 +126,15 @@ pub trait Encoder: Send {
     fn refine(&mut self, frame: &Frame, at: std::time::Duration) -> Result<Option<EncodedFrame>> {
         self.encode(frame, at)
     }
+    /// Encodes `frame` — unchanged since the last frame — as cheaply as the codec allows, only
+    /// so that the stream is not silent.
+    fn keepalive(
+        &mut self,
+        frame: &Frame,
+        at: std::time::Duration,
+    ) -> Result<Option<EncodedFrame>> {
+        self.encode(frame, at)
+    }
     /// Makes the next frame a keyframe (the viewer lost packets: PLI/FIR).
     fn request_keyframe(&mut self);
     /// Changes the target bitrate, in bits per second, from the next frame on.

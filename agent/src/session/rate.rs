@@ -4,8 +4,9 @@
 
 /// The bitrate never goes below this, in bits per second: text stays legible.
 pub const MIN_BPS: u32 = 150_000;
-/// The automatic ceiling, in bits per second.
-pub const MAX_BPS: u32 = 8_000_000;
+/// The automatic ceiling, in bits per second: a busy 1080p screen at 24 fps or more fits in it
+/// (docs/BENCHMARKS.md). A supporter can choose more in the toolbar.
+pub const MAX_BPS: u32 = 4_000_000;
 
 /// One second of feedback.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]

@@ -267,8 +267,9 @@ pub(crate) fn run(
         };
         let at = captured_at - start;
         let encoded = match kind {
+            FrameKind::Change => enc.encode(&frame, at),
             FrameKind::Refine => enc.refine(&frame, at),
-            FrameKind::Change | FrameKind::Keepalive => enc.encode(&frame, at),
+            FrameKind::Keepalive => enc.keepalive(&frame, at),
         };
         let encoded = match encoded {
             Ok(e) => {
@@ -289,7 +290,8 @@ pub(crate) fn run(
             }
         };
         // A refresh the encoder skipped is not retried on every tick: it was due, it is done.
-        refresh.sent(kind, captured_at);
+        let bytes = encoded.as_ref().map_or(0, |e| e.data.len());
+        refresh.sent(kind, captured_at, bytes, bitrate);
         match encoded {
             Some(e) => {
                 if kind == FrameKind::Change {

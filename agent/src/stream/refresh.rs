@@ -2,7 +2,8 @@
 //! changing (the viewer's picture is as lossy as the bitrate made it, and text should read like
 //! the original), then a tiny keepalive frame now and then. Without frames, Chromium asks for a
 //! keyframe every ~3 s (a full-screen intra frame each time); a repeat of the unchanged picture
-//! costs a few bytes and keeps it from asking. Pure: time is an argument.
+//! costs a few bytes and keeps it from asking. Refinement passes stay within the bitrate: each
+//! waits until the one before has had its share of the target. Pure: time is an argument.
 
 use std::time::{Duration, Instant};
 
@@ -13,9 +14,8 @@ pub const REFINE_AFTER: Duration = Duration::from_millis(250);
 /// How many refinement passes follow a change.
 pub const REFINE_PASSES: u8 = 3;
 
-/// The longest the stream stays silent; well under the ~3 s after which Chromium asks for a
-/// keyframe.
-pub const KEEPALIVE: Duration = Duration::from_secs(1);
+/// The longest the stream stays silent; under the ~3 s after which Chromium asks for a keyframe.
+pub const KEEPALIVE: Duration = Duration::from_secs(2);
 
 /// Why a frame is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +33,8 @@ pub enum FrameKind {
 pub struct Refresh {
     last_change: Instant,
     last_sent: Instant,
+    /// Not before this, so that the passes stay within the bitrate.
+    next_pass: Instant,
     passes_left: u8,
 }
 
@@ -42,13 +44,14 @@ impl Refresh {
         Refresh {
             last_change: now,
             last_sent: now,
+            next_pass: now,
             passes_left: 0,
         }
     }
 
     /// What is due at `now` on a still screen, if anything.
     pub fn due(&self, now: Instant) -> Option<FrameKind> {
-        if self.passes_left > 0 && now >= self.last_change + REFINE_AFTER {
+        if self.passes_left > 0 && now >= self.last_change + REFINE_AFTER && now >= self.next_pass {
             Some(FrameKind::Refine)
         } else if now >= self.last_sent + KEEPALIVE {
             Some(FrameKind::Keepalive)
@@ -57,9 +60,11 @@ impl Refresh {
         }
     }
 
-    /// A frame of `kind` went out at `now`.
-    pub fn sent(&mut self, kind: FrameKind, now: Instant) {
+    /// A frame of `kind` and `bytes` went out at `now`, with the stream's target at `bps`.
+    pub fn sent(&mut self, kind: FrameKind, now: Instant, bytes: usize, bps: u32) {
         self.last_sent = now;
+        let airtime = Duration::from_secs_f64(bytes as f64 * 8.0 / f64::from(bps.max(1)));
+        self.next_pass = now + airtime;
         match kind {
             FrameKind::Change => {
                 self.last_change = now;
@@ -76,6 +81,7 @@ mod tests {
     use super::*;
 
     const MS: Duration = Duration::from_millis(1);
+    const BPS: u32 = 2_500_000;
 
     #[test]
     fn refines_after_a_pause_then_keeps_alive() {
@@ -86,31 +92,31 @@ mod tests {
             None,
             "nothing sent yet: nothing to refine"
         );
-        r.sent(FrameKind::Change, t0);
+        r.sent(FrameKind::Change, t0, 100, BPS);
         // Changes closer together than REFINE_AFTER never trigger a pass.
         for i in 1..=5 {
             let t = t0 + i * 200 * MS;
             assert_eq!(r.due(t - MS), None);
-            r.sent(FrameKind::Change, t);
+            r.sent(FrameKind::Change, t, 100, BPS);
         }
         let still = t0 + 1000 * MS;
         assert_eq!(r.due(still + REFINE_AFTER - MS), None);
         let mut t = still + REFINE_AFTER;
         for _ in 0..REFINE_PASSES {
             assert_eq!(r.due(t), Some(FrameKind::Refine));
-            r.sent(FrameKind::Refine, t);
+            r.sent(FrameKind::Refine, t, 100, BPS);
             t += 33 * MS;
         }
         assert_eq!(r.due(t), None, "passes done");
         let last = t - 33 * MS;
         assert_eq!(r.due(last + KEEPALIVE - MS), None);
         assert_eq!(r.due(last + KEEPALIVE), Some(FrameKind::Keepalive));
-        r.sent(FrameKind::Keepalive, last + KEEPALIVE);
+        r.sent(FrameKind::Keepalive, last + KEEPALIVE, 14, BPS);
         assert_eq!(r.due(last + KEEPALIVE + MS), None);
         assert_eq!(
             r.due(last + 2 * KEEPALIVE),
             Some(FrameKind::Keepalive),
-            "one a second for as long as the screen is still"
+            "one every KEEPALIVE for as long as the screen is still"
         );
     }
 
@@ -118,14 +124,28 @@ mod tests {
     fn a_change_restarts_the_passes() {
         let t0 = Instant::now();
         let mut r = Refresh::new(t0);
-        r.sent(FrameKind::Change, t0);
-        r.sent(FrameKind::Refine, t0 + REFINE_AFTER);
-        r.sent(FrameKind::Change, t0 + 400 * MS);
-        let t = t0 + 400 * MS + REFINE_AFTER;
+        r.sent(FrameKind::Change, t0, 100, BPS);
+        r.sent(FrameKind::Refine, t0 + REFINE_AFTER, 100, BPS);
+        r.sent(FrameKind::Change, t0 + 400 * MS, 100, BPS);
+        let mut t = t0 + 400 * MS + REFINE_AFTER;
         for _ in 0..REFINE_PASSES {
             assert_eq!(r.due(t), Some(FrameKind::Refine));
-            r.sent(FrameKind::Refine, t);
+            r.sent(FrameKind::Refine, t, 100, BPS);
+            t += 33 * MS;
         }
         assert_eq!(r.due(t), None);
+    }
+
+    #[test]
+    fn passes_stay_within_the_bitrate() {
+        let t0 = Instant::now();
+        let mut r = Refresh::new(t0);
+        r.sent(FrameKind::Change, t0, 100, BPS);
+        let t = t0 + REFINE_AFTER;
+        assert_eq!(r.due(t), Some(FrameKind::Refine));
+        // 125 KB at 2.5 Mbit/s is 400 ms of the link: the next pass waits that long.
+        r.sent(FrameKind::Refine, t, 125_000, BPS);
+        assert_eq!(r.due(t + 399 * MS), None);
+        assert_eq!(r.due(t + 400 * MS), Some(FrameKind::Refine));
     }
 }
