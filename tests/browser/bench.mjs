@@ -10,7 +10,8 @@ import { cpus } from "node:os";
 import { performance } from "node:perf_hooks";
 
 import { EMAIL, PASSWORD, WAIT_MS, startAgent, startBrowser, startProbe, startRelay, startXvfb } from "./harness.mjs";
-import { PATCH, glassToGlass, pct as percentile, watchVideo } from "./screen.mjs";
+import { cpuMs, ffmpegAnchor, installed, screenPsnr, startTerminal } from "./content.mjs";
+import { PATCH, exposePeer, glassToGlass, inbound, pct as percentile, watchVideo } from "./screen.mjs";
 
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 15);
 const MOVES = Number(process.env.BENCH_MOVES ?? 400);
@@ -40,6 +41,7 @@ const agent = await startAgent(relay.url, xvfb.display);
 await agent.code();
 const browser = await startBrowser();
 const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+await exposePeer(page.context());
 page.setDefaultTimeout(WAIT_MS);
 await page.goto(relay.url);
 await page.getByLabel("Email").fill(EMAIL);
@@ -96,6 +98,10 @@ for (let i = 0; i < MOVES; i++) {
 // Glass to glass, per codec: a single change after each idle gap, from the X server drawing it to
 // Chromium presenting the frame that shows it.
 const g2g = {};
+const content = {};
+const terminal = installed("xterm") && installed("ffmpeg");
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const extraAgents = [];
 for (const codec of CODECS) {
   const a = codec === "h264" ? agent : await startAgent(relay.url, xvfb.display, ["--codec", codec, "--name", `${codec}-agent`]);
   if (a !== agent) {
@@ -112,6 +118,47 @@ for (const codec of CODECS) {
   const y = Math.floor(probe.height / 2 - PATCH / 2);
   await watchVideo(page, x, y);
   g2g[codec] = await glassToGlass(page, probe, { x, y, gaps: GAPS });
+  if (terminal) content[codec] = await terminalFigures(a);
+  if (a !== agent) extraAgents.push(a);
+}
+let anchor = null;
+if (terminal) {
+  const term = await startTerminal(xvfb.display, 1920, 1080);
+  term.busy(true);
+  await sleep(1000);
+  anchor = await ffmpegAnchor(xvfb.display, 1920, 1080, 10);
+  term.stop();
+}
+
+/**
+ * A busy terminal (10 s: frames the page presents, kbit/s it receives, agent CPU), then the
+ * PSNR of the picture shown 1 s and 3 s after it stops, then 10 s of the still screen.
+ */
+async function terminalFigures(a) {
+  const term = await startTerminal(xvfb.display, 1920, 1080);
+  const measure = async (ms) => {
+    const [s0, c0, n0] = [await inbound(page), cpuMs(a.pid), await page.evaluate(() => window.__shown.length)];
+    await sleep(ms);
+    const [s1, c1, n1] = [await inbound(page), cpuMs(a.pid), await page.evaluate(() => window.__shown.length)];
+    return {
+      fps: ((n1 - n0) * 1000) / ms,
+      received: ((s1.received - s0.received) * 1000) / ms,
+      kbps: ((s1.bytes - s0.bytes) * 8) / ms,
+      cpuPct: ((c1 - c0) / ms) * 100,
+      keyframeRequests: s1.plis + s1.firs - s0.plis - s0.firs,
+    };
+  };
+  term.busy(true);
+  await sleep(2000);
+  const busy = await measure(10_000);
+  term.busy(false);
+  await sleep(1000);
+  const psnr1 = await screenPsnr(page, xvfb.display);
+  await sleep(2000);
+  const psnr3 = await screenPsnr(page, xvfb.display);
+  const still = await measure(10_000);
+  term.stop();
+  return { busy, psnr1, psnr3, still };
 }
 
 const cpu = cpus()[0]?.model ?? "unknown CPU";
@@ -133,8 +180,22 @@ for (const [codec, gaps] of Object.entries(g2g)) {
     console.log(`| ${codec} | ${gap} ms | ${r.latencies.length + r.held} | ${r.held} | ${ms(50)} | ${ms(95)} | ${ms(99)} |`);
   }
 }
+if (terminal) {
+  console.log("\nA busy terminal (xterm printing a listing, 1080p, 10 s), the screen 1 s and 3 s after it stops, and 10 s of still screen; ffmpeg x11grab + libx264 ultrafast zerolatency at 2,500 kbit/s on the same content in the same run\n");
+  console.log("| codec | busy: fps shown | fps received | kbit/s | agent CPU | PSNR 1 s after | 3 s after | still: kbit/s | agent CPU | keyframe requests |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  for (const [codec, c] of Object.entries(content)) {
+    console.log(
+      `| ${codec} | ${c.busy.fps.toFixed(1)} | ${c.busy.received.toFixed(1)} | ${c.busy.kbps.toFixed(0)} | ${c.busy.cpuPct.toFixed(0)} % | ${c.psnr1.toFixed(1)} dB | ${c.psnr3.toFixed(1)} dB | ${c.still.kbps.toFixed(1)} | ${c.still.cpuPct.toFixed(1)} % | ${c.still.keyframeRequests} |`,
+    );
+  }
+  console.log(`| ffmpeg libx264 | | ${anchor.fps.toFixed(1)} encoded | ${anchor.kbps.toFixed(0)} | ${anchor.cpuPct.toFixed(0)} % | | | | | |`);
+} else {
+  console.log("\n(xterm and ffmpeg are not installed: no busy-screen, PSNR or still-screen figures)");
+}
 
 await browser.close();
+for (const a of extraAgents) a.stop();
 agent.stop();
 relay.stop();
 xvfb.proc.kill();

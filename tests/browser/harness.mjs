@@ -216,6 +216,7 @@ export async function startAgent(relayUrl, display, extraArgs = []) {
   const codeAt = (l) => /Your share code: /.test(l);
   return {
     lines,
+    pid: a.pid,
     /** The newest share code printed at or after line `from`, as ten digits. */
     async code(from = 0) {
       await lines.waitFrom(from, codeAt, "share code");

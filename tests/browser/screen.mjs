@@ -2,6 +2,40 @@
 // frame Chromium presents (requestVideoFrameCallback + a canvas), and glass-to-glass timing of
 // changes the probe paints on the X server. Shared by the suite (loose bounds) and the bench.
 
+/** Keeps the page's peer connection within reach of `inbound` (an init script of `context`). */
+export async function exposePeer(context) {
+  await context.addInitScript(() => {
+    const Native = globalThis.RTCPeerConnection;
+    globalThis.RTCPeerConnection = class extends Native {
+      constructor(...args) {
+        super(...args);
+        globalThis.__tetherPeer = this;
+      }
+    };
+  });
+}
+
+/** The browser's own figures for the video it receives (after `exposePeer`). */
+export function inbound(page) {
+  return page.evaluate(async () => {
+    let out = null;
+    (await globalThis.__tetherPeer.getStats()).forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === "video") {
+        out = {
+          bytes: s.bytesReceived,
+          keyframes: s.keyFramesDecoded,
+          plis: s.pliCount,
+          firs: s.firCount,
+          frames: s.framesDecoded,
+          received: s.framesReceived,
+          dropped: s.framesDropped,
+        };
+      }
+    });
+    return out;
+  });
+}
+
 /** The patch the probe repaints: a square in the middle of the screen. */
 export const PATCH = 96;
 

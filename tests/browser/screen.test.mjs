@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
 import { EMAIL, PASSWORD, WAIT_MS, shot, startAgent, startBrowser, startProbe, startRelay, startXvfb } from "./harness.mjs";
-import { PATCH, glassToGlass, shownAfter, watchVideo } from "./screen.mjs";
+import { PATCH, exposePeer, glassToGlass, inbound, shownAfter, watchVideo } from "./screen.mjs";
 
 let xvfb, probe, relay, browser;
 
@@ -28,16 +28,7 @@ after(async () => {
 async function live(name, codec) {
   const agent = await startAgent(relay.url, xvfb.display, ["--codec", codec, "--name", `${codec}-screen`]);
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: "en-US" });
-  // Keep the page's peer connection within reach of its statistics.
-  await context.addInitScript(() => {
-    const Native = globalThis.RTCPeerConnection;
-    globalThis.RTCPeerConnection = class extends Native {
-      constructor(...args) {
-        super(...args);
-        globalThis.__tetherPeer = this;
-      }
-    };
-  });
+  await exposePeer(context);
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT_MS);
   await page.goto(relay.url);
@@ -62,20 +53,6 @@ async function live(name, codec) {
       agent.stop();
     },
   };
-}
-
-/** The browser's own figures for the video it receives. */
-function inbound(page) {
-  return page.evaluate(async () => {
-    const pc = window.__tetherPeer;
-    let out = null;
-    (await pc.getStats()).forEach((s) => {
-      if (s.type === "inbound-rtp" && s.kind === "video") {
-        out = { bytes: s.bytesReceived, keyframes: s.keyFramesDecoded, plis: s.pliCount, firs: s.firCount, frames: s.framesDecoded };
-      }
-    });
-    return out;
-  });
 }
 
 for (const codec of ["h264", "vp8"]) {
