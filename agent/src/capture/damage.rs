@@ -101,21 +101,8 @@ impl DamageTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::fake::FakeCapturer;
-    use crate::capture::{Capturer, DisplayInfo};
-
-    fn display(w: u32, h: u32) -> DisplayInfo {
-        DisplayInfo {
-            index: 0,
-            name: "fake".into(),
-            x: 0,
-            y: 0,
-            width: w,
-            height: h,
-            scale_percent: 100,
-            primary: true,
-        }
-    }
+    use crate::capture::Capturer;
+    use crate::capture::fake::{FakeCapturer, display};
 
     fn fill(frame: &mut Frame, x: u32, y: u32, w: u32, h: u32, v: u8) {
         for yy in y..y + h {

@@ -95,6 +95,20 @@ pub(crate) mod fake {
         pub count: u64,
     }
 
+    /// The primary display 0, `w`×`h`, unscaled.
+    pub fn display(w: u32, h: u32) -> DisplayInfo {
+        DisplayInfo {
+            index: 0,
+            name: "fake".into(),
+            x: 0,
+            y: 0,
+            width: w,
+            height: h,
+            scale_percent: 100,
+            primary: true,
+        }
+    }
+
     impl<F: FnMut(u64, &mut Frame)> Capturer for FakeCapturer<F> {
         fn displays(&mut self) -> Result<Vec<DisplayInfo>> {
             Ok(self.displays.clone())

@@ -316,20 +316,7 @@ pub(crate) fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::fake::FakeCapturer;
-
-    fn display(w: u32, h: u32) -> DisplayInfo {
-        DisplayInfo {
-            index: 0,
-            name: "fake".into(),
-            x: 0,
-            y: 0,
-            width: w,
-            height: h,
-            scale_percent: 100,
-            primary: true,
-        }
-    }
+    use crate::capture::fake::{FakeCapturer, display};
 
     /// Runs the loop over a fake screen that changes only on frames `changes`, and returns
     /// what it emitted once `commands` is closed.
