@@ -74,8 +74,24 @@ impl H264Encoder {
             // coefficients at limited range; without this VUI, browsers assume BT.709 for HD
             // sizes and every colour comes out shifted (red 208 → 222, green 192 → 169).
             .vui(VuiConfig::bt709().matrix_coefficients(MatrixCoefficients::Smpte170M));
-        let enc = openh264::encoder::Encoder::with_api_config(OpenH264API::from_source(), config)
-            .map_err(err)?;
+        let mut enc =
+            openh264::encoder::Encoder::with_api_config(OpenH264API::from_source(), config)
+                .map_err(err)?;
+        // openh264 prints warnings to standard error, where the person at a terminal agent
+        // reads them (one says the bitrate cannot be held without frame skipping: measured, it
+        // is). Errors still show.
+        let mut level: std::ffi::c_int = openh264_sys2::WELS_LOG_ERROR;
+        // SAFETY: the trace level option takes a pointer to an int that lives for the call, and
+        // openh264 accepts it before the encoder is initialised.
+        let rc = unsafe {
+            enc.raw_api().set_option(
+                openh264_sys2::ENCODER_OPTION_TRACE_LEVEL,
+                (&raw mut level).cast(),
+            )
+        };
+        if rc != 0 {
+            tracing::debug!(code = rc, "openh264 kept its trace level");
+        }
         Ok(H264Encoder {
             enc,
             yuv: YUVBuffer::new(w as usize, h as usize),
