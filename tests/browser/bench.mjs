@@ -1,5 +1,6 @@
-// Browser benchmark: consent → first frame, and browser input event → delivered on the agent's
-// X server, measured in headless Chromium against release builds. Prints a table; run it inside a
+// Browser benchmark: consent → first frame, browser pointer and key events → delivered on the
+// agent's X server, glass to glass after idle gaps, and (with xterm and ffmpeg installed) a busy
+// terminal beside ffmpeg, measured in headless Chromium against release builds. Prints a table; run it inside a
 // private network namespace like the suite:
 //   cargo build --release -p tether-relay -p tether-agent -p tether-tests --bins
 //   unshare -n -- bash -c 'ip link set lo up && TETHER_BIN_DIR=target/release node tests/browser/bench.mjs'
@@ -9,12 +10,13 @@
 import { cpus } from "node:os";
 import { performance } from "node:perf_hooks";
 
-import { EMAIL, PASSWORD, WAIT_MS, startAgent, startBrowser, startProbe, startRelay, startXvfb } from "./harness.mjs";
-import { cpuMs, ffmpegAnchor, installed, screenPsnr, startTerminal } from "./content.mjs";
+import { ARTIFACTS, EMAIL, PASSWORD, WAIT_MS, startAgent, startBrowser, startProbe, startRelay, startXvfb } from "./harness.mjs";
+import { cpuMs, ffmpegAnchor, installed, saveShown, screenPsnr, startTerminal } from "./content.mjs";
 import { PATCH, exposePeer, glassToGlass, inbound, pct as percentile, watchVideo } from "./screen.mjs";
 
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 15);
 const MOVES = Number(process.env.BENCH_MOVES ?? 400);
+const KEYS = Number(process.env.BENCH_KEYS ?? 200);
 /** Idle gaps before a single change, in ms, and how many changes after each. */
 const GAPS = [
   [50, 40],
@@ -95,6 +97,25 @@ for (let i = 0; i < MOVES; i++) {
   input.push(event.t_us / 1000 - sent);
 }
 
+// Keys: a click gives the remote screen the focus, then each press goes down and up, timed from
+// the browser's keydown timestamp to the probe reading the X KeyPress.
+await page.mouse.click(geom.left + 400 * geom.scale, geom.top + 400 * geom.scale);
+await page.evaluate(() => {
+  window.__keys = [];
+  window.addEventListener("keydown", (ev) => window.__keys.push(performance.timeOrigin + ev.timeStamp), { capture: true });
+});
+const keys = [];
+for (let i = 0; i < KEYS; i++) {
+  const code = i % 2 ? "KeyJ" : "KeyK";
+  const mark = probe.lines.all.length;
+  await page.keyboard.down(code);
+  const { event, index } = await probe.waitEvent(mark, (e) => e.event === "key_press", `key press ${i}`);
+  const sent = await page.evaluate(() => window.__keys.at(-1));
+  keys.push(event.t_us / 1000 - sent);
+  await page.keyboard.up(code);
+  await probe.waitEvent(index, (e) => e.event === "key_release", `key release ${i}`);
+}
+
 // Glass to glass, per codec: a single change after each idle gap, from the X server drawing it to
 // Chromium presenting the frame that shows it.
 const g2g = {};
@@ -118,7 +139,7 @@ for (const codec of CODECS) {
   const y = Math.floor(probe.height / 2 - PATCH / 2);
   await watchVideo(page, x, y);
   g2g[codec] = await glassToGlass(page, probe, { x, y, gaps: GAPS });
-  if (terminal) content[codec] = await terminalFigures(a);
+  if (terminal) content[codec] = await terminalFigures(a, codec);
   if (a !== agent) extraAgents.push(a);
 }
 let anchor = null;
@@ -134,7 +155,7 @@ if (terminal) {
  * A busy terminal (10 s: frames the page presents, kbit/s it receives, agent CPU), then the
  * PSNR of the picture shown 1 s and 3 s after it stops, then 10 s of the still screen.
  */
-async function terminalFigures(a) {
+async function terminalFigures(a, codec) {
   const term = await startTerminal(xvfb.display, 1920, 1080);
   const measure = async (ms) => {
     const [s0, c0, n0] = [await inbound(page), cpuMs(a.pid), await page.evaluate(() => window.__shown.length)];
@@ -151,9 +172,11 @@ async function terminalFigures(a) {
   term.busy(true);
   await sleep(2000);
   const busy = await measure(10_000);
+  await saveShown(page, ARTIFACTS, `bench-terminal-busy-${codec}`);
   term.busy(false);
   await sleep(1000);
   const psnr1 = await screenPsnr(page, xvfb.display);
+  await saveShown(page, ARTIFACTS, `bench-terminal-1s-after-${codec}`);
   await sleep(2000);
   const psnr3 = await screenPsnr(page, xvfb.display);
   const still = await measure(10_000);
@@ -167,6 +190,7 @@ console.log("| measure | samples | p50 | p99 | goal |");
 console.log("| --- | --- | --- | --- | --- |");
 console.log(row("consent → first frame shown (1080p)", firstFrame, "≤ 250 ms"));
 console.log(row("pointer move: browser event → X server delivers it", input, "p99 ≤ 3 ms"));
+console.log(row("key press: browser event → X server delivers it", keys, "p99 ≤ 5 ms"));
 if (process.env.BENCH_DETAIL) {
   const s = [...input].sort((a, b) => a - b);
   console.log("input percentiles 10..100:", [10, 25, 50, 75, 90, 95, 97, 99, 100].map((p) => `${p}:${pct(s, p).toFixed(2)}`).join(" "));

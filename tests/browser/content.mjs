@@ -4,7 +4,8 @@
 // the page shows against the X screen. Needs Debian's xterm and ffmpeg (bench only).
 
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 
 const TICKS = 100; // USER_HZ on Linux
 
@@ -111,4 +112,21 @@ export async function screenPsnr(page, display) {
     const mse = se / n;
     return mse === 0 ? 99 : 10 * Math.log10((255 * 255) / mse);
   }, shot.stdout.toString("base64"));
+}
+
+/** Saves the top-left `w`×`h` of the picture the page shows, at the video's own resolution. */
+export async function saveShown(page, dir, name, w = 960, h = 540) {
+  const url = await page.evaluate(
+    ([w, h]) => {
+      const v = document.querySelector("video");
+      const c = document.createElement("canvas");
+      c.width = w;
+      c.height = h;
+      c.getContext("2d").drawImage(v, 0, 0, w, h, 0, 0, w, h);
+      return c.toDataURL("image/png");
+    },
+    [w, h],
+  );
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${name}.png`), Buffer.from(url.split(",")[1], "base64"));
 }
