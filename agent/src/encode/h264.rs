@@ -305,7 +305,7 @@ mod tests {
     use openh264::decoder::Decoder;
     use openh264::formats::{BgraSliceU8, YUVSource};
 
-    use super::super::testing::{ms, psnr_y, scene};
+    use super::super::testing::{ms, psnr_y, scene, still};
     use super::*;
 
     /// The round trip keeps PSNR-Y above 34 dB at 4 Mbit/s on desktop-like content (stated
@@ -379,9 +379,7 @@ mod tests {
         };
         let mut enc = H264Encoder::new(w, h, settings).unwrap();
         let mut dec = Decoder::new().unwrap();
-        let still = scene(w, h, 4);
-        let reference =
-            YUVBuffer::from_bgra8_source(BgraSliceU8::new(&still.data, (w as usize, h as usize)));
+        let (still, reference) = still(w, h);
         let mut shown = |out: Option<EncodedFrame>| -> (f64, usize) {
             let out = out.expect("a frame");
             let d = dec.decode(&out.data).unwrap().expect("a picture");

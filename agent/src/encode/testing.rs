@@ -31,6 +31,16 @@ pub fn scene(w: u32, h: u32, shift: u32) -> Frame {
     f
 }
 
+/// The picture a still-screen test ends on, and its luma reference (openh264's converter, as
+/// the encoders use).
+pub fn still(w: u32, h: u32) -> (Frame, openh264::formats::YUVBuffer) {
+    use openh264::formats::{BgraSliceU8, YUVBuffer};
+    let frame = scene(w, h, 4);
+    let reference =
+        YUVBuffer::from_bgra8_source(BgraSliceU8::new(&frame.data, (w as usize, h as usize)));
+    (frame, reference)
+}
+
 /// The n-th frame's timestamp at 30 fps.
 pub fn ms(n: u32) -> std::time::Duration {
     std::time::Duration::from_millis(u64::from(n) * 33)

@@ -296,7 +296,7 @@ impl Drop for Vp8Encoder {
 mod tests {
     use openh264::formats::{BgraSliceU8, YUVSource};
 
-    use super::super::testing::{ms, psnr_y, scene};
+    use super::super::testing::{ms, psnr_y, scene, still};
     use super::*;
 
     /// libvpx's VP8 decoder, enough to check what the encoder produced.
@@ -393,9 +393,7 @@ mod tests {
         };
         let mut enc = Vp8Encoder::new(w, h, settings).unwrap();
         let mut dec = Decoder::new();
-        let still = scene(w, h, 4);
-        let reference =
-            YUVBuffer::from_bgra8_source(BgraSliceU8::new(&still.data, (w as usize, h as usize)));
+        let (still, reference) = still(w, h);
         let mut shown = |out: Option<EncodedFrame>| -> (f64, usize) {
             let out = out.expect("a frame");
             let (y, stride) = dec.decode(&out.data);
@@ -432,9 +430,7 @@ mod tests {
         };
         let mut enc = Vp8Encoder::new(w, h, settings).unwrap();
         let mut dec = Decoder::new();
-        let still = scene(w, h, 4);
-        let reference =
-            YUVBuffer::from_bgra8_source(BgraSliceU8::new(&still.data, (w as usize, h as usize)));
+        let (still, reference) = still(w, h);
         let mut psnr = |out: Option<EncodedFrame>| -> f64 {
             let (y, stride) = dec.decode(&out.expect("a frame").data);
             psnr_y(
