@@ -32,8 +32,6 @@ pub struct H264Encoder {
     bitrate: u32,
     /// The target (and ceiling) it was opened with.
     opened_at: u32,
-    /// Refinement passes since the last change.
-    refined: u8,
     /// The target openh264 holds, with its ceiling; `None` until the first frame (openh264
     /// takes its settings only once the crate has initialised it, at the first encode).
     applied: Option<u32>,
@@ -100,7 +98,6 @@ impl H264Encoder {
             height: h,
             bitrate,
             opened_at: bitrate,
-            refined: 0,
             applied: None,
         })
     }
@@ -120,37 +117,6 @@ impl H264Encoder {
         }
         self.applied = Some(target);
         Ok(())
-    }
-
-    /// Converts and encodes one frame with whatever rate control is set.
-    fn encode_frame(
-        &mut self,
-        frame: &Frame,
-        at: std::time::Duration,
-    ) -> Result<Option<EncodedFrame>> {
-        to_i420(
-            frame,
-            (self.width, self.height),
-            &mut self.packed,
-            &mut self.yuv,
-        )?;
-        let ts =
-            openh264::Timestamp::from_millis(u64::try_from(at.as_millis()).unwrap_or(u64::MAX));
-        let bits = self.enc.encode_at(&self.yuv, ts).map_err(err)?;
-        let kind = bits.frame_type();
-        let data = bits.to_vec();
-        if self.applied.is_none() {
-            // Initialised by this first frame: now it takes settings.
-            self.apply_bitrate()?;
-        }
-        let keyframe = matches!(kind, FrameType::IDR | FrameType::I);
-        if matches!(kind, FrameType::Skip) {
-            return Ok(None);
-        }
-        if data.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(EncodedFrame { data, keyframe }))
     }
 
     fn set_rc_mode(&mut self, mode: openh264_sys2::RC_MODES) -> Result<()> {
@@ -258,23 +224,44 @@ const MAX_BPS: u32 = 50_000_000;
 
 impl Encoder for H264Encoder {
     fn encode(&mut self, frame: &Frame, at: std::time::Duration) -> Result<Option<EncodedFrame>> {
-        self.refined = 0;
-        self.encode_frame(frame, at)
+        to_i420(
+            frame,
+            (self.width, self.height),
+            &mut self.packed,
+            &mut self.yuv,
+        )?;
+        let ts =
+            openh264::Timestamp::from_millis(u64::try_from(at.as_millis()).unwrap_or(u64::MAX));
+        let bits = self.enc.encode_at(&self.yuv, ts).map_err(err)?;
+        let kind = bits.frame_type();
+        let data = bits.to_vec();
+        if self.applied.is_none() {
+            // Initialised by this first frame: now it takes settings.
+            self.apply_bitrate()?;
+        }
+        let keyframe = matches!(kind, FrameType::IDR | FrameType::I);
+        if matches!(kind, FrameType::Skip) {
+            return Ok(None);
+        }
+        if data.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(EncodedFrame { data, keyframe }))
     }
 
-    fn refine(&mut self, frame: &Frame, at: std::time::Duration) -> Result<Option<EncodedFrame>> {
+    fn refine(
+        &mut self,
+        frame: &Frame,
+        at: std::time::Duration,
+        pass: u8,
+    ) -> Result<Option<EncodedFrame>> {
         if self.applied.is_none() {
             return self.encode(frame, at);
         }
-        let qp = REFINE_QP
-            .get(usize::from(self.refined))
-            .copied()
-            .unwrap_or(REFINE_QP[REFINE_QP.len() - 1]);
-        self.set_fixed_qp(qp)?;
+        self.set_fixed_qp(REFINE_QP[usize::from(pass).min(REFINE_QP.len() - 1)])?;
         self.set_rc_mode(openh264_sys2::RC_OFF_MODE)?;
-        let out = self.encode_frame(frame, at);
+        let out = self.encode(frame, at);
         self.set_rc_mode(openh264_sys2::RC_BITRATE_MODE)?;
-        self.refined = self.refined.saturating_add(1);
         out
     }
 
@@ -397,8 +384,8 @@ mod tests {
         let (changed, _) = shown(enc.encode(&still, ms(4)).unwrap());
         let (plain, _) = shown(enc.encode(&still, ms(5)).unwrap());
         let mut refined = plain;
-        for i in 6..9 {
-            refined = shown(enc.refine(&still, ms(i)).unwrap()).0;
+        for (pass, i) in (6..9).enumerate() {
+            refined = shown(enc.refine(&still, ms(i), pass as u8).unwrap()).0;
         }
         let (kept, bytes) = shown(enc.keepalive(&still, ms(9)).unwrap());
         assert!(

@@ -122,8 +122,15 @@ pub trait Encoder: Send {
     /// `None` when the encoder chose to skip it.
     fn encode(&mut self, frame: &Frame, at: std::time::Duration) -> Result<Option<EncodedFrame>>;
     /// Encodes `frame` — the picture last encoded, unchanged since — again at a higher quality
-    /// than the bitrate gave it, so a still screen sharpens. `None` when there is nothing to add.
-    fn refine(&mut self, frame: &Frame, at: std::time::Duration) -> Result<Option<EncodedFrame>> {
+    /// than the bitrate gave it, so a still screen sharpens; `pass` counts from 0 since the last
+    /// change, and later passes may be finer. `None` when there is nothing to add.
+    fn refine(
+        &mut self,
+        frame: &Frame,
+        at: std::time::Duration,
+        pass: u8,
+    ) -> Result<Option<EncodedFrame>> {
+        let _ = pass;
         self.encode(frame, at)
     }
     /// Encodes `frame` — unchanged since the last frame — as cheaply as the codec allows, only

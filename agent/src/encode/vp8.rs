@@ -36,8 +36,6 @@ pub struct Vp8Encoder {
     width: u32,
     height: u32,
     force_keyframe: bool,
-    /// Refinement passes since the last change.
-    refined: u8,
 }
 
 // SAFETY: the codec context is owned by this value and only used through `&mut self`; libvpx
@@ -108,7 +106,6 @@ impl Vp8Encoder {
             width: w,
             height: h,
             force_keyframe: true,
-            refined: 0,
         };
         enc.control(vp8e_enc_control_id::VP8E_SET_CPUUSED, CPU_USED)?;
         enc.control(vp8e_enc_control_id::VP8E_SET_SCREEN_CONTENT_MODE, 1)?;
@@ -120,12 +117,27 @@ impl Vp8Encoder {
         Ok(enc)
     }
 
-    /// Converts and encodes one frame with the configuration as it is.
-    fn encode_frame(
-        &mut self,
-        frame: &Frame,
-        at: std::time::Duration,
-    ) -> Result<Option<EncodedFrame>> {
+    /// Sets the quantiser range from the next frame on.
+    fn set_quantizers(&mut self, min: u32, max: u32) -> Result<()> {
+        self.cfg.rc_min_quantizer = min;
+        self.cfg.rc_max_quantizer = max;
+        // SAFETY: the context is initialised and `cfg` is the configuration it was made with,
+        // changed only in fields libvpx allows to change at runtime.
+        check("quantizers", unsafe {
+            vpx_codec_enc_config_set(&raw mut self.ctx, &raw const self.cfg)
+        })
+    }
+
+    fn control(&mut self, id: vp8e_enc_control_id, value: c_int) -> Result<()> {
+        // SAFETY: the context is initialised; these VP8E controls take one int argument.
+        check(&format!("control {id:?}"), unsafe {
+            vpx_codec_control_(&raw mut self.ctx, id as c_int, value)
+        })
+    }
+}
+
+impl Encoder for Vp8Encoder {
+    fn encode(&mut self, frame: &Frame, at: std::time::Duration) -> Result<Option<EncodedFrame>> {
         to_i420(
             frame,
             (self.width, self.height),
@@ -200,42 +212,18 @@ impl Vp8Encoder {
         Ok(Some(EncodedFrame { data, keyframe }))
     }
 
-    /// Sets the quantiser range from the next frame on.
-    fn set_quantizers(&mut self, min: u32, max: u32) -> Result<()> {
-        self.cfg.rc_min_quantizer = min;
-        self.cfg.rc_max_quantizer = max;
-        // SAFETY: the context is initialised and `cfg` is the configuration it was made with,
-        // changed only in fields libvpx allows to change at runtime.
-        check("quantizers", unsafe {
-            vpx_codec_enc_config_set(&raw mut self.ctx, &raw const self.cfg)
-        })
-    }
-
-    fn control(&mut self, id: vp8e_enc_control_id, value: c_int) -> Result<()> {
-        // SAFETY: the context is initialised; these VP8E controls take one int argument.
-        check(&format!("control {id:?}"), unsafe {
-            vpx_codec_control_(&raw mut self.ctx, id as c_int, value)
-        })
-    }
-}
-
-impl Encoder for Vp8Encoder {
-    fn encode(&mut self, frame: &Frame, at: std::time::Duration) -> Result<Option<EncodedFrame>> {
-        self.refined = 0;
-        self.encode_frame(frame, at)
-    }
-
-    fn refine(&mut self, frame: &Frame, at: std::time::Duration) -> Result<Option<EncodedFrame>> {
+    fn refine(
+        &mut self,
+        frame: &Frame,
+        at: std::time::Duration,
+        pass: u8,
+    ) -> Result<Option<EncodedFrame>> {
         // A fixed, finer quantiser for this one frame: at CBR libvpx would spread the
         // refinement over many frames at the stream's own quantiser.
-        let q = REFINE_Q
-            .get(usize::from(self.refined))
-            .copied()
-            .unwrap_or(REFINE_Q[REFINE_Q.len() - 1]);
-        self.refined = self.refined.saturating_add(1);
+        let q = REFINE_Q[usize::from(pass).min(REFINE_Q.len() - 1)];
         let (min, max) = (self.cfg.rc_min_quantizer, self.cfg.rc_max_quantizer);
         self.set_quantizers(q, q)?;
-        let out = self.encode_frame(frame, at);
+        let out = self.encode(frame, at);
         self.set_quantizers(min, max)?;
         out
     }
@@ -445,8 +433,8 @@ mod tests {
         }
         let changed = psnr(enc.encode(&still, ms(4)).unwrap());
         let mut refined = changed;
-        for i in 5..8 {
-            refined = psnr(enc.refine(&still, ms(i)).unwrap());
+        for (pass, i) in (5..8).enumerate() {
+            refined = psnr(enc.refine(&still, ms(i), pass as u8).unwrap());
         }
         assert!(
             refined >= changed + 3.0,

@@ -268,7 +268,7 @@ pub(crate) fn run(
         let at = captured_at - start;
         let encoded = match kind {
             FrameKind::Change => enc.encode(&frame, at),
-            FrameKind::Refine => enc.refine(&frame, at),
+            FrameKind::Refine => enc.refine(&frame, at, refresh.pass()),
             FrameKind::Keepalive => enc.keepalive(&frame, at),
         };
         let encoded = match encoded {

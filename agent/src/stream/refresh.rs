@@ -60,6 +60,11 @@ impl Refresh {
         }
     }
 
+    /// The index of the next refinement pass since the last change (0 for the first).
+    pub fn pass(&self) -> u8 {
+        REFINE_PASSES - self.passes_left
+    }
+
     /// A frame of `kind` and `bytes` went out at `now`, with the stream's target at `bps`.
     pub fn sent(&mut self, kind: FrameKind, now: Instant, bytes: usize, bps: u32) {
         self.last_sent = now;
@@ -102,8 +107,9 @@ mod tests {
         let still = t0 + 1000 * MS;
         assert_eq!(r.due(still + REFINE_AFTER - MS), None);
         let mut t = still + REFINE_AFTER;
-        for _ in 0..REFINE_PASSES {
+        for pass in 0..REFINE_PASSES {
             assert_eq!(r.due(t), Some(FrameKind::Refine));
+            assert_eq!(r.pass(), pass);
             r.sent(FrameKind::Refine, t, 100, BPS);
             t += 33 * MS;
         }
@@ -127,6 +133,7 @@ mod tests {
         r.sent(FrameKind::Change, t0, 100, BPS);
         r.sent(FrameKind::Refine, t0 + REFINE_AFTER, 100, BPS);
         r.sent(FrameKind::Change, t0 + 400 * MS, 100, BPS);
+        assert_eq!(r.pass(), 0, "a change starts the passes from the first");
         let mut t = t0 + 400 * MS + REFINE_AFTER;
         for _ in 0..REFINE_PASSES {
             assert_eq!(r.due(t), Some(FrameKind::Refine));
