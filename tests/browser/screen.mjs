@@ -73,7 +73,8 @@ export async function watchVideo(page, x, y) {
   );
 }
 
-const hex = (rgb) => rgb.map((v) => v.toString(16).padStart(2, "0")).join("");
+/** `rgb` as the probe's `rrggbb`. */
+export const hex = (rgb) => rgb.map((v) => v.toString(16).padStart(2, "0")).join("");
 
 /**
  * Waits until a frame presented at or after wall-clock `since` shows `rgb` in the patch;
@@ -92,7 +93,7 @@ export async function shownAfter(page, rgb, since, timeoutMs) {
 }
 
 /** Two colours far apart in every channel, so a half-decoded patch never passes for either. */
-const COLOURS = [
+export const COLOURS = [
   [0xf0, 0xf0, 0xf0],
   [0x10, 0x10, 0x10],
 ];

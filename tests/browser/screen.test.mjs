@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
 import { EMAIL, PASSWORD, WAIT_MS, shot, startAgent, startBrowser, startProbe, startRelay, startXvfb } from "./harness.mjs";
-import { PATCH, exposePeer, glassToGlass, inbound, shownAfter, watchVideo } from "./screen.mjs";
+import { COLOURS, PATCH, exposePeer, glassToGlass, hex, inbound, shownAfter, watchVideo } from "./screen.mjs";
 
 let xvfb, probe, relay, browser;
 
@@ -97,8 +97,8 @@ test("every quality choice in the toolbar keeps an H.264 session alive", async (
       await quality.selectOption(kbps);
       // The session lives on, and shows the next change.
       colour ^= 1;
-      const rgb = colour ? [0xf0, 0xf0, 0xf0] : [0x10, 0x10, 0x10];
-      const at = await probe.paint(s.x, s.y, PATCH, PATCH, rgb.map((v) => v.toString(16)).join(""));
+      const rgb = COLOURS[colour];
+      const at = await probe.paint(s.x, s.y, PATCH, PATCH, hex(rgb));
       const shown = await shownAfter(s.page, rgb, at, 5_000);
       assert.ok(shown, `no change shown after choosing ${kbps || "automatic"}`);
     }
