@@ -12,7 +12,7 @@ import { performance } from "node:perf_hooks";
 
 import { ARTIFACTS, EMAIL, PASSWORD, WAIT_MS, startAgent, startBrowser, startProbe, startRelay, startXvfb } from "./harness.mjs";
 import { cpuMs, ffmpegAnchor, installed, saveShown, screenPsnr, startTerminal } from "./content.mjs";
-import { PATCH, exposePeer, glassToGlass, inbound, pct as percentile, watchVideo } from "./screen.mjs";
+import { PATCH, exposePeer, glassToGlass, inbound, pct as percentile, videoGeometry, watchVideo } from "./screen.mjs";
 
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 15);
 const MOVES = Number(process.env.BENCH_MOVES ?? 400);
@@ -26,6 +26,9 @@ const GAPS = [
   [3000, 8],
 ];
 const CODECS = (process.env.BENCH_CODECS ?? "h264,vp8").split(",");
+/** BENCH_ICE=relay: both ends send media only through the relay's TURN server. */
+const RELAY_ONLY = process.env.BENCH_ICE === "relay";
+const iceArgs = RELAY_ONLY ? ["--relay-only"] : [];
 const now = () => performance.timeOrigin + performance.now();
 
 function pct(sorted, p) {
@@ -39,13 +42,13 @@ const row = (name, xs, goal) => {
 const xvfb = await startXvfb(1920, 1080);
 const probe = await startProbe(xvfb.display);
 const relay = await startRelay();
-const agent = await startAgent(relay.url, xvfb.display);
+const agent = await startAgent(relay.url, xvfb.display, iceArgs);
 await agent.code();
 const browser = await startBrowser();
 const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
 await exposePeer(page.context());
 page.setDefaultTimeout(WAIT_MS);
-await page.goto(relay.url);
+await page.goto(RELAY_ONLY ? `${relay.url}/?ice=relay` : relay.url);
 await page.getByLabel("Email").fill(EMAIL);
 await page.getByLabel("Password").fill(PASSWORD);
 await page.getByRole("button", { name: "Sign in" }).click();
@@ -80,12 +83,7 @@ await page.evaluate(() => {
   };
   for (const type of ["pointerrawupdate", "pointermove"]) window.addEventListener(type, rec, { capture: true });
 });
-const geom = await page.evaluate(() => {
-  const v = document.querySelector("video");
-  const b = v.getBoundingClientRect();
-  const scale = Math.min(b.width / v.videoWidth, b.height / v.videoHeight);
-  return { left: b.left + (b.width - v.videoWidth * scale) / 2, top: b.top + (b.height - v.videoHeight * scale) / 2, scale };
-});
+const geom = await videoGeometry(page);
 const input = [];
 for (let i = 0; i < MOVES; i++) {
   const rx = 100 + (i % 800);
@@ -124,7 +122,7 @@ const terminal = installed("xterm") && installed("ffmpeg");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const extraAgents = [];
 for (const codec of CODECS) {
-  const a = codec === "h264" ? agent : await startAgent(relay.url, xvfb.display, ["--codec", codec, "--name", `${codec}-agent`]);
+  const a = codec === "h264" ? agent : await startAgent(relay.url, xvfb.display, ["--codec", codec, "--name", `${codec}-agent`, ...iceArgs]);
   if (a !== agent) {
     await page.getByRole("button", { name: "End session" }).click();
     await page.getByRole("button", { name: "New connection" }).click();
@@ -185,7 +183,7 @@ async function terminalFigures(a, codec) {
 }
 
 const cpu = cpus()[0]?.model ?? "unknown CPU";
-console.log(`\nBrowser viewer, headless Chromium, ${cpus().length} cores, ${cpu}; binaries from ${process.env.TETHER_BIN_DIR ?? "target/debug"}\n`);
+console.log(`\nBrowser viewer, headless Chromium, ${cpus().length} cores, ${cpu}; binaries from ${process.env.TETHER_BIN_DIR ?? "target/debug"}${RELAY_ONLY ? "; media through TURN only" : ""}\n`);
 console.log("| measure | samples | p50 | p99 | goal |");
 console.log("| --- | --- | --- | --- | --- |");
 console.log(row("consent → first frame shown (1080p)", firstFrame, "≤ 250 ms"));

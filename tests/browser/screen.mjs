@@ -133,3 +133,30 @@ export function pct(xs, p) {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN;
 }
+
+/** Where remote pixel (0, 0) is on the page, and page pixels per remote pixel. */
+export function videoGeometry(page) {
+  return page.evaluate(() => {
+    const v = document.querySelector("video");
+    const b = v.getBoundingClientRect();
+    const scale = Math.min(b.width / v.videoWidth, b.height / v.videoHeight);
+    return { left: b.left + (b.width - v.videoWidth * scale) / 2, top: b.top + (b.height - v.videoHeight * scale) / 2, scale };
+  });
+}
+
+/** The candidate pair the browser sends on (after `exposePeer`): local and remote candidate types, and its round-trip time in ms. */
+export function selectedPair(page) {
+  return page.evaluate(async () => {
+    const stats = await globalThis.__tetherPeer.getStats();
+    let pair = null;
+    stats.forEach((s) => {
+      if (s.type === "transport" && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId);
+    });
+    if (!pair) return null;
+    return {
+      local: stats.get(pair.localCandidateId)?.candidateType,
+      remote: stats.get(pair.remoteCandidateId)?.candidateType,
+      rttMs: pair.currentRoundTripTime != null ? pair.currentRoundTripTime * 1000 : null,
+    };
+  });
+}

@@ -8,9 +8,11 @@
 //! Settings that matter (see `../shared/WEBRTC-NOTES.md`):
 //! * the viewer offers and the agent answers (about 3x faster to the first frame);
 //! * multicast DNS is disabled (it fails without a multicast route and leaks nothing useful);
-//! * keyframe requests (PLI/FIR) reach the application only through [`keyframe`]'s interceptor.
+//! * keyframe requests (PLI/FIR) reach the application only through [`keyframe`]'s interceptor;
+//! * the connection runs on [`turn_flush`]'s runtime, or relayed paths wait on the driver.
 
 mod keyframe;
+mod turn_flush;
 mod video;
 
 use std::sync::Arc;
@@ -252,6 +254,9 @@ impl Peer {
         let setting = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
             .build();
+        let runtime = webrtc::runtime::default_runtime()
+            .ok_or_else(|| Error::Rtc("no async runtime for WebRTC".into()))?;
+        let runtime = Arc::new(turn_flush::TurnFlushRuntime::new(runtime));
         // The builder's future is large; keep it off the caller's stack.
         let pc = Box::pin(
             PeerConnectionBuilder::new()
@@ -263,6 +268,7 @@ impl Peer {
                     events: events.clone(),
                 }))
                 .with_udp_addrs(settings.bind)
+                .with_runtime(runtime)
                 .build(),
         )
         .await
