@@ -135,6 +135,12 @@ export async function startProbe(display) {
       const { line, index } = await lines.waitFrom(from, (l) => pred(JSON.parse(l)), what);
       return { event: JSON.parse(line), index };
     },
+    /** Splits the screen into `n` RandR monitors side by side (before an agent starts). */
+    async monitors(n) {
+      const from = lines.all.length;
+      p.stdin.write(`monitors ${n}\n`);
+      await this.waitEvent(from, (e) => e.event === "monitors" && e.n === n, `${n} monitors`);
+    },
     /** Paints a `rgb` (hex `rrggbb`) rectangle and resolves with the wall-clock ms the X server had drawn it. */
     async paint(x, y, w, h, rgb) {
       const id = ++paints;

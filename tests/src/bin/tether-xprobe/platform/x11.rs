@@ -64,18 +64,69 @@ fn emit(v: serde_json::Value) -> Result<(), Error> {
     Ok(())
 }
 
-/// Serves `fill` orders from standard input on a connection of its own, so a test can change the
+/// Adds `n` RandR monitors side by side, of equal width, named `probe-1`… (a multi-monitor
+/// machine on one Xvfb screen), in place of any earlier ones. The server's own monitor for its
+/// output stays listed.
+fn split_monitors(conn: &impl Connection, root: Window, n: u16) -> Result<(), Error> {
+    use x11rb::protocol::randr::{ConnectionExt as _, MonitorInfo};
+    let (w, h) = {
+        let s = &conn.setup().roots[0];
+        (s.width_in_pixels, s.height_in_pixels)
+    };
+    if n == 0 || w / n == 0 {
+        return Err(format!("cannot split a {w}-pixel screen into {n} monitors").into());
+    }
+    for m in conn.randr_get_monitors(root, false)?.reply()?.monitors {
+        conn.randr_delete_monitor(root, m.name)?;
+    }
+    for i in 0..n {
+        let name = conn
+            .intern_atom(false, format!("probe-{}", i + 1).as_bytes())?
+            .reply()?
+            .atom;
+        let width = w / n;
+        conn.randr_set_monitor(
+            root,
+            MonitorInfo {
+                name,
+                primary: i == 0,
+                automatic: false,
+                x: (i * width) as i16,
+                y: 0,
+                width,
+                height: h,
+                width_in_millimeters: u32::from(width) / 4,
+                height_in_millimeters: u32::from(h) / 4,
+                outputs: Vec::new(),
+            },
+        )?;
+    }
+    conn.sync()?;
+    Ok(())
+}
+
+/// Serves orders from standard input on a connection of its own, so a test can change the
 /// screen at a known moment: `fill ID X Y W H RRGGBB` paints a rectangle on the probe's window and
-/// answers `{"event":"painted","id":ID,"t_us":…}` once the X server has drawn it.
+/// answers `{"event":"painted","id":ID,"t_us":…}` once the X server has drawn it; `monitors N`
+/// splits the screen into N RandR monitors side by side and answers `{"event":"monitors","n":N}`.
 fn serve_paint_orders(win: Window) -> Result<(), Error> {
-    let (conn, _) = x11rb::connect(None)?;
+    let (conn, screen_num) = x11rb::connect(None)?;
+    let root = conn.setup().roots[screen_num].root;
     let gc = conn.generate_id()?;
     conn.create_gc(gc, win, &CreateGCAux::new())?;
     for line in std::io::stdin().lines() {
         let line = line?;
         let words: Vec<&str> = line.split_whitespace().collect();
+        if let ["monitors", n] = words[..] {
+            let n = n.parse()?;
+            split_monitors(&conn, root, n)?;
+            emit(serde_json::json!({"event": "monitors", "n": n}))?;
+            continue;
+        }
         let ["fill", id, x, y, w, h, rgb] = words[..] else {
-            return Err(format!("unknown order {line:?} (fill ID X Y W H RRGGBB)").into());
+            return Err(
+                format!("unknown order {line:?} (fill ID X Y W H RRGGBB, or monitors N)").into(),
+            );
         };
         let rect = Rectangle {
             x: x.parse()?,
