@@ -206,3 +206,71 @@ fn a_still_screen_reports_no_change_until_something_is_drawn() {
     cap.capture(0, &mut f).unwrap();
     assert!(!cap.may_have_changed(0), "the capture took the change in");
 }
+
+/// Splits the screen into two RandR monitors side by side, `left` and `right`.
+fn two_monitors(x: &Xvfb, w: u16, h: u16) {
+    use x11rb::protocol::randr::{ConnectionExt as _, MonitorInfo};
+    let (conn, root) = x.connect();
+    for (i, name) in ["left", "right"].into_iter().enumerate() {
+        let name = conn
+            .intern_atom(false, name.as_bytes())
+            .unwrap()
+            .reply()
+            .unwrap()
+            .atom;
+        conn.randr_set_monitor(
+            root,
+            MonitorInfo {
+                name,
+                primary: i == 0,
+                automatic: false,
+                x: i as i16 * (w / 2) as i16,
+                y: 0,
+                width: w / 2,
+                height: h,
+                width_in_millimeters: 100,
+                height_in_millimeters: 100,
+                outputs: Vec::new(),
+            },
+        )
+        .unwrap();
+    }
+    conn.sync().unwrap();
+}
+
+#[test]
+fn switching_displays_captures_the_screen_as_it_is_now() {
+    let x = Xvfb::start(640, 240);
+    two_monitors(&x, 640, 240);
+    let mut cap = capture::open(Some(&x.display)).unwrap();
+    let displays = cap.displays().unwrap();
+    let index = |name: &str| displays.iter().position(|d| d.name == name).unwrap();
+    let (left, right) = (index("left"), index("right"));
+    assert_eq!((displays[right].x, displays[right].width), (320, 320));
+
+    let (conn, root) = x.connect();
+    let gc = conn.generate_id().unwrap();
+    conn.create_gc(gc, root, &CreateGCAux::new()).unwrap();
+    let paint = |colour: u32| {
+        conn.change_gc(gc, &ChangeGCAux::new().foreground(colour))
+            .unwrap();
+        let r = Rectangle {
+            x: 100,
+            y: 100,
+            width: 40,
+            height: 40,
+        };
+        conn.poly_fill_rectangle(root, gc, &[r]).unwrap();
+        conn.sync().unwrap();
+    };
+    let mut f = Frame::default();
+    // The left display, then the right one, then the left one again after drawing on it: the
+    // picture must be the screen as it is, not as it was when the right one was captured.
+    paint(0xff0000);
+    cap.capture(left, &mut f).unwrap();
+    assert_eq!(f.pixel(120, 120)[..3], [0, 0, 255], "red, as BGR");
+    cap.capture(right, &mut f).unwrap();
+    paint(0x00ff00);
+    cap.capture(left, &mut f).unwrap();
+    assert_eq!(f.pixel(120, 120)[..3], [0, 255, 0], "green now");
+}

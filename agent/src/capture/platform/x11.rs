@@ -5,7 +5,10 @@
 //! from x11rb and scrap is only handed rectangles. scrap's `frame()` reads the reply to a request
 //! it queued at the end of the previous call, but xcb only flushes that request when the reply is
 //! awaited, so the image is the screen as of the current call (a test moves a window and checks
-//! the very next capture).
+//! the very next capture). That holds only while nothing else flushes the connection: each
+//! display's capturer has an X connection of its own, because on a shared one, capturing one
+//! display sent every other display's queued request, and switching back showed that display as
+//! it was then, until it was drawn on again.
 //!
 //! A DAMAGE extension object on the root window tells which displays were drawn on since their
 //! last capture, so a still screen is not captured at all. Without the extension every poll
@@ -30,7 +33,8 @@ use crate::capture::{Capturer, DisplayInfo, Frame};
 use crate::error::{Error, Result};
 
 struct X11Capturer {
-    server: Rc<Server>,
+    /// The display server's name (`None`: `$DISPLAY`), for each display's own connection.
+    name: Option<CString>,
     root: u32,
     infos: Vec<DisplayInfo>,
     shm: Vec<Option<ShmCapturer>>,
@@ -150,15 +154,13 @@ pub fn open(display: Option<&str>) -> Result<Box<dyn Capturer>> {
     let name = display
         .map(|d| CString::new(d).map_err(|e| no_display(Some(d), e)))
         .transpose()?;
-    let server = Server::connect(name.as_ref().map_or(std::ptr::null(), |n| n.as_ptr()))
-        .map_err(|e| no_display(display, format!("{e:?}")))?;
     let shm = (0..infos.len()).map(|_| None).collect();
     let damage = Damage::watch(display, root, infos.len());
     if damage.is_none() {
         tracing::info!("no DAMAGE extension: every poll captures the screen");
     }
     Ok(Box::new(X11Capturer {
-        server: Rc::new(server),
+        name,
         root,
         infos,
         shm,
@@ -199,10 +201,14 @@ impl Capturer for X11Capturer {
                 w: w as u16,
                 h: h as u16,
             };
+            // A connection of this display's own (see the module docs).
+            let server =
+                Server::connect(self.name.as_ref().map_or(std::ptr::null(), |n| n.as_ptr()))
+                    .map_err(|e| Error::Capture(format!("connecting to the X server: {e:?}")))?;
             // SAFETY: `root` is the root window of the screen `server` is connected to, and
             // `rect` lies within it (it comes from RandR on the same server).
             let display =
-                unsafe { ShmDisplay::new(self.server.clone(), info.primary, rect, self.root) };
+                unsafe { ShmDisplay::new(Rc::new(server), info.primary, rect, self.root) };
             let capturer =
                 ShmCapturer::new(display).map_err(|e| Error::Capture(format!("XShm: {e}")))?;
             restrict_segments()?;
