@@ -17,8 +17,8 @@ import { PATCH, exposePeer, glassToGlass, inbound, pct as percentile, videoGeome
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 15);
 const MOVES = Number(process.env.BENCH_MOVES ?? 400);
 const KEYS = Number(process.env.BENCH_KEYS ?? 200);
-/** Idle gaps before a single change, in ms, and how many changes after each. */
-const GAPS = [
+/** Idle gaps before a single change, in ms, and how many changes after each (BENCH_G2G=0: none). */
+const GAPS = process.env.BENCH_G2G === "0" ? [] : [
   [50, 40],
   [150, 30],
   [400, 20],
