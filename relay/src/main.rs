@@ -147,7 +147,30 @@ fn init_tracing(json: bool) {
     }
 }
 
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what `systemctl stop` and container runtimes send):
+/// either one drains the relay — every session ends with `relay_shutdown`, every socket closes —
+/// and the process exits 0. A handler that cannot be installed never fires; the relay then runs
+/// until killed.
 async fn shutdown_signal() {
-    // If the handler cannot be installed the relay simply runs until killed.
-    let _ = tokio::signal::ctrl_c().await;
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT: draining and stopping"),
+        () = terminate => tracing::info!("SIGTERM: draining and stopping"),
+    }
 }

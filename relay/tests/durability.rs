@@ -1,5 +1,6 @@
 //! Restarts and crashes: the real `tether-relay` binary killed with SIGKILL in the middle of
-//! writes leaves a consistent database, and a restart voids codes that no agent holds any more.
+//! writes leaves a consistent database, a restart voids codes that no agent holds any more, and
+//! SIGTERM or SIGINT drain the relay and exit cleanly.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -143,4 +144,63 @@ fn store_integrity(path: &std::path::Path) -> String {
     let c = rusqlite::Connection::open(path).unwrap();
     c.query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap()
+}
+
+#[tokio::test]
+async fn sigterm_and_sigint_each_drain_the_relay_and_exit_zero() {
+    for sig in ["TERM", "INT"] {
+        let dir = tempfile::tempdir().unwrap();
+        let addr = tether_tests::free_addr();
+        let mut child = Command::new(BIN)
+            .args([
+                "--data-dir",
+                dir.path().to_str().unwrap(),
+                "serve",
+                "--listen",
+                &addr.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut up = false;
+        for _ in 0..500 {
+            if http(addr, "GET", "/healthz", None, None).await.0 == 200 {
+                up = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(up, "relay did not start");
+        let url = format!("ws://{addr}/api/v1/ws/agent");
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let mut agent = Client { ws };
+        agent
+            .send_raw(r#"{"v":1,"type":"hello","client":"t","os":"linux","hostname":"pc"}"#)
+            .await;
+        expect_code(&mut agent).await;
+
+        let kill = Command::new("sh")
+            .args(["-c", &format!("kill -{sig} {}", child.id())])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        assert!(
+            agent.try_recv().await.is_none(),
+            "SIG{sig}: the agent's socket closes"
+        );
+        let mut status = None;
+        for _ in 0..500 {
+            if let Some(s) = child.try_wait().unwrap() {
+                status = Some(s);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let status = status.unwrap_or_else(|| {
+            let _ = child.kill();
+            panic!("SIG{sig}: the relay did not stop within 5 s")
+        });
+        assert_eq!(status.code(), Some(0), "SIG{sig}: {status:?}");
+    }
 }
