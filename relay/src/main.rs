@@ -78,6 +78,7 @@ async fn main() -> Result<()> {
             }
             cfg.log_json |= log_json;
             init_tracing(cfg.log_json);
+            raise_open_files_limit();
             let listener = tokio::net::TcpListener::bind(cfg.listen)
                 .await
                 .with_context(|| format!("binding {}", cfg.listen))?;
@@ -146,6 +147,57 @@ fn init_tracing(json: bool) {
         builder.init();
     }
 }
+
+/// Raises the soft limit on open files to the hard limit: every WebSocket, TURN allocation and
+/// database handle is a file, and at the usual soft limit of 1,024 about a thousand idle
+/// connections took the relay offline (`accept error: Too many open files`). Logs the limit it
+/// runs with.
+#[cfg(unix)]
+fn raise_open_files_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct it is given and nothing else.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut lim) } != 0 {
+        tracing::warn!(error = %std::io::Error::last_os_error(), "cannot read the open-file limit");
+        return;
+    }
+    let before = lim.rlim_cur;
+    if lim.rlim_cur < lim.rlim_max {
+        let mut raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: setrlimit reads the struct it is given; raising the soft limit up to the hard
+        // one needs no privilege.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const raised) } != 0 {
+            // macOS refuses more than OPEN_MAX under an unlimited hard limit.
+            raised.rlim_cur = raised.rlim_cur.min(10_240);
+            // SAFETY: as above.
+            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const raised) } != 0 {
+                raised.rlim_cur = before;
+            }
+        }
+        lim.rlim_cur = raised.rlim_cur;
+    }
+    tracing::info!(
+        open_files = lim.rlim_cur,
+        was = before,
+        hard = lim.rlim_max,
+        "open-file limit"
+    );
+    if lim.rlim_cur < 4_096 {
+        tracing::warn!(
+            open_files = lim.rlim_cur,
+            "the open-file limit is low for a relay: raise LimitNOFILE (systemd) or ulimit -n"
+        );
+    }
+}
+
+/// Elsewhere the operating system's defaults stand.
+#[cfg(not(unix))]
+fn raise_open_files_limit() {}
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (what `systemctl stop` and container runtimes send):
 /// either one drains the relay — every session ends with `relay_shutdown`, every socket closes —

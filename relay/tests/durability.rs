@@ -204,3 +204,37 @@ async fn sigterm_and_sigint_each_drain_the_relay_and_exit_zero() {
         assert_eq!(status.code(), Some(0), "SIG{sig}: {status:?}");
     }
 }
+
+#[tokio::test]
+async fn the_relay_raises_its_open_file_limit_to_the_hard_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = tether_tests::free_addr();
+    // Started the way a login shell would: soft 256, hard 4,096.
+    let mut child = Command::new("prlimit")
+        .args(["--nofile=256:4096", BIN, "--data-dir"])
+        .arg(dir.path())
+        .args(["serve", "--listen", &addr.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..500 {
+        if http(addr, "GET", "/healthz", None, None).await.0 == 200 {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(up, "relay did not start");
+    // prlimit execs the relay, so the pid is the relay's.
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let soft: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(&soft[3..5], ["4096", "4096"], "{line}");
+}
