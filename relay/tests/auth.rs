@@ -316,3 +316,58 @@ async fn behind_a_trusted_proxy_limits_key_on_the_forwarded_client() {
     until_limited(&direct, "203.0.113.1").await;
     assert_eq!(until_limited(&direct, "203.0.113.2").await, 0);
 }
+
+#[tokio::test]
+async fn turning_totp_on_ends_every_other_sign_in() {
+    let relay = Relay::start().await;
+    relay.add_user("Acme", "jane@acme.example", "Jane Doe", Role::Owner);
+    let here = relay.login("jane@acme.example").await;
+    let elsewhere = relay.login("jane@acme.example").await;
+    let token = here["access_token"].as_str().unwrap().to_owned();
+    let other = elsewhere["access_token"].as_str().unwrap().to_owned();
+    let mut other_socket = relay.viewer(&other).await;
+
+    let (_, offer) = http(
+        relay.addr,
+        "POST",
+        "/api/v1/auth/totp/enroll",
+        None,
+        Some(&token),
+    )
+    .await;
+    let secret = offer["secret"].as_str().unwrap().to_owned();
+    let code = tether_relay::auth::totp(&secret, "jane@acme.example")
+        .unwrap()
+        .generate(tether_relay::unix_secs());
+    let (status, _) = http(
+        relay.addr,
+        "POST",
+        "/api/v1/auth/totp/confirm",
+        Some(&serde_json::json!({"code": code})),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // The other sign-in: its socket is told and closed, its tokens no longer work.
+    let Message::Error(e) = other_socket.recv().await else {
+        panic!("expected an error")
+    };
+    assert_eq!(e.code, ErrorCode::Unauthorized);
+    assert!(other_socket.try_recv().await.is_none());
+    let (status, _) = http(relay.addr, "GET", "/api/v1/me", None, Some(&other)).await;
+    assert_eq!(status, 401);
+    let refresh = elsewhere["refresh_token"].as_str().unwrap();
+    let (status, _) = http(
+        relay.addr,
+        "POST",
+        "/api/v1/auth/refresh",
+        Some(&serde_json::json!({"refresh_token": refresh})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401, "no new tokens without the second factor");
+    // The sign-in that turned it on goes on.
+    let (status, _) = http(relay.addr, "GET", "/api/v1/me", None, Some(&token)).await;
+    assert_eq!(status, 200);
+}

@@ -348,7 +348,8 @@ pub struct TotpConfirm {
     code: String,
 }
 
-/// `POST /api/v1/auth/totp/confirm`: prove the authenticator works; TOTP is then mandatory.
+/// `POST /api/v1/auth/totp/confirm`: prove the authenticator works; TOTP is then mandatory, and
+/// every other sign-in of the user (made without it) is revoked and its sockets closed.
 pub async fn totp_confirm(
     State(state): State<AppState>,
     AuthUser(p): AuthUser,
@@ -362,6 +363,14 @@ pub async fn totp_confirm(
         return Err(Error::BadCredentials);
     }
     state.store.confirm_totp(p.org_id, p.user_id)?;
+    // Every other sign-in was made without the second factor: it ends now, sockets included.
+    state
+        .store
+        .revoke_other_families(p.org_id, p.user_id, &p.family, crate::unix_millis())?;
+    let (org, user, family) = (p.org_id, p.user_id, p.family.clone());
+    state
+        .hub
+        .revoke_viewers(|v| v.org_id == org && v.user_id == user && v.family != family);
     audit(
         &state,
         Some(p.org_id),

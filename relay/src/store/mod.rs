@@ -476,6 +476,15 @@ pub trait Store: Send + Sync + 'static {
     fn revoke_family(&self, org: OrgId, family: &str, now: i64) -> StoreResult<()>;
     /// Revokes every token of a user.
     fn revoke_user_tokens(&self, org: OrgId, user: UserId, now: i64) -> StoreResult<()>;
+    /// Revokes every token of a user except those of the family `keep` (the sign-in that made a
+    /// security change stays; every other one ends).
+    fn revoke_other_families(
+        &self,
+        org: OrgId,
+        user: UserId,
+        keep: &str,
+        now: i64,
+    ) -> StoreResult<()>;
     /// Changes a member's role.
     fn set_role(&self, org: OrgId, user: UserId, role: Role) -> StoreResult<()>;
 

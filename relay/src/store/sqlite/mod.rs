@@ -319,6 +319,20 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn revoke_other_families(
+        &self,
+        org: OrgId,
+        user: UserId,
+        keep: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.db()?.execute(
+            "UPDATE auth_sessions SET revoked_at = ?4 WHERE org_id = ?1 AND user_id = ?2 AND family != ?3 AND revoked_at IS NULL",
+            params![org, user, keep, now],
+        )?;
+        Ok(())
+    }
+
     fn set_role(&self, org: OrgId, user: UserId, role: Role) -> StoreResult<()> {
         let n = self.db()?.execute(
             "UPDATE memberships SET role = ?3 WHERE org_id = ?1 AND user_id = ?2",
