@@ -63,6 +63,8 @@ async fn sigkill_during_writes_leaves_a_consistent_database() {
             "--listen",
             &addr.to_string(),
         ])
+        // Any free TURN port: these tests run side by side.
+        .env("TETHER_TURN_PORT", "0")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -159,6 +161,8 @@ async fn sigterm_and_sigint_each_drain_the_relay_and_exit_zero() {
                 "--listen",
                 &addr.to_string(),
             ])
+            // Any free TURN port: these tests run side by side.
+            .env("TETHER_TURN_PORT", "0")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -214,6 +218,8 @@ async fn the_relay_raises_its_open_file_limit_to_the_hard_limit() {
         .args(["--nofile=256:4096", BIN, "--data-dir"])
         .arg(dir.path())
         .args(["serve", "--listen", &addr.to_string()])
+        // Any free TURN port: these tests run side by side.
+        .env("TETHER_TURN_PORT", "0")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
