@@ -509,3 +509,37 @@ async fn flooding_a_socket_is_rate_limited_then_closed() {
     assert!((100..150).contains(&pongs), "{pongs} pongs");
     assert!((1..=16).contains(&limited), "{limited} rate_limited errors");
 }
+
+#[tokio::test]
+async fn websocket_ping_frames_count_toward_the_rate_limit() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message as Ws;
+    let (relay, token) = relay_with_jane().await;
+    let mut viewer = relay.viewer(&token).await;
+    // Control frames the relay would otherwise answer without limit.
+    for _ in 0..150 {
+        if viewer.ws.send(Ws::Ping(vec![7; 100].into())).await.is_err() {
+            break;
+        }
+    }
+    let (mut pongs, mut limited) = (0, 0);
+    loop {
+        let frame = tokio::time::timeout(WAIT, viewer.ws.next())
+            .await
+            .expect("the socket must close after a ping flood");
+        match frame {
+            Some(Ok(Ws::Pong(_))) => pongs += 1,
+            Some(Ok(Ws::Text(t))) => match decode(&t).unwrap() {
+                Message::Error(e) if e.code == ErrorCode::RateLimited => limited += 1,
+                other => panic!("unexpected {other:?}"),
+            },
+            Some(Ok(Ws::Ping(_))) => {}
+            Some(Ok(Ws::Close(_)) | Err(_)) | None => break,
+            Some(Ok(other)) => panic!("unexpected {other:?}"),
+        }
+    }
+    // The burst, and the refused pings (the WebSocket layer answers every ping it reads), then
+    // the socket closes: never all 150.
+    assert!(pongs <= 116, "{pongs} pongs");
+    assert!(limited <= 16, "{limited} rate_limited errors");
+}

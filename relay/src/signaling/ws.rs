@@ -6,7 +6,8 @@
 //! within [`HELLO_TIMEOUT`]. A socket silent for the hub's heartbeat limit (30 s by default; the
 //! relay pings at a third of it, and clients answer pings) is dropped and its sessions end with
 //! `heartbeat_timeout`. Each socket may send [`RATE_PER_SEC`] frames a second on average (bursts
-//! of [`RATE_BURST`]); beyond that frames are refused with `rate_limited`.
+//! of [`RATE_BURST`]), WebSocket pings and pongs included; beyond that frames are refused with
+//! `rate_limited`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -170,7 +171,9 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, side: Side) {
             Ok(Some(Ok(f))) => f,
         };
         let refused = match frame {
-            WsMessage::Text(_) if !bucket.take() => {
+            // Control frames cost an answer too (a ping is answered with a pong): they draw on
+            // the same budget as messages.
+            WsMessage::Text(_) | WsMessage::Ping(_) | WsMessage::Pong(_) if !bucket.take() => {
                 link.send(Message::Error(ErrorMessage::new(
                     ErrorCode::RateLimited,
                     "too many messages; slow down",
