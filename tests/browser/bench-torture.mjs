@@ -9,9 +9,9 @@
 
 import { cpus } from "node:os";
 
-import { ARTIFACTS, EMAIL, PASSWORD, WAIT_MS, shot, startAgent, startBrowser, startProbe, startRelay, startXvfb } from "./harness.mjs";
+import { ARTIFACTS, shot, startAgent, startBrowser, startProbe, startRelay, startXvfb } from "./harness.mjs";
 import { saveShown } from "./content.mjs";
-import { exposePeer, pct, watchVideo } from "./screen.mjs";
+import { liveSession, pct, watchVideo } from "./screen.mjs";
 import { torture } from "./torture.mjs";
 
 const SECONDS = Number(process.env.BENCH_TORTURE_S ?? 600);
@@ -27,19 +27,7 @@ const browser = await startBrowser();
 const results = {};
 for (const codec of CODECS) {
   const agent = await startAgent(relay.url, xvfb.display, ["--codec", codec, "--name", `${codec}-torture`]);
-  const context = await browser.newContext({ viewport: { width: 1600, height: 1000 }, locale: "en-US" });
-  await exposePeer(context);
-  const page = await context.newPage();
-  page.setDefaultTimeout(WAIT_MS);
-  await page.goto(relay.url);
-  await page.getByLabel("Email").fill(EMAIL);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Connect to a computer" }).waitFor();
-  await page.getByLabel("Share code").fill(await agent.code());
-  await page.getByRole("button", { name: "Connect", exact: true }).click();
-  await agent.answer(0, "c");
-  await page.waitForFunction(() => performance.getEntriesByName("tether:first_frame").length > 0);
+  const { context, page } = await liveSession(browser, relay.url, agent, { width: 1600, height: 1000 });
   await page.getByLabel("Display").locator("option", { hasText: "probe-2" }).waitFor({ state: "attached" });
   const [x, y] = [900, 500];
   await watchVideo(page, x, y);

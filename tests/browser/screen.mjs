@@ -2,6 +2,8 @@
 // frame Chromium presents (requestVideoFrameCallback + a canvas), and glass-to-glass timing of
 // changes the probe paints on the X server. Shared by the suite (loose bounds) and the bench.
 
+import { EMAIL, PASSWORD, WAIT_MS } from "./harness.mjs";
+
 /** Keeps the page's peer connection within reach of `inbound` (an init script of `context`). */
 export async function exposePeer(context) {
   await context.addInitScript(() => {
@@ -13,6 +15,27 @@ export async function exposePeer(context) {
       }
     };
   });
+}
+
+/**
+ * A page in a new context of `browser` (with `exposePeer`), signed in at `url` and connected to
+ * `agent` with control, once it has shown the first frame.
+ */
+export async function liveSession(browser, url, agent, viewport = { width: 1280, height: 860 }) {
+  const context = await browser.newContext({ viewport, locale: "en-US" });
+  await exposePeer(context);
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT_MS);
+  await page.goto(url);
+  await page.getByLabel("Email").fill(EMAIL);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Connect to a computer" }).waitFor();
+  await page.getByLabel("Share code").fill(await agent.code());
+  await page.getByRole("button", { name: "Connect", exact: true }).click();
+  await agent.answer(0, "c");
+  await page.waitForFunction(() => performance.getEntriesByName("tether:first_frame").length > 0);
+  return { context, page };
 }
 
 /** The browser's own figures for the video it receives (after `exposePeer`). */

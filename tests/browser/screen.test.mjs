@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { EMAIL, PASSWORD, WAIT_MS, shot, startAgent, startBrowser, startProbe, startRelay, startXvfb } from "./harness.mjs";
-import { COLOURS, PATCH, exposePeer, glassToGlass, hex, inbound, selectedPair, shownAfter, videoGeometry, watchVideo } from "./screen.mjs";
+import { shot, startAgent, startBrowser, startProbe, startRelay, startXvfb } from "./harness.mjs";
+import { COLOURS, PATCH, glassToGlass, hex, inbound, liveSession, selectedPair, shownAfter, videoGeometry, watchVideo } from "./screen.mjs";
 
 let xvfb, probe, relay, browser;
 
@@ -31,19 +31,7 @@ after(async () => {
 async function live(name, codec, { relayOnly = false } = {}) {
   const ice = relayOnly ? ["--relay-only"] : [];
   const agent = await startAgent(relay.url, xvfb.display, ["--codec", codec, "--name", `${codec}-screen`, ...ice]);
-  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: "en-US" });
-  await exposePeer(context);
-  const page = await context.newPage();
-  page.setDefaultTimeout(WAIT_MS);
-  await page.goto(relayOnly ? `${relay.url}/?ice=relay` : relay.url);
-  await page.getByLabel("Email").fill(EMAIL);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Connect to a computer" }).waitFor();
-  await page.getByLabel("Share code").fill(await agent.code());
-  await page.getByRole("button", { name: "Connect", exact: true }).click();
-  await agent.answer(0, "c");
-  await page.waitForFunction(() => performance.getEntriesByName("tether:first_frame").length > 0);
+  const { context, page } = await liveSession(browser, relayOnly ? `${relay.url}/?ice=relay` : relay.url, agent);
   const x = Math.floor(probe.width / 2 - PATCH / 2);
   const y = Math.floor(probe.height / 2 - PATCH / 2);
   await watchVideo(page, x, y);

@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { EMAIL, PASSWORD, WAIT_MS, shot, startAgent, startBrowser, startProbe, startRelay, startXvfb } from "./harness.mjs";
-import { exposePeer, watchVideo } from "./screen.mjs";
+import { shot, startAgent, startBrowser, startProbe, startRelay, startXvfb } from "./harness.mjs";
+import { liveSession, watchVideo } from "./screen.mjs";
 import { PHASES, torture } from "./torture.mjs";
 
 let xvfb, probe, relay, browser;
@@ -32,20 +32,11 @@ for (const [codec, seconds, seed] of [
 ]) {
   test(`${codec}: a session survives quality switches, floods, idle spells and display switches`, async () => {
     const agent = await startAgent(relay.url, xvfb.display, ["--codec", codec, "--name", `${codec}-torture`]);
-    const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: "en-US" });
+    let context;
     try {
-      await exposePeer(context);
-      const page = await context.newPage();
-      page.setDefaultTimeout(WAIT_MS);
-      await page.goto(relay.url);
-      await page.getByLabel("Email").fill(EMAIL);
-      await page.getByLabel("Password").fill(PASSWORD);
-      await page.getByRole("button", { name: "Sign in" }).click();
-      await page.getByRole("heading", { name: "Connect to a computer" }).waitFor();
-      await page.getByLabel("Share code").fill(await agent.code());
-      await page.getByRole("button", { name: "Connect", exact: true }).click();
-      await agent.answer(0, "c");
-      await page.waitForFunction(() => performance.getEntriesByName("tether:first_frame").length > 0);
+      const live = await liveSession(browser, relay.url, agent);
+      context = live.context;
+      const page = live.page;
       // Both displays are offered.
       await page.getByLabel("Display").locator("option", { hasText: "probe-2" }).waitFor({ state: "attached" });
       const [x, y] = [600, 300];
@@ -56,7 +47,7 @@ for (const [codec, seconds, seed] of [
       for (const kind of Object.keys(PHASES)) assert.ok(r.phases[kind]?.n > 0, `no ${kind} phase ran`);
       await page.getByRole("button", { name: "End session" }).waitFor();
     } finally {
-      await context.close();
+      await context?.close();
       agent.stop();
     }
   });
