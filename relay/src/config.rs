@@ -53,6 +53,8 @@ pub struct Config {
     pub webhook_max_attempts: u32,
     /// ICE/TURN settings.
     pub turn: TurnConfig,
+    /// Share-code guessing budgets (`[guessing]`).
+    pub guessing: crate::signaling::budget::GuessRules,
 }
 
 /// ICE and TURN settings.
@@ -103,6 +105,7 @@ impl Default for Config {
             webhook_retry_base_ms: 30_000,
             webhook_max_attempts: 8,
             turn: TurnConfig::default(),
+            guessing: Default::default(),
         }
     }
 }

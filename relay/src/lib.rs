@@ -119,7 +119,7 @@ pub fn state(cfg: Config, store: Arc<dyn Store>, key: &[u8]) -> AppState {
             consent: Duration::from_secs(cfg.consent_timeout_secs),
             max_session: Duration::from_secs(cfg.max_session_secs),
         },
-        throttle: Rules::default(),
+        guessing: cfg.guessing,
         stun_urls: cfg.turn.stun_urls.clone(),
         turn_urls: cfg.turn_urls(),
         turn_secret,

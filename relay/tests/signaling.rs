@@ -255,65 +255,125 @@ async fn viewer_cancel_closes_the_agents_prompt() {
     assert_ne!(expect_code(&mut agent).await, code);
 }
 
-#[tokio::test]
-async fn wrong_codes_are_throttled_with_growing_delays_and_audited() {
-    let (relay, token) = relay_with_jane().await;
-    let mut agent = relay.agent("pc").await;
-    let code = expect_code(&mut agent).await;
-    let wrong = if code == "0000000000" {
-        "1111111111"
-    } else {
-        "0000000000"
-    };
-    let mut viewer = relay.viewer(&token).await;
-    let mut delays = Vec::new();
-    for _ in 0..4 {
-        viewer.send(&connect(wrong, Mode::Control)).await;
-        let Message::Error(e) = viewer.recv().await else {
-            panic!()
-        };
-        assert_eq!(e.code, ErrorCode::InvalidCode);
-        delays.push(e.retry_after_ms);
-    }
-    assert_eq!(delays, [None, None, None, Some(1000)]);
-    // Blocked now, even for the right code.
-    viewer.send(&connect(&code, Mode::Control)).await;
-    let Message::Error(e) = viewer.recv().await else {
-        panic!()
-    };
-    assert_eq!(e.code, ErrorCode::Throttled);
-    assert!(
-        e.retry_after_ms.is_some_and(|ms| ms > 0 && ms <= 1000),
-        "{e:?}"
-    );
+/// A code no agent shows: the live one with its first digit changed.
+fn wrong_code(code: &str) -> String {
+    let first = if code.starts_with('0') { '1' } else { '0' };
+    format!("{first}{}", &code[1..])
+}
 
-    let store = relay.store();
-    let org = store
+/// The audit entries of `org` with `action` and `outcome`.
+fn audited(relay: &Relay, org: i64, action: &str, outcome: &str) -> usize {
+    relay
+        .store()
+        .list_audit(
+            org,
+            &AuditFilter {
+                action: Some(action.into()),
+                outcome: Some(outcome.into()),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn wrong_codes_spend_a_budget_that_right_codes_never_refill() {
+    let (relay, token) = relay_with_jane_and(|c| {
+        c.guessing.account.burst = 3;
+    })
+    .await;
+    let org = relay
+        .store()
         .user_for_login("jane@acme.example")
         .unwrap()
         .unwrap()
         .org_id;
-    let wrong_count = store
-        .list_audit(
-            org,
-            &AuditFilter {
-                outcome: Some("wrong_code".into()),
-                ..Default::default()
-            },
-        )
+    // Jane runs her own agent and connects to it between guesses, which used to reset her count.
+    let mut own = relay.agent("janes-pc").await;
+    let mut viewer = relay.viewer(&token).await;
+    for _ in 0..3 {
+        let code = expect_code(&mut own).await;
+        let req = request(&mut own, &mut viewer, &code, Mode::Control).await;
+        viewer
+            .send(&Message::ConsentCancel(ConsentCancel {
+                request_id: req.request_id,
+                reason: CancelReason::ViewerCancelled,
+            }))
+            .await;
+        let Message::ConsentCancel(_) = own.recv().await else {
+            panic!("expected consent_cancel")
+        };
+        viewer
+            .send(&connect(&wrong_code(&code), Mode::Control))
+            .await;
+        let Message::Error(e) = viewer.recv().await else {
+            panic!("expected invalid_code")
+        };
+        assert_eq!(e.code, ErrorCode::InvalidCode);
+    }
+    // Her budget is spent: refused before the code is even looked up, right code or not.
+    let code = expect_code(&mut own).await;
+    viewer.send(&connect(&code, Mode::Control)).await;
+    let Message::Error(e) = viewer.recv().await else {
+        panic!("expected throttled")
+    };
+    assert_eq!(e.code, ErrorCode::Throttled);
+    let hour = 3_600_000;
+    assert!(
+        e.retry_after_ms
+            .is_some_and(|ms| ms > hour - 60_000 && ms <= hour),
+        "{e:?}"
+    );
+    assert_eq!(audited(&relay, org, "connect", "wrong_code"), 3);
+    assert_eq!(audited(&relay, org, "connect", "throttled"), 1);
+    assert_eq!(audited(&relay, org, "guessing_lockout", "account"), 1);
+}
+
+#[tokio::test]
+async fn an_empty_relay_budget_never_refuses_a_right_code_and_locks_the_guesser() {
+    let (relay, token) = relay_with_jane_and(|c| {
+        c.guessing.relay.burst = 2;
+    })
+    .await;
+    relay.add_user(
+        "Acme IT",
+        "bob@acme.example",
+        "Bob Roe",
+        OrgRole::Technician,
+    );
+    let bob = relay.token("bob@acme.example").await;
+    let org = relay
+        .store()
+        .user_for_login("jane@acme.example")
         .unwrap()
-        .len();
-    let throttled = store
-        .list_audit(
-            org,
-            &AuditFilter {
-                outcome: Some("throttled".into()),
-                ..Default::default()
-            },
-        )
         .unwrap()
-        .len();
-    assert_eq!((wrong_count, throttled), (4, 1));
+        .org_id;
+    let mut agent = relay.agent("pc").await;
+    let code = expect_code(&mut agent).await;
+    let mut jane = relay.viewer(&token).await;
+    for _ in 0..2 {
+        jane.send(&connect(&wrong_code(&code), Mode::Control)).await;
+        let Message::Error(e) = jane.recv().await else {
+            panic!("expected invalid_code")
+        };
+        assert_eq!((e.code, e.retry_after_ms), (ErrorCode::InvalidCode, None));
+    }
+    // The relay-wide budget is empty: Bob, typing the right code, still reaches the agent.
+    let mut bob = relay.viewer(&bob).await;
+    let req = request(&mut agent, &mut bob, &code, Mode::Control).await;
+    assert_eq!(req.viewer.email, "bob@acme.example");
+    // Jane's next wrong code during the campaign locks her account for four hours.
+    jane.send(&connect(&wrong_code(&code), Mode::Control)).await;
+    let Message::Error(e) = jane.recv().await else {
+        panic!("expected invalid_code")
+    };
+    assert_eq!(e.code, ErrorCode::InvalidCode);
+    assert!(
+        e.retry_after_ms.is_some_and(|ms| ms >= 4 * 3_600_000),
+        "{e:?}"
+    );
+    assert_eq!(audited(&relay, org, "guessing_lockout", "campaign"), 1);
 }
 
 #[tokio::test]

@@ -12,8 +12,8 @@ use tether_protocol::signal::{
 };
 use tokio::sync::{Notify, mpsc};
 
+use super::budget::{Attempt, Charge, GuessBudgets, GuessRules, Guesser, Scope};
 use super::metrics::{Counter, Metrics};
-use super::throttle::{Key, Rules, Throttle};
 use crate::auth;
 use crate::store::AuditEntry;
 use crate::store::{Principal, Store};
@@ -29,8 +29,8 @@ pub const QUEUE_DEPTH: usize = 256;
 pub struct HubConfig {
     /// Code, consent and session timing.
     pub timeouts: Timeouts,
-    /// Wrong-code throttling.
-    pub throttle: Rules,
+    /// Share-code guessing budgets.
+    pub guessing: GuessRules,
     /// STUN URLs handed out without credentials.
     pub stun_urls: Vec<String>,
     /// TURN URLs handed out with per-session credentials.
@@ -185,7 +185,7 @@ pub struct Hub {
     pub(super) state: Mutex<HubState>,
     /// Audit entries recorded under the state lock, written once it is released.
     pub(super) pending_audit: Mutex<Vec<AuditEntry>>,
-    pub(super) throttle: Mutex<Throttle>,
+    pub(super) budgets: Mutex<GuessBudgets>,
     pub(super) store: Arc<dyn Store>,
     pub(super) cfg: HubConfig,
     /// Counters for `/metrics`.
@@ -198,7 +198,7 @@ impl Hub {
         Hub {
             state: Mutex::new(HubState::default()),
             pending_audit: Mutex::new(Vec::new()),
-            throttle: Mutex::new(Throttle::new(cfg.throttle)),
+            budgets: Mutex::new(GuessBudgets::new(cfg.guessing)),
             store,
             cfg,
             metrics: Metrics::default(),
@@ -388,6 +388,49 @@ impl Hub {
         }
     }
 
+    /// Audits what a wrong code emptied, once per exhaustion, so an admin (audit log, webhook
+    /// actions `guessing_lockout` and `guessing_campaign`) sees a guessing campaign as it runs.
+    fn report_guessing(&self, p: &Principal, ip: IpAddr, charge: &Charge) {
+        let actor = format!("user:{}", p.user_id);
+        let retry_after_secs = charge.retry_after.as_secs();
+        for scope in &charge.emptied {
+            let (action, outcome, org) = match scope {
+                Scope::Relay => ("guessing_campaign", "relay", None),
+                Scope::Org(_) => ("guessing_campaign", "org", Some(p.org_id)),
+                // Reported below as the campaign lock.
+                Scope::Account(_) if charge.locked => continue,
+                Scope::Account(_) => ("guessing_lockout", "account", Some(p.org_id)),
+                Scope::Address(_) => ("guessing_lockout", "address", Some(p.org_id)),
+            };
+            if org.is_none() {
+                tracing::warn!(%ip, user = p.user_id, "relay-wide share-code guessing budget exhausted");
+            }
+            self.audit(
+                org,
+                &actor,
+                action,
+                outcome,
+                serde_json::json!({"ip": ip.to_string(), "retry_after_secs": retry_after_secs}),
+            );
+        }
+        if charge.locked {
+            self.metrics.inc(Counter::GuessingLockouts);
+            self.audit(
+                Some(p.org_id),
+                &actor,
+                "guessing_lockout",
+                "campaign",
+                serde_json::json!({"ip": ip.to_string(), "retry_after_secs": retry_after_secs}),
+            );
+        } else if charge
+            .emptied
+            .iter()
+            .any(|s| matches!(s, Scope::Account(_) | Scope::Address(_)))
+        {
+            self.metrics.inc(Counter::GuessingLockouts);
+        }
+    }
+
     fn connect(&self, st: &mut HubState, viewer_id: ConnId, code: &str, mode: Mode) {
         let now = Instant::now();
         let Some(viewer) = st.viewers.get(&viewer_id) else {
@@ -413,57 +456,67 @@ impl Hub {
                 "a request is already pending; cancel it first",
             );
         }
-        let keys = [Key::Ip(ip), Key::User(p.user_id)];
-        let mut throttle = self.throttle.lock().unwrap_or_else(|e| e.into_inner());
-        if let Err(wait) = throttle.check(now, &keys) {
-            self.metrics.inc(Counter::ConnectThrottled);
-            self.audit(
-                Some(p.org_id),
-                &actor,
-                "connect",
-                "throttled",
-                serde_json::json!({"ip": ip.to_string()}),
-            );
-            return link.send(Message::Error(ErrorMessage {
-                retry_after_ms: Some(wait.as_millis() as u64),
-                ..ErrorMessage::new(
-                    ErrorCode::Throttled,
-                    "too many wrong codes; wait before trying again",
-                )
-            }));
-        }
-        let hash = auth::code_hash(&self.cfg.code_key, code);
-        let Some(&agent_id) = st.codes.get(&hash) else {
-            let delay = throttle.failure(now, &keys);
-            self.metrics.inc(Counter::ConnectWrongCode);
-            let expired = st.spent.contains_key(&hash);
-            let outcome = if expired {
-                "expired_code"
-            } else {
-                "wrong_code"
-            };
-            self.audit(
-                Some(p.org_id),
-                &actor,
-                "connect",
-                outcome,
-                serde_json::json!({"ip": ip.to_string()}),
-            );
-            let (code, text) = if expired {
-                (
-                    ErrorCode::CodeExpired,
-                    "this code has expired or was already used; ask for a new one",
-                )
-            } else {
-                (ErrorCode::InvalidCode, "no computer is showing this code")
-            };
-            return link.send(Message::Error(ErrorMessage {
-                retry_after_ms: (!delay.is_zero()).then_some(delay.as_millis() as u64),
-                ..ErrorMessage::new(code, text)
-            }));
+        let who = Guesser {
+            ip,
+            account: p.user_id,
+            org: p.org_id,
         };
-        throttle.success(&keys);
-        drop(throttle);
+        let hash = auth::code_hash(&self.cfg.code_key, code);
+        let attempt = self
+            .budgets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .attempt(now, &who, || st.codes.get(&hash).copied());
+        let agent_id = match attempt {
+            Attempt::Right(agent_id) => agent_id,
+            Attempt::Refused { retry_after } => {
+                self.metrics.inc(Counter::ConnectThrottled);
+                self.audit(
+                    Some(p.org_id),
+                    &actor,
+                    "connect",
+                    "throttled",
+                    serde_json::json!({"ip": ip.to_string()}),
+                );
+                return link.send(Message::Error(ErrorMessage {
+                    retry_after_ms: Some(retry_after.as_millis() as u64),
+                    ..ErrorMessage::new(
+                        ErrorCode::Throttled,
+                        "too many wrong codes; wait before trying again",
+                    )
+                }));
+            }
+            Attempt::Wrong(charge) => {
+                self.metrics.inc(Counter::ConnectWrongCode);
+                let expired = st.spent.contains_key(&hash);
+                let outcome = if expired {
+                    "expired_code"
+                } else {
+                    "wrong_code"
+                };
+                self.audit(
+                    Some(p.org_id),
+                    &actor,
+                    "connect",
+                    outcome,
+                    serde_json::json!({"ip": ip.to_string()}),
+                );
+                self.report_guessing(&p, ip, &charge);
+                let (code, text) = if expired {
+                    (
+                        ErrorCode::CodeExpired,
+                        "this code has expired or was already used; ask for a new one",
+                    )
+                } else {
+                    (ErrorCode::InvalidCode, "no computer is showing this code")
+                };
+                let retry = charge.retry_after;
+                return link.send(Message::Error(ErrorMessage {
+                    retry_after_ms: (!retry.is_zero()).then_some(retry.as_millis() as u64),
+                    ..ErrorMessage::new(code, text)
+                }));
+            }
+        };
         let request_id = RequestId::new(auth::new_id("rq_")).expect("generated ids are valid");
         let Some(slot) = st.agents.get_mut(&agent_id).and_then(|a| a.code.as_mut()) else {
             return;
@@ -695,7 +748,7 @@ impl Hub {
         st.spent
             .retain(|_, at| now.saturating_duration_since(*at) < keep);
         drop(st);
-        self.throttle
+        self.budgets
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .prune(now);

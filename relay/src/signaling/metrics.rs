@@ -12,8 +12,10 @@ pub enum Counter {
     ConnectOk,
     /// `connect` with a wrong or expired code.
     ConnectWrongCode,
-    /// `connect` refused by the throttle.
+    /// `connect` refused because the guesser's own budget is empty.
     ConnectThrottled,
+    /// Addresses or accounts that ran out of guessing budget, or were locked in a campaign.
+    GuessingLockouts,
     /// Sessions started.
     SessionsStarted,
     /// Sessions ended.
@@ -41,6 +43,11 @@ const COUNTERS: &[(Counter, &str, &str)] = &[
         Counter::ConnectThrottled,
         "tether_connect_total{outcome=\"throttled\"}",
         "",
+    ),
+    (
+        Counter::GuessingLockouts,
+        "tether_guessing_lockouts_total",
+        "tether_guessing_lockouts_total",
     ),
     (
         Counter::SessionsStarted,
@@ -75,7 +82,7 @@ const BUCKETS_US: &[u64] = &[50, 100, 250, 500, 1000, 2500, 5000, 10_000, 50_000
 /// The relay's metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    counters: [AtomicU64; 8],
+    counters: [AtomicU64; 9],
     connect_buckets: [AtomicU64; 9],
     connect_count: AtomicU64,
     connect_sum_us: AtomicU64,

@@ -5,6 +5,7 @@
 //! drains a bounded queue. Share-code lifecycles are the protocol crate's sans-IO machines; the
 //! hub turns their outputs into messages, rows and audit entries ([`flow`]).
 
+pub mod budget;
 pub mod flow;
 pub mod hub;
 pub mod machines;

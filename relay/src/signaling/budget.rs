@@ -1,0 +1,293 @@
+//! Share-code guessing budgets: what stops a supporter's account from finding somebody's code.
+//!
+//! Every wrong code costs one token from four buckets: the source address's, the account's, the
+//! organisation's and the relay's. Buckets refill with time only, one token every `refill_secs`
+//! up to `burst`: a right code (the guesser's own or anybody's) gives nothing back, so connecting
+//! to one's own agent between guesses buys nothing.
+//!
+//! The address and account buckets belong to the guesser: when either is empty the attempt is
+//! refused before the code is looked up (looking it up would tell a blocked guesser whether it
+//! was right). The organisation and relay buckets are shared with innocent colleagues, so they
+//! never refuse anything and a right code is always looked up; instead, a wrong code that finds a
+//! shared bucket empty (a guessing campaign is running) locks the guesser's account for
+//! `lock_secs` (not the address: colleagues behind the same NAT keep theirs). A supporter typing right codes is never refused, whatever others do.
+//!
+//! Time is passed in: the budgets are sans-IO like the protocol machines, which is what lets the
+//! simulation below run a day of attack in virtual time.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+/// One bucket's shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bucket {
+    /// Tokens it holds when full.
+    pub burst: u32,
+    /// Seconds to earn one token back.
+    pub refill_secs: u64,
+}
+
+impl Bucket {
+    fn every(&self) -> Duration {
+        Duration::from_secs(self.refill_secs.max(1))
+    }
+
+    /// How far past `now` the bucket may be in debt and still hold one token.
+    fn slack(&self) -> Duration {
+        self.every().saturating_mul(self.burst.max(1) - 1)
+    }
+
+    /// Tokens earned in a day by a bucket drained all day, plus its burst.
+    pub fn per_day(&self) -> u64 {
+        u64::from(self.burst) + 86_400 / self.refill_secs.max(1)
+    }
+}
+
+/// The four buckets and the campaign lock. `[guessing]` in the relay's configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GuessRules {
+    /// Per source address (IPv6 by /64, since one host usually holds a whole /64).
+    pub address: Bucket,
+    /// Per account.
+    pub account: Bucket,
+    /// Per organisation, shared: never refuses, starts the campaign lock when empty.
+    pub org: Bucket,
+    /// Relay-wide, shared: never refuses, starts the campaign lock when empty.
+    pub relay: Bucket,
+    /// How long a wrong code during a campaign locks the guesser's account.
+    pub lock_secs: u64,
+}
+
+impl Default for GuessRules {
+    fn default() -> Self {
+        GuessRules {
+            address: Bucket {
+                burst: 20,
+                refill_secs: 1_800,
+            },
+            account: Bucket {
+                burst: 10,
+                refill_secs: 3_600,
+            },
+            org: Bucket {
+                burst: 200,
+                refill_secs: 120,
+            },
+            relay: Bucket {
+                burst: 1_000,
+                refill_secs: 20,
+            },
+            lock_secs: 4 * 3_600,
+        }
+    }
+}
+
+/// What a bucket belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// A source address; IPv6 cut to its /64, IPv4-mapped IPv6 read as IPv4.
+    Address(IpAddr),
+    /// An account.
+    Account(i64),
+    /// An organisation.
+    Org(i64),
+    /// The whole relay.
+    Relay,
+}
+
+impl Scope {
+    /// The address scope of `ip`.
+    pub fn address(ip: IpAddr) -> Scope {
+        let ip = match ip {
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => {
+                    let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                    IpAddr::V6(bits.into())
+                }
+            },
+            v4 => v4,
+        };
+        Scope::Address(ip)
+    }
+}
+
+/// Who is typing a code.
+#[derive(Debug, Clone, Copy)]
+pub struct Guesser {
+    /// The viewer socket's source address.
+    pub ip: IpAddr,
+    /// The signed-in account.
+    pub account: i64,
+    /// The account's organisation.
+    pub org: i64,
+}
+
+impl Guesser {
+    fn own(&self) -> [Scope; 2] {
+        [Scope::address(self.ip), Scope::Account(self.account)]
+    }
+}
+
+/// The outcome of one code attempt.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Attempt<T> {
+    /// The guesser's own address or account has no token left: nothing was looked up.
+    Refused {
+        /// When the emptier of the two has a token again.
+        retry_after: Duration,
+    },
+    /// The code is live; nothing was charged.
+    Right(T),
+    /// A wrong code, charged.
+    Wrong(Charge),
+}
+
+/// What a wrong code cost.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Charge {
+    /// Until when the guesser's next attempt would be refused (zero if tokens are left).
+    pub retry_after: Duration,
+    /// Buckets this guess emptied (they had a token before it), to report once per exhaustion.
+    pub emptied: Vec<Scope>,
+    /// A shared bucket was already empty, so the guesser's account was locked.
+    pub locked: bool,
+}
+
+/// The budgets' state: the theoretical time each bucket is full again (GCRA), for buckets that
+/// are not full.
+#[derive(Debug)]
+pub struct GuessBudgets {
+    rules: GuessRules,
+    full_at: HashMap<Scope, Instant>,
+}
+
+impl GuessBudgets {
+    /// Full buckets everywhere.
+    pub fn new(rules: GuessRules) -> Self {
+        GuessBudgets {
+            rules,
+            full_at: HashMap::new(),
+        }
+    }
+
+    /// The rules in force.
+    pub fn rules(&self) -> &GuessRules {
+        &self.rules
+    }
+
+    fn bucket(&self, scope: &Scope) -> Bucket {
+        match scope {
+            Scope::Address(_) => self.rules.address,
+            Scope::Account(_) => self.rules.account,
+            Scope::Org(_) => self.rules.org,
+            Scope::Relay => self.rules.relay,
+        }
+    }
+
+    /// How long until `scope` holds a token (zero: it holds one now).
+    pub fn wait(&self, now: Instant, scope: &Scope) -> Duration {
+        let b = self.bucket(scope);
+        self.full_at.get(scope).map_or(Duration::ZERO, |t| {
+            t.saturating_duration_since(now + b.slack())
+        })
+    }
+
+    /// Tokens `scope` holds at `now`.
+    pub fn tokens(&self, now: Instant, scope: &Scope) -> u32 {
+        let b = self.bucket(scope);
+        let Some(full_at) = self.full_at.get(scope) else {
+            return b.burst;
+        };
+        let debt = full_at.saturating_duration_since(now);
+        let owed = debt.as_nanos().div_ceil(b.every().as_nanos());
+        b.burst
+            .saturating_sub(u32::try_from(owed).unwrap_or(u32::MAX))
+    }
+
+    /// One attempt by `who` at `now`: refused if their own buckets are empty, else `lookup` runs
+    /// and a miss is charged. Nothing is ever given back.
+    pub fn attempt<T>(
+        &mut self,
+        now: Instant,
+        who: &Guesser,
+        lookup: impl FnOnce() -> Option<T>,
+    ) -> Attempt<T> {
+        let own = who.own();
+        let retry_after = own
+            .iter()
+            .map(|s| self.wait(now, s))
+            .max()
+            .unwrap_or_default();
+        if !retry_after.is_zero() {
+            return Attempt::Refused { retry_after };
+        }
+        match lookup() {
+            Some(t) => Attempt::Right(t),
+            None => Attempt::Wrong(self.charge(now, who)),
+        }
+    }
+
+    fn charge(&mut self, now: Instant, who: &Guesser) -> Charge {
+        let own = who.own();
+        let shared = [Scope::Org(who.org), Scope::Relay];
+        let mut charge = Charge::default();
+        for s in shared {
+            if self.wait(now, &s).is_zero() {
+                self.take(now, s);
+                if !self.wait(now, &s).is_zero() {
+                    charge.emptied.push(s);
+                }
+            } else {
+                charge.locked = true;
+            }
+        }
+        for s in own {
+            self.take(now, s);
+            if charge.locked && matches!(s, Scope::Account(_)) {
+                let b = self.bucket(&s);
+                let locked = now + b.slack() + Duration::from_secs(self.rules.lock_secs);
+                let t = self.full_at.entry(s).or_insert(now);
+                *t = (*t).max(locked);
+            }
+            if !self.wait(now, &s).is_zero() {
+                charge.emptied.push(s);
+            }
+        }
+        charge.retry_after = own
+            .iter()
+            .map(|s| self.wait(now, s))
+            .max()
+            .unwrap_or_default();
+        charge
+    }
+
+    fn take(&mut self, now: Instant, s: Scope) {
+        let every = self.bucket(&s).every();
+        let t = self.full_at.entry(s).or_insert(now);
+        *t = (*t).max(now) + every;
+    }
+
+    /// Forgets full buckets, so memory stays bounded however many addresses guessed.
+    pub fn prune(&mut self, now: Instant) {
+        self.full_at.retain(|_, t| *t > now);
+    }
+
+    /// Buckets not full, for tests and metrics.
+    pub fn len(&self) -> usize {
+        self.full_at.len()
+    }
+
+    /// Whether every bucket is full.
+    pub fn is_empty(&self) -> bool {
+        self.full_at.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests;
