@@ -306,4 +306,24 @@ mod tests {
         assert_eq!(c.turn_urls(), ["turn:relay.example:3478?transport=udp"]);
         assert!(toml::from_str::<Config>("lisen = \"0.0.0.0:9000\"").is_err());
     }
+
+    #[test]
+    fn a_guessing_section_changes_only_the_buckets_it_names() {
+        let c: Config =
+            toml::from_str("[guessing]\naccount = { burst = 3, refill_secs = 60 }\nlock_secs = 0")
+                .unwrap();
+        let default = crate::signaling::budget::GuessRules::default();
+        assert_eq!(
+            (c.guessing.account.burst, c.guessing.account.refill_secs),
+            (3, 60)
+        );
+        assert_eq!(c.guessing.lock_secs, 0);
+        assert_eq!(c.guessing.relay, default.relay);
+        assert_eq!(c.guessing.address, default.address);
+        assert!(toml::from_str::<Config>("[guessing]\naccount = { burst = 3 }").is_err());
+        assert!(
+            toml::from_str::<Config>("[guessing]\nacount = { burst = 3, refill_secs = 1 }")
+                .is_err()
+        );
+    }
 }

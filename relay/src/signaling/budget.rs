@@ -10,7 +10,8 @@
 //! was right). The organisation and relay buckets are shared with innocent colleagues, so they
 //! never refuse anything and a right code is always looked up; instead, a wrong code that finds a
 //! shared bucket empty (a guessing campaign is running) locks the guesser's account for
-//! `lock_secs` (not the address: colleagues behind the same NAT keep theirs). A supporter typing right codes is never refused, whatever others do.
+//! `lock_secs` (not the address: colleagues behind the same NAT keep theirs). A supporter typing
+//! right codes is never refused, whatever others do.
 //!
 //! Time is passed in: the budgets are sans-IO like the protocol machines, which is what lets the
 //! simulation below run a day of attack in virtual time.
