@@ -8,6 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::error::{Error, Result};
 
@@ -99,9 +100,22 @@ pub fn new_totp_secret() -> String {
         .to_string()
 }
 
-/// Checks a TOTP code at Unix time `now_secs`.
-pub fn check_totp(secret_b32: &str, account: &str, code: &str, now_secs: u64) -> bool {
-    totp(secret_b32, account).is_ok_and(|t| t.check(code.trim(), now_secs))
+/// The 30-second time step whose code `code` is, at Unix time `now_secs` with one step of skew
+/// either way, or `None` if it is none of them. Each step may be spent once
+/// ([`crate::store::Store::spend_totp_step`]), so a code seen over a shoulder or in a log cannot
+/// be replayed. Compared in constant time.
+pub fn totp_step(secret_b32: &str, account: &str, code: &str, now_secs: u64) -> Option<u64> {
+    let t = totp(secret_b32, account).ok()?;
+    let code = code.trim().as_bytes();
+    let now = now_secs / t.step;
+    let mut found = None;
+    for step in now.saturating_sub(1)..=now + 1 {
+        let expected = t.generate(step * t.step);
+        if bool::from(expected.as_bytes().ct_eq(code)) {
+            found = Some(step);
+        }
+    }
+    found
 }
 
 #[cfg(test)]
@@ -130,8 +144,12 @@ mod tests {
         let s = new_totp_secret();
         let t = totp(&s, "jane@acme").unwrap();
         let code = t.generate(1_700_000_000);
-        assert!(check_totp(&s, "jane@acme", &code, 1_700_000_000));
-        assert!(check_totp(&s, "jane@acme", &code, 1_700_000_030)); // one step of skew
-        assert!(!check_totp(&s, "jane@acme", &code, 1_700_000_300));
+        let step = 1_700_000_000 / 30;
+        assert_eq!(totp_step(&s, "jane@acme", &code, 1_700_000_000), Some(step));
+        // One step of skew either way, and the step named is the code's, not the clock's.
+        assert_eq!(totp_step(&s, "jane@acme", &code, 1_700_000_030), Some(step));
+        assert_eq!(totp_step(&s, "jane@acme", &code, 1_699_999_970), Some(step));
+        assert_eq!(totp_step(&s, "jane@acme", &code, 1_700_000_300), None);
+        assert_eq!(totp_step(&s, "jane@acme", " 000000x", 1_700_000_000), None);
     }
 }

@@ -82,12 +82,37 @@ async fn totp_cannot_be_skipped_once_enrolled() {
         (status, body["error"]["code"].as_str()),
         (401, Some("bad_credentials"))
     );
-    let code = tether_relay::auth::totp(&secret, "jane@acme.example")
+    // The confirming code was spent; the next step's code (one step of skew) signs in, once.
+    let next = tether_relay::auth::totp(&secret, "jane@acme.example")
         .unwrap()
-        .generate(tether_relay::unix_secs());
-    let (status, body) = login(Some(code)).await;
+        .generate(now + 30);
+    let (status, body) = login(Some(code.clone())).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("bad_credentials")),
+        "the confirming code signs nobody in"
+    );
+    let (status, body) = login(Some(next.clone())).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["user"]["totp_enabled"], true);
+    let (status, body) = login(Some(next)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("bad_credentials")),
+        "a code signs in once"
+    );
+    let replays = relay.audit(&token, "login").await;
+    let outcomes: Vec<_> = replays
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["outcome"].as_str())
+        .collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "reused_totp").count(),
+        2,
+        "{outcomes:?}"
+    );
 }
 
 #[tokio::test]

@@ -239,12 +239,14 @@ pub async fn login(
         return fail("bad_credentials", Error::BadCredentials);
     };
     if let Some(secret) = &user.totp_secret {
-        match &req.totp {
-            None => return Err(Error::TotpRequired),
-            Some(code) if !secrets::check_totp(secret, &user.email, code, crate::unix_secs()) => {
-                return fail("bad_totp", Error::BadCredentials);
-            }
-            Some(_) => {}
+        let Some(code) = &req.totp else {
+            return Err(Error::TotpRequired);
+        };
+        let Some(step) = secrets::totp_step(secret, &user.email, code, crate::unix_secs()) else {
+            return fail("bad_totp", Error::BadCredentials);
+        };
+        if !state.store.spend_totp_step(user.org_id, user.id, step)? {
+            return fail("reused_totp", Error::BadCredentials);
         }
     }
     state
@@ -359,7 +361,11 @@ pub async fn totp_confirm(
         .store
         .totp_pending(p.org_id, p.user_id)?
         .ok_or(Error::BadRequest("no TOTP enrolment is pending".into()))?;
-    if !secrets::check_totp(&secret, &p.email, &req.code, crate::unix_secs()) {
+    let Some(step) = secrets::totp_step(&secret, &p.email, &req.code, crate::unix_secs()) else {
+        return Err(Error::BadCredentials);
+    };
+    // The confirming code is spent too: it cannot sign in a second browser afterwards.
+    if !state.store.spend_totp_step(p.org_id, p.user_id, step)? {
         return Err(Error::BadCredentials);
     }
     state.store.confirm_totp(p.org_id, p.user_id)?;

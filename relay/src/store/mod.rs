@@ -448,6 +448,10 @@ pub trait Store: Send + Sync + 'static {
     fn totp_pending(&self, org: OrgId, user: UserId) -> StoreResult<Option<String>>;
     /// Confirms the pending TOTP secret; from then on every sign-in needs a code.
     fn confirm_totp(&self, org: OrgId, user: UserId) -> StoreResult<()>;
+    /// Spends a TOTP time step: true if it is later than every step the user spent before (the
+    /// code is fresh), false if it was used already or an earlier one was. One statement, so two
+    /// sign-ins racing with the same code cannot both win.
+    fn spend_totp_step(&self, org: OrgId, user: UserId, step: u64) -> StoreResult<bool>;
 
     /// Stores a token's hash.
     #[allow(clippy::too_many_arguments)]

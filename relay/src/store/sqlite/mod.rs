@@ -14,6 +14,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../schema.sql")),
     M::up(include_str!("../webhooks.sql")),
     M::up(include_str!("../group_policies.sql")),
+    M::up(include_str!("../totp_steps.sql")),
 ];
 
 /// SQLite-backed store.
@@ -233,6 +234,17 @@ impl Store for SqliteStore {
             params![org, user],
         )?;
         one_row(n)
+    }
+
+    fn spend_totp_step(&self, org: OrgId, user: UserId, step: u64) -> StoreResult<bool> {
+        let step = i64::try_from(step).unwrap_or(i64::MAX);
+        let n = self.db()?.execute(
+            "UPDATE users SET totp_last_step = ?3
+             WHERE id = ?2 AND (totp_last_step IS NULL OR totp_last_step < ?3)
+             AND id IN (SELECT user_id FROM memberships WHERE org_id = ?1)",
+            params![org, user, step],
+        )?;
+        Ok(n == 1)
     }
 
     fn insert_token(

@@ -67,6 +67,7 @@ fn queries_are_scoped_by_org() {
         s.set_totp_pending(globex, jane, "S"),
         Err(StoreError::NotFound)
     ));
+    assert!(!s.spend_totp_step(globex, jane, 7).unwrap());
     s.create_session(&SessionRecord {
         id: "s1".into(),
         org_id: acme,
@@ -140,4 +141,22 @@ fn enrollment_tokens_are_spent_once_per_use_and_never_when_dead() {
         s.revoke_enrollment_token(other, id, 70),
         Err(StoreError::NotFound)
     ));
+}
+
+#[test]
+fn each_totp_step_is_spent_once_and_never_an_earlier_one() {
+    let s = SqliteStore::in_memory().unwrap();
+    let (org, jane) = s
+        .create_user("Acme", &user("jane@acme"), Role::Owner, 0)
+        .unwrap();
+    assert!(s.spend_totp_step(org, jane, 100).unwrap());
+    assert!(
+        !s.spend_totp_step(org, jane, 100).unwrap(),
+        "the same step twice"
+    );
+    assert!(
+        !s.spend_totp_step(org, jane, 99).unwrap(),
+        "an earlier step after a later one"
+    );
+    assert!(s.spend_totp_step(org, jane, 101).unwrap());
 }
