@@ -26,6 +26,11 @@ pub enum Error {
     /// Authenticated, but the role lacks the permission.
     #[error("not allowed")]
     Forbidden,
+    /// An organisation's credential on a relay-wide endpoint.
+    #[error(
+        "relay-wide figures need a relay operator key (tether-relay admin operator-key create), not an organisation's credential"
+    )]
+    OperatorOnly,
     /// No such resource in the caller's organisation.
     #[error("not found")]
     NotFound,
@@ -70,7 +75,7 @@ impl Error {
             Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Error::TotpRequired => (StatusCode::UNAUTHORIZED, "totp_required"),
             Error::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
-            Error::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            Error::Forbidden | Error::OperatorOnly => (StatusCode::FORBIDDEN, "forbidden"),
             Error::NotFound | Error::Store(StoreError::NotFound) => {
                 (StatusCode::NOT_FOUND, "not_found")
             }

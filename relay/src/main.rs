@@ -57,6 +57,28 @@ enum AdminCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Keys of the relay's operator, for relay-wide figures (`/metrics`).
+    OperatorKey {
+        #[command(subcommand)]
+        command: OperatorKeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OperatorKeyCommand {
+    /// Create a key and print it (once; only its hash is kept).
+    Create {
+        /// What the key is for, e.g. "prometheus".
+        #[arg(long)]
+        name: String,
+    },
+    /// List keys (never the keys themselves).
+    List,
+    /// Revoke a key by id; it stops working at once.
+    Revoke {
+        /// The key's id (from `list`).
+        id: i64,
+    },
 }
 
 fn load_config(cli: &Cli) -> Result<Config> {
@@ -87,6 +109,9 @@ async fn main() -> Result<()> {
             tether_relay::run(listener, cfg, shutdown_signal()).await?;
             Ok(())
         }
+        Command::Admin {
+            command: AdminCommand::OperatorKey { command },
+        } => operator_key(&cfg, command),
         Command::Admin {
             command:
                 AdminCommand::CreateUser {
@@ -133,6 +158,47 @@ async fn main() -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn operator_key(cfg: &Config, command: OperatorKeyCommand) -> Result<()> {
+    std::fs::create_dir_all(&cfg.data_dir)?;
+    let store = SqliteStore::open(&cfg.data_dir.join("tether.db"))?;
+    match command {
+        OperatorKeyCommand::Create { name } => {
+            let (id, key) = tether_relay::api::access::new_operator_key(
+                &store,
+                &name,
+                tether_relay::unix_millis(),
+            )?;
+            eprintln!("created operator key {id} ({name}); it is shown only now:");
+            println!("{key}");
+        }
+        OperatorKeyCommand::List => {
+            for k in store.list_operator_keys()? {
+                let state = if k.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "live"
+                };
+                println!("{}\t{}\t{state}", k.id, k.name);
+            }
+        }
+        OperatorKeyCommand::Revoke { id } => {
+            store
+                .revoke_operator_key(id, tether_relay::unix_millis())
+                .with_context(|| format!("no operator key {id}"))?;
+            tether_relay::audit::record(
+                &store,
+                None,
+                "operator",
+                "operator_key_revoked",
+                "ok",
+                serde_json::json!({"id": id}),
+            );
+            println!("revoked operator key {id}");
+        }
+    }
+    Ok(())
 }
 
 fn init_tracing(json: bool) {

@@ -66,8 +66,7 @@ async fn role_change_applies_at_once_to_open_sockets() {
 #[tokio::test]
 async fn api_keys_are_shown_once_scoped_and_revocable() {
     let (relay, owner, _) = two_orgs().await;
-    let body =
-        serde_json::json!({"name": "prometheus", "scopes": ["metrics:read", "sessions:read"]});
+    let body = serde_json::json!({"name": "reports", "scopes": ["sessions:read"]});
     let (status, created) = http(
         relay.addr,
         "POST",
@@ -84,9 +83,9 @@ async fn api_keys_are_shown_once_scoped_and_revocable() {
         !listed.to_string().contains(&key),
         "the key must not be listed again"
     );
-    // Scoped: metrics and sessions yes, audit and users no; keys cannot mint keys.
+    // Scoped: sessions yes, audit and users no, relay-wide metrics never; keys cannot mint keys.
     for (method, path, want) in [
-        ("GET", "/metrics", 200),
+        ("GET", "/metrics", 403),
         ("GET", "/api/v1/sessions", 200),
         ("GET", "/api/v1/audit", 403),
         ("GET", "/api/v1/users", 403),
@@ -137,11 +136,22 @@ async fn api_keys_are_shown_once_scoped_and_revocable() {
         200
     );
     assert_eq!(
-        http(relay.addr, "GET", "/metrics", None, Some(&key))
+        http(relay.addr, "GET", "/api/v1/sessions", None, Some(&key))
             .await
             .0,
         401
     );
+    // The scope that read relay-wide metrics is gone.
+    let old = serde_json::json!({"name": "x", "scopes": ["metrics:read"]});
+    let (status, _) = http(
+        relay.addr,
+        "POST",
+        "/api/v1/api-keys",
+        Some(&old),
+        Some(&owner),
+    )
+    .await;
+    assert_eq!(status, 400);
 }
 
 #[tokio::test]
@@ -171,17 +181,9 @@ async fn an_admin_can_end_a_live_session_and_metrics_count_it() {
         404,
         "already ended"
     );
-    let body = serde_json::json!({"name": "scraper", "scopes": ["metrics:read"]});
-    let (_, created) = http(
-        relay.addr,
-        "POST",
-        "/api/v1/api-keys",
-        Some(&body),
-        Some(&owner),
-    )
-    .await;
-    let key = created["key"].as_str().unwrap();
-    let text = metrics_text(&relay, key).await;
+    let (_, key) =
+        tether_relay::api::access::new_operator_key(&relay.store(), "prometheus", 0).unwrap();
+    let text = metrics_text(&relay, &key).await;
     assert!(text.contains("tether_sessions_started_total 1"), "{text}");
     assert!(text.contains("tether_sessions_ended_total 1"), "{text}");
     assert!(
@@ -390,4 +392,81 @@ async fn openapi_documents_every_route_and_only_real_ones() {
     ] {
         assert!(paths.contains_key(route), "{route} is not in openapi.json");
     }
+    let scopes: Vec<&str> = doc["components"]["schemas"]["NewKey"]["properties"]["scopes"]["items"]
+        ["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    let real: Vec<&str> = tether_relay::api::access::SCOPES
+        .iter()
+        .map(|(_, n)| *n)
+        .collect();
+    assert_eq!(scopes, real, "openapi.json's scopes");
+}
+
+/// `tether-relay admin operator-key …` against the data directory of a running relay.
+fn operator_key_cli(relay: &Relay, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tether-relay"))
+        .arg("--data-dir")
+        .arg(relay.dir.path())
+        .args(["admin", "operator-key"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn relay_wide_metrics_need_an_operator_key_not_an_organisations_owner() {
+    let (relay, owner, _) = two_orgs().await;
+    let key = operator_key_cli(&relay, &["create", "--name", "prometheus"])
+        .trim()
+        .to_owned();
+    assert!(key.starts_with("top_"), "{key}");
+    assert_eq!(
+        http(relay.addr, "GET", "/metrics", None, Some(&key))
+            .await
+            .0,
+        200
+    );
+    // An organisation's owner is told what is needed; nobody signed in is refused outright.
+    let (status, body) = http(relay.addr, "GET", "/metrics", None, Some(&owner)).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("operator key"),
+        "{body}"
+    );
+    assert_eq!(http(relay.addr, "GET", "/metrics", None, None).await.0, 401);
+    let forged = format!("top_{}", &key[4..].chars().rev().collect::<String>());
+    assert_eq!(
+        http(relay.addr, "GET", "/metrics", None, Some(&forged))
+            .await
+            .0,
+        401
+    );
+    // Listed without the key, revoked at once.
+    let listed = operator_key_cli(&relay, &["list"]);
+    assert!(
+        listed.contains("prometheus") && !listed.contains(&key[4..]),
+        "{listed}"
+    );
+    let id = listed.split('\t').next().unwrap();
+    operator_key_cli(&relay, &["revoke", id]);
+    assert!(operator_key_cli(&relay, &["list"]).contains("revoked"));
+    assert_eq!(
+        http(relay.addr, "GET", "/metrics", None, Some(&key))
+            .await
+            .0,
+        401
+    );
 }

@@ -8,7 +8,7 @@ import { language, t } from "./i18n";
 import { adminGroups, adminMachines, adminTokens } from "./machines";
 
 const ROLES = ["owner", "admin", "technician", "viewer"] as const;
-const SCOPES = ["sessions:read", "sessions:end", "audit:read", "users:read", "users:write", "keys:write", "metrics:read", "webhooks:write", "machines:write", "machines:read"];
+const SCOPES = ["sessions:read", "sessions:end", "audit:read", "users:read", "users:write", "keys:write", "webhooks:write", "machines:write", "machines:read"];
 const AUDIT_PAGE = 50;
 
 function roleName(role: string): string {

@@ -7,9 +7,9 @@ use axum::http::request::Parts;
 
 use super::auth::{principal_for, token_from_headers};
 use crate::AppState;
-use crate::auth::token_hash;
+use crate::auth::{new_token, token_hash};
 use crate::error::{Error, Result};
-use crate::store::{OrgId, Principal, Role};
+use crate::store::{OrgId, Principal, Role, Store};
 
 /// A permission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,8 +26,6 @@ pub enum Scope {
     UsersWrite,
     /// Create and revoke API keys.
     KeysWrite,
-    /// Scrape `/metrics`.
-    MetricsRead,
     /// Manage webhooks and read their deliveries.
     WebhooksWrite,
     /// Manage enrollment tokens and machines.
@@ -44,7 +42,6 @@ pub const SCOPES: &[(Scope, &str)] = &[
     (Scope::UsersRead, "users:read"),
     (Scope::UsersWrite, "users:write"),
     (Scope::KeysWrite, "keys:write"),
-    (Scope::MetricsRead, "metrics:read"),
     (Scope::WebhooksWrite, "webhooks:write"),
     (Scope::MachinesWrite, "machines:write"),
     (Scope::MachinesRead, "machines:read"),
@@ -119,10 +116,17 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         let token = token_from_headers(&parts.headers).ok_or(Error::Unauthorized)?;
+        Caller::for_token(state, &token)
+    }
+}
+
+impl Caller {
+    /// The caller `token` (an API key or an access token) authenticates.
+    fn for_token(state: &AppState, token: &str) -> Result<Caller> {
         if token.starts_with(KEY_PREFIX) {
             let (org_id, _, key) = state
                 .store
-                .api_key_for_hash(&token_hash(&token))?
+                .api_key_for_hash(&token_hash(token))?
                 .ok_or(Error::Unauthorized)?;
             let scopes = key.scopes.iter().filter_map(|s| Scope::parse(s)).collect();
             return Ok(Caller::Key {
@@ -131,8 +135,53 @@ impl FromRequestParts<AppState> for Caller {
                 scopes,
             });
         }
-        principal_for(state, &token).map(Caller::User)
+        principal_for(state, token).map(Caller::User)
     }
+}
+
+/// The relay's operator, authenticated by an operator key: reads relay-wide figures that no
+/// organisation may see (every organisation's counts are in `/metrics`).
+pub struct Operator {
+    /// The key's id.
+    pub key_id: i64,
+}
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let token = token_from_headers(&parts.headers).ok_or(Error::Unauthorized)?;
+        if !token.starts_with(OPERATOR_KEY_PREFIX) {
+            // An organisation's valid credential is told what it needs; anything else is not
+            // signed in at all.
+            Caller::for_token(state, &token)?;
+            return Err(Error::OperatorOnly);
+        }
+        let key = state
+            .store
+            .operator_key_for_hash(&token_hash(&token))?
+            .ok_or(Error::Unauthorized)?;
+        Ok(Operator { key_id: key.id })
+    }
+}
+
+/// Prefix of operator keys.
+pub const OPERATOR_KEY_PREFIX: &str = "top_";
+
+/// Creates an operator key named `name`: returns its id and the key, which is shown once and
+/// stored only as its SHA-256.
+pub fn new_operator_key(store: &dyn Store, name: &str, now: i64) -> Result<(i64, String)> {
+    let key = new_token(OPERATOR_KEY_PREFIX);
+    let id = store.create_operator_key(name, &token_hash(&key), now)?;
+    crate::audit::record(
+        store,
+        None,
+        "operator",
+        "operator_key_created",
+        "ok",
+        serde_json::json!({"id": id, "name": name}),
+    );
+    Ok((id, key))
 }
 
 /// Prefix of API keys, so a leaked key is recognisable by secret scanners.

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::ApiJson;
-use super::access::{Caller, KEY_PREFIX, SCOPES, Scope};
+use super::access::{Caller, KEY_PREFIX, Operator, SCOPES, Scope};
 use super::auth::AuthUser;
 use crate::AppState;
 use crate::auth::{new_token, token_hash};
@@ -216,10 +216,10 @@ pub async fn turn_credentials(
     }))
 }
 
-/// `GET /metrics`: Prometheus text format; needs the `metrics:read` scope (use an API key as
-/// the scraper's bearer token).
-pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Response> {
-    caller.require(Scope::MetricsRead)?;
+/// `GET /metrics`: Prometheus text format, relay-wide (every organisation's counts), so only
+/// for the relay's operator: the scraper's bearer token is an operator key
+/// (`tether-relay admin operator-key create`).
+pub async fn metrics(State(state): State<AppState>, _: Operator) -> Result<Response> {
     Ok((
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.hub.metrics_text(),

@@ -249,6 +249,20 @@ pub struct ApiKeyInfo {
     pub revoked_at: Option<i64>,
 }
 
+/// A relay operator's key as listed (never the key itself). Operator keys belong to no
+/// organisation: they read relay-wide figures such as `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OperatorKeyInfo {
+    /// Id.
+    pub id: i64,
+    /// Label.
+    pub name: String,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms, if revoked.
+    pub revoked_at: Option<i64>,
+}
+
 /// An enrollment token as listed for admins (the token itself is shown once and stored hashed).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct EnrollmentTokenInfo {
@@ -508,6 +522,14 @@ pub trait Store: Send + Sync + 'static {
     fn list_api_keys(&self, org: OrgId) -> StoreResult<Vec<ApiKeyInfo>>;
     /// Revokes an API key of the organisation.
     fn revoke_api_key(&self, org: OrgId, id: i64, now: i64) -> StoreResult<()>;
+    /// Stores a relay operator's key by hash.
+    fn create_operator_key(&self, name: &str, hash: &[u8], now: i64) -> StoreResult<i64>;
+    /// Every operator key, revoked ones included.
+    fn list_operator_keys(&self) -> StoreResult<Vec<OperatorKeyInfo>>;
+    /// Revokes an operator key.
+    fn revoke_operator_key(&self, id: i64, now: i64) -> StoreResult<()>;
+    /// Resolves a live operator key by hash.
+    fn operator_key_for_hash(&self, hash: &[u8]) -> StoreResult<Option<OperatorKeyInfo>>;
     /// Resolves a live API key by hash (establishes the tenant): `(org, org name, key)`.
     fn api_key_for_hash(&self, hash: &[u8]) -> StoreResult<Option<(OrgId, String, ApiKeyInfo)>>;
 

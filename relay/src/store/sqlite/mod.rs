@@ -15,6 +15,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../webhooks.sql")),
     M::up(include_str!("../group_policies.sql")),
     M::up(include_str!("../totp_steps.sql")),
+    M::up(include_str!("../operator_keys.sql")),
 ];
 
 /// SQLite-backed store.
@@ -407,6 +408,43 @@ impl Store for SqliteStore {
         one_row(n)
     }
 
+    fn create_operator_key(&self, name: &str, hash: &[u8], now: i64) -> StoreResult<i64> {
+        let db = self.db()?;
+        db.execute(
+            "INSERT INTO operator_keys (name, key_hash, created_at) VALUES (?1, ?2, ?3)",
+            params![name, hash, now],
+        )?;
+        Ok(db.last_insert_rowid())
+    }
+
+    fn list_operator_keys(&self) -> StoreResult<Vec<OperatorKeyInfo>> {
+        let db = self.db()?;
+        let mut stmt =
+            db.prepare("SELECT id, name, created_at, revoked_at FROM operator_keys ORDER BY id")?;
+        let rows = stmt.query_map([], operator_key_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn revoke_operator_key(&self, id: i64, now: i64) -> StoreResult<()> {
+        let n = self.db()?.execute(
+            "UPDATE operator_keys SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
+            params![id, now],
+        )?;
+        one_row(n)
+    }
+
+    fn operator_key_for_hash(&self, hash: &[u8]) -> StoreResult<Option<OperatorKeyInfo>> {
+        Ok(self
+            .db()?
+            .query_row(
+                "SELECT id, name, created_at, revoked_at FROM operator_keys
+                 WHERE key_hash = ?1 AND revoked_at IS NULL",
+                [hash],
+                operator_key_from_row,
+            )
+            .optional()?)
+    }
+
     fn api_key_for_hash(&self, hash: &[u8]) -> StoreResult<Option<(OrgId, String, ApiKeyInfo)>> {
         Ok(self
             .db()?
@@ -757,3 +795,12 @@ mod machines;
 #[cfg(test)]
 mod tests;
 mod webhooks;
+
+fn operator_key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OperatorKeyInfo> {
+    Ok(OperatorKeyInfo {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        created_at: r.get(2)?,
+        revoked_at: r.get(3)?,
+    })
+}
