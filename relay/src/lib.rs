@@ -110,8 +110,14 @@ fn turn_secret(cfg: &Config, key: &[u8]) -> Vec<u8> {
         .unwrap_or_else(|| auth::derive_key(key, "turn-secret"))
 }
 
-/// Builds the state for `cfg` over an opened store.
-pub fn state(cfg: Config, store: Arc<dyn Store>, key: &[u8]) -> AppState {
+/// Builds the state for `cfg` over an opened store; `turn_grants` is shared with the embedded
+/// TURN server, if any.
+pub fn state(
+    cfg: Config,
+    store: Arc<dyn Store>,
+    key: &[u8],
+    turn_grants: Arc<turn::grants::Grants>,
+) -> AppState {
     let turn_secret = turn_secret(&cfg, key);
     let hub_cfg = HubConfig {
         timeouts: Timeouts {
@@ -123,6 +129,7 @@ pub fn state(cfg: Config, store: Arc<dyn Store>, key: &[u8]) -> AppState {
         stun_urls: cfg.turn.stun_urls.clone(),
         turn_urls: cfg.turn_urls(),
         turn_secret,
+        turn_grants,
         code_key: auth::derive_key(key, "code-key"),
         heartbeat: Duration::from_secs(cfg.heartbeat_timeout_secs.max(1)),
     };
@@ -164,6 +171,7 @@ pub async fn run(
         );
     }
     let mut cfg = cfg;
+    let turn_grants = Arc::new(turn::grants::Grants::default());
     let turn = if cfg.turn.enabled {
         let bind_ip = cfg.turn.bind_ip.unwrap_or(cfg.listen.ip());
         let relay_ip = cfg.turn.public_host.parse().unwrap_or(bind_ip);
@@ -173,6 +181,7 @@ pub async fn run(
             relay_ip,
             secret,
             cfg.turn.allow_private_peers,
+            turn_grants.clone(),
         )
         .await
         .map_err(|e| {
@@ -187,7 +196,7 @@ pub async fn run(
     } else {
         None
     };
-    let state = state(cfg, store, &key);
+    let state = state(cfg, store, &key, turn_grants);
     let webhooks = tokio::spawn(
         webhooks::Sender::new(state.store.clone(), state.webhook_key.clone(), &state.cfg).run(),
     );

@@ -4,6 +4,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use tether_protocol::signal::{EndReason, Message, SessionEnd};
 use tether_relay::store::Role;
 use tether_relay::turn::credentials;
 use tokio::net::UdpSocket;
@@ -106,4 +109,69 @@ async fn session_credentials_relay_data_and_bad_ones_are_refused() {
         "expired credential allocated"
     );
     expired.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_sessions_credential_and_allocations_end_with_the_session() {
+    let relay = Relay::start().await;
+    relay.add_user("Acme", "jane@acme.example", "Jane Doe", Role::Technician);
+    let token = relay.token("jane@acme.example").await;
+    let (mut agent, mut viewer, start) = start_session(&relay, &token).await;
+    let ice = start
+        .ice_servers
+        .iter()
+        .find(|s| s.username.is_some())
+        .unwrap()
+        .clone();
+    let (user, pass) = (ice.username.unwrap(), ice.credential.unwrap());
+    let server = server_addr(&ice.urls[0]);
+
+    // During the session: allocate, and a peer's datagram comes back through the relay.
+    let during = client(&server, &user, &pass).await;
+    let relayed = during
+        .allocate()
+        .await
+        .expect("allocation during the session");
+    let relayed_addr = relayed.local_addr().unwrap();
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    relayed
+        .send_to(b"hello peer", peer.local_addr().unwrap())
+        .await
+        .unwrap();
+    let mut buf = [0u8; 64];
+    tokio::time::timeout(WAIT, peer.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    peer.connect(relayed_addr).await.unwrap();
+
+    viewer
+        .send(&Message::SessionEnd(SessionEnd {
+            session_id: start.session_id.clone(),
+            reason: EndReason::EndedByViewer,
+        }))
+        .await;
+    assert!(matches!(agent.recv().await, Message::SessionEnd(_)));
+
+    // The allocation is torn down: its relayed port is closed, so the peer's datagrams are
+    // refused by the host (ICMP port unreachable on the connected socket).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let refused = loop {
+        peer.send(b"anyone there?").await.ok();
+        match tokio::time::timeout(Duration::from_millis(100), peer.recv(&mut buf)).await {
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => break true,
+            _ if tokio::time::Instant::now() > deadline => break false,
+            _ => {}
+        }
+    };
+    assert!(refused, "the ended session's allocation still relays");
+    during.close().await.unwrap();
+
+    // And the credential allocates nothing any more, though its expiry is hours away.
+    let after = client(&server, &user, &pass).await;
+    assert!(
+        after.allocate().await.is_err(),
+        "an ended session's credential allocated"
+    );
+    after.close().await.unwrap();
 }

@@ -314,6 +314,7 @@ impl Hub {
                 continue;
             };
             self.metrics.inc(Counter::SessionsEnded);
+            self.cfg.turn_grants.close(session_id.as_str());
             let end = Message::SessionEnd(SessionEnd {
                 session_id: session_id.clone(),
                 reason,

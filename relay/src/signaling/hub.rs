@@ -37,6 +37,8 @@ pub struct HubConfig {
     pub turn_urls: Vec<String>,
     /// Shared secret for TURN REST credentials.
     pub turn_secret: Vec<u8>,
+    /// Sessions whose TURN credentials are live (opened at `session_start`, closed at its end).
+    pub turn_grants: Arc<crate::turn::grants::Grants>,
     /// Key for hashing share codes at rest.
     pub code_key: Vec<u8>,
     /// Silence after which a socket counts as dead (pings go out at a third of it).
@@ -810,7 +812,7 @@ impl Hub {
     }
 
     /// The ICE servers for a session: STUN as configured, TURN with credentials for this session
-    /// only, expiring with the session's maximum length.
+    /// only, live until it ends (at most its maximum length).
     pub(super) fn ice_servers(&self, sid: &SessionId) -> Vec<IceServer> {
         let mut out = Vec::new();
         if !self.cfg.stun_urls.is_empty() {
@@ -823,6 +825,7 @@ impl Hub {
         if !self.cfg.turn_urls.is_empty() {
             let expiry = crate::unix_secs() + self.cfg.timeouts.max_session.as_secs();
             let c = crate::turn::credentials::mint(&self.cfg.turn_secret, sid.as_str(), expiry);
+            self.cfg.turn_grants.open(sid.as_str(), &c.username);
             out.push(IceServer {
                 urls: self.cfg.turn_urls.clone(),
                 username: Some(c.username),

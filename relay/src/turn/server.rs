@@ -21,15 +21,19 @@ use turn::server::config::{ConnConfig, ServerConfig};
 use webrtc_util::Conn;
 
 use super::credentials;
+use super::grants::Grants;
 use crate::error::{Error, Result};
 
 /// The realm in TURN responses.
 pub const REALM: &str = "tether";
 
-/// Checks REST credentials against the shared secret.
+/// Checks REST credentials against the shared secret, and that a session's credential belongs
+/// to a session still going on.
 pub struct RestAuth {
     /// The shared secret.
     pub secret: Vec<u8>,
+    /// The sessions whose credentials are live.
+    pub grants: Arc<Grants>,
 }
 
 impl AuthHandler for RestAuth {
@@ -50,6 +54,10 @@ impl AuthHandler for RestAuth {
         if expiry <= crate::unix_secs() {
             tracing::info!(%src, "TURN: expired credential refused");
             return Err(turn::Error::Other("expired credential".into()));
+        }
+        if !self.grants.is_live(id) {
+            tracing::info!(%src, "TURN: credential of an ended session refused");
+            return Err(turn::Error::Other("the session has ended".into()));
         }
         let password = credentials::mint(&self.secret, id, expiry).credential;
         Ok(generate_auth_key(username, realm, &password))
@@ -231,17 +239,21 @@ impl RelayAddressGenerator for GuardedRelays {
 
 /// A running TURN server.
 pub struct TurnServer {
-    server: Server,
+    server: Arc<Server>,
     addr: SocketAddr,
+    /// Deletes the allocations of sessions that end.
+    reaper: tokio::task::JoinHandle<()>,
 }
 
 impl TurnServer {
-    /// Binds UDP `listen` and serves TURN with REST credentials under `secret`.
+    /// Binds UDP `listen` and serves TURN with REST credentials under `secret`, live while
+    /// `grants` says their session is; a session's allocations go when its grant closes.
     pub async fn start(
         listen: SocketAddr,
         relay_ip: IpAddr,
         secret: Vec<u8>,
         allow_private: bool,
+        grants: Arc<Grants>,
     ) -> Result<TurnServer> {
         let sock = UdpSocket::bind(listen).await?;
         let addr = sock.local_addr()?;
@@ -255,13 +267,33 @@ impl TurnServer {
                 }),
             }],
             realm: REALM.to_owned(),
-            auth_handler: Arc::new(RestAuth { secret }),
+            auth_handler: Arc::new(RestAuth {
+                secret,
+                grants: grants.clone(),
+            }),
             channel_bind_timeout: std::time::Duration::from_secs(0),
             alloc_close_notify: None,
         })
         .await
         .map_err(|e| Error::Internal(format!("TURN server: {e}")))?;
-        Ok(TurnServer { server, addr })
+        let server = Arc::new(server);
+        let (ended, mut ended_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        grants.on_close(move |username| {
+            let _ = ended.send(username);
+        });
+        let reaping = server.clone();
+        let reaper = tokio::spawn(async move {
+            while let Some(username) = ended_rx.recv().await {
+                if let Err(e) = reaping.delete_allocations_by_username(username).await {
+                    tracing::warn!(error = %e, "TURN: deleting an ended session's allocations");
+                }
+            }
+        });
+        Ok(TurnServer {
+            server,
+            addr,
+            reaper,
+        })
     }
 
     /// The UDP address it listens on.
@@ -271,6 +303,7 @@ impl TurnServer {
 
     /// Stops serving.
     pub async fn close(&self) {
+        self.reaper.abort();
         if let Err(e) = self.server.close().await {
             tracing::warn!(error = %e, "closing the TURN server");
         }
