@@ -271,7 +271,7 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(c.listen, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(c.listen, "0.0.0.0:9000".parse::<SocketAddr>().unwrap());
         assert_eq!(c.api_burst, 5);
         assert_eq!(
             c.turn.port, 4000,

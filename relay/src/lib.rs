@@ -6,6 +6,7 @@
 //! [`run`] serves on a bound listener until `shutdown` resolves; tests call it in-process on
 //! `127.0.0.1:0`. [`app`] builds the router alone, for `oneshot` tests.
 
+pub mod addr;
 pub mod api;
 pub mod audit;
 pub mod auth;

@@ -23,9 +23,9 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use sha2::Sha256;
 
+use crate::addr::is_public;
 use crate::error::{Error, Result};
 use crate::store::{AttemptOutcome, DueDelivery, Store};
-use crate::turn::server::is_public;
 
 /// Longest a receiver may take to answer.
 const TIMEOUT: Duration = Duration::from_secs(10);

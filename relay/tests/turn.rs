@@ -175,3 +175,38 @@ async fn a_sessions_credential_and_allocations_end_with_the_session() {
     );
     after.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_permission_for_a_peer_the_relay_would_not_reach_is_refused_at_once() {
+    let relay = Relay::start().await;
+    relay.add_user("Acme", "jane@acme.example", "Jane Doe", Role::Technician);
+    let token = relay.token("jane@acme.example").await;
+    let (_agent, _viewer, start) = start_session(&relay, &token).await;
+    let ice = start
+        .ice_servers
+        .iter()
+        .find(|s| s.username.is_some())
+        .unwrap();
+    let c = client(
+        &server_addr(&ice.urls[0]),
+        ice.username.as_deref().unwrap(),
+        ice.credential.as_deref().unwrap(),
+    )
+    .await;
+    let relayed = c.allocate().await.unwrap();
+    // A relay on loopback relays between loopback peers, not into private or link-local
+    // networks: the permission itself is answered 403.
+    for refused in ["10.1.2.3:9", "169.254.1.1:9", "192.168.0.1:9"] {
+        let err = relayed
+            .send_to(b"knock knock", refused.parse().unwrap())
+            .await
+            .expect_err(refused);
+        assert!(err.to_string().contains("error 403"), "{refused}: {err}");
+    }
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    relayed
+        .send_to(b"still fine", peer.local_addr().unwrap())
+        .await
+        .expect("a permission for an allowed peer");
+    c.close().await.unwrap();
+}

@@ -249,6 +249,11 @@ async fn targets_that_could_reach_the_relays_network_are_refused() {
         ("https://localhost:8443/hook", vec!["*"], "private"),
         ("https://[::1]/hook", vec!["*"], "private"),
         ("https://10.1.2.3/hook", vec!["*"], "private"),
+        // IPv6 forms that lead to a private IPv4 address.
+        ("https://[::127.0.0.1]/hook", vec!["*"], "private"),
+        ("https://[64:ff9b::a00:1]/hook", vec!["*"], "private"),
+        ("https://[2002:c0a8:101::1]/hook", vec!["*"], "private"),
+        ("https://[fec0::1]/hook", vec!["*"], "private"),
         ("not a url", vec!["*"], "not a URL"),
         ("https://example.com/hook", vec![], "events"),
         (

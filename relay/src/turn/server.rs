@@ -22,6 +22,7 @@ use webrtc_util::Conn;
 
 use super::credentials;
 use super::grants::Grants;
+use crate::addr::{canonical, is_public};
 use crate::error::{Error, Result};
 
 /// The realm in TURN responses.
@@ -64,47 +65,12 @@ impl AuthHandler for RestAuth {
     }
 }
 
-/// Whether `ip` is a public unicast address a relay may talk to.
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || o[0] == 0
-                || (o[0] == 100 && (o[1] & 0xC0) == 64) // 100.64.0.0/10 carrier-grade NAT
-                || (o[0] == 198 && (o[1] & 0xFE) == 18) // 198.18.0.0/15 benchmarking
-                || o[0] >= 240)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let s = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xFE00) == 0xFC00 // unique local
-                || (s[0] & 0xFFC0) == 0xFE80) // link local
-        }
-    }
-}
-
 /// Whether `peer` is on the same private network as `home`, one of the relay's own non-public
 /// addresses: the same RFC 1918 block (10/8, 172.16/12, 192.168/16), the shared range
 /// (100.64/10), loopback with loopback, or the same IPv6 unique-local /48. Link-local and every
 /// other special range never match.
 pub fn same_private_network(home: IpAddr, peer: IpAddr) -> bool {
-    let unmap = |ip: IpAddr| match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    };
-    match (unmap(home), unmap(peer)) {
+    match (canonical(home), canonical(peer)) {
         (IpAddr::V4(h), IpAddr::V4(p)) => {
             let block = |ip: std::net::Ipv4Addr| -> Option<(u32, u32)> {
                 let bits = u32::from(ip);
@@ -129,19 +95,143 @@ pub fn same_private_network(home: IpAddr, peer: IpAddr) -> bool {
     }
 }
 
+/// Which peers the relay talks to: public addresses, those on the private network of one of its
+/// own addresses, or (tests only) every one.
+#[derive(Debug, Clone)]
+pub struct PeerRule {
+    /// Allow every private and loopback peer.
+    pub allow_private: bool,
+    /// The relay's own addresses: peers on their private network are allowed.
+    pub home: Vec<IpAddr>,
+}
+
+impl PeerRule {
+    /// Whether the relay may send to and receive from `ip`.
+    pub fn allows(&self, ip: IpAddr) -> bool {
+        self.allow_private
+            || is_public(ip)
+            || self.home.iter().any(|h| same_private_network(*h, ip))
+    }
+}
+
 /// A relay socket that only talks to allowed peers.
 pub struct GuardedConn {
     inner: UdpSocket,
-    allow_private: bool,
-    /// The relay's own addresses: peers on their private network are allowed.
-    home: Vec<IpAddr>,
+    peers: PeerRule,
 }
 
 impl GuardedConn {
     fn allowed(&self, ip: IpAddr) -> bool {
-        self.allow_private
-            || is_public(ip)
-            || self.home.iter().any(|h| same_private_network(*h, ip))
+        self.peers.allows(ip)
+    }
+}
+
+/// The TURN server's own socket. CreatePermission and ChannelBind requests naming a peer the
+/// relay would not talk to are answered here with 403 Forbidden (RFC 8656 §9.1) and never reach
+/// the allocation, so a client learns at once that the peer is out of bounds instead of holding
+/// a permission that relays nothing.
+pub struct ListenGuard {
+    inner: UdpSocket,
+    peers: PeerRule,
+}
+
+impl ListenGuard {
+    /// The 403 answer to `datagram`, if it is a permission or channel request for a refused peer.
+    fn refusal(&self, datagram: &[u8]) -> Option<Vec<u8>> {
+        use stun::attributes::ATTR_XOR_PEER_ADDRESS;
+        use stun::error_code::{CODE_FORBIDDEN, ErrorCodeAttribute};
+        use stun::message::{
+            CLASS_ERROR_RESPONSE, CLASS_REQUEST, METHOD_CHANNEL_BIND, METHOD_CREATE_PERMISSION,
+            Message, MessageType, Setter,
+        };
+        // ChannelData and other traffic: not STUN, or not these requests.
+        if !stun::message::is_message(datagram) {
+            return None;
+        }
+        let mut m = Message::new();
+        m.unmarshal_binary(datagram).ok()?;
+        let method = m.typ.method;
+        if m.typ.class != CLASS_REQUEST
+            || (method != METHOD_CREATE_PERMISSION && method != METHOD_CHANNEL_BIND)
+        {
+            return None;
+        }
+        let refused = m
+            .attributes
+            .0
+            .iter()
+            .filter(|a| a.typ == ATTR_XOR_PEER_ADDRESS)
+            .filter_map(|a| {
+                // One attribute at a time: the crate decodes the first of a type.
+                let one = Message {
+                    transaction_id: m.transaction_id,
+                    attributes: stun::attributes::Attributes(vec![a.clone()]),
+                    ..Message::default()
+                };
+                let mut peer = stun::xoraddr::XorMappedAddress::default();
+                peer.get_from_as(&one, ATTR_XOR_PEER_ADDRESS).ok()?;
+                Some(peer.ip)
+            })
+            .find(|ip| !self.peers.allows(*ip))?;
+        tracing::info!(peer = %refused, "TURN: permission for a refused peer answered 403");
+        let mut out = Message::new();
+        let setters: [Box<dyn Setter>; 3] = [
+            Box::new(m.transaction_id),
+            Box::new(MessageType::new(method, CLASS_ERROR_RESPONSE)),
+            Box::new(ErrorCodeAttribute {
+                code: CODE_FORBIDDEN,
+                reason: b"Forbidden: the relay does not talk to that peer".to_vec(),
+            }),
+        ];
+        out.build(&setters).ok()?;
+        Some(out.raw)
+    }
+}
+
+#[async_trait]
+impl Conn for ListenGuard {
+    async fn connect(&self, addr: SocketAddr) -> webrtc_util::Result<()> {
+        Ok(self.inner.connect(addr).await?)
+    }
+
+    async fn recv(&self, buf: &mut [u8]) -> webrtc_util::Result<usize> {
+        Ok(self.recv_from(buf).await?.0)
+    }
+
+    async fn recv_from(&self, buf: &mut [u8]) -> webrtc_util::Result<(usize, SocketAddr)> {
+        loop {
+            let (n, from) = self.inner.recv_from(buf).await?;
+            match self.refusal(&buf[..n]) {
+                None => return Ok((n, from)),
+                Some(answer) => {
+                    let _ = self.inner.send_to(&answer, from).await;
+                }
+            }
+        }
+    }
+
+    async fn send(&self, buf: &[u8]) -> webrtc_util::Result<usize> {
+        Ok(self.inner.send(buf).await?)
+    }
+
+    async fn send_to(&self, buf: &[u8], target: SocketAddr) -> webrtc_util::Result<usize> {
+        Ok(self.inner.send_to(buf, target).await?)
+    }
+
+    fn local_addr(&self) -> webrtc_util::Result<SocketAddr> {
+        Ok(self.inner.local_addr()?)
+    }
+
+    fn remote_addr(&self) -> Option<SocketAddr> {
+        None
+    }
+
+    async fn close(&self) -> webrtc_util::Result<()> {
+        Ok(())
+    }
+
+    fn as_any(&self) -> &(dyn std::any::Any + Send + Sync) {
+        self
     }
 }
 
@@ -210,6 +300,15 @@ pub struct GuardedRelays {
     pub allow_private: bool,
 }
 
+impl GuardedRelays {
+    fn peers(&self) -> PeerRule {
+        PeerRule {
+            allow_private: self.allow_private,
+            home: vec![self.relay_ip, self.bind_ip],
+        }
+    }
+}
+
 #[async_trait]
 impl RelayAddressGenerator for GuardedRelays {
     fn validate(&self) -> Result<(), turn::Error> {
@@ -230,8 +329,7 @@ impl RelayAddressGenerator for GuardedRelays {
             .port();
         let conn = GuardedConn {
             inner: sock,
-            allow_private: self.allow_private,
-            home: vec![self.relay_ip, self.bind_ip],
+            peers: self.peers(),
         };
         Ok((Arc::new(conn), SocketAddr::new(self.relay_ip, port)))
     }
@@ -257,14 +355,19 @@ impl TurnServer {
     ) -> Result<TurnServer> {
         let sock = UdpSocket::bind(listen).await?;
         let addr = sock.local_addr()?;
+        let relays = GuardedRelays {
+            relay_ip,
+            bind_ip: listen.ip(),
+            allow_private,
+        };
+        let listen_guard = ListenGuard {
+            inner: sock,
+            peers: relays.peers(),
+        };
         let server = Server::new(ServerConfig {
             conn_configs: vec![ConnConfig {
-                conn: Arc::new(sock),
-                relay_addr_generator: Box::new(GuardedRelays {
-                    relay_ip,
-                    bind_ip: listen.ip(),
-                    allow_private,
-                }),
+                conn: Arc::new(listen_guard),
+                relay_addr_generator: Box::new(relays),
             }],
             realm: REALM.to_owned(),
             auth_handler: Arc::new(RestAuth {
@@ -315,36 +418,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn public_and_private_addresses() {
-        for ip in [
-            "8.8.8.8",
-            "1.1.1.1",
-            "2001:4860:4860::8888",
-            "::ffff:8.8.8.8",
-        ] {
-            assert!(is_public(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.1.1",
-            "100.64.0.1",
-            "0.0.0.0",
-            "255.255.255.255",
-            "224.0.0.1",
-            "::1",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:127.0.0.1",
-            "::",
-        ] {
-            assert!(!is_public(ip.parse().unwrap()), "{ip}");
-        }
-    }
-
-    #[test]
     fn the_relays_own_private_network_only() {
         let same = |h: &str, p: &str| same_private_network(h.parse().unwrap(), p.parse().unwrap());
         for (home, peer) in [
@@ -389,8 +462,10 @@ mod tests {
         // An internet-facing relay (bound everywhere, advertised publicly).
         let conn = GuardedConn {
             inner: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
-            allow_private: false,
-            home: vec!["203.0.113.5".parse().unwrap(), "0.0.0.0".parse().unwrap()],
+            peers: PeerRule {
+                allow_private: false,
+                home: vec!["203.0.113.5".parse().unwrap(), "0.0.0.0".parse().unwrap()],
+            },
         };
         assert!(refused(conn.send_to(b"x", target).await));
         assert!(conn.connect(target).await.is_err());
@@ -398,15 +473,19 @@ mod tests {
         // A relay on this machine only relays on this machine.
         let local = GuardedConn {
             inner: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
-            allow_private: false,
-            home: vec!["127.0.0.1".parse().unwrap()],
+            peers: PeerRule {
+                allow_private: false,
+                home: vec!["127.0.0.1".parse().unwrap()],
+            },
         };
         assert!(local.send_to(b"x", target).await.is_ok());
         assert!(refused(local.send_to(b"x", lan).await));
         let open = GuardedConn {
             inner: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
-            allow_private: true,
-            home: Vec::new(),
+            peers: PeerRule {
+                allow_private: true,
+                home: Vec::new(),
+            },
         };
         assert!(open.send_to(b"x", target).await.is_ok());
     }
