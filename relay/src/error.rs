@@ -26,6 +26,11 @@ pub enum Error {
     /// Authenticated, but the role lacks the permission.
     #[error("not allowed")]
     Forbidden,
+    /// A cookie-authenticated change from a page that is not the relay's own.
+    #[error(
+        "cross-origin request refused: the page is not the relay's own (behind a reverse proxy, set public_url to the address browsers use)"
+    )]
+    CrossOrigin,
     /// An organisation's credential on a relay-wide endpoint.
     #[error(
         "relay-wide figures need a relay operator key (tether-relay admin operator-key create), not an organisation's credential"
@@ -76,6 +81,7 @@ impl Error {
             Error::TotpRequired => (StatusCode::UNAUTHORIZED, "totp_required"),
             Error::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
             Error::Forbidden | Error::OperatorOnly => (StatusCode::FORBIDDEN, "forbidden"),
+            Error::CrossOrigin => (StatusCode::FORBIDDEN, "cross_origin"),
             Error::NotFound | Error::Store(StoreError::NotFound) => {
                 (StatusCode::NOT_FOUND, "not_found")
             }

@@ -3,6 +3,8 @@
 //! auth path, exchanged with an empty body).
 
 use tether_relay::store::Role;
+use tokio_tungstenite::tungstenite::Error;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::harness::*;
 
@@ -107,9 +109,11 @@ async fn the_web_sign_in_lives_in_http_only_cookies_and_refreshes_by_cookie() {
 
     // The cookie alone refreshes, and rotates: the old cookie is then spent.
     let with_refresh = format!("tether_refresh={refresh_token}");
+    let own = format!("http://{}", relay.addr);
     let headers = [
         ("Content-Type", "application/json"),
         ("Cookie", with_refresh.as_str()),
+        ("Origin", own.as_str()),
     ];
     let fresh = request(relay.addr, "POST", "/api/v1/auth/refresh", &headers, "{}").await;
     assert_eq!(fresh.status, 200, "{}", fresh.body);
@@ -172,4 +176,85 @@ async fn logout_clears_both_cookies() {
             "{cleared:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn cookie_requests_from_another_site_are_refused() {
+    let relay = Relay::start().await;
+    relay.add_user("Acme", "jane@acme.example", "Jane Doe", Role::Owner);
+    let login = relay.login("jane@acme.example").await;
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    let cookie = format!("tether_session={token}");
+    let bearer = format!("Bearer {token}");
+    let own = format!("http://{}", relay.addr);
+    let body = r#"{"expires_in_secs": 600, "max_uses": 1}"#;
+    let mint = |headers: Vec<(&'static str, String)>| {
+        let addr = relay.addr;
+        async move {
+            let mut h: Vec<(&str, &str)> = vec![("Content-Type", "application/json")];
+            h.extend(headers.iter().map(|(k, v)| (*k, v.as_str())));
+            request(addr, "POST", "/api/v1/enrollment-tokens", &h, body).await
+        }
+    };
+    // The cookie from another site, from a sandboxed page, or with no Origin at all: refused.
+    for origin in [Some("https://evil.example"), Some("null"), None] {
+        let mut h = vec![("Cookie", cookie.clone())];
+        h.extend(origin.map(|o| ("Origin", o.to_owned())));
+        let r = mint(h).await;
+        assert_eq!(r.status, 403, "{origin:?}: {}", r.body);
+        assert!(r.body.contains("cross_origin"), "{}", r.body);
+    }
+    // From the relay's own page: fine. A bearer token is not ambient: any origin.
+    let r = mint(vec![("Cookie", cookie.clone()), ("Origin", own.clone())]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = mint(vec![
+        ("Authorization", bearer.clone()),
+        ("Origin", "https://evil.example".into()),
+    ])
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Reading is not a change.
+    let me = request(
+        relay.addr,
+        "GET",
+        "/api/v1/me",
+        &[("Cookie", &cookie), ("Origin", "https://evil.example")],
+        "",
+    )
+    .await;
+    assert_eq!(me.status, 200, "{}", me.body);
+
+    // Another site cannot sign a browser in to its own account either.
+    let creds = serde_json::json!({"email": "jane@acme.example", "password": PASSWORD}).to_string();
+    let r = request(
+        relay.addr,
+        "POST",
+        "/api/v1/auth/login",
+        &[
+            ("Content-Type", "application/json"),
+            ("Origin", "https://evil.example"),
+        ],
+        &creds,
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+
+    // The viewer socket: the cookie opens it only from the relay's own page.
+    let upgrade = |origin: String| {
+        let (addr, cookie) = (relay.addr, cookie.clone());
+        async move {
+            let mut req = format!("ws://{addr}/api/v1/ws/viewer")
+                .into_client_request()
+                .unwrap();
+            req.headers_mut().insert("cookie", cookie.parse().unwrap());
+            req.headers_mut().insert("origin", origin.parse().unwrap());
+            match tokio_tungstenite::connect_async(req).await {
+                Ok((_, resp)) => resp.status().as_u16(),
+                Err(Error::Http(resp)) => resp.status().as_u16(),
+                Err(e) => panic!("{e}"),
+            }
+        }
+    };
+    assert_eq!(upgrade("https://evil.example".into()).await, 403);
+    assert_eq!(upgrade(own).await, 101);
 }

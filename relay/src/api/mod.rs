@@ -13,6 +13,7 @@ pub mod enrollment;
 pub mod groups;
 pub mod limit;
 pub mod machines;
+pub mod origin;
 pub mod read;
 pub mod webhooks;
 pub mod ws;
@@ -85,6 +86,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/ws/agent", get(ws::agent))
         .route("/api/v1/ws/viewer", get(ws::viewer))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            origin::OwnOrigin::new(state.cfg.public_url.as_deref()),
+            origin::same_origin,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             limit::ApiLimiter::new(
                 state.cfg.api_rate_per_sec,
