@@ -1,3 +1,5 @@
+//! The address classifier's own tests: named ranges, and properties over every IPv4 address.
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;

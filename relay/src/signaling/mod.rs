@@ -7,6 +7,7 @@
 
 pub mod budget;
 pub mod flow;
+mod guessing;
 pub mod hub;
 pub mod machines;
 pub mod metrics;

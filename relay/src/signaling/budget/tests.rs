@@ -1,3 +1,6 @@
+//! The guessing budgets' own tests: bucket arithmetic, campaign locks, and a day of attack in
+//! virtual time.
+
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::net::{IpAddr, Ipv4Addr};

@@ -409,40 +409,19 @@ impl Store for SqliteStore {
     }
 
     fn create_operator_key(&self, name: &str, hash: &[u8], now: i64) -> StoreResult<i64> {
-        let db = self.db()?;
-        db.execute(
-            "INSERT INTO operator_keys (name, key_hash, created_at) VALUES (?1, ?2, ?3)",
-            params![name, hash, now],
-        )?;
-        Ok(db.last_insert_rowid())
+        operator_keys::create(&*self.db()?, name, hash, now)
     }
 
     fn list_operator_keys(&self) -> StoreResult<Vec<OperatorKeyInfo>> {
-        let db = self.db()?;
-        let mut stmt =
-            db.prepare("SELECT id, name, created_at, revoked_at FROM operator_keys ORDER BY id")?;
-        let rows = stmt.query_map([], operator_key_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        operator_keys::list(&*self.db()?)
     }
 
     fn revoke_operator_key(&self, id: i64, now: i64) -> StoreResult<()> {
-        let n = self.db()?.execute(
-            "UPDATE operator_keys SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
-            params![id, now],
-        )?;
-        one_row(n)
+        one_row(operator_keys::revoke(&*self.db()?, id, now)?)
     }
 
     fn operator_key_for_hash(&self, hash: &[u8]) -> StoreResult<Option<OperatorKeyInfo>> {
-        Ok(self
-            .db()?
-            .query_row(
-                "SELECT id, name, created_at, revoked_at FROM operator_keys
-                 WHERE key_hash = ?1 AND revoked_at IS NULL",
-                [hash],
-                operator_key_from_row,
-            )
-            .optional()?)
+        operator_keys::by_hash(&*self.db()?, hash)
     }
 
     fn api_key_for_hash(&self, hash: &[u8]) -> StoreResult<Option<(OrgId, String, ApiKeyInfo)>> {
@@ -792,15 +771,7 @@ impl Store for SqliteStore {
 }
 
 mod machines;
+mod operator_keys;
 #[cfg(test)]
 mod tests;
 mod webhooks;
-
-fn operator_key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OperatorKeyInfo> {
-    Ok(OperatorKeyInfo {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        created_at: r.get(2)?,
-        revoked_at: r.get(3)?,
-    })
-}

@@ -1,0 +1,125 @@
+//! Share codes typed by supporters, through the guessing budgets ([`super::budget`]): a right
+//! code finds its agent; a refused or wrong one is answered, audited and counted here, and an
+//! exhausted budget is reported to the organisation's administrators (audit and webhook actions
+//! `guessing_lockout` and `guessing_campaign`).
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use tether_protocol::signal::{ErrorCode, ErrorMessage, Message};
+
+use super::budget::{Attempt, Charge, Guesser, Scope};
+use super::hub::{ConnId, Hub, HubState, Link};
+use super::metrics::Counter;
+use crate::auth;
+use crate::store::Principal;
+
+impl Hub {
+    /// The agent showing `code`, if the budgets let the attempt through and it is right;
+    /// otherwise the viewer has been answered and `None` comes back.
+    pub(super) fn try_code(
+        &self,
+        st: &HubState,
+        now: Instant,
+        link: &Link,
+        p: &Principal,
+        ip: IpAddr,
+        code: &str,
+    ) -> Option<ConnId> {
+        let who = Guesser {
+            ip,
+            account: p.user_id,
+            org: p.org_id,
+        };
+        let hash = auth::code_hash(&self.cfg.code_key, code);
+        let attempt = self
+            .budgets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .attempt(now, &who, || st.codes.get(&hash).copied());
+        let actor = format!("user:{}", p.user_id);
+        let ip_detail = serde_json::json!({"ip": ip.to_string()});
+        match attempt {
+            Attempt::Right(agent_id) => return Some(agent_id),
+            Attempt::Refused { retry_after } => {
+                self.metrics.inc(Counter::ConnectThrottled);
+                self.audit(Some(p.org_id), &actor, "connect", "throttled", ip_detail);
+                link.send(Message::Error(ErrorMessage {
+                    retry_after_ms: Some(retry_after.as_millis() as u64),
+                    ..ErrorMessage::new(
+                        ErrorCode::Throttled,
+                        "too many wrong codes; wait before trying again",
+                    )
+                }));
+            }
+            Attempt::Wrong(charge) => {
+                self.metrics.inc(Counter::ConnectWrongCode);
+                let expired = st.spent.contains_key(&hash);
+                let outcome = if expired {
+                    "expired_code"
+                } else {
+                    "wrong_code"
+                };
+                self.audit(Some(p.org_id), &actor, "connect", outcome, ip_detail);
+                self.report_guessing(p, ip, &charge);
+                let (code, text) = if expired {
+                    (
+                        ErrorCode::CodeExpired,
+                        "this code has expired or was already used; ask for a new one",
+                    )
+                } else {
+                    (ErrorCode::InvalidCode, "no computer is showing this code")
+                };
+                let retry = charge.retry_after;
+                link.send(Message::Error(ErrorMessage {
+                    retry_after_ms: (!retry.is_zero()).then_some(retry.as_millis() as u64),
+                    ..ErrorMessage::new(code, text)
+                }));
+            }
+        }
+        None
+    }
+
+    /// Audits what a wrong code emptied, once per exhaustion, so an admin (audit log, webhook
+    /// actions `guessing_lockout` and `guessing_campaign`) sees a guessing campaign as it runs.
+    fn report_guessing(&self, p: &Principal, ip: IpAddr, charge: &Charge) {
+        let actor = format!("user:{}", p.user_id);
+        let retry_after_secs = charge.retry_after.as_secs();
+        for scope in &charge.emptied {
+            let (action, outcome, org) = match scope {
+                Scope::Relay => ("guessing_campaign", "relay", None),
+                Scope::Org(_) => ("guessing_campaign", "org", Some(p.org_id)),
+                // Reported below as the campaign lock.
+                Scope::Account(_) if charge.locked => continue,
+                Scope::Account(_) => ("guessing_lockout", "account", Some(p.org_id)),
+                Scope::Address(_) => ("guessing_lockout", "address", Some(p.org_id)),
+            };
+            if org.is_none() {
+                tracing::warn!(%ip, user = p.user_id, "relay-wide share-code guessing budget exhausted");
+            }
+            self.audit(
+                org,
+                &actor,
+                action,
+                outcome,
+                serde_json::json!({"ip": ip.to_string(), "retry_after_secs": retry_after_secs}),
+            );
+        }
+        if charge.locked {
+            self.metrics.inc(Counter::GuessingLockouts);
+            self.audit(
+                Some(p.org_id),
+                &actor,
+                "guessing_lockout",
+                "campaign",
+                serde_json::json!({"ip": ip.to_string(), "retry_after_secs": retry_after_secs}),
+            );
+        } else if charge
+            .emptied
+            .iter()
+            .any(|s| matches!(s, Scope::Account(_) | Scope::Address(_)))
+        {
+            self.metrics.inc(Counter::GuessingLockouts);
+        }
+    }
+}
