@@ -41,6 +41,13 @@ pub struct Config {
     pub api_rate_per_sec: u32,
     /// HTTP requests one address may make in a burst.
     pub api_burst: u32,
+    /// Open connections (WebSockets included) one client address may hold; 0: no limit.
+    /// Trusted proxies are exempt. Raise it for a fleet of enrolled machines behind one NAT.
+    pub max_connections_per_ip: usize,
+    /// Seconds a client may take to send a request's headers before the connection is closed.
+    pub header_timeout_secs: u64,
+    /// Share-code sockets (agents not signed in as an enrolled machine) one address may hold.
+    pub max_anonymous_agents_per_ip: usize,
     /// Reverse proxies (CIDRs) whose `X-Forwarded-For` names the client; empty: trust none, and
     /// every limit keys on the TCP peer.
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -100,6 +107,9 @@ impl Default for Config {
             refresh_ttl_secs: 30 * 86_400,
             api_rate_per_sec: 20,
             api_burst: 60,
+            max_connections_per_ip: 1024,
+            header_timeout_secs: 10,
+            max_anonymous_agents_per_ip: 64,
             trusted_proxies: Vec::new(),
             webhook_allow_private: false,
             webhook_retry_base_ms: 30_000,
@@ -142,6 +152,9 @@ const KEYS: &[&str] = &[
     "api_rate_per_sec",
     "api_burst",
     "trusted_proxies",
+    "max_connections_per_ip",
+    "header_timeout_secs",
+    "max_anonymous_agents_per_ip",
     "webhook_allow_private",
     "webhook_retry_base_ms",
     "webhook_max_attempts",

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod policy;
+pub mod serve;
 pub mod signaling;
 pub mod store;
 pub mod tls;
@@ -214,21 +215,13 @@ pub async fn run(
         shutdown.await;
         hub.shutdown();
     };
-    let router = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let served = match tls {
-        Some(acceptor) => {
-            use axum::serve::ListenerExt;
-            let listener = tls::TlsListener::new(listener, acceptor)?.tap_io(|_| {});
-            axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
-        None => {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
+    let limits = serve::Limits {
+        per_address: state.cfg.max_connections_per_ip,
+        header_timeout: Duration::from_secs(state.cfg.header_timeout_secs.max(1)),
+        handshake_timeout: tls::HANDSHAKE_TIMEOUT,
+        exempt: state.cfg.trusted_proxies.clone(),
     };
+    let served = serve::serve(listener, tls, app(state), limits, shutdown).await;
     ticker.abort();
     webhooks.abort();
     if let Some(t) = turn {

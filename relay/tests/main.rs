@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod connections;
 mod durability;
 mod enrollment;
 mod harness;
