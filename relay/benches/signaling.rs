@@ -105,10 +105,12 @@ async fn main() {
     );
     tether_tests::create_user(BIN, dir.path(), machines::OWNER, "Bench", "owner", PASSWORD);
     let config = dir.path().join("relay.toml");
-    // Every simulated agent connects from 127.0.0.1: lift the per-address HTTP limit.
+    // Every simulated agent connects from 127.0.0.1: lift the per-address limits (HTTP
+    // requests, open connections, share-code sockets).
     std::fs::write(
         &config,
-        "api_rate_per_sec = 1000000\napi_burst = 1000000\n[turn]\nport = 0\n",
+        "api_rate_per_sec = 1000000\napi_burst = 1000000\nmax_connections_per_ip = 0\n\
+         max_anonymous_agents_per_ip = 1000000\n[turn]\nport = 0\n",
     )
     .unwrap();
     let addr = tether_tests::free_addr();

@@ -132,6 +132,7 @@ pub fn state(
         turn_urls: cfg.turn_urls(),
         turn_secret,
         turn_grants,
+        max_anonymous_agents_per_ip: cfg.max_anonymous_agents_per_ip,
         code_key: auth::derive_key(key, "code-key"),
         heartbeat: Duration::from_secs(cfg.heartbeat_timeout_secs.max(1)),
     };

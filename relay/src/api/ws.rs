@@ -24,9 +24,13 @@ fn tune(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
 }
 
 /// `GET /api/v1/ws/agent`: an ad hoc agent; it must say `hello` first.
-pub async fn agent(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+pub async fn agent(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     let hub = state.hub.clone();
-    tune(upgrade).on_upgrade(move |socket| serve(socket, hub, Side::Agent))
+    tune(upgrade).on_upgrade(move |socket| serve(socket, hub, Side::Agent { ip }))
 }
 
 /// `GET /api/v1/ws/viewer`: a signed-in supporter. The token may come as a header, the cookie, or

@@ -37,6 +37,8 @@ pub struct HubConfig {
     pub turn_urls: Vec<String>,
     /// Shared secret for TURN REST credentials.
     pub turn_secret: Vec<u8>,
+    /// Share-code (not enrolled) agent sockets one address may hold.
+    pub max_anonymous_agents_per_ip: usize,
     /// Sessions whose TURN credentials are live (opened at `session_start`, closed at its end).
     pub turn_grants: Arc<crate::turn::grants::Grants>,
     /// Key for hashing share codes at rest.
@@ -140,6 +142,7 @@ pub(super) struct AgentEntry {
     pub link: Link,
     pub hello: Hello,
     pub machine: Option<MachineLogin>,
+    pub ip: IpAddr,
     pub code: Option<CodeSlot>,
     pub sessions: HashSet<SessionId>,
 }
@@ -171,6 +174,8 @@ pub(super) struct HubState {
     pub sessions: HashMap<SessionId, SessionEntry>,
     /// Enrolled machine id → its agent's connection.
     pub machines: HashMap<i64, ConnId>,
+    /// Share-code (not enrolled) agent sockets per address.
+    pub anonymous_per_ip: HashMap<IpAddr, usize>,
 }
 
 /// Why a connection went away.
@@ -240,13 +245,29 @@ impl Hub {
 
     /// Registers an agent that said `hello` (and, for an enrolled machine, proved its key) and
     /// issues its first share code. A machine's earlier connection, if any, is closed.
+    /// `None` (the agent told why) if `ip` already holds as many share-code sockets as allowed;
+    /// enrolled machines are not counted.
     pub fn register_agent(
         &self,
         link: Link,
         hello: Hello,
         machine: Option<MachineLogin>,
-    ) -> ConnId {
+        ip: IpAddr,
+    ) -> Option<ConnId> {
         let mut st = self.lock();
+        if machine.is_none() {
+            let held = st.anonymous_per_ip.entry(ip).or_default();
+            if *held >= self.cfg.max_anonymous_agents_per_ip {
+                drop(st);
+                tracing::info!(%ip, "share-code socket refused: the address holds too many");
+                link.error(
+                    ErrorCode::Throttled,
+                    "too many computers are sharing from this address; close one and try again",
+                );
+                return None;
+            }
+            *held += 1;
+        }
         st.next_id += 1;
         let id = st.next_id;
         let (org, actor) = match machine {
@@ -276,12 +297,13 @@ impl Hub {
                 link,
                 hello,
                 machine,
+                ip,
                 code: None,
                 sessions: HashSet::new(),
             },
         );
         self.issue_code(&mut st, id);
-        id
+        Some(id)
     }
 
     /// Registers an authenticated viewer.
@@ -563,7 +585,15 @@ impl Hub {
             EndReason::AgentLeft
         };
         self.end_sessions(&mut st, &sessions, reason);
-        st.agents.remove(&id);
+        if let Some(gone) = st.agents.remove(&id)
+            && gone.machine.is_none()
+            && let Some(n) = st.anonymous_per_ip.get_mut(&gone.ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                st.anonymous_per_ip.remove(&gone.ip);
+            }
+        }
         let (org, actor) = match machine {
             Some(m) => {
                 // Only if a newer connection has not taken the machine over.

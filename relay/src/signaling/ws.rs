@@ -61,8 +61,11 @@ pub const MAX_WS_MESSAGE: usize = 128 * 1024;
 
 /// Which side the socket serves.
 pub enum Side {
-    /// `/api/v1/ws/agent`.
-    Agent,
+    /// `/api/v1/ws/agent`, from the client address `ip`.
+    Agent {
+        /// The client's address (the peer, or the client a trusted proxy forwarded).
+        ip: IpAddr,
+    },
     /// `/api/v1/ws/viewer`, already authenticated.
     Viewer {
         /// The signed-in supporter.
@@ -112,7 +115,7 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, side: Side) {
     // Agents must introduce themselves first.
     let mut login = None;
     let id = match side {
-        Side::Agent => {
+        Side::Agent { ip } => {
             let first = tokio::time::timeout(HELLO_TIMEOUT, stream.next()).await;
             let mut hello = match first {
                 Ok(Some(Ok(WsMessage::Text(t)))) => match signal::decode(&t) {
@@ -150,13 +153,18 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, side: Side) {
                 seen(&hub, m.id, &hello);
             }
             login = machine.map(|m| (m.id, hello.clone()));
-            hub.register_agent(link.clone(), hello, machine)
+            let Some(id) = hub.register_agent(link.clone(), hello, machine, ip) else {
+                drop(link);
+                let _ = writer.await;
+                return;
+            };
+            id
         }
         Side::Viewer { ref principal, ip } => {
             hub.register_viewer(link.clone(), principal.clone(), ip)
         }
     };
-    let is_agent = matches!(side, Side::Agent);
+    let is_agent = matches!(side, Side::Agent { .. });
 
     let mut errors = 0u32;
     let mut bucket = Bucket::new();
