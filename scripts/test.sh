@@ -37,3 +37,10 @@ if [ "$(id -u)" -eq 0 ] && ! dpkg-query -W -f='${Status}' tether-agent 2>/dev/nu
 else
   echo "skipped: needs root, and no tether-agent package installed"
 fi
+echo "== relay package: build, install, first administrator, serve as its user, purge"
+if [ "$(id -u)" -eq 0 ] && ! dpkg-query -W -f='${Status}' tether-relay 2>/dev/null | grep -q "install ok installed"; then
+  deb=$(installer/linux/build-deb.sh --package relay --bin target/debug/tether-relay)
+  TETHER_RELAY_DEB="$deb" cargo test --locked -p tether-relay --test relay -- --ignored deb::
+else
+  echo "skipped: needs root, and no tether-relay package installed"
+fi

@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod connections;
+mod deb;
 mod durability;
 mod enrollment;
 mod harness;
