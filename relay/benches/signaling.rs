@@ -8,6 +8,8 @@
 //!    process (goal: p99 ≤ 5 ms). Agents deny, so each code is spent once.
 //! 3. **Enrolled machines** (`TETHER_BENCH_MACHINES`, default 500): enrollment over HTTP, machine
 //!    sign-in through the key challenge, and unattended `connect_machine` → `session_start`.
+//! 4. **Held connections** (`TETHER_BENCH_IDLE`, default 5,000): one address holds that many idle
+//!    TCP connections while another asks for `/healthz` 300 times (goal: answered within 100 ms).
 //!
 //! Run: `cargo bench -p tether-relay --bench signaling`.
 
@@ -24,6 +26,8 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+#[path = "signaling/hold.rs"]
+mod hold;
 #[path = "signaling/machines.rs"]
 mod machines;
 
@@ -218,7 +222,12 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(500);
-    let machine_rows = machines::run(addr, PASSWORD, n_machines, 200).await;
+    let mut machine_rows = machines::run(addr, PASSWORD, n_machines, 200).await;
+    let n_idle: usize = std::env::var("TETHER_BENCH_IDLE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000);
+    machine_rows.extend(hold::run(addr, n_idle, 300).await);
     let rss_end = rss_kib(pid);
     relay.kill().unwrap();
     let _ = relay.wait();

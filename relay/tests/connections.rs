@@ -7,17 +7,9 @@ use std::time::Duration;
 
 use tether_protocol::signal::{ErrorCode, Message};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
-use tokio_tungstenite::MaybeTlsStream;
+use tokio::net::TcpStream;
 
 use crate::harness::*;
-
-/// A TCP connection to `to` from the loopback address `from` (127.0.0.0/8 is all local).
-async fn connect_from(from: &str, to: SocketAddr) -> TcpStream {
-    let s = TcpSocket::new_v4().unwrap();
-    s.bind(format!("{from}:0").parse().unwrap()).unwrap();
-    s.connect(to).await.unwrap()
-}
 
 /// Whether the relay closes `s` within `within` (reads end or fail) without answering.
 async fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
@@ -124,45 +116,30 @@ async fn one_address_is_held_to_its_connections_and_others_are_still_answered() 
     );
 }
 
-/// A share-code agent socket from the loopback address `from`, after its `hello`.
-async fn agent_from(from: &str, relay: &Relay, host: &str) -> Client {
-    let tcp = connect_from(from, relay.addr).await;
-    let url = format!("ws://{}/api/v1/ws/agent", relay.addr);
-    let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp))
-        .await
-        .unwrap();
-    let mut c = Client { ws };
-    c.send_raw(&format!(
-        r#"{{"v":1,"type":"hello","client":"test/1","os":"linux","hostname":"{host}"}}"#
-    ))
-    .await;
-    c
-}
-
 #[tokio::test]
 async fn one_address_holds_a_bounded_number_of_share_codes() {
     let relay = Relay::start_with(|c| c.max_anonymous_agents_per_ip = 3).await;
     let mut held = Vec::new();
     for i in 0..3 {
-        let mut a = agent_from("127.0.0.9", &relay, &format!("pc{i}")).await;
+        let mut a = agent_from("127.0.0.9", relay.addr, &format!("pc{i}")).await;
         expect_code(&mut a).await;
         held.push(a);
     }
-    let mut extra = agent_from("127.0.0.9", &relay, "pc3").await;
+    let mut extra = agent_from("127.0.0.9", relay.addr, "pc3").await;
     let Message::Error(e) = extra.recv().await else {
         panic!("expected an error")
     };
     assert_eq!(e.code, ErrorCode::Throttled);
     assert!(extra.try_recv().await.is_none(), "the socket is closed");
     // Another address shares as ever.
-    let mut other = agent_from("127.0.0.10", &relay, "elsewhere").await;
+    let mut other = agent_from("127.0.0.10", relay.addr, "elsewhere").await;
     expect_code(&mut other).await;
     // A closed one gives its place back.
     let gone = held.pop().unwrap();
     drop(gone);
     let mut again = None;
     for _ in 0..100 {
-        let mut a = agent_from("127.0.0.9", &relay, "pc4").await;
+        let mut a = agent_from("127.0.0.9", relay.addr, "pc4").await;
         if let Message::ShareCode(_) = a.recv().await {
             again = Some(a);
             break;

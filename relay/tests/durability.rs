@@ -2,7 +2,7 @@
 //! writes leaves a consistent database, a restart voids codes that no agent holds any more, and
 //! SIGTERM or SIGINT drain the relay and exit cleanly.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use tether_protocol::signal::{Connect, ErrorCode, Message, Mode};
@@ -54,7 +54,7 @@ async fn sigkill_during_writes_leaves_a_consistent_database() {
         PASSWORD,
     );
 
-    let (mut child, addr) = serve(Command::new(BIN), dir.path()).await;
+    let (mut child, addr) = spawn_binary(Command::new(BIN), dir.path()).await;
 
     // Writers: agents connecting (share-code inserts, audit rows) and sign-ins (token rows).
     let mut tasks = Vec::new();
@@ -129,7 +129,7 @@ fn store_integrity(path: &std::path::Path) -> String {
 async fn sigterm_and_sigint_each_drain_the_relay_and_exit_zero() {
     for sig in ["TERM", "INT"] {
         let dir = tempfile::tempdir().unwrap();
-        let (mut child, addr) = serve(Command::new(BIN), dir.path()).await;
+        let (mut child, addr) = spawn_binary(Command::new(BIN), dir.path()).await;
         let url = format!("ws://{addr}/api/v1/ws/agent");
         let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
         let mut agent = Client { ws };
@@ -169,7 +169,7 @@ async fn the_relay_raises_its_open_file_limit_to_the_hard_limit() {
     // Started the way a login shell would: soft 256, hard 4,096.
     let mut prlimit = Command::new("prlimit");
     prlimit.args(["--nofile=256:4096", BIN]);
-    let (mut child, _) = serve(prlimit, dir.path()).await;
+    let (mut child, _) = spawn_binary(prlimit, dir.path()).await;
     // prlimit execs the relay, so the pid is the relay's.
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
     let _ = child.kill();
@@ -180,32 +180,4 @@ async fn the_relay_raises_its_open_file_limit_to_the_hard_limit() {
         .unwrap();
     let soft: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(&soft[3..5], ["4096", "4096"], "{line}");
-}
-
-/// Starts `command` (the relay binary, or a launcher given it as its first arguments) serving
-/// `data_dir` on a free address and any free TURN port (these tests run side by side), and
-/// waits until it answers `/healthz`.
-async fn serve(
-    mut command: Command,
-    data_dir: &std::path::Path,
-) -> (std::process::Child, std::net::SocketAddr) {
-    let addr = tether_tests::free_addr();
-    let mut child = command
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(["serve", "--listen", &addr.to_string()])
-        .env("TETHER_TURN_PORT", "0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..500 {
-        if http(addr, "GET", "/healthz", None, None).await.0 == 200 {
-            return (child, addr);
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("relay did not start");
 }

@@ -244,3 +244,69 @@ pub async fn start_session(relay: &Relay, token: &str) -> (Client, Client, signa
     assert_ne!(fresh, code);
     (agent, viewer, start)
 }
+
+/// A TCP connection to `to` from the loopback address `from` (127.0.0.0/8 is all this host), so
+/// one test can be many clients to the relay's per-address limits.
+pub async fn connect_from(from: &str, to: SocketAddr) -> TcpStream {
+    let s = tokio::net::TcpSocket::new_v4().unwrap();
+    s.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    s.connect(to).await.unwrap()
+}
+
+/// A share-code agent socket from the loopback address `from`, after its `hello`.
+pub async fn agent_from(from: &str, to: SocketAddr, hostname: &str) -> Client {
+    let tcp = connect_from(from, to).await;
+    let (ws, _) = tokio_tungstenite::client_async(
+        format!("ws://{to}/api/v1/ws/agent"),
+        MaybeTlsStream::Plain(tcp),
+    )
+    .await
+    .unwrap();
+    let mut c = Client { ws };
+    c.send_raw(&format!(
+        r#"{{"v":1,"type":"hello","client":"test/1","os":"linux","hostname":"{hostname}"}}"#
+    ))
+    .await;
+    c
+}
+
+/// A signed-in viewer socket from the loopback address `from`.
+pub async fn viewer_from(from: &str, to: SocketAddr, token: &str) -> Client {
+    let tcp = connect_from(from, to).await;
+    let mut req = format!("ws://{to}/api/v1/ws/viewer")
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (ws, _) = tokio_tungstenite::client_async(req, MaybeTlsStream::Plain(tcp))
+        .await
+        .unwrap();
+    Client { ws }
+}
+
+/// Starts the real binary `command` (already given its options) on `data_dir` and a free port,
+/// and waits until it answers.
+pub async fn spawn_binary(
+    mut command: std::process::Command,
+    data_dir: &std::path::Path,
+) -> (std::process::Child, SocketAddr) {
+    let addr = tether_tests::free_addr();
+    let mut child = command
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["serve", "--listen", &addr.to_string()])
+        .env("TETHER_TURN_PORT", "0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..500 {
+        if http(addr, "GET", "/healthz", None, None).await.0 == 200 {
+            return (child, addr);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("relay did not start");
+}

@@ -2,6 +2,7 @@
 //! real WebSocket clients. One binary, to keep link time down.
 
 mod admin;
+mod attack;
 mod auth;
 mod connections;
 mod deb;
