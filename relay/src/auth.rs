@@ -23,6 +23,19 @@ pub fn hash_password(password: &str) -> Result<String> {
         .to_string())
 }
 
+/// Fewest characters a password may have.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+/// Refuses a new password that is too short.
+pub fn check_new_password(password: &str) -> Result<()> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(Error::BadRequest(format!(
+            "the password must have at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks a password against a PHC string (constant-time inside argon2).
 pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| {

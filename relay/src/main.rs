@@ -4,7 +4,7 @@ use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use tether_relay::store::{NewUser, Role, SqliteStore, Store};
 use tether_relay::{Config, auth};
@@ -130,9 +130,7 @@ async fn main() -> Result<()> {
                 .read_line(&mut password)
                 .context("reading the password from stdin")?;
             let password = password.trim_end_matches(['\r', '\n']);
-            if password.chars().count() < 10 {
-                bail!("the password must have at least 10 characters");
-            }
+            auth::check_new_password(password)?;
             std::fs::create_dir_all(&cfg.data_dir)?;
             let store = SqliteStore::open(&cfg.data_dir.join("tether.db"))?;
             let full_name =

@@ -249,12 +249,19 @@ async fn cross_tenant_matrix() {
 
     // Every endpoint that names an Acme resource, called by Globex's owner: refused, no data.
     let role = serde_json::json!({"role": "viewer"});
+    let password = serde_json::json!({"new_password": "taken over at last"});
     let cases: Vec<(&str, String, Option<&serde_json::Value>)> = vec![
         (
             "PUT",
             format!("/api/v1/users/{acme_user}/role"),
             Some(&role),
         ),
+        (
+            "PUT",
+            format!("/api/v1/users/{acme_user}/password"),
+            Some(&password),
+        ),
+        ("DELETE", format!("/api/v1/users/{acme_user}/totp"), None),
         ("DELETE", format!("/api/v1/api-keys/{acme_key_id}"), None),
         (
             "DELETE",
@@ -367,6 +374,10 @@ async fn openapi_documents_every_route_and_only_real_ones() {
         "/api/v1/me",
         "/api/v1/users",
         "/api/v1/users/{id}/role",
+        "/api/v1/users/{id}/password",
+        "/api/v1/users/{id}/totp",
+        "/api/v1/auth/password",
+        "/api/v1/auth/totp/disable",
         "/api/v1/api-keys",
         "/api/v1/api-keys/{id}",
         "/api/v1/sessions",

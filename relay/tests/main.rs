@@ -1,6 +1,7 @@
 //! Relay integration tests: the real relay on `127.0.0.1:0`, a real SQLite file in a temp dir,
 //! real WebSocket clients. One binary, to keep link time down.
 
+mod account;
 mod admin;
 mod attack;
 mod auth;

@@ -37,7 +37,11 @@ pub async fn run(addr: SocketAddr, idle: usize, asks: usize) -> Vec<String> {
             .await
             .expect("health answered")
             .unwrap();
-        assert!(out.starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&out));
+        assert!(
+            out.starts_with(b"HTTP/1.1 200"),
+            "{:?}",
+            String::from_utf8_lossy(&out)
+        );
         lats.push(t.elapsed());
     }
     lats.sort();

@@ -344,10 +344,17 @@ pub async fn totp_enroll(
     }))
 }
 
-/// `POST /api/v1/auth/totp/confirm` body.
+/// `POST /api/v1/auth/totp/confirm` (and `/disable`) body.
 #[derive(Deserialize)]
 pub struct TotpConfirm {
     code: String,
+}
+
+impl TotpConfirm {
+    /// The code typed.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
 }
 
 /// `POST /api/v1/auth/totp/confirm`: prove the authenticator works; TOTP is then mandatory, and
@@ -370,13 +377,7 @@ pub async fn totp_confirm(
     }
     state.store.confirm_totp(p.org_id, p.user_id)?;
     // Every other sign-in was made without the second factor: it ends now, sockets included.
-    state
-        .store
-        .revoke_other_families(p.org_id, p.user_id, &p.family, crate::unix_millis())?;
-    let (org, user, family) = (p.org_id, p.user_id, p.family.clone());
-    state
-        .hub
-        .revoke_viewers(|v| v.org_id == org && v.user_id == user && v.family != family);
+    super::account::end_sign_ins(&state, p.org_id, p.user_id, Some(&p.family))?;
     audit(
         &state,
         Some(p.org_id),

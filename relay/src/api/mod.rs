@@ -6,6 +6,7 @@
 //! set headers on WebSocket requests.
 
 pub mod access;
+pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod client_ip;
@@ -40,11 +41,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/auth/logout", post(auth::logout))
         .route("/api/v1/auth/totp/enroll", post(auth::totp_enroll))
         .route("/api/v1/auth/totp/confirm", post(auth::totp_confirm))
+        .route("/api/v1/auth/totp/disable", post(account::totp_disable))
+        .route("/api/v1/auth/password", post(account::change_password))
         .route("/api/v1/me", get(read::me))
         .route("/api/v1/sessions", get(read::sessions))
         .route("/api/v1/audit", get(read::audit))
         .route("/api/v1/users", get(admin::users))
         .route("/api/v1/users/{id}/role", put(admin::set_role))
+        .route("/api/v1/users/{id}/password", put(account::reset_password))
+        .route("/api/v1/users/{id}/totp", delete(account::reset_totp))
         .route(
             "/api/v1/api-keys",
             get(admin::api_keys).post(admin::create_api_key),

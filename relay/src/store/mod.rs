@@ -466,6 +466,10 @@ pub trait Store: Send + Sync + 'static {
     /// code is fresh), false if it was used already or an earlier one was. One statement, so two
     /// sign-ins racing with the same code cannot both win.
     fn spend_totp_step(&self, org: OrgId, user: UserId, step: u64) -> StoreResult<bool>;
+    /// Replaces a member's password hash (argon2id PHC string).
+    fn set_password(&self, org: OrgId, user: UserId, hash: &str) -> StoreResult<()>;
+    /// Turns TOTP off for a member: the confirmed and any pending secret are cleared.
+    fn clear_totp(&self, org: OrgId, user: UserId) -> StoreResult<()>;
 
     /// Stores a token's hash.
     #[allow(clippy::too_many_arguments)]

@@ -238,14 +238,15 @@ impl Store for SqliteStore {
     }
 
     fn spend_totp_step(&self, org: OrgId, user: UserId, step: u64) -> StoreResult<bool> {
-        let step = i64::try_from(step).unwrap_or(i64::MAX);
-        let n = self.db()?.execute(
-            "UPDATE users SET totp_last_step = ?3
-             WHERE id = ?2 AND (totp_last_step IS NULL OR totp_last_step < ?3)
-             AND id IN (SELECT user_id FROM memberships WHERE org_id = ?1)",
-            params![org, user, step],
-        )?;
-        Ok(n == 1)
+        credentials::spend_totp_step(&*self.db()?, org, user, step)
+    }
+
+    fn set_password(&self, org: OrgId, user: UserId, hash: &str) -> StoreResult<()> {
+        one_row(credentials::set_password(&*self.db()?, org, user, hash)?)
+    }
+
+    fn clear_totp(&self, org: OrgId, user: UserId) -> StoreResult<()> {
+        one_row(credentials::clear_totp(&*self.db()?, org, user)?)
     }
 
     fn insert_token(
@@ -770,6 +771,7 @@ impl Store for SqliteStore {
     }
 }
 
+mod credentials;
 mod machines;
 mod operator_keys;
 #[cfg(test)]

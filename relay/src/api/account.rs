@@ -1,0 +1,191 @@
+//! Credentials changes: a user's own password and TOTP, and an administrator resetting a
+//! member's. Each one ends the sign-ins it could have been used against: the user's other
+//! sign-ins when they change their own (the one making the change goes on), every sign-in of
+//! the member when an administrator resets theirs. Tokens are revoked and open viewer sockets
+//! closed at once.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+
+use super::ApiJson;
+use super::access::{Caller, Scope};
+use super::auth::AuthUser;
+use crate::AppState;
+use crate::auth as secrets;
+use crate::error::{Error, Result};
+use crate::store::{OrgId, Principal, Role, UserId};
+
+/// Ends every sign-in of `user` in `org` except the token family `keep`.
+pub(super) fn end_sign_ins(
+    state: &AppState,
+    org: OrgId,
+    user: UserId,
+    keep: Option<&str>,
+) -> Result<()> {
+    let now = crate::unix_millis();
+    match keep {
+        Some(family) => state.store.revoke_other_families(org, user, family, now)?,
+        None => state.store.revoke_user_tokens(org, user, now)?,
+    }
+    let keep = keep.map(str::to_owned);
+    state.hub.revoke_viewers(|v| {
+        v.org_id == org && v.user_id == user && keep.as_deref() != Some(v.family.as_str())
+    });
+    Ok(())
+}
+
+fn audit(state: &AppState, p: &Principal, action: &str, outcome: &str, detail: serde_json::Value) {
+    crate::audit::record(
+        state.store.as_ref(),
+        Some(p.org_id),
+        &format!("user:{}", p.user_id),
+        action,
+        outcome,
+        detail,
+    );
+}
+
+/// argon2id of `password`, off the async workers (it takes tens of milliseconds).
+async fn hash(password: String) -> Result<String> {
+    secrets::check_new_password(&password)?;
+    tokio::task::spawn_blocking(move || secrets::hash_password(&password))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?
+}
+
+/// `POST /api/v1/auth/password` body.
+#[derive(Deserialize)]
+pub struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// `POST /api/v1/auth/password`: the signed-in user changes their password, proving the
+/// current one; their other sign-ins end.
+pub async fn change_password(
+    State(state): State<AppState>,
+    AuthUser(p): AuthUser,
+    ApiJson(req): ApiJson<PasswordChange>,
+) -> Result<Json<serde_json::Value>> {
+    let record = state
+        .store
+        .user_for_login(&p.email)?
+        .filter(|u| u.id == p.user_id)
+        .ok_or(Error::Unauthorized)?;
+    let (current, phc) = (req.current_password, record.password_hash);
+    let right = tokio::task::spawn_blocking(move || secrets::verify_password(&current, &phc))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    if !right {
+        audit(
+            &state,
+            &p,
+            "password_changed",
+            "bad_password",
+            serde_json::json!({}),
+        );
+        return Err(Error::BadCredentials);
+    }
+    let new = hash(req.new_password).await?;
+    state.store.set_password(p.org_id, p.user_id, &new)?;
+    end_sign_ins(&state, p.org_id, p.user_id, Some(&p.family))?;
+    audit(&state, &p, "password_changed", "ok", serde_json::json!({}));
+    Ok(Json(serde_json::json!({"ok": true})))
+}
+
+/// `POST /api/v1/auth/totp/disable`: the signed-in user turns TOTP off with a current code
+/// from their authenticator (each code is accepted once); their other sign-ins end.
+pub async fn totp_disable(
+    State(state): State<AppState>,
+    AuthUser(p): AuthUser,
+    ApiJson(req): ApiJson<super::auth::TotpConfirm>,
+) -> Result<Json<serde_json::Value>> {
+    let record = state
+        .store
+        .user_for_login(&p.email)?
+        .filter(|u| u.id == p.user_id)
+        .ok_or(Error::Unauthorized)?;
+    let secret = record
+        .totp_secret
+        .ok_or_else(|| Error::BadRequest("TOTP is not on".into()))?;
+    let step = secrets::totp_step(&secret, &p.email, req.code(), crate::unix_secs())
+        .ok_or(Error::BadCredentials)?;
+    if !state.store.spend_totp_step(p.org_id, p.user_id, step)? {
+        return Err(Error::BadCredentials);
+    }
+    state.store.clear_totp(p.org_id, p.user_id)?;
+    end_sign_ins(&state, p.org_id, p.user_id, Some(&p.family))?;
+    audit(&state, &p, "totp_disabled", "ok", serde_json::json!({}));
+    Ok(Json(serde_json::json!({"ok": true})))
+}
+
+/// The member `user` of the caller's organisation an administrator may reset: not themselves
+/// (they use their own routes), and an owner only by an owner.
+fn resettable(state: &AppState, caller: &Caller, user: UserId) -> Result<()> {
+    caller.require(Scope::UsersWrite)?;
+    let target = state
+        .store
+        .list_members(caller.org_id())?
+        .into_iter()
+        .find(|m| m.id == user)
+        .ok_or(Error::NotFound)?;
+    if matches!(caller, Caller::User(p) if p.user_id == user) {
+        return Err(Error::Conflict(
+            "change your own credentials under /api/v1/auth".into(),
+        ));
+    }
+    let caller_is_owner = matches!(caller, Caller::User(p) if p.role == Role::Owner);
+    if target.role == Role::Owner && !caller_is_owner {
+        return Err(Error::Forbidden);
+    }
+    Ok(())
+}
+
+/// `PUT /api/v1/users/{id}/password` body.
+#[derive(Deserialize)]
+pub struct PasswordReset {
+    new_password: String,
+}
+
+/// `PUT /api/v1/users/{id}/password`: an administrator (`users:write`) sets a member's password,
+/// e.g. when they forgot it; every sign-in of the member ends.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user): Path<UserId>,
+    ApiJson(req): ApiJson<PasswordReset>,
+) -> Result<Json<serde_json::Value>> {
+    resettable(&state, &caller, user)?;
+    let new = hash(req.new_password).await?;
+    let org = caller.org_id();
+    state.store.set_password(org, user, &new)?;
+    end_sign_ins(&state, org, user, None)?;
+    super::admin::audit(
+        &state,
+        &caller,
+        "password_reset",
+        serde_json::json!({"user": user}),
+    );
+    Ok(Json(serde_json::json!({"ok": true})))
+}
+
+/// `DELETE /api/v1/users/{id}/totp`: an administrator (`users:write`) turns a member's TOTP off,
+/// e.g. when they lost their authenticator; every sign-in of the member ends.
+pub async fn reset_totp(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user): Path<UserId>,
+) -> Result<Json<serde_json::Value>> {
+    resettable(&state, &caller, user)?;
+    let org = caller.org_id();
+    state.store.clear_totp(org, user)?;
+    end_sign_ins(&state, org, user, None)?;
+    super::admin::audit(
+        &state,
+        &caller,
+        "totp_reset",
+        serde_json::json!({"user": user}),
+    );
+    Ok(Json(serde_json::json!({"ok": true})))
+}
