@@ -13,10 +13,10 @@ build_pkgs=(pkg-config build-essential curl nasm libxcb1-dev libxcb-shm0-dev lib
   libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev)
 # test: a virtual X server, ImageMagick's `import` (reference screenshots), setxkbmap (layouts),
 # xclip (clipboard), Chromium for the browser suite, iproute2 for its private network namespace,
-# systemd (systemd-analyze) and debconf for the Linux package's test, a D-Bus session bus and
+# systemd (systemd-analyze), debconf and adduser for the Linux packages' tests, a D-Bus session bus and
 # gnome-keyring for the keyring test, WebKitWebDriver and xdg-open (the app hands addresses to the
 # default browser with it) for the desktop app's UI test.
-test_pkgs=(xvfb imagemagick x11-xkb-utils xauth xclip chromium iproute2 systemd debconf dbus gnome-keyring
+test_pkgs=(xvfb imagemagick x11-xkb-utils xauth xclip chromium iproute2 systemd debconf adduser dbus gnome-keyring
   webkit2gtk-driver xdg-utils)
 
 # The web viewer is built with Node.js and npm; use the machine's own when it has one.
