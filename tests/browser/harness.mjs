@@ -174,8 +174,11 @@ async function freeUdpPort() {
   });
 }
 
-/** The relay binary on loopback with its embedded TURN server (which relays on loopback by default). */
-export async function startRelay() {
+/**
+ * The relay binary on loopback with its embedded TURN server (which relays on loopback by default).
+ * `env(turnPort)` adds environment variables, e.g. TURN settings naming the port.
+ */
+export async function startRelay({ env: extraEnv = () => ({}) } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "tether-e2e-"));
   const relayBin = join(BIN, "tether-relay");
   for (const [email, role, name] of [
@@ -193,6 +196,7 @@ export async function startRelay() {
     TETHER_TURN_PORT: String(turnPort),
     RUST_LOG: process.env.RUST_LOG ?? "error",
     TETHER_LOG: process.env.TETHER_LOG ?? "warn",
+    ...extraEnv(turnPort),
   };
   const r = track(spawn(relayBin, ["--data-dir", dir, "serve", "--listen", `127.0.0.1:${port}`], { env, stdio: ["ignore", "pipe", "inherit"] }), "relay");
   const lines = new Lines(r.stdout, "relay");

@@ -51,7 +51,7 @@ after(async () => {
 });
 
 /** A fresh, signed-in page on the connect screen. */
-async function signedIn(name, query = "", { email = EMAIL, bypassCSP = false, webrtc = true } = {}) {
+async function signedIn(name, query = "", { email = EMAIL, bypassCSP = false, webrtc = true, base = relay.url } = {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: "en-US", bypassCSP });
   // A web view built without WebRTC, as some embedded ones are.
   if (!webrtc) await context.addInitScript(() => delete globalThis.RTCPeerConnection);
@@ -62,7 +62,7 @@ async function signedIn(name, query = "", { email = EMAIL, bypassCSP = false, we
   page.on("console", (m) => {
     if (/Content Security Policy/i.test(m.text())) cspErrors.push(m.text());
   });
-  await page.goto(`${relay.url}/${query}`);
+  await page.goto(`${base}/${query}`);
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(PASSWORD);
   await shot(page, `${name}-1-sign-in`);
@@ -245,6 +245,32 @@ test("works with iceTransportPolicy relay through the embedded TURN server", asy
   assert.deepEqual([press.event.x, press.event.y], [640, 360]);
   await endSession(page);
   await page.context().close();
+});
+
+test("a TURN server that will not forward to the other computer is named as the cause", async () => {
+  // A relay that thinks it is on the internet (public address 203.0.113.7, bound everywhere):
+  // it forwards to no loopback or private peer, and answers such permissions with 403.
+  const refusing = await startRelay({
+    env: (turnPort) => ({
+      TETHER_TURN_BIND_IP: "0.0.0.0",
+      TETHER_TURN_PUBLIC_HOST: "203.0.113.7",
+      TETHER_TURN_URLS: `["turn:127.0.0.1:${turnPort}?transport=udp"]`,
+    }),
+  });
+  const other = await startAgent(refusing.url, xvfb.display, ["--name", "refused-agent"]);
+  try {
+    const page = await signedIn("turn-refused", "?ice=relay", { base: refusing.url });
+    const from = other.lines.all.length;
+    await page.getByLabel("Share code").fill(await other.code());
+    await page.getByRole("button", { name: "Connect", exact: true }).click();
+    await other.answer(from, "c");
+    await page.getByText("would not forward to the other computer").waitFor({ timeout: 60_000 });
+    await shot(page, "turn-refused");
+    await page.context().close();
+  } finally {
+    other.stop();
+    refusing.stop();
+  }
 });
 
 test("a VP8 agent streams to the browser too", async () => {

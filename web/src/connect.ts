@@ -6,7 +6,7 @@
 import type { Me } from "./api";
 import { groupShareCode, parseShareCode } from "./code";
 import { field, h } from "./dom";
-import { errorText, reasonText } from "./errors";
+import { endText, errorText, failureText, reasonText } from "./errors";
 import { t } from "./i18n";
 import { canListMachines, type MachineInfo, machineList } from "./machines";
 import { RemoteView } from "./remote";
@@ -15,6 +15,7 @@ import { type ServerMessage, Signaling } from "./signaling";
 
 /** Whether this page can make a peer connection: some embedded web views (Debian's WebKitGTK) ship without WebRTC. */
 const hasWebRtc = (): boolean => typeof globalThis.RTCPeerConnection === "function";
+
 
 type Phase =
   | { kind: "form" }
@@ -282,7 +283,7 @@ export class ConnectPage {
         break;
       case "session_end":
         if (p.kind === "live" && m.session_id === p.sessionId && m.reason !== "relay_shutdown") {
-          this.finish(reasonText(m.reason));
+          this.finish(endText(m.reason, p.session.failureCause()));
         }
         break;
       case "error":
@@ -312,8 +313,7 @@ export class ConnectPage {
         control: (c) => view?.onControl(c),
         state: (s) => {
           if (s === "failed") {
-            const cause = session.failureCause();
-            this.finish(t(cause === "turn_unreachable" ? "err.turnUnreachable" : cause === "turn_refused" ? "err.turnRefused" : "err.network"));
+            this.finish(failureText(session.failureCause()));
           }
           // ICE often recovers from a brief outage by itself; say so meanwhile.
           else if (s === "disconnected") view?.setBanner(t("session.unstable"));

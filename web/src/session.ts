@@ -3,6 +3,7 @@
 // `control` data channels of docs/PROTOCOL.md. The browser's own RTCP (PLI/FIR, NACK) recovers
 // from loss; a `keyframe` control message is sent too when the picture stalls at the start.
 
+import type { FailureCause } from "./errors";
 import { encode, type InputEvent } from "./input";
 import type { IceServer, ServerMessage, Signaling } from "./signaling";
 
@@ -132,7 +133,7 @@ export class RemoteSession {
    * refused the credentials), `turn_refused` when it gave one but would not forward to the other
    * computer (it forwards to no private address off its own network). `null` otherwise.
    */
-  failureCause(): "turn_unreachable" | "turn_refused" | null {
+  failureCause(): FailureCause {
     if (this.connected || !this.relayOnly) return null;
     if (this.relayCandidates === 0) return "turn_unreachable";
     return "turn_refused";
