@@ -217,9 +217,16 @@ async fn an_admin_resets_a_members_credentials_and_every_sign_in_of_theirs_ends(
         let (addr, reset) = (relay.addr, reset.clone());
         async move { http(addr, "PUT", &path, Some(&reset), Some(&token)).await.0 }
     };
-    // Not an owner's by an admin, not one's own, not by a technician.
+    // Not an owner's or another admin's by an admin, not one's own, not by a technician, not by
+    // an API key even with users:write.
+    relay.add_user("Acme", "alan@acme.example", "Alan Admin", Role::Admin);
+    let alan_id = relay.user_id("alan@acme.example");
     assert_eq!(
         put(format!("/api/v1/users/{owner_id}/password"), ada.clone()).await,
+        403
+    );
+    assert_eq!(
+        put(format!("/api/v1/users/{alan_id}/password"), ada.clone()).await,
         403
     );
     assert_eq!(
@@ -230,6 +237,18 @@ async fn an_admin_resets_a_members_credentials_and_every_sign_in_of_theirs_ends(
     assert_eq!(
         put(format!("/api/v1/users/{ada_id}/password"), tech_token).await,
         403
+    );
+    let key = serde_json::json!({"name": "hr-sync", "scopes": ["users:write"]});
+    let (_, created) = post(&relay, "/api/v1/api-keys", key, &owner).await;
+    let key = created["key"].as_str().unwrap().to_owned();
+    assert_eq!(
+        put(format!("/api/v1/users/{tech}/password"), key).await,
+        403
+    );
+    // An owner may reset an administrator.
+    assert_eq!(
+        put(format!("/api/v1/users/{alan_id}/password"), owner.clone()).await,
+        200
     );
 
     // The technician, signed in twice, has both sign-ins ended by the reset.
@@ -298,13 +317,8 @@ async fn an_admin_resets_a_members_credentials_and_every_sign_in_of_theirs_ends(
     assert_eq!(status, 200, "{body}");
     let audit = relay.audit(&owner, "totp_reset").await;
     assert_eq!(audit.as_array().unwrap().len(), 1);
-    assert_eq!(
-        relay
-            .audit(&owner, "password_reset")
-            .await
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    // Two resets made (Alan's by the owner, the technician's by Ada); the refused ones change
+    // nothing and are not recorded as resets.
+    let resets = relay.audit(&owner, "password_reset").await;
+    assert_eq!(resets.as_array().unwrap().len(), 2, "{resets}");
 }

@@ -256,5 +256,29 @@ async fn cookie_requests_from_another_site_are_refused() {
         }
     };
     assert_eq!(upgrade("https://evil.example".into()).await, 403);
+    // A made-up query token does not stand in for the cookie: it is what the upgrade reads.
+    let mut req = format!("ws://{}/api/v1/ws/viewer?access_token=x", relay.addr)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert("cookie", cookie.parse().unwrap());
+    req.headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    match tokio_tungstenite::connect_async(req).await {
+        Err(Error::Http(resp)) => assert_eq!(resp.status().as_u16(), 401),
+        other => panic!(
+            "the cookie opened a socket for another site: {:?}",
+            other.map(|(_, r)| r.status())
+        ),
+    }
+    // Nor on any other route, which never reads it.
+    let r = request(
+        relay.addr,
+        "POST",
+        "/api/v1/auth/logout?access_token=x",
+        &[("Cookie", &cookie), ("Origin", "https://evil.example")],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.body);
     assert_eq!(upgrade(own).await, 101);
 }

@@ -120,23 +120,27 @@ pub async fn totp_disable(
     Ok(Json(serde_json::json!({"ok": true})))
 }
 
-/// The member `user` of the caller's organisation an administrator may reset: not themselves
-/// (they use their own routes), and an owner only by an owner.
+/// The member `user` of the caller's organisation the caller may reset. Resetting someone's
+/// credentials is taking their account over, so it is for people, not API keys; never one's
+/// own (the routes under /api/v1/auth are); and an owner or administrator only by an owner, so an
+/// administrator cannot become another administrator, or an owner.
 fn resettable(state: &AppState, caller: &Caller, user: UserId) -> Result<()> {
     caller.require(Scope::UsersWrite)?;
+    let Caller::User(p) = caller else {
+        return Err(Error::Forbidden);
+    };
     let target = state
         .store
         .list_members(caller.org_id())?
         .into_iter()
         .find(|m| m.id == user)
         .ok_or(Error::NotFound)?;
-    if matches!(caller, Caller::User(p) if p.user_id == user) {
+    if p.user_id == user {
         return Err(Error::Conflict(
             "change your own credentials under /api/v1/auth".into(),
         ));
     }
-    let caller_is_owner = matches!(caller, Caller::User(p) if p.role == Role::Owner);
-    if target.role == Role::Owner && !caller_is_owner {
+    if matches!(target.role, Role::Owner | Role::Admin) && p.role != Role::Owner {
         return Err(Error::Forbidden);
     }
     Ok(())

@@ -36,12 +36,13 @@ pub struct AuthUser(pub Principal);
 
 /// Finds a bearer token or the session cookie in the headers.
 pub fn token_from_headers(headers: &HeaderMap) -> Option<String> {
-    if let Some(v) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok())
-        && let Some(t) = v.strip_prefix("Bearer ")
-    {
-        return Some(t.trim().to_owned());
-    }
-    cookie(headers, COOKIE_NAME)
+    bearer_token(headers).or_else(|| cookie(headers, COOKIE_NAME))
+}
+
+/// The `Authorization: Bearer` token, if the request carries one.
+pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    Some(v.strip_prefix("Bearer ")?.trim().to_owned())
 }
 
 /// The value of cookie `name`, if the request carries it.

@@ -2,14 +2,15 @@
 //!
 //! The cookie is `SameSite=Strict`, and JSON bodies need a CORS preflight the relay never
 //! grants; this is the third wall. A state-changing request (any method but GET, HEAD and
-//! OPTIONS) or a WebSocket upgrade that carries no bearer token or `access_token` is refused with
+//! OPTIONS) or a WebSocket upgrade that carries no bearer token (or, on the viewer upgrade only,
+//! `access_token`, which that route reads before the cookie) is refused with
 //! 403 unless its `Origin` is the relay's own: `public_url` when set, otherwise the origin whose
 //! host is the request's `Host`. Without an `Origin` it passes only if it carries no cookie
 //! either (a command-line client signing in): browsers send `Origin` on every such request.
 //! Apps with bearer tokens and API keys are never affected.
 
 use axum::extract::{Request, State};
-use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, UPGRADE};
+use axum::http::header::{COOKIE, HOST, ORIGIN, UPGRADE};
 use axum::http::{HeaderMap, Method, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -58,19 +59,25 @@ fn is_own(own: &OwnOrigin, origin: &str, headers: &HeaderMap) -> bool {
     }
 }
 
-/// Whether the request authenticates with something other than the ambient cookie.
+/// Whether the request authenticates with something other than the ambient cookie: a bearer
+/// token (read before the cookie everywhere), or `?access_token=` on the viewer upgrade, the one
+/// route that reads it, and before the cookie. Anywhere else a query token is ignored by the
+/// handler, so it exempts nothing.
 fn has_explicit_credential(req: &Request) -> bool {
-    let bearer = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("Bearer "));
-    let query_token = req
-        .uri()
-        .query()
-        .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("access_token=")));
-    bearer || query_token
+    if super::auth::bearer_token(req.headers()).is_some() {
+        return true;
+    }
+    req.uri().path() == VIEWER_UPGRADE
+        && req.uri().query().is_some_and(|q| {
+            q.split('&').any(|kv| {
+                kv.strip_prefix("access_token=")
+                    .is_some_and(|t| !t.is_empty())
+            })
+        })
 }
+
+/// The one route that takes a token in the query.
+const VIEWER_UPGRADE: &str = "/api/v1/ws/viewer";
 
 /// The middleware: see the module documentation.
 pub async fn same_origin(State(own): State<OwnOrigin>, req: Request, next: Next) -> Response {

@@ -6,7 +6,7 @@ use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::auth::{principal_for, token_from_headers};
+use super::auth::{bearer_token, principal_for, token_from_headers};
 use super::client_ip::ClientIp;
 use crate::AppState;
 use crate::error::{Error, Result};
@@ -33,8 +33,10 @@ pub async fn agent(
     tune(upgrade).on_upgrade(move |socket| serve(socket, hub, Side::Agent { ip }))
 }
 
-/// `GET /api/v1/ws/viewer`: a signed-in supporter. The token may come as a header, the cookie, or
-/// (browsers cannot set headers here) `?access_token=`.
+/// `GET /api/v1/ws/viewer`: a signed-in supporter. The token may come as a header, as
+/// `?access_token=` (browsers cannot set headers here), or as the cookie, in that order: a query
+/// token is never passed over for the cookie, so it cannot be used to skip the origin check that
+/// cookie upgrades get ([`super::origin`]).
 pub async fn viewer(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -42,8 +44,9 @@ pub async fn viewer(
     Query(query): Query<HashMap<String, String>>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response> {
-    let token = token_from_headers(&headers)
+    let token = bearer_token(&headers)
         .or_else(|| query.get("access_token").cloned())
+        .or_else(|| token_from_headers(&headers))
         .ok_or(Error::Unauthorized)?;
     let principal = principal_for(&state, &token)?;
     let hub = state.hub.clone();
