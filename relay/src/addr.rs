@@ -103,6 +103,16 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
+/// The block one client holds, which per-address limits count by: an IPv4 address (IPv4-mapped
+/// IPv6 read as IPv4), or an IPv6 address's /64, since one host is routinely given a whole /64
+/// and could otherwise take a fresh address for every connection.
+pub fn client_block(ip: IpAddr) -> IpAddr {
+    match canonical(ip) {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        v4 => v4,
+    }
+}
+
 /// `ip` as the relay compares addresses: an IPv4-mapped IPv6 address is its IPv4.
 pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {

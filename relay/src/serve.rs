@@ -55,10 +55,15 @@ pub struct Slot {
 impl Slot {
     /// A place for a connection from `ip`, or `None` if it holds `limits.per_address` already.
     fn take(counts: &Arc<Counts>, ip: IpAddr, limits: &Limits) -> Option<Slot> {
-        let ip = crate::addr::canonical(ip);
-        if limits.per_address == 0 || limits.exempt.iter().any(|n| n.contains(&ip)) {
+        if limits.per_address == 0
+            || limits
+                .exempt
+                .iter()
+                .any(|n| n.contains(&crate::addr::canonical(ip)))
+        {
             return Some(Slot { counts: None, ip });
         }
+        let ip = crate::addr::client_block(ip);
         let mut map = counts.0.lock().unwrap_or_else(|e| e.into_inner());
         let n = map.entry(ip).or_default();
         if *n >= limits.per_address {
@@ -263,6 +268,12 @@ mod tests {
         assert!(Slot::take(&counts, "192.0.2.2".parse().unwrap(), &l).is_some());
         drop(first);
         let _third = Slot::take(&counts, a, &l).expect("a place freed");
+        // An IPv6 host holds its whole /64: a fresh address in it is the same client.
+        let v6a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let v6b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let _v6 = (Slot::take(&counts, v6a, &l), Slot::take(&counts, v6b, &l));
+        assert!(Slot::take(&counts, "2001:db8:1:2::77".parse().unwrap(), &l).is_none());
+        assert!(Slot::take(&counts, "2001:db8:1:3::1".parse().unwrap(), &l).is_some());
         // A trusted proxy carries many clients: not held to the limit.
         let proxy: IpAddr = "10.1.2.3".parse().unwrap();
         let held: Vec<_> = (0..10).map(|_| Slot::take(&counts, proxy, &l)).collect();

@@ -62,6 +62,18 @@ fn public_and_special_addresses() {
     }
 }
 
+#[test]
+fn a_client_block_is_an_ipv4_address_or_an_ipv6_64() {
+    let block = |s: &str| client_block(s.parse().unwrap()).to_string();
+    assert_eq!(block("192.0.2.7"), "192.0.2.7");
+    assert_eq!(block("::ffff:192.0.2.7"), "192.0.2.7");
+    assert_eq!(block("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::");
+    assert_eq!(
+        block("2001:db8:1:2::"),
+        block("2001:db8:1:2:ffff:ffff:ffff:ffff")
+    );
+}
+
 fn v4_forms(v4: Ipv4Addr) -> [Ipv6Addr; 4] {
     let b = u32::from(v4) as u128;
     [

@@ -42,10 +42,12 @@ impl ApiLimiter {
         if self.requests.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
             self.limiter.retain_recent();
         }
-        self.limiter.check_key(&ip).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1)
-        })
+        self.limiter
+            .check_key(&crate::addr::client_block(ip))
+            .map_err(|not_until| {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1)
+            })
     }
 }
 

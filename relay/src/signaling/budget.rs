@@ -104,17 +104,7 @@ pub enum Scope {
 impl Scope {
     /// The address scope of `ip`.
     pub fn address(ip: IpAddr) -> Scope {
-        let ip = match ip {
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => IpAddr::V4(v4),
-                None => {
-                    let bits = u128::from(v6) & !((1u128 << 64) - 1);
-                    IpAddr::V6(bits.into())
-                }
-            },
-            v4 => v4,
-        };
-        Scope::Address(ip)
+        Scope::Address(crate::addr::client_block(ip))
     }
 }
 

@@ -142,6 +142,7 @@ pub(super) struct AgentEntry {
     pub link: Link,
     pub hello: Hello,
     pub machine: Option<MachineLogin>,
+    /// The client block the socket came from.
     pub ip: IpAddr,
     pub code: Option<CodeSlot>,
     pub sessions: HashSet<SessionId>,
@@ -174,7 +175,7 @@ pub(super) struct HubState {
     pub sessions: HashMap<SessionId, SessionEntry>,
     /// Enrolled machine id → its agent's connection.
     pub machines: HashMap<i64, ConnId>,
-    /// Share-code (not enrolled) agent sockets per address.
+    /// Share-code (not enrolled) agent sockets per client block ([`crate::addr::client_block`]).
     pub anonymous_per_ip: HashMap<IpAddr, usize>,
 }
 
@@ -254,6 +255,7 @@ impl Hub {
         machine: Option<MachineLogin>,
         ip: IpAddr,
     ) -> Option<ConnId> {
+        let ip = crate::addr::client_block(ip);
         let mut st = self.lock();
         if machine.is_none() {
             let held = st.anonymous_per_ip.entry(ip).or_default();
