@@ -210,3 +210,53 @@ async fn a_permission_for_a_peer_the_relay_would_not_reach_is_refused_at_once() 
         .expect("a permission for an allowed peer");
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_unauthenticated_permission_request_draws_no_refusal() {
+    use stun::agent::TransactionId;
+    use stun::attributes::ATTR_XOR_PEER_ADDRESS;
+    use stun::message::{
+        BINDING_REQUEST, CLASS_REQUEST, METHOD_CREATE_PERMISSION, Message as Stun, MessageType,
+        Setter,
+    };
+    use stun::xoraddr::XorMappedAddress;
+
+    let relay = Relay::start().await;
+    relay.add_user("Acme", "jane@acme.example", "Jane Doe", Role::Technician);
+    let token = relay.token("jane@acme.example").await;
+    let (_agent, _viewer, start) = start_session(&relay, &token).await;
+    let ice = start
+        .ice_servers
+        .iter()
+        .find(|s| s.username.is_some())
+        .unwrap();
+    let server: SocketAddr = server_addr(&ice.urls[0]).parse().unwrap();
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    // A permission for a private peer with no credential at all (anyone can send this, from a
+    // forged address), then a plain binding request.
+    let peer = XorMappedAddress {
+        ip: "10.1.2.3".parse().unwrap(),
+        port: 9,
+    };
+    let mut knock = Stun::new();
+    let setters: [Box<dyn Setter>; 2] = [
+        Box::new(TransactionId::new()),
+        Box::new(MessageType::new(METHOD_CREATE_PERMISSION, CLASS_REQUEST)),
+    ];
+    knock.build(&setters).unwrap();
+    peer.add_to_as(&mut knock, ATTR_XOR_PEER_ADDRESS).unwrap();
+    let mut binding = Stun::new();
+    let setters: [Box<dyn Setter>; 2] = [Box::new(TransactionId::new()), Box::new(BINDING_REQUEST)];
+    binding.build(&setters).unwrap();
+    sock.send_to(&knock.raw, server).await.unwrap();
+    sock.send_to(&binding.raw, server).await.unwrap();
+    // The first answer is the binding's: the knock got no 403 (and nothing before it).
+    let mut buf = [0u8; 1500];
+    let (n, _) = tokio::time::timeout(WAIT, sock.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut answer = Stun::new();
+    answer.unmarshal_binary(&buf[..n]).unwrap();
+    assert_eq!(answer.transaction_id, binding.transaction_id, "{answer}");
+}

@@ -126,24 +126,30 @@ impl GuardedConn {
     }
 }
 
-/// The TURN server's own socket. CreatePermission and ChannelBind requests naming a peer the
-/// relay would not talk to are answered here with 403 Forbidden (RFC 8656 §9.1) and never reach
-/// the allocation, so a client learns at once that the peer is out of bounds instead of holding
-/// a permission that relays nothing.
+/// The TURN server's own socket. Authenticated CreatePermission and ChannelBind requests naming
+/// a peer the relay would not talk to are answered here with 403 Forbidden (RFC 8656 §9.1), with
+/// message integrity, and never reach the allocation: a client learns at once that the peer is
+/// out of bounds instead of holding a permission that relays nothing. Requests that do not prove
+/// a live credential are left to the server, so the answer is no amplifier and no probe for
+/// anyone without a session's credential.
 pub struct ListenGuard {
     inner: UdpSocket,
     peers: PeerRule,
+    auth: Arc<RestAuth>,
 }
 
 impl ListenGuard {
-    /// The 403 answer to `datagram`, if it is a permission or channel request for a refused peer.
-    fn refusal(&self, datagram: &[u8]) -> Option<Vec<u8>> {
-        use stun::attributes::ATTR_XOR_PEER_ADDRESS;
+    /// The 403 answer to `datagram` from `src`, if it is an authenticated permission or channel
+    /// request for a refused peer.
+    fn refusal(&self, datagram: &[u8], src: SocketAddr) -> Option<Vec<u8>> {
+        use stun::attributes::{ATTR_REALM, ATTR_USERNAME, ATTR_XOR_PEER_ADDRESS};
         use stun::error_code::{CODE_FORBIDDEN, ErrorCodeAttribute};
+        use stun::integrity::MessageIntegrity;
         use stun::message::{
             CLASS_ERROR_RESPONSE, CLASS_REQUEST, METHOD_CHANNEL_BIND, METHOD_CREATE_PERMISSION,
             Message, MessageType, Setter,
         };
+        use stun::textattrs::TextAttribute;
         // ChannelData and other traffic: not STUN, or not these requests.
         if !stun::message::is_message(datagram) {
             return None;
@@ -173,15 +179,24 @@ impl ListenGuard {
                 Some(peer.ip)
             })
             .find(|ip| !self.peers.allows(*ip))?;
+        // Only for a live credential that signed this very request.
+        let username = TextAttribute::get_from_as(&m, ATTR_USERNAME).ok()?;
+        let realm = TextAttribute::get_from_as(&m, ATTR_REALM).ok()?;
+        let key = self
+            .auth
+            .auth_handle(&username.text, &realm.text, src)
+            .ok()?;
+        MessageIntegrity(key.clone()).check(&mut m.clone()).ok()?;
         tracing::info!(peer = %refused, "TURN: permission for a refused peer answered 403");
         let mut out = Message::new();
-        let setters: [Box<dyn Setter>; 3] = [
+        let setters: [Box<dyn Setter>; 4] = [
             Box::new(m.transaction_id),
             Box::new(MessageType::new(method, CLASS_ERROR_RESPONSE)),
             Box::new(ErrorCodeAttribute {
                 code: CODE_FORBIDDEN,
                 reason: b"Forbidden: the relay does not talk to that peer".to_vec(),
             }),
+            Box::new(MessageIntegrity(key)),
         ];
         out.build(&setters).ok()?;
         Some(out.raw)
@@ -201,7 +216,7 @@ impl Conn for ListenGuard {
     async fn recv_from(&self, buf: &mut [u8]) -> webrtc_util::Result<(usize, SocketAddr)> {
         loop {
             let (n, from) = self.inner.recv_from(buf).await?;
-            match self.refusal(&buf[..n]) {
+            match self.refusal(&buf[..n], from) {
                 None => return Ok((n, from)),
                 Some(answer) => {
                     let _ = self.inner.send_to(&answer, from).await;
@@ -360,9 +375,14 @@ impl TurnServer {
             bind_ip: listen.ip(),
             allow_private,
         };
+        let auth = Arc::new(RestAuth {
+            secret,
+            grants: grants.clone(),
+        });
         let listen_guard = ListenGuard {
             inner: sock,
             peers: relays.peers(),
+            auth: auth.clone(),
         };
         let server = Server::new(ServerConfig {
             conn_configs: vec![ConnConfig {
@@ -370,10 +390,7 @@ impl TurnServer {
                 relay_addr_generator: Box::new(relays),
             }],
             realm: REALM.to_owned(),
-            auth_handler: Arc::new(RestAuth {
-                secret,
-                grants: grants.clone(),
-            }),
+            auth_handler: auth,
             channel_bind_timeout: std::time::Duration::from_secs(0),
             alloc_close_notify: None,
         })
