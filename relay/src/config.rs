@@ -223,17 +223,30 @@ impl Config {
             }
             from_env.push(name);
         }
-        Config::deserialize(table).map_err(|e| {
-            let source = match file {
-                Some(p) => p.display().to_string(),
-                None => "settings".into(),
-            };
-            if from_env.is_empty() {
-                Error::Config(format!("{source}: {e}"))
-            } else {
-                Error::Config(format!("{source} with {}: {e}", from_env.join(", ")))
-            }
-        })
+        Config::deserialize(table)
+            .map_err(|e| {
+                let source = match file {
+                    Some(p) => p.display().to_string(),
+                    None => "settings".into(),
+                };
+                if from_env.is_empty() {
+                    Error::Config(format!("{source}: {e}"))
+                } else {
+                    Error::Config(format!("{source} with {}: {e}", from_env.join(", ")))
+                }
+            })?
+            .checked()
+    }
+
+    /// Refuses values that would break the relay at run time rather than at start.
+    fn checked(self) -> Result<Config> {
+        self.guessing.check().map_err(Error::Config)?;
+        if self.max_anonymous_agents_per_ip == 0 {
+            return Err(Error::Config(
+                "max_anonymous_agents_per_ip must be at least 1".into(),
+            ));
+        }
+        Ok(self)
     }
 
     /// The URL to print for people.

@@ -1,17 +1,18 @@
 //! Share-code guessing budgets: what stops a supporter's account from finding somebody's code.
 //!
-//! Every wrong code costs one token from four buckets: the source address's, the account's, the
+//! Every wrong code costs one token from four buckets: the account's, the source address's, the
 //! organisation's and the relay's. Buckets refill with time only, one token every `refill_secs`
 //! up to `burst`: a right code (the guesser's own or anybody's) gives nothing back, so connecting
 //! to one's own agent between guesses buys nothing.
 //!
-//! The address and account buckets belong to the guesser: when either is empty the attempt is
-//! refused before the code is looked up (looking it up would tell a blocked guesser whether it
-//! was right). The organisation and relay buckets are shared with innocent colleagues, so they
-//! never refuse anything and a right code is always looked up; instead, a wrong code that finds a
-//! shared bucket empty (a guessing campaign is running) locks the guesser's account for
-//! `lock_secs` (not the address: colleagues behind the same NAT keep theirs). A supporter typing
-//! right codes is never refused, whatever others do.
+//! The account bucket is the guesser's own: when it is empty the attempt is refused before the
+//! code is looked up (looking it up would tell a blocked guesser whether it was right). The
+//! address, organisation and relay buckets are shared with innocent people (a whole office
+//! behind one NAT address, colleagues, everyone), so they never refuse anything and a right code
+//! is always looked up; instead, a wrong code that finds a shared bucket empty (a guessing
+//! campaign is running from that address, in that organisation, or on the relay) locks the
+//! guesser's account for `lock_secs`. A supporter typing right codes is never refused, whatever
+//! others do.
 //!
 //! Time is passed in: the budgets are sans-IO like the protocol machines, which is what lets the
 //! simulation below run a day of attack in virtual time.
@@ -52,9 +53,10 @@ impl Bucket {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GuessRules {
-    /// Per source address (IPv6 by /64, since one host usually holds a whole /64).
+    /// Per source address (IPv6 by /64, since one host usually holds a whole /64), shared by
+    /// everyone behind it: never refuses, starts the campaign lock when empty.
     pub address: Bucket,
-    /// Per account.
+    /// Per account: refuses when empty.
     pub account: Bucket,
     /// Per organisation, shared: never refuses, starts the campaign lock when empty.
     pub org: Bucket,
@@ -68,8 +70,8 @@ impl Default for GuessRules {
     fn default() -> Self {
         GuessRules {
             address: Bucket {
-                burst: 20,
-                refill_secs: 1_800,
+                burst: 60,
+                refill_secs: 60,
             },
             account: Bucket {
                 burst: 10,
@@ -85,6 +87,32 @@ impl Default for GuessRules {
             },
             lock_secs: 4 * 3_600,
         }
+    }
+}
+
+/// Longest refill or lock the rules accept: a year.
+const LONGEST_SECS: u64 = 365 * 86_400;
+
+impl GuessRules {
+    /// Refuses rules that would misbehave: empty buckets, or refills and locks too long to add
+    /// to a point in time.
+    pub fn check(&self) -> Result<(), String> {
+        for (name, b) in [
+            ("address", self.address),
+            ("account", self.account),
+            ("org", self.org),
+            ("relay", self.relay),
+        ] {
+            if b.burst == 0 || b.refill_secs == 0 || b.refill_secs > LONGEST_SECS {
+                return Err(format!(
+                    "guessing.{name}: burst must be at least 1 and refill_secs 1 to {LONGEST_SECS}"
+                ));
+            }
+        }
+        if self.lock_secs > LONGEST_SECS {
+            return Err(format!("guessing.lock_secs must be at most {LONGEST_SECS}"));
+        }
+        Ok(())
     }
 }
 
@@ -120,17 +148,23 @@ pub struct Guesser {
 }
 
 impl Guesser {
-    fn own(&self) -> [Scope; 2] {
-        [Scope::address(self.ip), Scope::Account(self.account)]
+    /// The bucket that refuses.
+    fn own(&self) -> Scope {
+        Scope::Account(self.account)
+    }
+
+    /// The buckets shared with others, which lock instead.
+    fn shared(&self) -> [Scope; 3] {
+        [Scope::address(self.ip), Scope::Org(self.org), Scope::Relay]
     }
 }
 
 /// The outcome of one code attempt.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Attempt<T> {
-    /// The guesser's own address or account has no token left: nothing was looked up.
+    /// The guesser's account has no token left: nothing was looked up.
     Refused {
-        /// When the emptier of the two has a token again.
+        /// When it has a token again.
         retry_after: Duration,
     },
     /// The code is live; nothing was charged.
@@ -209,12 +243,7 @@ impl GuessBudgets {
         who: &Guesser,
         lookup: impl FnOnce() -> Option<T>,
     ) -> Attempt<T> {
-        let own = who.own();
-        let retry_after = own
-            .iter()
-            .map(|s| self.wait(now, s))
-            .max()
-            .unwrap_or_default();
+        let retry_after = self.wait(now, &who.own());
         if !retry_after.is_zero() {
             return Attempt::Refused { retry_after };
         }
@@ -226,9 +255,8 @@ impl GuessBudgets {
 
     fn charge(&mut self, now: Instant, who: &Guesser) -> Charge {
         let own = who.own();
-        let shared = [Scope::Org(who.org), Scope::Relay];
         let mut charge = Charge::default();
-        for s in shared {
+        for s in who.shared() {
             if self.wait(now, &s).is_zero() {
                 self.take(now, s);
                 if !self.wait(now, &s).is_zero() {
@@ -238,23 +266,20 @@ impl GuessBudgets {
                 charge.locked = true;
             }
         }
-        for s in own {
-            self.take(now, s);
-            if charge.locked && matches!(s, Scope::Account(_)) {
-                let b = self.bucket(&s);
-                let locked = now + b.slack() + Duration::from_secs(self.rules.lock_secs);
-                let t = self.full_at.entry(s).or_insert(now);
-                *t = (*t).max(locked);
-            }
-            if !self.wait(now, &s).is_zero() {
-                charge.emptied.push(s);
-            }
+        self.take(now, own);
+        if charge.locked {
+            let b = self.bucket(&own);
+            let lock = Duration::from_secs(self.rules.lock_secs);
+            let locked = now
+                .checked_add(b.slack().saturating_add(lock))
+                .unwrap_or(now + Duration::from_secs(86_400 * 365));
+            let t = self.full_at.entry(own).or_insert(now);
+            *t = (*t).max(locked);
         }
-        charge.retry_after = own
-            .iter()
-            .map(|s| self.wait(now, s))
-            .max()
-            .unwrap_or_default();
+        if !self.wait(now, &own).is_zero() {
+            charge.emptied.push(own);
+        }
+        charge.retry_after = self.wait(now, &own);
         charge
     }
 

@@ -92,7 +92,7 @@ impl Hub {
                 // Reported below as the campaign lock.
                 Scope::Account(_) if charge.locked => continue,
                 Scope::Account(_) => ("guessing_lockout", "account", Some(p.org_id)),
-                Scope::Address(_) => ("guessing_lockout", "address", Some(p.org_id)),
+                Scope::Address(_) => ("guessing_campaign", "address", Some(p.org_id)),
             };
             if org.is_none() {
                 tracing::warn!(%ip, user = p.user_id, "relay-wide share-code guessing budget exhausted");
@@ -117,7 +117,7 @@ impl Hub {
         } else if charge
             .emptied
             .iter()
-            .any(|s| matches!(s, Scope::Account(_) | Scope::Address(_)))
+            .any(|s| matches!(s, Scope::Account(_)))
         {
             self.metrics.inc(Counter::GuessingLockouts);
         }

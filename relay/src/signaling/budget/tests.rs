@@ -113,6 +113,55 @@ fn an_empty_relay_bucket_never_refuses_a_right_code_but_locks_the_next_guesser()
 }
 
 #[test]
+fn an_office_behind_one_address_keeps_connecting_while_one_of_it_guesses() {
+    let t0 = Instant::now();
+    let rules = GuessRules {
+        address: Bucket {
+            burst: 4,
+            refill_secs: 60,
+        },
+        ..GuessRules::default()
+    };
+    let mut b = GuessBudgets::new(rules);
+    let nat = "198.51.100.1";
+    // Four guessers behind the office's address empty its bucket, one guess each.
+    for i in 0..4 {
+        let Attempt::Wrong(c) = wrong(&mut b, t0, &guesser(nat, i, 1)) else {
+            panic!("guess {i} refused")
+        };
+        assert!(!c.locked);
+        assert_eq!(
+            c.emptied.contains(&Scope::address(nat.parse().unwrap())),
+            i == 3
+        );
+    }
+    // Colleagues with right codes go on; the next wrong code locks its account, not the office.
+    assert_eq!(right(&mut b, t0, &guesser(nat, 50, 1)), Attempt::Right(()));
+    let Attempt::Wrong(c) = wrong(&mut b, t0, &guesser(nat, 9, 1)) else {
+        panic!("a fresh account has tokens of its own")
+    };
+    assert!(c.locked);
+    assert_eq!(c.retry_after, Duration::from_secs(rules.lock_secs));
+    assert_eq!(right(&mut b, t0, &guesser(nat, 51, 1)), Attempt::Right(()));
+}
+
+#[test]
+fn rules_that_would_misbehave_are_refused() {
+    assert!(GuessRules::default().check().is_ok());
+    let mut r = GuessRules::default();
+    r.org.burst = 0;
+    assert!(r.check().unwrap_err().contains("guessing.org"));
+    let mut r = GuessRules::default();
+    r.account.refill_secs = u64::MAX;
+    assert!(r.check().is_err());
+    let r = GuessRules {
+        lock_secs: u64::MAX,
+        ..GuessRules::default()
+    };
+    assert!(r.check().is_err());
+}
+
+#[test]
 fn an_empty_org_bucket_locks_guessers_of_that_org_only() {
     let t0 = Instant::now();
     let rules = GuessRules {
@@ -162,7 +211,7 @@ fn full_buckets_are_forgotten() {
     assert_eq!(
         b.len(),
         1,
-        "the address refills in 30 min, the account in 60"
+        "the shared buckets refill in minutes, the account in 60"
     );
     b.prune(t0 + Duration::from_secs(3_600));
     assert!(b.is_empty());
@@ -292,6 +341,14 @@ fn a_day_of_guessing_by_a_thousand_accounts_reaches_under_a_twentieth_of_a_promp
         );
         assert!(unlocked.wrong_guesses > day.wrong_guesses, "{unlocked:?}");
     }
+    // The same accounts crowded behind ten addresses (a botnet's few exits, or one NAT).
+    let day = simulate(rules, 1_000, 10, false);
+    let prompts = expected_prompts(day.wrong_guesses, 10_000);
+    eprintln!(
+        "1,000 accounts on 10 addresses: {day:?}, expected prompts reached {prompts:.4} a day"
+    );
+    assert!(prompts <= 0.05, "{day:?}: {prompts}");
+    assert_eq!(day.right_refused, 0, "{day:?}");
 }
 
 #[test]
