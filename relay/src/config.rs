@@ -46,6 +46,8 @@ pub struct Config {
     pub max_connections_per_ip: usize,
     /// Seconds a client may take to send a request's headers before the connection is closed.
     pub header_timeout_secs: u64,
+    /// Seconds a request may take, its body included, before it is answered 408.
+    pub request_timeout_secs: u64,
     /// Share-code sockets (agents not signed in as an enrolled machine) one address may hold.
     pub max_anonymous_agents_per_ip: usize,
     /// Reverse proxies (CIDRs) whose `X-Forwarded-For` names the client; empty: trust none, and
@@ -109,6 +111,7 @@ impl Default for Config {
             api_burst: 60,
             max_connections_per_ip: 1024,
             header_timeout_secs: 10,
+            request_timeout_secs: 30,
             max_anonymous_agents_per_ip: 64,
             trusted_proxies: Vec::new(),
             webhook_allow_private: false,
@@ -154,6 +157,7 @@ const KEYS: &[&str] = &[
     "trusted_proxies",
     "max_connections_per_ip",
     "header_timeout_secs",
+    "request_timeout_secs",
     "max_anonymous_agents_per_ip",
     "webhook_allow_private",
     "webhook_retry_base_ms",

@@ -138,7 +138,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
 }
 
 /// Serves `app` on `listener` (over TLS with `tls`) until `shutdown` resolves, then stops
-/// accepting, lets each connection finish its request, and returns once all have closed.
+/// accepting, lets each connection finish its request, and returns once all have closed or
+/// [`DRAIN`] has passed.
 pub async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
@@ -198,9 +199,15 @@ pub async fn serve(
     drop(listener);
     let _ = draining.send(());
     drop(open_rx);
-    open.closed().await;
+    if tokio::time::timeout(DRAIN, open.closed()).await.is_err() {
+        tracing::warn!("connections still open after {DRAIN:?}; stopping anyway");
+    }
     Ok(())
 }
+
+/// Longest the server waits for open connections to finish once it stops accepting (a service
+/// manager waits longer: 30 s in the package's unit).
+const DRAIN: Duration = Duration::from_secs(10);
 
 /// One HTTP/1.1 connection (upgrades allowed) until it closes or the server drains.
 async fn connection<T>(

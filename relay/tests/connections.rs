@@ -64,6 +64,32 @@ async fn idle_and_half_sent_requests_are_closed_after_the_header_deadline() {
 }
 
 #[tokio::test]
+async fn a_body_trickled_in_is_cut_off_at_the_request_deadline() {
+    let relay = Relay::start_with(|c| c.request_timeout_secs = 1).await;
+    let mut s = connect_from("127.0.0.1", relay.addr).await;
+    s.write_all(
+        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"email\":",
+    )
+    .await
+    .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 512];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(WAIT, s.read(&mut buf))
+            .await
+            .expect("answered before the test's deadline")
+            .unwrap();
+        assert!(n > 0, "closed without an answer");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    assert!(
+        answer.starts_with(b"HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+}
+
+#[tokio::test]
 async fn one_address_is_held_to_its_connections_and_others_are_still_answered() {
     let relay = Relay::start_with(|c| {
         c.max_connections_per_ip = 8;

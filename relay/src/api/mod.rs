@@ -91,6 +91,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/ws/agent", get(ws::agent))
         .route("/api/v1/ws/viewer", get(ws::viewer))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        // A request, its body included, has this long; a body trickled in holds nothing for ever.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            std::time::Duration::from_secs(state.cfg.request_timeout_secs.max(1)),
+        ))
         .layer(axum::middleware::from_fn_with_state(
             origin::OwnOrigin::new(state.cfg.public_url.as_deref()),
             origin::same_origin,
