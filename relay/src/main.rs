@@ -4,7 +4,7 @@ use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use tether_relay::store::{NewUser, Role, SqliteStore, Store};
 use tether_relay::{Config, auth};
@@ -131,8 +131,7 @@ async fn main() -> Result<()> {
                 .context("reading the password from stdin")?;
             let password = password.trim_end_matches(['\r', '\n']);
             auth::check_new_password(password)?;
-            std::fs::create_dir_all(&cfg.data_dir)?;
-            let store = SqliteStore::open(&cfg.data_dir.join("tether.db"))?;
+            let store = admin_store(&cfg)?;
             let full_name =
                 name.unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_owned());
             let short_name = full_name
@@ -158,9 +157,29 @@ async fn main() -> Result<()> {
     }
 }
 
-fn operator_key(cfg: &Config, command: OperatorKeyCommand) -> Result<()> {
+/// The store an `admin` command works on. A data folder that belongs to another user (the
+/// service's) is refused: files the command created there (the database's journal) would then be
+/// the wrong user's, and the service could not write them.
+fn admin_store(cfg: &Config) -> Result<SqliteStore> {
     std::fs::create_dir_all(&cfg.data_dir)?;
-    let store = SqliteStore::open(&cfg.data_dir.join("tether.db"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let owner = std::fs::metadata(&cfg.data_dir)?.uid();
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if owner != me {
+            bail!(
+                "{} belongs to user {owner}: run this as that user (e.g. runuser -u tether-relay -- tether-relay --config /etc/tether-relay/relay.toml admin ...)",
+                cfg.data_dir.display()
+            );
+        }
+    }
+    Ok(SqliteStore::open(&cfg.data_dir.join("tether.db"))?)
+}
+
+fn operator_key(cfg: &Config, command: OperatorKeyCommand) -> Result<()> {
+    let store = admin_store(cfg)?;
     match command {
         OperatorKeyCommand::Create { name } => {
             let (id, key) = tether_relay::api::access::new_operator_key(

@@ -88,6 +88,15 @@ async fn the_package_installs_a_hardened_service_that_serves_and_purges_cleanly(
         );
     }
 
+    // As root the admin command refuses the service's data folder: the database's journal would
+    // be root's, and the service could no longer write it.
+    let (ok, out) = sh(
+        "/usr/bin/tether-relay",
+        &["--config", CONFIG, "admin", "operator-key", "list"],
+        "",
+    );
+    assert!(!ok && out.contains("runuser -u tether-relay"), "{out}");
+
     // The first administrator, as the package says to create it.
     let (ok, out) = sh(
         "runuser",
