@@ -45,6 +45,13 @@ pub use video::VideoTrack;
 use crate::encode::Codec;
 use crate::error::{Error, Result};
 
+/// Time between the agent's ICE connectivity checks. The library's 200 ms meant a check through
+/// TURN (which first needs a permission round trip) often waited a few ticks, and the viewer's
+/// own checks were dropped at the relay until the agent's permission existed.
+const ICE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(20);
+/// Checks per candidate pair before it counts as failed: the library's 1.4 s window, kept.
+const ICE_CHECK_ATTEMPTS: u16 = 70;
+
 /// How a peer connection is set up.
 #[derive(Debug, Clone)]
 pub struct PeerSettings {
@@ -253,6 +260,7 @@ impl Peer {
             .build();
         let setting = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+            .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), Some(ICE_CHECK_ATTEMPTS))
             .build();
         let runtime = webrtc::runtime::default_runtime()
             .ok_or_else(|| Error::Rtc("no async runtime for WebRTC".into()))?;
