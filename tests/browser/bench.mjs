@@ -1,6 +1,6 @@
 // Browser benchmark: consent → first frame, browser pointer and key events → delivered on the
 // agent's X server, glass to glass after idle gaps, and (with xterm and ffmpeg installed) a busy
-// terminal beside ffmpeg, measured in headless Chromium against release builds. Prints a table; run it inside a
+// terminal and a scrolling web page beside ffmpeg, measured in headless Chromium against release builds. Prints a table; run it inside a
 // private network namespace like the suite:
 //   cargo build --release -p tether-relay -p tether-agent -p tether-tests --bins
 //   unshare -n -- bash -c 'ip link set lo up && TETHER_BIN_DIR=target/release node tests/browser/bench.mjs'
@@ -11,7 +11,7 @@ import { cpus } from "node:os";
 import { performance } from "node:perf_hooks";
 
 import { ARTIFACTS, EMAIL, PASSWORD, WAIT_MS, startAgent, startBrowser, startProbe, startRelay, startXvfb } from "./harness.mjs";
-import { cpuMs, ffmpegAnchor, installed, saveShown, screenPsnr, startTerminal } from "./content.mjs";
+import { cpuMs, ffmpegAnchor, installed, saveShown, screenPsnr, startScrollingPage, startTerminal } from "./content.mjs";
 import { PATCH, exposePeer, glassToGlass, inbound, pct as percentile, videoGeometry, watchVideo } from "./screen.mjs";
 
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 15);
@@ -121,6 +121,7 @@ for (let i = 0; i < KEYS; i++) {
 // Chromium presenting the frame that shows it.
 const g2g = {};
 const content = {};
+const scrolling = {};
 const terminal = installed("xterm") && installed("ffmpeg");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const extraAgents = [];
@@ -140,24 +141,29 @@ for (const codec of CODECS) {
   const y = Math.floor(probe.height / 2 - PATCH / 2);
   await watchVideo(page, x, y);
   g2g[codec] = await glassToGlass(page, probe, { x, y, gaps: GAPS });
-  if (terminal) content[codec] = await terminalFigures(a, codec);
+  if (terminal) content[codec] = await contentFigures(a, codec, "terminal", startTerminal);
+  if (terminal) scrolling[codec] = await contentFigures(a, codec, "page", startScrollingPage);
   if (a !== agent) extraAgents.push(a);
 }
 let anchor = null;
+let pageAnchor = null;
 if (terminal) {
-  const term = await startTerminal(xvfb.display, 1920, 1080);
-  term.busy(true);
-  await sleep(1000);
-  anchor = await ffmpegAnchor(xvfb.display, 1920, 1080, 10);
-  term.stop();
+  for (const [start, set] of [[startTerminal, (r) => (anchor = r)], [startScrollingPage, (r) => (pageAnchor = r)]]) {
+    const c = await start(xvfb.display, 1920, 1080);
+    await c.busy(true);
+    await sleep(1000);
+    set(await ffmpegAnchor(xvfb.display, 1920, 1080, 10));
+    await c.stop();
+  }
 }
 
 /**
- * A busy terminal (10 s: frames the page presents, kbit/s it receives, agent CPU), then the
- * PSNR of the picture shown 1 s and 3 s after it stops, then 10 s of the still screen.
+ * Busy content from `start` (a printing terminal or a scrolling page; 10 s: frames the page
+ * presents, kbit/s it receives, agent CPU), then the PSNR of the picture shown 1 s and 3 s after
+ * it stops, then 10 s of the still screen.
  */
-async function terminalFigures(a, codec) {
-  const term = await startTerminal(xvfb.display, 1920, 1080);
+async function contentFigures(a, codec, name, start) {
+  const term = await start(xvfb.display, 1920, 1080);
   const measure = async (ms) => {
     const [s0, c0, n0] = [await inbound(page), cpuMs(a.pid), await page.evaluate(() => window.__shown.length)];
     await sleep(ms);
@@ -170,18 +176,18 @@ async function terminalFigures(a, codec) {
       keyframeRequests: s1.plis + s1.firs - s0.plis - s0.firs,
     };
   };
-  term.busy(true);
+  await term.busy(true);
   await sleep(2000);
   const busy = await measure(10_000);
-  await saveShown(page, ARTIFACTS, `bench-terminal-busy-${codec}`);
-  term.busy(false);
+  await saveShown(page, ARTIFACTS, `bench-${name}-busy-${codec}`);
+  await term.busy(false);
   await sleep(1000);
   const psnr1 = await screenPsnr(page, xvfb.display);
-  await saveShown(page, ARTIFACTS, `bench-terminal-1s-after-${codec}`);
+  await saveShown(page, ARTIFACTS, `bench-${name}-1s-after-${codec}`);
   await sleep(2000);
   const psnr3 = await screenPsnr(page, xvfb.display);
   const still = await measure(10_000);
-  term.stop();
+  await term.stop();
   return { busy, psnr1, psnr3, still };
 }
 
@@ -217,6 +223,15 @@ if (terminal) {
     );
   }
   console.log(`| ffmpeg libx264 | | ${anchor.fps.toFixed(1)} encoded | ${anchor.kbps.toFixed(0)} | ${anchor.cpuPct.toFixed(0)} % | | | | | |`);
+  console.log("\nA web page scrolling 4 px a frame in a second, headed Chromium window covering the 1080p screen (10 s), the screen 1 s and 3 s after it stops, and 10 s of still screen; ffmpeg on the same content in the same run\n");
+  console.log("| codec | busy: fps shown | fps received | kbit/s | agent CPU | PSNR 1 s after | 3 s after | still: kbit/s | agent CPU | keyframe requests |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  for (const [codec, c] of Object.entries(scrolling)) {
+    console.log(
+      `| ${codec} | ${c.busy.fps.toFixed(1)} | ${c.busy.received.toFixed(1)} | ${c.busy.kbps.toFixed(0)} | ${c.busy.cpuPct.toFixed(0)} % | ${c.psnr1.toFixed(1)} dB | ${c.psnr3.toFixed(1)} dB | ${c.still.kbps.toFixed(1)} | ${c.still.cpuPct.toFixed(1)} % | ${c.still.keyframeRequests} |`,
+    );
+  }
+  console.log(`| ffmpeg libx264 | | ${pageAnchor.fps.toFixed(1)} encoded | ${pageAnchor.kbps.toFixed(0)} | ${pageAnchor.cpuPct.toFixed(0)} % | | | | | |`);
 } else {
   console.log("\n(xterm and ffmpeg are not installed: no busy-screen, PSNR or still-screen figures)");
 }

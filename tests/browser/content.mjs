@@ -1,5 +1,6 @@
 // Real screen content for the browser bench, and the anchor beside it: an xterm covering the
-// screen that prints a directory listing over and over (a busy terminal), ffmpeg's x11grab +
+// screen that prints a directory listing over and over (a busy terminal), a long web page
+// scrolling in a second, headed Chromium, ffmpeg's x11grab +
 // libx264 (ultrafast, zerolatency) on the same display, CPU time from /proc, and the PSNR of what
 // the page shows against the X screen. Needs Debian's xterm and ffmpeg (bench only).
 
@@ -47,6 +48,59 @@ export async function startTerminal(display, width, height) {
     stop() {
       spawnSync("rm", ["-f", flag]);
       x.kill();
+    },
+  };
+}
+
+/** A long article: headings, paragraphs of text, a table and coloured figures, as a web page. */
+function article() {
+  const words = "remote support session screen viewer agent relay consent codec keyframe latency pointer keyboard clipboard network packet encoder decoder bitrate quality frame".split(" ");
+  let seed = 7;
+  const word = () => words[(seed = (seed * 1103515245 + 12345) % 2147483648) % words.length];
+  const sentence = () => Array.from({ length: 8 + (seed % 9) }, word).join(" ") + ".";
+  const parts = [];
+  for (let i = 0; i < 120; i++) {
+    parts.push(`<h2>${i + 1}. ${sentence()}</h2>`);
+    parts.push(`<p>${Array.from({ length: 6 }, sentence).join(" ")}</p>`);
+    if (i % 5 === 0) parts.push(`<div class="fig" style="background:hsl(${(i * 37) % 360} 60% 55%)">Figure ${i / 5 + 1}</div>`);
+    if (i % 7 === 0) parts.push(`<table>${Array.from({ length: 4 }, (_, r) => `<tr>${Array.from({ length: 5 }, (_, c) => `<td>${r * 5 + c} ${word()}</td>`).join("")}</tr>`).join("")}</table>`);
+  }
+  return `<!doctype html><meta charset="utf-8"><style>
+    body { font: 16px/1.5 sans-serif; margin: 0 auto; max-width: 1100px; padding: 20px; background: #fff; color: #222 }
+    h2 { font-size: 22px; color: #123 } .fig { height: 160px; margin: 12px 0; color: #fff; font-size: 28px; padding: 12px }
+    table { border-collapse: collapse } td { border: 1px solid #999; padding: 4px 10px }
+  </style><body>${parts.join("\n")}</body>`;
+}
+
+/**
+ * A long web page in a second, headed Chromium window covering the screen of `display` (tab strip
+ * and address bar included), scrolling smoothly (4 px a frame, as a reader's wheel would) while
+ * busy.
+ */
+export async function startScrollingPage(display, width, height) {
+  const { startHeadedBrowser } = await import("./harness.mjs");
+  const browser = await startHeadedBrowser(display, width, height);
+  const page = await browser.newPage({ viewport: null });
+  await page.setContent(article());
+  await page.evaluate(() => {
+    window.__scroll = false;
+    const step = () => {
+      if (window.__scroll) {
+        if (window.scrollY + innerHeight >= document.body.scrollHeight) window.scrollTo(0, 0);
+        else window.scrollBy(0, 4);
+      }
+      requestAnimationFrame(step);
+    };
+    requestAnimationFrame(step);
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  return {
+    pid: browser.process?.()?.pid,
+    async busy(on) {
+      await page.evaluate((v) => (window.__scroll = v), on);
+    },
+    async stop() {
+      await browser.close();
     },
   };
 }

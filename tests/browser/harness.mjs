@@ -282,6 +282,16 @@ export async function startBrowser() {
   return chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", headless: true, args: CHROMIUM_ARGS });
 }
 
+/** A headed Chromium on X `display`, its window at the top left, `width`×`height`: screen content. */
+export async function startHeadedBrowser(display, width, height) {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: false,
+    env: { ...process.env, DISPLAY: display },
+    args: [...CHROMIUM_ARGS, "--window-position=0,0", `--window-size=${width},${height}`],
+  });
+}
+
 /** Saves a screenshot of the page as a test artifact. */
 export async function shot(page, name) {
   mkdirSync(ARTIFACTS, { recursive: true });
