@@ -3,6 +3,7 @@
 // loopback). Each state is saved as a screenshot under target/e2e-artifacts/browser/.
 
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { after, before, test } from "node:test";
 
 import {
@@ -270,6 +271,65 @@ test("a TURN server that will not forward to the other computer is named as the 
   } finally {
     other.stop();
     refusing.stop();
+  }
+});
+
+/** The TOTP code (RFC 6238: SHA-1, 6 digits, 30 s) of a base32 `secret` at `unixSecs`. */
+function totpCode(secret, unixSecs) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  const bits = [...secret.replace(/[\s=]/g, "")].map((c) => alphabet.indexOf(c).toString(2).padStart(5, "0")).join("");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unixSecs / 30)));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const n = (mac.readUInt32BE(mac[19] & 0xf) & 0x7fffffff) % 1_000_000;
+  return String(n).padStart(6, "0");
+}
+
+test("the account page changes the password and turns two-step verification on and off", async () => {
+  // A relay of its own: the password changes here must not touch the other tests' accounts.
+  const own = await startRelay();
+  try {
+    const page = await signedIn("account", "", { base: own.url, bypassCSP: true });
+    await page.getByRole("link", { name: "Account" }).click();
+    await page.getByRole("heading", { name: "Your account" }).waitFor();
+    assert.deepEqual(await a11yViolations(page), [], "account page");
+
+    const fresh = "a brand new passphrase";
+    await page.getByLabel("Current password").fill("not the password");
+    await page.getByLabel("New password", { exact: true }).fill(fresh);
+    await page.getByLabel("New password, again").fill(fresh);
+    await page.getByRole("button", { name: "Change password" }).click();
+    await page.getByText("Wrong email, password or code").waitFor();
+    await page.getByLabel("Current password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Change password" }).click();
+    await page.getByText("Your password was changed").waitFor();
+
+    await page.getByRole("button", { name: "Turn on" }).click();
+    const secret = (await page.locator("code.secret").textContent()) ?? "";
+    assert.match(secret, /^[A-Z2-7 ]{20,}$/);
+    const now = Date.now() / 1000;
+    await page.getByLabel("Authentication code").fill(totpCode(secret, now));
+    await page.getByRole("button", { name: "Confirm" }).click();
+    await page.getByText("Two-step verification is on").waitFor();
+    await page.getByText("On: signing in takes a code").waitFor();
+    await shot(page, "account-totp-on");
+
+    // Each code is good once: turning it off takes the next one.
+    await page.getByLabel("Authentication code").fill(totpCode(secret, now + 30));
+    await page.getByRole("button", { name: "Turn off" }).click();
+    await page.getByText("Two-step verification is off").waitFor();
+    await page.context().close();
+
+    // The new password signs in, with no code.
+    const signIn = await fetch(`${own.url}/api/v1/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: EMAIL, password: fresh }),
+    });
+    assert.equal(signIn.status, 200);
+  } finally {
+    own.stop();
   }
 });
 

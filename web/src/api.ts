@@ -105,13 +105,25 @@ export function refresh(): Promise<boolean> {
   return refreshing;
 }
 
-/** Calls the API; on an expired access token, refreshes once and retries. */
+/**
+ * Calls the API; on an expired access token, refreshes once and retries. A wrong password or
+ * code (`bad_credentials`) is an answer, not an expired sign-in: it is not retried.
+ */
 export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
   let resp = await send(method, path, body);
-  if (resp.status === 401 && !/^\/api\/v1\/auth\/(login|refresh)/.test(path) && (await refresh())) {
+  if (resp.status === 401 && !/^\/api\/v1\/auth\/(login|refresh)/.test(path) && !(await badCredentials(resp)) && (await refresh())) {
     resp = await send(method, path, body);
   }
   return parse<T>(resp);
+}
+
+/** Whether a 401 says the credentials typed were wrong (reads a clone; `resp` stays unread). */
+async function badCredentials(resp: Response): Promise<boolean> {
+  const json = (await resp
+    .clone()
+    .json()
+    .catch(() => null)) as { error?: { code?: string } } | null;
+  return json?.error?.code === "bad_credentials";
 }
 
 /** Signs in; throws `totp_required` when the account needs its code. */

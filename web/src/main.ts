@@ -1,6 +1,7 @@
 // The web app's shell: sign-in gate, header with navigation and the language switcher, and a
-// hash router between the connect, history and admin pages.
+// hash router between the connect, history, admin and account pages.
 
+import { renderAccount } from "./account";
 import { renderAdmin } from "./admin";
 import { type Me, logout, me as fetchMe } from "./api";
 import { ConnectPage } from "./connect";
@@ -9,7 +10,7 @@ import { renderHistory } from "./history";
 import { LANGUAGES, type Lang, initLanguage, language, onLanguageChange, setLanguage, t } from "./i18n";
 import { renderSignIn } from "./signin";
 
-type Route = "connect" | "history" | "admin";
+type Route = "connect" | "history" | "admin" | "account";
 
 const header = h("header", { class: "top" });
 const main = h("main", { id: "main", tabindex: "-1" });
@@ -19,7 +20,7 @@ const relayOnly = new URLSearchParams(location.search).get("ice") === "relay";
 
 function route(): Route {
   const r = location.hash.replace(/^#\/?/, "");
-  return r === "history" || r === "admin" ? r : "connect";
+  return r === "history" || r === "admin" || r === "account" ? r : "connect";
 }
 
 function languageSwitcher(): HTMLElement {
@@ -51,6 +52,7 @@ function renderHeader(): void {
           link("connect", t("nav.connect")),
           link("history", t("nav.history")),
           user.role === "owner" || user.role === "admin" ? link("admin", t("nav.admin")) : null,
+          link("account", t("nav.account")),
         )
       : null,
     h("span", { class: "spacer" }),
@@ -70,6 +72,7 @@ function renderPage(): void {
   }
   if (r === "history") void renderHistory(main, user);
   else if (r === "admin") void renderAdmin(main, user);
+  else if (r === "account") void renderAccount(main, user);
   else if (connectPage) connectPage.relabel();
   else connectPage = new ConnectPage(main, user, { relayOnly });
 }
