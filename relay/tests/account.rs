@@ -126,6 +126,34 @@ async fn changing_the_password_ends_every_other_sign_in() {
     assert_eq!(outcomes, ["ok", "bad_password"]);
 }
 
+#[tokio::test]
+async fn guessing_the_current_password_behind_a_sign_in_is_throttled_like_signing_in() {
+    let relay = Relay::start().await;
+    relay.add_user("Acme", "jane@acme.example", "Jane Doe", Role::Owner);
+    let token = relay.token("jane@acme.example").await;
+    let guess =
+        serde_json::json!({"current_password": "a wrong guess", "new_password": NEW_PASSWORD});
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let (status, body) = post(&relay, "/api/v1/auth/password", guess.clone(), &token).await;
+        statuses.push((
+            status,
+            body["error"]["code"].as_str().unwrap_or("").to_owned(),
+        ));
+    }
+    assert!(
+        statuses.iter().take(3).all(|(s, _)| *s == 401),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().any(|(s, c)| *s == 429 && c == "throttled"),
+        "{statuses:?}"
+    );
+    // Signing in with the e-mail is held back the same way.
+    let (status, _) = login_with(&relay, "jane@acme.example", PASSWORD, None).await;
+    assert_eq!(status, 429);
+}
+
 /// Waits, if needed, until the current 30-second TOTP step has at least 5 s left, so a test
 /// spending three consecutive steps does not see the clock move under it.
 async fn fresh_totp_step() -> u64 {
@@ -245,6 +273,27 @@ async fn an_admin_resets_a_members_credentials_and_every_sign_in_of_theirs_ends(
         put(format!("/api/v1/users/{tech}/password"), key).await,
         403
     );
+    // Nor by demoting the admin first, to reset a technician, and promoting them back.
+    let demote = serde_json::json!({"role": "technician"});
+    let (status, _) = http(
+        relay.addr,
+        "PUT",
+        &format!("/api/v1/users/{alan_id}/role"),
+        Some(&demote),
+        Some(&ada),
+    )
+    .await;
+    assert_eq!(status, 403, "an admin demoting an admin");
+    let promote = serde_json::json!({"role": "admin"});
+    let (status, _) = http(
+        relay.addr,
+        "PUT",
+        &format!("/api/v1/users/{tech}/role"),
+        Some(&promote),
+        Some(&ada),
+    )
+    .await;
+    assert_eq!(status, 403, "an admin making an admin");
     // An owner may reset an administrator.
     assert_eq!(
         put(format!("/api/v1/users/{alan_id}/password"), owner.clone()).await,

@@ -4,6 +4,8 @@
 //! the member when an administrator resets theirs. Tokens are revoked and open viewer sockets
 //! closed at once.
 
+use std::time::Instant;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::Deserialize;
@@ -14,6 +16,7 @@ use super::auth::AuthUser;
 use crate::AppState;
 use crate::auth as secrets;
 use crate::error::{Error, Result};
+use crate::signaling::throttle::Key;
 use crate::store::{OrgId, Principal, Role, UserId};
 
 /// Ends every sign-in of `user` in `org` except the token family `keep`.
@@ -46,6 +49,30 @@ fn audit(state: &AppState, p: &Principal, action: &str, outcome: &str, detail: s
     );
 }
 
+/// A password or code typed behind a sign-in is throttled like one typed at sign-in, per e-mail:
+/// a stolen session must not get an untroubled guessing channel (nor a free argon2 per guess).
+pub(super) fn throttle_check(state: &AppState, p: &Principal) -> Result<()> {
+    let keys = [Key::Email(p.email.clone())];
+    state
+        .login_throttle
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .check(Instant::now(), &keys)
+        .map_err(|wait| Error::Throttled {
+            retry_after_ms: wait.as_millis() as u64,
+        })
+}
+
+/// Counts a wrong password or code against the user's e-mail.
+pub(super) fn throttle_failure(state: &AppState, p: &Principal) {
+    let keys = [Key::Email(p.email.clone())];
+    state
+        .login_throttle
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .failure(Instant::now(), &keys);
+}
+
 /// argon2id of `password`, off the async workers (it takes tens of milliseconds).
 async fn hash(password: String) -> Result<String> {
     secrets::check_new_password(&password)?;
@@ -68,6 +95,7 @@ pub async fn change_password(
     AuthUser(p): AuthUser,
     ApiJson(req): ApiJson<PasswordChange>,
 ) -> Result<Json<serde_json::Value>> {
+    throttle_check(&state, &p)?;
     let record = state
         .store
         .user_for_login(&p.email)?
@@ -78,6 +106,7 @@ pub async fn change_password(
         .await
         .map_err(|e| Error::Internal(e.to_string()))?;
     if !right {
+        throttle_failure(&state, &p);
         audit(
             &state,
             &p,
@@ -109,9 +138,12 @@ pub async fn totp_disable(
     let secret = record
         .totp_secret
         .ok_or_else(|| Error::BadRequest("TOTP is not on".into()))?;
-    let step = secrets::totp_step(&secret, &p.email, req.code(), crate::unix_secs())
-        .ok_or(Error::BadCredentials)?;
-    if !state.store.spend_totp_step(p.org_id, p.user_id, step)? {
+    throttle_check(&state, &p)?;
+    let fresh = secrets::totp_step(&secret, &p.email, req.code(), crate::unix_secs())
+        .map(|step| state.store.spend_totp_step(p.org_id, p.user_id, step))
+        .transpose()?;
+    if fresh != Some(true) {
+        throttle_failure(&state, &p);
         return Err(Error::BadCredentials);
     }
     state.store.clear_totp(p.org_id, p.user_id)?;

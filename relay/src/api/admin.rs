@@ -39,7 +39,8 @@ pub struct RoleChange {
 }
 
 /// `PUT /api/v1/users/{id}/role`: takes effect at once, open sockets included (they are closed
-/// and reconnect under the new role).
+/// and reconnect under the new role). Only an owner gives, changes or takes away the owner and
+/// administrator roles.
 pub async fn set_role(
     State(state): State<AppState>,
     caller: Caller,
@@ -55,8 +56,12 @@ pub async fn set_role(
         .iter()
         .find(|m| m.id == user)
         .ok_or(Error::NotFound)?;
+    // Owners and administrators are an owner's to make, change and unmake: an administrator who
+    // could demote another could then reset their credentials (a technician's) and promote them
+    // back, taking their account over.
     let caller_is_owner = matches!(&caller, Caller::User(p) if p.role == Role::Owner);
-    if (role == Role::Owner || target.role == Role::Owner) && !caller_is_owner {
+    let privileged = |r: Role| matches!(r, Role::Owner | Role::Admin);
+    if (privileged(role) || privileged(target.role)) && !caller_is_owner {
         return Err(Error::Forbidden);
     }
     if matches!(&caller, Caller::User(p) if p.user_id == user) {

@@ -189,7 +189,10 @@ pub async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response> {
     let email = req.email.trim().to_lowercase();
-    let keys = [Key::Ip(ip), Key::Email(email.clone())];
+    let keys = [
+        Key::Ip(crate::addr::client_block(ip)),
+        Key::Email(email.clone()),
+    ];
     let now = Instant::now();
     if let Err(wait) = state
         .login_throttle
@@ -369,11 +372,13 @@ pub async fn totp_confirm(
         .store
         .totp_pending(p.org_id, p.user_id)?
         .ok_or(Error::BadRequest("no TOTP enrolment is pending".into()))?;
-    let Some(step) = secrets::totp_step(&secret, &p.email, &req.code, crate::unix_secs()) else {
-        return Err(Error::BadCredentials);
-    };
+    super::account::throttle_check(&state, &p)?;
     // The confirming code is spent too: it cannot sign in a second browser afterwards.
-    if !state.store.spend_totp_step(p.org_id, p.user_id, step)? {
+    let fresh = secrets::totp_step(&secret, &p.email, &req.code, crate::unix_secs())
+        .map(|step| state.store.spend_totp_step(p.org_id, p.user_id, step))
+        .transpose()?;
+    if fresh != Some(true) {
+        super::account::throttle_failure(&state, &p);
         return Err(Error::BadCredentials);
     }
     state.store.confirm_totp(p.org_id, p.user_id)?;
