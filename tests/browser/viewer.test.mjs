@@ -296,11 +296,14 @@ test("the account page changes the password and turns two-step verification on a
     assert.deepEqual(await a11yViolations(page), [], "account page");
 
     const fresh = "a brand new passphrase";
+    const refreshes = [];
+    page.on("request", (r) => r.url().endsWith("/api/v1/auth/refresh") && refreshes.push(r.url()));
     await page.getByLabel("Current password").fill("not the password");
     await page.getByLabel("New password", { exact: true }).fill(fresh);
     await page.getByLabel("New password, again").fill(fresh);
     await page.getByRole("button", { name: "Change password" }).click();
     await page.getByText("Wrong email, password or code").waitFor();
+    assert.deepEqual(refreshes, [], "a wrong password is an answer, not an expired sign-in to refresh");
     await page.getByLabel("Current password").fill(PASSWORD);
     await page.getByRole("button", { name: "Change password" }).click();
     await page.getByText("Your password was changed").waitFor();
@@ -314,6 +317,11 @@ test("the account page changes the password and turns two-step verification on a
     await page.getByText("Two-step verification is on").waitFor();
     await page.getByText("On: signing in takes a code").waitFor();
     await shot(page, "account-totp-on");
+    // The app remembers: away and back, the page shows two-step verification on.
+    await page.getByRole("link", { name: "Connect" }).click();
+    await page.getByRole("heading", { name: "Connect to a computer" }).waitFor();
+    await page.getByRole("link", { name: "Account" }).click();
+    await page.getByText("On: signing in takes a code").waitFor();
 
     // Each code is good once: turning it off takes the next one.
     await page.getByLabel("Authentication code").fill(totpCode(secret, now + 30));

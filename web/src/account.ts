@@ -7,6 +7,12 @@ import { field, h, replace } from "./dom";
 import { failure } from "./errors";
 import { t } from "./i18n";
 
+/** Runs `request` with `button` disabled, so a second press cannot send it twice. */
+function once<T>(button: HTMLButtonElement, request: () => Promise<T>): Promise<T> {
+  button.disabled = true;
+  return request().finally(() => (button.disabled = false));
+}
+
 function codeInput(): HTMLInputElement {
   return h("input", {
     type: "text",
@@ -23,6 +29,7 @@ function passwordSection(): HTMLElement {
   const current = h("input", { type: "password", autocomplete: "current-password", required: true });
   const fresh = h("input", { type: "password", autocomplete: "new-password", minlength: 10, required: true });
   const again = h("input", { type: "password", autocomplete: "new-password", minlength: 10, required: true });
+  const submit = h("button", { type: "submit", class: "primary" }, t("account.change"));
   const form = h(
     "form",
     { class: "card narrow", "aria-labelledby": "password-title" },
@@ -30,16 +37,17 @@ function passwordSection(): HTMLElement {
     field(t("account.current"), current),
     field(t("account.new"), fresh, t("account.newHint")),
     field(t("account.again"), again),
-    h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, t("account.change"))),
+    h("div", { class: "row" }, submit),
     status,
   );
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
+    if (submit.disabled) return;
     if (fresh.value !== again.value) {
       status.textContent = t("account.mismatch");
       return;
     }
-    api("POST", "/api/v1/auth/password", { current_password: current.value, new_password: fresh.value })
+    once(submit, () => api("POST", "/api/v1/auth/password", { current_password: current.value, new_password: fresh.value }))
       .then(() => {
         form.reset();
         status.textContent = t("account.changed");
@@ -49,32 +57,35 @@ function passwordSection(): HTMLElement {
   return form;
 }
 
-function totpSection(user: Me, rerender: (message: string) => void, message: string): HTMLElement {
-  const status = h("p", { role: "status", class: "hint" }, message);
+function totpSection(user: Me, changed: (enabled: boolean, message: string) => void): { el: HTMLElement; status: HTMLElement } {
+  const status = h("p", { role: "status", class: "hint" });
   const box = h(
     "section",
     { class: "card narrow", "aria-labelledby": "totp-title" },
-    h("h2", { id: "totp-title" }, t("account.totp")),
+    h("h2", { id: "totp-title", tabindex: "-1" }, t("account.totp")),
     h("p", {}, t(user.totp_enabled ? "account.totpOn" : "account.totpOff")),
   );
-  const done = (key: "account.totpEnabled" | "account.totpDisabled") => rerender(t(key));
   if (user.totp_enabled) {
     const code = codeInput();
-    const form = h("form", {}, field(t("signin.totp"), code), h("div", { class: "row" }, h("button", { type: "submit" }, t("account.totpStop"))));
+    const stop = h("button", { type: "submit" }, t("account.totpStop"));
+    const form = h("form", {}, field(t("signin.totp"), code), h("div", { class: "row" }, stop));
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
-      api("POST", "/api/v1/auth/totp/disable", { code: code.value.trim() })
-        .then(() => done("account.totpDisabled"))
+      if (stop.disabled) return;
+      once(stop, () => api("POST", "/api/v1/auth/totp/disable", { code: code.value.trim() }))
+        .then(() => changed(false, t("account.totpDisabled")))
         .catch((e: unknown) => (status.textContent = failure(e)));
     });
     box.append(form, status);
-    return box;
+    return { el: box, status };
   }
   const start = h("button", { type: "button", class: "primary" }, t("account.totpStart"));
   start.addEventListener("click", () => {
-    api<{ secret: string; otpauth_url: string }>("POST", "/api/v1/auth/totp/enroll")
+    if (start.disabled) return;
+    once(start, () => api<{ secret: string; otpauth_url: string }>("POST", "/api/v1/auth/totp/enroll"))
       .then((offer) => {
         const code = codeInput();
+        const confirm = h("button", { type: "submit", class: "primary" }, t("account.totpConfirm"));
         const form = h(
           "form",
           {},
@@ -82,12 +93,13 @@ function totpSection(user: Me, rerender: (message: string) => void, message: str
           h("p", {}, h("code", { class: "secret" }, offer.secret.replace(/(.{4})/g, "$1 ").trim())),
           h("p", {}, h("a", { href: offer.otpauth_url }, t("account.totpLink"))),
           field(t("signin.totp"), code, t("signin.totpHint")),
-          h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, t("account.totpConfirm"))),
+          h("div", { class: "row" }, confirm),
         );
         form.addEventListener("submit", (ev) => {
           ev.preventDefault();
-          api("POST", "/api/v1/auth/totp/confirm", { code: code.value.trim() })
-            .then(() => done("account.totpEnabled"))
+          if (confirm.disabled) return;
+          once(confirm, () => api("POST", "/api/v1/auth/totp/confirm", { code: code.value.trim() }))
+            .then(() => changed(true, t("account.totpEnabled")))
             .catch((e: unknown) => (status.textContent = failure(e)));
         });
         start.replaceWith(form);
@@ -96,13 +108,30 @@ function totpSection(user: Me, rerender: (message: string) => void, message: str
       .catch((e: unknown) => (status.textContent = failure(e)));
   });
   box.append(start, status);
-  return box;
+  return { el: box, status };
 }
 
-/** Renders the account page into `main`; `message` is shown in the two-step section. */
-export async function renderAccount(main: HTMLElement, user: Me, message = ""): Promise<void> {
-  const rerender = (text: string): void => {
-    void fetchMe().then((fresh) => renderAccount(main, fresh ?? user, text));
+/**
+ * Renders the account page into `main` for `user`. `onUser` hears of the user's new state after a
+ * two-step change, so the rest of the app does not show the old one; `message` is announced in
+ * the two-step section.
+ */
+export function renderAccount(main: HTMLElement, user: Me, onUser: (u: Me) => void, message = ""): void {
+  const changed = (enabled: boolean, text: string): void => {
+    const show = (next: Me): void => {
+      onUser(next);
+      // The user may have gone to another page meanwhile: leave it alone.
+      if (location.hash.replace(/^#\/?/, "") === "account") renderAccount(main, next, onUser, text);
+    };
+    fetchMe()
+      .then((fresh) => show(fresh ?? { ...user, totp_enabled: enabled }))
+      .catch(() => show({ ...user, totp_enabled: enabled }));
   };
-  replace(main, h("h1", {}, t("account.title")), passwordSection(), totpSection(user, rerender, message));
+  const totp = totpSection(user, changed);
+  replace(main, h("h1", {}, t("account.title")), passwordSection(), totp.el);
+  if (message) {
+    // Set after the live region is in the page, so screen readers announce it.
+    totp.status.textContent = message;
+    totp.el.querySelector<HTMLElement>("h2")?.focus();
+  }
 }

@@ -72,7 +72,11 @@ function renderPage(): void {
   }
   if (r === "history") void renderHistory(main, user);
   else if (r === "admin") void renderAdmin(main, user);
-  else if (r === "account") void renderAccount(main, user);
+  else if (r === "account") {
+    renderAccount(main, user, (u) => {
+      user = u;
+    });
+  }
   else if (connectPage) connectPage.relabel();
   else connectPage = new ConnectPage(main, user, { relayOnly });
 }
