@@ -180,7 +180,7 @@ async fn turning_totp_off_takes_a_fresh_code_and_ends_every_other_sign_in() {
     let (_, offer) = post(
         &relay,
         "/api/v1/auth/totp/enroll",
-        serde_json::json!({}),
+        serde_json::json!({"password": PASSWORD}),
         &token,
     )
     .await;
@@ -325,7 +325,7 @@ async fn an_admin_resets_a_members_credentials_and_every_sign_in_of_theirs_ends(
     let (_, offer) = post(
         &relay,
         "/api/v1/auth/totp/enroll",
-        serde_json::json!({}),
+        serde_json::json!({"password": NEW_PASSWORD}),
         &tech_token,
     )
     .await;

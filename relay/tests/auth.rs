@@ -35,11 +35,22 @@ async fn totp_cannot_be_skipped_once_enrolled() {
     let relay = Relay::start().await;
     relay.add_user("Acme", "jane@acme.example", "Jane Doe", Role::Owner);
     let token = relay.token("jane@acme.example").await;
+    // Putting an authenticator on the account takes the password again: a stolen session
+    // cannot lock the owner out with its own.
+    let (status, _) = http(
+        relay.addr,
+        "POST",
+        "/api/v1/auth/totp/enroll",
+        Some(&serde_json::json!({"password": "not the password"})),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(status, 401);
     let (status, offer) = http(
         relay.addr,
         "POST",
         "/api/v1/auth/totp/enroll",
-        None,
+        Some(&serde_json::json!({"password": PASSWORD})),
         Some(&token),
     )
     .await;
@@ -356,7 +367,7 @@ async fn turning_totp_on_ends_every_other_sign_in() {
         relay.addr,
         "POST",
         "/api/v1/auth/totp/enroll",
-        None,
+        Some(&serde_json::json!({"password": PASSWORD})),
         Some(&token),
     )
     .await;

@@ -308,6 +308,7 @@ test("the account page changes the password and turns two-step verification on a
     await page.getByRole("button", { name: "Change password" }).click();
     await page.getByText("Your password was changed").waitFor();
 
+    await page.getByLabel("Your password").fill(fresh);
     await page.getByRole("button", { name: "Turn on" }).click();
     const secret = (await page.locator("code.secret").textContent()) ?? "";
     assert.match(secret, /^[A-Z2-7 ]{20,}$/);

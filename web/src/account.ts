@@ -79,10 +79,14 @@ function totpSection(user: Me, changed: (enabled: boolean, message: string) => v
     box.append(form, status);
     return { el: box, status };
   }
-  const start = h("button", { type: "button", class: "primary" }, t("account.totpStart"));
-  start.addEventListener("click", () => {
+  // The password again: a stolen session must not put its own authenticator on the account.
+  const password = h("input", { type: "password", autocomplete: "current-password", required: true });
+  const start = h("button", { type: "submit", class: "primary" }, t("account.totpStart"));
+  const ask = h("form", {}, field(t("account.yourPassword"), password), h("div", { class: "row" }, start));
+  ask.addEventListener("submit", (ev) => {
+    ev.preventDefault();
     if (start.disabled) return;
-    once(start, () => api<{ secret: string; otpauth_url: string }>("POST", "/api/v1/auth/totp/enroll"))
+    once(start, () => api<{ secret: string; otpauth_url: string }>("POST", "/api/v1/auth/totp/enroll", { password: password.value }))
       .then((offer) => {
         const code = codeInput();
         const confirm = h("button", { type: "submit", class: "primary" }, t("account.totpConfirm"));
@@ -102,12 +106,12 @@ function totpSection(user: Me, changed: (enabled: boolean, message: string) => v
             .then(() => changed(true, t("account.totpEnabled")))
             .catch((e: unknown) => (status.textContent = failure(e)));
         });
-        start.replaceWith(form);
+        ask.replaceWith(form);
         code.focus();
       })
       .catch((e: unknown) => (status.textContent = failure(e)));
   });
-  box.append(start, status);
+  box.append(ask, status);
   return { el: box, status };
 }
 

@@ -73,6 +73,32 @@ pub(super) fn throttle_failure(state: &AppState, p: &Principal) {
         .failure(Instant::now(), &keys);
 }
 
+/// Checks the signed-in user's current `password` (throttled per e-mail; a wrong one is audited
+/// under `action` with the outcome `bad_password`).
+pub(super) async fn check_password(
+    state: &AppState,
+    p: &Principal,
+    password: String,
+    action: &str,
+) -> Result<()> {
+    throttle_check(state, p)?;
+    let record = state
+        .store
+        .user_for_login(&p.email)?
+        .filter(|u| u.id == p.user_id)
+        .ok_or(Error::Unauthorized)?;
+    let phc = record.password_hash;
+    let right = tokio::task::spawn_blocking(move || secrets::verify_password(&password, &phc))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    if !right {
+        throttle_failure(state, p);
+        audit(state, p, action, "bad_password", serde_json::json!({}));
+        return Err(Error::BadCredentials);
+    }
+    Ok(())
+}
+
 /// argon2id of `password`, off the async workers (it takes tens of milliseconds).
 async fn hash(password: String) -> Result<String> {
     secrets::check_new_password(&password)?;
@@ -95,27 +121,7 @@ pub async fn change_password(
     AuthUser(p): AuthUser,
     ApiJson(req): ApiJson<PasswordChange>,
 ) -> Result<Json<serde_json::Value>> {
-    throttle_check(&state, &p)?;
-    let record = state
-        .store
-        .user_for_login(&p.email)?
-        .filter(|u| u.id == p.user_id)
-        .ok_or(Error::Unauthorized)?;
-    let (current, phc) = (req.current_password, record.password_hash);
-    let right = tokio::task::spawn_blocking(move || secrets::verify_password(&current, &phc))
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    if !right {
-        throttle_failure(&state, &p);
-        audit(
-            &state,
-            &p,
-            "password_changed",
-            "bad_password",
-            serde_json::json!({}),
-        );
-        return Err(Error::BadCredentials);
-    }
+    check_password(&state, &p, req.current_password, "password_changed").await?;
     let new = hash(req.new_password).await?;
     state.store.set_password(p.org_id, p.user_id, &new)?;
     end_sign_ins(&state, p.org_id, p.user_id, Some(&p.family))?;

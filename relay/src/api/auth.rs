@@ -331,14 +331,24 @@ pub struct TotpOffer {
     otpauth_url: String,
 }
 
-/// `POST /api/v1/auth/totp/enroll`: offer a new secret (not active until confirmed).
+/// `POST /api/v1/auth/totp/enroll` body.
+#[derive(Deserialize)]
+pub struct TotpEnroll {
+    password: String,
+}
+
+/// `POST /api/v1/auth/totp/enroll`: offer a new secret (not active until confirmed). The current
+/// password is asked again, so a stolen session cannot put its own authenticator on the account
+/// and lock its owner out.
 pub async fn totp_enroll(
     State(state): State<AppState>,
     AuthUser(p): AuthUser,
+    ApiJson(req): ApiJson<TotpEnroll>,
 ) -> Result<Json<TotpOffer>> {
     if p.totp_enabled {
         return Err(Error::Conflict("TOTP is already enabled".into()));
     }
+    super::account::check_password(&state, &p, req.password, "totp_enroll").await?;
     let secret = secrets::new_totp_secret();
     state.store.set_totp_pending(p.org_id, p.user_id, &secret)?;
     let otpauth_url = secrets::totp(&secret, &p.email)?.get_url();
