@@ -26,6 +26,26 @@ fn server_addr(url: &str) -> String {
         .to_owned()
 }
 
+/// The TURN server and credential `session_start` handed out.
+struct SessionTurn {
+    server: String,
+    user: String,
+    pass: String,
+}
+
+fn session_turn(start: &tether_protocol::signal::SessionStart) -> SessionTurn {
+    let ice = start
+        .ice_servers
+        .iter()
+        .find(|s| s.username.is_some())
+        .expect("a TURN server with a credential");
+    SessionTurn {
+        server: server_addr(&ice.urls[0]),
+        user: ice.username.clone().unwrap(),
+        pass: ice.credential.clone().unwrap(),
+    }
+}
+
 async fn client(server: &str, username: &str, password: &str) -> Client {
     let conn = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
     let c = Client::new(ClientConfig {
@@ -51,20 +71,11 @@ async fn session_credentials_relay_data_and_bad_ones_are_refused() {
     relay.add_user("Acme", "jane@acme.example", "Jane Doe", Role::Technician);
     let token = relay.token("jane@acme.example").await;
     let (_agent, _viewer, start) = start_session(&relay, &token).await;
-    let ice = start
-        .ice_servers
-        .iter()
-        .find(|s| s.username.is_some())
-        .unwrap();
-    let server = server_addr(&ice.urls[0]);
+    let turn = session_turn(&start);
+    let server = turn.server.clone();
 
     // Valid: allocate, then relay a datagram to a peer.
-    let good = client(
-        &server,
-        ice.username.as_deref().unwrap(),
-        ice.credential.as_deref().unwrap(),
-    )
-    .await;
+    let good = client(&server, &turn.user, &turn.pass).await;
     let relayed = good
         .allocate()
         .await
@@ -85,12 +96,7 @@ async fn session_credentials_relay_data_and_bad_ones_are_refused() {
     good.close().await.unwrap();
 
     // Forged: right username, wrong password.
-    let forged = client(
-        &server,
-        ice.username.as_deref().unwrap(),
-        "AAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-    )
-    .await;
+    let forged = client(&server, &turn.user, "AAAAAAAAAAAAAAAAAAAAAAAAAAA=").await;
     assert!(
         forged.allocate().await.is_err(),
         "forged credential allocated"
@@ -117,14 +123,7 @@ async fn a_sessions_credential_and_allocations_end_with_the_session() {
     relay.add_user("Acme", "jane@acme.example", "Jane Doe", Role::Technician);
     let token = relay.token("jane@acme.example").await;
     let (mut agent, mut viewer, start) = start_session(&relay, &token).await;
-    let ice = start
-        .ice_servers
-        .iter()
-        .find(|s| s.username.is_some())
-        .unwrap()
-        .clone();
-    let (user, pass) = (ice.username.unwrap(), ice.credential.unwrap());
-    let server = server_addr(&ice.urls[0]);
+    let SessionTurn { server, user, pass } = session_turn(&start);
 
     // During the session: allocate, and a peer's datagram comes back through the relay.
     let during = client(&server, &user, &pass).await;
@@ -182,17 +181,8 @@ async fn a_permission_for_a_peer_the_relay_would_not_reach_is_refused_at_once() 
     relay.add_user("Acme", "jane@acme.example", "Jane Doe", Role::Technician);
     let token = relay.token("jane@acme.example").await;
     let (_agent, _viewer, start) = start_session(&relay, &token).await;
-    let ice = start
-        .ice_servers
-        .iter()
-        .find(|s| s.username.is_some())
-        .unwrap();
-    let c = client(
-        &server_addr(&ice.urls[0]),
-        ice.username.as_deref().unwrap(),
-        ice.credential.as_deref().unwrap(),
-    )
-    .await;
+    let turn = session_turn(&start);
+    let c = client(&turn.server, &turn.user, &turn.pass).await;
     let relayed = c.allocate().await.unwrap();
     // A relay on loopback relays between loopback peers, not into private or link-local
     // networks: the permission itself is answered 403.
@@ -225,12 +215,7 @@ async fn an_unauthenticated_permission_request_draws_no_refusal() {
     relay.add_user("Acme", "jane@acme.example", "Jane Doe", Role::Technician);
     let token = relay.token("jane@acme.example").await;
     let (_agent, _viewer, start) = start_session(&relay, &token).await;
-    let ice = start
-        .ice_servers
-        .iter()
-        .find(|s| s.username.is_some())
-        .unwrap();
-    let server: SocketAddr = server_addr(&ice.urls[0]).parse().unwrap();
+    let server: SocketAddr = session_turn(&start).server.parse().unwrap();
     let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     // A permission for a private peer with no credential at all (anyone can send this, from a
     // forged address), then a plain binding request.
