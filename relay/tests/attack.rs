@@ -8,26 +8,13 @@ use std::process::Command;
 use std::time::Duration;
 
 use tether_protocol::signal::{
-    CancelReason, Connect, ConsentCancel, ErrorCode, ErrorMessage, Message, Mode,
+    CancelReason, ConsentCancel, ErrorCode, ErrorMessage, Message, Mode,
 };
 use tokio::io::AsyncReadExt;
 
 use crate::harness::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tether-relay");
-
-fn connect(code: &str) -> Message {
-    Message::Connect(Connect {
-        code: code.parse().unwrap(),
-        mode: Mode::Control,
-    })
-}
-
-/// A code of the same shape that no agent shows (the first digit changed).
-fn wrong(code: &str) -> String {
-    let first = if code.starts_with('0') { '1' } else { '0' };
-    format!("{first}{}", &code[1..])
-}
 
 async fn error(viewer: &mut Client) -> ErrorMessage {
     match viewer.recv().await {
@@ -96,7 +83,7 @@ async fn an_attack_from_many_addresses_is_held_and_honest_supporters_go_on() {
     let mut answered_wrong = 0;
     let refused = loop {
         let code = expect_code(&mut own).await;
-        m.send(&connect(&code)).await;
+        m.send(&connect(&code, Mode::Control)).await;
         match m.recv().await {
             Message::ConsentPending(p) => {
                 let Message::ConsentRequest(_) = own.recv().await else {
@@ -114,7 +101,7 @@ async fn an_attack_from_many_addresses_is_held_and_honest_supporters_go_on() {
             Message::Error(e) => break e,
             other => panic!("unexpected {other:?}"),
         }
-        m.send(&connect(&wrong(&code))).await;
+        m.send(&connect(&wrong_code(&code), Mode::Control)).await;
         let e = error(&mut m).await;
         if e.code == ErrorCode::InvalidCode {
             answered_wrong += 1;
@@ -131,7 +118,7 @@ async fn an_attack_from_many_addresses_is_held_and_honest_supporters_go_on() {
     let mut e = viewer_from("127.0.0.44", addr, &eve).await;
     let mut lock = None;
     for _ in 0..3 {
-        e.send(&connect("1234567890")).await;
+        e.send(&connect("1234567890", Mode::Control)).await;
         let err = error(&mut e).await;
         assert_eq!(err.code, ErrorCode::InvalidCode, "{err:?}");
         lock = err.retry_after_ms;
@@ -145,7 +132,7 @@ async fn an_attack_from_many_addresses_is_held_and_honest_supporters_go_on() {
     let mut customer = agent_from("127.0.0.45", addr, "customer-pc").await;
     let code = expect_code(&mut customer).await;
     let mut b = viewer_from("127.0.0.46", addr, &bob).await;
-    b.send(&connect(&code)).await;
+    b.send(&connect(&code, Mode::Control)).await;
     let Message::ConsentRequest(req) = customer.recv().await else {
         panic!("the right code did not reach the computer")
     };

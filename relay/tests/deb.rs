@@ -8,8 +8,10 @@
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
+
 use std::time::Duration;
+use tether_tests::sh;
 
 use crate::harness::WAIT;
 
@@ -17,33 +19,8 @@ const UNIT: &str = "/lib/systemd/system/tether-relay.service";
 const CONFIG: &str = "/etc/tether-relay/relay.toml";
 const DATA: &str = "/var/lib/tether-relay";
 
-fn sh(program: &str, args: &[&str], stdin: &str) -> (bool, String) {
-    use std::io::Write;
-    let mut child = Command::new(program)
-        .args(args)
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 fn id_of(kind: &str, name: &str) -> Option<u32> {
-    let (ok, out) = sh("getent", &[kind, name], "");
+    let (ok, out) = sh("getent", &[kind, name], None);
     ok.then(|| out.split(':').nth(2).unwrap().parse().unwrap())
 }
 
@@ -62,7 +39,7 @@ fn exec_start() -> Vec<String> {
 #[ignore = "installs a package into the system: run as root with TETHER_RELAY_DEB"]
 async fn the_package_installs_a_hardened_service_that_serves_and_purges_cleanly() {
     let deb = std::env::var("TETHER_RELAY_DEB").expect("TETHER_RELAY_DEB names the package");
-    let (ok, out) = sh("dpkg", &["-i", &deb], "");
+    let (ok, out) = sh("dpkg", &["-i", &deb], None);
     assert!(ok, "dpkg -i: {out}");
     assert!(out.contains("create the first administrator"), "{out}");
 
@@ -74,7 +51,7 @@ async fn the_package_installs_a_hardened_service_that_serves_and_purges_cleanly(
     let config = std::fs::metadata(CONFIG).unwrap();
     assert_eq!((config.uid(), config.gid()), (0, gid));
     assert_eq!(config.permissions().mode() & 0o777, 0o640);
-    let (ok, out) = sh("systemd-analyze", &["verify", UNIT], "");
+    let (ok, out) = sh("systemd-analyze", &["verify", UNIT], None);
     assert!(ok, "systemd-analyze verify: {out}");
     let unit = std::fs::read_to_string(UNIT).unwrap();
     for line in [
@@ -93,7 +70,7 @@ async fn the_package_installs_a_hardened_service_that_serves_and_purges_cleanly(
     let (ok, out) = sh(
         "/usr/bin/tether-relay",
         &["--config", CONFIG, "admin", "operator-key", "list"],
-        "",
+        None,
     );
     assert!(!ok && out.contains("runuser -u tether-relay"), "{out}");
 
@@ -116,7 +93,7 @@ async fn the_package_installs_a_hardened_service_that_serves_and_purges_cleanly(
             "--role",
             "owner",
         ],
-        "a long enough password\n",
+        Some("a long enough password\n"),
     );
     assert!(ok, "create-user: {out}");
     assert_eq!(
@@ -159,7 +136,7 @@ async fn the_package_installs_a_hardened_service_that_serves_and_purges_cleanly(
     assert!(login["access_token"].is_string(), "{login}");
     let pid = relay.id().unwrap() as i32;
     // SIGTERM, as systemctl stop sends: it drains and exits 0.
-    assert!(sh("kill", &["-TERM", &pid.to_string()], "").0);
+    assert!(sh("kill", &["-TERM", &pid.to_string()], None).0);
     let status = tokio::time::timeout(WAIT, relay.wait())
         .await
         .expect("stopped in time")
@@ -167,7 +144,7 @@ async fn the_package_installs_a_hardened_service_that_serves_and_purges_cleanly(
     assert!(status.success(), "{status}");
 
     // Purge: nothing left, the user included.
-    let (ok, out) = sh("dpkg", &["--purge", "tether-relay"], "");
+    let (ok, out) = sh("dpkg", &["--purge", "tether-relay"], None);
     assert!(ok, "purge: {out}");
     for gone in [UNIT, CONFIG, DATA, "/usr/bin/tether-relay"] {
         assert!(!Path::new(gone).exists(), "{gone} left behind");

@@ -310,3 +310,17 @@ pub async fn spawn_binary(
     let _ = child.wait();
     panic!("relay did not start");
 }
+
+/// A viewer's `connect` with `code`.
+pub fn connect(code: &str, mode: signal::Mode) -> Message {
+    Message::Connect(signal::Connect {
+        code: code.parse().unwrap(),
+        mode,
+    })
+}
+
+/// A code of the same shape as `code` that no agent shows (its first digit changed).
+pub fn wrong_code(code: &str) -> String {
+    let first = if code.starts_with('0') { '1' } else { '0' };
+    format!("{first}{}", &code[1..])
+}

@@ -24,13 +24,6 @@ async fn relay_with_jane_and(tweak: impl FnOnce(&mut tether_relay::Config)) -> (
     (relay, token)
 }
 
-fn connect(code: &str, mode: Mode) -> Message {
-    Message::Connect(Connect {
-        code: code.parse().unwrap(),
-        mode,
-    })
-}
-
 /// Connects a viewer to the agent showing `code` and returns the consent request the agent got.
 async fn request(
     agent: &mut Client,
@@ -253,12 +246,6 @@ async fn viewer_cancel_closes_the_agents_prompt() {
     };
     assert_eq!(c.reason, CancelReason::ViewerCancelled);
     assert_ne!(expect_code(&mut agent).await, code);
-}
-
-/// A code no agent shows: the live one with its first digit changed.
-fn wrong_code(code: &str) -> String {
-    let first = if code.starts_with('0') { '1' } else { '0' };
-    format!("{first}{}", &code[1..])
 }
 
 /// The audit entries of `org` with `action` and `outcome`.

@@ -18,6 +18,7 @@ use std::process::Stdio;
 use tether_protocol::input::{COORD_MAX, InputEvent};
 use tether_protocol::keymap;
 use tether_protocol::signal::ErrorCode;
+use tether_tests::sh;
 use tether_tests::viewer::{Target, Viewer, ViewerOptions};
 use tokio::process::Command;
 use x11rb::protocol::xproto::ConnectionExt as _;
@@ -47,28 +48,6 @@ fn proc_status(pid: u32, key: &str) -> String {
         .unwrap_or_else(|| panic!("no {key} in {status}"))
         .trim()
         .to_owned()
-}
-
-fn sh(program: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
-    use std::io::Write;
-    let mut child = std::process::Command::new(program)
-        .args(args)
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
-    drop(input);
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
 }
 
 fn purge() -> String {
