@@ -51,7 +51,7 @@ fn audit(state: &AppState, p: &Principal, action: &str, outcome: &str, detail: s
 
 /// A password or code typed behind a sign-in is throttled like one typed at sign-in, per e-mail:
 /// a stolen session must not get an untroubled guessing channel (nor a free argon2 per guess).
-pub(super) fn throttle_check(state: &AppState, p: &Principal) -> Result<()> {
+fn throttle_check(state: &AppState, p: &Principal) -> Result<()> {
     let keys = [Key::Email(p.email.clone())];
     state
         .login_throttle
@@ -63,8 +63,27 @@ pub(super) fn throttle_check(state: &AppState, p: &Principal) -> Result<()> {
         })
 }
 
+/// Checks a TOTP `code` of `secret` typed behind a sign-in and spends its time step (each is
+/// good once); a wrong or spent code counts against the e-mail like a wrong password.
+pub(super) fn spend_totp_code(
+    state: &AppState,
+    p: &Principal,
+    secret: &str,
+    code: &str,
+) -> Result<()> {
+    throttle_check(state, p)?;
+    let fresh = secrets::totp_step(secret, &p.email, code, crate::unix_secs())
+        .map(|step| state.store.spend_totp_step(p.org_id, p.user_id, step))
+        .transpose()?;
+    if fresh != Some(true) {
+        throttle_failure(state, p);
+        return Err(Error::BadCredentials);
+    }
+    Ok(())
+}
+
 /// Counts a wrong password or code against the user's e-mail.
-pub(super) fn throttle_failure(state: &AppState, p: &Principal) {
+fn throttle_failure(state: &AppState, p: &Principal) {
     let keys = [Key::Email(p.email.clone())];
     state
         .login_throttle
@@ -87,11 +106,7 @@ pub(super) async fn check_password(
         .user_for_login(&p.email)?
         .filter(|u| u.id == p.user_id)
         .ok_or(Error::Unauthorized)?;
-    let phc = record.password_hash;
-    let right = tokio::task::spawn_blocking(move || secrets::verify_password(&password, &phc))
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    if !right {
+    if !super::auth::password_matches(password, record.password_hash).await? {
         throttle_failure(state, p);
         audit(state, p, action, "bad_password", serde_json::json!({}));
         return Err(Error::BadCredentials);
@@ -144,14 +159,7 @@ pub async fn totp_disable(
     let secret = record
         .totp_secret
         .ok_or_else(|| Error::BadRequest("TOTP is not on".into()))?;
-    throttle_check(&state, &p)?;
-    let fresh = secrets::totp_step(&secret, &p.email, req.code(), crate::unix_secs())
-        .map(|step| state.store.spend_totp_step(p.org_id, p.user_id, step))
-        .transpose()?;
-    if fresh != Some(true) {
-        throttle_failure(&state, &p);
-        return Err(Error::BadCredentials);
-    }
+    spend_totp_code(&state, &p, &secret, req.code())?;
     state.store.clear_totp(p.org_id, p.user_id)?;
     end_sign_ins(&state, p.org_id, p.user_id, Some(&p.family))?;
     audit(&state, &p, "totp_disabled", "ok", serde_json::json!({}));

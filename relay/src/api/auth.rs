@@ -78,6 +78,14 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
+/// Whether `password` matches the PHC string `phc`, checked off the async workers: argon2 takes
+/// tens of milliseconds.
+pub(super) async fn password_matches(password: String, phc: String) -> Result<bool> {
+    tokio::task::spawn_blocking(move || secrets::verify_password(&password, &phc))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))
+}
+
 /// `POST /api/v1/auth/login` body.
 #[derive(Deserialize)]
 pub struct LoginRequest {
@@ -218,11 +226,7 @@ pub async fn login(
         |u| u.password_hash.clone(),
     );
     let password = req.password;
-    // argon2 takes tens of milliseconds: keep it off the async workers.
-    let password_ok =
-        tokio::task::spawn_blocking(move || secrets::verify_password(&password, &phc))
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
+    let password_ok = password_matches(password, phc).await?;
     let fail = |outcome: &str, err: Error| {
         state
             .login_throttle
@@ -382,15 +386,8 @@ pub async fn totp_confirm(
         .store
         .totp_pending(p.org_id, p.user_id)?
         .ok_or(Error::BadRequest("no TOTP enrolment is pending".into()))?;
-    super::account::throttle_check(&state, &p)?;
     // The confirming code is spent too: it cannot sign in a second browser afterwards.
-    let fresh = secrets::totp_step(&secret, &p.email, &req.code, crate::unix_secs())
-        .map(|step| state.store.spend_totp_step(p.org_id, p.user_id, step))
-        .transpose()?;
-    if fresh != Some(true) {
-        super::account::throttle_failure(&state, &p);
-        return Err(Error::BadCredentials);
-    }
+    super::account::spend_totp_code(&state, &p, &secret, &req.code)?;
     state.store.confirm_totp(p.org_id, p.user_id)?;
     // Every other sign-in was made without the second factor: it ends now, sockets included.
     super::account::end_sign_ins(&state, p.org_id, p.user_id, Some(&p.family))?;

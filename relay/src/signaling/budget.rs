@@ -201,11 +201,6 @@ impl GuessBudgets {
         }
     }
 
-    /// The rules in force.
-    pub fn rules(&self) -> &GuessRules {
-        &self.rules
-    }
-
     fn bucket(&self, scope: &Scope) -> Bucket {
         match scope {
             Scope::Address(_) => self.rules.address,
@@ -235,8 +230,8 @@ impl GuessBudgets {
             .saturating_sub(u32::try_from(owed).unwrap_or(u32::MAX))
     }
 
-    /// One attempt by `who` at `now`: refused if their own buckets are empty, else `lookup` runs
-    /// and a miss is charged. Nothing is ever given back.
+    /// One attempt by `who` at `now`: refused if their account's bucket is empty, else `lookup`
+    /// runs and a miss is charged. Nothing is ever given back.
     pub fn attempt<T>(
         &mut self,
         now: Instant,
