@@ -3,7 +3,7 @@
 // own sign-in goes on.
 
 import { api, type Me, me as fetchMe } from "./api";
-import { field, h, replace } from "./dom";
+import { codeInput, field, h, replace } from "./dom";
 import { failure } from "./errors";
 import { t } from "./i18n";
 
@@ -11,17 +11,6 @@ import { t } from "./i18n";
 function once<T>(button: HTMLButtonElement, request: () => Promise<T>): Promise<T> {
   button.disabled = true;
   return request().finally(() => (button.disabled = false));
-}
-
-function codeInput(): HTMLInputElement {
-  return h("input", {
-    type: "text",
-    inputmode: "numeric",
-    autocomplete: "one-time-code",
-    pattern: "[0-9]{6}",
-    maxlength: 6,
-    required: true,
-  });
 }
 
 function passwordSection(): HTMLElement {

@@ -53,6 +53,18 @@ export function field(label: string, input: HTMLInputElement | HTMLSelectElement
   return h("div", { class: "field" }, h("label", { for: input.id }, label), input, hintEl);
 }
 
+/** A field for a 6-digit authentication code from an authenticator app. */
+export function codeInput(): HTMLInputElement {
+  return h("input", {
+    type: "text",
+    inputmode: "numeric",
+    autocomplete: "one-time-code",
+    pattern: "[0-9]{6}",
+    maxlength: 6,
+    required: true,
+  });
+}
+
 /** Formats unix milliseconds in the page's language. */
 export function when(ms: number, lang: string): string {
   return new Date(ms).toLocaleString(lang, { dateStyle: "short", timeStyle: "medium" });

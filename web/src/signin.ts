@@ -1,7 +1,7 @@
 // The sign-in screen: email and password, then the authenticator code when the account has one.
 
 import { ApiError, login } from "./api";
-import { field, h } from "./dom";
+import { codeInput, field, h } from "./dom";
 import { errorText } from "./errors";
 import { t } from "./i18n";
 
@@ -36,15 +36,8 @@ export function renderSignIn(root: HTMLElement, done: () => void): void {
   };
 
   const totpStep = (): HTMLElement => {
-    const codeIn = h("input", {
-      type: "text",
-      name: "totp",
-      inputmode: "numeric",
-      autocomplete: "one-time-code",
-      pattern: "[0-9]{6}",
-      maxlength: 6,
-      required: true,
-    });
+    const codeIn = codeInput();
+    codeIn.name = "totp";
     const submit = h("button", { type: "submit", class: "primary" }, t("signin.verify"));
     const back = h("button", { type: "button" }, t("signin.back"));
     back.addEventListener("click", () => {
