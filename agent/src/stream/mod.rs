@@ -292,6 +292,7 @@ pub(crate) fn run(
         // A refresh the encoder skipped is not retried on every tick: it was due, it is done.
         let bytes = encoded.as_ref().map_or(0, |e| e.data.len());
         refresh.sent(kind, captured_at, bytes, bitrate);
+        tracing::trace!(?kind, bytes, "frame encoded");
         match encoded {
             Some(e) => {
                 if kind == FrameKind::Change {
