@@ -4,7 +4,7 @@ use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use tether_relay::store::{NewUser, Role, SqliteStore, Store};
 use tether_relay::{Config, auth};
@@ -169,7 +169,7 @@ fn admin_store(cfg: &Config) -> Result<SqliteStore> {
         // SAFETY: geteuid has no preconditions and cannot fail.
         let me = unsafe { libc::geteuid() };
         if owner != me {
-            bail!(
+            anyhow::bail!(
                 "{} belongs to user {owner}: run this as that user (e.g. runuser -u tether-relay -- tether-relay --config /etc/tether-relay/relay.toml admin ...)",
                 cfg.data_dir.display()
             );

@@ -458,7 +458,7 @@ async fn relay_wide_metrics_need_an_operator_key_not_an_organisations_owner() {
         "{body}"
     );
     assert_eq!(http(relay.addr, "GET", "/metrics", None, None).await.0, 401);
-    let forged = format!("top_{}", &key[4..].chars().rev().collect::<String>());
+    let forged = format!("top_{}", key[4..].chars().rev().collect::<String>());
     assert_eq!(
         http(relay.addr, "GET", "/metrics", None, Some(&forged))
             .await

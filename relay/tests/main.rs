@@ -6,6 +6,8 @@ mod admin;
 mod attack;
 mod auth;
 mod connections;
+// The Debian package (Unix file ownership and modes).
+#[cfg(unix)]
 mod deb;
 mod durability;
 mod enrollment;
