@@ -7,6 +7,8 @@
 //! * static screen: the agent's CPU (from /proc) and the bitrate it reports while nothing moves.
 //!
 //! Run: `cargo bench -p tether-agent --bench session`.
+// Linux only; elsewhere an empty program, so that the workspace builds on every OS.
+#![cfg_attr(not(target_os = "linux"), no_main)]
 #![cfg(target_os = "linux")]
 
 #[path = "../../tests/linux/support.rs"]

@@ -1,6 +1,7 @@
 //! Video encoding: an [`Encoder`] turns captured BGRA frames into a compressed stream for the
 //! WebRTC video track. H.264 constrained baseline through openh264 ([`h264`]) is the default,
-//! because every browser decodes it; VP8 through libvpx ([`vp8`]) is the second codec.
+//! because every browser decodes it; VP8 through libvpx (`vp8`, the `vp8` cargo feature, on by
+//! default) is the second codec.
 //!
 //! Encoders run on the capture/encode thread, never on the async runtime. Deciding *whether* to
 //! encode (nothing when nothing changed) is the pipeline's job, with
@@ -9,6 +10,7 @@
 pub mod h264;
 #[cfg(test)]
 mod testing;
+#[cfg(feature = "vp8")]
 pub mod vp8;
 
 use openh264::formats::{BgraSliceU8, YUVBuffer};
@@ -31,9 +33,30 @@ impl Codec {
     pub fn open(self, width: u32, height: u32, settings: Settings) -> Result<Box<dyn Encoder>> {
         Ok(match self {
             Codec::H264 => Box::new(h264::H264Encoder::new(width, height, settings)?),
-            Codec::Vp8 => Box::new(vp8::Vp8Encoder::new(width, height, settings)?),
+            Codec::Vp8 => open_vp8(width, height, settings)?,
         })
     }
+
+    /// The codecs this build can encode (VP8 needs the `vp8` feature and libvpx).
+    pub fn built() -> Vec<Codec> {
+        let mut codecs = vec![Codec::H264];
+        if cfg!(feature = "vp8") {
+            codecs.push(Codec::Vp8);
+        }
+        codecs
+    }
+}
+
+#[cfg(feature = "vp8")]
+fn open_vp8(width: u32, height: u32, settings: Settings) -> Result<Box<dyn Encoder>> {
+    Ok(Box::new(vp8::Vp8Encoder::new(width, height, settings)?))
+}
+
+#[cfg(not(feature = "vp8"))]
+fn open_vp8(_width: u32, _height: u32, _settings: Settings) -> Result<Box<dyn Encoder>> {
+    Err(Error::Encode(
+        "this agent was built without VP8 (the vp8 feature and libvpx); use H.264".into(),
+    ))
 }
 
 impl std::str::FromStr for Codec {

@@ -418,7 +418,7 @@ mod tests {
             50_000_000,
             u32::MAX,
         ];
-        for codec in [Codec::H264, Codec::Vp8] {
+        for codec in Codec::built() {
             let mut rng = rand::rngs::StdRng::seed_from_u64(18);
             let mut second = display(130, 97);
             second.index = 1;

@@ -1,4 +1,4 @@
-//! Windows and macOS capture through scrap's portable API (DXGI desktop duplication, Quartz).
+//! macOS capture through scrap's portable API (Quartz).
 //!
 //! # Platform-specific behavior
 //! scrap reports size but not position here, so displays are laid out left to right; the input
