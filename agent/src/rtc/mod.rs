@@ -12,6 +12,7 @@
 //! * the connection runs on [`turn_flush`]'s runtime, or relayed paths wait on the driver.
 
 mod keyframe;
+mod plain_udp;
 mod turn_flush;
 mod video;
 

@@ -176,8 +176,16 @@ impl Runtime for TurnFlushRuntime {
     }
 
     fn wrap_udp_socket(&self, socket: std::net::UdpSocket) -> io::Result<Arc<dyn AsyncUdpSocket>> {
+        let spare = socket.try_clone()?;
+        let inner = match self.inner.wrap_udp_socket(socket) {
+            Ok(inner) => inner,
+            Err(err) => {
+                tracing::info!(%err, "the platform refused UDP batching and ECN options; plain UDP instead");
+                Arc::new(super::plain_udp::PlainUdp::new(spare)?)
+            }
+        };
         Ok(Arc::new(Watched {
-            inner: self.inner.wrap_udp_socket(socket)?,
+            inner,
             relayed: self.relayed.clone(),
         }))
     }
