@@ -44,3 +44,10 @@ if [ "$(id -u)" -eq 0 ] && ! dpkg-query -W -f='${Status}' tether-relay 2>/dev/nu
 else
   echo "skipped: needs root, and no tether-relay package installed"
 fi
+echo "== Windows: clippy for x86_64-pc-windows-gnu, tests under Wine (scripts/cross.sh)"
+# debootstrap and chroot need root; the tree it builds is kept under target/cross-root.
+if [ "$(id -u)" -eq 0 ]; then
+  scripts/cross.sh
+else
+  echo "skipped: needs root"
+fi

@@ -25,7 +25,7 @@ const QUADRANTS: [(u32, [u8; 3]); 4] = [
     (0xf0e030, [0xf0, 0xe0, 0x30]),
 ];
 
-fn paint_quadrants(x: &Xvfb, w: u16, h: u16) {
+pub(crate) fn paint_quadrants(x: &Xvfb, w: u16, h: u16) {
     let (conn, root) = x.connect();
     let gc = conn.generate_id().unwrap();
     conn.create_gc(gc, root, &CreateGCAux::new()).unwrap();
@@ -47,7 +47,7 @@ fn close(a: [u8; 3], b: [u8; 3]) -> bool {
     a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= 12)
 }
 
-fn shows_quadrants(p: &Picture) -> bool {
+pub(crate) fn shows_quadrants(p: &Picture) -> bool {
     let (w, h) = (p.width, p.height);
     QUADRANTS.iter().enumerate().all(|(i, (_, rgb))| {
         let x = (i % 2) * w / 2 + w / 4;

@@ -13,3 +13,4 @@ mod permissions;
 mod share;
 mod support;
 mod unattended;
+mod wine;
