@@ -22,15 +22,14 @@ case "$step" in setup | check | test | all | run) ;; *) echo "usage: $0 [setup|c
 root=${TETHER_CROSS_ROOT:-$PWD/target/cross-root}
 mirror=${TETHER_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 target=x86_64-pc-windows-gnu
-# Crates checked and linted for Windows, tests and benches included.
-check_crates=(tether-protocol tether-relay tether-agent)
-# Linted without their tests, which are Linux only (and would build Tauri a second time, with
-# its test feature).
-check_lib_crates=(tether-desktop)
-# Crates whose tests run under Wine.
-test_crates=(tether-protocol)
-# Crates whose unit tests run under Wine (their integration tests start Linux processes).
-unit_test_crates=(tether-agent tether-relay)
+# Crates linted for Windows, tests and benches included (in one cargo run: each run with
+# another set of crates resolves features anew and builds most dependencies again).
+check_crates=(tether-protocol tether-relay tether-agent tether-desktop)
+# Crates whose unit tests run under Wine (their integration tests start Linux processes), and
+# the integration tests that do run there. Building the agent's (Linux-only, so empty) test
+# target builds tether-agent.exe with the same features, for the end-to-end test.
+test_crates=(tether-protocol tether-agent tether-relay)
+test_targets=(protocol agent)
 pkgs=(ca-certificates rustc cargo rust-src rust-clippy gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64
   wine wine64 xvfb xauth)
 
@@ -88,7 +87,7 @@ in_root() {
       CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}" RUSTC_BOOTSTRAP=1 \
       CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=wine WINEDEBUG=-all WINEPREFIX=/root/.wine \
       XDG_RUNTIME_DIR=/tmp DISPLAY="${DISPLAY:-}" TETHER_LOG="${TETHER_LOG:-}" RUST_LOG="${RUST_LOG:-}" \
-      CXXSTDLIB_x86_64_pc_windows_gnu=static=stdc++ \
+      CXXSTDLIB_x86_64_pc_windows_gnu=static=stdc++ CARGO_PROFILE_DEV_DEBUG=line-tables-only \
       bash -euo pipefail -c "$cross_env; cd /work/tether && $cmd"
   ' bash "$root" "$PWD" "$cargo_home/registry" "$1" "$cross_env"
 }
@@ -110,17 +109,16 @@ if [ "$step" = run ]; then
   exec_root=1 in_root "exec $(printf '%q ' "$@")"
 fi
 if [ "$step" = check ] || [ "$step" = all ]; then
-  echo "== cross: clippy for $target: ${check_crates[*]} ${check_lib_crates[*]}"
+  echo "== cross: clippy for $target: ${check_crates[*]}"
   # No VP8: Debian has no libvpx built for mingw-w64.
   cross_cargo clippy "$(packages "${check_crates[@]}")" --no-default-features --all-targets -- -D warnings
-  cross_cargo clippy "$(packages "${check_lib_crates[@]}")" --no-default-features --lib --bins -- -D warnings
 fi
 if [ "$step" = test ] || [ "$step" = all ]; then
-  echo "== cross: tests for $target under Wine: ${test_crates[*]}; unit tests: ${unit_test_crates[*]}"
-  cross_cargo test "$(packages "${test_crates[@]}")"
-  cross_cargo test "$(packages "${unit_test_crates[@]}")" --no-default-features --lib
+  echo "== cross: unit tests for $target under Wine: ${test_crates[*]}; integration tests: ${test_targets[*]}"
+  targets=""
+  for t in "${test_targets[@]}"; do targets+=" --test $t"; done
+  cross_cargo test "$(packages "${test_crates[@]}")" --no-default-features --lib "$targets"
   echo "== cross: tether-agent.exe under Wine on Xvfb, against the relay (agent/tests/linux/wine.rs)"
-  cross_cargo build -p tether-agent --no-default-features --bin tether-agent
   source scripts/vpx.sh
   TETHER_WINE_AGENT=target/windows/$target/debug/tether-agent.exe \
     TETHER_WINE_RUN="$PWD/scripts/cross.sh run wine" \
