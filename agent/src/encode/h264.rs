@@ -135,6 +135,21 @@ impl H264Encoder {
         Ok(())
     }
 
+    /// Encodes one frame with rate control off, at quantiser `qp`, then turns rate control
+    /// back on.
+    fn encode_at_qp(
+        &mut self,
+        frame: &Frame,
+        at: std::time::Duration,
+        qp: i32,
+    ) -> Result<Option<EncodedFrame>> {
+        self.set_fixed_qp(qp)?;
+        self.set_rc_mode(openh264_sys2::RC_OFF_MODE)?;
+        let out = self.encode(frame, at);
+        self.set_rc_mode(openh264_sys2::RC_BITRATE_MODE)?;
+        out
+    }
+
     /// Sets the quantiser of frames encoded without rate control (the refinement passes).
     fn set_fixed_qp(&mut self, qp: i32) -> Result<()> {
         let mut p = openh264_sys2::SEncParamExt::default();
@@ -261,11 +276,11 @@ impl Encoder for H264Encoder {
         if self.applied.is_none() {
             return self.encode(frame, at);
         }
-        self.set_fixed_qp(REFINE_QP[usize::from(pass).min(REFINE_QP.len() - 1)])?;
-        self.set_rc_mode(openh264_sys2::RC_OFF_MODE)?;
-        let out = self.encode(frame, at);
-        self.set_rc_mode(openh264_sys2::RC_BITRATE_MODE)?;
-        out
+        self.encode_at_qp(
+            frame,
+            at,
+            REFINE_QP[usize::from(pass).min(REFINE_QP.len() - 1)],
+        )
     }
 
     fn keepalive(
@@ -279,11 +294,7 @@ impl Encoder for H264Encoder {
         // Under rate control, a repeat of some pictures is never all skipped: a scrolled web
         // page's repeats cost 1,764 bytes each, every time (7 kbit/s for a still screen). At the
         // coarsest quantiser whatever is left of the residual rounds to nothing.
-        self.set_fixed_qp(KEEPALIVE_QP)?;
-        self.set_rc_mode(openh264_sys2::RC_OFF_MODE)?;
-        let out = self.encode(frame, at);
-        self.set_rc_mode(openh264_sys2::RC_BITRATE_MODE)?;
-        out
+        self.encode_at_qp(frame, at, KEEPALIVE_QP)
     }
 
     fn request_keyframe(&mut self) {
