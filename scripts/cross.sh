@@ -26,10 +26,11 @@ target=x86_64-pc-windows-gnu
 # another set of crates resolves features anew and builds most dependencies again).
 check_crates=(tether-protocol tether-relay tether-agent tether-desktop)
 # Crates whose unit tests run under Wine (their integration tests start Linux processes), and
-# the integration tests that do run there. Building the agent's (Linux-only, so empty) test
-# target builds tether-agent.exe with the same features, for the end-to-end test.
+# the integration tests that do run there (`windows`: a Win32 window records the agent's input).
+# Building the agent's (Linux-only, so empty) `agent` test target builds tether-agent.exe with
+# the same features, for the end-to-end test.
 test_crates=(tether-protocol tether-agent tether-relay)
-test_targets=(protocol agent)
+test_targets=(protocol agent windows)
 pkgs=(ca-certificates rustc cargo rust-src rust-clippy gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64
   wine wine64 xvfb xauth)
 
@@ -96,8 +97,15 @@ cross_cargo() {
   local args=""
   for c in "${@:2}"; do args+=" $c"; done
   # Its own target folder: the host's builds and these never share artifacts.
-  in_root "cargo $1 --locked -Zbuild-std --target $target --target-dir target/windows$args"
+  in_root "${prelude:-}cargo $1 --locked -Zbuild-std --target $target --target-dir target/windows$args"
 }
+
+# Windows programs under Wine that open windows need an X display: a private Xvfb in the tree,
+# on the first free display number, for the rest of the command.
+with_xvfb='f=$(mktemp); Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$f" 2>/dev/null &
+  xvfb=$!; trap "kill $xvfb" EXIT
+  until [ -s "$f" ]; do kill -0 $xvfb; sleep 0.05; done; export DISPLAY=:$(cat "$f"); '
+
 
 # `-p` for each crate named.
 packages() { for c in "$@"; do printf -- ' -p %s' "$c"; done; }
@@ -117,7 +125,7 @@ if [ "$step" = test ] || [ "$step" = all ]; then
   echo "== cross: unit tests for $target under Wine: ${test_crates[*]}; integration tests: ${test_targets[*]}"
   targets=""
   for t in "${test_targets[@]}"; do targets+=" --test $t"; done
-  cross_cargo test "$(packages "${test_crates[@]}")" --no-default-features --lib "$targets"
+  prelude=$with_xvfb cross_cargo test "$(packages "${test_crates[@]}")" --no-default-features --lib "$targets"
   echo "== cross: tether-agent.exe under Wine on Xvfb, against the relay (agent/tests/linux/wine.rs)"
   source scripts/vpx.sh
   TETHER_WINE_AGENT=target/windows/$target/debug/tether-agent.exe \

@@ -1,5 +1,6 @@
-//! The [`InputInjector`] on `enigo`: XTEST on X11 (x11rb backend), SendInput on Windows,
-//! CGEvent on macOS. Physical keys go through [`keycode_for_usage`] and `enigo`'s raw key codes.
+//! The [`InputInjector`] on `enigo`: XTEST on X11 (x11rb backend) and CGEvent on macOS
+//! (Windows has its own, `platform/send_input.rs`). Physical keys go through
+//! [`keycode_for_usage`] and `enigo`'s raw key codes.
 
 use enigo::{Axis, Coordinate, Direction, Enigo, Keyboard, Mouse, Settings};
 use tether_protocol::input::Button;

@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use tether_protocol::input::{Button, COORD_MAX, InputEvent, WHEEL_DETENT};
 
 pub use enigo_backend::EnigoInjector;
-pub use platform::{keycode_for_usage, release_held};
+pub use platform::{NativeInjector, keycode_for_usage, release_held};
 pub use worker::InputWorker;
 
 use crate::capture::DisplayInfo;

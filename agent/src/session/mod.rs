@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::capture::DisplayInfo;
 use crate::clipboard::ClipboardSync;
-use crate::input::{EnigoInjector, InputWorker};
+use crate::input::{InputWorker, NativeInjector};
 use crate::rtc::{Candidate, Channel, ChannelKind, LinkState, Peer, PeerEvent, PeerSettings};
 use crate::stream::{Stream, StreamCommand, StreamEvent, StreamSettings};
 use rate::{Feedback, RateControl};
@@ -360,7 +360,7 @@ impl Session {
             let server = self.cfg.display_server.clone();
             let displays = self.displays.clone().map(|d| d.0).unwrap_or_default();
             match InputWorker::start(
-                move || EnigoInjector::new(server.as_deref()),
+                move || NativeInjector::new(server.as_deref()),
                 displays,
                 true,
             ) {

@@ -1,4 +1,5 @@
-//! Physical key codes per OS: which native key code sits at a USB HID usage's position.
+//! Physical key codes per OS (which native key code sits at a USB HID usage's position), and
+//! the injector each OS uses.
 //!
 //! The Windows and macOS tables are plain data and compile everywhere, so their tests run on the
 //! Linux CI machine too; only the OS that uses a table exports it.
@@ -19,6 +20,15 @@ pub fn release_held(_display: Option<&str>) -> crate::error::Result<usize> {
 mod windows;
 #[cfg(target_os = "windows")]
 pub use windows::keycode_for_usage;
+
+#[cfg(target_os = "windows")]
+mod send_input;
+/// The injector the agent uses on this OS.
+#[cfg(not(target_os = "windows"))]
+pub use super::enigo_backend::EnigoInjector as NativeInjector;
+/// The injector the agent uses on this OS.
+#[cfg(target_os = "windows")]
+pub use send_input::SendInputInjector as NativeInjector;
 
 #[cfg_attr(not(target_os = "macos"), allow(dead_code))]
 mod macos;
