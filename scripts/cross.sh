@@ -7,7 +7,8 @@
 #        rustc whose `rust-src` matches it, clippy, the mingw-w64 cross compilers and Wine. The
 #        machine's own toolchain has no Windows standard library and none can be fetched, so the
 #        standard library is built from `rust-src` (`-Zbuild-std`).
-# check: `cargo clippy -D warnings` for x86_64-pc-windows-gnu on every crate that cross-builds.
+# check: `cargo clippy -D warnings` for x86_64-pc-windows-gnu on every crate that cross-builds,
+#        and for aarch64-apple-darwin on the crates whose build needs no Apple SDK.
 # test:  the crates' tests built for Windows and run under Wine, and tether-agent.exe under Wine
 #        on an Xvfb display against the real relay (a Linux test drives it).
 #
@@ -25,6 +26,11 @@ target=x86_64-pc-windows-gnu
 # Crates linted for Windows, tests and benches included (in one cargo run: each run with
 # another set of crates resolves features anew and builds most dependencies again).
 check_crates=(tether-protocol tether-relay tether-agent tether-desktop)
+# Crates linted for macOS. Without Apple's SDK there are no C headers for the target, so every
+# crate whose build compiles C or C++ is out: the relay (bundled SQLite, ring), the agent and
+# the desktop app (openh264, ring, SQLite); docs/ARCHITECTURE.md lists them.
+mac_target=aarch64-apple-darwin
+mac_crates=(tether-protocol)
 # Crates whose unit tests run under Wine (their integration tests start Linux processes), and
 # the integration tests that do run there (`windows`: a Win32 window records the agent's input).
 # Building the agent's (Linux-only, so empty) `agent` test target builds tether-agent.exe with
@@ -97,7 +103,7 @@ cross_cargo() {
   local args=""
   for c in "${@:2}"; do args+=" $c"; done
   # Its own target folder: the host's builds and these never share artifacts.
-  in_root "${prelude:-}cargo $1 --locked -Zbuild-std --target $target --target-dir target/windows$args"
+  in_root "${prelude:-}cargo $1 --locked -Zbuild-std --target ${for_target:-$target} --target-dir target/${target_dir:-windows}$args"
 }
 
 # Windows programs under Wine that open windows need an X display: a private Xvfb in the tree,
@@ -120,6 +126,9 @@ if [ "$step" = check ] || [ "$step" = all ]; then
   echo "== cross: clippy for $target: ${check_crates[*]}"
   # No VP8: Debian has no libvpx built for mingw-w64.
   cross_cargo clippy "$(packages "${check_crates[@]}")" --no-default-features --all-targets -- -D warnings
+  echo "== cross: clippy for $mac_target: ${mac_crates[*]}"
+  for_target=$mac_target target_dir=macos \
+    cross_cargo clippy "$(packages "${mac_crates[@]}")" --all-targets -- -D warnings
 fi
 if [ "$step" = test ] || [ "$step" = all ]; then
   echo "== cross: unit tests for $target under Wine: ${test_crates[*]}; integration tests: ${test_targets[*]}"
