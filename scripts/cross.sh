@@ -9,8 +9,9 @@
 #        standard library is built from `rust-src` (`-Zbuild-std`).
 # check: `cargo clippy -D warnings` for x86_64-pc-windows-gnu on every crate that cross-builds,
 #        and for aarch64-apple-darwin on the crates whose build needs no Apple SDK.
-# test:  the crates' tests built for Windows and run under Wine, and tether-agent.exe under Wine
-#        on an Xvfb display against the real relay (a Linux test drives it).
+# test:  the crates' tests built for Windows and run under Wine; tether-agent.exe under Wine
+#        on an Xvfb display against the real relay; its MSI (wixl) installed and uninstalled
+#        silently under Wine against the relay (Linux tests drive those two).
 #
 # Needs root (debootstrap, chroot, bind mounts in a private mount namespace that ends with the
 # script). Downloads only from the Debian archive and crates.io.
@@ -38,7 +39,7 @@ mac_crates=(tether-protocol)
 test_crates=(tether-protocol tether-agent tether-relay)
 test_targets=(protocol agent windows)
 pkgs=(ca-certificates rustc cargo rust-src rust-clippy gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64
-  wine wine64 xvfb xauth)
+  wine wine64 xvfb xauth wixl msitools)
 
 setup() {
   local stamp="$root/.tether-ready"
@@ -135,9 +136,13 @@ if [ "$step" = test ] || [ "$step" = all ]; then
   targets=""
   for t in "${test_targets[@]}"; do targets+=" --test $t"; done
   prelude=$with_xvfb cross_cargo test "$(packages "${test_crates[@]}")" --no-default-features --lib "$targets"
-  echo "== cross: tether-agent.exe under Wine on Xvfb, against the relay (agent/tests/linux/wine.rs)"
+  echo "== cross: the agent's MSI (wixl), from that tether-agent.exe"
+  exe=target/windows/$target/debug/tether-agent.exe
+  msi=$(in_root "installer/windows/build-msi.sh --exe $exe --out target/windows")
+  msi=${msi#/work/tether/}
+  echo "== cross: tether-agent.exe and its MSI under Wine, against the relay (agent/tests/linux/{wine,msi}.rs)"
   source scripts/vpx.sh
-  TETHER_WINE_AGENT=target/windows/$target/debug/tether-agent.exe \
-    TETHER_WINE_RUN="$PWD/scripts/cross.sh run wine" \
-    cargo test --locked "${vpx_features[@]}" -p tether-agent --test agent -- --ignored wine::
+  TETHER_WINE_AGENT=$exe TETHER_WINE_MSI=$msi \
+    TETHER_WINE_RUN="$PWD/scripts/cross.sh run wine" TETHER_CROSS_RUN="$PWD/scripts/cross.sh run" \
+    cargo test --locked "${vpx_features[@]}" -p tether-agent --test agent -- --ignored wine:: msi::
 fi

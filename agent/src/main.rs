@@ -228,12 +228,30 @@ fn main() -> Result<()> {
         // SAFETY: no other thread exists yet; the runtime is built below.
         unsafe { std::env::set_var("DISPLAY", d) };
     }
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("TETHER_LOG").unwrap_or_else(|_| "warn".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let as_service = matches!(cli.command, Command::Run { service: true, .. });
+    // A Windows service has no console and no journal: it logs to a file, more than a terminal.
+    let log_file = platform::service_log_path()
+        .filter(|_| as_service)
+        .and_then(|path| {
+            let dir = path.parent()?;
+            std::fs::create_dir_all(dir).ok()?;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .ok()
+        });
+    let default = if log_file.is_some() { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TETHER_LOG")
+        .unwrap_or_else(|_| default.into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match log_file {
+        Some(f) => logs
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(f))
+            .init(),
+        None => logs.with_writer(std::io::stderr).init(),
+    }
     if matches!(cli.command, Command::Share { .. } | Command::Run { .. }) {
         for missing in tether_agent::permissions::check(display.as_deref()) {
             tracing::warn!(
@@ -242,7 +260,6 @@ fn main() -> Result<()> {
             );
         }
     }
-    let as_service = matches!(cli.command, Command::Run { service: true, .. });
     let code = if as_service {
         // The Windows service control manager drives the agent; its Stop ends the run.
         platform::run_service(Box::new(move |stop| {
@@ -467,6 +484,14 @@ async fn enroll(
                 "The earlier enrollment (machine {}) could not be revoked ({e}); revoke it on the relay's admin page.",
                 old_id.id
             ),
+        }
+    }
+    if args.system && args.config.is_none() {
+        match platform::start_enrolled_service() {
+            Ok(Some(what)) => println!("{what}"),
+            Ok(None) => {}
+            // Enrolled all the same: the service starts at the next boot.
+            Err(e) => println!("The machine is enrolled, but {e}."),
         }
     }
     Ok(())

@@ -9,6 +9,7 @@ mod e2e;
 mod input;
 mod keyring;
 mod local_control;
+mod msi;
 mod permissions;
 mod share;
 mod support;

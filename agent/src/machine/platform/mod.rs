@@ -12,7 +12,15 @@ pub use linux::{
 #[cfg(target_os = "windows")]
 mod windows;
 #[cfg(target_os = "windows")]
-pub use windows::{local_user_present, run_service};
+pub use windows::{local_user_present, run_service, start_enrolled_service};
+
+#[cfg(not(target_os = "windows"))]
+/// After a system enrollment, starts the service where the OS has no package script that does
+/// (Windows: the MSI enrolls, then this starts the service). Here the .deb's and the pkg's
+/// scripts start it, so there is nothing to do.
+pub fn start_enrolled_service() -> Result<Option<String>, String> {
+    Ok(None)
+}
 #[cfg(not(target_os = "linux"))]
 /// Only the X11 agent shares another user's display; Windows and macOS agents run in the
 /// user's session.
@@ -130,6 +138,12 @@ pub fn system_key_path() -> PathBuf {
     } else {
         PathBuf::from("/var/lib/tether/machine.key")
     }
+}
+
+/// Where the system service writes its log, on an OS whose service manager keeps none (Windows:
+/// a service has no console, and the event log is for events, not traces).
+pub fn service_log_path() -> Option<PathBuf> {
+    cfg!(target_os = "windows").then(|| program_data().join("Tether").join("agent.log"))
 }
 
 /// Where the system service keeps its key by default: Windows services have a Credential

@@ -6,9 +6,12 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use windows_service::service::{
-    ServiceControl, ServiceControlAccept, ServiceExitCode, ServiceState, ServiceStatus, ServiceType,
+    ServiceAccess, ServiceAction, ServiceActionType, ServiceControl, ServiceControlAccept,
+    ServiceExitCode, ServiceFailureActions, ServiceFailureResetPeriod, ServiceState, ServiceStatus,
+    ServiceType,
 };
 use windows_service::service_control_handler::{self, ServiceControlHandlerResult};
+use windows_service::service_manager::{ServiceManager, ServiceManagerAccess};
 use windows_service::{define_windows_service, service_dispatcher};
 
 use super::{ServiceBody, StopSignal};
@@ -20,6 +23,44 @@ const SERVICE_NAME: &str = "TetherAgent";
 /// is there, which is the safe reading of every policy.
 pub fn local_user_present() -> Option<bool> {
     None
+}
+
+/// After a system enrollment: if the installer registered the service, makes the service
+/// manager restart it after a failure (5 s, three times a day) and starts it. Says what it did;
+/// `Ok(None)` when the service is not installed (a portable enrollment).
+pub fn start_enrolled_service() -> Result<Option<String>, String> {
+    let manager = ServiceManager::local_computer(None::<&str>, ServiceManagerAccess::CONNECT)
+        .map_err(|e| format!("opening the service manager: {e}"))?;
+    let access = ServiceAccess::START | ServiceAccess::QUERY_STATUS | ServiceAccess::CHANGE_CONFIG;
+    let Ok(service) = manager.open_service(SERVICE_NAME, access) else {
+        return Ok(None);
+    };
+    let restart = ServiceAction {
+        action_type: ServiceActionType::Restart,
+        delay: Duration::from_secs(5),
+    };
+    if let Err(e) = service.update_failure_actions(ServiceFailureActions {
+        reset_period: ServiceFailureResetPeriod::After(Duration::from_secs(24 * 3600)),
+        reboot_msg: None,
+        command: None,
+        actions: Some(vec![restart.clone(), restart.clone(), restart]),
+    }) {
+        // Not fatal: the service still runs, it is only not restarted after a crash.
+        tracing::warn!(error = %e, "cannot set the service's recovery actions");
+    }
+    let running = service
+        .query_status()
+        .map(|s| s.current_state != ServiceState::Stopped)
+        .unwrap_or(false);
+    if running {
+        return Ok(Some(format!(
+            "The {SERVICE_NAME} service is already running; it uses the new enrollment after a restart."
+        )));
+    }
+    service
+        .start::<&str>(&[])
+        .map_err(|e| format!("starting the {SERVICE_NAME} service: {e}"))?;
+    Ok(Some(format!("The {SERVICE_NAME} service is started.")))
 }
 
 /// What the dispatcher thread hands to `service_main`, and the exit status it hands back.
