@@ -242,6 +242,10 @@ fn main() -> Result<()> {
                 .ok()
         });
     let default = if log_file.is_some() { "info" } else { "warn" };
+    if log_file.is_some() {
+        // Nobody reads a service's standard error: a panic goes to the log.
+        std::panic::set_hook(Box::new(|p| tracing::error!("panic: {p}")));
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_env("TETHER_LOG")
         .unwrap_or_else(|_| default.into());
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
@@ -588,7 +592,7 @@ async fn supervise(
     let changed = seat_changed(found_display, false);
     let stopped = async {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
+            () = ctrl_c() => {}
             () = terminated() => {}
             () = service_manager_stop(stop.as_ref()) => {}
         }
@@ -679,14 +683,14 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
     };
     let printer = tokio::spawn(async move {
         while let Some(ev) = rx.recv().await {
-            match ev {
-                ClientEvent::Connected => println!("Connected to {relay}."),
-                ClientEvent::Code(c) => println!(
+            let line = match ev {
+                ClientEvent::Connected => format!("Connected to {relay}."),
+                ClientEvent::Code(c) => format!(
                     "Your share code: {}  (valid {} min; read it to your supporter)",
                     grouped(c.code.as_str()),
                     c.expires_in_secs / 60
                 ),
-                ClientEvent::SessionStarted(s) => println!(
+                ClientEvent::SessionStarted(s) => format!(
                     "Session {} started with {}{} ({:?}{}).",
                     s.session_id,
                     s.peer.name,
@@ -695,26 +699,28 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
                     if s.unattended { ", unattended" } else { "" }
                 ),
                 ClientEvent::SessionEnded(s) => {
-                    println!("Session {} ended: {:?}.", s.session_id, s.reason)
+                    format!("Session {} ended: {:?}.", s.session_id, s.reason)
                 }
-                ClientEvent::RelayError(e) => println!("The relay says: {}", e.message),
-                ClientEvent::Disconnected { reason, retry_in } => {
-                    println!(
-                        "Disconnected ({reason}); reconnecting in {:.1} s.",
-                        retry_in
-                            .as_secs_f64()
-                            .max(Duration::from_millis(1).as_secs_f64())
-                    );
-                }
-            }
+                ClientEvent::RelayError(e) => format!("The relay says: {}", e.message),
+                ClientEvent::Disconnected { reason, retry_in } => format!(
+                    "Disconnected ({reason}); reconnecting in {:.1} s.",
+                    retry_in
+                        .as_secs_f64()
+                        .max(Duration::from_millis(1).as_secs_f64())
+                ),
+            };
+            say(&line);
         }
     });
     let again = std::sync::atomic::AtomicBool::new(false);
     let shutdown = async {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminated() => {}
-            a = stop => again.store(a, std::sync::atomic::Ordering::Relaxed),
+            () = ctrl_c() => tracing::info!("stopping: Ctrl-C"),
+            () = terminated() => tracing::info!("stopping: terminated"),
+            a = stop => {
+                tracing::info!(again = a, "stopping: asked to");
+                again.store(a, std::sync::atomic::Ordering::Relaxed)
+            }
         }
     };
     // The command line has no Stop or Pause buttons: Ctrl-C ends everything.
@@ -724,9 +730,17 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
     result?;
     let again = again.load(std::sync::atomic::Ordering::Relaxed);
     if !again {
-        println!("Stopped.");
+        say("Stopped.");
     }
     Ok(again)
+}
+
+/// A line for the person at the terminal, and for the log (a service has no terminal). A closed
+/// or missing standard output is not an error: the agent keeps serving.
+fn say(line: &str) {
+    use std::io::Write;
+    tracing::info!("{line}");
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
 
 /// Resolves when the Windows service control manager sends Stop through `stop`; never without.
@@ -734,6 +748,15 @@ async fn service_manager_stop(stop: Option<&platform::StopSignal>) {
     match stop {
         Some(s) => s.notified().await,
         None => std::future::pending().await,
+    }
+}
+
+/// Resolves at Ctrl-C. A process that cannot be told of it (a Windows service has no console)
+/// waits for its other ways to stop instead of taking the error for a Ctrl-C.
+async fn ctrl_c() {
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        tracing::info!(error = %e, "no Ctrl-C here; the service manager stops this process");
+        std::future::pending::<()>().await
     }
 }
 
