@@ -229,9 +229,24 @@ fn main() -> Result<()> {
         unsafe { std::env::set_var("DISPLAY", d) };
     }
     let as_service = matches!(cli.command, Command::Run { service: true, .. });
-    // A Windows service has no console and no journal: it logs to a file, more than a terminal.
+    let as_worker = matches!(
+        cli.command,
+        Command::Run {
+            session_worker: true,
+            ..
+        }
+    );
+    // A Windows service (and its session worker) has no console and no journal: it logs to a
+    // file, more than a terminal.
     let log_file = platform::service_log_path()
-        .filter(|_| as_service)
+        .filter(|_| as_service || as_worker)
+        .map(|path| {
+            if as_worker {
+                path.with_file_name("agent-worker.log")
+            } else {
+                path
+            }
+        })
         .and_then(|path| {
             let dir = path.parent()?;
             std::fs::create_dir_all(dir).ok()?;
@@ -578,18 +593,26 @@ async fn supervise(
 ) -> Result<i32> {
     let program = std::env::current_exe().context("finding this program")?;
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    // The worker is an ordinary process, not the service control manager's.
+    args.retain(|a| a != "--service");
     args.push("--session-worker".into());
     let worker = platform::start_session_worker(user, &program, &args)
+        .await
         .with_context(|| format!("starting the session worker as {}", user.name))?;
     let (mut child, link) = (worker.child, worker.link);
-    println!(
+    say(&format!(
         "Sessions run as {} (uid {}) in process {}; the machine key stays with this one.",
         user.name,
         user.uid,
         child.id().unwrap_or_default()
-    );
+    ));
     let serving = machine::broker::serve(machine, agent, link);
-    let changed = seat_changed(found_display, false);
+    let changed = async {
+        tokio::select! {
+            () = seat_changed(found_display, false) => {}
+            () = worker_seat_moved(user) => {}
+        }
+    };
     let stopped = async {
         tokio::select! {
             () = ctrl_c() => {}
@@ -648,6 +671,17 @@ async fn supervise(
             0
         }
     })
+}
+
+/// Resolves when the session a worker should serve is no longer `user`'s (Windows: another
+/// session took the console, or none has it), polled every two seconds.
+async fn worker_seat_moved(user: &platform::WorkerUser) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        if platform::session_worker_user().as_ref() != Some(user) {
+            return;
+        }
+    }
 }
 
 /// Resolves when the screen to share or the presence of a signed-in user changes (polled every

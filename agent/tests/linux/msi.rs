@@ -137,6 +137,11 @@ async fn the_msi_installs_silently_enrolls_starts_the_service_and_uninstall_revo
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(log.is_file(), "the service logs to {}", log.display());
+    eprintln!("{}", std::fs::read_to_string(&log).unwrap());
+    eprintln!(
+        "{:?}",
+        std::fs::read_to_string(log.with_file_name("agent-worker.log"))
+    );
     let config = drive.join("ProgramData/Tether/agent.toml");
     assert!(config.is_file(), "{} written", config.display());
 

@@ -9,6 +9,7 @@
 #![cfg(target_os = "windows")]
 
 mod recorder;
+mod worker;
 
 use tether_agent::capture::{self, DisplayInfo};
 use tether_agent::input::{InputSession, InputWorker, NativeInjector};

@@ -145,7 +145,7 @@ const WORKER_ENV: &[&str] = &["DISPLAY", "XAUTHORITY", "TETHER_LOG", "LANG", "LC
 
 /// Starts `program args` as `user`, with no supplementary groups, a clean environment and the
 /// link as its standard input; its output is the service's.
-pub fn start_session_worker(
+pub async fn start_session_worker(
     user: &WorkerUser,
     program: &Path,
     args: &[OsString],

@@ -13,6 +13,13 @@ pub use linux::{
 mod windows;
 #[cfg(target_os = "windows")]
 pub use windows::{local_user_present, run_service, start_enrolled_service};
+#[cfg(target_os = "windows")]
+mod windows_session;
+#[cfg(target_os = "windows")]
+pub use windows_session::{
+    WorkerProcess, session_worker_link, session_worker_user, start_session_worker,
+    stop_session_worker,
+};
 
 #[cfg(not(target_os = "windows"))]
 /// After a system enrollment, starts the service where the OS has no package script that does
@@ -21,6 +28,11 @@ pub use windows::{local_user_present, run_service, start_enrolled_service};
 pub fn start_enrolled_service() -> Result<Option<String>, String> {
     Ok(None)
 }
+
+#[cfg(not(target_os = "windows"))]
+/// A session worker process.
+pub type WorkerProcess = tokio::process::Child;
+
 #[cfg(not(target_os = "linux"))]
 /// Only the X11 agent shares another user's display; Windows and macOS agents run in the
 /// user's session.
@@ -28,16 +40,16 @@ pub fn graphical_session() -> Option<GraphicalSession> {
     None
 }
 
-#[cfg(not(target_os = "linux"))]
-/// Only the Linux service starts a session worker so far: the Windows service and the macOS
-/// daemon serve in their own process (see docs/ARCHITECTURE.md).
+#[cfg(not(any(target_os = "linux", target_os = "windows")))]
+/// Only the Linux and Windows services start a session worker so far: the macOS daemon serves
+/// in its own process (see docs/ARCHITECTURE.md).
 pub fn session_worker_user() -> Option<WorkerUser> {
     None
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_os = "windows")))]
 /// Never called where [`session_worker_user`] finds nobody.
-pub fn start_session_worker(
+pub async fn start_session_worker(
     _user: &WorkerUser,
     _program: &Path,
     _args: &[std::ffi::OsString],
@@ -45,13 +57,13 @@ pub fn start_session_worker(
     Err(std::io::Error::other("no session worker on this platform"))
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_os = "windows")))]
 /// Asks the worker to stop: here, ends it.
-pub fn stop_session_worker(child: &mut tokio::process::Child) {
+pub fn stop_session_worker(child: &mut WorkerProcess) {
     let _ = child.start_kill();
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_os = "windows")))]
 /// No session worker on this platform.
 pub fn session_worker_link() -> std::io::Result<Box<dyn WorkerLink>> {
     Err(std::io::Error::other("no session worker on this platform"))
@@ -98,7 +110,7 @@ pub struct GraphicalSession {
 pub struct WorkerUser {
     /// The user's name (or number, when the system has no name for it).
     pub name: String,
-    /// User id.
+    /// User id (Windows: the session's number).
     pub uid: u32,
     /// Primary group id.
     pub gid: u32,
@@ -112,8 +124,8 @@ impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> WorkerLink 
 
 /// A session worker the service started: the process, and the service's end of the link.
 pub struct SessionWorker {
-    /// The worker process (killed if dropped while running).
-    pub child: tokio::process::Child,
+    /// The worker process (on Linux and macOS killed if dropped while running).
+    pub child: WorkerProcess,
     /// The service's end of the link ([`crate::machine::broker`]).
     pub link: Box<dyn WorkerLink>,
 }
