@@ -3,8 +3,8 @@
 //! streams over WebRTC and talks to the relay. See `docs/ARCHITECTURE.md`.
 //!
 //! Platform differences live behind small traits with the same signature on every OS
-//! ([`capture::Capturer`], [`input::InputInjector`]); only leaf modules named for an OS use
-//! `cfg(target_os)`.
+//! ([`capture::Capturer`], [`input::InputInjector`]); only leaf modules named for an OS have a
+//! `cfg` that names one.
 
 pub mod banner;
 pub mod capture;

@@ -1,5 +1,7 @@
 //! `tether-agent`: parses the command line, sets up logging and runs the library.
 
+mod enrollment;
+
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,9 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tether_agent::consent::{ConsentPrompt, DenyPrompt, TerminalPrompt};
 use tether_agent::encode::Codec;
-use tether_agent::machine::{
-    self, AgentConfig, HostFacts, KeyStoreKind, MachineIdentity, hostname, platform,
-};
+use tether_agent::machine::{self, AgentConfig, KeyStoreKind, MachineIdentity, hostname, platform};
 use tether_agent::relay_client::{self, ClientConfig, ClientEvent};
 use tether_agent::session::SessionConfig;
 use tether_agent::stream::StreamSettings;
@@ -363,7 +363,7 @@ async fn run(cli: Cli, found_display: bool, stop: Option<platform::StopSignal>) 
             serve(cfg, consent_ui, std::future::pending::<bool>()).await?;
             Ok(0)
         }
-        Command::Enroll(args) => enroll(args).await.map(|()| 0),
+        Command::Enroll(args) => enrollment::enroll(args).await.map(|()| 0),
         Command::Run {
             config,
             consent_ui,
@@ -426,150 +426,9 @@ async fn run(cli: Cli, found_display: bool, stop: Option<platform::StopSignal>) 
             }
             Ok(0)
         }
-        Command::Status { config } => status(config).await,
-        Command::Unenroll { config } => unenroll(config).await.map(|()| 0),
+        Command::Status { config } => enrollment::status(config).await,
+        Command::Unenroll { config } => enrollment::unenroll(config).await.map(|()| 0),
     }
-}
-
-async fn enroll(
-    EnrollArgs {
-        relay,
-        token,
-        key_store,
-        key_file,
-        ca_file,
-        name,
-        config: args,
-    }: EnrollArgs,
-) -> Result<()> {
-    relay_client::agent_url(&relay).context("--relay")?;
-    let path = args.path()?;
-    let kind = key_store.unwrap_or(if args.system {
-        platform::system_key_store()
-    } else {
-        KeyStoreKind::Keyring
-    });
-    let key_file = match kind {
-        KeyStoreKind::Keyring => None,
-        KeyStoreKind::File => Some(key_file.unwrap_or_else(|| {
-            if args.system && args.config.is_none() {
-                platform::system_key_path()
-            } else {
-                path.with_file_name("machine.key")
-            }
-        })),
-    };
-    // The earlier enrollment is retired once the new one works: its key is about to be replaced.
-    let earlier = AgentConfig::load(&path).ok().and_then(|c| {
-        let id = MachineIdentity::load(c.machine_id, c.store().ok()?.as_ref()).ok()?;
-        Some((c, id))
-    });
-    let cfg = AgentConfig {
-        relay,
-        machine_id: 0,
-        key_store: kind,
-        key_file,
-        ca_file,
-        name,
-        display: None,
-    };
-    let store = cfg.store()?;
-    let facts = HostFacts::this_machine(cfg.name.clone().unwrap_or_else(hostname));
-    let identity = machine::enroll(
-        &cfg.relay,
-        cfg.ca_file.as_deref(),
-        &token,
-        &facts,
-        store.as_ref(),
-    )
-    .await
-    .context("enrolling")?;
-    let cfg = AgentConfig {
-        machine_id: identity.id,
-        ..cfg
-    };
-    cfg.save(&path)?;
-    println!(
-        "Enrolled as machine {} with {}; key kept in {}; configuration in {}.",
-        identity.id,
-        cfg.relay,
-        store.describe(),
-        path.display()
-    );
-    if let Some((old, old_id)) = earlier.filter(|(_, i)| i.id != identity.id) {
-        match machine::unenroll(&old.relay, old.ca_file.as_deref(), &old_id).await {
-            Ok(()) => println!("The earlier enrollment (machine {}) is revoked.", old_id.id),
-            Err(e) => println!(
-                "The earlier enrollment (machine {}) could not be revoked ({e}); revoke it on the relay's admin page.",
-                old_id.id
-            ),
-        }
-    }
-    if args.system && args.config.is_none() {
-        match platform::start_enrolled_service() {
-            Ok(Some(what)) => println!("{what}"),
-            Ok(None) => {}
-            // Enrolled all the same: the service starts at the next boot.
-            Err(e) => println!("The machine is enrolled, but {e}."),
-        }
-    }
-    Ok(())
-}
-
-/// `tether-agent status`; returns the exit status.
-async fn status(args: ConfigArgs) -> Result<i32> {
-    let path = args.path()?;
-    let agent = AgentConfig::load(&path)?;
-    let store = agent.store()?;
-    println!("Configuration: {}", path.display());
-    println!("Relay:         {}", agent.relay);
-    println!("Machine:       {}", agent.machine_id);
-    println!("Key:           {}", store.describe());
-    let machine = MachineIdentity::load(agent.machine_id, store.as_ref())?;
-    println!("Public key:    {}", machine.public_key());
-    let cfg = ClientConfig {
-        relay: agent.relay,
-        hostname: agent.name.unwrap_or_else(hostname),
-        backoff: Backoff::default(),
-        ca_file: agent.ca_file,
-        media: None,
-        machine: Some(machine),
-        local_user: platform::local_user_present(),
-    };
-    match relay_client::check_sign_in(&cfg).await {
-        Ok(()) => {
-            println!("Relay:         accepts this machine");
-            Ok(0)
-        }
-        Err(e @ tether_agent::Error::MachineRefused(_)) => Err(e.into()),
-        Err(e) => {
-            println!("Relay:         cannot be asked ({e})");
-            Ok(1)
-        }
-    }
-}
-
-async fn unenroll(args: ConfigArgs) -> Result<()> {
-    let path = args.path()?;
-    let agent = AgentConfig::load(&path)?;
-    let store = agent.store()?;
-    match MachineIdentity::load(agent.machine_id, store.as_ref()) {
-        Ok(id) => match machine::unenroll(&agent.relay, agent.ca_file.as_deref(), &id).await {
-            Ok(()) => println!("Machine {} is revoked at {}.", id.id, agent.relay),
-            Err(e) => println!(
-                "The relay could not be told ({e}); revoke machine {} on its admin page.",
-                id.id
-            ),
-        },
-        Err(e) => println!(
-            "{e}; revoke machine {} on the relay's admin page.",
-            agent.machine_id
-        ),
-    }
-    store.delete()?;
-    std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
-    println!("Removed the machine key and {}.", path.display());
-    Ok(())
 }
 
 /// How a session worker's supervision ended.
@@ -616,7 +475,7 @@ async fn supervise(
     let stopped = async {
         tokio::select! {
             () = ctrl_c() => {}
-            () = terminated() => {}
+            () = platform::terminated() => {}
             () = service_manager_stop(stop.as_ref()) => {}
         }
     };
@@ -750,7 +609,7 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
     let shutdown = async {
         tokio::select! {
             () = ctrl_c() => tracing::info!("stopping: Ctrl-C"),
-            () = terminated() => tracing::info!("stopping: terminated"),
+            () = platform::terminated() => tracing::info!("stopping: terminated"),
             a = stop => {
                 tracing::info!(again = a, "stopping: asked to");
                 again.store(a, std::sync::atomic::Ordering::Relaxed)
@@ -792,22 +651,4 @@ async fn ctrl_c() {
         tracing::info!(error = %e, "no Ctrl-C here; the service manager stops this process");
         std::future::pending::<()>().await
     }
-}
-
-/// Resolves when the service manager asks the agent to stop (SIGTERM).
-#[cfg(unix)]
-async fn terminated() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut s) => {
-            s.recv().await;
-        }
-        Err(_) => std::future::pending().await,
-    }
-}
-
-/// Windows services stop through the service control manager, which arrives as Ctrl-C.
-#[cfg(not(unix))]
-async fn terminated() {
-    std::future::pending().await
 }

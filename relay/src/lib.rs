@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod platform;
 pub mod policy;
 pub mod serve;
 pub mod signaling;
@@ -89,19 +90,10 @@ pub fn load_or_create_key(data_dir: &Path) -> Result<Vec<u8>> {
         .map_err(|e| Error::Internal(e.to_string()))?;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
-    restrict_permissions(&mut opts);
+    platform::restrict_permissions(&mut opts);
     std::io::Write::write_all(&mut opts.open(&path)?, &key)?;
     Ok(key)
 }
-
-#[cfg(unix)]
-fn restrict_permissions(opts: &mut std::fs::OpenOptions) {
-    use std::os::unix::fs::OpenOptionsExt;
-    opts.mode(0o600);
-}
-
-#[cfg(not(unix))]
-fn restrict_permissions(_: &mut std::fs::OpenOptions) {}
 
 /// The TURN REST secret: configured, or derived from the relay key.
 fn turn_secret(cfg: &Config, key: &[u8]) -> Vec<u8> {

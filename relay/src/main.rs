@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use tether_relay::store::{NewUser, Role, SqliteStore, Store};
-use tether_relay::{Config, auth};
+use tether_relay::{Config, auth, platform};
 
 #[derive(Parser)]
 #[command(name = "tether-relay", version, about = "The Tether relay server")]
@@ -100,7 +100,7 @@ async fn main() -> Result<()> {
             }
             cfg.log_json |= log_json;
             init_tracing(cfg.log_json);
-            raise_open_files_limit();
+            platform::raise_open_files_limit();
             let listener = tokio::net::TcpListener::bind(cfg.listen)
                 .await
                 .with_context(|| format!("binding {}", cfg.listen))?;
@@ -162,18 +162,11 @@ async fn main() -> Result<()> {
 /// the wrong user's, and the service could not write them.
 fn admin_store(cfg: &Config) -> Result<SqliteStore> {
     std::fs::create_dir_all(&cfg.data_dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let owner = std::fs::metadata(&cfg.data_dir)?.uid();
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let me = unsafe { libc::geteuid() };
-        if owner != me {
-            anyhow::bail!(
-                "{} belongs to user {owner}: run this as that user (e.g. runuser -u tether-relay -- tether-relay --config /etc/tether-relay/relay.toml admin ...)",
-                cfg.data_dir.display()
-            );
-        }
+    if let Some(owner) = platform::other_owner(&cfg.data_dir)? {
+        anyhow::bail!(
+            "{} belongs to user {owner}: run this as that user (e.g. runuser -u tether-relay -- tether-relay --config /etc/tether-relay/relay.toml admin ...)",
+            cfg.data_dir.display()
+        );
     }
     Ok(SqliteStore::open(&cfg.data_dir.join("tether.db"))?)
 }
@@ -231,57 +224,6 @@ fn init_tracing(json: bool) {
     }
 }
 
-/// Raises the soft limit on open files to the hard limit: every WebSocket, TURN allocation and
-/// database handle is a file, and at the usual soft limit of 1,024 about a thousand idle
-/// connections took the relay offline (`accept error: Too many open files`). Logs the limit it
-/// runs with.
-#[cfg(unix)]
-fn raise_open_files_limit() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes the struct it is given and nothing else.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut lim) } != 0 {
-        tracing::warn!(error = %std::io::Error::last_os_error(), "cannot read the open-file limit");
-        return;
-    }
-    let before = lim.rlim_cur;
-    if lim.rlim_cur < lim.rlim_max {
-        let mut raised = libc::rlimit {
-            rlim_cur: lim.rlim_max,
-            rlim_max: lim.rlim_max,
-        };
-        // SAFETY: setrlimit reads the struct it is given; raising the soft limit up to the hard
-        // one needs no privilege.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const raised) } != 0 {
-            // macOS refuses more than OPEN_MAX under an unlimited hard limit.
-            raised.rlim_cur = raised.rlim_cur.min(10_240);
-            // SAFETY: as above.
-            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const raised) } != 0 {
-                raised.rlim_cur = before;
-            }
-        }
-        lim.rlim_cur = raised.rlim_cur;
-    }
-    tracing::info!(
-        open_files = lim.rlim_cur,
-        was = before,
-        hard = lim.rlim_max,
-        "open-file limit"
-    );
-    if lim.rlim_cur < 4_096 {
-        tracing::warn!(
-            open_files = lim.rlim_cur,
-            "the open-file limit is low for a relay: raise LimitNOFILE (systemd) or ulimit -n"
-        );
-    }
-}
-
-/// Elsewhere the operating system's defaults stand.
-#[cfg(not(unix))]
-fn raise_open_files_limit() {}
-
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (what `systemctl stop` and container runtimes send):
 /// either one drains the relay — every session ends with `relay_shutdown`, every socket closes —
 /// and the process exits 0. A handler that cannot be installed never fires; the relay then runs
@@ -292,18 +234,7 @@ async fn shutdown_signal() {
             std::future::pending::<()>().await;
         }
     };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
+    let terminate = platform::terminated();
     tokio::select! {
         () = interrupt => tracing::info!("SIGINT: draining and stopping"),
         () = terminate => tracing::info!("SIGTERM: draining and stopping"),

@@ -6,9 +6,6 @@ mod admin;
 mod attack;
 mod auth;
 mod connections;
-// The Debian package (Unix file ownership and modes).
-#[cfg(unix)]
-mod deb;
 mod durability;
 mod enrollment;
 mod harness;
@@ -18,5 +15,6 @@ mod signaling;
 mod tls;
 mod turn;
 mod unattended;
+mod unix;
 mod web;
 mod webhooks;

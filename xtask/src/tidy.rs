@@ -1,8 +1,9 @@
 //! Invariants you can grep for, checked over every tracked Rust source file:
 //!
 //! * every `.rs` file starts with a `//!` module doc;
-//! * `cfg(target_os` appears only in modules named for an OS (`x11`, `linux`, `windows`, `macos`, …)
-//!   or in `Cargo.toml` target sections;
+//! * a `cfg(…)`, `cfg!(…)` or `cfg_attr(…)` that names an OS (`target_os`, `target_family`,
+//!   `unix`, `windows`) appears only in modules named for an OS (`x11`, `linux`, `windows`,
+//!   `macos`, `platform`, …) or in `Cargo.toml` target sections;
 //! * no source file is over 800 lines (split it, `docs/ARCHITECTURE.md` §"Small modules").
 
 use std::path::{Path, PathBuf};
@@ -68,6 +69,49 @@ fn is_os_module(rel: &Path) -> bool {
     })
 }
 
+/// Whether `line` has a `cfg(…)`, `cfg!(…)` or `cfg_attr(…)` whose predicate names an OS.
+fn names_an_os(line: &str) -> bool {
+    const OS_WORDS: &[&str] = &["target_os", "target_family", "unix", "windows"];
+    let mut rest = line;
+    while let Some(i) = rest.find("cfg") {
+        let after = &rest[i + 3..];
+        let attr = after.starts_with("_attr(");
+        let args = after
+            .strip_prefix("!(")
+            .or_else(|| after.strip_prefix("_attr("))
+            .or_else(|| after.strip_prefix('('));
+        if let Some(args) = args {
+            // Up to the matching parenthesis (for `cfg_attr`, the end of its predicate), or the
+            // end of the line.
+            let mut depth = 1;
+            let mut end = args.len();
+            for (j, c) in args.char_indices() {
+                match c {
+                    ',' if attr && depth == 1 => {
+                        end = j;
+                        break;
+                    }
+                    '(' => depth += 1,
+                    ')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = j;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let words = args[..end].split(|c: char| !(c.is_alphanumeric() || c == '_'));
+            if words.into_iter().any(|w| OS_WORDS.contains(&w)) {
+                return true;
+            }
+        }
+        rest = after;
+    }
+    false
+}
+
 /// Every broken invariant under `root`, one line each (empty when tidy).
 pub fn check(root: &Path) -> Result<Vec<String>> {
     let mut problems = Vec::new();
@@ -114,9 +158,9 @@ pub fn check(root: &Path) -> Result<Vec<String>> {
         if !is_os_module(rel) && !checker {
             for (i, line) in text.lines().enumerate() {
                 let code = !line.trim_start().starts_with("//");
-                if code && line.contains("cfg(target_os") {
+                if code && names_an_os(line) {
                     problems.push(format!(
-                        "{}:{}: `cfg(target_os` outside an OS-named module",
+                        "{}:{}: an OS `cfg` outside an OS-named module",
                         rel.display(),
                         i + 1
                     ));
@@ -150,8 +194,32 @@ mod tests {
     }
 
     #[test]
-    fn no_target_os_cfg_outside_os_modules() {
+    fn no_os_cfg_outside_os_modules() {
         assert_tidy(|p| p.contains("outside an OS-named module"));
+    }
+
+    #[test]
+    fn os_cfgs_are_told_from_the_others() {
+        for os in [
+            "#[cfg(target_os = \"linux\")]",
+            "#[cfg(unix)]",
+            "#[cfg(not(windows))]",
+            "#[cfg_attr(not(target_os = \"macos\"), allow(dead_code))]",
+            "if cfg!(windows) {",
+            "#[cfg(all(test, target_family = \"unix\"))]",
+        ] {
+            assert!(names_an_os(os), "{os}");
+        }
+        for other in [
+            "#[cfg(test)]",
+            "#[cfg(feature = \"vp8\")]",
+            "#[cfg_attr(test, derive(Debug))]",
+            "#![cfg_attr(not(debug_assertions), windows_subsystem = \"windows\")]",
+            "let unix = cfg!(debug_assertions);",
+            "// the windows of the cfg",
+        ] {
+            assert!(!names_an_os(other), "{other}");
+        }
     }
 
     #[test]
@@ -175,11 +243,7 @@ mod tests {
             format!("//! doc\n{}", "\n".repeat(MAX_LINES + 1)),
         )
         .unwrap();
-        std::fs::write(
-            src.join("leaky.rs"),
-            "//! doc\n#[cfg(target_os = \"linux\")]\nfn f() {}\n",
-        )
-        .unwrap();
+        std::fs::write(src.join("leaky.rs"), "//! doc\n#[cfg(unix)]\nfn f() {}\n").unwrap();
         std::fs::write(
             src.join("capture/x11.rs"),
             "//! doc\n#[cfg(target_os = \"linux\")]\nfn f() {}\n",

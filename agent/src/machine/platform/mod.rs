@@ -152,6 +152,24 @@ pub fn system_key_path() -> PathBuf {
     }
 }
 
+/// Resolves when the service manager asks the agent to stop with SIGTERM (systemd, launchd).
+#[cfg(unix)]
+pub async fn terminated() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
+
+/// Never: Windows services stop through the service control manager ([`run_service`]).
+#[cfg(not(unix))]
+pub async fn terminated() {
+    std::future::pending().await
+}
+
 /// Where the system service writes its log, on an OS whose service manager keeps none (Windows:
 /// a service has no console, and the event log is for events, not traces).
 pub fn service_log_path() -> Option<PathBuf> {

@@ -1,0 +1,99 @@
+//! What the relay does differently per OS: file modes, who owns the data folder, the open-file
+//! limit, and how the service manager asks it to stop. The only relay module that names an OS.
+
+use std::path::Path;
+
+/// Makes a file about to be created readable by its owner only (Unix: mode 0600; elsewhere the
+/// folder's access list stands).
+pub fn restrict_permissions(opts: &mut std::fs::OpenOptions) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = opts;
+}
+
+/// The user that owns `dir`, when that is not this process's user (Unix); `None` otherwise and
+/// wherever ownership is not a number.
+pub fn other_owner(dir: &Path) -> std::io::Result<Option<u32>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let owner = std::fs::metadata(dir)?.uid();
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        Ok((owner != me).then_some(owner))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(None)
+    }
+}
+
+/// Resolves on SIGTERM (what `systemctl stop` and container runtimes send); never where there
+/// is no such signal or its handler cannot be installed.
+pub async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut s) = signal(SignalKind::terminate()) {
+            s.recv().await;
+            return;
+        }
+    }
+    std::future::pending::<()>().await
+}
+
+/// Raises the soft limit on open files to the hard limit: every WebSocket, TURN allocation and
+/// database handle is a file, and at the usual soft limit of 1,024 about a thousand idle
+/// connections took the relay offline (`accept error: Too many open files`). Logs the limit it
+/// runs with.
+#[cfg(unix)]
+pub fn raise_open_files_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct it is given and nothing else.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut lim) } != 0 {
+        tracing::warn!(error = %std::io::Error::last_os_error(), "cannot read the open-file limit");
+        return;
+    }
+    let before = lim.rlim_cur;
+    if lim.rlim_cur < lim.rlim_max {
+        let mut raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: setrlimit reads the struct it is given; raising the soft limit up to the hard
+        // one needs no privilege.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const raised) } != 0 {
+            // macOS refuses more than OPEN_MAX under an unlimited hard limit.
+            raised.rlim_cur = raised.rlim_cur.min(10_240);
+            // SAFETY: as above.
+            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const raised) } != 0 {
+                raised.rlim_cur = before;
+            }
+        }
+        lim.rlim_cur = raised.rlim_cur;
+    }
+    tracing::info!(
+        open_files = lim.rlim_cur,
+        was = before,
+        hard = lim.rlim_max,
+        "open-file limit"
+    );
+    if lim.rlim_cur < 4_096 {
+        tracing::warn!(
+            open_files = lim.rlim_cur,
+            "the open-file limit is low for a relay: raise LimitNOFILE (systemd) or ulimit -n"
+        );
+    }
+}
+
+/// Elsewhere the operating system's defaults stand.
+#[cfg(not(unix))]
+pub fn raise_open_files_limit() {}
