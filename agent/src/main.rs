@@ -195,6 +195,10 @@ enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Release every key and mouse button held down in this session (the Windows service runs
+    /// it after a session worker died); exits with how many.
+    #[command(hide = true)]
+    ReleaseHeld,
 }
 
 fn grouped(code: &str) -> String {
@@ -428,6 +432,7 @@ async fn run(cli: Cli, found_display: bool, stop: Option<platform::StopSignal>) 
         }
         Command::Status { config } => enrollment::status(config).await,
         Command::Unenroll { config } => enrollment::unenroll(config).await.map(|()| 0),
+        Command::ReleaseHeld => Ok(tether_agent::input::release_held(None)?.min(254) as i32),
     }
 }
 
@@ -502,17 +507,19 @@ async fn supervise(
             if ended.is_err() {
                 let _ = child.kill().await;
             }
-            ended.is_err()
+            ended.is_err() || !platform::WORKER_ENDS_SESSIONS_WHEN_STOPPED
         }
     };
     if crashed {
         // Whatever it pressed for a supporter would otherwise stay down on the user's screen.
-        match tether_agent::input::release_held(None) {
+        match platform::release_held_for(user, &program).await {
             Ok(0) => {}
-            Ok(n) => println!(
-                "The session worker ended abnormally; released {n} keys or buttons left down."
-            ),
-            Err(e) => eprintln!("Error: the session worker ended abnormally, and {e}"),
+            Ok(n) => say(&format!(
+                "Released {n} keys or buttons the session worker left down."
+            )),
+            Err(e) => {
+                eprintln!("Error: the session worker ended without releasing its input, and {e}")
+            }
         }
     }
     Ok(match outcome {

@@ -12,7 +12,7 @@ mod recorder;
 mod worker;
 
 use tether_agent::capture::{self, DisplayInfo};
-use tether_agent::input::{InputSession, InputWorker, NativeInjector};
+use tether_agent::input::{InputInjector, InputSession, InputWorker, NativeInjector, release_held};
 use tether_protocol::input::{Button, COORD_MAX, InputEvent};
 use tether_protocol::keymap::usage_from_code;
 
@@ -230,4 +230,80 @@ fn held_keys_and_buttons_are_released_when_the_session_ends() {
         !rec.key_is_down(0x10),
         "Windows still sees Shift held: {seen:?}"
     );
+}
+
+#[test]
+fn keys_and_buttons_a_dead_injector_left_down_are_released() {
+    let rec = Recorder::open();
+    let mut injector = NativeInjector::new(None).unwrap();
+    injector.key(usage("ShiftLeft"), true).unwrap();
+    injector.key(usage("ArrowUp"), true).unwrap();
+    injector.button(Button::Left, true).unwrap();
+    rec.until("shift, an arrow and the left button down", |seen| {
+        seen.contains(&Seen::LeftDown)
+            && keys_with(seen, 0x2A).len() == 1
+            && keys_with(seen, 0x48).len() == 1
+    });
+    // The injector dies without releasing anything (a crashed session worker): nothing of it
+    // is used again.
+    let _ = injector;
+    let released = release_held(None).unwrap();
+    assert!(released >= 3, "released {released}");
+    let seen = rec.until("everything released", |seen| {
+        seen.contains(&Seen::LeftUp)
+            && pressed_and_released(seen, 0x2A)
+            && pressed_and_released(seen, 0x48)
+    });
+    for k in keys_with(&seen, 0x48) {
+        assert!(
+            matches!(k, Seen::Key { extended: true, .. }),
+            "the arrow, not numpad 8: {k:?}"
+        );
+    }
+    assert!(!rec.key_is_down(0x10), "Windows still sees Shift held");
+    assert_eq!(release_held(None).unwrap(), 0, "nothing is left down");
+}
+
+#[test]
+fn the_service_releases_what_a_dead_worker_left_down_through_a_helper_in_the_session() {
+    let rec = Recorder::open();
+    let mut injector = NativeInjector::new(None).unwrap();
+    injector.key(usage("ControlRight"), true).unwrap();
+    rec.until("right Ctrl down", |seen| keys_with(seen, 0x1D).len() == 1);
+    // What the service does after its worker died: `tether-agent release-held` in the session.
+    let mut session = 0;
+    // SAFETY: a valid out pointer.
+    unsafe {
+        windows::Win32::System::RemoteDesktop::ProcessIdToSessionId(
+            std::process::id(),
+            &mut session,
+        )
+    }
+    .unwrap();
+    let user = tether_agent::machine::platform::WorkerUser {
+        name: String::new(),
+        uid: session,
+        gid: 0,
+        home: r"C:\".into(),
+    };
+    let program = std::path::Path::new(env!("CARGO_BIN_EXE_tether-agent"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let released = runtime
+        .block_on(tether_agent::machine::platform::release_held_for(
+            &user, program,
+        ))
+        .unwrap();
+    assert_eq!(released, 1);
+    let seen = rec.until("right Ctrl released", |seen| {
+        pressed_and_released(seen, 0x1D)
+    });
+    for k in keys_with(&seen, 0x1D) {
+        assert!(
+            matches!(k, Seen::Key { extended: true, .. }),
+            "right, not left: {k:?}"
+        );
+    }
 }

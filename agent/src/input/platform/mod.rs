@@ -9,9 +9,9 @@ mod linux;
 #[cfg(target_os = "linux")]
 pub use linux::{keycode_for_usage, release_held};
 
-#[cfg(not(target_os = "linux"))]
-/// Only the Linux service outlives an injector that died (its session worker); nothing to do
-/// elsewhere yet.
+#[cfg(not(any(target_os = "linux", target_os = "windows")))]
+/// Only the Linux and Windows services outlive an injector that died (their session worker);
+/// nothing to do elsewhere yet.
 pub fn release_held(_display: Option<&str>) -> crate::error::Result<usize> {
     Ok(0)
 }
@@ -28,7 +28,7 @@ mod send_input;
 pub use super::enigo_backend::EnigoInjector as NativeInjector;
 /// The injector the agent uses on this OS.
 #[cfg(target_os = "windows")]
-pub use send_input::SendInputInjector as NativeInjector;
+pub use send_input::{SendInputInjector as NativeInjector, release_held};
 
 #[cfg_attr(not(target_os = "macos"), allow(dead_code))]
 mod macos;

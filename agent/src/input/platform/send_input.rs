@@ -12,12 +12,14 @@
 
 use tether_protocol::input::Button;
 use windows::Win32::UI::Input::KeyboardAndMouse::{
-    INPUT, INPUT_0, INPUT_KEYBOARD, INPUT_MOUSE, KEYBD_EVENT_FLAGS, KEYBDINPUT,
+    GetAsyncKeyState, INPUT, INPUT_0, INPUT_KEYBOARD, INPUT_MOUSE, KEYBD_EVENT_FLAGS, KEYBDINPUT,
     KEYEVENTF_EXTENDEDKEY, KEYEVENTF_KEYUP, KEYEVENTF_SCANCODE, KEYEVENTF_UNICODE,
-    MOUSE_EVENT_FLAGS, MOUSEEVENTF_ABSOLUTE, MOUSEEVENTF_HWHEEL, MOUSEEVENTF_LEFTDOWN,
-    MOUSEEVENTF_LEFTUP, MOUSEEVENTF_MIDDLEDOWN, MOUSEEVENTF_MIDDLEUP, MOUSEEVENTF_MOVE,
-    MOUSEEVENTF_RIGHTDOWN, MOUSEEVENTF_RIGHTUP, MOUSEEVENTF_VIRTUALDESK, MOUSEEVENTF_WHEEL,
-    MOUSEEVENTF_XDOWN, MOUSEEVENTF_XUP, MOUSEINPUT, SendInput, VIRTUAL_KEY,
+    MAPVK_VK_TO_VSC_EX, MOUSE_EVENT_FLAGS, MOUSEEVENTF_ABSOLUTE, MOUSEEVENTF_HWHEEL,
+    MOUSEEVENTF_LEFTDOWN, MOUSEEVENTF_LEFTUP, MOUSEEVENTF_MIDDLEDOWN, MOUSEEVENTF_MIDDLEUP,
+    MOUSEEVENTF_MOVE, MOUSEEVENTF_RIGHTDOWN, MOUSEEVENTF_RIGHTUP, MOUSEEVENTF_VIRTUALDESK,
+    MOUSEEVENTF_WHEEL, MOUSEEVENTF_XDOWN, MOUSEEVENTF_XUP, MOUSEINPUT, MapVirtualKeyW, SendInput,
+    VIRTUAL_KEY, VK_CANCEL, VK_CONTROL, VK_LBUTTON, VK_MBUTTON, VK_MENU, VK_PACKET, VK_RBUTTON,
+    VK_SHIFT, VK_XBUTTON1, VK_XBUTTON2,
 };
 use windows::Win32::UI::WindowsAndMessaging::{
     GetSystemMetrics, SM_CXVIRTUALSCREEN, SM_CYVIRTUALSCREEN, SM_XVIRTUALSCREEN, SM_YVIRTUALSCREEN,
@@ -176,6 +178,67 @@ impl InputInjector for SendInputInjector {
         }
         send(&inputs)
     }
+}
+
+/// Whether virtual key `vk` is an extended key (its scan code has the `0xE0` prefix) on every
+/// layout: navigation, right Ctrl and Alt, the Windows and menu keys, numpad Divide, Num Lock,
+/// Print Screen, the browser, media and launch keys.
+fn extended_vk(vk: u16) -> bool {
+    matches!(vk, 0x21..=0x28 | 0x2C..=0x2E | 0x5B..=0x5D | 0x6F | 0x90 | 0xA3 | 0xA5 | 0xA6..=0xB7)
+}
+
+/// Releases every key and mouse button Windows has down in this session, as after an injector
+/// died without releasing what it pressed (a crashed session worker); returns how many it
+/// released. Runs in the session whose input it releases: the service starts it there.
+pub fn release_held(_display: Option<&str>) -> Result<usize> {
+    let mut inputs = Vec::new();
+    for vk in 1..=0xFEu16 {
+        let generic = matches!(
+            VIRTUAL_KEY(vk),
+            VK_SHIFT | VK_CONTROL | VK_MENU | VK_CANCEL | VK_PACKET
+        );
+        // SAFETY: GetAsyncKeyState has no preconditions.
+        if generic || unsafe { GetAsyncKeyState(i32::from(vk)) } >= 0 {
+            continue;
+        }
+        let button = match VIRTUAL_KEY(vk) {
+            VK_LBUTTON => Some((MOUSEEVENTF_LEFTUP, 0)),
+            VK_RBUTTON => Some((MOUSEEVENTF_RIGHTUP, 0)),
+            VK_MBUTTON => Some((MOUSEEVENTF_MIDDLEUP, 0)),
+            VK_XBUTTON1 => Some((MOUSEEVENTF_XUP, XBUTTON1)),
+            VK_XBUTTON2 => Some((MOUSEEVENTF_XUP, XBUTTON2)),
+            _ => None,
+        };
+        inputs.push(match button {
+            Some((flags, data)) => mouse(flags, i32::from(data), 0, 0),
+            None => {
+                // SAFETY: no preconditions; 0 when the layout has no scan code for it.
+                let mut code = unsafe { MapVirtualKeyW(u32::from(vk), MAPVK_VK_TO_VSC_EX) } as u16;
+                // Not every implementation gives the prefix (Wine does not).
+                if extended_vk(vk) {
+                    code = 0xE000 | (code & 0xFF);
+                }
+                let (scan, mut flags) = key_input(code, false);
+                flags &= !KEYEVENTF_SCANCODE;
+                INPUT {
+                    r#type: INPUT_KEYBOARD,
+                    Anonymous: INPUT_0 {
+                        ki: KEYBDINPUT {
+                            wVk: VIRTUAL_KEY(vk),
+                            wScan: scan,
+                            dwFlags: flags,
+                            time: 0,
+                            dwExtraInfo: 0,
+                        },
+                    },
+                }
+            }
+        });
+    }
+    if !inputs.is_empty() {
+        send(&inputs)?;
+    }
+    Ok(inputs.len())
 }
 
 #[cfg(test)]

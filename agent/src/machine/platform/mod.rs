@@ -17,9 +17,16 @@ pub use windows::{local_user_present, run_service, start_enrolled_service};
 mod windows_session;
 #[cfg(target_os = "windows")]
 pub use windows_session::{
-    WorkerProcess, session_worker_link, session_worker_user, start_session_worker,
-    stop_session_worker,
+    WorkerProcess, release_held_for, session_worker_link, session_worker_user,
+    start_session_worker, stop_session_worker,
 };
+
+#[cfg(not(target_os = "windows"))]
+/// After a worker died: releases what the display still has down (the service shares it, so it
+/// does that itself). Returns how many keys and buttons it released.
+pub async fn release_held_for(_user: &WorkerUser, _program: &Path) -> std::io::Result<usize> {
+    crate::input::release_held(None).map_err(std::io::Error::other)
+}
 
 #[cfg(not(target_os = "windows"))]
 /// After a system enrollment, starts the service where the OS has no package script that does
@@ -32,6 +39,10 @@ pub fn start_enrolled_service() -> Result<Option<String>, String> {
 #[cfg(not(target_os = "windows"))]
 /// A session worker process.
 pub type WorkerProcess = tokio::process::Child;
+
+/// Whether [`stop_session_worker`] lets the worker end its sessions (and so release what it
+/// pressed): SIGTERM does; on Windows it is ended outright, so the service releases after it.
+pub const WORKER_ENDS_SESSIONS_WHEN_STOPPED: bool = cfg!(unix);
 
 #[cfg(not(target_os = "linux"))]
 /// Only the X11 agent shares another user's display; Windows and macOS agents run in the

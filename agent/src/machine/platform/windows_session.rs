@@ -226,21 +226,17 @@ fn environment(extra: (&str, &str)) -> Vec<u16> {
     block
 }
 
-/// Starts `program args` in `user`'s session (see the module) and waits for it to open the link.
-pub async fn start_session_worker(
-    user: &WorkerUser,
+/// Starts `program args` in `session` as LocalSystem (see the module), with `env` added to this
+/// process's environment.
+fn spawn_in_session(
+    session: u32,
     program: &Path,
     args: &[OsString],
-) -> io::Result<SessionWorker> {
-    let name = format!(r"\\.\pipe\tether-worker-{:032x}", rand::random::<u128>());
-    let server = ServerOptions::new()
-        .first_pipe_instance(true)
-        .reject_remote_clients(true)
-        .max_instances(1)
-        .create(&name)?;
-    let token = token_for(user.uid)?;
+    env: (&str, &str),
+) -> io::Result<WorkerProcess> {
+    let token = token_for(session)?;
     let mut line = command_line(program, args);
-    let env = environment((PIPE_VAR, &name));
+    let env = environment(env);
     let desktop: Vec<u16> = "winsta0\\default\0".encode_utf16().collect();
     let startup = STARTUPINFOW {
         cb: size_of::<STARTUPINFOW>() as u32,
@@ -266,7 +262,23 @@ pub async fn start_session_worker(
         drop(OwnedHandle::from_raw_handle(info.hThread.0));
         OwnedHandle::from_raw_handle(info.hProcess.0)
     };
-    let mut child = WorkerProcess::new(process, info.dwProcessId)?;
+    WorkerProcess::new(process, info.dwProcessId)
+}
+
+/// Starts `program args` in `user`'s session (see the module) and waits for it to open the link.
+pub async fn start_session_worker(
+    user: &WorkerUser,
+    program: &Path,
+    args: &[OsString],
+) -> io::Result<SessionWorker> {
+    let name = format!(r"\\.\pipe\tether-worker-{:032x}", rand::random::<u128>());
+    let server = ServerOptions::new()
+        .first_pipe_instance(true)
+        .reject_remote_clients(true)
+        .max_instances(1)
+        .create(&name)?;
+    let mut child = spawn_in_session(user.uid, program, args, (PIPE_VAR, &name))?;
+    let worker_id = child.id;
     tokio::select! {
         r = server.connect() => r?,
         status = child.wait() => {
@@ -278,17 +290,35 @@ pub async fn start_session_worker(
     // SAFETY: a connected pipe handle we own; a valid out pointer.
     unsafe { GetNamedPipeClientProcessId(HANDLE(server.as_raw_handle()), &mut client) }
         .map_err(io::Error::other)?;
-    if client != info.dwProcessId {
+    if client != worker_id {
         let _ = child.start_kill();
         return Err(io::Error::other(format!(
-            "process {client} opened the worker's link, not the worker ({})",
-            info.dwProcessId
+            "process {client} opened the worker's link, not the worker ({worker_id})"
         )));
     }
     Ok(SessionWorker {
         child,
         link: Box::new(server),
     })
+}
+
+/// After a worker died: releases what Windows still has down in `user`'s session, by running
+/// `program release-held` there (a service in session 0 cannot inject into another session).
+/// Returns how many keys and buttons it released.
+pub async fn release_held_for(user: &WorkerUser, program: &Path) -> io::Result<usize> {
+    let mut helper = spawn_in_session(
+        user.uid,
+        program,
+        &["release-held".into()],
+        ("TETHER_LOG", "warn"),
+    )?;
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), helper.wait())
+        .await
+        .map_err(|_| io::Error::other("release-held did not end within 10 s"))??;
+    match status.code() {
+        Some(n) if (0..=254).contains(&n) => Ok(n as usize),
+        other => Err(io::Error::other(format!("release-held failed ({other:?})"))),
+    }
 }
 
 /// Ends the worker: Windows has no polite signal for a process without a window, and the
