@@ -515,7 +515,7 @@ async fn supervise(
         match platform::release_held_for(user, &program).await {
             Ok(0) => {}
             Ok(n) => say(&format!(
-                "Released {n} keys or buttons the session worker left down."
+                "The session worker left {n} keys or buttons down; released them."
             )),
             Err(e) => {
                 eprintln!("Error: the session worker ended without releasing its input, and {e}")
