@@ -99,8 +99,59 @@ async fn the_msi_installs_silently_enrolls_starts_the_service_and_uninstall_revo
 
     let relay = format!("RELAY_URL=http://{}", acme.addr);
     let token_arg = format!("ENROLL_TOKEN={}", token["token"].as_str().unwrap());
-    let (status, out) = wine(prefix, &["msiexec", "/i", &msi, "/qn", &relay, &token_arg]).await;
+    let (status, out) = wine(
+        prefix,
+        &[
+            "msiexec",
+            "/i",
+            &msi,
+            "/qn",
+            "/l*v",
+            r"C:\install.log",
+            &relay,
+            &token_arg,
+        ],
+    )
+    .await;
     assert_eq!(status, Some(0), "msiexec /i: {out}");
+    // A verbose log, as IT collects them, names the enrollment but does not show the token:
+    // not in the enrollment's command line (HideTarget), nor anywhere else. Wine's property
+    // dump at the end ignores MsiHiddenProperties (Windows Installer masks it), so that one
+    // line is left to the package's tables, checked below.
+    let log = std::fs::read(host_prefix.join("drive_c/install.log")).expect("the install log");
+    let log = String::from_utf8_lossy(&log).replace('\0', "");
+    assert!(log.contains("EnrollAgent"), "the log is verbose: {log}");
+    let secret = token["token"].as_str().unwrap();
+    let leaks: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(secret) && !l.starts_with("Property(S): ENROLL_TOKEN = "))
+        .collect();
+    assert!(
+        leaks.is_empty(),
+        "the token is in the install log: {leaks:?}"
+    );
+    let table = |name: &str| {
+        let out = where_wine_is(&["msiinfo", "export", &msi, name])
+            .stdin(Stdio::null())
+            .output();
+        async move { String::from_utf8_lossy(&out.await.expect("msiinfo").stdout).into_owned() }
+    };
+    let properties = table("Property").await;
+    assert!(
+        properties
+            .lines()
+            .any(|l| l.trim_end() == "MsiHiddenProperties\tENROLL_TOKEN"),
+        "{properties}"
+    );
+    let actions = table("CustomAction").await;
+    let enroll: Vec<&str> = actions
+        .lines()
+        .find(|l| l.starts_with("EnrollAgent\t"))
+        .expect("the enrollment action")
+        .split('\t')
+        .collect();
+    let kind: u32 = enroll[1].parse().unwrap();
+    assert_ne!(kind & 0x2000, 0, "the enrollment is HideTarget: {actions}");
 
     let drive = host_prefix.join("drive_c");
     let exe = drive.join("Program Files/Tether/tether-agent.exe");
