@@ -89,7 +89,7 @@ fn xclip_in(x: &Xvfb, text: &str) {
 }
 
 /// What must live as long as the loop: the agent process, the relay and its data directory.
-type Guard = (
+pub type Guard = (
     tokio::process::Child,
     crate::support::Relay,
     tempfile::TempDir,
@@ -105,26 +105,48 @@ async fn start_loop(
     tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
     Guard,
 ) {
+    start_agent_loop(
+        |relay_url| {
+            let mut args = vec![
+                "share",
+                "--relay",
+                relay_url,
+                "--display",
+                &x.display,
+                "--bind",
+                "127.0.0.1:0",
+            ];
+            if relay_only {
+                args.push("--relay-only");
+            }
+            let mut agent = Command::new(env!("CARGO_BIN_EXE_tether-agent"));
+            agent.args(&args).env("DISPLAY", &x.display);
+            agent
+        },
+        ViewerOptions {
+            relay_only,
+            ..ViewerOptions::default()
+        },
+    )
+    .await
+}
+
+/// Starts a relay with a technician, then the agent that `agent` makes for the relay's URL
+/// (`share`), answers its consent question at its terminal, and connects the Rust viewer with
+/// `opts` by the share code it printed.
+pub async fn start_agent_loop(
+    agent: impl FnOnce(&str) -> Command,
+    opts: ViewerOptions,
+) -> (
+    Viewer,
+    tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    Guard,
+) {
     let dir = tempfile::tempdir().unwrap();
     seed_technician(dir.path());
     let addr = tether_tests::free_addr();
     let relay = start_relay(dir.path(), addr).await;
-    let relay_url = format!("http://{addr}");
-    let mut args = vec![
-        "share",
-        "--relay",
-        &relay_url,
-        "--display",
-        &x.display,
-        "--bind",
-        "127.0.0.1:0",
-    ];
-    if relay_only {
-        args.push("--relay-only");
-    }
-    let mut agent = Command::new(env!("CARGO_BIN_EXE_tether-agent"))
-        .args(&args)
-        .env("DISPLAY", &x.display)
+    let mut agent = agent(&format!("http://{addr}"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -138,11 +160,8 @@ async fn start_loop(
 
     let answer = async {
         line_containing(&mut out, "Allow?").await;
-        stdin.write_all(b"c\n").await.unwrap();
-    };
-    let opts = ViewerOptions {
-        relay_only,
-        ..ViewerOptions::default()
+        // What a terminal sends on Windows, and what every agent accepts.
+        stdin.write_all(b"c\r\n").await.unwrap();
     };
     let (viewer, ()) = tokio::join!(Viewer::connect(addr, &token, &code, opts), answer);
     (viewer.expect("consent was given"), out, (agent, relay, dir))

@@ -6,17 +6,14 @@
 //! Ignored unless `TETHER_WINE_AGENT` names the .exe; `TETHER_WINE_RUN` is the command that runs
 //! a Windows program (default `wine`). `scripts/cross.sh test` sets both and runs it.
 
-use std::process::Stdio;
-
 use tether_protocol::input::{COORD_MAX, InputEvent};
-use tether_tests::viewer::{Viewer, ViewerOptions};
+use tether_tests::viewer::ViewerOptions;
 use tether_tests::x11::Xvfb;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use x11rb::protocol::xproto::*;
 
-use crate::e2e::{paint_quadrants, shows_quadrants};
-use crate::support::{code_of, line_containing, repeat_until, seed_technician, start_relay};
+use crate::e2e::{paint_quadrants, shows_quadrants, start_agent_loop};
+use crate::support::repeat_until;
 
 /// The command that runs `exe` with `args` under Wine.
 fn wine(exe: &str, args: &[&str]) -> Command {
@@ -34,37 +31,18 @@ async fn the_windows_agent_under_wine_streams_its_screen_and_takes_the_pointer()
     let (w, h) = (800u16, 600u16);
     let x = Xvfb::start(u32::from(w), u32::from(h));
     paint_quadrants(&x, w, h);
-    let dir = tempfile::tempdir().unwrap();
-    seed_technician(dir.path());
-    let addr = tether_tests::free_addr();
-    let _relay = start_relay(dir.path(), addr).await;
-    let relay_url = format!("http://{addr}");
-
-    let mut agent = wine(
-        &exe,
-        &["share", "--relay", &relay_url, "--bind", "127.0.0.1:0"],
+    let (mut viewer, _out, _guard) = start_agent_loop(
+        |relay_url| {
+            let mut agent = wine(
+                &exe,
+                &["share", "--relay", relay_url, "--bind", "127.0.0.1:0"],
+            );
+            agent.env("DISPLAY", &x.display).env("TETHER_LOG", "info");
+            agent
+        },
+        ViewerOptions::default(),
     )
-    .env("DISPLAY", &x.display)
-    .env("TETHER_LOG", "info")
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit())
-    .kill_on_drop(true)
-    .spawn()
-    .unwrap();
-    let mut stdin = agent.stdin.take().unwrap();
-    let mut out = BufReader::new(agent.stdout.take().unwrap()).lines();
-    let code = code_of(&line_containing(&mut out, "Your share code:").await);
-    let token = tether_tests::token(addr, "jane@acme.example", "correct horse battery").await;
-    let answer = async {
-        line_containing(&mut out, "Allow?").await;
-        stdin.write_all(b"c\r\n").await.unwrap();
-    };
-    let (viewer, ()) = tokio::join!(
-        Viewer::connect(addr, &token, &code, ViewerOptions::default()),
-        answer
-    );
-    let mut viewer = viewer.expect("consent was given at the Windows agent's terminal");
+    .await;
 
     // Frames arrive, of the whole Windows screen, which Wine makes the X screen: the quadrants
     // painted on it. Wine has no desktop duplication, so this is the GDI path.
