@@ -9,7 +9,7 @@ use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use super::{GraphicalSession, SessionWorker, WorkerLink, WorkerUser};
+use super::{GraphicalSession, Linux, Seat, SessionWorker, WorkerLink, WorkerUser};
 
 const SESSIONS: &str = "/run/systemd/sessions";
 
@@ -191,6 +191,36 @@ pub fn session_worker_link() -> std::io::Result<Box<dyn WorkerLink>> {
     let stream = std::os::unix::net::UnixStream::from(fd);
     stream.set_nonblocking(true)?;
     Ok(Box::new(tokio::net::UnixStream::from_std(stream)?))
+}
+
+impl Seat for Linux {
+    fn local_user_present() -> Option<bool> {
+        local_user_present()
+    }
+
+    fn graphical_session() -> Option<GraphicalSession> {
+        graphical_session()
+    }
+
+    fn session_worker_user() -> Option<WorkerUser> {
+        session_worker_user()
+    }
+
+    fn start_session_worker(
+        user: &WorkerUser,
+        program: &Path,
+        args: &[OsString],
+    ) -> impl Future<Output = std::io::Result<SessionWorker>> {
+        start_session_worker(user, program, args)
+    }
+
+    fn stop_session_worker(child: &mut tokio::process::Child) {
+        stop_session_worker(child)
+    }
+
+    fn session_worker_link() -> std::io::Result<Box<dyn WorkerLink>> {
+        session_worker_link()
+    }
 }
 
 #[cfg(test)]

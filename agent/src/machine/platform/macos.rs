@@ -6,3 +6,9 @@ pub fn local_user_present() -> Option<bool> {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/dev/console").ok().map(|m| m.uid() != 0)
 }
+
+impl super::Seat for super::MacOs {
+    fn local_user_present() -> Option<bool> {
+        local_user_present()
+    }
+}

@@ -3,93 +3,161 @@
 
 #[cfg(target_os = "linux")]
 mod linux;
-#[cfg(target_os = "linux")]
-pub use linux::{
-    graphical_session, local_user_present, session_worker_link, session_worker_user,
-    start_session_worker, stop_session_worker,
-};
-
+#[cfg(target_os = "macos")]
+mod macos;
 #[cfg(target_os = "windows")]
 mod windows;
 #[cfg(target_os = "windows")]
-pub use windows::{local_user_present, run_service, start_enrolled_service};
-#[cfg(target_os = "windows")]
 mod windows_session;
+
+/// The OS this agent was built for.
+#[cfg(target_os = "linux")]
+type This = Linux;
+/// The OS this agent was built for.
 #[cfg(target_os = "windows")]
-pub use windows_session::{
-    WorkerProcess, release_held_for, session_worker_link, session_worker_user,
-    start_session_worker, stop_session_worker,
-};
+type This = Windows;
+/// The OS this agent was built for.
+#[cfg(target_os = "macos")]
+type This = MacOs;
+/// The OS this agent was built for.
+#[cfg(not(any(target_os = "linux", target_os = "windows", target_os = "macos")))]
+type This = Unsupported;
 
-#[cfg(not(target_os = "windows"))]
-/// After a worker died: releases what the display still has down (the service shares it, so it
-/// does that itself). Returns how many keys and buttons it released.
-pub async fn release_held_for(_user: &WorkerUser, _program: &Path) -> std::io::Result<usize> {
-    crate::input::release_held(None).map_err(std::io::Error::other)
-}
-
-#[cfg(not(target_os = "windows"))]
-/// After a system enrollment, starts the service where the OS has no package script that does
-/// (Windows: the MSI enrolls, then this starts the service). Here the .deb's and the pkg's
-/// scripts start it, so there is nothing to do.
-pub fn start_enrolled_service() -> Result<Option<String>, String> {
-    Ok(None)
-}
-
-#[cfg(not(target_os = "windows"))]
 /// A session worker process.
+#[cfg(not(target_os = "windows"))]
 pub type WorkerProcess = tokio::process::Child;
+/// A session worker process.
+#[cfg(target_os = "windows")]
+pub use windows_session::WorkerProcess;
+
+/// What the agent needs from the OS as a machine and as a service, and what an OS that lacks a
+/// part does instead (the defaults). One implementation per OS ([`Linux`], [`Windows`],
+/// [`MacOs`], [`Unsupported`]), so a signature that drifts on one OS fails to compile wherever
+/// that OS is built (`scripts/cross.sh` builds Windows). The free functions of this module call
+/// this OS's.
+pub trait Seat {
+    /// Whether somebody is signed in at the machine; `None` when the OS cannot tell.
+    fn local_user_present() -> Option<bool> {
+        None
+    }
+
+    /// The graphical session a system service should share, where it shares another's display.
+    fn graphical_session() -> Option<GraphicalSession> {
+        None
+    }
+
+    /// Who a system service should serve sessions as, through a session worker; `None` where it
+    /// serves in its own process.
+    fn session_worker_user() -> Option<WorkerUser> {
+        None
+    }
+
+    /// Starts the session worker (`program args`) for `user`, linked to this process.
+    fn start_session_worker(
+        user: &WorkerUser,
+        program: &Path,
+        args: &[std::ffi::OsString],
+    ) -> impl Future<Output = std::io::Result<SessionWorker>> {
+        let _ = (user, program, args);
+        async { Err(std::io::Error::other("no session worker on this platform")) }
+    }
+
+    /// Asks the worker to stop (by default: ends it).
+    fn stop_session_worker(child: &mut WorkerProcess) {
+        let _ = child.start_kill();
+    }
+
+    /// A session worker's end of the link.
+    fn session_worker_link() -> std::io::Result<Box<dyn WorkerLink>> {
+        Err(std::io::Error::other("no session worker on this platform"))
+    }
+
+    /// After a worker died: releases what it left down for `user`; returns how many keys and
+    /// buttons. By default the service shares the display and does it itself.
+    fn release_held_for(
+        user: &WorkerUser,
+        program: &Path,
+    ) -> impl Future<Output = std::io::Result<usize>> {
+        let _ = (user, program);
+        async { crate::input::release_held(None).map_err(std::io::Error::other) }
+    }
+
+    /// Runs `body` as a service. By default the service manager runs services as plain
+    /// processes and stops them with SIGTERM (systemd, launchd), so this only runs `body`.
+    fn run_service(body: ServiceBody) -> Result<i32, String> {
+        Ok(body(StopSignal::default()))
+    }
+
+    /// After a system enrollment, starts the service where no package script does; says what
+    /// it did. By default the package's scripts start it.
+    fn start_enrolled_service() -> Result<Option<String>, String> {
+        Ok(None)
+    }
+}
+
+/// Linux (X11, systemd).
+pub struct Linux;
+/// Windows (the service control manager, sessions).
+pub struct Windows;
+/// macOS (launchd).
+pub struct MacOs;
+/// Any other OS: the defaults.
+pub struct Unsupported;
+
+impl Seat for Unsupported {}
+
+/// See [`Seat::local_user_present`].
+pub fn local_user_present() -> Option<bool> {
+    This::local_user_present()
+}
+
+/// See [`Seat::graphical_session`].
+pub fn graphical_session() -> Option<GraphicalSession> {
+    This::graphical_session()
+}
+
+/// See [`Seat::session_worker_user`].
+pub fn session_worker_user() -> Option<WorkerUser> {
+    This::session_worker_user()
+}
+
+/// See [`Seat::start_session_worker`].
+pub async fn start_session_worker(
+    user: &WorkerUser,
+    program: &Path,
+    args: &[std::ffi::OsString],
+) -> std::io::Result<SessionWorker> {
+    This::start_session_worker(user, program, args).await
+}
+
+/// See [`Seat::stop_session_worker`].
+pub fn stop_session_worker(child: &mut WorkerProcess) {
+    This::stop_session_worker(child)
+}
+
+/// See [`Seat::session_worker_link`].
+pub fn session_worker_link() -> std::io::Result<Box<dyn WorkerLink>> {
+    This::session_worker_link()
+}
+
+/// See [`Seat::release_held_for`].
+pub async fn release_held_for(user: &WorkerUser, program: &Path) -> std::io::Result<usize> {
+    This::release_held_for(user, program).await
+}
+
+/// See [`Seat::run_service`].
+pub fn run_service(body: ServiceBody) -> Result<i32, String> {
+    This::run_service(body)
+}
+
+/// See [`Seat::start_enrolled_service`].
+pub fn start_enrolled_service() -> Result<Option<String>, String> {
+    This::start_enrolled_service()
+}
 
 /// Whether [`stop_session_worker`] lets the worker end its sessions (and so release what it
 /// pressed): SIGTERM does; on Windows it is ended outright, so the service releases after it.
 pub const WORKER_ENDS_SESSIONS_WHEN_STOPPED: bool = cfg!(unix);
-
-#[cfg(not(target_os = "linux"))]
-/// Only the X11 agent shares another user's display; Windows and macOS agents run in the
-/// user's session.
-pub fn graphical_session() -> Option<GraphicalSession> {
-    None
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "windows")))]
-/// Only the Linux and Windows services start a session worker so far: the macOS daemon serves
-/// in its own process (see docs/ARCHITECTURE.md).
-pub fn session_worker_user() -> Option<WorkerUser> {
-    None
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "windows")))]
-/// Never called where [`session_worker_user`] finds nobody.
-pub async fn start_session_worker(
-    _user: &WorkerUser,
-    _program: &Path,
-    _args: &[std::ffi::OsString],
-) -> std::io::Result<SessionWorker> {
-    Err(std::io::Error::other("no session worker on this platform"))
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "windows")))]
-/// Asks the worker to stop: here, ends it.
-pub fn stop_session_worker(child: &mut WorkerProcess) {
-    let _ = child.start_kill();
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "windows")))]
-/// No session worker on this platform.
-pub fn session_worker_link() -> std::io::Result<Box<dyn WorkerLink>> {
-    Err(std::io::Error::other("no session worker on this platform"))
-}
-
-#[cfg(target_os = "macos")]
-mod macos;
-#[cfg(target_os = "macos")]
-pub use macos::local_user_present;
-
-#[cfg(not(any(target_os = "linux", target_os = "windows", target_os = "macos")))]
-/// Unknown on this platform.
-pub fn local_user_present() -> Option<bool> {
-    None
-}
 
 use std::path::{Path, PathBuf};
 
@@ -99,13 +167,6 @@ use super::config::KeyStoreKind;
 pub type StopSignal = std::sync::Arc<tokio::sync::Notify>;
 /// The agent's run as a service: given the stop signal, returns the exit status.
 pub type ServiceBody = Box<dyn FnOnce(StopSignal) -> i32 + Send>;
-
-#[cfg(not(target_os = "windows"))]
-/// Runs `body` as a service. systemd and launchd run services as plain processes and stop them
-/// with SIGTERM, so here this only runs `body`.
-pub fn run_service(body: ServiceBody) -> Result<i32, String> {
-    Ok(body(StopSignal::default()))
-}
 
 /// The graphical session a system service should share.
 #[derive(Debug, Clone, PartialEq, Eq)]

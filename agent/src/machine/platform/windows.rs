@@ -14,7 +14,10 @@ use windows_service::service_control_handler::{self, ServiceControlHandlerResult
 use windows_service::service_manager::{ServiceManager, ServiceManagerAccess};
 use windows_service::{define_windows_service, service_dispatcher};
 
-use super::{ServiceBody, StopSignal};
+use super::{
+    GraphicalSession, Seat, ServiceBody, SessionWorker, StopSignal, WorkerLink, WorkerProcess,
+    WorkerUser, windows_session,
+};
 
 /// The service's name, as the installer registers it.
 const SERVICE_NAME: &str = "TetherAgent";
@@ -123,4 +126,49 @@ fn service_main(_arguments: Vec<OsString>) {
     // in a loop; any other failure is reported, and the installer's recovery actions restart it.
     let reported = if code == 78 { 0 } else { code.unsigned_abs() };
     let _ = handle.set_service_status(status(ServiceState::Stopped, reported));
+}
+
+impl Seat for super::Windows {
+    fn local_user_present() -> Option<bool> {
+        local_user_present()
+    }
+
+    fn graphical_session() -> Option<GraphicalSession> {
+        None
+    }
+
+    fn session_worker_user() -> Option<WorkerUser> {
+        windows_session::session_worker_user()
+    }
+
+    fn start_session_worker(
+        user: &WorkerUser,
+        program: &std::path::Path,
+        args: &[OsString],
+    ) -> impl Future<Output = std::io::Result<SessionWorker>> {
+        windows_session::start_session_worker(user, program, args)
+    }
+
+    fn stop_session_worker(child: &mut WorkerProcess) {
+        windows_session::stop_session_worker(child)
+    }
+
+    fn session_worker_link() -> std::io::Result<Box<dyn WorkerLink>> {
+        windows_session::session_worker_link()
+    }
+
+    fn release_held_for(
+        user: &WorkerUser,
+        program: &std::path::Path,
+    ) -> impl Future<Output = std::io::Result<usize>> {
+        windows_session::release_held_for(user, program)
+    }
+
+    fn run_service(body: ServiceBody) -> Result<i32, String> {
+        run_service(body)
+    }
+
+    fn start_enrolled_service() -> Result<Option<String>, String> {
+        start_enrolled_service()
+    }
 }
