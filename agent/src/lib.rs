@@ -15,6 +15,7 @@ pub mod error;
 pub mod input;
 pub mod machine;
 pub mod permissions;
+pub mod platform;
 pub mod relay_client;
 pub mod rtc;
 pub mod session;

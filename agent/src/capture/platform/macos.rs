@@ -15,7 +15,7 @@ struct DesktopCapturer {
 }
 
 /// Opens the capturer; `display` is ignored (there is one desktop session).
-pub fn open(_display: Option<&str>) -> Result<Box<dyn Capturer>> {
+fn open(_display: Option<&str>) -> Result<Box<dyn Capturer>> {
     let displays = Display::all().map_err(|e| Error::NoDisplay {
         display: None,
         reason: e.to_string(),
@@ -80,5 +80,11 @@ impl Capturer for DesktopCapturer {
                 Err(e) => return Err(Error::Capture(e.to_string())),
             }
         }
+    }
+}
+
+impl super::Screen for crate::platform::MacOs {
+    fn open(display: Option<&str>) -> Result<Box<dyn Capturer>> {
+        open(display)
     }
 }

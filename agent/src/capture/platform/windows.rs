@@ -55,7 +55,7 @@ struct Monitor {
 }
 
 /// Opens the capturer; `display` is ignored (there is one desktop session).
-pub fn open(_display: Option<&str>) -> Result<Box<dyn Capturer>> {
+fn open(_display: Option<&str>) -> Result<Box<dyn Capturer>> {
     // SAFETY: no arguments but a constant; failing (it was already set) is harmless.
     let _ = unsafe { SetProcessDpiAwarenessContext(DPI_AWARENESS_CONTEXT_PER_MONITOR_AWARE_V2) };
     let monitors = monitors()?;
@@ -458,5 +458,11 @@ impl Drop for GdiGrab {
             let _ = DeleteDC(self.memory);
             ReleaseDC(None, self.screen);
         }
+    }
+}
+
+impl super::Screen for crate::platform::Windows {
+    fn open(display: Option<&str>) -> Result<Box<dyn Capturer>> {
+        open(display)
     }
 }

@@ -149,7 +149,7 @@ fn monitors(display: Option<&str>) -> Result<(u32, Vec<DisplayInfo>)> {
 }
 
 /// Opens an X11 capturer on `display` (`None`: `$DISPLAY`).
-pub fn open(display: Option<&str>) -> Result<Box<dyn Capturer>> {
+fn open(display: Option<&str>) -> Result<Box<dyn Capturer>> {
     let (root, infos) = monitors(display)?;
     let name = display
         .map(|d| CString::new(d).map_err(|e| no_display(Some(d), e)))
@@ -266,4 +266,10 @@ fn restrict_segments() -> Result<()> {
         }
     }
     Ok(())
+}
+
+impl super::Screen for crate::platform::Linux {
+    fn open(display: Option<&str>) -> Result<Box<dyn Capturer>> {
+        open(display)
+    }
 }

@@ -140,6 +140,18 @@ pub fn keycode_for_usage(usage: u32) -> Option<u16> {
     Some(evdev + 8)
 }
 
+impl super::Keyboard for crate::platform::Linux {
+    type Injector = crate::input::EnigoInjector;
+
+    fn keycode_for_usage(usage: u32) -> Option<u16> {
+        keycode_for_usage(usage)
+    }
+
+    fn release_held(display: Option<&str>) -> Result<usize> {
+        release_held(display)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

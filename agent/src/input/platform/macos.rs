@@ -141,6 +141,14 @@ pub fn keycode_for_usage(usage: u32) -> Option<u16> {
     KEY_CODES.iter().find(|(c, _)| *c == code).map(|(_, k)| *k)
 }
 
+impl super::Keyboard for crate::platform::MacOs {
+    type Injector = crate::input::EnigoInjector;
+
+    fn keycode_for_usage(usage: u32) -> Option<u16> {
+        keycode_for_usage(usage)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,41 +1,57 @@
-//! Physical key codes per OS (which native key code sits at a USB HID usage's position), and
-//! the injector each OS uses.
+//! Physical key codes per OS (which native key code sits at a USB HID usage's position), the
+//! injector each OS uses, and how it lets go of what a dead injector left down: one trait,
+//! implemented for [`crate::platform`]'s OS types.
 //!
 //! The Windows and macOS tables are plain data and compile everywhere, so their tests run on the
-//! Linux CI machine too; only the OS that uses a table exports it.
+//! Linux CI machine too, and so does the macOS implementation.
 
 #[cfg(target_os = "linux")]
 mod linux;
-#[cfg(target_os = "linux")]
-pub use linux::{keycode_for_usage, release_held};
-
-#[cfg(not(any(target_os = "linux", target_os = "windows")))]
-/// Only the Linux and Windows services outlive an injector that died (their session worker);
-/// nothing to do elsewhere yet.
-pub fn release_held(_display: Option<&str>) -> crate::error::Result<usize> {
-    Ok(0)
-}
-
-#[cfg_attr(not(target_os = "windows"), allow(dead_code))]
-mod windows;
-#[cfg(target_os = "windows")]
-pub use windows::keycode_for_usage;
-
+mod macos;
 #[cfg(target_os = "windows")]
 mod send_input;
-/// The injector the agent uses on this OS.
-#[cfg(not(target_os = "windows"))]
-pub use super::enigo_backend::EnigoInjector as NativeInjector;
-/// The injector the agent uses on this OS.
-#[cfg(target_os = "windows")]
-pub use send_input::{SendInputInjector as NativeInjector, release_held};
+#[cfg_attr(not(target_os = "windows"), allow(dead_code))]
+mod windows;
 
-#[cfg_attr(not(target_os = "macos"), allow(dead_code))]
-mod macos;
-#[cfg(target_os = "macos")]
-pub use macos::keycode_for_usage;
+use super::InputInjector;
+use super::enigo_backend::EnigoInjector;
+use crate::error::Result;
+use crate::platform::{This, Unsupported};
 
-#[cfg(not(any(target_os = "linux", target_os = "windows", target_os = "macos")))]
-mod other;
-#[cfg(not(any(target_os = "linux", target_os = "windows", target_os = "macos")))]
-pub use other::keycode_for_usage;
+/// The keyboard and pointer, per OS.
+pub trait Keyboard {
+    /// The injector the agent uses there.
+    type Injector: InputInjector;
+
+    /// The native key code at a HID usage's position, if the OS has a key there.
+    fn keycode_for_usage(usage: u32) -> Option<u16>;
+
+    /// Releases every key and button the OS has down (after an injector died without releasing
+    /// what it pressed); returns how many. By default nothing outlives an injector.
+    fn release_held(display: Option<&str>) -> Result<usize> {
+        let _ = display;
+        Ok(0)
+    }
+}
+
+/// Any other OS: `enigo`, and no physical keys (the viewer's text events still work).
+impl Keyboard for Unsupported {
+    type Injector = EnigoInjector;
+
+    fn keycode_for_usage(_usage: u32) -> Option<u16> {
+        None
+    }
+}
+
+/// The injector the agent uses on this OS.
+pub type NativeInjector = <This as Keyboard>::Injector;
+
+/// See [`Keyboard::keycode_for_usage`].
+pub fn keycode_for_usage(usage: u32) -> Option<u16> {
+    This::keycode_for_usage(usage)
+}
+
+/// See [`Keyboard::release_held`].
+pub fn release_held(display: Option<&str>) -> Result<usize> {
+    This::release_held(display)
+}

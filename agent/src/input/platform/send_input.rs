@@ -26,7 +26,7 @@ use windows::Win32::UI::WindowsAndMessaging::{
     WHEEL_DELTA, XBUTTON1, XBUTTON2,
 };
 
-use super::keycode_for_usage;
+use super::windows::keycode_for_usage;
 use crate::error::{Error, Result};
 use crate::input::InputInjector;
 
@@ -239,6 +239,18 @@ pub fn release_held(_display: Option<&str>) -> Result<usize> {
         send(&inputs)?;
     }
     Ok(inputs.len())
+}
+
+impl super::Keyboard for crate::platform::Windows {
+    type Injector = SendInputInjector;
+
+    fn keycode_for_usage(usage: u32) -> Option<u16> {
+        keycode_for_usage(usage)
+    }
+
+    fn release_held(display: Option<&str>) -> Result<usize> {
+        release_held(display)
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@ use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use super::{GraphicalSession, Linux, Seat, SessionWorker, WorkerLink, WorkerUser};
+use super::{GraphicalSession, Seat, SessionWorker, WorkerLink, WorkerUser};
+use crate::platform::Linux;
 
 const SESSIONS: &str = "/run/systemd/sessions";
 

@@ -7,7 +7,7 @@ pub fn local_user_present() -> Option<bool> {
     std::fs::metadata("/dev/console").ok().map(|m| m.uid() != 0)
 }
 
-impl super::Seat for super::MacOs {
+impl super::Seat for crate::platform::MacOs {
     fn local_user_present() -> Option<bool> {
         local_user_present()
     }

@@ -10,18 +10,7 @@ mod windows;
 #[cfg(target_os = "windows")]
 mod windows_session;
 
-/// The OS this agent was built for.
-#[cfg(target_os = "linux")]
-type This = Linux;
-/// The OS this agent was built for.
-#[cfg(target_os = "windows")]
-type This = Windows;
-/// The OS this agent was built for.
-#[cfg(target_os = "macos")]
-type This = MacOs;
-/// The OS this agent was built for.
-#[cfg(not(any(target_os = "linux", target_os = "windows", target_os = "macos")))]
-type This = Unsupported;
+use crate::platform::{This, Unsupported};
 
 /// A session worker process.
 #[cfg(not(target_os = "windows"))]
@@ -31,10 +20,8 @@ pub type WorkerProcess = tokio::process::Child;
 pub use windows_session::WorkerProcess;
 
 /// What the agent needs from the OS as a machine and as a service, and what an OS that lacks a
-/// part does instead (the defaults). One implementation per OS ([`Linux`], [`Windows`],
-/// [`MacOs`], [`Unsupported`]), so a signature that drifts on one OS fails to compile wherever
-/// that OS is built (`scripts/cross.sh` builds Windows). The free functions of this module call
-/// this OS's.
+/// part does instead (the defaults), implemented for each of [`crate::platform`]'s OS types.
+/// The free functions of this module call this OS's.
 pub trait Seat {
     /// Whether somebody is signed in at the machine; `None` when the OS cannot tell.
     fn local_user_present() -> Option<bool> {
@@ -94,15 +81,6 @@ pub trait Seat {
         Ok(None)
     }
 }
-
-/// Linux (X11, systemd).
-pub struct Linux;
-/// Windows (the service control manager, sessions).
-pub struct Windows;
-/// macOS (launchd).
-pub struct MacOs;
-/// Any other OS: the defaults.
-pub struct Unsupported;
 
 impl Seat for Unsupported {}
 

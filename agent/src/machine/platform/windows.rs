@@ -128,7 +128,7 @@ fn service_main(_arguments: Vec<OsString>) {
     let _ = handle.set_service_status(status(ServiceState::Stopped, reported));
 }
 
-impl Seat for super::Windows {
+impl Seat for crate::platform::Windows {
     fn local_user_present() -> Option<bool> {
         local_user_present()
     }

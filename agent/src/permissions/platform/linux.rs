@@ -6,7 +6,7 @@ use x11rb::connection::RequestConnection;
 use super::super::Missing;
 use crate::error::{Error, Result};
 
-pub(crate) fn check(display: Option<&str>) -> Vec<Missing> {
+fn check(display: Option<&str>) -> Vec<Missing> {
     // An explicit display (the service, given the session's X server) is X11 by definition.
     // Otherwise, under Wayland $DISPLAY is XWayland, which shows only X11 programs' windows.
     if display.is_none() && std::env::var("XDG_SESSION_TYPE").is_ok_and(|t| t == "wayland") {
@@ -29,8 +29,18 @@ pub(crate) fn check(display: Option<&str>) -> Vec<Missing> {
     }
 }
 
-pub(crate) fn open_settings(_m: &Missing) -> Result<()> {
+fn open_settings(_m: &Missing) -> Result<()> {
     Err(Error::Unsupported(
         "a settings page that grants this (Linux has none)",
     ))
+}
+
+impl super::Grants for crate::platform::Linux {
+    fn check(display: Option<&str>) -> Vec<Missing> {
+        check(display)
+    }
+
+    fn open_settings(missing: &Missing) -> Result<()> {
+        open_settings(missing)
+    }
 }

@@ -22,7 +22,7 @@ fn trusted(prompt: bool) -> bool {
     !matches!(Enigo::new(&settings), Err(NewConError::NoPermission))
 }
 
-pub(crate) fn check(_display: Option<&str>) -> Vec<Missing> {
+fn check(_display: Option<&str>) -> Vec<Missing> {
     let mut missing = Vec::new();
     if !ScreenCaptureAccess.preflight() {
         missing.push(Missing::ScreenRecording);
@@ -33,7 +33,7 @@ pub(crate) fn check(_display: Option<&str>) -> Vec<Missing> {
     missing
 }
 
-pub(crate) fn open_settings(m: &Missing) -> Result<()> {
+fn open_settings(m: &Missing) -> Result<()> {
     let pane = match m {
         Missing::ScreenRecording => {
             // The first request shows the system's own prompt and lists the app in the pane.
@@ -60,5 +60,15 @@ pub(crate) fn open_settings(m: &Missing) -> Result<()> {
         Err(Error::Permission(format!(
             "opening System Settings: open exited with {status}"
         )))
+    }
+}
+
+impl super::Grants for crate::platform::MacOs {
+    fn check(display: Option<&str>) -> Vec<Missing> {
+        check(display)
+    }
+
+    fn open_settings(missing: &Missing) -> Result<()> {
+        open_settings(missing)
     }
 }

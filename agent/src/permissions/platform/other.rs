@@ -4,12 +4,32 @@
 use super::super::Missing;
 use crate::error::{Error, Result};
 
-pub(crate) fn check(_display: Option<&str>) -> Vec<Missing> {
+fn check(_display: Option<&str>) -> Vec<Missing> {
     Vec::new()
 }
 
-pub(crate) fn open_settings(_m: &Missing) -> Result<()> {
+fn open_settings(_m: &Missing) -> Result<()> {
     Err(Error::Unsupported(
         "a settings page that grants this (this system has none)",
     ))
+}
+
+impl super::Grants for crate::platform::Windows {
+    fn check(display: Option<&str>) -> Vec<Missing> {
+        check(display)
+    }
+
+    fn open_settings(missing: &Missing) -> Result<()> {
+        open_settings(missing)
+    }
+}
+
+impl super::Grants for crate::platform::Unsupported {
+    fn check(display: Option<&str>) -> Vec<Missing> {
+        check(display)
+    }
+
+    fn open_settings(missing: &Missing) -> Result<()> {
+        open_settings(missing)
+    }
 }
