@@ -5,13 +5,13 @@
 use std::path::PathBuf;
 
 /// `/etc/tether/desktop.toml`.
-pub fn preset_path() -> PathBuf {
+fn preset_path() -> PathBuf {
     PathBuf::from("/etc/tether/desktop.toml")
 }
 
 /// Falls back to WebKit's shared-memory renderer when there is no GPU to render on; an explicit
 /// `WEBKIT_DISABLE_DMABUF_RENDERER` in the environment wins. Call before any window exists.
-pub fn prepare_webview() {
+fn prepare_webview() {
     let has_gpu = std::fs::read_dir("/dev/dri")
         .map(|d| {
             d.flatten()
@@ -26,7 +26,7 @@ pub fn prepare_webview() {
 
 /// Switches on WebRTC (off by default in WebKitGTK) in the viewer's web view, which streams the
 /// remote screen over `RTCPeerConnection`.
-pub fn enable_webrtc<R: tauri::Runtime>(window: &tauri::WebviewWindow<R>) {
+fn enable_webrtc<R: tauri::Runtime>(window: &tauri::WebviewWindow<R>) {
     let done = window.with_webview(|view| {
         use webkit2gtk::{SettingsExt, WebViewExt};
         if let Some(settings) = view.inner().settings() {
@@ -40,4 +40,20 @@ pub fn enable_webrtc<R: tauri::Runtime>(window: &tauri::WebviewWindow<R>) {
 }
 
 /// The program that opens a web address in the desktop's default browser, through xdg-open.
-pub const URL_OPENER: &str = "xdg-open";
+const URL_OPENER: &str = "xdg-open";
+
+impl super::Desktop for tether_agent::platform::Linux {
+    const URL_OPENER: &'static str = URL_OPENER;
+
+    fn preset_path() -> PathBuf {
+        preset_path()
+    }
+
+    fn prepare_webview() {
+        prepare_webview()
+    }
+
+    fn enable_webrtc<R: tauri::Runtime>(window: &tauri::WebviewWindow<R>) {
+        enable_webrtc(window)
+    }
+}
