@@ -59,12 +59,29 @@ impl Default for TerminalPrompt {
     }
 }
 
-/// Parses an answer typed at the prompt; anything unclear is `None` (ask again).
-pub fn parse_answer(line: &str) -> Option<Decision> {
-    match line.trim().to_ascii_lowercase().as_str() {
-        "c" | "control" | "allow" | "a" => Some(Decision::AllowControl),
-        "v" | "view" => Some(Decision::AllowView),
-        "d" | "deny" | "n" | "no" => Some(Decision::Deny),
+/// Parses an answer typed at the prompt to a request for `asked`; anything unclear is `None`
+/// (ask again). Besides the letters shown, the words people type in English, French, German
+/// and Dutch count: a plain yes allows what was asked, no more.
+pub fn parse_answer(line: &str, asked: Mode) -> Option<Decision> {
+    let word = line
+        .trim()
+        .trim_end_matches(['.', '!'])
+        .trim()
+        .to_lowercase();
+    let yes = match asked {
+        Mode::Control => Decision::AllowControl,
+        Mode::View => Decision::AllowView,
+    };
+    match word.as_str() {
+        "c" | "a" | "control" | "allow" | "contrôle" | "controle" | "contrôler" | "controler"
+        | "autoriser" | "steuern" | "kontrolle" | "erlauben" | "besturen" | "toestaan" => {
+            Some(Decision::AllowControl)
+        }
+        "v" | "view" | "view only" | "voir" | "ansehen" | "nur ansehen" | "bekijken"
+        | "alleen bekijken" => Some(Decision::AllowView),
+        "y" | "yes" | "ok" | "okay" | "sure" | "o" | "oui" | "d'accord" | "j" | "ja" => Some(yes),
+        "d" | "n" | "deny" | "no" | "non" | "refuser" | "nein" | "ablehnen" | "nee"
+        | "weigeren" => Some(Decision::Deny),
         _ => None,
     }
 }
@@ -80,6 +97,7 @@ impl ConsentPrompt for TerminalPrompt {
             while pending.try_recv().is_ok() {}
         }
         let lines = self.lines.clone();
+        let mode = r.mode;
         let what = match r.mode {
             Mode::Control => "see your screen and control your mouse and keyboard",
             Mode::View => "see your screen",
@@ -112,10 +130,10 @@ impl ConsentPrompt for TerminalPrompt {
                     line = lines.recv() => {
                         // Standard input closed: nobody can answer, which is a deny.
                         let Some(line) = line else { return Some(Decision::Deny) };
-                        match parse_answer(&line) {
+                        match parse_answer(&line, mode) {
                             Some(d) => return Some(d),
                             None => {
-                                print!("Please type c, v or d: ");
+                                print!("Please type c, v or d (or yes / no): ");
                                 let _ = std::io::stdout().flush();
                             }
                         }
@@ -149,10 +167,53 @@ mod tests {
 
     #[test]
     fn answers() {
-        assert_eq!(parse_answer("c\n"), Some(Decision::AllowControl));
-        assert_eq!(parse_answer(" V "), Some(Decision::AllowView));
-        assert_eq!(parse_answer("deny"), Some(Decision::Deny));
-        assert_eq!(parse_answer("yes please"), None);
-        assert_eq!(parse_answer(""), None);
+        let control = Mode::Control;
+        assert_eq!(parse_answer("c\n", control), Some(Decision::AllowControl));
+        assert_eq!(parse_answer(" V ", control), Some(Decision::AllowView));
+        assert_eq!(parse_answer("deny", control), Some(Decision::Deny));
+        assert_eq!(parse_answer("yes please", control), None);
+        assert_eq!(parse_answer("", control), None);
+        assert_eq!(parse_answer("maybe", control), None);
+    }
+
+    #[test]
+    fn yes_and_no_in_four_languages_allow_what_was_asked_and_no_more() {
+        for yes in [
+            "y", "Yes", "yes!", "OK", "oui", "Oui.", "ja", "JA", "j", "o",
+        ] {
+            assert_eq!(
+                parse_answer(yes, Mode::Control),
+                Some(Decision::AllowControl),
+                "{yes}"
+            );
+            assert_eq!(
+                parse_answer(yes, Mode::View),
+                Some(Decision::AllowView),
+                "{yes}"
+            );
+        }
+        for no in [
+            "n", "No", "non", "Nein", "nee", "refuser", "ablehnen", "weigeren",
+        ] {
+            assert_eq!(
+                parse_answer(no, Mode::Control),
+                Some(Decision::Deny),
+                "{no}"
+            );
+        }
+        for view in ["voir", "ansehen", "bekijken", "view only"] {
+            assert_eq!(
+                parse_answer(view, Mode::Control),
+                Some(Decision::AllowView),
+                "{view}"
+            );
+        }
+        for control in ["contrôle", "Steuern", "besturen"] {
+            assert_eq!(
+                parse_answer(control, Mode::Control),
+                Some(Decision::AllowControl),
+                "{control}"
+            );
+        }
     }
 }
