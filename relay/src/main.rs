@@ -89,8 +89,21 @@ fn load_config(cli: &Cli) -> Result<Config> {
     Ok(cfg)
 }
 
+/// Runs the command. A failure is one line on standard error and exit status 1, whatever
+/// `RUST_BACKTRACE` says: an operator's mistake (an e-mail already registered, a port in use)
+/// is not a crash.
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<()> {
     let cli = Cli::parse();
     let mut cfg = load_config(&cli)?;
     match cli.command {

@@ -481,3 +481,50 @@ async fn relay_wide_metrics_need_an_operator_key_not_an_organisations_owner() {
         401
     );
 }
+
+#[test]
+fn an_admin_command_that_fails_says_why_in_one_line_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let create = || {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tether-relay"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args([
+                "admin",
+                "create-user",
+                "--email",
+                "olga@acme.example",
+                "--org",
+                "Acme",
+            ])
+            // As many shells have it: a failure must still not print a backtrace.
+            .env("RUST_BACKTRACE", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"correct horse battery\n")
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let first = create();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let again = create();
+    assert_eq!(again.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("Error: ") && err.contains("already"),
+        "{err}"
+    );
+}
