@@ -413,7 +413,7 @@ async fn run(cli: Cli, found_display: bool, stop: Option<platform::StopSignal>) 
                     LocalUser::No => Some(false),
                 },
             };
-            let changed = seat_changed(found_display, matches!(local_user, LocalUser::Auto));
+            let changed = seat_changed(found_display, matches!(local_user, LocalUser::Auto), None);
             let stop = async {
                 tokio::select! {
                     () = changed => true,
@@ -471,12 +471,7 @@ async fn supervise(
         child.id().unwrap_or_default()
     ));
     let serving = machine::broker::serve(machine, agent, link);
-    let changed = async {
-        tokio::select! {
-            () = seat_changed(found_display, false) => {}
-            () = worker_seat_moved(user) => {}
-        }
-    };
+    let changed = seat_changed(found_display, false, Some(user));
     let stopped = async {
         tokio::select! {
             () = ctrl_c() => {}
@@ -539,30 +534,24 @@ async fn supervise(
     })
 }
 
-/// Resolves when the session a worker should serve is no longer `user`'s (Windows: another
-/// session took the console, or none has it), polled every two seconds.
-async fn worker_seat_moved(user: &platform::WorkerUser) {
-    loop {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        if platform::session_worker_user().as_ref() != Some(user) {
-            return;
-        }
-    }
-}
-
-/// Resolves when the screen to share or the presence of a signed-in user changes (polled every
-/// two seconds), for whichever of the two the agent found out itself.
-async fn seat_changed(display: bool, local_user: bool) {
-    if !display && !local_user {
+/// Resolves when the screen to share or the presence of a signed-in user changes, for
+/// whichever of the two the agent found out itself, or when the session a worker serves is no
+/// longer `worker`'s (Windows: another session took the console, or none has it). Polled every
+/// two seconds.
+async fn seat_changed(display: bool, local_user: bool, worker: Option<&platform::WorkerUser>) {
+    if !display && !local_user && worker.is_none() {
         return std::future::pending().await;
     }
     let read = || {
         (
             display.then(platform::graphical_session),
             local_user.then(platform::local_user_present),
+            worker.map(|_| platform::session_worker_user()),
         )
     };
-    let first = read();
+    let mut first = read();
+    // Measured against the user the worker was started for, not whoever is there by now.
+    first.2 = worker.map(|u| Some(u.clone()));
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
         if read() != first {
