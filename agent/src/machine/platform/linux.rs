@@ -219,6 +219,9 @@ impl Seat for Linux {
         stop_session_worker(child)
     }
 
+    /// SIGTERM: the worker ends its sessions, releasing what it pressed.
+    const STOP_ENDS_SESSIONS: bool = true;
+
     fn session_worker_link() -> std::io::Result<Box<dyn WorkerLink>> {
         session_worker_link()
     }

@@ -54,6 +54,10 @@ pub trait Seat {
         let _ = child.start_kill();
     }
 
+    /// Whether [`Seat::stop_session_worker`] lets the worker end its sessions (and so release
+    /// what it pressed); by default it is ended outright, so the service releases after it.
+    const STOP_ENDS_SESSIONS: bool = false;
+
     /// A session worker's end of the link.
     fn session_worker_link() -> std::io::Result<Box<dyn WorkerLink>> {
         Err(std::io::Error::other("no session worker on this platform"))
@@ -133,9 +137,8 @@ pub fn start_enrolled_service() -> Result<Option<String>, String> {
     This::start_enrolled_service()
 }
 
-/// Whether [`stop_session_worker`] lets the worker end its sessions (and so release what it
-/// pressed): SIGTERM does; on Windows it is ended outright, so the service releases after it.
-pub const WORKER_ENDS_SESSIONS_WHEN_STOPPED: bool = cfg!(unix);
+/// See [`Seat::STOP_ENDS_SESSIONS`].
+pub const WORKER_ENDS_SESSIONS_WHEN_STOPPED: bool = This::STOP_ENDS_SESSIONS;
 
 use std::path::{Path, PathBuf};
 

@@ -15,8 +15,7 @@ use windows_service::service_manager::{ServiceManager, ServiceManagerAccess};
 use windows_service::{define_windows_service, service_dispatcher};
 
 use super::{
-    GraphicalSession, Seat, ServiceBody, SessionWorker, StopSignal, WorkerLink, WorkerProcess,
-    WorkerUser, windows_session,
+    Seat, ServiceBody, SessionWorker, StopSignal, WorkerLink, WorkerUser, windows_session,
 };
 
 /// The service's name, as the installer registers it.
@@ -133,10 +132,6 @@ impl Seat for crate::platform::Windows {
         local_user_present()
     }
 
-    fn graphical_session() -> Option<GraphicalSession> {
-        None
-    }
-
     fn session_worker_user() -> Option<WorkerUser> {
         windows_session::session_worker_user()
     }
@@ -149,9 +144,8 @@ impl Seat for crate::platform::Windows {
         windows_session::start_session_worker(user, program, args)
     }
 
-    fn stop_session_worker(child: &mut WorkerProcess) {
-        windows_session::stop_session_worker(child)
-    }
+    // Stopping ends the worker outright (the default): Windows has no polite signal for a
+    // process without a window, so the service releases what it left down afterwards.
 
     fn session_worker_link() -> std::io::Result<Box<dyn WorkerLink>> {
         windows_session::session_worker_link()

@@ -321,12 +321,6 @@ pub async fn release_held_for(user: &WorkerUser, program: &Path) -> io::Result<u
     }
 }
 
-/// Ends the worker: Windows has no polite signal for a process without a window, and the
-/// worker releases nothing the service could not (its input goes with its session).
-pub fn stop_session_worker(child: &mut WorkerProcess) {
-    let _ = child.start_kill();
-}
-
 /// A session worker's end of the link: the pipe the service named in its environment.
 pub fn session_worker_link() -> io::Result<Box<dyn WorkerLink>> {
     let name = std::env::var(PIPE_VAR).map_err(|_| {
