@@ -76,12 +76,13 @@ fn mouse(flags: MOUSE_EVENT_FLAGS, data: i32, dx: i32, dy: i32) -> INPUT {
     }
 }
 
-fn keyboard(scan: u16, flags: KEYBD_EVENT_FLAGS) -> INPUT {
+/// A keyboard event; `vk` 0 lets Windows derive the key from the scan code.
+fn keyboard(vk: u16, scan: u16, flags: KEYBD_EVENT_FLAGS) -> INPUT {
     INPUT {
         r#type: INPUT_KEYBOARD,
         Anonymous: INPUT_0 {
             ki: KEYBDINPUT {
-                wVk: VIRTUAL_KEY(0),
+                wVk: VIRTUAL_KEY(vk),
                 wScan: scan,
                 dwFlags: flags,
                 time: 0,
@@ -163,15 +164,15 @@ impl InputInjector for SendInputInjector {
             return Ok(false);
         };
         let (scan, flags) = key_input(code, down);
-        send(&[keyboard(scan, flags)])?;
+        send(&[keyboard(0, scan, flags)])?;
         Ok(true)
     }
 
     fn text(&mut self, text: &str) -> Result<()> {
         let mut inputs = Vec::new();
         for unit in text.encode_utf16() {
-            inputs.push(keyboard(unit, KEYEVENTF_UNICODE));
-            inputs.push(keyboard(unit, KEYEVENTF_UNICODE | KEYEVENTF_KEYUP));
+            inputs.push(keyboard(0, unit, KEYEVENTF_UNICODE));
+            inputs.push(keyboard(0, unit, KEYEVENTF_UNICODE | KEYEVENTF_KEYUP));
         }
         if inputs.is_empty() {
             return Ok(());
@@ -218,20 +219,9 @@ pub fn release_held(_display: Option<&str>) -> Result<usize> {
                 if extended_vk(vk) {
                     code = 0xE000 | (code & 0xFF);
                 }
-                let (scan, mut flags) = key_input(code, false);
-                flags &= !KEYEVENTF_SCANCODE;
-                INPUT {
-                    r#type: INPUT_KEYBOARD,
-                    Anonymous: INPUT_0 {
-                        ki: KEYBDINPUT {
-                            wVk: VIRTUAL_KEY(vk),
-                            wScan: scan,
-                            dwFlags: flags,
-                            time: 0,
-                            dwExtraInfo: 0,
-                        },
-                    },
-                }
+                let (scan, flags) = key_input(code, false);
+                // By virtual key: the key Windows has down, whatever the scan code says.
+                keyboard(vk, scan, flags & !KEYEVENTF_SCANCODE)
             }
         });
     }
