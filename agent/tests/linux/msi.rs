@@ -26,11 +26,18 @@ fn workspace() -> PathBuf {
 
 /// Runs `args` (a Linux command) where Wine is: in the tree `TETHER_CROSS_RUN` names
 /// (`scripts/cross.sh run`), else here; from the workspace either way.
-fn where_wine_is(args: &[&str]) -> Command {
+fn where_wine_is_std(args: &[&str]) -> std::process::Command {
     let run = std::env::var("TETHER_CROSS_RUN").unwrap_or_default();
     let mut words = run.split_whitespace().chain(args.iter().copied());
-    let mut cmd = Command::new(words.next().unwrap());
-    cmd.args(words).current_dir(workspace()).kill_on_drop(true);
+    let mut cmd = std::process::Command::new(words.next().unwrap());
+    cmd.args(words).current_dir(workspace());
+    cmd
+}
+
+/// [`where_wine_is_std`], for tokio, killed if dropped.
+fn where_wine_is(args: &[&str]) -> Command {
+    let mut cmd = Command::from(where_wine_is_std(args));
+    cmd.kill_on_drop(true);
     cmd
 }
 
@@ -66,12 +73,7 @@ impl Drop for Prefix {
             for w in wineserver /usr/lib/x86_64-linux-gnu/wine/wineserver; do
                 command -v "$w" >/dev/null && exec "$w" -k
             done"#;
-        let run = std::env::var("TETHER_CROSS_RUN").unwrap_or_default();
-        let mut words = run.split_whitespace().chain(["sh", "-c", script, self.0]);
-        let _ = std::process::Command::new(words.next().unwrap())
-            .args(words)
-            .current_dir(workspace())
-            .status();
+        let _ = where_wine_is_std(&["sh", "-c", script, self.0]).status();
         let _ = std::fs::remove_dir_all(workspace().join(self.0));
     }
 }

@@ -59,6 +59,18 @@ fn pressed_and_released(seen: &[Seen], scan: u8) -> bool {
             .any(|k| matches!(k, Seen::Key { down: false, .. }))
 }
 
+/// Presses and releases the key at `code`'s position through the session; returns the key
+/// messages for `scan` that the window received.
+fn tap(rec: &Recorder, s: &mut InputSession<NativeInjector>, code: &str, scan: u8) -> Vec<Seen> {
+    rec.clear();
+    s.handle(&down(code)).unwrap();
+    s.handle(&up(code)).unwrap();
+    let seen = rec.until(&format!("{code} pressed and released"), |seen| {
+        pressed_and_released(seen, scan)
+    });
+    keys_with(&seen, scan)
+}
+
 #[test]
 fn keys_arrive_as_their_scan_codes_and_extended_keys_carry_the_flag() {
     let rec = Recorder::open();
@@ -82,13 +94,7 @@ fn keys_arrive_as_their_scan_codes_and_extended_keys_carry_the_flag() {
         ("ContextMenu", 0x5D, true),
     ];
     for (code, scan, extended) in keys {
-        rec.clear();
-        s.handle(&down(code)).unwrap();
-        s.handle(&up(code)).unwrap();
-        let seen = rec.until(&format!("{code} pressed and released"), |seen| {
-            pressed_and_released(seen, scan)
-        });
-        for k in keys_with(&seen, scan) {
+        for k in tap(&rec, &mut s, code, scan) {
             let Seen::Key { extended: e, .. } = k else {
                 unreachable!()
             };
@@ -113,13 +119,7 @@ fn the_z_position_is_z_whatever_the_layout() {
             );
         }
         for (code, scan, vk) in [("KeyZ", 0x2C, z_vk), ("KeyQ", 0x10, q_vk)] {
-            rec.clear();
-            s.handle(&down(code)).unwrap();
-            s.handle(&up(code)).unwrap();
-            let seen = rec.until(&format!("{code} under layout {layout}"), |seen| {
-                pressed_and_released(seen, scan)
-            });
-            for k in keys_with(&seen, scan) {
+            for k in tap(&rec, &mut s, code, scan) {
                 let Seen::Key { vk: got, .. } = k else {
                     unreachable!()
                 };
