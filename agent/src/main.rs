@@ -1,6 +1,7 @@
 //! `tether-agent`: parses the command line, sets up logging and runs the library.
 
 mod enrollment;
+mod logs;
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -240,41 +241,7 @@ fn main() -> Result<()> {
             ..
         }
     );
-    // A Windows service (and its session worker) has no console and no journal: it logs to a
-    // file, more than a terminal.
-    let log_file = platform::service_log_path()
-        .filter(|_| as_service || as_worker)
-        .map(|path| {
-            if as_worker {
-                path.with_file_name("agent-worker.log")
-            } else {
-                path
-            }
-        })
-        .and_then(|path| {
-            let dir = path.parent()?;
-            std::fs::create_dir_all(dir).ok()?;
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .ok()
-        });
-    let default = if log_file.is_some() { "info" } else { "warn" };
-    if log_file.is_some() {
-        // Nobody reads a service's standard error: a panic goes to the log.
-        std::panic::set_hook(Box::new(|p| tracing::error!("panic: {p}")));
-    }
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TETHER_LOG")
-        .unwrap_or_else(|_| default.into());
-    let logs = tracing_subscriber::fmt().with_env_filter(filter);
-    match log_file {
-        Some(f) => logs
-            .with_ansi(false)
-            .with_writer(std::sync::Mutex::new(f))
-            .init(),
-        None => logs.with_writer(std::io::stderr).init(),
-    }
+    logs::init(as_service, as_worker);
     if matches!(cli.command, Command::Share { .. } | Command::Run { .. }) {
         for missing in tether_agent::permissions::check(display.as_deref()) {
             tracing::warn!(

@@ -53,7 +53,8 @@ function track(child, name) {
 
 /** Lines of a child's stdout, kept, with waits for the next one that matches. */
 export class Lines {
-  constructor(stream, name) {
+  /** With `echo`, every line is also written to the test's standard error. */
+  constructor(stream, name, echo = false) {
     this.name = name;
     this.all = [];
     this.waiters = [];
@@ -61,7 +62,7 @@ export class Lines {
     const rl = createInterface({ input: stream });
     rl.on("line", (line) => {
       this.all.push(line);
-      if (process.env.TETHER_E2E_VERBOSE) console.error(`[${name}] ${line}`);
+      if (echo || process.env.TETHER_E2E_VERBOSE) console.error(`[${name}] ${line}`);
       this.waiters = this.waiters.filter((w) => !w.check());
     });
     rl.on("close", () => {
@@ -215,17 +216,19 @@ export async function startRelay({ env: extraEnv = () => ({}) } = {}) {
 /** `tether-agent share` on `display` (with `extraArgs`), answering consent at its terminal prompt. */
 export async function startAgent(relayUrl, display, extraArgs = []) {
   const a = track(
+    // The agent's own logging defaults: what its terminal shows is part of what is tested.
     spawn(join(BIN, "tether-agent"), ["share", "--relay", relayUrl, "--display", display, ...extraArgs], {
-      env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "error",
-    TETHER_LOG: process.env.TETHER_LOG ?? "warn" },
-      stdio: ["pipe", "pipe", "inherit"],
+      stdio: ["pipe", "pipe", "pipe"],
     }),
     "agent",
   );
   const lines = new Lines(a.stdout, "agent");
+  const errors = new Lines(a.stderr, "agent stderr", true);
   const codeAt = (l) => /Your share code: /.test(l);
   return {
     lines,
+    /** What the agent wrote to standard error: the person's terminal too. */
+    errors,
     pid: a.pid,
     /** The newest share code printed at or after line `from`, as ten digits. */
     async code(from = 0) {

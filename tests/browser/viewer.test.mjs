@@ -180,6 +180,10 @@ test("sees the remote screen, and a click and typing land on the X server", asyn
   await endSession(page);
   await shot(page, "control-5-ended");
   await page.context().close();
+
+  // The agent's terminal is the person's: a whole session that went well put nothing else
+  // there (WebRTC's and the input library's routine warnings go to the log file, if anywhere).
+  assert.deepEqual(agent.errors.all.filter((l) => l.trim()), [], "log lines in the agent's terminal");
 });
 
 test("a view-only session injects nothing", async () => {

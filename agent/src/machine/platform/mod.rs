@@ -229,6 +229,25 @@ pub fn service_log_path() -> Option<PathBuf> {
     cfg!(target_os = "windows").then(|| program_data().join("Tether").join("agent.log"))
 }
 
+/// Where an agent run at a terminal writes its log: the person's own log folder
+/// (`%LOCALAPPDATA%\Tether`, `~/Library/Logs/Tether`, `$XDG_STATE_HOME/tether` or
+/// `~/.local/state/tether`).
+pub fn user_log_path() -> Option<PathBuf> {
+    let home = || std::env::var_os("HOME").map(PathBuf::from);
+    let dir = if cfg!(target_os = "windows") {
+        std::env::var_os("LOCALAPPDATA").map(|d| PathBuf::from(d).join("Tether"))
+    } else if cfg!(target_os = "macos") {
+        home().map(|h| h.join("Library/Logs/Tether"))
+    } else {
+        std::env::var_os("XDG_STATE_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| home().map(|h| h.join(".local/state")))
+            .map(|d| d.join("tether"))
+    }?;
+    Some(dir.join("agent.log"))
+}
+
 /// Where the system service keeps its key by default: Windows services have a Credential
 /// Manager vault of their own; Linux and macOS daemons have no keyring, so root keeps a file.
 pub fn system_key_store() -> KeyStoreKind {
