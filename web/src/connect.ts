@@ -4,7 +4,7 @@
 // peer while the socket reconnects with backoff.
 
 import type { Me } from "./api";
-import { groupShareCode, parseShareCode } from "./code";
+import { parseShareCode, regroupTyped } from "./code";
 import { field, h } from "./dom";
 import { endText, errorText, failureText, reasonText } from "./errors";
 import { t } from "./i18n";
@@ -101,10 +101,15 @@ export class ConnectPage {
       value: this.code,
       class: "code-input",
     });
+    // Grouped 3-3-4 while typing, as the code is shown at the other computer.
+    let typed = codeIn.value;
     codeIn.addEventListener("input", () => {
-      const digits = codeIn.value.replace(/\D/g, "");
-      // Group while typing, but leave the field alone when the user typed separators themselves.
-      if (/^[0-9]*$/.test(codeIn.value) && digits.length > 3) codeIn.value = groupShareCode(digits);
+      const next = regroupTyped(typed, codeIn.value, codeIn.selectionStart ?? codeIn.value.length);
+      if (next.value !== codeIn.value) {
+        codeIn.value = next.value;
+        codeIn.setSelectionRange(next.caret, next.caret);
+      }
+      typed = codeIn.value;
     });
     const radio = (value: "control" | "view", label: string): HTMLElement => {
       const input = h("input", { type: "radio", name: "mode", value, checked: this.mode === value });
