@@ -73,8 +73,10 @@ pub struct Stats {
     /// Round-trip time, in milliseconds, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtt_ms: Option<f64>,
-    /// Median capture + encode time of the frames in the last second, in milliseconds.
-    pub encode_ms: f64,
+    /// Median capture + encode time of the screen's changes in the last second, in
+    /// milliseconds; absent after a second without changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encode_ms: Option<f64>,
     /// How the media flows.
     pub path: Path,
 }
@@ -189,7 +191,7 @@ mod tests {
                 bitrate_bps: 1_200_000,
                 target_bps: 2_000_000,
                 rtt_ms: Some(1.5),
-                encode_ms: 7.25,
+                encode_ms: Some(7.25),
                 path: Path::Relay,
             }),
             Control::Clipboard {

@@ -243,6 +243,14 @@ test("works with iceTransportPolicy relay through the embedded TURN server", asy
   await page.getByText("relayed (TURN)").waitFor();
   assert.match((await page.locator(".stats").textContent()) ?? "", /relayed \(TURN\)/);
   await page.locator(".stats", { hasText: "H264" }).waitFor();
+  // Once the screen is still, the overlay says how still: a frame rate of 0 or 1 (the
+  // keepalives), and no capture + encode time, as nothing changed to be captured.
+  const still = await page.waitForFunction(() => {
+    const row = (label) => [...document.querySelectorAll(".stats dt")].find((d) => d.textContent?.startsWith(label))?.nextElementSibling?.textContent ?? "";
+    const fps = row("Frames per second");
+    return /^[01]\s*$/.test(fps) && { fps, encode: row("Capture + encode") };
+  }, undefined, { timeout: WAIT_MS });
+  assert.equal((await still.jsonValue()).encode, "—");
   await shot(page, "turn-1-live");
 
   // Input still lands through the relayed path.

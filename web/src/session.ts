@@ -27,7 +27,8 @@ export type ControlIn =
       bitrate_bps: number;
       target_bps: number;
       rtt_ms: number | null;
-      encode_ms: number;
+      /** Absent after a second without changes. */
+      encode_ms?: number;
       path: string;
     }
   | { type: "clipboard"; text: string };
@@ -210,6 +211,8 @@ export class RemoteSession {
       const last = this.lastInbound;
       if (last && cur.at > last.at) {
         out.bitrateKbps = ((cur.bytes - last.bytes) * 8) / (cur.at - last.at);
+        // Chromium leaves framesPerSecond out when nothing was decoded: a still screen is 0.
+        out.fps = ((cur.frames - last.frames) * 1000) / (cur.at - last.at);
         if (cur.frames > last.frames) out.decodeMs = ((cur.decode - last.decode) * 1000) / (cur.frames - last.frames);
       }
       this.lastInbound = cur;

@@ -24,7 +24,7 @@ use crate::capture::DisplayInfo;
 use crate::clipboard::ClipboardSync;
 use crate::input::{InputWorker, NativeInjector};
 use crate::rtc::{Candidate, Channel, ChannelKind, LinkState, Peer, PeerEvent, PeerSettings};
-use crate::stream::{Stream, StreamCommand, StreamEvent, StreamSettings};
+use crate::stream::{FrameKind, Stream, StreamCommand, StreamEvent, StreamSettings};
 use rate::{Feedback, RateControl};
 
 /// How sessions are run on this machine.
@@ -186,7 +186,15 @@ fn end(out: &mpsc::UnboundedSender<Message>, id: &SessionId, reason: EndReason) 
 struct Window {
     frames: u32,
     bytes: u64,
+    /// Capture + encode times of the screen's changes: what a supporter waits for. Refinement
+    /// passes (slower on purpose) and keepalives are not.
     costs: Vec<Duration>,
+}
+
+/// The median of `costs` in milliseconds; none for a second without changes.
+fn median_ms(mut costs: Vec<Duration>) -> Option<f64> {
+    costs.sort();
+    costs.get(costs.len() / 2).map(|d| d.as_secs_f64() * 1000.0)
 }
 
 struct Session {
@@ -419,7 +427,9 @@ impl Session {
             }
             StreamEvent::Frame(f) => {
                 self.window.frames += 1;
-                self.window.costs.push(f.cost);
+                if f.kind == FrameKind::Change {
+                    self.window.costs.push(f.cost);
+                }
                 match self.peer.video().send(f.data, f.captured_at).await {
                     Ok(n) => self.window.bytes += n as u64,
                     Err(e) => tracing::debug!(session = %self.id, error = %e, "video send"),
@@ -446,11 +456,7 @@ impl Session {
             sent_bps,
         });
         self.apply_target();
-        let mut costs = w.costs;
-        costs.sort();
-        let encode_ms = costs
-            .get(costs.len() / 2)
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        let encode_ms = median_ms(w.costs);
         let stats = Control::Stats(control::Stats {
             fps: f64::from(w.frames),
             bitrate_bps: sent_bps,
@@ -503,5 +509,17 @@ impl Session {
         {
             tracing::debug!(session = %self.id, error = %e, "control send");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stats_report_the_median_change_and_nothing_for_a_still_second() {
+        let ms = |v: &[u64]| v.iter().map(|m| Duration::from_millis(*m)).collect();
+        assert_eq!(median_ms(ms(&[30, 9, 12])), Some(12.0));
+        assert_eq!(median_ms(ms(&[])), None, "no change, no figure (not 0 ms)");
     }
 }

@@ -76,7 +76,8 @@ pub struct VideoFrame {
     pub kind: FrameKind,
     /// When the screen was captured.
     pub captured_at: Instant,
-    /// Capture + encode time.
+    /// The time spent capturing (in this tick, if it captured) and encoding this frame; not
+    /// the time opening an encoder or waiting.
     pub cost: Duration,
 }
 
@@ -241,9 +242,11 @@ pub(crate) fn run(
             continue;
         }
         let mut kind = None;
+        let mut capture_cost = Duration::ZERO;
         if pending || capturer.may_have_changed(display) {
             last_capture = Some(now);
             capturer.capture(display, &mut frame)?;
+            capture_cost = now.elapsed();
             let changed = !damage.update(&frame).is_empty();
             if changed || pending {
                 kind = Some(FrameKind::Change);
@@ -266,11 +269,13 @@ pub(crate) fn run(
             }
         };
         let at = captured_at - start;
+        let encoding = Instant::now();
         let encoded = match kind {
             FrameKind::Change => enc.encode(&frame, at),
             FrameKind::Refine => enc.refine(&frame, at, refresh.pass()),
             FrameKind::Keepalive => enc.keepalive(&frame, at),
         };
+        let cost = capture_cost + encoding.elapsed();
         let encoded = match encoded {
             Ok(e) => {
                 failures = 0;
@@ -303,7 +308,7 @@ pub(crate) fn run(
                     keyframe: e.keyframe,
                     kind,
                     captured_at,
-                    cost: captured_at.elapsed(),
+                    cost,
                 };
                 if out.blocking_send(StreamEvent::Frame(v)).is_err() {
                     return Ok(());
