@@ -16,6 +16,7 @@ use tether_agent::relay_client::{self, ClientConfig, ClientEvent};
 use tether_agent::session::SessionConfig;
 use tether_agent::stream::StreamSettings;
 use tether_protocol::reconnect::Backoff;
+use tether_protocol::signal::EndReason;
 use tokio::sync::mpsc;
 
 #[derive(Parser)]
@@ -288,6 +289,23 @@ fn execute(cli: Cli, found_display: bool, stop: Option<platform::StopSignal>) ->
     }
 }
 
+/// Why a session ended, for the person at the computer.
+fn end_text(reason: EndReason) -> &'static str {
+    match reason {
+        EndReason::EndedByViewer => "the supporter ended it",
+        EndReason::EndedByAgent => "ended here",
+        EndReason::EndedByAdmin => "an administrator ended it",
+        EndReason::ViewerLeft => "the supporter's connection went away",
+        EndReason::AgentLeft => "this computer's connection to the relay went away",
+        EndReason::HeartbeatTimeout => "the other side stopped answering",
+        EndReason::MaxDuration => "it reached the longest a session may last",
+        EndReason::Revoked => "the supporter's access was revoked",
+        EndReason::RelayShutdown => "the relay shut down",
+        EndReason::ConnectionFailed => "the connection to the supporter failed",
+        EndReason::Other => "for a reason this version does not know",
+    }
+}
+
 /// The display a `run` without `--display` shares: the configuration's, else $DISPLAY, else
 /// the active local X session's (a system service has no $DISPLAY), whose X authority file is
 /// then used too.
@@ -555,7 +573,7 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
                     if s.unattended { ", unattended" } else { "" }
                 ),
                 ClientEvent::SessionEnded(s) => {
-                    format!("Session {} ended: {:?}.", s.session_id, s.reason)
+                    format!("Session {} ended: {}.", s.session_id, end_text(s.reason))
                 }
                 ClientEvent::RelayError(e) => format!("The relay says: {}", e.message),
                 ClientEvent::Disconnected { reason, retry_in } => format!(

@@ -104,7 +104,11 @@ struct Sessions {
 struct LiveSession {
     inbound: mpsc::UnboundedSender<Message>,
     local: watch::Sender<LocalControl>,
+    task: tokio::task::JoinHandle<()>,
 }
+
+/// How long stopping the agent waits for its sessions to say goodbye to their viewers.
+const END_GRACE: Duration = Duration::from_secs(2);
 
 impl Sessions {
     fn start(&mut self, s: &SessionStart) {
@@ -119,15 +123,33 @@ impl Sessions {
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let (local, local_rx) = watch::channel(LocalControl::default());
-        self.live
-            .insert(s.session_id.clone(), LiveSession { inbound: tx, local });
-        tokio::spawn(session::run(
+        let task = tokio::spawn(session::run(
             s.clone(),
             cfg,
             rx,
             local_rx,
             self.out_tx.clone(),
         ));
+        self.live.insert(
+            s.session_id.clone(),
+            LiveSession {
+                inbound: tx,
+                local,
+                task,
+            },
+        );
+    }
+
+    /// Ends every session as the person's Stop would (each tells its viewer, releases held
+    /// keys and closes its connection), waiting at most [`END_GRACE`] for them.
+    async fn end_all(&mut self) {
+        let tasks: Vec<_> = self.live.drain().map(|(_, l)| l.task).collect();
+        if tokio::time::timeout(END_GRACE, futures_util::future::join_all(tasks))
+            .await
+            .is_err()
+        {
+            tracing::warn!("sessions still ending after {END_GRACE:?}; stopping anyway");
+        }
     }
 
     /// Carries out the owner's command. What the relay must hear goes through the outbound
@@ -445,8 +467,12 @@ pub async fn run(
     };
     loop {
         let reason = tokio::select! {
-            r = attempt(&link, &mut rc, prompt, &events, &mut commands, &mut sessions) => r?,
-            _ = &mut shutdown => return Ok(()),
+            r = attempt(&link, &mut rc, prompt, &events, &mut commands, &mut sessions) => Some(r?),
+            _ = &mut shutdown => None,
+        };
+        let Some(reason) = reason else {
+            sessions.end_all().await;
+            return Ok(());
         };
         let now = Instant::now();
         let until = rc
@@ -463,7 +489,10 @@ pub async fn run(
         loop {
             tokio::select! {
                 _ = &mut wait => break,
-                _ = &mut shutdown => return Ok(()),
+                _ = &mut shutdown => {
+                    sessions.end_all().await;
+                    return Ok(());
+                }
                 Some(cmd) = commands.recv() => {
                     if let Some(end) = sessions.command(cmd, false) {
                         let _ = events.send(ClientEvent::SessionEnded(end));
@@ -660,7 +689,9 @@ async fn attempt(
                         let _ = events.send(ClientEvent::SessionStarted(s));
                     }
                     Message::SessionEnd(s) => {
-                        let known = sessions.started.contains(&s.session_id);
+                        // A relay shutting down ends no session: its media goes on peer to peer.
+                        let known = sessions.started.contains(&s.session_id)
+                            && s.reason != signal::EndReason::RelayShutdown;
                         sessions.route(&s.session_id.clone(), Message::SessionEnd(s.clone()));
                         if known {
                             let _ = events.send(ClientEvent::SessionEnded(s));

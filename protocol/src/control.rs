@@ -109,6 +109,10 @@ pub enum Control {
         /// The text, at most [`MAX_CLIPBOARD`] bytes.
         text: String,
     },
+    /// Either way: the sender is ending the session (the supporter, or the person at the
+    /// computer), sent before it closes the connection, so the other side can say who ended
+    /// it even when the relay cannot (it restarted and no longer knows the session).
+    End {},
 }
 
 /// The `type` values of [`Control`].
@@ -119,6 +123,7 @@ pub const CONTROL_TYPES: &[&str] = &[
     "keyframe",
     "stats",
     "clipboard",
+    "end",
 ];
 
 /// Serialises one control message.
@@ -197,6 +202,7 @@ mod tests {
             Control::Clipboard {
                 text: "héllo".into(),
             },
+            Control::End {},
         ];
         for m in msgs {
             let s = encode(&m);

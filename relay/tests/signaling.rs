@@ -410,6 +410,14 @@ async fn bad_frames_get_typed_errors_and_repeated_abuse_closes_the_socket() {
         panic!()
     };
     assert_eq!(e.code, ErrorCode::NotInSession);
+    // Ending a session that is over is done already: no error, the next answer is the pong.
+    let over = Message::SessionEnd(SessionEnd {
+        session_id: SessionId::new("se_nope").unwrap(),
+        reason: EndReason::EndedByViewer,
+    });
+    viewer.send(&over).await;
+    viewer.send(&Message::Ping(Ping { seq: 10 })).await;
+    assert_eq!(viewer.recv().await, Message::Ping(Ping { seq: 10 }).pong());
     // Keep sending garbage: the relay closes the socket.
     let mut closed = false;
     for _ in 0..40 {

@@ -199,18 +199,29 @@ export async function startRelay({ env: extraEnv = () => ({}) } = {}) {
     TETHER_LOG: process.env.TETHER_LOG ?? "warn",
     ...extraEnv(turnPort),
   };
-  const r = track(spawn(relayBin, ["--data-dir", dir, "serve", "--listen", `127.0.0.1:${port}`], { env, stdio: ["ignore", "pipe", "inherit"] }), "relay");
-  const lines = new Lines(r.stdout, "relay");
-  await lines.waitFrom(0, (l) => l.includes("listening on"), "listening line");
-  return {
+  const serve = async () => {
+    const r = track(spawn(relayBin, ["--data-dir", dir, "serve", "--listen", `127.0.0.1:${port}`], { env, stdio: ["ignore", "pipe", "inherit"] }), "relay");
+    const lines = new Lines(r.stdout, "relay");
+    await lines.waitFrom(0, (l) => l.includes("listening on"), "listening line");
+    return r;
+  };
+  const relay = {
     url: `http://127.0.0.1:${port}`,
     dir,
-    proc: r,
+    proc: await serve(),
+    /** Stops the relay as a service manager would (SIGTERM) and starts it again on the same data. */
+    async restart() {
+      const exited = new Promise((res) => relay.proc.once("exit", res));
+      relay.proc.kill("SIGTERM");
+      await exited;
+      relay.proc = await serve();
+    },
     stop() {
-      r.kill("SIGTERM");
+      relay.proc.kill("SIGTERM");
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return relay;
 }
 
 /** `tether-agent share` on `display` (with `extraArgs`), answering consent at its terminal prompt. */

@@ -315,7 +315,7 @@ export class ConnectPage {
       sig,
       {
         track: (stream) => view?.setStream(stream),
-        control: (c) => view?.onControl(c),
+        control: (c) => (c.type === "end" ? this.finish(reasonText("ended_by_agent")) : view?.onControl(c)),
         state: (s) => {
           if (s === "failed") {
             this.finish(failureText(session.failureCause()));

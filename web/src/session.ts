@@ -31,7 +31,9 @@ export type ControlIn =
       encode_ms?: number;
       path: string;
     }
-  | { type: "clipboard"; text: string };
+  | { type: "clipboard"; text: string }
+  /** The person at the computer ended the session. */
+  | { type: "end" };
 
 /** Figures for the stats overlay, from the browser's stats and the agent's. */
 export interface LiveStats {
@@ -63,6 +65,8 @@ export interface SessionOptions {
 }
 
 const CANDIDATE_TYPES = new Set(["host", "srflx", "prflx", "relay"]);
+/** How long a viewer that ended a session waits for the agent to hang up before it does. */
+const END_GRACE_MS = 2000;
 
 /** A live session with one agent. */
 export class RemoteSession {
@@ -75,6 +79,8 @@ export class RemoteSession {
   private statsTimer: number | undefined;
   private lastInbound: { bytes: number; decode: number; frames: number; at: number } | null = null;
   private agentStats: Extract<ControlIn, { type: "stats" }> | null = null;
+  /** The agent said it ended the session. */
+  private peerEnded = false;
   private closed = false;
   private connected = false;
   private readonly relayOnly: boolean;
@@ -99,6 +105,7 @@ export class RemoteSession {
     this.controlChannel = this.pc.createDataChannel("control", { ordered: true });
     for (const ch of [this.pointer, this.input]) ch.binaryType = "arraybuffer";
     this.controlChannel.onmessage = (ev) => {
+      if (this.closed) return;
       let m: ControlIn;
       try {
         m = JSON.parse(String(ev.data)) as ControlIn;
@@ -106,6 +113,7 @@ export class RemoteSession {
         return;
       }
       if (m.type === "stats") this.agentStats = m;
+      if (m.type === "end") this.peerEnded = true;
       this.events.control(m);
     };
     this.pc.onicecandidate = (ev) => {
@@ -124,7 +132,8 @@ export class RemoteSession {
     };
     this.pc.onconnectionstatechange = () => {
       if (this.pc.connectionState === "connected") this.connected = true;
-      this.events.state(this.pc.connectionState);
+      // Once closed here, the rest is the agent hanging up: nothing more to report.
+      if (!this.closed) this.events.state(this.pc.connectionState);
     };
   }
 
@@ -226,12 +235,30 @@ export class RemoteSession {
     this.events.stats(out);
   }
 
-  /** Releases every key and button held remotely, then closes the connection. */
+  /**
+   * Releases every key and button held remotely and closes the connection. Unless the agent
+   * ended the session, it is told first (it hears it this way even when the relay cannot pass
+   * it on), and the connection stays open until the agent closes it or `END_GRACE_MS` pass, so
+   * that the message is not lost with it.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     window.clearInterval(this.statsTimer);
     this.send({ type: "release_all" });
-    this.pc.close();
+    if (this.peerEnded || this.controlChannel.readyState !== "open") {
+      this.pc.close();
+      return;
+    }
+    this.control({ type: "end" });
+    const done = (): void => {
+      window.clearTimeout(timer);
+      this.pc.close();
+    };
+    const timer = window.setTimeout(done, END_GRACE_MS);
+    this.controlChannel.addEventListener("close", done);
+    this.pc.addEventListener("connectionstatechange", () => {
+      if (["disconnected", "failed", "closed"].includes(this.pc.connectionState)) done();
+    });
   }
 }

@@ -17,7 +17,7 @@ mod turn_flush;
 mod video;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use rtc::ice::mdns::MulticastDnsMode;
@@ -51,7 +51,7 @@ use crate::error::{Error, Result};
 /// own checks were dropped at the relay until the agent's permission existed. The library checks
 /// every pair on each tick, so this stays above 20 ms (measured the fastest): 30 ms met the
 /// set-up goal through TURN where 50 ms did not (docs/BENCHMARKS.md).
-const ICE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(30);
+const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(30);
 /// Checks per candidate pair before it counts as failed: the library's 1.4 s window, kept.
 const ICE_CHECK_ATTEMPTS: u16 = 47;
 
@@ -106,6 +106,17 @@ impl Channel {
     /// Sends a text message.
     pub async fn send_text(&self, text: &str) -> Result<()> {
         self.0.send_text(text).await.map_err(rtc_err)
+    }
+
+    /// Waits until the peer has acknowledged everything sent on this channel (or it closed),
+    /// for at most `within`; whether it did.
+    pub async fn flushed(&self, within: Duration) -> bool {
+        let acknowledged = async {
+            while let Ok(1..) = self.0.outstanding_bytes().await {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(within, acknowledged).await.is_ok()
     }
 }
 

@@ -164,6 +164,16 @@ pub async fn run(
             _ = tick.tick() => s.on_tick().await,
         }
     };
+    if reason == Some(EndReason::EndedByAgent) {
+        // The viewer hears it from here even when the relay cannot pass it on; closing before
+        // it arrived would lose it.
+        s.send_control(&Control::End {}).await;
+        if let Some(c) = &s.control
+            && !c.flushed(END_DELIVERY).await
+        {
+            tracing::debug!(session = %id, "the viewer did not acknowledge the end in time");
+        }
+    }
     if let Some(r) = reason {
         end(&s.out, &id, r);
     }
@@ -180,6 +190,9 @@ fn end(out: &mpsc::UnboundedSender<Message>, id: &SessionId, reason: EndReason) 
         reason,
     }));
 }
+
+/// How long an ending session waits for the viewer to acknowledge its `end`.
+const END_DELIVERY: Duration = Duration::from_secs(1);
 
 /// One second of figures for the stats message.
 #[derive(Debug, Default)]
@@ -325,7 +338,7 @@ impl Session {
                 }
             }
             PeerEvent::ChannelOpen(..) => {}
-            PeerEvent::Message(ChannelKind::Control, data) => self.on_control(&data).await,
+            PeerEvent::Message(ChannelKind::Control, data) => return self.on_control(&data),
             PeerEvent::Message(_, data) => match InputEvent::decode(&data) {
                 Ok(ev) => self.on_input(ev),
                 Err(e) => tracing::debug!(session = %self.id, error = %e, "bad input frame"),
@@ -385,12 +398,13 @@ impl Session {
         }
     }
 
-    async fn on_control(&mut self, data: &[u8]) {
+    /// Acts on the viewer's control message; `Err` when the supporter ended the session.
+    fn on_control(&mut self, data: &[u8]) -> Result<(), EndReason> {
         let msg = match control::decode(data) {
             Ok(m) => m,
             Err(e) => {
                 tracing::debug!(session = %self.id, error = %e, "bad control message");
-                return;
+                return Ok(());
             }
         };
         match msg {
@@ -412,8 +426,10 @@ impl Session {
                     tracing::debug!(session = %self.id, "clipboard text ignored: not a control session")
                 }
             },
+            Control::End {} => return Err(EndReason::EndedByViewer),
             Control::Displays { .. } | Control::Stats(_) => {}
         }
+        Ok(())
     }
 
     async fn on_stream(&mut self, ev: StreamEvent) -> Result<(), EndReason> {

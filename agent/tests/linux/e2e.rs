@@ -282,7 +282,7 @@ async fn viewer_sees_the_screen_and_its_input_lands_then_keys_are_released_when_
     // ...and come back up when the viewer vanishes without releasing them.
     viewer.vanish().await;
     until("keys released", || keys_down(&conn), |k| k.is_empty()).await;
-    line_containing(&mut out, "ended: ViewerLeft").await;
+    line_containing(&mut out, "ended: the supporter's connection went away").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -526,20 +526,28 @@ impl Hub {
         let Some(sid) = msg.session_id().cloned() else {
             return;
         };
-        let Some(session) = st.sessions.get_mut(&sid) else {
-            return link.error(ErrorCode::NotInSession, "no such session");
+        let session = st.sessions.get_mut(&sid).filter(|session| match party {
+            Party::Agent => session.agent == from,
+            _ => session.viewer == from,
+        });
+        let Some(session) = session else {
+            // Ending a session that is over (or that a restarted relay never knew: its media
+            // went on peer to peer) is done already; anything else about it is an error.
+            if !matches!(msg, Message::SessionEnd(_)) {
+                link.error(ErrorCode::NotInSession, "no such session");
+            }
+            return;
         };
-        let (is_member, peer) = match party {
-            Party::Agent => (session.agent == from, session.viewer),
-            _ => (session.viewer == from, session.agent),
+        let peer = match party {
+            Party::Agent => session.viewer,
+            _ => session.agent,
         };
-        if !is_member {
-            return link.error(ErrorCode::NotInSession, "no such session");
-        }
         if let Message::SessionEnd(end) = &msg {
-            // A party can only speak for itself; the reason is normalised to who ended it.
+            // A party speaks for itself; the reason is normalised to who ended it. The agent
+            // may also pass on the supporter's end, which reached it over the media connection.
             let reason = match (party, end.reason) {
                 (_, EndReason::ConnectionFailed) => EndReason::ConnectionFailed,
+                (Party::Agent, EndReason::EndedByViewer) => EndReason::EndedByViewer,
                 (Party::Agent, _) => EndReason::EndedByAgent,
                 _ => EndReason::EndedByViewer,
             };
