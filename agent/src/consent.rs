@@ -8,6 +8,7 @@ use std::io::Write;
 use std::pin::Pin;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tether_protocol::signal::{ConsentRequest, Decision, Mode};
 
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -27,21 +28,35 @@ pub trait ConsentPrompt: Send {
 }
 
 /// The terminal prompt of `tether-agent share`: reads answers from standard input, line by line.
+/// Lines typed while no question is open are chat messages, once [`chat_lines`] was called.
+///
+/// [`chat_lines`]: TerminalPrompt::chat_lines
 pub struct TerminalPrompt {
     lines: Arc<Mutex<mpsc::Receiver<String>>>,
+    /// A question waits for its answer: what is typed now answers it.
+    asking: Arc<AtomicBool>,
+    chat: Arc<std::sync::Mutex<Option<mpsc::UnboundedSender<String>>>>,
 }
 
 impl TerminalPrompt {
     /// Starts the stdin reader thread.
     pub fn new() -> Self {
         let (tx, lines) = mpsc::channel(8);
+        let asking = Arc::new(AtomicBool::new(false));
+        let chat: Arc<std::sync::Mutex<Option<mpsc::UnboundedSender<String>>>> = Arc::default();
+        let (reader_asking, reader_chat) = (asking.clone(), chat.clone());
         std::thread::Builder::new()
             .name("stdin".into())
             .spawn(move || {
                 let stdin = std::io::stdin();
                 let mut line = String::new();
                 while stdin.read_line(&mut line).is_ok_and(|n| n > 0) {
-                    if tx.blocking_send(std::mem::take(&mut line)).is_err() {
+                    let line = std::mem::take(&mut line);
+                    if !reader_asking.load(Ordering::SeqCst)
+                        && let Some(chat) = reader_chat.lock().ok().and_then(|c| c.clone())
+                    {
+                        let _ = chat.send(line);
+                    } else if tx.blocking_send(line).is_err() {
                         break;
                     }
                 }
@@ -49,7 +64,34 @@ impl TerminalPrompt {
             .expect("spawning a thread");
         TerminalPrompt {
             lines: Arc::new(Mutex::new(lines)),
+            asking,
+            chat,
         }
+    }
+
+    /// From now on, the lines typed while no question is open, for the chat.
+    pub fn chat_lines(&self) -> mpsc::UnboundedReceiver<String> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        if let Ok(mut chat) = self.chat.lock() {
+            *chat = Some(tx);
+        }
+        rx
+    }
+}
+
+/// Marks a question open while it lives.
+struct Asking(Arc<AtomicBool>);
+
+impl Asking {
+    fn new(flag: &Arc<AtomicBool>) -> Self {
+        flag.store(true, Ordering::SeqCst);
+        Asking(flag.clone())
+    }
+}
+
+impl Drop for Asking {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
     }
 }
 
@@ -97,6 +139,7 @@ impl ConsentPrompt for TerminalPrompt {
             while pending.try_recv().is_ok() {}
         }
         let lines = self.lines.clone();
+        let asking = Asking::new(&self.asking);
         let mode = r.mode;
         let what = match r.mode {
             Mode::Control => "see your screen and control your mouse and keyboard",
@@ -120,6 +163,7 @@ impl ConsentPrompt for TerminalPrompt {
         // A prompt that fails to flush still works: the answer is read from stdin regardless.
         let _ = std::io::stdout().flush();
         Box::pin(async move {
+            let _asking = asking;
             let mut lines = lines.lock().await;
             loop {
                 tokio::select! {

@@ -551,12 +551,35 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
     relay_client::agent_url(&cfg.relay).context("--relay")?;
     let relay = cfg.relay.clone();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut prompt: Box<dyn ConsentPrompt> = match ui {
-        ConsentUi::Terminal => Box::new(TerminalPrompt::new()),
-        ConsentUi::Deny => Box::new(DenyPrompt),
+    // At a terminal, what the person types between questions is chat for the supporter.
+    let (chat_tx, commands) = mpsc::unbounded_channel::<relay_client::ClientCommand>();
+    let (mut prompt, chat): (Box<dyn ConsentPrompt>, _) = match ui {
+        ConsentUi::Terminal => {
+            let p = TerminalPrompt::new();
+            let mut lines = p.chat_lines();
+            let forward = tokio::spawn(async move {
+                while let Some(text) = lines.recv().await {
+                    let chat = relay_client::ClientCommand::Chat {
+                        session: None,
+                        text,
+                    };
+                    if chat_tx.send(chat).is_err() {
+                        break;
+                    }
+                }
+            });
+            (Box::new(p), Some(forward))
+        }
+        // Without a terminal the command line has nothing to ask: Ctrl-C ends everything.
+        ConsentUi::Deny => (Box::new(DenyPrompt), None),
     };
+    let at_terminal = chat.is_some();
+    let mut supporters = std::collections::HashMap::new();
     let printer = tokio::spawn(async move {
         while let Some(ev) = rx.recv().await {
+            if let ClientEvent::SessionStarted(s) = &ev {
+                supporters.insert(s.session_id.clone(), s.peer.name.clone());
+            }
             let line = match ev {
                 ClientEvent::Connected => format!("Connected to {relay}."),
                 ClientEvent::Code(c) => format!(
@@ -565,13 +588,28 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
                     c.expires_in_secs / 60
                 ),
                 ClientEvent::SessionStarted(s) => format!(
-                    "Session {} started with {}{} ({:?}{}).",
+                    "Session {} started with {}{} ({:?}{}).{}",
                     s.session_id,
                     s.peer.name,
                     s.peer.org.map(|o| format!(" of {o}")).unwrap_or_default(),
                     s.mode,
-                    if s.unattended { ", unattended" } else { "" }
+                    if s.unattended { ", unattended" } else { "" },
+                    if at_terminal {
+                        format!(
+                            " To write to {}, type a message and press Enter.",
+                            s.peer.name
+                        )
+                    } else {
+                        String::new()
+                    }
                 ),
+                ClientEvent::Chat { session_id, text } => format!(
+                    "[chat] {}: {text}",
+                    supporters
+                        .get(&session_id)
+                        .map_or("Supporter", String::as_str)
+                ),
+                ClientEvent::ChatNotSent { reason } => format!("[chat] Not sent: {reason}."),
                 ClientEvent::SessionEnded(s) => {
                     format!("Session {} ended: {}.", s.session_id, end_text(s.reason))
                 }
@@ -598,9 +636,11 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
         }
     };
     // The command line has no Stop or Pause buttons: Ctrl-C ends everything.
-    let (_no_commands, commands) = mpsc::unbounded_channel::<relay_client::ClientCommand>();
     let result = relay_client::run(cfg, prompt.as_mut(), tx, commands, shutdown).await;
     printer.abort();
+    if let Some(c) = chat {
+        c.abort();
+    }
     result?;
     let again = again.load(std::sync::atomic::Ordering::Relaxed);
     if !again {

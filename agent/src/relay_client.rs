@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
+use tether_protocol::control;
 use tether_protocol::reconnect::{Backoff, Reconnect};
 use tether_protocol::signal::{
     self, ChallengeResponse, ConsentResponse, Decision, ErrorMessage, Hello, Message, Ping,
@@ -35,6 +36,18 @@ pub enum ClientEvent {
     SessionEnded(SessionEnd),
     /// The relay refused something.
     RelayError(ErrorMessage),
+    /// The supporter of a session sent a chat message.
+    Chat {
+        /// The session.
+        session_id: SessionId,
+        /// The message.
+        text: String,
+    },
+    /// A chat message the person typed could not be sent.
+    ChatNotSent {
+        /// Why, in words for them.
+        reason: String,
+    },
     /// The connection is gone; the next attempt is in `retry_in`.
     Disconnected {
         /// Why.
@@ -50,6 +63,13 @@ pub enum ClientCommand {
     /// Discard the share code and get a new one (ignored while disconnected: the next
     /// connection brings a fresh code anyway).
     RenewCode,
+    /// Send a chat message to the supporter of `session`, or of every live session.
+    Chat {
+        /// The session; `None` for all of them.
+        session: Option<SessionId>,
+        /// The message.
+        text: String,
+    },
     /// End a session at once, held keys released. Works while the relay is unreachable too:
     /// the media connection is closed here, and the relay is told when it is back.
     EndSession(SessionId),
@@ -98,12 +118,15 @@ struct Sessions {
     banners: HashMap<SessionId, Banner>,
     out_tx: mpsc::UnboundedSender<Message>,
     out_rx: mpsc::UnboundedReceiver<Message>,
+    /// The owner's events, for what sessions tell it themselves (chat).
+    events: mpsc::UnboundedSender<ClientEvent>,
 }
 
 /// The handles of a session running media here.
 struct LiveSession {
     inbound: mpsc::UnboundedSender<Message>,
     local: watch::Sender<LocalControl>,
+    say: mpsc::UnboundedSender<String>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -123,18 +146,23 @@ impl Sessions {
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let (local, local_rx) = watch::channel(LocalControl::default());
-        let task = tokio::spawn(session::run(
-            s.clone(),
-            cfg,
-            rx,
-            local_rx,
-            self.out_tx.clone(),
-        ));
+        let (say, say_rx) = mpsc::unbounded_channel();
+        let (events, session_id) = (self.events.clone(), s.session_id.clone());
+        let owner = session::Owner {
+            local: local_rx,
+            say: say_rx,
+            heard: Box::new(move |text| {
+                let session_id = session_id.clone();
+                let _ = events.send(ClientEvent::Chat { session_id, text });
+            }),
+        };
+        let task = tokio::spawn(session::run(s.clone(), cfg, rx, owner, self.out_tx.clone()));
         self.live.insert(
             s.session_id.clone(),
             LiveSession {
                 inbound: tx,
                 local,
+                say,
                 task,
             },
         );
@@ -153,9 +181,29 @@ impl Sessions {
     }
 
     /// Carries out the owner's command. What the relay must hear goes through the outbound
-    /// queue, so it is sent now or after the next reconnect. Returns a session that ended here.
-    fn command(&mut self, cmd: ClientCommand, connected: bool) -> Option<SessionEnd> {
+    /// queue, so it is sent now or after the next reconnect. Returns what to tell the owner.
+    fn command(&mut self, cmd: ClientCommand, connected: bool) -> Option<ClientEvent> {
         match cmd {
+            ClientCommand::Chat { session, text } => {
+                let text = text.trim();
+                let reason = if text.is_empty() {
+                    return None;
+                } else if text.len() > control::MAX_CHAT {
+                    format!("too long: at most {} bytes", control::MAX_CHAT)
+                } else {
+                    let mut sent = false;
+                    for (id, l) in &self.live {
+                        if session.as_ref().is_none_or(|s| s == id) {
+                            sent |= l.say.send(text.to_owned()).is_ok();
+                        }
+                    }
+                    if sent {
+                        return None;
+                    }
+                    "no session is running".into()
+                };
+                Some(ClientEvent::ChatNotSent { reason })
+            }
             ClientCommand::RenewCode => {
                 if connected {
                     let _ = self.out_tx.send(Message::RenewCode(RenewCode {}));
@@ -177,7 +225,7 @@ impl Sessions {
                 if !had_media {
                     let _ = self.out_tx.send(Message::SessionEnd(end.clone()));
                 }
-                Some(end)
+                Some(ClientEvent::SessionEnded(end))
             }
             ClientCommand::PauseInput { session, paused } => {
                 if let Some(l) = self.live.get(&session) {
@@ -455,6 +503,7 @@ pub async fn run(
         banners: HashMap::new(),
         out_tx,
         out_rx,
+        events: events.clone(),
     };
     let mut rc = Reconnect::new(cfg.backoff);
     rc.start().map_err(|e| Error::Relay(e.to_string()))?;
@@ -494,8 +543,8 @@ pub async fn run(
                     return Ok(());
                 }
                 Some(cmd) = commands.recv() => {
-                    if let Some(end) = sessions.command(cmd, false) {
-                        let _ = events.send(ClientEvent::SessionEnded(end));
+                    if let Some(ev) = sessions.command(cmd, false) {
+                        let _ = events.send(ev);
                     }
                 }
             }
@@ -588,8 +637,8 @@ async fn attempt(
         let deadline = open.as_ref().and_then(|o| o.deadline);
         tokio::select! {
             Some(cmd) = commands.recv() => {
-                if let Some(end) = sessions.command(cmd, true) {
-                    let _ = events.send(ClientEvent::SessionEnded(end));
+                if let Some(ev) = sessions.command(cmd, true) {
+                    let _ = events.send(ev);
                 }
             }
             Some(m) = sessions.out_rx.recv() => {

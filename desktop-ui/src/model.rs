@@ -105,7 +105,26 @@ pub struct Session {
     pub paused: bool,
     /// Started without asking (an enrolled machine's policy).
     pub unattended: bool,
+    /// The chat with the supporter, oldest first.
+    pub chat: Vec<ChatLine>,
+    /// Messages from the supporter not yet read.
+    pub unread: u32,
 }
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatLine {
+    /// Written by the supporter (else by the person here).
+    pub from_supporter: bool,
+    /// The message.
+    pub text: String,
+    /// When it was sent or received (milliseconds since the Unix epoch).
+    pub at_ms: u64,
+}
+
+/// The most chat messages a session keeps on screen; older ones scroll away for good.
+pub const CHAT_KEPT: usize = 500;
 
 /// What a change of status means for the person at the machine, for notifications.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +140,13 @@ pub enum Notice {
     SessionEnded {
         /// The supporter's name.
         name: String,
+    },
+    /// The supporter wrote.
+    Chat {
+        /// The supporter's name.
+        name: String,
+        /// The message.
+        text: String,
     },
 }
 
@@ -171,6 +197,8 @@ impl Status {
                     control,
                     paused: false,
                     unattended: s.unattended,
+                    chat: Vec::new(),
+                    unread: 0,
                 });
                 Some(Notice::SessionStarted { name, control })
             }
@@ -186,7 +214,16 @@ impl Status {
                 let s = self.sessions.remove(i);
                 Some(Notice::SessionEnded { name: s.name })
             }
-            ClientEvent::RelayError(_) => None,
+            ClientEvent::Chat { session_id, text } => {
+                let s = self.session_mut(&session_id)?;
+                s.unread += 1;
+                s.push_chat(true, text.clone(), now_ms);
+                Some(Notice::Chat {
+                    name: s.name.clone(),
+                    text,
+                })
+            }
+            ClientEvent::ChatNotSent { .. } | ClientEvent::RelayError(_) => None,
             ClientEvent::Disconnected { reason, retry_in } => {
                 self.connection = Connection::Reconnecting {
                     reason,
@@ -218,6 +255,20 @@ impl Status {
     }
 }
 
+impl Session {
+    /// Adds a chat message, keeping the last [`CHAT_KEPT`].
+    pub fn push_chat(&mut self, from_supporter: bool, text: String, at_ms: u64) {
+        if self.chat.len() == CHAT_KEPT {
+            self.chat.remove(0);
+        }
+        self.chat.push(ChatLine {
+            from_supporter,
+            text,
+            at_ms,
+        });
+    }
+}
+
 #[cfg(test)]
 impl Session {
     /// Jane Doe of Acme IT, in session `id`, for the tests of what renders sessions.
@@ -230,6 +281,8 @@ impl Session {
             control,
             paused,
             unattended: false,
+            chat: Vec::new(),
+            unread: 0,
         }
     }
 }
@@ -312,6 +365,39 @@ mod tests {
             Status::new(String::new(), false).connection,
             Connection::Unconfigured
         );
+    }
+
+    #[test]
+    fn the_supporters_messages_are_kept_counted_and_notified() {
+        let mut s = Status::new("http://relay".into(), false);
+        s.apply(start("s1", Mode::Control), 0);
+        let chat = |id: &str, text: &str| ClientEvent::Chat {
+            session_id: SessionId::new(id).unwrap(),
+            text: text.into(),
+        };
+        assert_eq!(
+            s.apply(chat("s1", "Hello"), 5_000),
+            Some(Notice::Chat {
+                name: "Jane Doe".into(),
+                text: "Hello".into()
+            })
+        );
+        assert_eq!(
+            s.sessions[0].chat,
+            vec![ChatLine {
+                from_supporter: true,
+                text: "Hello".into(),
+                at_ms: 5_000
+            }]
+        );
+        assert_eq!(s.sessions[0].unread, 1);
+        assert_eq!(s.apply(chat("gone", "late"), 6_000), None, "no such session");
+        // A long chat keeps its last messages.
+        for i in 0..CHAT_KEPT {
+            s.sessions[0].push_chat(false, format!("m{i}"), 7_000);
+        }
+        assert_eq!(s.sessions[0].chat.len(), CHAT_KEPT);
+        assert_eq!(s.sessions[0].chat[0].text, "m0");
     }
 
     #[test]

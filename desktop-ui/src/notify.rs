@@ -1,5 +1,5 @@
-//! Desktop notifications when a session starts or ends, so the person at the machine knows even
-//! with the main window hidden.
+//! Desktop notifications when a session starts or ends or the supporter writes, so the person at
+//! the machine knows even with the main window hidden.
 
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_notification::NotificationExt;
@@ -13,6 +13,7 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, n: &Notice) {
     let body = match n {
         Notice::SessionStarted { name, control } => i18n::connected(lang, name, *control),
         Notice::SessionEnded { name } => i18n::ended(lang, name),
+        Notice::Chat { name, text } => format!("{name}: {text}"),
     };
     if let Err(e) = app
         .notification()

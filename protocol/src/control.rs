@@ -17,6 +17,9 @@ pub const MAX_CONTROL_MESSAGE: usize = 256 * 1024;
 /// The largest clipboard text, in bytes of UTF-8, either way.
 pub const MAX_CLIPBOARD: usize = 128 * 1024;
 
+/// The longest chat message, in bytes of UTF-8, either way.
+pub const MAX_CHAT: usize = 4096;
+
 /// One display as the viewer sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Display {
@@ -109,6 +112,12 @@ pub enum Control {
         /// The text, at most [`MAX_CLIPBOARD`] bytes.
         text: String,
     },
+    /// Either way: a chat message typed by the supporter or the person at the computer. It
+    /// travels peer to peer like everything on this channel: the relay never sees it.
+    Chat {
+        /// The message, 1 to [`MAX_CHAT`] bytes.
+        text: String,
+    },
     /// Either way: the sender is ending the session (the supporter, or the person at the
     /// computer), sent before it closes the connection, so the other side can say who ended
     /// it even when the relay cannot (it restarted and no longer knows the session).
@@ -123,6 +132,7 @@ pub const CONTROL_TYPES: &[&str] = &[
     "keyframe",
     "stats",
     "clipboard",
+    "chat",
     "end",
 ];
 
@@ -131,8 +141,8 @@ pub fn encode(msg: &Control) -> String {
     serde_json::to_string(msg).expect("control messages always serialise")
 }
 
-/// Decodes one control message, refusing oversize input, unknown types, bad fields and
-/// clipboard text over [`MAX_CLIPBOARD`].
+/// Decodes one control message, refusing oversize input, unknown types, bad fields, clipboard
+/// text over [`MAX_CLIPBOARD`] and chat messages that are empty or over [`MAX_CHAT`].
 pub fn decode(frame: &[u8]) -> Result<Control, DecodeError> {
     if frame.len() > MAX_CONTROL_MESSAGE {
         return Err(DecodeError::TooLarge {
@@ -155,12 +165,23 @@ pub fn decode(frame: &[u8]) -> Result<Control, DecodeError> {
         kind: (*kind).to_owned(),
         detail: crate::signal::truncate(e.to_string()),
     })?;
-    if let Control::Clipboard { text } = &msg
-        && text.len() > MAX_CLIPBOARD
+    let limit = match &msg {
+        Control::Clipboard { text } => Some((text, MAX_CLIPBOARD)),
+        Control::Chat { text } => Some((text, MAX_CHAT)),
+        _ => None,
+    };
+    if let Some((text, max)) = limit
+        && text.len() > max
     {
         return Err(DecodeError::TooLarge {
             len: text.len(),
-            max: MAX_CLIPBOARD,
+            max,
+        });
+    }
+    if matches!(&msg, Control::Chat { text } if text.trim().is_empty()) {
+        return Err(DecodeError::InvalidFields {
+            kind: "chat".into(),
+            detail: "empty message".into(),
         });
     }
     Ok(msg)
@@ -201,6 +222,9 @@ mod tests {
             }),
             Control::Clipboard {
                 text: "héllo".into(),
+            },
+            Control::Chat {
+                text: "Ça marche 👍".into(),
             },
             Control::End {},
         ];
@@ -255,6 +279,17 @@ mod tests {
         assert!(matches!(
             decode(big.as_bytes()),
             Err(DecodeError::TooLarge { .. })
+        ));
+        let long_chat = encode(&Control::Chat {
+            text: "é".repeat(MAX_CHAT / 2 + 1),
+        });
+        assert!(matches!(
+            decode(long_chat.as_bytes()),
+            Err(DecodeError::TooLarge { max: MAX_CHAT, .. })
+        ));
+        assert!(matches!(
+            decode(br#"{"type":"chat","text":" \n "}"#),
+            Err(DecodeError::InvalidFields { .. })
         ));
         let huge = vec![b' '; MAX_CONTROL_MESSAGE + 1];
         assert!(matches!(decode(&huge), Err(DecodeError::TooLarge { .. })));

@@ -247,6 +247,10 @@ export async function startAgent(relayUrl, display, extraArgs = []) {
       const last = lines.all.filter(codeAt).at(-1);
       return last.split("code: ")[1].split("  ")[0].replace(/ /g, "");
     },
+    /** Types `text` at the agent's terminal. */
+    write(text) {
+      a.stdin.write(text);
+    },
     /** Waits for the consent prompt after line `from` and answers `c`, `v` or `d`. */
     async answer(from, choice) {
       const { line } = await lines.waitFrom(from, (l) => l.includes("Allow?"), "consent prompt");

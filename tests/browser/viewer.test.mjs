@@ -189,6 +189,55 @@ test("sees the remote screen, and a click and typing land on the X server", asyn
   assert.deepEqual(agent.errors.all.filter((l) => l.trim()), [], "log lines in the agent's terminal");
 });
 
+test("chat both ways between the viewer and the agent's terminal, with times and an unread count", async () => {
+  const page = await signedIn("chat");
+  const from = await enterCode(page);
+  await agent.answer(from, "c");
+  await waitForScene(page);
+  // The agent's terminal says how to write back.
+  await agent.lines.waitFrom(from, (l) => l.includes("To write to Jane Doe, type a message and press Enter."), "chat hint");
+
+  // The supporter writes: it is printed at the agent's terminal with their name.
+  await page.getByRole("button", { name: "Chat" }).click();
+  await page.getByText("No messages yet.").waitFor();
+  await page.getByRole("textbox", { name: "Message" }).fill("Hello, I am opening the printer settings — d’accord?");
+  await page.getByRole("button", { name: "Send" }).click();
+  await agent.lines.waitFrom(from, (l) => l === "[chat] Jane Doe: Hello, I am opening the printer settings — d’accord?", "chat at the agent");
+  const mine = page.locator(".chat-log li.mine");
+  assert.match((await mine.textContent()) ?? "", /^You \d{1,2}:\d{2}( [AP]M)?Hello, I am opening/);
+
+  // The person answers at the terminal while the panel is closed: the Chat button counts it.
+  await page.getByRole("button", { name: "Close" }).click();
+  agent.write("Sure, go ahead\n");
+  const badge = page.getByRole("button", { name: /^Chat/ }).locator(".unread");
+  await badge.waitFor();
+  assert.equal(await badge.textContent(), "1");
+  assert.equal(await badge.getAttribute("aria-label"), "1 unread");
+  await shot(page, "chat-1-unread");
+  await page.getByRole("button", { name: /^Chat/ }).click();
+  const theirs = page.locator(".chat-log li.theirs");
+  // Named as the computer is in the toolbar, with the time it arrived.
+  assert.equal(await theirs.locator(".who").textContent(), await page.locator(".toolbar .host").textContent());
+  assert.match((await theirs.textContent()) ?? "", /\d{1,2}:\d{2}( [AP]M)?Sure, go ahead$/);
+  assert.equal(await badge.count(), 0, "read once the panel is open");
+  await shot(page, "chat-2-open");
+
+  // Typing into the chat sends no key to the remote computer.
+  const typed = probe.lines.all.length;
+  await page.getByRole("textbox", { name: "Message" }).fill("");
+  await page.getByRole("textbox", { name: "Message" }).pressSequentially("ok");
+  await page.keyboard.press("Enter");
+  await agent.lines.waitFrom(from, (l) => l === "[chat] Jane Doe: ok", "second chat at the agent");
+  assert.deepEqual(probe.events(typed).filter((e) => e.event === "key_press"), []);
+
+  // With no session, a line typed at the terminal is not lost silently.
+  await endSession(page);
+  const after = agent.lines.all.length;
+  agent.write("anyone there?\n");
+  await agent.lines.waitFrom(after, (l) => l === "[chat] Not sent: no session is running.", "undelivered chat");
+  await page.context().close();
+});
+
 test("a view-only session injects nothing", async () => {
   const page = await signedIn("view");
   const from = await enterCode(page, "view");

@@ -1,6 +1,7 @@
 // The live remote screen: the video, the toolbar, and the supporter's input. Input goes out only
 // in a control session; the agent enforces view-only by itself as well.
 
+import { ChatPanel } from "./chat";
 import { field, h, replace } from "./dom";
 import { DOM_DELTA_PIXEL, toRemote, wheelUnits } from "./geometry";
 import { t } from "./i18n";
@@ -31,6 +32,7 @@ export class RemoteView {
   private readonly toolbar: HTMLElement;
   private readonly statsBox: HTMLElement;
   private readonly clipBox: HTMLElement;
+  private readonly chat: ChatPanel;
   private readonly banner: HTMLElement;
   private displays: RemoteDisplay[] = [];
   private active = 0;
@@ -59,8 +61,15 @@ export class RemoteView {
     this.toolbar = h("div", { class: "toolbar", role: "toolbar", "aria-label": t("session.with", { host: ctx.host, mode: "" }) });
     this.statsBox = h("dl", { class: "stats", hidden: true, "aria-live": "off" });
     this.clipBox = h("section", { class: "clip card", hidden: true, "aria-labelledby": "clip-title" });
+    this.chat = new ChatPanel(ctx.host, (text) => ctx.session.chat(text), () => this.renderToolbar());
     this.banner = h("p", { class: "banner", role: "status", hidden: true });
-    this.root = h("div", { class: "remote" }, this.toolbar, this.banner, h("div", { class: "stage-wrap" }, this.stage, this.statsBox, this.clipBox));
+    this.root = h(
+      "div",
+      { class: "remote" },
+      this.toolbar,
+      this.banner,
+      h("div", { class: "stage-wrap" }, this.stage, this.statsBox, this.clipBox, this.chat.root),
+    );
     this.renderToolbar();
     const shown = (): void => {
       if (this.firstFrame) return;
@@ -98,6 +107,8 @@ export class RemoteView {
     } else if (m.type === "clipboard") {
       this.remoteClip = m.text;
       if (!this.clipBox.hidden) this.renderClipboard();
+    } else if (m.type === "chat") {
+      this.chat.received(m.text);
     }
   }
 
@@ -111,6 +122,7 @@ export class RemoteView {
   relabel(): void {
     this.renderToolbar();
     if (!this.clipBox.hidden) this.renderClipboard();
+    if (this.chat.open) this.chat.render();
     if (this.showStats) this.renderStats();
   }
 
@@ -193,6 +205,11 @@ export class RemoteView {
       if (!this.clipBox.hidden) this.renderClipboard();
       this.renderToolbar();
     });
+    const unread = this.chat.unread;
+    const chat = toggle(t("session.chat"), this.chat.open, () => this.chat.toggle());
+    if (unread > 0) {
+      chat.append(" ", h("span", { class: "unread", "aria-label": t("chat.unread", { n: unread }) }, String(unread)));
+    }
     const stats = toggle(t("session.stats"), this.showStats, () => {
       this.showStats = !this.showStats;
       this.statsBox.hidden = !this.showStats;
@@ -217,6 +234,7 @@ export class RemoteView {
       keys,
       h("span", { class: "compact" }, field(t("session.quality"), quality)),
       h("span", { class: "compact" }, field(t("session.fps"), fps)),
+      chat,
       clip,
       lock,
       full,

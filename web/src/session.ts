@@ -32,6 +32,7 @@ export type ControlIn =
       path: string;
     }
   | { type: "clipboard"; text: string }
+  | { type: "chat"; text: string }
   /** The person at the computer ended the session. */
   | { type: "end" };
 
@@ -176,6 +177,13 @@ export class RemoteSession {
   send(ev: InputEvent, ordered = ev.type !== "pointer_move"): void {
     const ch = ordered ? this.input : this.pointer;
     if (ch.readyState === "open") ch.send(encode(ev) as Uint8Array<ArrayBuffer>);
+  }
+
+  /** Sends a chat message; false if the connection cannot carry it now. */
+  chat(text: string): boolean {
+    if (this.closed || this.controlChannel.readyState !== "open") return false;
+    this.controlChannel.send(JSON.stringify({ type: "chat", text }));
+    return true;
   }
 
   /** Sends a control message. */

@@ -60,16 +60,31 @@ pub struct LocalControl {
     pub view_only: bool,
 }
 
+/// The session's side of what passes between it and the person at the machine.
+pub struct Owner {
+    /// Their decisions about the supporter's input.
+    pub local: watch::Receiver<LocalControl>,
+    /// Chat messages they typed, for the supporter.
+    pub say: mpsc::UnboundedReceiver<String>,
+    /// Shows them a chat message from the supporter.
+    pub heard: Box<dyn Fn(String) + Send + Sync>,
+}
+
 /// Runs one session until it ends. `inbound` carries the relay's `sdp`, `ice` and
-/// `session_end` for this session; `local` the local user's input decisions; `out` takes what
-/// the agent sends back.
+/// `session_end` for this session; `owner` links it to the person at the machine; `out` takes
+/// what the agent sends back.
 pub async fn run(
     start: SessionStart,
     cfg: SessionConfig,
     mut inbound: mpsc::UnboundedReceiver<Message>,
-    local: watch::Receiver<LocalControl>,
+    owner: Owner,
     out: mpsc::UnboundedSender<Message>,
 ) {
+    let Owner {
+        local,
+        mut say,
+        heard,
+    } = owner;
     let id = start.session_id.clone();
     let (ev_tx, mut events) = mpsc::unbounded_channel();
     let settings = PeerSettings {
@@ -104,6 +119,7 @@ pub async fn run(
         applied: None,
         clipboard: None,
         window: Window::default(),
+        heard,
     };
     let mut local = Some(local);
     let mut frames: Option<mpsc::Receiver<StreamEvent>> = None;
@@ -161,6 +177,7 @@ pub async fn run(
                 // The owner is gone; whatever it decided last stays in force.
                 _ => local = None,
             },
+            Some(text) = say.recv() => s.send_control(&Control::Chat { text }).await,
             _ = tick.tick() => s.on_tick().await,
         }
     };
@@ -228,6 +245,8 @@ struct Session {
     applied: Option<rate::Target>,
     clipboard: Option<(ClipboardSync, mpsc::UnboundedReceiver<String>)>,
     window: Window,
+    /// Shows the person a chat message from the supporter.
+    heard: Box<dyn Fn(String) + Send + Sync>,
 }
 
 impl Session {
@@ -426,6 +445,7 @@ impl Session {
                     tracing::debug!(session = %self.id, "clipboard text ignored: not a control session")
                 }
             },
+            Control::Chat { text } => (self.heard)(text),
             Control::End {} => return Err(EndReason::EndedByViewer),
             Control::Displays { .. } | Control::Stats(_) => {}
         }
