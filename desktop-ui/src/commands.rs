@@ -7,12 +7,13 @@ use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, Runtime, State};
 use tether_agent::permissions::{self, Missing};
 use tether_agent::relay_client::ClientCommand;
+use tether_protocol::control;
 use tether_protocol::signal::{Decision, SessionId};
 
 use crate::agent::{self, Shared, lock};
 use crate::error::{Error, Result};
 use crate::i18n::Lang;
-use crate::model::Status;
+use crate::model::{self, Status};
 use crate::settings::{self, Effective};
 use crate::{Paths, windows};
 
@@ -77,6 +78,60 @@ fn session(shared: &Shared, id: &str) -> Result<SessionId> {
 pub async fn stop_session(shared: State<'_, Shared>, session_id: String) -> Result<()> {
     let id = session(&shared, &session_id)?;
     shared.command(ClientCommand::EndSession(id));
+    Ok(())
+}
+
+/// Sends a chat message to the supporter of a session.
+#[tauri::command]
+pub async fn send_chat<R: Runtime>(
+    app: AppHandle<R>,
+    shared: State<'_, Shared>,
+    session_id: String,
+    text: String,
+) -> Result<()> {
+    let id = session(&shared, &session_id)?;
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(Error::Chat("the message is empty".into()));
+    }
+    if text.len() > control::MAX_CHAT {
+        return Err(Error::Chat(format!(
+            "at most {} bytes per message",
+            control::MAX_CHAT
+        )));
+    }
+    if let Some(s) = lock(&shared.status).session_mut(&id) {
+        s.push_chat(false, text.to_owned(), model::now_ms());
+    }
+    shared.command(ClientCommand::Chat {
+        session: Some(id),
+        text: text.to_owned(),
+    });
+    agent::publish(&app);
+    Ok(())
+}
+
+/// Marks a session's chat read (the person has it on screen).
+#[tauri::command]
+pub async fn read_chat<R: Runtime>(
+    app: AppHandle<R>,
+    shared: State<'_, Shared>,
+    session_id: String,
+) -> Result<()> {
+    let id = session(&shared, &session_id)?;
+    let changed = lock(&shared.status)
+        .session_mut(&id)
+        .is_some_and(|s| std::mem::take(&mut s.unread) > 0);
+    if changed {
+        agent::publish(&app);
+    }
+    Ok(())
+}
+
+/// Shows the main window, where the chats are (the banner's Chat button).
+#[tauri::command]
+pub async fn show_chat<R: Runtime>(app: AppHandle<R>) -> Result<()> {
+    windows::show_main(&app);
     Ok(())
 }
 
@@ -338,7 +393,7 @@ mod tests {
         // Not while someone is connected: the reconnection would end the session.
         lock(&app_.state::<Shared>().status)
             .sessions
-            .push(crate::model::Session::sample("s1", true, false));
+            .push(model::Session::sample("s1", true, false));
         let e = call(
             &w,
             "save_settings",

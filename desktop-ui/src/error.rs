@@ -33,6 +33,9 @@ pub enum Error {
     /// of that kind.
     #[error("{0}")]
     Permission(String),
+    /// A chat message that is empty or too long.
+    #[error("{0}")]
+    Chat(String),
 }
 
 /// Shorthand for the app's results.
@@ -50,6 +53,7 @@ impl Error {
             Error::Window(_) => "window",
             Error::Permission(_) => "permission",
             Error::InSession => "in_session",
+            Error::Chat(_) => "chat",
         }
     }
 }

@@ -51,6 +51,9 @@ pub fn builder<R: Runtime>(b: tauri::Builder<R>) -> tauri::Builder<R> {
         commands::stop_session,
         commands::pause_input,
         commands::view_only,
+        commands::send_chat,
+        commands::read_chat,
+        commands::show_chat,
         commands::settings,
         commands::save_settings,
         commands::open_viewer,
@@ -67,7 +70,11 @@ pub fn run() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tao=warn,wry=warn".into()),
+                // The app's own messages; of its dependencies only warnings (WebRTC's info
+                // lines are per-packet noise).
+                .unwrap_or_else(|_| {
+                    "warn,tether_desktop=info,tether_agent=info,tether_protocol=info".into()
+                }),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -391,7 +391,11 @@ mod tests {
             }]
         );
         assert_eq!(s.sessions[0].unread, 1);
-        assert_eq!(s.apply(chat("gone", "late"), 6_000), None, "no such session");
+        assert_eq!(
+            s.apply(chat("gone", "late"), 6_000),
+            None,
+            "no such session"
+        );
         // A long chat keeps its last messages.
         for i in 0..CHAT_KEPT {
             s.sessions[0].push_chat(false, format!("m{i}"), 7_000);

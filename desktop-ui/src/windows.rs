@@ -22,7 +22,7 @@ pub const BANNER: &str = "banner";
 /// The viewer for support staff.
 pub const VIEWER: &str = "viewer";
 
-const BANNER_SIZE: (f64, f64) = (820.0, 52.0);
+const BANNER_SIZE: (f64, f64) = (900.0, 52.0);
 
 /// "Jane Doe (Acme IT)".
 pub fn who(s: &Session) -> String {

@@ -1,6 +1,6 @@
 // @ts-check
-// The banner that stays on screen while someone is connected: who, and Pause, View only and
-// Stop. With several supporters connected it speaks of them all and its buttons act on all
+// The banner that stays on screen while someone is connected: who, and Chat (with the count of
+// new messages; it opens the main window), Pause, View only and Stop. With several supporters connected it speaks of them all and its buttons act on all
 // (the main window lists each session with its own buttons).
 import { errorText, invoke, sessionLine, start, subscribe, t } from "./common.js";
 
@@ -33,6 +33,9 @@ function render() {
   $("pause").textContent = t(paused ? "resume" : "pause");
   $("pause").hidden = ctl.length === 0;
   $("view-only").hidden = ctl.length === 0;
+  const unread = sessions.reduce((n, s) => n + (s.unread ?? 0), 0);
+  $("chat").textContent = unread > 0 ? t("chatUnread", { n: unread }) : t("chat");
+  $("chat").classList.toggle("news", unread > 0);
 }
 
 async function main() {
@@ -44,6 +47,8 @@ async function main() {
   });
   $("view-only").addEventListener("click", () => each("view_only", controlling(), (s) => ({ sessionId: s.id })));
   $("stop").addEventListener("click", () => each("stop_session", sessions, (s) => ({ sessionId: s.id })));
+  // The chats are in the main window.
+  $("chat").addEventListener("click", () => invoke("show_chat").catch((/** @type {any} */ e) => ($("text").textContent = errorText(e))));
   await subscribe((status) => {
     sessions = status.sessions;
     render();

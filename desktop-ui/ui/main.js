@@ -48,31 +48,113 @@ function renderCode() {
   $("expiry").textContent = left > 0 ? t("expiresIn", { t: clock(left) }) : t("expired");
 }
 
+/**
+ * Each session's list item, kept across renders so that a message being typed (and the focus)
+ * survives status updates.
+ * @type {Map<string, {li: HTMLElement, line: HTMLElement, buttons: HTMLElement, heading: HTMLElement, log: HTMLElement, label: HTMLElement, input: HTMLInputElement, send: HTMLButtonElement, note: HTMLElement}>}
+ */
+const items = new Map();
+
+/** @param {any} s */
+function sessionItem(s) {
+  const kept = items.get(s.id);
+  if (kept) return kept;
+  /** @type {<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string) => HTMLElementTagNameMap[K]} */
+  const el = (tag, cls) => {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    return e;
+  };
+  const li = el("li");
+  li.dataset.session = s.id;
+  const line = el("p");
+  const buttons = el("div", "buttons");
+  const chat = el("section", "chat");
+  const heading = el("h3");
+  const log = el("ol", "chat-log");
+  log.setAttribute("aria-live", "polite");
+  const form = el("form", "chat-form");
+  const label = el("label");
+  const input = el("input");
+  input.id = `chat-${s.id}`;
+  input.type = "text";
+  input.autocomplete = "off";
+  label.htmlFor = input.id;
+  const send = el("button");
+  send.type = "submit";
+  const note = el("p");
+  note.setAttribute("role", "alert");
+  form.append(label, input, send);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!input.value.trim()) return;
+    try {
+      await invoke("send_chat", { sessionId: s.id, text: input.value });
+      input.value = "";
+      note.textContent = "";
+    } catch (e) {
+      note.textContent = errorText(e);
+    }
+  });
+  chat.append(heading, log, form, note);
+  li.append(line, buttons, chat);
+  const item = { li, line, buttons, heading, log, label, input, send, note };
+  items.set(s.id, item);
+  return item;
+}
+
+/** "10:42" in the page's language. @param {number} ms */
+function timeOf(ms) {
+  return new Date(ms).toLocaleTimeString(document.documentElement.lang, { hour: "2-digit", minute: "2-digit" });
+}
+
 function renderSessions() {
   const list = $("sessions");
   $("sessions-section").hidden = status.sessions.length === 0;
-  list.replaceChildren(
-    ...status.sessions.map((/** @type {any} */ s) => {
-      const li = document.createElement("li");
-      li.dataset.session = s.id;
-      const p = document.createElement("p");
-      p.textContent = sessionLine(s) + (s.unattended ? ` ${t("unattended")}` : "");
-      li.append(p);
-      const buttons = document.createElement("div");
-      buttons.className = "buttons";
-      if (s.control) {
-        buttons.append(
-          button(s.paused ? "resume" : "pause", () => act("pause_input", { sessionId: s.id, paused: !s.paused })),
-          button("viewOnly", () => act("view_only", { sessionId: s.id })),
-        );
-      }
-      const stop = button("stop", () => act("stop_session", { sessionId: s.id }));
-      stop.className = "danger";
-      buttons.append(stop);
-      li.append(buttons);
-      return li;
-    }),
-  );
+  for (const id of [...items.keys()]) {
+    if (!status.sessions.some((/** @type {any} */ s) => s.id === id)) items.delete(id);
+  }
+  /** @type {HTMLElement[]} */
+  const want = status.sessions.map((/** @type {any} */ s) => {
+    const it = sessionItem(s);
+    it.line.textContent = sessionLine(s) + (s.unattended ? ` ${t("unattended")}` : "");
+    const buttons = [];
+    if (s.control) {
+      buttons.push(
+        button(s.paused ? "resume" : "pause", () => act("pause_input", { sessionId: s.id, paused: !s.paused })),
+        button("viewOnly", () => act("view_only", { sessionId: s.id })),
+      );
+    }
+    const stop = button("stop", () => act("stop_session", { sessionId: s.id }));
+    stop.className = "danger";
+    it.buttons.replaceChildren(...buttons, stop);
+    it.heading.textContent = t("chatWith", { name: s.name });
+    it.label.textContent = t("chatMessage", { name: s.name });
+    it.send.textContent = t("chatSend");
+    it.log.replaceChildren(
+      ...(s.chat.length === 0
+        ? [Object.assign(document.createElement("li"), { className: "muted", textContent: t("chatEmpty") })]
+        : s.chat.map((/** @type {any} */ m) => {
+            const li = document.createElement("li");
+            li.className = m.fromSupporter ? "theirs" : "mine";
+            const by = document.createElement("strong");
+            by.textContent = m.fromSupporter ? s.name : t("chatYou");
+            const time = document.createElement("time");
+            time.dateTime = new Date(m.atMs).toISOString();
+            time.textContent = ` ${timeOf(m.atMs)}`;
+            const text = document.createElement("p");
+            text.textContent = m.text;
+            li.append(by, time, text);
+            return li;
+          })),
+    );
+    it.log.scrollTop = it.log.scrollHeight;
+    // On screen is read.
+    if (s.unread > 0 && document.visibilityState === "visible") invoke("read_chat", { sessionId: s.id }).catch(() => {});
+    return it.li;
+  });
+  // Moving a list item would take the focus from the message being typed: only when needed.
+  if (want.length !== list.children.length || want.some((li, i) => list.children[i] !== li)) list.replaceChildren(...want);
 }
 
 /** @param {string} key @param {() => void} onclick */

@@ -11,6 +11,7 @@ mod webdriver;
 use std::path::PathBuf;
 
 use shell::{Bus, Shell};
+use tether_protocol::control::Control;
 use tether_protocol::signal::EndReason;
 use tether_relay::store::{NewUser, Role, SqliteStore, Store};
 use tether_tests::viewer::{Viewer, ViewerOptions};
@@ -291,6 +292,49 @@ async fn share_code_consent_deny_then_allow_banner_tray_notifications_and_stop()
                 .any(|e| e.label == "Stop all sessions" && e.enabled)
     })
     .await;
+    // The supporter writes: a notification, a count on the banner's Chat button, which opens
+    // the main window with the message; the person answers there.
+    viewer
+        .send_control(&Control::Chat {
+            text: "Hello, I will look at the printer".into(),
+        })
+        .await;
+    let shown = shell.notification().await;
+    assert_eq!(shown.body, "Jane Doe: Hello, I will look at the printer");
+    d.window("banner.html").await;
+    d.text_where("#chat", |t| t == "Chat (1 new)").await;
+    d.click("#chat").await;
+    d.window(MAIN).await;
+    d.text_where(".chat-log", |t| {
+        t.contains("Jane Doe") && t.contains("Hello, I will look at the printer")
+    })
+    .await;
+    // On screen is read: the banner's count goes.
+    d.window("banner.html").await;
+    d.text_where("#chat", |t| t == "Chat").await;
+    d.window(MAIN).await;
+    d.click(&format!("#chat-{}", session_id.as_str())).await;
+    d.type_into_focus("Thanks, go ahead\u{E007}").await; // Enter sends
+    let answer = viewer
+        .control_where(|c| matches!(c, Control::Chat { .. }))
+        .await;
+    assert_eq!(
+        answer,
+        Control::Chat {
+            text: "Thanks, go ahead".into()
+        }
+    );
+    d.text_where(".chat-log", |t| {
+        t.contains("You") && t.contains("Thanks, go ahead")
+    })
+    .await;
+    snap(&d, &x, "main-chat").await;
+    assert_eq!(
+        d.a11y_violations().await,
+        Vec::<String>::new(),
+        "main window with a chat"
+    );
+
     // Pause input from the banner: it says so, and offers to resume.
     d.window("banner.html").await;
     d.click("#pause").await;
