@@ -218,10 +218,7 @@ impl Sessions {
                 // closes the peer connection and tells the relay itself.
                 let had_media = self.live.contains_key(&id);
                 self.forget(&id);
-                let end = SessionEnd {
-                    session_id: id,
-                    reason: signal::EndReason::EndedByAgent,
-                };
+                let end = SessionEnd::new(id, signal::EndReason::EndedByAgent);
                 if !had_media {
                     let _ = self.out_tx.send(Message::SessionEnd(end.clone()));
                 }
@@ -728,7 +725,7 @@ async fn attempt(
                     Message::SessionStart(s) if s.unattended && link.machine.is_none() => {
                         // Only an enrolled machine's policy can waive consent; refuse anything else.
                         tracing::warn!(session = %s.session_id, "refused an unattended session: this agent is not enrolled");
-                        let m = Message::SessionEnd(SessionEnd { session_id: s.session_id, reason: signal::EndReason::EndedByAgent });
+                        let m = Message::SessionEnd(SessionEnd::new(s.session_id, signal::EndReason::EndedByAgent));
                         if let Err(e) = tx.send(Ws::text(signal::encode(&m))).await {
                             return Ok(format!("connection lost: {e}"));
                         }

@@ -322,10 +322,7 @@ mod tests {
     }
 
     fn end(id: &str, reason: EndReason) -> ClientEvent {
-        ClientEvent::SessionEnded(SessionEnd {
-            session_id: SessionId::new(id).unwrap(),
-            reason,
-        })
+        ClientEvent::SessionEnded(SessionEnd::new(SessionId::new(id).unwrap(), reason))
     }
 
     #[test]

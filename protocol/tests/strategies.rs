@@ -214,10 +214,13 @@ pub fn message() -> impl Strategy<Value = Message> {
                     sdp_mline_index,
                 })
             }),
-        (sid(), end_reason()).prop_map(|(session_id, reason)| Message::SessionEnd(SessionEnd {
-            session_id,
-            reason
-        })),
+        (sid(), end_reason(), prop::option::of(any::<u32>())).prop_map(
+            |(session_id, reason, chat_messages)| Message::SessionEnd(SessionEnd {
+                session_id,
+                reason,
+                chat_messages,
+            })
+        ),
         (
             error_code(),
             text(),

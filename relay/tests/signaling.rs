@@ -135,17 +135,16 @@ async fn full_flow_from_code_to_session_end() {
     agent.send(&ice).await;
     assert_eq!(viewer.recv().await, ice);
 
-    // The viewer ends it; both hear the normalised reason.
+    // The viewer ends it, counting the chat messages; both hear the normalised reason, and no
+    // count (it is the relay's record, not the peer's news).
     viewer
         .send(&Message::SessionEnd(SessionEnd {
             session_id: sid.clone(),
             reason: EndReason::EndedByAgent,
+            chat_messages: Some(3),
         }))
         .await;
-    let expected = Message::SessionEnd(SessionEnd {
-        session_id: sid.clone(),
-        reason: EndReason::EndedByViewer,
-    });
+    let expected = Message::SessionEnd(SessionEnd::new(sid.clone(), EndReason::EndedByViewer));
     assert_eq!(agent.recv().await, expected);
     assert_eq!(viewer.recv().await, expected);
 
@@ -155,9 +154,11 @@ async fn full_flow_from_code_to_session_end() {
     let sessions = store.list_sessions(p.org_id, 10).unwrap();
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0].end_reason.as_deref(), Some("ended_by_viewer"));
-    let actions: Vec<String> = store
-        .list_audit(p.org_id, &AuditFilter::default())
-        .unwrap()
+    assert_eq!(sessions[0].chat_messages, Some(3), "only the count is kept");
+    let audit = store.list_audit(p.org_id, &AuditFilter::default()).unwrap();
+    let end = audit.iter().find(|e| e.action == "session_end").unwrap();
+    assert_eq!(end.detail["chat_messages"], 3, "{:?}", end.detail);
+    let actions: Vec<String> = audit
         .into_iter()
         .map(|e| format!("{}:{}", e.action, e.outcome))
         .collect();
@@ -411,10 +412,10 @@ async fn bad_frames_get_typed_errors_and_repeated_abuse_closes_the_socket() {
     };
     assert_eq!(e.code, ErrorCode::NotInSession);
     // Ending a session that is over is done already: no error, the next answer is the pong.
-    let over = Message::SessionEnd(SessionEnd {
-        session_id: SessionId::new("se_nope").unwrap(),
-        reason: EndReason::EndedByViewer,
-    });
+    let over = Message::SessionEnd(SessionEnd::new(
+        SessionId::new("se_nope").unwrap(),
+        EndReason::EndedByViewer,
+    ));
     viewer.send(&over).await;
     viewer.send(&Message::Ping(Ping { seq: 10 })).await;
     assert_eq!(viewer.recv().await, Message::Ping(Ping { seq: 10 }).pong());

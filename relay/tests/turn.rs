@@ -145,10 +145,10 @@ async fn a_sessions_credential_and_allocations_end_with_the_session() {
     peer.connect(relayed_addr).await.unwrap();
 
     viewer
-        .send(&Message::SessionEnd(SessionEnd {
-            session_id: start.session_id.clone(),
-            reason: EndReason::EndedByViewer,
-        }))
+        .send(&Message::SessionEnd(SessionEnd::new(
+            start.session_id.clone(),
+            EndReason::EndedByViewer,
+        )))
         .await;
     assert!(matches!(agent.recv().await, Message::SessionEnd(_)));
 

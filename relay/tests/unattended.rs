@@ -460,10 +460,10 @@ async fn an_uninstalled_machine_revokes_itself_with_its_key_only() {
 /// The viewer ends session `id`; both sides hear of it.
 async fn end_session(viewer: &mut Client, agent: &mut Client, id: SessionId) {
     viewer
-        .send(&Message::SessionEnd(SessionEnd {
-            session_id: id,
-            reason: EndReason::EndedByViewer,
-        }))
+        .send(&Message::SessionEnd(SessionEnd::new(
+            id,
+            EndReason::EndedByViewer,
+        )))
         .await;
     assert_eq!(agent.recv().await.kind(), "session_end");
     assert_eq!(viewer.recv().await.kind(), "session_end");

@@ -235,6 +235,12 @@ test("chat both ways between the viewer and the agent's terminal, with times and
   const after = agent.lines.all.length;
   agent.write("anyone there?\n");
   await agent.lines.waitFrom(after, (l) => l === "[chat] Not sent: no session is running.", "undelivered chat");
+
+  // The relay kept the count of the three messages, not what they said.
+  await page.getByRole("link", { name: "History" }).click();
+  const newest = page.locator("tbody tr").first();
+  const header = await page.locator("thead th").allTextContents();
+  assert.equal(await newest.locator("td").nth(header.indexOf("Chat messages")).textContent(), "3");
   await page.context().close();
 });
 

@@ -549,10 +549,10 @@ impl Viewer {
 
     /// Ends the session through the relay, as the supporter's "End" button does.
     pub fn end(&self) {
-        let _ = self.signal_out.send(Message::SessionEnd(SessionEnd {
-            session_id: self.session.session_id.clone(),
-            reason: signal::EndReason::EndedByViewer,
-        }));
+        let _ = self.signal_out.send(Message::SessionEnd(SessionEnd::new(
+            self.session.session_id.clone(),
+            signal::EndReason::EndedByViewer,
+        )));
     }
 
     /// Goes away abruptly, as a crashed viewer would: the media connection and the signaling

@@ -34,6 +34,8 @@ export interface SessionRecord {
   started_at: number;
   ended_at: number | null;
   end_reason: string | null;
+  /** Chat messages the session carried (their content is never stored). */
+  chat_messages: number | null;
 }
 
 /** One row of `/api/v1/users`. */

@@ -40,6 +40,11 @@ export class ChatPanel {
     this.root = h("section", { class: "chat card", hidden: true, "aria-labelledby": "chat-title" });
   }
 
+  /** Messages sent and received so far: the count the relay keeps (never their content). */
+  get count(): number {
+    return this.messages.length;
+  }
+
   /** Messages from the other computer not yet seen. */
   get unread(): number {
     return this.unreadCount;

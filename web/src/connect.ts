@@ -346,7 +346,7 @@ export class ConnectPage {
   private endLive(reason: string): void {
     const p = this.phase;
     if (p.kind !== "live") return;
-    this.signaling?.send({ type: "session_end", session_id: p.sessionId, reason });
+    this.signaling?.send({ type: "session_end", session_id: p.sessionId, reason, chat_messages: p.view.chatCount });
     p.view.dispose();
     p.session.close();
     this.phase = { kind: "ended" };

@@ -32,7 +32,7 @@ export async function renderHistory(root: HTMLElement, me: Me): Promise<void> {
       h(
         "tr",
         {},
-        ...["history.started", "history.host", "history.mode", "history.duration", "history.reason"].map((k) =>
+        ...["history.started", "history.host", "history.mode", "history.duration", "history.reason", "history.chat"].map((k) =>
           h("th", { scope: "col" }, t(k as Parameters<typeof t>[0])),
         ),
         canEnd ? h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, t("history.end"))) : null,
@@ -59,6 +59,7 @@ export async function renderHistory(root: HTMLElement, me: Me): Promise<void> {
         h("td", {}, r.mode === "control" ? t("session.control") : t("session.viewOnly")),
         h("td", {}, r.ended_at === null ? t("history.live") : duration(r.ended_at - r.started_at)),
         h("td", {}, r.end_reason ? reasonText(r.end_reason) : "—"),
+        h("td", { class: "num" }, r.chat_messages == null ? "—" : String(r.chat_messages)),
         canEnd ? h("td", {}, endButton) : null,
       ),
     );

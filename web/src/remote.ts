@@ -112,6 +112,11 @@ export class RemoteView {
     }
   }
 
+  /** Chat messages the session carried, either way. */
+  get chatCount(): number {
+    return this.chat.count;
+  }
+
   /** Updates the stats overlay. */
   onStats(s: LiveStats): void {
     this.lastStats = s;

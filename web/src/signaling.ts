@@ -22,7 +22,7 @@ export type ServerMessage =
     }
   | { type: "sdp"; session_id: string; kind: "offer" | "answer"; sdp: string }
   | { type: "ice"; session_id: string; candidate: string; sdp_mid?: string; sdp_mline_index?: number }
-  | { type: "session_end"; session_id: string; reason: string }
+  | { type: "session_end"; session_id: string; reason: string; chat_messages?: number }
   | { type: "consent_cancel"; request_id: string; reason: string }
   | { type: "error"; code: string; message: string; retry_after_ms?: number; request_id?: string }
   | { type: "ping"; seq: number }

@@ -120,6 +120,7 @@ pub async fn run(
         clipboard: None,
         window: Window::default(),
         heard,
+        chat_messages: 0,
     };
     let mut local = Some(local);
     let mut frames: Option<mpsc::Receiver<StreamEvent>> = None;
@@ -177,7 +178,10 @@ pub async fn run(
                 // The owner is gone; whatever it decided last stays in force.
                 _ => local = None,
             },
-            Some(text) = say.recv() => s.send_control(&Control::Chat { text }).await,
+            Some(text) = say.recv() => {
+                s.chat_messages += 1;
+                s.send_control(&Control::Chat { text }).await;
+            }
             _ = tick.tick() => s.on_tick().await,
         }
     };
@@ -191,8 +195,12 @@ pub async fn run(
             tracing::debug!(session = %id, "the viewer did not acknowledge the end in time");
         }
     }
-    if let Some(r) = reason {
-        end(&s.out, &id, r);
+    if let Some(reason) = reason {
+        let _ = s.out.send(Message::SessionEnd(SessionEnd {
+            session_id: id.clone(),
+            reason,
+            chat_messages: Some(s.chat_messages),
+        }));
     }
     // Keys first: the viewer may have vanished with some held.
     s.input.take();
@@ -202,10 +210,7 @@ pub async fn run(
 }
 
 fn end(out: &mpsc::UnboundedSender<Message>, id: &SessionId, reason: EndReason) {
-    let _ = out.send(Message::SessionEnd(SessionEnd {
-        session_id: id.clone(),
-        reason,
-    }));
+    let _ = out.send(Message::SessionEnd(SessionEnd::new(id.clone(), reason)));
 }
 
 /// How long an ending session waits for the viewer to acknowledge its `end`.
@@ -247,6 +252,8 @@ struct Session {
     window: Window,
     /// Shows the person a chat message from the supporter.
     heard: Box<dyn Fn(String) + Send + Sync>,
+    /// Chat messages so far, either way: the count the relay keeps.
+    chat_messages: u32,
 }
 
 impl Session {
@@ -445,7 +452,10 @@ impl Session {
                     tracing::debug!(session = %self.id, "clipboard text ignored: not a control session")
                 }
             },
-            Control::Chat { text } => (self.heard)(text),
+            Control::Chat { text } => {
+                self.chat_messages += 1;
+                (self.heard)(text);
+            }
             Control::End {} => return Err(EndReason::EndedByViewer),
             Control::Displays { .. } | Control::Stats(_) => {}
         }

@@ -516,6 +516,21 @@ pub struct SessionEnd {
     pub session_id: SessionId,
     /// Why.
     pub reason: EndReason,
+    /// From the party ending it: how many chat messages the session carried, either way. The
+    /// messages themselves travel peer to peer; the relay keeps only this count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_messages: Option<u32>,
+}
+
+impl SessionEnd {
+    /// The end of `session_id` for `reason`, with no chat count.
+    pub fn new(session_id: SessionId, reason: EndReason) -> SessionEnd {
+        SessionEnd {
+            session_id,
+            reason,
+            chat_messages: None,
+        }
+    }
 }
 
 /// Stable error codes carried by `error` messages.

@@ -65,10 +65,8 @@ async fn machine(
             Ok(Message::ShareCode(_)) if signed_in.send(t0.elapsed()).is_ok() => {}
             Ok(Message::SessionStart(s)) => {
                 let _ = started.send((id, Instant::now()));
-                let end = Message::SessionEnd(SessionEnd {
-                    session_id: s.session_id,
-                    reason: EndReason::EndedByAgent,
-                });
+                let end =
+                    Message::SessionEnd(SessionEnd::new(s.session_id, EndReason::EndedByAgent));
                 let _ = tx.send(Ws::text(signal::encode(&end))).await;
             }
             _ => {}

@@ -213,6 +213,7 @@ impl Hub {
                         started_at: crate::unix_millis(),
                         ended_at: None,
                         end_reason: None,
+                        chat_messages: None,
                     };
                     if let Err(e) = self.store.create_session(&record) {
                         tracing::error!(error = %e, "recording a session failed");
@@ -274,6 +275,7 @@ impl Hub {
                         viewer,
                         org_id,
                         lc: slot.lc,
+                        chat_messages: None,
                     },
                 );
                 if let Some(a) = st.agents.get_mut(&agent_id) {
@@ -303,7 +305,7 @@ impl Hub {
             return;
         };
         let outputs: Vec<Output> = std::iter::from_fn(|| s.lc.poll_output()).collect();
-        let (agent, viewer, org) = (s.agent, s.viewer, s.org_id);
+        let (agent, viewer, org, chat) = (s.agent, s.viewer, s.org_id, s.chat_messages);
         for out in outputs {
             let Output::SessionEnded {
                 session_id,
@@ -315,10 +317,7 @@ impl Hub {
             };
             self.metrics.inc(Counter::SessionsEnded);
             self.cfg.turn_grants.close(session_id.as_str());
-            let end = Message::SessionEnd(SessionEnd {
-                session_id: session_id.clone(),
-                reason,
-            });
+            let end = Message::SessionEnd(SessionEnd::new(session_id.clone(), reason));
             if let Some(a) = st.agents.get_mut(&agent) {
                 a.link.send(end.clone());
                 a.sessions.remove(&session_id);
@@ -330,10 +329,13 @@ impl Hub {
                 actor = format!("user:{}", v.principal.user_id);
             }
             let reason_str = wire_name(reason);
-            if let Err(e) =
-                self.store
-                    .end_session(org, session_id.as_str(), crate::unix_millis(), &reason_str)
-            {
+            if let Err(e) = self.store.end_session(
+                org,
+                session_id.as_str(),
+                crate::unix_millis(),
+                &reason_str,
+                chat,
+            ) {
                 tracing::error!(error = %e, "recording a session end failed");
             }
             self.audit(
@@ -341,7 +343,7 @@ impl Hub {
                 &actor,
                 "session_end",
                 "ok",
-                serde_json::json!({"session_id": session_id, "reason": reason_str, "duration_ms": duration.as_millis() as u64}),
+                serde_json::json!({"session_id": session_id, "reason": reason_str, "duration_ms": duration.as_millis() as u64, "chat_messages": chat}),
             );
         }
         if st.sessions.get(sid).is_some_and(|s| s.lc.is_closed()) {

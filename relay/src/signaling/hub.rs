@@ -161,6 +161,8 @@ pub(super) struct SessionEntry {
     pub viewer: ConnId,
     pub org_id: i64,
     pub lc: Lifecycle,
+    /// The chat count the party ending the session reported.
+    pub chat_messages: Option<u32>,
 }
 
 #[derive(Default)]
@@ -556,6 +558,7 @@ impl Hub {
                 .handle(Instant::now(), Event::End { reason })
                 .is_ok()
             {
+                session.chat_messages = end.chat_messages;
                 self.after_session_event(st, &sid);
             }
             return;

@@ -215,6 +215,9 @@ pub struct SessionRecord {
     pub ended_at: Option<i64>,
     /// Why it ended.
     pub end_reason: Option<String>,
+    /// How many chat messages it carried (never their content), as the party that ended it
+    /// counted them.
+    pub chat_messages: Option<u32>,
 }
 
 /// A member as listed for admins.
@@ -552,8 +555,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records a session's start.
     fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
-    /// Records a session's end (first end wins).
-    fn end_session(&self, org: OrgId, id: &str, at: i64, reason: &str) -> StoreResult<()>;
+    /// Records a session's end and its chat count (first end wins).
+    fn end_session(
+        &self,
+        org: OrgId,
+        id: &str,
+        at: i64,
+        reason: &str,
+        chat_messages: Option<u32>,
+    ) -> StoreResult<()>;
     /// Lists an organisation's sessions, newest first.
     fn list_sessions(&self, org: OrgId, limit: u32) -> StoreResult<Vec<SessionRecord>>;
 

@@ -16,6 +16,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../group_policies.sql")),
     M::up(include_str!("../totp_steps.sql")),
     M::up(include_str!("../operator_keys.sql")),
+    M::up(include_str!("../chat_count.sql")),
 ];
 
 /// SQLite-backed store.
@@ -482,10 +483,18 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn end_session(&self, org: OrgId, id: &str, at: i64, reason: &str) -> StoreResult<()> {
+    fn end_session(
+        &self,
+        org: OrgId,
+        id: &str,
+        at: i64,
+        reason: &str,
+        chat_messages: Option<u32>,
+    ) -> StoreResult<()> {
         self.db()?.execute(
-            "UPDATE sessions SET ended_at = ?3, end_reason = ?4 WHERE org_id = ?1 AND id = ?2 AND ended_at IS NULL",
-            params![org, id, at, reason],
+            "UPDATE sessions SET ended_at = ?3, end_reason = ?4, chat_messages = ?5
+             WHERE org_id = ?1 AND id = ?2 AND ended_at IS NULL",
+            params![org, id, at, reason, chat_messages],
         )?;
         Ok(())
     }
@@ -493,7 +502,8 @@ impl Store for SqliteStore {
     fn list_sessions(&self, org: OrgId, limit: u32) -> StoreResult<Vec<SessionRecord>> {
         let db = self.db()?;
         let mut stmt = db.prepare(
-            "SELECT id, org_id, viewer_id, hostname, mode, started_at, ended_at, end_reason
+            "SELECT id, org_id, viewer_id, hostname, mode, started_at, ended_at, end_reason,
+                    chat_messages
              FROM sessions WHERE org_id = ?1 ORDER BY started_at DESC LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![org, limit.min(500)], |r| {
@@ -506,6 +516,7 @@ impl Store for SqliteStore {
                 started_at: r.get(5)?,
                 ended_at: r.get(6)?,
                 end_reason: r.get(7)?,
+                chat_messages: r.get(8)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -77,12 +77,28 @@ fn queries_are_scoped_by_org() {
         started_at: 1,
         ended_at: None,
         end_reason: None,
+        chat_messages: None,
     })
     .unwrap();
     assert_eq!(s.list_sessions(acme, 10).unwrap().len(), 1);
     assert!(s.list_sessions(globex, 10).unwrap().is_empty());
-    s.end_session(globex, "s1", 5, "ended_by_admin").unwrap();
+    s.end_session(globex, "s1", 5, "ended_by_admin", None)
+        .unwrap();
     assert_eq!(s.list_sessions(acme, 10).unwrap()[0].ended_at, None);
+    // The right organisation ends it; the chat count is kept, and the first end wins.
+    s.end_session(acme, "s1", 6, "ended_by_viewer", Some(3))
+        .unwrap();
+    s.end_session(acme, "s1", 7, "ended_by_agent", Some(9))
+        .unwrap();
+    let ended = &s.list_sessions(acme, 10).unwrap()[0];
+    assert_eq!(
+        (
+            ended.ended_at,
+            ended.end_reason.as_deref(),
+            ended.chat_messages
+        ),
+        (Some(6), Some("ended_by_viewer"), Some(3))
+    );
 }
 
 #[test]
