@@ -128,10 +128,19 @@ pub async fn read_chat<R: Runtime>(
     Ok(())
 }
 
-/// Shows the main window, where the chats are (the banner's Chat button).
+/// Shows the main window, where the chats are (the banner's Chat button): the person is
+/// turning to them, so every chat is read.
 #[tauri::command]
-pub async fn show_chat<R: Runtime>(app: AppHandle<R>) -> Result<()> {
+pub async fn show_chat<R: Runtime>(app: AppHandle<R>, shared: State<'_, Shared>) -> Result<()> {
+    let mut changed = false;
+    for s in &mut lock(&shared.status).sessions {
+        // Every session's, so no short-circuit.
+        changed |= std::mem::take(&mut s.unread) > 0;
+    }
     windows::show_main(&app);
+    if changed {
+        agent::publish(&app);
+    }
     Ok(())
 }
 

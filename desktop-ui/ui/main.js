@@ -85,6 +85,8 @@ function sessionItem(s) {
   const note = el("p");
   note.setAttribute("role", "alert");
   form.append(label, input, send);
+  // Turning to the chat reads it.
+  input.addEventListener("focus", () => markRead(s.id));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     if (!input.value.trim()) return;
@@ -101,6 +103,12 @@ function sessionItem(s) {
   const item = { li, line, buttons, heading, log, label, input, send, note };
   items.set(s.id, item);
   return item;
+}
+
+/** Marks a session's chat read, if it has news. @param {string} id */
+function markRead(id) {
+  const s = status?.sessions.find((/** @type {any} */ x) => x.id === id);
+  if (s?.unread > 0) invoke("read_chat", { sessionId: id }).catch(() => {});
 }
 
 /** "10:42" in the page's language. @param {number} ms */
@@ -149,8 +157,6 @@ function renderSessions() {
           })),
     );
     it.log.scrollTop = it.log.scrollHeight;
-    // On screen is read.
-    if (s.unread > 0 && document.visibilityState === "visible") invoke("read_chat", { sessionId: s.id }).catch(() => {});
     return it.li;
   });
   // Moving a list item would take the focus from the message being typed: only when needed.
