@@ -3,6 +3,7 @@
 //! * [`signal`] — the JSON signaling messages exchanged over the relay's WebSockets.
 //! * [`input`] — the binary frames of the `pointer` and `input` data channels.
 //! * [`control`] — the JSON messages of the `control` data channel.
+//! * [`files`] — the messages of the `files` data channel, and the rules for file names.
 //! * [`keymap`] — W3C `KeyboardEvent.code` ↔ USB HID usage table for physical keys.
 //! * [`share_code`] — the 10-digit code an end user reads to a supporter.
 //! * [`lifecycle`] — the sans-IO state machine of one share code's session, as the relay sees it.
@@ -14,6 +15,7 @@
 
 pub mod control;
 pub mod error;
+pub mod files;
 pub mod input;
 pub mod keymap;
 pub mod lifecycle;
