@@ -12,6 +12,7 @@ pub mod clipboard;
 pub mod consent;
 pub mod encode;
 pub mod error;
+pub mod files;
 pub mod input;
 pub mod machine;
 pub mod permissions;

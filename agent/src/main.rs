@@ -16,7 +16,7 @@ use tether_agent::relay_client::{self, ClientConfig, ClientEvent};
 use tether_agent::session::SessionConfig;
 use tether_agent::stream::StreamSettings;
 use tether_protocol::reconnect::Backoff;
-use tether_protocol::signal::EndReason;
+use tether_protocol::signal::{EndReason, Mode};
 use tokio::sync::mpsc;
 
 #[derive(Parser)]
@@ -70,6 +70,9 @@ struct MediaArgs {
     /// Video codec: `h264` (every browser) or `vp8`.
     #[arg(long, default_value = "h264")]
     codec: Codec,
+    /// Where files the supporter sends land (default: your Downloads folder).
+    #[arg(long, value_name = "DIR")]
+    downloads: Option<PathBuf>,
 }
 
 impl MediaArgs {
@@ -89,6 +92,7 @@ impl MediaArgs {
                 codec: self.codec,
                 ..defaults.stream
             },
+            downloads: self.downloads,
         }
     }
 }
@@ -287,6 +291,21 @@ fn execute(cli: Cli, found_display: bool, stop: Option<platform::StopSignal>) ->
             }
         }
     }
+}
+
+/// A size for people: `512 bytes`, `12.3 kB`, `4.1 MB`, `1.0 GB`.
+fn bytes_text(n: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if n < 1000 {
+        return format!("{n} bytes");
+    }
+    let mut v = n as f64 / 1000.0;
+    let mut unit = 0;
+    while v >= 999.95 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
 }
 
 /// Why a session ended, for the person at the computer.
@@ -574,6 +593,10 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
         ConsentUi::Deny => (Box::new(DenyPrompt), None),
     };
     let at_terminal = chat.is_some();
+    let downloads = cfg
+        .media
+        .as_ref()
+        .and_then(|m| m.downloads.clone().or_else(platform::downloads_dir));
     let mut supporters = std::collections::HashMap::new();
     let printer = tokio::spawn(async move {
         while let Some(ev) = rx.recv().await {
@@ -594,13 +617,18 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
                     s.peer.org.map(|o| format!(" of {o}")).unwrap_or_default(),
                     s.mode,
                     if s.unattended { ", unattended" } else { "" },
-                    if at_terminal {
-                        format!(
+                    match (&downloads, s.mode) {
+                        (Some(dir), Mode::Control) if at_terminal => format!(
+                            " To write to {}, type a message and press Enter. Files {0} sends \
+                             land in {}.",
+                            s.peer.name,
+                            dir.display()
+                        ),
+                        _ if at_terminal => format!(
                             " To write to {}, type a message and press Enter.",
                             s.peer.name
-                        )
-                    } else {
-                        String::new()
+                        ),
+                        _ => String::new(),
                     }
                 ),
                 ClientEvent::Chat { session_id, text } => format!(
@@ -610,6 +638,21 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
                         .map_or("Supporter", String::as_str)
                 ),
                 ClientEvent::ChatNotSent { reason } => format!("[chat] Not sent: {reason}."),
+                ClientEvent::FileReceived {
+                    session_id,
+                    path,
+                    size,
+                } => format!(
+                    "[file] Received from {}: {} ({}).",
+                    supporters
+                        .get(&session_id)
+                        .map_or("your supporter", String::as_str),
+                    path.display(),
+                    bytes_text(size)
+                ),
+                ClientEvent::FileFailed { name, reason, .. } => {
+                    format!("[file] Not received: {name} ({reason}).")
+                }
                 ClientEvent::SessionEnded(s) => {
                     format!("Session {} ended: {}.", s.session_id, end_text(s.reason))
                 }

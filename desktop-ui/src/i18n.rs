@@ -163,6 +163,16 @@ pub fn ended(lang: Lang, who: &str) -> String {
     }
 }
 
+/// "Jane Doe sent you /home/jane/Downloads/report.pdf".
+pub fn received(lang: Lang, who: &str, path: &str) -> String {
+    match lang {
+        Lang::En => format!("{who} sent you {path}"),
+        Lang::Fr => format!("{who} vous a envoyé {path}"),
+        Lang::De => format!("{who} hat Ihnen {path} gesendet"),
+        Lang::Nl => format!("{who} heeft u {path} gestuurd"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

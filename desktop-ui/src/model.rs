@@ -141,6 +141,13 @@ pub enum Notice {
         /// The supporter's name.
         name: String,
     },
+    /// A file from the supporter arrived.
+    FileReceived {
+        /// The supporter's name.
+        name: String,
+        /// Where the file is.
+        path: String,
+    },
     /// The supporter wrote.
     Chat {
         /// The supporter's name.
@@ -223,7 +230,15 @@ impl Status {
                     text,
                 })
             }
-            ClientEvent::ChatNotSent { .. } | ClientEvent::RelayError(_) => None,
+            ClientEvent::FileReceived {
+                session_id, path, ..
+            } => Some(Notice::FileReceived {
+                name: self.session_mut(&session_id)?.name.clone(),
+                path: path.display().to_string(),
+            }),
+            ClientEvent::FileFailed { .. }
+            | ClientEvent::ChatNotSent { .. }
+            | ClientEvent::RelayError(_) => None,
             ClientEvent::Disconnected { reason, retry_in } => {
                 self.connection = Connection::Reconnecting {
                     reason,

@@ -1,5 +1,5 @@
-//! Desktop notifications when a session starts or ends or the supporter writes, so the person at
-//! the machine knows even with the main window hidden.
+//! Desktop notifications when a session starts or ends, the supporter writes or sends a file, so
+//! the person at the machine knows even with the main window hidden.
 
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_notification::NotificationExt;
@@ -14,6 +14,7 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, n: &Notice) {
         Notice::SessionStarted { name, control } => i18n::connected(lang, name, *control),
         Notice::SessionEnded { name } => i18n::ended(lang, name),
         Notice::Chat { name, text } => format!("{name}: {text}"),
+        Notice::FileReceived { name, path } => i18n::received(lang, name, path),
     };
     if let Err(e) = app
         .notification()

@@ -1,11 +1,13 @@
 //! `docs/PROTOCOL.md` must match the code: every ```json block in it decodes as a signaling
 //! message, every message type has an example, and every line of a ```frames block (hex bytes,
-//! then the event as JSON) round-trips through the input codec, and every ```control block
-//! decodes as a control message, with every control type shown.
+//! then the event as JSON) round-trips through the input codec, every ```control block
+//! decodes as a control message, with every control type shown, and every ```files block
+//! decodes as a message of the files channel, with every type shown.
 
 use std::collections::BTreeSet;
 
 use tether_protocol::control::{self, CONTROL_TYPES};
+use tether_protocol::files;
 use tether_protocol::input::InputEvent;
 use tether_protocol::signal::{self, MESSAGE_TYPES};
 
@@ -94,4 +96,24 @@ fn every_control_example_decodes() {
             "docs/PROTOCOL.md has no example of control `{t}`"
         );
     }
+}
+
+#[test]
+fn every_files_example_decodes() {
+    let md = protocol_md();
+    let mut seen = BTreeSet::new();
+    for block in blocks(&md, "files") {
+        let msg = files::decode(block.trim().as_bytes()).unwrap_or_else(|e| panic!("{e}: {block}"));
+        assert_eq!(files::decode(files::encode(&msg).as_bytes()).unwrap(), msg);
+        let v: serde_json::Value = serde_json::from_str(&files::encode(&msg)).unwrap();
+        seen.insert(v["type"].as_str().unwrap().to_owned());
+    }
+    let all = [
+        "file",
+        "file_end",
+        "file_cancel",
+        "file_saved",
+        "file_error",
+    ];
+    assert_eq!(seen, all.iter().map(|t| t.to_string()).collect());
 }

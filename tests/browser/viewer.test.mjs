@@ -3,7 +3,10 @@
 // loopback). Each state is saved as a screenshot under target/e2e-artifacts/browser/.
 
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 
 import {
@@ -32,13 +35,16 @@ const QUADRANTS = [
 ];
 
 let xvfb, probe, relay, agent, browser;
+/** Where the shared agent puts the files it receives. */
+let downloads;
 const cspErrors = [];
 
 before(async () => {
   xvfb = await startXvfb(W, H);
   probe = await startProbe(xvfb.display);
   relay = await startRelay();
-  agent = await startAgent(relay.url, xvfb.display);
+  downloads = mkdtempSync(join(tmpdir(), "tether-downloads-"));
+  agent = await startAgent(relay.url, xvfb.display, ["--downloads", downloads]);
   await agent.code();
   browser = await startBrowser();
 });
@@ -47,6 +53,7 @@ after(async () => {
   await browser?.close();
   agent?.stop();
   relay?.stop();
+  if (downloads) rmSync(downloads, { recursive: true, force: true });
   xvfb?.proc.kill();
   // The probe exits with its X server.
 });
@@ -244,6 +251,40 @@ test("chat both ways between the viewer and the agent's terminal, with times and
   await page.context().close();
 });
 
+test("files go to the other computer's Downloads, checked on arrival, never over another file", async () => {
+  const page = await signedIn("files");
+  const from = await enterCode(page);
+  await agent.answer(from, "c");
+  await waitForScene(page);
+  // The person is told where files will land.
+  await agent.lines.waitFrom(from, (l) => l.includes(`Files Jane Doe sends land in ${downloads}.`), "where files land");
+  writeFileSync(join(downloads, "notes.txt"), "the person's own");
+
+  // Two files at once: a small one whose name is taken, and 24 MiB in hundreds of pieces.
+  await page.getByRole("button", { name: "Files" }).click();
+  const big = randomBytes(24 * 1024 * 1024 + 123);
+  await page.getByLabel("Choose files").setInputFiles([
+    { name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("from the supporter") },
+    { name: "big.bin", mimeType: "application/octet-stream", buffer: big },
+  ]);
+  await page.getByText("Saved as notes (1).txt").waitFor();
+  await page.getByText("Saved as big.bin").waitFor({ timeout: 60_000 });
+  await shot(page, "files-1-saved");
+  assert.equal(readFileSync(join(downloads, "notes.txt"), "utf8"), "the person's own");
+  assert.equal(readFileSync(join(downloads, "notes (1).txt"), "utf8"), "from the supporter");
+  assert.ok(readFileSync(join(downloads, "big.bin")).equals(big), "big.bin arrived whole");
+  assert.deepEqual(readdirSync(downloads).sort(), ["big.bin", "notes (1).txt", "notes.txt"], "no temporary file left");
+  await agent.lines.waitFrom(from, (l) => l === `[file] Received from Jane Doe: ${join(downloads, "big.bin")} (25.2 MB).`, "the arrival at the terminal");
+
+  // A name the other computer cannot use is refused with the reason, and nothing is written.
+  await page.getByLabel("Choose files").setInputFiles([{ name: "aux.txt", mimeType: "text/plain", buffer: Buffer.from("x") }]);
+  await page.getByText("Not sent: that name cannot be used on the other computer").waitFor();
+  assert.ok(!existsSync(join(downloads, "aux.txt")));
+  assert.equal(readdirSync(downloads).length, 3);
+  await endSession(page);
+  await page.context().close();
+});
+
 test("a view-only session injects nothing", async () => {
   const page = await signedIn("view");
   const from = await enterCode(page, "view");
@@ -251,6 +292,8 @@ test("a view-only session injects nothing", async () => {
   await waitForScene(page);
   await page.getByText("View only", { exact: true }).waitFor();
   await shot(page, "view-1-live");
+  // Looking is not changing: no files to that computer.
+  assert.equal(await page.getByRole("button", { name: "Files" }).count(), 0);
 
   const mark = probe.lines.all.length;
   const p = await pagePoint(page, 200, 150);

@@ -3,6 +3,7 @@
 
 import { ChatPanel } from "./chat";
 import { field, h, replace } from "./dom";
+import { FileSender, FilesPanel } from "./files";
 import { DOM_DELTA_PIXEL, toRemote, wheelUnits } from "./geometry";
 import { t } from "./i18n";
 import { buttonFromDom, textEvents } from "./input";
@@ -33,6 +34,8 @@ export class RemoteView {
   private readonly statsBox: HTMLElement;
   private readonly clipBox: HTMLElement;
   private readonly chat: ChatPanel;
+  /** Control sessions only: files to the other computer. */
+  private readonly files: FilesPanel | null;
   private readonly banner: HTMLElement;
   private displays: RemoteDisplay[] = [];
   private active = 0;
@@ -62,14 +65,22 @@ export class RemoteView {
     this.statsBox = h("dl", { class: "stats", hidden: true, "aria-live": "off" });
     this.clipBox = h("section", { class: "clip card", hidden: true, "aria-labelledby": "clip-title" });
     this.chat = new ChatPanel(ctx.host, (text) => ctx.session.chat(text), () => this.renderToolbar());
+    this.files = ctx.control
+      ? new FilesPanel(
+          ctx.host,
+          new FileSender(ctx.session.filesChannel, () => this.files?.render()),
+          () => this.renderToolbar(),
+        )
+      : null;
     this.banner = h("p", { class: "banner", role: "status", hidden: true });
     this.root = h(
       "div",
       { class: "remote" },
       this.toolbar,
       this.banner,
-      h("div", { class: "stage-wrap" }, this.stage, this.statsBox, this.clipBox, this.chat.root),
+      h("div", { class: "stage-wrap" }, this.stage, this.statsBox, this.clipBox, this.chat.root, this.files?.root),
     );
+    if (this.files) this.acceptDrops(this.files);
     this.renderToolbar();
     const shown = (): void => {
       if (this.firstFrame) return;
@@ -128,6 +139,7 @@ export class RemoteView {
     this.renderToolbar();
     if (!this.clipBox.hidden) this.renderClipboard();
     if (this.chat.open) this.chat.render();
+    this.files?.render();
     if (this.showStats) this.renderStats();
   }
 
@@ -215,6 +227,12 @@ export class RemoteView {
     if (unread > 0) {
       chat.append(" ", h("span", { class: "unread", "aria-label": t("chat.unread", { n: unread }) }, String(unread)));
     }
+    const files = this.files
+      ? toggle(t("session.files"), this.files.open, () => {
+          this.files?.toggle();
+          this.renderToolbar();
+        })
+      : null;
     const stats = toggle(t("session.stats"), this.showStats, () => {
       this.showStats = !this.showStats;
       this.statsBox.hidden = !this.showStats;
@@ -240,6 +258,7 @@ export class RemoteView {
       h("span", { class: "compact" }, field(t("session.quality"), quality)),
       h("span", { class: "compact" }, field(t("session.fps"), fps)),
       chat,
+      files,
       clip,
       lock,
       full,
@@ -318,6 +337,24 @@ export class RemoteView {
       note,
       close,
     );
+  }
+
+  /** Files dropped anywhere on the session go to the other computer. */
+  private acceptDrops(panel: FilesPanel): void {
+    const wrap = this.root;
+    const hasFiles = (ev: DragEvent): boolean => ev.dataTransfer?.types.includes("Files") ?? false;
+    this.listen(wrap, "dragover", (ev: DragEvent) => {
+      if (!hasFiles(ev)) return;
+      ev.preventDefault();
+      if (ev.dataTransfer) ev.dataTransfer.dropEffect = "copy";
+    });
+    this.listen(wrap, "drop", (ev: DragEvent) => {
+      if (!hasFiles(ev) || !ev.dataTransfer) return;
+      ev.preventDefault();
+      panel.toggle(true);
+      panel.sender.queue(Array.from(ev.dataTransfer.files));
+      this.renderToolbar();
+    });
   }
 
   private sendChord(codes: readonly string[]): void {

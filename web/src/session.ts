@@ -75,6 +75,8 @@ export class RemoteSession {
   private readonly pointer: RTCDataChannel;
   private readonly input: RTCDataChannel;
   private readonly controlChannel: RTCDataChannel;
+  /** Files to the agent: reliable and ordered, binary pieces between JSON messages. */
+  readonly filesChannel: RTCDataChannel;
   private remoteSet = false;
   private pendingIce: RTCIceCandidateInit[] = [];
   private statsTimer: number | undefined;
@@ -104,6 +106,8 @@ export class RemoteSession {
     this.pointer = this.pc.createDataChannel("pointer", { ordered: false, maxRetransmits: 0 });
     this.input = this.pc.createDataChannel("input", { ordered: true });
     this.controlChannel = this.pc.createDataChannel("control", { ordered: true });
+    this.filesChannel = this.pc.createDataChannel("files", { ordered: true });
+    this.filesChannel.binaryType = "arraybuffer";
     for (const ch of [this.pointer, this.input]) ch.binaryType = "arraybuffer";
     this.controlChannel.onmessage = (ev) => {
       if (this.closed) return;

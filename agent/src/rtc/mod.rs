@@ -85,6 +85,8 @@ pub enum ChannelKind {
     Input,
     /// JSON control messages, both ways.
     Control,
+    /// File transfers: reliable and ordered, read with back-pressure ([`PeerEvent::FilesOpen`]).
+    Files,
 }
 
 impl ChannelKind {
@@ -93,6 +95,7 @@ impl ChannelKind {
             "pointer" => Some(ChannelKind::Pointer),
             "input" => Some(ChannelKind::Input),
             "control" => Some(ChannelKind::Control),
+            "files" => Some(ChannelKind::Files),
             _ => None,
         }
     }
@@ -165,6 +168,9 @@ pub enum PeerEvent {
     Message(ChannelKind, BytesMut),
     /// A protocol data channel closed.
     ChannelClosed(ChannelKind),
+    /// The `files` channel opened: its messages come on the receiver, which holds a few; while
+    /// it is full the channel is not read, and SCTP slows the sender down.
+    FilesOpen(Channel, mpsc::Receiver<crate::files::Frame>),
 }
 
 /// Round-trip time, loss and path, from the stack's statistics.
@@ -468,6 +474,10 @@ impl PeerConnectionEventHandler for Handler {
             return;
         };
         let events = self.events.clone();
+        if kind == ChannelKind::Files {
+            tokio::spawn(read_files(dc, events));
+            return;
+        }
         tokio::spawn(async move {
             while let Some(ev) = dc.poll().await {
                 let out = match ev {
@@ -483,4 +493,37 @@ impl PeerConnectionEventHandler for Handler {
             let _ = events.send(PeerEvent::ChannelClosed(kind));
         });
     }
+}
+
+/// How many messages of the `files` channel wait for the disk before the channel is not read.
+const FILES_QUEUE: usize = 16;
+
+/// Reads the `files` channel into a bounded queue, so a slow receiver throttles the sender.
+async fn read_files(dc: Arc<dyn DataChannel>, events: mpsc::UnboundedSender<PeerEvent>) {
+    let (tx, rx) = mpsc::channel(FILES_QUEUE);
+    let mut rx = Some(rx);
+    while let Some(ev) = dc.poll().await {
+        match ev {
+            DataChannelEvent::OnOpen => {
+                if let Some(rx) = rx.take()
+                    && events
+                        .send(PeerEvent::FilesOpen(Channel(dc.clone()), rx))
+                        .is_err()
+                {
+                    return;
+                }
+            }
+            DataChannelEvent::OnMessage(m) => {
+                let frame = crate::files::Frame {
+                    text: m.is_string,
+                    data: m.data.freeze(),
+                };
+                // Nobody receives files in this session: drop them.
+                let _ = tx.send(frame).await;
+            }
+            DataChannelEvent::OnClose => break,
+            _ => {}
+        }
+    }
+    let _ = events.send(PeerEvent::ChannelClosed(ChannelKind::Files));
 }

@@ -1,6 +1,6 @@
 //! One remote-support session on the agent: the peer connection ([`crate::rtc`]), the capture →
 //! encode thread ([`crate::stream`]), the input thread ([`crate::input::InputWorker`]) and the
-//! control channel, driven by one `select!` loop.
+//! control and files channels, driven by one `select!` loop.
 //!
 //! The loop starts on `session_start` and ends when the relay or the viewer ends the session,
 //! the media connection fails, or the owner drops the inbound channel (the user pressed Stop).
@@ -11,6 +11,8 @@
 
 pub mod rate;
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tether_protocol::control::{self, Control};
@@ -22,7 +24,9 @@ use tokio::sync::{mpsc, watch};
 
 use crate::capture::DisplayInfo;
 use crate::clipboard::ClipboardSync;
+use crate::files::{self, FileNote, Inbox};
 use crate::input::{InputWorker, NativeInjector};
+use crate::machine::platform;
 use crate::rtc::{Candidate, Channel, ChannelKind, LinkState, Peer, PeerEvent, PeerSettings};
 use crate::stream::{FrameKind, Stream, StreamCommand, StreamEvent, StreamSettings};
 use rate::{Feedback, RateControl};
@@ -38,6 +42,8 @@ pub struct SessionConfig {
     pub relay_only: bool,
     /// Starting stream settings.
     pub stream: StreamSettings,
+    /// Where files the supporter sends land; `None` for the person's Downloads folder.
+    pub downloads: Option<PathBuf>,
 }
 
 impl Default for SessionConfig {
@@ -47,6 +53,7 @@ impl Default for SessionConfig {
             bind: PeerSettings::default_bind(),
             relay_only: false,
             stream: StreamSettings::default(),
+            downloads: None,
         }
     }
 }
@@ -60,14 +67,23 @@ pub struct LocalControl {
     pub view_only: bool,
 }
 
+/// What a session tells the person at the machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// A chat message from the supporter.
+    Chat(String),
+    /// A file the supporter sent arrived, or did not.
+    File(FileNote),
+}
+
 /// The session's side of what passes between it and the person at the machine.
 pub struct Owner {
     /// Their decisions about the supporter's input.
     pub local: watch::Receiver<LocalControl>,
     /// Chat messages they typed, for the supporter.
     pub say: mpsc::UnboundedReceiver<String>,
-    /// Shows them a chat message from the supporter.
-    pub heard: Box<dyn Fn(String) + Send + Sync>,
+    /// Tells them something.
+    pub notify: Arc<dyn Fn(Note) + Send + Sync>,
 }
 
 /// Runs one session until it ends. `inbound` carries the relay's `sdp`, `ice` and
@@ -83,7 +99,7 @@ pub async fn run(
     let Owner {
         local,
         mut say,
-        heard,
+        notify,
     } = owner;
     let id = start.session_id.clone();
     let (ev_tx, mut events) = mpsc::unbounded_channel();
@@ -119,7 +135,8 @@ pub async fn run(
         applied: None,
         clipboard: None,
         window: Window::default(),
-        heard,
+        notify,
+        files: None,
         chat_messages: 0,
     };
     let mut local = Some(local);
@@ -204,6 +221,10 @@ pub async fn run(
     }
     // Keys first: the viewer may have vanished with some held.
     s.input.take();
+    // A file still arriving is deleted.
+    if let Some(f) = s.files.take() {
+        f.abort();
+    }
     s.clipboard.take();
     s.stream.take();
     s.peer.close().await;
@@ -250,8 +271,10 @@ struct Session {
     applied: Option<rate::Target>,
     clipboard: Option<(ClipboardSync, mpsc::UnboundedReceiver<String>)>,
     window: Window,
-    /// Shows the person a chat message from the supporter.
-    heard: Box<dyn Fn(String) + Send + Sync>,
+    /// Tells the person at the machine something.
+    notify: Arc<dyn Fn(Note) + Send + Sync>,
+    /// Receives the supporter's files, while the `files` channel is open.
+    files: Option<tokio::task::JoinHandle<()>>,
     /// Chat messages so far, either way: the count the relay keeps.
     chat_messages: u32,
 }
@@ -364,6 +387,17 @@ impl Session {
                 }
             }
             PeerEvent::ChannelOpen(..) => {}
+            PeerEvent::FilesOpen(ch, frames) => {
+                // Files go to control sessions only: viewing is looking, not changing.
+                let inbox = self
+                    .control_mode
+                    .then(|| self.cfg.downloads.clone().or_else(platform::downloads_dir))
+                    .flatten()
+                    .map(Inbox::new);
+                let notify = self.notify.clone();
+                let note = move |n| notify(Note::File(n));
+                self.files = Some(tokio::spawn(files::receive(ch, frames, inbox, note)));
+            }
             PeerEvent::Message(ChannelKind::Control, data) => return self.on_control(&data),
             PeerEvent::Message(_, data) => match InputEvent::decode(&data) {
                 Ok(ev) => self.on_input(ev),
@@ -454,7 +488,7 @@ impl Session {
             },
             Control::Chat { text } => {
                 self.chat_messages += 1;
-                (self.heard)(text);
+                (self.notify)(Note::Chat(text));
             }
             Control::End {} => return Err(EndReason::EndedByViewer),
             Control::Displays { .. } | Control::Stats(_) => {}

@@ -229,6 +229,42 @@ pub fn service_log_path() -> Option<PathBuf> {
     cfg!(target_os = "windows").then(|| program_data().join("Tether").join("agent.log"))
 }
 
+/// The person's Downloads folder, where files from the supporter land: `%USERPROFILE%\Downloads`,
+/// `~/Downloads`, or on Linux the XDG user directory (`XDG_DOWNLOAD_DIR` in
+/// `~/.config/user-dirs.dirs`) when it is set.
+pub fn downloads_dir() -> Option<PathBuf> {
+    if cfg!(target_os = "windows") {
+        return std::env::var_os("USERPROFILE").map(|h| PathBuf::from(h).join("Downloads"));
+    }
+    let home = PathBuf::from(std::env::var_os("HOME")?);
+    if cfg!(target_os = "linux") {
+        let config = std::env::var_os("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .unwrap_or_else(|| home.join(".config"));
+        if let Ok(dirs) = std::fs::read_to_string(config.join("user-dirs.dirs"))
+            && let Some(dir) = xdg_download_dir(&dirs, &home)
+        {
+            return Some(dir);
+        }
+    }
+    Some(home.join("Downloads"))
+}
+
+/// `XDG_DOWNLOAD_DIR` from a `user-dirs.dirs` file: `"$HOME/…"` or an absolute path.
+fn xdg_download_dir(dirs: &str, home: &Path) -> Option<PathBuf> {
+    let value = dirs
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("XDG_DOWNLOAD_DIR="))?;
+    let value = value.trim().trim_matches('"');
+    let path = match value.strip_prefix("$HOME") {
+        Some(rest) => home.join(rest.trim_start_matches('/')),
+        None => PathBuf::from(value),
+    };
+    // "$HOME/" alone means the feature is off: files would land loose in the home folder.
+    (path.is_absolute() && path != home).then_some(path)
+}
+
 /// Where an agent run at a terminal writes its log: the person's own log folder
 /// (`%LOCALAPPDATA%\Tether`, `~/Library/Logs/Tether`, `$XDG_STATE_HOME/tether` or
 /// `~/.local/state/tether`).
@@ -309,6 +345,24 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
+
+    #[test]
+    fn the_xdg_download_folder_is_read_as_the_desktop_writes_it() {
+        let home = Path::new("/home/jane");
+        let file = "# written by xdg-user-dirs-update\nXDG_DESKTOP_DIR=\"$HOME/Desktop\"\nXDG_DOWNLOAD_DIR=\"$HOME/Téléchargements\"\n";
+        assert_eq!(
+            xdg_download_dir(file, home),
+            Some(PathBuf::from("/home/jane/Téléchargements"))
+        );
+        assert_eq!(
+            xdg_download_dir("XDG_DOWNLOAD_DIR=\"/data/dl\"", home),
+            Some(PathBuf::from("/data/dl"))
+        );
+        // Turned off ("$HOME/"), relative, or absent: the default applies.
+        for off in ["XDG_DOWNLOAD_DIR=\"$HOME/\"", "XDG_DOWNLOAD_DIR=\"dl\"", ""] {
+            assert_eq!(xdg_download_dir(off, home), None, "{off}");
+        }
+    }
 
     #[test]
     fn private_files_and_folders_are_the_owners_alone() {

@@ -2,26 +2,28 @@
 //! about consent requests, follows sessions, and reconnects with the protocol's backoff machine
 //! after a relay restart or a network loss — forever, until told to stop.
 
-use std::collections::{HashMap, HashSet};
+mod sessions;
+
+use sessions::Sessions;
+
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
-use tether_protocol::control;
 use tether_protocol::reconnect::{Backoff, Reconnect};
 use tether_protocol::signal::{
     self, ChallengeResponse, ConsentResponse, Decision, ErrorMessage, Hello, Message, Ping,
-    RenewCode, RequestId, SessionEnd, SessionId, SessionStart, ShareCodeIssued,
+    RequestId, SessionEnd, SessionId, SessionStart, ShareCodeIssued,
 };
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message as Ws;
 
-use crate::banner::{self, Banner};
 use crate::consent::{ConsentPrompt, PromptFuture};
 use crate::error::{Error, Result};
 use crate::machine::MachineIdentity;
-use crate::session::{self, LocalControl, SessionConfig};
+use crate::session::SessionConfig;
 
 /// What the client reports to its owner (the CLI or the desktop app).
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +44,24 @@ pub enum ClientEvent {
         session_id: SessionId,
         /// The message.
         text: String,
+    },
+    /// A file from the supporter arrived and was verified.
+    FileReceived {
+        /// The session.
+        session_id: SessionId,
+        /// Where it is.
+        path: std::path::PathBuf,
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// A file from the supporter did not arrive (cancelled, refused or failed).
+    FileFailed {
+        /// The session.
+        session_id: SessionId,
+        /// The name it was sent under.
+        name: String,
+        /// Why.
+        reason: String,
     },
     /// A chat message the person typed could not be sent.
     ChatNotSent {
@@ -105,158 +125,6 @@ pub struct ClientConfig {
     /// Whether somebody is signed in at the machine, as the relay's policies need to know;
     /// `None` reports yes, the safe reading.
     pub local_user: Option<bool>,
-}
-
-/// The sessions this client runs, which outlive any one relay connection: media flows peer to
-/// peer, so a relay restart does not end them.
-struct Sessions {
-    media: Option<SessionConfig>,
-    /// Every session that started and has not ended, with or without media.
-    started: HashSet<SessionId>,
-    live: HashMap<SessionId, LiveSession>,
-    /// The on-screen banners of unattended sessions, taken down when they end.
-    banners: HashMap<SessionId, Banner>,
-    out_tx: mpsc::UnboundedSender<Message>,
-    out_rx: mpsc::UnboundedReceiver<Message>,
-    /// The owner's events, for what sessions tell it themselves (chat).
-    events: mpsc::UnboundedSender<ClientEvent>,
-}
-
-/// The handles of a session running media here.
-struct LiveSession {
-    inbound: mpsc::UnboundedSender<Message>,
-    local: watch::Sender<LocalControl>,
-    say: mpsc::UnboundedSender<String>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-/// How long stopping the agent waits for its sessions to say goodbye to their viewers.
-const END_GRACE: Duration = Duration::from_secs(2);
-
-impl Sessions {
-    fn start(&mut self, s: &SessionStart) {
-        self.started.insert(s.session_id.clone());
-        let Some(cfg) = self.media.clone() else {
-            return;
-        };
-        if s.unattended {
-            let text = banner::text(&s.peer.name, s.peer.org.as_deref());
-            let shown = Banner::show(cfg.display_server.as_deref(), &text);
-            self.banners.insert(s.session_id.clone(), shown);
-        }
-        let (tx, rx) = mpsc::unbounded_channel();
-        let (local, local_rx) = watch::channel(LocalControl::default());
-        let (say, say_rx) = mpsc::unbounded_channel();
-        let (events, session_id) = (self.events.clone(), s.session_id.clone());
-        let owner = session::Owner {
-            local: local_rx,
-            say: say_rx,
-            heard: Box::new(move |text| {
-                let session_id = session_id.clone();
-                let _ = events.send(ClientEvent::Chat { session_id, text });
-            }),
-        };
-        let task = tokio::spawn(session::run(s.clone(), cfg, rx, owner, self.out_tx.clone()));
-        self.live.insert(
-            s.session_id.clone(),
-            LiveSession {
-                inbound: tx,
-                local,
-                say,
-                task,
-            },
-        );
-    }
-
-    /// Ends every session as the person's Stop would (each tells its viewer, releases held
-    /// keys and closes its connection), waiting at most [`END_GRACE`] for them.
-    async fn end_all(&mut self) {
-        let tasks: Vec<_> = self.live.drain().map(|(_, l)| l.task).collect();
-        if tokio::time::timeout(END_GRACE, futures_util::future::join_all(tasks))
-            .await
-            .is_err()
-        {
-            tracing::warn!("sessions still ending after {END_GRACE:?}; stopping anyway");
-        }
-    }
-
-    /// Carries out the owner's command. What the relay must hear goes through the outbound
-    /// queue, so it is sent now or after the next reconnect. Returns what to tell the owner.
-    fn command(&mut self, cmd: ClientCommand, connected: bool) -> Option<ClientEvent> {
-        match cmd {
-            ClientCommand::Chat { session, text } => {
-                let text = text.trim();
-                let reason = if text.is_empty() {
-                    return None;
-                } else if text.len() > control::MAX_CHAT {
-                    format!("too long: at most {} bytes", control::MAX_CHAT)
-                } else {
-                    let mut sent = false;
-                    for (id, l) in &self.live {
-                        if session.as_ref().is_none_or(|s| s == id) {
-                            sent |= l.say.send(text.to_owned()).is_ok();
-                        }
-                    }
-                    if sent {
-                        return None;
-                    }
-                    "no session is running".into()
-                };
-                Some(ClientEvent::ChatNotSent { reason })
-            }
-            ClientCommand::RenewCode => {
-                if connected {
-                    let _ = self.out_tx.send(Message::RenewCode(RenewCode {}));
-                }
-                None
-            }
-            ClientCommand::EndSession(id) => {
-                if !self.started.contains(&id) {
-                    return None;
-                }
-                // A media session ends when its inbound channel closes: it releases held keys,
-                // closes the peer connection and tells the relay itself.
-                let had_media = self.live.contains_key(&id);
-                self.forget(&id);
-                let end = SessionEnd::new(id, signal::EndReason::EndedByAgent);
-                if !had_media {
-                    let _ = self.out_tx.send(Message::SessionEnd(end.clone()));
-                }
-                Some(ClientEvent::SessionEnded(end))
-            }
-            ClientCommand::PauseInput { session, paused } => {
-                if let Some(l) = self.live.get(&session) {
-                    l.local.send_modify(|c| c.paused = paused);
-                }
-                None
-            }
-            ClientCommand::ViewOnly(session) => {
-                if let Some(l) = self.live.get(&session) {
-                    l.local.send_modify(|c| c.view_only = true);
-                }
-                None
-            }
-        }
-    }
-
-    /// Passes a relay message to its session; `session_end` also forgets it.
-    fn route(&mut self, id: &SessionId, m: Message) {
-        let ended =
-            matches!(&m, Message::SessionEnd(e) if e.reason != signal::EndReason::RelayShutdown);
-        if let Some(l) = self.live.get(id) {
-            let _ = l.inbound.send(m);
-        }
-        if ended {
-            self.forget(id);
-        }
-    }
-
-    /// Drops an ended session, and its banner; `false` if it had already ended.
-    fn forget(&mut self, id: &SessionId) -> bool {
-        self.live.remove(id);
-        self.banners.remove(id);
-        self.started.remove(id)
-    }
 }
 
 /// Where the agent's WebSocket goes.
@@ -371,15 +239,13 @@ pub fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<tokio_rustls::
             "no trusted root certificates: install the system's CA bundle or pass --ca-file"
         );
     }
-    let provider = std::sync::Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Relay(e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(
-        config,
-    )))
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
 /// The agent endpoint of `relay` and, for `https://`/`wss://`, its TLS settings.
@@ -492,16 +358,7 @@ pub async fn run(
 ) -> Result<()> {
     let (url, tls) = endpoint(&cfg.relay, cfg.ca_file.as_deref())?;
     let hello = hello(&cfg);
-    let (out_tx, out_rx) = mpsc::unbounded_channel();
-    let mut sessions = Sessions {
-        media: cfg.media.clone(),
-        started: HashSet::new(),
-        live: HashMap::new(),
-        banners: HashMap::new(),
-        out_tx,
-        out_rx,
-        events: events.clone(),
-    };
+    let mut sessions = Sessions::new(cfg.media.clone(), events.clone());
     let mut rc = Reconnect::new(cfg.backoff);
     rc.start().map_err(|e| Error::Relay(e.to_string()))?;
     tokio::pin!(shutdown);

@@ -1,0 +1,198 @@
+//! The receiving side of the `files` data channel: one transfer at a time, its bytes written
+//! on a blocking thread while the channel waits, so a slow disk slows the sender down instead
+//! of filling memory.
+
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use tether_protocol::files::{self, FileErrorCode, FileMessage};
+use tokio::sync::mpsc;
+
+use super::{Inbox, Incoming, Refusal};
+use crate::rtc::Channel;
+
+/// One message of the channel: JSON text, or file data.
+#[derive(Debug)]
+pub struct Frame {
+    /// A text (JSON) message.
+    pub text: bool,
+    /// Its bytes.
+    pub data: Bytes,
+}
+
+/// What the person at the computer is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileNote {
+    /// A file arrived and was verified.
+    Received {
+        /// Where it is.
+        path: PathBuf,
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// A file did not arrive.
+    Failed {
+        /// The name it was sent under.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Receives files from `frames` into `inbox` (none: files are refused in this session),
+/// answering on `ch` and telling `note`, until the channel closes. A transfer still open then
+/// leaves nothing behind.
+pub async fn receive(
+    ch: Channel,
+    mut frames: mpsc::Receiver<Frame>,
+    inbox: Option<Inbox>,
+    note: impl Fn(FileNote) + Send + Sync,
+) {
+    let reply = |m: FileMessage| {
+        let ch = ch.clone();
+        async move {
+            if let Err(e) = ch.send_text(&files::encode(&m)).await {
+                tracing::debug!(error = %e, "files channel send");
+            }
+        }
+    };
+    let mut open: Option<(u32, Incoming)> = None;
+    // A transfer that failed: its remaining data is dropped quietly.
+    let mut failed: Option<u32> = None;
+    while let Some(frame) = frames.recv().await {
+        if !frame.text {
+            let Some((id, incoming)) = open.take() else {
+                if failed.is_none() {
+                    tracing::debug!("file data with no file open");
+                }
+                continue;
+            };
+            let data = frame.data;
+            let written = blocking(move || {
+                let mut incoming = incoming;
+                let r = incoming.write(&data);
+                (incoming, r)
+            })
+            .await;
+            match written {
+                (incoming, Ok(())) => open = Some((id, incoming)),
+                (incoming, Err(r)) => {
+                    let name = incoming.name().to_owned();
+                    blocking(move || drop(incoming)).await;
+                    fail(&reply, &note, id, name, r).await;
+                    failed = Some(id);
+                }
+            }
+            continue;
+        }
+        let msg = match files::decode(&frame.data) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!(error = %e, "bad files message");
+                continue;
+            }
+        };
+        match msg {
+            FileMessage::File { id, name, size } => {
+                if let Some((old, incoming)) = open.take() {
+                    let old_name = incoming.name().to_owned();
+                    blocking(move || drop(incoming)).await;
+                    let r =
+                        Refusal::new(FileErrorCode::Protocol, "a new file began before its end");
+                    fail(&reply, &note, old, old_name, r).await;
+                }
+                failed = None;
+                let Some(inbox) = inbox.clone() else {
+                    let r = Refusal::new(
+                        FileErrorCode::NotAllowed,
+                        "files may not be sent to this computer in this session",
+                    );
+                    fail(&reply, &note, id, name, r).await;
+                    failed = Some(id);
+                    continue;
+                };
+                let begun = {
+                    let name = name.clone();
+                    blocking(move || inbox.begin(&name, size)).await
+                };
+                match begun {
+                    Ok(incoming) => open = Some((id, incoming)),
+                    Err(r) => {
+                        fail(&reply, &note, id, name, r).await;
+                        failed = Some(id);
+                    }
+                }
+            }
+            FileMessage::FileEnd { id, sha256 } => {
+                let Some((open_id, incoming)) = open.take() else {
+                    continue;
+                };
+                if open_id != id {
+                    open = Some((open_id, incoming));
+                    continue;
+                }
+                let (name, size) = (incoming.name().to_owned(), incoming.written());
+                match blocking(move || incoming.finish(&sha256)).await {
+                    Ok(path) => {
+                        let saved = path
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        reply(FileMessage::FileSaved { id, name: saved }).await;
+                        note(FileNote::Received { path, size });
+                    }
+                    Err(r) => fail(&reply, &note, id, name, r).await,
+                }
+            }
+            FileMessage::FileCancel { id } => {
+                if let Some((open_id, incoming)) = open.take() {
+                    if open_id == id {
+                        let name = incoming.name().to_owned();
+                        blocking(move || drop(incoming)).await;
+                        note(FileNote::Failed {
+                            name,
+                            reason: "the supporter cancelled it".into(),
+                        });
+                        failed = Some(id);
+                    } else {
+                        open = Some((open_id, incoming));
+                    }
+                }
+            }
+            // Answers to files sent from here; this side sends none yet.
+            FileMessage::FileSaved { .. } | FileMessage::FileError { .. } => {}
+        }
+    }
+    if let Some((_, incoming)) = open {
+        blocking(move || drop(incoming)).await;
+    }
+}
+
+/// Tells the sender and the person that transfer `id` of `name` failed.
+async fn fail<F: Future<Output = ()>>(
+    reply: &impl Fn(FileMessage) -> F,
+    note: &impl Fn(FileNote),
+    id: u32,
+    name: String,
+    r: Refusal,
+) {
+    tracing::info!(file = %name, code = ?r.code, reason = %r, "file not received");
+    reply(FileMessage::FileError {
+        id,
+        code: r.code,
+        message: r.message.clone(),
+    })
+    .await;
+    note(FileNote::Failed {
+        name,
+        reason: r.message,
+    });
+}
+
+/// Runs file work off the async threads; a panic there is a bug, passed on.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(v) => v,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}

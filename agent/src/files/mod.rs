@@ -1,0 +1,305 @@
+//! Files the supporter sends to this computer. Each lands in a folder of the person's (their
+//! Downloads by default) under a hidden temporary name, hashed as it is written, and gets its
+//! final name only when its size and SHA-256 match what the sender announced: never over an
+//! existing file (a number is added), and nothing half-written under the final name, whatever
+//! happens (a cancel, a lie about the size, a full disk, the session ending).
+//!
+//! [`Inbox`] and [`Incoming`] do the blocking file work; `channel.rs` drives them from the
+//! `files` data channel.
+
+mod channel;
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use tether_protocol::files::{self, FileErrorCode};
+
+pub use channel::{FileNote, Frame, receive};
+
+/// Why a transfer was refused or failed, as the sender is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// For programs.
+    pub code: FileErrorCode,
+    /// In English, for logs and the person at the terminal.
+    pub message: String,
+}
+
+impl Refusal {
+    fn new(code: FileErrorCode, message: impl Into<String>) -> Refusal {
+        Refusal {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn io(e: &std::io::Error) -> Refusal {
+        match e.kind() {
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+                Refusal::new(FileErrorCode::DiskFull, format!("the disk is full: {e}"))
+            }
+            _ => Refusal::new(FileErrorCode::Io, e.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The folder files are received into.
+#[derive(Debug, Clone)]
+pub struct Inbox {
+    dir: PathBuf,
+}
+
+impl Inbox {
+    /// Receives into `dir` (created when the first file arrives).
+    pub fn new(dir: PathBuf) -> Inbox {
+        Inbox { dir }
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Starts receiving `name`, announced as `size` bytes.
+    pub fn begin(&self, name: &str, size: u64) -> Result<Incoming, Refusal> {
+        files::check_name(name).map_err(|e| Refusal::new(FileErrorCode::BadName, e.to_string()))?;
+        std::fs::create_dir_all(&self.dir).map_err(|e| Refusal::io(&e))?;
+        // Hidden, and unique to this transfer: two sessions may receive the same name at once.
+        let (temp, file) = loop {
+            let temp = self
+                .dir
+                .join(format!(".{:016x}.tether-part", rand::random::<u64>()));
+            match OpenOptions::new().write(true).create_new(true).open(&temp) {
+                Ok(f) => break (temp, f),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(Refusal::io(&e)),
+            }
+        };
+        Ok(Incoming {
+            dir: self.dir.clone(),
+            name: name.to_owned(),
+            size,
+            written: 0,
+            file: Some(file),
+            temp,
+            hasher: Sha256::new(),
+        })
+    }
+}
+
+/// A file being received. Dropped before [`Incoming::finish`] succeeds, it deletes what it
+/// wrote.
+#[derive(Debug)]
+pub struct Incoming {
+    dir: PathBuf,
+    name: String,
+    size: u64,
+    written: u64,
+    file: Option<File>,
+    temp: PathBuf,
+    hasher: Sha256,
+}
+
+impl Incoming {
+    /// The announced name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Appends `chunk`; more bytes than announced is an error.
+    pub fn write(&mut self, chunk: &[u8]) -> Result<(), Refusal> {
+        let after = self.written + chunk.len() as u64;
+        if after > self.size {
+            return Err(Refusal::new(
+                FileErrorCode::SizeMismatch,
+                format!("more than the announced {} bytes arrived", self.size),
+            ));
+        }
+        let file = self.file.as_mut().expect("open until finished");
+        file.write_all(chunk).map_err(|e| Refusal::io(&e))?;
+        self.hasher.update(chunk);
+        self.written = after;
+        Ok(())
+    }
+
+    /// Checks the size and `sha256` (hex), then gives the file its final name: the announced
+    /// one, or the first free numbered one. Returns where it is.
+    pub fn finish(mut self, sha256: &str) -> Result<PathBuf, Refusal> {
+        if self.written != self.size {
+            return Err(Refusal::new(
+                FileErrorCode::SizeMismatch,
+                format!(
+                    "{} of the announced {} bytes arrived",
+                    self.written, self.size
+                ),
+            ));
+        }
+        let got = hex(&std::mem::take(&mut self.hasher).finalize());
+        if !got.eq_ignore_ascii_case(sha256.trim()) {
+            return Err(Refusal::new(
+                FileErrorCode::HashMismatch,
+                format!("the bytes' SHA-256 is {got}, not the announced {sha256}"),
+            ));
+        }
+        let file = self.file.take().expect("open until finished");
+        file.sync_all().map_err(|e| Refusal::io(&e))?;
+        drop(file);
+        for n in 0..10_000 {
+            let name = if n == 0 {
+                self.name.clone()
+            } else {
+                files::numbered(&self.name, n)
+            };
+            let path = self.dir.join(name);
+            // A hard link never replaces an existing file, so nothing is overwritten even if
+            // another program creates the name meanwhile.
+            match std::fs::hard_link(&self.temp, &path) {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(&self.temp);
+                    return Ok(path);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                // A file system without hard links (FAT, some network shares): rename, having
+                // checked the name is free.
+                Err(_) if !path.exists() => {
+                    return std::fs::rename(&self.temp, &path)
+                        .map(|()| path)
+                        .map_err(|e| Refusal::io(&e));
+                }
+                Err(_) => continue,
+            }
+        }
+        Err(Refusal::new(
+            FileErrorCode::Io,
+            "no free name for the file in the folder",
+        ))
+    }
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        if self.temp.exists() {
+            self.file.take();
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sha(b: &[u8]) -> String {
+        hex(&Sha256::digest(b))
+    }
+
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_verified_file_lands_under_its_name_then_numbered_never_over_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = Inbox::new(dir.path().join("Downloads"));
+        std::fs::create_dir_all(inbox.dir()).unwrap();
+        std::fs::write(inbox.dir().join("report.pdf"), b"the person's own").unwrap();
+        let body = b"%PDF-1.7 hello";
+        for want in ["report (1).pdf", "report (2).pdf"] {
+            let mut f = inbox.begin("report.pdf", body.len() as u64).unwrap();
+            f.write(&body[..5]).unwrap();
+            f.write(&body[5..]).unwrap();
+            let path = f.finish(&sha(body)).unwrap();
+            assert_eq!(path, inbox.dir().join(want));
+            assert_eq!(std::fs::read(&path).unwrap(), body);
+        }
+        assert_eq!(
+            std::fs::read(inbox.dir().join("report.pdf")).unwrap(),
+            b"the person's own"
+        );
+        assert_eq!(
+            listing(inbox.dir()),
+            ["report (1).pdf", "report (2).pdf", "report.pdf"],
+            "no temporary file left"
+        );
+    }
+
+    #[test]
+    fn lies_and_bad_names_leave_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = Inbox::new(dir.path().to_owned());
+        // More bytes than announced.
+        let mut f = inbox.begin("a.txt", 3).unwrap();
+        assert_eq!(
+            f.write(b"abcd").unwrap_err().code,
+            FileErrorCode::SizeMismatch
+        );
+        drop(f);
+        // Fewer.
+        let mut f = inbox.begin("a.txt", 3).unwrap();
+        f.write(b"ab").unwrap();
+        assert_eq!(
+            f.finish(&sha(b"ab")).unwrap_err().code,
+            FileErrorCode::SizeMismatch
+        );
+        // The wrong hash.
+        let mut f = inbox.begin("a.txt", 3).unwrap();
+        f.write(b"abc").unwrap();
+        assert_eq!(
+            f.finish(&sha(b"abd")).unwrap_err().code,
+            FileErrorCode::HashMismatch
+        );
+        // Names that would leave the folder or mean a device.
+        for name in ["../a.txt", "/etc/passwd", "..", "NUL", "a\\b.txt"] {
+            assert_eq!(
+                inbox.begin(name, 1).unwrap_err().code,
+                FileErrorCode::BadName,
+                "{name}"
+            );
+        }
+        assert!(listing(dir.path()).is_empty(), "{:?}", listing(dir.path()));
+    }
+
+    #[test]
+    fn a_full_disk_is_reported_as_such_and_cleaned_up() {
+        // Linux's /dev/full refuses every write with ENOSPC, as a full disk does; elsewhere
+        // there is no such device and nothing to check.
+        let Ok(full) = OpenOptions::new().write(true).open("/dev/full") else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = Inbox::new(dir.path().to_owned());
+        let mut f = inbox.begin("big.bin", 1 << 20).unwrap();
+        f.file = Some(full);
+        let e = f.write(&[0; 4096]).unwrap_err();
+        assert_eq!(e.code, FileErrorCode::DiskFull, "{e}");
+        drop(f);
+        assert!(listing(dir.path()).is_empty());
+    }
+}

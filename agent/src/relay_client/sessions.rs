@@ -1,0 +1,202 @@
+//! The sessions a relay client runs. They outlive any one relay connection (media flows peer
+//! to peer), so they live here rather than in a connection attempt: each one's task and the
+//! handles its owner steers it with (inbound signaling, the person's input decisions, chat).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tether_protocol::control;
+use tether_protocol::signal::{self, Message, RenewCode, SessionEnd, SessionId, SessionStart};
+use tokio::sync::{mpsc, watch};
+
+use super::{ClientCommand, ClientEvent};
+use crate::banner::{self, Banner};
+use crate::files::FileNote;
+use crate::session::{self, LocalControl, SessionConfig};
+
+/// The sessions this client runs, which outlive any one relay connection: media flows peer to
+/// peer, so a relay restart does not end them.
+pub(super) struct Sessions {
+    media: Option<SessionConfig>,
+    /// Every session that started and has not ended, with or without media.
+    pub(super) started: HashSet<SessionId>,
+    live: HashMap<SessionId, LiveSession>,
+    /// The on-screen banners of unattended sessions, taken down when they end.
+    banners: HashMap<SessionId, Banner>,
+    out_tx: mpsc::UnboundedSender<Message>,
+    pub(super) out_rx: mpsc::UnboundedReceiver<Message>,
+    /// The owner's events, for what sessions tell it themselves (chat).
+    events: mpsc::UnboundedSender<ClientEvent>,
+}
+
+/// The handles of a session running media here.
+struct LiveSession {
+    inbound: mpsc::UnboundedSender<Message>,
+    local: watch::Sender<LocalControl>,
+    say: mpsc::UnboundedSender<String>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// How long stopping the agent waits for its sessions to say goodbye to their viewers.
+const END_GRACE: Duration = Duration::from_secs(2);
+
+impl Sessions {
+    /// No sessions yet; `media` runs them (none: this client only signals), `events` is the
+    /// owner's.
+    pub(super) fn new(
+        media: Option<SessionConfig>,
+        events: mpsc::UnboundedSender<ClientEvent>,
+    ) -> Sessions {
+        let (out_tx, out_rx) = mpsc::unbounded_channel();
+        Sessions {
+            media,
+            started: HashSet::new(),
+            live: HashMap::new(),
+            banners: HashMap::new(),
+            out_tx,
+            out_rx,
+            events,
+        }
+    }
+
+    pub(super) fn start(&mut self, s: &SessionStart) {
+        self.started.insert(s.session_id.clone());
+        let Some(cfg) = self.media.clone() else {
+            return;
+        };
+        if s.unattended {
+            let text = banner::text(&s.peer.name, s.peer.org.as_deref());
+            let shown = Banner::show(cfg.display_server.as_deref(), &text);
+            self.banners.insert(s.session_id.clone(), shown);
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (local, local_rx) = watch::channel(LocalControl::default());
+        let (say, say_rx) = mpsc::unbounded_channel();
+        let (events, session_id) = (self.events.clone(), s.session_id.clone());
+        let owner = session::Owner {
+            local: local_rx,
+            say: say_rx,
+            notify: Arc::new(move |note| {
+                let session_id = session_id.clone();
+                let _ = events.send(match note {
+                    session::Note::Chat(text) => ClientEvent::Chat { session_id, text },
+                    session::Note::File(FileNote::Received { path, size }) => {
+                        ClientEvent::FileReceived {
+                            session_id,
+                            path,
+                            size,
+                        }
+                    }
+                    session::Note::File(FileNote::Failed { name, reason }) => {
+                        ClientEvent::FileFailed {
+                            session_id,
+                            name,
+                            reason,
+                        }
+                    }
+                });
+            }),
+        };
+        let task = tokio::spawn(session::run(s.clone(), cfg, rx, owner, self.out_tx.clone()));
+        self.live.insert(
+            s.session_id.clone(),
+            LiveSession {
+                inbound: tx,
+                local,
+                say,
+                task,
+            },
+        );
+    }
+
+    /// Ends every session as the person's Stop would (each tells its viewer, releases held
+    /// keys and closes its connection), waiting at most [`END_GRACE`] for them.
+    pub(super) async fn end_all(&mut self) {
+        let tasks: Vec<_> = self.live.drain().map(|(_, l)| l.task).collect();
+        if tokio::time::timeout(END_GRACE, futures_util::future::join_all(tasks))
+            .await
+            .is_err()
+        {
+            tracing::warn!("sessions still ending after {END_GRACE:?}; stopping anyway");
+        }
+    }
+
+    /// Carries out the owner's command. What the relay must hear goes through the outbound
+    /// queue, so it is sent now or after the next reconnect. Returns what to tell the owner.
+    pub(super) fn command(&mut self, cmd: ClientCommand, connected: bool) -> Option<ClientEvent> {
+        match cmd {
+            ClientCommand::Chat { session, text } => {
+                let text = text.trim();
+                let reason = if text.is_empty() {
+                    return None;
+                } else if text.len() > control::MAX_CHAT {
+                    format!("too long: at most {} bytes", control::MAX_CHAT)
+                } else {
+                    let mut sent = false;
+                    for (id, l) in &self.live {
+                        if session.as_ref().is_none_or(|s| s == id) {
+                            sent |= l.say.send(text.to_owned()).is_ok();
+                        }
+                    }
+                    if sent {
+                        return None;
+                    }
+                    "no session is running".into()
+                };
+                Some(ClientEvent::ChatNotSent { reason })
+            }
+            ClientCommand::RenewCode => {
+                if connected {
+                    let _ = self.out_tx.send(Message::RenewCode(RenewCode {}));
+                }
+                None
+            }
+            ClientCommand::EndSession(id) => {
+                if !self.started.contains(&id) {
+                    return None;
+                }
+                // A media session ends when its inbound channel closes: it releases held keys,
+                // closes the peer connection and tells the relay itself.
+                let had_media = self.live.contains_key(&id);
+                self.forget(&id);
+                let end = SessionEnd::new(id, signal::EndReason::EndedByAgent);
+                if !had_media {
+                    let _ = self.out_tx.send(Message::SessionEnd(end.clone()));
+                }
+                Some(ClientEvent::SessionEnded(end))
+            }
+            ClientCommand::PauseInput { session, paused } => {
+                if let Some(l) = self.live.get(&session) {
+                    l.local.send_modify(|c| c.paused = paused);
+                }
+                None
+            }
+            ClientCommand::ViewOnly(session) => {
+                if let Some(l) = self.live.get(&session) {
+                    l.local.send_modify(|c| c.view_only = true);
+                }
+                None
+            }
+        }
+    }
+
+    /// Passes a relay message to its session; `session_end` also forgets it.
+    pub(super) fn route(&mut self, id: &SessionId, m: Message) {
+        let ended =
+            matches!(&m, Message::SessionEnd(e) if e.reason != signal::EndReason::RelayShutdown);
+        if let Some(l) = self.live.get(id) {
+            let _ = l.inbound.send(m);
+        }
+        if ended {
+            self.forget(id);
+        }
+    }
+
+    /// Drops an ended session, and its banner; `false` if it had already ended.
+    pub(super) fn forget(&mut self, id: &SessionId) -> bool {
+        self.live.remove(id);
+        self.banners.remove(id);
+        self.started.remove(id)
+    }
+}

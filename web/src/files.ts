@@ -1,0 +1,295 @@
+// Sending files to the other computer on the session's `files` channel: one at a time from a
+// queue, in 64 KiB pieces paced by the channel's buffered amount (so a large file never sits in
+// memory), hashed on the way, each answered by the agent once it checked size and SHA-256.
+
+import { field, h, replace } from "./dom";
+import { t } from "./i18n";
+import { Sha256 } from "./sha256";
+
+/** The largest piece of a file in one message, as the protocol allows. */
+export const CHUNK = 64 * 1024;
+/** Stop queueing pieces above this much unsent… */
+const HIGH_WATER = 4 * 1024 * 1024;
+/** …and go on once below this. */
+const LOW_WATER = 1024 * 1024;
+
+/** A file's way to the other computer. */
+export interface Transfer {
+  id: number;
+  name: string;
+  size: number;
+  sent: number;
+  state: "queued" | "sending" | "checking" | "saved" | "failed" | "cancelled";
+  /** The name it was saved under. */
+  savedAs?: string;
+  /** Why it failed: the agent's code, or `closed`. */
+  error?: string;
+  startedAt?: number;
+  endedAt?: number;
+}
+
+/** Messages the agent sends on `files`. */
+type FileAnswer =
+  | { type: "file_saved"; id: number; name: string }
+  | { type: "file_error"; id: number; code: string; message: string }
+  | { type: "file_cancel"; id: number };
+
+/** A size for people: `512 B`, `12.3 kB`, `4.1 MB`. */
+export function sizeText(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ["kB", "MB", "GB", "TB"];
+  let v = n / 1000;
+  let u = 0;
+  while (v >= 999.95 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${v.toFixed(1)} ${units[u]}`;
+}
+
+/** Sends queued files one after another on `channel`; `changed` is told of every progress. */
+export class FileSender {
+  readonly transfers: Transfer[] = [];
+  private readonly files = new Map<number, File>();
+  private nextId = 1;
+  private running = false;
+  private answer: ((a: FileAnswer) => void) | null = null;
+  private cancelled = new Set<number>();
+
+  constructor(
+    private readonly channel: RTCDataChannel,
+    private readonly changed: () => void,
+  ) {
+    channel.bufferedAmountLowThreshold = LOW_WATER;
+    channel.addEventListener("message", (ev) => {
+      if (typeof ev.data !== "string") return;
+      let m: FileAnswer;
+      try {
+        m = JSON.parse(ev.data) as FileAnswer;
+      } catch {
+        return;
+      }
+      this.answer?.(m);
+    });
+    channel.addEventListener("close", () => {
+      for (const x of this.transfers) if (x.state === "queued" || x.state === "sending" || x.state === "checking") this.end(x, "failed", "closed");
+      this.answer?.({ type: "file_cancel", id: -1 });
+    });
+  }
+
+  /** Adds files to the queue. */
+  queue(files: Iterable<File>): void {
+    for (const f of files) {
+      const id = this.nextId++;
+      this.files.set(id, f);
+      this.transfers.push({ id, name: f.name, size: f.size, sent: 0, state: "queued" });
+    }
+    this.changed();
+    void this.pump();
+  }
+
+  /** Stops a queued or running transfer; the agent deletes what it received. */
+  cancel(id: number): void {
+    const x = this.transfers.find((y) => y.id === id);
+    if (!x || !["queued", "sending", "checking"].includes(x.state)) return;
+    if (x.state !== "queued" && this.channel.readyState === "open") {
+      this.channel.send(JSON.stringify({ type: "file_cancel", id }));
+    }
+    this.cancelled.add(id);
+    this.end(x, "cancelled");
+    this.answer?.({ type: "file_cancel", id });
+  }
+
+  private end(x: Transfer, state: Transfer["state"], error?: string): void {
+    x.state = state;
+    if (error !== undefined) x.error = error;
+    x.endedAt = performance.now();
+    this.files.delete(x.id);
+    this.changed();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      for (let x = this.next(); x; x = this.next()) await this.send(x);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private next(): Transfer | undefined {
+    return this.channel.readyState === "open" ? this.transfers.find((x) => x.state === "queued") : undefined;
+  }
+
+  private async send(x: Transfer): Promise<void> {
+    const file = this.files.get(x.id);
+    if (!file) return;
+    const ch = this.channel;
+    x.state = "sending";
+    x.startedAt = performance.now();
+    this.changed();
+    const answered = new Promise<FileAnswer>((resolve) => {
+      this.answer = (a) => {
+        if (a.id === x.id || a.id === -1) resolve(a);
+      };
+    });
+    ch.send(JSON.stringify({ type: "file", id: x.id, name: x.name, size: x.size }));
+    const hash = new Sha256();
+    const reader = file.stream().getReader();
+    let lastShown = 0;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        for (let at = 0; at < value.length; at += CHUNK) {
+          if (this.cancelled.has(x.id) || ch.readyState !== "open") return;
+          if (ch.bufferedAmount > HIGH_WATER) {
+            await new Promise<void>((resolve) => {
+              const go = (): void => {
+                ch.removeEventListener("bufferedamountlow", go);
+                ch.removeEventListener("close", go);
+                resolve();
+              };
+              ch.addEventListener("bufferedamountlow", go);
+              ch.addEventListener("close", go);
+            });
+            if (this.cancelled.has(x.id) || ch.readyState !== "open") return;
+          }
+          const piece = value.subarray(at, Math.min(at + CHUNK, value.length));
+          hash.update(piece);
+          ch.send(piece as Uint8Array<ArrayBuffer>);
+          x.sent += piece.length;
+          // Progress at most ten times a second: the panel is redrawn for each.
+          const now = performance.now();
+          if (now - lastShown > 100) {
+            lastShown = now;
+            this.changed();
+          }
+        }
+      }
+    } catch {
+      this.end(x, "failed", "read");
+      if (ch.readyState === "open") ch.send(JSON.stringify({ type: "file_cancel", id: x.id }));
+      return;
+    } finally {
+      reader.releaseLock();
+    }
+    ch.send(JSON.stringify({ type: "file_end", id: x.id, sha256: hash.hex() }));
+    x.state = "checking";
+    this.changed();
+    const a = await answered;
+    this.answer = null;
+    if (x.state !== "checking") return;
+    if (a.type === "file_saved") {
+      x.savedAs = a.name;
+      this.end(x, "saved");
+    } else if (a.type === "file_error") {
+      this.end(x, "failed", a.code);
+    } else {
+      this.end(x, a.id === -1 ? "failed" : "cancelled", a.id === -1 ? "closed" : undefined);
+    }
+  }
+}
+
+/** The Files panel: choose or drop files, and watch each one go. */
+export class FilesPanel {
+  readonly root: HTMLElement;
+
+  constructor(
+    private readonly host: string,
+    readonly sender: FileSender,
+    private readonly closed: () => void,
+  ) {
+    this.root = h("section", { class: "files card", hidden: true, "aria-labelledby": "files-title" });
+  }
+
+  get open(): boolean {
+    return !this.root.hidden;
+  }
+
+  toggle(open = !this.open): void {
+    this.root.hidden = !open;
+    if (open) this.render();
+  }
+
+  /** Redraws (after progress, or a language change). */
+  render(): void {
+    if (!this.open) return;
+    const pick = h("input", { type: "file", multiple: true });
+    pick.addEventListener("change", () => {
+      if (pick.files) this.sender.queue(Array.from(pick.files));
+    });
+    const rows = this.sender.transfers.map((x) => {
+      const bar = h("progress", { max: Math.max(1, x.size), value: x.sent, "aria-label": x.name });
+      const cancel =
+        x.state === "queued" || x.state === "sending" || x.state === "checking"
+          ? h("button", { type: "button", class: "small" }, t("files.cancel"))
+          : null;
+      cancel?.addEventListener("click", () => this.sender.cancel(x.id));
+      return h(
+        "li",
+        { "data-state": x.state },
+        h("span", { class: "name" }, x.name),
+        " ",
+        h("span", { class: "size" }, sizeText(x.size)),
+        bar,
+        h("span", { class: "status", role: x.state === "failed" ? "alert" : null }, this.status(x)),
+        cancel,
+      );
+    });
+    const close = h("button", { type: "button" }, t("files.close"));
+    close.addEventListener("click", () => {
+      this.toggle(false);
+      this.closed();
+    });
+    replace(
+      this.root,
+      h("h2", { id: "files-title" }, t("files.title")),
+      h("p", { class: "hint" }, t("files.hint", { host: this.host })),
+      field(t("files.choose"), pick),
+      rows.length ? h("ul", { class: "transfers" }, ...rows) : null,
+      close,
+    );
+  }
+
+  private status(x: Transfer): string {
+    switch (x.state) {
+      case "queued":
+        return t("files.queued");
+      case "sending": {
+        const secs = Math.max(0.001, (performance.now() - (x.startedAt ?? performance.now())) / 1000);
+        return t("files.sending", { done: sizeText(x.sent), speed: sizeText(Math.round(x.sent / secs)) });
+      }
+      case "checking":
+        return t("files.checking");
+      case "saved":
+        return t("files.saved", { name: x.savedAs ?? x.name });
+      case "cancelled":
+        return t("files.cancelled");
+      case "failed":
+        return t("files.failed", { reason: failureReason(x.error) });
+    }
+  }
+}
+
+/** Why a file did not arrive, in words. */
+function failureReason(code: string | undefined): string {
+  switch (code) {
+    case "bad_name":
+      return t("files.err.badName");
+    case "not_allowed":
+      return t("files.err.notAllowed");
+    case "disk_full":
+      return t("files.err.diskFull");
+    case "size_mismatch":
+    case "hash_mismatch":
+      return t("files.err.damaged");
+    case "closed":
+      return t("files.err.closed");
+    case "read":
+      return t("files.err.read");
+    default:
+      return t("files.err.other");
+  }
+}
