@@ -1,0 +1,135 @@
+// File transfer benchmark: a file sent from headless Chromium to the agent's Downloads (the
+// Files panel, over loopback), beside scp of the same file to a private sshd on loopback in the
+// same run, with the agent's peak memory before and after. Prints a table. Needs sshd
+// (openssh-server); run it inside a private network namespace like the suite:
+//   cargo build --release -p tether-relay -p tether-agent -p tether-tests --bins
+//   unshare -n -- bash -c 'ip link set lo up && TETHER_BIN_DIR=target/release node tests/browser/bench-files.mjs'
+// BENCH_FILE_MB sets the size (default 1024).
+
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+
+import { EMAIL, PASSWORD, WAIT_MS, startAgent, startBrowser, startProbe, startRelay, startXvfb } from "./harness.mjs";
+
+const MB = Number(process.env.BENCH_FILE_MB ?? 1024);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const work = mkdtempSync(join(tmpdir(), "tether-bench-files-"));
+const downloads = join(work, "downloads");
+const source = join(work, "payload.bin");
+
+// The payload: random, so nothing on the way can compress it.
+{
+  const fd = openSync(source, "w");
+  const block = randomBytes(1 << 20);
+  for (let i = 0; i < MB; i++) writeSync(fd, block);
+  closeSync(fd);
+}
+const size = statSync(source).size;
+
+/** Peak resident memory of a process, in MiB. */
+function peakMiB(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) / 1024;
+}
+function residentMiB(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) / 1024;
+}
+
+// The anchor: scp to an sshd of our own on loopback, key authentication, same file.
+async function scpSeconds() {
+  const sshDir = join(work, "ssh");
+  spawnSync("mkdir", ["-p", sshDir]);
+  for (const k of ["host", "user"]) spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(sshDir, k)]);
+  writeFileSync(join(sshDir, "authorized_keys"), readFileSync(join(sshDir, "user.pub")));
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const config = join(sshDir, "sshd_config");
+  writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      "ListenAddress 127.0.0.1",
+      `HostKey ${join(sshDir, "host")}`,
+      `AuthorizedKeysFile ${join(sshDir, "authorized_keys")}`,
+      "PasswordAuthentication no",
+      "Subsystem sftp internal-sftp",
+      "StrictModes no",
+      `PidFile ${join(sshDir, "sshd.pid")}`,
+    ].join("\n") + "\n",
+  );
+  spawnSync("mkdir", ["-p", "/run/sshd"]);
+  const sshd = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", config], { stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  sshd.stderr.on("data", (d) => (log += d));
+  const deadline = Date.now() + WAIT_MS;
+  while (!log.includes("listening") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const target = join(work, "scp-target.bin");
+  const times = [];
+  for (let i = 0; i < RUNS; i++) {
+    rmSync(target, { force: true });
+    const t0 = performance.now();
+    const r = spawnSync("scp", [
+      "-q", "-i", join(sshDir, "user"), "-P", String(port),
+      "-o", "StrictHostKeyChecking=no", "-o", `UserKnownHostsFile=${join(sshDir, "known")}`,
+      source, `root@127.0.0.1:${target}`,
+    ]);
+    if (r.status !== 0) throw new Error(`scp failed: ${r.stderr}`);
+    times.push((performance.now() - t0) / 1000);
+  }
+  sshd.kill();
+  return times;
+}
+
+const xvfb = await startXvfb(1280, 720);
+await startProbe(xvfb.display);
+const relay = await startRelay();
+const agent = await startAgent(relay.url, xvfb.display, ["--downloads", downloads]);
+await agent.code();
+const browser = await startBrowser();
+const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+page.setDefaultTimeout(WAIT_MS);
+await page.goto(relay.url);
+await page.getByLabel("Email").fill(EMAIL);
+await page.getByLabel("Password").fill(PASSWORD);
+await page.getByRole("button", { name: "Sign in" }).click();
+const from = agent.lines.all.length;
+await page.getByLabel("Share code").fill(await agent.code());
+await page.getByRole("button", { name: "Connect", exact: true }).click();
+await agent.answer(from, "c");
+await page.getByRole("button", { name: "Files" }).waitFor();
+await page.getByRole("button", { name: "Files" }).click();
+
+const rssBefore = residentMiB(agent.pid);
+const tether = [];
+for (let i = 0; i < RUNS; i++) {
+  const t0 = performance.now();
+  await page.getByLabel("Choose files").setInputFiles(source);
+  const name = i === 0 ? "payload.bin" : `payload (${i}).bin`;
+  await page.getByText(`Saved as ${name}`).waitFor({ timeout: 30 * 60_000 });
+  tether.push((performance.now() - t0) / 1000);
+  if (statSync(join(downloads, name)).size !== size) throw new Error("size differs");
+  rmSync(join(downloads, name));
+}
+const rssAfter = residentMiB(agent.pid);
+const peak = peakMiB(agent.pid);
+const scp = await scpSeconds();
+
+const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const rate = (s) => (size / 1e6 / s).toFixed(0);
+console.log(`\nFile transfer, ${(size / 2 ** 20).toFixed(0)} MiB, ${RUNS} runs each, median; ${cpus().length} × ${cpus()[0]?.model}`);
+console.log("| path | seconds | MB/s | of scp |");
+console.log("| --- | --- | --- | --- |");
+console.log(`| Chromium → agent (Files panel, loopback) | ${med(tether).toFixed(2)} | ${rate(med(tether))} | ${((med(scp) / med(tether)) * 100).toFixed(0)} % |`);
+console.log(`| scp → sshd (loopback) | ${med(scp).toFixed(2)} | ${rate(med(scp))} | 100 % |`);
+console.log(`\nagent resident memory: ${rssBefore.toFixed(0)} MiB before, ${rssAfter.toFixed(0)} MiB after, peak ${peak.toFixed(0)} MiB`);
+
+await browser.close();
+agent.stop();
+relay.stop();
+xvfb.proc.kill();
+rmSync(work, { recursive: true, force: true });
+process.exit(0);
