@@ -30,6 +30,15 @@ const source = join(work, "payload.bin");
 }
 const size = statSync(source).size;
 
+/** Datagrams the kernel dropped for want of socket receive buffer, in this network namespace. */
+function udpDrops() {
+  const [names, values] = readFileSync("/proc/net/snmp", "utf8")
+    .split("\n")
+    .filter((l) => l.startsWith("Udp:"))
+    .map((l) => l.split(/\s+/));
+  return Number(values[names.indexOf("RcvbufErrors")]);
+}
+
 /** Peak resident memory of a process, in MiB. */
 function peakMiB(pid) {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -104,17 +113,21 @@ await page.getByRole("button", { name: "Files" }).waitFor();
 await page.getByRole("button", { name: "Files" }).click();
 
 const rssBefore = residentMiB(agent.pid);
+const dropsBefore = udpDrops();
 const tether = [];
 for (let i = 0; i < RUNS; i++) {
   const t0 = performance.now();
   await page.getByLabel("Choose files").setInputFiles(source);
-  const name = i === 0 ? "payload.bin" : `payload (${i}).bin`;
-  await page.getByText(`Saved as ${name}`).waitFor({ timeout: 30 * 60_000 });
+  // Each run's file is removed after it, so each is saved under the same name: count them.
+  await page.waitForFunction((n) => document.querySelectorAll('.transfers li[data-state="saved"]').length === n, i + 1, {
+    timeout: 30 * 60_000,
+  });
   tether.push((performance.now() - t0) / 1000);
-  if (statSync(join(downloads, name)).size !== size) throw new Error("size differs");
-  rmSync(join(downloads, name));
+  if (statSync(join(downloads, "payload.bin")).size !== size) throw new Error("size differs");
+  rmSync(join(downloads, "payload.bin"));
 }
 const rssAfter = residentMiB(agent.pid);
+const drops = udpDrops() - dropsBefore;
 const peak = peakMiB(agent.pid);
 const scp = await scpSeconds();
 
@@ -126,6 +139,7 @@ console.log("| --- | --- | --- | --- |");
 console.log(`| Chromium → agent (Files panel, loopback) | ${med(tether).toFixed(2)} | ${rate(med(tether))} | ${((med(scp) / med(tether)) * 100).toFixed(0)} % |`);
 console.log(`| scp → sshd (loopback) | ${med(scp).toFixed(2)} | ${rate(med(scp))} | 100 % |`);
 console.log(`\nagent resident memory: ${rssBefore.toFixed(0)} MiB before, ${rssAfter.toFixed(0)} MiB after, peak ${peak.toFixed(0)} MiB`);
+console.log(`UDP datagrams dropped for a full receive buffer during the Tether runs: ${drops}`);
 
 await browser.close();
 agent.stop();

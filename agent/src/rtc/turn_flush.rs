@@ -33,6 +33,10 @@ use webrtc::runtime::{
     Transmit,
 };
 
+/// The receive buffer asked for each media socket (the OS caps it: `net.core.rmem_max` on
+/// Linux).
+const UDP_RECEIVE_BUFFER: usize = 4 << 20;
+
 /// The longest the driver waits between the passes that finish a wake-up's work.
 pub const FLUSH: Duration = Duration::from_millis(1);
 
@@ -176,6 +180,13 @@ impl Runtime for TurnFlushRuntime {
     }
 
     fn wrap_udp_socket(&self, socket: std::net::UdpSocket) -> io::Result<Arc<dyn AsyncUdpSocket>> {
+        // The OS default (208 KiB on Linux, less on Windows) overflows while a file arrives at
+        // full speed, and every datagram dropped there halves the sender's SCTP window.
+        let sock = socket2::SockRef::from(&socket);
+        if let Err(err) = sock.set_recv_buffer_size(UDP_RECEIVE_BUFFER) {
+            tracing::debug!(%err, "the UDP receive buffer stays at the system's default");
+        }
+        tracing::debug!(size = ?sock.recv_buffer_size(), "UDP receive buffer");
         let spare = socket.try_clone()?;
         let inner = match self.inner.wrap_udp_socket(socket) {
             Ok(inner) => inner,
