@@ -222,6 +222,32 @@ pub fn message() -> impl Strategy<Value = Message> {
             })
         ),
         (
+            sid(),
+            prop_oneof![Just(FileDirection::ToAgent), Just(FileDirection::ToViewer)],
+            "[^/]{1,60}",
+            any::<u64>(),
+            prop::option::of("[0-9a-f]{64}"),
+            prop_oneof![
+                Just(FileOutcome::Saved),
+                Just(FileOutcome::Failed),
+                Just(FileOutcome::Cancelled)
+            ],
+            prop::option::of(text()),
+        )
+            .prop_map(
+                |(session_id, direction, name, size, sha, outcome, reason)| {
+                    Message::FileTransfer(FileTransfer {
+                        session_id,
+                        direction,
+                        name,
+                        size,
+                        sha256: sha.and_then(|h| Sha256Hex::new(&h)),
+                        outcome,
+                        reason,
+                    })
+                }
+            ),
+        (
             error_code(),
             text(),
             prop::option::of(rid()),

@@ -135,6 +135,33 @@ async fn full_flow_from_code_to_session_end() {
     agent.send(&ice).await;
     assert_eq!(viewer.recv().await, ice);
 
+    // The agent reports a file it received: audited, not forwarded. Another session's, or a
+    // report from the viewer, is refused.
+    let report = |session_id: SessionId| {
+        Message::FileTransfer(FileTransfer {
+            session_id,
+            direction: FileDirection::ToAgent,
+            name: "report.pdf".into(),
+            size: 5,
+            sha256: Sha256Hex::new(&"ab".repeat(32)),
+            outcome: FileOutcome::Saved,
+            reason: None,
+        })
+    };
+    agent.send(&report(sid.clone())).await;
+    agent
+        .send(&report(SessionId::new("se_other").unwrap()))
+        .await;
+    let Message::Error(e) = agent.recv().await else {
+        panic!("expected an error")
+    };
+    assert_eq!(e.code, ErrorCode::NotInSession);
+    viewer.send(&report(sid.clone())).await;
+    let Message::Error(e) = viewer.recv().await else {
+        panic!("expected an error")
+    };
+    assert_eq!(e.code, ErrorCode::NotAllowed);
+
     // The viewer ends it, counting the chat messages; both hear the normalised reason, and no
     // count (it is the relay's record, not the peer's news).
     viewer
@@ -158,6 +185,28 @@ async fn full_flow_from_code_to_session_end() {
     let audit = store.list_audit(p.org_id, &AuditFilter::default()).unwrap();
     let end = audit.iter().find(|e| e.action == "session_end").unwrap();
     assert_eq!(end.detail["chat_messages"], 3, "{:?}", end.detail);
+    let files: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "file_transfer")
+        .collect();
+    assert_eq!(files.len(), 1, "only the agent's report of its own session");
+    assert_eq!(files[0].outcome, "ok");
+    assert_eq!(
+        (
+            &files[0].detail["name"],
+            &files[0].detail["size"],
+            &files[0].detail["sha256"],
+            &files[0].detail["direction"],
+            &files[0].detail["session_id"],
+        ),
+        (
+            &serde_json::json!("report.pdf"),
+            &serde_json::json!(5),
+            &serde_json::json!("ab".repeat(32)),
+            &serde_json::json!("to_agent"),
+            &serde_json::json!(sid.as_str()),
+        )
+    );
     let actions: Vec<String> = audit
         .into_iter()
         .map(|e| format!("{}:{}", e.action, e.outcome))

@@ -3,7 +3,7 @@
 // loopback). Each state is saved as a screenshot under target/e2e-artifacts/browser/.
 
 import assert from "node:assert/strict";
-import { createHmac, randomBytes } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -283,6 +283,19 @@ test("files go to the other computer's Downloads, checked on arrival, never over
   assert.equal(readdirSync(downloads).length, 3);
   await endSession(page);
   await page.context().close();
+
+  // The organisation's audit log has each transfer as the computer saw it: name, size, SHA-256,
+  // outcome (never the content).
+  const owner = await signedIn("files-audit", "", { email: OWNER_EMAIL });
+  const audit = await owner.evaluate(() => fetch("/api/v1/audit?action=file_transfer").then((r) => r.json()));
+  const mine = audit.filter((e) => ["notes.txt", "big.bin", "aux.txt"].includes(e.detail.name)).map((e) => [e.detail.name, e.outcome, e.detail.size, e.detail.sha256 ?? null]);
+  const sha = createHash("sha256").update(big).digest("hex");
+  assert.deepEqual(mine.sort(), [
+    ["aux.txt", "failed", 1, null],
+    ["big.bin", "ok", big.length, sha],
+    ["notes.txt", "ok", 18, createHash("sha256").update("from the supporter").digest("hex")],
+  ]);
+  await owner.context().close();
 });
 
 test("a view-only session injects nothing", async () => {

@@ -20,22 +20,30 @@ pub struct Frame {
     pub data: Bytes,
 }
 
-/// What the person at the computer is told.
+/// How a transfer ended: for the person at the computer, and the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileNote {
     /// A file arrived and was verified.
     Received {
+        /// The name it was sent under.
+        name: String,
         /// Where it is.
         path: PathBuf,
         /// Its size in bytes.
         size: u64,
+        /// Its SHA-256, lowercase hex.
+        sha256: String,
     },
     /// A file did not arrive.
     Failed {
         /// The name it was sent under.
         name: String,
+        /// Its announced size.
+        size: u64,
         /// Why.
         reason: String,
+        /// Cancelled by the supporter (else refused or failed).
+        cancelled: bool,
     },
 }
 
@@ -77,9 +85,9 @@ pub async fn receive(
             match written {
                 (incoming, Ok(())) => open = Some((id, incoming)),
                 (incoming, Err(r)) => {
-                    let name = incoming.name().to_owned();
+                    let (name, size) = (incoming.name().to_owned(), incoming.size());
                     blocking(move || drop(incoming)).await;
-                    fail(&reply, &note, id, name, r).await;
+                    fail(&reply, &note, id, (name, size), r).await;
                     failed = Some(id);
                 }
             }
@@ -95,11 +103,11 @@ pub async fn receive(
         match msg {
             FileMessage::File { id, name, size } => {
                 if let Some((old, incoming)) = open.take() {
-                    let old_name = incoming.name().to_owned();
+                    let old_file = (incoming.name().to_owned(), incoming.size());
                     blocking(move || drop(incoming)).await;
                     let r =
                         Refusal::new(FileErrorCode::Protocol, "a new file began before its end");
-                    fail(&reply, &note, old, old_name, r).await;
+                    fail(&reply, &note, old, old_file, r).await;
                 }
                 failed = None;
                 let Some(inbox) = inbox.clone() else {
@@ -107,7 +115,7 @@ pub async fn receive(
                         FileErrorCode::NotAllowed,
                         "files may not be sent to this computer in this session",
                     );
-                    fail(&reply, &note, id, name, r).await;
+                    fail(&reply, &note, id, (name, size), r).await;
                     failed = Some(id);
                     continue;
                 };
@@ -118,7 +126,7 @@ pub async fn receive(
                 match begun {
                     Ok(incoming) => open = Some((id, incoming)),
                     Err(r) => {
-                        fail(&reply, &note, id, name, r).await;
+                        fail(&reply, &note, id, (name, size), r).await;
                         failed = Some(id);
                     }
                 }
@@ -131,7 +139,8 @@ pub async fn receive(
                     open = Some((open_id, incoming));
                     continue;
                 }
-                let (name, size) = (incoming.name().to_owned(), incoming.written());
+                let (name, size) = (incoming.name().to_owned(), incoming.size());
+                let announced = sha256.trim().to_ascii_lowercase();
                 match blocking(move || incoming.finish(&sha256)).await {
                     Ok(path) => {
                         let saved = path
@@ -139,19 +148,27 @@ pub async fn receive(
                             .map(|n| n.to_string_lossy().into_owned())
                             .unwrap_or_default();
                         reply(FileMessage::FileSaved { id, name: saved }).await;
-                        note(FileNote::Received { path, size });
+                        // It matched the announced hash: that is the file's.
+                        note(FileNote::Received {
+                            name,
+                            path,
+                            size,
+                            sha256: announced,
+                        });
                     }
-                    Err(r) => fail(&reply, &note, id, name, r).await,
+                    Err(r) => fail(&reply, &note, id, (name, size), r).await,
                 }
             }
             FileMessage::FileCancel { id } => {
                 if let Some((open_id, incoming)) = open.take() {
                     if open_id == id {
-                        let name = incoming.name().to_owned();
+                        let (name, size) = (incoming.name().to_owned(), incoming.size());
                         blocking(move || drop(incoming)).await;
                         note(FileNote::Failed {
                             name,
+                            size,
                             reason: "the supporter cancelled it".into(),
+                            cancelled: true,
                         });
                         failed = Some(id);
                     } else {
@@ -168,12 +185,12 @@ pub async fn receive(
     }
 }
 
-/// Tells the sender and the person that transfer `id` of `name` failed.
+/// Tells the sender and the person that transfer `id` of `file` (name, announced size) failed.
 async fn fail<F: Future<Output = ()>>(
     reply: &impl Fn(FileMessage) -> F,
     note: &impl Fn(FileNote),
     id: u32,
-    name: String,
+    (name, size): (String, u64),
     r: Refusal,
 ) {
     tracing::info!(file = %name, code = ?r.code, reason = %r, "file not received");
@@ -185,7 +202,9 @@ async fn fail<F: Future<Output = ()>>(
     .await;
     note(FileNote::Failed {
         name,
+        size,
         reason: r.message,
+        cancelled: false,
     });
 }
 

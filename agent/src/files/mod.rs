@@ -114,6 +114,11 @@ impl Incoming {
         &self.name
     }
 
+    /// The announced size.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
     /// Bytes written so far.
     pub fn written(&self) -> u64 {
         self.written

@@ -81,14 +81,14 @@ impl Sessions {
                 let session_id = session_id.clone();
                 let _ = events.send(match note {
                     session::Note::Chat(text) => ClientEvent::Chat { session_id, text },
-                    session::Note::File(FileNote::Received { path, size }) => {
+                    session::Note::File(FileNote::Received { path, size, .. }) => {
                         ClientEvent::FileReceived {
                             session_id,
                             path,
                             size,
                         }
                     }
-                    session::Note::File(FileNote::Failed { name, reason }) => {
+                    session::Note::File(FileNote::Failed { name, reason, .. }) => {
                         ClientEvent::FileFailed {
                             session_id,
                             name,

@@ -18,7 +18,8 @@ use std::time::Duration;
 use tether_protocol::control::{self, Control};
 use tether_protocol::input::InputEvent;
 use tether_protocol::signal::{
-    EndReason, Ice, Message, Mode, Sdp, SdpKind, SessionEnd, SessionId, SessionStart,
+    EndReason, FileDirection, FileOutcome, FileTransfer, Ice, Message, Mode, Sdp, SdpKind,
+    SessionEnd, SessionId, SessionStart, Sha256Hex,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -234,6 +235,54 @@ fn end(out: &mpsc::UnboundedSender<Message>, id: &SessionId, reason: EndReason) 
     let _ = out.send(Message::SessionEnd(SessionEnd::new(id.clone(), reason)));
 }
 
+/// What the relay records of a transfer that ended.
+fn audit_record(id: &SessionId, n: &FileNote) -> FileTransfer {
+    let (name, size, sha256, outcome, reason) = match n {
+        FileNote::Received {
+            name, size, sha256, ..
+        } => (
+            name,
+            *size,
+            Sha256Hex::new(sha256),
+            FileOutcome::Saved,
+            None,
+        ),
+        FileNote::Failed {
+            name,
+            size,
+            reason,
+            cancelled,
+        } => {
+            let outcome = if *cancelled {
+                FileOutcome::Cancelled
+            } else {
+                FileOutcome::Failed
+            };
+            let mut reason = reason.clone();
+            while reason.len() > 200 {
+                reason.pop();
+            }
+            (name, *size, None, outcome, Some(reason))
+        }
+    };
+    let mut name = name.clone();
+    while name.len() > tether_protocol::files::MAX_NAME {
+        name.pop();
+    }
+    if name.is_empty() {
+        name.push('?');
+    }
+    FileTransfer {
+        session_id: id.clone(),
+        direction: FileDirection::ToAgent,
+        name,
+        size,
+        sha256,
+        outcome,
+        reason,
+    }
+}
+
 /// How long an ending session waits for the viewer to acknowledge its `end`.
 const END_DELIVERY: Duration = Duration::from_secs(1);
 
@@ -394,8 +443,12 @@ impl Session {
                     .then(|| self.cfg.downloads.clone().or_else(platform::downloads_dir))
                     .flatten()
                     .map(Inbox::new);
-                let notify = self.notify.clone();
-                let note = move |n| notify(Note::File(n));
+                let (notify, out, id) = (self.notify.clone(), self.out.clone(), self.id.clone());
+                let note = move |n: FileNote| {
+                    // The organisation's audit log hears of every transfer (never its content).
+                    let _ = out.send(Message::FileTransfer(audit_record(&id, &n)));
+                    notify(Note::File(n));
+                };
                 self.files = Some(tokio::spawn(files::receive(ch, frames, inbox, note)));
             }
             PeerEvent::Message(ChannelKind::Control, data) => return self.on_control(&data),

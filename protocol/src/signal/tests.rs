@@ -177,3 +177,34 @@ fn the_signed_hello_names_the_machine_and_the_nonce() {
         machine_hello_message(42, "abc")
     );
 }
+
+#[test]
+fn file_transfer_records_refuse_what_the_audit_log_should_not_hold() {
+    let ok = r#"{"v":1,"type":"file_transfer","session_id":"se_1","direction":"to_agent","name":"report.pdf","size":5,"sha256":"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824","outcome":"saved"}"#;
+    let Message::FileTransfer(t) = decode(ok).unwrap() else {
+        panic!("a file_transfer")
+    };
+    assert_eq!(
+        (t.name.as_str(), t.size, t.outcome),
+        ("report.pdf", 5, FileOutcome::Saved)
+    );
+    assert!(
+        !Message::FileTransfer(t).may_be_sent_by(Party::Viewer),
+        "the computer reports"
+    );
+    for bad in [
+        ok.replace("2cf24dba", "2CF24DBA"),
+        ok.replace("\"report.pdf\"", &format!("\"{}\"", "x".repeat(256))),
+        ok.replace("\"report.pdf\"", "\"\""),
+        ok.replace(
+            "\"saved\"",
+            &format!("\"saved\",\"reason\":\"{}\"", "y".repeat(201)),
+        ),
+        ok.replace("to_agent", "sideways"),
+    ] {
+        assert!(
+            matches!(decode(&bad), Err(DecodeError::InvalidFields { .. })),
+            "{bad}"
+        );
+    }
+}

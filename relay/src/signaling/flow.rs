@@ -8,8 +8,9 @@ use rand::rngs::OsRng;
 use tether_protocol::ShareCode;
 use tether_protocol::lifecycle::{Lifecycle, Output, State};
 use tether_protocol::signal::{
-    CancelReason, ConsentCancel, ConsentPending, ConsentRequest, ErrorCode, ErrorMessage, Message,
-    PeerInfo, Role, SessionEnd, SessionId, SessionStart, ShareCodeIssued, ViewerIdentity,
+    CancelReason, ConsentCancel, ConsentPending, ConsentRequest, ErrorCode, ErrorMessage,
+    FileOutcome, FileTransfer, Message, PeerInfo, Role, SessionEnd, SessionId, SessionStart,
+    ShareCodeIssued, ViewerIdentity,
 };
 
 use super::hub::{CodeSlot, ConnId, Hub, HubState, SessionEntry};
@@ -383,4 +384,46 @@ fn wire_name(value: impl serde::Serialize) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+impl Hub {
+    /// Records an agent's report of a file transfer of its own live session in the audit log.
+    pub(super) fn file_transfer(&self, st: &HubState, id: ConnId, t: FileTransfer) {
+        let Some(link) = st.agents.get(&id).map(|a| a.link.clone()) else {
+            return;
+        };
+        // Only the agent of a live session of its own reports on that session's files.
+        let org = st
+            .sessions
+            .get(&t.session_id)
+            .filter(|s| s.agent == id)
+            .map(|s| s.org_id);
+        let Some(org) = org else {
+            return link.error(ErrorCode::NotInSession, "no such session");
+        };
+        let host = st
+            .agents
+            .get(&id)
+            .map(|a| a.hello.hostname.clone())
+            .unwrap_or_default();
+        let outcome = match t.outcome {
+            FileOutcome::Saved => "ok",
+            FileOutcome::Failed => "failed",
+            FileOutcome::Cancelled => "cancelled",
+        };
+        self.audit(
+            Some(org),
+            &format!("agent:{host}"),
+            "file_transfer",
+            outcome,
+            serde_json::json!({
+                "session_id": t.session_id,
+                "direction": t.direction,
+                "name": t.name,
+                "size": t.size,
+                "sha256": t.sha256,
+                "reason": t.reason,
+            }),
+        );
+    }
 }

@@ -374,6 +374,7 @@ impl Hub {
                 }
             }
             Message::Hello(_) => link.error(ErrorCode::NotAllowed, "hello was already received"),
+            Message::FileTransfer(t) => self.file_transfer(&st, id, t),
             m @ (Message::Sdp(_) | Message::Ice(_) | Message::SessionEnd(_)) => {
                 self.forward(&mut st, id, Party::Agent, m)
             }
