@@ -293,7 +293,11 @@ async fn share_code_consent_deny_then_allow_banner_tray_notifications_and_stop()
     })
     .await;
     // The supporter writes: a notification, a count on the banner's Chat button, which opens
-    // the main window with the message; the person answers there.
+    // the main window with the message; the person answers there. The agent's list of
+    // displays says the control channel is open.
+    viewer
+        .control_where(|c| matches!(c, Control::Displays { .. }))
+        .await;
     viewer
         .send_control(&Control::Chat {
             text: "Hello, I will look at the printer".into(),
