@@ -111,7 +111,7 @@ pub async fn send_chat<R: Runtime>(
     Ok(())
 }
 
-/// Marks a session's chat read (the person has it on screen).
+/// Marks a session's chat read (the person turned to it).
 #[tauri::command]
 pub async fn read_chat<R: Runtime>(
     app: AppHandle<R>,
@@ -119,12 +119,7 @@ pub async fn read_chat<R: Runtime>(
     session_id: String,
 ) -> Result<()> {
     let id = session(&shared, &session_id)?;
-    let changed = lock(&shared.status)
-        .session_mut(&id)
-        .is_some_and(|s| std::mem::take(&mut s.unread) > 0);
-    if changed {
-        agent::publish(&app);
-    }
+    mark_read(&app, &shared, Some(&id));
     Ok(())
 }
 
@@ -132,16 +127,23 @@ pub async fn read_chat<R: Runtime>(
 /// turning to them, so every chat is read.
 #[tauri::command]
 pub async fn show_chat<R: Runtime>(app: AppHandle<R>, shared: State<'_, Shared>) -> Result<()> {
+    windows::show_main(&app);
+    mark_read(&app, &shared, None);
+    Ok(())
+}
+
+/// Marks the chat of session `only` (of every session when `None`) read, and publishes the
+/// status if that changed it.
+fn mark_read<R: Runtime>(app: &AppHandle<R>, shared: &Shared, only: Option<&SessionId>) {
     let mut changed = false;
     for s in &mut lock(&shared.status).sessions {
-        // Every session's, so no short-circuit.
-        changed |= std::mem::take(&mut s.unread) > 0;
+        if only.is_none_or(|id| s.id == id.as_str()) {
+            changed |= std::mem::take(&mut s.unread) > 0;
+        }
     }
-    windows::show_main(&app);
     if changed {
-        agent::publish(&app);
+        agent::publish(app);
     }
-    Ok(())
 }
 
 /// Pauses or resumes the supporter's input.
