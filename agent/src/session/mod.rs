@@ -203,6 +203,13 @@ pub async fn run(
             _ = tick.tick() => s.on_tick().await,
         }
     };
+    // Keys first: the viewer may have vanished with some held, and the wait below must not
+    // keep them down.
+    s.input.take();
+    // A file still arriving is deleted.
+    if let Some(f) = s.files.take() {
+        f.abort();
+    }
     if reason == Some(EndReason::EndedByAgent) {
         // The viewer hears it from here even when the relay cannot pass it on; closing before
         // it arrived would lose it.
@@ -219,12 +226,6 @@ pub async fn run(
             reason,
             chat_messages: Some(s.chat_messages),
         }));
-    }
-    // Keys first: the viewer may have vanished with some held.
-    s.input.take();
-    // A file still arriving is deleted.
-    if let Some(f) = s.files.take() {
-        f.abort();
     }
     s.clipboard.take();
     s.stream.take();
