@@ -25,7 +25,6 @@ export interface Transfer {
   /** Why it failed: the agent's code, or `closed`. */
   error?: string;
   startedAt?: number;
-  endedAt?: number;
 }
 
 /** Messages the agent sends on `files`. */
@@ -71,6 +70,8 @@ export class FileSender {
       }
       this.answer?.(m);
     });
+    // Files chosen while the connection was still being set up go once it is.
+    channel.addEventListener("open", () => void this.pump());
     channel.addEventListener("close", () => {
       for (const x of this.transfers) if (x.state === "queued" || x.state === "sending" || x.state === "checking") this.end(x, "failed", "closed");
       this.answer?.({ type: "file_cancel", id: -1 });
@@ -103,7 +104,6 @@ export class FileSender {
   private end(x: Transfer, state: Transfer["state"], error?: string): void {
     x.state = state;
     if (error !== undefined) x.error = error;
-    x.endedAt = performance.now();
     this.files.delete(x.id);
     this.changed();
   }
