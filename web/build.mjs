@@ -32,6 +32,16 @@ if (tests) {
     target: ["chrome110", "firefox115", "safari16"],
     logLevel: "warning",
   });
+  // The hashing worker of the Files panel: a classic script of its own.
+  await build({
+    entryPoints: { "hash-worker": "src/hash-worker.ts" },
+    outdir: "dist",
+    bundle: true,
+    minify: true,
+    format: "iife",
+    target: ["chrome110", "firefox115", "safari16"],
+    logLevel: "warning",
+  });
   await copyFile("src/app.css", "dist/app.css");
   await copyFile("index.html", "dist/index.html");
 }

@@ -46,6 +46,68 @@ export function sizeText(n: number): string {
   return `${v.toFixed(1)} ${units[u]}`;
 }
 
+/** Most bytes handed to the hashing worker and not yet hashed. */
+const HASH_AHEAD = 8 * 1024 * 1024;
+
+/**
+ * SHA-256 of a file's pieces, in a worker when the browser can start one (the page's main
+ * thread then only reads and sends), else here.
+ */
+class PieceHasher {
+  private readonly worker: Worker | null;
+  private readonly inline = new Sha256();
+  private ahead = 0;
+  private waiting: (() => void) | null = null;
+  private digest: ((hex: string) => void) | null = null;
+
+  constructor() {
+    let worker: Worker | null = null;
+    try {
+      worker = new Worker("/hash-worker.js");
+    } catch {
+      worker = null;
+    }
+    this.worker = worker;
+    worker?.addEventListener("message", (ev: MessageEvent<{ got?: number; hex?: string }>) => {
+      if (ev.data.got !== undefined) {
+        this.ahead -= ev.data.got;
+        if (this.ahead <= HASH_AHEAD / 2) this.waiting?.();
+      } else if (ev.data.hex !== undefined) {
+        this.digest?.(ev.data.hex);
+      }
+    });
+  }
+
+  /** Hashes `piece`; waits while the worker is far behind, so pieces never pile up. */
+  async update(piece: Uint8Array): Promise<void> {
+    if (!this.worker) {
+      this.inline.update(piece);
+      return;
+    }
+    this.worker.postMessage(piece.slice());
+    this.ahead += piece.length;
+    if (this.ahead > HASH_AHEAD) {
+      await new Promise<void>((resolve) => (this.waiting = resolve));
+      this.waiting = null;
+    }
+  }
+
+  /** The digest of every piece, in lowercase hex; the worker is then ready for another file. */
+  async hex(): Promise<string> {
+    if (!this.worker) return this.inline.hex();
+    const hex = new Promise<string>((resolve) => (this.digest = resolve));
+    this.worker.postMessage("done");
+    const done = await hex;
+    this.digest = null;
+    return done;
+  }
+
+  /** Stops the worker. */
+  close(): void {
+    this.worker?.terminate();
+  }
+}
+
 /** Sends queued files one after another on `channel`; `changed` is told of every progress. */
 export class FileSender {
   readonly transfers: Transfer[] = [];
@@ -135,7 +197,7 @@ export class FileSender {
       };
     });
     ch.send(JSON.stringify({ type: "file", id: x.id, name: x.name, size: x.size }));
-    const hash = new Sha256();
+    const hash = new PieceHasher();
     const reader = file.stream().getReader();
     let lastShown = 0;
     try {
@@ -143,7 +205,10 @@ export class FileSender {
         const { done, value } = await reader.read();
         if (done) break;
         for (let at = 0; at < value.length; at += CHUNK) {
-          if (this.cancelled.has(x.id) || ch.readyState !== "open") return;
+          if (this.cancelled.has(x.id) || ch.readyState !== "open") {
+            hash.close();
+            return;
+          }
           if (ch.bufferedAmount > HIGH_WATER) {
             await new Promise<void>((resolve) => {
               const go = (): void => {
@@ -154,10 +219,13 @@ export class FileSender {
               ch.addEventListener("bufferedamountlow", go);
               ch.addEventListener("close", go);
             });
-            if (this.cancelled.has(x.id) || ch.readyState !== "open") return;
+            if (this.cancelled.has(x.id) || ch.readyState !== "open") {
+              hash.close();
+              return;
+            }
           }
           const piece = value.subarray(at, Math.min(at + CHUNK, value.length));
-          hash.update(piece);
+          await hash.update(piece);
           ch.send(piece as Uint8Array<ArrayBuffer>);
           x.sent += piece.length;
           // Progress at most ten times a second: the panel is redrawn for each.
@@ -171,11 +239,15 @@ export class FileSender {
     } catch {
       this.end(x, "failed", "read");
       if (ch.readyState === "open") ch.send(JSON.stringify({ type: "file_cancel", id: x.id }));
+      hash.close();
       return;
     } finally {
       reader.releaseLock();
     }
-    ch.send(JSON.stringify({ type: "file_end", id: x.id, sha256: hash.hex() }));
+    const sha256 = await hash.hex();
+    hash.close();
+    if (this.cancelled.has(x.id) || ch.readyState !== "open") return;
+    ch.send(JSON.stringify({ type: "file_end", id: x.id, sha256 }));
     x.state = "checking";
     this.changed();
     const a = await answered;
