@@ -249,10 +249,7 @@ fn main() -> Result<()> {
     logs::init(as_service, as_worker);
     if matches!(cli.command, Command::Share { .. } | Command::Run { .. }) {
         for missing in tether_agent::permissions::check(display.as_deref()) {
-            tracing::warn!(
-                ?missing,
-                "the system does not allow this yet: sessions will lack it"
-            );
+            tracing::warn!("{missing}");
         }
     }
     let code = if as_service {

@@ -51,6 +51,37 @@ impl Missing {
     }
 }
 
+/// In words for the person at a terminal: what is missing and what it costs the session.
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Missing::ScreenRecording => f.write_str(
+                "macOS does not let Tether record the screen yet (System Settings, Privacy & \
+                 Security, Screen Recording): your supporter would see only the desktop \
+                 background",
+            ),
+            Missing::Accessibility => f.write_str(
+                "macOS does not let Tether use the mouse and keyboard yet (System Settings, \
+                 Privacy & Security, Accessibility): your supporter could only watch",
+            ),
+            Missing::WaylandSession => f.write_str(
+                "this desktop runs on Wayland, which lets Tether neither show the screen nor \
+                 pass on input: sign in with an Xorg session",
+            ),
+            Missing::NoDisplay { reason } => {
+                write!(
+                    f,
+                    "no screen could be reached ({reason}): nothing can be shared"
+                )
+            }
+            Missing::NoInputExtension => f.write_str(
+                "the X server lacks the XTEST extension: your supporter can see the screen but \
+                 not control it",
+            ),
+        }
+    }
+}
+
 /// What is missing to capture and control `display` (an X11 display name; `None` = the
 /// session's own). Empty when everything is allowed. Cheap enough to poll every few seconds.
 pub fn check(display: Option<&str>) -> Vec<Missing> {
@@ -74,10 +105,13 @@ mod tests {
             Missing::Accessibility,
             Missing::WaylandSession,
             Missing::NoDisplay {
-                reason: "refused".into(),
+                reason: "Connection refused (os error 111)".into(),
             },
             Missing::NoInputExtension,
         ] {
+            // A sentence for the terminal, not a debug dump.
+            let words = m.to_string();
+            assert!(!words.contains('{') && words.len() > 40, "{words}");
             let v = serde_json::to_value(&m).unwrap();
             assert_eq!(v["kind"], m.kind(), "{v}");
             assert_eq!(
