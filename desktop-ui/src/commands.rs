@@ -90,16 +90,7 @@ pub async fn send_chat<R: Runtime>(
     text: String,
 ) -> Result<()> {
     let id = session(&shared, &session_id)?;
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(Error::Chat("the message is empty".into()));
-    }
-    if text.len() > control::MAX_CHAT {
-        return Err(Error::Chat(format!(
-            "at most {} bytes per message",
-            control::MAX_CHAT
-        )));
-    }
+    let text = control::chat_text(&text).map_err(|e| Error::Chat(e.to_string()))?;
     if let Some(s) = lock(&shared.status).session_mut(&id) {
         s.push_chat(false, text.to_owned(), model::now_ms());
     }

@@ -20,6 +20,30 @@ pub const MAX_CLIPBOARD: usize = 128 * 1024;
 /// The longest chat message, in bytes of UTF-8, either way.
 pub const MAX_CHAT: usize = 4096;
 
+/// Why a chat message cannot be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ChatProblem {
+    /// Nothing but white space.
+    #[error("the message is empty")]
+    Empty,
+    /// Over [`MAX_CHAT`] bytes.
+    #[error("at most {MAX_CHAT} bytes per message")]
+    TooLong,
+}
+
+/// `text` as a chat message is sent: without surrounding white space, not empty, at most
+/// [`MAX_CHAT`] bytes.
+pub fn chat_text(text: &str) -> Result<&str, ChatProblem> {
+    let text = text.trim();
+    if text.is_empty() {
+        Err(ChatProblem::Empty)
+    } else if text.len() > MAX_CHAT {
+        Err(ChatProblem::TooLong)
+    } else {
+        Ok(text)
+    }
+}
+
 /// One display as the viewer sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Display {
@@ -291,6 +315,12 @@ mod tests {
             decode(br#"{"type":"chat","text":" \n "}"#),
             Err(DecodeError::InvalidFields { .. })
         ));
+        assert_eq!(chat_text("  hello \n"), Ok("hello"));
+        assert_eq!(chat_text(" \t "), Err(ChatProblem::Empty));
+        assert_eq!(
+            chat_text(&"x".repeat(MAX_CHAT + 1)),
+            Err(ChatProblem::TooLong)
+        );
         let huge = vec![b' '; MAX_CONTROL_MESSAGE + 1];
         assert!(matches!(decode(&huge), Err(DecodeError::TooLarge { .. })));
     }

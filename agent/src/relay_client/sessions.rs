@@ -127,22 +127,21 @@ impl Sessions {
     pub(super) fn command(&mut self, cmd: ClientCommand, connected: bool) -> Option<ClientEvent> {
         match cmd {
             ClientCommand::Chat { session, text } => {
-                let text = text.trim();
-                let reason = if text.is_empty() {
-                    return None;
-                } else if text.len() > control::MAX_CHAT {
-                    format!("too long: at most {} bytes", control::MAX_CHAT)
-                } else {
-                    let mut sent = false;
-                    for (id, l) in &self.live {
-                        if session.as_ref().is_none_or(|s| s == id) {
-                            sent |= l.say.send(text.to_owned()).is_ok();
+                let reason = match control::chat_text(&text) {
+                    Err(control::ChatProblem::Empty) => return None,
+                    Err(e) => e.to_string(),
+                    Ok(text) => {
+                        let mut sent = false;
+                        for (id, l) in &self.live {
+                            if session.as_ref().is_none_or(|s| s == id) {
+                                sent |= l.say.send(text.to_owned()).is_ok();
+                            }
                         }
+                        if sent {
+                            return None;
+                        }
+                        "no session is running".into()
                     }
-                    if sent {
-                        return None;
-                    }
-                    "no session is running".into()
                 };
                 Some(ClientEvent::ChatNotSent { reason })
             }
