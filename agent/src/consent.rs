@@ -188,6 +188,61 @@ impl ConsentPrompt for TerminalPrompt {
     }
 }
 
+/// What a line typed at the terminal between questions asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Typed {
+    /// A chat message for the supporter.
+    Chat(String),
+    /// `/send PATH`: send that file to the supporter.
+    SendFile(std::path::PathBuf),
+    /// `/send` with nothing after it.
+    SendWhat,
+}
+
+/// Reads a line typed between questions. `/send` followed by a path sends that file; the path
+/// may be quoted or have its spaces escaped, as terminals write a file dragged onto them, and
+/// `~/` is the home folder (`home`).
+pub fn typed(line: &str, home: Option<&std::path::Path>) -> Typed {
+    let line = line.trim_end_matches(['\r', '\n']);
+    let Some(rest) = line.trim_start().strip_prefix("/send") else {
+        return Typed::Chat(line.to_owned());
+    };
+    if !rest.is_empty() && !rest.starts_with(char::is_whitespace) {
+        return Typed::Chat(line.to_owned());
+    }
+    let rest = rest.trim();
+    if rest.is_empty() {
+        return Typed::SendWhat;
+    }
+    let quoted = ['\'', '"']
+        .iter()
+        .find_map(|&q| rest.strip_prefix(q).and_then(|r| r.strip_suffix(q)));
+    let path = match quoted {
+        Some(inner) => inner.to_owned(),
+        // A Unix path with its specials escaped (`my\ file.pdf`); a Windows path keeps its
+        // backslashes.
+        None if rest.starts_with(['/', '~']) => {
+            let mut out = String::new();
+            let mut chars = rest.chars();
+            while let Some(c) = chars.next() {
+                match (c, chars.clone().next()) {
+                    ('\\', Some(n)) if " '\"()&;$`\\!".contains(n) => {
+                        out.push(n);
+                        chars.next();
+                    }
+                    _ => out.push(c),
+                }
+            }
+            out
+        }
+        None => rest.to_owned(),
+    };
+    match (path.strip_prefix("~/"), home) {
+        (Some(under), Some(home)) => Typed::SendFile(home.join(under)),
+        _ => Typed::SendFile(path.into()),
+    }
+}
+
 /// The prompt of an agent with nobody to ask (a system service without the desktop app): every
 /// request is denied at once, and logged, so only sessions the machine's policy lets start
 /// unattended ever run.
@@ -208,6 +263,46 @@ impl ConsentPrompt for DenyPrompt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_is_chat_unless_it_asks_to_send_a_file() {
+        use std::path::{Path, PathBuf};
+        let home = Some(Path::new("/home/ann"));
+        let file = |p: &str| Typed::SendFile(PathBuf::from(p));
+        assert_eq!(
+            typed("hello there\n", home),
+            Typed::Chat("hello there".into())
+        );
+        assert_eq!(
+            typed("/sendmail is down\n", home),
+            Typed::Chat("/sendmail is down".into())
+        );
+        assert_eq!(typed("/send\n", home), Typed::SendWhat);
+        assert_eq!(typed("/send   \n", home), Typed::SendWhat);
+        assert_eq!(typed("/send /tmp/a.log\n", home), file("/tmp/a.log"));
+        assert_eq!(
+            typed("/send ~/Documents/a.pdf\n", home),
+            file("/home/ann/Documents/a.pdf")
+        );
+        // As GNOME Terminal and macOS Terminal write a dragged file.
+        assert_eq!(
+            typed("/send '/home/ann/my file.pdf' \n", home),
+            file("/home/ann/my file.pdf")
+        );
+        assert_eq!(
+            typed("/send /Users/ann/my\\ file\\ \\(2\\).pdf\n", home),
+            file("/Users/ann/my file (2).pdf")
+        );
+        // Windows: quoted or not, backslashes are the path's.
+        assert_eq!(
+            typed("/send \"C:\\Users\\ann\\a b.txt\"\r\n", home),
+            file("C:\\Users\\ann\\a b.txt")
+        );
+        assert_eq!(
+            typed("/send C:\\Temp\\x.txt\r\n", home),
+            file("C:\\Temp\\x.txt")
+        );
+    }
 
     #[test]
     fn answers() {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use tether_agent::consent::{ConsentPrompt, DenyPrompt, TerminalPrompt};
+use tether_agent::consent::{self, ConsentPrompt, DenyPrompt, TerminalPrompt, Typed};
 use tether_agent::encode::Codec;
 use tether_agent::machine::{self, AgentConfig, KeyStoreKind, MachineIdentity, hostname, platform};
 use tether_agent::relay_client::{self, ClientConfig, ClientEvent};
@@ -573,13 +573,24 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
         ConsentUi::Terminal => {
             let p = TerminalPrompt::new();
             let mut lines = p.chat_lines();
+            let home = platform::home_dir();
             let forward = tokio::spawn(async move {
-                while let Some(text) = lines.recv().await {
-                    let chat = relay_client::ClientCommand::Chat {
-                        session: None,
-                        text,
+                while let Some(line) = lines.recv().await {
+                    let command = match consent::typed(&line, home.as_deref()) {
+                        Typed::Chat(text) => relay_client::ClientCommand::Chat {
+                            session: None,
+                            text,
+                        },
+                        Typed::SendFile(path) => relay_client::ClientCommand::SendFile {
+                            session: None,
+                            path,
+                        },
+                        Typed::SendWhat => {
+                            say(SEND_HINT);
+                            continue;
+                        }
                     };
-                    if chat_tx.send(chat).is_err() {
+                    if chat_tx.send(command).is_err() {
                         break;
                     }
                 }
@@ -616,13 +627,13 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
                     if s.unattended { ", unattended" } else { "" },
                     match (&downloads, s.mode) {
                         (Some(dir), Mode::Control) if at_terminal => format!(
-                            " To write to {}, type a message and press Enter. Files {0} sends \
-                             land in {}.",
+                            " To write to {}, type a message and press Enter. {SEND_HINT} \
+                             Files {0} sends land in {}.",
                             s.peer.name,
                             dir.display()
                         ),
                         _ if at_terminal => format!(
-                            " To write to {}, type a message and press Enter.",
+                            " To write to {}, type a message and press Enter. {SEND_HINT}",
                             s.peer.name
                         ),
                         _ => String::new(),
@@ -647,6 +658,31 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
                     path.display(),
                     bytes_text(size)
                 ),
+                ClientEvent::FileSending {
+                    session_id,
+                    name,
+                    size,
+                } => format!(
+                    "[file] Sending {name} ({}) to {}…",
+                    bytes_text(size),
+                    supporters
+                        .get(&session_id)
+                        .map_or("your supporter", String::as_str),
+                ),
+                ClientEvent::FileSent {
+                    session_id, name, ..
+                } => format!(
+                    "[file] Sent to {}: {name}.",
+                    supporters
+                        .get(&session_id)
+                        .map_or("your supporter", String::as_str),
+                ),
+                ClientEvent::FileFailed {
+                    name,
+                    reason,
+                    outgoing: true,
+                    ..
+                } => format!("[file] Not sent: {name} ({reason})."),
                 ClientEvent::FileFailed { name, reason, .. } => {
                     format!("[file] Not received: {name} ({reason}).")
                 }
@@ -688,6 +724,10 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
     }
     Ok(again)
 }
+
+/// How the person at the terminal sends a file.
+const SEND_HINT: &str =
+    "To send a file, type /send and its path (or drag the file here) and press Enter.";
 
 /// A line for the person at the terminal, and for the log (a service has no terminal). A closed
 /// or missing standard output is not an error: the agent keeps serving.

@@ -237,6 +237,8 @@ impl Status {
                 path: path.display().to_string(),
             }),
             ClientEvent::FileFailed { .. }
+            | ClientEvent::FileSending { .. }
+            | ClientEvent::FileSent { .. }
             | ClientEvent::ChatNotSent { .. }
             | ClientEvent::RelayError(_) => None,
             ClientEvent::Disconnected { reason, retry_in } => {

@@ -1,12 +1,17 @@
-//! The `files` data channel: reliable and ordered, one transfer at a time in each direction.
+//! The `files` data channel: reliable and ordered, one transfer at a time in each direction
+//! (the supporter's to the computer, the computer's to the supporter).
 //!
 //! A transfer is a JSON [`FileMessage::File`] naming the file and its size, then the file's
 //! bytes as binary messages of at most [`MAX_CHUNK`] bytes, then [`FileMessage::FileEnd`] with
 //! the SHA-256 of those bytes. The receiver writes to a temporary name and gives the file its
 //! final name only once the size and the hash match; it answers [`FileMessage::FileSaved`] or
-//! [`FileMessage::FileError`]. Either side may send [`FileMessage::FileCancel`]. The sender
-//! paces itself on the channel's buffered amount; the receiver stops reading while its disk is
-//! behind, which SCTP turns into back-pressure.
+//! [`FileMessage::FileError`]. The sender paces itself on the channel's buffered amount; the
+//! receiver stops reading while its disk is behind, which SCTP turns into back-pressure.
+//!
+//! Both directions share the channel, and binary messages always belong to the transfer coming
+//! in. So that every JSON message is unambiguous too, `file`, `file_end` and `file_cancel` come
+//! only from a transfer's sender, `file_saved` and `file_error` only from its receiver: a
+//! receiver that stops a transfer says `file_error` with [`FileErrorCode::Cancelled`].
 
 use serde::{Deserialize, Serialize};
 
@@ -41,7 +46,7 @@ pub enum FileMessage {
         /// 64 hex digits.
         sha256: String,
     },
-    /// Either way: stop this transfer; the receiver deletes what it wrote.
+    /// Sender → receiver: stop this transfer; the receiver deletes what it wrote.
     FileCancel {
         /// The transfer.
         id: u32,
@@ -83,7 +88,7 @@ pub enum FileErrorCode {
     Io,
     /// A message out of order (data with no file open, a second file before the end).
     Protocol,
-    /// The other side cancelled it.
+    /// The receiver stopped it (the person cancelled it there).
     Cancelled,
     /// A code this version does not know.
     #[serde(other)]

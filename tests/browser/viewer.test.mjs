@@ -3,147 +3,24 @@
 // loopback). Each state is saved as a screenshot under target/e2e-artifacts/browser/.
 
 import assert from "node:assert/strict";
-import { createHash, createHmac, randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { createHmac } from "node:crypto";
 import { after, before, test } from "node:test";
 
-import {
-  EMAIL,
-  OWNER_EMAIL,
-  PASSWORD,
-  WAIT_MS,
-  a11yViolations,
-  shot,
-  startAgent,
-  startBrowser,
-  startMachineAgent,
-  startProbe,
-  startRelay,
-  startXvfb,
-} from "./harness.mjs";
+import { OWNER_EMAIL, PASSWORD, WAIT_MS, a11yViolations, shot, startAgent, startMachineAgent, startRelay } from "./harness.mjs";
+import { Loop, pagePoint, waitForScene } from "./loop.mjs";
 
-const W = 1280;
-const H = 720;
-/** The probe's quadrant colours, as RGB. */
-const QUADRANTS = [
-  [0xd0, 0x20, 0x20],
-  [0x20, 0xc0, 0x40],
-  [0x30, 0x40, 0xe0],
-  [0xf0, 0xe0, 0x30],
-];
-
-let xvfb, probe, relay, agent, browser;
-/** Where the shared agent puts the files it receives. */
-let downloads;
-const cspErrors = [];
+const loop = new Loop();
+let xvfb, probe, relay, agent;
 
 before(async () => {
-  xvfb = await startXvfb(W, H);
-  probe = await startProbe(xvfb.display);
-  relay = await startRelay();
-  downloads = mkdtempSync(join(tmpdir(), "tether-downloads-"));
-  agent = await startAgent(relay.url, xvfb.display, ["--downloads", downloads]);
-  await agent.code();
-  browser = await startBrowser();
+  ({ xvfb, probe, relay, agent } = await loop.start());
 });
 
-after(async () => {
-  await browser?.close();
-  agent?.stop();
-  relay?.stop();
-  if (downloads) rmSync(downloads, { recursive: true, force: true });
-  xvfb?.proc.kill();
-  // The probe exits with its X server.
-});
+after(() => loop.stop());
 
-/** A fresh, signed-in page on the connect screen. */
-async function signedIn(name, query = "", { email = EMAIL, bypassCSP = false, webrtc = true, base = relay.url } = {}) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: "en-US", bypassCSP });
-  // A web view built without WebRTC, as some embedded ones are.
-  if (!webrtc) await context.addInitScript(() => delete globalThis.RTCPeerConnection);
-  const page = await context.newPage();
-  page.setDefaultTimeout(WAIT_MS);
-  page.on("pageerror", (e) => console.error(`[page] ${e.message}`));
-  // The app must run under the relay's CSP: a blocked script or style is a failure.
-  page.on("console", (m) => {
-    if (/Content Security Policy/i.test(m.text())) cspErrors.push(m.text());
-  });
-  await page.goto(`${base}/${query}`);
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await shot(page, `${name}-1-sign-in`);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Connect to a computer" }).waitFor();
-  return page;
-}
-
-/** Types the agent's current code digit by digit, as read over the phone, and connects. */
-async function enterCode(page, mode = "control") {
-  const from = agent.lines.all.length;
-  const code = await agent.code();
-  const field = page.getByLabel("Share code");
-  await field.pressSequentially(code);
-  // The field groups the digits as the other computer shows them.
-  assert.equal(await field.inputValue(), `${code.slice(0, 3)} ${code.slice(3, 6)} ${code.slice(6)}`);
-  await page.getByLabel(mode === "control" ? "Control the computer" : "View only").check();
-  await page.getByRole("button", { name: "Connect", exact: true }).click();
-  return from;
-}
-
-/** The colours at the centres of the four quadrants of the decoded video, and its size. */
-function sampleQuadrants() {
-  const v = document.querySelector("video");
-  if (!v || v.videoWidth === 0 || v.readyState < 2) return null;
-  const c = document.createElement("canvas");
-  c.width = v.videoWidth;
-  c.height = v.videoHeight;
-  const g = c.getContext("2d");
-  g.drawImage(v, 0, 0);
-  const colours = [0, 1, 2, 3].map((i) => {
-    const x = Math.floor(((i % 2) * 2 + 1) * (c.width / 4));
-    const y = Math.floor((Math.floor(i / 2) * 2 + 1) * (c.height / 4));
-    return [...g.getImageData(x, y, 1, 1).data.slice(0, 3)];
-  });
-  return { width: c.width, height: c.height, colours };
-}
-
-const matches = (s) => s !== null && QUADRANTS.every((rgb, i) => rgb.every((want, k) => Math.abs(s.colours[i][k] - want) <= 12));
-
-/** Waits until the decoded video shows the probe's four quadrants (polled, bounded). */
-async function waitForScene(page) {
-  const deadline = Date.now() + WAIT_MS;
-  let seen = null;
-  while (Date.now() < deadline) {
-    seen = await page.evaluate(sampleQuadrants);
-    if (matches(seen)) return seen;
-    await page.waitForTimeout(50);
-  }
-  throw new Error(`the scene never showed; last sample ${JSON.stringify(seen)}`);
-}
-
-/** Page coordinates of the centre of remote pixel (x, y) inside the letterboxed video. */
-async function pagePoint(page, x, y) {
-  return page.evaluate(
-    ([x, y]) => {
-      const v = document.querySelector("video");
-      const box = v.getBoundingClientRect();
-      const scale = Math.min(box.width / v.videoWidth, box.height / v.videoHeight);
-      const left = box.left + (box.width - v.videoWidth * scale) / 2;
-      const top = box.top + (box.height - v.videoHeight * scale) / 2;
-      return { x: left + (x + 0.5) * scale, y: top + (y + 0.5) * scale };
-    },
-    [x, y],
-  );
-}
-
-async function endSession(page) {
-  const from = agent.lines.all.length;
-  await page.getByRole("button", { name: "End session" }).click();
-  await page.getByText("You ended the session.").waitFor();
-  await agent.lines.waitFrom(from, (l) => /Session .* ended/.test(l), "session end at the agent");
-}
+const signedIn = (...args) => loop.signedIn(...args);
+const enterCode = (...args) => loop.enterCode(...args);
+const endSession = (page) => loop.endSession(page);
 
 test("sees the remote screen, and a click and typing land on the X server", async () => {
   const page = await signedIn("control");
@@ -249,53 +126,6 @@ test("chat both ways between the viewer and the agent's terminal, with times and
   const header = await page.locator("thead th").allTextContents();
   assert.equal(await newest.locator("td").nth(header.indexOf("Chat messages")).textContent(), "3");
   await page.context().close();
-});
-
-test("files go to the other computer's Downloads, checked on arrival, never over another file", async () => {
-  const page = await signedIn("files");
-  const from = await enterCode(page);
-  await agent.answer(from, "c");
-  await waitForScene(page);
-  // The person is told where files will land.
-  await agent.lines.waitFrom(from, (l) => l.includes(`Files Jane Doe sends land in ${downloads}.`), "where files land");
-  writeFileSync(join(downloads, "notes.txt"), "the person's own");
-
-  // Two files at once: a small one whose name is taken, and 24 MiB in hundreds of pieces.
-  await page.getByRole("button", { name: "Files" }).click();
-  const big = randomBytes(24 * 1024 * 1024 + 123);
-  await page.getByLabel("Choose files").setInputFiles([
-    { name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("from the supporter") },
-    { name: "big.bin", mimeType: "application/octet-stream", buffer: big },
-  ]);
-  await page.getByText("Saved as notes (1).txt").waitFor();
-  await page.getByText("Saved as big.bin").waitFor({ timeout: 60_000 });
-  await shot(page, "files-1-saved");
-  assert.equal(readFileSync(join(downloads, "notes.txt"), "utf8"), "the person's own");
-  assert.equal(readFileSync(join(downloads, "notes (1).txt"), "utf8"), "from the supporter");
-  assert.ok(readFileSync(join(downloads, "big.bin")).equals(big), "big.bin arrived whole");
-  assert.deepEqual(readdirSync(downloads).sort(), ["big.bin", "notes (1).txt", "notes.txt"], "no temporary file left");
-  await agent.lines.waitFrom(from, (l) => l === `[file] Received from Jane Doe: ${join(downloads, "big.bin")} (25.2 MB).`, "the arrival at the terminal");
-
-  // A name the other computer cannot use is refused with the reason, and nothing is written.
-  await page.getByLabel("Choose files").setInputFiles([{ name: "aux.txt", mimeType: "text/plain", buffer: Buffer.from("x") }]);
-  await page.getByText("Not sent: that name cannot be used on the other computer").waitFor();
-  assert.ok(!existsSync(join(downloads, "aux.txt")));
-  assert.equal(readdirSync(downloads).length, 3);
-  await endSession(page);
-  await page.context().close();
-
-  // The organisation's audit log has each transfer as the computer saw it: name, size, SHA-256,
-  // outcome (never the content).
-  const owner = await signedIn("files-audit", "", { email: OWNER_EMAIL });
-  const audit = await owner.evaluate(() => fetch("/api/v1/audit?action=file_transfer").then((r) => r.json()));
-  const mine = audit.filter((e) => ["notes.txt", "big.bin", "aux.txt"].includes(e.detail.name)).map((e) => [e.detail.name, e.outcome, e.detail.size, e.detail.sha256 ?? null]);
-  const sha = createHash("sha256").update(big).digest("hex");
-  assert.deepEqual(mine.sort(), [
-    ["aux.txt", "failed", 1, null],
-    ["big.bin", "ok", big.length, sha],
-    ["notes.txt", "ok", 18, createHash("sha256").update("from the supporter").digest("hex")],
-  ]);
-  await owner.context().close();
 });
 
 test("a view-only session injects nothing", async () => {
@@ -684,7 +514,7 @@ test("an enrolled computer: token and policy from the admin page, unattended con
 });
 
 test("the app ran under the relay's Content-Security-Policy without violations", () => {
-  assert.deepEqual(cspErrors, []);
+  assert.deepEqual(loop.cspErrors, []);
 });
 
 test("a page without WebRTC says so and asks nobody for consent", async () => {

@@ -1,8 +1,11 @@
 // Sending files to the other computer on the session's `files` channel: one at a time from a
 // queue, in 64 KiB pieces paced by the channel's buffered amount (so a large file never sits in
 // memory), hashed on the way, each answered by the agent once it checked size and SHA-256.
+// The Files panel shows them beside the files coming the other way (file-receiver.ts).
 
 import { field, h, replace } from "./dom";
+import type { Arrival, FileReceiver } from "./file-receiver";
+import { downloadArrival } from "./file-receiver";
 import { t } from "./i18n";
 import { Sha256 } from "./sha256";
 
@@ -27,7 +30,7 @@ export interface Transfer {
   startedAt?: number;
 }
 
-/** Messages the agent sends on `files`. */
+/** The agent's answers to files sent from here (and this side's own stand-ins). */
 type FileAnswer =
   | { type: "file_saved"; id: number; name: string }
   | { type: "file_error"; id: number; code: string; message: string }
@@ -53,7 +56,7 @@ const HASH_AHEAD = 8 * 1024 * 1024;
  * SHA-256 of a file's pieces, in a worker when the browser can start one (the page's main
  * thread then only reads and sends), else here.
  */
-class PieceHasher {
+export class PieceHasher {
   private readonly worker: Worker | null;
   private readonly inline = new Sha256();
   private ahead = 0;
@@ -130,7 +133,8 @@ export class FileSender {
       } catch {
         return;
       }
-      this.answer?.(m);
+      // The agent's own transfers (`file`, `file_end`, `file_cancel`) are the receiver's.
+      if (m.type === "file_saved" || m.type === "file_error") this.answer?.(m);
     });
     // Files chosen while the connection was still being set up go once it is.
     channel.addEventListener("open", () => void this.pump());
@@ -264,13 +268,15 @@ export class FileSender {
   }
 }
 
-/** The Files panel: choose or drop files, and watch each one go. */
+/** The Files panel: choose or drop files and watch each one go (control sessions), and the files the other computer sends. */
 export class FilesPanel {
   readonly root: HTMLElement;
 
   constructor(
     private readonly host: string,
-    readonly sender: FileSender,
+    /** None in a view-only session: nothing goes to the other computer. */
+    readonly sender: FileSender | null,
+    readonly receiver: FileReceiver,
     private readonly closed: () => void,
   ) {
     this.root = h("section", { class: "files card", hidden: true, "aria-labelledby": "files-title" });
@@ -278,6 +284,11 @@ export class FilesPanel {
 
   get open(): boolean {
     return !this.root.hidden;
+  }
+
+  /** Whether there is anything to show: a way to send, or a file that came. */
+  get useful(): boolean {
+    return this.sender !== null || this.receiver.arrivals.length > 0;
   }
 
   toggle(open = !this.open): void {
@@ -288,41 +299,73 @@ export class FilesPanel {
   /** Redraws (after progress, or a language change). */
   render(): void {
     if (!this.open) return;
-    const pick = h("input", { type: "file", multiple: true });
-    pick.addEventListener("change", () => {
-      if (pick.files) this.sender.queue(Array.from(pick.files));
-    });
-    const rows = this.sender.transfers.map((x) => {
-      const bar = h("progress", { max: Math.max(1, x.size), value: x.sent, "aria-label": x.name });
-      const cancel =
-        x.state === "queued" || x.state === "sending" || x.state === "checking"
-          ? h("button", { type: "button", class: "small" }, t("files.cancel"))
-          : null;
-      cancel?.addEventListener("click", () => this.sender.cancel(x.id));
-      return h(
-        "li",
-        { "data-state": x.state },
-        h("span", { class: "name" }, x.name),
-        " ",
-        h("span", { class: "size" }, sizeText(x.size)),
-        bar,
-        h("span", { class: "status", role: x.state === "failed" ? "alert" : null }, this.status(x)),
-        cancel,
-      );
-    });
+    const sender = this.sender;
+    let sending: HTMLElement[] = [];
+    if (sender) {
+      const pick = h("input", { type: "file", multiple: true });
+      pick.addEventListener("change", () => {
+        if (pick.files) sender.queue(Array.from(pick.files));
+      });
+      const rows = sender.transfers.map((x) => this.sentRow(sender, x));
+      sending = [
+        h("p", { class: "hint" }, t("files.hint", { host: this.host })),
+        field(t("files.choose"), pick),
+        ...(rows.length ? [h("ul", { class: "transfers" }, ...rows)] : []),
+      ];
+    }
+    const arrivals = this.receiver.arrivals;
+    const receiving = arrivals.length
+      ? [
+          h("h3", {}, t("files.from", { host: this.host })),
+          h("ul", { class: "transfers", "aria-label": t("files.from", { host: this.host }) }, ...arrivals.map((x) => this.arrivalRow(x))),
+        ]
+      : [];
     const close = h("button", { type: "button" }, t("files.close"));
     close.addEventListener("click", () => {
       this.toggle(false);
       this.closed();
     });
-    replace(
-      this.root,
-      h("h2", { id: "files-title" }, t("files.title")),
-      h("p", { class: "hint" }, t("files.hint", { host: this.host })),
-      field(t("files.choose"), pick),
-      rows.length ? h("ul", { class: "transfers" }, ...rows) : null,
-      close,
-    );
+    replace(this.root, h("h2", { id: "files-title" }, t("files.title")), ...sending, ...receiving, close);
+  }
+
+  private sentRow(sender: FileSender, x: Transfer): HTMLElement {
+    const cancel =
+      x.state === "queued" || x.state === "sending" || x.state === "checking"
+        ? h("button", { type: "button", class: "small" }, t("files.cancel"))
+        : null;
+    cancel?.addEventListener("click", () => sender.cancel(x.id));
+    return row(x.name, x.size, x.sent, x.state, this.status(x), x.state === "failed", cancel);
+  }
+
+  private arrivalRow(x: Arrival): HTMLElement {
+    let action: HTMLElement | null = null;
+    if (x.state === "receiving" || x.state === "checking") {
+      action = h("button", { type: "button", class: "small" }, t("files.cancel"));
+      action.addEventListener("click", () => this.receiver.cancel(x.id));
+    } else if (x.state === "saved" && x.url) {
+      action = h("a", { href: x.url, download: x.name, class: "small" }, t("files.saveAgain"));
+      action.addEventListener("click", (ev) => {
+        ev.preventDefault();
+        downloadArrival(x);
+      });
+    }
+    const status = ((): string => {
+      switch (x.state) {
+        case "receiving": {
+          const secs = Math.max(0.001, (performance.now() - x.startedAt) / 1000);
+          return t("files.receiving", { done: sizeText(x.received), speed: sizeText(Math.round(x.received / secs)) });
+        }
+        case "checking":
+          return t("files.verifying");
+        case "saved":
+          return t("files.received");
+        case "cancelled":
+          return t("files.cancelled");
+        case "failed":
+          return t("files.notReceived", { reason: arrivalFailure(x.error) });
+      }
+    })();
+    return row(x.name, x.size, x.received, x.state, status, x.state === "failed", action);
   }
 
   private status(x: Transfer): string {
@@ -342,6 +385,35 @@ export class FilesPanel {
       case "failed":
         return t("files.failed", { reason: failureReason(x.error) });
     }
+  }
+}
+
+/** One file's line in the panel. */
+function row(name: string, size: number, done: number, state: string, status: string, alert: boolean, action: HTMLElement | null): HTMLElement {
+  return h(
+    "li",
+    { "data-state": state },
+    h("span", { class: "name" }, name),
+    " ",
+    h("span", { class: "size" }, sizeText(size)),
+    h("progress", { max: Math.max(1, size), value: done, "aria-label": name }),
+    h("span", { class: "status", role: alert ? "alert" : null }, status),
+    action,
+  );
+}
+
+/** Why a file from the other computer was not received, in words. */
+function arrivalFailure(code: string | undefined): string {
+  switch (code) {
+    case "size":
+    case "hash":
+      return t("files.err.damaged");
+    case "closed":
+      return t("files.err.closed");
+    case "stopped":
+      return t("files.err.stopped");
+    default:
+      return t("files.err.broken");
   }
 }
 

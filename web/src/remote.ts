@@ -3,6 +3,7 @@
 
 import { ChatPanel } from "./chat";
 import { field, h, replace } from "./dom";
+import { FileReceiver } from "./file-receiver";
 import { FileSender, FilesPanel } from "./files";
 import { DOM_DELTA_PIXEL, toRemote, wheelUnits } from "./geometry";
 import { t } from "./i18n";
@@ -34,8 +35,8 @@ export class RemoteView {
   private readonly statsBox: HTMLElement;
   private readonly clipBox: HTMLElement;
   private readonly chat: ChatPanel;
-  /** Control sessions only: files to the other computer. */
-  private readonly files: FilesPanel | null;
+  /** Files both ways (to the other computer in control sessions only). */
+  private readonly files: FilesPanel;
   private readonly banner: HTMLElement;
   private displays: RemoteDisplay[] = [];
   private active = 0;
@@ -65,22 +66,27 @@ export class RemoteView {
     this.statsBox = h("dl", { class: "stats", hidden: true, "aria-live": "off" });
     this.clipBox = h("section", { class: "clip card", hidden: true, "aria-labelledby": "clip-title" });
     this.chat = new ChatPanel(ctx.host, (text) => ctx.session.chat(text), () => this.renderToolbar());
-    this.files = ctx.control
-      ? new FilesPanel(
-          ctx.host,
-          new FileSender(ctx.session.filesChannel, () => this.files?.render()),
-          () => this.renderToolbar(),
-        )
-      : null;
+    const redraw = (): void => this.files.render();
+    const receiver = new FileReceiver(ctx.session.filesChannel, redraw, () => {
+      // A file from the other computer opens the panel, so its progress is seen.
+      this.files.toggle(true);
+      this.renderToolbar();
+    });
+    this.files = new FilesPanel(
+      ctx.host,
+      ctx.control ? new FileSender(ctx.session.filesChannel, redraw) : null,
+      receiver,
+      () => this.renderToolbar(),
+    );
     this.banner = h("p", { class: "banner", role: "status", hidden: true });
     this.root = h(
       "div",
       { class: "remote" },
       this.toolbar,
       this.banner,
-      h("div", { class: "stage-wrap" }, this.stage, this.statsBox, this.clipBox, this.chat.root, this.files?.root),
+      h("div", { class: "stage-wrap" }, this.stage, this.statsBox, this.clipBox, this.chat.root, this.files.root),
     );
-    if (this.files) this.acceptDrops(this.files);
+    if (this.files.sender) this.acceptDrops(this.files.sender, this.files);
     this.renderToolbar();
     const shown = (): void => {
       if (this.firstFrame) return;
@@ -139,7 +145,7 @@ export class RemoteView {
     this.renderToolbar();
     if (!this.clipBox.hidden) this.renderClipboard();
     if (this.chat.open) this.chat.render();
-    this.files?.render();
+    this.files.render();
     if (this.showStats) this.renderStats();
   }
 
@@ -227,9 +233,9 @@ export class RemoteView {
     if (unread > 0) {
       chat.append(" ", h("span", { class: "unread", "aria-label": t("chat.unread", { n: unread }) }, String(unread)));
     }
-    const files = this.files
+    const files = this.files.useful
       ? toggle(t("session.files"), this.files.open, () => {
-          this.files?.toggle();
+          this.files.toggle();
           this.renderToolbar();
         })
       : null;
@@ -340,7 +346,7 @@ export class RemoteView {
   }
 
   /** Files dropped anywhere on the session go to the other computer. */
-  private acceptDrops(panel: FilesPanel): void {
+  private acceptDrops(sender: FileSender, panel: FilesPanel): void {
     const wrap = this.root;
     const hasFiles = (ev: DragEvent): boolean => ev.dataTransfer?.types.includes("Files") ?? false;
     this.listen(wrap, "dragover", (ev: DragEvent) => {
@@ -352,7 +358,7 @@ export class RemoteView {
       if (!hasFiles(ev) || !ev.dataTransfer) return;
       ev.preventDefault();
       panel.toggle(true);
-      panel.sender.queue(Array.from(ev.dataTransfer.files));
+      sender.queue(Array.from(ev.dataTransfer.files));
       this.renderToolbar();
     });
   }

@@ -2,13 +2,12 @@
 //! on a blocking thread while the channel waits, so a slow disk slows the sender down instead
 //! of filling memory.
 
-use std::path::PathBuf;
-
 use bytes::Bytes;
 use tether_protocol::files::{self, FileErrorCode, FileMessage};
+use tether_protocol::signal::FileDirection;
 use tokio::sync::mpsc;
 
-use super::{Inbox, Incoming, Refusal};
+use super::{FileNote, Inbox, Incoming, Refusal, blocking};
 use crate::rtc::Channel;
 
 /// One message of the channel: JSON text, or file data.
@@ -20,40 +19,15 @@ pub struct Frame {
     pub data: Bytes,
 }
 
-/// How a transfer ended: for the person at the computer, and the audit log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FileNote {
-    /// A file arrived and was verified.
-    Received {
-        /// The name it was sent under.
-        name: String,
-        /// Where it is.
-        path: PathBuf,
-        /// Its size in bytes.
-        size: u64,
-        /// Its SHA-256, lowercase hex.
-        sha256: String,
-    },
-    /// A file did not arrive.
-    Failed {
-        /// The name it was sent under.
-        name: String,
-        /// Its announced size.
-        size: u64,
-        /// Why.
-        reason: String,
-        /// Cancelled by the supporter (else refused or failed).
-        cancelled: bool,
-    },
-}
-
 /// Receives files from `frames` into `inbox` (none: files are refused in this session),
-/// answering on `ch` and telling `note`, until the channel closes. A transfer still open then
-/// leaves nothing behind.
+/// answering on `ch` and telling `note`, until the channel closes. The receiver's answers to
+/// files sent from here go to `answers`. A transfer still open at the end leaves nothing
+/// behind.
 pub async fn receive(
     ch: Channel,
     mut frames: mpsc::Receiver<Frame>,
     inbox: Option<Inbox>,
+    answers: mpsc::UnboundedSender<FileMessage>,
     note: impl Fn(FileNote) + Send + Sync,
 ) {
     let reply = |m: FileMessage| {
@@ -165,6 +139,7 @@ pub async fn receive(
                         let (name, size) = (incoming.name().to_owned(), incoming.size());
                         blocking(move || drop(incoming)).await;
                         note(FileNote::Failed {
+                            direction: FileDirection::ToAgent,
                             name,
                             size,
                             reason: "the supporter cancelled it".into(),
@@ -176,8 +151,10 @@ pub async fn receive(
                     }
                 }
             }
-            // Answers to files sent from here; this side sends none yet.
-            FileMessage::FileSaved { .. } | FileMessage::FileError { .. } => {}
+            // Answers to files sent from here.
+            a @ (FileMessage::FileSaved { .. } | FileMessage::FileError { .. }) => {
+                let _ = answers.send(a);
+            }
         }
     }
     if let Some((_, incoming)) = open {
@@ -201,17 +178,10 @@ async fn fail<F: Future<Output = ()>>(
     })
     .await;
     note(FileNote::Failed {
+        direction: FileDirection::ToAgent,
         name,
         size,
         reason: r.message,
         cancelled: false,
     });
-}
-
-/// Runs file work off the async threads; a panic there is a bug, passed on.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(v) => v,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
 }

@@ -1,13 +1,16 @@
-//! Files the supporter sends to this computer. Each lands in a folder of the person's (their
-//! Downloads by default) under a hidden temporary name, hashed as it is written, and gets its
-//! final name only when its size and SHA-256 match what the sender announced: never over an
-//! existing file (a number is added), and nothing half-written under the final name, whatever
-//! happens (a cancel, a lie about the size, a full disk, the session ending).
+//! Files between the two computers. Those the supporter sends land in a folder of the
+//! person's (their Downloads by default) under a hidden temporary name, hashed as they are
+//! written, and get their final name only when size and SHA-256 match what the sender
+//! announced: never over an existing file (a number is added), and nothing half-written under
+//! the final name, whatever happens (a cancel, a lie about the size, a full disk, the session
+//! ending). Those the person chooses to send go to the supporter the same way ([`send`]).
 //!
 //! [`Inbox`] and [`Incoming`] do the blocking file work; `channel.rs` drives them from the
-//! `files` data channel.
+//! `files` data channel. `outgoing.rs` reads and `send.rs` sends.
 
 mod channel;
+mod outgoing;
+mod send;
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -16,7 +19,65 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use tether_protocol::files::{self, FileErrorCode};
 
-pub use channel::{FileNote, Frame, receive};
+pub use channel::{Frame, receive};
+pub use send::send;
+
+use tether_protocol::signal::FileDirection;
+
+/// What happened to a transfer: for the person at the computer, and the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileNote {
+    /// A file from the supporter arrived and was verified.
+    Received {
+        /// The name it was sent under.
+        name: String,
+        /// Where it is.
+        path: PathBuf,
+        /// Its size in bytes.
+        size: u64,
+        /// Its SHA-256, lowercase hex.
+        sha256: String,
+    },
+    /// A file the person chose is on its way to the supporter.
+    Sending {
+        /// Its name.
+        name: String,
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// A file the person chose reached the supporter, verified there.
+    Sent {
+        /// Its name.
+        name: String,
+        /// Its size in bytes.
+        size: u64,
+        /// Its SHA-256, lowercase hex.
+        sha256: String,
+        /// The name the supporter's side saved it under.
+        saved_as: String,
+    },
+    /// A transfer did not complete.
+    Failed {
+        /// Which way it went.
+        direction: FileDirection,
+        /// The file's name.
+        name: String,
+        /// Its size (announced, when it came from the supporter).
+        size: u64,
+        /// Why.
+        reason: String,
+        /// Cancelled by the supporter (else refused or failed).
+        cancelled: bool,
+    },
+}
+
+/// Runs file work off the async threads; a panic there is a bug, passed on.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(v) => v,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
 
 /// Why a transfer was refused or failed, as the sender is told.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -54,14 +54,34 @@ pub enum ClientEvent {
         /// Its size in bytes.
         size: u64,
     },
-    /// A file from the supporter did not arrive (cancelled, refused or failed).
-    FileFailed {
+    /// A file the person chose is on its way to the supporter.
+    FileSending {
         /// The session.
         session_id: SessionId,
-        /// The name it was sent under.
+        /// Its name.
+        name: String,
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// A file the person chose reached the supporter, verified there.
+    FileSent {
+        /// The session.
+        session_id: SessionId,
+        /// Its name.
+        name: String,
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// A file did not arrive (cancelled, refused or failed), either way.
+    FileFailed {
+        /// The session; none when no session was running.
+        session_id: Option<SessionId>,
+        /// The file's name.
         name: String,
         /// Why.
         reason: String,
+        /// It was going to the supporter (else coming from them).
+        outgoing: bool,
     },
     /// A chat message the person typed could not be sent.
     ChatNotSent {
@@ -89,6 +109,13 @@ pub enum ClientCommand {
         session: Option<SessionId>,
         /// The message.
         text: String,
+    },
+    /// Send a file to the supporter of `session`, or of every live session.
+    SendFile {
+        /// The session; `None` for all of them.
+        session: Option<SessionId>,
+        /// The file.
+        path: std::path::PathBuf,
     },
     /// End a session at once, held keys released. Works while the relay is unreachable too:
     /// the media connection is closed here, and the relay is told when it is back.

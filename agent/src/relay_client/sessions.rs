@@ -35,6 +35,7 @@ struct LiveSession {
     inbound: mpsc::UnboundedSender<Message>,
     local: watch::Sender<LocalControl>,
     say: mpsc::UnboundedSender<String>,
+    send: mpsc::UnboundedSender<std::path::PathBuf>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -73,10 +74,12 @@ impl Sessions {
         let (tx, rx) = mpsc::unbounded_channel();
         let (local, local_rx) = watch::channel(LocalControl::default());
         let (say, say_rx) = mpsc::unbounded_channel();
+        let (send, send_rx) = mpsc::unbounded_channel();
         let (events, session_id) = (self.events.clone(), s.session_id.clone());
         let owner = session::Owner {
             local: local_rx,
             say: say_rx,
+            send: send_rx,
             notify: Arc::new(move |note| {
                 let session_id = session_id.clone();
                 let _ = events.send(match note {
@@ -88,13 +91,31 @@ impl Sessions {
                             size,
                         }
                     }
-                    session::Note::File(FileNote::Failed { name, reason, .. }) => {
-                        ClientEvent::FileFailed {
+                    session::Note::File(FileNote::Sending { name, size }) => {
+                        ClientEvent::FileSending {
                             session_id,
                             name,
-                            reason,
+                            size,
                         }
                     }
+                    session::Note::File(FileNote::Sent { name, size, .. }) => {
+                        ClientEvent::FileSent {
+                            session_id,
+                            name,
+                            size,
+                        }
+                    }
+                    session::Note::File(FileNote::Failed {
+                        name,
+                        reason,
+                        direction,
+                        ..
+                    }) => ClientEvent::FileFailed {
+                        session_id: Some(session_id),
+                        name,
+                        reason,
+                        outgoing: direction == signal::FileDirection::ToViewer,
+                    },
                 });
             }),
         };
@@ -105,6 +126,7 @@ impl Sessions {
                 inbound: tx,
                 local,
                 say,
+                send,
                 task,
             },
         );
@@ -144,6 +166,23 @@ impl Sessions {
                     }
                 };
                 Some(ClientEvent::ChatNotSent { reason })
+            }
+            ClientCommand::SendFile { session, path } => {
+                let mut sent = false;
+                for (id, l) in &self.live {
+                    if session.as_ref().is_none_or(|s| s == id) {
+                        sent |= l.send.send(path.clone()).is_ok();
+                    }
+                }
+                (!sent).then(|| ClientEvent::FileFailed {
+                    session_id: None,
+                    name: path.file_name().map_or_else(
+                        || path.display().to_string(),
+                        |n| n.to_string_lossy().into_owned(),
+                    ),
+                    reason: "no session is running".into(),
+                    outgoing: true,
+                })
             }
             ClientCommand::RenewCode => {
                 if connected {

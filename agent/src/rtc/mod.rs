@@ -111,6 +111,11 @@ impl Channel {
         self.0.send_text(text).await.map_err(rtc_err)
     }
 
+    /// Sends a binary message, first waiting while [`FILES_SEND_LIMIT`] bytes are unacknowledged.
+    pub async fn send_binary(&self, data: &[u8]) -> Result<()> {
+        self.0.send(BytesMut::from(data)).await.map_err(rtc_err)
+    }
+
     /// Waits until the peer has acknowledged everything sent on this channel (or it closed),
     /// for at most `within`; whether it did.
     pub async fn flushed(&self, within: Duration) -> bool {
@@ -296,6 +301,7 @@ impl Peer {
                     events: events.clone(),
                 }))
                 .with_udp_addrs(settings.bind)
+                .with_data_channel_send_buffer_limit(FILES_SEND_LIMIT)
                 .with_runtime(runtime)
                 .build(),
         )
@@ -494,6 +500,10 @@ impl PeerConnectionEventHandler for Handler {
         });
     }
 }
+
+/// The most bytes one data channel holds unacknowledged before sending waits: what bounds the
+/// memory a file sent to the supporter takes (the other channels never come near it).
+pub const FILES_SEND_LIMIT: usize = 4 << 20;
 
 /// How many messages of the `files` channel wait for the disk before the channel is not read.
 const FILES_QUEUE: usize = 16;

@@ -83,6 +83,8 @@ pub struct Owner {
     pub local: watch::Receiver<LocalControl>,
     /// Chat messages they typed, for the supporter.
     pub say: mpsc::UnboundedReceiver<String>,
+    /// Files they chose to send to the supporter.
+    pub send: mpsc::UnboundedReceiver<PathBuf>,
     /// Tells them something.
     pub notify: Arc<dyn Fn(Note) + Send + Sync>,
 }
@@ -100,6 +102,7 @@ pub async fn run(
     let Owner {
         local,
         mut say,
+        send,
         notify,
     } = owner;
     let id = start.session_id.clone();
@@ -137,7 +140,8 @@ pub async fn run(
         clipboard: None,
         window: Window::default(),
         notify,
-        files: None,
+        files: Vec::new(),
+        to_send: Some(send),
         chat_messages: 0,
     };
     let mut local = Some(local);
@@ -206,8 +210,8 @@ pub async fn run(
     // Keys first: the viewer may have vanished with some held, and the wait below must not
     // keep them down.
     s.input.take();
-    // A file still arriving is deleted.
-    if let Some(f) = s.files.take() {
+    // A file still arriving is deleted; one being sent stops.
+    for f in s.files.drain(..) {
         f.abort();
     }
     if reason == Some(EndReason::EndedByAgent) {
@@ -236,12 +240,24 @@ fn end(out: &mpsc::UnboundedSender<Message>, id: &SessionId, reason: EndReason) 
     let _ = out.send(Message::SessionEnd(SessionEnd::new(id.clone(), reason)));
 }
 
-/// What the relay records of a transfer that ended.
-fn audit_record(id: &SessionId, n: &FileNote) -> FileTransfer {
-    let (name, size, sha256, outcome, reason) = match n {
+/// What the relay records of a transfer that ended; none for one under way.
+fn audit_record(id: &SessionId, n: &FileNote) -> Option<FileTransfer> {
+    let (direction, name, size, sha256, outcome, reason) = match n {
+        FileNote::Sending { .. } => return None,
         FileNote::Received {
             name, size, sha256, ..
         } => (
+            FileDirection::ToAgent,
+            name,
+            *size,
+            Sha256Hex::new(sha256),
+            FileOutcome::Saved,
+            None,
+        ),
+        FileNote::Sent {
+            name, size, sha256, ..
+        } => (
+            FileDirection::ToViewer,
             name,
             *size,
             Sha256Hex::new(sha256),
@@ -249,6 +265,7 @@ fn audit_record(id: &SessionId, n: &FileNote) -> FileTransfer {
             None,
         ),
         FileNote::Failed {
+            direction,
             name,
             size,
             reason,
@@ -263,7 +280,7 @@ fn audit_record(id: &SessionId, n: &FileNote) -> FileTransfer {
             while reason.len() > 200 {
                 reason.pop();
             }
-            (name, *size, None, outcome, Some(reason))
+            (*direction, name, *size, None, outcome, Some(reason))
         }
     };
     let mut name = name.clone();
@@ -273,15 +290,15 @@ fn audit_record(id: &SessionId, n: &FileNote) -> FileTransfer {
     if name.is_empty() {
         name.push('?');
     }
-    FileTransfer {
+    Some(FileTransfer {
         session_id: id.clone(),
-        direction: FileDirection::ToAgent,
+        direction,
         name,
         size,
         sha256,
         outcome,
         reason,
-    }
+    })
 }
 
 /// How long an ending session waits for the viewer to acknowledge its `end`.
@@ -323,8 +340,11 @@ struct Session {
     window: Window,
     /// Tells the person at the machine something.
     notify: Arc<dyn Fn(Note) + Send + Sync>,
-    /// Receives the supporter's files, while the `files` channel is open.
-    files: Option<tokio::task::JoinHandle<()>>,
+    /// Receives the supporter's files and sends the person's, while the `files` channel is
+    /// open.
+    files: Vec<tokio::task::JoinHandle<()>>,
+    /// The person's files to send, until the `files` channel opens (they wait there).
+    to_send: Option<mpsc::UnboundedReceiver<PathBuf>>,
     /// Chat messages so far, either way: the count the relay keeps.
     chat_messages: u32,
 }
@@ -445,12 +465,29 @@ impl Session {
                     .flatten()
                     .map(Inbox::new);
                 let (notify, out, id) = (self.notify.clone(), self.out.clone(), self.id.clone());
-                let note = move |n: FileNote| {
+                let note = Arc::new(move |n: FileNote| {
                     // The organisation's audit log hears of every transfer (never its content).
-                    let _ = out.send(Message::FileTransfer(audit_record(&id, &n)));
+                    if let Some(record) = audit_record(&id, &n) {
+                        let _ = out.send(Message::FileTransfer(record));
+                    }
                     notify(Note::File(n));
-                };
-                self.files = Some(tokio::spawn(files::receive(ch, frames, inbox, note)));
+                });
+                let (answers_tx, answers) = mpsc::unbounded_channel();
+                let n = note.clone();
+                self.files.push(tokio::spawn(files::receive(
+                    ch.clone(),
+                    frames,
+                    inbox,
+                    answers_tx,
+                    move |x| n(x),
+                )));
+                // What the person chose to send: theirs to give, in any session.
+                if let Some(requests) = self.to_send.take() {
+                    self.files
+                        .push(tokio::spawn(files::send(ch, requests, answers, move |x| {
+                            note(x)
+                        })));
+                }
             }
             PeerEvent::Message(ChannelKind::Control, data) => return self.on_control(&data),
             PeerEvent::Message(_, data) => match InputEvent::decode(&data) {

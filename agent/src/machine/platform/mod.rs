@@ -229,6 +229,18 @@ pub fn service_log_path() -> Option<PathBuf> {
     cfg!(target_os = "windows").then(|| program_data().join("Tether").join("agent.log"))
 }
 
+/// The person's home folder (`%USERPROFILE%`, `$HOME`).
+pub fn home_dir() -> Option<PathBuf> {
+    let var = if cfg!(target_os = "windows") {
+        "USERPROFILE"
+    } else {
+        "HOME"
+    };
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+}
+
 /// The person's Downloads folder, where files from the supporter land: `%USERPROFILE%\Downloads`,
 /// `~/Downloads`, or on Linux the XDG user directory (`XDG_DOWNLOAD_DIR` in
 /// `~/.config/user-dirs.dirs`) when it is set.

@@ -1,0 +1,163 @@
+// Files between the supporter's browser and the person's computer, end to end: real Chromium,
+// relay and agent on a private Xvfb (run inside `unshare -n` by scripts/test.sh). Each state is
+// saved as a screenshot under target/e2e-artifacts/browser/.
+
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+
+import { OWNER_EMAIL, shot } from "./harness.mjs";
+import { Loop, waitForScene } from "./loop.mjs";
+
+const loop = new Loop();
+let agent, downloads;
+/** Files the person at the computer sends from. */
+let outbox;
+
+before(async () => {
+  ({ agent, downloads } = await loop.start());
+  outbox = mkdtempSync(join(tmpdir(), "tether-outbox-"));
+});
+
+after(async () => {
+  await loop.stop();
+  if (outbox) rmSync(outbox, { recursive: true, force: true });
+});
+
+const signedIn = (...args) => loop.signedIn(...args);
+const enterCode = (...args) => loop.enterCode(...args);
+const endSession = (page) => loop.endSession(page);
+const sha256 = (b) => createHash("sha256").update(b).digest("hex");
+
+/** The audit log's file transfers of these names: name, direction, outcome, size, SHA-256. */
+async function audited(names) {
+  const owner = await signedIn("files-audit", "", { email: OWNER_EMAIL });
+  const audit = await owner.evaluate(() => fetch("/api/v1/audit?action=file_transfer").then((r) => r.json()));
+  await owner.context().close();
+  return audit
+    .filter((e) => names.includes(e.detail.name))
+    .map((e) => [e.detail.name, e.detail.direction, e.outcome, e.detail.size, e.detail.sha256 ?? null])
+    .sort();
+}
+
+test("files go to the other computer's Downloads, checked on arrival, never over another file", async () => {
+  const page = await signedIn("files");
+  const from = await enterCode(page);
+  await agent.answer(from, "c");
+  await waitForScene(page);
+  // The person is told where files will land.
+  await agent.lines.waitFrom(from, (l) => l.includes(`Files Jane Doe sends land in ${downloads}.`), "where files land");
+  writeFileSync(join(downloads, "notes.txt"), "the person's own");
+
+  // Two files at once: a small one whose name is taken, and 24 MiB in hundreds of pieces.
+  await page.getByRole("button", { name: "Files" }).click();
+  const big = randomBytes(24 * 1024 * 1024 + 123);
+  await page.getByLabel("Choose files").setInputFiles([
+    { name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("from the supporter") },
+    { name: "big.bin", mimeType: "application/octet-stream", buffer: big },
+  ]);
+  await page.getByText("Saved as notes (1).txt").waitFor();
+  await page.getByText("Saved as big.bin").waitFor({ timeout: 60_000 });
+  await shot(page, "files-1-saved");
+  assert.equal(readFileSync(join(downloads, "notes.txt"), "utf8"), "the person's own");
+  assert.equal(readFileSync(join(downloads, "notes (1).txt"), "utf8"), "from the supporter");
+  assert.ok(readFileSync(join(downloads, "big.bin")).equals(big), "big.bin arrived whole");
+  assert.deepEqual(readdirSync(downloads).sort(), ["big.bin", "notes (1).txt", "notes.txt"], "no temporary file left");
+  await agent.lines.waitFrom(from, (l) => l === `[file] Received from Jane Doe: ${join(downloads, "big.bin")} (25.2 MB).`, "the arrival at the terminal");
+
+  // A name the other computer cannot use is refused with the reason, and nothing is written.
+  await page.getByLabel("Choose files").setInputFiles([{ name: "aux.txt", mimeType: "text/plain", buffer: Buffer.from("x") }]);
+  await page.getByText("Not sent: that name cannot be used on the other computer").waitFor();
+  assert.ok(!existsSync(join(downloads, "aux.txt")));
+  assert.equal(readdirSync(downloads).length, 3);
+  await endSession(page);
+  await page.context().close();
+
+  // The organisation's audit log has each transfer as the computer saw it: name, size, SHA-256,
+  // outcome (never the content).
+  assert.deepEqual(await audited(["notes.txt", "big.bin", "aux.txt"]), [
+    ["aux.txt", "to_agent", "failed", 1, null],
+    ["big.bin", "to_agent", "ok", big.length, sha256(big)],
+    ["notes.txt", "to_agent", "ok", 18, sha256("from the supporter")],
+  ]);
+});
+
+test("the person sends files from the terminal; they reach the supporter's downloads checked", async () => {
+  const page = await signedIn("files-out");
+  const from = await enterCode(page);
+  await agent.answer(from, "c");
+  await waitForScene(page);
+  await agent.lines.waitFrom(from, (l) => l.includes("To send a file, type /send and its path (or drag the file here) and press Enter."), "how to send");
+
+  // As a terminal writes a dragged file: quoted, with a space and an accent in its name.
+  const body = randomBytes(3 * 1024 * 1024 + 17);
+  const path = join(outbox, "rapport été.bin");
+  writeFileSync(path, body);
+  let mark = agent.lines.all.length;
+  const download = page.waitForEvent("download");
+  agent.write(`/send '${path}'\n`);
+  const got = await download;
+  assert.equal(got.suggestedFilename(), "rapport été.bin");
+  assert.ok(readFileSync(await got.path()).equals(body), "the download is the file");
+  await page.getByText("Checked and saved to your downloads").waitFor();
+  await shot(page, "files-out-1-received");
+  await agent.lines.waitFrom(mark, (l) => l === "[file] Sending rapport été.bin (3.1 MB) to Jane Doe…", "sending");
+  await agent.lines.waitFrom(mark, (l) => l === "[file] Sent to Jane Doe: rapport été.bin.", "sent");
+
+  // What cannot be sent is said at the terminal, in words.
+  mark = agent.lines.all.length;
+  agent.write(`/send ${join(outbox, "nothing.txt")}\n`);
+  await agent.lines.waitFrom(mark, (l) => l === `[file] Not sent: nothing.txt (there is no file ${join(outbox, "nothing.txt")}).`, "a missing file");
+  agent.write(`/send ${outbox}\n`);
+  await agent.lines.waitFrom(mark, (l) => l.endsWith("is a folder; send the files in it one by one)."), "a folder");
+  agent.write("/send\n");
+  await agent.lines.waitFrom(mark, (l) => l === "To send a file, type /send and its path (or drag the file here) and press Enter.", "the hint");
+
+  // The supporter can stop a file on its way; the person is told, nothing is downloaded.
+  const huge = join(outbox, "disk.img");
+  writeFileSync(huge, "");
+  truncateSync(huge, 1024 * 1024 * 1024);
+  mark = agent.lines.all.length;
+  let downloaded = false;
+  page.on("download", () => (downloaded = true));
+  agent.write(`/send ${huge}\n`);
+  const row = page.locator("li", { hasText: "disk.img" });
+  await row.getByText("received ·").waitFor();
+  await shot(page, "files-out-2-receiving");
+  await row.getByRole("button", { name: "Cancel" }).click();
+  await row.getByText("Cancelled").waitFor();
+  await agent.lines.waitFrom(mark, (l) => l === "[file] Not sent: disk.img (the supporter cancelled it).", "the cancel at the terminal");
+  assert.equal(downloaded, false);
+  await endSession(page);
+  await page.context().close();
+
+  assert.deepEqual(await audited(["rapport été.bin", "disk.img"]), [
+    ["disk.img", "to_viewer", "cancelled", 1024 * 1024 * 1024, null],
+    ["rapport été.bin", "to_viewer", "ok", body.length, sha256(body)],
+  ]);
+});
+
+test("in a view-only session the person can still send a file; nothing goes the other way", async () => {
+  const page = await signedIn("files-view");
+  const from = await enterCode(page, "view");
+  await agent.answer(from, "v");
+  await waitForScene(page);
+  // Looking is not changing: no files to that computer.
+  assert.equal(await page.getByRole("button", { name: "Files" }).count(), 0);
+  const body = Buffer.from("journal of the day\n");
+  const path = join(outbox, "journal.txt");
+  writeFileSync(path, body);
+  const download = page.waitForEvent("download");
+  agent.write(`/send ${path}\n`);
+  assert.ok(readFileSync(await (await download).path()).equals(body));
+  // The panel opened by itself, and has no way to send.
+  await page.getByText("Checked and saved to your downloads").waitFor();
+  assert.equal(await page.getByLabel("Choose files").count(), 0);
+  await page.getByRole("button", { name: "Files" }).waitFor();
+  await shot(page, "files-view-1-received");
+  await endSession(page);
+  await page.context().close();
+});

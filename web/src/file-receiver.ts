@@ -1,0 +1,200 @@
+// Files the person at the other computer sends: received on the session's `files` channel, one
+// at a time, gathered into Blobs a few MiB at a time (Chromium keeps large blobs on disk, so a
+// big file does not sit in the page's memory), hashed in a worker on the way, and handed to the
+// browser's downloads only once size and SHA-256 match what the agent announced.
+
+import { PieceHasher } from "./files";
+
+/** A file on its way from the other computer. */
+export interface Arrival {
+  id: number;
+  name: string;
+  size: number;
+  received: number;
+  state: "receiving" | "checking" | "saved" | "failed" | "cancelled";
+  /** The checked file, to save again. */
+  url?: string;
+  /** Why it failed: `size`, `hash`, `closed`, `stopped` (by the sender) or `protocol`. */
+  error?: string;
+  startedAt: number;
+}
+
+/** Messages the agent sends about its own transfers. */
+type FileOffer =
+  | { type: "file"; id: number; name: string; size: number }
+  | { type: "file_end"; id: number; sha256: string }
+  | { type: "file_cancel"; id: number };
+
+/** Pieces kept as typed arrays before they are folded into a Blob. */
+const FOLD_BYTES = 8 * 1024 * 1024;
+/** The longest name taken from the other side, in characters. */
+const MAX_NAME = 255;
+
+/** The file being received now. */
+interface Open {
+  x: Arrival;
+  parts: Blob[];
+  pending: Uint8Array<ArrayBuffer>[];
+  pendingBytes: number;
+  hash: PieceHasher;
+}
+
+/** A name the other side sent, made safe to offer as a download name. */
+export function safeName(name: unknown): string {
+  const s = typeof name === "string" ? name : "";
+  // No folders, no control characters; the browser's download code sanitises the rest.
+  const base = s.split(/[\\/]/).pop() ?? "";
+  const clean = Array.from(base.replace(/\p{Cc}/gu, "")).slice(0, MAX_NAME).join("").trim();
+  return clean === "" || clean === "." || clean === ".." ? "file" : clean;
+}
+
+/** Receives what the agent sends on `channel`; `changed` is told of progress, `begun` of each new file. */
+export class FileReceiver {
+  readonly arrivals: Arrival[] = [];
+  private open: Open | null = null;
+  /** Work on the channel's messages, in order: hashing may have to wait for the worker. */
+  private queue: Promise<void> = Promise.resolve();
+  private lastShown = 0;
+
+  constructor(
+    private readonly channel: RTCDataChannel,
+    private readonly changed: () => void,
+    private readonly begun: () => void,
+    private readonly save: (x: Arrival) => void = downloadArrival,
+  ) {
+    channel.addEventListener("message", (ev: MessageEvent<string | ArrayBuffer>) => {
+      const data = ev.data;
+      this.queue = this.queue.then(() => this.handle(data)).catch(() => undefined);
+    });
+    channel.addEventListener("close", () => {
+      this.queue = this.queue.then(() => {
+        if (this.open) this.fail(this.open, "closed", false);
+      });
+    });
+  }
+
+  /** Stops the file being received; the agent is told, and nothing is saved. */
+  cancel(id: number): void {
+    const o = this.open;
+    if (!o || o.x.id !== id) return;
+    this.reply({ type: "file_error", id, code: "cancelled", message: "the supporter cancelled it" });
+    this.drop(o, "cancelled");
+  }
+
+  private async handle(data: string | ArrayBuffer): Promise<void> {
+    if (typeof data !== "string") {
+      await this.piece(new Uint8Array(data));
+      return;
+    }
+    let m: FileOffer;
+    try {
+      m = JSON.parse(data) as FileOffer;
+    } catch {
+      return;
+    }
+    // Answers to files sent from here are the sender's business.
+    if (m.type === "file") this.begin(m);
+    else if (m.type === "file_end") await this.end(m);
+    else if (m.type === "file_cancel" && this.open?.x.id === m.id) this.drop(this.open, "failed", "stopped");
+  }
+
+  private begin(m: { id: number; name: string; size: number }): void {
+    if (this.open) this.fail(this.open, "protocol", true);
+    const ok = Number.isSafeInteger(m.id) && Number.isSafeInteger(m.size) && m.size >= 0;
+    const x: Arrival = { id: m.id, name: safeName(m.name), size: ok ? m.size : 0, received: 0, state: "receiving", startedAt: performance.now() };
+    this.arrivals.push(x);
+    this.begun();
+    if (!ok) {
+      x.state = "failed";
+      x.error = "protocol";
+      this.reply({ type: "file_error", id: m.id, code: "protocol", message: "the file's number or size is not valid" });
+      this.changed();
+      return;
+    }
+    this.open = { x, parts: [], pending: [], pendingBytes: 0, hash: new PieceHasher() };
+    this.changed();
+  }
+
+  private async piece(p: Uint8Array<ArrayBuffer>): Promise<void> {
+    const o = this.open;
+    if (!o) return;
+    if (o.x.received + p.length > o.x.size) {
+      this.fail(o, "size", true, `more than the announced ${o.x.size} bytes arrived`);
+      return;
+    }
+    o.x.received += p.length;
+    o.pending.push(p);
+    o.pendingBytes += p.length;
+    if (o.pendingBytes >= FOLD_BYTES) this.fold(o);
+    await o.hash.update(p);
+    const now = performance.now();
+    if (now - this.lastShown > 100) {
+      this.lastShown = now;
+      this.changed();
+    }
+  }
+
+  private fold(o: Open): void {
+    o.parts.push(new Blob(o.pending));
+    o.pending = [];
+    o.pendingBytes = 0;
+  }
+
+  private async end(m: { id: number; sha256: string }): Promise<void> {
+    const o = this.open;
+    if (!o || o.x.id !== m.id) return;
+    if (o.x.received !== o.x.size) {
+      this.fail(o, "size", true, `${o.x.received} of the announced ${o.x.size} bytes arrived`);
+      return;
+    }
+    o.x.state = "checking";
+    this.changed();
+    const got = await o.hash.hex();
+    o.hash.close();
+    if (this.open !== o) return;
+    if (typeof m.sha256 !== "string" || got !== m.sha256.trim().toLowerCase()) {
+      this.fail(o, "hash", true, `the bytes' SHA-256 is ${got}`);
+      return;
+    }
+    this.fold(o);
+    const blob = new Blob(o.parts, { type: "application/octet-stream" });
+    o.x.url = URL.createObjectURL(blob);
+    this.open = null;
+    o.x.state = "saved";
+    this.reply({ type: "file_saved", id: o.x.id, name: o.x.name });
+    this.save(o.x);
+    this.changed();
+  }
+
+  private fail(o: Open, error: string, tell: boolean, message = error): void {
+    if (tell) {
+      const code = error === "size" ? "size_mismatch" : error === "hash" ? "hash_mismatch" : "protocol";
+      this.reply({ type: "file_error", id: o.x.id, code, message });
+    }
+    this.drop(o, "failed", error);
+  }
+
+  private drop(o: Open, state: Arrival["state"], error?: string): void {
+    o.hash.close();
+    if (this.open === o) this.open = null;
+    o.x.state = state;
+    if (error !== undefined) o.x.error = error;
+    this.changed();
+  }
+
+  private reply(m: object): void {
+    if (this.channel.readyState === "open") this.channel.send(JSON.stringify(m));
+  }
+}
+
+/** Hands a checked file to the browser's downloads. */
+export function downloadArrival(x: Arrival): void {
+  if (!x.url) return;
+  const a = document.createElement("a");
+  a.href = x.url;
+  a.download = x.name;
+  a.rel = "noopener";
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
