@@ -119,6 +119,12 @@ pub fn parse_answer(line: &str, asked: Mode) -> Option<Decision> {
         | "autoriser" | "steuern" | "kontrolle" | "erlauben" | "besturen" | "toestaan" => {
             Some(Decision::AllowControl)
         }
+        "w"
+        | "without files"
+        | "control without files"
+        | "sans fichiers"
+        | "ohne dateien"
+        | "zonder bestanden" => Some(Decision::AllowControlWithoutFiles),
         "v" | "view" | "view only" | "voir" | "ansehen" | "nur ansehen" | "bekijken"
         | "alleen bekijken" => Some(Decision::AllowView),
         "y" | "yes" | "ok" | "okay" | "sure" | "o" | "oui" | "d'accord" | "j" | "ja" => Some(yes),
@@ -155,8 +161,15 @@ impl ConsentPrompt for TerminalPrompt {
             "{} <{}> from {} ({verified}) wants to {what}.",
             r.viewer.name, r.viewer.email, r.viewer.org
         );
+        // Control without files, when files could pass at all.
+        let files_choice = r.mode == Mode::Control && r.files;
         println!(
-            "Allow? [c] control  [v] view only  [d] deny (default; {} s to answer)",
+            "Allow? [c] control  {}[v] view only  [d] deny (default; {} s to answer)",
+            if files_choice {
+                "[w] control without files  "
+            } else {
+                ""
+            },
             r.timeout_secs
         );
         print!("> ");
@@ -177,7 +190,7 @@ impl ConsentPrompt for TerminalPrompt {
                         match parse_answer(&line, mode) {
                             Some(d) => return Some(d),
                             None => {
-                                print!("Please type c, v or d (or yes / no): ");
+                                print!("Please type {} (or yes / no): ", if files_choice { "c, w, v or d" } else { "c, v or d" });
                                 let _ = std::io::stdout().flush();
                             }
                         }
@@ -345,6 +358,19 @@ mod tests {
                 parse_answer(view, Mode::Control),
                 Some(Decision::AllowView),
                 "{view}"
+            );
+        }
+        for without in [
+            "w",
+            "without files",
+            "sans fichiers",
+            "Ohne Dateien",
+            "zonder bestanden",
+        ] {
+            assert_eq!(
+                parse_answer(without, Mode::Control),
+                Some(Decision::AllowControlWithoutFiles),
+                "{without}"
             );
         }
         for control in ["contrôle", "Steuern", "besturen"] {

@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tether_agent::consent::{self, ConsentPrompt, DenyPrompt, TerminalPrompt, Typed};
 use tether_agent::encode::Codec;
+use tether_agent::files;
 use tether_agent::machine::{self, AgentConfig, KeyStoreKind, MachineIdentity, hostname, platform};
 use tether_agent::relay_client::{self, ClientConfig, ClientEvent};
 use tether_agent::session::SessionConfig;
@@ -288,21 +289,6 @@ fn execute(cli: Cli, found_display: bool, stop: Option<platform::StopSignal>) ->
             }
         }
     }
-}
-
-/// A size for people: `512 bytes`, `12.3 kB`, `4.1 MB`, `1.0 GB`.
-fn bytes_text(n: u64) -> String {
-    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
-    if n < 1000 {
-        return format!("{n} bytes");
-    }
-    let mut v = n as f64 / 1000.0;
-    let mut unit = 0;
-    while v >= 999.95 && unit < UNITS.len() - 1 {
-        v /= 1000.0;
-        unit += 1;
-    }
-    format!("{v:.1} {}", UNITS[unit])
 }
 
 /// Why a session ended, for the person at the computer.
@@ -625,18 +611,23 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
                     s.peer.org.map(|o| format!(" of {o}")).unwrap_or_default(),
                     s.mode,
                     if s.unattended { ", unattended" } else { "" },
-                    match (&downloads, s.mode) {
-                        (Some(dir), Mode::Control) if at_terminal => format!(
+                    match (&downloads, s.mode, s.files.allowed) {
+                        _ if !at_terminal => String::new(),
+                        (_, _, false) => format!(
+                            " To write to {}, type a message and press Enter. No files can be \
+                             transferred in this session.",
+                            s.peer.name
+                        ),
+                        (Some(dir), Mode::Control, true) => format!(
                             " To write to {}, type a message and press Enter. {SEND_HINT} \
                              Files {0} sends land in {}.",
                             s.peer.name,
                             dir.display()
                         ),
-                        _ if at_terminal => format!(
+                        _ => format!(
                             " To write to {}, type a message and press Enter. {SEND_HINT}",
                             s.peer.name
                         ),
-                        _ => String::new(),
                     }
                 ),
                 ClientEvent::Chat { session_id, text } => format!(
@@ -656,7 +647,7 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
                         .get(&session_id)
                         .map_or("your supporter", String::as_str),
                     path.display(),
-                    bytes_text(size)
+                    files::size_text(size)
                 ),
                 ClientEvent::FileSending {
                     session_id,
@@ -664,7 +655,7 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
                     size,
                 } => format!(
                     "[file] Sending {name} ({}) to {}…",
-                    bytes_text(size),
+                    files::size_text(size),
                     supporters
                         .get(&session_id)
                         .map_or("your supporter", String::as_str),

@@ -335,6 +335,7 @@ mod tests {
                 email: Some("jane@acme.example".into()),
             },
             unattended: false,
+            files: Default::default(),
         })
     }
 
@@ -457,6 +458,7 @@ mod tests {
                 },
                 mode: Mode::View,
                 timeout_secs: 60,
+                files: true,
             },
             10_000,
         );

@@ -78,6 +78,8 @@ pub enum FileErrorCode {
     BadName,
     /// Files may not be sent to this computer in this session.
     NotAllowed,
+    /// Larger than the organisation allows.
+    TooLarge,
     /// More bytes arrived than announced, or fewer before the end.
     SizeMismatch,
     /// The bytes do not have the announced SHA-256.

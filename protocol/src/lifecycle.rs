@@ -174,6 +174,8 @@ pub enum Output {
         session_id: SessionId,
         /// The granted mode.
         mode: Mode,
+        /// Whether the person allowed files in it.
+        files: bool,
         /// When it will be ended for length.
         deadline: Instant,
     },
@@ -315,6 +317,7 @@ impl Lifecycle {
                     self.outputs.push_back(Output::SessionStarted {
                         session_id: session_id.clone(),
                         mode: granted,
+                        files: decision.files(),
                         deadline,
                     });
                     State::Active {

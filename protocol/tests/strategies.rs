@@ -24,6 +24,7 @@ fn mode() -> impl Strategy<Value = Mode> {
 fn decision() -> impl Strategy<Value = Decision> {
     prop_oneof![
         Just(Decision::AllowControl),
+        Just(Decision::AllowControlWithoutFiles),
         Just(Decision::AllowView),
         Just(Decision::Deny)
     ]
@@ -142,10 +143,11 @@ pub fn message() -> impl Strategy<Value = Message> {
             text(),
             any::<bool>(),
             mode(),
-            any::<u32>()
+            any::<u32>(),
+            any::<bool>()
         )
             .prop_map(
-                |(request_id, name, email, org, verified, mode, timeout_secs)| {
+                |(request_id, name, email, org, verified, mode, timeout_secs, files)| {
                     Message::ConsentRequest(ConsentRequest {
                         request_id,
                         viewer: ViewerIdentity {
@@ -156,6 +158,7 @@ pub fn message() -> impl Strategy<Value = Message> {
                         },
                         mode,
                         timeout_secs,
+                        files,
                     })
                 }
             ),
@@ -176,10 +179,11 @@ pub fn message() -> impl Strategy<Value = Message> {
             text(),
             prop::option::of(text()),
             prop::option::of(text()),
-            any::<bool>()
+            any::<bool>(),
+            (any::<bool>(), prop::option::of(any::<u64>()))
         )
             .prop_map(
-                |(session_id, role, mode, ice_servers, name, org, email, unattended)| {
+                |(session_id, role, mode, ice_servers, name, org, email, unattended, files)| {
                     Message::SessionStart(SessionStart {
                         session_id,
                         role,
@@ -187,6 +191,10 @@ pub fn message() -> impl Strategy<Value = Message> {
                         ice_servers,
                         peer: PeerInfo { name, org, email },
                         unattended,
+                        files: FileRules {
+                            allowed: files.0,
+                            max_size: files.1,
+                        },
                     })
                 }
             ),

@@ -222,6 +222,7 @@ mod tests {
             role,
             totp_enabled: false,
             family: String::new(),
+            files: Default::default(),
         }
     }
 

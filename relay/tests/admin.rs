@@ -393,6 +393,7 @@ async fn openapi_documents_every_route_and_only_real_ones() {
         "/api/v1/machines/{id}/policy",
         "/api/v1/machine-groups",
         "/api/v1/machine-groups/{tag}/policy",
+        "/api/v1/org/files",
         "/api/v1/webhooks",
         "/api/v1/webhooks/{id}",
         "/api/v1/webhooks/{id}/deliveries",

@@ -8,6 +8,7 @@ mod auth;
 mod connections;
 mod durability;
 mod enrollment;
+mod files;
 mod harness;
 mod logs;
 mod machines;

@@ -161,3 +161,57 @@ test("in a view-only session the person can still send a file; nothing goes the 
   await endSession(page);
   await page.context().close();
 });
+
+test("the organisation's file limit and the person's 'control without files' hold at both ends", async () => {
+  // An administrator limits files to 1 MB.
+  const owner = await signedIn("files-limit", "", { email: OWNER_EMAIL });
+  await owner.getByRole("link", { name: "Admin" }).click();
+  await owner.getByLabel("Largest file, in MB").fill("1");
+  await owner.getByRole("button", { name: "Save", exact: true }).click();
+  await owner.getByText("Saved. New sessions follow it.").waitFor();
+  await shot(owner, "files-limit-1-admin");
+
+  const over = join(outbox, "over.bin");
+  writeFileSync(over, randomBytes(1_000_001));
+  const fits = join(outbox, "fits.bin");
+  writeFileSync(fits, randomBytes(1_000_000));
+  try {
+    let page = await signedIn("files-limit-session");
+    let from = await enterCode(page);
+    await agent.answer(from, "c");
+    await waitForScene(page);
+    await page.getByRole("button", { name: "Files" }).click();
+    await page.getByText("Up to 1.0 MB per file.").waitFor();
+    // Over the limit, refused on each side before a byte goes; at the limit, it passes.
+    await page.getByLabel("Choose files").setInputFiles([{ name: "over.bin", mimeType: "application/octet-stream", buffer: randomBytes(1_000_001) }]);
+    await page.getByText("Not sent: larger than the 1.0 MB your organisation allows").waitFor();
+    let mark = agent.lines.all.length;
+    agent.write(`/send ${over}\n`);
+    await agent.lines.waitFrom(mark, (l) => l === "[file] Not sent: over.bin (it is larger than the 1.0 MB the organisation allows).", "over the limit at the terminal");
+    const download = page.waitForEvent("download");
+    agent.write(`/send ${fits}\n`);
+    assert.ok(readFileSync(await (await download).path()).equals(readFileSync(fits)));
+    await shot(page, "files-limit-2-refused");
+    await endSession(page);
+    await page.context().close();
+
+    // The person allows control without files: no Files button, nothing leaves the computer.
+    page = await signedIn("files-without");
+    from = await enterCode(page);
+    const ask = await agent.answer(from, "w");
+    assert.match(ask, /\[w\] control without files/);
+    await waitForScene(page);
+    await agent.lines.waitFrom(from, (l) => l.includes("No files can be transferred in this session."), "no files said at the start");
+    await page.getByText("Control", { exact: true }).waitFor();
+    assert.equal(await page.getByRole("button", { name: "Files" }).count(), 0);
+    mark = agent.lines.all.length;
+    agent.write(`/send ${fits}\n`);
+    await agent.lines.waitFrom(mark, (l) => l === "[file] Not sent: fits.bin (files may not be transferred in this session).", "no files at the terminal");
+    await shot(page, "files-limit-3-without-files");
+    await endSession(page);
+    await page.context().close();
+  } finally {
+    await owner.evaluate(() => fetch("/api/v1/org/files", { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ allowed: true }) }));
+    await owner.context().close();
+  }
+});

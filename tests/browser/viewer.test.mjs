@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { after, before, test } from "node:test";
 
-import { OWNER_EMAIL, PASSWORD, WAIT_MS, a11yViolations, shot, startAgent, startMachineAgent, startRelay } from "./harness.mjs";
+import { EMAIL, OWNER_EMAIL, PASSWORD, WAIT_MS, a11yViolations, shot, startAgent, startMachineAgent, startRelay } from "./harness.mjs";
 import { Loop, pagePoint, waitForScene } from "./loop.mjs";
 
 const loop = new Loop();

@@ -8,7 +8,7 @@ import { language, t } from "./i18n";
 import { adminGroups, adminMachines, adminTokens } from "./machines";
 
 const ROLES = ["owner", "admin", "technician", "viewer"] as const;
-const SCOPES = ["sessions:read", "sessions:end", "audit:read", "users:read", "users:write", "keys:write", "webhooks:write", "machines:write", "machines:read"];
+const SCOPES = ["sessions:read", "sessions:end", "audit:read", "users:read", "users:write", "keys:write", "webhooks:write", "machines:write", "machines:read", "settings:write"];
 const AUDIT_PAGE = 50;
 
 function roleName(role: string): string {
@@ -185,6 +185,37 @@ async function audit(box: HTMLElement): Promise<void> {
   await load(true);
 }
 
+/** What files may pass in the organisation's sessions. */
+function fileSettings(box: HTMLElement, me: Me): void {
+  const status = h("p", { role: "status", class: "hint" });
+  const allowed = h("input", { type: "checkbox", checked: me.files.allowed });
+  const mb = me.files.max_size ? String(me.files.max_size / 1e6) : "";
+  const max = h("input", { type: "number", min: "0.001", step: "any", value: mb, placeholder: t("admin.filesNoLimit") });
+  const form = h(
+    "form",
+    { class: "inline" },
+    h("label", { class: "choice" }, allowed, t("admin.filesAllowed")),
+    field(t("admin.filesMax"), max),
+    h("button", { type: "submit" }, t("admin.filesSave")),
+  );
+  const sync = (): void => {
+    max.disabled = !allowed.checked;
+  };
+  allowed.addEventListener("change", sync);
+  sync();
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const size = max.value.trim() === "" ? null : Math.round(Number(max.value) * 1e6);
+    api<Me["files"]>("PUT", "/api/v1/org/files", { allowed: allowed.checked, max_size: size })
+      .then((saved) => {
+        me.files = saved;
+        status.textContent = t("admin.filesSaved");
+      })
+      .catch((e: unknown) => (status.textContent = failure(e)));
+  });
+  replace(box, h("h2", { id: "files-settings-title" }, t("admin.files")), h("p", { class: "hint" }, t("admin.filesHint")), form, status);
+}
+
 /** Renders the admin page into `root`. */
 export async function renderAdmin(root: HTMLElement, me: Me): Promise<void> {
   const u = h("section", { class: "card wide", "aria-labelledby": "users-title" });
@@ -193,6 +224,8 @@ export async function renderAdmin(root: HTMLElement, me: Me): Promise<void> {
   const g = h("section", { class: "card wide", "aria-labelledby": "groups-title" });
   const e = h("section", { class: "card wide", "aria-labelledby": "tokens-title" });
   const a = h("section", { class: "card wide", "aria-labelledby": "audit-title" });
-  root.replaceChildren(h("h1", { class: "page-title" }, t("admin.title")), u, k, m, g, e, a);
+  const f = h("section", { class: "card wide", "aria-labelledby": "files-settings-title" });
+  fileSettings(f, me);
+  root.replaceChildren(h("h1", { class: "page-title" }, t("admin.title")), u, k, f, m, g, e, a);
   await Promise.all([users(u, me), keys(k), adminMachines(m), adminGroups(g), adminTokens(e), audit(a)]);
 }

@@ -23,6 +23,8 @@ export interface Me {
   short_name: string;
   role: "owner" | "admin" | "technician" | "viewer";
   totp_enabled: boolean;
+  /** What files may pass in the organisation's sessions. */
+  files: { allowed: boolean; max_size?: number | null };
 }
 
 /** One row of `/api/v1/sessions`. */

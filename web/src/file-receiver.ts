@@ -3,6 +3,7 @@
 // big file does not sit in the page's memory), hashed in a worker on the way, and handed to the
 // browser's downloads only once size and SHA-256 match what the agent announced.
 
+import type { FileRules } from "./files";
 import { PieceHasher } from "./files";
 
 /** A file on its way from the other computer. */
@@ -58,6 +59,7 @@ export class FileReceiver {
 
   constructor(
     private readonly channel: RTCDataChannel,
+    private readonly rules: FileRules,
     private readonly changed: () => void,
     private readonly begun: () => void,
     private readonly save: (x: Arrival) => void = downloadArrival,
@@ -104,10 +106,18 @@ export class FileReceiver {
     const x: Arrival = { id: m.id, name: safeName(m.name), size: ok ? m.size : 0, received: 0, state: "receiving", startedAt: performance.now() };
     this.arrivals.push(x);
     this.begun();
-    if (!ok) {
+    // The agent keeps to the rules too; this side does not trust it to.
+    const refusal = !ok
+      ? (["protocol", "the file's number or size is not valid"] as const)
+      : !this.rules.allowed
+        ? (["not_allowed", "files may not be transferred in this session"] as const)
+        : this.rules.maxSize !== null && m.size > this.rules.maxSize
+          ? (["too_large", "larger than the organisation allows"] as const)
+          : null;
+    if (refusal) {
       x.state = "failed";
-      x.error = "protocol";
-      this.reply({ type: "file_error", id: m.id, code: "protocol", message: "the file's number or size is not valid" });
+      x.error = refusal[0];
+      this.reply({ type: "file_error", id: m.id, code: refusal[0], message: refusal[1] });
       this.changed();
       return;
     }

@@ -16,6 +16,13 @@ const HIGH_WATER = 4 * 1024 * 1024;
 /** …and go on once below this. */
 const LOW_WATER = 1024 * 1024;
 
+/** What files may pass in a session. */
+export interface FileRules {
+  allowed: boolean;
+  /** The largest file in bytes; null for no limit. */
+  maxSize: number | null;
+}
+
 /** A file's way to the other computer. */
 export interface Transfer {
   id: number;
@@ -122,6 +129,8 @@ export class FileSender {
 
   constructor(
     private readonly channel: RTCDataChannel,
+    /** The largest file the organisation allows; null for no limit. */
+    readonly maxSize: number | null,
     private readonly changed: () => void,
   ) {
     channel.bufferedAmountLowThreshold = LOW_WATER;
@@ -148,6 +157,11 @@ export class FileSender {
   queue(files: Iterable<File>): void {
     for (const f of files) {
       const id = this.nextId++;
+      // Over the organisation's limit: refused here, before a byte goes.
+      if (this.maxSize !== null && f.size > this.maxSize) {
+        this.transfers.push({ id, name: f.name, size: f.size, sent: 0, state: "failed", error: "too_large" });
+        continue;
+      }
       this.files.set(id, f);
       this.transfers.push({ id, name: f.name, size: f.size, sent: 0, state: "queued" });
     }
@@ -307,8 +321,9 @@ export class FilesPanel {
         if (pick.files) sender.queue(Array.from(pick.files));
       });
       const rows = sender.transfers.map((x) => this.sentRow(sender, x));
+      const limit = sender.maxSize === null ? "" : ` ${t("files.limit", { max: sizeText(sender.maxSize) })}`;
       sending = [
-        h("p", { class: "hint" }, t("files.hint", { host: this.host })),
+        h("p", { class: "hint" }, t("files.hint", { host: this.host }) + limit),
         field(t("files.choose"), pick),
         ...(rows.length ? [h("ul", { class: "transfers" }, ...rows)] : []),
       ];
@@ -334,7 +349,7 @@ export class FilesPanel {
         ? h("button", { type: "button", class: "small" }, t("files.cancel"))
         : null;
     cancel?.addEventListener("click", () => sender.cancel(x.id));
-    return row(x.name, x.size, x.sent, x.state, this.status(x), x.state === "failed", cancel);
+    return row(x.name, x.size, x.sent, x.state, this.status(x, sender.maxSize), x.state === "failed", cancel);
   }
 
   private arrivalRow(x: Arrival): HTMLElement {
@@ -368,7 +383,7 @@ export class FilesPanel {
     return row(x.name, x.size, x.received, x.state, status, x.state === "failed", action);
   }
 
-  private status(x: Transfer): string {
+  private status(x: Transfer, maxSize: number | null): string {
     switch (x.state) {
       case "queued":
         return t("files.queued");
@@ -383,7 +398,7 @@ export class FilesPanel {
       case "cancelled":
         return t("files.cancelled");
       case "failed":
-        return t("files.failed", { reason: failureReason(x.error) });
+        return t("files.failed", { reason: failureReason(x.error, maxSize) });
     }
   }
 }
@@ -412,14 +427,19 @@ function arrivalFailure(code: string | undefined): string {
       return t("files.err.closed");
     case "stopped":
       return t("files.err.stopped");
+    case "not_allowed":
+    case "too_large":
+      return t("files.err.rules");
     default:
       return t("files.err.broken");
   }
 }
 
 /** Why a file did not arrive, in words. */
-function failureReason(code: string | undefined): string {
+function failureReason(code: string | undefined, maxSize: number | null): string {
   switch (code) {
+    case "too_large":
+      return maxSize === null ? t("files.err.other") : t("files.err.tooLarge", { max: sizeText(maxSize) });
     case "bad_name":
       return t("files.err.badName");
     case "not_allowed":

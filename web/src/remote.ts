@@ -4,6 +4,7 @@
 import { ChatPanel } from "./chat";
 import { field, h, replace } from "./dom";
 import { FileReceiver } from "./file-receiver";
+import type { FileRules } from "./files";
 import { FileSender, FilesPanel } from "./files";
 import { DOM_DELTA_PIXEL, toRemote, wheelUnits } from "./geometry";
 import { t } from "./i18n";
@@ -21,6 +22,8 @@ export interface RemoteHost {
   session: RemoteSession;
   host: string;
   control: boolean;
+  /** What files may pass, as the organisation and the person at the computer decided. */
+  files: FileRules;
   /** The supporter pressed "End session". */
   end(): void;
 }
@@ -67,14 +70,14 @@ export class RemoteView {
     this.clipBox = h("section", { class: "clip card", hidden: true, "aria-labelledby": "clip-title" });
     this.chat = new ChatPanel(ctx.host, (text) => ctx.session.chat(text), () => this.renderToolbar());
     const redraw = (): void => this.files.render();
-    const receiver = new FileReceiver(ctx.session.filesChannel, redraw, () => {
+    const receiver = new FileReceiver(ctx.session.filesChannel, ctx.files, redraw, () => {
       // A file from the other computer opens the panel, so its progress is seen.
       this.files.toggle(true);
       this.renderToolbar();
     });
     this.files = new FilesPanel(
       ctx.host,
-      ctx.control ? new FileSender(ctx.session.filesChannel, redraw) : null,
+      ctx.control && ctx.files.allowed ? new FileSender(ctx.session.filesChannel, ctx.files.maxSize, redraw) : null,
       receiver,
       () => this.renderToolbar(),
     );

@@ -19,6 +19,8 @@ export type ServerMessage =
       mode: "control" | "view";
       ice_servers: IceServer[];
       peer: { name: string; org?: string; email?: string };
+      /** What files may pass; absent: any. */
+      files?: { allowed?: boolean; max_size?: number };
     }
   | { type: "sdp"; session_id: string; kind: "offer" | "answer"; sdp: string }
   | { type: "ice"; session_id: string; candidate: string; sdp_mid?: string; sdp_mline_index?: number }

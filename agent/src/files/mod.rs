@@ -116,12 +116,21 @@ impl std::fmt::Display for Refusal {
 #[derive(Debug, Clone)]
 pub struct Inbox {
     dir: PathBuf,
+    max_size: Option<u64>,
 }
 
 impl Inbox {
     /// Receives into `dir` (created when the first file arrives).
     pub fn new(dir: PathBuf) -> Inbox {
-        Inbox { dir }
+        Inbox {
+            dir,
+            max_size: None,
+        }
+    }
+
+    /// Refuses files over `max_size` bytes (none: no limit).
+    pub fn limited(self, max_size: Option<u64>) -> Inbox {
+        Inbox { max_size, ..self }
     }
 
     /// The folder.
@@ -132,6 +141,9 @@ impl Inbox {
     /// Starts receiving `name`, announced as `size` bytes.
     pub fn begin(&self, name: &str, size: u64) -> Result<Incoming, Refusal> {
         files::check_name(name).map_err(|e| Refusal::new(FileErrorCode::BadName, e.to_string()))?;
+        if let Some(max) = self.max_size.filter(|&m| size > m) {
+            return Err(Refusal::new(FileErrorCode::TooLarge, too_large(max)));
+        }
         std::fs::create_dir_all(&self.dir).map_err(|e| Refusal::io(&e))?;
         // Hidden, and unique to this transfer: two sessions may receive the same name at once.
         let (temp, file) = loop {
@@ -264,6 +276,29 @@ impl Drop for Incoming {
     }
 }
 
+/// Why a file over `max` bytes may not pass.
+pub fn too_large(max: u64) -> String {
+    format!(
+        "it is larger than the {} the organisation allows",
+        size_text(max)
+    )
+}
+
+/// A size for people: `512 bytes`, `12.3 kB`, `4.1 MB`, `1.0 GB`.
+pub fn size_text(n: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if n < 1000 {
+        return format!("{n} bytes");
+    }
+    let mut v = n as f64 / 1000.0;
+    let mut unit = 0;
+    while v >= 999.95 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
 /// Lowercase hex.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
@@ -350,6 +385,20 @@ mod tests {
             );
         }
         assert!(listing(dir.path()).is_empty(), "{:?}", listing(dir.path()));
+    }
+
+    #[test]
+    fn a_file_over_the_organisations_limit_is_refused_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = Inbox::new(dir.path().to_owned()).limited(Some(1000));
+        let e = inbox.begin("big.bin", 1001).unwrap_err();
+        assert_eq!(e.code, FileErrorCode::TooLarge);
+        assert_eq!(
+            e.message,
+            "it is larger than the 1.0 kB the organisation allows"
+        );
+        assert!(listing(dir.path()).is_empty());
+        drop(inbox.begin("fits.bin", 1000).unwrap());
     }
 
     #[test]

@@ -12,15 +12,16 @@ use tokio::sync::mpsc;
 use super::outgoing::Outgoing;
 use super::{FileNote, blocking};
 use crate::rtc::Channel;
-use tether_protocol::signal::FileDirection;
+use tether_protocol::signal::{FileDirection, FileRules};
 
 /// How long the supporter's browser may take to check a file that arrived whole.
 const ANSWER_WITHIN: Duration = Duration::from_secs(120);
 
-/// Sends each file of `requests` on `ch`, hearing the receiver's answers on `answers` and
-/// telling `note`, until either closes.
+/// Sends each file of `requests` that `rules` permit on `ch`, hearing the receiver's answers
+/// on `answers` and telling `note`, until either closes.
 pub async fn send(
     ch: Channel,
+    rules: FileRules,
     mut requests: mpsc::UnboundedReceiver<PathBuf>,
     mut answers: mpsc::UnboundedReceiver<FileMessage>,
     note: impl Fn(FileNote) + Send + Sync,
@@ -44,6 +45,14 @@ pub async fn send(
             }
         };
         let (name, size) = (file.name().to_owned(), file.size());
+        if !rules.permits(size) {
+            let reason = match rules.max_size {
+                Some(max) if rules.allowed => super::too_large(max),
+                _ => "files may not be transferred in this session".to_owned(),
+            };
+            note(failed(name, size, reason, false));
+            continue;
+        }
         note(FileNote::Sending {
             name: name.clone(),
             size,

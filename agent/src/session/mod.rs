@@ -18,8 +18,8 @@ use std::time::Duration;
 use tether_protocol::control::{self, Control};
 use tether_protocol::input::InputEvent;
 use tether_protocol::signal::{
-    EndReason, FileDirection, FileOutcome, FileTransfer, Ice, Message, Mode, Sdp, SdpKind,
-    SessionEnd, SessionId, SessionStart, Sha256Hex,
+    EndReason, FileDirection, FileOutcome, FileRules, FileTransfer, Ice, Message, Mode, Sdp,
+    SdpKind, SessionEnd, SessionId, SessionStart, Sha256Hex,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -141,6 +141,7 @@ pub async fn run(
         window: Window::default(),
         notify,
         files: Vec::new(),
+        files_rules: start.files,
         to_send: Some(send),
         chat_messages: 0,
     };
@@ -343,6 +344,8 @@ struct Session {
     /// Receives the supporter's files and sends the person's, while the `files` channel is
     /// open.
     files: Vec<tokio::task::JoinHandle<()>>,
+    /// What files may pass, as the relay said.
+    files_rules: FileRules,
     /// The person's files to send, until the `files` channel opens (they wait there).
     to_send: Option<mpsc::UnboundedReceiver<PathBuf>>,
     /// Chat messages so far, either way: the count the relay keeps.
@@ -458,12 +461,13 @@ impl Session {
             }
             PeerEvent::ChannelOpen(..) => {}
             PeerEvent::FilesOpen(ch, frames) => {
-                // Files go to control sessions only: viewing is looking, not changing.
-                let inbox = self
-                    .control_mode
+                // Files go to control sessions only (viewing is looking, not changing), and
+                // only as the organisation and the person allowed.
+                let rules = self.files_rules;
+                let inbox = (self.control_mode && rules.allowed)
                     .then(|| self.cfg.downloads.clone().or_else(platform::downloads_dir))
                     .flatten()
-                    .map(Inbox::new);
+                    .map(|dir| Inbox::new(dir).limited(rules.max_size));
                 let (notify, out, id) = (self.notify.clone(), self.out.clone(), self.id.clone());
                 let note = Arc::new(move |n: FileNote| {
                     // The organisation's audit log hears of every transfer (never its content).
@@ -483,10 +487,13 @@ impl Session {
                 )));
                 // What the person chose to send: theirs to give, in any session.
                 if let Some(requests) = self.to_send.take() {
-                    self.files
-                        .push(tokio::spawn(files::send(ch, requests, answers, move |x| {
-                            note(x)
-                        })));
+                    self.files.push(tokio::spawn(files::send(
+                        ch,
+                        rules,
+                        requests,
+                        answers,
+                        move |x| note(x),
+                    )));
                 }
             }
             PeerEvent::Message(ChannelKind::Control, data) => return self.on_control(&data),

@@ -339,6 +339,10 @@ pub struct ConsentRequest {
     pub mode: Mode,
     /// Seconds before no answer counts as a deny.
     pub timeout_secs: u32,
+    /// Whether files could pass in this session (the organisation allows them), so the person
+    /// can be offered control without files.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub files: bool,
 }
 
 /// The local user's answer to a consent request.
@@ -347,6 +351,8 @@ pub struct ConsentRequest {
 pub enum Decision {
     /// Allow viewing and control (granted as view only if only viewing was asked).
     AllowControl,
+    /// Allow viewing and control, but no file transfer either way.
+    AllowControlWithoutFiles,
     /// Allow viewing only.
     AllowView,
     /// Refuse.
@@ -359,8 +365,54 @@ impl Decision {
         match (self, requested) {
             (Decision::Deny, _) => None,
             (Decision::AllowView, _) | (_, Mode::View) => Some(Mode::View),
-            (Decision::AllowControl, Mode::Control) => Some(Mode::Control),
+            (Decision::AllowControl | Decision::AllowControlWithoutFiles, Mode::Control) => {
+                Some(Mode::Control)
+            }
         }
+    }
+
+    /// Whether files may pass in the session this decision allows (the organisation may still
+    /// forbid them).
+    pub fn files(self) -> bool {
+        self != Decision::AllowControlWithoutFiles
+    }
+}
+
+/// Whether and how big files may pass in a session, as the relay decided from the
+/// organisation's settings and the person's consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRules {
+    /// Files may be transferred at all.
+    #[serde(default = "yes")]
+    pub allowed: bool,
+    /// The largest file, in bytes; none for no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<u64>,
+}
+
+impl Default for FileRules {
+    fn default() -> Self {
+        FileRules {
+            allowed: true,
+            max_size: None,
+        }
+    }
+}
+
+impl FileRules {
+    /// No files at all.
+    pub const NONE: FileRules = FileRules {
+        allowed: false,
+        max_size: None,
+    };
+
+    /// Whether a file of `size` bytes may pass.
+    pub fn permits(&self, size: u64) -> bool {
+        self.allowed && self.max_size.is_none_or(|m| size <= m)
+    }
+
+    fn is_default(&self) -> bool {
+        *self == FileRules::default()
     }
 }
 
@@ -447,6 +499,9 @@ pub struct SessionStart {
     /// agent shows that someone is connected.
     #[serde(default, skip_serializing_if = "is_false")]
     pub unattended: bool,
+    /// What files may pass (absent: any).
+    #[serde(default, skip_serializing_if = "FileRules::is_default")]
+    pub files: FileRules,
 }
 
 /// SDP kind.

@@ -119,6 +119,36 @@ fn decision_grants_at_most_what_was_asked() {
     assert_eq!(Decision::AllowControl.granted(Mode::View), Some(Mode::View));
     assert_eq!(Decision::AllowView.granted(Mode::Control), Some(Mode::View));
     assert_eq!(Decision::Deny.granted(Mode::Control), None);
+    assert_eq!(
+        Decision::AllowControlWithoutFiles.granted(Mode::Control),
+        Some(Mode::Control)
+    );
+    assert!(!Decision::AllowControlWithoutFiles.files());
+    assert!(Decision::AllowControl.files() && Decision::AllowView.files());
+}
+
+#[test]
+fn file_rules_default_to_any_file_and_older_messages_still_parse() {
+    let start = r#"{"v":1,"type":"session_start","session_id":"s_1234567890abcdef","role":"agent","mode":"control","ice_servers":[],"peer":{"name":"Ann"}}"#;
+    let Ok(Message::SessionStart(s)) = decode(start) else {
+        panic!("a session_start without files must parse")
+    };
+    assert_eq!(s.files, FileRules::default());
+    assert!(s.files.permits(u64::MAX));
+    // The default is not written out; a limit is.
+    assert!(!encode(&Message::SessionStart(s.clone())).contains("files"));
+    let limited = FileRules {
+        allowed: true,
+        max_size: Some(10),
+    };
+    assert!(limited.permits(10) && !limited.permits(11));
+    assert!(!FileRules::NONE.permits(0));
+    let mut s = s;
+    s.files = limited;
+    let Ok(Message::SessionStart(back)) = decode(&encode(&Message::SessionStart(s))) else {
+        panic!("round trip")
+    };
+    assert_eq!(back.files, limited);
 }
 
 #[test]

@@ -32,6 +32,8 @@ pub enum Scope {
     MachinesWrite,
     /// List machines.
     MachinesRead,
+    /// Change the organisation's settings (what files may pass in sessions).
+    SettingsWrite,
 }
 
 /// Every scope with its wire name.
@@ -45,6 +47,7 @@ pub const SCOPES: &[(Scope, &str)] = &[
     (Scope::WebhooksWrite, "webhooks:write"),
     (Scope::MachinesWrite, "machines:write"),
     (Scope::MachinesRead, "machines:read"),
+    (Scope::SettingsWrite, "settings:write"),
 ];
 
 impl Scope {

@@ -13,7 +13,7 @@ use super::auth::AuthUser;
 use crate::AppState;
 use crate::auth::{new_token, token_hash};
 use crate::error::{Error, Result};
-use crate::store::{ApiKeyInfo, Member, Role};
+use crate::store::{ApiKeyInfo, FileRules, Member, Role};
 
 pub(super) fn audit(state: &AppState, caller: &Caller, action: &str, detail: serde_json::Value) {
     crate::audit::record(
@@ -80,6 +80,24 @@ pub async fn set_role(
     let mut updated = target.clone();
     updated.role = role;
     Ok(Json(updated))
+}
+
+/// `PUT /api/v1/org/files`: what files may pass in the organisation's sessions started from now
+/// on.
+pub async fn set_files(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(rules): ApiJson<FileRules>,
+) -> Result<Json<FileRules>> {
+    caller.require(Scope::SettingsWrite)?;
+    if rules.max_size == Some(0) {
+        return Err(Error::BadRequest(
+            "max_size must be at least 1 byte; set allowed to false to forbid files".into(),
+        ));
+    }
+    state.store.set_org_files(caller.org_id(), &rules)?;
+    audit(&state, &caller, "org_files", serde_json::json!(rules));
+    Ok(Json(rules))
 }
 
 /// `GET /api/v1/api-keys`.

@@ -47,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sessions", get(read::sessions))
         .route("/api/v1/audit", get(read::audit))
         .route("/api/v1/users", get(admin::users))
+        .route("/api/v1/org/files", put(admin::set_files))
         .route("/api/v1/users/{id}/role", put(admin::set_role))
         .route("/api/v1/users/{id}/password", put(account::reset_password))
         .route("/api/v1/users/{id}/totp", delete(account::reset_totp))

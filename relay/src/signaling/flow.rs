@@ -9,8 +9,8 @@ use tether_protocol::ShareCode;
 use tether_protocol::lifecycle::{Lifecycle, Output, State};
 use tether_protocol::signal::{
     CancelReason, ConsentCancel, ConsentPending, ConsentRequest, ErrorCode, ErrorMessage,
-    FileOutcome, FileTransfer, Message, PeerInfo, Role, SessionEnd, SessionId, SessionStart,
-    ShareCodeIssued, ViewerIdentity,
+    FileOutcome, FileRules, FileTransfer, Message, PeerInfo, Role, SessionEnd, SessionId,
+    SessionStart, ShareCodeIssued, ViewerIdentity,
 };
 
 use super::hub::{CodeSlot, ConnId, Hub, HubState, SessionEntry};
@@ -146,6 +146,7 @@ impl Hub {
                         },
                         mode,
                         timeout_secs,
+                        files: self.store.org_files(p.org_id).is_ok_and(|r| r.allowed),
                     }));
                     send_viewer(Message::ConsentPending(ConsentPending {
                         request_id,
@@ -201,10 +202,20 @@ impl Hub {
                     );
                 }
                 Output::SessionStarted {
-                    session_id, mode, ..
+                    session_id,
+                    mode,
+                    files,
+                    ..
                 } => {
                     self.metrics.inc(Counter::SessionsStarted);
                     let Some(p) = &principal else { continue };
+                    // The organisation's rules as they are now (a supporter's socket may be older
+                    // than a change), unless the person allowed control without files.
+                    let org_rules = self.store.org_files(p.org_id).unwrap_or_else(|e| {
+                        tracing::error!(error = %e, "reading the organisation's file rules failed");
+                        FileRules::NONE
+                    });
+                    let files = if files { org_rules } else { FileRules::NONE };
                     let record = SessionRecord {
                         id: session_id.to_string(),
                         org_id: p.org_id,
@@ -231,6 +242,7 @@ impl Hub {
                             email: Some(p.email.clone()),
                         },
                         unattended,
+                        files,
                     }));
                     send_viewer(Message::SessionStart(SessionStart {
                         session_id: session_id.clone(),
@@ -243,13 +255,14 @@ impl Hub {
                             email: None,
                         },
                         unattended,
+                        files,
                     }));
                     self.audit(
                         org,
                         &actor,
                         "session_start",
                         "ok",
-                        serde_json::json!({"session_id": session_id, "host": hostname, "mode": mode, "machine": machine, "unattended": unattended}),
+                        serde_json::json!({"session_id": session_id, "host": hostname, "mode": mode, "machine": machine, "unattended": unattended, "files": files}),
                     );
                 }
                 Output::CodeExpired => {}

@@ -8,6 +8,7 @@
 pub mod sqlite;
 
 use serde::Serialize;
+pub use tether_protocol::signal::FileRules;
 
 pub use crate::policy::MachinePolicy;
 pub use sqlite::SqliteStore;
@@ -153,6 +154,8 @@ pub struct Principal {
     /// The token family (refresh rotation).
     #[serde(skip)]
     pub family: String,
+    /// What files may pass in the organisation's sessions.
+    pub files: FileRules,
 }
 
 /// A refresh token's state, for rotation and reuse detection.
@@ -661,6 +664,10 @@ pub trait Store: Send + Sync + 'static {
         outcome: &AttemptOutcome,
         now: i64,
     ) -> StoreResult<()>;
+    /// Sets what files may pass in the organisation's sessions.
+    fn set_org_files(&self, org: OrgId, rules: &FileRules) -> StoreResult<()>;
+    /// What files may pass in the organisation's sessions.
+    fn org_files(&self, org: OrgId) -> StoreResult<FileRules>;
     /// Appends to the audit log (there is no update or delete), and queues a delivery for
     /// every webhook of the entry's organisation that subscribes to its action.
     fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()>;

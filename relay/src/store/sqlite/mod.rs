@@ -9,6 +9,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 
 use super::*;
+use orgs::{PRINCIPAL_SELECT, principal_from_row};
 
 const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../schema.sql")),
@@ -17,6 +18,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../totp_steps.sql")),
     M::up(include_str!("../operator_keys.sql")),
     M::up(include_str!("../chat_count.sql")),
+    M::up(include_str!("../org_files.sql")),
 ];
 
 /// SQLite-backed store.
@@ -96,21 +98,6 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation)
 }
 
-fn principal_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Principal> {
-    let role: String = row.get(6)?;
-    Ok(Principal {
-        org_id: row.get(0)?,
-        org_name: row.get(1)?,
-        user_id: row.get(2)?,
-        email: row.get(3)?,
-        full_name: row.get(4)?,
-        short_name: row.get(5)?,
-        role: Role::parse(&role).unwrap_or(Role::Viewer),
-        totp_enabled: row.get::<_, Option<String>>(7)?.is_some(),
-        family: row.get(8)?,
-    })
-}
-
 fn api_key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyInfo> {
     let scopes: String = r.get(2)?;
     Ok(ApiKeyInfo {
@@ -121,13 +108,6 @@ fn api_key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyInfo> {
         revoked_at: r.get(4)?,
     })
 }
-
-const PRINCIPAL_SELECT: &str =
-    "SELECT o.id, o.name, u.id, u.email, u.full_name, u.short_name, m.role, u.totp_secret, t.family
-     FROM auth_sessions t
-     JOIN users u ON u.id = t.user_id
-     JOIN memberships m ON m.user_id = t.user_id AND m.org_id = t.org_id
-     JOIN orgs o ON o.id = t.org_id";
 
 impl Store for SqliteStore {
     fn user_count(&self) -> StoreResult<u64> {
@@ -197,7 +177,8 @@ impl Store for SqliteStore {
         Ok(self
             .db()?
             .query_row(
-                "SELECT o.id, o.name, u.id, u.email, u.full_name, u.short_name, m.role, u.totp_secret, ''
+                "SELECT o.id, o.name, u.id, u.email, u.full_name, u.short_name, m.role, u.totp_secret, '',
+                        o.files_allowed, o.max_file_bytes
                  FROM memberships m JOIN users u ON u.id = m.user_id JOIN orgs o ON o.id = m.org_id
                  WHERE m.org_id = ?1 AND m.user_id = ?2 AND u.disabled = 0",
                 params![org, user],
@@ -757,6 +738,14 @@ impl Store for SqliteStore {
         webhooks::finish_delivery(&*self.db()?, org, id, outcome, now)
     }
 
+    fn set_org_files(&self, org: OrgId, rules: &FileRules) -> StoreResult<()> {
+        orgs::set_files(&*self.db()?, org, rules)
+    }
+
+    fn org_files(&self, org: OrgId) -> StoreResult<FileRules> {
+        orgs::files(&*self.db()?, org)
+    }
+
     fn list_audit(&self, org: OrgId, f: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
         let db = self.db()?;
         let mut stmt = db.prepare(
@@ -785,6 +774,7 @@ impl Store for SqliteStore {
 mod credentials;
 mod machines;
 mod operator_keys;
+mod orgs;
 #[cfg(test)]
 mod tests;
 mod webhooks;
