@@ -83,6 +83,9 @@ pub struct Consent {
     pub verified: bool,
     /// What they ask for.
     pub mode: Mode,
+    /// Whether files could pass (the organisation allows them): the dialog then lets the person
+    /// allow control without files.
+    pub files: bool,
     /// When silence becomes a deny (milliseconds since the Unix epoch).
     pub deadline_ms: u64,
 }
@@ -262,6 +265,7 @@ impl Status {
             org: r.viewer.org.clone(),
             verified: r.viewer.verified,
             mode: r.mode,
+            files: r.files,
             deadline_ms: now_ms + u64::from(r.timeout_secs) * 1000,
         });
     }

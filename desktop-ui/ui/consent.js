@@ -9,7 +9,7 @@ const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 /** @type {any} */
 let request = null;
 
-/** @param {"allow_control" | "allow_view" | "deny"} decision */
+/** @param {"allow_control" | "allow_control_without_files" | "allow_view" | "deny"} decision */
 async function answer(decision) {
   if (!request) return;
   for (const b of document.querySelectorAll("button")) b.disabled = true;
@@ -30,7 +30,10 @@ async function main() {
   await start();
   $("deny").addEventListener("click", () => answer("deny"));
   $("allow-view").addEventListener("click", () => answer("allow_view"));
-  $("allow-control").addEventListener("click", () => answer("allow_control"));
+  $("allow-control").addEventListener("click", () => {
+    const files = /** @type {HTMLInputElement} */ ($("files"));
+    answer(files.checked || $("files-choice").hidden ? "allow_control" : "allow_control_without_files");
+  });
   document.addEventListener("keydown", (ev) => {
     if (ev.key === "Escape") answer("deny");
   });
@@ -44,6 +47,8 @@ async function main() {
     $("verified").className = r.verified ? "ok" : "warn";
     // Asked to view only: there is no control to allow.
     $("allow-control").hidden = r.mode !== "control";
+    // Control without files, when the organisation allows files at all.
+    $("files-choice").hidden = r.mode !== "control" || !r.files;
     // The buttons work only once the question is on screen.
     for (const b of document.querySelectorAll("button")) b.disabled = false;
     countdown();

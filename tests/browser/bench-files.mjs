@@ -1,6 +1,7 @@
 // File transfer benchmark: a file sent from headless Chromium to the agent's Downloads (the
-// Files panel, over loopback), beside scp of the same file to a private sshd on loopback in the
-// same run, with the agent's peak memory before and after. Prints a table. Needs sshd
+// Files panel, over loopback) and back (`/send` at the agent's terminal, into Chromium's
+// downloads), beside scp of the same file to and from a private sshd on loopback in the same
+// run, with the agent's peak memory. Prints a table. Needs sshd
 // (openssh-server); run it inside a private network namespace like the suite:
 //   cargo build --release -p tether-relay -p tether-agent -p tether-tests --bins
 //   unshare -n -- bash -c 'ip link set lo up && TETHER_BIN_DIR=target/release node tests/browser/bench-files.mjs'
@@ -50,7 +51,7 @@ function residentMiB(pid) {
 }
 
 // The anchor: scp to an sshd of our own on loopback, key authentication, same file.
-async function scpSeconds() {
+async function scpSeconds(fetch = false) {
   const sshDir = join(work, "ssh");
   spawnSync("mkdir", ["-p", sshDir]);
   for (const k of ["host", "user"]) spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(sshDir, k)]);
@@ -84,7 +85,7 @@ async function scpSeconds() {
     const r = spawnSync("scp", [
       "-q", "-i", join(sshDir, "user"), "-P", String(port),
       "-o", "StrictHostKeyChecking=no", "-o", `UserKnownHostsFile=${join(sshDir, "known")}`,
-      source, `root@127.0.0.1:${target}`,
+      ...(fetch ? [`root@127.0.0.1:${source}`, target] : [source, `root@127.0.0.1:${target}`]),
     ]);
     if (r.status !== 0) throw new Error(`scp failed: ${r.stderr}`);
     times.push((performance.now() - t0) / 1000);
@@ -128,8 +129,22 @@ for (let i = 0; i < RUNS; i++) {
 }
 const rssAfter = residentMiB(agent.pid);
 const drops = udpDrops() - dropsBefore;
+// The other way: the person sends the file from the agent's terminal; done when Chromium has
+// checked it and written the download to disk.
+const back = [];
+for (let i = 0; i < RUNS; i++) {
+  const t0 = performance.now();
+  const download = page.waitForEvent("download", { timeout: 30 * 60_000 });
+  agent.write(`/send ${source}\n`);
+  const got = await download;
+  const path = await got.path();
+  back.push((performance.now() - t0) / 1000);
+  if (statSync(path).size !== size) throw new Error("downloaded size differs");
+  await got.delete();
+}
 const peak = peakMiB(agent.pid);
 const scp = await scpSeconds();
+const scpBack = await scpSeconds(true);
 
 const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rate = (s) => (size / 1e6 / s).toFixed(0);
@@ -138,7 +153,9 @@ console.log("| path | seconds | MB/s | of scp |");
 console.log("| --- | --- | --- | --- |");
 console.log(`| Chromium → agent (Files panel, loopback) | ${med(tether).toFixed(2)} | ${rate(med(tether))} | ${((med(scp) / med(tether)) * 100).toFixed(0)} % |`);
 console.log(`| scp → sshd (loopback) | ${med(scp).toFixed(2)} | ${rate(med(scp))} | 100 % |`);
-console.log(`\nagent resident memory: ${rssBefore.toFixed(0)} MiB before, ${rssAfter.toFixed(0)} MiB after, peak ${peak.toFixed(0)} MiB`);
+console.log(`| agent → Chromium (\`/send\`, into downloads) | ${med(back).toFixed(2)} | ${rate(med(back))} | ${((med(scpBack) / med(back)) * 100).toFixed(0)} % |`);
+console.log(`| scp ← sshd (loopback) | ${med(scpBack).toFixed(2)} | ${rate(med(scpBack))} | 100 % |`);
+console.log(`\nagent resident memory: ${rssBefore.toFixed(0)} MiB before, ${rssAfter.toFixed(0)} MiB after receiving, peak ${peak.toFixed(0)} MiB over both directions`);
 console.log(`UDP datagrams dropped for a full receive buffer during the Tether runs: ${drops}`);
 
 await browser.close();

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use shell::{Bus, Shell};
 use tether_protocol::control::Control;
-use tether_protocol::signal::EndReason;
+use tether_protocol::signal::{EndReason, Mode};
 use tether_relay::store::{NewUser, Role, SqliteStore, Store};
 use tether_tests::viewer::{Viewer, ViewerOptions};
 use tether_tests::x11::Xvfb;
@@ -94,7 +94,7 @@ async fn ask_and_answer(
     addr: std::net::SocketAddr,
     token: &str,
     used: &str,
-    button: &str,
+    buttons: &[&str],
 ) -> (Viewer, String) {
     d.window(MAIN).await;
     let grouped = d.text_where("#code", |t| t.len() == 12 && t != used).await;
@@ -112,7 +112,9 @@ async fn ask_and_answer(
     }
     d.text_where("#question", |t| t.starts_with("Jane Doe asks"))
         .await;
-    d.click(button).await;
+    for b in buttons {
+        d.click(b).await;
+    }
     let viewer = tokio::time::timeout(WAIT, asking)
         .await
         .unwrap()
@@ -263,7 +265,8 @@ async fn share_code_consent_deny_then_allow_banner_tray_notifications_and_stop()
 
     // A code works once, even when denied: the window shows a fresh one for a second request,
     // allowed with control this time.
-    let (mut viewer, fresh) = ask_and_answer(&d, addr, &token, &grouped, "#allow-control").await;
+    let (mut viewer, fresh) = ask_and_answer(&d, addr, &token, &grouped, &["#allow-control"]).await;
+    assert!(viewer.session.files.allowed, "files allowed by default");
     let session_id = viewer.session.session_id.clone();
     let shown = shell.notification().await;
     assert_eq!(
@@ -393,14 +396,18 @@ async fn share_code_consent_deny_then_allow_banner_tray_notifications_and_stop()
 
     // Two supporters at once: one allowed to view only, one to control. The banner and the tray
     // speak of both, and the tray's Stop all sessions ends both.
-    let (mut viewing, used) = ask_and_answer(&d, addr, &token, &fresh, "#allow-view").await;
+    let (mut viewing, used) = ask_and_answer(&d, addr, &token, &fresh, &["#allow-view"]).await;
     assert_eq!(
         shell.notification().await.body,
         "Jane Doe is viewing this screen"
     );
     tray.entries_where(|e| e[0].label == "Jane Doe (Acme IT) is viewing this screen")
         .await;
-    let (mut controlling, _) = ask_and_answer(&d, addr, &token, &used, "#allow-control").await;
+    // Control without files: the box unticked before allowing.
+    let (mut controlling, _) =
+        ask_and_answer(&d, addr, &token, &used, &["#files", "#allow-control"]).await;
+    assert_eq!(controlling.session.mode, Mode::Control);
+    assert!(!controlling.session.files.allowed, "files were not allowed");
     assert_eq!(
         shell.notification().await.body,
         "Jane Doe is controlling this computer"
