@@ -9,7 +9,7 @@
 
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -44,6 +44,45 @@ function udpDrops() {
 function peakMiB(pid) {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) / 1024;
+}
+/** CPU seconds a process has used so far (user + system). */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+/** CPU seconds used so far by every Chromium process, and by its busiest thread. */
+function chromiumCpu() {
+  let total = 0;
+  const threads = new Map();
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    let comm;
+    try {
+      comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    } catch {
+      continue;
+    }
+    if (!comm.startsWith("chrom")) continue;
+    try {
+      total += cpuSeconds(pid);
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+        const fields = f.split(") ")[1].split(" ");
+        threads.set(`${pid}/${tid}:${f.slice(f.indexOf("(") + 1, f.indexOf(")"))}`, (Number(fields[11]) + Number(fields[12])) / 100);
+      }
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return { total, threads };
+}
+/** The busiest thread between two `chromiumCpu` readings: its name and CPU seconds. */
+function busiest(a, b) {
+  let best = ["", 0];
+  for (const [k, v] of b.threads) {
+    const d = v - (a.threads.get(k) ?? 0);
+    if (d > best[1]) best = [k.split(":")[1], d];
+  }
+  return best;
 }
 function residentMiB(pid) {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -115,6 +154,8 @@ await page.getByRole("button", { name: "Files" }).click();
 
 const rssBefore = residentMiB(agent.pid);
 const dropsBefore = udpDrops();
+const cpuIn = cpuSeconds(agent.pid);
+const chromeIn = chromiumCpu();
 const tether = [];
 for (let i = 0; i < RUNS; i++) {
   const t0 = performance.now();
@@ -129,19 +170,29 @@ for (let i = 0; i < RUNS; i++) {
 }
 const rssAfter = residentMiB(agent.pid);
 const drops = udpDrops() - dropsBefore;
+const cpuOut = cpuSeconds(agent.pid);
+const chromeOut = chromiumCpu();
 // The other way: the person sends the file from the agent's terminal; done when Chromium has
 // checked it and written the download to disk.
 const back = [];
 for (let i = 0; i < RUNS; i++) {
   const t0 = performance.now();
-  const download = page.waitForEvent("download", { timeout: 30 * 60_000 });
   agent.write(`/send ${source}\n`);
+  // Checked in the browser, then saved with the supporter's click.
+  const save = page.locator(".transfers li").nth(RUNS + i).getByRole("link", { name: "Save" });
+  await save.waitFor({ timeout: 30 * 60_000 });
+  const download = page.waitForEvent("download", { timeout: 30 * 60_000 });
+  await save.click();
   const got = await download;
-  const path = await got.path();
+  const path = await got.path().catch(async (e) => {
+    throw new Error(`download ${i + 1} failed: ${await got.failure()} (${e.message}); free disk: ${spawnSync("df", ["-h", tmpdir()]).stdout}`);
+  });
   back.push((performance.now() - t0) / 1000);
   if (statSync(path).size !== size) throw new Error("downloaded size differs");
   await got.delete();
 }
+const cpuBack = cpuSeconds(agent.pid) - cpuOut;
+const chromeBack = chromiumCpu();
 const peak = peakMiB(agent.pid);
 const scp = await scpSeconds();
 const scpBack = await scpSeconds(true);
@@ -156,6 +207,14 @@ console.log(`| scp → sshd (loopback) | ${med(scp).toFixed(2)} | ${rate(med(scp
 console.log(`| agent → Chromium (\`/send\`, into downloads) | ${med(back).toFixed(2)} | ${rate(med(back))} | ${((med(scpBack) / med(back)) * 100).toFixed(0)} % |`);
 console.log(`| scp ← sshd (loopback) | ${med(scpBack).toFixed(2)} | ${rate(med(scpBack))} | 100 % |`);
 console.log(`\nagent resident memory: ${rssBefore.toFixed(0)} MiB before, ${rssAfter.toFixed(0)} MiB after receiving, peak ${peak.toFixed(0)} MiB over both directions`);
+const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+console.log(`agent CPU while receiving: ${(((cpuOut - cpuIn) / sum(tether)) * 100).toFixed(0)} % of a core; while sending: ${((cpuBack / sum(back)) * 100).toFixed(0)} %`);
+const [sendThread, sendSecs] = busiest(chromeIn, chromeOut);
+const [recvThread, recvSecs] = busiest(chromeOut, chromeBack);
+console.log(
+  `Chromium CPU while sending: ${(((chromeOut.total - chromeIn.total) / sum(tether)) * 100).toFixed(0)} % of a core (busiest thread ${sendThread}: ${((sendSecs / sum(tether)) * 100).toFixed(0)} %); ` +
+    `while receiving: ${(((chromeBack.total - chromeOut.total) / sum(back)) * 100).toFixed(0)} % (busiest ${recvThread}: ${((recvSecs / sum(back)) * 100).toFixed(0)} %)`,
+);
 console.log(`UDP datagrams dropped for a full receive buffer during the Tether runs: ${drops}`);
 
 await browser.close();

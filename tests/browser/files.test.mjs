@@ -97,13 +97,19 @@ test("the person sends files from the terminal; they reach the supporter's downl
   const path = join(outbox, "rapport été.bin");
   writeFileSync(path, body);
   let mark = agent.lines.all.length;
-  const download = page.waitForEvent("download");
+  let downloaded = 0;
+  page.on("download", () => downloaded++);
   agent.write(`/send '${path}'\n`);
+  // Checked, then saved only when the supporter asks: nothing lands on their disk by itself.
+  const row = page.locator("li", { hasText: "rapport été.bin" });
+  await row.getByText("Checked, ready to save").waitFor();
+  await shot(page, "files-out-1-received");
+  assert.equal(downloaded, 0);
+  const download = page.waitForEvent("download");
+  await row.getByRole("link", { name: "Save" }).click();
   const got = await download;
   assert.equal(got.suggestedFilename(), "rapport été.bin");
   assert.ok(readFileSync(await got.path()).equals(body), "the download is the file");
-  await page.getByText("Checked and saved to your downloads").waitFor();
-  await shot(page, "files-out-1-received");
   await agent.lines.waitFrom(mark, (l) => l === "[file] Sending rapport été.bin (3.1 MB) to Jane Doe…", "sending");
   await agent.lines.waitFrom(mark, (l) => l === "[file] Sent to Jane Doe: rapport été.bin.", "sent");
 
@@ -121,16 +127,15 @@ test("the person sends files from the terminal; they reach the supporter's downl
   writeFileSync(huge, "");
   truncateSync(huge, 1024 * 1024 * 1024);
   mark = agent.lines.all.length;
-  let downloaded = false;
-  page.on("download", () => (downloaded = true));
   agent.write(`/send ${huge}\n`);
-  const row = page.locator("li", { hasText: "disk.img" });
-  await row.getByText("received ·").waitFor();
+  const disk = page.locator("li", { hasText: "disk.img" });
+  await disk.getByText("received ·").waitFor();
   await shot(page, "files-out-2-receiving");
-  await row.getByRole("button", { name: "Cancel" }).click();
-  await row.getByText("Cancelled").waitFor();
+  await disk.getByRole("button", { name: "Cancel" }).click();
+  await disk.getByText("Cancelled").waitFor();
   await agent.lines.waitFrom(mark, (l) => l === "[file] Not sent: disk.img (the supporter cancelled it).", "the cancel at the terminal");
-  assert.equal(downloaded, false);
+  assert.equal(await disk.getByRole("link", { name: "Save" }).count(), 0);
+  assert.equal(downloaded, 1);
   await endSession(page);
   await page.context().close();
 
@@ -150,11 +155,12 @@ test("in a view-only session the person can still send a file; nothing goes the 
   const body = Buffer.from("journal of the day\n");
   const path = join(outbox, "journal.txt");
   writeFileSync(path, body);
-  const download = page.waitForEvent("download");
   agent.write(`/send ${path}\n`);
-  assert.ok(readFileSync(await (await download).path()).equals(body));
   // The panel opened by itself, and has no way to send.
-  await page.getByText("Checked and saved to your downloads").waitFor();
+  await page.getByText("Checked, ready to save").waitFor();
+  const download = page.waitForEvent("download");
+  await page.getByRole("link", { name: "Save" }).click();
+  assert.ok(readFileSync(await (await download).path()).equals(body));
   assert.equal(await page.getByLabel("Choose files").count(), 0);
   await page.getByRole("button", { name: "Files" }).waitFor();
   await shot(page, "files-view-1-received");
@@ -188,9 +194,8 @@ test("the organisation's file limit and the person's 'control without files' hol
     let mark = agent.lines.all.length;
     agent.write(`/send ${over}\n`);
     await agent.lines.waitFrom(mark, (l) => l === "[file] Not sent: over.bin (it is larger than the 1.0 MB the organisation allows).", "over the limit at the terminal");
-    const download = page.waitForEvent("download");
     agent.write(`/send ${fits}\n`);
-    assert.ok(readFileSync(await (await download).path()).equals(readFileSync(fits)));
+    await page.locator("li", { hasText: "fits.bin" }).getByText("Checked, ready to save").waitFor();
     await shot(page, "files-limit-2-refused");
     await endSession(page);
     await page.context().close();

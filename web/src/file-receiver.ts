@@ -1,7 +1,9 @@
 // Files the person at the other computer sends: received on the session's `files` channel, one
 // at a time, gathered into Blobs a few MiB at a time (Chromium keeps large blobs on disk, so a
-// big file does not sit in the page's memory), hashed in a worker on the way, and handed to the
-// browser's downloads only once size and SHA-256 match what the agent announced.
+// big file does not sit in the page's memory), hashed in a worker on the way, and offered for
+// saving only once size and SHA-256 match what the agent announced. Saving takes the
+// supporter's click: nothing lands on their disk by itself (and browsers block a page's second
+// download that no click asked for).
 
 import type { FileRules } from "./files";
 import { PieceHasher } from "./files";
@@ -13,7 +15,7 @@ export interface Arrival {
   size: number;
   received: number;
   state: "receiving" | "checking" | "saved" | "failed" | "cancelled";
-  /** The checked file, to save again. */
+  /** The checked file, to save. */
   url?: string;
   /** Why it failed: `size`, `hash`, `closed`, `stopped` (by the sender) or `protocol`. */
   error?: string;
@@ -62,7 +64,6 @@ export class FileReceiver {
     private readonly rules: FileRules,
     private readonly changed: () => void,
     private readonly begun: () => void,
-    private readonly save: (x: Arrival) => void = downloadArrival,
   ) {
     channel.addEventListener("message", (ev: MessageEvent<string | ArrayBuffer>) => {
       const data = ev.data;
@@ -172,7 +173,6 @@ export class FileReceiver {
     this.open = null;
     o.x.state = "saved";
     this.reply({ type: "file_saved", id: o.x.id, name: o.x.name });
-    this.save(o.x);
     this.changed();
   }
 

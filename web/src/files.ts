@@ -358,7 +358,7 @@ export class FilesPanel {
       action = h("button", { type: "button", class: "small" }, t("files.cancel"));
       action.addEventListener("click", () => this.receiver.cancel(x.id));
     } else if (x.state === "saved" && x.url) {
-      action = h("a", { href: x.url, download: x.name, class: "small" }, t("files.saveAgain"));
+      action = h("a", { href: x.url, download: x.name, class: "button small" }, t("files.save"));
       action.addEventListener("click", (ev) => {
         ev.preventDefault();
         downloadArrival(x);
