@@ -75,14 +75,18 @@ function chromiumCpu() {
   }
   return { total, threads };
 }
-/** The busiest thread between two `chromiumCpu` readings: its name and CPU seconds. */
-function busiest(a, b) {
-  let best = ["", 0];
+/** The busiest threads between two `chromiumCpu` readings: "name N %" over `secs`, top three. */
+function busiest(a, b, secs) {
+  const byName = new Map();
   for (const [k, v] of b.threads) {
-    const d = v - (a.threads.get(k) ?? 0);
-    if (d > best[1]) best = [k.split(":")[1], d];
+    const name = k.split(":")[1];
+    byName.set(name, (byName.get(name) ?? 0) + v - (a.threads.get(k) ?? 0));
   }
-  return best;
+  return [...byName]
+    .sort((x, y) => y[1] - x[1])
+    .slice(0, 3)
+    .map(([n, v]) => `${n} ${((v / secs) * 100).toFixed(0)} %`)
+    .join(", ");
 }
 function residentMiB(pid) {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -209,11 +213,9 @@ console.log(`| scp ← sshd (loopback) | ${med(scpBack).toFixed(2)} | ${rate(med
 console.log(`\nagent resident memory: ${rssBefore.toFixed(0)} MiB before, ${rssAfter.toFixed(0)} MiB after receiving, peak ${peak.toFixed(0)} MiB over both directions`);
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 console.log(`agent CPU while receiving: ${(((cpuOut - cpuIn) / sum(tether)) * 100).toFixed(0)} % of a core; while sending: ${((cpuBack / sum(back)) * 100).toFixed(0)} %`);
-const [sendThread, sendSecs] = busiest(chromeIn, chromeOut);
-const [recvThread, recvSecs] = busiest(chromeOut, chromeBack);
 console.log(
-  `Chromium CPU while sending: ${(((chromeOut.total - chromeIn.total) / sum(tether)) * 100).toFixed(0)} % of a core (busiest thread ${sendThread}: ${((sendSecs / sum(tether)) * 100).toFixed(0)} %); ` +
-    `while receiving: ${(((chromeBack.total - chromeOut.total) / sum(back)) * 100).toFixed(0)} % (busiest ${recvThread}: ${((recvSecs / sum(back)) * 100).toFixed(0)} %)`,
+  `Chromium CPU while sending: ${(((chromeOut.total - chromeIn.total) / sum(tether)) * 100).toFixed(0)} % of a core (threads: ${busiest(chromeIn, chromeOut, sum(tether))}); ` +
+    `while receiving: ${(((chromeBack.total - chromeOut.total) / sum(back)) * 100).toFixed(0)} % (threads: ${busiest(chromeOut, chromeBack, sum(back))})`,
 );
 console.log(`UDP datagrams dropped for a full receive buffer during the Tether runs: ${drops}`);
 

@@ -14,7 +14,8 @@ export interface Arrival {
   name: string;
   size: number;
   received: number;
-  state: "receiving" | "checking" | "saved" | "failed" | "cancelled";
+  /** `saved`: checked and ready to save; `downloaded`: handed to the browser's downloads. */
+  state: "receiving" | "checking" | "saved" | "downloaded" | "failed" | "cancelled";
   /** The checked file, to save. */
   url?: string;
   /** Why it failed: `size`, `hash`, `closed`, `stopped` (by the sender) or `protocol`. */
@@ -197,14 +198,15 @@ export class FileReceiver {
   }
 }
 
-/** Hands a checked file to the browser's downloads. */
-export function downloadArrival(x: Arrival): void {
-  if (!x.url) return;
-  const a = document.createElement("a");
-  a.href = x.url;
-  a.download = x.name;
-  a.rel = "noopener";
-  document.body.append(a);
-  a.click();
-  a.remove();
+/**
+ * Marks a checked file as handed to the browser's downloads (the Save link was followed) and
+ * lets its Blob go shortly after: the download holds its own reference by then, and a page
+ * that kept every file could not receive many large ones (Chromium caps blob memory, and a
+ * private window has no disk to page it to).
+ */
+export function downloaded(x: Arrival): void {
+  x.state = "downloaded";
+  const url = x.url;
+  delete x.url;
+  if (url) setTimeout(() => URL.revokeObjectURL(url), 5000);
 }

@@ -5,7 +5,7 @@
 
 import { field, h, replace } from "./dom";
 import type { Arrival, FileReceiver } from "./file-receiver";
-import { downloadArrival } from "./file-receiver";
+import { downloaded } from "./file-receiver";
 import { t } from "./i18n";
 import { Sha256 } from "./sha256";
 
@@ -359,9 +359,10 @@ export class FilesPanel {
       action.addEventListener("click", () => this.receiver.cancel(x.id));
     } else if (x.state === "saved" && x.url) {
       action = h("a", { href: x.url, download: x.name, class: "button small" }, t("files.save"));
-      action.addEventListener("click", (ev) => {
-        ev.preventDefault();
-        downloadArrival(x);
+      // The link itself starts the download; afterwards the row says so.
+      action.addEventListener("click", () => {
+        downloaded(x);
+        setTimeout(() => this.render(), 0);
       });
     }
     const status = ((): string => {
@@ -374,6 +375,8 @@ export class FilesPanel {
           return t("files.verifying");
         case "saved":
           return t("files.received");
+        case "downloaded":
+          return t("files.downloaded");
         case "cancelled":
           return t("files.cancelled");
         case "failed":
