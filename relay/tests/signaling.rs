@@ -174,6 +174,25 @@ async fn full_flow_from_code_to_session_end() {
     let expected = Message::SessionEnd(SessionEnd::new(sid.clone(), EndReason::EndedByViewer));
     assert_eq!(agent.recv().await, expected);
     assert_eq!(viewer.recv().await, expected);
+    // The end cut a transfer short; the agent tells of it after hearing of the end: still its
+    // own session, so still audited (and answered with no error).
+    agent
+        .send(&Message::FileTransfer(FileTransfer {
+            session_id: sid.clone(),
+            direction: FileDirection::ToViewer,
+            name: "cut.bin".into(),
+            size: 9,
+            sha256: None,
+            outcome: FileOutcome::Failed,
+            reason: Some("the session ended before it arrived".into()),
+        }))
+        .await;
+    agent.send(&Message::Ping(Ping { seq: 4 })).await;
+    assert_eq!(
+        agent.recv().await,
+        Message::Ping(Ping { seq: 4 }).pong(),
+        "no error for a late report"
+    );
 
     // Recorded: the session row and the audit trail.
     let store = relay.store();
@@ -189,7 +208,17 @@ async fn full_flow_from_code_to_session_end() {
         .iter()
         .filter(|e| e.action == "file_transfer")
         .collect();
-    assert_eq!(files.len(), 1, "only the agent's report of its own session");
+    assert_eq!(
+        files.len(),
+        2,
+        "only the agent's reports of its own session"
+    );
+    assert_eq!(
+        (files[0].outcome.as_str(), &files[0].detail["name"]),
+        ("failed", &serde_json::json!("cut.bin")),
+        "the late report, newest first"
+    );
+    let files = &files[1..];
     assert_eq!(files[0].outcome, "ok");
     assert_eq!(
         (

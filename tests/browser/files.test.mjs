@@ -110,6 +110,7 @@ test("the person sends files from the terminal; they reach the supporter's downl
   const got = await download;
   assert.equal(got.suggestedFilename(), "rapport été.bin");
   assert.ok(readFileSync(await got.path()).equals(body), "the download is the file");
+  await row.getByText("Saved to your downloads").waitFor();
   await agent.lines.waitFrom(mark, (l) => l === "[file] Sending rapport été.bin (3.1 MB) to Jane Doe…", "sending");
   await agent.lines.waitFrom(mark, (l) => l === "[file] Sent to Jane Doe: rapport été.bin.", "sent");
 
@@ -136,11 +137,18 @@ test("the person sends files from the terminal; they reach the supporter's downl
   await agent.lines.waitFrom(mark, (l) => l === "[file] Not sent: disk.img (the supporter cancelled it).", "the cancel at the terminal");
   assert.equal(await disk.getByRole("link", { name: "Save" }).count(), 0);
   assert.equal(downloaded, 1);
+
+  // The session ending midway: the person is told that file did not arrive.
+  mark = agent.lines.all.length;
+  agent.write(`/send ${huge}\n`);
+  await page.locator("li", { hasText: "disk.img" }).nth(1).getByText("received ·").waitFor();
   await endSession(page);
+  await agent.lines.waitFrom(mark, (l) => l === "[file] Not sent: disk.img (the session ended before it arrived).", "the unfinished file at the terminal");
   await page.context().close();
 
   assert.deepEqual(await audited(["rapport été.bin", "disk.img"]), [
     ["disk.img", "to_viewer", "cancelled", 1024 * 1024 * 1024, null],
+    ["disk.img", "to_viewer", "failed", 1024 * 1024 * 1024, null],
     ["rapport été.bin", "to_viewer", "ok", body.length, sha256(body)],
   ]);
 });

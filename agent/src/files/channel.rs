@@ -38,12 +38,15 @@ pub async fn receive(
             }
         }
     };
-    let mut open: Option<(u32, Incoming)> = None;
+    let mut open = Unfinished {
+        slot: None,
+        note: &note,
+    };
     // A transfer that failed: its remaining data is dropped quietly.
     let mut failed: Option<u32> = None;
     while let Some(frame) = frames.recv().await {
         if !frame.text {
-            let Some((id, incoming)) = open.take() else {
+            let Some((id, incoming)) = open.slot.take() else {
                 if failed.is_none() {
                     tracing::debug!("file data with no file open");
                 }
@@ -57,7 +60,7 @@ pub async fn receive(
             })
             .await;
             match written {
-                (incoming, Ok(())) => open = Some((id, incoming)),
+                (incoming, Ok(())) => open.slot = Some((id, incoming)),
                 (incoming, Err(r)) => {
                     let (name, size) = (incoming.name().to_owned(), incoming.size());
                     blocking(move || drop(incoming)).await;
@@ -76,7 +79,7 @@ pub async fn receive(
         };
         match msg {
             FileMessage::File { id, name, size } => {
-                if let Some((old, incoming)) = open.take() {
+                if let Some((old, incoming)) = open.slot.take() {
                     let old_file = (incoming.name().to_owned(), incoming.size());
                     blocking(move || drop(incoming)).await;
                     let r =
@@ -98,7 +101,7 @@ pub async fn receive(
                     blocking(move || inbox.begin(&name, size)).await
                 };
                 match begun {
-                    Ok(incoming) => open = Some((id, incoming)),
+                    Ok(incoming) => open.slot = Some((id, incoming)),
                     Err(r) => {
                         fail(&reply, &note, id, (name, size), r).await;
                         failed = Some(id);
@@ -106,11 +109,11 @@ pub async fn receive(
                 }
             }
             FileMessage::FileEnd { id, sha256 } => {
-                let Some((open_id, incoming)) = open.take() else {
+                let Some((open_id, incoming)) = open.slot.take() else {
                     continue;
                 };
                 if open_id != id {
-                    open = Some((open_id, incoming));
+                    open.slot = Some((open_id, incoming));
                     continue;
                 }
                 let (name, size) = (incoming.name().to_owned(), incoming.size());
@@ -134,7 +137,7 @@ pub async fn receive(
                 }
             }
             FileMessage::FileCancel { id } => {
-                if let Some((open_id, incoming)) = open.take() {
+                if let Some((open_id, incoming)) = open.slot.take() {
                     if open_id == id {
                         let (name, size) = (incoming.name().to_owned(), incoming.size());
                         blocking(move || drop(incoming)).await;
@@ -147,7 +150,7 @@ pub async fn receive(
                         });
                         failed = Some(id);
                     } else {
-                        open = Some((open_id, incoming));
+                        open.slot = Some((open_id, incoming));
                     }
                 }
             }
@@ -157,8 +160,29 @@ pub async fn receive(
             }
         }
     }
-    if let Some((_, incoming)) = open {
-        blocking(move || drop(incoming)).await;
+    // The channel closed with a file half received: `open` tells the person as it goes.
+}
+
+/// The file coming in, if any. Dropped with one still open (the channel closed, or the session
+/// ended and stopped this task), it deletes what was written and tells the person.
+struct Unfinished<'a, F: Fn(FileNote)> {
+    slot: Option<(u32, Incoming)>,
+    note: &'a F,
+}
+
+impl<F: Fn(FileNote)> Drop for Unfinished<'_, F> {
+    fn drop(&mut self) {
+        if let Some((_, incoming)) = self.slot.take() {
+            let (name, size) = (incoming.name().to_owned(), incoming.size());
+            drop(incoming);
+            (self.note)(FileNote::Failed {
+                direction: FileDirection::ToAgent,
+                name,
+                size,
+                reason: "the session ended before it arrived".into(),
+                cancelled: false,
+            });
+        }
     }
 }
 

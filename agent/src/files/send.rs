@@ -57,7 +57,14 @@ pub async fn send(
             name: name.clone(),
             size,
         });
-        match send_one(&ch, id, file, &mut answers).await {
+        // Should this task be stopped midway (the session ended), the person hears of it.
+        let mut unsent = Unsent {
+            file: Some((name.clone(), size)),
+            note: &note,
+        };
+        let result = send_one(&ch, id, file, &mut answers).await;
+        unsent.file = None;
+        match result {
             Ok((saved_as, sha256)) => note(FileNote::Sent {
                 name,
                 size,
@@ -68,6 +75,25 @@ pub async fn send(
                 tracing::info!(file = %name, %reason, "file not sent");
                 note(failed(name, size, reason, cancelled));
             }
+        }
+    }
+}
+
+/// A file on its way; dropped before it arrived, it tells the person.
+struct Unsent<'a, F: Fn(FileNote)> {
+    file: Option<(String, u64)>,
+    note: &'a F,
+}
+
+impl<F: Fn(FileNote)> Drop for Unsent<'_, F> {
+    fn drop(&mut self) {
+        if let Some((name, size)) = self.file.take() {
+            (self.note)(failed(
+                name,
+                size,
+                "the session ended before it arrived".into(),
+                false,
+            ));
         }
     }
 }

@@ -211,9 +211,11 @@ pub async fn run(
     // Keys first: the viewer may have vanished with some held, and the wait below must not
     // keep them down.
     s.input.take();
-    // A file still arriving is deleted; one being sent stops.
+    // A file still arriving is deleted; one being sent stops; the person and the relay (which
+    // takes reports of a session shortly after its end) hear of both.
     for f in s.files.drain(..) {
         f.abort();
+        let _ = f.await;
     }
     if reason == Some(EndReason::EndedByAgent) {
         // The viewer hears it from here even when the relay cannot pass it on; closing before

@@ -17,6 +17,11 @@ use super::hub::{CodeSlot, ConnId, Hub, HubState, SessionEntry};
 use super::metrics::Counter;
 use crate::store::{SessionRecord, StoreError};
 
+/// How many ended sessions an agent may still report files of…
+const RECENTLY_ENDED: usize = 8;
+/// …and for how long after their end.
+const REPORT_AFTER_END: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Attempts at drawing a code that does not collide with a live one (10^10 codes: a single retry
 /// is already astronomically rare).
 const ISSUE_ATTEMPTS: usize = 8;
@@ -335,6 +340,10 @@ impl Hub {
             if let Some(a) = st.agents.get_mut(&agent) {
                 a.link.send(end.clone());
                 a.sessions.remove(&session_id);
+                if a.ended.len() == RECENTLY_ENDED {
+                    a.ended.pop_front();
+                }
+                a.ended.push_back((session_id.clone(), org, Instant::now()));
             }
             let mut actor = "system".to_owned();
             if let Some(v) = st.viewers.get_mut(&viewer) {
@@ -405,12 +414,19 @@ impl Hub {
         let Some(link) = st.agents.get(&id).map(|a| a.link.clone()) else {
             return;
         };
-        // Only the agent of a live session of its own reports on that session's files.
+        // Only the agent of a session of its own reports on that session's files: a live one,
+        // or one that ended lately (its end can cut a transfer short, and the agent tells of
+        // that after it heard of the end).
         let org = st
             .sessions
             .get(&t.session_id)
             .filter(|s| s.agent == id)
-            .map(|s| s.org_id);
+            .map(|s| s.org_id)
+            .or_else(|| {
+                st.agents.get(&id)?.ended.iter().find_map(|(sid, org, at)| {
+                    (*sid == t.session_id && at.elapsed() < REPORT_AFTER_END).then_some(*org)
+                })
+            });
         let Some(org) = org else {
             return link.error(ErrorCode::NotInSession, "no such session");
         };

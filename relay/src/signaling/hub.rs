@@ -146,6 +146,9 @@ pub(super) struct AgentEntry {
     pub ip: IpAddr,
     pub code: Option<CodeSlot>,
     pub sessions: HashSet<SessionId>,
+    /// Its sessions that ended lately, with their organisation: the agent may still report
+    /// the files those ends cut short.
+    pub ended: std::collections::VecDeque<(SessionId, i64, Instant)>,
 }
 
 pub(super) struct ViewerEntry {
@@ -304,6 +307,7 @@ impl Hub {
                 ip,
                 code: None,
                 sessions: HashSet::new(),
+                ended: Default::default(),
             },
         );
         self.issue_code(&mut st, id);
