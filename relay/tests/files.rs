@@ -1,5 +1,5 @@
 //! What files may pass in a session: the organisation's setting (owners and administrators
-//! only, from the next sign-in) and the person's consent, carried to both ends in
+//! only, read when each session starts) and the person's consent, carried to both ends in
 //! `session_start`.
 
 use tether_protocol::signal::{
@@ -78,6 +78,9 @@ async fn the_organisation_and_the_person_decide_what_files_may_pass() {
     let (status, body) = set_files(&relay, &owner, serde_json::json!({"max_size": 0})).await;
     assert_eq!(status, 400, "{body}");
     let (status, body) = set_files(&relay, &owner, serde_json::json!({"allowed": "yes"})).await;
+    assert_eq!(status, 400, "{body}");
+    // A misspelt key is an error, not "no limit".
+    let (status, body) = set_files(&relay, &owner, serde_json::json!({"max_bytes": 10})).await;
     assert_eq!(status, 400, "{body}");
     let (status, body) = set_files(&relay, &owner, serde_json::json!({"max_size": 1000})).await;
     assert_eq!(status, 200, "{body}");

@@ -166,13 +166,18 @@ test("in a view-only session the person can still send a file; nothing goes the 
   agent.write(`/send ${path}\n`);
   // The panel opened by itself, and has no way to send.
   await page.getByText("Checked, ready to save").waitFor();
-  const download = page.waitForEvent("download");
-  await page.getByRole("link", { name: "Save" }).click();
-  assert.ok(readFileSync(await (await download).path()).equals(body));
   assert.equal(await page.getByLabel("Choose files").count(), 0);
   await page.getByRole("button", { name: "Files" }).waitFor();
   await shot(page, "files-view-1-received");
+  // Not saved before the session ended: the ended page still offers it.
   await endSession(page);
+  await page.getByText("Files received in the session and not saved yet:").waitFor();
+  await shot(page, "files-view-2-unsaved-after-end");
+  const download = page.waitForEvent("download");
+  await page.getByRole("link", { name: "Save" }).click();
+  const got = await download;
+  assert.equal(got.suggestedFilename(), "journal.txt");
+  assert.ok(readFileSync(await got.path()).equals(body));
   await page.context().close();
 });
 

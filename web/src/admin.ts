@@ -205,6 +205,11 @@ function fileSettings(box: HTMLElement, me: Me): void {
   sync();
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
+    // A field holding something that is not a number reads as empty: never take that for "no limit".
+    if (max.validity.badInput || !max.checkValidity()) {
+      status.textContent = t("admin.filesBadMax");
+      return;
+    }
     const size = max.value.trim() === "" ? null : Math.round(Number(max.value) * 1e6);
     api<Me["files"]>("PUT", "/api/v1/org/files", { allowed: allowed.checked, max_size: size })
       .then((saved) => {

@@ -6,6 +6,7 @@
 import type { Me } from "./api";
 import { parseShareCode, regroupTyped } from "./code";
 import { field, h } from "./dom";
+import type { Arrival } from "./file-receiver";
 import { endText, errorText, failureText, reasonText } from "./errors";
 import { t } from "./i18n";
 import { canListMachines, type MachineInfo, machineList } from "./machines";
@@ -34,6 +35,8 @@ export class ConnectPage {
   private timer: number | undefined;
   private reconnectDelay = 500;
   private disposed = false;
+  /** Checked files from the last session that the supporter has not saved yet. */
+  private unsaved: Arrival[] = [];
 
   constructor(
     private readonly root: HTMLElement,
@@ -216,14 +219,28 @@ export class ConnectPage {
     again.addEventListener("click", () => {
       this.message = null;
       this.code = "";
+      // Files left unsaved are let go with the session's page.
+      for (const x of this.unsaved.splice(0)) if (x.url) URL.revokeObjectURL(x.url);
       this.setPhase({ kind: "form" });
     });
     queueMicrotask(() => again.focus());
+    // Files that arrived checked and were not saved before the end can still be.
+    const unsaved = this.unsaved.length
+      ? [
+          h("p", {}, t("end.unsaved")),
+          h(
+            "ul",
+            { class: "transfers" },
+            ...this.unsaved.map((x) => h("li", {}, h("span", { class: "name" }, x.name), h("a", { href: x.url ?? "", download: x.name, class: "button small" }, t("files.save")))),
+          ),
+        ]
+      : [];
     return h(
       "section",
       { class: "card narrow", "aria-labelledby": "end-title" },
       h("h1", { id: "end-title" }, t("end.title")),
       h("p", { role: "alert", class: "ended-reason" }, this.message?.text ?? ""),
+      ...unsaved,
       again,
     );
   }
@@ -348,6 +365,7 @@ export class ConnectPage {
     const p = this.phase;
     if (p.kind !== "live") return;
     this.signaling?.send({ type: "session_end", session_id: p.sessionId, reason, chat_messages: p.view.chatCount });
+    this.unsaved = p.view.takeUnsaved();
     p.view.dispose();
     p.session.close();
     this.phase = { kind: "ended" };
@@ -356,6 +374,7 @@ export class ConnectPage {
   private finish(text: string): void {
     const p = this.phase;
     if (p.kind === "live") {
+      this.unsaved = p.view.takeUnsaved();
       p.view.dispose();
       p.session.close();
     }

@@ -31,6 +31,8 @@ type FileOffer =
 
 /** Pieces kept as typed arrays before they are folded into a Blob. */
 const FOLD_BYTES = 8 * 1024 * 1024;
+/** The most bytes of received files held unsaved (and being received) before more are refused. */
+export const UNSAVED_LIMIT = 2 * 1024 * 1024 * 1024;
 /** The longest name taken from the other side, in characters. */
 const MAX_NAME = 255;
 
@@ -48,7 +50,8 @@ export function safeName(name: unknown): string {
   const s = typeof name === "string" ? name : "";
   // No folders, no control characters; the browser's download code sanitises the rest.
   const base = s.split(/[\\/]/).pop() ?? "";
-  const clean = Array.from(base.replace(/\p{Cc}/gu, "")).slice(0, MAX_NAME).join("").trim();
+  // Format characters too: a right-to-left override could make `gpj.exe` read as `exe.jpg`.
+  const clean = Array.from(base.replace(/[\p{Cc}\p{Cf}]/gu, "")).slice(0, MAX_NAME).join("").trim();
   return clean === "" || clean === "." || clean === ".." ? "file" : clean;
 }
 
@@ -75,6 +78,32 @@ export class FileReceiver {
         if (this.open) this.fail(this.open, "closed", false);
       });
     });
+  }
+
+  /** The largest file the organisation allows; null for no limit. */
+  get maxSize(): number | null {
+    return this.rules.maxSize;
+  }
+
+  /** Bytes held for files received and not yet saved, or on their way. */
+  private unsaved(): number {
+    return this.arrivals.filter((x) => x.state === "receiving" || x.state === "checking" || (x.state === "saved" && x.url)).reduce((n, x) => n + x.size, 0);
+  }
+
+  /** The checked files not saved yet, handed over (the session is ending): theirs to release. */
+  takeUnsaved(): Arrival[] {
+    const kept = this.arrivals.filter((x) => x.state === "saved" && x.url).map((x) => ({ ...x }));
+    for (const x of this.arrivals) if (x.state === "saved") delete x.url;
+    return kept;
+  }
+
+  /** Lets go of every file not saved (the session is over). */
+  dispose(): void {
+    if (this.open) this.drop(this.open, "failed", "closed");
+    for (const x of this.arrivals) {
+      if (x.url) URL.revokeObjectURL(x.url);
+      delete x.url;
+    }
   }
 
   /** Stops the file being received; the agent is told, and nothing is saved. */
@@ -108,18 +137,21 @@ export class FileReceiver {
     const x: Arrival = { id: m.id, name: safeName(m.name), size: ok ? m.size : 0, received: 0, state: "receiving", startedAt: performance.now() };
     this.arrivals.push(x);
     this.begun();
-    // The agent keeps to the rules too; this side does not trust it to.
+    // The agent keeps to the rules too; this side does not trust it to. Nor does it hold more
+    // unsaved files than a page can keep.
     const refusal = !ok
-      ? (["protocol", "the file's number or size is not valid"] as const)
+      ? (["protocol", "protocol", "the file's number or size is not valid"] as const)
       : !this.rules.allowed
-        ? (["not_allowed", "files may not be transferred in this session"] as const)
+        ? (["not_allowed", "not_allowed", "files may not be transferred in this session"] as const)
         : this.rules.maxSize !== null && m.size > this.rules.maxSize
-          ? (["too_large", "larger than the organisation allows"] as const)
-          : null;
+          ? (["too_large", "too_large", "larger than the organisation allows"] as const)
+          : this.unsaved() + m.size > UNSAVED_LIMIT
+            ? (["unsaved", "too_large", "the supporter has too many received files not yet saved"] as const)
+            : null;
     if (refusal) {
       x.state = "failed";
       x.error = refusal[0];
-      this.reply({ type: "file_error", id: m.id, code: refusal[0], message: refusal[1] });
+      this.reply({ type: "file_error", id: m.id, code: refusal[1], message: refusal[2] });
       this.changed();
       return;
     }
@@ -139,6 +171,8 @@ export class FileReceiver {
     o.pendingBytes += p.length;
     if (o.pendingBytes >= FOLD_BYTES) this.fold(o);
     await o.hash.update(p);
+    // Cancelled while the worker caught up.
+    if (this.open !== o) return;
     const now = performance.now();
     if (now - this.lastShown > 100) {
       this.lastShown = now;

@@ -112,9 +112,11 @@ export class PieceHasher {
     return done;
   }
 
-  /** Stops the worker. */
+  /** Stops the worker; anyone waiting on it goes on (with an empty digest). */
   close(): void {
     this.worker?.terminate();
+    this.waiting?.();
+    this.digest?.("");
   }
 }
 
@@ -380,7 +382,7 @@ export class FilesPanel {
         case "cancelled":
           return t("files.cancelled");
         case "failed":
-          return t("files.notReceived", { reason: arrivalFailure(x.error) });
+          return t("files.notReceived", { reason: arrivalFailure(x.error, this.receiver.maxSize) });
       }
     })();
     return row(x.name, x.size, x.received, x.state, status, x.state === "failed", action);
@@ -421,7 +423,7 @@ function row(name: string, size: number, done: number, state: string, status: st
 }
 
 /** Why a file from the other computer was not received, in words. */
-function arrivalFailure(code: string | undefined): string {
+function arrivalFailure(code: string | undefined, maxSize: number | null): string {
   switch (code) {
     case "size":
     case "hash":
@@ -431,8 +433,11 @@ function arrivalFailure(code: string | undefined): string {
     case "stopped":
       return t("files.err.stopped");
     case "not_allowed":
-    case "too_large":
       return t("files.err.rules");
+    case "too_large":
+      return maxSize === null ? t("files.err.rules") : t("files.err.tooLarge", { max: sizeText(maxSize) });
+    case "unsaved":
+      return t("files.err.unsaved");
     default:
       return t("files.err.broken");
   }

@@ -3,7 +3,7 @@
 
 import { ChatPanel } from "./chat";
 import { field, h, replace } from "./dom";
-import { FileReceiver } from "./file-receiver";
+import { type Arrival, FileReceiver } from "./file-receiver";
 import type { FileRules } from "./files";
 import { FileSender, FilesPanel } from "./files";
 import { DOM_DELTA_PIXEL, toRemote, wheelUnits } from "./geometry";
@@ -152,9 +152,15 @@ export class RemoteView {
     if (this.showStats) this.renderStats();
   }
 
+  /** The checked files the supporter has not saved yet, handed over before `dispose`. */
+  takeUnsaved(): Arrival[] {
+    return this.files.receiver.takeUnsaved();
+  }
+
   /** Detaches listeners and releases everything held. */
   dispose(): void {
     this.releaseAll();
+    this.files.receiver.dispose();
     for (const f of this.cleanups.splice(0)) f();
     if (document.fullscreenElement) void document.exitFullscreen().catch(() => undefined);
   }

@@ -91,7 +91,8 @@ export const en = {
   "files.err.stopped": "the other computer stopped sending it",
   "files.limit": "Up to {max} per file.",
   "files.err.tooLarge": "larger than the {max} your organisation allows",
-  "files.err.rules": "your organisation does not allow it",
+  "files.err.rules": "files may not be transferred in this session",
+  "files.err.unsaved": "save the files already received first",
   "files.err.broken": "the other computer sent it incorrectly",
   "files.hint": "They land in the Downloads folder of {host}, checked on arrival. You can also drop files on the screen.",
   "files.choose": "Choose files",
@@ -156,6 +157,7 @@ export const en = {
 
   "end.title": "Session ended",
   "end.again": "New connection",
+  "end.unsaved": "Files received in the session and not saved yet:",
 
   "err.invalid_code": "Wrong code. Check the ten digits and try again.",
   "err.code_expired": "This code has expired. Ask for the new code shown on the other computer.",
@@ -215,6 +217,7 @@ export const en = {
   "admin.filesMax": "Largest file, in MB",
   "admin.filesNoLimit": "no limit",
   "admin.filesSave": "Save",
+  "admin.filesBadMax": "Type the largest file size as a number of MB, or leave it empty for no limit.",
   "admin.filesSaved": "Saved. New sessions follow it.",
   "admin.roleOf": "Role of {name}",
   "role.owner": "Owner",
@@ -334,7 +337,8 @@ export const fr: Strings = {
   "files.err.stopped": "l’autre ordinateur a arrêté l’envoi",
   "files.limit": "Jusqu’à {max} par fichier.",
   "files.err.tooLarge": "plus grand que les {max} autorisés par votre organisation",
-  "files.err.rules": "votre organisation ne l’autorise pas",
+  "files.err.rules": "aucun fichier ne peut être transféré dans cette session",
+  "files.err.unsaved": "enregistrez d’abord les fichiers déjà reçus",
   "files.err.broken": "l’autre ordinateur l’a mal envoyé",
   "files.hint": "Ils arrivent dans le dossier Téléchargements de {host}, vérifiés à l’arrivée. Vous pouvez aussi déposer des fichiers sur l’écran.",
   "files.choose": "Choisir des fichiers",
@@ -399,6 +403,7 @@ export const fr: Strings = {
 
   "end.title": "Session terminée",
   "end.again": "Nouvelle connexion",
+  "end.unsaved": "Fichiers reçus pendant la session et pas encore enregistrés :",
 
   "err.invalid_code": "Code erroné. Vérifiez les dix chiffres et réessayez.",
   "err.code_expired": "Ce code a expiré. Demandez le nouveau code affiché sur l’autre ordinateur.",
@@ -458,6 +463,7 @@ export const fr: Strings = {
   "admin.filesMax": "Plus grand fichier, en Mo",
   "admin.filesNoLimit": "pas de limite",
   "admin.filesSave": "Enregistrer",
+  "admin.filesBadMax": "Saisissez la taille maximale en Mo, ou laissez vide pour ne pas limiter.",
   "admin.filesSaved": "Enregistré. Les nouvelles sessions le suivent.",
   "admin.roleOf": "Rôle de {name}",
   "role.owner": "Propriétaire",
@@ -572,7 +578,8 @@ export const de: Strings = {
   "files.err.stopped": "der andere Computer hat das Senden abgebrochen",
   "files.limit": "Bis zu {max} pro Datei.",
   "files.err.tooLarge": "größer als die {max}, die Ihre Organisation erlaubt",
-  "files.err.rules": "Ihre Organisation erlaubt es nicht",
+  "files.err.rules": "in dieser Sitzung dürfen keine Dateien übertragen werden",
+  "files.err.unsaved": "speichern Sie zuerst die bereits empfangenen Dateien",
   "files.err.broken": "der andere Computer hat sie fehlerhaft gesendet",
   "files.hint": "Sie landen im Ordner Downloads von {host} und werden bei Ankunft geprüft. Sie können Dateien auch auf den Bildschirm ziehen.",
   "files.choose": "Dateien auswählen",
@@ -637,6 +644,7 @@ export const de: Strings = {
 
   "end.title": "Sitzung beendet",
   "end.again": "Neue Verbindung",
+  "end.unsaved": "In der Sitzung empfangene, noch nicht gespeicherte Dateien:",
 
   "err.invalid_code": "Falscher Code. Prüfen Sie die zehn Ziffern und versuchen Sie es erneut.",
   "err.code_expired": "Dieser Code ist abgelaufen. Fragen Sie nach dem neuen Code auf dem anderen Computer.",
@@ -696,6 +704,7 @@ export const de: Strings = {
   "admin.filesMax": "Größte Datei, in MB",
   "admin.filesNoLimit": "keine Grenze",
   "admin.filesSave": "Speichern",
+  "admin.filesBadMax": "Geben Sie die größte Dateigröße als Zahl in MB ein, oder lassen Sie das Feld für keine Grenze leer.",
   "admin.filesSaved": "Gespeichert. Neue Sitzungen folgen dem.",
   "admin.roleOf": "Rolle von {name}",
   "role.owner": "Inhaber",
@@ -810,7 +819,8 @@ export const nl: Strings = {
   "files.err.stopped": "de andere computer is gestopt met verzenden",
   "files.limit": "Tot {max} per bestand.",
   "files.err.tooLarge": "groter dan de {max} die uw organisatie toestaat",
-  "files.err.rules": "uw organisatie staat het niet toe",
+  "files.err.rules": "in deze sessie mogen geen bestanden worden overgedragen",
+  "files.err.unsaved": "sla eerst de al ontvangen bestanden op",
   "files.err.broken": "de andere computer heeft het verkeerd verzonden",
   "files.hint": "Ze komen in de map Downloads van {host} en worden bij aankomst gecontroleerd. U kunt bestanden ook op het scherm neerzetten.",
   "files.choose": "Bestanden kiezen",
@@ -875,6 +885,7 @@ export const nl: Strings = {
 
   "end.title": "Sessie beëindigd",
   "end.again": "Nieuwe verbinding",
+  "end.unsaved": "Bestanden die in de sessie zijn ontvangen en nog niet opgeslagen:",
 
   "err.invalid_code": "Verkeerde code. Controleer de tien cijfers en probeer het opnieuw.",
   "err.code_expired": "Deze code is verlopen. Vraag naar de nieuwe code op de andere computer.",
@@ -934,6 +945,7 @@ export const nl: Strings = {
   "admin.filesMax": "Grootste bestand, in MB",
   "admin.filesNoLimit": "geen limiet",
   "admin.filesSave": "Opslaan",
+  "admin.filesBadMax": "Vul de grootste bestandsgrootte in als aantal MB, of laat het leeg voor geen limiet.",
   "admin.filesSaved": "Opgeslagen. Nieuwe sessies volgen dit.",
   "admin.roleOf": "Rol van {name}",
   "role.owner": "Eigenaar",

@@ -27,7 +27,7 @@ pub async fn receive(
     ch: Channel,
     mut frames: mpsc::Receiver<Frame>,
     inbox: Option<Inbox>,
-    answers: mpsc::UnboundedSender<FileMessage>,
+    answers: mpsc::Sender<FileMessage>,
     note: impl Fn(FileNote) + Send + Sync,
 ) {
     let reply = |m: FileMessage| {
@@ -154,9 +154,10 @@ pub async fn receive(
                     }
                 }
             }
-            // Answers to files sent from here.
+            // Answers to files sent from here. Bounded: a peer that floods them while nothing
+            // is being sent loses them, not the agent its memory.
             a @ (FileMessage::FileSaved { .. } | FileMessage::FileError { .. }) => {
-                let _ = answers.send(a);
+                let _ = answers.try_send(a);
             }
         }
     }

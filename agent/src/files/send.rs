@@ -23,7 +23,7 @@ pub async fn send(
     ch: Channel,
     rules: FileRules,
     mut requests: mpsc::UnboundedReceiver<PathBuf>,
-    mut answers: mpsc::UnboundedReceiver<FileMessage>,
+    mut answers: mpsc::Receiver<FileMessage>,
     note: impl Fn(FileNote) + Send + Sync,
 ) {
     let mut id = 0u32;
@@ -129,7 +129,7 @@ async fn send_one(
     ch: &Channel,
     id: u32,
     file: Outgoing,
-    answers: &mut mpsc::UnboundedReceiver<FileMessage>,
+    answers: &mut mpsc::Receiver<FileMessage>,
 ) -> Result<(String, String), Stop> {
     let closed = || Stop::new("the connection to the supporter closed");
     let announce = FileMessage::File {

@@ -478,7 +478,7 @@ impl Session {
                     }
                     notify(Note::File(n));
                 });
-                let (answers_tx, answers) = mpsc::unbounded_channel();
+                let (answers_tx, answers) = mpsc::channel(8);
                 let n = note.clone();
                 self.files.push(tokio::spawn(files::receive(
                     ch.clone(),

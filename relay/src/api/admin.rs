@@ -82,14 +82,32 @@ pub async fn set_role(
     Ok(Json(updated))
 }
 
+/// `PUT /api/v1/org/files` body. Strict: a misspelt key must not read as "no limit".
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesBody {
+    #[serde(default = "yes")]
+    allowed: bool,
+    #[serde(default)]
+    max_size: Option<u64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
 /// `PUT /api/v1/org/files`: what files may pass in the organisation's sessions started from now
 /// on.
 pub async fn set_files(
     State(state): State<AppState>,
     caller: Caller,
-    ApiJson(rules): ApiJson<FileRules>,
+    ApiJson(body): ApiJson<FilesBody>,
 ) -> Result<Json<FileRules>> {
     caller.require(Scope::SettingsWrite)?;
+    let rules = FileRules {
+        allowed: body.allowed,
+        max_size: body.max_size,
+    };
     if rules.max_size == Some(0) {
         return Err(Error::BadRequest(
             "max_size must be at least 1 byte; set allowed to false to forbid files".into(),
