@@ -94,6 +94,7 @@ impl MediaArgs {
                 ..defaults.stream
             },
             downloads: self.downloads,
+            ..defaults
         }
     }
 }

@@ -1,16 +1,17 @@
 //! The `files` data channel: reliable and ordered, one transfer at a time in each direction
 //! (the supporter's to the computer, the computer's to the supporter).
 //!
-//! A transfer is a JSON [`FileMessage::File`] naming the file and its size, then the file's
-//! bytes as binary messages of at most [`MAX_CHUNK`] bytes, then [`FileMessage::FileEnd`] with
-//! the SHA-256 of those bytes. The receiver writes to a temporary name and gives the file its
+//! A transfer is a JSON [`FileMessage::File`] naming the file and its size, answered by the
+//! receiver's [`FileMessage::FileAccept`] with the offset to start from (0, or where an earlier
+//! attempt at the same file stopped), then the file's bytes from there as binary messages of at
+//! most [`MAX_CHUNK`] bytes, then [`FileMessage::FileEnd`] with the SHA-256 of the whole file. The receiver writes to a temporary name and gives the file its
 //! final name only once the size and the hash match; it answers [`FileMessage::FileSaved`] or
 //! [`FileMessage::FileError`]. The sender paces itself on the channel's buffered amount; the
 //! receiver stops reading while its disk is behind, which SCTP turns into back-pressure.
 //!
 //! Both directions share the channel, and binary messages always belong to the transfer coming
 //! in. So that every JSON message is unambiguous too, `file`, `file_end` and `file_cancel` come
-//! only from a transfer's sender, `file_saved` and `file_error` only from its receiver: a
+//! only from a transfer's sender, `file_accept`, `file_saved` and `file_error` only from its receiver: a
 //! receiver that stops a transfer says `file_error` with [`FileErrorCode::Cancelled`].
 
 use serde::{Deserialize, Serialize};
@@ -39,7 +40,15 @@ pub enum FileMessage {
         /// Its size in bytes.
         size: u64,
     },
-    /// Sender → receiver: all the bytes were sent; their SHA-256, in lowercase hex.
+    /// Receiver → sender: send the bytes from `offset` (0, or where an earlier attempt at the
+    /// same file stopped; the receiver kept and hashed what came before).
+    FileAccept {
+        /// The transfer.
+        id: u32,
+        /// The first byte to send.
+        offset: u64,
+    },
+    /// Sender → receiver: all the bytes were sent; the whole file's SHA-256, in lowercase hex.
     FileEnd {
         /// The transfer.
         id: u32,
@@ -206,6 +215,10 @@ mod tests {
                 sha256: "ab".repeat(32),
             },
             FileMessage::FileCancel { id: 1 },
+            FileMessage::FileAccept {
+                id: 1,
+                offset: 1 << 33,
+            },
             FileMessage::FileSaved {
                 id: 1,
                 name: "rapport été (1).pdf".into(),

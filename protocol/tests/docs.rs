@@ -110,6 +110,7 @@ fn every_files_example_decodes() {
     }
     let all = [
         "file",
+        "file_accept",
         "file_end",
         "file_cancel",
         "file_saved",

@@ -85,6 +85,43 @@ test("files go to the other computer's Downloads, checked on arrival, never over
   ]);
 });
 
+test("a file cut short by the session's end goes on from where it stopped when sent again", async () => {
+  const body = randomBytes(160 * 1024 * 1024);
+  const path = join(outbox, "resume.bin");
+  writeFileSync(path, body);
+  const visible = () => readdirSync(downloads).filter((n) => !n.startsWith("."));
+
+  let page = await signedIn("files-resume");
+  let from = await enterCode(page);
+  await agent.answer(from, "c");
+  await waitForScene(page);
+  await page.getByRole("button", { name: "Files" }).click();
+  await page.getByLabel("Choose files").setInputFiles(path);
+  // Well under way, then the session ends.
+  await page.waitForFunction(() => Number(document.querySelector(".transfers progress")?.getAttribute("value")) > 20e6);
+  await endSession(page);
+  await agent.lines.waitFrom(from, (l) => l === "[file] Not received: resume.bin (the session ended before it arrived; sent again, it goes on from there).", "the cut at the terminal");
+  assert.ok(!visible().includes("resume.bin"), "nothing under the final name");
+  await page.context().close();
+
+  // The same supporter sends it again: it goes on from there, and arrives whole.
+  page = await signedIn("files-resume-again");
+  from = await enterCode(page);
+  await agent.answer(from, "c");
+  await waitForScene(page);
+  await page.getByRole("button", { name: "Files" }).click();
+  await page.getByLabel("Choose files").setInputFiles(path);
+  const saved = page.getByText(/^Saved as resume\.bin · resumed at \d/);
+  await saved.waitFor({ timeout: 60_000 });
+  await shot(page, "files-resume-1-saved");
+  const at = Number(/resumed at ([\d.]+) MB/.exec(await saved.textContent())[1]) * 1e6;
+  assert.ok(at > 20e6 && at < body.length, `resumed at ${at}`);
+  assert.ok(readFileSync(join(downloads, "resume.bin")).equals(body), "whole and in order");
+  assert.ok(!readdirSync(downloads).some((n) => n.endsWith(".tether-part")), "no temporary file left");
+  await endSession(page);
+  await page.context().close();
+});
+
 test("the person sends files from the terminal; they reach the supporter's downloads checked", async () => {
   const page = await signedIn("files-out");
   const from = await enterCode(page);

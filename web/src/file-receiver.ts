@@ -156,6 +156,8 @@ export class FileReceiver {
       return;
     }
     this.open = { x, parts: [], pending: [], pendingBytes: 0, hash: new PieceHasher() };
+    // Always from the start: this side keeps nothing of a file cut short.
+    this.reply({ type: "file_accept", id: m.id, offset: 0 });
     this.changed();
   }
 

@@ -32,6 +32,8 @@ export interface Transfer {
   state: "queued" | "sending" | "checking" | "saved" | "failed" | "cancelled";
   /** The name it was saved under. */
   savedAs?: string;
+  /** Where it was resumed, when the agent had the start from an earlier attempt. */
+  resumedAt?: number;
   /** Why it failed: the agent's code, or `closed`. */
   error?: string;
   startedAt?: number;
@@ -39,6 +41,7 @@ export interface Transfer {
 
 /** The agent's answers to files sent from here (and this side's own stand-ins). */
 type FileAnswer =
+  | { type: "file_accept"; id: number; offset: number }
   | { type: "file_saved"; id: number; name: string }
   | { type: "file_error"; id: number; code: string; message: string }
   | { type: "file_cancel"; id: number };
@@ -145,7 +148,7 @@ export class FileSender {
         return;
       }
       // The agent's own transfers (`file`, `file_end`, `file_cancel`) are the receiver's.
-      if (m.type === "file_saved" || m.type === "file_error") this.answer?.(m);
+      if (m.type === "file_accept" || m.type === "file_saved" || m.type === "file_error") this.answer?.(m);
     });
     // Files chosen while the connection was still being set up go once it is.
     channel.addEventListener("open", () => void this.pump());
@@ -211,24 +214,52 @@ export class FileSender {
     x.state = "sending";
     x.startedAt = performance.now();
     this.changed();
-    const answered = new Promise<FileAnswer>((resolve) => {
-      this.answer = (a) => {
-        if (a.id === x.id || a.id === -1) resolve(a);
-      };
-    });
+    // The agent's answers to this transfer, in order.
+    const answers: FileAnswer[] = [];
+    let wake: (() => void) | null = null;
+    this.answer = (a) => {
+      if (a.id === x.id || a.id === -1) {
+        answers.push(a);
+        wake?.();
+      }
+    };
+    const next = async (): Promise<FileAnswer> => {
+      while (answers.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+      wake = null;
+      return answers.shift() as FileAnswer;
+    };
+    const stopped = (): boolean => this.cancelled.has(x.id) || ch.readyState !== "open" || answers.length > 0;
     ch.send(JSON.stringify({ type: "file", id: x.id, name: x.name, size: x.size }));
+    // The agent says from where: the start, or where an earlier attempt stopped.
+    const accept = await next();
+    if (accept.type !== "file_accept") return this.finish(x, accept);
+    const offset = accept.offset;
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > x.size) {
+      ch.send(JSON.stringify({ type: "file_cancel", id: x.id }));
+      this.end(x, "failed", "other");
+      return;
+    }
     const hash = new PieceHasher();
-    const reader = file.stream().getReader();
+    let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
     let lastShown = 0;
     try {
+      // What the agent already has is hashed, not sent: the digest is the whole file's.
+      if (offset > 0) {
+        x.resumedAt = offset;
+        x.sent = offset;
+        const prefix = file.slice(0, offset).stream().getReader();
+        try {
+          for (let r = await prefix.read(); !r.done; r = await prefix.read()) await hash.update(r.value);
+        } finally {
+          prefix.releaseLock();
+        }
+      }
+      reader = file.slice(offset).stream().getReader();
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
         for (let at = 0; at < value.length; at += CHUNK) {
-          if (this.cancelled.has(x.id) || ch.readyState !== "open") {
-            hash.close();
-            return;
-          }
+          if (stopped()) break;
           if (ch.bufferedAmount > HIGH_WATER) {
             await new Promise<void>((resolve) => {
               const go = (): void => {
@@ -239,10 +270,7 @@ export class FileSender {
               ch.addEventListener("bufferedamountlow", go);
               ch.addEventListener("close", go);
             });
-            if (this.cancelled.has(x.id) || ch.readyState !== "open") {
-              hash.close();
-              return;
-            }
+            if (stopped()) break;
           }
           const piece = value.subarray(at, Math.min(at + CHUNK, value.length));
           await hash.update(piece);
@@ -255,6 +283,7 @@ export class FileSender {
             this.changed();
           }
         }
+        if (stopped()) break;
       }
     } catch {
       this.end(x, "failed", "read");
@@ -262,7 +291,16 @@ export class FileSender {
       hash.close();
       return;
     } finally {
-      reader.releaseLock();
+      reader?.releaseLock();
+    }
+    if (this.cancelled.has(x.id) || ch.readyState !== "open") {
+      hash.close();
+      return;
+    }
+    // Refused on the way (a full disk, say): that is the answer.
+    if (answers.length > 0) {
+      hash.close();
+      return this.finish(x, await next());
     }
     const sha256 = await hash.hex();
     hash.close();
@@ -270,9 +308,13 @@ export class FileSender {
     ch.send(JSON.stringify({ type: "file_end", id: x.id, sha256 }));
     x.state = "checking";
     this.changed();
-    const a = await answered;
+    this.finish(x, await next());
+  }
+
+  /** Ends transfer `x` as the agent's answer `a` says. */
+  private finish(x: Transfer, a: FileAnswer): void {
     this.answer = null;
-    if (x.state !== "checking") return;
+    if (x.state !== "checking" && x.state !== "sending") return;
     if (a.type === "file_saved") {
       x.savedAs = a.name;
       this.end(x, "saved");
@@ -394,12 +436,16 @@ export class FilesPanel {
         return t("files.queued");
       case "sending": {
         const secs = Math.max(0.001, (performance.now() - (x.startedAt ?? performance.now())) / 1000);
-        return t("files.sending", { done: sizeText(x.sent), speed: sizeText(Math.round(x.sent / secs)) });
+        const speed = sizeText(Math.round((x.sent - (x.resumedAt ?? 0)) / secs));
+        const sending = t("files.sending", { done: sizeText(x.sent), speed });
+        return x.resumedAt ? `${sending} · ${t("files.resumed", { at: sizeText(x.resumedAt) })}` : sending;
       }
       case "checking":
         return t("files.checking");
-      case "saved":
-        return t("files.saved", { name: x.savedAs ?? x.name });
+      case "saved": {
+        const saved = t("files.saved", { name: x.savedAs ?? x.name });
+        return x.resumedAt ? `${saved} · ${t("files.resumed", { at: sizeText(x.resumedAt) })}` : saved;
+      }
       case "cancelled":
         return t("files.cancelled");
       case "failed":

@@ -41,6 +41,7 @@ pub async fn receive(
     let mut open = Unfinished {
         slot: None,
         note: &note,
+        inbox: inbox.clone(),
     };
     // A transfer that failed: its remaining data is dropped quietly.
     let mut failed: Option<u32> = None;
@@ -101,7 +102,15 @@ pub async fn receive(
                     blocking(move || inbox.begin(&name, size)).await
                 };
                 match begun {
-                    Ok(incoming) => open.slot = Some((id, incoming)),
+                    Ok(incoming) => {
+                        // From where an earlier attempt stopped, or the start.
+                        let offset = incoming.written();
+                        if offset > 0 {
+                            tracing::info!(file = %name, offset, "resuming a file cut short");
+                        }
+                        open.slot = Some((id, incoming));
+                        reply(FileMessage::FileAccept { id, offset }).await;
+                    }
                     Err(r) => {
                         fail(&reply, &note, id, (name, size), r).await;
                         failed = Some(id);
@@ -156,7 +165,9 @@ pub async fn receive(
             }
             // Answers to files sent from here. Bounded: a peer that floods them while nothing
             // is being sent loses them, not the agent its memory.
-            a @ (FileMessage::FileSaved { .. } | FileMessage::FileError { .. }) => {
+            a @ (FileMessage::FileAccept { .. }
+            | FileMessage::FileSaved { .. }
+            | FileMessage::FileError { .. }) => {
                 let _ = answers.try_send(a);
             }
         }
@@ -165,22 +176,32 @@ pub async fn receive(
 }
 
 /// The file coming in, if any. Dropped with one still open (the channel closed, or the session
-/// ended and stopped this task), it deletes what was written and tells the person.
+/// ended and stopped this task), it keeps what was written for a resume (or deletes it) and
+/// tells the person.
 struct Unfinished<'a, F: Fn(FileNote)> {
     slot: Option<(u32, Incoming)>,
     note: &'a F,
+    inbox: Option<Inbox>,
 }
 
 impl<F: Fn(FileNote)> Drop for Unfinished<'_, F> {
     fn drop(&mut self) {
         if let Some((_, incoming)) = self.slot.take() {
             let (name, size) = (incoming.name().to_owned(), incoming.size());
-            drop(incoming);
+            let kept = match &self.inbox {
+                Some(inbox) => inbox.park(incoming),
+                None => false,
+            };
+            let reason = if kept {
+                "the session ended before it arrived; sent again, it goes on from there"
+            } else {
+                "the session ended before it arrived"
+            };
             (self.note)(FileNote::Failed {
                 direction: FileDirection::ToAgent,
                 name,
                 size,
-                reason: "the session ended before it arrived".into(),
+                reason: reason.into(),
                 cancelled: false,
             });
         }

@@ -10,6 +10,7 @@
 
 mod channel;
 mod outgoing;
+mod parked;
 mod send;
 
 use std::fs::{File, OpenOptions};
@@ -20,6 +21,7 @@ use sha2::{Digest, Sha256};
 use tether_protocol::files::{self, FileErrorCode};
 
 pub use channel::{Frame, receive};
+pub use parked::Parked;
 pub use send::send;
 
 use tether_protocol::signal::FileDirection;
@@ -117,6 +119,8 @@ impl std::fmt::Display for Refusal {
 pub struct Inbox {
     dir: PathBuf,
     max_size: Option<u64>,
+    /// Files cut short, and whose files this inbox may resume (the supporter's address).
+    resume: Option<(Parked, String)>,
 }
 
 impl Inbox {
@@ -125,6 +129,26 @@ impl Inbox {
         Inbox {
             dir,
             max_size: None,
+            resume: None,
+        }
+    }
+
+    /// Keeps files from `owner` that a session's end cuts short in `parked`, and resumes them.
+    pub fn resuming(self, parked: Parked, owner: &str) -> Inbox {
+        Inbox {
+            resume: Some((parked, owner.to_owned())),
+            ..self
+        }
+    }
+
+    /// Keeps `incoming`, cut short, for a resume; whether it was kept (else it is deleted).
+    pub fn park(&self, incoming: Incoming) -> bool {
+        match &self.resume {
+            Some((parked, owner)) if incoming.written() > 0 => {
+                parked.park(owner, incoming);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -138,11 +162,17 @@ impl Inbox {
         &self.dir
     }
 
-    /// Starts receiving `name`, announced as `size` bytes.
+    /// Starts receiving `name`, announced as `size` bytes, or goes on with the same file cut
+    /// short earlier ([`Incoming::written`] then says from where).
     pub fn begin(&self, name: &str, size: u64) -> Result<Incoming, Refusal> {
         files::check_name(name).map_err(|e| Refusal::new(FileErrorCode::BadName, e.to_string()))?;
         if let Some(max) = self.max_size.filter(|&m| size > m) {
             return Err(Refusal::new(FileErrorCode::TooLarge, too_large(max)));
+        }
+        if let Some((parked, owner)) = &self.resume
+            && let Some(kept) = parked.take(owner, &self.dir, name, size)
+        {
+            return Ok(kept);
         }
         std::fs::create_dir_all(&self.dir).map_err(|e| Refusal::io(&e))?;
         // Hidden, and unique to this transfer: two sessions may receive the same name at once.
@@ -190,6 +220,11 @@ impl Incoming {
     /// The announced size.
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    /// The folder it is received into.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Bytes written so far.

@@ -95,6 +95,24 @@ impl Outgoing {
         Ok(block)
     }
 
+    /// Reads and hashes the first `offset` bytes without handing them out: the receiver has
+    /// them from an earlier attempt.
+    pub fn skip(&mut self, offset: u64) -> Result<(), String> {
+        if offset > self.size {
+            return Err("the supporter's side asked to start past the end".into());
+        }
+        while self.read < offset {
+            let want = (offset - self.read).min(BLOCK as u64) as usize;
+            let mut block = vec![0; want];
+            self.file
+                .read_exact(&mut block)
+                .map_err(|_| "the file got shorter while it was being sent".to_owned())?;
+            self.hasher.update(&block);
+            self.read += want as u64;
+        }
+        Ok(())
+    }
+
     /// The SHA-256 of everything read, in lowercase hex.
     pub fn sha256(self) -> String {
         super::hex(&self.hasher.finalize())
@@ -130,6 +148,13 @@ mod tests {
         all.extend(read_all(&mut o).unwrap());
         assert_eq!(all, body);
         assert_eq!(o.sha256(), super::super::hex(&Sha256::digest(&body)));
+        // Resumed past what the receiver has: the rest, and still the whole file's hash.
+        let mut o = Outgoing::open(&path).unwrap();
+        o.skip(BLOCK as u64 + 5).unwrap();
+        assert_eq!(read_all(&mut o).unwrap(), body[BLOCK + 5..]);
+        assert_eq!(o.sha256(), super::super::hex(&Sha256::digest(&body)));
+        let mut o = Outgoing::open(&path).unwrap();
+        assert!(o.skip(body.len() as u64 + 1).is_err());
     }
 
     #[test]

@@ -140,6 +140,32 @@ async fn send_one(
     ch.send_text(&files::encode(&announce))
         .await
         .map_err(|_| closed())?;
+    // The receiver says from where: the start, or where an earlier attempt stopped.
+    let offset = loop {
+        let answer = tokio::time::timeout(ANSWER_WITHIN, answers.recv())
+            .await
+            .map_err(|_| Stop::new("the supporter's browser did not answer"))?
+            .ok_or_else(closed)?;
+        match answer {
+            FileMessage::FileAccept { id: got, offset } if got == id => break offset,
+            a => refused(id, a)?,
+        }
+    };
+    let mut file = file;
+    if offset > 0 {
+        let (f, skipped) = blocking(move || {
+            let r = file.skip(offset);
+            (file, r)
+        })
+        .await;
+        if let Err(reason) = skipped {
+            let _ = ch
+                .send_text(&files::encode(&FileMessage::FileCancel { id }))
+                .await;
+            return Err(Stop::new(reason));
+        }
+        file = f;
+    }
     let mut file = Some(file);
     loop {
         let mut f = file.take().expect("kept between blocks");

@@ -45,6 +45,9 @@ pub struct SessionConfig {
     pub stream: StreamSettings,
     /// Where files the supporter sends land; `None` for the person's Downloads folder.
     pub downloads: Option<PathBuf>,
+    /// Files from supporters that a session's end cut short, shared by every session so the
+    /// next one can resume them.
+    pub parked: files::Parked,
 }
 
 impl Default for SessionConfig {
@@ -55,6 +58,7 @@ impl Default for SessionConfig {
             relay_only: false,
             stream: StreamSettings::default(),
             downloads: None,
+            parked: files::Parked::default(),
         }
     }
 }
@@ -141,6 +145,11 @@ pub async fn run(
         window: Window::default(),
         notify,
         files: Vec::new(),
+        supporter: format!(
+            "{}/{}",
+            start.peer.org.as_deref().unwrap_or_default(),
+            start.peer.email.as_deref().unwrap_or(&start.peer.name)
+        ),
         files_rules: start.files,
         to_send: Some(send),
         chat_messages: 0,
@@ -348,6 +357,8 @@ struct Session {
     files: Vec<tokio::task::JoinHandle<()>>,
     /// What files may pass, as the relay said.
     files_rules: FileRules,
+    /// Who the supporter is (organisation and address): whose cut-short files resume.
+    supporter: String,
     /// The person's files to send, until the `files` channel opens (they wait there).
     to_send: Option<mpsc::UnboundedReceiver<PathBuf>>,
     /// Chat messages so far, either way: the count the relay keeps.
@@ -469,7 +480,11 @@ impl Session {
                 let inbox = (self.control_mode && rules.allowed)
                     .then(|| self.cfg.downloads.clone().or_else(platform::downloads_dir))
                     .flatten()
-                    .map(|dir| Inbox::new(dir).limited(rules.max_size));
+                    .map(|dir| {
+                        Inbox::new(dir)
+                            .limited(rules.max_size)
+                            .resuming(self.cfg.parked.clone(), &self.supporter)
+                    });
                 let (notify, out, id) = (self.notify.clone(), self.out.clone(), self.id.clone());
                 let note = Arc::new(move |n: FileNote| {
                     // The organisation's audit log hears of every transfer (never its content).
