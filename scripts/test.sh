@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each step says when it began (seconds since the start), so a slow run shows where it went.
+step() { echo "== $* (at ${SECONDS} s)"; }
+
 scripts/install-deps.sh test
 source scripts/vpx.sh
 
@@ -11,25 +14,25 @@ for tool in rustfmt clippy-driver; do
   command -v "$tool" >/dev/null || { echo "error: $tool is missing; install the rustfmt and clippy components" >&2; exit 1; }
 done
 
-echo "== web viewer: build, type check, unit tests"
+step "web viewer: build, type check, unit tests"
 scripts/build-web.sh
 (cd web && npm run --silent check && npm test --silent)
 
-echo "== cargo fmt --check"
+step "cargo fmt --check"
 cargo fmt --all --check
-echo "== cargo clippy"
+step "cargo clippy"
 cargo clippy --workspace --all-targets --locked "${vpx_features[@]}" -- -D warnings
-echo "== cargo test"
+step "cargo test"
 cargo test --workspace --locked "${vpx_features[@]}"
 
-echo "== browser end-to-end (Chromium, relay, agent, Xvfb; private network namespace)"
+step "browser end-to-end (Chromium, relay, agent, Xvfb; private network namespace)"
 cargo build --locked -p tether-relay -p tether-agent -p tether-tests --bins "${vpx_features[@]}"
 # Only loopback exists in the namespace, so nothing can leave the machine.
 isolate=(unshare -n)
 [ "$(id -u)" -eq 0 ] || isolate=(unshare -rn)
 "${isolate[@]}" -- bash -c 'ip link set lo up && exec node --test tests/browser/'
 
-echo "== Linux package: build, install with a preseeded token, serve unattended, purge"
+step "Linux package: build, install with a preseeded token, serve unattended, purge"
 # It installs into the system, so only as root (CI machines), and never over a real installation.
 if [ "$(id -u)" -eq 0 ] && ! dpkg-query -W -f='${Status}' tether-agent 2>/dev/null | grep -q "install ok installed"; then
   deb=$(installer/linux/build-deb.sh --bin target/debug/tether-agent)
@@ -37,14 +40,14 @@ if [ "$(id -u)" -eq 0 ] && ! dpkg-query -W -f='${Status}' tether-agent 2>/dev/nu
 else
   echo "skipped: needs root, and no tether-agent package installed"
 fi
-echo "== relay package: build, install, first administrator, serve as its user, purge"
+step "relay package: build, install, first administrator, serve as its user, purge"
 if [ "$(id -u)" -eq 0 ] && ! dpkg-query -W -f='${Status}' tether-relay 2>/dev/null | grep -q "install ok installed"; then
   deb=$(installer/linux/build-deb.sh --package relay --bin target/debug/tether-relay)
   TETHER_RELAY_DEB="$deb" cargo test --locked -p tether-relay --test relay -- --ignored deb::
 else
   echo "skipped: needs root, and no tether-relay package installed"
 fi
-echo "== Windows: clippy for x86_64-pc-windows-gnu, tests under Wine (scripts/cross.sh)"
+step "Windows: clippy for x86_64-pc-windows-gnu, tests under Wine (scripts/cross.sh)"
 # debootstrap and chroot need root; the tree it builds is kept under target/cross-root.
 if [ "$(id -u)" -eq 0 ]; then
   scripts/cross.sh

@@ -33,6 +33,8 @@ type FileOffer =
 const FOLD_BYTES = 8 * 1024 * 1024;
 /** The most bytes of received files held unsaved (and being received) before more are refused. */
 export const UNSAVED_LIMIT = 2 * 1024 * 1024 * 1024;
+/** Rows of received files kept in the panel. */
+const MAX_ROWS = 100;
 /** The longest name taken from the other side, in characters. */
 const MAX_NAME = 255;
 
@@ -136,6 +138,12 @@ export class FileReceiver {
     const ok = Number.isSafeInteger(m.id) && Number.isSafeInteger(m.size) && m.size >= 0;
     const x: Arrival = { id: m.id, name: safeName(m.name), size: ok ? m.size : 0, received: 0, state: "receiving", startedAt: performance.now() };
     this.arrivals.push(x);
+    // The panel keeps the latest rows; ended ones go first (a peer could send endless offers).
+    while (this.arrivals.length > MAX_ROWS) {
+      const i = this.arrivals.findIndex((y) => y.state === "failed" || y.state === "cancelled" || y.state === "downloaded");
+      if (i < 0) break;
+      this.arrivals.splice(i, 1);
+    }
     this.begun();
     // The agent keeps to the rules too; this side does not trust it to. Nor does it hold more
     // unsaved files than a page can keep.
