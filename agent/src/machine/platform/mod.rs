@@ -79,6 +79,12 @@ pub trait Seat {
         Ok(body(StopSignal::default()))
     }
 
+    /// The person's Downloads folder as the OS knows it (Windows: the known folder, which the
+    /// person may have moved); `None` where it is simply `Downloads` in the home folder.
+    fn known_downloads() -> Option<PathBuf> {
+        None
+    }
+
     /// After a system enrollment, starts the service where no package script does; says what
     /// it did. By default the package's scripts start it.
     fn start_enrolled_service() -> Result<Option<String>, String> {
@@ -87,6 +93,11 @@ pub trait Seat {
 }
 
 impl Seat for Unsupported {}
+
+/// See [`Seat::known_downloads`].
+fn known_downloads() -> Option<PathBuf> {
+    This::known_downloads()
+}
 
 /// See [`Seat::local_user_present`].
 pub fn local_user_present() -> Option<bool> {
@@ -241,10 +252,14 @@ pub fn home_dir() -> Option<PathBuf> {
         .filter(|p| p.is_absolute())
 }
 
-/// The person's Downloads folder, where files from the supporter land: `%USERPROFILE%\Downloads`,
-/// `~/Downloads`, or on Linux the XDG user directory (`XDG_DOWNLOAD_DIR` in
-/// `~/.config/user-dirs.dirs`) when it is set.
+/// The person's Downloads folder, where files from the supporter land: on Windows the known
+/// folder (wherever the person moved it; else `%USERPROFILE%\Downloads`), on Linux the XDG user
+/// directory (`XDG_DOWNLOAD_DIR` in `~/.config/user-dirs.dirs`) when it is set, else
+/// `~/Downloads`.
 pub fn downloads_dir() -> Option<PathBuf> {
+    if let Some(dir) = known_downloads() {
+        return Some(dir);
+    }
     if cfg!(target_os = "windows") {
         return std::env::var_os("USERPROFILE").map(|h| PathBuf::from(h).join("Downloads"));
     }

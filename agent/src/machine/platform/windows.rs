@@ -165,4 +165,32 @@ impl Seat for crate::platform::Windows {
     fn start_enrolled_service() -> Result<Option<String>, String> {
         start_enrolled_service()
     }
+
+    fn known_downloads() -> Option<std::path::PathBuf> {
+        known_downloads()
+    }
+}
+
+/// The Downloads known folder of the user this process runs as (wherever they moved it).
+pub fn known_downloads() -> Option<std::path::PathBuf> {
+    use windows::Win32::System::Com::CoTaskMemFree;
+    use windows::Win32::UI::Shell::{FOLDERID_Downloads, KF_FLAG_DEFAULT, SHGetKnownFolderPath};
+    // SAFETY: a valid folder id and no token (this process's user); the returned string is
+    // copied, then freed with CoTaskMemFree as the API requires.
+    unsafe {
+        let p = SHGetKnownFolderPath(&FOLDERID_Downloads, KF_FLAG_DEFAULT, None).ok()?;
+        let dir = p.to_string().ok();
+        CoTaskMemFree(Some(p.0 as *const _));
+        dir.map(std::path::PathBuf::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_downloads_known_folder_is_an_absolute_path() {
+        let dir = super::known_downloads().expect("a Downloads known folder");
+        assert!(dir.is_absolute(), "{}", dir.display());
+        assert!(dir.ends_with("Downloads"), "{}", dir.display());
+    }
 }
