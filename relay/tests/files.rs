@@ -2,9 +2,7 @@
 //! only, read when each session starts) and the person's consent, carried to both ends in
 //! `session_start`.
 
-use tether_protocol::signal::{
-    Connect, ConsentResponse, Decision, FileRules, Message, Mode, SessionStart,
-};
+use tether_protocol::signal::{Decision, FileRules, Mode, SessionStart};
 
 use crate::harness::*;
 
@@ -15,31 +13,7 @@ async fn session(
     token: &str,
     decision: Decision,
 ) -> (bool, SessionStart, SessionStart) {
-    let mut agent = relay.agent("pc").await;
-    let code = expect_code(&mut agent).await;
-    let mut viewer = relay.viewer(token).await;
-    viewer
-        .send(&Message::Connect(Connect {
-            code: code.parse().unwrap(),
-            mode: Mode::Control,
-        }))
-        .await;
-    let Message::ConsentRequest(req) = agent.recv().await else {
-        panic!("expected consent_request")
-    };
-    let _pending = viewer.recv().await;
-    agent
-        .send(&Message::ConsentResponse(ConsentResponse {
-            request_id: req.request_id,
-            decision,
-        }))
-        .await;
-    let Message::SessionStart(at_agent) = agent.recv().await else {
-        panic!("expected session_start at the agent")
-    };
-    let Message::SessionStart(at_viewer) = viewer.recv().await else {
-        panic!("expected session_start at the viewer")
-    };
+    let (_agent, _viewer, _, req, at_agent, at_viewer) = consent_flow(relay, token, decision).await;
     (req.files, at_agent, at_viewer)
 }
 

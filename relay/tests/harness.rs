@@ -213,6 +213,29 @@ pub async fn expect_code(agent: &mut Client) -> String {
 /// Runs the consent flow to an allowed session; returns both clients and the viewer's
 /// `session_start`.
 pub async fn start_session(relay: &Relay, token: &str) -> (Client, Client, signal::SessionStart) {
+    let (mut agent, viewer, code, _, _, start) =
+        consent_flow(relay, token, signal::Decision::AllowControl).await;
+    // The spent code is replaced at once.
+    let fresh = expect_code(&mut agent).await;
+    assert_ne!(fresh, code);
+    (agent, viewer, start)
+}
+
+/// A control request for a fresh agent's code, answered with `decision` (an allowing one):
+/// both clients, the spent code, the `consent_request` the agent saw, and the `session_start`
+/// the agent and the viewer received.
+pub async fn consent_flow(
+    relay: &Relay,
+    token: &str,
+    decision: signal::Decision,
+) -> (
+    Client,
+    Client,
+    String,
+    signal::ConsentRequest,
+    signal::SessionStart,
+    signal::SessionStart,
+) {
     use tether_protocol::signal::*;
     let mut agent = relay.agent("pc").await;
     let code = expect_code(&mut agent).await;
@@ -229,20 +252,17 @@ pub async fn start_session(relay: &Relay, token: &str) -> (Client, Client, signa
     let _pending = viewer.recv().await;
     agent
         .send(&Message::ConsentResponse(ConsentResponse {
-            request_id: req.request_id,
-            decision: Decision::AllowControl,
+            request_id: req.request_id.clone(),
+            decision,
         }))
         .await;
-    let Message::SessionStart(_) = agent.recv().await else {
-        panic!("expected session_start")
+    let Message::SessionStart(at_agent) = agent.recv().await else {
+        panic!("expected session_start at the agent")
     };
-    let Message::SessionStart(start) = viewer.recv().await else {
-        panic!("expected session_start")
+    let Message::SessionStart(at_viewer) = viewer.recv().await else {
+        panic!("expected session_start at the viewer")
     };
-    // The spent code is replaced at once.
-    let fresh = expect_code(&mut agent).await;
-    assert_ne!(fresh, code);
-    (agent, viewer, start)
+    (agent, viewer, code, req, at_agent, at_viewer)
 }
 
 /// A TCP connection to `to` from the loopback address `from` (127.0.0.0/8 is all this host), so
