@@ -94,7 +94,8 @@ fn default_roles() -> Vec<PolicyRole> {
     vec![PolicyRole::Owner, PolicyRole::Admin, PolicyRole::Technician]
 }
 
-fn yes() -> bool {
+/// A serde default of `true`.
+pub(crate) fn yes() -> bool {
     true
 }
 

@@ -86,14 +86,10 @@ pub async fn set_role(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilesBody {
-    #[serde(default = "yes")]
+    #[serde(default = "crate::policy::yes")]
     allowed: bool,
     #[serde(default)]
     max_size: Option<u64>,
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// `PUT /api/v1/org/files`: what files may pass in the organisation's sessions started from now
