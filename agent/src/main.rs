@@ -675,6 +675,8 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
                     outgoing: true,
                     ..
                 } => format!("[file] Not sent: {name} ({reason})."),
+                // The terminal says when a file starts and ends, not each step between.
+                ClientEvent::FileProgress { .. } => continue,
                 ClientEvent::FileFailed { name, reason, .. } => {
                     format!("[file] Not received: {name} ({reason}).")
                 }

@@ -22,7 +22,7 @@ use tether_protocol::files::{self, FileErrorCode};
 
 pub use channel::{Frame, receive};
 pub use parked::Parked;
-pub use send::send;
+pub use send::{Outbox, Queue, outbox, send};
 
 use tether_protocol::signal::FileDirection;
 
@@ -47,6 +47,15 @@ pub enum FileNote {
         /// Its size in bytes.
         size: u64,
     },
+    /// A file the person chose is this far on its way (a few times a second).
+    Progress {
+        /// Its name.
+        name: String,
+        /// Its size in bytes.
+        size: u64,
+        /// Bytes sent so far.
+        done: u64,
+    },
     /// A file the person chose reached the supporter, verified there.
     Sent {
         /// Its name.
@@ -68,7 +77,7 @@ pub enum FileNote {
         size: u64,
         /// Why.
         reason: String,
-        /// Cancelled by the supporter (else refused or failed).
+        /// Cancelled by either person (else refused or failed).
         cancelled: bool,
     },
 }

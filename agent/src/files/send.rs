@@ -4,10 +4,12 @@
 //! flat whatever the file's size.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use tether_protocol::files::{self, FileErrorCode, FileMessage, MAX_CHUNK};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::outgoing::Outgoing;
 use super::{FileNote, blocking};
@@ -17,18 +19,100 @@ use tether_protocol::signal::{FileDirection, FileRules};
 /// How long the supporter's browser may take to check a file that arrived whole.
 const ANSWER_WITHIN: Duration = Duration::from_secs(120);
 
-/// Sends each file of `requests` that `rules` permit on `ch`, hearing the receiver's answers
+/// How often a file on its way reports how far it got.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// Why the person's own cancel stopped a file.
+const CANCELLED_HERE: &str = "you cancelled it";
+
+/// The person's side of the files they send in one session: queue files, cancel them.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    tx: mpsc::UnboundedSender<Request>,
+    /// How many files were queued so far.
+    queued: Arc<AtomicU64>,
+    /// Files numbered below this are cancelled.
+    cancelled: Arc<watch::Sender<u64>>,
+}
+
+/// The session's side of an [`Outbox`]: what [`send`] takes the files from.
+#[derive(Debug)]
+pub struct Queue {
+    rx: mpsc::UnboundedReceiver<Request>,
+    cancelled: watch::Receiver<u64>,
+}
+
+/// A queued file and its number in the queue.
+#[derive(Debug)]
+struct Request {
+    path: PathBuf,
+    n: u64,
+}
+
+/// A new, empty outbox and its queue.
+pub fn outbox() -> (Outbox, Queue) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (cancel, cancelled) = watch::channel(0);
+    (
+        Outbox {
+            tx,
+            queued: Arc::new(AtomicU64::new(0)),
+            cancelled: Arc::new(cancel),
+        },
+        Queue { rx, cancelled },
+    )
+}
+
+impl Outbox {
+    /// Queues `path`; `false` once the session is over.
+    pub fn push(&self, path: PathBuf) -> bool {
+        let n = self.queued.fetch_add(1, Ordering::SeqCst);
+        self.tx.send(Request { path, n }).is_ok()
+    }
+
+    /// Cancels the file on its way and every file queued so far; each is reported failed,
+    /// cancelled.
+    pub fn cancel_all(&self) {
+        let queued = self.queued.load(Ordering::SeqCst);
+        self.cancelled.send_if_modified(|c| {
+            let more = queued > *c;
+            *c = (*c).max(queued);
+            more
+        });
+    }
+}
+
+impl Queue {
+    /// Whether file `n` was cancelled.
+    fn is_cancelled(&self, n: u64) -> bool {
+        n < *self.cancelled.borrow()
+    }
+
+    /// Resolves once file `n` is cancelled (never, once the outbox is gone).
+    async fn cancelled(&self, n: u64) {
+        let mut rx = self.cancelled.clone();
+        if rx.wait_for(|c| n < *c).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Sends each file of `queue` that `rules` permit on `ch`, hearing the receiver's answers
 /// on `answers` and telling `note`, until either closes.
 pub async fn send(
     ch: Channel,
     rules: FileRules,
-    mut requests: mpsc::UnboundedReceiver<PathBuf>,
+    mut queue: Queue,
     mut answers: mpsc::Receiver<FileMessage>,
     note: impl Fn(FileNote) + Send + Sync,
 ) {
     let mut id = 0u32;
-    while let Some(path) = requests.recv().await {
+    while let Some(Request { path, n }) = queue.rx.recv().await {
         id += 1;
+        if queue.is_cancelled(n) {
+            note(failed(display_name(&path), 0, CANCELLED_HERE.into(), true));
+            continue;
+        }
         let opened = {
             let path = path.clone();
             blocking(move || Outgoing::open(&path)).await
@@ -36,11 +120,7 @@ pub async fn send(
         let file = match opened {
             Ok(f) => f,
             Err(reason) => {
-                let name = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| path.display().to_string());
-                note(failed(name, 0, reason, false));
+                note(failed(display_name(&path), 0, reason, false));
                 continue;
             }
         };
@@ -62,7 +142,19 @@ pub async fn send(
             file: Some((name.clone(), size)),
             note: &note,
         };
-        let result = send_one(&ch, id, file, &mut answers).await;
+        let progress = |done| {
+            note(FileNote::Progress {
+                name: name.clone(),
+                size,
+                done,
+            });
+        };
+        let stop = Stopped {
+            queue: &queue,
+            n,
+            progress: &progress,
+        };
+        let result = send_one(&ch, id, file, &mut answers, &stop).await;
         unsent.file = None;
         match result {
             Ok((saved_as, sha256)) => note(FileNote::Sent {
@@ -98,6 +190,21 @@ impl<F: Fn(FileNote)> Drop for Unsent<'_, F> {
     }
 }
 
+/// The name a path is shown by.
+fn display_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+/// What [`send_one`] asks as it goes: whether the person cancelled, and where to report
+/// progress.
+struct Stopped<'a, P: Fn(u64)> {
+    queue: &'a Queue,
+    n: u64,
+    progress: &'a P,
+}
+
 fn failed(name: String, size: u64, reason: String, cancelled: bool) -> FileNote {
     FileNote::Failed {
         direction: FileDirection::ToViewer,
@@ -111,7 +218,7 @@ fn failed(name: String, size: u64, reason: String, cancelled: bool) -> FileNote 
 /// Why a transfer stopped.
 struct Stop {
     reason: String,
-    /// The supporter cancelled it.
+    /// Either person cancelled it.
     cancelled: bool,
 }
 
@@ -125,12 +232,55 @@ impl Stop {
 }
 
 /// Sends transfer `id`; the name it was saved under and the file's SHA-256.
-async fn send_one(
+async fn send_one<P: Fn(u64)>(
     ch: &Channel,
     id: u32,
     file: Outgoing,
     answers: &mut mpsc::Receiver<FileMessage>,
+    stop: &Stopped<'_, P>,
 ) -> Result<(String, String), Stop> {
+    let closed = || Stop::new("the connection to the supporter closed");
+    // The person may cancel until the last byte left; then the supporter has it.
+    let file = tokio::select! {
+        r = send_bytes(ch, id, file, answers, stop.progress) => r?,
+        () = stop.queue.cancelled(stop.n) => {
+            let _ = ch
+                .send_text(&files::encode(&FileMessage::FileCancel { id }))
+                .await;
+            return Err(Stop {
+                reason: CANCELLED_HERE.into(),
+                cancelled: true,
+            });
+        }
+    };
+    let sha256 = file.sha256();
+    ch.send_text(&files::encode(&FileMessage::FileEnd {
+        id,
+        sha256: sha256.clone(),
+    }))
+    .await
+    .map_err(|_| closed())?;
+    loop {
+        let answer = tokio::time::timeout(ANSWER_WITHIN, answers.recv())
+            .await
+            .map_err(|_| Stop::new("the supporter's browser did not confirm the file"))?
+            .ok_or_else(closed)?;
+        match answer {
+            FileMessage::FileSaved { id: got, name } if got == id => return Ok((name, sha256)),
+            a => refused(id, a)?,
+        }
+    }
+}
+
+/// Announces transfer `id` and sends its bytes from where the receiver asks; the file, read to
+/// its end, for its hash.
+async fn send_bytes(
+    ch: &Channel,
+    id: u32,
+    file: Outgoing,
+    answers: &mut mpsc::Receiver<FileMessage>,
+    progress: &impl Fn(u64),
+) -> Result<Outgoing, Stop> {
     let closed = || Stop::new("the connection to the supporter closed");
     let announce = FileMessage::File {
         id,
@@ -166,14 +316,14 @@ async fn send_one(
         }
         file = f;
     }
-    let mut file = Some(file);
+    let (mut done, mut reported) = (offset, Instant::now());
     loop {
-        let mut f = file.take().expect("kept between blocks");
         let (f, block) = blocking(move || {
-            let b = f.next_block();
-            (f, b)
+            let b = file.next_block();
+            (file, b)
         })
         .await;
+        file = f;
         let block = match block {
             Ok(b) => b,
             Err(reason) => {
@@ -184,10 +334,8 @@ async fn send_one(
             }
         };
         if block.is_empty() {
-            file = Some(f);
-            break;
+            return Ok(file);
         }
-        file = Some(f);
         for piece in block.chunks(MAX_CHUNK) {
             // The receiver may refuse or cancel at any time; stop at once.
             while let Ok(a) = answers.try_recv() {
@@ -195,23 +343,11 @@ async fn send_one(
             }
             // Waits while the channel's send buffer is full: the back-pressure.
             ch.send_binary(piece).await.map_err(|_| closed())?;
-        }
-    }
-    let sha256 = file.take().expect("kept to the end").sha256();
-    ch.send_text(&files::encode(&FileMessage::FileEnd {
-        id,
-        sha256: sha256.clone(),
-    }))
-    .await
-    .map_err(|_| closed())?;
-    loop {
-        let answer = tokio::time::timeout(ANSWER_WITHIN, answers.recv())
-            .await
-            .map_err(|_| Stop::new("the supporter's browser did not confirm the file"))?
-            .ok_or_else(closed)?;
-        match answer {
-            FileMessage::FileSaved { id: got, name } if got == id => return Ok((name, sha256)),
-            a => refused(id, a)?,
+            done += piece.len() as u64;
+            if reported.elapsed() >= PROGRESS_EVERY {
+                reported = Instant::now();
+                progress(done);
+            }
         }
     }
 }
@@ -239,5 +375,32 @@ fn refused(id: u32, answer: FileMessage) -> Result<(), Stop> {
             }
         }),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn cancel_takes_what_was_queued_not_what_comes_after() {
+        let (outbox, queue) = outbox();
+        assert!(outbox.push("a".into()) && outbox.push("b".into()));
+        assert!(!queue.is_cancelled(0));
+        outbox.cancel_all();
+        assert!(outbox.push("c".into()));
+        assert_eq!(
+            (0..3).map(|n| queue.is_cancelled(n)).collect::<Vec<_>>(),
+            [true, true, false]
+        );
+        // The file on its way hears of it at once; a later one does not.
+        tokio::time::timeout(Duration::from_secs(5), queue.cancelled(1))
+            .await
+            .expect("cancelled");
+        let later = tokio::time::timeout(Duration::from_millis(50), queue.cancelled(2)).await;
+        assert!(later.is_err(), "the file queued after the cancel goes");
+        drop(outbox);
+        let gone = tokio::time::timeout(Duration::from_millis(50), queue.cancelled(2)).await;
+        assert!(gone.is_err(), "an outbox dropped cancels nothing");
     }
 }

@@ -63,6 +63,17 @@ pub enum ClientEvent {
         /// Its size in bytes.
         size: u64,
     },
+    /// How far a file the person chose is on its way (a few times a second).
+    FileProgress {
+        /// The session.
+        session_id: SessionId,
+        /// Its name.
+        name: String,
+        /// Its size in bytes.
+        size: u64,
+        /// Bytes sent so far.
+        done: u64,
+    },
     /// A file the person chose reached the supporter, verified there.
     FileSent {
         /// The session.
@@ -117,6 +128,8 @@ pub enum ClientCommand {
         /// The file.
         path: std::path::PathBuf,
     },
+    /// Cancel the file on its way to the supporter of a session and those queued after it.
+    CancelFiles(SessionId),
     /// End a session at once, held keys released. Works while the relay is unreachable too:
     /// the media connection is closed here, and the relay is told when it is back.
     EndSession(SessionId),

@@ -35,7 +35,7 @@ struct LiveSession {
     inbound: mpsc::UnboundedSender<Message>,
     local: watch::Sender<LocalControl>,
     say: mpsc::UnboundedSender<String>,
-    send: mpsc::UnboundedSender<std::path::PathBuf>,
+    send: crate::files::Outbox,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -74,7 +74,7 @@ impl Sessions {
         let (tx, rx) = mpsc::unbounded_channel();
         let (local, local_rx) = watch::channel(LocalControl::default());
         let (say, say_rx) = mpsc::unbounded_channel();
-        let (send, send_rx) = mpsc::unbounded_channel();
+        let (send, send_rx) = crate::files::outbox();
         let (events, session_id) = (self.events.clone(), s.session_id.clone());
         let owner = session::Owner {
             local: local_rx,
@@ -96,6 +96,14 @@ impl Sessions {
                             session_id,
                             name,
                             size,
+                        }
+                    }
+                    session::Note::File(FileNote::Progress { name, size, done }) => {
+                        ClientEvent::FileProgress {
+                            session_id,
+                            name,
+                            size,
+                            done,
                         }
                     }
                     session::Note::File(FileNote::Sent { name, size, .. }) => {
@@ -171,7 +179,7 @@ impl Sessions {
                 let mut sent = false;
                 for (id, l) in &self.live {
                     if session.as_ref().is_none_or(|s| s == id) {
-                        sent |= l.send.send(path.clone()).is_ok();
+                        sent |= l.send.push(path.clone());
                     }
                 }
                 (!sent).then(|| ClientEvent::FileFailed {
@@ -183,6 +191,12 @@ impl Sessions {
                     reason: "no session is running".into(),
                     outgoing: true,
                 })
+            }
+            ClientCommand::CancelFiles(id) => {
+                if let Some(l) = self.live.get(&id) {
+                    l.send.cancel_all();
+                }
+                None
             }
             ClientCommand::RenewCode => {
                 if connected {

@@ -88,7 +88,7 @@ pub struct Owner {
     /// Chat messages they typed, for the supporter.
     pub say: mpsc::UnboundedReceiver<String>,
     /// Files they chose to send to the supporter.
-    pub send: mpsc::UnboundedReceiver<PathBuf>,
+    pub send: files::Queue,
     /// Tells them something.
     pub notify: Arc<dyn Fn(Note) + Send + Sync>,
 }
@@ -255,7 +255,7 @@ fn end(out: &mpsc::UnboundedSender<Message>, id: &SessionId, reason: EndReason) 
 /// What the relay records of a transfer that ended; none for one under way.
 fn audit_record(id: &SessionId, n: &FileNote) -> Option<FileTransfer> {
     let (direction, name, size, sha256, outcome, reason) = match n {
-        FileNote::Sending { .. } => return None,
+        FileNote::Sending { .. } | FileNote::Progress { .. } => return None,
         FileNote::Received {
             name, size, sha256, ..
         } => (
@@ -360,7 +360,7 @@ struct Session {
     /// Who the supporter is (organisation and address): whose cut-short files resume.
     supporter: String,
     /// The person's files to send, until the `files` channel opens (they wait there).
-    to_send: Option<mpsc::UnboundedReceiver<PathBuf>>,
+    to_send: Option<files::Queue>,
     /// Chat messages so far, either way: the count the relay keeps.
     chat_messages: u32,
 }
