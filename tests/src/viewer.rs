@@ -1,6 +1,7 @@
 //! A Rust test viewer: signs in through the relay's viewer WebSocket, connects with a share
 //! code, makes the WebRTC offer (as browsers do), decodes the agent's H.264 with openh264, and
-//! sends input and control messages on the protocol's data channels.
+//! sends input and control messages on the protocol's data channels, and receives the files
+//! the agent sends.
 //!
 //! It is a test tool: it favours plain code and clear failures over resilience.
 
@@ -29,6 +30,7 @@ use rtc::rtp_transceiver::rtp_sender::{
 };
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use tether_protocol::control::{self, Control};
+use tether_protocol::files;
 use tether_protocol::input::InputEvent;
 use tether_protocol::signal::{
     self, Connect, ConnectMachine, ErrorMessage, Ice, Message, Mode, Sdp, SdpKind, SessionEnd,
@@ -94,6 +96,27 @@ pub enum ViewerEvent {
     Control(Control),
     /// The session ended.
     Ended(SessionEnd),
+    /// The agent announced a file.
+    FileOffered {
+        /// The agent's number for the transfer.
+        id: u32,
+        /// Its name.
+        name: String,
+        /// Its size.
+        size: u64,
+    },
+    /// A file from the agent arrived whole with the SHA-256 it announced (and was confirmed).
+    File {
+        /// Its name.
+        name: String,
+        /// Its bytes.
+        data: Vec<u8>,
+    },
+    /// The agent cancelled a file.
+    FileCancelled {
+        /// The transfer.
+        id: u32,
+    },
 }
 
 type WsStream =
@@ -107,6 +130,8 @@ pub struct Viewer {
     pointer: Arc<dyn DataChannel>,
     input: Arc<dyn DataChannel>,
     control: Arc<dyn DataChannel>,
+    /// Whether files from the agent are left unanswered.
+    hold_files: Arc<std::sync::atomic::AtomicBool>,
     pictures: mpsc::Receiver<Picture>,
     events: mpsc::UnboundedReceiver<ViewerEvent>,
     signal_out: mpsc::UnboundedSender<Message>,
@@ -400,6 +425,12 @@ impl Viewer {
             .create_data_channel("control", None)
             .await
             .expect("control channel");
+        let files = pc
+            .create_data_channel("files", None)
+            .await
+            .expect("files channel");
+        let hold_files = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        tokio::spawn(receive_files(files, ev_tx.clone(), hold_files.clone()));
         for dc in [pointer.clone(), input.clone(), control.clone()] {
             let ev = ev_tx.clone();
             tokio::spawn(async move {
@@ -467,6 +498,7 @@ impl Viewer {
             pointer,
             input,
             control,
+            hold_files,
             pictures,
             events,
             signal_out,
@@ -547,6 +579,23 @@ impl Viewer {
             .expect("control send");
     }
 
+    /// Leaves the agent's next files unanswered (`true`), as a supporter slow to accept, or
+    /// answers them at once again.
+    pub fn hold_files(&self, hold: bool) {
+        self.hold_files
+            .store(hold, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Waits for an event matching `pred`, skipping others.
+    pub async fn event_where(&mut self, mut pred: impl FnMut(&ViewerEvent) -> bool) -> ViewerEvent {
+        loop {
+            let e = self.event().await;
+            if pred(&e) {
+                return e;
+            }
+        }
+    }
+
     /// Ends the session through the relay, as the supporter's "End" button does.
     pub fn end(&self) {
         let _ = self.signal_out.send(Message::SessionEnd(SessionEnd::new(
@@ -560,5 +609,69 @@ impl Viewer {
     pub async fn vanish(self) {
         let _ = self.quit.send(());
         let _ = self.pc.close().await;
+    }
+}
+
+/// Receives the agent's files on the `files` channel: each is answered (unless `hold`),
+/// gathered in memory, checked against its SHA-256 and confirmed, then reported.
+async fn receive_files(
+    dc: Arc<dyn DataChannel>,
+    events: mpsc::UnboundedSender<ViewerEvent>,
+    hold: Arc<std::sync::atomic::AtomicBool>,
+) {
+    use sha2::{Digest, Sha256};
+    use tether_protocol::files::FileMessage;
+    let mut current: Option<(u32, String, Vec<u8>)> = None;
+    while let Some(e) = dc.poll().await {
+        let DataChannelEvent::OnMessage(m) = e else {
+            continue;
+        };
+        if !m.is_string {
+            if let Some((_, _, data)) = &mut current {
+                data.extend_from_slice(&m.data);
+            }
+            continue;
+        }
+        let answer = match files::decode(&m.data) {
+            Ok(FileMessage::File { id, name, size }) => {
+                current = Some((id, name.clone(), Vec::new()));
+                let _ = events.send(ViewerEvent::FileOffered { id, name, size });
+                let held = hold.load(std::sync::atomic::Ordering::SeqCst);
+                (!held).then_some(FileMessage::FileAccept { id, offset: 0 })
+            }
+            Ok(FileMessage::FileEnd { id, sha256 }) => {
+                let Some((_, name, data)) = current.take() else {
+                    continue;
+                };
+                let got: String = Sha256::digest(&data)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                if got == sha256 {
+                    let _ = events.send(ViewerEvent::File {
+                        name: name.clone(),
+                        data,
+                    });
+                    Some(FileMessage::FileSaved { id, name })
+                } else {
+                    Some(FileMessage::FileError {
+                        id,
+                        code: files::FileErrorCode::HashMismatch,
+                        message: "the bytes do not have the announced SHA-256".into(),
+                    })
+                }
+            }
+            Ok(FileMessage::FileCancel { id }) => {
+                current = None;
+                let _ = events.send(ViewerEvent::FileCancelled { id });
+                None
+            }
+            _ => None,
+        };
+        if let Some(a) = answer
+            && dc.send_text(&files::encode(&a)).await.is_err()
+        {
+            return;
+        }
     }
 }
