@@ -13,6 +13,8 @@ const COMMANDS: &[&str] = &[
     "view_only",
     "send_chat",
     "read_chat",
+    "send_files",
+    "cancel_files",
     "show_chat",
     "settings",
     "save_settings",

@@ -15,8 +15,9 @@ build_pkgs=(pkg-config build-essential curl nasm libxcb1-dev libxcb-shm0-dev lib
 # xclip (clipboard), Chromium for the browser suite, iproute2 for its private network namespace,
 # systemd (systemd-analyze), debconf and adduser for the Linux packages' tests, a D-Bus session bus and
 # gnome-keyring for the keyring test, WebKitWebDriver and xdg-open (the app hands addresses to the
-# default browser with it) for the desktop app's UI test.
-test_pkgs=(xvfb imagemagick x11-xkb-utils xauth xclip chromium iproute2 systemd debconf adduser dbus gnome-keyring
+# default browser with it) and xdotool (to type a path into the system's file picker) for the
+# desktop app's UI test.
+test_pkgs=(xvfb imagemagick xdotool x11-xkb-utils xauth xclip chromium iproute2 systemd debconf adduser dbus gnome-keyring
   webkit2gtk-driver xdg-utils)
 
 # The web viewer is built with Node.js and npm; use the machine's own when it has one.

@@ -14,7 +14,7 @@ use tether_protocol::reconnect::Backoff;
 use tether_protocol::signal::{ConsentRequest, Decision, RequestId, SessionId};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::model::{Connection, Status, now_ms};
+use crate::model::{Connection, Notice, Status, Transfer, now_ms};
 use crate::{notify, tray, windows};
 
 /// The app's shared state, managed by Tauri.
@@ -131,6 +131,39 @@ pub fn view_only<R: Runtime>(app: &AppHandle<R>, id: SessionId) {
     }
     shared.command(ClientCommand::ViewOnly(id));
     publish(app);
+}
+
+/// Queues `paths` for the supporter of session `id`, each shown in the session's transfers.
+pub fn send_files<R: Runtime>(app: &AppHandle<R>, id: &SessionId, paths: Vec<std::path::PathBuf>) {
+    let shared = app.state::<Shared>();
+    for path in paths {
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+        if let Some(s) = lock(&shared.status).session_mut(id) {
+            s.push_transfer(Transfer::queued(name, size));
+        }
+        shared.command(ClientCommand::SendFile {
+            session: Some(id.clone()),
+            path,
+        });
+    }
+    publish(app);
+}
+
+/// Files dropped on one of the app's windows: they go to the only session that lets files
+/// pass; otherwise a notification says why they went nowhere.
+pub fn dropped<R: Runtime>(app: &AppHandle<R>, paths: Vec<std::path::PathBuf>) {
+    if paths.is_empty() {
+        return;
+    }
+    let target = lock(&app.state::<Shared>().status).drop_target();
+    match target {
+        Ok(id) => send_files(app, &id, paths),
+        Err(why) => notify::show(app, &Notice::DropRefused(why)),
+    }
 }
 
 /// Checks what the system does not allow yet; publishes the status if that changed.

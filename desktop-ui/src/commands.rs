@@ -102,6 +102,54 @@ pub async fn send_chat<R: Runtime>(
     Ok(())
 }
 
+/// Asks which files to send to the supporter of a session (the system's file picker) and
+/// queues them. The paths never pass through the page: it only names the session.
+#[tauri::command]
+pub async fn send_files<R: Runtime>(
+    app: AppHandle<R>,
+    shared: State<'_, Shared>,
+    session_id: String,
+) -> Result<()> {
+    let id = session(&shared, &session_id)?;
+    let who = {
+        let status = lock(&shared.status);
+        let s = status.sessions.iter().find(|s| s.id == id.as_str());
+        match s {
+            Some(s) if s.files => s.name.clone(),
+            _ => return Err(Error::NoFiles),
+        }
+    };
+    use tauri_plugin_dialog::DialogExt;
+    if app.try_state::<tauri_plugin_dialog::Dialog<R>>().is_none() {
+        return Err(Error::Window("there is no file picker".into()));
+    }
+    let mut picker = app
+        .dialog()
+        .file()
+        .set_title(crate::i18n::pick_title(Lang::system(), &who));
+    if let Some(main) = app.get_webview_window(windows::MAIN) {
+        picker = picker.set_parent(&main);
+    }
+    let handle = app.clone();
+    picker.pick_files(move |picked| {
+        let paths = picked
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| p.into_path().ok())
+            .collect();
+        agent::send_files(&handle, &id, paths);
+    });
+    Ok(())
+}
+
+/// Cancels the file on its way to the supporter of a session and those queued after it.
+#[tauri::command]
+pub async fn cancel_files(shared: State<'_, Shared>, session_id: String) -> Result<()> {
+    let id = session(&shared, &session_id)?;
+    shared.command(ClientCommand::CancelFiles(id));
+    Ok(())
+}
+
 /// Marks a session's chat read (the person turned to it).
 #[tauri::command]
 pub async fn read_chat<R: Runtime>(

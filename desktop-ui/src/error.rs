@@ -36,6 +36,9 @@ pub enum Error {
     /// A chat message that is empty or too long.
     #[error("{0}")]
     Chat(String),
+    /// Files may not pass in this session (the organisation or the person said so).
+    #[error("files cannot be transferred in this session")]
+    NoFiles,
 }
 
 /// Shorthand for the app's results.
@@ -54,6 +57,7 @@ impl Error {
             Error::Permission(_) => "permission",
             Error::InSession => "in_session",
             Error::Chat(_) => "chat",
+            Error::NoFiles => "no_files",
         }
     }
 }

@@ -173,6 +173,40 @@ pub fn received(lang: Lang, who: &str, path: &str) -> String {
     }
 }
 
+/// Why files dropped on a window were not sent.
+pub fn drop_refused(lang: Lang, several: bool) -> &'static str {
+    match (lang, several) {
+        (Lang::En, false) => "Not sent: nobody who may receive files is connected",
+        (Lang::En, true) => {
+            "Not sent: several supporters are connected. Use Send files next to the one it is for"
+        }
+        (Lang::Fr, false) => {
+            "Non envoyé : aucune personne autorisée à recevoir des fichiers n'est connectée"
+        }
+        (Lang::Fr, true) => {
+            "Non envoyé : plusieurs assistants sont connectés. Utilisez Envoyer des fichiers à côté du destinataire"
+        }
+        (Lang::De, false) => "Nicht gesendet: niemand ist verbunden, der Dateien empfangen darf",
+        (Lang::De, true) => {
+            "Nicht gesendet: mehrere Helfer sind verbunden. Nutzen Sie „Dateien senden“ beim richtigen Helfer"
+        }
+        (Lang::Nl, false) => "Niet verzonden: er is niemand verbonden die bestanden mag ontvangen",
+        (Lang::Nl, true) => {
+            "Niet verzonden: er zijn meerdere helpers verbonden. Gebruik Bestanden verzenden bij de juiste helper"
+        }
+    }
+}
+
+/// The file picker's title.
+pub fn pick_title(lang: Lang, who: &str) -> String {
+    match lang {
+        Lang::En => format!("Send files to {who}"),
+        Lang::Fr => format!("Envoyer des fichiers à {who}"),
+        Lang::De => format!("Dateien an {who} senden"),
+        Lang::Nl => format!("Bestanden naar {who} verzenden"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,7 @@ pub mod model;
 pub mod notify;
 mod platform;
 pub mod settings;
+pub mod transfers;
 pub mod tray;
 pub mod windows;
 
@@ -53,6 +54,8 @@ pub fn builder<R: Runtime>(b: tauri::Builder<R>) -> tauri::Builder<R> {
         commands::view_only,
         commands::send_chat,
         commands::read_chat,
+        commands::send_files,
+        commands::cancel_files,
         commands::show_chat,
         commands::settings,
         commands::save_settings,
@@ -85,6 +88,7 @@ pub fn run() {
     });
     builder(tauri::Builder::default())
         .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_dialog::init())
         .setup(move |app| {
             let user = match std::env::var_os("TETHER_DESKTOP_SETTINGS") {
                 Some(p) => PathBuf::from(p),

@@ -4,6 +4,8 @@
 //! No Tauri and no IO here, so it is tested directly.
 
 use serde::Serialize;
+
+pub use crate::transfers::{DropRefusal, Transfer, TransferState};
 use tether_agent::permissions::Missing;
 use tether_agent::relay_client::ClientEvent;
 use tether_protocol::signal::{ConsentRequest, EndReason, Mode, SessionId};
@@ -112,6 +114,10 @@ pub struct Session {
     pub chat: Vec<ChatLine>,
     /// Messages from the supporter not yet read.
     pub unread: u32,
+    /// Whether files may pass in this session (the organisation and the person allowed them).
+    pub files: bool,
+    /// Files either way, oldest first: queued, on their way, done or failed.
+    pub transfers: Vec<Transfer>,
 }
 
 /// One chat message.
@@ -151,6 +157,8 @@ pub enum Notice {
         /// Where the file is.
         path: String,
     },
+    /// Files were dropped on a window but could not go anywhere.
+    DropRefused(DropRefusal),
     /// The supporter wrote.
     Chat {
         /// The supporter's name.
@@ -197,6 +205,7 @@ impl Status {
             ClientEvent::SessionStarted(s) => {
                 // The code was used up; the relay sends a fresh one.
                 let control = s.mode == Mode::Control;
+                let files = s.files.allowed;
                 let name = s.peer.name.clone();
                 self.sessions.retain(|x| x.id != s.session_id.as_str());
                 self.sessions.push(Session {
@@ -209,6 +218,8 @@ impl Status {
                     unattended: s.unattended,
                     chat: Vec::new(),
                     unread: 0,
+                    files,
+                    transfers: Vec::new(),
                 });
                 Some(Notice::SessionStarted { name, control })
             }
@@ -234,16 +245,100 @@ impl Status {
                 })
             }
             ClientEvent::FileReceived {
-                session_id, path, ..
-            } => Some(Notice::FileReceived {
-                name: self.session_mut(&session_id)?.name.clone(),
-                path: path.display().to_string(),
-            }),
-            ClientEvent::FileFailed { .. }
-            | ClientEvent::FileSending { .. }
-            | ClientEvent::FileSent { .. }
-            | ClientEvent::ChatNotSent { .. }
-            | ClientEvent::RelayError(_) => None,
+                session_id,
+                path,
+                size,
+            } => {
+                let s = self.session_mut(&session_id)?;
+                let shown = path.display().to_string();
+                s.push_transfer(Transfer {
+                    name: path
+                        .file_name()
+                        .map_or_else(|| shown.clone(), |n| n.to_string_lossy().into_owned()),
+                    size,
+                    outgoing: false,
+                    state: TransferState::Received,
+                    done: size,
+                    started_ms: None,
+                    updated_ms: Some(now_ms),
+                    detail: Some(shown.clone()),
+                });
+                Some(Notice::FileReceived {
+                    name: s.name.clone(),
+                    path: shown,
+                })
+            }
+            ClientEvent::FileSending {
+                session_id,
+                name,
+                size,
+            } => {
+                let s = self.session_mut(&session_id)?;
+                let t = match s.outgoing(&name, &[TransferState::Queued]) {
+                    Some(t) => t,
+                    // Not queued here (the terminal's /send): shown all the same.
+                    None => {
+                        s.push_transfer(Transfer::queued(name, size));
+                        s.transfers.last_mut()?
+                    }
+                };
+                t.state = TransferState::Sending;
+                t.size = size;
+                t.started_ms = Some(now_ms);
+                t.updated_ms = Some(now_ms);
+                None
+            }
+            ClientEvent::FileProgress {
+                session_id,
+                name,
+                done,
+                ..
+            } => {
+                let t = self
+                    .session_mut(&session_id)?
+                    .outgoing(&name, &[TransferState::Sending])?;
+                t.done = done;
+                t.updated_ms = Some(now_ms);
+                None
+            }
+            ClientEvent::FileSent {
+                session_id, name, ..
+            } => {
+                let t = self
+                    .session_mut(&session_id)?
+                    .outgoing(&name, &[TransferState::Sending])?;
+                t.state = TransferState::Sent;
+                t.done = t.size;
+                t.updated_ms = Some(now_ms);
+                None
+            }
+            ClientEvent::FileFailed {
+                session_id,
+                name,
+                reason,
+                outgoing,
+            } => {
+                let s = self.session_mut(&session_id?)?;
+                let known = outgoing
+                    .then(|| s.outgoing(&name, &[TransferState::Queued, TransferState::Sending]))
+                    .flatten();
+                match known {
+                    Some(t) => {
+                        t.state = TransferState::Failed;
+                        t.detail = Some(reason);
+                        t.updated_ms = Some(now_ms);
+                    }
+                    None => s.push_transfer(Transfer {
+                        outgoing,
+                        state: TransferState::Failed,
+                        detail: Some(reason),
+                        updated_ms: Some(now_ms),
+                        ..Transfer::queued(name, 0)
+                    }),
+                }
+                None
+            }
+            ClientEvent::ChatNotSent { .. } | ClientEvent::RelayError(_) => None,
             ClientEvent::Disconnected { reason, retry_in } => {
                 self.connection = Connection::Reconnecting {
                     reason,
@@ -273,6 +368,16 @@ impl Status {
     /// The session `id`, if it is in progress.
     pub fn session_mut(&mut self, id: &SessionId) -> Option<&mut Session> {
         self.sessions.iter_mut().find(|s| s.id == id.as_str())
+    }
+
+    /// The session that files dropped on a window go to: the only one that lets files pass.
+    pub fn drop_target(&self) -> Result<SessionId, DropRefusal> {
+        let mut open = self.sessions.iter().filter(|s| s.files);
+        match (open.next(), open.next()) {
+            (Some(s), None) => SessionId::new(&s.id).map_err(|_| DropRefusal::NoSession),
+            (Some(_), Some(_)) => Err(DropRefusal::Several),
+            (None, _) => Err(DropRefusal::NoSession),
+        }
     }
 }
 
@@ -304,6 +409,8 @@ impl Session {
             unattended: false,
             chat: Vec::new(),
             unread: 0,
+            files: true,
+            transfers: Vec::new(),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Desktop notifications when a session starts or ends, the supporter writes or sends a file, so
+//! Desktop notifications when a session starts or ends, the supporter writes or sends a file, or
+//! dropped files cannot go anywhere, so
 //! the person at the machine knows even with the main window hidden.
 
 use tauri::{AppHandle, Runtime};
@@ -15,6 +16,9 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, n: &Notice) {
         Notice::SessionEnded { name } => i18n::ended(lang, name),
         Notice::Chat { name, text } => format!("{name}: {text}"),
         Notice::FileReceived { name, path } => i18n::received(lang, name, path),
+        Notice::DropRefused(why) => {
+            i18n::drop_refused(lang, *why == crate::model::DropRefusal::Several).to_owned()
+        }
     };
     if let Err(e) = app
         .notification()

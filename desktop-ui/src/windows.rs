@@ -80,6 +80,8 @@ pub fn open_viewer<R: Runtime>(app: &AppHandle<R>, relay: &str) -> Result<()> {
         })
         .inner_size(1280.0, 800.0)
         .center()
+        // Files dropped on the viewer go to its page (its own drop zone), not to the app.
+        .disable_drag_drop_handler()
         .build()?;
     crate::platform::enable_webrtc(&window);
     Ok(())
@@ -146,8 +148,15 @@ fn place_banner<R: Runtime>(w: &WebviewWindow<R>) {
 }
 
 /// Window events: closing the consent dialog is a deny; closing the main window quits, which
-/// ends every session.
+/// ends every session; files dropped on the main window or the banner go to the supporter.
 pub fn on_event<R: Runtime>(w: &tauri::Window<R>, ev: &WindowEvent) {
+    // Files dropped on the main window or the banner are for the supporter.
+    if let WindowEvent::DragDrop(tauri::DragDropEvent::Drop { paths, .. }) = ev
+        && matches!(w.label(), MAIN | BANNER)
+    {
+        crate::agent::dropped(w.app_handle(), paths.clone());
+        return;
+    }
     if !matches!(ev, WindowEvent::CloseRequested { .. }) {
         return;
     }

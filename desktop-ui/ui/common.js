@@ -47,6 +47,22 @@ export async function subscribe(render) {
 }
 
 /**
+ * "1.5 MB" in the page's language (decimal units, as file managers show).
+ * @param {number} bytes
+ */
+export function sizeText(bytes) {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i += 1;
+  }
+  const n = new Intl.NumberFormat(document.documentElement.lang || "en", { maximumFractionDigits: i === 0 ? 0 : 1 }).format(v);
+  return `${n} ${units[i]}`;
+}
+
+/**
  * The message for an error a command returned (`{kind, message}`).
  * @param {any} e
  */

@@ -1,7 +1,8 @@
 // @ts-check
 // The main window: share code with copy, renewal and countdown; the relay connection; who is
-// connected, with Pause, View only and Stop; settings; the viewer for support staff.
-import { errorText, invoke, sessionLine, start, subscribe, t } from "./common.js";
+// connected, with Pause, View only and Stop, the chat and the files; settings; the viewer for
+// support staff.
+import { errorText, invoke, sessionLine, sizeText, start, subscribe, t, who } from "./common.js";
 
 /** @param {string} id */
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -51,7 +52,7 @@ function renderCode() {
 /**
  * Each session's list item, kept across renders so that a message being typed (and the focus)
  * survives status updates.
- * @type {Map<string, {li: HTMLElement, line: HTMLElement, buttons: HTMLElement, heading: HTMLElement, log: HTMLElement, label: HTMLElement, input: HTMLInputElement, send: HTMLButtonElement, note: HTMLElement}>}
+ * @type {Map<string, {li: HTMLElement, line: HTMLElement, buttons: HTMLElement, heading: HTMLElement, log: HTMLElement, label: HTMLElement, input: HTMLInputElement, send: HTMLButtonElement, note: HTMLElement, files: HTMLElement}>}
  */
 const items = new Map();
 
@@ -99,8 +100,9 @@ function sessionItem(s) {
     }
   });
   chat.append(heading, log, form, note);
-  li.append(line, buttons, chat);
-  const item = { li, line, buttons, heading, log, label, input, send, note };
+  const files = el("section", "files");
+  li.append(line, buttons, chat, files);
+  const item = { li, line, buttons, heading, log, label, input, send, note, files };
   items.set(s.id, item);
   return item;
 }
@@ -157,10 +159,71 @@ function renderSessions() {
           })),
     );
     it.log.scrollTop = it.log.scrollHeight;
+    renderFiles(it.files, s);
     return it.li;
   });
   // Moving a list item would take the focus from the message being typed: only when needed.
   if (want.length !== list.children.length || want.some((li, i) => list.children[i] !== li)) list.replaceChildren(...want);
+}
+
+/**
+ * A session's files: the way to send some, and every transfer either way. Built once per
+ * session and updated, so the buttons keep the focus while progress comes in.
+ * @param {HTMLElement} section @param {any} s
+ */
+function renderFiles(section, s) {
+  if (!section.firstChild) {
+    const heading = document.createElement("h3");
+    const off = Object.assign(document.createElement("p"), { className: "muted files-off" });
+    const hint = Object.assign(document.createElement("p"), { className: "muted files-hint" });
+    const note = Object.assign(document.createElement("p"), { className: "files-note" });
+    note.setAttribute("role", "alert");
+    const buttons = Object.assign(document.createElement("div"), { className: "buttons" });
+    buttons.append(
+      button("sendFiles", () => act("send_files", { sessionId: s.id }, note)),
+      button("cancelFiles", () => act("cancel_files", { sessionId: s.id }, note)),
+    );
+    const list = Object.assign(document.createElement("ol"), { className: "transfers" });
+    list.setAttribute("aria-live", "polite");
+    section.append(heading, off, hint, buttons, note, list);
+  }
+  /** @param {string} sel */
+  const q = (sel) => /** @type {HTMLElement} */ (section.querySelector(sel));
+  q("h3").textContent = t("files");
+  q(".files-off").textContent = t("filesOff");
+  q(".files-off").hidden = s.files;
+  q(".files-hint").textContent = t("filesHint", { name: s.name });
+  q(".files-hint").hidden = !s.files;
+  q(".buttons").hidden = !s.files;
+  const busy = s.transfers.some((/** @type {any} */ x) => x.outgoing && (x.state === "queued" || x.state === "sending"));
+  q("[data-action=cancelFiles]").hidden = !busy;
+  q(".transfers").replaceChildren(...s.transfers.map((/** @type {any} */ x) => transferItem(x, s)));
+}
+
+/** One transfer's line. @param {any} x @param {any} s */
+function transferItem(x, s) {
+  const li = document.createElement("li");
+  li.dataset.state = x.state;
+  const size = sizeText(x.size);
+  let text;
+  switch (x.state) {
+    case "queued": text = t("fileQueued", { name: x.name, size }); break;
+    case "sending": {
+      const secs = x.startedMs && x.updatedMs ? (x.updatedMs - x.startedMs) / 1000 : 0;
+      const speed = secs > 0.5 && x.done > 0 ? ` · ${sizeText(x.done / secs)}/s` : "";
+      text = t("fileSending", { name: x.name, done: sizeText(x.done), size, speed });
+      const bar = document.createElement("progress");
+      bar.max = Math.max(1, x.size);
+      bar.value = x.done;
+      li.append(bar);
+      break;
+    }
+    case "sent": text = t("fileSent", { name: x.name, who: who(s), size }); break;
+    case "received": text = t("fileReceived", { name: x.name, path: x.detail ?? "" }); break;
+    default: text = t(x.outgoing ? "fileNotSent" : "fileNotReceived", { name: x.name, reason: x.detail ?? "" });
+  }
+  li.prepend(Object.assign(document.createElement("span"), { textContent: text }));
+  return li;
 }
 
 /** @param {string} key @param {() => void} onclick */
@@ -174,15 +237,16 @@ function button(key, onclick) {
 }
 
 /**
- * Calls a command; its error shows in the `messageId` element.
- * @param {string} cmd @param {Record<string, unknown>} args @param {string} [messageId]
+ * Calls a command; its error shows in the `message` element (or the one of that id).
+ * @param {string} cmd @param {Record<string, unknown>} args @param {string | HTMLElement} [message]
  */
-async function act(cmd, args, messageId = "viewer-message") {
+async function act(cmd, args, message = "viewer-message") {
+  const el = typeof message === "string" ? $(message) : message;
   try {
     await invoke(cmd, args);
-    $(messageId).textContent = "";
+    el.textContent = "";
   } catch (e) {
-    $(messageId).textContent = errorText(e);
+    el.textContent = errorText(e);
   }
 }
 

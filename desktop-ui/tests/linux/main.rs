@@ -14,7 +14,7 @@ use shell::{Bus, Shell};
 use tether_protocol::control::Control;
 use tether_protocol::signal::{EndReason, Mode};
 use tether_relay::store::{NewUser, Role, SqliteStore, Store};
-use tether_tests::viewer::{Viewer, ViewerOptions};
+use tether_tests::viewer::{Viewer, ViewerEvent, ViewerOptions};
 use tether_tests::x11::Xvfb;
 use webdriver::{Driver, WAIT};
 
@@ -39,6 +39,59 @@ async fn snap(d: &Driver, x: &Xvfb, name: &str) {
 fn snap_screen(x: &Xvfb, name: &str) {
     let screen = artifacts().join(format!("{name}-screen.png"));
     x.run("import", &["-window", "root", screen.to_str().unwrap()]);
+}
+
+/// Scrolls the page so that `selector` is on screen, for a screenshot.
+async fn show(d: &Driver, selector: &str) {
+    let script = "document.querySelector(arguments[0]).scrollIntoView({block: 'end'})";
+    d.cmd(
+        "POST",
+        "/execute/sync",
+        Some(serde_json::json!({"script": script, "args": [selector]})),
+    )
+    .await;
+}
+
+/// Picks `path` in the system's file picker titled `title`, as a person at the keyboard would:
+/// Ctrl+L opens the picker's location field, where the path is typed; Enter picks it. The
+/// field's completion list may take the first Enter, so Enter is pressed again while the
+/// picker stays on screen.
+fn pick_file(x: &Xvfb, title: &str, path: &std::path::Path) {
+    let pattern = format!("^{title}$");
+    let found = x.run(
+        "timeout",
+        &[
+            "20",
+            "xdotool",
+            "search",
+            "--sync",
+            "--onlyvisible",
+            "--name",
+            &pattern,
+        ],
+    );
+    let window = String::from_utf8(found).unwrap();
+    let window = window.lines().next().expect("the file picker opened");
+    x.run("xdotool", &["windowfocus", "--sync", window]);
+    x.run("xdotool", &["key", "ctrl+l"]);
+    x.run(
+        "xdotool",
+        &["type", "--delay", "10", path.to_str().unwrap()],
+    );
+    for _ in 0..10 {
+        x.run("xdotool", &["key", "Return"]);
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let shown = std::process::Command::new("xdotool")
+            .args(["search", "--onlyvisible", "--name", &pattern])
+            .env("DISPLAY", &x.display)
+            .envs(x.authority_file().map(|f| ("XAUTHORITY", f)))
+            .output()
+            .unwrap();
+        if !shown.status.success() {
+            return;
+        }
+    }
+    panic!("the file picker did not take {path:?}");
 }
 
 /// A relay in this process, with Jane Doe of Acme IT as a technician and Olga as its owner.
@@ -340,6 +393,86 @@ async fn share_code_consent_deny_then_allow_banner_tray_notifications_and_stop()
         d.a11y_violations().await,
         Vec::<String>::new(),
         "main window with a chat"
+    );
+
+    // The person sends files: Send files… opens the system's file picker, where a path is
+    // typed as a person would; the supporter gets the file whole and verified, and the window
+    // lists it as sent. A second one, which the supporter is slow to accept, is cancelled.
+    let payload: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let report = home.path().join("report.bin");
+    std::fs::write(&report, &payload).unwrap();
+    let send_files = format!(
+        "li[data-session='{}'] [data-action=sendFiles]",
+        session_id.as_str()
+    );
+    d.click(&send_files).await;
+    pick_file(&x, "Send files to Jane Doe", &report);
+    let got = tokio::time::timeout(
+        WAIT,
+        viewer.event_where(|e| matches!(e, ViewerEvent::File { .. })),
+    )
+    .await
+    .expect("the file reached the supporter");
+    let ViewerEvent::File { name, data } = got else {
+        unreachable!()
+    };
+    assert_eq!(name, "report.bin");
+    assert!(data == payload, "the file arrived altered");
+    d.text_where(".transfers", |t| {
+        t.contains("report.bin: sent to Jane Doe (Acme IT) (3 MB)")
+    })
+    .await;
+    show(&d, ".transfers").await;
+    snap(&d, &x, "main-file-sent").await;
+    viewer.hold_files(true);
+    d.click(&send_files).await;
+    pick_file(&x, "Send files to Jane Doe", &report);
+    tokio::time::timeout(
+        WAIT,
+        viewer.event_where(|e| matches!(e, ViewerEvent::FileOffered { .. })),
+    )
+    .await
+    .expect("the second file was offered");
+    d.text_where(".transfers", |t| {
+        t.contains("report.bin: sending, 0 B of 3 MB")
+    })
+    .await;
+    show(&d, ".transfers").await;
+    snap(&d, &x, "main-file-sending").await;
+    d.click(&format!(
+        "li[data-session='{}'] [data-action=cancelFiles]",
+        session_id.as_str()
+    ))
+    .await;
+    tokio::time::timeout(
+        WAIT,
+        viewer.event_where(|e| matches!(e, ViewerEvent::FileCancelled { .. })),
+    )
+    .await
+    .expect("the supporter heard of the cancel");
+    d.text_where(".transfers", |t| {
+        t.contains("report.bin: not sent (you cancelled it)")
+    })
+    .await;
+    viewer.hold_files(false);
+    let transfers = audit(addr, &owner, "file_transfer").await;
+    let outcomes: Vec<_> = transfers
+        .iter()
+        .map(|r| {
+            (
+                r["detail"]["direction"].as_str().unwrap_or_default(),
+                r["outcome"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(
+        outcomes.contains(&("to_viewer", "ok")) && outcomes.contains(&("to_viewer", "cancelled")),
+        "{transfers:?}"
+    );
+    assert_eq!(
+        d.a11y_violations().await,
+        Vec::<String>::new(),
+        "main window with files"
     );
 
     // Pause input from the banner: it says so, and offers to resume.

@@ -1,0 +1,264 @@
+//! The files of a session as the main window shows them: each transfer either way, from
+//! queued to sent, received or failed, updated by the agent's news ([`crate::model::Status::apply`]).
+
+use serde::Serialize;
+
+use crate::model::Session;
+
+/// A file on its way to or from the supporter, or one that was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Transfer {
+    /// The file's name.
+    pub name: String,
+    /// Its size in bytes (0 until known).
+    pub size: u64,
+    /// Going to the supporter (else coming from them).
+    pub outgoing: bool,
+    /// Where it is.
+    pub state: TransferState,
+    /// Bytes sent so far.
+    pub done: u64,
+    /// When sending began (milliseconds since the Unix epoch), for the speed.
+    pub started_ms: Option<u64>,
+    /// When the latest progress came.
+    pub updated_ms: Option<u64>,
+    /// Where a received file is, or why a transfer failed.
+    pub detail: Option<String>,
+}
+
+/// Where a transfer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TransferState {
+    /// Waiting for the file before it.
+    Queued,
+    /// On its way.
+    Sending,
+    /// The supporter has it, verified.
+    Sent,
+    /// It came from the supporter and is saved here.
+    Received,
+    /// It did not arrive (see the detail).
+    Failed,
+}
+
+/// The most transfers a session keeps on screen; the oldest finished ones go first.
+pub const TRANSFERS_KEPT: usize = 50;
+
+/// Why files dropped on a window went nowhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropRefusal {
+    /// No session lets files pass.
+    NoSession,
+    /// Several do: the person picks one with its own button.
+    Several,
+}
+
+impl Transfer {
+    /// A file the person chose, waiting for its turn.
+    pub fn queued(name: String, size: u64) -> Transfer {
+        Transfer {
+            name,
+            size,
+            outgoing: true,
+            state: TransferState::Queued,
+            done: 0,
+            started_ms: None,
+            updated_ms: None,
+            detail: None,
+        }
+    }
+
+    /// Whether it is over, one way or the other.
+    pub(crate) fn finished(&self) -> bool {
+        !matches!(self.state, TransferState::Queued | TransferState::Sending)
+    }
+}
+
+impl Session {
+    /// Adds a transfer; past [`TRANSFERS_KEPT`], the oldest finished one goes.
+    pub fn push_transfer(&mut self, t: Transfer) {
+        if self.transfers.len() >= TRANSFERS_KEPT
+            && let Some(i) = self.transfers.iter().position(Transfer::finished)
+        {
+            self.transfers.remove(i);
+        }
+        self.transfers.push(t);
+    }
+
+    /// The oldest outgoing transfer of `name` in one of `states`: the one the agent's news is
+    /// about, as it sends files in the order they were queued.
+    pub(crate) fn outgoing(
+        &mut self,
+        name: &str,
+        states: &[TransferState],
+    ) -> Option<&mut Transfer> {
+        self.transfers
+            .iter_mut()
+            .find(|t| t.outgoing && t.name == name && states.contains(&t.state))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use tether_agent::relay_client::ClientEvent;
+    use tether_protocol::signal::SessionId;
+
+    use super::*;
+    use crate::model::{Notice, Status};
+
+    fn status(ids: &[&str]) -> Status {
+        let mut s = Status::new("http://relay".into(), false);
+        s.sessions = ids
+            .iter()
+            .map(|id| Session::sample(id, true, false))
+            .collect();
+        s
+    }
+
+    fn sid(id: &str) -> SessionId {
+        SessionId::new(id).unwrap()
+    }
+
+    #[test]
+    fn a_file_goes_from_queued_to_sent_with_its_progress() {
+        let mut s = status(&["s1"]);
+        for name in ["a.txt", "a.txt"] {
+            s.sessions[0].push_transfer(Transfer::queued(name.into(), 1000));
+        }
+        let sending = ClientEvent::FileSending {
+            session_id: sid("s1"),
+            name: "a.txt".into(),
+            size: 1000,
+        };
+        s.apply(sending, 10_000);
+        s.apply(
+            ClientEvent::FileProgress {
+                session_id: sid("s1"),
+                name: "a.txt".into(),
+                size: 1000,
+                done: 400,
+            },
+            10_500,
+        );
+        let t = &s.sessions[0].transfers;
+        assert_eq!((t[0].state, t[0].done), (TransferState::Sending, 400));
+        assert_eq!(t[0].started_ms, Some(10_000));
+        assert_eq!(t[0].updated_ms, Some(10_500));
+        assert_eq!(t[1].state, TransferState::Queued, "the second waits");
+        s.apply(
+            ClientEvent::FileSent {
+                session_id: sid("s1"),
+                name: "a.txt".into(),
+                size: 1000,
+            },
+            11_000,
+        );
+        // The second of the same name is refused: the news names the one that was waiting.
+        s.apply(
+            ClientEvent::FileFailed {
+                session_id: Some(sid("s1")),
+                name: "a.txt".into(),
+                reason: "you cancelled it".into(),
+                outgoing: true,
+            },
+            12_000,
+        );
+        let t = &s.sessions[0].transfers;
+        assert_eq!(t.len(), 2);
+        assert_eq!((t[0].state, t[0].done), (TransferState::Sent, 1000));
+        assert_eq!(t[1].state, TransferState::Failed);
+        assert_eq!(t[1].detail.as_deref(), Some("you cancelled it"));
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["sessions"][0]["transfers"][1]["state"], "failed");
+    }
+
+    #[test]
+    fn files_from_elsewhere_are_listed_too() {
+        let mut s = status(&["s1"]);
+        // Sent from the terminal, never queued here.
+        s.apply(
+            ClientEvent::FileSending {
+                session_id: sid("s1"),
+                name: "b.log".into(),
+                size: 5,
+            },
+            1,
+        );
+        assert_eq!(s.sessions[0].transfers[0].state, TransferState::Sending);
+        let n = s.apply(
+            ClientEvent::FileReceived {
+                session_id: sid("s1"),
+                path: PathBuf::from("/home/ann/Downloads/fix (1).reg"),
+                size: 7,
+            },
+            2,
+        );
+        assert!(matches!(n, Some(Notice::FileReceived { .. })));
+        let got = &s.sessions[0].transfers[1];
+        assert_eq!(
+            (got.name.as_str(), got.outgoing, got.state),
+            ("fix (1).reg", false, TransferState::Received)
+        );
+        assert_eq!(
+            got.detail.as_deref(),
+            Some("/home/ann/Downloads/fix (1).reg")
+        );
+        s.apply(
+            ClientEvent::FileFailed {
+                session_id: Some(sid("s1")),
+                name: "big.iso".into(),
+                reason: "the disk is full".into(),
+                outgoing: false,
+            },
+            3,
+        );
+        assert_eq!(s.sessions[0].transfers[2].state, TransferState::Failed);
+        assert!(!s.sessions[0].transfers[2].outgoing);
+        // News of no session changes nothing.
+        s.apply(
+            ClientEvent::FileFailed {
+                session_id: None,
+                name: "x".into(),
+                reason: "no session is running".into(),
+                outgoing: true,
+            },
+            4,
+        );
+        assert_eq!(s.sessions[0].transfers.len(), 3);
+    }
+
+    #[test]
+    fn the_list_keeps_what_is_under_way() {
+        let mut s = status(&["s1"]);
+        let session = &mut s.sessions[0];
+        session.push_transfer(Transfer::queued("waiting".into(), 1));
+        for i in 0..TRANSFERS_KEPT {
+            session.push_transfer(Transfer {
+                state: TransferState::Sent,
+                ..Transfer::queued(format!("f{i}"), 1)
+            });
+        }
+        assert_eq!(session.transfers.len(), TRANSFERS_KEPT);
+        assert_eq!(session.transfers[0].name, "waiting");
+        assert_eq!(session.transfers[1].name, "f1");
+    }
+
+    #[test]
+    fn dropped_files_go_only_where_there_is_no_doubt() {
+        assert_eq!(status(&[]).drop_target(), Err(DropRefusal::NoSession));
+        assert_eq!(status(&["s1"]).drop_target(), Ok(sid("s1")));
+        assert_eq!(
+            status(&["s1", "s2"]).drop_target(),
+            Err(DropRefusal::Several)
+        );
+        let mut one_without_files = status(&["s1", "s2"]);
+        one_without_files.sessions[0].files = false;
+        assert_eq!(one_without_files.drop_target(), Ok(sid("s2")));
+        one_without_files.sessions[1].files = false;
+        assert_eq!(one_without_files.drop_target(), Err(DropRefusal::NoSession));
+    }
+}
