@@ -13,6 +13,12 @@
 //! in. So that every JSON message is unambiguous too, `file`, `file_end` and `file_cancel` come
 //! only from a transfer's sender, `file_accept`, `file_saved` and `file_error` only from its receiver: a
 //! receiver that stops a transfer says `file_error` with [`FileErrorCode::Cancelled`].
+//!
+//! Where the session's rules let the supporter browse the computer's disk (an unattended
+//! machine whose policy says so), the viewer may also send [`FileMessage::List`] (answered by
+//! [`FileMessage::Listing`] parts) and [`FileMessage::Fetch`] (answered by a transfer of that
+//! file, agent to viewer, or [`FileMessage::FetchError`]). `list` and `fetch` come only from
+//! the viewer, `listing` and `fetch_error` only from the agent; elsewhere they are refused.
 
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +32,9 @@ pub const MAX_FILE_MESSAGE: usize = 4096;
 
 /// The longest file name, in bytes of UTF-8 (what Linux, macOS and Windows file systems allow).
 pub const MAX_NAME: usize = 255;
+
+/// The longest path a browsing supporter may name, in bytes of UTF-8.
+pub const MAX_PATH: usize = 1024;
 
 /// A JSON message of the `files` channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +86,59 @@ pub enum FileMessage {
         /// Why, in English, for logs.
         message: String,
     },
+    /// Viewer → agent, when browsing: list a folder.
+    List {
+        /// The viewer's number for this request, echoed in the answer.
+        id: u32,
+        /// The folder, absolute; none for where browsing starts (the user's home folder).
+        #[serde(default)]
+        path: Option<String>,
+    },
+    /// Agent → viewer: part of a folder's listing, folders first, then by name; the last part
+    /// has `done`.
+    Listing {
+        /// The request.
+        id: u32,
+        /// The folder, absolute, as the agent's OS writes it.
+        path: String,
+        /// The folder above it; none at the top.
+        #[serde(default)]
+        parent: Option<String>,
+        /// What this part lists.
+        entries: Vec<Entry>,
+        /// The last part.
+        done: bool,
+        /// Why the folder could not be listed (then nothing is listed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// Viewer → agent, when browsing: send this file (absolute path). It comes as a transfer
+    /// of its own, or a [`FileMessage::FetchError`].
+    Fetch {
+        /// The file.
+        path: String,
+    },
+    /// Agent → viewer: a fetched file cannot be sent.
+    FetchError {
+        /// The file asked for.
+        path: String,
+        /// Why, in English.
+        message: String,
+    },
+}
+
+/// One item of a folder's listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Its name.
+    pub name: String,
+    /// A folder (else a file).
+    pub dir: bool,
+    /// Its size in bytes (0 for folders).
+    pub size: u64,
+    /// When it last changed (milliseconds since the Unix epoch), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified_ms: Option<u64>,
 }
 
 /// Why a transfer failed.

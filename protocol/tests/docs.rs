@@ -115,6 +115,10 @@ fn every_files_example_decodes() {
         "file_cancel",
         "file_saved",
         "file_error",
+        "list",
+        "listing",
+        "fetch",
+        "fetch_error",
     ];
     assert_eq!(seen, all.iter().map(|t| t.to_string()).collect());
 }

@@ -180,7 +180,7 @@ pub fn message() -> impl Strategy<Value = Message> {
             prop::option::of(text()),
             prop::option::of(text()),
             any::<bool>(),
-            (any::<bool>(), prop::option::of(any::<u64>()))
+            (any::<bool>(), prop::option::of(any::<u64>()), any::<bool>())
         )
             .prop_map(
                 |(session_id, role, mode, ice_servers, name, org, email, unattended, files)| {
@@ -194,6 +194,7 @@ pub fn message() -> impl Strategy<Value = Message> {
                         files: FileRules {
                             allowed: files.0,
                             max_size: files.1,
+                            browse: files.2,
                         },
                     })
                 }

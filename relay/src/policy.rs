@@ -29,6 +29,10 @@ pub struct MachinePolicy {
     /// When connecting is allowed; any time if absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hours: Option<Hours>,
+    /// Whether supporters in an unattended session may browse the machine's disk and fetch
+    /// files from it (default: no). Sessions the person allows never browse.
+    #[serde(default)]
+    pub browse_files: bool,
 }
 
 impl Default for MachinePolicy {
@@ -39,6 +43,7 @@ impl Default for MachinePolicy {
             require_consent: true,
             allow_without_user: false,
             hours: None,
+            browse_files: false,
         }
     }
 }

@@ -71,6 +71,7 @@ async fn the_organisation_and_the_person_decide_what_files_may_pass() {
     let limited = FileRules {
         allowed: true,
         max_size: Some(1000),
+        browse: false,
     };
     let (offered, agent, viewer) = session(&relay, &tech, Decision::AllowControl).await;
     assert!(offered);

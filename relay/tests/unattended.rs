@@ -215,6 +215,10 @@ async fn the_policy_decides_who_connects_and_whether_the_user_is_asked() {
         panic!("expected session_start")
     };
     assert!(!a.unattended);
+    assert!(
+        !s.files.browse && !a.files.browse,
+        "nobody browses by default"
+    );
     let _fresh_code = agent.recv().await;
     end_session(&mut viewer, &mut agent, s.session_id).await;
 
@@ -242,6 +246,48 @@ async fn the_policy_decides_who_connects_and_whether_the_user_is_asked() {
     let audit = relay.audit(&owner, "session_start").await;
     assert_eq!(audit[0]["detail"]["unattended"], true, "{audit}");
     assert_eq!(audit[0]["detail"]["machine"], id);
+    assert!(
+        !s.files.browse && !a.files.browse,
+        "not without browse_files"
+    );
+    end_session(&mut viewer, &mut agent, s.session_id).await;
+
+    // Browsing the disk: only unattended, only where the policy says so.
+    let body = serde_json::json!({"require_consent": false, "browse_files": true});
+    assert_eq!(set_policy(&relay, &owner, id, body).await, 200);
+    let Message::SessionStart(s) = connect(&mut viewer, id, Mode::Control).await else {
+        panic!("expected session_start")
+    };
+    let Message::SessionStart(a) = agent.recv().await else {
+        panic!("the agent is not asked")
+    };
+    assert!(s.files.browse && a.files.browse, "{s:?}");
+    let _fresh_code = agent.recv().await;
+    end_session(&mut viewer, &mut agent, s.session_id).await;
+    let body = serde_json::json!({"require_consent": true, "browse_files": true});
+    assert_eq!(set_policy(&relay, &owner, id, body).await, 200);
+    let pending = connect(&mut viewer, id, Mode::Control).await;
+    assert!(matches!(pending, Message::ConsentPending(_)), "{pending:?}");
+    let Message::ConsentRequest(req) = agent.recv().await else {
+        panic!("expected consent_request")
+    };
+    agent
+        .send(&Message::ConsentResponse(ConsentResponse {
+            request_id: req.request_id,
+            decision: Decision::AllowControl,
+        }))
+        .await;
+    let Message::SessionStart(s) = viewer.recv().await else {
+        panic!("expected session_start")
+    };
+    let Message::SessionStart(a) = agent.recv().await else {
+        panic!("expected session_start")
+    };
+    assert!(
+        !s.files.browse && !a.files.browse,
+        "a session the person allowed never browses"
+    );
+    let _fresh_code = agent.recv().await;
     end_session(&mut viewer, &mut agent, s.session_id).await;
 
     // Roles and listed users.

@@ -7,8 +7,12 @@ use tether_protocol::files::{self, FileErrorCode, FileMessage};
 use tether_protocol::signal::FileDirection;
 use tokio::sync::mpsc;
 
-use super::{FileNote, Inbox, Incoming, Refusal, blocking};
+use super::browse::Listing;
+use super::{Browse, FileNote, Inbox, Incoming, Refusal, blocking};
 use crate::rtc::Channel;
+
+/// Why browsing is refused where the session's rules do not allow it.
+const NOT_BROWSING: &str = "browsing this computer's files is not allowed in this session";
 
 /// One message of the channel: JSON text, or file data.
 #[derive(Debug)]
@@ -21,12 +25,13 @@ pub struct Frame {
 
 /// Receives files from `frames` into `inbox` (none: files are refused in this session),
 /// answering on `ch` and telling `note`, until the channel closes. The receiver's answers to
-/// files sent from here go to `answers`. A transfer still open at the end leaves nothing
-/// behind.
+/// files sent from here go to `answers`. Where `browse` is given the supporter may list
+/// folders and fetch files. A transfer still open at the end leaves nothing behind.
 pub async fn receive(
     ch: Channel,
     mut frames: mpsc::Receiver<Frame>,
     inbox: Option<Inbox>,
+    browse: Option<Browse>,
     answers: mpsc::Sender<FileMessage>,
     note: impl Fn(FileNote) + Send + Sync,
 ) {
@@ -162,6 +167,41 @@ pub async fn receive(
                         open.slot = Some((open_id, incoming));
                     }
                 }
+            }
+            FileMessage::List { id, path } => {
+                let answer = match browse.clone() {
+                    None => vec![Listing::refused(id, path.as_deref(), NOT_BROWSING.into())],
+                    Some(b) => {
+                        blocking(move || match b.list(path.as_deref()) {
+                            Ok(listing) => listing.messages(id),
+                            Err(why) => vec![Listing::refused(id, path.as_deref(), why)],
+                        })
+                        .await
+                    }
+                };
+                for m in answer {
+                    reply(m).await;
+                }
+            }
+            FileMessage::Fetch { path } => {
+                let fetched = match browse.clone() {
+                    None => Err(NOT_BROWSING.to_owned()),
+                    Some(b) => {
+                        let path = path.clone();
+                        blocking(move || b.fetch(&path)).await
+                    }
+                };
+                if let Err(message) = fetched {
+                    let mut path = path;
+                    while path.len() > files::MAX_PATH {
+                        path.pop();
+                    }
+                    reply(FileMessage::FetchError { path, message }).await;
+                }
+            }
+            // Only the agent says these.
+            FileMessage::Listing { .. } | FileMessage::FetchError { .. } => {
+                tracing::debug!("a browsing answer from the viewer");
             }
             // Answers to files sent from here. Bounded: a peer that floods them while nothing
             // is being sent loses them, not the agent its memory.

@@ -8,6 +8,7 @@
 //! [`Inbox`] and [`Incoming`] do the blocking file work; `channel.rs` drives them from the
 //! `files` data channel. `outgoing.rs` reads and `send.rs` sends.
 
+mod browse;
 mod channel;
 mod outgoing;
 mod parked;
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use tether_protocol::files::{self, FileErrorCode};
 
+pub use browse::Browse;
 pub use channel::{Frame, receive};
 pub use parked::Parked;
 pub use send::{Outbox, Queue, outbox, send};

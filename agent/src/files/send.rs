@@ -83,6 +83,12 @@ impl Outbox {
 }
 
 impl Queue {
+    /// The next queued file's path, if one waits (for tests of what queues files).
+    #[cfg(test)]
+    pub(super) fn next_path(&mut self) -> Option<PathBuf> {
+        self.rx.try_recv().ok().map(|r| r.path)
+    }
+
     /// Whether file `n` was cancelled.
     fn is_cancelled(&self, n: u64) -> bool {
         n < *self.cancelled.borrow()

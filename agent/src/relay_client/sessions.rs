@@ -80,6 +80,7 @@ impl Sessions {
             local: local_rx,
             say: say_rx,
             send: send_rx,
+            fetch: send.clone(),
             notify: Arc::new(move |note| {
                 let session_id = session_id.clone();
                 let _ = events.send(match note {

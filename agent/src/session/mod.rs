@@ -89,6 +89,8 @@ pub struct Owner {
     pub say: mpsc::UnboundedReceiver<String>,
     /// Files they chose to send to the supporter.
     pub send: files::Queue,
+    /// The same queue's other end, for files a browsing supporter fetches.
+    pub fetch: files::Outbox,
     /// Tells them something.
     pub notify: Arc<dyn Fn(Note) + Send + Sync>,
 }
@@ -107,6 +109,7 @@ pub async fn run(
         local,
         mut say,
         send,
+        fetch,
         notify,
     } = owner;
     let id = start.session_id.clone();
@@ -152,6 +155,7 @@ pub async fn run(
         ),
         files_rules: start.files,
         to_send: Some(send),
+        outbox: fetch,
         chat_messages: 0,
     };
     let mut local = Some(local);
@@ -361,6 +365,8 @@ struct Session {
     supporter: String,
     /// The person's files to send, until the `files` channel opens (they wait there).
     to_send: Option<files::Queue>,
+    /// Where files a browsing supporter fetches queue.
+    outbox: files::Outbox,
     /// Chat messages so far, either way: the count the relay keeps.
     chat_messages: u32,
 }
@@ -495,10 +501,18 @@ impl Session {
                 });
                 let (answers_tx, answers) = mpsc::channel(8);
                 let n = note.clone();
+                // The supporter browses only where the machine's policy said so, and only
+                // unattended (the relay's rules say both).
+                let browse = (rules.allowed && rules.browse).then(|| files::Browse {
+                    outbox: self.outbox.clone(),
+                    max_size: rules.max_size,
+                    start: platform::home_dir(),
+                });
                 self.files.push(tokio::spawn(files::receive(
                     ch.clone(),
                     frames,
                     inbox,
+                    browse,
                     answers_tx,
                     move |x| n(x),
                 )));

@@ -15,6 +15,10 @@ pub struct FileRules {
     /// The largest file, in bytes; none for no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_size: Option<u64>,
+    /// The supporter may browse the computer's disk and fetch files from it (an unattended
+    /// machine whose policy says so).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub browse: bool,
 }
 
 impl Default for FileRules {
@@ -22,6 +26,7 @@ impl Default for FileRules {
         FileRules {
             allowed: true,
             max_size: None,
+            browse: false,
         }
     }
 }
@@ -31,6 +36,7 @@ impl FileRules {
     pub const NONE: FileRules = FileRules {
         allowed: false,
         max_size: None,
+        browse: false,
     };
 
     /// Whether a file of `size` bytes may pass.

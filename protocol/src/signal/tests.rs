@@ -140,6 +140,7 @@ fn file_rules_default_to_any_file_and_older_messages_still_parse() {
     let limited = FileRules {
         allowed: true,
         max_size: Some(10),
+        browse: true,
     };
     assert!(limited.permits(10) && !limited.permits(11));
     assert!(!FileRules::NONE.permits(0));

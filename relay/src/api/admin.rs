@@ -103,6 +103,7 @@ pub async fn set_files(
     let rules = FileRules {
         allowed: body.allowed,
         max_size: body.max_size,
+        browse: false,
     };
     if rules.max_size == Some(0) {
         return Err(Error::BadRequest(

@@ -113,6 +113,7 @@ impl Hub {
         let outputs: Vec<Output> = std::iter::from_fn(|| slot.lc.poll_output()).collect();
         let pending = slot.pending.clone();
         let unattended = pending.as_ref().is_some_and(|p| p.unattended);
+        let browse = pending.as_ref().is_some_and(|p| p.browse);
         let machine = pending.as_ref().and_then(|p| p.machine);
         let agent_link = agent.link.clone();
         let hostname = agent.hello.hostname.clone();
@@ -220,7 +221,14 @@ impl Hub {
                         tracing::error!(error = %e, "reading the organisation's file rules failed");
                         FileRules::NONE
                     });
-                    let files = if files { org_rules } else { FileRules::NONE };
+                    let files = if files {
+                        FileRules {
+                            browse: browse && org_rules.allowed,
+                            ..org_rules
+                        }
+                    } else {
+                        FileRules::NONE
+                    };
                     let record = SessionRecord {
                         id: session_id.to_string(),
                         org_id: p.org_id,

@@ -127,6 +127,8 @@ pub(super) struct Pending {
     pub machine: Option<i64>,
     /// The machine's policy lets the session start without asking the local user.
     pub unattended: bool,
+    /// The machine's policy lets the supporter of an unattended session browse its files.
+    pub browse: bool,
 }
 
 /// An enrolled machine whose agent proved it holds the machine key.
@@ -474,6 +476,7 @@ impl Hub {
             request_id: request_id.clone(),
             machine: None,
             unattended: false,
+            browse: false,
         });
         if let Some(v) = st.viewers.get_mut(&viewer_id) {
             v.pending = Some((agent_id, request_id));

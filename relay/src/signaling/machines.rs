@@ -226,6 +226,7 @@ impl Hub {
             request_id: request_id.clone(),
             machine: Some(machine_id),
             unattended,
+            browse: unattended && machine.policy.browse_files,
         });
         if let Some(v) = st.viewers.get_mut(&viewer_id) {
             v.pending = Some((agent_id, request_id));

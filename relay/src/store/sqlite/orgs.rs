@@ -32,6 +32,7 @@ pub(super) fn principal_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Pr
         files: FileRules {
             allowed: row.get(9)?,
             max_size: row.get::<_, Option<i64>>(10)?.map(|n| n.max(0) as u64),
+            browse: false,
         },
     })
 }
@@ -49,6 +50,7 @@ pub(super) fn files(db: &Connection, org: OrgId) -> StoreResult<FileRules> {
     Ok(FileRules {
         allowed,
         max_size: max.map(|n| n.max(0) as u64),
+        browse: false,
     })
 }
 

@@ -1,0 +1,240 @@
+//! Browsing the computer's disk for the supporter, where the session's rules allow it (an
+//! unattended machine whose policy says so): folder listings in parts that each fit one
+//! message of the `files` channel, and fetched files checked before they join the outbox.
+
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use tether_protocol::files::{self, Entry, FileMessage, MAX_FILE_MESSAGE, MAX_PATH};
+
+use super::send::Outbox;
+
+/// The most entries a listing gives; a folder with more is cut there (said in `error`).
+pub const MAX_ENTRIES: usize = 5000;
+
+/// What a browsing supporter may do in this session.
+#[derive(Debug, Clone)]
+pub struct Browse {
+    /// Where fetched files queue to be sent.
+    pub outbox: Outbox,
+    /// The organisation's size limit.
+    pub max_size: Option<u64>,
+    /// Where browsing starts: the person's home folder.
+    pub start: Option<PathBuf>,
+}
+
+/// A folder as listed: where, the folder above, what is in it, and a note when it was cut.
+#[derive(Debug)]
+pub struct Listing {
+    path: String,
+    parent: Option<String>,
+    entries: Vec<Entry>,
+    note: Option<String>,
+}
+
+impl Browse {
+    /// Lists `path` (none: the start), folders first, then by name.
+    pub fn list(&self, path: Option<&str>) -> Result<Listing, String> {
+        let dir = match path {
+            Some(p) => absolute(p)?,
+            None => self
+                .start
+                .clone()
+                .ok_or("this computer has no home folder to start from")?,
+        };
+        let read = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let mut entries = Vec::new();
+        let mut cut = false;
+        for item in read.flatten() {
+            if entries.len() == MAX_ENTRIES {
+                cut = true;
+                break;
+            }
+            let Ok(name) = item.file_name().into_string() else {
+                continue; // not UTF-8: it could not be named back
+            };
+            // Links are followed, as a file manager shows them; one that leads nowhere is left out.
+            let Ok(meta) = std::fs::metadata(item.path()) else {
+                continue;
+            };
+            entries.push(Entry {
+                name,
+                dir: meta.is_dir(),
+                size: if meta.is_dir() { 0 } else { meta.len() },
+                modified_ms: meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                    .map(|d| d.as_millis() as u64),
+            });
+        }
+        entries.sort_by(|a, b| {
+            b.dir
+                .cmp(&a.dir)
+                .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
+        });
+        Ok(Listing {
+            path: dir.to_string_lossy().into_owned(),
+            parent: dir.parent().map(|p| p.to_string_lossy().into_owned()),
+            entries,
+            note: cut.then(|| format!("only the first {MAX_ENTRIES} items are listed")),
+        })
+    }
+
+    /// Checks that `path` names a regular file within the size limit and queues it.
+    pub fn fetch(&self, path: &str) -> Result<(), String> {
+        let file = absolute(path)?;
+        let meta = std::fs::metadata(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        if !meta.is_file() {
+            return Err(format!("{} is not a file", file.display()));
+        }
+        if self.max_size.is_some_and(|m| meta.len() > m) {
+            return Err(super::too_large(self.max_size.unwrap_or_default()));
+        }
+        if !self.outbox.push(file) {
+            return Err("the session is ending".into());
+        }
+        Ok(())
+    }
+}
+
+/// `p` as an absolute path of at most [`MAX_PATH`] bytes.
+fn absolute(p: &str) -> Result<PathBuf, String> {
+    if p.len() > MAX_PATH {
+        return Err(format!("the path is longer than {MAX_PATH} bytes"));
+    }
+    let path = Path::new(p);
+    if !path.is_absolute() {
+        return Err(format!("{p} is not an absolute path"));
+    }
+    Ok(path.to_owned())
+}
+
+impl Listing {
+    /// The listing as `listing` messages for request `id`, each within [`MAX_FILE_MESSAGE`];
+    /// an entry too long to fit any message is left out.
+    pub fn messages(self, id: u32) -> Vec<FileMessage> {
+        let part = |entries: Vec<Entry>, done: bool| FileMessage::Listing {
+            id,
+            path: self.path.clone(),
+            parent: self.parent.clone(),
+            entries,
+            done,
+            error: if done { self.note.clone() } else { None },
+        };
+        let fits = |m: &FileMessage| files::encode(m).len() <= MAX_FILE_MESSAGE;
+        let mut out = Vec::new();
+        let mut page: Vec<Entry> = Vec::new();
+        for e in self.entries.iter().cloned() {
+            page.push(e);
+            if !fits(&part(page.clone(), true)) {
+                let e = page.pop().expect("just pushed");
+                if !page.is_empty() {
+                    out.push(part(std::mem::take(&mut page), false));
+                }
+                if fits(&part(vec![e.clone()], true)) {
+                    page.push(e);
+                }
+            }
+        }
+        out.push(part(page, true));
+        out
+    }
+
+    /// A refusal as the one `listing` message for request `id` that answers it.
+    pub fn refused(id: u32, path: Option<&str>, why: String) -> FileMessage {
+        let mut path = path.unwrap_or_default().to_owned();
+        while path.len() > MAX_PATH {
+            path.pop();
+        }
+        FileMessage::Listing {
+            id,
+            path,
+            parent: None,
+            entries: Vec::new(),
+            done: true,
+            error: Some(why),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn browse(start: &Path) -> (Browse, super::super::send::Queue) {
+        let (outbox, queue) = super::super::send::outbox();
+        let b = Browse {
+            outbox,
+            max_size: Some(10),
+            start: Some(start.to_owned()),
+        };
+        (b, queue)
+    }
+
+    #[test]
+    fn folders_first_then_by_name_in_parts_that_fit() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..200 {
+            std::fs::write(
+                dir.path()
+                    .join(format!("file-{i:03}-{}.txt", "x".repeat(60))),
+                b"hi",
+            )
+            .unwrap();
+        }
+        std::fs::create_dir(dir.path().join("Zeta")).unwrap();
+        let (b, _q) = browse(dir.path());
+        let listing = b.list(None).unwrap();
+        assert_eq!(listing.path, dir.path().to_string_lossy());
+        assert_eq!(listing.entries[0].name, "Zeta");
+        assert!(listing.entries[0].dir);
+        assert_eq!(listing.entries[1].size, 2);
+        let msgs = listing.messages(7);
+        assert!(msgs.len() > 2, "{} parts", msgs.len());
+        let mut names = Vec::new();
+        for (i, m) in msgs.iter().enumerate() {
+            assert!(files::encode(m).len() <= MAX_FILE_MESSAGE);
+            let FileMessage::Listing {
+                id, entries, done, ..
+            } = m
+            else {
+                panic!("{m:?}")
+            };
+            assert_eq!((*id, *done), (7, i == msgs.len() - 1));
+            names.extend(entries.iter().map(|e| e.name.clone()));
+        }
+        assert_eq!(names.len(), 201, "every entry, once");
+    }
+
+    #[test]
+    fn bad_paths_and_fetches_are_refused_with_reasons() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("small"), b"0123").unwrap();
+        std::fs::write(dir.path().join("big"), b"0123456789ABC").unwrap();
+        let (b, mut q) = browse(dir.path());
+        assert!(
+            b.list(Some("relative/path"))
+                .unwrap_err()
+                .contains("not an absolute path")
+        );
+        let long = format!("/{}", "a".repeat(MAX_PATH));
+        assert!(b.list(Some(&long)).unwrap_err().contains("longer than"));
+        let missing = dir.path().join("missing");
+        assert!(b.list(Some(missing.to_str().unwrap())).is_err());
+        assert!(
+            b.fetch(dir.path().to_str().unwrap())
+                .unwrap_err()
+                .contains("not a file")
+        );
+        let big = dir.path().join("big");
+        assert!(
+            b.fetch(big.to_str().unwrap())
+                .unwrap_err()
+                .contains("larger")
+        );
+        let small = dir.path().join("small");
+        b.fetch(small.to_str().unwrap()).unwrap();
+        assert_eq!(q.next_path(), Some(small));
+    }
+}
