@@ -265,7 +265,8 @@ export async function startAgent(relayUrl, display, extraArgs = []) {
 
 /**
  * Enrolls a machine with `token` (`tether-agent enroll`, key in a file under a fresh folder) and
- * runs it (`tether-agent run`) on `display`, reporting nobody signed in.
+ * runs it (`tether-agent run`) on `display`, reporting nobody signed in, with a home folder of
+ * its own (`home`).
  */
 export async function startMachineAgent(relayUrl, display, token, name) {
   const dir = mkdtempSync(join(tmpdir(), "tether-machine-"));
@@ -277,9 +278,11 @@ export async function startMachineAgent(relayUrl, display, token, name) {
     { env, encoding: "utf8" },
   );
   if (enrolled.status !== 0) throw new Error(`enroll failed: ${enrolled.stdout}${enrolled.stderr}`);
+  const home = join(dir, "home");
+  mkdirSync(home);
   const a = track(
     spawn(join(BIN, "tether-agent"), ["run", "--config", config, "--display", display, "--local-user", "no"], {
-      env,
+      env: { ...env, HOME: home },
       stdio: ["ignore", "pipe", "inherit"],
     }),
     "machine agent",
@@ -288,6 +291,7 @@ export async function startMachineAgent(relayUrl, display, token, name) {
   await lines.waitFrom(0, (l) => /Your share code: /.test(l), "sign-in");
   return {
     lines,
+    home,
     stop() {
       a.kill("SIGTERM");
       rmSync(dir, { recursive: true, force: true });

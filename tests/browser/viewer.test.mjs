@@ -3,7 +3,9 @@
 // loopback). Each state is saved as a screenshot under target/e2e-artifacts/browser/.
 
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 
 import { EMAIL, OWNER_EMAIL, PASSWORD, WAIT_MS, a11yViolations, shot, startAgent, startMachineAgent, startRelay } from "./harness.mjs";
@@ -425,7 +427,7 @@ test("history, admin, every language, and no serious accessibility problems", as
   await page.context().close();
 });
 
-test("an enrolled computer: token and policy from the admin page, unattended connect from the list", async () => {
+test("an enrolled computer: token and policy from the admin page, unattended connect from the list, its files browsed", async () => {
   // The owner makes an enrollment token; it is shown once, with the install commands.
   const admin = await signedIn("machines", "", { email: OWNER_EMAIL, bypassCSP: true });
   await admin.getByRole("link", { name: "Admin" }).click();
@@ -451,8 +453,9 @@ test("an enrolled computer: token and policy from the admin page, unattended con
     const policy = row.getByRole("form", { name: "Access policy of kiosk-7" });
     await policy.getByLabel("The person at the computer must allow each session").uncheck();
     await policy.getByLabel("Allow sessions when nobody is signed in").check();
+    await policy.getByLabel("Supporters may browse this computer's files in unattended sessions").check();
     await policy.getByRole("button", { name: "Save policy" }).click();
-    await machines.getByText("unattended").waitFor();
+    await machines.getByText(/^unattended/).waitFor();
     assert.deepEqual(await a11yViolations(admin), [], "admin page with machines and tokens");
     await shot(admin, "machines-1-admin");
 
@@ -474,11 +477,39 @@ test("an enrolled computer: token and policy from the admin page, unattended con
     await waitForScene(page);
     await machine.lines.waitFrom(from, (l) => l.includes("unattended"), "the unattended session at the agent");
     await shot(page, "machines-3-live");
+
+    // The policy lets the supporter browse its files: the Files panel lists the home folder,
+    // opens a folder, and fetches a file, which arrives checked like any other; the computer's
+    // terminal says it is being sent.
+    const report = randomBytes(200 * 1024 + 3);
+    mkdirSync(join(machine.home, "Documents"));
+    writeFileSync(join(machine.home, "Documents", "report.bin"), report);
+    writeFileSync(join(machine.home, "notes.txt"), "hello");
+    await page.getByRole("button", { name: "Files" }).click();
+    const browse = page.getByRole("list", { name: "Files on kiosk-7" });
+    await browse.getByRole("button", { name: "Open folder Documents" }).click();
+    await browse.getByRole("button", { name: "Get report.bin" }).click();
+    const arrived = page.locator("li", { hasText: "report.bin" }).filter({ hasText: "Checked, ready to save" });
+    await arrived.waitFor();
+    await shot(page, "machines-4-browse");
+    assert.deepEqual(await a11yViolations(page), [], "files panel browsing the computer");
+    const download = page.waitForEvent("download");
+    await arrived.getByRole("link", { name: "Save" }).click();
+    assert.ok(readFileSync(await (await download).path()).equals(report), "the fetched file is the file");
+    await machine.lines.waitFrom(from, (l) => l.startsWith("[file] Sending report.bin"), "the computer says it sends it");
+    // Up to the home folder; a file that is gone is refused with a reason.
+    await page.getByRole("button", { name: "Up" }).click();
+    await browse.getByRole("button", { name: "Get notes.txt" }).waitFor();
+    await browse.getByRole("button", { name: "Open folder Documents" }).click();
+    await browse.getByRole("button", { name: "Get report.bin" }).waitFor();
+    rmSync(join(machine.home, "Documents", "report.bin"));
+    await browse.getByRole("button", { name: "Get report.bin" }).click();
+    await page.getByText(/^report\.bin cannot be sent: .*No such file/).waitFor();
     await page.getByRole("button", { name: "End session" }).click();
     await page.getByText("You ended the session.").waitFor();
 
     // Technicians taken out of the policy: refused, with the reason.
-    await row.getByText("unattended").click();
+    await row.getByText(/^unattended/).click();
     await policy.getByLabel("Technician").uncheck();
     await policy.getByRole("button", { name: "Save policy" }).click();
     await machines.getByText("Saved.").waitFor();

@@ -349,7 +349,7 @@ export class ConnectPage {
       session,
       host: m.peer.name,
       control: m.mode === "control",
-      files: { allowed: m.files?.allowed ?? true, maxSize: m.files?.max_size ?? null },
+      files: { allowed: m.files?.allowed ?? true, maxSize: m.files?.max_size ?? null, browse: m.files?.browse ?? false },
       end: () => {
         this.endLive("ended_by_viewer");
         this.message = { text: reasonText("ended_by_viewer") };

@@ -7,6 +7,7 @@ import { field, h, replace } from "./dom";
 import type { Arrival, FileReceiver } from "./file-receiver";
 import { downloaded } from "./file-receiver";
 import { t } from "./i18n";
+import type { RemoteFiles } from "./remote-files";
 import { Sha256 } from "./sha256";
 
 /** The largest piece of a file in one message, as the protocol allows. */
@@ -21,6 +22,8 @@ export interface FileRules {
   allowed: boolean;
   /** The largest file in bytes; null for no limit. */
   maxSize: number | null;
+  /** The supporter may browse the other computer's disk. */
+  browse: boolean;
 }
 
 /** A file's way to the other computer. */
@@ -336,6 +339,8 @@ export class FilesPanel {
     readonly sender: FileSender | null,
     readonly receiver: FileReceiver,
     private readonly closed: () => void,
+    /** The other computer's disk, where the session lets the supporter browse it. */
+    readonly browser: RemoteFiles | null = null,
   ) {
     this.root = h("section", { class: "files card", hidden: true, "aria-labelledby": "files-title" });
   }
@@ -346,10 +351,12 @@ export class FilesPanel {
 
   /** Whether there is anything to show: a way to send, or a file that came. */
   get useful(): boolean {
-    return this.sender !== null || this.receiver.arrivals.length > 0;
+    return this.sender !== null || this.browser !== null || this.receiver.arrivals.length > 0;
   }
 
   toggle(open = !this.open): void {
+    // Opening it shows the other computer's folder as it is now.
+    if (open && !this.open) this.browser?.refresh();
     this.root.hidden = !open;
     if (open) this.render();
   }
@@ -384,7 +391,9 @@ export class FilesPanel {
       this.toggle(false);
       this.closed();
     });
-    replace(this.root, h("h2", { id: "files-title" }, t("files.title")), ...sending, ...receiving, close);
+    const browsing = this.browser ? [this.browser.root] : [];
+    this.browser?.render();
+    replace(this.root, h("h2", { id: "files-title" }, t("files.title")), ...sending, ...browsing, ...receiving, close);
   }
 
   private sentRow(sender: FileSender, x: Transfer): HTMLElement {

@@ -21,6 +21,8 @@ export interface MachinePolicy {
   users: number[];
   require_consent: boolean;
   allow_without_user: boolean;
+  /** Supporters of unattended sessions may browse the machine's files (absent: no). */
+  browse_files?: boolean;
   hours?: Hours | null;
 }
 
@@ -164,6 +166,7 @@ function policyForm(label: string, p: MachinePolicy, path: string, status: HTMLE
   const roles = POLICY_ROLES.map((r) => h("input", { type: "checkbox", value: r, checked: p.roles.includes(r) }));
   const consent = h("input", { type: "checkbox", name: "require_consent", checked: p.require_consent });
   const nobody = h("input", { type: "checkbox", name: "allow_without_user", checked: p.allow_without_user });
+  const browse = h("input", { type: "checkbox", name: "browse_files", checked: p.browse_files ?? false });
   const limit = h("input", { type: "checkbox", name: "limit_hours", checked: !!p.hours });
   const days = [1, 2, 3, 4, 5, 6, 7].map((d) => h("input", { type: "checkbox", value: d, checked: p.hours ? p.hours.days.includes(d) : d <= 5 }));
   const from = h("input", { type: "time", value: p.hours?.from ?? "08:00" });
@@ -174,6 +177,7 @@ function policyForm(label: string, p: MachinePolicy, path: string, status: HTMLE
     h("fieldset", {}, h("legend", {}, t("machines.roles")), ...roles.map((c) => h("label", { class: "choice" }, c, t(`role.${c.value as (typeof POLICY_ROLES)[number]}`)))),
     h("label", { class: "choice" }, consent, t("machines.requireConsent")),
     h("label", { class: "choice" }, nobody, t("machines.allowWithoutUser")),
+    h("label", { class: "choice" }, browse, t("machines.browseFiles")),
     h("label", { class: "choice" }, limit, t("machines.limitHours")),
     h("fieldset", {}, ...days.map((c) => h("label", { class: "choice" }, c, t(`day.${c.value as "1"}`))), field(t("machines.from"), from), field(t("machines.to"), to)),
     h("button", { type: "submit", class: "small" }, t("machines.save")),
@@ -185,6 +189,7 @@ function policyForm(label: string, p: MachinePolicy, path: string, status: HTMLE
       users: p.users,
       require_consent: consent.checked,
       allow_without_user: nobody.checked,
+      browse_files: browse.checked,
       hours: limit.checked
         ? {
             days: days.filter((c) => c.checked).map((c) => Number(c.value)),

@@ -6,6 +6,7 @@ import { field, h, replace } from "./dom";
 import { type Arrival, FileReceiver } from "./file-receiver";
 import type { FileRules } from "./files";
 import { FileSender, FilesPanel } from "./files";
+import { RemoteFiles } from "./remote-files";
 import { DOM_DELTA_PIXEL, toRemote, wheelUnits } from "./geometry";
 import { t } from "./i18n";
 import { buttonFromDom, textEvents } from "./input";
@@ -80,6 +81,7 @@ export class RemoteView {
       ctx.control && ctx.files.allowed ? new FileSender(ctx.session.filesChannel, ctx.files.maxSize, redraw) : null,
       receiver,
       () => this.renderToolbar(),
+      ctx.files.browse ? new RemoteFiles(ctx.host, ctx.session.filesChannel) : null,
     );
     this.banner = h("p", { class: "banner", role: "status", hidden: true });
     this.root = h(

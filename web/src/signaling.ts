@@ -20,7 +20,7 @@ export type ServerMessage =
       ice_servers: IceServer[];
       peer: { name: string; org?: string; email?: string };
       /** What files may pass; absent: any. */
-      files?: { allowed?: boolean; max_size?: number };
+      files?: { allowed?: boolean; max_size?: number; browse?: boolean };
     }
   | { type: "sdp"; session_id: string; kind: "offer" | "answer"; sdp: string }
   | { type: "ice"; session_id: string; candidate: string; sdp_mid?: string; sdp_mline_index?: number }
