@@ -654,13 +654,23 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
                     session_id,
                     name,
                     size,
-                } => format!(
-                    "[file] Sending {name} ({}) to {}…",
-                    files::size_text(size),
-                    supporters
+                    fetched,
+                } => {
+                    let who = supporters
                         .get(&session_id)
-                        .map_or("your supporter", String::as_str),
-                ),
+                        .map_or("your supporter", String::as_str);
+                    if fetched {
+                        format!(
+                            "[file] {who} is taking {name} ({}) from this computer…",
+                            files::size_text(size)
+                        )
+                    } else {
+                        format!(
+                            "[file] Sending {name} ({}) to {who}…",
+                            files::size_text(size)
+                        )
+                    }
+                }
                 ClientEvent::FileSent {
                     session_id, name, ..
                 } => format!(

@@ -257,6 +257,7 @@ impl Status {
                         .map_or_else(|| shown.clone(), |n| n.to_string_lossy().into_owned()),
                     size,
                     outgoing: false,
+                    fetched: false,
                     state: TransferState::Received,
                     done: size,
                     started_ms: None,
@@ -272,13 +273,21 @@ impl Status {
                 session_id,
                 name,
                 size,
+                fetched,
             } => {
                 let s = self.session_mut(&session_id)?;
-                let t = match s.outgoing(&name, &[TransferState::Queued]) {
+                let queued = (!fetched)
+                    .then(|| s.outgoing(&name, &[TransferState::Queued]))
+                    .flatten();
+                let t = match queued {
                     Some(t) => t,
-                    // Not queued here (the terminal's /send): shown all the same.
+                    // Not queued here (the terminal's /send, or the supporter took it): shown
+                    // all the same.
                     None => {
-                        s.push_transfer(Transfer::queued(name, size));
+                        s.push_transfer(Transfer {
+                            fetched,
+                            ..Transfer::queued(name, size)
+                        });
                         s.transfers.last_mut()?
                     }
                 };
@@ -319,9 +328,14 @@ impl Status {
                 outgoing,
             } => {
                 let s = self.session_mut(&session_id?)?;
-                let known = outgoing
-                    .then(|| s.outgoing(&name, &[TransferState::Queued, TransferState::Sending]))
-                    .flatten();
+                // The one on its way, else the first waiting.
+                let known = if outgoing && s.outgoing(&name, &[TransferState::Sending]).is_some() {
+                    s.outgoing(&name, &[TransferState::Sending])
+                } else if outgoing {
+                    s.outgoing(&name, &[TransferState::Queued])
+                } else {
+                    None
+                };
                 match known {
                     Some(t) => {
                         t.state = TransferState::Failed;

@@ -15,6 +15,8 @@ pub struct Transfer {
     pub size: u64,
     /// Going to the supporter (else coming from them).
     pub outgoing: bool,
+    /// The supporter took it, browsing this computer (else the person chose it).
+    pub fetched: bool,
     /// Where it is.
     pub state: TransferState,
     /// Bytes sent so far.
@@ -62,6 +64,7 @@ impl Transfer {
             name,
             size,
             outgoing: true,
+            fetched: false,
             state: TransferState::Queued,
             done: 0,
             started_ms: None,
@@ -133,6 +136,7 @@ mod tests {
             session_id: sid("s1"),
             name: "a.txt".into(),
             size: 1000,
+            fetched: false,
         };
         s.apply(sending, 10_000);
         s.apply(
@@ -185,10 +189,26 @@ mod tests {
                 session_id: sid("s1"),
                 name: "b.log".into(),
                 size: 5,
+                fetched: false,
             },
             1,
         );
         assert_eq!(s.sessions[0].transfers[0].state, TransferState::Sending);
+        // One the supporter takes never stands in for one the person queued.
+        s.sessions[0].push_transfer(Transfer::queued("c.pdf".into(), 9));
+        s.apply(
+            ClientEvent::FileSending {
+                session_id: sid("s1"),
+                name: "c.pdf".into(),
+                size: 9,
+                fetched: true,
+            },
+            1,
+        );
+        let t = &s.sessions[0].transfers;
+        assert_eq!((t[1].state, t[1].fetched), (TransferState::Queued, false));
+        assert_eq!((t[2].state, t[2].fetched), (TransferState::Sending, true));
+        s.sessions[0].transfers.truncate(1);
         let n = s.apply(
             ClientEvent::FileReceived {
                 session_id: sid("s1"),

@@ -183,8 +183,8 @@ function renderFiles(section, s) {
       button("sendFiles", () => act("send_files", { sessionId: s.id }, note)),
       button("cancelFiles", () => act("cancel_files", { sessionId: s.id }, note)),
     );
+    // Not a live region: progress redraws it several times a second.
     const list = Object.assign(document.createElement("ol"), { className: "transfers" });
-    list.setAttribute("aria-live", "polite");
     section.append(heading, off, hint, buttons, note, list);
   }
   /** @param {string} sel */
@@ -211,14 +211,14 @@ function transferItem(x, s) {
     case "sending": {
       const secs = x.startedMs && x.updatedMs ? (x.updatedMs - x.startedMs) / 1000 : 0;
       const speed = secs > 0.5 && x.done > 0 ? ` · ${sizeText(x.done / secs)}/s` : "";
-      text = t("fileSending", { name: x.name, done: sizeText(x.done), size, speed });
+      text = t(x.fetched ? "fileTaking" : "fileSending", { name: x.name, who: who(s), done: sizeText(x.done), size, speed });
       const bar = document.createElement("progress");
       bar.max = Math.max(1, x.size);
       bar.value = x.done;
       li.append(bar);
       break;
     }
-    case "sent": text = t("fileSent", { name: x.name, who: who(s), size }); break;
+    case "sent": text = t(x.fetched ? "fileTaken" : "fileSent", { name: x.name, who: who(s), size }); break;
     case "received": text = t("fileReceived", { name: x.name, path: x.detail ?? "" }); break;
     default: text = t(x.outgoing ? "fileNotSent" : "fileNotReceived", { name: x.name, reason: x.detail ?? "" });
   }

@@ -29,8 +29,8 @@ pub struct MachinePolicy {
     /// When connecting is allowed; any time if absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hours: Option<Hours>,
-    /// Whether supporters in an unattended session may browse the machine's disk and fetch
-    /// files from it (default: no). Sessions the person allows never browse.
+    /// Whether supporters in an unattended control session may browse the machine's disk and
+    /// fetch files from it (default: no). Sessions the person allows never browse.
     #[serde(default)]
     pub browse_files: bool,
 }

@@ -264,6 +264,19 @@ async fn the_policy_decides_who_connects_and_whether_the_user_is_asked() {
     assert!(s.files.browse && a.files.browse, "{s:?}");
     let _fresh_code = agent.recv().await;
     end_session(&mut viewer, &mut agent, s.session_id).await;
+    // Viewing is looking: nobody takes files.
+    let Message::SessionStart(s) = connect(&mut viewer, id, Mode::View).await else {
+        panic!("expected session_start")
+    };
+    let Message::SessionStart(a) = agent.recv().await else {
+        panic!("the agent is not asked")
+    };
+    assert!(
+        !s.files.browse && !a.files.browse,
+        "a view session never browses"
+    );
+    let _fresh_code = agent.recv().await;
+    end_session(&mut viewer, &mut agent, s.session_id).await;
     let body = serde_json::json!({"require_consent": true, "browse_files": true});
     assert_eq!(set_policy(&relay, &owner, id, body).await, 200);
     let pending = connect(&mut viewer, id, Mode::Control).await;

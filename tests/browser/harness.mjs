@@ -265,8 +265,8 @@ export async function startAgent(relayUrl, display, extraArgs = []) {
 
 /**
  * Enrolls a machine with `token` (`tether-agent enroll`, key in a file under a fresh folder) and
- * runs it (`tether-agent run`) on `display`, reporting nobody signed in, with a home folder of
- * its own (`home`).
+ * runs it (`tether-agent run`) on `display`, reporting nobody signed in, as the user `nobody`
+ * (when the tests run as root) with a home folder of its own (`home`).
  */
 export async function startMachineAgent(relayUrl, display, token, name) {
   const dir = mkdtempSync(join(tmpdir(), "tether-machine-"));
@@ -280,9 +280,21 @@ export async function startMachineAgent(relayUrl, display, token, name) {
   if (enrolled.status !== 0) throw new Error(`enroll failed: ${enrolled.stdout}${enrolled.stderr}`);
   const home = join(dir, "home");
   mkdirSync(home);
+  // As a user of its own, as the service's session worker runs: a supporter may not browse
+  // through root. The enrollment's files become theirs.
+  const runEnv = { ...env, HOME: home, USER: "nobody", LOGNAME: "nobody" };
+  delete runEnv.XDG_RUNTIME_DIR;
+  const asNobody = process.getuid?.() === 0;
+  if (asNobody) {
+    const owned = spawnSync("chown", ["-R", "nobody:nogroup", dir], { encoding: "utf8" });
+    if (owned.status !== 0) throw new Error(`chown failed: ${owned.stderr}`);
+  }
+  const [program, args] = asNobody
+    ? ["setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--", join(BIN, "tether-agent")]]
+    : [join(BIN, "tether-agent"), []];
   const a = track(
-    spawn(join(BIN, "tether-agent"), ["run", "--config", config, "--display", display, "--local-user", "no"], {
-      env: { ...env, HOME: home },
+    spawn(program, [...args, "run", "--config", config, "--display", display, "--local-user", "no"], {
+      env: runEnv,
       stdio: ["ignore", "pipe", "inherit"],
     }),
     "machine agent",

@@ -496,7 +496,7 @@ test("an enrolled computer: token and policy from the admin page, unattended con
     const download = page.waitForEvent("download");
     await arrived.getByRole("link", { name: "Save" }).click();
     assert.ok(readFileSync(await (await download).path()).equals(report), "the fetched file is the file");
-    await machine.lines.waitFrom(from, (l) => l.startsWith("[file] Sending report.bin"), "the computer says it sends it");
+    await machine.lines.waitFrom(from, (l) => l.startsWith("[file] Jane Doe is taking report.bin (204.8 kB) from this computer"), "the computer says who takes it");
     // Up to the home folder; a file that is gone is refused with a reason.
     await page.getByRole("button", { name: "Up" }).click();
     await browse.getByRole("button", { name: "Get notes.txt" }).waitFor();

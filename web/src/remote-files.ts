@@ -33,6 +33,8 @@ export class RemoteFiles {
   private nextId = 1;
   /** What was last fetched, for the status line. */
   private fetched = "";
+  /** Whether the next listing takes the focus (the person moved to another folder). */
+  private focusAfter = false;
 
   constructor(
     private readonly host: string,
@@ -58,9 +60,10 @@ export class RemoteFiles {
     channel.addEventListener("open", () => this.path === "" && !this.loading && this.list(null), { once: true });
   }
 
-  /** Asks for a folder (null: where browsing starts). */
-  list(path: string | null): void {
+  /** Asks for a folder (null: where browsing starts); `focus` moves the focus to it once listed. */
+  list(path: string | null, focus = false): void {
     if (this.channel.readyState !== "open") return;
+    this.focusAfter = focus;
     this.asked = this.nextId++;
     this.incoming = [];
     this.loading = true;
@@ -89,6 +92,11 @@ export class RemoteFiles {
     }
     this.incoming = [];
     this.render();
+    if (this.focusAfter) {
+      // The button that moved here is gone: the new folder's first item takes the focus.
+      this.focusAfter = false;
+      this.root.querySelector<HTMLElement>(".browse-list button, .path button:not([disabled])")?.focus();
+    }
   }
 
   private fetch(e: Entry): void {
@@ -101,13 +109,13 @@ export class RemoteFiles {
 
   render(): void {
     const up = h("button", { type: "button", class: "small", disabled: this.parent === null || this.loading }, t("browse.up"));
-    up.addEventListener("click", () => this.parent !== null && this.list(this.parent));
+    up.addEventListener("click", () => this.parent !== null && this.list(this.parent, true));
     const refresh = h("button", { type: "button", class: "small", disabled: this.loading }, t("browse.refresh"));
     refresh.addEventListener("click", () => this.refresh());
     const items = this.entries.map((e) => {
       if (e.dir) {
         const open = h("button", { type: "button", class: "link", "aria-label": t("browse.open", { name: e.name }) }, `📁 ${e.name}`);
-        open.addEventListener("click", () => this.list(join(this.path, e.name)));
+        open.addEventListener("click", () => this.list(join(this.path, e.name), true));
         return h("li", { class: "dir" }, open);
       }
       const get = h("button", { type: "button", class: "small", "aria-label": t("browse.get", { name: e.name }) }, t("browse.getShort"));

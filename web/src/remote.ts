@@ -81,7 +81,7 @@ export class RemoteView {
       ctx.control && ctx.files.allowed ? new FileSender(ctx.session.filesChannel, ctx.files.maxSize, redraw) : null,
       receiver,
       () => this.renderToolbar(),
-      ctx.files.browse ? new RemoteFiles(ctx.host, ctx.session.filesChannel) : null,
+      ctx.control && ctx.files.browse ? new RemoteFiles(ctx.host, ctx.session.filesChannel) : null,
     );
     this.banner = h("p", { class: "banner", role: "status", hidden: true });
     this.root = h(

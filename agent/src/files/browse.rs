@@ -2,7 +2,7 @@
 //! unattended machine whose policy says so): folder listings in parts that each fit one
 //! message of the `files` channel, and fetched files checked before they join the outbox.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf, Prefix};
 use std::time::UNIX_EPOCH;
 
 use tether_protocol::files::{self, Entry, FileMessage, MAX_FILE_MESSAGE, MAX_PATH};
@@ -42,7 +42,7 @@ impl Browse {
                 .clone()
                 .ok_or("this computer has no home folder to start from")?,
         };
-        let read = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let read = std::fs::read_dir(&dir).map_err(|e| e.to_string())?;
         let mut entries = Vec::new();
         let mut cut = false;
         for item in read.flatten() {
@@ -81,31 +81,41 @@ impl Browse {
         })
     }
 
-    /// Checks that `path` names a regular file within the size limit and queues it.
+    /// Checks that `path` names a regular file that can be read, within the size limit, and
+    /// queues it.
     pub fn fetch(&self, path: &str) -> Result<(), String> {
         let file = absolute(path)?;
-        let meta = std::fs::metadata(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let meta = std::fs::metadata(&file).map_err(|e| e.to_string())?;
         if !meta.is_file() {
-            return Err(format!("{} is not a file", file.display()));
+            return Err("it is not a file".into());
         }
         if self.max_size.is_some_and(|m| meta.len() > m) {
             return Err(super::too_large(self.max_size.unwrap_or_default()));
         }
-        if !self.outbox.push(file) {
+        // Readable now (metadata needs no read permission); a later failure is said too.
+        std::fs::File::open(&file).map_err(|e| e.to_string())?;
+        if !self.outbox.push_fetched(file) {
             return Err("the session is ending".into());
         }
         Ok(())
     }
 }
 
-/// `p` as an absolute path of at most [`MAX_PATH`] bytes.
+/// `p` as an absolute local path of at most [`MAX_PATH`] bytes: from the root (`/…`) or a
+/// drive letter (`C:\…`), never a network share or a device namespace (`\\host\…`,
+/// `\\?\GLOBALROOT\…`), which would reach other machines or the system's internals.
 fn absolute(p: &str) -> Result<PathBuf, String> {
     if p.len() > MAX_PATH {
         return Err(format!("the path is longer than {MAX_PATH} bytes"));
     }
     let path = Path::new(p);
-    if !path.is_absolute() {
-        return Err(format!("{p} is not an absolute path"));
+    let local = match path.components().next() {
+        Some(Component::RootDir) => true,
+        Some(Component::Prefix(prefix)) => matches!(prefix.kind(), Prefix::Disk(_)),
+        _ => false,
+    };
+    if !path.is_absolute() || !local {
+        return Err("the path is not an absolute path on this computer's disks".into());
     }
     Ok(path.to_owned())
 }
@@ -137,25 +147,56 @@ impl Listing {
                 }
             }
         }
-        out.push(part(page, true));
+        let last = part(page, true);
+        if !fits(&last) {
+            // The folder's own path and its parent leave no room: say so instead.
+            return vec![Listing::refused(
+                id,
+                None,
+                "the folder's path is too long to list".into(),
+            )];
+        }
+        out.push(last);
         out
     }
 
-    /// A refusal as the one `listing` message for request `id` that answers it.
+    /// A refusal as the one `listing` message for request `id` that answers it, within
+    /// [`MAX_FILE_MESSAGE`] whatever the path and the reason hold.
     pub fn refused(id: u32, path: Option<&str>, why: String) -> FileMessage {
-        let mut path = path.unwrap_or_default().to_owned();
-        while path.len() > MAX_PATH {
-            path.pop();
-        }
-        FileMessage::Listing {
+        let answer = |path: &str, why: &str| FileMessage::Listing {
             id,
-            path,
+            path: path.to_owned(),
             parent: None,
             entries: Vec::new(),
             done: true,
-            error: Some(why),
+            error: Some(why.to_owned()),
+        };
+        let m = answer(path.unwrap_or_default(), &why);
+        if files::encode(&m).len() <= MAX_FILE_MESSAGE {
+            return m;
         }
+        answer("", &short(&why))
     }
+}
+
+/// A fetch refused, within [`MAX_FILE_MESSAGE`] whatever the path and the reason hold.
+pub fn fetch_error(path: &str, message: &str) -> FileMessage {
+    let m = FileMessage::FetchError {
+        path: path.to_owned(),
+        message: message.to_owned(),
+    };
+    if files::encode(&m).len() <= MAX_FILE_MESSAGE {
+        return m;
+    }
+    FileMessage::FetchError {
+        path: String::new(),
+        message: short(message),
+    }
+}
+
+/// The first 200 characters of `s`, without control characters: room for it in any message.
+fn short(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
 #[cfg(test)]
@@ -233,6 +274,15 @@ mod tests {
                 .unwrap_err()
                 .contains("larger")
         );
+        assert!(b.list(Some(r"\\host\share")).is_err(), "no network shares");
+        // Whatever the path, a refusal fits one message.
+        let odd = format!("/{}", "\"\u{1}".repeat(300));
+        for m in [
+            Listing::refused(1, Some(&odd), format!("{odd}: no")),
+            fetch_error(&odd, &format!("{odd}: no")),
+        ] {
+            assert!(files::encode(&m).len() <= MAX_FILE_MESSAGE);
+        }
         let small = dir.path().join("small");
         b.fetch(small.to_str().unwrap()).unwrap();
         assert_eq!(q.next_path(), Some(small));

@@ -2,6 +2,10 @@
 //! on a blocking thread while the channel waits, so a slow disk slows the sender down instead
 //! of filling memory.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 use bytes::Bytes;
 use tether_protocol::files::{self, FileErrorCode, FileMessage};
 use tether_protocol::signal::FileDirection;
@@ -12,7 +16,10 @@ use super::{Browse, FileNote, Inbox, Incoming, Refusal, blocking};
 use crate::rtc::Channel;
 
 /// Why browsing is refused where the session's rules do not allow it.
-const NOT_BROWSING: &str = "browsing this computer's files is not allowed in this session";
+pub const NOT_BROWSING: &str = "browsing this computer's files is not allowed in this session";
+
+/// How long a folder may take to list.
+const LIST_WITHIN: Duration = Duration::from_secs(10);
 
 /// One message of the channel: JSON text, or file data.
 #[derive(Debug)]
@@ -26,12 +33,13 @@ pub struct Frame {
 /// Receives files from `frames` into `inbox` (none: files are refused in this session),
 /// answering on `ch` and telling `note`, until the channel closes. The receiver's answers to
 /// files sent from here go to `answers`. Where `browse` is given the supporter may list
-/// folders and fetch files. A transfer still open at the end leaves nothing behind.
+/// folders and fetch files (else it says why not). A transfer still open at the end leaves
+/// nothing behind.
 pub async fn receive(
     ch: Channel,
     mut frames: mpsc::Receiver<Frame>,
     inbox: Option<Inbox>,
-    browse: Option<Browse>,
+    browse: Result<Browse, &'static str>,
     answers: mpsc::Sender<FileMessage>,
     note: impl Fn(FileNote) + Send + Sync,
 ) {
@@ -48,6 +56,8 @@ pub async fn receive(
         note: &note,
         inbox: inbox.clone(),
     };
+    // Whether a folder is being listed.
+    let listing = Arc::new(AtomicBool::new(false));
     // A transfer that failed: its remaining data is dropped quietly.
     let mut failed: Option<u32> = None;
     while let Some(frame) = frames.recv().await {
@@ -168,35 +178,52 @@ pub async fn receive(
                     }
                 }
             }
-            FileMessage::List { id, path } => {
-                let answer = match browse.clone() {
-                    None => vec![Listing::refused(id, path.as_deref(), NOT_BROWSING.into())],
-                    Some(b) => {
-                        blocking(move || match b.list(path.as_deref()) {
-                            Ok(listing) => listing.messages(id),
-                            Err(why) => vec![Listing::refused(id, path.as_deref(), why)],
-                        })
-                        .await
-                    }
-                };
-                for m in answer {
-                    reply(m).await;
+            FileMessage::List { id, path } => match &browse {
+                Err(why) => reply(Listing::refused(id, path.as_deref(), (*why).into())).await,
+                // One folder at a time, in its own task: a folder that is slow to read (a
+                // stale network mount) holds up neither the files nor the next listing forever.
+                Ok(_) if listing.load(Ordering::SeqCst) => {
+                    let why = "another folder is still being listed".into();
+                    reply(Listing::refused(id, path.as_deref(), why)).await;
                 }
-            }
+                Ok(b) => {
+                    listing.store(true, Ordering::SeqCst);
+                    let (b, ch, busy) = (b.clone(), ch.clone(), listing.clone());
+                    tokio::spawn(async move {
+                        let p = path.clone();
+                        let listed = tokio::time::timeout(
+                            LIST_WITHIN,
+                            blocking(move || b.list(p.as_deref())),
+                        )
+                        .await;
+                        busy.store(false, Ordering::SeqCst);
+                        let answer = match listed {
+                            Ok(Ok(l)) => l.messages(id),
+                            Ok(Err(why)) => vec![Listing::refused(id, path.as_deref(), why)],
+                            Err(_) => vec![Listing::refused(
+                                id,
+                                path.as_deref(),
+                                "the folder did not answer in time".into(),
+                            )],
+                        };
+                        for m in answer {
+                            if ch.send_text(&files::encode(&m)).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            },
             FileMessage::Fetch { path } => {
-                let fetched = match browse.clone() {
-                    None => Err(NOT_BROWSING.to_owned()),
-                    Some(b) => {
-                        let path = path.clone();
+                let fetched = match &browse {
+                    Err(why) => Err((*why).to_owned()),
+                    Ok(b) => {
+                        let (b, path) = (b.clone(), path.clone());
                         blocking(move || b.fetch(&path)).await
                     }
                 };
                 if let Err(message) = fetched {
-                    let mut path = path;
-                    while path.len() > files::MAX_PATH {
-                        path.pop();
-                    }
-                    reply(FileMessage::FetchError { path, message }).await;
+                    reply(super::browse::fetch_error(&path, &message)).await;
                 }
             }
             // Only the agent says these.

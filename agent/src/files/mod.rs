@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use tether_protocol::files::{self, FileErrorCode};
 
 pub use browse::Browse;
-pub use channel::{Frame, receive};
+pub use channel::{Frame, NOT_BROWSING, receive};
 pub use parked::Parked;
 pub use send::{Outbox, Queue, outbox, send};
 
@@ -42,12 +42,15 @@ pub enum FileNote {
         /// Its SHA-256, lowercase hex.
         sha256: String,
     },
-    /// A file the person chose is on its way to the supporter.
+    /// A file the person chose, or the browsing supporter asked for, is on its way to the
+    /// supporter.
     Sending {
         /// Its name.
         name: String,
         /// Its size in bytes.
         size: u64,
+        /// The supporter asked for it (else the person chose it).
+        fetched: bool,
     },
     /// A file the person chose is this far on its way (a few times a second).
     Progress {

@@ -47,6 +47,8 @@ pub struct Queue {
 struct Request {
     path: PathBuf,
     n: u64,
+    /// Asked for by a browsing supporter (else chosen by the person).
+    fetched: bool,
 }
 
 /// A new, empty outbox and its queue.
@@ -64,10 +66,19 @@ pub fn outbox() -> (Outbox, Queue) {
 }
 
 impl Outbox {
-    /// Queues `path`; `false` once the session is over.
+    /// Queues `path`, which the person chose; `false` once the session is over.
     pub fn push(&self, path: PathBuf) -> bool {
+        self.queue(path, false)
+    }
+
+    /// Queues `path`, which a browsing supporter asked for; `false` once the session is over.
+    pub fn push_fetched(&self, path: PathBuf) -> bool {
+        self.queue(path, true)
+    }
+
+    fn queue(&self, path: PathBuf, fetched: bool) -> bool {
         let n = self.queued.fetch_add(1, Ordering::SeqCst);
-        self.tx.send(Request { path, n }).is_ok()
+        self.tx.send(Request { path, n, fetched }).is_ok()
     }
 
     /// Cancels the file on its way and every file queued so far; each is reported failed,
@@ -113,9 +124,20 @@ pub async fn send(
     note: impl Fn(FileNote) + Send + Sync,
 ) {
     let mut id = 0u32;
-    while let Some(Request { path, n }) = queue.rx.recv().await {
+    while let Some(Request { path, n, fetched }) = queue.rx.recv().await {
         id += 1;
+        // A file the supporter asked for that does not start is answered, so they know.
+        let refuse = |why: &str| {
+            let ch = ch.clone();
+            let answer = super::browse::fetch_error(&path.to_string_lossy(), why);
+            async move {
+                if fetched {
+                    let _ = ch.send_text(&files::encode(&answer)).await;
+                }
+            }
+        };
         if queue.is_cancelled(n) {
+            refuse("the person at the computer cancelled it").await;
             note(failed(display_name(&path), 0, CANCELLED_HERE.into(), true));
             continue;
         }
@@ -126,6 +148,7 @@ pub async fn send(
         let file = match opened {
             Ok(f) => f,
             Err(reason) => {
+                refuse(&reason).await;
                 note(failed(display_name(&path), 0, reason, false));
                 continue;
             }
@@ -136,12 +159,14 @@ pub async fn send(
                 Some(max) if rules.allowed => super::too_large(max),
                 _ => "files may not be transferred in this session".to_owned(),
             };
+            refuse(&reason).await;
             note(failed(name, size, reason, false));
             continue;
         }
         note(FileNote::Sending {
             name: name.clone(),
             size,
+            fetched,
         });
         // Should this task be stopped midway (the session ended), the person hears of it.
         let mut unsent = Unsent {

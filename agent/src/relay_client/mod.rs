@@ -54,7 +54,8 @@ pub enum ClientEvent {
         /// Its size in bytes.
         size: u64,
     },
-    /// A file the person chose is on its way to the supporter.
+    /// A file the person chose, or the browsing supporter asked for, is on its way to the
+    /// supporter.
     FileSending {
         /// The session.
         session_id: SessionId,
@@ -62,6 +63,8 @@ pub enum ClientEvent {
         name: String,
         /// Its size in bytes.
         size: u64,
+        /// The supporter asked for it (else the person chose it).
+        fetched: bool,
     },
     /// How far a file the person chose is on its way (a few times a second).
     FileProgress {

@@ -92,13 +92,16 @@ impl Sessions {
                             size,
                         }
                     }
-                    session::Note::File(FileNote::Sending { name, size }) => {
-                        ClientEvent::FileSending {
-                            session_id,
-                            name,
-                            size,
-                        }
-                    }
+                    session::Note::File(FileNote::Sending {
+                        name,
+                        size,
+                        fetched,
+                    }) => ClientEvent::FileSending {
+                        session_id,
+                        name,
+                        size,
+                        fetched,
+                    },
                     session::Note::File(FileNote::Progress { name, size, done }) => {
                         ClientEvent::FileProgress {
                             session_id,

@@ -501,13 +501,23 @@ impl Session {
                 });
                 let (answers_tx, answers) = mpsc::channel(8);
                 let n = note.clone();
-                // The supporter browses only where the machine's policy said so, and only
-                // unattended (the relay's rules say both).
-                let browse = (rules.allowed && rules.browse).then(|| files::Browse {
-                    outbox: self.outbox.clone(),
-                    max_size: rules.max_size,
-                    start: platform::home_dir(),
-                });
+                // The supporter browses only where the machine's policy said so (the relay's
+                // rules), in control sessions, and never through the system's own account,
+                // which may read what nobody at the machine may.
+                let browse = if !(rules.allowed && rules.browse && self.control_mode) {
+                    Err(files::NOT_BROWSING)
+                } else if platform::system_account() {
+                    tracing::warn!(session = %self.id, "browsing refused: the agent runs as the system account");
+                    Err(
+                        "this computer's agent runs as the system account, which may not browse for a supporter",
+                    )
+                } else {
+                    Ok(files::Browse {
+                        outbox: self.outbox.clone(),
+                        max_size: rules.max_size,
+                        start: platform::home_dir(),
+                    })
+                };
                 self.files.push(tokio::spawn(files::receive(
                     ch.clone(),
                     frames,

@@ -226,7 +226,8 @@ impl Hub {
             request_id: request_id.clone(),
             machine: Some(machine_id),
             unattended,
-            browse: unattended && machine.policy.browse_files,
+            // Taking files is for those in control, as sending them is.
+            browse: unattended && mode == Mode::Control && machine.policy.browse_files,
         });
         if let Some(v) = st.viewers.get_mut(&viewer_id) {
             v.pending = Some((agent_id, request_id));

@@ -199,6 +199,11 @@ impl Seat for Linux {
         local_user_present()
     }
 
+    fn system_account() -> bool {
+        // SAFETY: geteuid has no preconditions.
+        unsafe { libc::geteuid() == 0 }
+    }
+
     fn graphical_session() -> Option<GraphicalSession> {
         graphical_session()
     }

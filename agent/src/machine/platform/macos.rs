@@ -11,4 +11,9 @@ impl super::Seat for crate::platform::MacOs {
     fn local_user_present() -> Option<bool> {
         local_user_present()
     }
+
+    fn system_account() -> bool {
+        // SAFETY: geteuid has no preconditions.
+        unsafe { libc::geteuid() == 0 }
+    }
 }

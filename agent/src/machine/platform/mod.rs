@@ -90,6 +90,13 @@ pub trait Seat {
     fn start_enrolled_service() -> Result<Option<String>, String> {
         Ok(None)
     }
+
+    /// Whether this process runs as the system's own account (root, LocalSystem), which may read
+    /// what nobody at the machine may (the machine key, other people's files): a supporter may
+    /// not browse the disk through it. Where the OS cannot tell, it is assumed to.
+    fn system_account() -> bool {
+        true
+    }
 }
 
 impl Seat for Unsupported {}
@@ -112,6 +119,11 @@ pub fn graphical_session() -> Option<GraphicalSession> {
 /// See [`Seat::session_worker_user`].
 pub fn session_worker_user() -> Option<WorkerUser> {
     This::session_worker_user()
+}
+
+/// See [`Seat::system_account`].
+pub fn system_account() -> bool {
+    This::system_account()
 }
 
 /// See [`Seat::start_session_worker`].

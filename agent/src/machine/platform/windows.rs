@@ -132,6 +132,10 @@ impl Seat for crate::platform::Windows {
         local_user_present()
     }
 
+    fn system_account() -> bool {
+        runs_as_local_system().unwrap_or(true)
+    }
+
     fn session_worker_user() -> Option<WorkerUser> {
         windows_session::session_worker_user()
     }
@@ -185,6 +189,39 @@ pub fn known_downloads() -> Option<std::path::PathBuf> {
     }
 }
 
+/// Whether this process's token is LocalSystem's; `None` when the token cannot be read.
+fn runs_as_local_system() -> Option<bool> {
+    use windows::Win32::Foundation::{CloseHandle, HANDLE};
+    use windows::Win32::Security::{
+        GetTokenInformation, IsWellKnownSid, TOKEN_QUERY, TOKEN_USER, TokenUser, WinLocalSystemSid,
+    };
+    use windows::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+    let mut token = HANDLE::default();
+    // SAFETY: the current process's pseudo handle is always valid; `token` receives a handle
+    // that is closed below.
+    unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) }.ok()?;
+    // u64s: aligned for the TOKEN_USER (and its SID) written into it.
+    let mut buf = [0u64; 64];
+    let mut len = 0u32;
+    // SAFETY: `buf` is writable for the size given; `len` receives the size used.
+    let read = unsafe {
+        GetTokenInformation(
+            token,
+            TokenUser,
+            Some(buf.as_mut_ptr().cast()),
+            size_of_val(&buf) as u32,
+            &mut len,
+        )
+    };
+    // SAFETY: `token` was opened above and is closed once.
+    let _ = unsafe { CloseHandle(token) };
+    read.ok()?;
+    // SAFETY: GetTokenInformation filled `buf` with a TOKEN_USER whose SID points into it.
+    let user = unsafe { &*buf.as_ptr().cast::<TOKEN_USER>() };
+    // SAFETY: the SID is valid while `buf` lives.
+    Some(unsafe { IsWellKnownSid(user.User.Sid, WinLocalSystemSid) }.as_bool())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -192,5 +229,12 @@ mod tests {
         let dir = super::known_downloads().expect("a Downloads known folder");
         assert!(dir.is_absolute(), "{}", dir.display());
         assert!(dir.ends_with("Downloads"), "{}", dir.display());
+    }
+
+    #[test]
+    fn a_process_started_by_a_person_is_not_the_system_account() {
+        // The tests run as a person's account (under Wine too), not as LocalSystem; the token
+        // can be read.
+        assert_eq!(super::runs_as_local_system(), Some(false));
     }
 }
