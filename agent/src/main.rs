@@ -687,6 +687,17 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
                 } => format!("[file] Not sent: {name} ({reason})."),
                 // The terminal says when a file starts and ends, not each step between.
                 ClientEvent::FileProgress { .. } => continue,
+                ClientEvent::FileReceiving {
+                    session_id,
+                    name,
+                    size,
+                } => format!(
+                    "[file] Receiving {name} ({}) from {}…",
+                    files::size_text(size),
+                    supporters
+                        .get(&session_id)
+                        .map_or("your supporter", String::as_str)
+                ),
                 ClientEvent::FileFailed { name, reason, .. } => {
                     format!("[file] Not received: {name} ({reason}).")
                 }

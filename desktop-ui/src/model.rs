@@ -251,23 +251,44 @@ impl Status {
             } => {
                 let s = self.session_mut(&session_id)?;
                 let shown = path.display().to_string();
-                s.push_transfer(Transfer {
-                    name: path
-                        .file_name()
-                        .map_or_else(|| shown.clone(), |n| n.to_string_lossy().into_owned()),
-                    size,
-                    outgoing: false,
-                    fetched: false,
-                    state: TransferState::Received,
-                    done: size,
-                    started_ms: None,
-                    updated_ms: Some(now_ms),
-                    detail: Some(shown.clone()),
-                });
+                let saved_as = path
+                    .file_name()
+                    .map_or_else(|| shown.clone(), |n| n.to_string_lossy().into_owned());
+                // Files come in one at a time: the one receiving is this one.
+                match s.incoming() {
+                    Some(t) => {
+                        t.state = TransferState::Received;
+                        t.done = size;
+                        t.updated_ms = Some(now_ms);
+                        t.detail = Some(shown.clone());
+                    }
+                    None => s.push_transfer(Transfer {
+                        outgoing: false,
+                        state: TransferState::Received,
+                        done: size,
+                        updated_ms: Some(now_ms),
+                        detail: Some(shown.clone()),
+                        ..Transfer::queued(saved_as, size)
+                    }),
+                }
                 Some(Notice::FileReceived {
                     name: s.name.clone(),
                     path: shown,
                 })
+            }
+            ClientEvent::FileReceiving {
+                session_id,
+                name,
+                size,
+            } => {
+                self.session_mut(&session_id)?.push_transfer(Transfer {
+                    outgoing: false,
+                    state: TransferState::Receiving,
+                    started_ms: Some(now_ms),
+                    updated_ms: Some(now_ms),
+                    ..Transfer::queued(name, size)
+                });
+                None
             }
             ClientEvent::FileSending {
                 session_id,
@@ -301,11 +322,15 @@ impl Status {
                 session_id,
                 name,
                 done,
+                outgoing,
                 ..
             } => {
-                let t = self
-                    .session_mut(&session_id)?
-                    .outgoing(&name, &[TransferState::Sending])?;
+                let s = self.session_mut(&session_id)?;
+                let t = if outgoing {
+                    s.outgoing(&name, &[TransferState::Sending])?
+                } else {
+                    s.incoming()?
+                };
                 t.done = done;
                 t.updated_ms = Some(now_ms);
                 None
@@ -334,7 +359,7 @@ impl Status {
                 } else if outgoing {
                     s.outgoing(&name, &[TransferState::Queued])
                 } else {
-                    None
+                    s.incoming()
                 };
                 match known {
                     Some(t) => {

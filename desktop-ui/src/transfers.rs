@@ -39,6 +39,8 @@ pub enum TransferState {
     Sending,
     /// The supporter has it, verified.
     Sent,
+    /// Coming from the supporter.
+    Receiving,
     /// It came from the supporter and is saved here.
     Received,
     /// It did not arrive (see the detail).
@@ -75,7 +77,10 @@ impl Transfer {
 
     /// Whether it is over, one way or the other.
     pub(crate) fn finished(&self) -> bool {
-        !matches!(self.state, TransferState::Queued | TransferState::Sending)
+        !matches!(
+            self.state,
+            TransferState::Queued | TransferState::Sending | TransferState::Receiving
+        )
     }
 }
 
@@ -88,6 +93,13 @@ impl Session {
             self.transfers.remove(i);
         }
         self.transfers.push(t);
+    }
+
+    /// The file coming in from the supporter, if one is (one at a time).
+    pub(crate) fn incoming(&mut self) -> Option<&mut Transfer> {
+        self.transfers
+            .iter_mut()
+            .find(|t| !t.outgoing && t.state == TransferState::Receiving)
     }
 
     /// The oldest outgoing transfer of `name` in one of `states`: the one the agent's news is
@@ -145,6 +157,7 @@ mod tests {
                 name: "a.txt".into(),
                 size: 1000,
                 done: 400,
+                outgoing: true,
             },
             10_500,
         );
@@ -249,6 +262,72 @@ mod tests {
             4,
         );
         assert_eq!(s.sessions[0].transfers.len(), 3);
+    }
+
+    #[test]
+    fn a_file_from_the_supporter_shows_its_progress_then_where_it_landed() {
+        let mut s = status(&["s1"]);
+        let news = [
+            ClientEvent::FileReceiving {
+                session_id: sid("s1"),
+                name: "fix.reg".into(),
+                size: 100,
+            },
+            ClientEvent::FileProgress {
+                session_id: sid("s1"),
+                name: "fix.reg".into(),
+                size: 100,
+                done: 60,
+                outgoing: false,
+            },
+        ];
+        for (i, n) in news.into_iter().enumerate() {
+            s.apply(n, 1_000 + i as u64 * 500);
+        }
+        let t = &s.sessions[0].transfers[0];
+        assert_eq!(
+            (t.state, t.done, t.outgoing),
+            (TransferState::Receiving, 60, false)
+        );
+        assert_eq!((t.started_ms, t.updated_ms), (Some(1_000), Some(1_500)));
+        s.apply(
+            ClientEvent::FileReceived {
+                session_id: sid("s1"),
+                path: PathBuf::from("/home/ann/Downloads/fix (1).reg"),
+                size: 100,
+            },
+            2_000,
+        );
+        let t = &s.sessions[0].transfers;
+        assert_eq!(t.len(), 1, "the same row, now received");
+        assert_eq!(
+            (t[0].name.as_str(), t[0].state),
+            ("fix.reg", TransferState::Received)
+        );
+        assert_eq!(
+            t[0].detail.as_deref(),
+            Some("/home/ann/Downloads/fix (1).reg")
+        );
+        // One cut short fails in its row.
+        s.apply(
+            ClientEvent::FileReceiving {
+                session_id: sid("s1"),
+                name: "big.iso".into(),
+                size: 9,
+            },
+            3_000,
+        );
+        s.apply(
+            ClientEvent::FileFailed {
+                session_id: Some(sid("s1")),
+                name: "big.iso".into(),
+                reason: "the disk is full".into(),
+                outgoing: false,
+            },
+            3_500,
+        );
+        let t = &s.sessions[0].transfers;
+        assert_eq!((t.len(), t[1].state), (2, TransferState::Failed));
     }
 
     #[test]

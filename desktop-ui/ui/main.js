@@ -208,10 +208,12 @@ function transferItem(x, s) {
   let text;
   switch (x.state) {
     case "queued": text = t("fileQueued", { name: x.name, size }); break;
-    case "sending": {
+    case "sending":
+    case "receiving": {
       const secs = x.startedMs && x.updatedMs ? (x.updatedMs - x.startedMs) / 1000 : 0;
       const speed = secs > 0.5 && x.done > 0 ? ` · ${sizeText(x.done / secs)}/s` : "";
-      text = t(x.fetched ? "fileTaking" : "fileSending", { name: x.name, who: who(s), done: sizeText(x.done), size, speed });
+      const key = x.state === "receiving" ? "fileReceiving" : x.fetched ? "fileTaking" : "fileSending";
+      text = t(key, { name: x.name, who: who(s), done: sizeText(x.done), size, speed });
       const bar = document.createElement("progress");
       bar.max = Math.max(1, x.size);
       bar.value = x.done;

@@ -1,7 +1,7 @@
 //! A Rust test viewer: signs in through the relay's viewer WebSocket, connects with a share
 //! code, makes the WebRTC offer (as browsers do), decodes the agent's H.264 with openh264, and
-//! sends input and control messages on the protocol's data channels, and receives the files
-//! the agent sends.
+//! sends input and control messages on the protocol's data channels, and sends and receives
+//! files.
 //!
 //! It is a test tool: it favours plain code and clear failures over resilience.
 
@@ -117,6 +117,8 @@ pub enum ViewerEvent {
         /// The transfer.
         id: u32,
     },
+    /// The agent answered a file sent from here (`file_accept`, `file_saved`, `file_error`).
+    FileAnswer(files::FileMessage),
 }
 
 type WsStream =
@@ -130,6 +132,7 @@ pub struct Viewer {
     pointer: Arc<dyn DataChannel>,
     input: Arc<dyn DataChannel>,
     control: Arc<dyn DataChannel>,
+    files: Arc<dyn DataChannel>,
     /// Whether files from the agent are left unanswered.
     hold_files: Arc<std::sync::atomic::AtomicBool>,
     pictures: mpsc::Receiver<Picture>,
@@ -430,7 +433,11 @@ impl Viewer {
             .await
             .expect("files channel");
         let hold_files = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        tokio::spawn(receive_files(files, ev_tx.clone(), hold_files.clone()));
+        tokio::spawn(receive_files(
+            files.clone(),
+            ev_tx.clone(),
+            hold_files.clone(),
+        ));
         for dc in [pointer.clone(), input.clone(), control.clone()] {
             let ev = ev_tx.clone();
             tokio::spawn(async move {
@@ -498,6 +505,7 @@ impl Viewer {
             pointer,
             input,
             control,
+            files,
             hold_files,
             pictures,
             events,
@@ -586,6 +594,53 @@ impl Viewer {
             .store(hold, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// Sends `data` as file `id` named `name`, as the supporter's browser does: announces it,
+    /// waits for the agent's `file_accept` and sends every byte from its offset, but not
+    /// `file_end` (see [`Viewer::end_file`]), so a test can look at a file still coming in.
+    pub async fn send_file(&mut self, id: u32, name: &str, data: &[u8]) {
+        use tether_protocol::files::FileMessage;
+        let offer = FileMessage::File {
+            id,
+            name: name.to_owned(),
+            size: data.len() as u64,
+        };
+        self.files
+            .send_text(&files::encode(&offer))
+            .await
+            .expect("files send");
+        let accepted = self
+            .event_where(|e| {
+                matches!(e, ViewerEvent::FileAnswer(FileMessage::FileAccept { id: got, .. }
+                    | FileMessage::FileError { id: got, .. }) if *got == id)
+            })
+            .await;
+        let ViewerEvent::FileAnswer(FileMessage::FileAccept { offset, .. }) = accepted else {
+            panic!("the agent refused the file: {accepted:?}")
+        };
+        let from = usize::try_from(offset).expect("an offset within the file");
+        for piece in data[from..].chunks(files::MAX_CHUNK) {
+            self.files
+                .send(BytesMut::from(piece))
+                .await
+                .expect("files send");
+        }
+    }
+
+    /// Ends file `id` with the SHA-256 of `data`; the agent's answer comes as a
+    /// [`ViewerEvent::FileAnswer`].
+    pub async fn end_file(&self, id: u32, data: &[u8]) {
+        use sha2::{Digest, Sha256};
+        let sha256 = Sha256::digest(data)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let end = files::FileMessage::FileEnd { id, sha256 };
+        self.files
+            .send_text(&files::encode(&end))
+            .await
+            .expect("files send");
+    }
+
     /// Waits for an event matching `pred`, skipping others.
     pub async fn event_where(&mut self, mut pred: impl FnMut(&ViewerEvent) -> bool) -> ViewerEvent {
         loop {
@@ -664,6 +719,14 @@ async fn receive_files(
             Ok(FileMessage::FileCancel { id }) => {
                 current = None;
                 let _ = events.send(ViewerEvent::FileCancelled { id });
+                None
+            }
+            Ok(
+                a @ (FileMessage::FileAccept { .. }
+                | FileMessage::FileSaved { .. }
+                | FileMessage::FileError { .. }),
+            ) => {
+                let _ = events.send(ViewerEvent::FileAnswer(a));
                 None
             }
             _ => None,

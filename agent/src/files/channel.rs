@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tether_protocol::files::{self, FileErrorCode, FileMessage};
@@ -17,6 +17,9 @@ use crate::rtc::Channel;
 
 /// Why browsing is refused where the session's rules do not allow it.
 pub const NOT_BROWSING: &str = "browsing this computer's files is not allowed in this session";
+
+/// How often a file coming in reports how far it got.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 /// How long a folder may take to list.
 const LIST_WITHIN: Duration = Duration::from_secs(10);
@@ -60,6 +63,8 @@ pub async fn receive(
     let listing = Arc::new(AtomicBool::new(false));
     // A transfer that failed: its remaining data is dropped quietly.
     let mut failed: Option<u32> = None;
+    // When the file coming in last reported how far it got.
+    let mut reported = Instant::now();
     while let Some(frame) = frames.recv().await {
         if !frame.text {
             let Some((id, incoming)) = open.slot.take() else {
@@ -76,7 +81,20 @@ pub async fn receive(
             })
             .await;
             match written {
-                (incoming, Ok(())) => open.slot = Some((id, incoming)),
+                (incoming, Ok(())) => {
+                    // A few times a second, and when the last byte is in.
+                    let whole = incoming.written() == incoming.size();
+                    if whole || reported.elapsed() >= PROGRESS_EVERY {
+                        reported = Instant::now();
+                        note(FileNote::Progress {
+                            name: incoming.name().to_owned(),
+                            size: incoming.size(),
+                            done: incoming.written(),
+                            outgoing: false,
+                        });
+                    }
+                    open.slot = Some((id, incoming));
+                }
                 (incoming, Err(r)) => {
                     let (name, size) = (incoming.name().to_owned(), incoming.size());
                     blocking(move || drop(incoming)).await;
@@ -125,6 +143,11 @@ pub async fn receive(
                         }
                         open.slot = Some((id, incoming));
                         reply(FileMessage::FileAccept { id, offset }).await;
+                        note(FileNote::Receiving {
+                            name: name.clone(),
+                            size,
+                        });
+                        reported = Instant::now();
                     }
                     Err(r) => {
                         fail(&reply, &note, id, (name, size), r).await;

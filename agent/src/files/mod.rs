@@ -52,14 +52,23 @@ pub enum FileNote {
         /// The supporter asked for it (else the person chose it).
         fetched: bool,
     },
-    /// A file the person chose is this far on its way (a few times a second).
+    /// A file from the supporter is coming in (accepted, about to arrive).
+    Receiving {
+        /// Its name.
+        name: String,
+        /// Its size in bytes, as announced.
+        size: u64,
+    },
+    /// A file is this far on its way, either way (a few times a second).
     Progress {
         /// Its name.
         name: String,
         /// Its size in bytes.
         size: u64,
-        /// Bytes sent so far.
+        /// Bytes sent or written so far.
         done: u64,
+        /// Going to the supporter (else coming from them).
+        outgoing: bool,
     },
     /// A file the person chose reached the supporter, verified there.
     Sent {

@@ -178,6 +178,7 @@ pub async fn send(
                 name: name.clone(),
                 size,
                 done,
+                outgoing: true,
             });
         };
         let stop = Stopped {
@@ -347,6 +348,7 @@ async fn send_bytes(
         }
         file = f;
     }
+    let total = file.size();
     let (mut done, mut reported) = (offset, Instant::now());
     loop {
         let (f, block) = blocking(move || {
@@ -375,7 +377,8 @@ async fn send_bytes(
             // Waits while the channel's send buffer is full: the back-pressure.
             ch.send_binary(piece).await.map_err(|_| closed())?;
             done += piece.len() as u64;
-            if reported.elapsed() >= PROGRESS_EVERY {
+            // A few times a second, and when the last byte left.
+            if done == total || reported.elapsed() >= PROGRESS_EVERY {
                 reported = Instant::now();
                 progress(done);
             }

@@ -66,7 +66,16 @@ pub enum ClientEvent {
         /// The supporter asked for it (else the person chose it).
         fetched: bool,
     },
-    /// How far a file the person chose is on its way (a few times a second).
+    /// A file from the supporter is coming in.
+    FileReceiving {
+        /// The session.
+        session_id: SessionId,
+        /// Its name.
+        name: String,
+        /// Its size in bytes, as announced.
+        size: u64,
+    },
+    /// How far a file is on its way, either way (a few times a second).
     FileProgress {
         /// The session.
         session_id: SessionId,
@@ -74,8 +83,10 @@ pub enum ClientEvent {
         name: String,
         /// Its size in bytes.
         size: u64,
-        /// Bytes sent so far.
+        /// Bytes sent or written so far.
         done: u64,
+        /// Going to the supporter (else coming from them).
+        outgoing: bool,
     },
     /// A file the person chose reached the supporter, verified there.
     FileSent {

@@ -102,14 +102,25 @@ impl Sessions {
                         size,
                         fetched,
                     },
-                    session::Note::File(FileNote::Progress { name, size, done }) => {
-                        ClientEvent::FileProgress {
+                    session::Note::File(FileNote::Receiving { name, size }) => {
+                        ClientEvent::FileReceiving {
                             session_id,
                             name,
                             size,
-                            done,
                         }
                     }
+                    session::Note::File(FileNote::Progress {
+                        name,
+                        size,
+                        done,
+                        outgoing,
+                    }) => ClientEvent::FileProgress {
+                        session_id,
+                        name,
+                        size,
+                        done,
+                        outgoing,
+                    },
                     session::Note::File(FileNote::Sent { name, size, .. }) => {
                         ClientEvent::FileSent {
                             session_id,

@@ -259,7 +259,9 @@ fn end(out: &mpsc::UnboundedSender<Message>, id: &SessionId, reason: EndReason) 
 /// What the relay records of a transfer that ended; none for one under way.
 fn audit_record(id: &SessionId, n: &FileNote) -> Option<FileTransfer> {
     let (direction, name, size, sha256, outcome, reason) = match n {
-        FileNote::Sending { .. } | FileNote::Progress { .. } => return None,
+        FileNote::Sending { .. } | FileNote::Receiving { .. } | FileNote::Progress { .. } => {
+            return None;
+        }
         FileNote::Received {
             name, size, sha256, ..
         } => (

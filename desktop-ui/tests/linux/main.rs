@@ -455,6 +455,31 @@ async fn share_code_consent_deny_then_allow_banner_tray_notifications_and_stop()
     })
     .await;
     viewer.hold_files(false);
+    // The supporter sends one: the window shows it coming in, then where it landed.
+    let fix: Vec<u8> = (0..2_000_000u32).map(|i| (i % 253) as u8).collect();
+    tokio::time::timeout(WAIT, viewer.send_file(7, "fix.reg", &fix))
+        .await
+        .expect("the agent took the file");
+    d.text_where(".transfers", |t| {
+        t.contains("fix.reg: receiving from Jane Doe (Acme IT), 2 MB of 2 MB")
+    })
+    .await;
+    show(&d, ".transfers").await;
+    snap(&d, &x, "main-file-receiving").await;
+    viewer.end_file(7, &fix).await;
+    let landed = home.path().join("Downloads/fix.reg");
+    d.text_where(".transfers", |t| {
+        t.contains(&format!("fix.reg: received, saved as {}", landed.display()))
+    })
+    .await;
+    assert!(
+        std::fs::read(&landed).unwrap() == fix,
+        "the file landed altered"
+    );
+    assert_eq!(
+        shell.notification().await.body,
+        format!("Jane Doe sent you {}", landed.display())
+    );
     let transfers = audit(addr, &owner, "file_transfer").await;
     let outcomes: Vec<_> = transfers
         .iter()
