@@ -15,6 +15,7 @@ const COMMANDS: &[&str] = &[
     "read_chat",
     "send_files",
     "cancel_files",
+    "cancel_incoming",
     "show_chat",
     "settings",
     "save_settings",

@@ -150,6 +150,14 @@ pub async fn cancel_files(shared: State<'_, Shared>, session_id: String) -> Resu
     Ok(())
 }
 
+/// Stops the file coming in from the supporter of a session; what arrived of it is deleted.
+#[tauri::command]
+pub async fn cancel_incoming(shared: State<'_, Shared>, session_id: String) -> Result<()> {
+    let id = session(&shared, &session_id)?;
+    shared.command(ClientCommand::CancelIncoming(id));
+    Ok(())
+}
+
 /// Marks a session's chat read (the person turned to it).
 #[tauri::command]
 pub async fn read_chat<R: Runtime>(

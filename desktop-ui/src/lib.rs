@@ -56,6 +56,7 @@ pub fn builder<R: Runtime>(b: tauri::Builder<R>) -> tauri::Builder<R> {
         commands::read_chat,
         commands::send_files,
         commands::cancel_files,
+        commands::cancel_incoming,
         commands::show_chat,
         commands::settings,
         commands::save_settings,

@@ -182,6 +182,8 @@ function renderFiles(section, s) {
     buttons.append(
       button("sendFiles", () => act("send_files", { sessionId: s.id }, note)),
       button("cancelFiles", () => act("cancel_files", { sessionId: s.id }, note)),
+      // Kept across renders, unlike the list's rows, so a click lands while progress redraws.
+      button("cancelReceiving", () => act("cancel_incoming", { sessionId: s.id }, note)),
     );
     // Not a live region: progress redraws it several times a second.
     const list = Object.assign(document.createElement("ol"), { className: "transfers" });
@@ -197,6 +199,10 @@ function renderFiles(section, s) {
   q(".buttons").hidden = !s.files;
   const busy = s.transfers.some((/** @type {any} */ x) => x.outgoing && (x.state === "queued" || x.state === "sending"));
   q("[data-action=cancelFiles]").hidden = !busy;
+  const coming = s.transfers.find((/** @type {any} */ x) => !x.outgoing && x.state === "receiving");
+  const stop = q("[data-action=cancelReceiving]");
+  stop.hidden = !coming;
+  stop.textContent = coming ? t("cancelReceivingOf", { name: coming.name }) : t("cancelReceiving");
   q(".transfers").replaceChildren(...s.transfers.map((/** @type {any} */ x) => transferItem(x, s)));
 }
 

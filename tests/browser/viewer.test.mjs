@@ -491,6 +491,8 @@ test("an enrolled computer: token and policy from the admin page, unattended con
     await browse.getByRole("button", { name: "Get report.bin" }).click();
     const arrived = page.locator("li", { hasText: "report.bin" }).filter({ hasText: "Checked, ready to save" });
     await arrived.waitFor();
+    // Listed as it came, so the panel no longer says it is on its way.
+    await page.getByText("Asked for report.bin", { exact: false }).waitFor({ state: "detached" });
     await shot(page, "machines-4-browse");
     assert.deepEqual(await a11yViolations(page), [], "files panel browsing the computer");
     const download = page.waitForEvent("download");

@@ -392,6 +392,8 @@ export class FilesPanel {
       this.closed();
     });
     const browsing = this.browser ? [this.browser.root] : [];
+    // The file asked for is listed below once it comes: the "asked for" line goes.
+    this.browser?.settle(arrivals.map((a) => a.name));
     this.browser?.render();
     replace(this.root, h("h2", { id: "files-title" }, t("files.title")), ...sending, ...browsing, ...receiving, close);
   }

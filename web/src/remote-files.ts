@@ -72,6 +72,11 @@ export class RemoteFiles {
     this.render();
   }
 
+  /** Forgets the file asked for once it is among `arrived` (the names of the files that came). */
+  settle(arrived: string[]): void {
+    if (this.fetched && arrived.includes(this.fetched)) this.fetched = "";
+  }
+
   /** Lists the folder on screen again (or where browsing starts). */
   refresh(): void {
     this.list(this.path || null);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tether_protocol::files::{self, FileErrorCode, FileMessage};
 use tether_protocol::signal::FileDirection;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::browse::Listing;
 use super::{Browse, FileNote, Inbox, Incoming, Refusal, blocking};
@@ -34,7 +34,8 @@ pub struct Frame {
 }
 
 /// Receives files from `frames` into `inbox` (none: files are refused in this session),
-/// answering on `ch` and telling `note`, until the channel closes. The receiver's answers to
+/// answering on `ch` and telling `note`, until the channel closes; a change of `cancel` stops
+/// the file coming in. The receiver's answers to
 /// files sent from here go to `answers`. Where `browse` is given the supporter may list
 /// folders and fetch files (else it says why not). A transfer still open at the end leaves
 /// nothing behind.
@@ -44,6 +45,7 @@ pub async fn receive(
     inbox: Option<Inbox>,
     browse: Result<Browse, &'static str>,
     answers: mpsc::Sender<FileMessage>,
+    mut cancel: watch::Receiver<u64>,
     note: impl Fn(FileNote) + Send + Sync,
 ) {
     let reply = |m: FileMessage| {
@@ -65,7 +67,35 @@ pub async fn receive(
     let mut failed: Option<u32> = None;
     // When the file coming in last reported how far it got.
     let mut reported = Instant::now();
-    while let Some(frame) = frames.recv().await {
+    loop {
+        let frame = tokio::select! {
+            f = frames.recv() => match f {
+                Some(f) => f,
+                None => break,
+            },
+            // The person at the computer stops the file coming in.
+            Ok(()) = cancel.changed() => {
+                if let Some((id, incoming)) = open.slot.take() {
+                    let (name, size) = (incoming.name().to_owned(), incoming.size());
+                    blocking(move || drop(incoming)).await;
+                    reply(FileMessage::FileError {
+                        id,
+                        code: FileErrorCode::Cancelled,
+                        message: "the person at the computer cancelled it".into(),
+                    })
+                    .await;
+                    note(FileNote::Failed {
+                        direction: FileDirection::ToAgent,
+                        name,
+                        size,
+                        reason: "you cancelled it".into(),
+                        cancelled: true,
+                    });
+                    failed = Some(id);
+                }
+                continue;
+            }
+        };
         if !frame.text {
             let Some((id, incoming)) = open.slot.take() else {
                 if failed.is_none() {

@@ -142,8 +142,11 @@ pub enum ClientCommand {
         /// The file.
         path: std::path::PathBuf,
     },
-    /// Cancel the file on its way to the supporter of a session and those queued after it.
+    /// Cancel the file on its way to the supporter of a session and those queued before the
+    /// cancel.
     CancelFiles(SessionId),
+    /// Cancel the file coming in from the supporter of a session.
+    CancelIncoming(SessionId),
     /// End a session at once, held keys released. Works while the relay is unreachable too:
     /// the media connection is closed here, and the relay is told when it is back.
     EndSession(SessionId),

@@ -36,6 +36,7 @@ struct LiveSession {
     local: watch::Sender<LocalControl>,
     say: mpsc::UnboundedSender<String>,
     send: crate::files::Outbox,
+    cancel_incoming: watch::Sender<u64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -75,12 +76,14 @@ impl Sessions {
         let (local, local_rx) = watch::channel(LocalControl::default());
         let (say, say_rx) = mpsc::unbounded_channel();
         let (send, send_rx) = crate::files::outbox();
+        let (cancel_incoming, cancel_incoming_rx) = watch::channel(0);
         let (events, session_id) = (self.events.clone(), s.session_id.clone());
         let owner = session::Owner {
             local: local_rx,
             say: say_rx,
             send: send_rx,
             fetch: send.clone(),
+            cancel_incoming: cancel_incoming_rx,
             notify: Arc::new(move |note| {
                 let session_id = session_id.clone();
                 let _ = events.send(match note {
@@ -150,6 +153,7 @@ impl Sessions {
                 local,
                 say,
                 send,
+                cancel_incoming,
                 task,
             },
         );
@@ -210,6 +214,12 @@ impl Sessions {
             ClientCommand::CancelFiles(id) => {
                 if let Some(l) = self.live.get(&id) {
                     l.send.cancel_all();
+                }
+                None
+            }
+            ClientCommand::CancelIncoming(id) => {
+                if let Some(l) = self.live.get(&id) {
+                    l.cancel_incoming.send_modify(|n| *n += 1);
                 }
                 None
             }

@@ -91,6 +91,8 @@ pub struct Owner {
     pub send: files::Queue,
     /// The same queue's other end, for files a browsing supporter fetches.
     pub fetch: files::Outbox,
+    /// Changes when they stop the file coming in from the supporter.
+    pub cancel_incoming: watch::Receiver<u64>,
     /// Tells them something.
     pub notify: Arc<dyn Fn(Note) + Send + Sync>,
 }
@@ -110,6 +112,7 @@ pub async fn run(
         mut say,
         send,
         fetch,
+        cancel_incoming,
         notify,
     } = owner;
     let id = start.session_id.clone();
@@ -156,6 +159,7 @@ pub async fn run(
         files_rules: start.files,
         to_send: Some(send),
         outbox: fetch,
+        cancel_incoming,
         chat_messages: 0,
     };
     let mut local = Some(local);
@@ -369,6 +373,8 @@ struct Session {
     to_send: Option<files::Queue>,
     /// Where files a browsing supporter fetches queue.
     outbox: files::Outbox,
+    /// Changes when the person stops the file coming in.
+    cancel_incoming: watch::Receiver<u64>,
     /// Chat messages so far, either way: the count the relay keeps.
     chat_messages: u32,
 }
@@ -526,6 +532,7 @@ impl Session {
                     inbox,
                     browse,
                     answers_tx,
+                    self.cancel_incoming.clone(),
                     move |x| n(x),
                 )));
                 // What the person chose to send: theirs to give, in any session.

@@ -455,8 +455,43 @@ async fn share_code_consent_deny_then_allow_banner_tray_notifications_and_stop()
     })
     .await;
     viewer.hold_files(false);
-    // The supporter sends one: the window shows it coming in, then where it landed.
+    // The supporter sends one: the window shows it coming in, then where it landed. The person
+    // stops a first one midway: the supporter hears of it and nothing is left on disk.
     let fix: Vec<u8> = (0..2_000_000u32).map(|i| (i % 253) as u8).collect();
+    tokio::time::timeout(WAIT, viewer.send_file(6, "setup.exe", &fix[..1_000_000]))
+        .await
+        .expect("the agent took the file");
+    d.text_where("[data-action=cancelReceiving]", |t| {
+        t == "Stop receiving setup.exe"
+    })
+    .await;
+    d.click("[data-action=cancelReceiving]").await;
+    let stopped = tokio::time::timeout(
+        WAIT,
+        viewer.event_where(|e| matches!(e, ViewerEvent::FileAnswer(_))),
+    )
+    .await
+    .expect("the supporter heard of the stop");
+    assert!(
+        matches!(
+            &stopped,
+            ViewerEvent::FileAnswer(tether_protocol::files::FileMessage::FileError {
+                id: 6,
+                code: tether_protocol::files::FileErrorCode::Cancelled,
+                ..
+            })
+        ),
+        "{stopped:?}"
+    );
+    d.text_where(".transfers", |t| {
+        t.contains("setup.exe: not received (you cancelled it)")
+    })
+    .await;
+    let downloads = home.path().join("Downloads");
+    let left: Vec<_> = std::fs::read_dir(&downloads)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
     tokio::time::timeout(WAIT, viewer.send_file(7, "fix.reg", &fix))
         .await
         .expect("the agent took the file");
