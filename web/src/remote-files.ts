@@ -35,12 +35,15 @@ export class RemoteFiles {
   private fetched = "";
   /** Whether the next listing takes the focus (the person moved to another folder). */
   private focusAfter = false;
+  /** The status line: one element for the panel's life, so assistive technology hears it change. */
+  private readonly status: HTMLElement;
 
   constructor(
     private readonly host: string,
     private readonly channel: RTCDataChannel,
   ) {
     this.root = h("section", { class: "browse", "aria-labelledby": "browse-title" });
+    this.status = h("p", { class: "hint", role: "status" });
     channel.addEventListener("message", (ev) => {
       if (typeof ev.data !== "string") return;
       let m: BrowseAnswer;
@@ -130,11 +133,13 @@ export class RemoteFiles {
     const status = this.loading
       ? t("browse.loading")
       : this.error || (this.fetched ? t("browse.fetching", { name: this.fetched }) : this.entries.length === 0 ? t("browse.empty") : "");
+    if (this.status.textContent !== status) this.status.textContent = status;
+    this.status.className = this.error ? "error" : "hint";
     replace(
       this.root,
       h("h3", { id: "browse-title" }, t("browse.title", { host: this.host })),
       h("p", { class: "path" }, h("code", {}, this.path || "…"), " ", up, " ", refresh),
-      h("p", { class: this.error ? "error" : "hint", role: "status" }, status),
+      this.status,
       h("ul", { class: "browse-list", "aria-label": t("browse.title", { host: this.host }) }, ...items),
     );
   }

@@ -45,13 +45,15 @@ impl Browse {
         let read = std::fs::read_dir(&dir).map_err(|e| e.to_string())?;
         let mut entries = Vec::new();
         let mut cut = false;
+        let mut unnamed = 0usize;
         for item in read.flatten() {
             if entries.len() == MAX_ENTRIES {
                 cut = true;
                 break;
             }
             let Ok(name) = item.file_name().into_string() else {
-                continue; // not UTF-8: it could not be named back
+                unnamed += 1; // not UTF-8: it could not be named back
+                continue;
             };
             // Links are followed, as a file manager shows them; one that leads nowhere is left out.
             let Ok(meta) = std::fs::metadata(item.path()) else {
@@ -77,7 +79,13 @@ impl Browse {
             path: dir.to_string_lossy().into_owned(),
             parent: dir.parent().map(|p| p.to_string_lossy().into_owned()),
             entries,
-            note: cut.then(|| format!("only the first {MAX_ENTRIES} items are listed")),
+            note: match (cut, unnamed) {
+                (true, _) => Some(format!("only the first {MAX_ENTRIES} items are listed")),
+                (false, 0) => None,
+                (false, n) => Some(format!(
+                    "{n} item(s) whose names are not valid Unicode are left out"
+                )),
+            },
         })
     }
 
