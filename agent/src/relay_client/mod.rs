@@ -135,9 +135,10 @@ pub enum ClientCommand {
         /// The message.
         text: String,
     },
-    /// Send a file to the supporter of `session`, or of every live session.
+    /// Send a file to the supporter of `session`, or of the only live session (with several,
+    /// it is refused: the person may not mean it for each of them).
     SendFile {
-        /// The session; `None` for all of them.
+        /// The session; `None` for the only one.
         session: Option<SessionId>,
         /// The file.
         path: std::path::PathBuf,

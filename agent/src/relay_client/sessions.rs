@@ -195,18 +195,23 @@ impl Sessions {
                 Some(ClientEvent::ChatNotSent { reason })
             }
             ClientCommand::SendFile { session, path } => {
-                let mut sent = false;
-                for (id, l) in &self.live {
-                    if session.as_ref().is_none_or(|s| s == id) {
-                        sent |= l.send.push(path.clone());
+                let sent = match send_target(session, self.live.keys()) {
+                    Ok(id) => self
+                        .live
+                        .get(&id)
+                        .is_some_and(|l| l.send.push(path.clone())),
+                    Err(reason) => {
+                        return Some(ClientEvent::FileFailed {
+                            session_id: None,
+                            name: file_name(&path),
+                            reason,
+                            outgoing: true,
+                        });
                     }
-                }
+                };
                 (!sent).then(|| ClientEvent::FileFailed {
                     session_id: None,
-                    name: path.file_name().map_or_else(
-                        || path.display().to_string(),
-                        |n| n.to_string_lossy().into_owned(),
-                    ),
+                    name: file_name(&path),
                     reason: "no session is running".into(),
                     outgoing: true,
                 })
@@ -275,5 +280,62 @@ impl Sessions {
         self.live.remove(id);
         self.banners.remove(id);
         self.started.remove(id)
+    }
+}
+
+/// The session a file goes to: the one named, or the only one running. With several running
+/// and none named (a file typed at the terminal), it goes nowhere: the person may not mean it
+/// for every supporter.
+fn send_target<'a>(
+    named: Option<SessionId>,
+    live: impl Iterator<Item = &'a SessionId>,
+) -> Result<SessionId, String> {
+    let live: Vec<&SessionId> = live.collect();
+    match (named, live.as_slice()) {
+        (Some(id), _) if live.contains(&&id) => Ok(id),
+        (Some(_), _) | (None, []) => Err("no session is running".into()),
+        (None, [only]) => Ok((*only).clone()),
+        (None, several) => Err(format!(
+            "{} supporters are connected and a file typed here would go to each of them; stop \
+             the sessions it is not for first",
+            several.len()
+        )),
+    }
+}
+
+/// The name a path is shown by.
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_typed_here_goes_to_the_only_supporter_never_to_several() {
+        let id = |s: &str| SessionId::new(s).unwrap();
+        let (a, b) = (id("se_a"), id("se_b"));
+        assert_eq!(send_target(None, [&a].into_iter()), Ok(a.clone()));
+        assert_eq!(
+            send_target(Some(b.clone()), [&a, &b].into_iter()),
+            Ok(b.clone())
+        );
+        let several = send_target(None, [&a, &b].into_iter()).unwrap_err();
+        assert!(
+            several.starts_with("2 supporters are connected"),
+            "{several}"
+        );
+        assert_eq!(
+            send_target(None, std::iter::empty()),
+            Err("no session is running".into())
+        );
+        assert_eq!(
+            send_target(Some(id("se_gone")), [&a].into_iter()),
+            Err("no session is running".into())
+        );
     }
 }
