@@ -350,6 +350,7 @@ impl Status {
                 session_id,
                 name,
                 reason,
+                failure,
                 outgoing,
             } => {
                 let s = self.session_mut(&session_id?)?;
@@ -365,12 +366,14 @@ impl Status {
                     Some(t) => {
                         t.state = TransferState::Failed;
                         t.detail = Some(reason);
+                        t.failure = failure;
                         t.updated_ms = Some(now_ms);
                     }
                     None => s.push_transfer(Transfer {
                         outgoing,
                         state: TransferState::Failed,
                         detail: Some(reason),
+                        failure,
                         updated_ms: Some(now_ms),
                         ..Transfer::queued(name, 0)
                     }),

@@ -2,6 +2,7 @@
 //! queued to sent, received or failed, updated by the agent's news ([`crate::model::Status::apply`]).
 
 use serde::Serialize;
+use tether_agent::files::Failure;
 
 use crate::model::Session;
 
@@ -25,8 +26,10 @@ pub struct Transfer {
     pub started_ms: Option<u64>,
     /// When the latest progress came.
     pub updated_ms: Option<u64>,
-    /// Where a received file is, or why a transfer failed.
+    /// Where a received file is, or why a transfer failed (in English).
     pub detail: Option<String>,
+    /// Why it failed, where the window has words of its own for it.
+    pub failure: Option<Failure>,
 }
 
 /// Where a transfer is.
@@ -72,6 +75,7 @@ impl Transfer {
             started_ms: None,
             updated_ms: None,
             detail: None,
+            failure: None,
         }
     }
 
@@ -180,6 +184,7 @@ mod tests {
                 session_id: Some(sid("s1")),
                 name: "a.txt".into(),
                 reason: "you cancelled it".into(),
+                failure: Some(Failure::CancelledHere),
                 outgoing: true,
             },
             12_000,
@@ -191,6 +196,10 @@ mod tests {
         assert_eq!(t[1].detail.as_deref(), Some("you cancelled it"));
         let json = serde_json::to_value(&s).unwrap();
         assert_eq!(json["sessions"][0]["transfers"][1]["state"], "failed");
+        assert_eq!(
+            json["sessions"][0]["transfers"][1]["failure"]["code"],
+            "cancelled_here"
+        );
     }
 
     #[test]
@@ -245,6 +254,7 @@ mod tests {
                 session_id: Some(sid("s1")),
                 name: "big.iso".into(),
                 reason: "the disk is full".into(),
+                failure: None,
                 outgoing: false,
             },
             3,
@@ -257,6 +267,7 @@ mod tests {
                 session_id: None,
                 name: "x".into(),
                 reason: "no session is running".into(),
+                failure: None,
                 outgoing: true,
             },
             4,
@@ -322,6 +333,7 @@ mod tests {
                 session_id: Some(sid("s1")),
                 name: "big.iso".into(),
                 reason: "the disk is full".into(),
+                failure: None,
                 outgoing: false,
             },
             3_500,

@@ -228,7 +228,11 @@ function transferItem(x, s) {
     }
     case "sent": text = t(x.fetched ? "fileTaken" : "fileSent", { name: x.name, who: who(s), size }); break;
     case "received": text = t("fileReceived", { name: x.name, path: x.detail ?? "" }); break;
-    default: text = t(x.outgoing ? "fileNotSent" : "fileNotReceived", { name: x.name, reason: x.detail ?? "" });
+    default: {
+      // The app's own words where it has them; the agent's English otherwise.
+      const reason = x.failure ? t(`why.${x.failure.code}`, { max: sizeText(x.failure.max ?? 0) }) : (x.detail ?? "");
+      text = t(x.outgoing ? "fileNotSent" : "fileNotReceived", { name: x.name, reason });
+    }
   }
   li.prepend(Object.assign(document.createElement("span"), { textContent: text }));
   return li;

@@ -12,7 +12,7 @@ use tether_protocol::signal::FileDirection;
 use tokio::sync::{mpsc, watch};
 
 use super::browse::Listing;
-use super::{Browse, FileNote, Inbox, Incoming, Refusal, blocking};
+use super::{Browse, Failure, FileNote, Inbox, Incoming, Refusal, blocking};
 use crate::rtc::Channel;
 
 /// Why browsing is refused where the session's rules do not allow it.
@@ -90,6 +90,7 @@ pub async fn receive(
                         size,
                         reason: "you cancelled it".into(),
                         cancelled: true,
+                        failure: Some(Failure::CancelledHere),
                     });
                     failed = Some(id);
                 }
@@ -224,6 +225,7 @@ pub async fn receive(
                             size,
                             reason: "the supporter cancelled it".into(),
                             cancelled: true,
+                            failure: Some(Failure::CancelledBySupporter),
                         });
                         failed = Some(id);
                     } else {
@@ -312,10 +314,13 @@ impl<F: Fn(FileNote)> Drop for Unfinished<'_, F> {
                 Some(inbox) => inbox.park(incoming),
                 None => false,
             };
-            let reason = if kept {
-                "the session ended before it arrived; sent again, it goes on from there"
+            let (reason, failure) = if kept {
+                (
+                    "the session ended before it arrived; sent again, it goes on from there",
+                    Failure::SessionEndedKept,
+                )
             } else {
-                "the session ended before it arrived"
+                ("the session ended before it arrived", Failure::SessionEnded)
             };
             (self.note)(FileNote::Failed {
                 direction: FileDirection::ToAgent,
@@ -323,6 +328,7 @@ impl<F: Fn(FileNote)> Drop for Unfinished<'_, F> {
                 size,
                 reason: reason.into(),
                 cancelled: false,
+                failure: Some(failure),
             });
         }
     }
@@ -343,11 +349,13 @@ async fn fail<F: Future<Output = ()>>(
         message: r.message.clone(),
     })
     .await;
+    let failure = (r.code == FileErrorCode::NotAllowed).then_some(Failure::NotAllowed);
     note(FileNote::Failed {
         direction: FileDirection::ToAgent,
         name,
         size,
         reason: r.message,
         cancelled: false,
+        failure,
     });
 }

@@ -93,7 +93,38 @@ pub enum FileNote {
         reason: String,
         /// Cancelled by either person (else refused or failed).
         cancelled: bool,
+        /// Why, where the UIs have words of their own for it.
+        failure: Option<Failure>,
     },
+}
+
+/// Why a transfer did not complete, for the UIs that say it in the person's language (the
+/// `reason` beside it is the English for the terminal and the log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Failure {
+    /// The person at the computer cancelled it.
+    CancelledHere,
+    /// The supporter cancelled it.
+    CancelledBySupporter,
+    /// The session ended before it arrived.
+    SessionEnded,
+    /// The session ended before it arrived; sent again, it goes on from there.
+    SessionEndedKept,
+    /// Files may not pass in this session.
+    NotAllowed,
+    /// Larger than the organisation allows.
+    TooLarge {
+        /// The limit, in bytes.
+        max: u64,
+    },
+}
+
+impl Failure {
+    /// Whether either person cancelled it.
+    pub fn is_cancel(self) -> bool {
+        matches!(self, Failure::CancelledHere | Failure::CancelledBySupporter)
+    }
 }
 
 /// Runs file work off the async threads; a panic there is a bug, passed on.

@@ -12,7 +12,7 @@ use tether_protocol::files::{self, FileErrorCode, FileMessage, MAX_CHUNK};
 use tokio::sync::{mpsc, watch};
 
 use super::outgoing::Outgoing;
-use super::{FileNote, blocking};
+use super::{Failure, FileNote, blocking};
 use crate::rtc::Channel;
 use tether_protocol::signal::{FileDirection, FileRules};
 
@@ -138,7 +138,8 @@ pub async fn send(
         };
         if queue.is_cancelled(n) {
             refuse("the person at the computer cancelled it").await;
-            note(failed(display_name(&path), 0, CANCELLED_HERE.into(), true));
+            let why = Some(Failure::CancelledHere);
+            note(failed(display_name(&path), 0, CANCELLED_HERE.into(), why));
             continue;
         }
         let opened = {
@@ -149,18 +150,21 @@ pub async fn send(
             Ok(f) => f,
             Err(reason) => {
                 refuse(&reason).await;
-                note(failed(display_name(&path), 0, reason, false));
+                note(failed(display_name(&path), 0, reason, None));
                 continue;
             }
         };
         let (name, size) = (file.name().to_owned(), file.size());
         if !rules.permits(size) {
-            let reason = match rules.max_size {
-                Some(max) if rules.allowed => super::too_large(max),
-                _ => "files may not be transferred in this session".to_owned(),
+            let (reason, why) = match rules.max_size {
+                Some(max) if rules.allowed => (super::too_large(max), Failure::TooLarge { max }),
+                _ => (
+                    "files may not be transferred in this session".to_owned(),
+                    Failure::NotAllowed,
+                ),
             };
             refuse(&reason).await;
-            note(failed(name, size, reason, false));
+            note(failed(name, size, reason, Some(why)));
             continue;
         }
         note(FileNote::Sending {
@@ -195,9 +199,9 @@ pub async fn send(
                 sha256,
                 saved_as,
             }),
-            Err(Stop { reason, cancelled }) => {
+            Err(Stop { reason, failure }) => {
                 tracing::info!(file = %name, %reason, "file not sent");
-                note(failed(name, size, reason, cancelled));
+                note(failed(name, size, reason, failure));
             }
         }
     }
@@ -216,7 +220,7 @@ impl<F: Fn(FileNote)> Drop for Unsent<'_, F> {
                 name,
                 size,
                 "the session ended before it arrived".into(),
-                false,
+                Some(Failure::SessionEnded),
             ));
         }
     }
@@ -237,28 +241,29 @@ struct Stopped<'a, P: Fn(u64)> {
     progress: &'a P,
 }
 
-fn failed(name: String, size: u64, reason: String, cancelled: bool) -> FileNote {
+fn failed(name: String, size: u64, reason: String, failure: Option<Failure>) -> FileNote {
     FileNote::Failed {
         direction: FileDirection::ToViewer,
         name,
         size,
         reason,
-        cancelled,
+        cancelled: failure.is_some_and(Failure::is_cancel),
+        failure,
     }
 }
 
 /// Why a transfer stopped.
 struct Stop {
     reason: String,
-    /// Either person cancelled it.
-    cancelled: bool,
+    /// Why, where the UIs have words of their own for it.
+    failure: Option<Failure>,
 }
 
 impl Stop {
     fn new(reason: impl Into<String>) -> Stop {
         Stop {
             reason: reason.into(),
-            cancelled: false,
+            failure: None,
         }
     }
 }
@@ -281,7 +286,7 @@ async fn send_one<P: Fn(u64)>(
                 .await;
             return Err(Stop {
                 reason: CANCELLED_HERE.into(),
-                cancelled: true,
+                failure: Some(Failure::CancelledHere),
             });
         }
     };
@@ -396,7 +401,7 @@ fn refused(id: u32, answer: FileMessage) -> Result<(), Stop> {
         } if got == id => Err(match code {
             FileErrorCode::Cancelled => Stop {
                 reason: "the supporter cancelled it".into(),
-                cancelled: true,
+                failure: Some(Failure::CancelledBySupporter),
             },
             _ => {
                 // The browser's words, shown at the terminal: no control characters, short.

@@ -103,8 +103,10 @@ pub enum ClientEvent {
         session_id: Option<SessionId>,
         /// The file's name.
         name: String,
-        /// Why.
+        /// Why, in English.
         reason: String,
+        /// Why, where UIs have words of their own for it.
+        failure: Option<crate::files::Failure>,
         /// It was going to the supporter (else coming from them).
         outgoing: bool,
     },

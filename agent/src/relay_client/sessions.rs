@@ -135,11 +135,13 @@ impl Sessions {
                         name,
                         reason,
                         direction,
+                        failure,
                         ..
                     }) => ClientEvent::FileFailed {
                         session_id: Some(session_id),
                         name,
                         reason,
+                        failure,
                         outgoing: direction == signal::FileDirection::ToViewer,
                     },
                 });
@@ -205,6 +207,7 @@ impl Sessions {
                             session_id: None,
                             name: file_name(&path),
                             reason,
+                            failure: None,
                             outgoing: true,
                         });
                     }
@@ -213,6 +216,7 @@ impl Sessions {
                     session_id: None,
                     name: file_name(&path),
                     reason: "no session is running".into(),
+                    failure: None,
                     outgoing: true,
                 })
             }

@@ -292,6 +292,7 @@ fn audit_record(id: &SessionId, n: &FileNote) -> Option<FileTransfer> {
             size,
             reason,
             cancelled,
+            ..
         } => {
             let outcome = if *cancelled {
                 FileOutcome::Cancelled
