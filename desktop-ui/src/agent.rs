@@ -137,10 +137,7 @@ pub fn view_only<R: Runtime>(app: &AppHandle<R>, id: SessionId) {
 pub fn send_files<R: Runtime>(app: &AppHandle<R>, id: &SessionId, paths: Vec<std::path::PathBuf>) {
     let shared = app.state::<Shared>();
     for path in paths {
-        let name = path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
+        let name = tether_agent::files::display_name(&path);
         let size = std::fs::metadata(&path).map_or(0, |m| m.len());
         if let Some(s) = lock(&shared.status).session_mut(id) {
             s.push_transfer(Transfer::queued(name, size));

@@ -251,9 +251,6 @@ impl Status {
             } => {
                 let s = self.session_mut(&session_id)?;
                 let shown = path.display().to_string();
-                let saved_as = path
-                    .file_name()
-                    .map_or_else(|| shown.clone(), |n| n.to_string_lossy().into_owned());
                 // Files come in one at a time: the one receiving is this one.
                 match s.incoming() {
                     Some(t) => {
@@ -268,7 +265,7 @@ impl Status {
                         done: size,
                         updated_ms: Some(now_ms),
                         detail: Some(shown.clone()),
-                        ..Transfer::queued(saved_as, size)
+                        ..Transfer::queued(tether_agent::files::display_name(&path), size)
                     }),
                 }
                 Some(Notice::FileReceived {
@@ -355,10 +352,8 @@ impl Status {
             } => {
                 let s = self.session_mut(&session_id?)?;
                 // The one on its way, else the first waiting.
-                let known = if outgoing && s.outgoing(&name, &[TransferState::Sending]).is_some() {
-                    s.outgoing(&name, &[TransferState::Sending])
-                } else if outgoing {
-                    s.outgoing(&name, &[TransferState::Queued])
+                let known = if outgoing {
+                    s.outgoing(&name, &[TransferState::Sending, TransferState::Queued])
                 } else {
                     s.incoming()
                 };

@@ -106,16 +106,19 @@ impl Session {
             .find(|t| !t.outgoing && t.state == TransferState::Receiving)
     }
 
-    /// The oldest outgoing transfer of `name` in one of `states`: the one the agent's news is
-    /// about, as it sends files in the order they were queued.
+    /// The oldest outgoing transfer of `name` in the first of `states` that has one: the one
+    /// the agent's news is about, as it sends files in the order they were queued.
     pub(crate) fn outgoing(
         &mut self,
         name: &str,
         states: &[TransferState],
     ) -> Option<&mut Transfer> {
-        self.transfers
-            .iter_mut()
-            .find(|t| t.outgoing && t.name == name && states.contains(&t.state))
+        let i = states.iter().find_map(|&state| {
+            self.transfers
+                .iter()
+                .position(|t| t.outgoing && t.name == name && t.state == state)
+        })?;
+        Some(&mut self.transfers[i])
     }
 }
 

@@ -3,6 +3,7 @@
 // from them, which then arrive like any file the other computer sends (file-receiver.ts).
 
 import { h, replace } from "./dom";
+import { safeName } from "./file-receiver";
 import { sizeText } from "./files";
 import { t } from "./i18n";
 
@@ -54,7 +55,7 @@ export class RemoteFiles {
       }
       if (m.type === "listing") this.listing(m);
       else if (m.type === "fetch_error") {
-        this.error = t("browse.fetchFailed", { name: baseName(m.path), reason: m.message });
+        this.error = t("browse.fetchFailed", { name: safeName(m.path), reason: m.message });
         this.fetched = "";
         this.render();
       }
@@ -149,9 +150,4 @@ export class RemoteFiles {
 export function join(dir: string, name: string): string {
   const sep = !dir.startsWith("/") && dir.includes("\\") ? "\\" : "/";
   return dir.endsWith(sep) ? dir + name : dir + sep + name;
-}
-
-/** The last part of a path, either separator. */
-function baseName(path: string): string {
-  return path.split(/[\\/]/).pop() || path;
 }

@@ -365,6 +365,14 @@ impl Drop for Incoming {
     }
 }
 
+/// The name a file is shown by: its last part, else the whole path (`/`, `C:\`).
+pub fn display_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
 /// Why a file over `max` bytes may not pass.
 pub fn too_large(max: u64) -> String {
     format!(

@@ -12,7 +12,7 @@ use tether_protocol::files::{self, FileErrorCode, FileMessage, MAX_CHUNK};
 use tokio::sync::{mpsc, watch};
 
 use super::outgoing::Outgoing;
-use super::{Failure, FileNote, blocking};
+use super::{Failure, FileNote, blocking, display_name};
 use crate::rtc::Channel;
 use tether_protocol::signal::{FileDirection, FileRules};
 
@@ -224,13 +224,6 @@ impl<F: Fn(FileNote)> Drop for Unsent<'_, F> {
             ));
         }
     }
-}
-
-/// The name a path is shown by.
-fn display_name(path: &std::path::Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// What [`send_one`] asks as it goes: whether the person cancelled, and where to report

@@ -191,31 +191,23 @@ impl Sessions {
                         if sent {
                             return None;
                         }
-                        "no session is running".into()
+                        NO_SESSION.into()
                     }
                 };
                 Some(ClientEvent::ChatNotSent { reason })
             }
             ClientCommand::SendFile { session, path } => {
-                let sent = match send_target(session, self.live.keys()) {
-                    Ok(id) => self
+                let queued = send_target(session, self.live.keys()).and_then(|id| {
+                    let pushed = self
                         .live
                         .get(&id)
-                        .is_some_and(|l| l.send.push(path.clone())),
-                    Err(reason) => {
-                        return Some(ClientEvent::FileFailed {
-                            session_id: None,
-                            name: file_name(&path),
-                            reason,
-                            failure: None,
-                            outgoing: true,
-                        });
-                    }
-                };
-                (!sent).then(|| ClientEvent::FileFailed {
+                        .is_some_and(|l| l.send.push(path.clone()));
+                    pushed.then_some(()).ok_or_else(|| NO_SESSION.to_owned())
+                });
+                queued.err().map(|reason| ClientEvent::FileFailed {
                     session_id: None,
-                    name: file_name(&path),
-                    reason: "no session is running".into(),
+                    name: crate::files::display_name(&path),
+                    reason,
                     failure: None,
                     outgoing: true,
                 })
@@ -287,6 +279,9 @@ impl Sessions {
     }
 }
 
+/// Why a message or a file went nowhere.
+const NO_SESSION: &str = "no session is running";
+
 /// The session a file goes to: the one named, or the only one running. With several running
 /// and none named (a file typed at the terminal), it goes nowhere: the person may not mean it
 /// for every supporter.
@@ -297,7 +292,7 @@ fn send_target<'a>(
     let live: Vec<&SessionId> = live.collect();
     match (named, live.as_slice()) {
         (Some(id), _) if live.contains(&&id) => Ok(id),
-        (Some(_), _) | (None, []) => Err("no session is running".into()),
+        (Some(_), _) | (None, []) => Err(NO_SESSION.into()),
         (None, [only]) => Ok((*only).clone()),
         (None, several) => Err(format!(
             "{} supporters are connected and a file typed here would go to each of them; stop \
@@ -305,14 +300,6 @@ fn send_target<'a>(
             several.len()
         )),
     }
-}
-
-/// The name a path is shown by.
-fn file_name(path: &std::path::Path) -> String {
-    path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
 }
 
 #[cfg(test)]
