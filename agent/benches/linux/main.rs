@@ -1,6 +1,7 @@
 //! Agent micro-benchmarks on a 1920×1080 Xvfb (a bench binary that prints a table):
 //! XShm capture per frame, damage tracking on a static and a fully changed screen, and pointer
-//! injection through enigo's XTEST backend (each move confirmed by a QueryPointer round trip).
+//! injection through the agent's XTEST injector and through enigo's, beside each other (each
+//! move confirmed by a QueryPointer round trip).
 //!
 //! Run: `cargo bench -p tether-agent --bench capture_input`.
 // Linux only; elsewhere an empty program, so that the workspace builds on every OS.
@@ -16,7 +17,7 @@ use tether_agent::capture::{self, Frame};
 use tether_agent::encode::Encoder;
 use tether_agent::encode::Settings;
 use tether_agent::encode::h264::H264Encoder;
-use tether_agent::input::{EnigoInjector, InputInjector};
+use tether_agent::input::{EnigoInjector, InputInjector, NativeInjector};
 use tether_tests::percentile_ms;
 use x11rb::protocol::xproto::ConnectionExt as _;
 
@@ -110,18 +111,21 @@ fn main() {
     }
     let enc_changing = (stats(t), bytes / 60);
 
-    let mut inj = EnigoInjector::new(Some(&x.display)).unwrap();
     let (conn, root) = x.connect();
-    let mut t = Vec::new();
-    for i in 0..1000 {
-        let (px, py) = (100 + (i % 800), 100 + (i % 600));
-        let s = Instant::now();
-        inj.move_to(px, py).unwrap();
-        let r = conn.query_pointer(root).unwrap().reply().unwrap();
-        t.push(s.elapsed());
-        assert_eq!((i32::from(r.root_x), i32::from(r.root_y)), (px, py));
-    }
-    let inject = stats(t);
+    let mut moves = |inj: &mut dyn InputInjector| {
+        let mut t = Vec::new();
+        for i in 0..1000 {
+            let (px, py) = (100 + (i % 800), 100 + (i % 600));
+            let s = Instant::now();
+            inj.move_to(px, py).unwrap();
+            let r = conn.query_pointer(root).unwrap().reply().unwrap();
+            t.push(s.elapsed());
+            assert_eq!((i32::from(r.root_x), i32::from(r.root_y)), (px, py));
+        }
+        stats(t)
+    };
+    let inject = moves(&mut NativeInjector::new(Some(&x.display)).unwrap());
+    let inject_enigo = moves(&mut EnigoInjector::new(Some(&x.display)).unwrap());
 
     println!("machine: {}; Xvfb 1920x1080x24", tether_tests::machine());
     println!();
@@ -154,7 +158,11 @@ fn main() {
         ct.0, ct.1
     );
     println!(
-        "| pointer move injected and confirmed (XTEST + QueryPointer) | {:.3} ms | {:.3} ms |",
+        "| pointer move injected (the agent's XTEST injector) and confirmed by QueryPointer | {:.3} ms | {:.3} ms |",
         inject.0, inject.1
+    );
+    println!(
+        "| the same through enigo (it lists the input devices first) | {:.3} ms | {:.3} ms |",
+        inject_enigo.0, inject_enigo.1
     );
 }

@@ -2,19 +2,23 @@
 //! with QueryPointer, held keys with QueryKeymap, key meaning with the keyboard mapping).
 
 use tether_agent::capture;
-use tether_agent::input::{EnigoInjector, InputSession, Outcome};
-use tether_protocol::input::{Button, InputEvent};
+use tether_agent::input::{InputSession, NativeInjector, Outcome};
+use tether_protocol::input::{Button, InputEvent, WHEEL_DETENT};
 use tether_protocol::keymap::usage_from_code;
 use x11rb::connection::Connection;
-use x11rb::protocol::xproto::{ConnectionExt as _, KeyButMask};
+use x11rb::protocol::Event;
+use x11rb::protocol::xproto::{
+    ConnectionExt as _, CreateWindowAux, EventMask, KeyButMask, WindowClass,
+};
 use x11rb::rust_connection::RustConnection;
+use x11rb::wrapper::ConnectionExt as _;
 
 use tether_tests::x11::{Xvfb, keys_down};
 
-fn session(x: &Xvfb, control: bool) -> InputSession<EnigoInjector> {
+fn session(x: &Xvfb, control: bool) -> InputSession<NativeInjector> {
     let displays = capture::open(Some(&x.display)).unwrap().displays().unwrap();
     InputSession::new(
-        EnigoInjector::new(Some(&x.display)).unwrap(),
+        NativeInjector::new(Some(&x.display)).unwrap(),
         displays,
         control,
     )
@@ -60,6 +64,83 @@ fn pointer_moves_and_clicks_land_where_asked() {
     })
     .unwrap();
     assert!(!pointer(&conn, root).2.contains(KeyButMask::BUTTON1));
+}
+
+/// A window covering the screen that reports button presses and releases to `conn`.
+fn button_window(conn: &RustConnection, root: u32, w: u16, h: u16) {
+    let win = conn.generate_id().unwrap();
+    let aux =
+        CreateWindowAux::new().event_mask(EventMask::BUTTON_PRESS | EventMask::BUTTON_RELEASE);
+    conn.create_window(
+        0,
+        win,
+        root,
+        0,
+        0,
+        w,
+        h,
+        0,
+        WindowClass::INPUT_OUTPUT,
+        0,
+        &aux,
+    )
+    .unwrap();
+    conn.map_window(win).unwrap();
+    conn.sync().unwrap();
+}
+
+/// The buttons of the next `n` press/release events `conn` receives (press: positive).
+fn button_events(conn: &RustConnection, n: usize) -> Vec<i16> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut out = Vec::new();
+    while out.len() < n {
+        assert!(std::time::Instant::now() < deadline, "only {out:?} arrived");
+        match conn.poll_for_event().unwrap() {
+            Some(Event::ButtonPress(e)) => out.push(i16::from(e.detail)),
+            Some(Event::ButtonRelease(e)) => out.push(-i16::from(e.detail)),
+            Some(_) => {}
+            None => std::thread::sleep(std::time::Duration::from_millis(2)),
+        }
+    }
+    out
+}
+
+#[test]
+fn wheel_detents_and_side_buttons_arrive_as_x_button_events() {
+    let x = Xvfb::start(640, 480);
+    let (conn, root) = x.connect();
+    button_window(&conn, root, 640, 480);
+    let mut s = session(&x, true);
+    let mut send = |e: InputEvent| s.handle(&e).unwrap();
+    send(InputEvent::PointerMove {
+        display: 0,
+        x: 30000,
+        y: 30000,
+    });
+    // Two detents down, one up, one right: X buttons 5, 5, 4, 7, each pressed and released.
+    send(InputEvent::Wheel {
+        dx: 0,
+        dy: 2 * WHEEL_DETENT,
+    });
+    send(InputEvent::Wheel {
+        dx: WHEEL_DETENT,
+        dy: -WHEEL_DETENT,
+    });
+    // Half a detent: nothing yet.
+    send(InputEvent::Wheel {
+        dx: 0,
+        dy: WHEEL_DETENT / 2,
+    });
+    send(InputEvent::ButtonDown {
+        button: Button::Back,
+    });
+    send(InputEvent::ButtonUp {
+        button: Button::Back,
+    });
+    assert_eq!(
+        button_events(&conn, 10),
+        [5, -5, 5, -5, 4, -4, 7, -7, 8, -8]
+    );
 }
 
 #[test]

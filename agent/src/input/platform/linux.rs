@@ -141,7 +141,7 @@ pub fn keycode_for_usage(usage: u32) -> Option<u16> {
 }
 
 impl super::Keyboard for crate::platform::Linux {
-    type Injector = crate::input::EnigoInjector;
+    type Injector = super::xtest::XTestInjector;
 
     fn keycode_for_usage(usage: u32) -> Option<u16> {
         keycode_for_usage(usage)

@@ -12,6 +12,8 @@ mod macos;
 mod send_input;
 #[cfg_attr(not(target_os = "windows"), allow(dead_code))]
 mod windows;
+#[cfg(target_os = "linux")]
+mod xtest;
 
 use super::InputInjector;
 use super::enigo_backend::EnigoInjector;
