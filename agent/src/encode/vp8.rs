@@ -2,9 +2,11 @@
 //! codec: every browser decodes it in software, and it needs no licence-sensitive H.264 decoder on
 //! the viewer's side.
 //!
-//! Realtime settings for screen content: one-pass CBR, no lag, `cpu-used` −6, screen-content
-//! mode, keyframes only on request (the viewer asks by PLI/FIR) or when libvpx decides a scene cut
-//! needs one, and encoder threads only where cores are to spare ([`threads`]).
+//! Realtime settings for screen content: one-pass CBR, no lag, `cpu-used` −6, keyframes only on
+//! request (the viewer asks by PLI/FIR) or when libvpx decides a scene cut needs one, and encoder
+//! threads only where cores are to spare ([`threads`]). Not libvpx's screen-content mode: in it
+//! VP8 ignores the quantiser a refinement pass asks for (text stayed at 31–36 dB after the
+//! passes), while the busy screen costs the same without it.
 
 use std::ffi::c_int;
 use std::ptr;
@@ -133,7 +135,6 @@ impl Vp8Encoder {
             force_keyframe: true,
         };
         enc.control(vp8e_enc_control_id::VP8E_SET_CPUUSED, CPU_USED)?;
-        enc.control(vp8e_enc_control_id::VP8E_SET_SCREEN_CONTENT_MODE, 1)?;
         enc.control(vp8e_enc_control_id::VP8E_SET_NOISE_SENSITIVITY, 0)?;
         enc.control(
             vp8e_enc_control_id::VP8E_SET_STATIC_THRESHOLD,
@@ -489,8 +490,9 @@ mod tests {
         for (pass, i) in (tick + 1..tick + 4).enumerate() {
             refined = psnr(enc.refine(&still, ms(i), pass as u8).unwrap());
         }
+        // The goal for text once the screen stops: 40 dB.
         assert!(
-            refined >= changed + 3.0,
+            refined >= changed + 3.0 && refined >= 40.0,
             "{changed:.1} dB → {refined:.1} dB"
         );
     }
