@@ -108,9 +108,13 @@ pub enum FileMessage {
         entries: Vec<Entry>,
         /// The last part.
         done: bool,
-        /// Why the folder could not be listed (then nothing is listed).
+        /// Why the folder could not be listed (then nothing is listed), or what the listing
+        /// leaves out; in English, for logs and for viewers that do not know `code`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        /// `error` for programs: the viewer words it in the supporter's language.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<BrowseCode>,
     },
     /// Viewer → agent, when browsing: send this file (absolute path). It comes as a transfer
     /// of its own, or a [`FileMessage::FetchError`].
@@ -122,9 +126,51 @@ pub enum FileMessage {
     FetchError {
         /// The file asked for.
         path: String,
-        /// Why, in English.
+        /// Why, in English, for logs and for viewers that do not know `code`.
         message: String,
+        /// Why, for programs (`other` from agents that do not say).
+        #[serde(default)]
+        code: BrowseCode,
     },
+}
+
+/// Why a browsing request was refused, or what a listing leaves out
+/// ([`BrowseCode::Truncated`], [`BrowseCode::Unnamed`]: the listing itself succeeded).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BrowseCode {
+    /// Browsing is not allowed in this session.
+    NotAllowed,
+    /// The agent runs as the system's own account, which may not browse for a supporter.
+    SystemAccount,
+    /// Not an absolute path on the computer's own disks, or too long.
+    BadPath,
+    /// Nothing is there (or the computer has no home folder to start from).
+    NotFound,
+    /// The account the agent runs as may not read it.
+    Denied,
+    /// A fetch named a folder or something else that is not a file.
+    NotAFile,
+    /// A listing named something that is not a folder.
+    NotAFolder,
+    /// Larger than the organisation allows.
+    TooLarge,
+    /// Another folder is still being listed.
+    Busy,
+    /// The folder did not answer in time.
+    Timeout,
+    /// The person at the computer cancelled it.
+    Cancelled,
+    /// The session is ending.
+    Ending,
+    /// Only the first entries are listed.
+    Truncated,
+    /// Items whose names are not valid Unicode are left out.
+    Unnamed,
+    /// Any other failure (the English message names it), or a code this version does not know.
+    #[default]
+    #[serde(other)]
+    Other,
 }
 
 /// One item of a folder's listing.

@@ -506,7 +506,13 @@ test("an enrolled computer: token and policy from the admin page, unattended con
     await browse.getByRole("button", { name: "Get report.bin" }).waitFor();
     rmSync(join(machine.home, "Documents", "report.bin"));
     await browse.getByRole("button", { name: "Get report.bin" }).click();
-    await page.getByText(/^report\.bin cannot be sent: .*No such file/).waitFor();
+    await page.getByText("report.bin cannot be sent: it is not there any more").waitFor();
+    // A folder the agent's account may not read is refused in the supporter's words, not the OS's.
+    mkdirSync(join(machine.home, "Private"), { mode: 0o700 });
+    await page.getByRole("button", { name: "Up" }).click();
+    await browse.getByRole("button", { name: "Open folder Private" }).click();
+    await page.getByText("This folder cannot be listed: the account the agent runs as may not read it").waitFor();
+    await shot(page, "machines-5-browse-denied");
     await page.getByRole("button", { name: "End session" }).click();
     await page.getByText("You ended the session.").waitFor();
 

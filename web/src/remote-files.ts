@@ -5,7 +5,7 @@
 import { h, replace } from "./dom";
 import { safeName } from "./file-receiver";
 import { sizeText } from "./files";
-import { t } from "./i18n";
+import { hasKey, t } from "./i18n";
 
 /** One item of a folder, as the agent lists it. */
 export interface Entry {
@@ -17,8 +17,17 @@ export interface Entry {
 
 /** The agent's answers to browsing. */
 type BrowseAnswer =
-  | { type: "listing"; id: number; path: string; parent?: string | null; entries: Entry[]; done: boolean; error?: string | null }
-  | { type: "fetch_error"; path: string; message: string };
+  | { type: "listing"; id: number; path: string; parent?: string | null; entries: Entry[]; done: boolean; error?: string | null; code?: string | null }
+  | { type: "fetch_error"; path: string; message: string; code?: string };
+
+/** Why, in the supporter's language: the agent's code, or its English where the code says nothing. */
+export function browseReason(code: string | null | undefined, english: string, count = 0): string {
+  const key = `browse.err.${code ?? ""}`;
+  return code && hasKey(key) ? t(key, { count }) : english;
+}
+
+/** Codes of a listing that stands although something is left out of it. */
+const NOTES = new Set(["truncated", "unnamed"]);
 
 /** A folder of the other computer on screen, and the way around it. */
 export class RemoteFiles {
@@ -55,7 +64,7 @@ export class RemoteFiles {
       }
       if (m.type === "listing") this.listing(m);
       else if (m.type === "fetch_error") {
-        this.error = t("browse.fetchFailed", { name: safeName(m.path), reason: m.message });
+        this.error = t("browse.fetchFailed", { name: safeName(m.path), reason: browseReason(m.code, m.message) });
         this.fetched = "";
         this.render();
       }
@@ -91,13 +100,16 @@ export class RemoteFiles {
     this.incoming.push(...m.entries);
     if (!m.done) return;
     this.loading = false;
-    if (m.error && m.entries.length === 0 && this.incoming.length === 0) {
-      this.error = t("browse.listFailed", { reason: m.error });
+    // A listing that failed says so with a code other than a note's (older agents: an error
+    // and nothing listed).
+    const failed = m.code ? !NOTES.has(m.code) : !!m.error && this.incoming.length === 0;
+    if (failed) {
+      this.error = t("browse.listFailed", { reason: browseReason(m.code, m.error ?? "") });
     } else {
       this.path = m.path;
       this.parent = m.parent ?? null;
       this.entries = this.incoming;
-      this.error = m.error ? t("browse.cut", { reason: m.error }) : "";
+      this.error = m.error ? t("browse.cut", { reason: browseReason(m.code, m.error, this.incoming.length) }) : "";
     }
     this.incoming = [];
     this.render();

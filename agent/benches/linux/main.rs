@@ -112,7 +112,7 @@ fn main() {
     let enc_changing = (stats(t), bytes / 60);
 
     let (conn, root) = x.connect();
-    let mut moves = |inj: &mut dyn InputInjector| {
+    let moves = |inj: &mut dyn InputInjector| {
         let mut t = Vec::new();
         for i in 0..1000 {
             let (px, py) = (100 + (i % 800), 100 + (i % 600));

@@ -5,7 +5,7 @@
 use std::path::{Component, Path, PathBuf, Prefix};
 use std::time::UNIX_EPOCH;
 
-use tether_protocol::files::{self, Entry, FileMessage, MAX_FILE_MESSAGE, MAX_PATH};
+use tether_protocol::files::{self, BrowseCode, Entry, FileMessage, MAX_FILE_MESSAGE, MAX_PATH};
 
 use super::send::Outbox;
 
@@ -29,20 +29,56 @@ pub struct Listing {
     path: String,
     parent: Option<String>,
     entries: Vec<Entry>,
-    note: Option<String>,
+    note: Option<BrowseRefusal>,
+}
+
+/// Why a browsing request is refused (or what a listing leaves out): a code the viewer words
+/// in the supporter's language, and English for logs and older viewers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrowseRefusal {
+    /// For programs.
+    pub code: BrowseCode,
+    /// For people reading logs.
+    pub message: String,
+}
+
+impl BrowseRefusal {
+    /// A refusal with its code and its English.
+    pub fn new(code: BrowseCode, message: impl Into<String>) -> BrowseRefusal {
+        BrowseRefusal {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<std::io::Error> for BrowseRefusal {
+    fn from(e: std::io::Error) -> BrowseRefusal {
+        use std::io::ErrorKind as K;
+        let code = match e.kind() {
+            K::NotFound => BrowseCode::NotFound,
+            K::PermissionDenied => BrowseCode::Denied,
+            K::NotADirectory => BrowseCode::NotAFolder,
+            K::IsADirectory => BrowseCode::NotAFile,
+            _ => BrowseCode::Other,
+        };
+        BrowseRefusal::new(code, e.to_string())
+    }
 }
 
 impl Browse {
     /// Lists `path` (none: the start), folders first, then by name.
-    pub fn list(&self, path: Option<&str>) -> Result<Listing, String> {
+    pub fn list(&self, path: Option<&str>) -> Result<Listing, BrowseRefusal> {
         let dir = match path {
             Some(p) => absolute(p)?,
-            None => self
-                .start
-                .clone()
-                .ok_or("this computer has no home folder to start from")?,
+            None => self.start.clone().ok_or_else(|| {
+                BrowseRefusal::new(
+                    BrowseCode::NotFound,
+                    "this computer has no home folder to start from",
+                )
+            })?,
         };
-        let read = std::fs::read_dir(&dir).map_err(|e| e.to_string())?;
+        let read = std::fs::read_dir(&dir)?;
         let mut entries = Vec::new();
         let mut cut = false;
         let mut unnamed = 0usize;
@@ -80,10 +116,14 @@ impl Browse {
             parent: dir.parent().map(|p| p.to_string_lossy().into_owned()),
             entries,
             note: match (cut, unnamed) {
-                (true, _) => Some(format!("only the first {MAX_ENTRIES} items are listed")),
+                (true, _) => Some(BrowseRefusal::new(
+                    BrowseCode::Truncated,
+                    format!("only the first {MAX_ENTRIES} items are listed"),
+                )),
                 (false, 0) => None,
-                (false, n) => Some(format!(
-                    "{n} item(s) whose names are not valid Unicode are left out"
+                (false, n) => Some(BrowseRefusal::new(
+                    BrowseCode::Unnamed,
+                    format!("{n} item(s) whose names are not valid Unicode are left out"),
                 )),
             },
         })
@@ -91,19 +131,25 @@ impl Browse {
 
     /// Checks that `path` names a regular file that can be read, within the size limit, and
     /// queues it.
-    pub fn fetch(&self, path: &str) -> Result<(), String> {
+    pub fn fetch(&self, path: &str) -> Result<(), BrowseRefusal> {
         let file = absolute(path)?;
-        let meta = std::fs::metadata(&file).map_err(|e| e.to_string())?;
+        let meta = std::fs::metadata(&file)?;
         if !meta.is_file() {
-            return Err("it is not a file".into());
+            return Err(BrowseRefusal::new(BrowseCode::NotAFile, "it is not a file"));
         }
-        if self.max_size.is_some_and(|m| meta.len() > m) {
-            return Err(super::too_large(self.max_size.unwrap_or_default()));
+        if let Some(max) = self.max_size.filter(|m| meta.len() > *m) {
+            return Err(BrowseRefusal::new(
+                BrowseCode::TooLarge,
+                super::too_large(max),
+            ));
         }
         // Readable now (metadata needs no read permission); a later failure is said too.
-        std::fs::File::open(&file).map_err(|e| e.to_string())?;
+        std::fs::File::open(&file)?;
         if !self.outbox.push_fetched(file) {
-            return Err("the session is ending".into());
+            return Err(BrowseRefusal::new(
+                BrowseCode::Ending,
+                "the session is ending",
+            ));
         }
         Ok(())
     }
@@ -112,9 +158,10 @@ impl Browse {
 /// `p` as an absolute local path of at most [`MAX_PATH`] bytes: from the root (`/…`) or a
 /// drive letter (`C:\…`), never a network share or a device namespace (`\\host\…`,
 /// `\\?\GLOBALROOT\…`), which would reach other machines or the system's internals.
-fn absolute(p: &str) -> Result<PathBuf, String> {
+fn absolute(p: &str) -> Result<PathBuf, BrowseRefusal> {
+    let bad = |why: String| BrowseRefusal::new(BrowseCode::BadPath, why);
     if p.len() > MAX_PATH {
-        return Err(format!("the path is longer than {MAX_PATH} bytes"));
+        return Err(bad(format!("the path is longer than {MAX_PATH} bytes")));
     }
     let path = Path::new(p);
     let local = match path.components().next() {
@@ -123,7 +170,9 @@ fn absolute(p: &str) -> Result<PathBuf, String> {
         _ => false,
     };
     if !path.is_absolute() || !local {
-        return Err("the path is not an absolute path on this computer's disks".into());
+        return Err(bad(
+            "the path is not an absolute path on this computer's disks".into(),
+        ));
     }
     Ok(path.to_owned())
 }
@@ -138,7 +187,10 @@ impl Listing {
             parent: self.parent.clone(),
             entries,
             done,
-            error: if done { self.note.clone() } else { None },
+            error: done
+                .then(|| self.note.as_ref().map(|n| n.message.clone()))
+                .flatten(),
+            code: done.then(|| self.note.as_ref().map(|n| n.code)).flatten(),
         };
         let fits = |m: &FileMessage| files::encode(m).len() <= MAX_FILE_MESSAGE;
         let mut out = Vec::new();
@@ -161,7 +213,7 @@ impl Listing {
             return vec![Listing::refused(
                 id,
                 None,
-                "the folder's path is too long to list".into(),
+                BrowseRefusal::new(BrowseCode::BadPath, "the folder's path is too long to list"),
             )];
         }
         out.push(last);
@@ -170,35 +222,38 @@ impl Listing {
 
     /// A refusal as the one `listing` message for request `id` that answers it, within
     /// [`MAX_FILE_MESSAGE`] whatever the path and the reason hold.
-    pub fn refused(id: u32, path: Option<&str>, why: String) -> FileMessage {
-        let answer = |path: &str, why: &str| FileMessage::Listing {
+    pub fn refused(id: u32, path: Option<&str>, why: BrowseRefusal) -> FileMessage {
+        let answer = |path: &str, message: &str| FileMessage::Listing {
             id,
             path: path.to_owned(),
             parent: None,
             entries: Vec::new(),
             done: true,
-            error: Some(why.to_owned()),
+            error: Some(message.to_owned()),
+            code: Some(why.code),
         };
-        let m = answer(path.unwrap_or_default(), &why);
+        let m = answer(path.unwrap_or_default(), &why.message);
         if files::encode(&m).len() <= MAX_FILE_MESSAGE {
             return m;
         }
-        answer("", &short(&why))
+        answer("", &short(&why.message))
     }
 }
 
 /// A fetch refused, within [`MAX_FILE_MESSAGE`] whatever the path and the reason hold.
-pub fn fetch_error(path: &str, message: &str) -> FileMessage {
+pub fn fetch_error(path: &str, why: &BrowseRefusal) -> FileMessage {
     let m = FileMessage::FetchError {
         path: path.to_owned(),
-        message: message.to_owned(),
+        message: why.message.clone(),
+        code: why.code,
     };
     if files::encode(&m).len() <= MAX_FILE_MESSAGE {
         return m;
     }
     FileMessage::FetchError {
         path: String::new(),
-        message: short(message),
+        message: short(&why.message),
+        code: why.code,
     }
 }
 
@@ -257,42 +312,62 @@ mod tests {
     }
 
     #[test]
-    fn bad_paths_and_fetches_are_refused_with_reasons() {
+    fn bad_paths_and_fetches_are_refused_with_codes_and_reasons() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("small"), b"0123").unwrap();
         std::fs::write(dir.path().join("big"), b"0123456789ABC").unwrap();
         let (b, mut q) = browse(dir.path());
-        assert!(
-            b.list(Some("relative/path"))
-                .unwrap_err()
-                .contains("not an absolute path")
-        );
+        let refused = b.list(Some("relative/path")).unwrap_err();
+        assert_eq!(refused.code, BrowseCode::BadPath);
+        assert!(refused.message.contains("not an absolute path"));
         let long = format!("/{}", "a".repeat(MAX_PATH));
-        assert!(b.list(Some(&long)).unwrap_err().contains("longer than"));
+        let refused = b.list(Some(&long)).unwrap_err();
+        assert_eq!(refused.code, BrowseCode::BadPath);
+        assert!(refused.message.contains("longer than"));
         let missing = dir.path().join("missing");
-        assert!(b.list(Some(missing.to_str().unwrap())).is_err());
-        assert!(
-            b.fetch(dir.path().to_str().unwrap())
-                .unwrap_err()
-                .contains("not a file")
+        assert_eq!(
+            b.list(Some(missing.to_str().unwrap())).unwrap_err().code,
+            BrowseCode::NotFound
         );
+        let small = dir.path().join("small");
+        assert_eq!(
+            b.list(Some(small.to_str().unwrap())).unwrap_err().code,
+            BrowseCode::NotAFolder
+        );
+        let refused = b.fetch(dir.path().to_str().unwrap()).unwrap_err();
+        assert_eq!(refused.code, BrowseCode::NotAFile);
         let big = dir.path().join("big");
-        assert!(
-            b.fetch(big.to_str().unwrap())
-                .unwrap_err()
-                .contains("larger")
+        let refused = b.fetch(big.to_str().unwrap()).unwrap_err();
+        assert_eq!(refused.code, BrowseCode::TooLarge);
+        assert!(refused.message.contains("larger"));
+        assert_eq!(
+            b.list(Some(r"\\host\share")).unwrap_err().code,
+            BrowseCode::BadPath,
+            "no network shares"
         );
-        assert!(b.list(Some(r"\\host\share")).is_err(), "no network shares");
-        // Whatever the path, a refusal fits one message.
+        // Whatever the path, a refusal fits one message and keeps its code.
         let odd = format!("/{}", "\"\u{1}".repeat(300));
+        let why = BrowseRefusal::new(BrowseCode::Denied, format!("{odd}: no"));
         for m in [
-            Listing::refused(1, Some(&odd), format!("{odd}: no")),
-            fetch_error(&odd, &format!("{odd}: no")),
+            Listing::refused(1, Some(&odd), why.clone()),
+            fetch_error(&odd, &why),
         ] {
             assert!(files::encode(&m).len() <= MAX_FILE_MESSAGE);
+            let v: serde_json::Value = serde_json::from_str(&files::encode(&m)).unwrap();
+            assert_eq!(v["code"], "denied");
         }
-        let small = dir.path().join("small");
         b.fetch(small.to_str().unwrap()).unwrap();
         assert_eq!(q.next_path(), Some(small));
+    }
+
+    #[test]
+    fn os_errors_become_codes() {
+        use std::io::{Error, ErrorKind as K};
+        let code = |k: K| BrowseRefusal::from(Error::from(k)).code;
+        assert_eq!(code(K::PermissionDenied), BrowseCode::Denied);
+        assert_eq!(code(K::NotFound), BrowseCode::NotFound);
+        assert_eq!(code(K::IsADirectory), BrowseCode::NotAFile);
+        assert_eq!(code(K::NotADirectory), BrowseCode::NotAFolder);
+        assert_eq!(code(K::TimedOut), BrowseCode::Other);
     }
 }

@@ -7,16 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tether_protocol::files::{self, FileErrorCode, FileMessage};
+use tether_protocol::files::{self, BrowseCode, FileErrorCode, FileMessage};
 use tether_protocol::signal::FileDirection;
 use tokio::sync::{mpsc, watch};
 
-use super::browse::Listing;
+use super::browse::{BrowseRefusal, Listing};
 use super::{Browse, Failure, FileNote, Inbox, Incoming, Refusal, blocking};
 use crate::rtc::Channel;
-
-/// Why browsing is refused where the session's rules do not allow it.
-pub const NOT_BROWSING: &str = "browsing this computer's files is not allowed in this session";
 
 /// How often a file coming in reports how far it got.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
@@ -43,7 +40,7 @@ pub async fn receive(
     ch: Channel,
     mut frames: mpsc::Receiver<Frame>,
     inbox: Option<Inbox>,
-    browse: Result<Browse, &'static str>,
+    browse: Result<Browse, BrowseRefusal>,
     answers: mpsc::Sender<FileMessage>,
     mut cancel: watch::Receiver<u64>,
     note: impl Fn(FileNote) + Send + Sync,
@@ -234,11 +231,14 @@ pub async fn receive(
                 }
             }
             FileMessage::List { id, path } => match &browse {
-                Err(why) => reply(Listing::refused(id, path.as_deref(), (*why).into())).await,
+                Err(why) => reply(Listing::refused(id, path.as_deref(), why.clone())).await,
                 // One folder at a time, in its own task: a folder that is slow to read (a
                 // stale network mount) holds up neither the files nor the next listing forever.
                 Ok(_) if listing.load(Ordering::SeqCst) => {
-                    let why = "another folder is still being listed".into();
+                    let why = BrowseRefusal::new(
+                        BrowseCode::Busy,
+                        "another folder is still being listed",
+                    );
                     reply(Listing::refused(id, path.as_deref(), why)).await;
                 }
                 Ok(b) => {
@@ -258,7 +258,10 @@ pub async fn receive(
                             Err(_) => vec![Listing::refused(
                                 id,
                                 path.as_deref(),
-                                "the folder did not answer in time".into(),
+                                BrowseRefusal::new(
+                                    BrowseCode::Timeout,
+                                    "the folder did not answer in time",
+                                ),
                             )],
                         };
                         for m in answer {
@@ -271,14 +274,14 @@ pub async fn receive(
             },
             FileMessage::Fetch { path } => {
                 let fetched = match &browse {
-                    Err(why) => Err((*why).to_owned()),
+                    Err(why) => Err(why.clone()),
                     Ok(b) => {
                         let (b, path) = (b.clone(), path.clone());
                         blocking(move || b.fetch(&path)).await
                     }
                 };
-                if let Err(message) = fetched {
-                    reply(super::browse::fetch_error(&path, &message)).await;
+                if let Err(why) = fetched {
+                    reply(super::browse::fetch_error(&path, &why)).await;
                 }
             }
             // Only the agent says these.

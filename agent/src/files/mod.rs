@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use tether_protocol::files::{self, FileErrorCode};
 
-pub use browse::Browse;
-pub use channel::{Frame, NOT_BROWSING, receive};
+pub use browse::{Browse, BrowseRefusal};
+pub use channel::{Frame, receive};
 pub use parked::Parked;
 pub use send::{Outbox, Queue, outbox, send};
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tether_protocol::files::{self, FileErrorCode, FileMessage, MAX_CHUNK};
+use tether_protocol::files::{self, BrowseCode, FileErrorCode, FileMessage, MAX_CHUNK};
 use tokio::sync::{mpsc, watch};
 
 use super::outgoing::Outgoing;
@@ -127,9 +127,10 @@ pub async fn send(
     while let Some(Request { path, n, fetched }) = queue.rx.recv().await {
         id += 1;
         // A file the supporter asked for that does not start is answered, so they know.
-        let refuse = |why: &str| {
+        let refuse = |code: BrowseCode, why: &str| {
             let ch = ch.clone();
-            let answer = super::browse::fetch_error(&path.to_string_lossy(), why);
+            let why = super::BrowseRefusal::new(code, why);
+            let answer = super::browse::fetch_error(&path.to_string_lossy(), &why);
             async move {
                 if fetched {
                     let _ = ch.send_text(&files::encode(&answer)).await;
@@ -137,7 +138,11 @@ pub async fn send(
             }
         };
         if queue.is_cancelled(n) {
-            refuse("the person at the computer cancelled it").await;
+            refuse(
+                BrowseCode::Cancelled,
+                "the person at the computer cancelled it",
+            )
+            .await;
             let why = Some(Failure::CancelledHere);
             note(failed(display_name(&path), 0, CANCELLED_HERE.into(), why));
             continue;
@@ -149,21 +154,26 @@ pub async fn send(
         let file = match opened {
             Ok(f) => f,
             Err(reason) => {
-                refuse(&reason).await;
+                refuse(BrowseCode::Other, &reason).await;
                 note(failed(display_name(&path), 0, reason, None));
                 continue;
             }
         };
         let (name, size) = (file.name().to_owned(), file.size());
         if !rules.permits(size) {
-            let (reason, why) = match rules.max_size {
-                Some(max) if rules.allowed => (super::too_large(max), Failure::TooLarge { max }),
+            let (reason, why, code) = match rules.max_size {
+                Some(max) if rules.allowed => (
+                    super::too_large(max),
+                    Failure::TooLarge { max },
+                    BrowseCode::TooLarge,
+                ),
                 _ => (
                     "files may not be transferred in this session".to_owned(),
                     Failure::NotAllowed,
+                    BrowseCode::NotAllowed,
                 ),
             };
-            refuse(&reason).await;
+            refuse(code, &reason).await;
             note(failed(name, size, reason, Some(why)));
             continue;
         }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tether_protocol::control::{self, Control};
+use tether_protocol::files::BrowseCode;
 use tether_protocol::input::InputEvent;
 use tether_protocol::signal::{
     EndReason, FileDirection, FileOutcome, FileRules, FileTransfer, Ice, Message, Mode, Sdp,
@@ -514,12 +515,16 @@ impl Session {
                 // rules), in control sessions, and never through the system's own account,
                 // which may read what nobody at the machine may.
                 let browse = if !(rules.allowed && rules.browse && self.control_mode) {
-                    Err(files::NOT_BROWSING)
+                    Err(files::BrowseRefusal::new(
+                        BrowseCode::NotAllowed,
+                        "browsing this computer's files is not allowed in this session",
+                    ))
                 } else if platform::system_account() {
                     tracing::warn!(session = %self.id, "browsing refused: the agent runs as the system account");
-                    Err(
+                    Err(files::BrowseRefusal::new(
+                        BrowseCode::SystemAccount,
                         "this computer's agent runs as the system account, which may not browse for a supporter",
-                    )
+                    ))
                 } else {
                     Ok(files::Browse {
                         outbox: self.outbox.clone(),
