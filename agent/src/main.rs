@@ -687,6 +687,20 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
                 } => format!("[file] Not sent: {name} ({reason})."),
                 // The terminal says when a file starts and ends, not each step between.
                 ClientEvent::FileProgress { .. } => continue,
+                // Which folders the supporter looks in (not what is in them); refusals are
+                // theirs to see.
+                ClientEvent::FolderListed {
+                    session_id,
+                    path,
+                    refused: None,
+                } => format!(
+                    "[file] {} is looking in {}.",
+                    supporters
+                        .get(&session_id)
+                        .map_or("your supporter", String::as_str),
+                    path.chars().filter(|c| !c.is_control()).collect::<String>()
+                ),
+                ClientEvent::FolderListed { .. } => continue,
                 ClientEvent::FileReceiving {
                     session_id,
                     name,

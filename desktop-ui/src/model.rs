@@ -375,7 +375,11 @@ impl Status {
                 }
                 None
             }
-            ClientEvent::ChatNotSent { .. } | ClientEvent::RelayError(_) => None,
+            // The app lists the files a browsing supporter takes (`FileSending`), not each
+            // folder they open; the terminal agent prints those, and the audit log has them.
+            ClientEvent::ChatNotSent { .. }
+            | ClientEvent::RelayError(_)
+            | ClientEvent::FolderListed { .. } => None,
             ClientEvent::Disconnected { reason, retry_in } => {
                 self.connection = Connection::Reconnecting {
                     reason,

@@ -2,6 +2,7 @@
 //! credentials, SDP/ICE relay, session end, denial, timeout, throttling, bad frames.
 
 use futures_util::SinkExt;
+use tether_protocol::files::BrowseCode;
 use tether_protocol::signal::*;
 use tether_relay::store::{AuditFilter, Role as OrgRole, Store};
 
@@ -162,6 +163,33 @@ async fn full_flow_from_code_to_session_end() {
     };
     assert_eq!(e.code, ErrorCode::NotAllowed);
 
+    // So are the folders a browsing supporter listed: which folder and how many items, from the
+    // session's own agent only.
+    let listed = |session_id: SessionId, refused: Option<BrowseCode>| {
+        Message::FolderListed(FolderListed {
+            session_id,
+            path: "/home/ann/Documents".into(),
+            entries: if refused.is_some() { 0 } else { 12 },
+            refused,
+        })
+    };
+    agent.send(&listed(sid.clone(), None)).await;
+    agent
+        .send(&listed(sid.clone(), Some(BrowseCode::Denied)))
+        .await;
+    agent
+        .send(&listed(SessionId::new("se_other").unwrap(), None))
+        .await;
+    let Message::Error(e) = agent.recv().await else {
+        panic!("expected an error")
+    };
+    assert_eq!(e.code, ErrorCode::NotInSession);
+    viewer.send(&listed(sid.clone(), None)).await;
+    let Message::Error(e) = viewer.recv().await else {
+        panic!("expected an error")
+    };
+    assert_eq!(e.code, ErrorCode::NotAllowed);
+
     // The viewer ends it, counting the chat messages; both hear the normalised reason, and no
     // count (it is the relay's record, not the peer's news).
     viewer
@@ -235,6 +263,43 @@ async fn full_flow_from_code_to_session_end() {
             &serde_json::json!("to_agent"),
             &serde_json::json!(sid.as_str()),
         )
+    );
+    let folders: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "folder_listed")
+        .map(|e| {
+            (
+                e.outcome.as_str(),
+                e.detail["path"].clone(),
+                e.detail["entries"].clone(),
+                e.detail["refused"].clone(),
+                e.detail["session_id"].clone(),
+            )
+        })
+        .collect();
+    let (path, sid_json) = (
+        serde_json::json!("/home/ann/Documents"),
+        serde_json::json!(sid.as_str()),
+    );
+    assert_eq!(
+        folders,
+        [
+            (
+                "refused",
+                path.clone(),
+                serde_json::json!(0),
+                serde_json::json!("denied"),
+                sid_json.clone()
+            ),
+            (
+                "ok",
+                path,
+                serde_json::json!(12),
+                serde_json::Value::Null,
+                sid_json
+            ),
+        ],
+        "newest first, only the session's own agent's"
     );
     let actions: Vec<String> = audit
         .into_iter()

@@ -513,6 +513,22 @@ test("an enrolled computer: token and policy from the admin page, unattended con
     await browse.getByRole("button", { name: "Open folder Private" }).click();
     await page.getByText("This folder cannot be listed: the account the agent runs as may not read it").waitFor();
     await shot(page, "machines-5-browse-denied");
+    // The computer's terminal says where the supporter looks, and the organisation's audit log
+    // has every folder asked for: which, how many items (never their names), or why not.
+    const documents = join(machine.home, "Documents");
+    await machine.lines.waitFrom(from, (l) => l === `[file] Jane Doe is looking in ${documents}.`, "the computer says where the supporter looks");
+    const listed = (await admin.evaluate(() => fetch("/api/v1/audit?action=folder_listed").then((r) => r.json())))
+      .map((e) => [e.detail.path, e.outcome, e.detail.entries, e.detail.refused ?? null])
+      .reverse();
+    assert.deepEqual(
+      listed.filter(([path]) => path === documents || path === join(machine.home, "Private")),
+      [
+        [documents, "ok", 1],
+        [documents, "ok", 1],
+        [join(machine.home, "Private"), "refused", 0, "denied"],
+      ].map((r) => (r.length === 3 ? [...r, null] : r)),
+    );
+    assert.ok(listed.some(([path, outcome]) => path === machine.home && outcome === "ok"), JSON.stringify(listed));
     await page.getByRole("button", { name: "End session" }).click();
     await page.getByText("You ended the session.").waitFor();
 

@@ -178,6 +178,16 @@ fn absolute(p: &str) -> Result<PathBuf, BrowseRefusal> {
 }
 
 impl Listing {
+    /// The folder listed, as this OS writes it.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// How many items are listed.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     /// The listing as `listing` messages for request `id`, each within [`MAX_FILE_MESSAGE`];
     /// an entry too long to fit any message is left out.
     pub fn messages(self, id: u32) -> Vec<FileMessage> {

@@ -21,6 +21,11 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 /// How long a folder may take to list.
 const LIST_WITHIN: Duration = Duration::from_secs(10);
 
+/// The least time between two listings (a quicker one waits, a refusal is not repeated): a
+/// person opens a few folders a second at most, and each listing is one row of the audit
+/// log, which a viewer asking in a loop must not flood.
+const LIST_GAP: Duration = Duration::from_millis(100);
+
 /// One message of the channel: JSON text, or file data.
 #[derive(Debug)]
 pub struct Frame {
@@ -58,8 +63,11 @@ pub async fn receive(
         note: &note,
         inbox: inbox.clone(),
     };
-    // Whether a folder is being listed.
+    // Whether a folder is being listed, when the last listing started, and what the listings
+    // report for the audit log.
     let listing = Arc::new(AtomicBool::new(false));
+    let mut last_listing: Option<Instant> = None;
+    let (listed_tx, mut listed_rx) = mpsc::unbounded_channel::<FileNote>();
     // A transfer that failed: its remaining data is dropped quietly.
     let mut failed: Option<u32> = None;
     // When the file coming in last reported how far it got.
@@ -70,6 +78,10 @@ pub async fn receive(
                 Some(f) => f,
                 None => break,
             },
+            Some(n) = listed_rx.recv() => {
+                note(n);
+                continue;
+            }
             // The person at the computer stops the file coming in.
             Ok(()) = cancel.changed() => {
                 if let Some((id, incoming)) = open.slot.take() {
@@ -230,40 +242,68 @@ pub async fn receive(
                     }
                 }
             }
+            // One folder at a time, in its own task: a folder that is slow to read (a stale
+            // network mount) holds up neither the files nor the next listing forever.
+            FileMessage::List { id, path }
+                if listing.load(Ordering::SeqCst)
+                    || (browse.is_err()
+                        && last_listing.is_some_and(|t| t.elapsed() < LIST_GAP)) =>
+            {
+                let why =
+                    BrowseRefusal::new(BrowseCode::Busy, "another folder is still being listed");
+                reply(Listing::refused(id, path.as_deref(), why)).await;
+            }
             FileMessage::List { id, path } => match &browse {
-                Err(why) => reply(Listing::refused(id, path.as_deref(), why.clone())).await,
-                // One folder at a time, in its own task: a folder that is slow to read (a
-                // stale network mount) holds up neither the files nor the next listing forever.
-                Ok(_) if listing.load(Ordering::SeqCst) => {
-                    let why = BrowseRefusal::new(
-                        BrowseCode::Busy,
-                        "another folder is still being listed",
-                    );
-                    reply(Listing::refused(id, path.as_deref(), why)).await;
+                Err(why) => {
+                    last_listing = Some(Instant::now());
+                    reply(Listing::refused(id, path.as_deref(), why.clone())).await;
+                    note(FileNote::Listed {
+                        path: path.unwrap_or_default(),
+                        entries: 0,
+                        refused: Some(why.code),
+                    });
                 }
                 Ok(b) => {
+                    // Listings come at most one per LIST_GAP: a quick one waits its turn.
+                    let now = Instant::now();
+                    let start = last_listing.map_or(now, |t| (t + LIST_GAP).max(now));
                     listing.store(true, Ordering::SeqCst);
+                    last_listing = Some(start);
                     let (b, ch, busy) = (b.clone(), ch.clone(), listing.clone());
+                    let listed = listed_tx.clone();
                     tokio::spawn(async move {
+                        tokio::time::sleep_until(start.into()).await;
                         let p = path.clone();
-                        let listed = tokio::time::timeout(
+                        let listing_result = tokio::time::timeout(
                             LIST_WITHIN,
                             blocking(move || b.list(p.as_deref())),
                         )
                         .await;
                         busy.store(false, Ordering::SeqCst);
-                        let answer = match listed {
-                            Ok(Ok(l)) => l.messages(id),
-                            Ok(Err(why)) => vec![Listing::refused(id, path.as_deref(), why)],
-                            Err(_) => vec![Listing::refused(
-                                id,
-                                path.as_deref(),
-                                BrowseRefusal::new(
-                                    BrowseCode::Timeout,
-                                    "the folder did not answer in time",
-                                ),
-                            )],
+                        let refused = |why: BrowseRefusal| {
+                            let n = FileNote::Listed {
+                                path: path.clone().unwrap_or_default(),
+                                entries: 0,
+                                refused: Some(why.code),
+                            };
+                            (vec![Listing::refused(id, path.as_deref(), why)], n)
                         };
+                        let (answer, report) = match listing_result {
+                            Ok(Ok(l)) => {
+                                let n = FileNote::Listed {
+                                    path: l.path().to_owned(),
+                                    entries: u32::try_from(l.len()).unwrap_or(u32::MAX),
+                                    refused: None,
+                                };
+                                (l.messages(id), n)
+                            }
+                            Ok(Err(why)) => refused(why),
+                            Err(_) => refused(BrowseRefusal::new(
+                                BrowseCode::Timeout,
+                                "the folder did not answer in time",
+                            )),
+                        };
+                        let _ = listed.send(report);
                         for m in answer {
                             if ch.send_text(&files::encode(&m)).await.is_err() {
                                 return;

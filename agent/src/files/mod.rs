@@ -19,7 +19,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use tether_protocol::files::{self, FileErrorCode};
+use tether_protocol::files::{self, BrowseCode, FileErrorCode};
 
 pub use browse::{Browse, BrowseRefusal};
 pub use channel::{Frame, receive};
@@ -95,6 +95,17 @@ pub enum FileNote {
         cancelled: bool,
         /// Why, where the UIs have words of their own for it.
         failure: Option<Failure>,
+    },
+    /// The browsing supporter asked for a folder's listing (for the audit log; the UIs say
+    /// which folders were looked at, not what was in them).
+    Listed {
+        /// The folder, as this OS writes it; what the supporter asked for when it was refused
+        /// (empty: where browsing starts).
+        path: String,
+        /// How many items were listed.
+        entries: u32,
+        /// Why nothing was listed.
+        refused: Option<BrowseCode>,
     },
 }
 

@@ -66,6 +66,15 @@ pub enum ClientEvent {
         /// The supporter asked for it (else the person chose it).
         fetched: bool,
     },
+    /// The browsing supporter asked for a folder's listing.
+    FolderListed {
+        /// The session.
+        session_id: SessionId,
+        /// The folder (what was asked for, when refused).
+        path: String,
+        /// Why nothing was listed.
+        refused: Option<tether_protocol::files::BrowseCode>,
+    },
     /// A file from the supporter is coming in.
     FileReceiving {
         /// The session.

@@ -105,6 +105,13 @@ impl Sessions {
                         size,
                         fetched,
                     },
+                    session::Note::File(FileNote::Listed { path, refused, .. }) => {
+                        ClientEvent::FolderListed {
+                            session_id,
+                            path,
+                            refused,
+                        }
+                    }
                     session::Note::File(FileNote::Receiving { name, size }) => {
                         ClientEvent::FileReceiving {
                             session_id,

@@ -19,8 +19,8 @@ use tether_protocol::control::{self, Control};
 use tether_protocol::files::BrowseCode;
 use tether_protocol::input::InputEvent;
 use tether_protocol::signal::{
-    EndReason, FileDirection, FileOutcome, FileRules, FileTransfer, Ice, Message, Mode, Sdp,
-    SdpKind, SessionEnd, SessionId, SessionStart, Sha256Hex,
+    EndReason, FileDirection, FileOutcome, FileRules, FileTransfer, FolderListed, Ice, Message,
+    Mode, Sdp, SdpKind, SessionEnd, SessionId, SessionStart, Sha256Hex,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -262,8 +262,24 @@ fn end(out: &mpsc::UnboundedSender<Message>, id: &SessionId, reason: EndReason) 
 }
 
 /// What the relay records of a transfer that ended; none for one under way.
-fn audit_record(id: &SessionId, n: &FileNote) -> Option<FileTransfer> {
+fn audit_record(id: &SessionId, n: &FileNote) -> Option<Message> {
     let (direction, name, size, sha256, outcome, reason) = match n {
+        FileNote::Listed {
+            path,
+            entries,
+            refused,
+        } => {
+            let mut path = path.clone();
+            while path.len() > tether_protocol::files::MAX_PATH {
+                path.pop();
+            }
+            return Some(Message::FolderListed(FolderListed {
+                session_id: id.clone(),
+                path,
+                entries: *entries,
+                refused: *refused,
+            }));
+        }
         FileNote::Sending { .. } | FileNote::Receiving { .. } | FileNote::Progress { .. } => {
             return None;
         }
@@ -314,7 +330,7 @@ fn audit_record(id: &SessionId, n: &FileNote) -> Option<FileTransfer> {
     if name.is_empty() {
         name.push('?');
     }
-    Some(FileTransfer {
+    Some(Message::FileTransfer(FileTransfer {
         session_id: id.clone(),
         direction,
         name,
@@ -322,7 +338,7 @@ fn audit_record(id: &SessionId, n: &FileNote) -> Option<FileTransfer> {
         sha256,
         outcome,
         reason,
-    })
+    }))
 }
 
 /// How long an ending session waits for the viewer to acknowledge its `end`.
@@ -505,7 +521,7 @@ impl Session {
                 let note = Arc::new(move |n: FileNote| {
                     // The organisation's audit log hears of every transfer (never its content).
                     if let Some(record) = audit_record(&id, &n) {
-                        let _ = out.send(Message::FileTransfer(record));
+                        let _ = out.send(record);
                     }
                     notify(Note::File(n));
                 });

@@ -98,6 +98,24 @@ pub struct FileTransfer {
     pub reason: Option<String>,
 }
 
+/// Agent → relay: the supporter of session `session_id` asked for a listing of a folder of the
+/// computer (browsing, where the machine's policy allows it). Recorded in the audit log and
+/// passed to webhooks: which folder, and how many items were shown, never their names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FolderListed {
+    /// The session.
+    pub session_id: SessionId,
+    /// The folder, as the computer's OS writes it (at most 1,024 bytes; longer is refused);
+    /// empty when the request named none it could use.
+    #[serde(deserialize_with = "folder_path")]
+    pub path: String,
+    /// How many items were listed.
+    pub entries: u32,
+    /// Why nothing was listed; none when the folder was listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<crate::files::BrowseCode>,
+}
+
 /// A SHA-256 in lowercase hex: exactly 64 of `0-9a-f`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
@@ -130,6 +148,14 @@ fn file_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error>
     let s = String::deserialize(d)?;
     if s.is_empty() || s.len() > crate::files::MAX_NAME {
         return Err(serde::de::Error::custom("a file name is 1 to 255 bytes"));
+    }
+    Ok(s)
+}
+
+fn folder_path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.len() > crate::files::MAX_PATH {
+        return Err(serde::de::Error::custom("a path is at most 1,024 bytes"));
     }
     Ok(s)
 }

@@ -12,7 +12,7 @@ use crate::error::DecodeError;
 use crate::share_code::ShareCode;
 use crate::{MAX_SIGNAL_FRAME, PROTOCOL_VERSION};
 
-pub use files::{FileDirection, FileOutcome, FileRules, FileTransfer, Sha256Hex};
+pub use files::{FileDirection, FileOutcome, FileRules, FileTransfer, FolderListed, Sha256Hex};
 
 /// Longest identifier (request or session id) accepted on the wire.
 pub const MAX_ID_LEN: usize = 64;
@@ -111,6 +111,8 @@ pub enum Message {
     SessionEnd(SessionEnd),
     /// Agent → relay: a file transfer of a session ended, for the audit log.
     FileTransfer(FileTransfer),
+    /// Agent → relay: the supporter listed a folder of the computer, for the audit log.
+    FolderListed(FolderListed),
     /// Relay → client: something the client sent was refused.
     Error(ErrorMessage),
     /// Liveness probe; answered with `pong` carrying the same `seq`.
@@ -137,6 +139,7 @@ pub const MESSAGE_TYPES: &[&str] = &[
     "ice",
     "session_end",
     "file_transfer",
+    "folder_listed",
     "error",
     "ping",
     "pong",
@@ -173,6 +176,7 @@ impl Message {
             Message::Ice(_) => "ice",
             Message::SessionEnd(_) => "session_end",
             Message::FileTransfer(_) => "file_transfer",
+            Message::FolderListed(_) => "folder_listed",
             Message::Error(_) => "error",
             Message::Ping(_) => "ping",
             Message::Pong(_) => "pong",
@@ -187,7 +191,8 @@ impl Message {
             | Message::ChallengeResponse(_)
             | Message::RenewCode(_)
             | Message::ConsentResponse(_)
-            | Message::FileTransfer(_) => from == Agent,
+            | Message::FileTransfer(_)
+            | Message::FolderListed(_) => from == Agent,
             Message::Connect(_) | Message::ConnectMachine(_) => from == Viewer,
             Message::Challenge(_)
             | Message::ShareCode(_)

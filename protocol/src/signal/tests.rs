@@ -239,3 +239,24 @@ fn file_transfer_records_refuse_what_the_audit_log_should_not_hold() {
         );
     }
 }
+
+#[test]
+fn folder_listings_are_reported_by_the_agent_with_a_bounded_path() {
+    let ok = r#"{"v":1,"type":"folder_listed","session_id":"se_1","path":"/home/ann","entries":3,"refused":"denied"}"#;
+    let Message::FolderListed(l) = decode(ok).unwrap() else {
+        panic!("a folder_listed")
+    };
+    assert_eq!(
+        (l.path.as_str(), l.entries, l.refused),
+        ("/home/ann", 3, Some(crate::files::BrowseCode::Denied))
+    );
+    assert!(
+        !Message::FolderListed(l).may_be_sent_by(Party::Viewer),
+        "the computer reports"
+    );
+    let long = ok.replace("/home/ann", &format!("/{}", "a".repeat(1024)));
+    assert!(
+        matches!(decode(&long), Err(DecodeError::InvalidFields { .. })),
+        "a path over 1,024 bytes"
+    );
+}

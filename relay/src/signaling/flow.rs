@@ -9,8 +9,8 @@ use tether_protocol::ShareCode;
 use tether_protocol::lifecycle::{Lifecycle, Output, State};
 use tether_protocol::signal::{
     CancelReason, ConsentCancel, ConsentPending, ConsentRequest, ErrorCode, ErrorMessage,
-    FileOutcome, FileRules, FileTransfer, Message, PeerInfo, Role, SessionEnd, SessionId,
-    SessionStart, ShareCodeIssued, ViewerIdentity,
+    FileOutcome, FileRules, FileTransfer, FolderListed, Message, PeerInfo, Role, SessionEnd,
+    SessionId, SessionStart, ShareCodeIssued, ViewerIdentity,
 };
 
 use super::hub::{CodeSlot, ConnId, Hub, HubState, SessionEntry};
@@ -417,32 +417,36 @@ fn wire_name(value: impl serde::Serialize) -> String {
 }
 
 impl Hub {
-    /// Records an agent's report of a file transfer of its own live session in the audit log.
-    pub(super) fn file_transfer(&self, st: &HubState, id: ConnId, t: FileTransfer) {
-        let Some(link) = st.agents.get(&id).map(|a| a.link.clone()) else {
-            return;
-        };
-        // Only the agent of a session of its own reports on that session's files: a live one,
-        // or one that ended lately (its end can cut a transfer short, and the agent tells of
-        // that after it heard of the end).
+    /// The organisation and host name for an agent's report on session `session`, if the
+    /// session is its own: a live one, or one that ended lately (its end can cut a transfer
+    /// short, and the agent tells of that after it heard of the end). Otherwise the agent is
+    /// told `not_in_session`.
+    fn report_from(&self, st: &HubState, id: ConnId, session: &SessionId) -> Option<(i64, String)> {
+        let agent = st.agents.get(&id)?;
         let org = st
             .sessions
-            .get(&t.session_id)
+            .get(session)
             .filter(|s| s.agent == id)
             .map(|s| s.org_id)
             .or_else(|| {
-                st.agents.get(&id)?.ended.iter().find_map(|(sid, org, at)| {
-                    (*sid == t.session_id && at.elapsed() < REPORT_AFTER_END).then_some(*org)
+                agent.ended.iter().find_map(|(sid, org, at)| {
+                    (sid == session && at.elapsed() < REPORT_AFTER_END).then_some(*org)
                 })
             });
-        let Some(org) = org else {
-            return link.error(ErrorCode::NotInSession, "no such session");
+        match org {
+            Some(org) => Some((org, agent.hello.hostname.clone())),
+            None => {
+                agent.link.error(ErrorCode::NotInSession, "no such session");
+                None
+            }
+        }
+    }
+
+    /// Records an agent's report of a file transfer of its own session in the audit log.
+    pub(super) fn file_transfer(&self, st: &HubState, id: ConnId, t: FileTransfer) {
+        let Some((org, host)) = self.report_from(st, id, &t.session_id) else {
+            return;
         };
-        let host = st
-            .agents
-            .get(&id)
-            .map(|a| a.hello.hostname.clone())
-            .unwrap_or_default();
         let outcome = match t.outcome {
             FileOutcome::Saved => "ok",
             FileOutcome::Failed => "failed",
@@ -460,6 +464,25 @@ impl Hub {
                 "size": t.size,
                 "sha256": t.sha256,
                 "reason": t.reason,
+            }),
+        );
+    }
+
+    /// Records an agent's report of a folder its session's supporter listed in the audit log.
+    pub(super) fn folder_listed(&self, st: &HubState, id: ConnId, l: FolderListed) {
+        let Some((org, host)) = self.report_from(st, id, &l.session_id) else {
+            return;
+        };
+        self.audit(
+            Some(org),
+            &format!("agent:{host}"),
+            "folder_listed",
+            if l.refused.is_some() { "refused" } else { "ok" },
+            serde_json::json!({
+                "session_id": l.session_id,
+                "path": l.path,
+                "entries": l.entries,
+                "refused": l.refused,
             }),
         );
     }

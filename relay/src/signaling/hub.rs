@@ -381,6 +381,7 @@ impl Hub {
             }
             Message::Hello(_) => link.error(ErrorCode::NotAllowed, "hello was already received"),
             Message::FileTransfer(t) => self.file_transfer(&st, id, t),
+            Message::FolderListed(l) => self.folder_listed(&st, id, l),
             m @ (Message::Sdp(_) | Message::Ice(_) | Message::SessionEnd(_)) => {
                 self.forward(&mut st, id, Party::Agent, m)
             }
