@@ -225,16 +225,69 @@ fn operator_key(cfg: &Config, command: OperatorKeyCommand) -> Result<()> {
 }
 
 fn init_tracing(json: bool) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("TETHER_LOG")
         .unwrap_or_else(|_| "info,tower_http=warn".into());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     if json {
-        builder.json().init();
+        builder.json().finish().with(QuietTurn).init();
     } else {
-        builder.init();
+        builder.finish().with(QuietTurn).init();
     }
+}
+
+/// Leaves out the TURN library's error line for each request it refuses ("error when handling
+/// datagram: no such user exists" for every packet of a session that has ended, and one for
+/// every malformed packet from the internet): the client's mistake, not the relay's, logged at
+/// error level. The relay's own TURN authentication says at info level why it refused.
+struct QuietTurn;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for QuietTurn {
+    fn event_enabled(
+        &self,
+        event: &tracing::Event<'_>,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        // The TURN library logs through `log`: its records arrive with the target `log`, and
+        // their own target and text as fields.
+        if event.metadata().target() != "log" {
+            return true;
+        }
+        let mut record = LogRecord::default();
+        event.record(&mut record);
+        !(record.target.starts_with("turn::server") && is_refused_request(&record.message))
+    }
+}
+
+/// The target and text of a `log` record as a tracing event carries them.
+#[derive(Default)]
+struct LogRecord {
+    target: String,
+    message: String,
+}
+
+impl tracing::field::Visit for LogRecord {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "log.target" {
+            value.clone_into(&mut self.target);
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "message" => self.message = format!("{value:?}"),
+            "log.target" => self.target = format!("{value:?}"),
+            _ => {}
+        }
+    }
+}
+
+/// Whether a TURN library message is its report of one refused request.
+fn is_refused_request(message: &str) -> bool {
+    message.starts_with("error when handling datagram")
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (what `systemctl stop` and container runtimes send):
