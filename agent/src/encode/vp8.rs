@@ -100,7 +100,10 @@ impl Vp8Encoder {
         cfg.rc_end_usage = vpx_rc_mode::VPX_CBR;
         cfg.rc_target_bitrate = (settings.bitrate / 1000).max(1);
         cfg.rc_min_quantizer = 4;
-        cfg.rc_max_quantizer = 56;
+        // Up to the coarsest quantiser while the screen is busy: on a printing 1080p terminal
+        // at 4 Mbit/s, libvpx kept 111 of 120 changed frames at 63 against 79 at 56; the
+        // refinement passes sharpen the picture once it stops.
+        cfg.rc_max_quantizer = 63;
         cfg.rc_undershoot_pct = 100;
         cfg.rc_overshoot_pct = 15;
         cfg.rc_buf_initial_sz = 500;
@@ -495,5 +498,28 @@ mod tests {
             refined >= changed + 3.0 && refined >= 40.0,
             "{changed:.1} dB → {refined:.1} dB"
         );
+    }
+
+    /// A busy screen at a bitrate far too low for it keeps as many frames as it can, coarser,
+    /// and holds the rate (the refinement passes sharpen the picture once it stops).
+    #[test]
+    fn a_busy_screen_keeps_frames_coarser_within_the_bitrate() {
+        let (w, h) = (640, 360);
+        let settings = Settings {
+            bitrate: 60_000,
+            max_fps: 30.0,
+        };
+        let mut enc = Vp8Encoder::new(w, h, settings).unwrap();
+        let (mut kept, mut bytes) = (0u32, 0usize);
+        for i in 0..90 {
+            if let Some(f) = enc.encode(&scene(w, h, i * 3), ms(i)).unwrap() {
+                kept += 1;
+                bytes += f.data.len();
+            }
+        }
+        let kbps = bytes * 8 / 3000;
+        // 41 at the coarsest quantiser 63; 21 when it stopped at 56.
+        assert!(kept >= 35, "{kept} of 90 frames kept, {kbps} kbit/s");
+        assert!(kbps <= 72, "{kbps} kbit/s for a 60 kbit/s target");
     }
 }
