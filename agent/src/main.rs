@@ -698,7 +698,7 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
                     supporters
                         .get(&session_id)
                         .map_or("your supporter", String::as_str),
-                    path.chars().filter(|c| !c.is_control()).collect::<String>()
+                    files::printable(&path)
                 ),
                 ClientEvent::FolderListed { .. } => continue,
                 ClientEvent::FileReceiving {

@@ -239,10 +239,11 @@ fn init_tracing(json: bool) {
     }
 }
 
-/// Leaves out the TURN library's error line for each request it refuses ("error when handling
-/// datagram: no such user exists" for every packet of a session that has ended, and one for
-/// every malformed packet from the internet): the client's mistake, not the relay's, logged at
-/// error level. The relay's own TURN authentication says at info level why it refused.
+/// Leaves out the TURN library's error line for each request whose credential the relay's
+/// authentication refused ("error when handling datagram: no such user exists", for every
+/// packet of every session that has ended): the client's doing, not the relay's, logged at
+/// error level, and the authentication has already said at info level why it refused. The
+/// library's other errors (a forged credential, the relay's own socket failing) stay.
 struct QuietTurn;
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for QuietTurn {
@@ -285,9 +286,9 @@ impl tracing::field::Visit for LogRecord {
     }
 }
 
-/// Whether a TURN library message is its report of one refused request.
+/// Whether a TURN library message is its report of a credential the relay refused.
 fn is_refused_request(message: &str) -> bool {
-    message.starts_with("error when handling datagram")
+    message == "error when handling datagram: no such user exists"
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (what `systemctl stop` and container runtimes send):

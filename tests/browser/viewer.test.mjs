@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { createHmac, randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 
@@ -508,11 +508,13 @@ test("an enrolled computer: token and policy from the admin page, unattended con
     await browse.getByRole("button", { name: "Get report.bin" }).click();
     await page.getByText("report.bin cannot be sent: it is not there any more").waitFor();
     // A folder the agent's account may not read is refused in the supporter's words, not the OS's.
-    mkdirSync(join(machine.home, "Private"), { mode: 0o700 });
+    // No permissions at all: refused to the agent whichever account it runs as (root aside).
+    mkdirSync(join(machine.home, "Private"), { mode: 0o000 });
     await page.getByRole("button", { name: "Up" }).click();
     await browse.getByRole("button", { name: "Open folder Private" }).click();
     await page.getByText("This folder cannot be listed: the account the agent runs as may not read it").waitFor();
     await shot(page, "machines-5-browse-denied");
+    chmodSync(join(machine.home, "Private"), 0o700);
     // The computer's terminal says where the supporter looks, and the organisation's audit log
     // has every folder asked for: which, how many items (never their names), or why not.
     const documents = join(machine.home, "Documents");

@@ -78,6 +78,8 @@ impl Browse {
                 )
             })?,
         };
+        // Links and `..` resolved: the audit log and the terminal name the folder itself.
+        let dir = resolved(&dir)?;
         let read = std::fs::read_dir(&dir)?;
         let mut entries = Vec::new();
         let mut cut = false;
@@ -153,6 +155,21 @@ impl Browse {
         }
         Ok(())
     }
+}
+
+/// `dir` with links and `..` resolved, written as the OS writes paths to people (on Windows
+/// without the `\\?\` that resolving puts before a drive letter, which [`absolute`] refuses).
+fn resolved(dir: &Path) -> std::io::Result<PathBuf> {
+    let full = std::fs::canonicalize(dir)?;
+    let mut parts = full.components();
+    if let Some(Component::Prefix(p)) = parts.next()
+        && let Prefix::VerbatimDisk(drive) = p.kind()
+    {
+        let mut out = PathBuf::from(format!("{}:\\", char::from(drive)));
+        out.extend(parts.filter(|c| !matches!(c, Component::RootDir)));
+        return Ok(out);
+    }
+    Ok(full)
 }
 
 /// `p` as an absolute local path of at most [`MAX_PATH`] bytes: from the root (`/…`) or a
@@ -368,6 +385,20 @@ mod tests {
         }
         b.fetch(small.to_str().unwrap()).unwrap();
         assert_eq!(q.next_path(), Some(small));
+    }
+
+    #[test]
+    fn a_listing_names_the_folder_itself_not_the_way_there() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let (b, _q) = browse(dir.path());
+        let roundabout = dir.path().join("sub").join("..");
+        let listing = b.list(Some(roundabout.to_str().unwrap())).unwrap();
+        let itself = resolved(dir.path()).unwrap();
+        assert_eq!(listing.path(), itself.to_str().unwrap());
+        // And the viewer can send it back as it is.
+        assert!(absolute(listing.path()).is_ok(), "{}", listing.path());
+        assert!(!listing.path().contains(".."), "{}", listing.path());
     }
 
     #[test]

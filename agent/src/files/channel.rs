@@ -67,6 +67,7 @@ pub async fn receive(
     // report for the audit log.
     let listing = Arc::new(AtomicBool::new(false));
     let mut last_listing: Option<Instant> = None;
+    let mut refusal_reported = false;
     let (listed_tx, mut listed_rx) = mpsc::unbounded_channel::<FileNote>();
     // A transfer that failed: its remaining data is dropped quietly.
     let mut failed: Option<u32> = None;
@@ -74,10 +75,9 @@ pub async fn receive(
     let mut reported = Instant::now();
     loop {
         let frame = tokio::select! {
-            f = frames.recv() => match f {
-                Some(f) => f,
-                None => break,
-            },
+            // In this order: a listing's report before the channel's end, and the person's
+            // cancel before the next chunk of a file streaming in.
+            biased;
             Some(n) = listed_rx.recv() => {
                 note(n);
                 continue;
@@ -105,6 +105,10 @@ pub async fn receive(
                 }
                 continue;
             }
+            f = frames.recv() => match f {
+                Some(f) => f,
+                None => break,
+            },
         };
         if !frame.text {
             let Some((id, incoming)) = open.slot.take() else {
@@ -244,24 +248,24 @@ pub async fn receive(
             }
             // One folder at a time, in its own task: a folder that is slow to read (a stale
             // network mount) holds up neither the files nor the next listing forever.
-            FileMessage::List { id, path }
-                if listing.load(Ordering::SeqCst)
-                    || (browse.is_err()
-                        && last_listing.is_some_and(|t| t.elapsed() < LIST_GAP)) =>
-            {
+            FileMessage::List { id, path } if listing.load(Ordering::SeqCst) => {
                 let why =
                     BrowseRefusal::new(BrowseCode::Busy, "another folder is still being listed");
                 reply(Listing::refused(id, path.as_deref(), why)).await;
             }
             FileMessage::List { id, path } => match &browse {
                 Err(why) => {
-                    last_listing = Some(Instant::now());
                     reply(Listing::refused(id, path.as_deref(), why.clone())).await;
-                    note(FileNote::Listed {
-                        path: path.unwrap_or_default(),
-                        entries: 0,
-                        refused: Some(why.code),
-                    });
+                    // Browsing is refused for the whole session: the audit log hears of the
+                    // first attempt, not of every one after it.
+                    if !refusal_reported {
+                        refusal_reported = true;
+                        note(FileNote::Listed {
+                            path: path.unwrap_or_default(),
+                            entries: 0,
+                            refused: Some(why.code),
+                        });
+                    }
                 }
                 Ok(b) => {
                     // Listings come at most one per LIST_GAP: a quick one waits its turn.
@@ -336,6 +340,11 @@ pub async fn receive(
                 let _ = answers.try_send(a);
             }
         }
+    }
+    // A listing still running reports when it ends (they all end within LIST_WITHIN).
+    drop(listed_tx);
+    while let Some(n) = listed_rx.recv().await {
+        note(n);
     }
     // The channel closed with a file half received: `open` tells the person as it goes.
 }

@@ -146,6 +146,18 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     }
 }
 
+/// `s` without what could disguise it on a terminal or in a log: control characters (escape
+/// sequences) and the invisible marks that reorder or hide text (bidirectional overrides and
+/// isolates, zero-width characters).
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .filter(|c| {
+            !c.is_control()
+                && !matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+        })
+        .collect()
+}
+
 /// Why a transfer was refused or failed, as the sender is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
@@ -419,6 +431,15 @@ pub fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_text_cannot_move_the_terminal_or_reorder_itself() {
+        assert_eq!(
+            printable("/home/\u{1b}[2Jann/\u{202E}fdp.exe\u{2066}x\u{200B}y"),
+            "/home/[2Jann/fdp.exexy"
+        );
+        assert_eq!(printable("C:\\Users\\Zoë"), "C:\\Users\\Zoë");
+    }
 
     fn sha(b: &[u8]) -> String {
         hex(&Sha256::digest(b))

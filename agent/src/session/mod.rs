@@ -505,6 +505,11 @@ impl Session {
                 }
             }
             PeerEvent::ChannelOpen(..) => {}
+            // One files channel a session: a second would bring its own listing pace and
+            // audit budget. Its messages are dropped with its queue.
+            PeerEvent::FilesOpen(..) if self.files.iter().any(|t| !t.is_finished()) => {
+                tracing::debug!(session = %self.id, "a second files channel ignored");
+            }
             PeerEvent::FilesOpen(ch, frames) => {
                 // Files go to control sessions only (viewing is looking, not changing), and
                 // only as the organisation and the person allowed.

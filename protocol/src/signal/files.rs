@@ -105,8 +105,9 @@ pub struct FileTransfer {
 pub struct FolderListed {
     /// The session.
     pub session_id: SessionId,
-    /// The folder, as the computer's OS writes it (at most 1,024 bytes; longer is refused);
-    /// empty when the request named none it could use.
+    /// The folder listed, links and `..` resolved, as the computer's OS writes it; when
+    /// refused, the path as the supporter asked for it (empty: where browsing starts). At most
+    /// 1,024 bytes; longer is refused.
     #[serde(deserialize_with = "folder_path")]
     pub path: String,
     /// How many items were listed.

@@ -46,12 +46,12 @@ impl AuthHandler for RestAuth {
     ) -> Result<Vec<u8>, turn::Error> {
         // The client's password is what we would mint for this username; verify() checks the
         // format and expiry, and the crate then checks the message integrity with the key.
-        let (expiry, id) = username
-            .split_once(':')
-            .ok_or_else(|| turn::Error::Other("malformed username".into()))?;
-        let expiry: u64 = expiry
-            .parse()
-            .map_err(|_| turn::Error::Other("malformed username".into()))?;
+        let malformed = || {
+            tracing::info!(%src, "TURN: malformed username refused");
+            turn::Error::Other("malformed username".into())
+        };
+        let (expiry, id) = username.split_once(':').ok_or_else(malformed)?;
+        let expiry: u64 = expiry.parse().map_err(|_| malformed())?;
         if expiry <= crate::unix_secs() {
             tracing::info!(%src, "TURN: expired credential refused");
             return Err(turn::Error::Other("expired credential".into()));

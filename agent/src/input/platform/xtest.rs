@@ -51,7 +51,8 @@ impl XTestInjector {
     }
 
     /// Sends fake events in order, then waits until the X server has applied them (so that
-    /// what the caller does next, e.g. reading the pointer, sees them).
+    /// what the caller does next, e.g. reading the pointer, sees them); an error the X server
+    /// reported for any of them fails the call.
     fn fake(&self, events: &[(u8, u8, i16, i16)]) -> Result<()> {
         let failed = |e: &dyn std::fmt::Display| Error::Input(format!("XTEST: {e}"));
         for &(kind, detail, x, y) in events {
@@ -60,7 +61,15 @@ impl XTestInjector {
                 .xtest_fake_input(kind, detail, 0, self.root, x, y, 0)
                 .map_err(|e| failed(&e))?;
         }
-        self.conn.sync().map_err(|e| failed(&e))
+        self.conn.sync().map_err(|e| failed(&e))?;
+        // Errors of requests sent without waiting come as events; after the round trip, all
+        // of these requests' have arrived. This connection asks for no other events.
+        while let Some(event) = self.conn.poll_for_event().map_err(|e| failed(&e))? {
+            if let x11rb::protocol::Event::Error(e) = event {
+                return Err(failed(&format!("{:?} error", e.error_kind)));
+            }
+        }
+        Ok(())
     }
 }
 
