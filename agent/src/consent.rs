@@ -157,9 +157,14 @@ impl ConsentPrompt for TerminalPrompt {
             "NOT verified"
         };
         println!();
+        // Names are the supporter's to choose: nothing in them may move the cursor, start a
+        // new line or reorder what follows ("… (verified by the relay)").
+        let p = crate::files::printable;
         println!(
             "{} <{}> from {} ({verified}) wants to {what}.",
-            r.viewer.name, r.viewer.email, r.viewer.org
+            p(&r.viewer.name),
+            p(&r.viewer.email),
+            p(&r.viewer.org)
         );
         // Control without files, when files could pass at all.
         let files_choice = r.mode == Mode::Control && r.files;

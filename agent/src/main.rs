@@ -698,7 +698,7 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
                     supporters
                         .get(&session_id)
                         .map_or("your supporter", String::as_str),
-                    files::printable(&path)
+                    path
                 ),
                 ClientEvent::FolderListed { .. } => continue,
                 ClientEvent::FileReceiving {
@@ -726,7 +726,9 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
                         .max(Duration::from_millis(1).as_secs_f64())
                 ),
             };
-            say(&line);
+            // Chat, names and file names come from the supporter: no escape sequences, line
+            // breaks or reordering marks reach the person's terminal.
+            say(&files::printable(&line));
         }
     });
     let again = std::sync::atomic::AtomicBool::new(false);

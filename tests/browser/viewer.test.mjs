@@ -116,17 +116,26 @@ test("chat both ways between the viewer and the agent's terminal, with times and
   await agent.lines.waitFrom(from, (l) => l === "[chat] Jane Doe: ok", "second chat at the agent");
   assert.deepEqual(probe.events(typed).filter((e) => e.event === "key_press"), []);
 
+  // A message cannot drive the person's terminal: escape sequences and marks that reorder text
+  // are dropped before it is printed.
+  await page.getByRole("textbox", { name: "Message" }).fill("\u001b[2Jsee \u202Etxt.exe");
+  await page.getByRole("button", { name: "Send" }).click();
+  await agent.lines.waitFrom(from, (l) => l.startsWith("[chat] Jane Doe: ") && l.includes("see"), "third chat at the agent");
+  assert.equal(agent.lines.all.findLast((l) => l.includes("see")), "[chat] Jane Doe: [2Jsee txt.exe");
+
   // With no session, a line typed at the terminal is not lost silently.
   await endSession(page);
   const after = agent.lines.all.length;
   agent.write("anyone there?\n");
   await agent.lines.waitFrom(after, (l) => l === "[chat] Not sent: no session is running.", "undelivered chat");
 
-  // The relay kept the count of the three messages, not what they said.
+  // The relay kept the count of the four messages, not what they said.
   await page.getByRole("link", { name: "History" }).click();
   const newest = page.locator("tbody tr").first();
+  // The table is there before its header is read (an empty header would point at another cell).
+  await page.locator("thead th", { hasText: "Chat messages" }).waitFor();
   const header = await page.locator("thead th").allTextContents();
-  assert.equal(await newest.locator("td").nth(header.indexOf("Chat messages")).textContent(), "3");
+  assert.equal(await newest.locator("td").nth(header.indexOf("Chat messages")).textContent(), "4");
   await page.context().close();
 });
 
