@@ -118,6 +118,9 @@ pub struct Session {
     pub files: bool,
     /// Files either way, oldest first: queued, on their way, done or failed.
     pub transfers: Vec<Transfer>,
+    /// The folder of this computer the supporter last looked in (an unattended session whose
+    /// policy lets them browse), if any.
+    pub looking_in: Option<String>,
 }
 
 /// One chat message.
@@ -220,6 +223,7 @@ impl Status {
                     unread: 0,
                     files,
                     transfers: Vec::new(),
+                    looking_in: None,
                 });
                 Some(Notice::SessionStarted { name, control })
             }
@@ -375,8 +379,15 @@ impl Status {
                 }
                 None
             }
-            // The app lists the files a browsing supporter takes (`FileSending`), not each
-            // folder they open; the terminal agent prints those, and the audit log has them.
+            // Where the supporter looks, not what they were refused.
+            ClientEvent::FolderListed {
+                session_id,
+                path,
+                refused: None,
+            } => {
+                self.session_mut(&session_id)?.looking_in = Some(path);
+                None
+            }
             ClientEvent::ChatNotSent { .. }
             | ClientEvent::RelayError(_)
             | ClientEvent::FolderListed { .. } => None,
@@ -452,6 +463,7 @@ impl Session {
             unread: 0,
             files: true,
             transfers: Vec::new(),
+            looking_in: None,
         }
     }
 }
@@ -468,6 +480,7 @@ pub fn now_ms() -> u64 {
 mod tests {
     use std::time::Duration;
 
+    use tether_protocol::files::BrowseCode;
     use tether_protocol::share_code::ShareCode;
     use tether_protocol::signal::{
         PeerInfo, RequestId, Role, SessionEnd, SessionStart, ShareCodeIssued, ViewerIdentity,
@@ -569,6 +582,24 @@ mod tests {
         }
         assert_eq!(s.sessions[0].chat.len(), CHAT_KEPT);
         assert_eq!(s.sessions[0].chat[0].text, "m0");
+    }
+
+    #[test]
+    fn the_folder_a_browsing_supporter_looks_in_is_shown() {
+        let mut s = Status::new(String::new(), false);
+        s.apply(start("s1", Mode::Control), 0);
+        let listed = |path: &str, refused| ClientEvent::FolderListed {
+            session_id: SessionId::new("s1").unwrap(),
+            path: path.into(),
+            refused,
+        };
+        assert_eq!(s.apply(listed("/home/ann", None), 1), None);
+        assert_eq!(s.sessions[0].looking_in.as_deref(), Some("/home/ann"));
+        // A refusal moves nothing: they did not get in.
+        s.apply(listed("/root", Some(BrowseCode::Denied)), 2);
+        assert_eq!(s.sessions[0].looking_in.as_deref(), Some("/home/ann"));
+        let v = serde_json::to_value(&s.sessions[0]).unwrap();
+        assert_eq!(v["lookingIn"], "/home/ann");
     }
 
     #[test]

@@ -176,6 +176,7 @@ function renderFiles(section, s) {
     const heading = document.createElement("h3");
     const off = Object.assign(document.createElement("p"), { className: "muted files-off" });
     const hint = Object.assign(document.createElement("p"), { className: "muted files-hint" });
+    const looking = Object.assign(document.createElement("p"), { className: "files-looking" });
     const note = Object.assign(document.createElement("p"), { className: "files-note" });
     note.setAttribute("role", "alert");
     const buttons = Object.assign(document.createElement("div"), { className: "buttons" });
@@ -187,7 +188,7 @@ function renderFiles(section, s) {
     );
     // Not a live region: progress redraws it several times a second.
     const list = Object.assign(document.createElement("ol"), { className: "transfers" });
-    section.append(heading, off, hint, buttons, note, list);
+    section.append(heading, off, hint, looking, buttons, note, list);
   }
   /** @param {string} sel */
   const q = (sel) => /** @type {HTMLElement} */ (section.querySelector(sel));
@@ -196,6 +197,8 @@ function renderFiles(section, s) {
   q(".files-off").hidden = s.files;
   q(".files-hint").textContent = t("filesHint", { name: s.name });
   q(".files-hint").hidden = !s.files;
+  q(".files-looking").textContent = s.lookingIn ? t("lookingIn", { name: s.name, path: s.lookingIn }) : "";
+  q(".files-looking").hidden = !s.lookingIn;
   q(".buttons").hidden = !s.files;
   const busy = s.transfers.some((/** @type {any} */ x) => x.outgoing && (x.state === "queued" || x.state === "sending"));
   q("[data-action=cancelFiles]").hidden = !busy;
