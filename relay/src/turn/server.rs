@@ -338,6 +338,7 @@ impl RelayAddressGenerator for GuardedRelays {
         let sock = UdpSocket::bind(SocketAddr::new(self.bind_ip, requested_port))
             .await
             .map_err(|e| turn::Error::Other(e.to_string()))?;
+        with_big_buffers(&sock);
         let port = sock
             .local_addr()
             .map_err(|e| turn::Error::Other(e.to_string()))?
@@ -347,6 +348,22 @@ impl RelayAddressGenerator for GuardedRelays {
             peers: self.peers(),
         };
         Ok((Arc::new(conn), SocketAddr::new(self.relay_ip, port)))
+    }
+}
+
+/// The socket buffers TURN sockets ask for, each way (the OS caps them: on Linux at
+/// `net.core.rmem_max` / `wmem_max`).
+pub const UDP_BUFFER: usize = 4 << 20;
+
+/// Asks for [`UDP_BUFFER`] each way: the OS default (208 KiB on Linux) overflows at tens of
+/// Mbit/s of relayed media, and each datagram the kernel drops there is lost to the session.
+fn with_big_buffers(sock: &UdpSocket) {
+    let s = socket2::SockRef::from(sock);
+    if let Err(err) = s.set_recv_buffer_size(UDP_BUFFER) {
+        tracing::debug!(%err, "a TURN socket's receive buffer stays at the system's default");
+    }
+    if let Err(err) = s.set_send_buffer_size(UDP_BUFFER) {
+        tracing::debug!(%err, "a TURN socket's send buffer stays at the system's default");
     }
 }
 
@@ -369,6 +386,7 @@ impl TurnServer {
         grants: Arc<Grants>,
     ) -> Result<TurnServer> {
         let sock = UdpSocket::bind(listen).await?;
+        with_big_buffers(&sock);
         let addr = sock.local_addr()?;
         let relays = GuardedRelays {
             relay_ip,
