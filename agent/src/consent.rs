@@ -270,8 +270,8 @@ pub struct DenyPrompt;
 impl ConsentPrompt for DenyPrompt {
     fn ask(&mut self, r: &ConsentRequest, _withdrawn: oneshot::Receiver<String>) -> PromptFuture {
         tracing::warn!(
-            supporter = %r.viewer.email,
-            org = %r.viewer.org,
+            supporter = %crate::files::printable(&r.viewer.email),
+            org = %crate::files::printable(&r.viewer.org),
             "denied a consent request: nobody can answer it here"
         );
         Box::pin(std::future::ready(Some(Decision::Deny)))

@@ -1,7 +1,8 @@
 //! The embedded TURN server under load (a bench binary that prints a table): a peer sends
 //! 1,200-byte datagrams at a fixed rate to a client's relayed address for 2 s; the table gives
-//! how many reached the client through the server and how many the kernel dropped for want of
-//! socket buffer on this machine meanwhile (`RcvbufErrors` in `/proc/net/snmp`, Linux).
+//! how many reached the client through the server, and where the others were lost: dropped by
+//! the kernel at one of the server's two sockets or at the client's (each socket's `drops` in
+//! `/proc/net/udp`, Linux), or in the TURN client library's own queue (the rest).
 //!
 //! Run: `cargo bench -p tether-relay --bench turn`.
 
@@ -19,18 +20,23 @@ use webrtc_util::Conn;
 const DATAGRAM: usize = 1200;
 const SECONDS: u64 = 2;
 
-/// The system's count of datagrams dropped for a full receive buffer.
-fn rcvbuf_errors() -> Option<u64> {
-    let snmp = std::fs::read_to_string("/proc/net/snmp").ok()?;
-    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
-    let (names, values) = (udp.next()?, udp.next()?);
-    let i = names.split_whitespace().position(|n| n == "RcvbufErrors")?;
-    values.split_whitespace().nth(i)?.parse().ok()
+/// Datagrams the kernel dropped at the UDP socket bound to local `port` (`/proc/net/udp`'s last
+/// column), if this OS says.
+fn drops_at(port: u16) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/net/udp").ok()?;
+    table.lines().skip(1).find_map(|l| {
+        let cols: Vec<&str> = l.split_whitespace().collect();
+        let local = cols.get(1)?;
+        let p = u16::from_str_radix(local.rsplit(':').next()?, 16).ok()?;
+        (p == port).then(|| cols.last()?.parse().ok()).flatten()
+    })
 }
 
 #[tokio::main]
 async fn main() {
     let secret = b"bench-secret".to_vec();
+    let client_conn = Arc::new(client_socket().await);
+    let client_port = client_conn.local_addr().unwrap().port();
     let server = TurnServer::start(
         "127.0.0.1:0".parse().unwrap(),
         "127.0.0.1".parse().unwrap(),
@@ -50,7 +56,7 @@ async fn main() {
         realm: String::new(),
         software: String::new(),
         rto_in_ms: 0,
-        conn: Arc::new(client_socket().await),
+        conn: client_conn.clone(),
         vnet: None,
     })
     .await
@@ -65,45 +71,86 @@ async fn main() {
     let mut buf = [0u8; 64];
     peer.recv_from(&mut buf).await.unwrap();
 
+    let ports = [server.local_addr().port(), relayed_addr.port(), client_port];
+    let drops = || ports.map(drops_at);
     println!("machine: {}; embedded TURN server, loopback", machine());
     println!();
     println!(
-        "| offered | sent | delivered through TURN | delivered | kernel drops (RcvbufErrors) |"
+        "| offered | other load | sent | delivered through TURN | delivered | kernel drops at the server | at the client | lost in the client library |"
     );
-    println!("| --- | --- | --- | --- | --- |");
-    for mbit in [50u64, 100, 200, 400] {
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    let runs = [50u64, 100, 200, 400]
+        .into_iter()
+        .flat_map(|m| [(m, false), (m, true)]);
+    for (mbit, load) in runs {
+        // Other work on the machine: a thread that keeps one core busy, so the server is now
+        // and then not scheduled when datagrams arrive (what its socket buffer is for).
+        let busy = Arc::new(std::sync::atomic::AtomicBool::new(load));
+        let spinner = {
+            let busy = busy.clone();
+            std::thread::spawn(move || {
+                while busy.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        };
+        let (done_tx, mut done_rx) = tokio::sync::watch::channel(false);
         let r = relayed.clone();
         let counter = tokio::spawn(async move {
             let mut got = 0u64;
             let mut b = vec![0u8; 2048];
-            while let Ok(Ok(_)) =
-                tokio::time::timeout(Duration::from_millis(500), r.recv_from(&mut b)).await
-            {
-                got += 1;
+            loop {
+                // Until the sender is done, then until nothing more comes for 300 ms.
+                let wait = if *done_rx.borrow() { 300 } else { 5_000 };
+                tokio::select! {
+                    r = tokio::time::timeout(Duration::from_millis(wait), r.recv_from(&mut b)) => match r {
+                        Ok(Ok(_)) => got += 1,
+                        _ if *done_rx.borrow() => break,
+                        _ => {}
+                    },
+                    _ = done_rx.changed() => {}
+                }
             }
             got
         });
-        let drops0 = rcvbuf_errors();
-        let per_sec = mbit * 1_000_000 / 8 / DATAGRAM as u64;
+        let before = drops();
+        let per_ms = (mbit * 1_000_000 / 8 / DATAGRAM as u64) as f64 / 1000.0;
         let payload = vec![7u8; DATAGRAM];
         let start = Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_millis(1));
         let mut sent = 0u64;
         while start.elapsed() < Duration::from_secs(SECONDS) {
-            let due = start.elapsed().as_secs_f64() * per_sec as f64;
+            tick.tick().await;
+            let due = start.elapsed().as_secs_f64() * 1000.0 * per_ms;
             while (sent as f64) < due {
-                let _ = peer.send_to(&payload, relayed_addr).await;
-                sent += 1;
+                if peer.send_to(&payload, relayed_addr).await.is_ok() {
+                    sent += 1;
+                } else {
+                    break;
+                }
             }
-            tokio::task::yield_now().await;
         }
+        let _ = done_tx.send(true);
         let got = counter.await.unwrap();
-        let drops = match (drops0, rcvbuf_errors()) {
-            (Some(a), Some(b)) => (b - a).to_string(),
-            _ => "n/a".into(),
+        busy.store(false, std::sync::atomic::Ordering::Relaxed);
+        let _ = spinner.join();
+        let after = drops();
+        let delta = |i: usize| match (before[i], after[i]) {
+            (Some(a), Some(b)) => Some(b - a),
+            _ => None,
         };
+        let show = |d: Option<u64>| d.map_or("n/a".to_owned(), |d| d.to_string());
+        let server_drops = delta(0).zip(delta(1)).map(|(a, b)| a + b);
+        let client_drops = delta(2);
+        let in_library = sent
+            .saturating_sub(got)
+            .saturating_sub(server_drops.unwrap_or(0) + client_drops.unwrap_or(0));
         println!(
-            "| {mbit} Mbit/s | {sent} | {got} | {:.1} % | {drops} |",
-            got as f64 * 100.0 / sent as f64
+            "| {mbit} Mbit/s | {} | {sent} | {got} | {:.1} % | {} | {} | {in_library} |",
+            if load { "one core busy" } else { "none" },
+            got as f64 * 100.0 / sent.max(1) as f64,
+            show(server_drops),
+            show(client_drops),
         );
     }
     server.close().await;

@@ -146,14 +146,29 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     }
 }
 
-/// `s` without what could disguise it on a terminal or in a log: control characters (escape
-/// sequences) and the invisible marks that reorder or hide text (bidirectional overrides and
-/// isolates, zero-width characters).
+/// `s` without what could disguise it on a terminal or in a log: tabs and line breaks become
+/// spaces; other control characters (escape sequences) and the invisible marks that reorder,
+/// break or hide text (bidirectional marks, overrides and isolates, zero-width and blank
+/// filler characters, line and paragraph separators, tag characters) are dropped.
 pub fn printable(s: &str) -> String {
     s.chars()
-        .filter(|c| {
-            !c.is_control()
-                && !matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+        .filter_map(|c| match c {
+            '\t' | '\n' | '\r' | '\u{2028}' | '\u{2029}' => Some(' '),
+            c if c.is_control() => None,
+            '\u{00AD}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}' => None,
+            c => Some(c),
         })
         .collect()
 }
@@ -439,6 +454,10 @@ mod tests {
             "/home/[2Jann/fdp.exexy"
         );
         assert_eq!(printable("C:\\Users\\Zoë"), "C:\\Users\\Zoë");
+        assert_eq!(
+            printable("a\nb\tc\u{2028}d\u{061C}e\u{E0041}f\u{00AD}g"),
+            "a b c defg"
+        );
     }
 
     fn sha(b: &[u8]) -> String {

@@ -475,7 +475,8 @@ impl PeerConnectionEventHandler for Handler {
     async fn on_data_channel(&self, dc: Arc<dyn DataChannel>) {
         let label = dc.label().await.unwrap_or_default();
         let Some(kind) = ChannelKind::from_label(&label) else {
-            tracing::warn!(label = %label.chars().take(64).collect::<String>(), "closing an unknown data channel");
+            let label: String = crate::files::printable(&label).chars().take(64).collect();
+            tracing::warn!(%label, "closing an unknown data channel");
             let _ = dc.close().await;
             return;
         };

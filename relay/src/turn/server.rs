@@ -358,12 +358,26 @@ pub const UDP_BUFFER: usize = 4 << 20;
 /// Asks for [`UDP_BUFFER`] each way: the OS default (208 KiB on Linux) overflows at tens of
 /// Mbit/s of relayed media, and each datagram the kernel drops there is lost to the session.
 fn with_big_buffers(sock: &UdpSocket) {
+    static SAID: std::sync::Once = std::sync::Once::new();
     let s = socket2::SockRef::from(sock);
     if let Err(err) = s.set_recv_buffer_size(UDP_BUFFER) {
         tracing::debug!(%err, "a TURN socket's receive buffer stays at the system's default");
     }
     if let Err(err) = s.set_send_buffer_size(UDP_BUFFER) {
         tracing::debug!(%err, "a TURN socket's send buffer stays at the system's default");
+    }
+    // Linux grants less without an error (and reports twice what it granted): say so once.
+    if let Ok(got) = s.recv_buffer_size()
+        && got < UDP_BUFFER
+    {
+        SAID.call_once(|| {
+            tracing::warn!(
+                got,
+                wanted = UDP_BUFFER,
+                "TURN sockets get smaller buffers than they ask for, and relayed media may lose \
+                 datagrams at high rates; raise net.core.rmem_max and wmem_max (docs/DEPLOY.md)"
+            );
+        });
     }
 }
 
