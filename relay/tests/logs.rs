@@ -82,22 +82,9 @@ async fn refused_turn_requests_are_not_logged_as_errors() {
     // first brought has been written.
     let expiry = tether_relay::unix_secs() + 600;
     for _ in 0..2 {
-        let conn = std::sync::Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
         let server = format!("127.0.0.1:{port}");
-        let c = turn::client::Client::new(turn::client::ClientConfig {
-            stun_serv_addr: server.clone(),
-            turn_serv_addr: server,
-            username: format!("{expiry}:se_ended"),
-            password: "AAAAAAAAAAAAAAAAAAAAAAAAAAA=".into(),
-            realm: String::new(),
-            software: String::new(),
-            rto_in_ms: 0,
-            conn,
-            vnet: None,
-        })
-        .await
-        .unwrap();
-        c.listen().await.unwrap();
+        let user = format!("{expiry}:se_ended");
+        let c = crate::turn::client(&server, &user, "AAAAAAAAAAAAAAAAAAAAAAAAAAA=").await;
         assert!(
             c.allocate().await.is_err(),
             "an ended session's credential allocated"

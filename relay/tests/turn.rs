@@ -46,7 +46,8 @@ fn session_turn(start: &tether_protocol::signal::SessionStart) -> SessionTurn {
     }
 }
 
-async fn client(server: &str, username: &str, password: &str) -> Client {
+/// A TURN client of `server` with that credential, listening.
+pub(crate) async fn client(server: &str, username: &str, password: &str) -> Client {
     let conn = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
     let c = Client::new(ClientConfig {
         stun_serv_addr: server.to_owned(),
