@@ -261,6 +261,15 @@ fn end(out: &mpsc::UnboundedSender<Message>, id: &SessionId, reason: EndReason) 
     let _ = out.send(Message::SessionEnd(SessionEnd::new(id.clone(), reason)));
 }
 
+/// `s` cut to at most `max` bytes, on a character boundary: what the relay accepts.
+fn clipped(s: &str, max: usize) -> String {
+    let mut s = s.to_owned();
+    while s.len() > max {
+        s.pop();
+    }
+    s
+}
+
 /// What the relay records of a transfer that ended; none for one under way.
 fn audit_record(id: &SessionId, n: &FileNote) -> Option<Message> {
     let (direction, name, size, sha256, outcome, reason) = match n {
@@ -269,13 +278,9 @@ fn audit_record(id: &SessionId, n: &FileNote) -> Option<Message> {
             entries,
             refused,
         } => {
-            let mut path = path.clone();
-            while path.len() > tether_protocol::files::MAX_PATH {
-                path.pop();
-            }
             return Some(Message::FolderListed(FolderListed {
                 session_id: id.clone(),
-                path,
+                path: clipped(path, tether_protocol::files::MAX_PATH),
                 entries: *entries,
                 refused: *refused,
             }));
@@ -316,17 +321,11 @@ fn audit_record(id: &SessionId, n: &FileNote) -> Option<Message> {
             } else {
                 FileOutcome::Failed
             };
-            let mut reason = reason.clone();
-            while reason.len() > 200 {
-                reason.pop();
-            }
+            let reason = clipped(reason, 200);
             (*direction, name, *size, None, outcome, Some(reason))
         }
     };
-    let mut name = name.clone();
-    while name.len() > tether_protocol::files::MAX_NAME {
-        name.pop();
-    }
+    let mut name = clipped(name, tether_protocol::files::MAX_NAME);
     if name.is_empty() {
         name.push('?');
     }
