@@ -17,7 +17,7 @@ use tether_agent::relay_client::{self, ClientConfig, ClientEvent};
 use tether_agent::session::SessionConfig;
 use tether_agent::stream::StreamSettings;
 use tether_protocol::reconnect::Backoff;
-use tether_protocol::signal::{EndReason, Mode};
+use tether_protocol::signal::{EndReason, Mode, SessionId};
 use tokio::sync::mpsc;
 
 #[derive(Parser)]
@@ -598,6 +598,9 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
             if let ClientEvent::SessionStarted(s) = &ev {
                 supporters.insert(s.session_id.clone(), s.peer.name.clone());
             }
+            // Who the supporter of a session is, for the lines below.
+            let supporter =
+                |id: &SessionId| supporters.get(id).map_or("your supporter", String::as_str);
             let line = match ev {
                 ClientEvent::Connected => format!("Connected to {relay}."),
                 ClientEvent::Code(c) => format!(
@@ -644,9 +647,7 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
                     size,
                 } => format!(
                     "[file] Received from {}: {} ({}).",
-                    supporters
-                        .get(&session_id)
-                        .map_or("your supporter", String::as_str),
+                    supporter(&session_id),
                     path.display(),
                     files::size_text(size)
                 ),
@@ -656,9 +657,7 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
                     size,
                     fetched,
                 } => {
-                    let who = supporters
-                        .get(&session_id)
-                        .map_or("your supporter", String::as_str);
+                    let who = supporter(&session_id);
                     if fetched {
                         format!(
                             "[file] {who} is taking {name} ({}) from this computer…",
@@ -673,12 +672,7 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
                 }
                 ClientEvent::FileSent {
                     session_id, name, ..
-                } => format!(
-                    "[file] Sent to {}: {name}.",
-                    supporters
-                        .get(&session_id)
-                        .map_or("your supporter", String::as_str),
-                ),
+                } => format!("[file] Sent to {}: {name}.", supporter(&session_id)),
                 ClientEvent::FileFailed {
                     name,
                     reason,
@@ -693,13 +687,7 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
                     session_id,
                     path,
                     refused: None,
-                } => format!(
-                    "[file] {} is looking in {}.",
-                    supporters
-                        .get(&session_id)
-                        .map_or("your supporter", String::as_str),
-                    path
-                ),
+                } => format!("[file] {} is looking in {}.", supporter(&session_id), path),
                 ClientEvent::FolderListed { .. } => continue,
                 ClientEvent::FileReceiving {
                     session_id,
@@ -708,9 +696,7 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
                 } => format!(
                     "[file] Receiving {name} ({}) from {}…",
                     files::size_text(size),
-                    supporters
-                        .get(&session_id)
-                        .map_or("your supporter", String::as_str)
+                    supporter(&session_id)
                 ),
                 ClientEvent::FileFailed { name, reason, .. } => {
                     format!("[file] Not received: {name} ({reason}).")
