@@ -21,9 +21,9 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 /// How long a folder may take to list.
 const LIST_WITHIN: Duration = Duration::from_secs(10);
 
-/// The least time between two listings (a quicker one waits, a refusal is not repeated): a
-/// person opens a few folders a second at most, and each listing is one row of the audit
-/// log, which a viewer asking in a loop must not flood.
+/// The least time between two listings (a quicker one waits): a person opens a few folders a
+/// second at most, and each listing is one row of the audit log, which a viewer asking in a
+/// loop must not flood.
 const LIST_GAP: Duration = Duration::from_millis(100);
 
 /// One message of the channel: JSON text, or file data.
@@ -85,22 +85,15 @@ pub async fn receive(
             // The person at the computer stops the file coming in.
             Ok(()) = cancel.changed() => {
                 if let Some((id, incoming)) = open.slot.take() {
-                    let (name, size) = (incoming.name().to_owned(), incoming.size());
-                    blocking(move || drop(incoming)).await;
+                    let cancelled =
+                        discard(incoming, Failure::CancelledHere, "you cancelled it").await;
                     reply(FileMessage::FileError {
                         id,
                         code: FileErrorCode::Cancelled,
                         message: "the person at the computer cancelled it".into(),
                     })
                     .await;
-                    note(FileNote::Failed {
-                        direction: FileDirection::ToAgent,
-                        name,
-                        size,
-                        reason: "you cancelled it".into(),
-                        cancelled: true,
-                        failure: Some(Failure::CancelledHere),
-                    });
+                    note(cancelled);
                     failed = Some(id);
                 }
                 continue;
@@ -230,16 +223,8 @@ pub async fn receive(
             FileMessage::FileCancel { id } => {
                 if let Some((open_id, incoming)) = open.slot.take() {
                     if open_id == id {
-                        let (name, size) = (incoming.name().to_owned(), incoming.size());
-                        blocking(move || drop(incoming)).await;
-                        note(FileNote::Failed {
-                            direction: FileDirection::ToAgent,
-                            name,
-                            size,
-                            reason: "the supporter cancelled it".into(),
-                            cancelled: true,
-                            failure: Some(Failure::CancelledBySupporter),
-                        });
+                        let why = "the supporter cancelled it";
+                        note(discard(incoming, Failure::CancelledBySupporter, why).await);
                         failed = Some(id);
                     } else {
                         open.slot = Some((open_id, incoming));
@@ -260,11 +245,7 @@ pub async fn receive(
                     // first attempt, not of every one after it.
                     if !refusal_reported {
                         refusal_reported = true;
-                        note(FileNote::Listed {
-                            path: path.unwrap_or_default(),
-                            entries: 0,
-                            refused: Some(why.code),
-                        });
+                        note(listing_refused(path, why.code));
                     }
                 }
                 Ok(b) => {
@@ -285,11 +266,7 @@ pub async fn receive(
                         .await;
                         busy.store(false, Ordering::SeqCst);
                         let refused = |why: BrowseRefusal| {
-                            let n = FileNote::Listed {
-                                path: path.clone().unwrap_or_default(),
-                                entries: 0,
-                                refused: Some(why.code),
-                            };
+                            let n = listing_refused(path.clone(), why.code);
                             (vec![Listing::refused(id, path.as_deref(), why)], n)
                         };
                         let (answer, report) = match listing_result {
@@ -347,6 +324,30 @@ pub async fn receive(
         note(n);
     }
     // The channel closed with a file half received: `open` tells the person as it goes.
+}
+
+/// The report of a listing refused: the folder as asked for (none: where browsing starts).
+fn listing_refused(path: Option<String>, code: BrowseCode) -> FileNote {
+    FileNote::Listed {
+        path: path.unwrap_or_default(),
+        entries: 0,
+        refused: Some(code),
+    }
+}
+
+/// Deletes a file coming in that either person cancelled (off the async threads); the note
+/// that says so.
+async fn discard(incoming: Incoming, failure: Failure, reason: &str) -> FileNote {
+    let (name, size) = (incoming.name().to_owned(), incoming.size());
+    blocking(move || drop(incoming)).await;
+    FileNote::Failed {
+        direction: FileDirection::ToAgent,
+        name,
+        size,
+        reason: reason.into(),
+        cancelled: true,
+        failure: Some(failure),
+    }
 }
 
 /// The file coming in, if any. Dropped with one still open (the channel closed, or the session
