@@ -278,10 +278,8 @@ impl tracing::field::Visit for LogRecord {
     }
 
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        match field.name() {
-            "message" => self.message = format!("{value:?}"),
-            "log.target" => self.target = format!("{value:?}"),
-            _ => {}
+        if field.name() == "message" {
+            self.message = format!("{value:?}");
         }
     }
 }
