@@ -35,6 +35,7 @@ use tether_protocol::lifecycle::Timeouts;
 pub use config::Config;
 pub use error::{Error, Result};
 
+use signaling::hub::CoreConfig;
 use signaling::throttle::{Rules, Throttle};
 use signaling::{Hub, HubConfig};
 use store::{SqliteStore, Store};
@@ -114,18 +115,20 @@ pub fn state(
 ) -> AppState {
     let turn_secret = turn_secret(&cfg, key);
     let hub_cfg = HubConfig {
-        timeouts: Timeouts {
-            code_ttl: Duration::from_secs(cfg.code_ttl_secs),
-            consent: Duration::from_secs(cfg.consent_timeout_secs),
-            max_session: Duration::from_secs(cfg.max_session_secs),
+        core: CoreConfig {
+            timeouts: Timeouts {
+                code_ttl: Duration::from_secs(cfg.code_ttl_secs),
+                consent: Duration::from_secs(cfg.consent_timeout_secs),
+                max_session: Duration::from_secs(cfg.max_session_secs),
+            },
+            guessing: cfg.guessing,
+            stun_urls: cfg.turn.stun_urls.clone(),
+            turn_urls: cfg.turn_urls(),
+            turn_secret,
+            max_anonymous_agents_per_ip: cfg.max_anonymous_agents_per_ip,
+            code_key: auth::derive_key(key, "code-key"),
         },
-        guessing: cfg.guessing,
-        stun_urls: cfg.turn.stun_urls.clone(),
-        turn_urls: cfg.turn_urls(),
-        turn_secret,
         turn_grants,
-        max_anonymous_agents_per_ip: cfg.max_anonymous_agents_per_ip,
-        code_key: auth::derive_key(key, "code-key"),
         heartbeat: Duration::from_secs(cfg.heartbeat_timeout_secs.max(1)),
     };
     AppState {
@@ -206,7 +209,7 @@ pub async fn run(
     let hub = state.hub.clone();
     let shutdown = async move {
         shutdown.await;
-        hub.shutdown();
+        hub.shutdown().await;
     };
     let limits = serve::Limits {
         per_address: state.cfg.max_connections_per_ip,

@@ -147,8 +147,17 @@ impl Sender {
     pub async fn send_due(&self) -> usize {
         let now = crate::unix_millis();
         let lease = now + (TIMEOUT.as_millis() as i64) * 3;
-        let due = match self.store.claim_due_deliveries(now, lease, BATCH) {
-            Ok(d) => d,
+        // Store calls run off the async workers: a locked database stalls this task only.
+        let store = self.store.clone();
+        let claimed =
+            tokio::task::spawn_blocking(move || store.claim_due_deliveries(now, lease, BATCH))
+                .await;
+        let due = match claimed {
+            Ok(Ok(d)) => d,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "claiming webhook deliveries failed");
+                return 0;
+            }
             Err(e) => {
                 tracing::error!(error = %e, "claiming webhook deliveries failed");
                 return 0;
@@ -195,7 +204,15 @@ impl Sender {
         if let AttemptOutcome::GiveUp { error, .. } = &outcome {
             tracing::warn!(delivery = d.id, org = d.org_id, %error, "webhook delivery gave up");
         }
-        if let Err(e) = self.store.finish_delivery(d.org_id, d.id, &outcome, now) {
+        let store = self.store.clone();
+        let (org, id) = (d.org_id, d.id);
+        let recorded =
+            tokio::task::spawn_blocking(move || store.finish_delivery(org, id, &outcome, now))
+                .await;
+        if let Err(e) = recorded
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()))
+        {
             tracing::error!(error = %e, delivery = d.id, "recording a webhook attempt failed");
         }
     }

@@ -181,3 +181,81 @@ async fn the_relay_raises_its_open_file_limit_to_the_hard_limit() {
     let soft: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(&soft[3..5], ["4096", "4096"], "{line}");
 }
+
+/// While something else holds the database's write lock (a backup, a stalled disk), a session
+/// that is starting waits for its rows, and nobody else waits with it: another supporter's
+/// socket is answered at once. Once the lock goes, the session starts, and its row is there
+/// for whoever heard of it.
+#[tokio::test]
+async fn a_stalled_database_holds_up_only_the_messages_that_wait_for_its_rows() {
+    use futures_util::{FutureExt as _, StreamExt as _};
+    use tether_protocol::signal::{ConsentResponse, Decision, Ping};
+    use tokio_tungstenite::tungstenite::Message as Ws;
+
+    let relay = Relay::two_orgs().await;
+    let token = relay.token("tech@acme.example").await;
+    let (_, operator) =
+        tether_relay::api::access::new_operator_key(&relay.store(), "prometheus", 0).unwrap();
+    let mut agent = relay.agent("pc").await;
+    let code = expect_code(&mut agent).await;
+    let mut viewer = relay.viewer(&token).await;
+    let mut bystander = relay.viewer(&token).await;
+    viewer.send(&connect(&code, Mode::Control)).await;
+    let Message::ConsentRequest(req) = agent.recv().await else {
+        panic!("expected consent_request")
+    };
+    let _pending = viewer.recv().await;
+
+    let lock = rusqlite::Connection::open(relay.dir.path().join("tether.db")).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    agent
+        .send(&Message::ConsentResponse(ConsentResponse {
+            request_id: req.request_id,
+            decision: Decision::AllowControl,
+        }))
+        .await;
+    // The hub has taken the answer once it counts the session…
+    let auth = format!("Bearer {operator}");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let metrics = request(
+            relay.addr,
+            "GET",
+            "/metrics",
+            &[("Authorization", &auth)],
+            "",
+        )
+        .await
+        .body;
+        if metrics.contains("tether_sessions_started_total 1") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{metrics}");
+        tokio::task::yield_now().await;
+    }
+    // …and another socket is answered while the session's row cannot be written…
+    bystander.send(&Message::Ping(Ping { seq: 7 })).await;
+    assert_eq!(bystander.recv().await, Message::Pong(Ping { seq: 7 }));
+    // …but nobody has heard of the session yet.
+    let early = viewer.ws.next().now_or_never();
+    assert!(
+        !matches!(early, Some(Some(Ok(Ws::Text(_))))),
+        "session_start went out before its row was written: {early:?}"
+    );
+
+    lock.execute_batch("COMMIT").unwrap();
+    let Message::SessionStart(start) = viewer.recv().await else {
+        panic!("expected session_start")
+    };
+    let owner = relay.token("owner@acme.example").await;
+    let (_, sessions) = http(relay.addr, "GET", "/api/v1/sessions", None, Some(&owner)).await;
+    assert!(
+        sessions.to_string().contains(start.session_id.as_str()),
+        "{sessions}"
+    );
+    let audit = relay.audit(&owner, "session_start").await;
+    assert!(
+        audit.to_string().contains(start.session_id.as_str()),
+        "{audit}"
+    );
+}

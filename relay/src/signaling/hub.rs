@@ -1,25 +1,26 @@
-//! Hub state, registration and message dispatch.
+//! The hub's driver: runs [`HubCore`] under a lock, reads what it needs from the store before
+//! (off the async workers), and applies its effects in the order they arose.
+//!
+//! Rows go to one writer thread ([`Applier`]), never written under the lock or on a tokio
+//! worker. A message goes straight onto its connection's queue, unless the same input wrote
+//! rows (then it waits behind them, so whoever reads it finds the rows it speaks of: a
+//! `session_start` after its session row and audit entry) or earlier messages to that
+//! connection are still waiting (so each connection hears everything in the core's order). A
+//! slow disk delays only the connections that have something waiting on it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc as std_mpsc};
 use std::time::{Duration, Instant};
 
-use tether_protocol::lifecycle::{Event, Lifecycle, Timeouts};
-use tether_protocol::signal::{
-    CancelReason, EndReason, ErrorCode, ErrorMessage, Hello, IceServer, Message, Mode, Party, Ping,
-    RequestId, SessionId,
-};
-use tokio::sync::{Notify, mpsc};
+use tether_protocol::signal::{ErrorCode, ErrorMessage, FileRules, Hello, Message};
+use tokio::sync::{Notify, mpsc, oneshot};
 
-use super::budget::{GuessBudgets, GuessRules};
+pub use super::core::{ConnId, CoreConfig, Gone, MachineLogin};
+use super::core::{Effect, HubCore, Input, Now, Write};
 use super::metrics::{Counter, Metrics};
-use crate::auth;
-use crate::store::AuditEntry;
 use crate::store::{Principal, Store};
-
-/// Identifies one WebSocket connection.
-pub type ConnId = u64;
 
 /// Queue depth per connection; a client that lets this fill up is disconnected.
 pub const QUEUE_DEPTH: usize = 256;
@@ -27,51 +28,12 @@ pub const QUEUE_DEPTH: usize = 256;
 /// Hub settings.
 #[derive(Debug, Clone)]
 pub struct HubConfig {
-    /// Code, consent and session timing.
-    pub timeouts: Timeouts,
-    /// Share-code guessing budgets.
-    pub guessing: GuessRules,
-    /// STUN URLs handed out without credentials.
-    pub stun_urls: Vec<String>,
-    /// TURN URLs handed out with per-session credentials.
-    pub turn_urls: Vec<String>,
-    /// Shared secret for TURN REST credentials.
-    pub turn_secret: Vec<u8>,
-    /// Share-code (not enrolled) agent sockets one address may hold.
-    pub max_anonymous_agents_per_ip: usize,
+    /// What the core needs.
+    pub core: CoreConfig,
     /// Sessions whose TURN credentials are live (opened at `session_start`, closed at its end).
     pub turn_grants: Arc<crate::turn::grants::Grants>,
-    /// Key for hashing share codes at rest.
-    pub code_key: Vec<u8>,
     /// Silence after which a socket counts as dead (pings go out at a third of it).
     pub heartbeat: Duration,
-}
-
-/// The hub's state, locked; on drop the lock is released first, then the audit entries recorded
-/// meanwhile are written.
-pub(super) struct StateGuard<'a> {
-    guard: Option<MutexGuard<'a, HubState>>,
-    hub: &'a Hub,
-}
-
-impl std::ops::Deref for StateGuard<'_> {
-    type Target = HubState;
-    fn deref(&self) -> &HubState {
-        self.guard.as_ref().expect("held until drop")
-    }
-}
-
-impl std::ops::DerefMut for StateGuard<'_> {
-    fn deref_mut(&mut self) -> &mut HubState {
-        self.guard.as_mut().expect("held until drop")
-    }
-}
-
-impl Drop for StateGuard<'_> {
-    fn drop(&mut self) {
-        self.guard.take();
-        self.hub.flush_audit();
-    }
 }
 
 /// A connection's outbound side, held by the hub.
@@ -112,95 +74,141 @@ impl Link {
     }
 }
 
-pub(super) struct CodeSlot {
-    pub hash: Vec<u8>,
-    pub db_id: i64,
-    pub lc: Lifecycle,
-    pub pending: Option<Pending>,
+/// A connection as the driver knows it.
+struct Conn {
+    link: Link,
+    /// A viewer's organisation, for what the driver reads on its behalf.
+    org: Option<i64>,
+    /// Its messages (and close) waiting in the writer thread's queue.
+    waiting: Arc<AtomicUsize>,
 }
 
-#[derive(Clone)]
-pub(super) struct Pending {
-    pub viewer: ConnId,
-    pub request_id: RequestId,
-    /// The enrolled machine asked for by id (`connect_machine`), if not by code.
-    pub machine: Option<i64>,
-    /// The machine's policy lets the session start without asking the local user.
-    pub unattended: bool,
-    /// The machine's policy lets the supporter of an unattended session browse its files.
-    pub browse: bool,
+impl Conn {
+    fn new(link: Link, org: Option<i64>) -> Self {
+        Conn {
+            link,
+            org,
+            waiting: Arc::new(AtomicUsize::new(0)),
+        }
+    }
 }
 
-/// An enrolled machine whose agent proved it holds the machine key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MachineLogin {
-    /// The machine.
-    pub id: i64,
-    /// Its organisation.
-    pub org_id: i64,
+struct Driven {
+    core: HubCore,
+    conns: HashMap<ConnId, Conn>,
 }
 
-pub(super) struct AgentEntry {
-    pub link: Link,
-    pub hello: Hello,
-    pub machine: Option<MachineLogin>,
-    /// The client block the socket came from.
-    pub ip: IpAddr,
-    pub code: Option<CodeSlot>,
-    pub sessions: HashSet<SessionId>,
-    /// Its sessions that ended lately, with their organisation: the agent may still report
-    /// the files those ends cut short.
-    pub ended: std::collections::VecDeque<(SessionId, i64, Instant)>,
+/// Store work that is not a row of the core's.
+type StoreTask = Box<dyn FnOnce(&dyn Store) + Send>;
+
+/// Work for the writer thread, done in order.
+enum Job {
+    Write(Write),
+    Task(StoreTask),
+    Send(Link, Message, Arc<AtomicUsize>),
+    Close(Link, Arc<AtomicUsize>),
+    Flushed(oneshot::Sender<()>),
 }
 
-pub(super) struct ViewerEntry {
-    pub link: Link,
-    pub principal: Principal,
-    pub ip: IpAddr,
-    pub pending: Option<(ConnId, RequestId)>,
-    pub sessions: HashSet<SessionId>,
+/// The writer thread.
+struct Applier {
+    jobs: std_mpsc::Sender<Job>,
 }
 
-pub(super) struct SessionEntry {
-    pub agent: ConnId,
-    pub viewer: ConnId,
-    pub org_id: i64,
-    pub lc: Lifecycle,
-    /// The chat count the party ending the session reported.
-    pub chat_messages: Option<u32>,
+impl Applier {
+    fn start(store: Arc<dyn Store>) -> Applier {
+        let (jobs, rx) = std_mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("hub-writer".into())
+            .spawn(move || {
+                for job in rx {
+                    match job {
+                        Job::Write(w) => write(store.as_ref(), w),
+                        Job::Task(f) => f(store.as_ref()),
+                        Job::Send(link, msg, waiting) => {
+                            link.send(msg);
+                            waiting.fetch_sub(1, Ordering::AcqRel);
+                        }
+                        Job::Close(link, waiting) => {
+                            link.kill.notify_one();
+                            waiting.fetch_sub(1, Ordering::AcqRel);
+                        }
+                        Job::Flushed(tx) => {
+                            let _ = tx.send(());
+                        }
+                    }
+                }
+            })
+            .expect("spawning the hub's writer thread");
+        Applier { jobs }
+    }
+
+    fn push(&self, job: Job) {
+        // Fails only if the thread is gone, which is only after the hub is.
+        let _ = self.jobs.send(job);
+    }
 }
 
-#[derive(Default)]
-pub(super) struct HubState {
-    pub next_id: ConnId,
-    pub agents: HashMap<ConnId, AgentEntry>,
-    pub viewers: HashMap<ConnId, ViewerEntry>,
-    /// Live code hash → agent.
-    pub codes: HashMap<Vec<u8>, ConnId>,
-    /// Recently spent or expired code hashes, to answer `code_expired` instead of `invalid_code`.
-    pub spent: HashMap<Vec<u8>, Instant>,
-    pub sessions: HashMap<SessionId, SessionEntry>,
-    /// Enrolled machine id → its agent's connection.
-    pub machines: HashMap<i64, ConnId>,
-    /// Share-code (not enrolled) agent sockets per client block ([`crate::addr::client_block`]).
-    pub anonymous_per_ip: HashMap<IpAddr, usize>,
+/// How long the writer keeps retrying a row while the database is locked by someone else.
+const BUSY_PATIENCE: Duration = Duration::from_secs(120);
+
+/// Writes one row, waiting out a database locked by another connection (a backup, a checkpoint
+/// on a slow disk) for up to [`BUSY_PATIENCE`]; any other failure is logged (what the row
+/// records has happened regardless).
+fn write(store: &dyn Store, w: Write) {
+    let started = Instant::now();
+    let mut warned = false;
+    loop {
+        match write_once(store, &w) {
+            Err((what, e)) if e.is_busy() && started.elapsed() < BUSY_PATIENCE => {
+                if !std::mem::replace(&mut warned, true) {
+                    tracing::warn!(error = %e, "{what}: the database is locked; waiting");
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err((what, e)) => return tracing::error!(error = %e, "{what} failed"),
+            Ok(()) => return,
+        }
+    }
 }
 
-/// Why a connection went away.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Gone {
-    /// Closed or failed.
-    Left,
-    /// Stopped answering heartbeats.
-    HeartbeatTimeout,
+type WriteResult = Result<(), (&'static str, crate::store::StoreError)>;
+
+fn write_once(store: &dyn Store, w: &Write) -> WriteResult {
+    let (what, r) = match w {
+        Write::Audit(e) => ("writing the audit log", store.append_audit(e)),
+        Write::InsertCode {
+            hash,
+            hostname,
+            created_at,
+            expires_at,
+        } => (
+            "recording a share code",
+            store.insert_share_code(hash, hostname, *created_at, *expires_at),
+        ),
+        Write::CloseCode { hash, state } => {
+            ("closing a share code", store.close_share_code(hash, state))
+        }
+        Write::CreateSession(record) => ("recording a session", store.create_session(record)),
+        Write::EndSession {
+            org,
+            id,
+            at,
+            reason,
+            chat_messages,
+        } => (
+            "recording a session end",
+            store.end_session(*org, id, *at, reason, *chat_messages),
+        ),
+    };
+    r.map_err(|e| (what, e))
 }
 
 /// The signaling hub.
 pub struct Hub {
-    pub(super) state: Mutex<HubState>,
-    /// Audit entries recorded under the state lock, written once it is released.
-    pub(super) pending_audit: Mutex<Vec<AuditEntry>>,
-    pub(super) budgets: Mutex<GuessBudgets>,
+    inner: Mutex<Driven>,
+    next_id: AtomicU64,
+    applier: Applier,
     pub(super) store: Arc<dyn Store>,
     pub(super) cfg: HubConfig,
     /// Counters for `/metrics`.
@@ -211,44 +219,112 @@ impl Hub {
     /// A hub over `store`.
     pub fn new(store: Arc<dyn Store>, cfg: HubConfig) -> Self {
         Hub {
-            state: Mutex::new(HubState::default()),
-            pending_audit: Mutex::new(Vec::new()),
-            budgets: Mutex::new(GuessBudgets::new(cfg.guessing)),
+            inner: Mutex::new(Driven {
+                core: HubCore::new(cfg.core.clone(), Now::current()),
+                conns: HashMap::new(),
+            }),
+            next_id: AtomicU64::new(0),
+            applier: Applier::start(store.clone()),
             store,
             cfg,
             metrics: Metrics::default(),
         }
     }
 
-    pub(super) fn lock(&self) -> StateGuard<'_> {
+    fn lock(&self) -> MutexGuard<'_, Driven> {
         // A panic while holding the lock is a bug; the state itself stays structurally valid
         // (every mutation is a single map operation), so carry on rather than take the relay down.
-        StateGuard {
-            guard: Some(self.state.lock().unwrap_or_else(|p| p.into_inner())),
-            hub: self,
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on the core at the current time and applies what it asked for.
+    fn run<R>(&self, f: impl FnOnce(&mut HubCore, Now) -> R) -> R {
+        let started = Instant::now();
+        let mut d = self.lock();
+        let r = f(&mut d.core, Now::current());
+        // Rows first, then messages in their order: whoever hears of something can read it.
+        let mut messages = Vec::new();
+        let mut wrote = false;
+        while let Some(effect) = d.core.poll_effect() {
+            match effect {
+                Effect::Send(..) | Effect::Close(_) => messages.push(effect),
+                Effect::Write(w) => {
+                    wrote = true;
+                    self.applier.push(Job::Write(w));
+                }
+                _ => self.apply(effect, started),
+            }
+        }
+        for effect in messages {
+            let (Effect::Send(c, _) | Effect::Close(c)) = effect else {
+                continue;
+            };
+            let Some(conn) = d.conns.get(&c) else {
+                continue;
+            };
+            let (link, waiting) = (conn.link.clone(), conn.waiting.clone());
+            if wrote || waiting.load(Ordering::Acquire) > 0 {
+                waiting.fetch_add(1, Ordering::AcqRel);
+                self.applier.push(match effect {
+                    Effect::Send(_, msg) => Job::Send(link, msg, waiting),
+                    _ => Job::Close(link, waiting),
+                });
+            } else if let Effect::Send(_, msg) = effect {
+                link.send(msg);
+            } else {
+                link.kill.notify_one();
+            }
+        }
+        r
+    }
+
+    /// Applies an effect that is neither a row nor a message.
+    fn apply(&self, effect: Effect, started: Instant) {
+        match effect {
+            Effect::Send(..) | Effect::Close(_) | Effect::Write(_) => {}
+            Effect::Count(c) => {
+                self.metrics.inc(c);
+                if c == Counter::ConnectOk {
+                    self.metrics.observe_connect(started.elapsed());
+                }
+            }
+            Effect::TurnOpen { session, username } => {
+                self.cfg.turn_grants.open(session.as_str(), &username)
+            }
+            Effect::TurnClose(session) => self.cfg.turn_grants.close(session.as_str()),
         }
     }
 
-    /// Writes the audit entries recorded so far. Runs after the state lock is released, so a
-    /// slow disk delays only the caller, never every other socket.
-    pub(super) fn flush_audit(&self) {
-        let entries =
-            std::mem::take(&mut *self.pending_audit.lock().unwrap_or_else(|p| p.into_inner()));
-        for e in entries {
-            crate::audit::write(self.store.as_ref(), &e);
-        }
+    /// Writes `w` after everything queued so far.
+    pub(super) fn persist(&self, w: Write) {
+        self.applier.push(Job::Write(w));
+    }
+
+    /// Runs `f` on the writer thread after everything queued so far.
+    pub(super) fn persist_with(&self, f: impl FnOnce(&dyn Store) + Send + 'static) {
+        self.applier.push(Job::Task(Box::new(f)));
+    }
+
+    /// Waits until every row queued so far is written.
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        self.applier.push(Job::Flushed(tx));
+        let _ = rx.await;
     }
 
     /// Numbers of connected agents, viewers and live sessions (for `/metrics`).
     pub fn counts(&self) -> (usize, usize, usize) {
-        let st = self.lock();
-        (st.agents.len(), st.viewers.len(), st.sessions.len())
+        self.lock().core.counts()
     }
 
     /// The Prometheus text for `/metrics`.
     pub fn metrics_text(&self) -> String {
         let (a, v, s) = self.counts();
         self.metrics.render(a, v, s)
+    }
+
+    fn next_conn(&self) -> ConnId {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// Registers an agent that said `hello` (and, for an enrolled machine, proved its key) and
@@ -262,532 +338,149 @@ impl Hub {
         machine: Option<MachineLogin>,
         ip: IpAddr,
     ) -> Option<ConnId> {
-        let ip = crate::addr::client_block(ip);
-        let mut st = self.lock();
-        if machine.is_none() {
-            let held = st.anonymous_per_ip.entry(ip).or_default();
-            if *held >= self.cfg.max_anonymous_agents_per_ip {
-                drop(st);
-                tracing::info!(%ip, "share-code socket refused: the address holds too many");
-                link.error(
-                    ErrorCode::Throttled,
-                    "too many computers are sharing from this address; close one and try again",
-                );
-                return None;
-            }
-            *held += 1;
-        }
-        st.next_id += 1;
-        let id = st.next_id;
-        let (org, actor) = match machine {
-            Some(m) => (Some(m.org_id), format!("machine:{}", m.id)),
-            None => (None, format!("agent:{}", hello.hostname)),
+        let conn = self.next_conn();
+        self.lock().conns.insert(conn, Conn::new(link, None));
+        let input = Input::AgentJoined {
+            conn,
+            hello,
+            machine,
+            ip,
         };
-        self.audit(
-            org,
-            &actor,
-            "agent_connect",
-            "ok",
-            serde_json::json!({"os": hello.os, "client": hello.client, "host": hello.hostname}),
-        );
-        if let Some(m) = machine
-            && let Some(old) = st.machines.insert(m.id, id)
-            && let Some(old) = st.agents.get(&old)
-        {
-            old.link.error(
-                ErrorCode::NotAllowed,
-                "replaced by a newer connection of this machine",
-            );
-            old.link.kill.notify_one();
+        let joined = self.run(|core, now| {
+            core.handle(now, input);
+            core.is_agent(conn)
+        });
+        if !joined {
+            self.lock().conns.remove(&conn);
         }
-        st.agents.insert(
-            id,
-            AgentEntry {
-                link,
-                hello,
-                machine,
-                ip,
-                code: None,
-                sessions: HashSet::new(),
-                ended: Default::default(),
-            },
-        );
-        self.issue_code(&mut st, id);
-        Some(id)
+        joined.then_some(conn)
     }
 
     /// Registers an authenticated viewer.
     pub fn register_viewer(&self, link: Link, principal: Principal, ip: IpAddr) -> ConnId {
-        let mut st = self.lock();
-        st.next_id += 1;
-        let id = st.next_id;
-        st.viewers.insert(
-            id,
-            ViewerEntry {
-                link,
-                principal,
-                ip,
-                pending: None,
-                sessions: HashSet::new(),
-            },
-        );
-        id
+        let conn = self.next_conn();
+        let org = Some(principal.org_id);
+        self.lock().conns.insert(conn, Conn::new(link, org));
+        let input = Input::ViewerJoined {
+            conn,
+            principal,
+            ip,
+        };
+        self.run(|core, now| core.handle(now, input));
+        conn
     }
 
     /// Handles one decoded message from an agent.
-    pub fn on_agent_message(&self, id: ConnId, msg: Message) {
-        let mut st = self.lock();
-        let Some(agent) = st.agents.get(&id) else {
-            return;
-        };
-        let link = agent.link.clone();
-        if !msg.may_be_sent_by(Party::Agent) {
-            return link.error(ErrorCode::NotAllowed, "agents may not send this message");
-        }
-        match msg {
-            Message::Ping(Ping { seq }) => link.send(Message::Pong(Ping { seq })),
-            Message::Pong(_) => {}
-            Message::RenewCode(_) => self.renew_code(&mut st, id),
-            Message::ConsentResponse(r) => {
-                let accepted = st
-                    .agents
-                    .get_mut(&id)
-                    .and_then(|a| a.code.as_mut())
-                    .is_some_and(|slot| {
-                        let session_id =
-                            SessionId::new(auth::new_id("se_")).expect("generated ids are valid");
-                        slot.lc
-                            .handle(
-                                Instant::now(),
-                                Event::Consent {
-                                    request_id: r.request_id.clone(),
-                                    decision: r.decision,
-                                    session_id,
-                                },
-                            )
-                            .is_ok()
-                    });
-                // Carry out the answer, or a deadline that passed before it arrived.
-                self.after_code_event(&mut st, id);
-                if !accepted {
-                    link.send(Message::Error(ErrorMessage {
-                        request_id: Some(r.request_id),
-                        ..ErrorMessage::new(
-                            ErrorCode::NotAllowed,
-                            "no such pending request (answered, cancelled or timed out)",
-                        )
-                    }));
-                }
-            }
-            Message::Hello(_) => link.error(ErrorCode::NotAllowed, "hello was already received"),
-            Message::FileTransfer(t) => self.file_transfer(&st, id, t),
-            Message::FolderListed(l) => self.folder_listed(&st, id, l),
-            m @ (Message::Sdp(_) | Message::Ice(_) | Message::SessionEnd(_)) => {
-                self.forward(&mut st, id, Party::Agent, m)
-            }
-            _ => link.error(ErrorCode::NotAllowed, "unexpected message"),
-        }
+    pub fn on_agent_message(&self, conn: ConnId, msg: Message) {
+        self.run(|core, now| core.handle(now, Input::FromAgent { conn, msg }));
     }
 
-    /// Handles one decoded message from a viewer.
-    pub fn on_viewer_message(&self, id: ConnId, msg: Message) {
-        let mut st = self.lock();
-        let Some(viewer) = st.viewers.get(&id) else {
-            return;
-        };
-        let link = viewer.link.clone();
-        if !msg.may_be_sent_by(Party::Viewer) {
-            return link.error(ErrorCode::NotAllowed, "viewers may not send this message");
-        }
-        match msg {
-            Message::Ping(Ping { seq }) => link.send(Message::Pong(Ping { seq })),
-            Message::Pong(_) => {}
-            Message::Connect(c) => self.connect(&mut st, id, c.code.as_str(), c.mode),
-            Message::ConnectMachine(c) => {
-                // The policy is read from the store without holding the hub's lock.
-                drop(st);
-                self.connect_machine(id, c.machine_id, c.mode);
-            }
-            Message::ConsentCancel(c) => {
-                let pending = st.viewers.get(&id).and_then(|v| v.pending.clone());
-                match pending {
-                    Some((agent, rid)) if rid == c.request_id => {
-                        self.cancel_pending(&mut st, agent, rid, CancelReason::ViewerCancelled);
+    /// Handles one decoded message from a viewer; what `connect` and `connect_machine` need
+    /// from the store is read first, without the lock and off the async workers.
+    pub async fn on_viewer_message(&self, conn: ConnId, msg: Message) {
+        let org = self.lock().conns.get(&conn).and_then(|c| c.org);
+        let input = match (msg, org) {
+            (Message::Connect(c), Some(org)) => Input::Connect {
+                conn,
+                code: c.code.as_str().to_owned(),
+                mode: c.mode,
+                files: self.org_files(org).await,
+            },
+            (Message::ConnectMachine(c), Some(org)) => {
+                let store = self.store.clone();
+                let id = c.machine_id;
+                let read = tokio::task::spawn_blocking(move || store.machine(org, id)).await;
+                let machine = match read {
+                    Ok(Ok(m)) => Ok(m),
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "reading a machine failed");
+                        Err(())
                     }
-                    _ => link.error(ErrorCode::NotAllowed, "no such pending request"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "reading a machine failed");
+                        Err(())
+                    }
+                };
+                Input::ConnectMachine {
+                    conn,
+                    machine_id: c.machine_id,
+                    mode: c.mode,
+                    machine,
+                    files: self.org_files(org).await,
                 }
             }
-            m @ (Message::Sdp(_) | Message::Ice(_) | Message::SessionEnd(_)) => {
-                self.forward(&mut st, id, Party::Viewer, m)
-            }
-            _ => link.error(ErrorCode::NotAllowed, "unexpected message"),
-        }
+            (msg, _) => Input::FromViewer { conn, msg },
+        };
+        self.run(|core, now| core.handle(now, input));
     }
 
-    fn connect(&self, st: &mut HubState, viewer_id: ConnId, code: &str, mode: Mode) {
-        let now = Instant::now();
-        let Some(viewer) = st.viewers.get(&viewer_id) else {
-            return;
-        };
-        let link = viewer.link.clone();
-        let p = viewer.principal.clone();
-        let ip = viewer.ip;
-        let actor = format!("user:{}", p.user_id);
-        if !p.role.can_connect() {
-            self.audit(
-                Some(p.org_id),
-                &actor,
-                "connect",
-                "forbidden",
-                serde_json::json!({"ip": ip.to_string()}),
-            );
-            return link.error(ErrorCode::Forbidden, "your role may not start sessions");
-        }
-        if viewer.pending.is_some() {
-            return link.error(
-                ErrorCode::NotAllowed,
-                "a request is already pending; cancel it first",
-            );
-        }
-        let Some(agent_id) = self.try_code(st, now, &link, &p, ip, code) else {
-            return;
-        };
-        let request_id = RequestId::new(auth::new_id("rq_")).expect("generated ids are valid");
-        let Some(slot) = st.agents.get_mut(&agent_id).and_then(|a| a.code.as_mut()) else {
-            return;
-        };
-        if slot
-            .lc
-            .handle(
-                now,
-                Event::Connect {
-                    request_id: request_id.clone(),
-                    mode,
-                },
-            )
-            .is_err()
-        {
-            return link.error(
-                ErrorCode::AgentBusy,
-                "the computer is answering another request",
-            );
-        }
-        slot.pending = Some(Pending {
-            viewer: viewer_id,
-            request_id: request_id.clone(),
-            machine: None,
-            unattended: false,
-            browse: false,
-        });
-        if let Some(v) = st.viewers.get_mut(&viewer_id) {
-            v.pending = Some((agent_id, request_id));
-        }
-        self.after_code_event(st, agent_id);
-        self.metrics.inc(Counter::ConnectOk);
-        self.metrics.observe_connect(now.elapsed());
-    }
-
-    pub(super) fn cancel_pending(
-        &self,
-        st: &mut HubState,
-        agent: ConnId,
-        request_id: RequestId,
-        reason: CancelReason,
-    ) {
-        if let Some(slot) = st.agents.get_mut(&agent).and_then(|a| a.code.as_mut()) {
-            // Refused only if the request was already answered or timed out: nothing to cancel.
-            if slot
-                .lc
-                .handle(Instant::now(), Event::Cancel { request_id, reason })
-                .is_ok()
-            {
-                self.after_code_event(st, agent);
+    /// The organisation's file rules as they are now; none if they cannot be read.
+    async fn org_files(&self, org: i64) -> FileRules {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.org_files(org)).await {
+            Ok(Ok(rules)) => rules,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "reading the organisation's file rules failed");
+                FileRules::NONE
             }
-        }
-    }
-
-    fn renew_code(&self, st: &mut HubState, agent_id: ConnId) {
-        let Some(agent) = st.agents.get_mut(&agent_id) else {
-            return;
-        };
-        let link = agent.link.clone();
-        let withdrawn = agent
-            .code
-            .as_mut()
-            .map(|slot| slot.lc.handle(Instant::now(), Event::Withdraw).is_ok());
-        match withdrawn {
-            Some(true) => {
-                self.retire_code(st, agent_id, "void");
-                self.issue_code(st, agent_id);
+            Err(e) => {
+                tracing::error!(error = %e, "reading the organisation's file rules failed");
+                FileRules::NONE
             }
-            Some(false) => link.error(
-                ErrorCode::AgentBusy,
-                "a request is pending; answer it first",
-            ),
-            None => self.issue_code(st, agent_id),
-        }
-    }
-
-    fn forward(&self, st: &mut HubState, from: ConnId, party: Party, msg: Message) {
-        let link = match party {
-            Party::Agent => st.agents.get(&from).map(|a| a.link.clone()),
-            _ => st.viewers.get(&from).map(|v| v.link.clone()),
-        };
-        let Some(link) = link else { return };
-        let Some(sid) = msg.session_id().cloned() else {
-            return;
-        };
-        let session = st.sessions.get_mut(&sid).filter(|session| match party {
-            Party::Agent => session.agent == from,
-            _ => session.viewer == from,
-        });
-        let Some(session) = session else {
-            // Ending a session that is over (or that a restarted relay never knew: its media
-            // went on peer to peer) is done already; anything else about it is an error.
-            if !matches!(msg, Message::SessionEnd(_)) {
-                link.error(ErrorCode::NotInSession, "no such session");
-            }
-            return;
-        };
-        let peer = match party {
-            Party::Agent => session.viewer,
-            _ => session.agent,
-        };
-        if let Message::SessionEnd(end) = &msg {
-            // A party speaks for itself; the reason is normalised to who ended it. The agent
-            // may also pass on the supporter's end, which reached it over the media connection.
-            let reason = match (party, end.reason) {
-                (_, EndReason::ConnectionFailed) => EndReason::ConnectionFailed,
-                (Party::Agent, EndReason::EndedByViewer) => EndReason::EndedByViewer,
-                (Party::Agent, _) => EndReason::EndedByAgent,
-                _ => EndReason::EndedByViewer,
-            };
-            if session
-                .lc
-                .handle(Instant::now(), Event::End { reason })
-                .is_ok()
-            {
-                session.chat_messages = end.chat_messages;
-                self.after_session_event(st, &sid);
-            }
-            return;
-        }
-        let peer_link = match party {
-            Party::Agent => st.viewers.get(&peer).map(|v| v.link.clone()),
-            _ => st.agents.get(&peer).map(|a| a.link.clone()),
-        };
-        if let Some(peer_link) = peer_link {
-            peer_link.send(msg);
         }
     }
 
     /// An agent's socket closed.
-    pub fn agent_gone(&self, id: ConnId, why: Gone) {
-        let mut st = self.lock();
-        let Some(agent) = st.agents.get_mut(&id) else {
-            return;
-        };
-        let sessions: Vec<_> = agent.sessions.iter().cloned().collect();
-        let pending = agent.code.as_ref().and_then(|s| s.pending.clone());
-        let host = agent.hello.hostname.clone();
-        let machine = agent.machine;
-        if let Some(p) = pending
-            && let Some(v) = st.viewers.get_mut(&p.viewer)
-        {
-            v.pending = None;
-            v.link.send(Message::Error(ErrorMessage {
-                request_id: Some(p.request_id),
-                ..ErrorMessage::new(ErrorCode::AgentOffline, "the computer disconnected")
-            }));
-        }
-        self.retire_code(&mut st, id, "void");
-        let reason = if why == Gone::HeartbeatTimeout {
-            EndReason::HeartbeatTimeout
-        } else {
-            EndReason::AgentLeft
-        };
-        self.end_sessions(&mut st, &sessions, reason);
-        if let Some(gone) = st.agents.remove(&id)
-            && gone.machine.is_none()
-            && let Some(n) = st.anonymous_per_ip.get_mut(&gone.ip)
-        {
-            *n -= 1;
-            if *n == 0 {
-                st.anonymous_per_ip.remove(&gone.ip);
-            }
-        }
-        let (org, actor) = match machine {
-            Some(m) => {
-                // Only if a newer connection has not taken the machine over.
-                if st.machines.get(&m.id) == Some(&id) {
-                    st.machines.remove(&m.id);
-                }
-                (Some(m.org_id), format!("machine:{}", m.id))
-            }
-            None => (None, format!("agent:{host}")),
-        };
-        self.audit(
-            org,
-            &actor,
-            "agent_disconnect",
-            "ok",
-            serde_json::json!({"reason": format!("{why:?}")}),
-        );
+    pub fn agent_gone(&self, conn: ConnId, why: Gone) {
+        self.run(|core, now| core.handle(now, Input::AgentGone { conn, why }));
+        self.lock().conns.remove(&conn);
     }
 
     /// A viewer's socket closed.
-    pub fn viewer_gone(&self, id: ConnId, why: Gone) {
-        let mut st = self.lock();
-        let Some(viewer) = st.viewers.get(&id) else {
-            return;
-        };
-        let sessions: Vec<_> = viewer.sessions.iter().cloned().collect();
-        if let Some((agent, rid)) = viewer.pending.clone() {
-            self.cancel_pending(&mut st, agent, rid, CancelReason::ViewerLeft);
-        }
-        let reason = if why == Gone::HeartbeatTimeout {
-            EndReason::HeartbeatTimeout
-        } else {
-            EndReason::ViewerLeft
-        };
-        self.end_sessions(&mut st, &sessions, reason);
-        st.viewers.remove(&id);
-    }
-
-    fn end_sessions(&self, st: &mut HubState, sessions: &[SessionId], reason: EndReason) {
-        for sid in sessions {
-            if let Some(s) = st.sessions.get_mut(sid)
-                && s.lc.handle(Instant::now(), Event::End { reason }).is_ok()
-            {
-                self.after_session_event(st, sid);
-            }
-        }
+    pub fn viewer_gone(&self, conn: ConnId, why: Gone) {
+        self.run(|core, now| core.handle(now, Input::ViewerGone { conn, why }));
+        self.lock().conns.remove(&conn);
     }
 
     /// Applies due deadlines: code expiry, consent timeouts, maximum session length.
     pub fn tick(&self) {
-        let now = Instant::now();
-        let mut st = self.lock();
-        let due_agents: Vec<ConnId> = st
-            .agents
-            .iter()
-            .filter(|(_, a)| {
-                a.code
-                    .as_ref()
-                    .and_then(|c| c.lc.poll_timeout())
-                    .is_some_and(|t| t <= now)
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        for id in due_agents {
-            if let Some(slot) = st.agents.get_mut(&id).and_then(|a| a.code.as_mut()) {
-                slot.lc.handle_timeout(now);
-            }
-            self.after_code_event(&mut st, id);
-        }
-        let due_sessions: Vec<SessionId> = st
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.lc.poll_timeout().is_some_and(|t| t <= now))
-            .map(|(id, _)| id.clone())
-            .collect();
-        for sid in due_sessions {
-            if let Some(s) = st.sessions.get_mut(&sid) {
-                s.lc.handle_timeout(now);
-            }
-            self.after_session_event(&mut st, &sid);
-        }
-        let keep = self.cfg.timeouts.code_ttl;
-        st.spent
-            .retain(|_, at| now.saturating_duration_since(*at) < keep);
-        drop(st);
-        self.budgets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .prune(now);
+        self.run(|core, now| core.handle_timeout(now));
     }
 
-    /// Relay shutdown: ends every session with `relay_shutdown` and closes every socket, so
-    /// clients learn at once and reconnect to the next instance.
-    pub fn shutdown(&self) {
-        let mut st = self.lock();
-        let sessions: Vec<SessionId> = st.sessions.keys().cloned().collect();
-        self.end_sessions(&mut st, &sessions, EndReason::RelayShutdown);
-        for a in st.agents.values() {
-            a.link.kill.notify_one();
-        }
-        for v in st.viewers.values() {
-            v.link.kill.notify_one();
-        }
+    /// Relay shutdown: ends every session with `relay_shutdown`, closes every socket, so
+    /// clients learn at once and reconnect to the next instance, and waits for the rows.
+    pub async fn shutdown(&self) {
+        self.run(|core, now| core.shutdown(now));
+        self.flush().await;
     }
 
     /// Ends a live session of `org` on an administrator's request; false if there is none.
     pub fn end_session_by_admin(&self, org: i64, session_id: &str) -> bool {
-        let Ok(sid) = SessionId::new(session_id) else {
-            return false;
-        };
-        let mut st = self.lock();
-        let ended = st
-            .sessions
-            .get_mut(&sid)
-            .filter(|s| s.org_id == org)
-            .is_some_and(|s| {
-                s.lc.handle(
-                    Instant::now(),
-                    Event::End {
-                        reason: EndReason::EndedByAdmin,
-                    },
-                )
-                .is_ok()
-            });
-        if ended {
-            self.after_session_event(&mut st, &sid);
-        }
-        ended
+        self.run(|core, now| core.end_session_by_admin(now, org, session_id))
     }
 
     /// TURN credentials for `id`, valid for `ttl_secs`.
     pub fn mint_turn(&self, id: &str, ttl_secs: u64) -> crate::turn::credentials::TurnCredential {
-        crate::turn::credentials::mint(&self.cfg.turn_secret, id, crate::unix_secs() + ttl_secs)
+        crate::turn::credentials::mint(
+            &self.cfg.core.turn_secret,
+            id,
+            crate::unix_secs() + ttl_secs,
+        )
     }
 
     /// Closes every viewer connection whose credentials match `revoked` (logout, revocation,
     /// role change): the socket is told `unauthorized` and closed, ending its sessions.
     pub fn revoke_viewers(&self, revoked: impl Fn(&Principal) -> bool) {
-        let st = self.lock();
-        for v in st.viewers.values().filter(|v| revoked(&v.principal)) {
-            v.link
-                .error(ErrorCode::Unauthorized, "your sign-in was revoked");
-            v.link.kill.notify_one();
-        }
+        self.run(|core, _| core.revoke_viewers(revoked));
     }
 
-    /// The ICE servers for a session: STUN as configured, TURN with credentials for this session
-    /// only, live until it ends (at most its maximum length).
-    pub(super) fn ice_servers(&self, sid: &SessionId) -> Vec<IceServer> {
-        let mut out = Vec::new();
-        if !self.cfg.stun_urls.is_empty() {
-            out.push(IceServer {
-                urls: self.cfg.stun_urls.clone(),
-                username: None,
-                credential: None,
-            });
-        }
-        if !self.cfg.turn_urls.is_empty() {
-            let expiry = crate::unix_secs() + self.cfg.timeouts.max_session.as_secs();
-            let c = crate::turn::credentials::mint(&self.cfg.turn_secret, sid.as_str(), expiry);
-            self.cfg.turn_grants.open(sid.as_str(), &c.username);
-            out.push(IceServer {
-                urls: self.cfg.turn_urls.clone(),
-                username: Some(c.username),
-                credential: Some(c.credential),
-            });
-        }
-        out
+    /// The ids of `org`'s machines whose agents are connected.
+    pub fn online_machines(&self, org: i64) -> Vec<i64> {
+        self.lock().core.online_machines(org)
     }
 
-    /// How long an unused code lives, for `share_code.expires_in_secs`.
-    pub(super) fn code_ttl(&self) -> Duration {
-        self.cfg.timeouts.code_ttl
+    /// Closes the connection of a revoked machine; its sessions end.
+    pub fn disconnect_machine(&self, org: i64, machine_id: i64) {
+        self.run(|core, _| core.disconnect_machine(org, machine_id));
     }
 }

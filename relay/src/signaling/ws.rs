@@ -193,7 +193,7 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, side: Side) {
                     if is_agent {
                         hub.on_agent_message(id, m);
                     } else {
-                        hub.on_viewer_message(id, m);
+                        hub.on_viewer_message(id, m).await;
                     }
                     false
                 }
@@ -239,17 +239,21 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, side: Side) {
 
 /// Records when an enrolled machine was last connected, and what its agent reported.
 fn seen(hub: &Hub, machine_id: i64, hello: &Hello) {
-    let r = hub.store.machine_seen(
-        machine_id,
-        &hello.hostname,
-        &hello.os,
-        // `tether-agent/0.1.0` → `0.1.0`, as the agent reported it at enrollment.
-        hello.client.rsplit('/').next().unwrap_or_default(),
-        crate::unix_millis(),
-    );
-    if let Err(e) = r {
-        tracing::warn!(error = %e, "recording a machine's last contact failed");
-    }
+    let hello = hello.clone();
+    let now = crate::unix_millis();
+    hub.persist_with(move |store| {
+        let r = store.machine_seen(
+            machine_id,
+            &hello.hostname,
+            &hello.os,
+            // `tether-agent/0.1.0` → `0.1.0`, as the agent reported it at enrollment.
+            hello.client.rsplit('/').next().unwrap_or_default(),
+            now,
+        );
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "recording a machine's last contact failed");
+        }
+    });
 }
 
 fn reply_error(link: &Link, e: &tether_protocol::DecodeError) {

@@ -39,6 +39,18 @@ pub enum StoreError {
     Poisoned,
 }
 
+impl StoreError {
+    /// Another connection holds the database's write lock (past the busy timeout): the same
+    /// write may succeed later.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Db(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    }
+}
+
 /// Result alias for store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -543,16 +555,17 @@ pub trait Store: Send + Sync + 'static {
     /// Resolves a live API key by hash (establishes the tenant): `(org, org name, key)`.
     fn api_key_for_hash(&self, hash: &[u8]) -> StoreResult<Option<(OrgId, String, ApiKeyInfo)>>;
 
-    /// Inserts a live share code; [`StoreError::Conflict`] if a live code has the same hash.
+    /// Records a live share code; [`StoreError::Conflict`] if a live code has the same hash
+    /// (the hub draws codes unique among its live ones, so this is a bug or a second relay).
     fn insert_share_code(
         &self,
         code_hash: &[u8],
         hostname: &str,
         now: i64,
         expires_at: i64,
-    ) -> StoreResult<i64>;
-    /// Moves a share code out of `live` (`used`, `expired` or `void`).
-    fn close_share_code(&self, id: i64, state: &'static str) -> StoreResult<()>;
+    ) -> StoreResult<()>;
+    /// Moves the live share code with this hash out of `live` (`used`, `expired` or `void`).
+    fn close_share_code(&self, code_hash: &[u8], state: &'static str) -> StoreResult<()>;
     /// Voids every live code (at start-up: no agent is connected yet).
     fn void_live_share_codes(&self) -> StoreResult<u64>;
 

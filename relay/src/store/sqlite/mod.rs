@@ -426,14 +426,13 @@ impl Store for SqliteStore {
         hostname: &str,
         now: i64,
         expires_at: i64,
-    ) -> StoreResult<i64> {
-        let db = self.db()?;
-        let inserted = db.execute(
+    ) -> StoreResult<()> {
+        let inserted = self.db()?.execute(
             "INSERT INTO share_codes (code_hash, state, hostname, created_at, expires_at) VALUES (?1, 'live', ?2, ?3, ?4)",
             params![code_hash, hostname, now, expires_at],
         );
         match inserted {
-            Ok(_) => Ok(db.last_insert_rowid()),
+            Ok(_) => Ok(()),
             Err(e) if is_unique_violation(&e) => {
                 Err(StoreError::Conflict("share code collides with a live code"))
             }
@@ -441,10 +440,10 @@ impl Store for SqliteStore {
         }
     }
 
-    fn close_share_code(&self, id: i64, state: &'static str) -> StoreResult<()> {
+    fn close_share_code(&self, code_hash: &[u8], state: &'static str) -> StoreResult<()> {
         self.db()?.execute(
-            "UPDATE share_codes SET state = ?2 WHERE id = ?1 AND state = 'live'",
-            params![id, state],
+            "UPDATE share_codes SET state = ?2 WHERE code_hash = ?1 AND state = 'live'",
+            params![code_hash, state],
         )?;
         Ok(())
     }

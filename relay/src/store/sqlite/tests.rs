@@ -19,12 +19,12 @@ fn migrations_are_valid() {
 #[test]
 fn live_share_codes_are_unique_but_closed_ones_can_repeat() {
     let s = SqliteStore::in_memory().unwrap();
-    let id = s.insert_share_code(b"h1", "pc", 0, 10).unwrap();
+    s.insert_share_code(b"h1", "pc", 0, 10).unwrap();
     assert!(matches!(
         s.insert_share_code(b"h1", "pc2", 0, 10),
         Err(StoreError::Conflict(_))
     ));
-    s.close_share_code(id, "used").unwrap();
+    s.close_share_code(b"h1", "used").unwrap();
     s.insert_share_code(b"h1", "pc2", 0, 10).unwrap();
 }
 

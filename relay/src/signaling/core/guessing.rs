@@ -1,27 +1,23 @@
-//! Share codes typed by supporters, through the guessing budgets ([`super::budget`]): a right
-//! code finds its agent; a refused or wrong one is answered, audited and counted here, and an
-//! exhausted budget is reported to the organisation's administrators (audit and webhook actions
-//! `guessing_lockout` and `guessing_campaign`).
+//! Share codes typed by supporters, through the guessing budgets ([`crate::signaling::budget`]):
+//! a right code finds its agent; a refused or wrong one is answered, audited and counted here,
+//! and an exhausted budget is reported to the organisation's administrators (audit and webhook
+//! actions `guessing_lockout` and `guessing_campaign`).
 
 use std::net::IpAddr;
-use std::time::Instant;
 
 use tether_protocol::signal::{ErrorCode, ErrorMessage, Message};
 
-use super::budget::{Attempt, Charge, Guesser, Scope};
-use super::hub::{ConnId, Hub, HubState, Link};
-use super::metrics::Counter;
-use crate::auth;
+use super::{ConnId, HubCore};
+use crate::signaling::budget::{Attempt, Charge, Guesser, Scope};
+use crate::signaling::metrics::Counter;
 use crate::store::Principal;
 
-impl Hub {
+impl HubCore {
     /// The agent showing `code`, if the budgets let the attempt through and it is right;
-    /// otherwise the viewer has been answered and `None` comes back.
+    /// otherwise the viewer `conn` has been answered and `None` comes back.
     pub(super) fn try_code(
-        &self,
-        st: &HubState,
-        now: Instant,
-        link: &Link,
+        &mut self,
+        conn: ConnId,
         p: &Principal,
         ip: IpAddr,
         code: &str,
@@ -31,30 +27,30 @@ impl Hub {
             account: p.user_id,
             org: p.org_id,
         };
-        let hash = auth::code_hash(&self.cfg.code_key, code);
+        let hash = crate::auth::code_hash(&self.cfg.code_key, code);
+        let codes = &self.codes;
         let attempt = self
             .budgets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .attempt(now, &who, || st.codes.get(&hash).copied());
+            .attempt(self.now.at, &who, || codes.get(&hash).copied());
         let actor = format!("user:{}", p.user_id);
         let ip_detail = serde_json::json!({"ip": ip.to_string()});
         match attempt {
             Attempt::Right(agent_id) => return Some(agent_id),
             Attempt::Refused { retry_after } => {
-                self.metrics.inc(Counter::ConnectThrottled);
+                self.count(Counter::ConnectThrottled);
                 self.audit(Some(p.org_id), &actor, "connect", "throttled", ip_detail);
-                link.send(Message::Error(ErrorMessage {
+                let told = ErrorMessage {
                     retry_after_ms: Some(retry_after.as_millis() as u64),
                     ..ErrorMessage::new(
                         ErrorCode::Throttled,
                         "too many wrong codes; wait before trying again",
                     )
-                }));
+                };
+                self.send(conn, Message::Error(told));
             }
             Attempt::Wrong(charge) => {
-                self.metrics.inc(Counter::ConnectWrongCode);
-                let expired = st.spent.contains_key(&hash);
+                self.count(Counter::ConnectWrongCode);
+                let expired = self.spent.contains_key(&hash);
                 let outcome = if expired {
                     "expired_code"
                 } else {
@@ -71,10 +67,11 @@ impl Hub {
                     (ErrorCode::InvalidCode, "no computer is showing this code")
                 };
                 let retry = charge.retry_after;
-                link.send(Message::Error(ErrorMessage {
+                let told = ErrorMessage {
                     retry_after_ms: (!retry.is_zero()).then_some(retry.as_millis() as u64),
                     ..ErrorMessage::new(code, text)
-                }));
+                };
+                self.send(conn, Message::Error(told));
             }
         }
         None
@@ -82,9 +79,9 @@ impl Hub {
 
     /// Audits what a wrong code emptied, once per exhaustion, so an admin (audit log, webhook
     /// actions `guessing_lockout` and `guessing_campaign`) sees a guessing campaign as it runs.
-    fn report_guessing(&self, p: &Principal, ip: IpAddr, charge: &Charge) {
+    fn report_guessing(&mut self, p: &Principal, ip: IpAddr, charge: &Charge) {
         let actor = format!("user:{}", p.user_id);
-        let retry_after_secs = charge.retry_after.as_secs();
+        let detail = serde_json::json!({"ip": ip.to_string(), "retry_after_secs": charge.retry_after.as_secs()});
         for scope in &charge.emptied {
             let (action, outcome, org) = match scope {
                 Scope::Relay => ("guessing_campaign", "relay", None),
@@ -97,29 +94,23 @@ impl Hub {
             if org.is_none() {
                 tracing::warn!(%ip, user = p.user_id, "relay-wide share-code guessing budget exhausted");
             }
-            self.audit(
-                org,
-                &actor,
-                action,
-                outcome,
-                serde_json::json!({"ip": ip.to_string(), "retry_after_secs": retry_after_secs}),
-            );
+            self.audit(org, &actor, action, outcome, detail.clone());
         }
         if charge.locked {
-            self.metrics.inc(Counter::GuessingLockouts);
+            self.count(Counter::GuessingLockouts);
             self.audit(
                 Some(p.org_id),
                 &actor,
                 "guessing_lockout",
                 "campaign",
-                serde_json::json!({"ip": ip.to_string(), "retry_after_secs": retry_after_secs}),
+                detail,
             );
         } else if charge
             .emptied
             .iter()
             .any(|s| matches!(s, Scope::Account(_)))
         {
-            self.metrics.inc(Counter::GuessingLockouts);
+            self.count(Counter::GuessingLockouts);
         }
     }
 }
