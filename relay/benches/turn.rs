@@ -1,8 +1,10 @@
-//! The embedded TURN server under load (a bench binary that prints a table): a peer sends
-//! 1,200-byte datagrams at a fixed rate to a client's relayed address for 2 s; the table gives
-//! how many reached the client through the server, and where the others were lost: dropped by
-//! the kernel at one of the server's two sockets or at the client's (each socket's `drops` in
-//! `/proc/net/udp`, Linux), or in the TURN client library's own queue (the rest).
+//! The embedded TURN server under load, beside coturn in the same run (a bench binary that
+//! prints a table): a peer sends 1,200-byte datagrams at a fixed rate to a client's relayed
+//! address for 2 s; the table gives how many reached the client through the server, and where
+//! the others were lost: dropped by the kernel at one of the server's two sockets or at the
+//! client's (each socket's `drops` in `/proc/net/udp`, Linux), or in the TURN client library's
+//! own queue (the rest). coturn (`turnserver`, Debian's `coturn`) runs with the same shared
+//! secret if it is installed; its rows are left out otherwise.
 //!
 //! Run: `cargo bench -p tether-relay --bench turn`.
 
@@ -35,8 +37,12 @@ fn drops_at(port: u16) -> Option<u64> {
 #[tokio::main]
 async fn main() {
     let secret = b"bench-secret".to_vec();
-    let client_conn = Arc::new(client_socket().await);
-    let client_port = client_conn.local_addr().unwrap().port();
+    println!("machine: {}; loopback", machine());
+    println!();
+    println!(
+        "| server | offered | other load | sent | delivered through TURN | delivered | kernel drops at the server | at the client | lost in the client library |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     let server = TurnServer::start(
         "127.0.0.1:0".parse().unwrap(),
         "127.0.0.1".parse().unwrap(),
@@ -46,8 +52,86 @@ async fn main() {
     )
     .await
     .unwrap();
-    let addr = server.local_addr().to_string();
-    let cred = credentials::mint(&secret, "bench", tether_relay::unix_secs() + 3600);
+    series("embedded", server.local_addr(), &secret).await;
+    server.close().await;
+    match Coturn::start(&secret) {
+        Some(coturn) => {
+            series("coturn", coturn.addr, &secret).await;
+            drop(coturn);
+        }
+        None => println!("| coturn | not installed (`turnserver`): no rows | | | | | | | |"),
+    }
+}
+
+/// coturn on a free loopback port, with the same REST secret, until dropped.
+struct Coturn {
+    child: std::process::Child,
+    addr: SocketAddr,
+}
+
+impl Coturn {
+    fn start(secret: &[u8]) -> Option<Coturn> {
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let child = std::process::Command::new("turnserver")
+            .args([
+                "-n",
+                "--no-cli",
+                "--no-tls",
+                "--no-dtls",
+                "--listening-ip=127.0.0.1",
+                "--relay-ip=127.0.0.1",
+                "--allow-loopback-peers",
+                "--use-auth-secret",
+                "--realm=tether",
+                "--log-file=stdout",
+                "--simple-log",
+            ])
+            .arg(format!("--listening-port={port}"))
+            .arg(format!(
+                "--static-auth-secret={}",
+                String::from_utf8_lossy(secret)
+            ))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        // Ready once it answers a STUN binding request.
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
+        probe
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .ok()?;
+        let coturn = Coturn { child, addr };
+        let mut binding = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
+        binding.extend_from_slice(&[9u8; 12]);
+        for _ in 0..50 {
+            let _ = probe.send_to(&binding, addr);
+            let mut b = [0u8; 512];
+            if probe.recv_from(&mut b).is_ok() {
+                return Some(coturn);
+            }
+        }
+        None
+    }
+}
+
+impl Drop for Coturn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The table's rows for one server.
+async fn series(name: &str, server: SocketAddr, secret: &[u8]) {
+    let client_conn = Arc::new(client_socket().await);
+    let client_port = client_conn.local_addr().unwrap().port();
+    let addr = server.to_string();
+    let cred = credentials::mint(secret, "bench", tether_relay::unix_secs() + 3600);
     let client = Client::new(ClientConfig {
         stun_serv_addr: addr.clone(),
         turn_serv_addr: addr,
@@ -71,14 +155,8 @@ async fn main() {
     let mut buf = [0u8; 64];
     peer.recv_from(&mut buf).await.unwrap();
 
-    let ports = [server.local_addr().port(), relayed_addr.port(), client_port];
+    let ports = [server.port(), relayed_addr.port(), client_port];
     let drops = || ports.map(drops_at);
-    println!("machine: {}; embedded TURN server, loopback", machine());
-    println!();
-    println!(
-        "| offered | other load | sent | delivered through TURN | delivered | kernel drops at the server | at the client | lost in the client library |"
-    );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     let runs = [50u64, 100, 200, 400]
         .into_iter()
         .flat_map(|m| [(m, false), (m, true)]);
@@ -146,14 +224,14 @@ async fn main() {
             .saturating_sub(got)
             .saturating_sub(server_drops.unwrap_or(0) + client_drops.unwrap_or(0));
         println!(
-            "| {mbit} Mbit/s | {} | {sent} | {got} | {:.1} % | {} | {} | {in_library} |",
+            "| {name} | {mbit} Mbit/s | {} | {sent} | {got} | {:.1} % | {} | {} | {in_library} |",
             if load { "one core busy" } else { "none" },
             got as f64 * 100.0 / sent.max(1) as f64,
             show(server_drops),
             show(client_drops),
         );
     }
-    server.close().await;
+    client.close().await.unwrap();
 }
 
 /// The client's socket, with the buffer the agent asks for (browsers too have more than the
