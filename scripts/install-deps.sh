@@ -16,9 +16,10 @@ build_pkgs=(pkg-config build-essential curl nasm libxcb1-dev libxcb-shm0-dev lib
 # systemd (systemd-analyze), debconf and adduser for the Linux packages' tests, a D-Bus session bus and
 # gnome-keyring for the keyring test, WebKitWebDriver and xdg-open (the app hands addresses to the
 # default browser with it) and xdotool (to type a path into the system's file picker) for the
-# desktop app's UI test.
+# desktop app's UI test; coturn, the external TURN server the relay's pool test and TURN bench
+# run beside the embedded one.
 test_pkgs=(xvfb imagemagick xdotool x11-xkb-utils xauth xclip chromium iproute2 systemd debconf adduser dbus gnome-keyring
-  webkit2gtk-driver xdg-utils)
+  webkit2gtk-driver xdg-utils coturn)
 
 # The web viewer is built with Node.js and npm; use the machine's own when it has one.
 command -v node >/dev/null && command -v npm >/dev/null || build_pkgs+=(nodejs npm)
@@ -53,6 +54,11 @@ apt_get update >/dev/null
 # This image deletes downloaded .deb files after each dpkg run, and a concurrent apt run can make
 # the first attempt fail with exit 100: retry once.
 apt_get install --no-install-recommends "${missing[@]}" || apt_get install --no-install-recommends "${missing[@]}"
+# Debian starts coturn as a service on 3478, the embedded TURN server's default port: the tests
+# start their own coturn, so the system one stays off.
+if [[ " ${missing[*]} " == *" coturn "* ]] && command -v systemctl >/dev/null; then
+  $sudo systemctl disable --now coturn >/dev/null 2>&1 || true
+fi
 
 # First install on a machine with a newer libvpx: libclang is only known to be needed now.
 source "$(dirname "$0")/vpx.sh"

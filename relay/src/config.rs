@@ -85,6 +85,8 @@ pub struct TurnConfig {
     pub enabled: bool,
     /// IP the embedded server binds (defaults to the HTTP listen address's IP).
     pub bind_ip: Option<std::net::IpAddr>,
+    /// Seconds between health probes of the TURN servers in `urls`, when there are several.
+    pub health_check_secs: u64,
     /// Relay to every private and loopback peer. Without it the embedded server relays to public
     /// peers, and to peers on the private network of its own address (`public_host`, or the
     /// address it binds): a LAN relay serves its LAN. Only for tests: on an internet-facing relay
@@ -134,6 +136,7 @@ impl Default for TurnConfig {
             enabled: true,
             bind_ip: None,
             allow_private_peers: false,
+            health_check_secs: 5,
         }
     }
 }
@@ -174,6 +177,7 @@ const TURN_KEYS: &[&str] = &[
     "enabled",
     "bind_ip",
     "allow_private_peers",
+    "health_check_secs",
 ];
 
 /// `TETHER_*` variables that are not relay settings (the agent's, logging, the config path).

@@ -206,6 +206,16 @@ pub async fn run(
             hub.tick();
         }
     });
+    // Several TURN servers: hand out only those that answer.
+    let urls = state.cfg.turn_urls();
+    let turn_pool = (urls.len() > 1).then(|| {
+        let every = Duration::from_secs(state.cfg.turn.health_check_secs.max(1));
+        let hub = state.hub.clone();
+        tokio::spawn(turn::pool::watch(
+            turn::pool::Health::new(urls, every),
+            move |usable, states| hub.set_turn_health(usable, states),
+        ))
+    });
     let hub = state.hub.clone();
     let shutdown = async move {
         shutdown.await;
@@ -219,6 +229,9 @@ pub async fn run(
     };
     let served = serve::serve(listener, tls, app(state), limits, shutdown).await;
     ticker.abort();
+    if let Some(t) = turn_pool {
+        t.abort();
+    }
     webhooks.abort();
     if let Some(t) = turn {
         t.close().await;

@@ -246,3 +246,122 @@ async fn an_unauthenticated_permission_request_draws_no_refusal() {
     answer.unmarshal_binary(&buf[..n]).unwrap();
     assert_eq!(answer.transaction_id, binding.transaction_id, "{answer}");
 }
+
+/// coturn (Debian's `coturn`) on a free loopback port with the REST secret `secret`, until
+/// dropped.
+struct Coturn {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Coturn {
+    fn start(secret: &str) -> Coturn {
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("turnserver")
+            .args([
+                "-n",
+                "--no-cli",
+                "--no-tls",
+                "--no-dtls",
+                "--listening-ip=127.0.0.1",
+                "--relay-ip=127.0.0.1",
+                "--allow-loopback-peers",
+                "--use-auth-secret",
+                "--realm=tether",
+                "--log-file=stdout",
+            ])
+            .arg(format!("--listening-port={port}"))
+            .arg(format!("--static-auth-secret={secret}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("coturn's turnserver (apt-get install coturn; scripts/install-deps.sh test)");
+        Coturn { child, port }
+    }
+}
+
+impl Drop for Coturn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A relay handing out a pool of two external servers, one of them coturn and one silent:
+/// health probes leave the silent one out, sessions get coturn alone, and the session's REST
+/// credential allocates on coturn.
+#[tokio::test]
+async fn a_pool_of_external_servers_hands_out_only_those_that_answer() {
+    let coturn = Coturn::start(SECRET);
+    let live = format!("turn:127.0.0.1:{}?transport=udp", coturn.port);
+    let silent_socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let silent = format!(
+        "turn:127.0.0.1:{}?transport=udp",
+        silent_socket.local_addr().unwrap().port()
+    );
+    let pool = vec![live.clone(), silent.clone()];
+    let relay = Relay::start_with(|c| {
+        c.turn.enabled = false;
+        c.turn.secret = Some(SECRET.into());
+        c.turn.urls = pool;
+        c.turn.health_check_secs = 1;
+    })
+    .await;
+    relay.add_user("Acme", "jane@acme.example", "Jane Doe", Role::Technician);
+    let token = relay.token("jane@acme.example").await;
+    let (_, operator) =
+        tether_relay::api::access::new_operator_key(&relay.store(), "prometheus", 0).unwrap();
+    let auth = format!("Bearer {operator}");
+
+    // The probes' verdict, as the operator sees it.
+    let up = |url: &str, v: u8| format!("tether_turn_server_up{{url=\"{url}\"}} {v}");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let metrics = request(
+            relay.addr,
+            "GET",
+            "/metrics",
+            &[("Authorization", &auth)],
+            "",
+        )
+        .await
+        .body;
+        if metrics.contains(&up(&live, 1)) && metrics.contains(&up(&silent, 0)) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{metrics}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let (_agent, _viewer, start) = start_session(&relay, &token).await;
+    let turn: Vec<&String> = start
+        .ice_servers
+        .iter()
+        .filter(|s| s.username.is_some())
+        .flat_map(|s| &s.urls)
+        .collect();
+    assert_eq!(turn, [&live], "only the server that answers");
+
+    let t = session_turn(&start);
+    let c = client(&t.server, &t.user, &t.pass).await;
+    let relayed = c
+        .allocate()
+        .await
+        .expect("coturn accepts the session's REST credential");
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    relayed
+        .send_to(b"through coturn", peer.local_addr().unwrap())
+        .await
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let (n, _) = tokio::time::timeout(WAIT, peer.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&buf[..n], b"through coturn");
+    c.close().await.unwrap();
+}

@@ -213,6 +213,8 @@ pub struct Hub {
     pub(super) cfg: HubConfig,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
+    /// Each pooled TURN server and whether it answers, for `/metrics`.
+    turn_states: Mutex<Vec<(String, bool)>>,
 }
 
 impl Hub {
@@ -228,6 +230,7 @@ impl Hub {
             store,
             cfg,
             metrics: Metrics::default(),
+            turn_states: Mutex::new(Vec::new()),
         }
     }
 
@@ -320,7 +323,22 @@ impl Hub {
     /// The Prometheus text for `/metrics`.
     pub fn metrics_text(&self) -> String {
         let (a, v, s) = self.counts();
-        self.metrics.render(a, v, s)
+        let mut text = self.metrics.render(a, v, s);
+        let states = self.turn_states.lock().unwrap_or_else(|p| p.into_inner());
+        if !states.is_empty() {
+            text.push_str(
+                "# HELP tether_turn_server_up Whether a pooled TURN server answers probes.\n",
+            );
+            text.push_str("# TYPE tether_turn_server_up gauge\n");
+            for (url, up) in states.iter() {
+                let url = url.replace('\\', "\\\\").replace('"', "\\\"");
+                text.push_str(&format!(
+                    "tether_turn_server_up{{url=\"{url}\"}} {}\n",
+                    u8::from(*up)
+                ));
+            }
+        }
+        text
     }
 
     fn next_conn(&self) -> ConnId {
@@ -477,6 +495,13 @@ impl Hub {
     /// The ids of `org`'s machines whose agents are connected.
     pub fn online_machines(&self, org: i64) -> Vec<i64> {
         self.lock().core.online_machines(org)
+    }
+
+    /// The TURN pool's latest health: the servers new sessions may be given, and each server's
+    /// state (for `/metrics`).
+    pub fn set_turn_health(&self, usable: Vec<String>, states: Vec<(String, bool)>) {
+        self.lock().core.set_turn_servers(usable);
+        *self.turn_states.lock().unwrap_or_else(|p| p.into_inner()) = states;
     }
 
     /// Closes the connection of a revoked machine; its sessions end.

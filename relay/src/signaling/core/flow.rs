@@ -359,8 +359,9 @@ impl HubCore {
         }
     }
 
-    /// The ICE servers for a session: STUN as configured, TURN with credentials for this session
-    /// only, live until it ends (at most its maximum length).
+    /// The ICE servers for a session: STUN as configured, TURN (its share of the healthy pool,
+    /// [`crate::turn::pool::for_session`]) with credentials for this session only, live until
+    /// it ends (at most its maximum length).
     fn ice_servers(&mut self, sid: &SessionId) -> Vec<IceServer> {
         let mut out = Vec::new();
         if !self.cfg.stun_urls.is_empty() {
@@ -370,7 +371,8 @@ impl HubCore {
                 credential: None,
             });
         }
-        if !self.cfg.turn_urls.is_empty() {
+        let turn_urls = crate::turn::pool::for_session(&self.turn_usable, sid.as_str());
+        if !turn_urls.is_empty() {
             let expiry = self.now.unix_secs() + self.cfg.timeouts.max_session.as_secs();
             let c = crate::turn::credentials::mint(&self.cfg.turn_secret, sid.as_str(), expiry);
             self.out.push_back(Effect::TurnOpen {
@@ -378,7 +380,7 @@ impl HubCore {
                 username: c.username.clone(),
             });
             out.push(IceServer {
-                urls: self.cfg.turn_urls.clone(),
+                urls: turn_urls,
                 username: Some(c.username),
                 credential: Some(c.credential),
             });

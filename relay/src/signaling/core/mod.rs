@@ -98,6 +98,8 @@ pub struct HubCore {
     machines: HashMap<i64, ConnId>,
     /// Share-code (not enrolled) agent sockets per client block ([`crate::addr::client_block`]).
     anonymous_per_ip: HashMap<IpAddr, usize>,
+    /// The TURN servers new sessions may be given (the healthy ones of the pool).
+    turn_usable: Vec<String>,
 }
 
 impl HubCore {
@@ -105,7 +107,6 @@ impl HubCore {
     pub fn new(cfg: CoreConfig, now: Now) -> Self {
         HubCore {
             budgets: GuessBudgets::new(cfg.guessing),
-            cfg,
             now,
             out: VecDeque::new(),
             agents: HashMap::new(),
@@ -115,7 +116,14 @@ impl HubCore {
             sessions: HashMap::new(),
             machines: HashMap::new(),
             anonymous_per_ip: HashMap::new(),
+            turn_usable: cfg.turn_urls.clone(),
+            cfg,
         }
+    }
+
+    /// The TURN servers new sessions may be given from now on (the pool's health checks).
+    pub fn set_turn_servers(&mut self, usable: Vec<String>) {
+        self.turn_usable = usable;
     }
 
     /// The next effect to apply, in the order they arose.
