@@ -76,7 +76,22 @@ pub async fn start_relay_with(
     addr: std::net::SocketAddr,
     tune: impl FnOnce(&mut Config),
 ) -> Relay {
-    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    // A relay restarted on its address may find the port briefly taken: an agent dialling the
+    // stopped relay from an ephemeral port can be given that very port (a TCP connection to
+    // itself, which closes at once).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let listener = loop {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => break l,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("binding the relay to {addr}: {e}"),
+        }
+    };
     let mut cfg = Config {
         data_dir: dir.to_path_buf(),
         listen: listener.local_addr().unwrap(),
