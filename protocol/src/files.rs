@@ -137,6 +137,7 @@ pub enum FileMessage {
 /// Why a browsing request was refused, or what a listing leaves out
 /// ([`BrowseCode::Truncated`], [`BrowseCode::Unnamed`]: the listing itself succeeded).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum BrowseCode {
     /// Browsing is not allowed in this session.

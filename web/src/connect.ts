@@ -12,6 +12,7 @@ import { t } from "./i18n";
 import { canListMachines, type MachineInfo, machineList } from "./machines";
 import { RemoteView } from "./remote";
 import { RemoteSession } from "./session";
+import type { EndReason } from "./generated/signal";
 import { type ServerMessage, Signaling } from "./signaling";
 
 /** Whether this page can make a peer connection: some embedded web views (Debian's WebKitGTK) ship without WebRTC. */
@@ -361,7 +362,7 @@ export class ConnectPage {
   }
 
   /** Tells the relay and closes the peer connection. */
-  private endLive(reason: string): void {
+  private endLive(reason: EndReason): void {
     const p = this.phase;
     if (p.kind !== "live") return;
     this.signaling?.send({ type: "session_end", session_id: p.sessionId, reason, chat_messages: p.view.chatCount });

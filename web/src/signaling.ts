@@ -2,33 +2,33 @@
 // browser sends the session cookie on the upgrade by itself. Pings are answered here; callers see
 // every other message.
 
-/** An ICE server as `session_start` carries it (the shape of `RTCIceServer`). */
-export interface IceServer {
-  urls: string | string[];
-  username?: string;
-  credential?: string;
-}
+import type { Message } from "./generated/signal";
 
-/** A signaling message from the relay or the agent. */
-export type ServerMessage =
-  | { type: "consent_pending"; request_id: string; timeout_secs: number }
-  | {
-      type: "session_start";
-      session_id: string;
-      role: string;
-      mode: "control" | "view";
-      ice_servers: IceServer[];
-      peer: { name: string; org?: string; email?: string };
-      /** What files may pass; absent: any. */
-      files?: { allowed?: boolean; max_size?: number; browse?: boolean };
-    }
-  | { type: "sdp"; session_id: string; kind: "offer" | "answer"; sdp: string }
-  | { type: "ice"; session_id: string; candidate: string; sdp_mid?: string; sdp_mline_index?: number }
-  | { type: "session_end"; session_id: string; reason: string; chat_messages?: number }
-  | { type: "consent_cancel"; request_id: string; reason: string }
-  | { type: "error"; code: string; message: string; retry_after_ms?: number; request_id?: string }
-  | { type: "ping"; seq: number }
-  | { type: "pong"; seq: number };
+export type { IceServer } from "./generated/signal";
+
+/** A signaling message the viewer receives from the relay or the agent (the types are generated
+ * from the Rust ones: web/src/generated/signal.ts). */
+export type ServerMessage = Extract<
+  Message,
+  {
+    type:
+      | "consent_pending"
+      | "session_start"
+      | "sdp"
+      | "ice"
+      | "session_end"
+      | "consent_cancel"
+      | "error"
+      | "ping"
+      | "pong";
+  }
+>;
+
+/** A signaling message the viewer sends. */
+export type ClientMessage = Extract<
+  Message,
+  { type: "connect" | "connect_machine" | "consent_cancel" | "sdp" | "ice" | "session_end" | "pong" }
+>;
 
 /** What the socket reports besides messages. */
 export interface SignalingEvents {
@@ -87,7 +87,7 @@ export class Signaling {
   }
 
   /** Sends one message (with `v`); false when the socket is not open. */
-  send(m: Record<string, unknown> & { type: string }): boolean {
+  send(m: ClientMessage): boolean {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
     this.ws.send(JSON.stringify({ v: 1, ...m }));
     return true;

@@ -3,21 +3,23 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{SessionId, yes};
+use super::{SessionId, is_false, yes};
 
 /// Whether and how big files may pass in a session, as the relay decided from the
 /// organisation's settings and the person's consent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct FileRules {
     /// Files may be transferred at all.
     #[serde(default = "yes")]
     pub allowed: bool,
     /// The largest file, in bytes; none for no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub max_size: Option<u64>,
     /// The supporter may browse the computer's disk and fetch files from it (an unattended
     /// machine whose policy says so).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub browse: bool,
 }
 
@@ -51,6 +53,7 @@ impl FileRules {
 
 /// Which way a file went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum FileDirection {
     /// From the supporter to the computer.
@@ -61,6 +64,7 @@ pub enum FileDirection {
 
 /// How a file transfer ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum FileOutcome {
     /// Complete and verified.
@@ -74,6 +78,7 @@ pub enum FileOutcome {
 /// Agent → relay: a transfer of session `session_id` ended. Recorded in the audit log (and
 /// passed to webhooks); the file's content never reaches the relay.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct FileTransfer {
     /// The session.
     pub session_id: SessionId,
@@ -86,6 +91,7 @@ pub struct FileTransfer {
     pub size: u64,
     /// The SHA-256 of what arrived, in lowercase hex, when it was verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub sha256: Option<Sha256Hex>,
     /// How it ended.
     pub outcome: FileOutcome,
@@ -95,6 +101,7 @@ pub struct FileTransfer {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "short_reason"
     )]
+    #[cfg_attr(test, ts(optional))]
     pub reason: Option<String>,
 }
 
@@ -102,6 +109,7 @@ pub struct FileTransfer {
 /// computer (browsing, where the machine's policy allows it). Recorded in the audit log and
 /// passed to webhooks: which folder, and how many items were shown, never their names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct FolderListed {
     /// The session.
     pub session_id: SessionId,
@@ -114,11 +122,13 @@ pub struct FolderListed {
     pub entries: u32,
     /// Why nothing was listed; none when the folder was listed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub refused: Option<crate::files::BrowseCode>,
 }
 
 /// A SHA-256 in lowercase hex: exactly 64 of `0-9a-f`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(transparent)]
 pub struct Sha256Hex(String);
 

@@ -23,6 +23,7 @@ macro_rules! id_type {
         ///
         /// 1 to [`MAX_ID_LEN`] characters from `[A-Za-z0-9_-]`; anything else is refused when decoded.
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[cfg_attr(test, derive(ts_rs::TS))]
         #[serde(transparent)]
         pub struct $name(String);
 
@@ -76,6 +77,7 @@ fn valid_id(s: &str) -> bool {
 
 /// One signaling message. The JSON `type` is the variant name in snake_case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Message {
@@ -223,6 +225,7 @@ impl Message {
 
 /// Agent → relay greeting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Hello {
     /// Software and version, e.g. `tether-agent/0.1.0`.
     pub client: String,
@@ -233,6 +236,7 @@ pub struct Hello {
     /// Set by an enrolled agent (`tether-agent run`): its machine id. The relay then answers with
     /// a [`Challenge`] that the machine key must sign before anything else happens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub machine_id: Option<i64>,
     /// Whether someone is signed in at the machine (false for a service at the login screen).
     /// Policies can refuse unattended connections when nobody is there.
@@ -260,6 +264,7 @@ pub fn machine_hello_message(machine_id: i64, nonce: &str) -> Vec<u8> {
 
 /// Relay → enrolled agent: prove you hold the machine key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Challenge {
     /// 32 random bytes, base64url without padding.
     pub nonce: String,
@@ -267,6 +272,7 @@ pub struct Challenge {
 
 /// Agent → relay: the answer to a [`Challenge`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ChallengeResponse {
     /// base64url (no padding) Ed25519 signature of [`machine_hello_message`].
     pub signature: String,
@@ -274,6 +280,7 @@ pub struct ChallengeResponse {
 
 /// Viewer → relay: connect to an enrolled machine of the viewer's organisation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ConnectMachine {
     /// The machine, as listed by `GET /api/v1/machines`.
     pub machine_id: i64,
@@ -283,8 +290,10 @@ pub struct ConnectMachine {
 
 /// Relay → agent: the code to read to the supporter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ShareCodeIssued {
     /// The code, ten digits.
+    #[cfg_attr(test, ts(type = "string"))]
     pub code: ShareCode,
     /// Seconds until the code expires if unused.
     pub expires_in_secs: u32,
@@ -292,10 +301,12 @@ pub struct ShareCodeIssued {
 
 /// Agent → relay: replace the current code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct RenewCode {}
 
 /// What the viewer may do in a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// See the screen and send mouse and keyboard input.
@@ -306,8 +317,10 @@ pub enum Mode {
 
 /// Viewer → relay: connect to the agent showing `code`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Connect {
     /// The share code the end user read out (grouping accepted).
+    #[cfg_attr(test, ts(type = "string"))]
     pub code: ShareCode,
     /// What the viewer asks to do.
     pub mode: Mode,
@@ -315,6 +328,7 @@ pub struct Connect {
 
 /// Relay → viewer: the agent's user is being asked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ConsentPending {
     /// Id to cancel the request with.
     pub request_id: RequestId,
@@ -324,6 +338,7 @@ pub struct ConsentPending {
 
 /// The supporter as the relay verified them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ViewerIdentity {
     /// Full name from the supporter's account.
     pub name: String,
@@ -337,6 +352,7 @@ pub struct ViewerIdentity {
 
 /// Relay → agent: may this viewer connect?
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ConsentRequest {
     /// Echoed in the answer.
     pub request_id: RequestId,
@@ -354,6 +370,7 @@ pub struct ConsentRequest {
 
 /// The local user's answer to a consent request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// Allow viewing and control (granted as view only if only viewing was asked).
@@ -387,6 +404,7 @@ impl Decision {
 
 /// Agent → relay: the answer to `consent_request`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ConsentResponse {
     /// The request answered.
     pub request_id: RequestId,
@@ -396,6 +414,7 @@ pub struct ConsentResponse {
 
 /// Why a pending consent request was withdrawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum CancelReason {
     /// The viewer cancelled while waiting.
@@ -408,6 +427,7 @@ pub enum CancelReason {
 
 /// Withdraws a pending consent request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ConsentCancel {
     /// The request withdrawn.
     pub request_id: RequestId,
@@ -417,6 +437,7 @@ pub struct ConsentCancel {
 
 /// Which side of a session a client is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// The machine being helped; answers the offer.
@@ -427,32 +448,39 @@ pub enum Role {
 
 /// One ICE server, in the shape of the browser's `RTCIceServer`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct IceServer {
     /// `stun:` or `turn:` URLs.
     pub urls: Vec<String>,
     /// TURN username (`<expiry>:<session_id>`), absent for STUN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub username: Option<String>,
     /// TURN password, absent for STUN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub credential: Option<String>,
 }
 
 /// The other party of a session, as shown to the user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct PeerInfo {
     /// The supporter's full name, or the machine's host name.
     pub name: String,
     /// The supporter's organisation (absent for an agent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub org: Option<String>,
     /// The supporter's e-mail (absent for an agent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub email: Option<String>,
 }
 
 /// Relay → both parties: the session is allowed; set up WebRTC.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SessionStart {
     /// The session.
     pub session_id: SessionId,
@@ -475,6 +503,7 @@ pub struct SessionStart {
 
 /// SDP kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum SdpKind {
     /// From the viewer.
@@ -485,6 +514,7 @@ pub enum SdpKind {
 
 /// An SDP offer or answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Sdp {
     /// The session.
     pub session_id: SessionId,
@@ -496,6 +526,7 @@ pub struct Sdp {
 
 /// One trickled ICE candidate; an empty `candidate` marks the end of candidates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Ice {
     /// The session.
     pub session_id: SessionId,
@@ -503,14 +534,17 @@ pub struct Ice {
     pub candidate: String,
     /// The media stream identification tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub sdp_mid: Option<String>,
     /// The m-line index.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub sdp_mline_index: Option<u16>,
 }
 
 /// Why a session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
     /// The supporter ended it.
@@ -540,6 +574,7 @@ pub enum EndReason {
 
 /// Any party: the session is over.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SessionEnd {
     /// The session.
     pub session_id: SessionId,
@@ -548,6 +583,7 @@ pub struct SessionEnd {
     /// From the party ending it: how many chat messages the session carried, either way. The
     /// messages themselves travel peer to peer; the relay keeps only this count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub chat_messages: Option<u32>,
 }
 
@@ -564,6 +600,7 @@ impl SessionEnd {
 
 /// Stable error codes carried by `error` messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The frame was not valid JSON or lacked `v`/`type`, or a field was wrong.
@@ -609,6 +646,7 @@ pub enum ErrorCode {
 
 /// Relay → client: something was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ErrorMessage {
     /// Stable, machine-readable code.
     pub code: ErrorCode,
@@ -616,9 +654,11 @@ pub struct ErrorMessage {
     pub message: String,
     /// The consent request this error answers, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub request_id: Option<RequestId>,
     /// For `throttled`: milliseconds before another attempt can succeed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub retry_after_ms: Option<u64>,
 }
 
@@ -647,6 +687,7 @@ impl From<&DecodeError> for ErrorCode {
 
 /// Heartbeat payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Ping {
     /// Echoed in the `pong`.
     pub seq: u64,
@@ -721,3 +762,5 @@ pub(crate) fn truncate(mut s: String) -> String {
 mod files;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod typescript;
