@@ -158,7 +158,9 @@ pub async fn run(
     };
     std::fs::create_dir_all(&cfg.data_dir)?;
     let key = load_or_create_key(&cfg.data_dir)?;
-    let store = Arc::new(SqliteStore::open(&cfg.data_dir.join("tether.db"))?);
+    let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::open(&cfg.data_dir.join("tether.db"))?);
+    // The async parts call the store through this: a call never holds up a worker's other tasks.
+    let store = Arc::new(store::offload::Offloaded(sqlite));
     let voided = store.void_live_share_codes()?;
     if voided > 0 {
         tracing::info!(voided, "voided share codes left live by the previous run");

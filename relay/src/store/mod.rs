@@ -5,6 +5,7 @@
 //! the query, so one tenant can never see or touch another's rows. The exceptions are lookups that
 //! *establish* the tenant: signing in by e-mail and resolving an opaque token's hash.
 
+pub mod offload;
 pub mod sqlite;
 
 use serde::Serialize;
