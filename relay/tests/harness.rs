@@ -107,6 +107,12 @@ impl Relay {
         std::mem::replace(&mut self.dir, dir)
     }
 
+    /// Waits until the rows the hub has queued are written (any GET does), so a test reading
+    /// the database directly sees what its clients have heard of.
+    pub async fn settle(&self) {
+        assert_eq!(http(self.addr, "GET", "/healthz", None, None).await.0, 200);
+    }
+
     pub fn store(&self) -> SqliteStore {
         SqliteStore::open(&self.dir.path().join("tether.db")).unwrap()
     }

@@ -223,6 +223,7 @@ async fn full_flow_from_code_to_session_end() {
     );
 
     // Recorded: the session row and the audit trail.
+    relay.settle().await;
     let store = relay.store();
     let p = store.user_for_login("jane@acme.example").unwrap().unwrap();
     let sessions = store.list_sessions(p.org_id, 10).unwrap();
@@ -393,7 +394,8 @@ async fn viewer_cancel_closes_the_agents_prompt() {
 }
 
 /// The audit entries of `org` with `action` and `outcome`.
-fn audited(relay: &Relay, org: i64, action: &str, outcome: &str) -> usize {
+async fn audited(relay: &Relay, org: i64, action: &str, outcome: &str) -> usize {
+    relay.settle().await;
     relay
         .store()
         .list_audit(
@@ -456,9 +458,9 @@ async fn wrong_codes_spend_a_budget_that_right_codes_never_refill() {
             .is_some_and(|ms| ms > hour - 60_000 && ms <= hour),
         "{e:?}"
     );
-    assert_eq!(audited(&relay, org, "connect", "wrong_code"), 3);
-    assert_eq!(audited(&relay, org, "connect", "throttled"), 1);
-    assert_eq!(audited(&relay, org, "guessing_lockout", "account"), 1);
+    assert_eq!(audited(&relay, org, "connect", "wrong_code").await, 3);
+    assert_eq!(audited(&relay, org, "connect", "throttled").await, 1);
+    assert_eq!(audited(&relay, org, "guessing_lockout", "account").await, 1);
 }
 
 #[tokio::test]
@@ -504,7 +506,10 @@ async fn an_empty_relay_budget_never_refuses_a_right_code_and_locks_the_guesser(
         e.retry_after_ms.is_some_and(|ms| ms >= 4 * 3_600_000),
         "{e:?}"
     );
-    assert_eq!(audited(&relay, org, "guessing_lockout", "campaign"), 1);
+    assert_eq!(
+        audited(&relay, org, "guessing_lockout", "campaign").await,
+        1
+    );
 }
 
 #[tokio::test]

@@ -91,6 +91,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(admin::metrics))
         .route("/api/v1/ws/agent", get(ws::agent))
         .route("/api/v1/ws/viewer", get(ws::viewer))
+        .layer(axum::middleware::from_fn_with_state(
+            state.hub.clone(),
+            settled,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         // A request, its body included, has this long; a body trickled in holds nothing for ever.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -111,6 +115,28 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// How long a read waits for the hub's queued rows (a stalled database: it reads what is there).
+const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Lets a read see what the hub has queued for the store: a GET (not a socket upgrade, nor
+/// `/metrics`, which reads memory) first waits, at most [`SETTLE_WAIT`], until the audit
+/// entries, share codes and machine contacts of everything its caller may have heard of are
+/// written.
+async fn settled(
+    axum::extract::State(hub): axum::extract::State<std::sync::Arc<crate::signaling::Hub>>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = req.uri().path();
+    if req.method() == axum::http::Method::GET
+        && !path.starts_with("/api/v1/ws/")
+        && path != "/metrics"
+    {
+        hub.flush_within(SETTLE_WAIT).await;
+    }
+    next.run(req).await
 }
 
 async fn openapi() -> impl axum::response::IntoResponse {

@@ -2,11 +2,12 @@
 //! (off the async workers), and applies its effects in the order they arose.
 //!
 //! Rows go to one writer thread ([`Applier`]), never written under the lock or on a tokio
-//! worker. A message goes straight onto its connection's queue, unless the same input wrote
-//! rows (then it waits behind them, so whoever reads it finds the rows it speaks of: a
-//! `session_start` after its session row and audit entry) or earlier messages to that
-//! connection are still waiting (so each connection hears everything in the core's order). A
-//! slow disk delays only the connections that have something waiting on it.
+//! worker. A message goes straight onto its connection's queue, unless the same input started
+//! or ended a session (then it waits behind that input's rows, so whoever hears of a session
+//! finds its row and audit entries) or earlier messages to that connection are still waiting
+//! (so each connection hears everything in the core's order). Audit entries and share-code rows
+//! hold nothing up; the API's audit and session lists wait for what is queued ([`Hub::flush`])
+//! before they read. A slow disk delays only the connections that have something waiting on it.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -245,14 +246,14 @@ impl Hub {
         let started = Instant::now();
         let mut d = self.lock();
         let r = f(&mut d.core, Now::current());
-        // Rows first, then messages in their order: whoever hears of something can read it.
+        // Rows first, then messages in their order: whoever hears of a session can read it.
         let mut messages = Vec::new();
         let mut wrote = false;
         while let Some(effect) = d.core.poll_effect() {
             match effect {
                 Effect::Send(..) | Effect::Close(_) => messages.push(effect),
                 Effect::Write(w) => {
-                    wrote = true;
+                    wrote |= matches!(w, Write::CreateSession(_) | Write::EndSession { .. });
                     self.applier.push(Job::Write(w));
                 }
                 _ => self.apply(effect, started),
@@ -313,6 +314,11 @@ impl Hub {
         let (tx, rx) = oneshot::channel();
         self.applier.push(Job::Flushed(tx));
         let _ = rx.await;
+    }
+
+    /// [`Hub::flush`], waiting at most `limit`.
+    pub async fn flush_within(&self, limit: Duration) {
+        let _ = tokio::time::timeout(limit, self.flush()).await;
     }
 
     /// Numbers of connected agents, viewers and live sessions (for `/metrics`).

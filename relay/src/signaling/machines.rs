@@ -86,8 +86,6 @@ impl Hub {
             None => (None, "unknown", "no such machine; enroll it again"),
         };
         self.audit_auth(org, machine_id, outcome);
-        // Written before the agent hears, like every row the hub writes.
-        self.flush().await;
         link.error(ErrorCode::Unauthorized, why);
         None
     }

@@ -406,7 +406,10 @@ mod tests {
             });
             other.await.unwrap();
             lock.execute_batch("COMMIT").unwrap();
-            blocked.await.unwrap().expect("the write goes through once unlocked");
+            blocked
+                .await
+                .unwrap()
+                .expect("the write goes through once unlocked");
         });
         let order: Vec<&str> = order_rx.try_iter().collect();
         assert_eq!(order, ["other task", "store call"]);
