@@ -110,7 +110,8 @@ impl Relay {
     /// Waits until the rows the hub has queued are written (any GET does), so a test reading
     /// the database directly sees what its clients have heard of.
     pub async fn settle(&self) {
-        assert_eq!(http(self.addr, "GET", "/healthz", None, None).await.0, 200);
+        let (status, _) = http(self.addr, "GET", "/api/v1/openapi.json", None, None).await;
+        assert_eq!(status, 200);
     }
 
     pub fn store(&self) -> SqliteStore {

@@ -121,7 +121,7 @@ pub fn router(state: AppState) -> Router {
 const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Lets a read see what the hub has queued for the store: a GET (not a socket upgrade, nor
-/// `/metrics`, which reads memory) first waits, at most [`SETTLE_WAIT`], until the audit
+/// `/metrics` or `/healthz`, which read memory and are polled by machines) first waits, at most [`SETTLE_WAIT`], until the audit
 /// entries, share codes and machine contacts of everything its caller may have heard of are
 /// written.
 async fn settled(
@@ -133,6 +133,7 @@ async fn settled(
     if req.method() == axum::http::Method::GET
         && !path.starts_with("/api/v1/ws/")
         && path != "/metrics"
+        && path != "/healthz"
     {
         hub.flush_within(SETTLE_WAIT).await;
     }
