@@ -46,13 +46,15 @@ fn rss_kib(pid: u32) -> u64 {
 
 type Sent = Arc<Mutex<HashMap<String, Instant>>>;
 
-/// One agent: says hello, reports its codes, measures consent_request arrival, denies.
+/// One agent: says hello, reports its codes, measures consent_request arrival, denies; closes
+/// its socket once `leave` turns true.
 async fn agent(
     addr: SocketAddr,
     i: usize,
     codes: mpsc::UnboundedSender<(usize, String)>,
     sent: Sent,
     lat: mpsc::UnboundedSender<Duration>,
+    mut leave: tokio::sync::watch::Receiver<bool>,
 ) {
     let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/ws/agent"))
         .await
@@ -62,7 +64,15 @@ async fn agent(
         format!(r#"{{"v":1,"type":"hello","client":"bench","os":"linux","hostname":"bench-{i}"}}"#);
     tx.send(Ws::text(hello)).await.unwrap();
     let mut code = String::new();
-    while let Some(Ok(frame)) = rx.next().await {
+    loop {
+        let frame = tokio::select! {
+            f = rx.next() => f,
+            _ = leave.changed() => {
+                let _ = tx.close().await;
+                return;
+            }
+        };
+        let Some(Ok(frame)) = frame else { return };
         let Ws::Text(t) = frame else { continue };
         match signal::decode(&t) {
             Ok(Message::ShareCode(c)) => {
@@ -151,6 +161,7 @@ async fn main() {
     let (lat_tx, mut lat_rx) = mpsc::unbounded_channel();
     let t = Instant::now();
     let mut codes: HashMap<usize, String> = HashMap::new();
+    let (leave_tx, leave_rx) = tokio::sync::watch::channel(false);
     for i in 0..n_agents {
         tokio::spawn(agent(
             addr,
@@ -158,6 +169,7 @@ async fn main() {
             code_tx.clone(),
             sent.clone(),
             lat_tx.clone(),
+            leave_rx.clone(),
         ));
         // Keep at most ~256 handshakes in flight.
         while i + 1 - codes.len() > 256 {
@@ -229,6 +241,24 @@ async fn main() {
         .unwrap_or(5_000);
     machine_rows.extend(hold::run(addr, n_idle, 300).await);
     let rss_end = rss_kib(pid);
+
+    // Phase 5: the agents leave; the relay's memory should go back to where it started.
+    let leave_secs: u64 = std::env::var("TETHER_BENCH_LEAVE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    let _ = leave_tx.send(true);
+    let left = Instant::now();
+    let mut rss_after = Vec::new();
+    let mut back = None;
+    while left.elapsed() < Duration::from_secs(leave_secs) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let rss = rss_kib(pid);
+        rss_after.push(rss);
+        if back.is_none() && rss <= rss_start + rss_start / 10 {
+            back = Some(left.elapsed());
+        }
+    }
     relay.kill().unwrap();
     let _ = relay.wait();
 
@@ -275,7 +305,27 @@ async fn main() {
     for r in &machine_rows {
         println!("{r}");
     }
-    println!("| relay RSS at end | {:.1} MB |", rss_end as f64 / 1024.0);
+    println!(
+        "| relay RSS at end, agents still connected | {:.1} MB |",
+        rss_end as f64 / 1024.0
+    );
+    let mb = |k: Option<&u64>| {
+        k.map_or("n/a".to_owned(), |k| {
+            format!("{:.1} MB", *k as f64 / 1024.0)
+        })
+    };
+    println!(
+        "| relay RSS 5 s / {leave_secs} s after the agents left | {} / {} |",
+        mb(rss_after.get(4)),
+        mb(rss_after.last())
+    );
+    println!(
+        "| back within 10 % of the start | {} |",
+        back.map_or(format!("not within {leave_secs} s"), |d| format!(
+            "after {:.0} s",
+            d.as_secs_f64()
+        ))
+    );
     assert_eq!(
         lats.len(),
         n_connects,

@@ -55,6 +55,26 @@ pub struct AppState {
     pub webhook_key: Arc<Vec<u8>>,
 }
 
+/// When to hand freed memory back to the OS: after many connections left (a tenth of the most
+/// there were since the last time, and at least a hundred), checked every ten seconds.
+#[derive(Debug, Default)]
+struct Trim {
+    peak: usize,
+}
+
+impl Trim {
+    /// Whether to trim now, with `open` connections.
+    fn after(&mut self, open: usize) -> bool {
+        self.peak = self.peak.max(open);
+        let gone = self.peak - open;
+        let trim = gone >= 100 && gone * 10 >= self.peak;
+        if trim {
+            self.peak = open;
+        }
+        trim
+    }
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn unix_millis() -> i64 {
     SystemTime::now()
@@ -203,9 +223,16 @@ pub async fn run(
     let hub = state.hub.clone();
     let ticker = tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_millis(250));
-        loop {
+        let mut trim = Trim::default();
+        for n in 0u64.. {
             every.tick().await;
             hub.tick();
+            if n % 40 == 0 {
+                let (agents, viewers, _) = hub.counts();
+                if trim.after(agents + viewers) {
+                    tokio::task::spawn_blocking(platform::release_free_memory);
+                }
+            }
         }
     });
     // Several TURN servers: hand out only those that answer.
@@ -239,4 +266,23 @@ pub async fn run(
         t.close().await;
     }
     served.map_err(Error::from)
+}
+
+#[cfg(test)]
+mod trim_tests {
+    use super::Trim;
+
+    #[test]
+    fn memory_is_trimmed_once_many_connections_have_left() {
+        let mut t = Trim::default();
+        assert!(!t.after(10_000), "growing");
+        assert!(!t.after(9_950), "fifty left: not enough");
+        assert!(!t.after(9_100), "900 of 10,000 left: under a tenth");
+        assert!(t.after(8_000), "2,000 left");
+        assert!(!t.after(8_000), "nothing more left since");
+        assert!(t.after(50), "nearly all of the rest left");
+        let mut small = Trim::default();
+        assert!(!small.after(90));
+        assert!(!small.after(0), "fewer than a hundred left");
+    }
 }

@@ -1,5 +1,6 @@
 //! What the relay does differently per OS: file modes, who owns the data folder, the open-file
-//! limit, and how the service manager asks it to stop. The only relay module that names an OS.
+//! limit, how the service manager asks it to stop, and handing freed memory back. The only
+//! relay module that names an OS.
 
 use std::path::Path;
 
@@ -97,3 +98,18 @@ pub fn raise_open_files_limit() {
 /// Elsewhere the operating system's defaults stand.
 #[cfg(not(unix))]
 pub fn raise_open_files_limit() {}
+
+/// Gives the heap's free pages back to the operating system. glibc's allocator keeps them: after
+/// 10,000 agents came and went, the relay stayed at 213 MB against 11 MB at its start.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn release_free_memory() {
+    // SAFETY: malloc_trim only walks glibc's own heaps and returns their unused pages; a pad of
+    // 0 keeps nothing spare at the top of the main heap.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Other allocators return memory by themselves.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn release_free_memory() {}

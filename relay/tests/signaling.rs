@@ -710,7 +710,10 @@ async fn flooding_a_socket_is_rate_limited_then_closed() {
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert!((100..150).contains(&pongs), "{pongs} pongs");
+    assert!(
+        (100..150).contains(&pongs),
+        "{pongs} pongs, {limited} limited"
+    );
     assert!((1..=16).contains(&limited), "{limited} rate_limited errors");
 }
 

@@ -81,6 +81,13 @@ pub(super) struct SessionEntry {
     pub chat_messages: Option<u32>,
 }
 
+/// Shrinks `map` when under a quarter of its room is used (and the room is worth giving back).
+pub(super) fn shrink<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>) {
+    if map.capacity() > 1024 && map.len() < map.capacity() / 4 {
+        map.shrink_to(map.len() * 2);
+    }
+}
+
 /// The signaling hub's state machine.
 pub struct HubCore {
     cfg: CoreConfig,
@@ -209,6 +216,14 @@ impl HubCore {
         self.spent
             .retain(|_, at| now.saturating_duration_since(*at) < keep);
         self.budgets.prune(now);
+        // Maps keep their size after a crowd leaves; give the room back once mostly empty.
+        shrink(&mut self.agents);
+        shrink(&mut self.viewers);
+        shrink(&mut self.codes);
+        shrink(&mut self.spent);
+        shrink(&mut self.sessions);
+        shrink(&mut self.machines);
+        shrink(&mut self.anonymous_per_ip);
     }
 
     /// The earliest deadline, if any (a driver may sleep until then).
