@@ -17,7 +17,7 @@ use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use tether_protocol::signal::{self, ErrorCode, ErrorMessage, Hello, Message};
 
-use super::hub::{Gone, Hub, Link};
+use super::hub::{Gone, Hub, Link, MachineLogin};
 use crate::store::Principal;
 
 /// Refused frames tolerated before the socket is closed.
@@ -150,9 +150,9 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, side: Side) {
                 return;
             };
             if let Some(m) = machine {
-                seen(&hub, m.id, &hello);
+                seen(&hub, m, &hello);
             }
-            login = machine.map(|m| (m.id, hello.clone()));
+            login = machine.map(|m| (m, hello.clone()));
             let Some(id) = hub.register_agent(link.clone(), hello, machine, ip) else {
                 drop(link);
                 let _ = writer.await;
@@ -226,8 +226,8 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, side: Side) {
     };
     if is_agent {
         hub.agent_gone(id, why);
-        if let Some((machine_id, hello)) = &login {
-            seen(&hub, *machine_id, hello);
+        if let Some((machine, hello)) = &login {
+            seen(&hub, *machine, hello);
         }
     } else {
         hub.viewer_gone(id, why);
@@ -238,12 +238,13 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, side: Side) {
 }
 
 /// Records when an enrolled machine was last connected, and what its agent reported.
-fn seen(hub: &Hub, machine_id: i64, hello: &Hello) {
+fn seen(hub: &Hub, m: MachineLogin, hello: &Hello) {
     let hello = hello.clone();
     let now = crate::unix_millis();
     hub.persist_with(move |store| {
         let r = store.machine_seen(
-            machine_id,
+            m.org_id,
+            m.id,
             &hello.hostname,
             &hello.os,
             // `tether-agent/0.1.0` → `0.1.0`, as the agent reported it at enrollment.

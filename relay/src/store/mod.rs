@@ -616,9 +616,11 @@ pub trait Store: Send + Sync + 'static {
     /// What the relay needs to authenticate the machine `id` when its agent connects. This is
     /// the one machine lookup not scoped by organisation: the organisation is what it finds.
     fn machine_key(&self, id: i64) -> StoreResult<Option<MachineKey>>;
-    /// Records that the machine connected or left at `now`, with what its agent reported.
+    /// Records that machine `id` of `org` connected or left at `now`, with what its agent
+    /// reported.
     fn machine_seen(
         &self,
+        org: OrgId,
         id: i64,
         hostname: &str,
         os: &str,

@@ -262,13 +262,14 @@ impl Store for Offloaded {
 
     fn machine_seen(
         &self,
+        org: OrgId,
         id: i64,
         hostname: &str,
         os: &str,
         version: &str,
         now: i64,
     ) -> StoreResult<()> {
-        offload(|| self.0.machine_seen(id, hostname, os, version, now))
+        offload(|| self.0.machine_seen(org, id, hostname, os, version, now))
     }
 
     fn set_machine_policy(

@@ -631,6 +631,7 @@ impl Store for SqliteStore {
 
     fn machine_seen(
         &self,
+        org: OrgId,
         id: i64,
         hostname: &str,
         os: &str,
@@ -638,8 +639,9 @@ impl Store for SqliteStore {
         now: i64,
     ) -> StoreResult<()> {
         let n = self.db()?.execute(
-            "UPDATE machines SET last_seen_at = ?2, hostname = ?3, os = ?4, version = ?5 WHERE id = ?1",
-            params![id, now, hostname, os, version],
+            "UPDATE machines SET last_seen_at = ?3, hostname = ?4, os = ?5, version = ?6
+             WHERE org_id = ?1 AND id = ?2",
+            params![org, id, now, hostname, os, version],
         )?;
         one_row(n)
     }

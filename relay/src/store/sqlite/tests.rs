@@ -176,3 +176,32 @@ fn each_totp_step_is_spent_once_and_never_an_earlier_one() {
     );
     assert!(s.spend_totp_step(org, jane, 101).unwrap());
 }
+
+#[test]
+fn a_machines_last_contact_is_recorded_only_within_its_organisation() {
+    let s = SqliteStore::in_memory().unwrap();
+    let (acme, _) = s.create_user("Acme", &user("a@x"), Role::Owner, 0).unwrap();
+    let (globex, _) = s
+        .create_user("Globex", &user("g@x"), Role::Owner, 0)
+        .unwrap();
+    let m = NewMachine {
+        public_key: vec![7; 32],
+        hostname: "pc".into(),
+        os: "linux".into(),
+        version: "1.0".into(),
+        tags: vec![],
+    };
+    let id = s.create_machine(acme, &m, 0).unwrap();
+    assert!(matches!(
+        s.machine_seen(globex, id, "evil", "linux", "6.6.6", 5),
+        Err(StoreError::NotFound)
+    ));
+    let seen = s.machine(acme, id).unwrap().unwrap();
+    assert_eq!((seen.hostname.as_str(), seen.last_seen_at), ("pc", None));
+    s.machine_seen(acme, id, "pc-2", "linux", "1.1", 9).unwrap();
+    let seen = s.machine(acme, id).unwrap().unwrap();
+    assert_eq!(
+        (seen.hostname.as_str(), seen.last_seen_at),
+        ("pc-2", Some(9))
+    );
+}
