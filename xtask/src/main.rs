@@ -1,5 +1,6 @@
 //! Repository chores. `cargo xtask tidy` runs the same checks as `cargo test -p xtask`.
 
+mod sql_scope;
 mod tidy;
 
 use anyhow::{Result, bail};

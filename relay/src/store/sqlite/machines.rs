@@ -86,7 +86,9 @@ pub(super) fn list(
 pub(super) fn key(db: &Connection, id: i64) -> StoreResult<Option<MachineKey>> {
     Ok(db
         .query_row(
-            "SELECT id, org_id, public_key, revoked_at IS NOT NULL FROM machines WHERE id = ?1",
+            "SELECT id, org_id, public_key, revoked_at IS NOT NULL FROM machines
+             /* any org: the machine's signature, checked against this key, establishes it */
+             WHERE id = ?1",
             [id],
             |r| {
                 Ok(MachineKey {

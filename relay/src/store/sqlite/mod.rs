@@ -157,6 +157,7 @@ impl Store for SqliteStore {
             .query_row(
                 "SELECT u.id, u.email, u.password_hash, u.totp_secret, u.disabled, m.org_id
                  FROM users u JOIN memberships m ON m.user_id = u.id
+                 /* any org: sign-in finds the account by e-mail; its password then proves it */
                  WHERE u.email = ?1 ORDER BY m.org_id LIMIT 1",
                 [email],
                 |r| {
@@ -281,8 +282,8 @@ impl Store for SqliteStore {
             return Ok(None);
         };
         let used: Option<i64> = db.query_row(
-            "SELECT used_at FROM auth_sessions WHERE token_hash = ?1",
-            [hash],
+            "SELECT used_at FROM auth_sessions WHERE org_id = ?1 AND token_hash = ?2",
+            params![principal.org_id, hash],
             |r| r.get(0),
         )?;
         Ok(Some(RefreshState {
@@ -413,6 +414,7 @@ impl Store for SqliteStore {
             .query_row(
                 "SELECT k.id, k.name, k.permissions, k.created_at, k.revoked_at, k.org_id, o.name
                  FROM api_keys k JOIN orgs o ON o.id = k.org_id
+                 /* any org: the key's hash establishes it */
                  WHERE k.key_hash = ?1 AND k.revoked_at IS NULL",
                 [hash],
                 |r| Ok((r.get(5)?, r.get(6)?, api_key_from_row(r)?)),
@@ -596,6 +598,7 @@ impl Store for SqliteStore {
             .db()?
             .query_row(
                 "UPDATE enrollment_tokens SET uses = uses + 1
+                 /* any org: the token's hash establishes it */
                  WHERE token_hash = ?1 AND revoked_at IS NULL AND expires_at > ?2 AND uses < max_uses
                  RETURNING org_id, tags",
                 params![hash, now],

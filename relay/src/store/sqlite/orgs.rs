@@ -12,6 +12,7 @@ pub(super) const PRINCIPAL_SELECT: &str =
     "SELECT o.id, o.name, u.id, u.email, u.full_name, u.short_name, m.role, u.totp_secret, t.family,
             o.files_allowed, o.max_file_bytes
      FROM auth_sessions t
+     /* any org: each query adds its WHERE (by token hash, which establishes it, or by org) */
      JOIN users u ON u.id = t.user_id
      JOIN memberships m ON m.user_id = t.user_id AND m.org_id = t.org_id
      JOIN orgs o ON o.id = t.org_id";

@@ -51,6 +51,7 @@ pub(super) fn claim_due_deliveries(
     // carries its org, and every later write is scoped by it.
     let mut stmt = db.prepare(
         "UPDATE webhook_deliveries SET next_at = ?2
+         /* any org: the sender delivers every organisation's webhooks */
          WHERE id IN (SELECT id FROM webhook_deliveries
                       WHERE delivered_at IS NULL AND failed_at IS NULL AND next_at <= ?1
                       ORDER BY next_at LIMIT ?3)
