@@ -13,6 +13,8 @@ mod guessing;
 mod interface;
 mod machines;
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{HashMap, HashSet, VecDeque};
