@@ -54,75 +54,12 @@ async fn main() {
     .unwrap();
     series("embedded", server.local_addr(), &secret).await;
     server.close().await;
-    match Coturn::start(&secret) {
+    match tether_tests::Coturn::start(&String::from_utf8_lossy(&secret)) {
         Some(coturn) => {
             series("coturn", coturn.addr, &secret).await;
             drop(coturn);
         }
         None => println!("| coturn | not installed (`turnserver`): no rows | | | | | | | |"),
-    }
-}
-
-/// coturn on a free loopback port, with the same REST secret, until dropped.
-struct Coturn {
-    child: std::process::Child,
-    addr: SocketAddr,
-}
-
-impl Coturn {
-    fn start(secret: &[u8]) -> Option<Coturn> {
-        let port = std::net::UdpSocket::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
-        let child = std::process::Command::new("turnserver")
-            .args([
-                "-n",
-                "--no-cli",
-                "--no-tls",
-                "--no-dtls",
-                "--listening-ip=127.0.0.1",
-                "--relay-ip=127.0.0.1",
-                "--allow-loopback-peers",
-                "--use-auth-secret",
-                "--realm=tether",
-                "--log-file=stdout",
-                "--simple-log",
-            ])
-            .arg(format!("--listening-port={port}"))
-            .arg(format!(
-                "--static-auth-secret={}",
-                String::from_utf8_lossy(secret)
-            ))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .ok()?;
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        // Ready once it answers a STUN binding request.
-        let probe = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
-        probe
-            .set_read_timeout(Some(Duration::from_millis(100)))
-            .ok()?;
-        let coturn = Coturn { child, addr };
-        let mut binding = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
-        binding.extend_from_slice(&[9u8; 12]);
-        for _ in 0..50 {
-            let _ = probe.send_to(&binding, addr);
-            let mut b = [0u8; 512];
-            if probe.recv_from(&mut b).is_ok() {
-                return Some(coturn);
-            }
-        }
-        None
-    }
-}
-
-impl Drop for Coturn {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -183,26 +183,13 @@ async fn an_admin_can_end_a_live_session_and_metrics_count_it() {
     );
     let (_, key) =
         tether_relay::api::access::new_operator_key(&relay.store(), "prometheus", 0).unwrap();
-    let text = metrics_text(&relay, &key).await;
+    let text = relay.metrics(&key).await;
     assert!(text.contains("tether_sessions_started_total 1"), "{text}");
     assert!(text.contains("tether_sessions_ended_total 1"), "{text}");
     assert!(
         text.contains("tether_connect_total{outcome=\"ok\"} 1"),
         "{text}"
     );
-}
-
-async fn metrics_text(relay: &Relay, key: &str) -> String {
-    let auth = format!("Bearer {key}");
-    request(
-        relay.addr,
-        "GET",
-        "/metrics",
-        &[("Authorization", &auth)],
-        "",
-    )
-    .await
-    .body
 }
 
 #[tokio::test]

@@ -215,18 +215,9 @@ async fn a_stalled_database_holds_up_only_the_messages_that_wait_for_its_rows() 
         }))
         .await;
     // The hub has taken the answer once it counts the session…
-    let auth = format!("Bearer {operator}");
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let metrics = request(
-            relay.addr,
-            "GET",
-            "/metrics",
-            &[("Authorization", &auth)],
-            "",
-        )
-        .await
-        .body;
+        let metrics = relay.metrics(&operator).await;
         if metrics.contains("tether_sessions_started_total 1") {
             break;
         }

@@ -114,6 +114,20 @@ impl Relay {
         assert_eq!(status, 200);
     }
 
+    /// `/metrics` as the operator with key `key` reads it.
+    pub async fn metrics(&self, key: &str) -> String {
+        let auth = format!("Bearer {key}");
+        request(
+            self.addr,
+            "GET",
+            "/metrics",
+            &[("Authorization", &auth)],
+            "",
+        )
+        .await
+        .body
+    }
+
     pub fn store(&self) -> SqliteStore {
         SqliteStore::open(&self.dir.path().join("tether.db")).unwrap()
     }

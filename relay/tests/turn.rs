@@ -247,57 +247,14 @@ async fn an_unauthenticated_permission_request_draws_no_refusal() {
     assert_eq!(answer.transaction_id, binding.transaction_id, "{answer}");
 }
 
-/// coturn (Debian's `coturn`) on a free loopback port with the REST secret `secret`, until
-/// dropped.
-struct Coturn {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Coturn {
-    fn start(secret: &str) -> Coturn {
-        let port = std::net::UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = std::process::Command::new("turnserver")
-            .args([
-                "-n",
-                "--no-cli",
-                "--no-tls",
-                "--no-dtls",
-                "--listening-ip=127.0.0.1",
-                "--relay-ip=127.0.0.1",
-                "--allow-loopback-peers",
-                "--use-auth-secret",
-                "--realm=tether",
-                "--log-file=stdout",
-            ])
-            .arg(format!("--listening-port={port}"))
-            .arg(format!("--static-auth-secret={secret}"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("coturn's turnserver (apt-get install coturn; scripts/install-deps.sh test)");
-        Coturn { child, port }
-    }
-}
-
-impl Drop for Coturn {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A relay handing out a pool of two external servers, one of them coturn and one silent:
 /// health probes leave the silent one out, sessions get coturn alone, and the session's REST
 /// credential allocates on coturn.
 #[tokio::test]
 async fn a_pool_of_external_servers_hands_out_only_those_that_answer() {
-    let coturn = Coturn::start(SECRET);
-    let live = format!("turn:127.0.0.1:{}?transport=udp", coturn.port);
+    let coturn = tether_tests::Coturn::start(SECRET)
+        .expect("coturn's turnserver (apt-get install coturn; scripts/install-deps.sh test)");
+    let live = format!("turn:127.0.0.1:{}?transport=udp", coturn.addr.port());
     let silent_socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let silent = format!(
         "turn:127.0.0.1:{}?transport=udp",
@@ -315,21 +272,12 @@ async fn a_pool_of_external_servers_hands_out_only_those_that_answer() {
     let token = relay.token("jane@acme.example").await;
     let (_, operator) =
         tether_relay::api::access::new_operator_key(&relay.store(), "prometheus", 0).unwrap();
-    let auth = format!("Bearer {operator}");
 
     // The probes' verdict, as the operator sees it.
     let up = |url: &str, v: u8| format!("tether_turn_server_up{{url=\"{url}\"}} {v}");
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let metrics = request(
-            relay.addr,
-            "GET",
-            "/metrics",
-            &[("Authorization", &auth)],
-            "",
-        )
-        .await
-        .body;
+        let metrics = relay.metrics(&operator).await;
         if metrics.contains(&up(&live, 1)) && metrics.contains(&up(&silent, 0)) {
             break;
         }

@@ -185,6 +185,65 @@ pub fn free_addr() -> SocketAddr {
         .expect("a free port")
 }
 
+/// coturn (Debian's `coturn`: `turnserver`) on a free loopback port with the REST secret given,
+/// relaying to loopback peers, until dropped.
+pub struct Coturn {
+    child: std::process::Child,
+    /// Where it listens (UDP and TCP).
+    pub addr: SocketAddr,
+}
+
+impl Coturn {
+    /// Starts it and waits until it answers a STUN binding request; `None` if `turnserver` is
+    /// not installed or never answers.
+    pub fn start(secret: &str) -> Option<Coturn> {
+        let addr = std::net::UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .ok()?;
+        let child = Command::new("turnserver")
+            .args([
+                "-n",
+                "--no-cli",
+                "--no-tls",
+                "--no-dtls",
+                "--listening-ip=127.0.0.1",
+                "--relay-ip=127.0.0.1",
+                "--allow-loopback-peers",
+                "--use-auth-secret",
+                "--realm=tether",
+                "--log-file=stdout",
+            ])
+            .arg(format!("--listening-port={}", addr.port()))
+            .arg(format!("--static-auth-secret={secret}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let coturn = Coturn { child, addr };
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
+        probe
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .ok()?;
+        // A binding request: type 1, no attributes, the magic cookie, a transaction id.
+        let mut binding = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
+        binding.extend_from_slice(&[9u8; 12]);
+        for _ in 0..50 {
+            let _ = probe.send_to(&binding, addr);
+            if probe.recv_from(&mut [0u8; 512]).is_ok() {
+                return Some(coturn);
+            }
+        }
+        None
+    }
+}
+
+impl Drop for Coturn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The `p`-th percentile (0.0..=1.0) of sorted durations, in milliseconds.
 pub fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
