@@ -25,6 +25,7 @@ use sha2::Sha256;
 
 use crate::addr::is_public;
 use crate::error::{Error, Result};
+use crate::store::offload::blocking;
 use crate::store::{AttemptOutcome, DueDelivery, Store};
 
 /// Longest a receiver may take to answer.
@@ -148,16 +149,12 @@ impl Sender {
         let now = crate::unix_millis();
         let lease = now + (TIMEOUT.as_millis() as i64) * 3;
         // Store calls run off the async workers: a locked database stalls this task only.
-        let store = self.store.clone();
-        let claimed =
-            tokio::task::spawn_blocking(move || store.claim_due_deliveries(now, lease, BATCH))
-                .await;
+        let claimed = blocking(&self.store, move |s| {
+            s.claim_due_deliveries(now, lease, BATCH)
+        })
+        .await;
         let due = match claimed {
-            Ok(Ok(d)) => d,
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "claiming webhook deliveries failed");
-                return 0;
-            }
+            Ok(d) => d,
             Err(e) => {
                 tracing::error!(error = %e, "claiming webhook deliveries failed");
                 return 0;
@@ -204,15 +201,12 @@ impl Sender {
         if let AttemptOutcome::GiveUp { error, .. } = &outcome {
             tracing::warn!(delivery = d.id, org = d.org_id, %error, "webhook delivery gave up");
         }
-        let store = self.store.clone();
         let (org, id) = (d.org_id, d.id);
-        let recorded =
-            tokio::task::spawn_blocking(move || store.finish_delivery(org, id, &outcome, now))
-                .await;
-        if let Err(e) = recorded
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string()))
-        {
+        let recorded = blocking(&self.store, move |s| {
+            s.finish_delivery(org, id, &outcome, now)
+        })
+        .await;
+        if let Err(e) = recorded {
             tracing::error!(error = %e, delivery = d.id, "recording a webhook attempt failed");
         }
     }

@@ -21,6 +21,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 pub use super::core::{ConnId, CoreConfig, Gone, MachineLogin};
 use super::core::{Effect, HubCore, Input, Now, Write};
 use super::metrics::{Counter, Metrics};
+use crate::store::offload::blocking;
 use crate::store::{Principal, Store};
 
 /// Queue depth per connection; a client that lets this fill up is disconnected.
@@ -412,20 +413,11 @@ impl Hub {
                 files: self.org_files(org).await,
             },
             (Message::ConnectMachine(c), Some(org)) => {
-                let store = self.store.clone();
                 let id = c.machine_id;
-                let read = tokio::task::spawn_blocking(move || store.machine(org, id)).await;
-                let machine = match read {
-                    Ok(Ok(m)) => Ok(m),
-                    Ok(Err(e)) => {
-                        tracing::error!(error = %e, "reading a machine failed");
-                        Err(())
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "reading a machine failed");
-                        Err(())
-                    }
-                };
+                let read = blocking(&self.store, move |s| s.machine(org, id)).await;
+                let machine = read.map_err(|e| {
+                    tracing::error!(error = %e, "reading a machine failed");
+                });
                 Input::ConnectMachine {
                     conn,
                     machine_id: c.machine_id,
@@ -441,18 +433,11 @@ impl Hub {
 
     /// The organisation's file rules as they are now; none if they cannot be read.
     async fn org_files(&self, org: i64) -> FileRules {
-        let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || store.org_files(org)).await {
-            Ok(Ok(rules)) => rules,
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "reading the organisation's file rules failed");
-                FileRules::NONE
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "reading the organisation's file rules failed");
-                FileRules::NONE
-            }
-        }
+        let read = blocking(&self.store, move |s| s.org_files(org)).await;
+        read.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "reading the organisation's file rules failed");
+            FileRules::NONE
+        })
     }
 
     /// An agent's socket closed.

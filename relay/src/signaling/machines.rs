@@ -17,6 +17,7 @@ use tether_protocol::signal::{self, Challenge, ErrorCode, Message, machine_hello
 use super::core::Write;
 use super::hub::{Hub, Link, MachineLogin};
 use super::ws::HELLO_TIMEOUT;
+use crate::store::offload::blocking;
 
 impl Hub {
     /// Runs the challenge for the machine `machine_id` named in a `hello`: sends the nonce, reads
@@ -33,12 +34,8 @@ impl Hub {
         link.send(Message::Challenge(Challenge {
             nonce: nonce.clone(),
         }));
-        let store = self.store.clone();
-        let read = tokio::task::spawn_blocking(move || store.machine_key(machine_id)).await;
-        let key = match read
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string()))
-        {
+        let read = blocking(&self.store, move |s| s.machine_key(machine_id)).await;
+        let key = match read {
             Ok(key) => key,
             Err(e) => {
                 tracing::error!(error = %e, "reading a machine key failed");

@@ -10,6 +10,19 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 
 use super::*;
 
+/// Runs `f` on the store on a blocking thread, off the async workers on any runtime; the error
+/// says what failed (the store, or the thread).
+pub async fn blocking<T: Send + 'static>(
+    store: &Arc<dyn Store>,
+    f: impl FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
+) -> Result<T, String> {
+    let store = store.clone();
+    match tokio::task::spawn_blocking(move || f(store.as_ref())).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// A store whose calls never hold up a tokio worker's other tasks.
 pub struct Offloaded(pub Arc<dyn Store>);
 
