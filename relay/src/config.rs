@@ -15,8 +15,13 @@ use crate::error::{Error, Result};
 pub struct Config {
     /// HTTP(S) listen address.
     pub listen: SocketAddr,
-    /// Where the database and the relay's key live.
+    /// Where the relay's key lives, and the SQLite database unless `database_url` is set.
     pub data_dir: PathBuf,
+    /// A PostgreSQL database (`postgres://user:password@host/db?sslmode=require`) shared by
+    /// several relays, instead of SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// Connections each relay keeps to PostgreSQL.
+    pub database_pool: usize,
     /// The URL people open, used in printed hints (defaults to `http://<listen>`).
     pub public_url: Option<String>,
     /// PEM certificate (chain) for HTTPS/WSS; with `tls_key`.
@@ -99,6 +104,8 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:8080".parse().expect("valid literal"),
             data_dir: PathBuf::from("tether-data"),
+            database_url: None,
+            database_pool: crate::store::postgres::DEFAULT_POOL,
             public_url: None,
             tls_cert: None,
             tls_key: None,
@@ -145,6 +152,8 @@ impl Default for TurnConfig {
 const KEYS: &[&str] = &[
     "listen",
     "data_dir",
+    "database_url",
+    "database_pool",
     "public_url",
     "tls_cert",
     "tls_key",

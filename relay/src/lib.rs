@@ -38,7 +38,7 @@ pub use error::{Error, Result};
 use signaling::hub::CoreConfig;
 use signaling::throttle::{Rules, Throttle};
 use signaling::{Hub, HubConfig};
-use store::{SqliteStore, Store};
+use store::Store;
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -178,12 +178,16 @@ pub async fn run(
     };
     std::fs::create_dir_all(&cfg.data_dir)?;
     let key = load_or_create_key(&cfg.data_dir)?;
-    let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::open(&cfg.data_dir.join("tether.db"))?);
+    let opened = store::open(&cfg)?;
     // The async parts call the store through this: a call never holds up a worker's other tasks.
-    let store = Arc::new(store::offload::Offloaded(sqlite));
-    let voided = store.void_live_share_codes()?;
-    if voided > 0 {
-        tracing::info!(voided, "voided share codes left live by the previous run");
+    let store = Arc::new(store::offload::Offloaded(opened));
+    // A relay alone with its database owns every live code; one of several sharing PostgreSQL
+    // must not void the others' (each code still expires on its own).
+    if cfg.database_url.is_none() {
+        let voided = store.void_live_share_codes()?;
+        if voided > 0 {
+            tracing::info!(voided, "voided share codes left live by the previous run");
+        }
     }
     if store.user_count()? == 0 {
         tracing::warn!(

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use tether_relay::store::{NewUser, Role, SqliteStore, Store};
+use tether_relay::store::{NewUser, Role, Store};
 use tether_relay::{Config, auth, platform};
 
 #[derive(Parser)]
@@ -173,7 +173,10 @@ async fn run() -> Result<()> {
 /// The store an `admin` command works on. A data folder that belongs to another user (the
 /// service's) is refused: files the command created there (the database's journal) would then be
 /// the wrong user's, and the service could not write them.
-fn admin_store(cfg: &Config) -> Result<SqliteStore> {
+fn admin_store(cfg: &Config) -> Result<std::sync::Arc<dyn Store>> {
+    if cfg.database_url.is_some() {
+        return Ok(tether_relay::store::open(cfg)?);
+    }
     std::fs::create_dir_all(&cfg.data_dir)?;
     if let Some(owner) = platform::other_owner(&cfg.data_dir)? {
         anyhow::bail!(
@@ -181,7 +184,7 @@ fn admin_store(cfg: &Config) -> Result<SqliteStore> {
             cfg.data_dir.display()
         );
     }
-    Ok(SqliteStore::open(&cfg.data_dir.join("tether.db"))?)
+    Ok(tether_relay::store::open(cfg)?)
 }
 
 fn operator_key(cfg: &Config, command: OperatorKeyCommand) -> Result<()> {
@@ -189,7 +192,7 @@ fn operator_key(cfg: &Config, command: OperatorKeyCommand) -> Result<()> {
     match command {
         OperatorKeyCommand::Create { name } => {
             let (id, key) = tether_relay::api::access::new_operator_key(
-                &store,
+                store.as_ref(),
                 &name,
                 tether_relay::unix_millis(),
             )?;
@@ -211,7 +214,7 @@ fn operator_key(cfg: &Config, command: OperatorKeyCommand) -> Result<()> {
                 .revoke_operator_key(id, tether_relay::unix_millis())
                 .with_context(|| format!("no operator key {id}"))?;
             tether_relay::audit::record(
-                &store,
+                store.as_ref(),
                 None,
                 "operator",
                 "operator_key_revoked",

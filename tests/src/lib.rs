@@ -4,6 +4,7 @@
 //! describing the machine for benchmark tables; and [`viewer`], a Rust WebRTC viewer that decodes
 //! the agent's video and sends input, for the end-to-end tests and benchmarks.
 
+pub mod postgres;
 pub mod viewer;
 pub mod x11;
 

@@ -1,17 +1,25 @@
-//! Persistence behind one trait, [`Store`]. The SQLite implementation in [`sqlite`] is the only
-//! code in the relay that knows SQL.
+//! Persistence behind one trait, [`Store`], with two implementations: SQLite ([`sqlite`], the
+//! embedded default) and PostgreSQL ([`postgres`], for relays that share one database). They
+//! are the only code in the relay that knows SQL, migrate from the same files
+//! ([`migrations`]) and pass the same test suite.
 //!
 //! Every method that reads or changes an organisation's data takes its `org_id` and uses it in
 //! the query, so one tenant can never see or touch another's rows. The exceptions are lookups that
 //! *establish* the tenant: signing in by e-mail and resolving an opaque token's hash.
 
+mod migrations;
 pub mod offload;
+pub mod postgres;
+mod rows;
 pub mod sqlite;
+#[cfg(test)]
+mod tests;
 
 use serde::Serialize;
 pub use tether_protocol::signal::FileRules;
 
 pub use crate::policy::MachinePolicy;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// An organisation's id.
@@ -32,6 +40,15 @@ pub enum StoreError {
     /// The database failed.
     #[error("database: {0}")]
     Db(#[from] rusqlite::Error),
+    /// PostgreSQL failed, or the connection to it.
+    #[error("database: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The database cannot be reached (its connection could not be set up).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The store's configuration is unusable (e.g. a malformed database URL).
+    #[error("{0}")]
+    Config(String),
     /// A migration failed.
     #[error("migration: {0}")]
     Migration(#[from] rusqlite_migration::Error),
@@ -41,15 +58,27 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Another connection holds the database's write lock (past the busy timeout): the same
-    /// write may succeed later.
+    /// The same call may succeed later: another connection holds SQLite's write lock (past the
+    /// busy timeout), or PostgreSQL is out of reach or asked for a retry.
     pub fn is_busy(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Db(rusqlite::Error::SqliteFailure(e, _))
-                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-        )
+        match self {
+            StoreError::Db(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ),
+            StoreError::Postgres(e) => postgres::is_transient(e),
+            StoreError::Unavailable(_) => true,
+            _ => false,
+        }
     }
+}
+
+/// The store `cfg` names: PostgreSQL at `database_url`, else SQLite in `data_dir`.
+pub fn open(cfg: &crate::Config) -> StoreResult<std::sync::Arc<dyn Store>> {
+    Ok(match &cfg.database_url {
+        Some(url) => std::sync::Arc::new(PostgresStore::open(url, cfg.database_pool)?),
+        None => std::sync::Arc::new(SqliteStore::open(&cfg.data_dir.join("tether.db"))?),
+    })
 }
 
 /// Result alias for store calls.

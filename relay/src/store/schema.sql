@@ -1,4 +1,9 @@
--- Tether relay schema, version 1. Timestamps are Unix milliseconds (UTC).
+-- Tether relay schema, version 1. Timestamps are Unix milliseconds (UTC). Written for SQLite;
+-- PostgreSQL reads it through `migrations.rs` (its types, and the blocks marked for it).
+
+-- only postgres
+CREATE EXTENSION IF NOT EXISTS citext;
+-- end only
 
 CREATE TABLE orgs (
     id          INTEGER PRIMARY KEY,
@@ -121,10 +126,19 @@ CREATE TABLE audit_log (
     detail      TEXT NOT NULL DEFAULT '{}' -- JSON
 );
 CREATE INDEX audit_org_at ON audit_log(org_id, at);
+-- only sqlite
 CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
     BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
     BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+-- only postgres
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$;
+CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+-- end only
 
 CREATE TABLE webhooks (
     id          INTEGER PRIMARY KEY,

@@ -3,6 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::super::rows::{MachineRow, group_policy, policy_json};
 use super::super::*;
 use super::is_unique_violation;
 
@@ -30,15 +31,6 @@ pub(super) fn create(db: &Connection, org: OrgId, m: &NewMachine, now: i64) -> S
     Ok(db.last_insert_rowid())
 }
 
-/// A stored policy, `None` for "none of its own" (`{}`). Policies are written only validated; a
-/// row edited by hand into something unreadable counts as the safe default (consent required).
-fn stored_policy(json: &str) -> Option<MachinePolicy> {
-    if json.trim() == "{}" {
-        return None;
-    }
-    Some(serde_json::from_str(json).unwrap_or_default())
-}
-
 /// The organisation's machines, or only machine `only`, each with its effective policy.
 pub(super) fn list(
     db: &Connection,
@@ -51,34 +43,18 @@ pub(super) fn list(
          FROM machines WHERE org_id = ?1 AND (?2 IS NULL OR id = ?2) ORDER BY hostname, id",
     )?;
     let rows = stmt.query_map(params![org, only], |r| {
-        let tags: Vec<String> = r
-            .get::<_, String>(4)?
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
-        let own = stored_policy(&r.get::<_, String>(8)?);
-        let group = tags
-            .iter()
-            .find_map(|t| groups.iter().find(|g| &g.tag == t));
-        let (policy, policy_source, policy_group) = match (own, group) {
-            (Some(p), _) => (p, PolicySource::Machine, None),
-            (None, Some(g)) => (g.policy.clone(), PolicySource::Group, Some(g.tag.clone())),
-            (None, None) => (MachinePolicy::default(), PolicySource::Default, None),
-        };
-        Ok(MachineInfo {
+        Ok(MachineRow {
             id: r.get(0)?,
             hostname: r.get(1)?,
             os: r.get(2)?,
             version: r.get(3)?,
-            tags,
+            tags: r.get(4)?,
             last_seen_at: r.get(5)?,
             revoked_at: r.get(6)?,
             created_at: r.get(7)?,
-            policy,
-            policy_source,
-            policy_group,
-            online: false,
-        })
+            policy: r.get(8)?,
+        }
+        .resolve(&groups))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -102,12 +78,6 @@ pub(super) fn key(db: &Connection, id: i64) -> StoreResult<Option<MachineKey>> {
         .optional()?)
 }
 
-/// A policy as stored. Serialising plain data cannot fail; were it to, the stored policy is the
-/// safe one that asks the user.
-fn policy_json(p: &MachinePolicy) -> String {
-    serde_json::to_string(p).unwrap_or_else(|_| r#"{"require_consent":true}"#.to_owned())
-}
-
 /// Sets or (with `None`) clears machine `id`'s own policy; returns the rows changed.
 pub(super) fn set_policy(
     db: &Connection,
@@ -115,10 +85,7 @@ pub(super) fn set_policy(
     id: i64,
     policy: Option<&MachinePolicy>,
 ) -> StoreResult<usize> {
-    let json = match policy {
-        Some(p) => policy_json(p),
-        None => "{}".to_owned(),
-    };
+    let json = policy_json(policy);
     Ok(db.execute(
         "UPDATE machines SET policy = ?3 WHERE org_id = ?1 AND id = ?2",
         params![org, id, json],
@@ -131,11 +98,7 @@ pub(super) fn group_policies(db: &Connection, org: OrgId) -> StoreResult<Vec<Gro
         "SELECT tag, policy, updated_at FROM group_policies WHERE org_id = ?1 ORDER BY tag",
     )?;
     let rows = stmt.query_map([org], |r| {
-        Ok(GroupPolicy {
-            tag: r.get(0)?,
-            policy: serde_json::from_str(&r.get::<_, String>(1)?).unwrap_or_default(),
-            updated_at: r.get(2)?,
-        })
+        Ok(group_policy(r.get(0)?, &r.get::<_, String>(1)?, r.get(2)?))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -150,7 +113,7 @@ pub(super) fn set_group_policy(
 ) -> StoreResult<()> {
     match policy {
         Some(p) => {
-            let json = policy_json(p);
+            let json = policy_json(Some(p));
             db.execute(
                 "INSERT INTO group_policies (org_id, tag, policy, updated_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (org_id, tag) DO UPDATE SET policy = ?3, updated_at = ?4",

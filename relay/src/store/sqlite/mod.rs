@@ -8,18 +8,17 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 
+use super::migrations::{self, Dialect};
 use super::*;
 use orgs::{PRINCIPAL_SELECT, principal_from_row};
 
-const MIGRATIONS: &[M<'static>] = &[
-    M::up(include_str!("../schema.sql")),
-    M::up(include_str!("../webhooks.sql")),
-    M::up(include_str!("../group_policies.sql")),
-    M::up(include_str!("../totp_steps.sql")),
-    M::up(include_str!("../operator_keys.sql")),
-    M::up(include_str!("../chat_count.sql")),
-    M::up(include_str!("../org_files.sql")),
-];
+/// The migrations as SQLite runs them.
+fn migration_sql() -> Vec<String> {
+    migrations::FILES
+        .iter()
+        .map(|f| migrations::render(f, Dialect::Sqlite))
+        .collect()
+}
 
 /// SQLite-backed store.
 pub struct SqliteStore {
@@ -73,7 +72,8 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
+        let sql = migration_sql();
+        Migrations::new(sql.iter().map(|s| M::up(s)).collect()).to_latest(&mut conn)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
             _checkpointer: None,
@@ -772,6 +772,14 @@ impl Store for SqliteStore {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+impl SqliteStore {
+    /// Runs raw SQL, for tests that check what the schema refuses.
+    pub(super) fn execute_raw(&self, sql: &str) -> StoreResult<u64> {
+        Ok(self.db()?.execute(sql, [])? as u64)
     }
 }
 
