@@ -17,9 +17,10 @@ build_pkgs=(pkg-config build-essential curl nasm libxcb1-dev libxcb-shm0-dev lib
 # gnome-keyring for the keyring test, WebKitWebDriver and xdg-open (the app hands addresses to the
 # default browser with it) and xdotool (to type a path into the system's file picker) for the
 # desktop app's UI test; coturn, the external TURN server the relay's pool test and TURN bench
-# run beside the embedded one.
+# run beside the embedded one; PostgreSQL, the second store the relay's suites run on (each test
+# process starts its own throwaway server).
 test_pkgs=(xvfb imagemagick xdotool x11-xkb-utils xauth xclip chromium iproute2 systemd debconf adduser dbus gnome-keyring
-  webkit2gtk-driver xdg-utils coturn)
+  webkit2gtk-driver xdg-utils coturn postgresql)
 
 # The web viewer is built with Node.js and npm; use the machine's own when it has one.
 command -v node >/dev/null && command -v npm >/dev/null || build_pkgs+=(nodejs npm)
@@ -58,6 +59,10 @@ apt_get install --no-install-recommends "${missing[@]}" || apt_get install --no-
 # start their own coturn, so the system one stays off.
 if [[ " ${missing[*]} " == *" coturn "* ]] && command -v systemctl >/dev/null; then
   $sudo systemctl disable --now coturn >/dev/null 2>&1 || true
+fi
+# Likewise PostgreSQL's own cluster: the tests start theirs.
+if [[ " ${missing[*]} " == *" postgresql "* ]] && command -v systemctl >/dev/null; then
+  $sudo systemctl disable --now postgresql >/dev/null 2>&1 || true
 fi
 
 # First install on a machine with a newer libvpx: libclang is only known to be needed now.

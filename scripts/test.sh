@@ -25,6 +25,9 @@ cargo clippy --workspace --all-targets --locked "${vpx_features[@]}" -- -D warni
 step "cargo test"
 cargo test --workspace --locked "${vpx_features[@]}"
 
+step "the relay's suite again, on PostgreSQL (a throwaway server the tests start)"
+TETHER_TEST_STORE=postgres cargo test --workspace --locked "${vpx_features[@]}" --test relay
+
 step "browser end-to-end (Chromium, relay, agent, Xvfb; private network namespace)"
 cargo build --locked -p tether-relay -p tether-agent -p tether-tests --bins "${vpx_features[@]}"
 # Only loopback exists in the namespace, so nothing can leave the machine.

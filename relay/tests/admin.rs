@@ -2,7 +2,6 @@
 //! sessions, metrics, and a cross-tenant matrix over every endpoint.
 
 use tether_protocol::signal::{EndReason, ErrorCode, Message};
-use tether_relay::store::Store;
 
 use crate::harness::*;
 
@@ -182,7 +181,8 @@ async fn an_admin_can_end_a_live_session_and_metrics_count_it() {
         "already ended"
     );
     let (_, key) =
-        tether_relay::api::access::new_operator_key(&relay.store(), "prometheus", 0).unwrap();
+        tether_relay::api::access::new_operator_key(relay.store().as_ref(), "prometheus", 0)
+            .unwrap();
     let text = relay.metrics(&key).await;
     assert!(text.contains("tether_sessions_started_total 1"), "{text}");
     assert!(text.contains("tether_sessions_ended_total 1"), "{text}");
@@ -410,6 +410,7 @@ fn operator_key_cli(relay: &Relay, args: &[&str]) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_tether-relay"))
         .arg("--data-dir")
         .arg(relay.dir.path())
+        .envs(relay.database_env())
         .args(["admin", "operator-key"])
         .args(args)
         .output()

@@ -195,7 +195,8 @@ async fn a_stalled_database_holds_up_only_the_messages_that_wait_for_its_rows() 
     let relay = Relay::two_orgs().await;
     let token = relay.token("tech@acme.example").await;
     let (_, operator) =
-        tether_relay::api::access::new_operator_key(&relay.store(), "prometheus", 0).unwrap();
+        tether_relay::api::access::new_operator_key(relay.store().as_ref(), "prometheus", 0)
+            .unwrap();
     let mut agent = relay.agent("pc").await;
     let code = expect_code(&mut agent).await;
     let mut viewer = relay.viewer(&token).await;
@@ -206,8 +207,7 @@ async fn a_stalled_database_holds_up_only_the_messages_that_wait_for_its_rows() 
     };
     let _pending = viewer.recv().await;
 
-    let lock = rusqlite::Connection::open(relay.dir.path().join("tether.db")).unwrap();
-    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let lock = StoreLock::take(&relay);
     agent
         .send(&Message::ConsentResponse(ConsentResponse {
             request_id: req.request_id,
@@ -234,7 +234,7 @@ async fn a_stalled_database_holds_up_only_the_messages_that_wait_for_its_rows() 
         "session_start went out before its row was written: {early:?}"
     );
 
-    lock.execute_batch("COMMIT").unwrap();
+    lock.release();
     let Message::SessionStart(start) = viewer.recv().await else {
         panic!("expected session_start")
     };
@@ -249,4 +249,34 @@ async fn a_stalled_database_holds_up_only_the_messages_that_wait_for_its_rows() 
         audit.to_string().contains(start.session_id.as_str()),
         "{audit}"
     );
+}
+
+/// The database's write lock (SQLite) or the sessions table's (PostgreSQL), held from outside
+/// the relay as another program would.
+enum StoreLock {
+    Sqlite(rusqlite::Connection),
+    Postgres(tether_tests::postgres::Held),
+}
+
+impl StoreLock {
+    fn take(relay: &Relay) -> StoreLock {
+        match relay.database_env().pop() {
+            Some((_, url)) => StoreLock::Postgres(tether_tests::postgres::Postgres::shared().hold(
+                &url,
+                "BEGIN; LOCK TABLE sessions IN EXCLUSIVE MODE; SELECT 'locked';",
+            )),
+            None => {
+                let lock = rusqlite::Connection::open(relay.dir.path().join("tether.db")).unwrap();
+                lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+                StoreLock::Sqlite(lock)
+            }
+        }
+    }
+
+    fn release(self) {
+        match self {
+            StoreLock::Sqlite(lock) => lock.execute_batch("COMMIT").unwrap(),
+            StoreLock::Postgres(held) => held.finish("COMMIT;"),
+        }
+    }
 }

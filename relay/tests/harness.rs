@@ -2,12 +2,13 @@
 //! HTTP/1.1 client (enough for JSON requests; avoids a heavy client dependency).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tether_protocol::signal::{self, Message};
 use tether_relay::Config;
-use tether_relay::store::{NewUser, Role, SqliteStore, Store};
+use tether_relay::store::{NewUser, Role, Store};
 pub use tether_tests::{http, request};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as Ws;
@@ -57,6 +58,7 @@ impl Relay {
         let addr = listener.local_addr().unwrap();
         let mut cfg = Config {
             data_dir: dir.path().to_path_buf(),
+            database_url: database_url(dir.path()),
             listen: addr,
             ..Config::default()
         };
@@ -128,8 +130,41 @@ impl Relay {
         .body
     }
 
-    pub fn store(&self) -> SqliteStore {
-        SqliteStore::open(&self.dir.path().join("tether.db")).unwrap()
+    /// Every byte the relay's database holds, as near as the store allows: SQLite's files, or
+    /// a PostgreSQL dump; for tests that check what is never stored in clear.
+    pub fn database_bytes(&self) -> Vec<u8> {
+        match database_url(self.dir.path()) {
+            Some(url) => tether_tests::postgres::Postgres::shared()
+                .dump(&url)
+                .into_bytes(),
+            None => {
+                let mut bytes = std::fs::read(self.dir.path().join("tether.db")).unwrap();
+                bytes.extend(
+                    std::fs::read(self.dir.path().join("tether.db-wal")).unwrap_or_default(),
+                );
+                bytes
+            }
+        }
+    }
+
+    /// `(variable, value)` pairs that point a `tether-relay` command at this relay's database
+    /// as its data directory alone does not (PostgreSQL).
+    pub fn database_env(&self) -> Vec<(&'static str, String)> {
+        database_url(self.dir.path())
+            .map(|url| ("TETHER_DATABASE_URL", url))
+            .into_iter()
+            .collect()
+    }
+
+    /// The relay's store, opened beside it.
+    pub fn store(&self) -> Arc<dyn Store> {
+        let cfg = Config {
+            data_dir: self.dir.path().to_path_buf(),
+            database_url: database_url(self.dir.path()),
+            database_pool: 1,
+            ..Config::default()
+        };
+        tether_relay::store::open(&cfg).unwrap()
     }
 
     pub fn add_user(&self, org: &str, email: &str, name: &str, role: Role) {
@@ -364,4 +399,25 @@ pub fn connect(code: &str, mode: signal::Mode) -> Message {
 pub fn wrong_code(code: &str) -> String {
     let first = if code.starts_with('0') { '1' } else { '0' };
     format!("{first}{}", &code[1..])
+}
+
+/// Whether these tests run the relay on PostgreSQL (`TETHER_TEST_STORE=postgres`, a server this
+/// process starts) rather than on SQLite in each relay's data directory.
+pub fn on_postgres() -> bool {
+    std::env::var("TETHER_TEST_STORE").is_ok_and(|s| s == "postgres")
+}
+
+/// The PostgreSQL database of the relay whose data directory is `dir`: a fresh one the first
+/// time, the same one when the relay restarts in that directory. `None` on SQLite.
+fn database_url(dir: &std::path::Path) -> Option<String> {
+    if !on_postgres() {
+        return None;
+    }
+    let file = dir.join("database_url");
+    if let Ok(url) = std::fs::read_to_string(&file) {
+        return Some(url);
+    }
+    let url = tether_tests::postgres::Postgres::shared().fresh_database();
+    std::fs::write(&file, &url).unwrap();
+    Some(url)
 }

@@ -4,7 +4,7 @@
 use futures_util::SinkExt;
 use tether_protocol::files::BrowseCode;
 use tether_protocol::signal::*;
-use tether_relay::store::{AuditFilter, Role as OrgRole, Store};
+use tether_relay::store::{AuditFilter, Role as OrgRole};
 
 use crate::harness::*;
 

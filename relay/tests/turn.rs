@@ -271,7 +271,8 @@ async fn a_pool_of_external_servers_hands_out_only_those_that_answer() {
     relay.add_user("Acme", "jane@acme.example", "Jane Doe", Role::Technician);
     let token = relay.token("jane@acme.example").await;
     let (_, operator) =
-        tether_relay::api::access::new_operator_key(&relay.store(), "prometheus", 0).unwrap();
+        tether_relay::api::access::new_operator_key(relay.store().as_ref(), "prometheus", 0)
+            .unwrap();
 
     // The probes' verdict, as the operator sees it.
     let up = |url: &str, v: u8| format!("tether_turn_server_up{{url=\"{url}\"}} {v}");
