@@ -22,6 +22,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Connections each relay keeps to PostgreSQL.
     pub database_pool: usize,
+    /// Redis (`redis://:password@host/`) through which relays that share a database route
+    /// supporters to agents connected to another relay.
+    pub redis_url: Option<String>,
     /// The URL people open, used in printed hints (defaults to `http://<listen>`).
     pub public_url: Option<String>,
     /// PEM certificate (chain) for HTTPS/WSS; with `tls_key`.
@@ -106,6 +109,7 @@ impl Default for Config {
             data_dir: PathBuf::from("tether-data"),
             database_url: None,
             database_pool: crate::store::postgres::DEFAULT_POOL,
+            redis_url: None,
             public_url: None,
             tls_cert: None,
             tls_key: None,
@@ -154,6 +158,7 @@ const KEYS: &[&str] = &[
     "data_dir",
     "database_url",
     "database_pool",
+    "redis_url",
     "public_url",
     "tls_cert",
     "tls_key",

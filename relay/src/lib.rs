@@ -10,6 +10,7 @@ pub mod addr;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod platform;
@@ -181,9 +182,9 @@ pub async fn run(
     let opened = store::open(&cfg)?;
     // The async parts call the store through this: a call never holds up a worker's other tasks.
     let store = Arc::new(store::offload::Offloaded(opened));
-    // A relay alone with its database owns every live code; one of several sharing PostgreSQL
-    // must not void the others' (each code still expires on its own).
-    if cfg.database_url.is_none() {
+    // A relay alone with its database owns every live code; one of a cluster sharing the
+    // database must not void the others' (each code still expires on its own).
+    if cfg.database_url.is_none() && cfg.redis_url.is_none() {
         let voided = store.void_live_share_codes()?;
         if voided > 0 {
             tracing::info!(voided, "voided share codes left live by the previous run");
@@ -221,6 +222,12 @@ pub async fn run(
         None
     };
     let state = state(cfg, store, &key, turn_grants);
+    if let Some(url) = &state.cfg.redis_url {
+        let (cluster, inbox) = cluster::Cluster::join(url)
+            .await
+            .map_err(|e| Error::Config(format!("joining the relay cluster at redis_url: {e}")))?;
+        state.hub.join_cluster(cluster, inbox);
+    }
     let webhooks = tokio::spawn(
         webhooks::Sender::new(state.store.clone(), state.webhook_key.clone(), &state.cfg).run(),
     );

@@ -97,6 +97,22 @@ impl Relay {
         relay
     }
 
+    /// Another relay beside this one, as a member of the same cluster: the same database and
+    /// key, with `tweak` applied to its configuration.
+    pub async fn beside(&self, tweak: impl FnOnce(&mut Config)) -> Relay {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = self.dir.path().to_path_buf();
+        if let Ok(url) = std::fs::read_to_string(shared.join("database_url")) {
+            std::fs::write(dir.path().join("database_url"), url).unwrap();
+        }
+        Self::start_in(dir, move |cfg| {
+            // SQLite: the same file (WAL lets both relays use it); either way the same key.
+            cfg.data_dir = shared;
+            tweak(cfg);
+        })
+        .await
+    }
+
     /// Stops the relay and returns its data directory (for restart tests).
     pub async fn stop(mut self) -> tempfile::TempDir {
         let _ = self.stop.take().unwrap().send(());

@@ -5,6 +5,7 @@ mod account;
 mod admin;
 mod attack;
 mod auth;
+mod cluster;
 mod connections;
 mod durability;
 mod enrollment;

@@ -5,6 +5,7 @@
 //! the agent's video and sends input, for the end-to-end tests and benchmarks.
 
 pub mod postgres;
+pub mod redis;
 pub mod viewer;
 pub mod x11;
 

@@ -21,6 +21,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 pub use super::core::{ConnId, CoreConfig, Gone, MachineLogin};
 use super::core::{Effect, HubCore, Input, Now, Write};
 use super::metrics::{Counter, Metrics};
+use crate::cluster::{Cluster, Envelope};
 use crate::store::offload::blocking;
 use crate::store::{Principal, Store};
 
@@ -82,23 +83,30 @@ struct Conn {
     link: Link,
     /// A viewer's organisation, for what the driver reads on its behalf.
     org: Option<i64>,
+    /// A viewer's identity and address, in case it is tunnelled to another relay.
+    viewer: Option<Box<(Principal, IpAddr)>>,
     /// Its messages (and close) waiting in the writer thread's queue.
     waiting: Arc<AtomicUsize>,
 }
 
 impl Conn {
-    fn new(link: Link, org: Option<i64>) -> Self {
+    fn new(link: Link, viewer: Option<(Principal, IpAddr)>) -> Self {
         Conn {
             link,
-            org,
+            org: viewer.as_ref().map(|(p, _)| p.org_id),
+            viewer: viewer.map(Box::new),
             waiting: Arc::new(AtomicUsize::new(0)),
         }
     }
 }
 
-struct Driven {
+pub(super) struct Driven {
     core: HubCore,
     conns: HashMap<ConnId, Conn>,
+    /// Viewers of this relay tunnelled to the relay that shows their code.
+    tunnels: HashMap<ConnId, String>,
+    /// Viewers of other relays tunnelled here: (their relay, their connection there) → ours.
+    pub(super) remotes: HashMap<(String, ConnId), ConnId>,
 }
 
 /// Store work that is not a row of the core's.
@@ -218,6 +226,8 @@ pub struct Hub {
     pub metrics: Metrics,
     /// Each pooled TURN server and whether it answers, for `/metrics`.
     turn_states: Mutex<Vec<(String, bool)>>,
+    /// The other relays, if this one is part of a cluster.
+    pub(super) cluster: std::sync::OnceLock<Arc<Cluster>>,
 }
 
 impl Hub {
@@ -227,7 +237,10 @@ impl Hub {
             inner: Mutex::new(Driven {
                 core: HubCore::new(cfg.core.clone(), Now::current()),
                 conns: HashMap::new(),
+                tunnels: HashMap::new(),
+                remotes: HashMap::new(),
             }),
+            cluster: std::sync::OnceLock::new(),
             next_id: AtomicU64::new(0),
             applier: Applier::start(store.clone()),
             store,
@@ -237,7 +250,7 @@ impl Hub {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Driven> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Driven> {
         // A panic while holding the lock is a bug; the state itself stays structurally valid
         // (every mutation is a single map operation), so carry on rather than take the relay down.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
@@ -256,7 +269,13 @@ impl Hub {
                 Effect::Send(..) | Effect::Close(_) => messages.push(effect),
                 Effect::Write(w) => {
                     wrote |= matches!(w, Write::CreateSession(_) | Write::EndSession { .. });
+                    if let Some(cluster) = self.cluster.get() {
+                        directory(cluster, &w);
+                    }
                     self.applier.push(Job::Write(w));
+                }
+                Effect::Forward { conn, relay } => {
+                    d.tunnels.insert(conn, relay);
                 }
                 _ => self.apply(effect, started),
             }
@@ -287,7 +306,7 @@ impl Hub {
     /// Applies an effect that is neither a row nor a message.
     fn apply(&self, effect: Effect, started: Instant) {
         match effect {
-            Effect::Send(..) | Effect::Close(_) | Effect::Write(_) => {}
+            Effect::Send(..) | Effect::Close(_) | Effect::Write(_) | Effect::Forward { .. } => {}
             Effect::Count(c) => {
                 self.metrics.inc(c);
                 if c == Counter::ConnectOk {
@@ -385,8 +404,8 @@ impl Hub {
     /// Registers an authenticated viewer.
     pub fn register_viewer(&self, link: Link, principal: Principal, ip: IpAddr) -> ConnId {
         let conn = self.next_conn();
-        let org = Some(principal.org_id);
-        self.lock().conns.insert(conn, Conn::new(link, org));
+        let conn_state = Conn::new(link, Some((principal.clone(), ip)));
+        self.lock().conns.insert(conn, conn_state);
         let input = Input::ViewerJoined {
             conn,
             principal,
@@ -404,13 +423,27 @@ impl Hub {
     /// Handles one decoded message from a viewer; what `connect` and `connect_machine` need
     /// from the store is read first, without the lock and off the async workers.
     pub async fn on_viewer_message(&self, conn: ConnId, msg: Message) {
+        let new_request = matches!(msg, Message::Connect(_) | Message::ConnectMachine(_));
+        let tunnel = self.lock().tunnels.get(&conn).cloned();
+        if let (Some(relay), Some(cluster)) = (tunnel, self.cluster.get()) {
+            if !new_request {
+                let origin = cluster.id.clone();
+                return cluster.send(&relay, Envelope::FromViewer { origin, conn, msg });
+            }
+            // A new request may be for another relay (or this one): leave the old one.
+            self.lock().tunnels.remove(&conn);
+            let origin = cluster.id.clone();
+            cluster.send(&relay, Envelope::ViewerGone { origin, conn });
+        }
         let org = self.lock().conns.get(&conn).and_then(|c| c.org);
+        let forwarded = self.cluster.get().is_some().then(|| msg.clone());
         let input = match (msg, org) {
             (Message::Connect(c), Some(org)) => Input::Connect {
                 conn,
                 code: c.code.as_str().to_owned(),
                 mode: c.mode,
                 files: self.org_files(org).await,
+                elsewhere: self.locate(c.code.as_str()).await,
             },
             (Message::ConnectMachine(c), Some(org)) => {
                 let id = c.machine_id;
@@ -429,6 +462,54 @@ impl Hub {
             (msg, _) => Input::FromViewer { conn, msg },
         };
         self.run(|core, now| core.handle(now, input));
+        if let Some(msg) = forwarded.filter(|_| new_request) {
+            self.open_tunnel(conn, msg);
+        }
+    }
+
+    /// The link of this relay's viewer `conn` if it is tunnelled to another relay (only those
+    /// take messages from the cluster).
+    pub(super) fn tunnelled_link(&self, conn: ConnId) -> Option<Link> {
+        let d = self.lock();
+        d.tunnels.contains_key(&conn).then_some(())?;
+        d.conns.get(&conn).map(|c| c.link.clone())
+    }
+
+    /// The other relay that shows `code`, if this relay is in a cluster and one does.
+    async fn locate(&self, code: &str) -> Option<String> {
+        let cluster = self.cluster.get()?;
+        let hash = crate::auth::code_hash(&self.cfg.core.code_key, code);
+        cluster.locate_code(&hash).await
+    }
+
+    /// If the core just forwarded viewer `conn`, opens its tunnel: who it is, then the request
+    /// `msg` that the other relay now answers.
+    fn open_tunnel(&self, conn: ConnId, msg: Message) {
+        let Some(cluster) = self.cluster.get() else {
+            return;
+        };
+        let (relay, viewer) = {
+            let d = self.lock();
+            let Some(relay) = d.tunnels.get(&conn).cloned() else {
+                return;
+            };
+            let Some(viewer) = d.conns.get(&conn).and_then(|c| c.viewer.clone()) else {
+                return;
+            };
+            (relay, viewer)
+        };
+        let (principal, ip) = *viewer;
+        let origin = cluster.id.clone();
+        cluster.send(
+            &relay,
+            Envelope::Open {
+                origin: origin.clone(),
+                conn,
+                principal,
+                ip,
+            },
+        );
+        cluster.send(&relay, Envelope::FromViewer { origin, conn, msg });
     }
 
     /// The organisation's file rules as they are now; none if they cannot be read.
@@ -449,7 +530,15 @@ impl Hub {
     /// A viewer's socket closed.
     pub fn viewer_gone(&self, conn: ConnId, why: Gone) {
         self.run(|core, now| core.handle(now, Input::ViewerGone { conn, why }));
-        self.lock().conns.remove(&conn);
+        let tunnel = {
+            let mut d = self.lock();
+            d.conns.remove(&conn);
+            d.tunnels.remove(&conn)
+        };
+        if let (Some(relay), Some(cluster)) = (tunnel, self.cluster.get()) {
+            let origin = cluster.id.clone();
+            cluster.send(&relay, Envelope::ViewerGone { origin, conn });
+        }
     }
 
     /// Applies due deadlines: code expiry, consent timeouts, maximum session length.
@@ -500,5 +589,23 @@ impl Hub {
     /// Closes the connection of a revoked machine; its sessions end.
     pub fn disconnect_machine(&self, org: i64, machine_id: i64) {
         self.run(|core, _| core.disconnect_machine(org, machine_id));
+    }
+}
+
+/// Keeps the cluster's directory in step with a row the core wrote: a live code is claimed
+/// for as long as it lives, an ended one released.
+fn directory(cluster: &Cluster, w: &Write) {
+    match w {
+        Write::InsertCode {
+            hash,
+            created_at,
+            expires_at,
+            ..
+        } => {
+            let ttl = Duration::from_millis((*expires_at - *created_at).max(1) as u64);
+            cluster.claim_code(hash, ttl);
+        }
+        Write::CloseCode { hash, .. } => cluster.release_code(hash),
+        _ => {}
     }
 }

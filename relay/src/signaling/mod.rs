@@ -12,6 +12,7 @@ pub mod core;
 pub mod hub;
 pub mod machines;
 pub mod metrics;
+mod remote;
 pub mod throttle;
 pub mod ws;
 

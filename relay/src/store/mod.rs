@@ -85,7 +85,7 @@ pub fn open(cfg: &crate::Config) -> StoreResult<std::sync::Arc<dyn Store>> {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A member's role in an organisation, from most to least powerful.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything, including deleting the organisation.
@@ -175,7 +175,7 @@ impl TokenKind {
 }
 
 /// Who a valid token belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Principal {
     /// The organisation.
     pub org_id: OrgId,

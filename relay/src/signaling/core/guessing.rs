@@ -12,16 +12,26 @@ use crate::signaling::budget::{Attempt, Charge, Guesser, Scope};
 use crate::signaling::metrics::Counter;
 use crate::store::Principal;
 
+/// Where a right code is shown.
+pub(super) enum Found {
+    /// By this agent, connected here.
+    Here(ConnId),
+    /// On another relay of the cluster.
+    There(String),
+}
+
 impl HubCore {
-    /// The agent showing `code`, if the budgets let the attempt through and it is right;
-    /// otherwise the viewer `conn` has been answered and `None` comes back.
+    /// Where `code` is shown (here, or on the relay `elsewhere` the cluster directory names),
+    /// if the budgets let the attempt through and it is right; otherwise the viewer `conn` has
+    /// been answered and `None` comes back.
     pub(super) fn try_code(
         &mut self,
         conn: ConnId,
         p: &Principal,
         ip: IpAddr,
         code: &str,
-    ) -> Option<ConnId> {
+        elsewhere: Option<String>,
+    ) -> Option<Found> {
         let who = Guesser {
             ip,
             account: p.user_id,
@@ -29,13 +39,16 @@ impl HubCore {
         };
         let hash = crate::auth::code_hash(&self.cfg.code_key, code);
         let codes = &self.codes;
-        let attempt = self
-            .budgets
-            .attempt(self.now.at, &who, || codes.get(&hash).copied());
+        let attempt = self.budgets.attempt(self.now.at, &who, || {
+            codes
+                .get(&hash)
+                .map(|a| Found::Here(*a))
+                .or(elsewhere.map(Found::There))
+        });
         let actor = format!("user:{}", p.user_id);
         let ip_detail = serde_json::json!({"ip": ip.to_string()});
         match attempt {
-            Attempt::Right(agent_id) => return Some(agent_id),
+            Attempt::Right(found) => return Some(found),
             Attempt::Refused { retry_after } => {
                 self.count(Counter::ConnectThrottled);
                 self.audit(Some(p.org_id), &actor, "connect", "throttled", ip_detail);

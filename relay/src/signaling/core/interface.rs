@@ -128,6 +128,8 @@ pub enum Input {
         mode: Mode,
         /// The organisation's file rules, read when the request came.
         files: FileRules,
+        /// The other relay the cluster's directory says shows this code, if any.
+        elsewhere: Option<String>,
     },
     /// A viewer asked for an enrolled machine by id.
     ConnectMachine {
@@ -218,4 +220,12 @@ pub enum Effect {
     },
     /// The session's TURN credentials are dead.
     TurnClose(SessionId),
+    /// The viewer's request, and everything it sends from now on, belongs to another relay of
+    /// the cluster: tunnel the connection there.
+    Forward {
+        /// The viewer.
+        conn: ConnId,
+        /// The relay that shows the code.
+        relay: String,
+    },
 }

@@ -172,7 +172,8 @@ impl HubCore {
                 code,
                 mode,
                 files,
-            } => self.connect(conn, &code, mode, files),
+                elsewhere,
+            } => self.connect(conn, &code, mode, files, elsewhere),
             Input::ConnectMachine {
                 conn,
                 machine_id,
@@ -450,7 +451,7 @@ impl HubCore {
             // What the driver reads for these is missing: the rules are the sign-in's.
             Message::Connect(c) => {
                 let files = viewer.principal.files;
-                self.connect(id, c.code.as_str(), c.mode, files)
+                self.connect(id, c.code.as_str(), c.mode, files, None)
             }
             Message::ConnectMachine(c) => {
                 let files = viewer.principal.files;
@@ -469,7 +470,14 @@ impl HubCore {
         }
     }
 
-    fn connect(&mut self, viewer_id: ConnId, code: &str, mode: Mode, files: FileRules) {
+    fn connect(
+        &mut self,
+        viewer_id: ConnId,
+        code: &str,
+        mode: Mode,
+        files: FileRules,
+        elsewhere: Option<String>,
+    ) {
         let Some(viewer) = self.viewers.get(&viewer_id) else {
             return;
         };
@@ -493,8 +501,16 @@ impl HubCore {
                 "a request is already pending; cancel it first",
             );
         }
-        let Some(agent_id) = self.try_code(viewer_id, &p, ip, code) else {
-            return;
+        let agent_id = match self.try_code(viewer_id, &p, ip, code, elsewhere) {
+            Some(guessing::Found::Here(agent_id)) => agent_id,
+            Some(guessing::Found::There(relay)) => {
+                // The agent's relay takes it from here, with this same request.
+                return self.out.push_back(Effect::Forward {
+                    conn: viewer_id,
+                    relay,
+                });
+            }
+            None => return,
         };
         if self.settle(agent_id) {
             // Its deadline passed before the tick that would have retired it.

@@ -284,6 +284,7 @@ fn apply(core: &mut HubCore, heard: &mut Heard, now: &mut Now, step: Step) {
                 code,
                 mode: Mode::Control,
                 files: FileRules::default(),
+                elsewhere: None,
             };
             core.handle(*now, input);
         }

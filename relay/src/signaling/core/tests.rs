@@ -134,6 +134,7 @@ fn connect(core: &mut HubCore, at: Now, code: &str) -> Vec<Effect> {
         code: code.into(),
         mode: Mode::Control,
         files: FileRules::default(),
+        elsewhere: None,
     };
     core.handle(at, input);
     effects(core)

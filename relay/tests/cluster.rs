@@ -1,0 +1,166 @@
+//! Relays that route to each other through Redis: the agent on one relay, the supporter on
+//! another, sharing one database (SQLite's file here, PostgreSQL under
+//! `TETHER_TEST_STORE=postgres`) and a Redis server the test starts.
+
+use tether_protocol::signal::*;
+use tether_tests::redis::Redis;
+
+use crate::harness::*;
+
+/// Two relays of one cluster: `a` with the agents, `b` with the supporters.
+async fn pair(redis: &Redis) -> (Relay, Relay) {
+    let url = redis.url();
+    let a = Relay::two_orgs_with(|c| c.redis_url = Some(url.clone())).await;
+    let b = a.beside(|c| c.redis_url = Some(url)).await;
+    (a, b)
+}
+
+/// Waits until the cluster's directory lists `n` live codes. A relay records where a code lives
+/// just after it tells the agent; a person reading the code out is slower, a test is not.
+async fn wait_until_listed(redis: &Redis, n: usize) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while redis.count("tether:code:*") < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the code was never listed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_code_typed_on_one_relay_reaches_the_agent_on_another_and_the_session_runs_across() {
+    let redis = Redis::start();
+    let (a, b) = pair(&redis).await;
+    let token = b.token("tech@acme.example").await;
+    let mut agent = a.agent("pc").await;
+    let code = expect_code(&mut agent).await;
+    wait_until_listed(&redis, 1).await;
+    let mut viewer = b.viewer(&token).await;
+
+    // A code no relay shows is answered by the supporter's own relay.
+    viewer.send(&connect("0000000000", Mode::Control)).await;
+    let Message::Error(e) = viewer.recv().await else {
+        panic!("expected an error")
+    };
+    assert_eq!(e.code, ErrorCode::InvalidCode);
+
+    // The agent's code, typed on the other relay, asks the person at the agent.
+    viewer.send(&connect(&code, Mode::Control)).await;
+    let Message::ConsentRequest(req) = agent.recv().await else {
+        panic!("expected consent_request")
+    };
+    assert_eq!(req.viewer.name, "Tess Tech");
+    assert!(matches!(viewer.recv().await, Message::ConsentPending(_)));
+    agent
+        .send(&Message::ConsentResponse(ConsentResponse {
+            request_id: req.request_id,
+            decision: Decision::AllowControl,
+        }))
+        .await;
+    let Message::SessionStart(at_agent) = agent.recv().await else {
+        panic!("expected session_start at the agent")
+    };
+    let Message::SessionStart(at_viewer) = viewer.recv().await else {
+        panic!("expected session_start at the viewer")
+    };
+    assert_eq!(at_agent.session_id, at_viewer.session_id);
+    let sid = at_viewer.session_id.clone();
+    let _fresh = expect_code(&mut agent).await;
+
+    // SDP and ICE cross in both directions, in order.
+    let offer = Message::Sdp(Sdp {
+        session_id: sid.clone(),
+        kind: SdpKind::Offer,
+        sdp: "v=0 offer".into(),
+    });
+    viewer.send(&offer).await;
+    assert_eq!(agent.recv().await, offer);
+    let answer = Message::Sdp(Sdp {
+        session_id: sid.clone(),
+        kind: SdpKind::Answer,
+        sdp: "v=0 answer".into(),
+    });
+    agent.send(&answer).await;
+    for i in 0..20 {
+        agent
+            .send(&Message::Ice(Ice {
+                session_id: sid.clone(),
+                candidate: format!("candidate:{i} 1 udp 1 127.0.0.1 {i} typ host"),
+                sdp_mid: Some("0".into()),
+                sdp_mline_index: Some(0),
+            }))
+            .await;
+    }
+    assert_eq!(viewer.recv().await, answer);
+    for i in 0..20 {
+        let Message::Ice(ice) = viewer.recv().await else {
+            panic!("expected ice {i}")
+        };
+        assert!(
+            ice.candidate.starts_with(&format!("candidate:{i} ")),
+            "{ice:?}"
+        );
+    }
+
+    // The supporter ends it; both hear, and the session's row (the agent's relay wrote it)
+    // reads the same on either relay.
+    viewer
+        .send(&Message::SessionEnd(SessionEnd {
+            session_id: sid.clone(),
+            reason: EndReason::EndedByViewer,
+            chat_messages: Some(2),
+        }))
+        .await;
+    let expected = Message::SessionEnd(SessionEnd::new(sid.clone(), EndReason::EndedByViewer));
+    assert_eq!(agent.recv().await, expected);
+    assert_eq!(viewer.recv().await, expected);
+    let owner = b.token("owner@acme.example").await;
+    a.settle().await;
+    let (_, sessions) = http(b.addr, "GET", "/api/v1/sessions", None, Some(&owner)).await;
+    let row = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == sid.as_str())
+        .unwrap_or_else(|| panic!("{sessions}"))
+        .clone();
+    assert_eq!(row["end_reason"], "ended_by_viewer", "{row}");
+    assert_eq!(row["chat_messages"], 2, "{row}");
+}
+
+#[tokio::test]
+async fn a_supporter_leaving_their_relay_ends_the_session_on_the_agents() {
+    let redis = Redis::start();
+    let (a, b) = pair(&redis).await;
+    let token = b.token("tech@acme.example").await;
+    let mut agent = a.agent("pc").await;
+    let code = expect_code(&mut agent).await;
+    wait_until_listed(&redis, 1).await;
+    let mut viewer = b.viewer(&token).await;
+    viewer.send(&connect(&code, Mode::View)).await;
+    let Message::ConsentRequest(req) = agent.recv().await else {
+        panic!("expected consent_request")
+    };
+    agent
+        .send(&Message::ConsentResponse(ConsentResponse {
+            request_id: req.request_id,
+            decision: Decision::AllowView,
+        }))
+        .await;
+    let Message::SessionStart(start) = agent.recv().await else {
+        panic!("expected session_start")
+    };
+    drop(viewer);
+    loop {
+        match agent.recv().await {
+            Message::SessionEnd(end) => {
+                assert_eq!(end.session_id, start.session_id);
+                assert_eq!(end.reason, EndReason::ViewerLeft);
+                break;
+            }
+            Message::ShareCode(_) => continue,
+            other => panic!("expected session_end, got {other:?}"),
+        }
+    }
+}
