@@ -9,6 +9,11 @@
 //!   (`tether:relay:<id>`), where the viewer appears as a connection of its own whose messages
 //!   travel back the same way. Consent, SDP, ICE and `session_end` therefore cross relays
 //!   unchanged, and the session's state and rows stay with the agent's relay.
+//! - **Machines.** A relay records the enrolled machines whose agents it holds
+//!   (`tether:machine:<id>`, renewed every 10 s, expiring 30 s later), so `connect_machine` and
+//!   the machine list work from any relay.
+//! - **Liveness.** Each relay sets `tether:alive:<id>` every second for 5 s. Codes and machines
+//!   of a relay that stopped are not found; the others let go of the tunnels to and from it.
 //! - **Order.** One task publishes every envelope of a relay in turn, and Redis delivers one
 //!   publisher's messages to a subscriber in order, so each direction of a tunnel keeps its
 //!   order.
@@ -77,9 +82,26 @@ pub enum Envelope {
 #[derive(Debug)]
 enum Command {
     Publish { to: String, envelope: Box<Envelope> },
-    ClaimCode { hash: Vec<u8>, ttl: Duration },
-    ReleaseCode { hash: Vec<u8> },
+    Claim { key: String, ttl: Duration },
+    Release { key: String },
 }
+
+/// How long a relay counts as alive after its last heartbeat…
+const ALIVE_FOR: Duration = Duration::from_secs(5);
+/// …which it sends this often.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How long a machine's presence lasts unless its relay renews it (see [`Cluster::renew_machine`]).
+pub const MACHINE_PRESENCE: Duration = Duration::from_secs(30);
+
+/// The relay a key names, if that relay is alive (one round trip).
+const LOCATE: &str = "local r = redis.call('GET', KEYS[1])
+if r and redis.call('EXISTS', 'tether:alive:' .. r) == 1 then return r end
+return false";
+
+/// Deletes a key only if it still names this relay (another may have taken it since).
+const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then
+return redis.call('DEL', KEYS[1]) end
+return 0";
 
 /// This relay's place in the cluster.
 pub struct Cluster {
@@ -100,6 +122,14 @@ fn code_key(hash: &[u8]) -> String {
     format!("tether:code:{}", hex::encode(hash))
 }
 
+fn machine_key(id: i64) -> String {
+    format!("tether:machine:{id}")
+}
+
+fn alive_key(id: &str) -> String {
+    format!("tether:alive:{id}")
+}
+
 impl Cluster {
     /// Connects to Redis at `url`, subscribes to this relay's channel and starts the task that
     /// sends commands; envelopes for this relay arrive on the returned receiver.
@@ -110,6 +140,21 @@ impl Cluster {
         let lookups = client.get_connection_manager().await?;
         let (commands, queue) = mpsc::unbounded_channel();
         tokio::spawn(send_commands(commands_conn, id.clone(), queue));
+        let beat = commands.clone();
+        let alive = alive_key(&id);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(HEARTBEAT);
+            loop {
+                every.tick().await;
+                let claim = Command::Claim {
+                    key: alive.clone(),
+                    ttl: ALIVE_FOR,
+                };
+                if beat.send(claim).is_err() {
+                    return;
+                }
+            }
+        });
         let (deliver, inbox) = mpsc::channel(4096);
         let mut pubsub = client.get_async_pubsub().await?;
         pubsub.subscribe(relay_channel(&id)).await?;
@@ -135,31 +180,94 @@ impl Cluster {
 
     /// Records that this relay holds the code with keyed hash `hash` for `ttl`.
     pub fn claim_code(&self, hash: &[u8], ttl: Duration) {
-        let _ = self.commands.send(Command::ClaimCode {
-            hash: hash.to_vec(),
-            ttl,
-        });
+        let key = code_key(hash);
+        let _ = self.commands.send(Command::Claim { key, ttl });
     }
 
     /// Forgets the code with keyed hash `hash` (used, expired or void).
     pub fn release_code(&self, hash: &[u8]) {
-        let _ = self.commands.send(Command::ReleaseCode {
-            hash: hash.to_vec(),
-        });
+        let key = code_key(hash);
+        let _ = self.commands.send(Command::Release { key });
     }
 
-    /// The other relay that holds the code with keyed hash `hash`, if any.
+    /// Records (again) that enrolled machine `id`'s agent is connected here, for
+    /// [`MACHINE_PRESENCE`]; the relay renews it well before then.
+    pub fn renew_machine(&self, id: i64) {
+        let key = machine_key(id);
+        let ttl = MACHINE_PRESENCE;
+        let _ = self.commands.send(Command::Claim { key, ttl });
+    }
+
+    /// Forgets that machine `id` is connected here, unless it has since connected to another
+    /// relay.
+    pub fn release_machine(&self, id: i64) {
+        let key = machine_key(id);
+        let _ = self.commands.send(Command::Release { key });
+    }
+
+    /// The other live relay that holds the code with keyed hash `hash`, if any.
     pub async fn locate_code(&self, hash: &[u8]) -> Option<String> {
+        self.locate(code_key(hash)).await
+    }
+
+    /// The other live relay that enrolled machine `id`'s agent is connected to, if any.
+    pub async fn locate_machine(&self, id: i64) -> Option<String> {
+        self.locate(machine_key(id)).await
+    }
+
+    /// Whether each of enrolled machines `ids` is connected to a live relay of the cluster (this
+    /// one included). Unknown (all false) if Redis cannot be asked.
+    pub async fn machines_present(&self, ids: &[i64]) -> Vec<bool> {
+        if ids.is_empty() {
+            return Vec::new();
+        }
         let mut conn = self.lookups.clone();
-        let found: Result<Option<String>, _> = redis::cmd("GET")
-            .arg(code_key(hash))
+        let mut located = redis::pipe();
+        for id in ids {
+            located.cmd("EVAL").arg(LOCATE).arg(1).arg(machine_key(*id));
+        }
+        match located.query_async::<Vec<Option<String>>>(&mut conn).await {
+            Ok(found) => found.iter().map(Option::is_some).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "looking up machines in the cluster failed");
+                vec![false; ids.len()]
+            }
+        }
+    }
+
+    async fn locate(&self, key: String) -> Option<String> {
+        let mut conn = self.lookups.clone();
+        let found: Result<Option<String>, _> = redis::cmd("EVAL")
+            .arg(LOCATE)
+            .arg(1)
+            .arg(&key)
             .query_async(&mut conn)
             .await;
         match found {
             Ok(relay) => relay.filter(|r| *r != self.id),
             Err(e) => {
-                tracing::warn!(error = %e, "looking up a share code in the cluster failed");
+                tracing::warn!(error = %e, "looking up {key} in the cluster failed");
                 None
+            }
+        }
+    }
+
+    /// Which of `relays` are alive (sent a heartbeat within the last few seconds). A relay
+    /// that cannot ask Redis counts every one as alive.
+    pub async fn alive(&self, relays: &[String]) -> Vec<bool> {
+        if relays.is_empty() {
+            return Vec::new();
+        }
+        let mut conn = self.lookups.clone();
+        let mut exists = redis::pipe();
+        for r in relays {
+            exists.cmd("EXISTS").arg(alive_key(r));
+        }
+        match exists.query_async::<Vec<bool>>(&mut conn).await {
+            Ok(alive) => alive,
+            Err(e) => {
+                tracing::warn!(error = %e, "checking which relays are alive failed");
+                vec![true; relays.len()]
             }
         }
     }
@@ -187,18 +295,21 @@ async fn send_commands(
                     Ok(())
                 }
             },
-            Command::ClaimCode { hash, ttl } => {
+            Command::Claim { key, ttl } => {
                 redis::cmd("SET")
-                    .arg(code_key(hash))
+                    .arg(key)
                     .arg(&id)
                     .arg("PX")
                     .arg(ttl.as_millis().max(1) as u64)
                     .query_async(&mut conn)
                     .await
             }
-            Command::ReleaseCode { hash } => {
-                redis::cmd("DEL")
-                    .arg(code_key(hash))
+            Command::Release { key } => {
+                redis::cmd("EVAL")
+                    .arg(RELEASE)
+                    .arg(1)
+                    .arg(key)
+                    .arg(&id)
                     .query_async(&mut conn)
                     .await
             }

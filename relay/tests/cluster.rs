@@ -164,3 +164,74 @@ async fn a_supporter_leaving_their_relay_ends_the_session_on_the_agents() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_enrolled_machine_on_one_relay_is_reached_by_id_from_another() {
+    use crate::unattended::{connect, enroll, machine_agent, set_policy};
+    let redis = Redis::start();
+    let (a, b) = pair(&redis).await;
+    let owner = b.token("owner@acme.example").await;
+    let tech = b.token("tech@acme.example").await;
+    let (id, key) = enroll(&b, &owner, "kiosk-7").await;
+    let policy = serde_json::json!({"require_consent": false});
+    assert_eq!(set_policy(&b, &owner, id, policy).await, 200);
+    let (mut agent, answer) = machine_agent(&a, id, &key, true).await;
+    assert!(matches!(answer, Some(Message::ShareCode(_))), "{answer:?}");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while redis.count(&format!("tether:machine:{id}")) == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "never listed");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+
+    // The other relay lists it as online.
+    let (_, listed) = http(
+        b.addr,
+        "GET",
+        &format!("/api/v1/machines/{id}"),
+        None,
+        Some(&owner),
+    )
+    .await;
+    assert_eq!(listed["online"], true, "{listed}");
+
+    // Another organisation's supporter is told it is offline by their own relay: the row is
+    // read in their organisation before anything is looked up.
+    let hank = b.token("hank@globex.example").await;
+    let mut stranger = b.viewer(&hank).await;
+    let refused = connect(&mut stranger, id, Mode::Control).await;
+    assert!(
+        matches!(&refused, Message::Error(e) if e.code == ErrorCode::AgentOffline),
+        "{refused:?}"
+    );
+
+    // Acme's technician on the other relay starts an unattended session with it.
+    let mut viewer = b.viewer(&tech).await;
+    let started = connect(&mut viewer, id, Mode::Control).await;
+    let Message::SessionStart(s) = started else {
+        panic!("expected an unattended session_start, got {started:?}")
+    };
+    assert!(s.unattended);
+    let Message::SessionStart(at_agent) = agent.recv().await else {
+        panic!("expected session_start at the agent")
+    };
+    assert_eq!(at_agent.session_id, s.session_id);
+
+    // Once the agent leaves, the machine is offline from everywhere.
+    drop(agent);
+    let Message::SessionEnd(end) = viewer.recv().await else {
+        panic!("expected session_end")
+    };
+    assert_eq!(end.reason, EndReason::AgentLeft);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while redis.count(&format!("tether:machine:{id}")) != 0 {
+        assert!(tokio::time::Instant::now() < deadline, "still listed");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let (_, listed) = http(b.addr, "GET", "/api/v1/machines", None, Some(&owner)).await;
+    assert_eq!(listed[0]["online"], false, "{listed}");
+    let offline = connect(&mut viewer, id, Mode::Control).await;
+    assert!(
+        matches!(&offline, Message::Error(e) if e.code == ErrorCode::AgentOffline),
+        "{offline:?}"
+    );
+}

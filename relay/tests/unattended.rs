@@ -12,7 +12,7 @@ use crate::harness::*;
 use crate::machines::{enroll_body, keypair, new_token};
 
 /// Enrolls a machine into Acme with a fresh key; returns its id and key.
-async fn enroll(relay: &Relay, owner: &str, hostname: &str) -> (i64, Ed25519KeyPair) {
+pub async fn enroll(relay: &Relay, owner: &str, hostname: &str) -> (i64, Ed25519KeyPair) {
     let (_, token) = new_token(relay, owner, 5).await;
     let key = keypair();
     let body = enroll_body(&token, &key, hostname);
@@ -30,7 +30,7 @@ async fn enroll(relay: &Relay, owner: &str, hostname: &str) -> (i64, Ed25519KeyP
 
 /// An agent socket that said hello as `machine_id` and answered the challenge with `key`.
 /// Returns the client and the relay's answer to the signature.
-async fn machine_agent(
+pub async fn machine_agent(
     relay: &Relay,
     machine_id: i64,
     key: &Ed25519KeyPair,
@@ -71,7 +71,7 @@ async fn machine(relay: &Relay, token: &str, id: i64) -> serde_json::Value {
     m
 }
 
-async fn set_policy(relay: &Relay, token: &str, id: i64, policy: serde_json::Value) -> u16 {
+pub async fn set_policy(relay: &Relay, token: &str, id: i64, policy: serde_json::Value) -> u16 {
     let path = format!("/api/v1/machines/{id}/policy");
     http(relay.addr, "PUT", &path, Some(&policy), Some(token))
         .await
@@ -79,7 +79,7 @@ async fn set_policy(relay: &Relay, token: &str, id: i64, policy: serde_json::Val
 }
 
 /// What a viewer gets for `connect_machine`.
-async fn connect(viewer: &mut Client, machine_id: i64, mode: Mode) -> Message {
+pub async fn connect(viewer: &mut Client, machine_id: i64, mode: Mode) -> Message {
     viewer
         .send(&Message::ConnectMachine(ConnectMachine {
             machine_id,

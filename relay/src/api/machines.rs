@@ -183,10 +183,7 @@ pub async fn unenroll(
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<MachineInfo>>> {
     caller.require(Scope::MachinesRead)?;
     let mut machines = state.store.list_machines(caller.org_id())?;
-    let online = state.hub.online_machines(caller.org_id());
-    for m in &mut machines {
-        m.online = online.contains(&m.id);
-    }
+    state.hub.mark_online(caller.org_id(), &mut machines).await;
     Ok(Json(machines))
 }
 
@@ -197,13 +194,15 @@ pub async fn get(
     Path(id): Path<i64>,
 ) -> Result<Json<MachineInfo>> {
     caller.require(Scope::MachinesRead)?;
-    machine(&state, caller.org_id(), id).map(Json)
+    machine(&state, caller.org_id(), id).await.map(Json)
 }
 
 /// Machine `id` of `org` as listed, with whether it is online.
-fn machine(state: &AppState, org: i64, id: i64) -> Result<MachineInfo> {
-    let mut m = state.store.machine(org, id)?.ok_or(Error::NotFound)?;
-    m.online = state.hub.online_machines(org).contains(&id);
+async fn machine(state: &AppState, org: i64, id: i64) -> Result<MachineInfo> {
+    let m = state.store.machine(org, id)?.ok_or(Error::NotFound)?;
+    let mut one = [m];
+    state.hub.mark_online(org, &mut one).await;
+    let [m] = one;
     Ok(m)
 }
 
@@ -245,7 +244,7 @@ pub async fn clear_policy(
         "machine_policy",
         serde_json::json!({"id": id, "policy": null}),
     );
-    machine(&state, org, id).map(Json)
+    machine(&state, org, id).await.map(Json)
 }
 
 /// `DELETE /api/v1/machines/{id}`: revokes the machine at once.

@@ -79,12 +79,14 @@ impl Link {
 }
 
 /// A connection as the driver knows it.
-struct Conn {
-    link: Link,
+pub(super) struct Conn {
+    pub(super) link: Link,
     /// A viewer's organisation, for what the driver reads on its behalf.
     org: Option<i64>,
     /// A viewer's identity and address, in case it is tunnelled to another relay.
     viewer: Option<Box<(Principal, IpAddr)>>,
+    /// An agent's enrolled machine, whose presence the cluster's directory keeps.
+    pub(super) machine: Option<i64>,
     /// Its messages (and close) waiting in the writer thread's queue.
     waiting: Arc<AtomicUsize>,
 }
@@ -95,6 +97,7 @@ impl Conn {
             link,
             org: viewer.as_ref().map(|(p, _)| p.org_id),
             viewer: viewer.map(Box::new),
+            machine: None,
             waiting: Arc::new(AtomicUsize::new(0)),
         }
     }
@@ -102,9 +105,9 @@ impl Conn {
 
 pub(super) struct Driven {
     core: HubCore,
-    conns: HashMap<ConnId, Conn>,
+    pub(super) conns: HashMap<ConnId, Conn>,
     /// Viewers of this relay tunnelled to the relay that shows their code.
-    tunnels: HashMap<ConnId, String>,
+    pub(super) tunnels: HashMap<ConnId, String>,
     /// Viewers of other relays tunnelled here: (their relay, their connection there) → ours.
     pub(super) remotes: HashMap<(String, ConnId), ConnId>,
 }
@@ -397,6 +400,13 @@ impl Hub {
         });
         if !joined {
             self.lock().conns.remove(&conn);
+        } else if let Some(m) = machine {
+            if let Some(c) = self.lock().conns.get_mut(&conn) {
+                c.machine = Some(m.id);
+            }
+            if let Some(cluster) = self.cluster.get() {
+                cluster.renew_machine(m.id);
+            }
         }
         joined.then_some(conn)
     }
@@ -447,16 +457,22 @@ impl Hub {
             },
             (Message::ConnectMachine(c), Some(org)) => {
                 let id = c.machine_id;
-                let read = blocking(&self.store, move |s| s.machine(org, id)).await;
+                let read =
+                    blocking(&self.store, move |s| Ok(s.machine(org, id)?.map(Box::new))).await;
                 let machine = read.map_err(|e| {
                     tracing::error!(error = %e, "reading a machine failed");
                 });
+                let elsewhere = match self.cluster.get() {
+                    Some(cluster) => cluster.locate_machine(id).await,
+                    None => None,
+                };
                 Input::ConnectMachine {
                     conn,
                     machine_id: c.machine_id,
                     mode: c.mode,
                     machine,
                     files: self.org_files(org).await,
+                    elsewhere,
                 }
             }
             (msg, _) => Input::FromViewer { conn, msg },
@@ -524,7 +540,10 @@ impl Hub {
     /// An agent's socket closed.
     pub fn agent_gone(&self, conn: ConnId, why: Gone) {
         self.run(|core, now| core.handle(now, Input::AgentGone { conn, why }));
-        self.lock().conns.remove(&conn);
+        let machine = self.lock().conns.remove(&conn).and_then(|c| c.machine);
+        if let (Some(id), Some(cluster)) = (machine, self.cluster.get()) {
+            cluster.release_machine(id);
+        }
     }
 
     /// A viewer's socket closed.

@@ -7,6 +7,11 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::hub::{ConnId, Gone, Hub, Link};
+
+/// How often a relay checks that the relays it tunnels to and from are alive.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// Machines' presence is renewed every this many sweeps (well within its expiry).
+const RENEW_EVERY_SWEEPS: u64 = 10;
 use crate::cluster::{Cluster, Envelope};
 
 impl Hub {
@@ -27,6 +32,120 @@ impl Hub {
                 hub.on_envelope(envelope).await;
             }
         });
+        let hub = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(SWEEP_EVERY);
+            for n in 0u64.. {
+                every.tick().await;
+                let Some(hub) = hub.upgrade() else { return };
+                hub.sweep().await;
+                if n % RENEW_EVERY_SWEEPS == 0 {
+                    hub.renew_presence();
+                }
+            }
+        });
+    }
+
+    /// Marks which of `org`'s `machines` are online: connected here, or to another live relay
+    /// of the cluster.
+    pub async fn mark_online(&self, org: i64, machines: &mut [crate::store::MachineInfo]) {
+        let here = self.online_machines(org);
+        for m in machines.iter_mut() {
+            m.online = here.contains(&m.id);
+        }
+        let Some(cluster) = self.cluster.get() else {
+            return;
+        };
+        let elsewhere: Vec<i64> = machines
+            .iter()
+            .filter(|m| !m.online)
+            .map(|m| m.id)
+            .collect();
+        let present = cluster.machines_present(&elsewhere).await;
+        for (id, present) in elsewhere.iter().zip(present) {
+            if let Some(m) = machines.iter_mut().find(|m| m.id == *id) {
+                m.online = present;
+            }
+        }
+    }
+
+    /// Renews the presence of every enrolled machine connected here.
+    fn renew_presence(&self) {
+        let Some(cluster) = self.cluster.get() else {
+            return;
+        };
+        let machines: Vec<i64> = self
+            .lock()
+            .conns
+            .values()
+            .filter_map(|c| c.machine)
+            .collect();
+        for id in machines {
+            cluster.renew_machine(id);
+        }
+    }
+
+    /// Lets go of what depends on relays that stopped: their viewers tunnelled here leave (their
+    /// sessions end as if they had closed), and this relay's viewers tunnelled to them are
+    /// disconnected, so they connect again (a browser keeps its media meanwhile).
+    async fn sweep(self: &Arc<Self>) {
+        let Some(cluster) = self.cluster.get() else {
+            return;
+        };
+        let mut relays: Vec<String> = {
+            let d = self.lock();
+            d.tunnels
+                .values()
+                .cloned()
+                .chain(d.remotes.keys().map(|(r, _)| r.clone()))
+                .collect()
+        };
+        relays.sort();
+        relays.dedup();
+        let alive = cluster.alive(&relays).await;
+        let dead: Vec<&String> = relays
+            .iter()
+            .zip(alive)
+            .filter(|(_, alive)| !alive)
+            .map(|(r, _)| r)
+            .collect();
+        if dead.is_empty() {
+            return;
+        }
+        tracing::warn!(
+            ?dead,
+            "relays of the cluster stopped; letting go of their connections"
+        );
+        let (orphans, cut) = {
+            let mut d = self.lock();
+            let orphans: Vec<ConnId> = d
+                .remotes
+                .iter()
+                .filter(|((r, _), _)| dead.contains(&r))
+                .map(|(_, here)| *here)
+                .collect();
+            d.remotes.retain(|(r, _), _| !dead.contains(&r));
+            let cut: Vec<ConnId> = d
+                .tunnels
+                .iter()
+                .filter(|(_, r)| dead.contains(r))
+                .map(|(c, _)| *c)
+                .collect();
+            let mut links = Vec::new();
+            for c in &cut {
+                d.tunnels.remove(c);
+                if let Some(conn) = d.conns.get(c) {
+                    links.push(conn.link.clone());
+                }
+            }
+            (orphans, links)
+        };
+        for here in orphans {
+            self.viewer_gone(here, Gone::Left);
+        }
+        for link in cut {
+            link.kill.notify_one();
+        }
     }
 
     async fn on_envelope(self: &Arc<Self>, envelope: Envelope) {

@@ -140,9 +140,11 @@ pub enum Input {
         /// What they asked for.
         mode: Mode,
         /// The machine as the store has it in the viewer's organisation (`Err`: the read failed).
-        machine: Result<Option<MachineInfo>, ()>,
+        machine: Result<Option<Box<MachineInfo>>, ()>,
         /// The organisation's file rules, read when the request came.
         files: FileRules,
+        /// The other relay the cluster's directory says the machine's agent is connected to.
+        elsewhere: Option<String>,
     },
     /// An agent's socket closed.
     AgentGone {

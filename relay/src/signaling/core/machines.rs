@@ -42,7 +42,9 @@ impl HubCore {
 
     /// `connect_machine`: checks the machine's policy for this viewer, then asks the local user
     /// or, where the policy says so, starts the session at once. `machine` is the row the driver
-    /// read in the viewer's organisation (another organisation's machine is "offline").
+    /// read in the viewer's organisation (another organisation's machine is "offline");
+    /// `elsewhere` the other relay of the cluster its agent is connected to, if any, which then
+    /// takes the request.
     pub(super) fn connect_machine(
         &mut self,
         viewer_id: ConnId,
@@ -50,6 +52,7 @@ impl HubCore {
         mode: Mode,
         machine: Result<Option<MachineInfo>, ()>,
         files: FileRules,
+        elsewhere: Option<String>,
     ) {
         let Some(v) = self.viewers.get(&viewer_id) else {
             return;
@@ -85,6 +88,13 @@ impl HubCore {
             }
         };
         let Some(&agent_id) = self.machines.get(&machine_id) else {
+            if let Some(relay) = elsewhere {
+                // Its agent's relay checks the policy and takes it from here.
+                return self.out.push_back(Effect::Forward {
+                    conn: viewer_id,
+                    relay,
+                });
+            }
             return refuse(self, "offline", ErrorCode::AgentOffline, offline);
         };
         let local_user = self

@@ -180,7 +180,11 @@ impl HubCore {
                 mode,
                 machine,
                 files,
-            } => self.connect_machine(conn, machine_id, mode, machine, files),
+                elsewhere,
+            } => {
+                let machine = machine.map(|m| m.map(|m| *m));
+                self.connect_machine(conn, machine_id, mode, machine, files, elsewhere)
+            }
             Input::AgentGone { conn, why } => self.agent_gone(conn, why),
             Input::ViewerGone { conn, why } => self.viewer_gone(conn, why),
         }
@@ -455,7 +459,7 @@ impl HubCore {
             }
             Message::ConnectMachine(c) => {
                 let files = viewer.principal.files;
-                self.connect_machine(id, c.machine_id, c.mode, Err(()), files)
+                self.connect_machine(id, c.machine_id, c.mode, Err(()), files, None)
             }
             Message::ConsentCancel(c) => match viewer.pending.clone() {
                 Some((agent, rid)) if rid == c.request_id => {
