@@ -17,10 +17,11 @@ build_pkgs=(pkg-config build-essential curl nasm libxcb1-dev libxcb-shm0-dev lib
 # gnome-keyring for the keyring test, WebKitWebDriver and xdg-open (the app hands addresses to the
 # default browser with it) and xdotool (to type a path into the system's file picker) for the
 # desktop app's UI test; coturn, the external TURN server the relay's pool test and TURN bench
-# run beside the embedded one; PostgreSQL, the second store the relay's suites run on, and Redis,
-# through which the cluster tests' relays route (each test starts its own throwaway servers).
+# run beside the embedded one; PostgreSQL, the second store the relay's suites run on, Redis,
+# through which the cluster tests' relays route, and haproxy in front of them (each test starts
+# its own throwaway servers).
 test_pkgs=(xvfb imagemagick xdotool x11-xkb-utils xauth xclip chromium iproute2 systemd debconf adduser dbus gnome-keyring
-  webkit2gtk-driver xdg-utils coturn postgresql redis-server)
+  webkit2gtk-driver xdg-utils coturn postgresql redis-server haproxy)
 
 # The web viewer is built with Node.js and npm; use the machine's own when it has one.
 command -v node >/dev/null && command -v npm >/dev/null || build_pkgs+=(nodejs npm)
@@ -60,8 +61,8 @@ apt_get install --no-install-recommends "${missing[@]}" || apt_get install --no-
 if [[ " ${missing[*]} " == *" coturn "* ]] && command -v systemctl >/dev/null; then
   $sudo systemctl disable --now coturn >/dev/null 2>&1 || true
 fi
-# Likewise PostgreSQL's and Redis's own servers: the tests start theirs.
-for service in postgresql redis-server; do
+# Likewise PostgreSQL's, Redis's and haproxy's own servers: the tests start theirs.
+for service in postgresql redis-server haproxy; do
   if [[ " ${missing[*]} " == *" $service "* ]] && command -v systemctl >/dev/null; then
     $sudo systemctl disable --now "$service" >/dev/null 2>&1 || true
   fi

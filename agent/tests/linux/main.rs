@@ -4,6 +4,7 @@
 #![cfg(target_os = "linux")]
 
 mod capture;
+mod cluster;
 mod deb;
 mod e2e;
 mod input;
