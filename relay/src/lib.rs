@@ -110,11 +110,24 @@ pub fn load_or_create_key(data_dir: &Path) -> Result<Vec<u8>> {
     rand::rngs::OsRng
         .try_fill_bytes(&mut key)
         .map_err(|e| Error::Internal(e.to_string()))?;
+    // Written whole under a private name, then linked into place: relays of a cluster starting
+    // together on one data folder never read a half-written key, and the first link wins.
+    let mut tag = [0u8; 8];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut tag)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let draft = data_dir.join(format!("relay.key.{}", hex::encode(tag)));
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     platform::restrict_permissions(&mut opts);
-    std::io::Write::write_all(&mut opts.open(&path)?, &key)?;
-    Ok(key)
+    std::io::Write::write_all(&mut opts.open(&draft)?, &key)?;
+    let linked = std::fs::hard_link(&draft, &path);
+    let _ = std::fs::remove_file(&draft);
+    match linked {
+        Ok(()) => Ok(key),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_key(data_dir),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The TURN REST secret: configured, or derived from the relay key.
@@ -295,5 +308,24 @@ mod trim_tests {
         let mut small = Trim::default();
         assert!(!small.after(90));
         assert!(!small.after(0), "fewer than a hundred left");
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    #[test]
+    fn relays_starting_together_on_one_folder_all_read_the_one_key() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let keys: Vec<Vec<u8>> = std::thread::scope(|s| {
+                let starts: Vec<_> = (0..8)
+                    .map(|_| s.spawn(|| super::load_or_create_key(dir.path()).unwrap()))
+                    .collect();
+                starts.into_iter().map(|t| t.join().unwrap()).collect()
+            });
+            assert!(keys.iter().all(|k| k.len() == 32 && *k == keys[0]));
+            let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+            assert_eq!(files.len(), 1, "drafts left behind: {files:?}");
+        }
     }
 }
