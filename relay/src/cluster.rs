@@ -76,6 +76,49 @@ pub enum Envelope {
         /// The viewer's connection here.
         conn: ConnId,
     },
+    /// To every relay: close the viewer sockets of these sign-ins.
+    Revoke {
+        /// Whose.
+        revoked: Revocation,
+    },
+    /// To every relay: an organisation's settings changed; read them again.
+    OrgChanged {
+        /// The organisation.
+        org: i64,
+    },
+}
+
+/// Sign-ins whose open viewer sockets must close, on every relay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "k", rename_all = "snake_case")]
+pub enum Revocation {
+    /// One sign-in (its refresh-token family): a logout.
+    Family {
+        /// The family.
+        family: String,
+    },
+    /// Every sign-in of a member, but `keep` (the caller's own, when they changed their
+    /// password).
+    Member {
+        /// The organisation.
+        org: i64,
+        /// The member.
+        user: i64,
+        /// A family left open.
+        keep: Option<String>,
+    },
+}
+
+impl Revocation {
+    /// Whether it covers `p`'s sign-in.
+    pub fn covers(&self, p: &Principal) -> bool {
+        match self {
+            Revocation::Family { family } => p.family == *family,
+            Revocation::Member { org, user, keep } => {
+                p.org_id == *org && p.user_id == *user && keep.as_deref() != Some(p.family.as_str())
+            }
+        }
+    }
 }
 
 /// What a relay asks of Redis, done in order by one task.
@@ -118,6 +161,9 @@ fn relay_channel(id: &str) -> String {
     format!("tether:relay:{id}")
 }
 
+/// The channel every relay listens to.
+const EVERY_RELAY: &str = "tether:relays";
+
 fn code_key(hash: &[u8]) -> String {
     format!("tether:code:{}", hex::encode(hash))
 }
@@ -157,7 +203,9 @@ impl Cluster {
         });
         let (deliver, inbox) = mpsc::channel(4096);
         let mut pubsub = client.get_async_pubsub().await?;
-        pubsub.subscribe(relay_channel(&id)).await?;
+        pubsub
+            .subscribe(&[relay_channel(&id), EVERY_RELAY.to_owned()])
+            .await?;
         tokio::spawn(receive(client, id.clone(), pubsub, deliver));
         tracing::info!(relay = %id, "joined the relay cluster");
         Ok((
@@ -174,6 +222,14 @@ impl Cluster {
     pub fn send(&self, to: &str, envelope: Envelope) {
         let _ = self.commands.send(Command::Publish {
             to: to.to_owned(),
+            envelope: Box::new(envelope),
+        });
+    }
+
+    /// Sends `envelope` to every relay, this one included.
+    pub fn broadcast(&self, envelope: Envelope) {
+        let _ = self.commands.send(Command::Publish {
+            to: String::new(),
             envelope: Box::new(envelope),
         });
     }
@@ -273,50 +329,49 @@ impl Cluster {
     }
 }
 
-/// Does each command in turn; a failed one is logged and the next goes on (the connection
-/// manager reconnects by itself).
+/// Sends the commands in order, as many as are waiting in one pipeline (one round trip), so a
+/// burst never queues behind round trips; a failure is logged and the next batch goes on (the
+/// connection manager reconnects by itself).
 async fn send_commands(
     mut conn: redis::aio::ConnectionManager,
     id: String,
     mut queue: mpsc::UnboundedReceiver<Command>,
 ) {
-    while let Some(command) = queue.recv().await {
-        let done: Result<(), ClusterError> = match &command {
-            Command::Publish { to, envelope } => match serde_json::to_string(envelope) {
-                Ok(payload) => {
-                    redis::cmd("PUBLISH")
-                        .arg(relay_channel(to))
-                        .arg(payload)
-                        .query_async(&mut conn)
-                        .await
+    const BATCH: usize = 256;
+    let mut batch = Vec::with_capacity(BATCH);
+    while queue.recv_many(&mut batch, BATCH).await > 0 {
+        let mut pipe = redis::pipe();
+        for command in &batch {
+            match command {
+                Command::Publish { to, envelope } => match serde_json::to_string(envelope) {
+                    Ok(payload) => {
+                        let channel = if to.is_empty() {
+                            EVERY_RELAY.to_owned()
+                        } else {
+                            relay_channel(to)
+                        };
+                        pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
+                    }
+                    Err(e) => tracing::error!(error = %e, "encoding an envelope failed"),
+                },
+                Command::Claim { key, ttl } => {
+                    let ms = ttl.as_millis().max(1) as u64;
+                    pipe.cmd("SET").arg(key).arg(&id).arg("PX").arg(ms).ignore();
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "encoding an envelope failed");
-                    Ok(())
+                Command::Release { key } => {
+                    pipe.cmd("EVAL")
+                        .arg(RELEASE)
+                        .arg(1)
+                        .arg(key)
+                        .arg(&id)
+                        .ignore();
                 }
-            },
-            Command::Claim { key, ttl } => {
-                redis::cmd("SET")
-                    .arg(key)
-                    .arg(&id)
-                    .arg("PX")
-                    .arg(ttl.as_millis().max(1) as u64)
-                    .query_async(&mut conn)
-                    .await
             }
-            Command::Release { key } => {
-                redis::cmd("EVAL")
-                    .arg(RELEASE)
-                    .arg(1)
-                    .arg(key)
-                    .arg(&id)
-                    .query_async(&mut conn)
-                    .await
-            }
-        };
-        if let Err(e) = done {
-            tracing::warn!(error = %e, ?command, "a cluster command failed");
         }
+        if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+            tracing::warn!(error = %e, commands = batch.len(), "cluster commands failed");
+        }
+        batch.clear();
     }
 }
 
@@ -347,7 +402,10 @@ async fn receive(
             let Ok(mut p) = client.get_async_pubsub().await else {
                 continue;
             };
-            if p.subscribe(relay_channel(&id)).await.is_ok() {
+            if p.subscribe(&[relay_channel(&id), EVERY_RELAY.to_owned()])
+                .await
+                .is_ok()
+            {
                 break p;
             }
         };

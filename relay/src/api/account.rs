@@ -4,6 +4,7 @@
 //! the member when an administrator resets theirs. Tokens are revoked and open viewer sockets
 //! closed at once.
 
+use crate::cluster::Revocation;
 use std::time::Instant;
 
 use axum::Json;
@@ -31,9 +32,10 @@ pub(super) fn end_sign_ins(
         Some(family) => state.store.revoke_other_families(org, user, family, now)?,
         None => state.store.revoke_user_tokens(org, user, now)?,
     }
-    let keep = keep.map(str::to_owned);
-    state.hub.revoke_viewers(|v| {
-        v.org_id == org && v.user_id == user && keep.as_deref() != Some(v.family.as_str())
+    state.hub.revoke(Revocation::Member {
+        org,
+        user,
+        keep: keep.map(str::to_owned),
     });
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Organisation administration: members and roles, API keys, ending live sessions, TURN
 //! credentials for apps, and Prometheus metrics.
 
+use crate::cluster::Revocation;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
@@ -68,9 +69,11 @@ pub async fn set_role(
         return Err(Error::Conflict("you cannot change your own role".into()));
     }
     state.store.set_role(org, user, role)?;
-    state
-        .hub
-        .revoke_viewers(|p| p.org_id == org && p.user_id == user);
+    state.hub.revoke(Revocation::Member {
+        org,
+        user,
+        keep: None,
+    });
     audit(
         &state,
         &caller,
@@ -111,6 +114,7 @@ pub async fn set_files(
         ));
     }
     state.store.set_org_files(caller.org_id(), &rules)?;
+    state.hub.org_changed(caller.org_id());
     audit(&state, &caller, "org_files", serde_json::json!(rules));
     Ok(Json(rules))
 }

@@ -6,6 +6,7 @@
 //! is used twice). Once TOTP is confirmed, sign-in without a valid code issues nothing: there is no
 //! other route to a token.
 
+use crate::cluster::Revocation;
 use std::time::Instant;
 
 use axum::Json;
@@ -120,8 +121,9 @@ fn revoke_sign_in(state: &AppState, p: &Principal, action: &str, outcome: &str) 
     state
         .store
         .revoke_family(p.org_id, &p.family, crate::unix_millis())?;
-    let family = p.family.clone();
-    state.hub.revoke_viewers(|v| v.family == family);
+    state.hub.revoke(Revocation::Family {
+        family: p.family.clone(),
+    });
     audit(
         state,
         Some(p.org_id),

@@ -21,7 +21,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 pub use super::core::{ConnId, CoreConfig, Gone, MachineLogin};
 use super::core::{Effect, HubCore, Input, Now, Write};
 use super::metrics::{Counter, Metrics};
-use crate::cluster::{Cluster, Envelope};
+use crate::cluster::{Cluster, Envelope, Revocation};
 use crate::store::offload::blocking;
 use crate::store::{Principal, Store};
 
@@ -163,6 +163,9 @@ impl Applier {
     }
 }
 
+/// How long an organisation's settings read for a request are reused.
+const ORG_RULES_FOR: Duration = Duration::from_secs(5);
+
 /// How long the writer keeps retrying a row while the database is locked by someone else.
 const BUSY_PATIENCE: Duration = Duration::from_secs(120);
 
@@ -231,6 +234,8 @@ pub struct Hub {
     turn_states: Mutex<Vec<(String, bool)>>,
     /// The other relays, if this one is part of a cluster.
     pub(super) cluster: std::sync::OnceLock<Arc<Cluster>>,
+    /// Organisations' file rules and when they were read.
+    org_rules: Mutex<HashMap<i64, (FileRules, Instant)>>,
 }
 
 impl Hub {
@@ -244,6 +249,7 @@ impl Hub {
                 remotes: HashMap::new(),
             }),
             cluster: std::sync::OnceLock::new(),
+            org_rules: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
             applier: Applier::start(store.clone()),
             store,
@@ -491,10 +497,14 @@ impl Hub {
         d.conns.get(&conn).map(|c| c.link.clone())
     }
 
-    /// The other relay that shows `code`, if this relay is in a cluster and one does.
+    /// The other relay that shows `code`, if this relay is in a cluster, does not show it
+    /// itself, and another does.
     async fn locate(&self, code: &str) -> Option<String> {
         let cluster = self.cluster.get()?;
         let hash = crate::auth::code_hash(&self.cfg.core.code_key, code);
+        if self.lock().core.shows_code(&hash) {
+            return None;
+        }
         cluster.locate_code(&hash).await
     }
 
@@ -528,13 +538,49 @@ impl Hub {
         cluster.send(&relay, Envelope::FromViewer { origin, conn, msg });
     }
 
-    /// The organisation's file rules as they are now; none if they cannot be read.
+    /// The organisation's file rules as they are now (read at most [`ORG_RULES_FOR`] ago, and
+    /// read again at once after a change); none if they cannot be read.
     async fn org_files(&self, org: i64) -> FileRules {
+        let cached = self
+            .org_rules
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&org)
+            .copied();
+        if let Some((rules, at)) = cached
+            && at.elapsed() < ORG_RULES_FOR
+        {
+            return rules;
+        }
         let read = blocking(&self.store, move |s| s.org_files(org)).await;
-        read.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "reading the organisation's file rules failed");
-            FileRules::NONE
-        })
+        match read {
+            Ok(rules) => {
+                let mut cache = self.org_rules.lock().unwrap_or_else(|p| p.into_inner());
+                cache.retain(|_, (_, at)| at.elapsed() < ORG_RULES_FOR);
+                cache.insert(org, (rules, Instant::now()));
+                rules
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reading the organisation's file rules failed");
+                FileRules::NONE
+            }
+        }
+    }
+
+    /// An organisation's settings changed: every relay reads them again.
+    pub fn org_changed(&self, org: i64) {
+        self.forget_org(org);
+        if let Some(cluster) = self.cluster.get() {
+            cluster.broadcast(Envelope::OrgChanged { org });
+        }
+    }
+
+    /// Drops what this relay remembers of an organisation's settings.
+    pub(super) fn forget_org(&self, org: i64) {
+        self.org_rules
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&org);
     }
 
     /// An agent's socket closed.
@@ -587,10 +633,19 @@ impl Hub {
         )
     }
 
-    /// Closes every viewer connection whose credentials match `revoked` (logout, revocation,
-    /// role change): the socket is told `unauthorized` and closed, ending its sessions.
-    pub fn revoke_viewers(&self, revoked: impl Fn(&Principal) -> bool) {
-        self.run(|core, _| core.revoke_viewers(revoked));
+    /// Closes every viewer connection of the sign-ins `revoked` covers (logout, revocation,
+    /// role change), on this relay and every other of the cluster: the socket is told
+    /// `unauthorized` and closed, ending its sessions.
+    pub fn revoke(&self, revoked: Revocation) {
+        self.revoke_here(&revoked);
+        if let Some(cluster) = self.cluster.get() {
+            cluster.broadcast(Envelope::Revoke { revoked });
+        }
+    }
+
+    /// [`Hub::revoke`] on this relay only.
+    pub(super) fn revoke_here(&self, revoked: &Revocation) {
+        self.run(|core, _| core.revoke_viewers(|p| revoked.covers(p)));
     }
 
     /// The ids of `org`'s machines whose agents are connected.

@@ -195,6 +195,8 @@ impl Hub {
                     link.kill.notify_one();
                 }
             }
+            Envelope::Revoke { revoked } => self.revoke_here(&revoked),
+            Envelope::OrgChanged { org } => self.forget_org(org),
         }
     }
 }

@@ -242,6 +242,11 @@ impl HubCore {
             .min()
     }
 
+    /// Whether an agent connected here shows the code with keyed hash `hash`.
+    pub fn shows_code(&self, hash: &[u8]) -> bool {
+        self.codes.contains_key(hash)
+    }
+
     /// Whether `conn` is a registered agent (a refused `hello` leaves it out).
     pub fn is_agent(&self, conn: ConnId) -> bool {
         self.agents.contains_key(&conn)
