@@ -235,3 +235,62 @@ async fn an_enrolled_machine_on_one_relay_is_reached_by_id_from_another() {
         "{offline:?}"
     );
 }
+
+#[tokio::test]
+async fn a_revocation_or_a_settings_change_on_one_relay_applies_on_every_relay_at_once() {
+    let redis = Redis::start();
+    let (a, b) = pair(&redis).await;
+    let owner = a.token("owner@acme.example").await;
+    let tech = b.token("tech@acme.example").await;
+
+    // The organisation's file rules were read for a session on relay b…
+    let (_agent, _viewer, _, _, _, before) = consent_flow(&b, &tech, Decision::AllowControl).await;
+    assert!(before.files.allowed);
+    // …then an owner turns files off through relay a: the next session on b knows at once.
+    let (status, body) = http(
+        a.addr,
+        "PUT",
+        "/api/v1/org/files",
+        Some(&serde_json::json!({"allowed": false})),
+        Some(&owner),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // The change travels through Redis, which may take a moment; well under the 5 s for which
+    // a relay reuses rules it read, after which b would read them again anyway.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let (_agent, _viewer, _, _, _, after) =
+            consent_flow(&b, &tech, Decision::AllowControl).await;
+        if !after.files.allowed {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "relay b kept the old rules"
+        );
+    }
+
+    // The technician's role is changed on relay a: their socket on relay b closes.
+    let mut socket = b.viewer(&tech).await;
+    let id = a
+        .store()
+        .user_for_login("tech@acme.example")
+        .unwrap()
+        .unwrap()
+        .id;
+    let (status, body) = http(
+        a.addr,
+        "PUT",
+        &format!("/api/v1/users/{id}/role"),
+        Some(&serde_json::json!({"role": "viewer"})),
+        Some(&owner),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let Some(Message::Error(e)) = socket.try_recv().await else {
+        panic!("expected unauthorized on the other relay")
+    };
+    assert_eq!(e.code, ErrorCode::Unauthorized);
+    assert!(socket.try_recv().await.is_none());
+}
