@@ -2,21 +2,24 @@
 //! relay reaches an agent connected to another.
 //!
 //! - **Where things are.** A relay that issues a share code records which relay holds it
-//!   (`tether:code:<hash>` → relay id, expiring with the code) and removes it when the code ends.
+//!   (`<prefix>code:<hash>` → relay id, expiring with the code) and removes it when the code ends.
 //! - **The viewer's socket is tunnelled.** When a supporter types a code that lives on another
 //!   relay, their relay's hub core answers with a forward instead of a consent request, and from
 //!   then on the socket's messages travel to the agent's relay over Redis pub/sub
-//!   (`tether:relay:<id>`), where the viewer appears as a connection of its own whose messages
+//!   (`<prefix>relay:<id>`), where the viewer appears as a connection of its own whose messages
 //!   travel back the same way. Consent, SDP, ICE and `session_end` therefore cross relays
 //!   unchanged, and the session's state and rows stay with the agent's relay.
 //! - **Machines.** A relay records the enrolled machines whose agents it holds
-//!   (`tether:machine:<id>`, renewed every 10 s, expiring 30 s later), so `connect_machine` and
+//!   (`<prefix>machine:<id>`, renewed every 10 s, expiring 30 s later), so `connect_machine` and
 //!   the machine list work from any relay.
-//! - **Liveness.** Each relay sets `tether:alive:<id>` every second for 5 s. Codes and machines
+//! - **Liveness.** Each relay sets `<prefix>alive:<id>` every second for 5 s. Codes and machines
 //!   of a relay that stopped are not found; the others let go of the tunnels to and from it.
 //! - **Order.** One task publishes every envelope of a relay in turn, and Redis delivers one
 //!   publisher's messages to a subscriber in order, so each direction of a tunnel keeps its
 //!   order.
+//!
+//! Every key and channel starts with `tether:<tag>:`, the tag derived from the relay key the
+//! cluster's relays share, so two clusters can use one Redis server.
 //!
 //! Redis is trusted as the relays' private network: it carries who a viewer is. Give it a
 //! password (`redis://:password@host/`) and keep it off the internet.
@@ -45,6 +48,9 @@ pub enum Envelope {
         conn: ConnId,
         /// Who signed in.
         principal: Principal,
+        /// Their sign-in (the principal's token family, which it does not serialise), so
+        /// revocations that spare it spare it here too.
+        family: String,
         /// The client address.
         ip: IpAddr,
     },
@@ -80,6 +86,20 @@ pub enum Envelope {
     Revoke {
         /// Whose.
         revoked: Revocation,
+    },
+    /// To every relay: close machine `id` of `org`'s connection (it was revoked).
+    MachineRevoked {
+        /// The organisation.
+        org: i64,
+        /// The machine.
+        id: i64,
+    },
+    /// To every relay: an administrator of `org` ended session `session`.
+    EndSession {
+        /// The organisation.
+        org: i64,
+        /// The session.
+        session: String,
     },
     /// To every relay: an organisation's settings changed; read them again.
     OrgChanged {
@@ -124,9 +144,18 @@ impl Revocation {
 /// What a relay asks of Redis, done in order by one task.
 #[derive(Debug)]
 enum Command {
-    Publish { to: String, envelope: Box<Envelope> },
-    Claim { key: String, ttl: Duration },
-    Release { key: String },
+    Publish {
+        to: String,
+        envelope: Box<Envelope>,
+    },
+    Claim {
+        key: String,
+        ttl: Duration,
+        only_new: bool,
+    },
+    Release {
+        key: String,
+    },
 }
 
 /// How long a relay counts as alive after its last heartbeat…
@@ -138,7 +167,7 @@ pub const MACHINE_PRESENCE: Duration = Duration::from_secs(30);
 
 /// The relay a key names, if that relay is alive (one round trip).
 const LOCATE: &str = "local r = redis.call('GET', KEYS[1])
-if r and redis.call('EXISTS', 'tether:alive:' .. r) == 1 then return r end
+if r and redis.call('EXISTS', ARGV[1] .. r) == 1 then return r end
 return false";
 
 /// Deletes a key only if it still names this relay (another may have taken it since).
@@ -150,6 +179,7 @@ return 0";
 pub struct Cluster {
     /// This relay's id, unique for the life of the process.
     pub id: String,
+    names: Names,
     commands: mpsc::UnboundedSender<Command>,
     lookups: redis::aio::ConnectionManager,
 }
@@ -157,37 +187,70 @@ pub struct Cluster {
 /// Errors reaching Redis.
 pub type ClusterError = redis::RedisError;
 
-fn relay_channel(id: &str) -> String {
-    format!("tether:relay:{id}")
+/// The names of a cluster's keys and channels, all under one prefix derived from the relay key
+/// the cluster's relays share: two clusters on one Redis never see each other's.
+#[derive(Debug, Clone)]
+struct Names {
+    prefix: String,
 }
 
-/// The channel every relay listens to.
-const EVERY_RELAY: &str = "tether:relays";
+impl Names {
+    fn new(relay_key: &[u8]) -> Names {
+        let tag = crate::auth::derive_key(relay_key, "cluster-namespace");
+        Names {
+            prefix: format!("tether:{}:", hex::encode(&tag[..6])),
+        }
+    }
 
-fn code_key(hash: &[u8]) -> String {
-    format!("tether:code:{}", hex::encode(hash))
-}
+    fn relay_channel(&self, id: &str) -> String {
+        format!("{}relay:{id}", self.prefix)
+    }
 
-fn machine_key(id: i64) -> String {
-    format!("tether:machine:{id}")
-}
+    /// The channel every relay listens to.
+    fn every_relay(&self) -> String {
+        format!("{}relays", self.prefix)
+    }
 
-fn alive_key(id: &str) -> String {
-    format!("tether:alive:{id}")
+    fn code(&self, hash: &[u8]) -> String {
+        format!("{}code:{}", self.prefix, hex::encode(hash))
+    }
+
+    fn machine(&self, id: i64) -> String {
+        format!("{}machine:{id}", self.prefix)
+    }
+
+    fn alive_prefix(&self) -> String {
+        format!("{}alive:", self.prefix)
+    }
+
+    fn alive(&self, id: &str) -> String {
+        format!("{}{id}", self.alive_prefix())
+    }
 }
 
 impl Cluster {
     /// Connects to Redis at `url`, subscribes to this relay's channel and starts the task that
     /// sends commands; envelopes for this relay arrive on the returned receiver.
-    pub async fn join(url: &str) -> Result<(Arc<Cluster>, mpsc::Receiver<Envelope>), ClusterError> {
+    /// The relays of one cluster share `relay_key`; it also keeps their names in Redis apart
+    /// from another cluster's.
+    pub async fn join(
+        url: &str,
+        relay_key: &[u8],
+    ) -> Result<(Arc<Cluster>, mpsc::Receiver<Envelope>), ClusterError> {
         let client = redis::Client::open(url)?;
         let id = crate::auth::new_id("rl_");
+        let names = Names::new(relay_key);
         let commands_conn = client.get_connection_manager().await?;
         let lookups = client.get_connection_manager().await?;
         let (commands, queue) = mpsc::unbounded_channel();
-        tokio::spawn(send_commands(commands_conn, id.clone(), queue));
+        tokio::spawn(send_commands(
+            commands_conn,
+            id.clone(),
+            names.clone(),
+            queue,
+        ));
         let beat = commands.clone();
-        let alive = alive_key(&id);
+        let alive = names.alive(&id);
         tokio::spawn(async move {
             let mut every = tokio::time::interval(HEARTBEAT);
             loop {
@@ -195,6 +258,7 @@ impl Cluster {
                 let claim = Command::Claim {
                     key: alive.clone(),
                     ttl: ALIVE_FOR,
+                    only_new: false,
                 };
                 if beat.send(claim).is_err() {
                     return;
@@ -204,13 +268,14 @@ impl Cluster {
         let (deliver, inbox) = mpsc::channel(4096);
         let mut pubsub = client.get_async_pubsub().await?;
         pubsub
-            .subscribe(&[relay_channel(&id), EVERY_RELAY.to_owned()])
+            .subscribe(&[names.relay_channel(&id), names.every_relay()])
             .await?;
-        tokio::spawn(receive(client, id.clone(), pubsub, deliver));
+        tokio::spawn(receive(client, id.clone(), names.clone(), pubsub, deliver));
         tracing::info!(relay = %id, "joined the relay cluster");
         Ok((
             Arc::new(Cluster {
                 id,
+                names,
                 commands,
                 lookups,
             }),
@@ -234,41 +299,45 @@ impl Cluster {
         });
     }
 
-    /// Records that this relay holds the code with keyed hash `hash` for `ttl`.
+    /// Records that this relay holds the code with keyed hash `hash` for `ttl`, unless another
+    /// relay already does (the database then refuses this relay's row too, and the agent here
+    /// gets another code).
     pub fn claim_code(&self, hash: &[u8], ttl: Duration) {
-        let key = code_key(hash);
-        let _ = self.commands.send(Command::Claim { key, ttl });
+        let key = self.names.code(hash);
+        let only_new = true;
+        let _ = self.commands.send(Command::Claim { key, ttl, only_new });
     }
 
     /// Forgets the code with keyed hash `hash` (used, expired or void).
     pub fn release_code(&self, hash: &[u8]) {
-        let key = code_key(hash);
+        let key = self.names.code(hash);
         let _ = self.commands.send(Command::Release { key });
     }
 
     /// Records (again) that enrolled machine `id`'s agent is connected here, for
     /// [`MACHINE_PRESENCE`]; the relay renews it well before then.
     pub fn renew_machine(&self, id: i64) {
-        let key = machine_key(id);
+        let key = self.names.machine(id);
         let ttl = MACHINE_PRESENCE;
-        let _ = self.commands.send(Command::Claim { key, ttl });
+        let only_new = false;
+        let _ = self.commands.send(Command::Claim { key, ttl, only_new });
     }
 
     /// Forgets that machine `id` is connected here, unless it has since connected to another
     /// relay.
     pub fn release_machine(&self, id: i64) {
-        let key = machine_key(id);
+        let key = self.names.machine(id);
         let _ = self.commands.send(Command::Release { key });
     }
 
     /// The other live relay that holds the code with keyed hash `hash`, if any.
     pub async fn locate_code(&self, hash: &[u8]) -> Option<String> {
-        self.locate(code_key(hash)).await
+        self.locate(self.names.code(hash)).await
     }
 
     /// The other live relay that enrolled machine `id`'s agent is connected to, if any.
     pub async fn locate_machine(&self, id: i64) -> Option<String> {
-        self.locate(machine_key(id)).await
+        self.locate(self.names.machine(id)).await
     }
 
     /// Whether each of enrolled machines `ids` is connected to a live relay of the cluster (this
@@ -280,7 +349,12 @@ impl Cluster {
         let mut conn = self.lookups.clone();
         let mut located = redis::pipe();
         for id in ids {
-            located.cmd("EVAL").arg(LOCATE).arg(1).arg(machine_key(*id));
+            located
+                .cmd("EVAL")
+                .arg(LOCATE)
+                .arg(1)
+                .arg(self.names.machine(*id))
+                .arg(self.names.alive_prefix());
         }
         match located.query_async::<Vec<Option<String>>>(&mut conn).await {
             Ok(found) => found.iter().map(Option::is_some).collect(),
@@ -297,6 +371,7 @@ impl Cluster {
             .arg(LOCATE)
             .arg(1)
             .arg(&key)
+            .arg(self.names.alive_prefix())
             .query_async(&mut conn)
             .await;
         match found {
@@ -317,7 +392,7 @@ impl Cluster {
         let mut conn = self.lookups.clone();
         let mut exists = redis::pipe();
         for r in relays {
-            exists.cmd("EXISTS").arg(alive_key(r));
+            exists.cmd("EXISTS").arg(self.names.alive(r));
         }
         match exists.query_async::<Vec<bool>>(&mut conn).await {
             Ok(alive) => alive,
@@ -335,6 +410,7 @@ impl Cluster {
 async fn send_commands(
     mut conn: redis::aio::ConnectionManager,
     id: String,
+    names: Names,
     mut queue: mpsc::UnboundedReceiver<Command>,
 ) {
     const BATCH: usize = 256;
@@ -346,17 +422,21 @@ async fn send_commands(
                 Command::Publish { to, envelope } => match serde_json::to_string(envelope) {
                     Ok(payload) => {
                         let channel = if to.is_empty() {
-                            EVERY_RELAY.to_owned()
+                            names.every_relay()
                         } else {
-                            relay_channel(to)
+                            names.relay_channel(to)
                         };
                         pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
                     }
                     Err(e) => tracing::error!(error = %e, "encoding an envelope failed"),
                 },
-                Command::Claim { key, ttl } => {
+                Command::Claim { key, ttl, only_new } => {
                     let ms = ttl.as_millis().max(1) as u64;
-                    pipe.cmd("SET").arg(key).arg(&id).arg("PX").arg(ms).ignore();
+                    let set = pipe.cmd("SET").arg(key).arg(&id).arg("PX").arg(ms);
+                    if *only_new {
+                        set.arg("NX");
+                    }
+                    set.ignore();
                 }
                 Command::Release { key } => {
                     pipe.cmd("EVAL")
@@ -379,6 +459,7 @@ async fn send_commands(
 async fn receive(
     client: redis::Client,
     id: String,
+    names: Names,
     mut pubsub: redis::aio::PubSub,
     deliver: mpsc::Sender<Envelope>,
 ) {
@@ -402,7 +483,7 @@ async fn receive(
             let Ok(mut p) = client.get_async_pubsub().await else {
                 continue;
             };
-            if p.subscribe(&[relay_channel(&id), EVERY_RELAY.to_owned()])
+            if p.subscribe(&[names.relay_channel(&id), names.every_relay()])
                 .await
                 .is_ok()
             {

@@ -23,7 +23,7 @@ use super::core::{Effect, HubCore, Input, Now, Write};
 use super::metrics::{Counter, Metrics};
 use crate::cluster::{Cluster, Envelope, Revocation};
 use crate::store::offload::blocking;
-use crate::store::{Principal, Store};
+use crate::store::{Principal, Store, StoreError};
 
 /// Queue depth per connection; a client that lets this fill up is disconnected.
 pub const QUEUE_DEPTH: usize = 256;
@@ -129,15 +129,36 @@ struct Applier {
     jobs: std_mpsc::Sender<Job>,
 }
 
+/// Share codes whose rows the database refused as duplicates of another relay's live code.
+type Taken = Arc<Mutex<Vec<Vec<u8>>>>;
+
 impl Applier {
-    fn start(store: Arc<dyn Store>) -> Applier {
+    fn start(store: Arc<dyn Store>, taken: Taken) -> Applier {
         let (jobs, rx) = std_mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("hub-writer".into())
             .spawn(move || {
                 for job in rx {
                     match job {
-                        Job::Write(w) => write(store.as_ref(), w),
+                        Job::Write(Write::InsertCode {
+                            hash,
+                            hostname,
+                            created_at,
+                            expires_at,
+                        }) => {
+                            let row = Write::InsertCode {
+                                hash: hash.clone(),
+                                hostname,
+                                created_at,
+                                expires_at,
+                            };
+                            if let Some(StoreError::Conflict(_)) = write(store.as_ref(), row) {
+                                taken.lock().unwrap_or_else(|p| p.into_inner()).push(hash);
+                            }
+                        }
+                        Job::Write(w) => {
+                            write(store.as_ref(), w);
+                        }
                         Job::Task(f) => f(store.as_ref()),
                         Job::Send(link, msg, waiting) => {
                             link.send(msg);
@@ -171,8 +192,9 @@ const BUSY_PATIENCE: Duration = Duration::from_secs(120);
 
 /// Writes one row, waiting out a database locked by another connection (a backup, a checkpoint
 /// on a slow disk) for up to [`BUSY_PATIENCE`]; any other failure is logged (what the row
-/// records has happened regardless).
-fn write(store: &dyn Store, w: Write) {
+/// records has happened regardless) and returned, a conflict (a share code another relay
+/// shows) without a log line.
+fn write(store: &dyn Store, w: Write) -> Option<StoreError> {
     let started = Instant::now();
     let mut warned = false;
     loop {
@@ -183,13 +205,17 @@ fn write(store: &dyn Store, w: Write) {
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
-            Err((what, e)) => return tracing::error!(error = %e, "{what} failed"),
-            Ok(()) => return,
+            Err((_, e @ StoreError::Conflict(_))) => return Some(e),
+            Err((what, e)) => {
+                tracing::error!(error = %e, "{what} failed");
+                return Some(e);
+            }
+            Ok(()) => return None,
         }
     }
 }
 
-type WriteResult = Result<(), (&'static str, crate::store::StoreError)>;
+type WriteResult = Result<(), (&'static str, StoreError)>;
 
 fn write_once(store: &dyn Store, w: &Write) -> WriteResult {
     let (what, r) = match w {
@@ -236,11 +262,17 @@ pub struct Hub {
     pub(super) cluster: std::sync::OnceLock<Arc<Cluster>>,
     /// Organisations' file rules and when they were read.
     org_rules: Mutex<HashMap<i64, (FileRules, Instant)>>,
+    /// Changes announced to organisations' settings so far (a read that overlapped one is not
+    /// kept).
+    org_changes: AtomicU64,
+    /// Codes another relay shows too, found by the writer thread, replaced at the next tick.
+    taken: Taken,
 }
 
 impl Hub {
     /// A hub over `store`.
     pub fn new(store: Arc<dyn Store>, cfg: HubConfig) -> Self {
+        let taken = Taken::default();
         Hub {
             inner: Mutex::new(Driven {
                 core: HubCore::new(cfg.core.clone(), Now::current()),
@@ -250,8 +282,10 @@ impl Hub {
             }),
             cluster: std::sync::OnceLock::new(),
             org_rules: Mutex::new(HashMap::new()),
+            org_changes: AtomicU64::new(0),
             next_id: AtomicU64::new(0),
-            applier: Applier::start(store.clone()),
+            applier: Applier::start(store.clone(), taken.clone()),
+            taken,
             store,
             cfg,
             metrics: Metrics::default(),
@@ -531,6 +565,7 @@ impl Hub {
             Envelope::Open {
                 origin: origin.clone(),
                 conn,
+                family: principal.family.clone(),
                 principal,
                 ip,
             },
@@ -552,12 +587,16 @@ impl Hub {
         {
             return rules;
         }
+        let generation = self.org_changes.load(Ordering::Acquire);
         let read = blocking(&self.store, move |s| s.org_files(org)).await;
         match read {
             Ok(rules) => {
                 let mut cache = self.org_rules.lock().unwrap_or_else(|p| p.into_inner());
                 cache.retain(|_, (_, at)| at.elapsed() < ORG_RULES_FOR);
-                cache.insert(org, (rules, Instant::now()));
+                // A change announced while this read was under way may have come after it.
+                if self.org_changes.load(Ordering::Acquire) == generation {
+                    cache.insert(org, (rules, Instant::now()));
+                }
                 rules
             }
             Err(e) => {
@@ -577,16 +616,20 @@ impl Hub {
 
     /// Drops what this relay remembers of an organisation's settings.
     pub(super) fn forget_org(&self, org: i64) {
-        self.org_rules
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&org);
+        let mut cache = self.org_rules.lock().unwrap_or_else(|p| p.into_inner());
+        self.org_changes.fetch_add(1, Ordering::AcqRel);
+        cache.remove(&org);
     }
 
     /// An agent's socket closed.
     pub fn agent_gone(&self, conn: ConnId, why: Gone) {
         self.run(|core, now| core.handle(now, Input::AgentGone { conn, why }));
-        let machine = self.lock().conns.remove(&conn).and_then(|c| c.machine);
+        let machine = {
+            let mut d = self.lock();
+            let machine = d.conns.remove(&conn).and_then(|c| c.machine);
+            // An agent that reconnected here already holds its machine's presence again.
+            machine.filter(|id| !d.conns.values().any(|c| c.machine == Some(*id)))
+        };
         if let (Some(id), Some(cluster)) = (machine, self.cluster.get()) {
             cluster.release_machine(id);
         }
@@ -608,6 +651,18 @@ impl Hub {
 
     /// Applies due deadlines: code expiry, consent timeouts, maximum session length.
     pub fn tick(&self) {
+        let taken = std::mem::take(&mut *self.taken.lock().unwrap_or_else(|p| p.into_inner()));
+        if !taken.is_empty() {
+            tracing::info!(
+                codes = taken.len(),
+                "share codes another relay shows too; replacing them"
+            );
+            self.run(|core, now| {
+                for hash in &taken {
+                    core.code_taken(now, hash);
+                }
+            });
+        }
         self.run(|core, now| core.handle_timeout(now));
         super::core::shrink(&mut self.lock().conns);
     }
@@ -619,9 +674,25 @@ impl Hub {
         self.flush().await;
     }
 
-    /// Ends a live session of `org` on an administrator's request; false if there is none.
+    /// Ends a live session of `org` on an administrator's request; false if there is none here.
+    /// In a cluster every other relay is told too (the session may be on any of them).
     pub fn end_session_by_admin(&self, org: i64, session_id: &str) -> bool {
+        let ended = self.end_session_here(org, session_id);
+        if let (false, Some(cluster)) = (ended, self.cluster.get()) {
+            let session = session_id.to_owned();
+            cluster.broadcast(Envelope::EndSession { org, session });
+        }
+        ended
+    }
+
+    /// [`Hub::end_session_by_admin`] on this relay only.
+    pub(super) fn end_session_here(&self, org: i64, session_id: &str) -> bool {
         self.run(|core, now| core.end_session_by_admin(now, org, session_id))
+    }
+
+    /// Whether this relay is one of a cluster.
+    pub fn in_cluster(&self) -> bool {
+        self.cluster.get().is_some()
     }
 
     /// TURN credentials for `id`, valid for `ttl_secs`.
@@ -660,8 +731,20 @@ impl Hub {
         *self.turn_states.lock().unwrap_or_else(|p| p.into_inner()) = states;
     }
 
-    /// Closes the connection of a revoked machine; its sessions end.
+    /// Closes the connection of a revoked machine, on whichever relay of the cluster holds it;
+    /// its sessions end.
     pub fn disconnect_machine(&self, org: i64, machine_id: i64) {
+        self.disconnect_machine_here(org, machine_id);
+        if let Some(cluster) = self.cluster.get() {
+            cluster.broadcast(Envelope::MachineRevoked {
+                org,
+                id: machine_id,
+            });
+        }
+    }
+
+    /// [`Hub::disconnect_machine`] on this relay only.
+    pub(super) fn disconnect_machine_here(&self, org: i64, machine_id: i64) {
         self.run(|core, _| core.disconnect_machine(org, machine_id));
     }
 }

@@ -593,6 +593,29 @@ impl HubCore {
         }
     }
 
+    /// Another relay of the cluster shows the code with keyed hash `hash` too (the shared
+    /// database refused this relay's row as a duplicate of a live code): its agent here gets a
+    /// new one at once, unless someone is already asking with it. The other relay's row and
+    /// directory entry are left alone.
+    pub fn code_taken(&mut self, now: Now, hash: &[u8]) {
+        self.now = now;
+        let Some(&agent_id) = self.codes.get(hash) else {
+            return;
+        };
+        let withdrawn = self
+            .agents
+            .get_mut(&agent_id)
+            .and_then(|a| a.code.as_mut())
+            .is_some_and(|slot| slot.lc.handle(now.at, Event::Withdraw).is_ok());
+        if !withdrawn {
+            return;
+        }
+        if let Some(slot) = self.agents.get_mut(&agent_id).and_then(|a| a.code.take()) {
+            self.codes.remove(&slot.hash);
+        }
+        self.issue_code(agent_id);
+    }
+
     fn renew_code(&mut self, agent_id: ConnId) {
         let now = self.now.at;
         let Some(agent) = self.agents.get_mut(&agent_id) else {

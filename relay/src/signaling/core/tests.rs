@@ -418,3 +418,37 @@ fn share_code_sockets_per_address_are_capped_but_machines_are_not() {
     core.handle(t0, input);
     assert!(core.is_agent(14));
 }
+
+#[test]
+fn a_code_another_relay_shows_is_replaced_unless_someone_is_asking_with_it() {
+    let (mut core, t0, first) = joined(false);
+    let hash = crate::auth::code_hash(b"code key", &first);
+    let t1 = t0.plus(Duration::from_millis(250));
+    core.code_taken(t1, &hash);
+    let out = effects(&mut core);
+    let second = code(&out);
+    assert_ne!(second, first);
+    // The other relay's row is not closed: only the new code is written.
+    assert!(
+        writes(&out)
+            .iter()
+            .all(|w| !matches!(w, Write::CloseCode { .. })),
+        "{out:?}"
+    );
+    assert!(
+        matches!(writes(&out)[..], [Write::InsertCode { .. }, ..]),
+        "{out:?}"
+    );
+    // The first code no longer reaches this agent.
+    let refused = connect(&mut core, t1, &first);
+    assert_eq!(error_codes(&refused, VIEWER), vec![ErrorCode::InvalidCode]);
+
+    // Once someone is asking with the code, it stays.
+    let asked = connect(&mut core, t1, &second);
+    assert!(
+        matches!(to(&asked, AGENT)[..], [Message::ConsentRequest(_)]),
+        "{asked:?}"
+    );
+    core.code_taken(t1, &crate::auth::code_hash(b"code key", &second));
+    assert!(effects(&mut core).is_empty());
+}
