@@ -19,7 +19,7 @@ if [ ! -f "$env" ]; then
   db_password=$(secret); redis_password=$(secret)
   runuser -u postgres -- psql -q -c "CREATE ROLE \"tether-relay\" LOGIN PASSWORD '$db_password'"
   runuser -u postgres -- createdb --owner tether-relay tether
-  printf 'TETHER_DATABASE_URL=postgres://tether-relay:%s@127.0.0.1/tether\nTETHER_REDIS_URL=redis://:%s@127.0.0.1:6379/\n' \
+  printf 'TETHER_DATABASE_URL=postgres://tether-relay:%s@127.0.0.1/tether?sslmode=disable\nTETHER_REDIS_URL=redis://:%s@127.0.0.1:6379/\n' \
     "$db_password" "$redis_password" > "$env"
   chown root:tether-relay "$env"; chmod 0640 "$env"
   sed -i "s/^# *requirepass .*/requirepass $redis_password/" /etc/redis/redis.conf

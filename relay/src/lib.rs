@@ -236,7 +236,12 @@ pub async fn run(
     };
     let state = state(cfg, store, &key, turn_grants);
     if let Some(url) = &state.cfg.redis_url {
-        let (cluster, inbox) = cluster::Cluster::join(url)
+        if state.cfg.database_url.is_none() {
+            return Err(Error::Config(
+                "redis_url needs database_url: the relays of a cluster share one PostgreSQL database".into(),
+            ));
+        }
+        let (cluster, inbox) = cluster::Cluster::join(url, &key)
             .await
             .map_err(|e| Error::Config(format!("joining the relay cluster at redis_url: {e}")))?;
         state.hub.join_cluster(cluster, inbox);

@@ -1,6 +1,6 @@
 //! Relays that route to each other through Redis: the agent on one relay, the supporter on
-//! another, sharing one database (SQLite's file here, PostgreSQL under
-//! `TETHER_TEST_STORE=postgres`) and a Redis server the test starts.
+//! another, sharing one PostgreSQL database and a Redis server, both throwaway servers the
+//! tests start.
 
 use tether_protocol::signal::*;
 use tether_tests::redis::Redis;
@@ -10,7 +10,7 @@ use crate::harness::*;
 /// Two relays of one cluster: `a` with the agents, `b` with the supporters.
 async fn pair(redis: &Redis) -> (Relay, Relay) {
     let url = redis.url();
-    let a = Relay::two_orgs_with(|c| c.redis_url = Some(url.clone())).await;
+    let a = Relay::two_orgs_on_postgres_with(|c| c.redis_url = Some(url.clone())).await;
     let b = a.beside(|c| c.redis_url = Some(url)).await;
     (a, b)
 }
@@ -19,7 +19,7 @@ async fn pair(redis: &Redis) -> (Relay, Relay) {
 /// just after it tells the agent; a person reading the code out is slower, a test is not.
 async fn wait_until_listed(redis: &Redis, n: usize) {
     let deadline = tokio::time::Instant::now() + WAIT;
-    while redis.count("tether:code:*") < n {
+    while redis.count("tether:*:code:*") < n {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the code was never listed"
@@ -178,7 +178,7 @@ async fn an_enrolled_machine_on_one_relay_is_reached_by_id_from_another() {
     let (mut agent, answer) = machine_agent(&a, id, &key, true).await;
     assert!(matches!(answer, Some(Message::ShareCode(_))), "{answer:?}");
     let deadline = tokio::time::Instant::now() + WAIT;
-    while redis.count(&format!("tether:machine:{id}")) == 0 {
+    while redis.count(&format!("tether:*:machine:{id}")) == 0 {
         assert!(tokio::time::Instant::now() < deadline, "never listed");
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
@@ -223,7 +223,7 @@ async fn an_enrolled_machine_on_one_relay_is_reached_by_id_from_another() {
     };
     assert_eq!(end.reason, EndReason::AgentLeft);
     let deadline = tokio::time::Instant::now() + WAIT;
-    while redis.count(&format!("tether:machine:{id}")) != 0 {
+    while redis.count(&format!("tether:*:machine:{id}")) != 0 {
         assert!(tokio::time::Instant::now() < deadline, "still listed");
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
@@ -293,4 +293,81 @@ async fn a_revocation_or_a_settings_change_on_one_relay_applies_on_every_relay_a
     };
     assert_eq!(e.code, ErrorCode::Unauthorized);
     assert!(socket.try_recv().await.is_none());
+}
+
+#[tokio::test]
+async fn a_relay_given_redis_but_no_shared_database_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut cfg = tether_relay::Config {
+        data_dir: dir.path().to_path_buf(),
+        redis_url: Some("redis://127.0.0.1:1/".into()),
+        ..tether_relay::Config::default()
+    };
+    cfg.turn.port = 0;
+    let refused = tether_relay::run(listener, cfg, async {})
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("database_url"), "{refused}");
+}
+
+#[tokio::test]
+async fn an_administrator_on_any_relay_ends_a_session_or_revokes_a_machine_on_another() {
+    use crate::unattended::{connect, enroll, machine_agent, set_policy};
+    let redis = Redis::start();
+    let (a, b) = pair(&redis).await;
+    let owner = b.token("owner@acme.example").await;
+    let tech = b.token("tech@acme.example").await;
+    let (id, key) = enroll(&b, &owner, "kiosk-7").await;
+    let policy = serde_json::json!({"require_consent": false});
+    assert_eq!(set_policy(&b, &owner, id, policy).await, 200);
+    let (mut agent, _) = machine_agent(&a, id, &key, true).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while redis.count(&format!("tether:*:machine:{id}")) == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "never listed");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let mut viewer = b.viewer(&tech).await;
+    let Message::SessionStart(s) = connect(&mut viewer, id, Mode::Control).await else {
+        panic!("expected session_start")
+    };
+    let _ = agent.recv().await;
+
+    // The session lives on relay a; its owner ends it through relay b.
+    a.settle().await;
+    let path = format!("/api/v1/sessions/{}/end", s.session_id);
+    let (status, body) = http(b.addr, "POST", &path, None, Some(&owner)).await;
+    assert_eq!(status, 200, "{body}");
+    let ended =
+        |m: Message| matches!(m, Message::SessionEnd(e) if e.reason == EndReason::EndedByAdmin);
+    loop {
+        match agent.recv().await {
+            Message::ShareCode(_) => continue,
+            m => break assert!(ended(m.clone()), "{m:?}"),
+        }
+    }
+    let m = viewer.recv().await;
+    assert!(ended(m.clone()), "{m:?}");
+    // A session no relay has is still not found.
+    let (status, _) = http(b.addr, "POST", &path, None, Some(&owner)).await;
+    assert_eq!(status, 404);
+
+    // Revoking the machine through relay b cuts its agent off on relay a.
+    let (status, body) = http(
+        b.addr,
+        "DELETE",
+        &format!("/api/v1/machines/{id}"),
+        None,
+        Some(&owner),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    loop {
+        match agent.try_recv().await {
+            Some(Message::Error(e)) => break assert_eq!(e.code, ErrorCode::Unauthorized),
+            Some(_) => continue,
+            None => panic!("closed without saying why"),
+        }
+    }
+    assert!(agent.try_recv().await.is_none());
 }

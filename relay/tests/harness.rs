@@ -44,13 +44,29 @@ impl Relay {
         Self::two_orgs_with(|_| {}).await
     }
 
+    /// [`Relay::two_orgs`] on a fresh PostgreSQL database whatever the suite's store (a
+    /// cluster's relays share one), with a configuration change.
+    pub async fn two_orgs_on_postgres_with(tweak: impl FnOnce(&mut Config)) -> Relay {
+        let dir = tempfile::tempdir().unwrap();
+        let url = tether_tests::postgres::Postgres::shared().fresh_database();
+        std::fs::write(dir.path().join("database_url"), url).unwrap();
+        let relay = Self::start_in(dir, tweak).await;
+        relay.add_cast();
+        relay
+    }
+
     /// [`Relay::two_orgs`] with a configuration change.
     pub async fn two_orgs_with(tweak: impl FnOnce(&mut Config)) -> Relay {
         let relay = Self::start_with(tweak).await;
-        relay.add_user("Acme", "owner@acme.example", "Olive Owner", Role::Owner);
-        relay.add_user("Acme", "tech@acme.example", "Tess Tech", Role::Technician);
-        relay.add_user("Globex", "hank@globex.example", "Hank Scorpio", Role::Owner);
+        relay.add_cast();
         relay
+    }
+
+    /// Acme's owner and technician and Globex's owner (see [`Relay::two_orgs`]).
+    fn add_cast(&self) {
+        self.add_user("Acme", "owner@acme.example", "Olive Owner", Role::Owner);
+        self.add_user("Acme", "tech@acme.example", "Tess Tech", Role::Technician);
+        self.add_user("Globex", "hank@globex.example", "Hank Scorpio", Role::Owner);
     }
 
     pub async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> Relay {
@@ -106,7 +122,7 @@ impl Relay {
             std::fs::write(dir.path().join("database_url"), url).unwrap();
         }
         Self::start_in(dir, move |cfg| {
-            // SQLite: the same file (WAL lets both relays use it); either way the same key.
+            // The same relay key (and, on SQLite, the same file).
             cfg.data_dir = shared;
             tweak(cfg);
         })
@@ -423,15 +439,16 @@ pub fn on_postgres() -> bool {
     std::env::var("TETHER_TEST_STORE").is_ok_and(|s| s == "postgres")
 }
 
-/// The PostgreSQL database of the relay whose data directory is `dir`: a fresh one the first
-/// time, the same one when the relay restarts in that directory. `None` on SQLite.
+/// The PostgreSQL database of the relay whose data directory is `dir`: the one named in its
+/// `database_url` file, else (on PostgreSQL) a fresh one, named there for when the relay
+/// restarts in that directory. `None` on SQLite.
 fn database_url(dir: &std::path::Path) -> Option<String> {
-    if !on_postgres() {
-        return None;
-    }
     let file = dir.join("database_url");
     if let Ok(url) = std::fs::read_to_string(&file) {
         return Some(url);
+    }
+    if !on_postgres() {
+        return None;
     }
     let url = tether_tests::postgres::Postgres::shared().fresh_database();
     std::fs::write(&file, &url).unwrap();

@@ -222,7 +222,17 @@ pub async fn end_session(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>> {
     caller.require(Scope::SessionsEnd)?;
-    if !state.hub.end_session_by_admin(caller.org_id(), &id) {
+    let here = state.hub.end_session_by_admin(caller.org_id(), &id);
+    // In a cluster the session may live on another relay, which was told to end it: its row
+    // says whether there is such a live session of the organisation.
+    let elsewhere = !here
+        && state.hub.in_cluster()
+        && state
+            .store
+            .list_sessions(caller.org_id(), 500)?
+            .iter()
+            .any(|s| s.id == id && s.ended_at.is_none());
+    if !here && !elsewhere {
         return Err(Error::NotFound);
     }
     audit(

@@ -35,10 +35,11 @@ impl Hub {
         let hub = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut every = tokio::time::interval(SWEEP_EVERY);
+            let mut suspects = Vec::new();
             for n in 0u64.. {
                 every.tick().await;
                 let Some(hub) = hub.upgrade() else { return };
-                hub.sweep().await;
+                hub.sweep(&mut suspects).await;
                 if n % RENEW_EVERY_SWEEPS == 0 {
                     hub.renew_presence();
                 }
@@ -88,7 +89,10 @@ impl Hub {
     /// Lets go of what depends on relays that stopped: their viewers tunnelled here leave (their
     /// sessions end as if they had closed), and this relay's viewers tunnelled to them are
     /// disconnected, so they connect again (a browser keeps its media meanwhile).
-    async fn sweep(self: &Arc<Self>) {
+    ///
+    /// A relay counts as stopped only when two sweeps in a row find it silent, so one late
+    /// heartbeat (or Redis restarting and the heartbeats not back yet) cuts nothing.
+    async fn sweep(self: &Arc<Self>, suspects: &mut Vec<String>) {
         let Some(cluster) = self.cluster.get() else {
             return;
         };
@@ -103,13 +107,15 @@ impl Hub {
         relays.sort();
         relays.dedup();
         let alive = cluster.alive(&relays).await;
-        let dead: Vec<&String> = relays
+        let silent: Vec<String> = relays
             .iter()
             .zip(alive)
             .filter(|(_, alive)| !alive)
-            .map(|(r, _)| r)
+            .map(|(r, _)| r.clone())
             .collect();
+        let dead: Vec<&String> = silent.iter().filter(|r| suspects.contains(r)).collect();
         if dead.is_empty() {
+            *suspects = silent;
             return;
         }
         tracing::warn!(
@@ -146,6 +152,7 @@ impl Hub {
         for link in cut {
             link.kill.notify_one();
         }
+        *suspects = silent;
     }
 
     async fn on_envelope(self: &Arc<Self>, envelope: Envelope) {
@@ -156,9 +163,11 @@ impl Hub {
             Envelope::Open {
                 origin,
                 conn,
-                principal,
+                mut principal,
+                family,
                 ip,
             } => {
+                principal.family = family;
                 let (link, rx) = Link::new();
                 let kill = link.kill_signal();
                 let here = self.register_viewer(link, principal, ip);
@@ -197,6 +206,10 @@ impl Hub {
             }
             Envelope::Revoke { revoked } => self.revoke_here(&revoked),
             Envelope::OrgChanged { org } => self.forget_org(org),
+            Envelope::MachineRevoked { org, id } => self.disconnect_machine_here(org, id),
+            Envelope::EndSession { org, session } => {
+                self.end_session_here(org, &session);
+            }
         }
     }
 }

@@ -113,6 +113,13 @@ impl PostgresStore {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(5));
         }
+        // A database that vanished without closing (a partition, a dead host) is noticed in
+        // seconds, not after TCP's retransmissions, so the calls waiting on it fail and retry
+        // on a new connection.
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(Duration::from_secs(15));
+        }
+        config.keepalives_idle(Duration::from_secs(15));
         config.application_name("tether-relay");
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
