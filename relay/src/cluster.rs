@@ -48,6 +48,9 @@ pub enum Envelope {
         conn: ConnId,
         /// Who signed in.
         principal: Principal,
+        /// Which tunnel of that connection this is: messages back name it, so none from an
+        /// earlier tunnel reaches the viewer after it moved on.
+        epoch: u64,
         /// Their sign-in (the principal's token family, which it does not serialise), so
         /// revocations that spare it spare it here too.
         family: String,
@@ -74,6 +77,10 @@ pub enum Envelope {
     ToViewer {
         /// The viewer's connection here.
         conn: ConnId,
+        /// The relay sending it.
+        from: String,
+        /// The tunnel it belongs to (see [`Envelope::Open`]).
+        epoch: u64,
         /// The message.
         msg: Message,
     },
@@ -81,6 +88,10 @@ pub enum Envelope {
     CloseViewer {
         /// The viewer's connection here.
         conn: ConnId,
+        /// The relay sending it.
+        from: String,
+        /// The tunnel it belongs to.
+        epoch: u64,
     },
     /// To every relay: close the viewer sockets of these sign-ins.
     Revoke {

@@ -371,3 +371,55 @@ async fn an_administrator_on_any_relay_ends_a_session_or_revokes_a_machine_on_an
     }
     assert!(agent.try_recv().await.is_none());
 }
+
+#[tokio::test]
+async fn a_supporter_who_cancels_and_types_a_code_on_their_own_relay_leaves_the_other_relay() {
+    let redis = Redis::start();
+    let (a, b) = pair(&redis).await;
+    let tech = b.token("tech@acme.example").await;
+    let mut far = a.agent("far").await;
+    let far_code = expect_code(&mut far).await;
+    let mut near = b.agent("near").await;
+    let near_code = expect_code(&mut near).await;
+    wait_until_listed(&redis, 2).await;
+    let mut viewer = b.viewer(&tech).await;
+
+    viewer.send(&connect(&far_code, Mode::Control)).await;
+    let Message::ConsentRequest(asked) = far.recv().await else {
+        panic!("expected consent_request on the far agent")
+    };
+    let Message::ConsentPending(pending) = viewer.recv().await else {
+        panic!("expected consent_pending")
+    };
+    viewer
+        .send(&Message::ConsentCancel(ConsentCancel {
+            request_id: pending.request_id,
+            reason: CancelReason::ViewerCancelled,
+        }))
+        .await;
+    let Message::ConsentCancel(cancelled) = far.recv().await else {
+        panic!("expected consent_cancel on the far agent")
+    };
+    assert_eq!(cancelled.request_id, asked.request_id);
+
+    // The next code is one this relay shows: the request goes to the near agent, and the
+    // viewer hears only of it.
+    viewer.send(&connect(&near_code, Mode::View)).await;
+    let Message::ConsentRequest(_) = near.recv().await else {
+        panic!("expected consent_request on the near agent")
+    };
+    let m = viewer.recv().await;
+    assert!(matches!(m, Message::ConsentPending(_)), "{m:?}");
+    // The far relay let go of the viewer: its agent (showing a new code, the cancelled one
+    // being spent) can be asked by another supporter.
+    let Message::ShareCode(fresh) = far.recv().await else {
+        panic!("expected a fresh code on the far agent")
+    };
+    let far_code = fresh.code.as_str().to_owned();
+    wait_until_listed(&redis, 2).await;
+    let owner = b.token("owner@acme.example").await;
+    let mut other = b.viewer(&owner).await;
+    other.send(&connect(&far_code, Mode::View)).await;
+    let m = far.recv().await;
+    assert!(matches!(m, Message::ConsentRequest(_)), "{m:?}");
+}

@@ -103,11 +103,20 @@ impl Conn {
     }
 }
 
+/// Where a viewer of this relay is tunnelled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Tunnel {
+    /// The relay that has the viewer's request.
+    pub(super) relay: String,
+    /// Tells this tunnel from the connection's earlier ones.
+    pub(super) epoch: u64,
+}
+
 pub(super) struct Driven {
     core: HubCore,
     pub(super) conns: HashMap<ConnId, Conn>,
     /// Viewers of this relay tunnelled to the relay that shows their code.
-    pub(super) tunnels: HashMap<ConnId, String>,
+    pub(super) tunnels: HashMap<ConnId, Tunnel>,
     /// Viewers of other relays tunnelled here: (their relay, their connection there) → ours.
     pub(super) remotes: HashMap<(String, ConnId), ConnId>,
 }
@@ -318,7 +327,8 @@ impl Hub {
                     self.applier.push(Job::Write(w));
                 }
                 Effect::Forward { conn, relay } => {
-                    d.tunnels.insert(conn, relay);
+                    let epoch = self.next_conn();
+                    d.tunnels.insert(conn, Tunnel { relay, epoch });
                 }
                 _ => self.apply(effect, started),
             }
@@ -474,7 +484,7 @@ impl Hub {
     /// from the store is read first, without the lock and off the async workers.
     pub async fn on_viewer_message(&self, conn: ConnId, msg: Message) {
         let new_request = matches!(msg, Message::Connect(_) | Message::ConnectMachine(_));
-        let tunnel = self.lock().tunnels.get(&conn).cloned();
+        let tunnel = self.lock().tunnels.get(&conn).map(|t| t.relay.clone());
         if let (Some(relay), Some(cluster)) = (tunnel, self.cluster.get()) {
             if !new_request {
                 let origin = cluster.id.clone();
@@ -523,11 +533,13 @@ impl Hub {
         }
     }
 
-    /// The link of this relay's viewer `conn` if it is tunnelled to another relay (only those
-    /// take messages from the cluster).
-    pub(super) fn tunnelled_link(&self, conn: ConnId) -> Option<Link> {
+    /// The link of this relay's viewer `conn` if it is tunnelled to relay `from` in tunnel
+    /// `epoch` (only those take messages from the cluster; a late one from an earlier tunnel is
+    /// dropped).
+    pub(super) fn tunnelled_link(&self, conn: ConnId, from: &str, epoch: u64) -> Option<Link> {
         let d = self.lock();
-        d.tunnels.contains_key(&conn).then_some(())?;
+        let current = d.tunnels.get(&conn)?;
+        (current.relay == from && current.epoch == epoch).then_some(())?;
         d.conns.get(&conn).map(|c| c.link.clone())
     }
 
@@ -548,15 +560,15 @@ impl Hub {
         let Some(cluster) = self.cluster.get() else {
             return;
         };
-        let (relay, viewer) = {
+        let (Tunnel { relay, epoch }, viewer) = {
             let d = self.lock();
-            let Some(relay) = d.tunnels.get(&conn).cloned() else {
+            let Some(tunnel) = d.tunnels.get(&conn).cloned() else {
                 return;
             };
             let Some(viewer) = d.conns.get(&conn).and_then(|c| c.viewer.clone()) else {
                 return;
             };
-            (relay, viewer)
+            (tunnel, viewer)
         };
         let (principal, ip) = *viewer;
         let origin = cluster.id.clone();
@@ -565,6 +577,7 @@ impl Hub {
             Envelope::Open {
                 origin: origin.clone(),
                 conn,
+                epoch,
                 family: principal.family.clone(),
                 principal,
                 ip,
@@ -641,7 +654,7 @@ impl Hub {
         let tunnel = {
             let mut d = self.lock();
             d.conns.remove(&conn);
-            d.tunnels.remove(&conn)
+            d.tunnels.remove(&conn).map(|t| t.relay)
         };
         if let (Some(relay), Some(cluster)) = (tunnel, self.cluster.get()) {
             let origin = cluster.id.clone();

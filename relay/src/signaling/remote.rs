@@ -100,7 +100,7 @@ impl Hub {
             let d = self.lock();
             d.tunnels
                 .values()
-                .cloned()
+                .map(|t| t.relay.clone())
                 .chain(d.remotes.keys().map(|(r, _)| r.clone()))
                 .collect()
         };
@@ -134,7 +134,7 @@ impl Hub {
             let cut: Vec<ConnId> = d
                 .tunnels
                 .iter()
-                .filter(|(_, r)| dead.contains(r))
+                .filter(|(_, t)| dead.contains(&&t.relay))
                 .map(|(c, _)| *c)
                 .collect();
             let mut links = Vec::new();
@@ -165,6 +165,7 @@ impl Hub {
                 conn,
                 mut principal,
                 family,
+                epoch,
                 ip,
             } => {
                 principal.family = family;
@@ -177,8 +178,11 @@ impl Hub {
                     cluster.clone(),
                     rx,
                     kill,
-                    origin,
-                    conn,
+                    Remote {
+                        origin,
+                        conn,
+                        epoch,
+                    },
                     here,
                 ));
             }
@@ -194,13 +198,18 @@ impl Hub {
                     self.viewer_gone(here, Gone::Left);
                 }
             }
-            Envelope::ToViewer { conn, msg } => {
-                if let Some(link) = self.tunnelled_link(conn) {
+            Envelope::ToViewer {
+                conn,
+                from,
+                epoch,
+                msg,
+            } => {
+                if let Some(link) = self.tunnelled_link(conn, &from, epoch) {
                     link.send(msg);
                 }
             }
-            Envelope::CloseViewer { conn } => {
-                if let Some(link) = self.tunnelled_link(conn) {
+            Envelope::CloseViewer { conn, from, epoch } => {
+                if let Some(link) = self.tunnelled_link(conn, &from, epoch) {
                     link.kill.notify_one();
                 }
             }
@@ -214,6 +223,13 @@ impl Hub {
     }
 }
 
+/// A tunnelled viewer as its own relay knows it: that relay, its connection there, the tunnel.
+struct Remote {
+    origin: String,
+    conn: ConnId,
+    epoch: u64,
+}
+
 /// Carries what the hub queues for a tunnelled viewer back to its relay, until the hub closes
 /// the connection (then the viewer's relay closes its socket) or the viewer leaves.
 async fn forward(
@@ -221,25 +237,46 @@ async fn forward(
     cluster: Arc<Cluster>,
     mut rx: mpsc::Receiver<Box<tether_protocol::signal::Message>>,
     kill: Arc<tokio::sync::Notify>,
-    origin: String,
-    conn: ConnId,
+    remote: Remote,
     here: ConnId,
 ) {
+    let Remote {
+        origin,
+        conn,
+        epoch,
+    } = remote;
+    let from = cluster.id.clone();
+    let to_viewer = |msg: Box<tether_protocol::signal::Message>| Envelope::ToViewer {
+        conn,
+        from: from.clone(),
+        epoch,
+        msg: *msg,
+    };
     loop {
         tokio::select! {
             biased;
             msg = rx.recv() => match msg {
-                Some(msg) => cluster.send(&origin, Envelope::ToViewer { conn, msg: *msg }),
+                Some(msg) => cluster.send(&origin, to_viewer(msg)),
                 None => return,
             },
             () = kill.notified() => {
                 // What was queued before the close goes first.
                 while let Ok(msg) = rx.try_recv() {
-                    cluster.send(&origin, Envelope::ToViewer { conn, msg: *msg });
+                    cluster.send(&origin, to_viewer(msg));
                 }
-                cluster.send(&origin, Envelope::CloseViewer { conn });
+                let from = from.clone();
+                cluster.send(&origin, Envelope::CloseViewer { conn, from, epoch });
                 if let Some(hub) = hub.upgrade() {
-                    let known = hub.lock().remotes.remove(&(origin.clone(), conn)).is_some();
+                    // Only this tunnel's entry: the viewer may have opened a newer one here.
+                    let key = (origin.clone(), conn);
+                    let known = {
+                        let mut d = hub.lock();
+                        let ours = d.remotes.get(&key) == Some(&here);
+                        if ours {
+                            d.remotes.remove(&key);
+                        }
+                        ours
+                    };
                     if known {
                         hub.viewer_gone(here, Gone::Left);
                     }
