@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use tether_protocol::signal::Message;
 use tokio::sync::mpsc;
 
+use crate::signaling::budget::Bucket;
 use crate::signaling::hub::ConnId;
 use crate::store::Principal;
 
@@ -167,6 +168,10 @@ enum Command {
     Release {
         key: String,
     },
+    Charge {
+        key: String,
+        every: Duration,
+    },
 }
 
 /// How long a relay counts as alive after its last heartbeat…
@@ -180,6 +185,24 @@ pub const MACHINE_PRESENCE: Duration = Duration::from_secs(30);
 const LOCATE: &str = "local r = redis.call('GET', KEYS[1])
 if r and redis.call('EXISTS', ARGV[1] .. r) == 1 then return r end
 return false";
+
+/// How long (ms) until a shared guessing bucket holds a token: KEYS[1] is when it is full again
+/// (Unix ms, Redis's clock), ARGV[1] how far in debt it may be and still hold one.
+const BUCKET_WAIT: &str = "local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local full = tonumber(redis.call('GET', KEYS[1]) or '0')
+local wait = full - (now + tonumber(ARGV[1]))
+if wait < 0 then return 0 end
+return wait";
+
+/// Takes one token from a shared guessing bucket: it is full again ARGV[1] ms later.
+const BUCKET_TAKE: &str = "local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local full = tonumber(redis.call('GET', KEYS[1]) or '0')
+if full < now then full = now end
+full = full + tonumber(ARGV[1])
+redis.call('SET', KEYS[1], full, 'PX', full - now + 1000)
+return 1";
 
 /// Deletes a key only if it still names this relay (another may have taken it since).
 const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -228,6 +251,10 @@ impl Names {
 
     fn machine(&self, id: i64) -> String {
         format!("{}machine:{id}", self.prefix)
+    }
+
+    fn account_budget(&self, user: i64) -> String {
+        format!("{}guess:account:{user}", self.prefix)
     }
 
     fn alive_prefix(&self) -> String {
@@ -339,6 +366,37 @@ impl Cluster {
     pub fn release_machine(&self, id: i64) {
         let key = self.names.machine(id);
         let _ = self.commands.send(Command::Release { key });
+    }
+
+    /// How long account `user` must wait before its next guess, by the budget every relay of
+    /// the cluster charges (`bucket` is its shape). Zero if Redis cannot be asked: each relay's
+    /// own budget still applies.
+    pub async fn account_wait(&self, user: i64, bucket: Bucket) -> Duration {
+        let slack = Duration::from_secs(bucket.refill_secs.max(1))
+            .saturating_mul(bucket.burst.max(1) - 1)
+            .as_millis() as u64;
+        let mut conn = self.lookups.clone();
+        let wait: Result<u64, _> = redis::cmd("EVAL")
+            .arg(BUCKET_WAIT)
+            .arg(1)
+            .arg(self.names.account_budget(user))
+            .arg(slack)
+            .query_async(&mut conn)
+            .await;
+        match wait {
+            Ok(ms) => Duration::from_millis(ms),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading a shared guessing budget failed");
+                Duration::ZERO
+            }
+        }
+    }
+
+    /// Charges one wrong code to account `user`'s shared budget (`bucket` is its shape).
+    pub fn charge_account(&self, user: i64, bucket: Bucket) {
+        let key = self.names.account_budget(user);
+        let every = Duration::from_secs(bucket.refill_secs.max(1));
+        let _ = self.commands.send(Command::Charge { key, every });
     }
 
     /// The other live relay that holds the code with keyed hash `hash`, if any.
@@ -455,6 +513,15 @@ async fn send_commands(
                         .arg(1)
                         .arg(key)
                         .arg(&id)
+                        .ignore();
+                }
+                Command::Charge { key, every } => {
+                    let ms = every.as_millis() as u64;
+                    pipe.cmd("EVAL")
+                        .arg(BUCKET_TAKE)
+                        .arg(1)
+                        .arg(key)
+                        .arg(ms)
                         .ignore();
                 }
             }

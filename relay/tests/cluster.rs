@@ -423,3 +423,44 @@ async fn a_supporter_who_cancels_and_types_a_code_on_their_own_relay_leaves_the_
     let m = far.recv().await;
     assert!(matches!(m, Message::ConsentRequest(_)), "{m:?}");
 }
+
+#[tokio::test]
+async fn an_accounts_guessing_budget_is_spent_on_every_relay_at_once() {
+    let redis = Redis::start();
+    let url = redis.url();
+    let one_guess = |c: &mut tether_relay::Config| {
+        c.redis_url = Some(url.clone());
+        c.guessing.account.burst = 1;
+    };
+    let a = Relay::two_orgs_on_postgres_with(one_guess).await;
+    let b = a.beside(one_guess).await;
+    let tech = a.token("tech@acme.example").await;
+    let mut agent = b.agent("pc").await;
+    let code = expect_code(&mut agent).await;
+    wait_until_listed(&redis, 1).await;
+
+    // One wrong code on relay a spends the account's budget…
+    let mut on_a = a.viewer(&tech).await;
+    on_a.send(&connect("0000000000", Mode::Control)).await;
+    let Message::Error(e) = on_a.recv().await else {
+        panic!("expected an error")
+    };
+    assert_eq!(e.code, ErrorCode::InvalidCode);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while redis.count("tether:*:guess:account:*") == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the guess was never charged"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // …so relay b, which has charged this account nothing, refuses it too, before looking the
+    // code up: even the right code of its own agent.
+    let mut on_b = b.viewer(&tech).await;
+    on_b.send(&connect(&code, Mode::Control)).await;
+    let Message::Error(e) = on_b.recv().await else {
+        panic!("expected throttled")
+    };
+    assert_eq!(e.code, ErrorCode::Throttled);
+    assert!(e.retry_after_ms.is_some_and(|ms| ms > 0));
+}

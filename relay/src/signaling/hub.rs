@@ -84,9 +84,11 @@ pub(super) struct Conn {
     /// A viewer's organisation, for what the driver reads on its behalf.
     org: Option<i64>,
     /// A viewer's identity and address, in case it is tunnelled to another relay.
-    viewer: Option<Box<(Principal, IpAddr)>>,
+    pub(super) viewer: Option<Box<(Principal, IpAddr)>>,
     /// An agent's enrolled machine, whose presence the cluster's directory keeps.
     pub(super) machine: Option<i64>,
+    /// A viewer of another relay, tunnelled here.
+    pub(super) remote: bool,
     /// Its messages (and close) waiting in the writer thread's queue.
     waiting: Arc<AtomicUsize>,
 }
@@ -98,6 +100,7 @@ impl Conn {
             org: viewer.as_ref().map(|(p, _)| p.org_id),
             viewer: viewer.map(Box::new),
             machine: None,
+            remote: false,
             waiting: Arc::new(AtomicUsize::new(0)),
         }
     }
@@ -113,7 +116,7 @@ pub(super) struct Tunnel {
 }
 
 pub(super) struct Driven {
-    core: HubCore,
+    pub(super) core: HubCore,
     pub(super) conns: HashMap<ConnId, Conn>,
     /// Viewers of this relay tunnelled to the relay that shows their code.
     pub(super) tunnels: HashMap<ConnId, Tunnel>,
@@ -370,6 +373,11 @@ impl Hub {
                 self.cfg.turn_grants.open(session.as_str(), &username)
             }
             Effect::TurnClose(session) => self.cfg.turn_grants.close(session.as_str()),
+            Effect::GuessCharged { account } => {
+                if let Some(cluster) = self.cluster.get() {
+                    cluster.charge_account(account, self.cfg.core.guessing.account);
+                }
+            }
         }
     }
 
@@ -498,13 +506,22 @@ impl Hub {
         let org = self.lock().conns.get(&conn).and_then(|c| c.org);
         let forwarded = self.cluster.get().is_some().then(|| msg.clone());
         let input = match (msg, org) {
-            (Message::Connect(c), Some(org)) => Input::Connect {
-                conn,
-                code: c.code.as_str().to_owned(),
-                mode: c.mode,
-                files: self.org_files(org).await,
-                elsewhere: self.locate(c.code.as_str()).await,
-            },
+            (Message::Connect(c), Some(org)) => {
+                // One read of the store and two of the cluster, at once.
+                let (files, elsewhere, account_wait) = tokio::join!(
+                    self.org_files(org),
+                    self.locate(c.code.as_str()),
+                    self.account_wait(conn)
+                );
+                Input::Connect {
+                    conn,
+                    code: c.code.as_str().to_owned(),
+                    mode: c.mode,
+                    files,
+                    elsewhere,
+                    account_wait,
+                }
+            }
             (Message::ConnectMachine(c), Some(org)) => {
                 let id = c.machine_id;
                 let read =
@@ -531,59 +548,6 @@ impl Hub {
         if let Some(msg) = forwarded.filter(|_| new_request) {
             self.open_tunnel(conn, msg);
         }
-    }
-
-    /// The link of this relay's viewer `conn` if it is tunnelled to relay `from` in tunnel
-    /// `epoch` (only those take messages from the cluster; a late one from an earlier tunnel is
-    /// dropped).
-    pub(super) fn tunnelled_link(&self, conn: ConnId, from: &str, epoch: u64) -> Option<Link> {
-        let d = self.lock();
-        let current = d.tunnels.get(&conn)?;
-        (current.relay == from && current.epoch == epoch).then_some(())?;
-        d.conns.get(&conn).map(|c| c.link.clone())
-    }
-
-    /// The other relay that shows `code`, if this relay is in a cluster, does not show it
-    /// itself, and another does.
-    async fn locate(&self, code: &str) -> Option<String> {
-        let cluster = self.cluster.get()?;
-        let hash = crate::auth::code_hash(&self.cfg.core.code_key, code);
-        if self.lock().core.shows_code(&hash) {
-            return None;
-        }
-        cluster.locate_code(&hash).await
-    }
-
-    /// If the core just forwarded viewer `conn`, opens its tunnel: who it is, then the request
-    /// `msg` that the other relay now answers.
-    fn open_tunnel(&self, conn: ConnId, msg: Message) {
-        let Some(cluster) = self.cluster.get() else {
-            return;
-        };
-        let (Tunnel { relay, epoch }, viewer) = {
-            let d = self.lock();
-            let Some(tunnel) = d.tunnels.get(&conn).cloned() else {
-                return;
-            };
-            let Some(viewer) = d.conns.get(&conn).and_then(|c| c.viewer.clone()) else {
-                return;
-            };
-            (tunnel, viewer)
-        };
-        let (principal, ip) = *viewer;
-        let origin = cluster.id.clone();
-        cluster.send(
-            &relay,
-            Envelope::Open {
-                origin: origin.clone(),
-                conn,
-                epoch,
-                family: principal.family.clone(),
-                principal,
-                ip,
-            },
-        );
-        cluster.send(&relay, Envelope::FromViewer { origin, conn, msg });
     }
 
     /// The organisation's file rules as they are now (read at most [`ORG_RULES_FOR`] ago, and

@@ -3,13 +3,16 @@
 //! handed to their sockets.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::hub::{ConnId, Gone, Hub, Link};
+use tether_protocol::signal::Message;
+
+use super::hub::{ConnId, Gone, Hub, Link, Tunnel};
 
 /// How often a relay checks that the relays it tunnels to and from are alive.
-const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// Machines' presence is renewed every this many sweeps (well within its expiry).
 const RENEW_EVERY_SWEEPS: u64 = 10;
 use crate::cluster::{Cluster, Envelope};
@@ -155,6 +158,82 @@ impl Hub {
         *suspects = silent;
     }
 
+    /// The link of this relay's viewer `conn` if it is tunnelled to relay `from` in tunnel
+    /// `epoch` (only those take messages from the cluster; a late one from an earlier tunnel is
+    /// dropped).
+    pub(super) fn tunnelled_link(&self, conn: ConnId, from: &str, epoch: u64) -> Option<Link> {
+        let d = self.lock();
+        let current = d.tunnels.get(&conn)?;
+        (current.relay == from && current.epoch == epoch).then_some(())?;
+        d.conns.get(&conn).map(|c| c.link.clone())
+    }
+
+    /// How long the cluster says viewer `conn`'s account must wait before its next guess (zero
+    /// on a single relay, whose own budgets decide alone).
+    pub(super) async fn account_wait(&self, conn: ConnId) -> Duration {
+        let Some(cluster) = self.cluster.get() else {
+            return Duration::ZERO;
+        };
+        // A viewer tunnelled here was checked by its own relay.
+        let user = self
+            .lock()
+            .conns
+            .get(&conn)
+            .filter(|c| !c.remote)
+            .and_then(|c| c.viewer.as_ref().map(|v| v.0.user_id));
+        match user {
+            Some(user) => {
+                cluster
+                    .account_wait(user, self.cfg.core.guessing.account)
+                    .await
+            }
+            None => Duration::ZERO,
+        }
+    }
+
+    /// The other relay that shows `code`, if this relay is in a cluster, does not show it
+    /// itself, and another does.
+    pub(super) async fn locate(&self, code: &str) -> Option<String> {
+        let cluster = self.cluster.get()?;
+        let hash = crate::auth::code_hash(&self.cfg.core.code_key, code);
+        if self.lock().core.shows_code(&hash) {
+            return None;
+        }
+        cluster.locate_code(&hash).await
+    }
+
+    /// If the core just forwarded viewer `conn`, opens its tunnel: who it is, then the request
+    /// `msg` that the other relay now answers.
+    pub(super) fn open_tunnel(&self, conn: ConnId, msg: Message) {
+        let Some(cluster) = self.cluster.get() else {
+            return;
+        };
+        let (Tunnel { relay, epoch }, viewer) = {
+            let d = self.lock();
+            let Some(tunnel) = d.tunnels.get(&conn).cloned() else {
+                return;
+            };
+            let Some(viewer) = d.conns.get(&conn).and_then(|c| c.viewer.clone()) else {
+                return;
+            };
+            (tunnel, viewer)
+        };
+        let (principal, ip) = *viewer;
+        let origin = cluster.id.clone();
+        cluster.send(
+            &relay,
+            Envelope::Open {
+                origin: origin.clone(),
+                conn,
+                epoch,
+                family: principal.family.clone(),
+                principal,
+                ip,
+            },
+        );
+        cluster.send(&relay, Envelope::FromViewer { origin, conn, msg });
+    }
+
     async fn on_envelope(self: &Arc<Self>, envelope: Envelope) {
         let Some(cluster) = self.cluster.get() else {
             return;
@@ -172,7 +251,13 @@ impl Hub {
                 let (link, rx) = Link::new();
                 let kill = link.kill_signal();
                 let here = self.register_viewer(link, principal, ip);
-                self.lock().remotes.insert((origin.clone(), conn), here);
+                {
+                    let mut d = self.lock();
+                    if let Some(c) = d.conns.get_mut(&here) {
+                        c.remote = true;
+                    }
+                    d.remotes.insert((origin.clone(), conn), here);
+                }
                 tokio::spawn(forward(
                     Arc::downgrade(self),
                     cluster.clone(),
@@ -235,7 +320,7 @@ struct Remote {
 async fn forward(
     hub: std::sync::Weak<Hub>,
     cluster: Arc<Cluster>,
-    mut rx: mpsc::Receiver<Box<tether_protocol::signal::Message>>,
+    mut rx: mpsc::Receiver<Box<Message>>,
     kill: Arc<tokio::sync::Notify>,
     remote: Remote,
     here: ConnId,
@@ -246,7 +331,7 @@ async fn forward(
         epoch,
     } = remote;
     let from = cluster.id.clone();
-    let to_viewer = |msg: Box<tether_protocol::signal::Message>| Envelope::ToViewer {
+    let to_viewer = |msg: Box<Message>| Envelope::ToViewer {
         conn,
         from: from.clone(),
         epoch,

@@ -31,6 +31,7 @@ impl HubCore {
         ip: IpAddr,
         code: &str,
         elsewhere: Option<String>,
+        account_wait: std::time::Duration,
     ) -> Option<Found> {
         let who = Guesser {
             ip,
@@ -39,12 +40,19 @@ impl HubCore {
         };
         let hash = crate::auth::code_hash(&self.cfg.code_key, code);
         let codes = &self.codes;
-        let attempt = self.budgets.attempt(self.now.at, &who, || {
-            codes
-                .get(&hash)
-                .map(|a| Found::Here(*a))
-                .or(elsewhere.map(Found::There))
-        });
+        // The cluster's shared account budget refuses first, as this relay's own would.
+        let attempt = if account_wait.is_zero() {
+            self.budgets.attempt(self.now.at, &who, || {
+                codes
+                    .get(&hash)
+                    .map(|a| Found::Here(*a))
+                    .or(elsewhere.map(Found::There))
+            })
+        } else {
+            Attempt::Refused {
+                retry_after: account_wait,
+            }
+        };
         let actor = format!("user:{}", p.user_id);
         let ip_detail = serde_json::json!({"ip": ip.to_string()});
         match attempt {
@@ -63,6 +71,8 @@ impl HubCore {
             }
             Attempt::Wrong(charge) => {
                 self.count(Counter::ConnectWrongCode);
+                self.out
+                    .push_back(super::Effect::GuessCharged { account: p.user_id });
                 let expired = self.spent.contains_key(&hash);
                 let outcome = if expired {
                     "expired_code"

@@ -130,6 +130,9 @@ pub enum Input {
         files: FileRules,
         /// The other relay the cluster's directory says shows this code, if any.
         elsewhere: Option<String>,
+        /// How long the cluster says the viewer's account must wait before guessing again
+        /// (its budget is shared by every relay; zero on a single relay).
+        account_wait: Duration,
     },
     /// A viewer asked for an enrolled machine by id.
     ConnectMachine {
@@ -222,6 +225,11 @@ pub enum Effect {
     },
     /// The session's TURN credentials are dead.
     TurnClose(SessionId),
+    /// A wrong code was charged to this account: charge it in the cluster's shared budget too.
+    GuessCharged {
+        /// The account.
+        account: i64,
+    },
     /// The viewer's request, and everything it sends from now on, belongs to another relay of
     /// the cluster: tunnel the connection there.
     Forward {

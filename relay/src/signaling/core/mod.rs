@@ -19,7 +19,7 @@ mod tests;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tether_protocol::lifecycle::{Event, Lifecycle};
 use tether_protocol::signal::{
@@ -173,7 +173,8 @@ impl HubCore {
                 mode,
                 files,
                 elsewhere,
-            } => self.connect(conn, &code, mode, files, elsewhere),
+                account_wait,
+            } => self.connect(conn, &code, mode, files, elsewhere, account_wait),
             Input::ConnectMachine {
                 conn,
                 machine_id,
@@ -460,7 +461,7 @@ impl HubCore {
             // What the driver reads for these is missing: the rules are the sign-in's.
             Message::Connect(c) => {
                 let files = viewer.principal.files;
-                self.connect(id, c.code.as_str(), c.mode, files, None)
+                self.connect(id, c.code.as_str(), c.mode, files, None, Duration::ZERO)
             }
             Message::ConnectMachine(c) => {
                 let files = viewer.principal.files;
@@ -486,6 +487,7 @@ impl HubCore {
         mode: Mode,
         files: FileRules,
         elsewhere: Option<String>,
+        account_wait: Duration,
     ) {
         let Some(viewer) = self.viewers.get(&viewer_id) else {
             return;
@@ -510,7 +512,7 @@ impl HubCore {
                 "a request is already pending; cancel it first",
             );
         }
-        let agent_id = match self.try_code(viewer_id, &p, ip, code, elsewhere) {
+        let agent_id = match self.try_code(viewer_id, &p, ip, code, elsewhere, account_wait) {
             Some(guessing::Found::Here(agent_id)) => agent_id,
             Some(guessing::Found::There(relay)) => {
                 // The agent's relay takes it from here, with this same request.

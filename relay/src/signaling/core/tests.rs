@@ -135,6 +135,7 @@ fn connect(core: &mut HubCore, at: Now, code: &str) -> Vec<Effect> {
         mode: Mode::Control,
         files: FileRules::default(),
         elsewhere: None,
+        account_wait: Duration::ZERO,
     };
     core.handle(at, input);
     effects(core)
@@ -451,4 +452,38 @@ fn a_code_another_relay_shows_is_replaced_unless_someone_is_asking_with_it() {
     );
     core.code_taken(t1, &crate::auth::code_hash(b"code key", &second));
     assert!(effects(&mut core).is_empty());
+}
+
+#[test]
+fn the_clusters_shared_account_budget_refuses_before_the_code_is_looked_up() {
+    let (mut core, t0, code) = joined(false);
+    // A wrong code is charged to the shared budget too.
+    let wrong = connect(&mut core, t0, "0000000000");
+    assert_eq!(error_codes(&wrong, VIEWER), vec![ErrorCode::InvalidCode]);
+    assert!(
+        wrong
+            .iter()
+            .any(|e| matches!(e, Effect::GuessCharged { account: 42 })),
+        "{wrong:?}"
+    );
+    // With the shared budget empty, even the right code is refused unread.
+    let input = Input::Connect {
+        conn: VIEWER,
+        code: code.clone(),
+        mode: Mode::Control,
+        files: FileRules::default(),
+        elsewhere: None,
+        account_wait: Duration::from_secs(90),
+    };
+    core.handle(t0, input);
+    let out = effects(&mut core);
+    assert_eq!(error_codes(&out, VIEWER), vec![ErrorCode::Throttled]);
+    assert!(to(&out, AGENT).is_empty(), "{out:?}");
+    // A right code charges nothing.
+    let right = connect(&mut core, t0, &code);
+    assert!(
+        !right
+            .iter()
+            .any(|e| matches!(e, Effect::GuessCharged { .. }))
+    );
 }
