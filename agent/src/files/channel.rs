@@ -35,9 +35,19 @@ pub struct Frame {
     pub data: Bytes,
 }
 
+/// What the session tells a files channel's receiver besides its frames.
+#[derive(Debug)]
+pub struct Signals {
+    /// Changes when the person at the computer stops the file coming in.
+    pub cancel: watch::Receiver<u64>,
+    /// Changes when the session ends: the receiver stops at its next step, with the file
+    /// coming in kept for a resume (stopping it mid-write instead would lose that file).
+    pub ended: watch::Receiver<bool>,
+}
+
 /// Receives files from `frames` into `inbox` (none: files are refused in this session),
-/// answering on `ch` and telling `note`, until the channel closes; a change of `cancel` stops
-/// the file coming in. The receiver's answers to
+/// answering on `ch` and telling `note`, until the channel closes or the session ends
+/// (`signals`); a change of `signals.cancel` stops the file coming in. The receiver's answers to
 /// files sent from here go to `answers`. Where `browse` is given the supporter may list
 /// folders and fetch files (else it says why not). A transfer still open at the end leaves
 /// nothing behind.
@@ -47,9 +57,13 @@ pub async fn receive(
     inbox: Option<Inbox>,
     browse: Result<Browse, BrowseRefusal>,
     answers: mpsc::Sender<FileMessage>,
-    mut cancel: watch::Receiver<u64>,
+    signals: Signals,
     note: impl Fn(FileNote) + Send + Sync,
 ) {
+    let Signals {
+        mut cancel,
+        mut ended,
+    } = signals;
     let reply = |m: FileMessage| {
         let ch = ch.clone();
         async move {
@@ -98,6 +112,7 @@ pub async fn receive(
                 }
                 continue;
             }
+            Ok(()) = ended.changed() => break,
             f = frames.recv() => match f {
                 Some(f) => f,
                 None => break,

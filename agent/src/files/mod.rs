@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use tether_protocol::files::{self, BrowseCode, FileErrorCode};
 
 pub use browse::{Browse, BrowseRefusal};
-pub use channel::{Frame, receive};
+pub use channel::{Frame, Signals, receive};
 pub use parked::Parked;
 pub use send::{Outbox, Queue, outbox, send};
 

@@ -19,8 +19,7 @@ use tether_protocol::control::{self, Control};
 use tether_protocol::files::BrowseCode;
 use tether_protocol::input::InputEvent;
 use tether_protocol::signal::{
-    EndReason, FileDirection, FileOutcome, FileRules, FileTransfer, FolderListed, Ice, Message,
-    Mode, Sdp, SdpKind, SessionEnd, SessionId, SessionStart, Sha256Hex,
+    EndReason, FileRules, Ice, Message, Mode, Sdp, SdpKind, SessionEnd, SessionId, SessionStart,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -31,6 +30,7 @@ use crate::input::{InputWorker, NativeInjector};
 use crate::machine::platform;
 use crate::rtc::{Candidate, Channel, ChannelKind, LinkState, Peer, PeerEvent, PeerSettings};
 use crate::stream::{FrameKind, Stream, StreamCommand, StreamEvent, StreamSettings};
+use audit::audit_record;
 use rate::{Feedback, RateControl};
 
 /// How sessions are run on this machine.
@@ -152,6 +152,8 @@ pub async fn run(
         window: Window::default(),
         notify,
         files: Vec::new(),
+        receivers: Vec::new(),
+        ended: watch::channel(false).0,
         supporter: format!(
             "{}/{}",
             start.peer.org.as_deref().unwrap_or_default(),
@@ -231,6 +233,16 @@ pub async fn run(
     s.input.take();
     // A file still arriving is deleted; one being sent stops; the person and the relay (which
     // takes reports of a session shortly after its end) hear of both.
+    // The receiver stops at its next step, keeping a file half received for a resume (cut
+    // off mid-write it would lose it); if it has not stopped by then (a disk that hangs), and
+    // for the sender, the task is cut off.
+    let _ = s.ended.send(true);
+    for mut f in s.receivers.drain(..) {
+        if tokio::time::timeout(FILES_STOP, &mut f).await.is_err() {
+            f.abort();
+            let _ = f.await;
+        }
+    }
     for f in s.files.drain(..) {
         f.abort();
         let _ = f.await;
@@ -261,87 +273,10 @@ fn end(out: &mpsc::UnboundedSender<Message>, id: &SessionId, reason: EndReason) 
     let _ = out.send(Message::SessionEnd(SessionEnd::new(id.clone(), reason)));
 }
 
-/// `s` cut to at most `max` bytes, on a character boundary: what the relay accepts.
-fn clipped(s: &str, max: usize) -> String {
-    let mut s = s.to_owned();
-    while s.len() > max {
-        s.pop();
-    }
-    s
-}
-
-/// What the relay records of a transfer that ended; none for one under way.
-fn audit_record(id: &SessionId, n: &FileNote) -> Option<Message> {
-    let (direction, name, size, sha256, outcome, reason) = match n {
-        FileNote::Listed {
-            path,
-            entries,
-            refused,
-        } => {
-            return Some(Message::FolderListed(FolderListed {
-                session_id: id.clone(),
-                path: clipped(path, tether_protocol::files::MAX_PATH),
-                entries: *entries,
-                refused: *refused,
-            }));
-        }
-        FileNote::Sending { .. } | FileNote::Receiving { .. } | FileNote::Progress { .. } => {
-            return None;
-        }
-        FileNote::Received {
-            name, size, sha256, ..
-        } => (
-            FileDirection::ToAgent,
-            name,
-            *size,
-            Sha256Hex::new(sha256),
-            FileOutcome::Saved,
-            None,
-        ),
-        FileNote::Sent {
-            name, size, sha256, ..
-        } => (
-            FileDirection::ToViewer,
-            name,
-            *size,
-            Sha256Hex::new(sha256),
-            FileOutcome::Saved,
-            None,
-        ),
-        FileNote::Failed {
-            direction,
-            name,
-            size,
-            reason,
-            cancelled,
-            ..
-        } => {
-            let outcome = if *cancelled {
-                FileOutcome::Cancelled
-            } else {
-                FileOutcome::Failed
-            };
-            let reason = clipped(reason, 200);
-            (*direction, name, *size, None, outcome, Some(reason))
-        }
-    };
-    let mut name = clipped(name, tether_protocol::files::MAX_NAME);
-    if name.is_empty() {
-        name.push('?');
-    }
-    Some(Message::FileTransfer(FileTransfer {
-        session_id: id.clone(),
-        direction,
-        name,
-        size,
-        sha256,
-        outcome,
-        reason,
-    }))
-}
-
 /// How long an ending session waits for the viewer to acknowledge its `end`.
 const END_DELIVERY: Duration = Duration::from_secs(1);
+/// How long a files channel's receiver has to stop by itself when the session ends.
+const FILES_STOP: Duration = Duration::from_secs(2);
 
 /// One second of figures for the stats message.
 #[derive(Debug, Default)]
@@ -379,9 +314,12 @@ struct Session {
     window: Window,
     /// Tells the person at the machine something.
     notify: Arc<dyn Fn(Note) + Send + Sync>,
-    /// Receives the supporter's files and sends the person's, while the `files` channel is
-    /// open.
+    /// Sends the person's files while the `files` channel is open.
     files: Vec<tokio::task::JoinHandle<()>>,
+    /// Receives the supporter's files while the `files` channel is open.
+    receivers: Vec<tokio::task::JoinHandle<()>>,
+    /// Turned true when the session ends: receivers stop by themselves.
+    ended: watch::Sender<bool>,
     /// What files may pass, as the relay said.
     files_rules: FileRules,
     /// Who the supporter is (organisation and address): whose cut-short files resume.
@@ -506,7 +444,13 @@ impl Session {
             PeerEvent::ChannelOpen(..) => {}
             // One files channel a session: a second would bring its own listing pace and
             // audit budget. Its messages are dropped with its queue.
-            PeerEvent::FilesOpen(..) if self.files.iter().any(|t| !t.is_finished()) => {
+            PeerEvent::FilesOpen(..)
+                if self
+                    .receivers
+                    .iter()
+                    .chain(&self.files)
+                    .any(|t| !t.is_finished()) =>
+            {
                 tracing::debug!(session = %self.id, "a second files channel ignored");
             }
             PeerEvent::FilesOpen(ch, frames) => {
@@ -552,13 +496,16 @@ impl Session {
                         start: platform::home_dir(),
                     })
                 };
-                self.files.push(tokio::spawn(files::receive(
+                self.receivers.push(tokio::spawn(files::receive(
                     ch.clone(),
                     frames,
                     inbox,
                     browse,
                     answers_tx,
-                    self.cancel_incoming.clone(),
+                    files::Signals {
+                        cancel: self.cancel_incoming.clone(),
+                        ended: self.ended.subscribe(),
+                    },
                     move |x| n(x),
                 )));
                 // What the person chose to send: theirs to give, in any session.
@@ -766,6 +713,7 @@ impl Session {
     }
 }
 
+mod audit;
 #[cfg(test)]
 mod tests {
     use super::*;
