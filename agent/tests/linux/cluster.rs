@@ -77,7 +77,12 @@ fn start_haproxy(dir: &std::path::Path, relays: &[SocketAddr]) -> (SocketAddr, C
     }
     let path = dir.join("haproxy.cfg");
     std::fs::write(&path, cfg).unwrap();
-    let child = Command::new("haproxy")
+    // Debian installs it in /usr/sbin, which a user's PATH may leave out.
+    let program = ["/usr/sbin/haproxy", "/usr/bin/haproxy"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap_or("haproxy");
+    let child = Command::new(program)
         .arg("-db")
         .arg("-f")
         .arg(&path)
