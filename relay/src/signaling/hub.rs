@@ -152,24 +152,15 @@ impl Applier {
             .spawn(move || {
                 for job in rx {
                     match job {
-                        Job::Write(Write::InsertCode {
-                            hash,
-                            hostname,
-                            created_at,
-                            expires_at,
-                        }) => {
-                            let row = Write::InsertCode {
-                                hash: hash.clone(),
-                                hostname,
-                                created_at,
-                                expires_at,
+                        Job::Write(w) => {
+                            let code = match &w {
+                                Write::InsertCode { hash, .. } => Some(hash.clone()),
+                                _ => None,
                             };
-                            if let Some(StoreError::Conflict(_)) = write(store.as_ref(), row) {
+                            let failed = write(store.as_ref(), w);
+                            if let (Some(hash), Some(StoreError::Conflict(_))) = (code, failed) {
                                 taken.lock().unwrap_or_else(|p| p.into_inner()).push(hash);
                             }
-                        }
-                        Job::Write(w) => {
-                            write(store.as_ref(), w);
                         }
                         Job::Task(f) => f(store.as_ref()),
                         Job::Send(link, msg, waiting) => {
@@ -504,7 +495,8 @@ impl Hub {
             cluster.send(&relay, Envelope::ViewerGone { origin, conn });
         }
         let org = self.lock().conns.get(&conn).and_then(|c| c.org);
-        let forwarded = self.cluster.get().is_some().then(|| msg.clone());
+        // A new request is sent on as it came if the core forwards it; nothing else is kept.
+        let forwarded = (new_request && self.cluster.get().is_some()).then(|| msg.clone());
         let input = match (msg, org) {
             (Message::Connect(c), Some(org)) => {
                 // One read of the store and two of the cluster, at once.
@@ -545,7 +537,7 @@ impl Hub {
             (msg, _) => Input::FromViewer { conn, msg },
         };
         self.run(|core, now| core.handle(now, input));
-        if let Some(msg) = forwarded.filter(|_| new_request) {
+        if let Some(msg) = forwarded {
             self.open_tunnel(conn, msg);
         }
     }
