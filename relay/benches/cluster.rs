@@ -15,16 +15,20 @@ use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use agent::{Sent, agent, rss_kib};
 use futures_util::{SinkExt, StreamExt};
-use tether_protocol::signal::{self, Connect, ConsentResponse, Decision, Message, Mode};
+use tether_protocol::signal::{self, Connect, Message, Mode};
 use tether_relay::store::{NewUser, Role};
 use tether_tests::percentile_ms;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+#[path = "signaling/agent.rs"]
+mod agent;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tether-relay");
 const PASSWORD: &str = "bench password 123";
@@ -38,79 +42,27 @@ fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-type Sent = Arc<Mutex<HashMap<String, Instant>>>;
-
 /// The sending half of a viewer's socket.
 type ViewerTx = futures_util::stream::SplitSink<
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
     Ws,
 >;
 
-/// One agent on `addr`: says hello, reports its first code on `codes`, and answers consent
-/// requests with a denial, reporting the time since `sent` recorded the code's `connect`.
-async fn agent(
-    addr: SocketAddr,
-    i: usize,
-    codes: mpsc::UnboundedSender<(usize, String)>,
-    sent: Sent,
-    lat: mpsc::UnboundedSender<Duration>,
-) {
-    let Ok((ws, _)) =
-        tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/ws/agent")).await
-    else {
-        return;
-    };
-    let (mut tx, mut rx) = ws.split();
-    let hello =
-        format!(r#"{{"v":1,"type":"hello","client":"bench","os":"linux","hostname":"bench-{i}"}}"#);
-    if tx.send(Ws::text(hello)).await.is_err() {
-        return;
-    }
-    let mut code = String::new();
-    while let Some(Ok(frame)) = rx.next().await {
-        let Ws::Text(t) = frame else { continue };
-        match signal::decode(&t) {
-            Ok(Message::ShareCode(c)) => {
-                code = c.code.as_str().to_owned();
-                let _ = codes.send((i, code.clone()));
-            }
-            Ok(Message::ConsentRequest(r)) => {
-                if let Some(t0) = sent.lock().unwrap().remove(&code) {
-                    let _ = lat.send(t0.elapsed());
-                }
-                let deny = Message::ConsentResponse(ConsentResponse {
-                    request_id: r.request_id,
-                    decision: Decision::Deny,
-                });
-                let _ = tx.send(Ws::text(signal::encode(&deny))).await;
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Opens `n` agents on `addr` (at most 256 handshakes at a time) and returns their first codes.
+/// Opens `n` agents on `addr` (at most 256 handshakes at a time), which stay until `leave`
+/// changes or its sender is dropped, and returns their first codes.
 async fn open_agents(
     addr: SocketAddr,
     first: usize,
     n: usize,
     sent: &Sent,
     lat: &mpsc::UnboundedSender<Duration>,
+    leave: &tokio::sync::watch::Receiver<bool>,
 ) -> HashMap<usize, String> {
     let (code_tx, mut code_rx) = mpsc::unbounded_channel();
     let mut codes = HashMap::new();
     for i in first..first + n {
-        tokio::spawn(agent(addr, i, code_tx.clone(), sent.clone(), lat.clone()));
+        let (codes_to, sent, lat) = (code_tx.clone(), sent.clone(), lat.clone());
+        tokio::spawn(agent(addr, i, codes_to, sent, lat, leave.clone()));
         while i + 1 - first - codes.len() > 256 {
             let (a, c) = code_rx.recv().await.unwrap();
             codes.insert(a, c);
@@ -130,7 +82,8 @@ async fn herd(spec: &str) {
     let addr: SocketAddr = addr.parse().unwrap();
     let n: usize = n.parse().unwrap();
     let (lat, _keep) = mpsc::unbounded_channel();
-    let codes = open_agents(addr, 0, n, &Sent::default(), &lat).await;
+    let (_stay, leave) = tokio::sync::watch::channel(false);
+    let codes = open_agents(addr, 0, n, &Sent::default(), &lat, &leave).await;
     println!("ready {}", codes.len());
     std::io::stdout().flush().unwrap();
     tokio::task::spawn_blocking(|| {
@@ -288,10 +241,11 @@ async fn main() {
     // Phase 2: agents for measuring, spread over the relays, and viewers on every relay.
     let sent: Sent = Arc::default();
     let (lat_tx, mut lat_rx) = mpsc::unbounded_channel();
+    let (_stay, leave) = tokio::sync::watch::channel(false);
     let mut measured: Vec<(usize, usize, String)> = Vec::new();
     let per = (2 * n_connects).div_ceil(n_relays);
     for (r, (addr, _)) in relays.iter().enumerate() {
-        let codes = open_agents(*addr, r * per, per, &sent, &lat_tx).await;
+        let codes = open_agents(*addr, r * per, per, &sent, &lat_tx, &leave).await;
         measured.extend(codes.into_iter().map(|(i, c)| (i, r, c)));
     }
     measured.sort();

@@ -14,18 +14,20 @@
 //! Run: `cargo bench -p tether-relay --bench signaling`.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use agent::{Sent, agent, rss_kib};
 use futures_util::{SinkExt, StreamExt};
-use tether_protocol::signal::{self, Connect, ConsentResponse, Decision, Message, Mode};
+use tether_protocol::signal::{self, Connect, Message, Mode};
 use tether_tests::percentile_ms;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+#[path = "signaling/agent.rs"]
+mod agent;
 #[path = "signaling/hold.rs"]
 mod hold;
 #[path = "signaling/machines.rs"]
@@ -33,66 +35,6 @@ mod machines;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tether-relay");
 const PASSWORD: &str = "bench password 123";
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-type Sent = Arc<Mutex<HashMap<String, Instant>>>;
-
-/// One agent: says hello, reports its codes, measures consent_request arrival, denies; closes
-/// its socket once `leave` turns true.
-async fn agent(
-    addr: SocketAddr,
-    i: usize,
-    codes: mpsc::UnboundedSender<(usize, String)>,
-    sent: Sent,
-    lat: mpsc::UnboundedSender<Duration>,
-    mut leave: tokio::sync::watch::Receiver<bool>,
-) {
-    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/ws/agent"))
-        .await
-        .unwrap();
-    let (mut tx, mut rx) = ws.split();
-    let hello =
-        format!(r#"{{"v":1,"type":"hello","client":"bench","os":"linux","hostname":"bench-{i}"}}"#);
-    tx.send(Ws::text(hello)).await.unwrap();
-    let mut code = String::new();
-    loop {
-        let frame = tokio::select! {
-            f = rx.next() => f,
-            _ = leave.changed() => {
-                let _ = tx.close().await;
-                return;
-            }
-        };
-        let Some(Ok(frame)) = frame else { return };
-        let Ws::Text(t) = frame else { continue };
-        match signal::decode(&t) {
-            Ok(Message::ShareCode(c)) => {
-                code = c.code.as_str().to_owned();
-                let _ = codes.send((i, code.clone()));
-            }
-            Ok(Message::ConsentRequest(r)) => {
-                if let Some(t0) = sent.lock().unwrap().remove(&code) {
-                    let _ = lat.send(t0.elapsed());
-                }
-                let deny = Message::ConsentResponse(ConsentResponse {
-                    request_id: r.request_id,
-                    decision: Decision::Deny,
-                });
-                let _ = tx.send(Ws::text(signal::encode(&deny))).await;
-            }
-            _ => {}
-        }
-    }
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {

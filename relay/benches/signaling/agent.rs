@@ -1,0 +1,73 @@
+//! A simulated agent for the relay benchmarks (`signaling`, `cluster`): it says `hello`,
+//! reports its share codes, measures when `consent_request` arrives and denies it, and leaves
+//! when told; and the resident memory of a process.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tether_protocol::signal::{self, ConsentResponse, Decision, Message};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message as Ws;
+
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+pub type Sent = Arc<Mutex<HashMap<String, Instant>>>;
+
+/// One agent: says hello, reports its codes, measures consent_request arrival, denies; closes
+/// its socket once `leave` turns true.
+pub async fn agent(
+    addr: SocketAddr,
+    i: usize,
+    codes: mpsc::UnboundedSender<(usize, String)>,
+    sent: Sent,
+    lat: mpsc::UnboundedSender<Duration>,
+    mut leave: tokio::sync::watch::Receiver<bool>,
+) {
+    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/ws/agent"))
+        .await
+        .unwrap();
+    let (mut tx, mut rx) = ws.split();
+    let hello =
+        format!(r#"{{"v":1,"type":"hello","client":"bench","os":"linux","hostname":"bench-{i}"}}"#);
+    tx.send(Ws::text(hello)).await.unwrap();
+    let mut code = String::new();
+    loop {
+        let frame = tokio::select! {
+            f = rx.next() => f,
+            _ = leave.changed() => {
+                let _ = tx.close().await;
+                return;
+            }
+        };
+        let Some(Ok(frame)) = frame else { return };
+        let Ws::Text(t) = frame else { continue };
+        match signal::decode(&t) {
+            Ok(Message::ShareCode(c)) => {
+                code = c.code.as_str().to_owned();
+                let _ = codes.send((i, code.clone()));
+            }
+            Ok(Message::ConsentRequest(r)) => {
+                if let Some(t0) = sent.lock().unwrap().remove(&code) {
+                    let _ = lat.send(t0.elapsed());
+                }
+                let deny = Message::ConsentResponse(ConsentResponse {
+                    request_id: r.request_id,
+                    decision: Decision::Deny,
+                });
+                let _ = tx.send(Ws::text(signal::encode(&deny))).await;
+            }
+            _ => {}
+        }
+    }
+}
