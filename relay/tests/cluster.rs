@@ -18,12 +18,14 @@ async fn pair(redis: &Redis) -> (Relay, Relay) {
 /// Waits until the cluster's directory lists `n` live codes. A relay records where a code lives
 /// just after it tells the agent; a person reading the code out is slower, a test is not.
 async fn wait_until_listed(redis: &Redis, n: usize) {
+    wait_for_keys(redis, "tether:*:code:*", |k| k >= n, "the codes listed").await;
+}
+
+/// Waits until the number of Redis keys matching `pattern` satisfies `ok`; `what` names it.
+async fn wait_for_keys(redis: &Redis, pattern: &str, ok: impl Fn(usize) -> bool, what: &str) {
     let deadline = tokio::time::Instant::now() + WAIT;
-    while redis.count("tether:*:code:*") < n {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the code was never listed"
-        );
+    while !ok(redis.count(pattern)) {
+        assert!(tokio::time::Instant::now() < deadline, "never saw {what}");
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }
@@ -177,11 +179,8 @@ async fn an_enrolled_machine_on_one_relay_is_reached_by_id_from_another() {
     assert_eq!(set_policy(&b, &owner, id, policy).await, 200);
     let (mut agent, answer) = machine_agent(&a, id, &key, true).await;
     assert!(matches!(answer, Some(Message::ShareCode(_))), "{answer:?}");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while redis.count(&format!("tether:*:machine:{id}")) == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "never listed");
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    let machine = format!("tether:*:machine:{id}");
+    wait_for_keys(&redis, &machine, |k| k == 1, "the machine listed").await;
 
     // The other relay lists it as online.
     let (_, listed) = http(
@@ -222,11 +221,7 @@ async fn an_enrolled_machine_on_one_relay_is_reached_by_id_from_another() {
         panic!("expected session_end")
     };
     assert_eq!(end.reason, EndReason::AgentLeft);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while redis.count(&format!("tether:*:machine:{id}")) != 0 {
-        assert!(tokio::time::Instant::now() < deadline, "still listed");
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    wait_for_keys(&redis, &machine, |k| k == 0, "the machine unlisted").await;
     let (_, listed) = http(b.addr, "GET", "/api/v1/machines", None, Some(&owner)).await;
     assert_eq!(listed[0]["online"], false, "{listed}");
     let offline = connect(&mut viewer, id, Mode::Control).await;
@@ -322,11 +317,8 @@ async fn an_administrator_on_any_relay_ends_a_session_or_revokes_a_machine_on_an
     let policy = serde_json::json!({"require_consent": false});
     assert_eq!(set_policy(&b, &owner, id, policy).await, 200);
     let (mut agent, _) = machine_agent(&a, id, &key, true).await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while redis.count(&format!("tether:*:machine:{id}")) == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "never listed");
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    let machine = format!("tether:*:machine:{id}");
+    wait_for_keys(&redis, &machine, |k| k == 1, "the machine listed").await;
     let mut viewer = b.viewer(&tech).await;
     let Message::SessionStart(s) = connect(&mut viewer, id, Mode::Control).await else {
         panic!("expected session_start")
@@ -446,14 +438,14 @@ async fn an_accounts_guessing_budget_is_spent_on_every_relay_at_once() {
         panic!("expected an error")
     };
     assert_eq!(e.code, ErrorCode::InvalidCode);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while redis.count("tether:*:guess:account:*") == 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the guess was never charged"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    let charged = |k| k == 1;
+    wait_for_keys(
+        &redis,
+        "tether:*:guess:account:*",
+        charged,
+        "the guess charged",
+    )
+    .await;
     // …so relay b, which has charged this account nothing, refuses it too, before looking the
     // code up: even the right code of its own agent.
     let mut on_b = b.viewer(&tech).await;
