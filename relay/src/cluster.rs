@@ -12,6 +12,10 @@
 //! - **Machines.** A relay records the enrolled machines whose agents it holds
 //!   (`<prefix>machine:<id>`, renewed every 10 s, expiring 30 s later), so `connect_machine` and
 //!   the machine list work from any relay.
+//! - **Guessing budgets.** Every relay charges a wrong share code to the cluster's copies of the
+//!   guesser's account, address, organisation and cluster-wide buckets
+//!   (`<prefix>guess:…`, each the Unix time it is full again) as well as its own, and reads them
+//!   in one round trip before each code is tried: attempts spread over relays buy nothing.
 //! - **Liveness.** Each relay sets `<prefix>alive:<id>` every second for 5 s. Codes and machines
 //!   of a relay that stopped are not found; the others let go of the tunnels to and from it.
 //! - **Order.** One task publishes every envelope of a relay in turn, and Redis delivers one
@@ -33,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use tether_protocol::signal::Message;
 use tokio::sync::mpsc;
 
-use crate::signaling::budget::Bucket;
+use crate::signaling::budget::{ClusterBudget, GuessRules, Guesser, Scope};
 use crate::signaling::hub::ConnId;
 use crate::store::Principal;
 
@@ -172,6 +176,11 @@ enum Command {
         key: String,
         every: Duration,
     },
+    Lock {
+        key: String,
+        every: Duration,
+        until: Duration,
+    },
 }
 
 /// How long a relay counts as alive after its last heartbeat…
@@ -186,14 +195,17 @@ const LOCATE: &str = "local r = redis.call('GET', KEYS[1])
 if r and redis.call('EXISTS', ARGV[1] .. r) == 1 then return r end
 return false";
 
-/// How long (ms) until a shared guessing bucket holds a token: KEYS[1] is when it is full again
-/// (Unix ms, Redis's clock), ARGV[1] how far in debt it may be and still hold one.
-const BUCKET_WAIT: &str = "local t = redis.call('TIME')
+/// How long (ms) until each shared guessing bucket holds a token: KEYS[i] is when it is full
+/// again (Unix ms, Redis's clock), ARGV[i] how far in debt it may be and still hold one.
+const BUCKET_WAITS: &str = "local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local full = tonumber(redis.call('GET', KEYS[1]) or '0')
-local wait = full - (now + tonumber(ARGV[1]))
-if wait < 0 then return 0 end
-return wait";
+local waits = {}
+for i, key in ipairs(KEYS) do
+local wait = tonumber(redis.call('GET', key) or '0') - (now + tonumber(ARGV[i]))
+if wait < 0 then wait = 0 end
+waits[i] = wait
+end
+return waits";
 
 /// Takes one token from a shared guessing bucket: it is full again ARGV[1] ms later.
 const BUCKET_TAKE: &str = "local t = redis.call('TIME')
@@ -201,6 +213,18 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local full = tonumber(redis.call('GET', KEYS[1]) or '0')
 if full < now then full = now end
 full = full + tonumber(ARGV[1])
+redis.call('SET', KEYS[1], full, 'PX', full - now + 1000)
+return 1";
+
+/// Takes one token from an account's shared guessing bucket (full again ARGV[1] ms later) and
+/// locks it: full again no sooner than ARGV[2] ms from now.
+const BUCKET_LOCK: &str = "local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local full = tonumber(redis.call('GET', KEYS[1]) or '0')
+if full < now then full = now end
+full = full + tonumber(ARGV[1])
+local locked = now + tonumber(ARGV[2])
+if full < locked then full = locked end
 redis.call('SET', KEYS[1], full, 'PX', full - now + 1000)
 return 1";
 
@@ -253,8 +277,15 @@ impl Names {
         format!("{}machine:{id}", self.prefix)
     }
 
-    fn account_budget(&self, user: i64) -> String {
-        format!("{}guess:account:{user}", self.prefix)
+    /// The cluster's copy of a guessing bucket.
+    fn budget(&self, scope: &Scope) -> String {
+        let p = &self.prefix;
+        match scope {
+            Scope::Account(user) => format!("{p}guess:account:{user}"),
+            Scope::Address(ip) => format!("{p}guess:address:{ip}"),
+            Scope::Org(org) => format!("{p}guess:org:{org}"),
+            Scope::Relay => format!("{p}guess:cluster"),
+        }
     }
 
     fn alive_prefix(&self) -> String {
@@ -368,35 +399,53 @@ impl Cluster {
         let _ = self.commands.send(Command::Release { key });
     }
 
-    /// How long account `user` must wait before its next guess, by the budget every relay of
-    /// the cluster charges (`bucket` is its shape). Zero if Redis cannot be asked: each relay's
-    /// own budget still applies.
-    pub async fn account_wait(&self, user: i64, bucket: Bucket) -> Duration {
-        let slack = Duration::from_secs(bucket.refill_secs.max(1))
-            .saturating_mul(bucket.burst.max(1) - 1)
-            .as_millis() as u64;
+    /// What the cluster's copies of `who`'s guessing buckets say (`rules` are their shapes),
+    /// in one round trip. Nothing (the default) if Redis cannot be asked: each relay's own
+    /// budgets still apply.
+    pub async fn guess_budget(&self, who: &Guesser, rules: &GuessRules) -> ClusterBudget {
+        let mut eval = redis::cmd("EVAL");
+        eval.arg(BUCKET_WAITS).arg(4);
+        let scopes = std::iter::once(who.own()).chain(who.shared());
+        let scopes: Vec<Scope> = scopes.collect();
+        for scope in &scopes {
+            eval.arg(self.names.budget(scope));
+        }
+        for scope in &scopes {
+            eval.arg(rules.bucket(scope).slack().as_millis() as u64);
+        }
         let mut conn = self.lookups.clone();
-        let wait: Result<u64, _> = redis::cmd("EVAL")
-            .arg(BUCKET_WAIT)
-            .arg(1)
-            .arg(self.names.account_budget(user))
-            .arg(slack)
-            .query_async(&mut conn)
-            .await;
-        match wait {
-            Ok(ms) => Duration::from_millis(ms),
+        let waits: Result<Vec<u64>, _> = eval.query_async(&mut conn).await;
+        match waits.as_deref() {
+            Ok([account, shared @ ..]) => ClusterBudget {
+                account_wait: Duration::from_millis(*account),
+                campaign: shared.iter().any(|&w| w > 0),
+            },
+            Ok(_) => ClusterBudget::default(),
             Err(e) => {
-                tracing::warn!(error = %e, "reading a shared guessing budget failed");
-                Duration::ZERO
+                tracing::warn!(error = %e, "reading the shared guessing budgets failed");
+                ClusterBudget::default()
             }
         }
     }
 
-    /// Charges one wrong code to account `user`'s shared budget (`bucket` is its shape).
-    pub fn charge_account(&self, user: i64, bucket: Bucket) {
-        let key = self.names.account_budget(user);
-        let every = Duration::from_secs(bucket.refill_secs.max(1));
-        let _ = self.commands.send(Command::Charge { key, every });
+    /// Charges one wrong code to the cluster's copies of `who`'s buckets (`rules` are their
+    /// shapes) and, if it `locked` the account, locks the account's copy too.
+    pub fn charge_guess(&self, who: &Guesser, locked: bool, rules: &GuessRules) {
+        for scope in who.shared() {
+            let key = self.names.budget(&scope);
+            let every = rules.bucket(&scope).every();
+            let _ = self.commands.send(Command::Charge { key, every });
+        }
+        let own = who.own();
+        let key = self.names.budget(&own);
+        let every = rules.bucket(&own).every();
+        let command = if locked {
+            let until = rules.bucket(&own).slack().saturating_add(rules.lock());
+            Command::Lock { key, every, until }
+        } else {
+            Command::Charge { key, every }
+        };
+        let _ = self.commands.send(command);
     }
 
     /// The other live relay that holds the code with keyed hash `hash`, if any.
@@ -522,6 +571,15 @@ async fn send_commands(
                         .arg(1)
                         .arg(key)
                         .arg(ms)
+                        .ignore();
+                }
+                Command::Lock { key, every, until } => {
+                    pipe.cmd("EVAL")
+                        .arg(BUCKET_LOCK)
+                        .arg(1)
+                        .arg(key)
+                        .arg(every.as_millis() as u64)
+                        .arg(until.as_millis() as u64)
                         .ignore();
                 }
             }

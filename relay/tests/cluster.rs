@@ -456,3 +456,68 @@ async fn an_accounts_guessing_budget_is_spent_on_every_relay_at_once() {
     assert_eq!(e.code, ErrorCode::Throttled);
     assert!(e.retry_after_ms.is_some_and(|ms| ms > 0));
 }
+
+#[tokio::test]
+async fn a_guessing_campaign_spread_over_relays_locks_the_guesser_on_every_relay() {
+    let redis = Redis::start();
+    let url = redis.url();
+    // One wrong code from an address empties that address's bucket, cluster-wide.
+    let one_per_address = |c: &mut tether_relay::Config| {
+        c.redis_url = Some(url.clone());
+        c.guessing.address.burst = 1;
+        c.guessing.address.refill_secs = 3_600;
+    };
+    let a = Relay::two_orgs_on_postgres_with(one_per_address).await;
+    let b = a.beside(one_per_address).await;
+    let tech = a.token("tech@acme.example").await;
+    let owner = b.token("owner@acme.example").await;
+    let mut agent = b.agent("pc").await;
+    let code = expect_code(&mut agent).await;
+    wait_until_listed(&redis, 1).await;
+
+    // A wrong code on relay a from this address…
+    let mut on_a = a.viewer(&tech).await;
+    on_a.send(&connect("0000000000", Mode::Control)).await;
+    let Message::Error(e) = on_a.recv().await else {
+        panic!("expected an error")
+    };
+    assert_eq!(e.code, ErrorCode::InvalidCode);
+    let charged = |k| k == 1;
+    wait_for_keys(
+        &redis,
+        "tether:*:guess:address:*",
+        charged,
+        "the address charged",
+    )
+    .await;
+    // …so on relay b, whose own address bucket is full, the next wrong code from the same
+    // address (another account) is a campaign's: it locks that account…
+    let mut on_b = b.viewer(&owner).await;
+    on_b.send(&connect("1111111111", Mode::Control)).await;
+    let Message::Error(e) = on_b.recv().await else {
+        panic!("expected an error")
+    };
+    assert_eq!(e.code, ErrorCode::InvalidCode);
+    let lock = std::time::Duration::from_secs(tether_relay::Config::default().guessing.lock_secs);
+    assert!(
+        e.retry_after_ms
+            .is_some_and(|ms| ms >= lock.as_millis() as u64),
+        "a locked account is told how long: {e:?}"
+    );
+    let both_accounts = |k| k == 2;
+    wait_for_keys(
+        &redis,
+        "tether:*:guess:account:*",
+        both_accounts,
+        "the lock recorded",
+    )
+    .await;
+    // …on every relay: even its own agent's right code is refused, on b and on a.
+    for (relay, socket) in [("b", &mut on_b), ("a", &mut a.viewer(&owner).await)] {
+        socket.send(&connect(&code, Mode::Control)).await;
+        let Message::Error(e) = socket.recv().await else {
+            panic!("expected throttled on relay {relay}")
+        };
+        assert_eq!(e.code, ErrorCode::Throttled, "relay {relay}");
+    }
+}

@@ -34,12 +34,13 @@ pub struct Bucket {
 }
 
 impl Bucket {
-    fn every(&self) -> Duration {
+    /// How long it takes to earn one token back.
+    pub fn every(&self) -> Duration {
         Duration::from_secs(self.refill_secs.max(1))
     }
 
     /// How far past `now` the bucket may be in debt and still hold one token.
-    fn slack(&self) -> Duration {
+    pub fn slack(&self) -> Duration {
         self.every().saturating_mul(self.burst.max(1) - 1)
     }
 
@@ -114,6 +115,21 @@ impl GuessRules {
         }
         Ok(())
     }
+
+    /// The shape of `scope`'s bucket.
+    pub fn bucket(&self, scope: &Scope) -> Bucket {
+        match scope {
+            Scope::Address(_) => self.address,
+            Scope::Account(_) => self.account,
+            Scope::Org(_) => self.org,
+            Scope::Relay => self.relay,
+        }
+    }
+
+    /// How long a wrong code during a campaign locks the guesser's account.
+    pub fn lock(&self) -> Duration {
+        Duration::from_secs(self.lock_secs)
+    }
 }
 
 /// What a bucket belongs to.
@@ -137,7 +153,7 @@ impl Scope {
 }
 
 /// Who is typing a code.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Guesser {
     /// The viewer socket's source address.
     pub ip: IpAddr,
@@ -149,14 +165,26 @@ pub struct Guesser {
 
 impl Guesser {
     /// The bucket that refuses.
-    fn own(&self) -> Scope {
+    pub fn own(&self) -> Scope {
         Scope::Account(self.account)
     }
 
     /// The buckets shared with others, which lock instead.
-    fn shared(&self) -> [Scope; 3] {
+    pub fn shared(&self) -> [Scope; 3] {
         [Scope::address(self.ip), Scope::Org(self.org), Scope::Relay]
     }
+}
+
+/// What a relay cluster's copies of the buckets say before an attempt. Every relay charges
+/// them as well as its own, so a guesser spreading attempts over relays gains nothing; a
+/// single relay passes the default (nothing to add).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClusterBudget {
+    /// How long the guesser's account must wait before its next attempt.
+    pub account_wait: Duration,
+    /// One of the guesser's shared buckets (address, organisation, the cluster's) is empty: a
+    /// wrong code now locks the account, as an empty shared bucket here would.
+    pub campaign: bool,
 }
 
 /// The outcome of one code attempt.
@@ -202,12 +230,7 @@ impl GuessBudgets {
     }
 
     fn bucket(&self, scope: &Scope) -> Bucket {
-        match scope {
-            Scope::Address(_) => self.rules.address,
-            Scope::Account(_) => self.rules.account,
-            Scope::Org(_) => self.rules.org,
-            Scope::Relay => self.rules.relay,
-        }
+        self.rules.bucket(scope)
     }
 
     /// How long until `scope` holds a token (zero: it holds one now).
@@ -230,27 +253,31 @@ impl GuessBudgets {
             .saturating_sub(u32::try_from(owed).unwrap_or(u32::MAX))
     }
 
-    /// One attempt by `who` at `now`: refused if their account's bucket is empty, else `lookup`
-    /// runs and a miss is charged. Nothing is ever given back.
+    /// One attempt by `who` at `now`: refused if their account's bucket is empty here or in
+    /// the `cluster`, else `lookup` runs and a miss is charged. Nothing is ever given back.
     pub fn attempt<T>(
         &mut self,
         now: Instant,
         who: &Guesser,
+        cluster: ClusterBudget,
         lookup: impl FnOnce() -> Option<T>,
     ) -> Attempt<T> {
-        let retry_after = self.wait(now, &who.own());
+        let retry_after = self.wait(now, &who.own()).max(cluster.account_wait);
         if !retry_after.is_zero() {
             return Attempt::Refused { retry_after };
         }
         match lookup() {
             Some(t) => Attempt::Right(t),
-            None => Attempt::Wrong(self.charge(now, who)),
+            None => Attempt::Wrong(self.charge(now, who, cluster.campaign)),
         }
     }
 
-    fn charge(&mut self, now: Instant, who: &Guesser) -> Charge {
+    fn charge(&mut self, now: Instant, who: &Guesser, campaign: bool) -> Charge {
         let own = who.own();
-        let mut charge = Charge::default();
+        let mut charge = Charge {
+            locked: campaign,
+            ..Charge::default()
+        };
         for s in who.shared() {
             if self.wait(now, &s).is_zero() {
                 self.take(now, s);
@@ -264,7 +291,7 @@ impl GuessBudgets {
         self.take(now, own);
         if charge.locked {
             let b = self.bucket(&own);
-            let lock = Duration::from_secs(self.rules.lock_secs);
+            let lock = self.rules.lock();
             let locked = now
                 .checked_add(b.slack().saturating_add(lock))
                 .unwrap_or(now + Duration::from_secs(86_400 * 365));

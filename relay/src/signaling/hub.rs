@@ -364,9 +364,9 @@ impl Hub {
                 self.cfg.turn_grants.open(session.as_str(), &username)
             }
             Effect::TurnClose(session) => self.cfg.turn_grants.close(session.as_str()),
-            Effect::GuessCharged { account } => {
+            Effect::GuessCharged { who, locked } => {
                 if let Some(cluster) = self.cluster.get() {
-                    cluster.charge_account(account, self.cfg.core.guessing.account);
+                    cluster.charge_guess(&who, locked, &self.cfg.core.guessing);
                 }
             }
         }
@@ -500,10 +500,10 @@ impl Hub {
         let input = match (msg, org) {
             (Message::Connect(c), Some(org)) => {
                 // One read of the store and two of the cluster, at once.
-                let (files, elsewhere, account_wait) = tokio::join!(
+                let (files, elsewhere, cluster) = tokio::join!(
                     self.org_files(org),
                     self.locate(c.code.as_str()),
-                    self.account_wait(conn)
+                    self.guess_budget(conn)
                 );
                 Input::Connect {
                     conn,
@@ -511,7 +511,7 @@ impl Hub {
                     mode: c.mode,
                     files,
                     elsewhere,
-                    account_wait,
+                    cluster,
                 }
             }
             (Message::ConnectMachine(c), Some(org)) => {

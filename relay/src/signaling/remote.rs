@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 
 use tether_protocol::signal::Message;
 
+use super::budget::{ClusterBudget, Guesser};
 use super::hub::{ConnId, Gone, Hub, Link, Tunnel};
 
 /// How often a relay checks that the relays it tunnels to and from are alive.
@@ -168,26 +169,27 @@ impl Hub {
         d.conns.get(&conn).map(|c| c.link.clone())
     }
 
-    /// How long the cluster says viewer `conn`'s account must wait before its next guess (zero
-    /// on a single relay, whose own budgets decide alone).
-    pub(super) async fn account_wait(&self, conn: ConnId) -> Duration {
+    /// What the cluster's copies of viewer `conn`'s guessing budgets say (nothing on a single
+    /// relay, whose own budgets decide alone).
+    pub(super) async fn guess_budget(&self, conn: ConnId) -> ClusterBudget {
         let Some(cluster) = self.cluster.get() else {
-            return Duration::ZERO;
+            return ClusterBudget::default();
         };
         // A viewer tunnelled here was checked by its own relay.
-        let user = self
+        let who = self
             .lock()
             .conns
             .get(&conn)
             .filter(|c| !c.remote)
-            .and_then(|c| c.viewer.as_ref().map(|v| v.0.user_id));
-        match user {
-            Some(user) => {
-                cluster
-                    .account_wait(user, self.cfg.core.guessing.account)
-                    .await
-            }
-            None => Duration::ZERO,
+            .and_then(|c| c.viewer.as_deref())
+            .map(|(p, ip)| Guesser {
+                ip: *ip,
+                account: p.user_id,
+                org: p.org_id,
+            });
+        match who {
+            Some(who) => cluster.guess_budget(&who, &self.cfg.core.guessing).await,
+            None => ClusterBudget::default(),
         }
     }
 

@@ -16,11 +16,11 @@ fn guesser(ip: &str, account: i64, org: i64) -> Guesser {
 }
 
 fn wrong(b: &mut GuessBudgets, now: Instant, g: &Guesser) -> Attempt<()> {
-    b.attempt(now, g, || None)
+    b.attempt(now, g, ClusterBudget::default(), || None)
 }
 
 fn right(b: &mut GuessBudgets, now: Instant, g: &Guesser) -> Attempt<()> {
-    b.attempt(now, g, || Some(()))
+    b.attempt(now, g, ClusterBudget::default(), || Some(()))
 }
 
 #[test]
@@ -44,7 +44,7 @@ fn an_account_gets_its_burst_then_one_guess_per_refill_and_right_codes_give_noth
         "an empty account is refused even with a right code, before any lookup"
     );
     let mut looked = false;
-    let _ = b.attempt(t0, &g, || {
+    let _ = b.attempt(t0, &g, ClusterBudget::default(), || {
         looked = true;
         Some(())
     });
@@ -143,6 +143,44 @@ fn an_office_behind_one_address_keeps_connecting_while_one_of_it_guesses() {
     assert!(c.locked);
     assert_eq!(c.retry_after, Duration::from_secs(rules.lock_secs));
     assert_eq!(right(&mut b, t0, &guesser(nat, 51, 1)), Attempt::Right(()));
+}
+
+#[test]
+fn what_the_cluster_says_refuses_and_locks_as_this_relays_own_buckets_would() {
+    let t0 = Instant::now();
+    let rules = GuessRules::default();
+    let mut b = GuessBudgets::new(rules);
+    let g = guesser("203.0.113.9", 7, 1);
+    // Other relays spent the account: refused here, unread, though this relay charged nothing.
+    let spent = ClusterBudget {
+        account_wait: Duration::from_secs(90),
+        campaign: false,
+    };
+    let mut looked = false;
+    let refused = b.attempt(t0, &g, spent, || {
+        looked = true;
+        Some(())
+    });
+    assert_eq!(
+        refused,
+        Attempt::Refused {
+            retry_after: Duration::from_secs(90)
+        }
+    );
+    assert!(!looked);
+    // A campaign elsewhere (an empty shared bucket on other relays): a right code still goes
+    // through, a wrong one locks the account here.
+    let campaign = ClusterBudget {
+        account_wait: Duration::ZERO,
+        campaign: true,
+    };
+    assert_eq!(b.attempt(t0, &g, campaign, || Some(())), Attempt::Right(()));
+    let Attempt::Wrong(c) = b.attempt(t0, &g, campaign, || None::<()>) else {
+        panic!("a wrong code is charged")
+    };
+    assert!(c.locked);
+    assert!(c.retry_after >= rules.lock());
+    assert!(matches!(right(&mut b, t0, &g), Attempt::Refused { .. }));
 }
 
 #[test]

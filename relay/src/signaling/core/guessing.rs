@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use tether_protocol::signal::{ErrorCode, ErrorMessage, Message};
 
 use super::{ConnId, HubCore};
-use crate::signaling::budget::{Attempt, Charge, Guesser, Scope};
+use crate::signaling::budget::{Attempt, Charge, ClusterBudget, Guesser, Scope};
 use crate::signaling::metrics::Counter;
 use crate::store::Principal;
 
@@ -22,8 +22,8 @@ pub(super) enum Found {
 
 impl HubCore {
     /// Where `code` is shown (here, or on the relay `elsewhere` the cluster directory names),
-    /// if the budgets let the attempt through and it is right; otherwise the viewer `conn` has
-    /// been answered and `None` comes back.
+    /// if the budgets (this relay's, and the `cluster`'s copies) let the attempt through and it
+    /// is right; otherwise the viewer `conn` has been answered and `None` comes back.
     pub(super) fn try_code(
         &mut self,
         conn: ConnId,
@@ -31,7 +31,7 @@ impl HubCore {
         ip: IpAddr,
         code: &str,
         elsewhere: Option<String>,
-        account_wait: std::time::Duration,
+        cluster: ClusterBudget,
     ) -> Option<Found> {
         let who = Guesser {
             ip,
@@ -40,19 +40,12 @@ impl HubCore {
         };
         let hash = crate::auth::code_hash(&self.cfg.code_key, code);
         let codes = &self.codes;
-        // The cluster's shared account budget refuses first, as this relay's own would.
-        let attempt = if account_wait.is_zero() {
-            self.budgets.attempt(self.now.at, &who, || {
-                codes
-                    .get(&hash)
-                    .map(|a| Found::Here(*a))
-                    .or(elsewhere.map(Found::There))
-            })
-        } else {
-            Attempt::Refused {
-                retry_after: account_wait,
-            }
-        };
+        let attempt = self.budgets.attempt(self.now.at, &who, cluster, || {
+            codes
+                .get(&hash)
+                .map(|a| Found::Here(*a))
+                .or(elsewhere.map(Found::There))
+        });
         let actor = format!("user:{}", p.user_id);
         let ip_detail = serde_json::json!({"ip": ip.to_string()});
         match attempt {
@@ -71,8 +64,10 @@ impl HubCore {
             }
             Attempt::Wrong(charge) => {
                 self.count(Counter::ConnectWrongCode);
-                self.out
-                    .push_back(super::Effect::GuessCharged { account: p.user_id });
+                self.out.push_back(super::Effect::GuessCharged {
+                    who,
+                    locked: charge.locked,
+                });
                 let expired = self.spent.contains_key(&hash);
                 let outcome = if expired {
                     "expired_code"

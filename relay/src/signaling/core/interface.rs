@@ -8,7 +8,7 @@ use tether_protocol::lifecycle::Timeouts;
 use tether_protocol::signal::{FileRules, Hello, Message, Mode, SessionId};
 
 use super::ConnId;
-use crate::signaling::budget::GuessRules;
+use crate::signaling::budget::{ClusterBudget, GuessRules, Guesser};
 use crate::signaling::metrics::Counter;
 use crate::store::{AuditEntry, MachineInfo, Principal, SessionRecord};
 
@@ -130,9 +130,9 @@ pub enum Input {
         files: FileRules,
         /// The other relay the cluster's directory says shows this code, if any.
         elsewhere: Option<String>,
-        /// How long the cluster says the viewer's account must wait before guessing again
-        /// (its budget is shared by every relay; zero on a single relay).
-        account_wait: Duration,
+        /// What the cluster's copies of the guessing budgets say (every relay charges them;
+        /// the default on a single relay).
+        cluster: ClusterBudget,
     },
     /// A viewer asked for an enrolled machine by id.
     ConnectMachine {
@@ -225,10 +225,12 @@ pub enum Effect {
     },
     /// The session's TURN credentials are dead.
     TurnClose(SessionId),
-    /// A wrong code was charged to this account: charge it in the cluster's shared budget too.
+    /// A wrong code was charged to these buckets: charge the cluster's copies too.
     GuessCharged {
-        /// The account.
-        account: i64,
+        /// Who guessed: their account, address and organisation, and the cluster's bucket.
+        who: Guesser,
+        /// The guess locked the account (a campaign is running).
+        locked: bool,
     },
     /// The viewer's request, and everything it sends from now on, belongs to another relay of
     /// the cluster: tunnel the connection there.

@@ -19,7 +19,7 @@ mod tests;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tether_protocol::lifecycle::{Event, Lifecycle};
 use tether_protocol::signal::{
@@ -28,7 +28,7 @@ use tether_protocol::signal::{
 };
 
 pub use self::interface::{CoreConfig, Effect, Gone, Input, MachineLogin, Now, Write};
-use super::budget::GuessBudgets;
+use super::budget::{ClusterBudget, GuessBudgets};
 use super::metrics::Counter;
 use crate::store::Principal;
 
@@ -173,8 +173,8 @@ impl HubCore {
                 mode,
                 files,
                 elsewhere,
-                account_wait,
-            } => self.connect(conn, &code, mode, files, elsewhere, account_wait),
+                cluster,
+            } => self.connect(conn, &code, mode, files, elsewhere, cluster),
             Input::ConnectMachine {
                 conn,
                 machine_id,
@@ -461,7 +461,14 @@ impl HubCore {
             // What the driver reads for these is missing: the rules are the sign-in's.
             Message::Connect(c) => {
                 let files = viewer.principal.files;
-                self.connect(id, c.code.as_str(), c.mode, files, None, Duration::ZERO)
+                self.connect(
+                    id,
+                    c.code.as_str(),
+                    c.mode,
+                    files,
+                    None,
+                    ClusterBudget::default(),
+                )
             }
             Message::ConnectMachine(c) => {
                 let files = viewer.principal.files;
@@ -487,7 +494,7 @@ impl HubCore {
         mode: Mode,
         files: FileRules,
         elsewhere: Option<String>,
-        account_wait: Duration,
+        cluster: ClusterBudget,
     ) {
         let Some(viewer) = self.viewers.get(&viewer_id) else {
             return;
@@ -512,7 +519,7 @@ impl HubCore {
                 "a request is already pending; cancel it first",
             );
         }
-        let agent_id = match self.try_code(viewer_id, &p, ip, code, elsewhere, account_wait) {
+        let agent_id = match self.try_code(viewer_id, &p, ip, code, elsewhere, cluster) {
             Some(guessing::Found::Here(agent_id)) => agent_id,
             Some(guessing::Found::There(relay)) => {
                 // The agent's relay takes it from here, with this same request.

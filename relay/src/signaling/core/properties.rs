@@ -285,7 +285,7 @@ fn apply(core: &mut HubCore, heard: &mut Heard, now: &mut Now, step: Step) {
                 mode: Mode::Control,
                 files: FileRules::default(),
                 elsewhere: None,
-                account_wait: Duration::ZERO,
+                cluster: ClusterBudget::default(),
             };
             core.handle(*now, input);
         }

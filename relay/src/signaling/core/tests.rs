@@ -135,7 +135,7 @@ fn connect(core: &mut HubCore, at: Now, code: &str) -> Vec<Effect> {
         mode: Mode::Control,
         files: FileRules::default(),
         elsewhere: None,
-        account_wait: Duration::ZERO,
+        cluster: ClusterBudget::default(),
     };
     core.handle(at, input);
     effects(core)
@@ -463,7 +463,7 @@ fn the_clusters_shared_account_budget_refuses_before_the_code_is_looked_up() {
     assert!(
         wrong
             .iter()
-            .any(|e| matches!(e, Effect::GuessCharged { account: 42 })),
+            .any(|e| matches!(e, Effect::GuessCharged { who, locked: false } if who.account == 42)),
         "{wrong:?}"
     );
     // With the shared budget empty, even the right code is refused unread.
@@ -473,7 +473,10 @@ fn the_clusters_shared_account_budget_refuses_before_the_code_is_looked_up() {
         mode: Mode::Control,
         files: FileRules::default(),
         elsewhere: None,
-        account_wait: Duration::from_secs(90),
+        cluster: ClusterBudget {
+            account_wait: Duration::from_secs(90),
+            campaign: false,
+        },
     };
     core.handle(t0, input);
     let out = effects(&mut core);
@@ -486,4 +489,35 @@ fn the_clusters_shared_account_budget_refuses_before_the_code_is_looked_up() {
             .iter()
             .any(|e| matches!(e, Effect::GuessCharged { .. }))
     );
+}
+
+#[test]
+fn a_campaign_the_cluster_sees_locks_a_wrong_guesser_here_and_tells_the_cluster() {
+    let (mut core, t0, code) = joined(false);
+    let connect_during_campaign = |core: &mut HubCore, code: &str| {
+        let input = Input::Connect {
+            conn: VIEWER,
+            code: code.into(),
+            mode: Mode::Control,
+            files: FileRules::default(),
+            elsewhere: None,
+            cluster: ClusterBudget {
+                account_wait: Duration::ZERO,
+                campaign: true,
+            },
+        };
+        core.handle(t0, input);
+        effects(core)
+    };
+    let wrong = connect_during_campaign(&mut core, "0000000000");
+    assert_eq!(error_codes(&wrong, VIEWER), vec![ErrorCode::InvalidCode]);
+    assert!(
+        wrong
+            .iter()
+            .any(|e| matches!(e, Effect::GuessCharged { locked: true, .. })),
+        "the lock must reach the cluster: {wrong:?}"
+    );
+    // Locked here: even the right code is refused now.
+    let after = connect(&mut core, t0, &code);
+    assert_eq!(error_codes(&after, VIEWER), vec![ErrorCode::Throttled]);
 }
