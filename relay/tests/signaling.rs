@@ -718,6 +718,42 @@ async fn flooding_a_socket_is_rate_limited_then_closed() {
 }
 
 #[tokio::test]
+async fn a_socket_closed_for_bad_frames_still_receives_why_and_the_close() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message as Ws;
+    let (relay, token) = relay_with_jane().await;
+    let mut viewer = relay.viewer(&token).await;
+    // Far more than the relay reads before it gives up: most are still unread when it closes.
+    let junk = "x".repeat(1_000);
+    for _ in 0..200 {
+        if viewer.ws.send(Ws::Text(junk.clone().into())).await.is_err() {
+            break;
+        }
+    }
+    let mut malformed = 0;
+    let closed = loop {
+        let frame = tokio::time::timeout(WAIT, viewer.ws.next())
+            .await
+            .expect("the socket must close");
+        match frame {
+            Some(Ok(Ws::Text(t))) => match decode(&t).unwrap() {
+                Message::Error(e) if e.code == ErrorCode::Malformed => malformed += 1,
+                other => panic!("unexpected {other:?}"),
+            },
+            Some(Ok(Ws::Close(c))) => break c,
+            Some(Ok(Ws::Ping(_) | Ws::Pong(_))) => {}
+            // A reset here would have thrown away the errors and the close frame.
+            other => panic!("expected the errors, then a close frame: {other:?}"),
+        }
+    };
+    assert_eq!(
+        malformed, 16,
+        "one error per refused frame, up to the limit"
+    );
+    assert_eq!(closed.map(|c| u16::from(c.code)), Some(1000));
+}
+
+#[tokio::test]
 async fn websocket_ping_frames_count_toward_the_rate_limit() {
     use futures_util::StreamExt;
     use tokio_tungstenite::tungstenite::Message as Ws;

@@ -16,7 +16,7 @@ use crate::signaling::ws::{MAX_WS_MESSAGE, Side, serve};
 /// signaling frames are small, so small buffers grow only when a large frame actually arrives.
 fn tune(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
     upgrade
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_write_buffer_size(MAX_WS_MESSAGE * 4)
         .max_message_size(MAX_WS_MESSAGE)

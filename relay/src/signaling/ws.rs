@@ -56,6 +56,12 @@ impl Bucket {
         }
     }
 }
+/// How long the relay keeps reading (and discarding) a socket it closed, so the peer receives
+/// everything sent before the close: a socket closed with unread bytes in its receive buffer is
+/// reset by the kernel, and a reset makes the peer's kernel drop what it had not read yet (the
+/// last answers, the error that says why, the close frame).
+pub const LINGER: Duration = Duration::from_secs(2);
+
 /// Largest WebSocket message read at all; frames between 64 KiB and this get `too_large`.
 pub const MAX_WS_MESSAGE: usize = 128 * 1024;
 
@@ -147,7 +153,7 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, side: Side) {
                 drop(link);
                 // The writer ends once the link is dropped; waiting for it flushes the error.
                 let _ = writer.await;
-                return;
+                return linger(stream).await;
             };
             if let Some(m) = machine {
                 seen(&hub, m, &hello);
@@ -156,7 +162,7 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, side: Side) {
             let Some(id) = hub.register_agent(link.clone(), hello, machine, ip) else {
                 drop(link);
                 let _ = writer.await;
-                return;
+                return linger(stream).await;
             };
             id
         }
@@ -235,6 +241,16 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, side: Side) {
     drop(link);
     // The writer drains what is queued (the final session_end or error), then closes.
     let _ = writer.await;
+    if why != Gone::HeartbeatTimeout {
+        linger(stream).await;
+    }
+}
+
+/// Reads and discards what is left of a socket the writer has closed, until the peer closes
+/// too or [`LINGER`] is up (at once if the peer already left).
+async fn linger(mut stream: futures_util::stream::SplitStream<WebSocket>) {
+    let drained = async { while let Some(Ok(_)) = stream.next().await {} };
+    let _ = tokio::time::timeout(LINGER, drained).await;
 }
 
 /// Records when an enrolled machine was last connected, and what its agent reported.
