@@ -7,6 +7,30 @@ use axum::response::{IntoResponse, Response};
 
 use crate::store::StoreError;
 
+/// The body of every error answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// An error's code, words and, when throttled, how long to wait.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// A stable code, e.g. `unauthorized`, `throttled`, `not_found`.
+    pub code: &'static str,
+    /// For people; not stable.
+    pub message: String,
+    /// When to try again (`throttled`, `rate_limited`), also as `Retry-After` in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+/// An error with a stable code: every operation's other answers.
+#[derive(utoipa::ToResponse)]
+#[response(description = "Error with a stable code")]
+pub struct ErrorResponse(#[allow(dead_code)] ErrorBody);
+
 /// Result alias for the relay.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -106,16 +130,21 @@ impl IntoResponse for Error {
         } else {
             self.to_string()
         };
-        let mut body = serde_json::json!({ "error": { "code": code, "message": message } });
-        let retry = match self {
+        let retry_after_ms = match self {
             Error::Throttled { retry_after_ms } | Error::RateLimited { retry_after_ms } => {
-                body["error"]["retry_after_ms"] = retry_after_ms.into();
-                Some(retry_after_ms.div_ceil(1000).to_string())
+                Some(retry_after_ms)
             }
             _ => None,
         };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message,
+                retry_after_ms,
+            },
+        };
         let mut resp = (status, Json(body)).into_response();
-        if let Some(secs) = retry
+        if let Some(secs) = retry_after_ms.map(|ms| ms.div_ceil(1000).to_string())
             && let Ok(v) = axum::http::HeaderValue::from_str(&secs)
         {
             resp.headers_mut()

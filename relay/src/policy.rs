@@ -11,7 +11,7 @@ const MAX_LIST: usize = 1000;
 
 /// A machine's access policy, stored as JSON with the machine. Missing fields take the safe
 /// defaults: owners, admins and technicians may ask, and the local user must consent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MachinePolicy {
     /// Roles whose members may connect.
@@ -49,7 +49,7 @@ impl Default for MachinePolicy {
 }
 
 /// The roles a policy can name (readers may never connect, so they are not among them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyRole {
     /// Organisation owners.
@@ -72,17 +72,20 @@ impl PolicyRole {
 }
 
 /// A weekly window in the machine's local time, given as a fixed offset from UTC.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Hours {
     /// Days the window opens on, 1 = Monday … 7 = Sunday.
     pub days: Vec<u8>,
     /// Opening time, `HH:MM`.
+    #[schema(pattern = "^[0-2][0-9]:[0-5][0-9]$")]
     pub from: String,
     /// Closing time, `HH:MM`; earlier than `from` for a window that runs past midnight.
+    #[schema(pattern = "^[0-2][0-9]:[0-5][0-9]$")]
     pub to: String,
     /// The machine's offset from UTC in minutes (e.g. 60 for CET, -300 for EST).
     #[serde(default)]
+    #[schema(minimum = -840, maximum = 840)]
     pub utc_offset_minutes: i32,
     /// The machine's IANA time zone (`Europe/Amsterdam`); when given it decides the offset at
     /// each moment, daylight-saving time included, and `utc_offset_minutes` is unused.

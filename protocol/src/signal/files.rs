@@ -9,6 +9,7 @@ use super::{SessionId, is_false, yes};
 /// organisation's settings and the person's consent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileRules {
     /// Files may be transferred at all.
     #[serde(default = "yes")]

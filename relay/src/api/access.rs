@@ -50,6 +50,15 @@ pub const SCOPES: &[(Scope, &str)] = &[
     (Scope::SettingsWrite, "settings:write"),
 ];
 
+/// The OpenAPI schema of a key's scopes: their wire names, from [`SCOPES`].
+pub fn scope_names() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let names = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(SCOPES.iter().map(|(_, name)| *name)));
+    ArrayBuilder::new().items(names).build()
+}
+
 impl Scope {
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Scope> {

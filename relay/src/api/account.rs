@@ -125,7 +125,7 @@ async fn hash(password: String) -> Result<String> {
 }
 
 /// `POST /api/v1/auth/password` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PasswordChange {
     current_password: String,
     new_password: String,
@@ -133,6 +133,14 @@ pub struct PasswordChange {
 
 /// `POST /api/v1/auth/password`: the signed-in user changes their password, proving the
 /// current one; their other sign-ins end.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/password",
+    tag = "auth",
+    summary = "Change your own password (the current one proves it is you); your other sign-ins end",
+    request_body = PasswordChange,
+    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn change_password(
     State(state): State<AppState>,
     AuthUser(p): AuthUser,
@@ -148,6 +156,14 @@ pub async fn change_password(
 
 /// `POST /api/v1/auth/totp/disable`: the signed-in user turns TOTP off with a current code
 /// from their authenticator (each code is accepted once); their other sign-ins end.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/totp/disable",
+    tag = "auth",
+    summary = "Turn your TOTP off with a current code; your other sign-ins end",
+    request_body = super::auth::TotpConfirm,
+    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn totp_disable(
     State(state): State<AppState>,
     AuthUser(p): AuthUser,
@@ -195,13 +211,22 @@ fn resettable(state: &AppState, caller: &Caller, user: UserId) -> Result<()> {
 }
 
 /// `PUT /api/v1/users/{id}/password` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PasswordReset {
     new_password: String,
 }
 
 /// `PUT /api/v1/users/{id}/password`: an administrator (`users:write`) sets a member's password,
 /// e.g. when they forgot it; every sign-in of the member ends.
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/{id}/password",
+    tag = "users",
+    summary = "Set a member's password (users:write; owners only for an owner); every sign-in of the member ends",
+    request_body = PasswordReset,
+    params(("id" = i64, Path, description = "The member's user id")),
+    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn reset_password(
     State(state): State<AppState>,
     caller: Caller,
@@ -224,6 +249,14 @@ pub async fn reset_password(
 
 /// `DELETE /api/v1/users/{id}/totp`: an administrator (`users:write`) turns a member's TOTP off,
 /// e.g. when they lost their authenticator; every sign-in of the member ends.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{id}/totp",
+    tag = "users",
+    summary = "Turn a member's TOTP off (users:write; owners only for an owner); every sign-in of the member ends",
+    params(("id" = i64, Path, description = "The member's user id")),
+    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn reset_totp(
     State(state): State<AppState>,
     caller: Caller,

@@ -28,20 +28,37 @@ pub(super) fn audit(state: &AppState, caller: &Caller, action: &str, detail: ser
 }
 
 /// `GET /api/v1/users`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "users",
+    summary = "Members of the caller's organisation (users:read)",
+    responses((status = 200, description = "OK", body = Vec<Member>), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn users(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<Member>>> {
     caller.require(Scope::UsersRead)?;
     Ok(Json(state.store.list_members(caller.org_id())?))
 }
 
 /// `PUT /api/v1/users/{id}/role` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RoleChange {
+    #[schema(value_type = Role)]
     role: String,
 }
 
 /// `PUT /api/v1/users/{id}/role`: takes effect at once, open sockets included (they are closed
 /// and reconnect under the new role). Only an owner gives, changes or takes away the owner and
 /// administrator roles.
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/{id}/role",
+    tag = "users",
+    summary = "Change a member's role (users:write); closes their sockets",
+    request_body = RoleChange,
+    params(("id" = i64, Path, description = "The member's user id")),
+    responses((status = 200, description = "OK", body = Member), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn set_role(
     State(state): State<AppState>,
     caller: Caller,
@@ -86,7 +103,7 @@ pub async fn set_role(
 }
 
 /// `PUT /api/v1/org/files` body. Strict: a misspelt key must not read as "no limit".
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FilesBody {
     #[serde(default = "crate::policy::yes")]
@@ -97,6 +114,14 @@ pub struct FilesBody {
 
 /// `PUT /api/v1/org/files`: what files may pass in the organisation's sessions started from now
 /// on.
+#[utoipa::path(
+    put,
+    path = "/api/v1/org/files",
+    tag = "organisation",
+    summary = "What files may pass in the organisation's sessions (settings:write): at all, and the largest size in bytes; applies to sessions that start afterwards",
+    request_body = FilesBody,
+    responses((status = 200, description = "OK", body = FileRules), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn set_files(
     State(state): State<AppState>,
     caller: Caller,
@@ -120,6 +145,13 @@ pub async fn set_files(
 }
 
 /// `GET /api/v1/api-keys`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/api-keys",
+    tag = "api keys",
+    summary = "API keys of the organisation (keys:write)",
+    responses((status = 200, description = "OK", body = Vec<ApiKeyInfo>), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn api_keys(
     State(state): State<AppState>,
     caller: Caller,
@@ -129,14 +161,16 @@ pub async fn api_keys(
 }
 
 /// `POST /api/v1/api-keys` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewKey {
     name: String,
+    /// What the key may do.
+    #[schema(schema_with = super::access::scope_names)]
     scopes: Vec<String>,
 }
 
 /// A new key: the secret is in this response and nowhere else.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedKey {
     #[serde(flatten)]
     info: ApiKeyInfo,
@@ -144,6 +178,14 @@ pub struct CreatedKey {
 }
 
 /// `POST /api/v1/api-keys`: users only (a key cannot mint keys).
+#[utoipa::path(
+    post,
+    path = "/api/v1/api-keys",
+    tag = "api keys",
+    summary = "Create an API key; the key is in this response only",
+    request_body = NewKey,
+    responses((status = 200, description = "OK", body = CreatedKey), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn create_api_key(
     State(state): State<AppState>,
     AuthUser(p): AuthUser,
@@ -197,6 +239,14 @@ pub async fn create_api_key(
 }
 
 /// `DELETE /api/v1/api-keys/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/api-keys/{id}",
+    tag = "api keys",
+    summary = "Revoke an API key (keys:write)",
+    params(("id" = i64, Path, description = "The key's id")),
+    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn revoke_api_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -216,6 +266,14 @@ pub async fn revoke_api_key(
 }
 
 /// `POST /api/v1/sessions/{id}/end`: an administrator ends a live session of the organisation.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/end",
+    tag = "sessions",
+    summary = "End a live session (sessions:end)",
+    params(("id" = String, Path, description = "The session id")),
+    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn end_session(
     State(state): State<AppState>,
     caller: Caller,
@@ -245,7 +303,7 @@ pub async fn end_session(
 }
 
 /// TURN credentials for an app that wants to test its path before a session.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TurnCredentials {
     urls: Vec<String>,
     username: String,
@@ -254,6 +312,13 @@ pub struct TurnCredentials {
 }
 
 /// `GET /api/v1/turn-credentials`: short-lived (one hour), bound to the user.
+#[utoipa::path(
+    get,
+    path = "/api/v1/turn-credentials",
+    tag = "sessions",
+    summary = "TURN credentials valid for one hour",
+    responses((status = 200, description = "OK", body = TurnCredentials), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn turn_credentials(
     State(state): State<AppState>,
     AuthUser(p): AuthUser,
@@ -271,6 +336,13 @@ pub async fn turn_credentials(
 /// `GET /metrics`: Prometheus text format, relay-wide (every organisation's counts), so only
 /// for the relay's operator: the scraper's bearer token is an operator key
 /// (`tether-relay admin operator-key create`).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "relay",
+    summary = "Prometheus metrics, relay-wide: bearer token is a relay operator key (tether-relay admin operator-key create); organisations' credentials get 403",
+    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn metrics(State(state): State<AppState>, _: Operator) -> Result<Response> {
     Ok((
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],

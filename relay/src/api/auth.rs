@@ -88,7 +88,7 @@ pub(super) async fn password_matches(password: String, phc: String) -> Result<bo
 }
 
 /// `POST /api/v1/auth/login` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
     email: String,
     password: String,
@@ -97,7 +97,7 @@ pub struct LoginRequest {
 }
 
 /// Tokens issued by login and refresh.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     access_token: String,
     refresh_token: String,
@@ -193,6 +193,15 @@ fn issue(state: &AppState, p: Principal, family: &str) -> Result<Response> {
 }
 
 /// `POST /api/v1/auth/login`: password, then TOTP if enrolled.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    summary = "Sign in with e-mail, password and (once enrolled) TOTP; sets the tether_session cookie",
+    request_body = LoginRequest,
+    responses((status = 200, description = "Signed in; the web app also gets its cookies", body = TokenResponse), (status = "default", response = crate::error::ErrorResponse)),
+    security(()),
+)]
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -282,13 +291,22 @@ pub async fn login(
 
 /// `POST /api/v1/auth/refresh` body. Apps send the token; the web app sends `{}` and its
 /// refresh cookie.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RefreshRequest {
     #[serde(default)]
     refresh_token: Option<String>,
 }
 
 /// `POST /api/v1/auth/refresh`: exchange a refresh token for a new pair (rotation).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/refresh",
+    tag = "auth",
+    summary = "Exchange a refresh token (body or tether_refresh cookie) for a new pair; reuse revokes the family",
+    request_body = RefreshRequest,
+    responses((status = 200, description = "Signed in; the web app also gets its cookies", body = TokenResponse), (status = "default", response = crate::error::ErrorResponse)),
+    security(()),
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -315,6 +333,13 @@ pub async fn refresh(
 }
 
 /// `POST /api/v1/auth/logout`: revoke this sign-in (its token family) and close its sockets.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    summary = "Revoke this sign-in and close its sockets",
+    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn logout(State(state): State<AppState>, AuthUser(p): AuthUser) -> Result<Response> {
     revoke_sign_in(&state, &p, "logout", "ok")?;
     let mut resp = Json(serde_json::json!({"ok": true})).into_response();
@@ -331,14 +356,14 @@ pub async fn logout(State(state): State<AppState>, AuthUser(p): AuthUser) -> Res
 }
 
 /// TOTP enrolment offer.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TotpOffer {
     secret: String,
     otpauth_url: String,
 }
 
 /// `POST /api/v1/auth/totp/enroll` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct TotpEnroll {
     password: String,
 }
@@ -346,6 +371,14 @@ pub struct TotpEnroll {
 /// `POST /api/v1/auth/totp/enroll`: offer a new secret (not active until confirmed). The current
 /// password is asked again, so a stolen session cannot put its own authenticator on the account
 /// and lock its owner out.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/totp/enroll",
+    tag = "auth",
+    summary = "Offer a new TOTP secret (not active until confirmed); the current password is required",
+    request_body = TotpEnroll,
+    responses((status = 200, description = "OK", body = TotpOffer), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn totp_enroll(
     State(state): State<AppState>,
     AuthUser(p): AuthUser,
@@ -365,7 +398,7 @@ pub async fn totp_enroll(
 }
 
 /// `POST /api/v1/auth/totp/confirm` (and `/disable`) body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct TotpConfirm {
     code: String,
 }
@@ -379,6 +412,14 @@ impl TotpConfirm {
 
 /// `POST /api/v1/auth/totp/confirm`: prove the authenticator works; TOTP is then mandatory, and
 /// every other sign-in of the user (made without it) is revoked and its sockets closed.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/totp/confirm",
+    tag = "auth",
+    summary = "Confirm TOTP with a code; from then on it is mandatory",
+    request_body = TotpConfirm,
+    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn totp_confirm(
     State(state): State<AppState>,
     AuthUser(p): AuthUser,

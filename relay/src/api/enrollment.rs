@@ -22,6 +22,13 @@ const MAX_TTL_SECS: u64 = 365 * 86_400;
 const MAX_USES: i64 = 100_000;
 
 /// `GET /api/v1/enrollment-tokens`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/enrollment-tokens",
+    tag = "machines",
+    summary = "Enrollment tokens of the organisation, newest first (machines:write)",
+    responses((status = 200, description = "OK", body = Vec<EnrollmentTokenInfo>), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -31,19 +38,22 @@ pub async fn list(
 }
 
 /// `POST /api/v1/enrollment-tokens` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewToken {
     /// Lifetime in seconds (60 s to a year).
+    #[schema(minimum = 60, maximum = 31_536_000)]
     expires_in_secs: u64,
     /// Enrollments allowed.
+    #[schema(minimum = 1, maximum = 100_000)]
     max_uses: i64,
     /// Tags for the machines it enrolls.
     #[serde(default)]
+    #[schema(max_items = 16)]
     tags: Vec<String>,
 }
 
 /// A new token: the secret is in this response and nowhere else.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedToken {
     #[serde(flatten)]
     info: EnrollmentTokenInfo,
@@ -58,6 +68,14 @@ pub fn valid_tag(t: &str) -> bool {
 }
 
 /// `POST /api/v1/enrollment-tokens`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/enrollment-tokens",
+    tag = "machines",
+    summary = "Create an enrollment token for silent installs; the token is in this response only",
+    request_body = NewToken,
+    responses((status = 200, description = "OK", body = CreatedToken), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -110,6 +128,14 @@ pub async fn create(
 }
 
 /// `DELETE /api/v1/enrollment-tokens/{id}`: revokes it at once.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/enrollment-tokens/{id}",
+    tag = "machines",
+    summary = "Revoke an enrollment token (machines:write)",
+    params(("id" = i64, Path, description = "The token's id")),
+    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::store::MachinePolicy;
 
 /// One group: its tag, how many machines (not revoked) carry it, and its policy if set.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Group {
     tag: String,
     machines: usize,
@@ -26,6 +26,13 @@ pub struct Group {
 }
 
 /// `GET /api/v1/machine-groups`: every tag in use or with a policy, by tag.
+#[utoipa::path(
+    get,
+    path = "/api/v1/machine-groups",
+    tag = "machines",
+    summary = "Machine groups (tags): machines per tag and each group's policy (machines:read)",
+    responses((status = 200, description = "OK", body = Vec<Group>), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<Group>>> {
     caller.require(Scope::MachinesRead)?;
     let org = caller.org_id();
@@ -72,6 +79,15 @@ fn tag(t: &str) -> Result<&str> {
 
 /// `PUT /api/v1/machine-groups/{tag}/policy`: sets the group's policy. It applies to the next
 /// connection to each of its machines without a policy of their own.
+#[utoipa::path(
+    put,
+    path = "/api/v1/machine-groups/{tag}/policy",
+    tag = "machines",
+    summary = "Set the policy of the machines with this tag that have none of their own (machines:write)",
+    request_body = MachinePolicy,
+    params(("tag" = String, Path, description = "The group's tag")),
+    responses((status = 200, description = "OK", body = MachinePolicy), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn set_policy(
     State(state): State<AppState>,
     caller: Caller,
@@ -95,6 +111,14 @@ pub async fn set_policy(
 
 /// `DELETE /api/v1/machine-groups/{tag}/policy`: its machines fall back to the default (or to
 /// another of their groups).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/machine-groups/{tag}/policy",
+    tag = "machines",
+    summary = "Remove a group's policy (machines:write)",
+    params(("tag" = String, Path, description = "The group's tag")),
+    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn clear_policy(
     State(state): State<AppState>,
     caller: Caller,

@@ -28,7 +28,7 @@ use crate::store::{MachineInfo, MachinePolicy, NewMachine};
 pub const PROOF_CONTEXT: &[u8] = b"tether-enroll-v1:";
 
 /// `POST /api/v1/machines/enroll` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Enroll {
     token: String,
     /// base64url (no padding) of the 32-byte Ed25519 public key.
@@ -46,7 +46,7 @@ pub const UNENROLL_CONTEXT: &str = "tether-unenroll-v1:";
 const UNENROLL_WINDOW_SECS: i64 = 300;
 
 /// `POST /api/v1/machines/unenroll` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Unenroll {
     machine_id: i64,
     /// Unix seconds when the agent signed.
@@ -56,7 +56,7 @@ pub struct Unenroll {
 }
 
 /// The enrolled machine.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Enrolled {
     machine_id: i64,
     org_id: i64,
@@ -73,6 +73,15 @@ fn field(name: &str, value: &str, max: usize) -> Result<String> {
 }
 
 /// `POST /api/v1/machines/enroll`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/machines/enroll",
+    tag = "machines",
+    summary = "An agent enrolls with an enrollment token and proof of its Ed25519 key",
+    request_body = Enroll,
+    responses((status = 200, description = "OK", body = Enrolled), (status = "default", response = crate::error::ErrorResponse)),
+    security(()),
+)]
 pub async fn enroll(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -136,6 +145,15 @@ pub async fn enroll(
 /// `POST /api/v1/machines/unenroll`: the machine revokes itself, as its uninstaller does.
 /// Revoking a revoked machine succeeds again; a bad or stale signature, or an unknown machine,
 /// is refused alike.
+#[utoipa::path(
+    post,
+    path = "/api/v1/machines/unenroll",
+    tag = "machines",
+    summary = "An enrolled agent revokes its own machine (uninstall), signed with its key",
+    request_body = Unenroll,
+    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+    security(()),
+)]
 pub async fn unenroll(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -180,6 +198,13 @@ pub async fn unenroll(
 }
 
 /// `GET /api/v1/machines`: every machine of the organisation, with whether it is online.
+#[utoipa::path(
+    get,
+    path = "/api/v1/machines",
+    tag = "machines",
+    summary = "Machines enrolled in the organisation, with online state and policy (machines:read)",
+    responses((status = 200, description = "OK", body = Vec<MachineInfo>), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<MachineInfo>>> {
     caller.require(Scope::MachinesRead)?;
     let mut machines = state.store.list_machines(caller.org_id())?;
@@ -188,6 +213,14 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
 }
 
 /// `GET /api/v1/machines/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/machines/{id}",
+    tag = "machines",
+    summary = "One machine, with its policy and whether it is online (machines:read)",
+    params(("id" = i64, Path, description = "The machine's id")),
+    responses((status = 200, description = "OK", body = MachineInfo), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -208,6 +241,15 @@ async fn machine(state: &AppState, org: i64, id: i64) -> Result<MachineInfo> {
 
 /// `PUT /api/v1/machines/{id}/policy`: replaces the machine's access policy. It applies to the
 /// next connection; sessions already running continue.
+#[utoipa::path(
+    put,
+    path = "/api/v1/machines/{id}/policy",
+    tag = "machines",
+    summary = "Replace a machine's access policy (machines:write)",
+    request_body = MachinePolicy,
+    params(("id" = i64, Path, description = "The machine's id")),
+    responses((status = 200, description = "OK", body = MachinePolicy), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn set_policy(
     State(state): State<AppState>,
     caller: Caller,
@@ -230,6 +272,14 @@ pub async fn set_policy(
 
 /// `DELETE /api/v1/machines/{id}/policy`: the machine takes its group's policy (or the default)
 /// again.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/machines/{id}/policy",
+    tag = "machines",
+    summary = "Drop a machine's own policy: it takes its group's (or the default) again (machines:write)",
+    params(("id" = i64, Path, description = "The machine's id")),
+    responses((status = 200, description = "OK", body = MachineInfo), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn clear_policy(
     State(state): State<AppState>,
     caller: Caller,
@@ -248,6 +298,14 @@ pub async fn clear_policy(
 }
 
 /// `DELETE /api/v1/machines/{id}`: revokes the machine at once.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/machines/{id}",
+    tag = "machines",
+    summary = "Revoke a machine; its agent is disconnected at once (machines:write)",
+    params(("id" = i64, Path, description = "The machine's id")),
+    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,

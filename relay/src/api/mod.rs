@@ -21,7 +21,10 @@ pub mod ws;
 
 use axum::Router;
 use axum::extract::{FromRequest, Request};
-use axum::routing::{delete, get, post, put};
+use axum::routing::get;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::Error;
@@ -29,68 +32,85 @@ use crate::error::Error;
 /// Largest JSON request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// The frame of the OpenAPI document: what the handlers' own annotations do not say.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "Tether relay API", version = "1"),
+    servers((url = "/")),
+    security(("bearer" = []), ("cookie" = [])),
+    components(responses(crate::error::ErrorResponse), schemas(crate::error::ErrorBody)),
+    modifiers(&SecuritySchemes)
+)]
+struct ApiDoc;
+
+/// How callers authenticate: a bearer token (apps, API keys) or the web app's cookie.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = doc.components.get_or_insert_with(Default::default);
+        let bearer = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build();
+        components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
+        let cookie = ApiKey::Cookie(ApiKeyValue::new("tether_session"));
+        components.add_security_scheme("cookie", SecurityScheme::ApiKey(cookie));
+    }
+}
+
+/// Every route of the API, each with its part of the OpenAPI document: a route cannot be served
+/// without being documented, nor documented without being served.
+fn documented() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(openapi))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::totp_enroll))
+        .routes(routes!(auth::totp_confirm))
+        .routes(routes!(account::totp_disable))
+        .routes(routes!(account::change_password))
+        .routes(routes!(read::me))
+        .routes(routes!(read::sessions))
+        .routes(routes!(read::audit))
+        .routes(routes!(admin::users))
+        .routes(routes!(admin::set_files))
+        .routes(routes!(admin::set_role))
+        .routes(routes!(account::reset_password))
+        .routes(routes!(account::reset_totp))
+        .routes(routes!(admin::api_keys, admin::create_api_key))
+        .routes(routes!(admin::revoke_api_key))
+        .routes(routes!(admin::end_session))
+        .routes(routes!(admin::turn_credentials))
+        .routes(routes!(enrollment::list, enrollment::create))
+        .routes(routes!(enrollment::revoke))
+        .routes(routes!(machines::list))
+        .routes(routes!(machines::enroll))
+        .routes(routes!(machines::unenroll))
+        .routes(routes!(machines::get, machines::revoke))
+        .routes(routes!(machines::set_policy, machines::clear_policy))
+        .routes(routes!(groups::list))
+        .routes(routes!(groups::set_policy, groups::clear_policy))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::delete))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(admin::metrics))
+        .routes(routes!(ws::agent))
+        .routes(routes!(ws::viewer))
+}
+
+/// The OpenAPI document of this build's API, generated from its handlers and body types.
+pub fn document() -> utoipa::openapi::OpenApi {
+    documented().into_openapi()
+}
+
 /// The relay's router.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(crate::web::index))
+    let (api, _) = documented().split_for_parts();
+    api.route("/", get(crate::web::index))
         .route("/{file}", get(crate::web::asset))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/api/v1/openapi.json", get(openapi))
-        .route("/api/v1/auth/login", post(auth::login))
-        .route("/api/v1/auth/refresh", post(auth::refresh))
-        .route("/api/v1/auth/logout", post(auth::logout))
-        .route("/api/v1/auth/totp/enroll", post(auth::totp_enroll))
-        .route("/api/v1/auth/totp/confirm", post(auth::totp_confirm))
-        .route("/api/v1/auth/totp/disable", post(account::totp_disable))
-        .route("/api/v1/auth/password", post(account::change_password))
-        .route("/api/v1/me", get(read::me))
-        .route("/api/v1/sessions", get(read::sessions))
-        .route("/api/v1/audit", get(read::audit))
-        .route("/api/v1/users", get(admin::users))
-        .route("/api/v1/org/files", put(admin::set_files))
-        .route("/api/v1/users/{id}/role", put(admin::set_role))
-        .route("/api/v1/users/{id}/password", put(account::reset_password))
-        .route("/api/v1/users/{id}/totp", delete(account::reset_totp))
-        .route(
-            "/api/v1/api-keys",
-            get(admin::api_keys).post(admin::create_api_key),
-        )
-        .route("/api/v1/api-keys/{id}", delete(admin::revoke_api_key))
-        .route("/api/v1/sessions/{id}/end", post(admin::end_session))
-        .route("/api/v1/turn-credentials", get(admin::turn_credentials))
-        .route(
-            "/api/v1/enrollment-tokens",
-            get(enrollment::list).post(enrollment::create),
-        )
-        .route("/api/v1/enrollment-tokens/{id}", delete(enrollment::revoke))
-        .route("/api/v1/machines", get(machines::list))
-        .route("/api/v1/machines/enroll", post(machines::enroll))
-        .route("/api/v1/machines/unenroll", post(machines::unenroll))
-        .route(
-            "/api/v1/machines/{id}",
-            get(machines::get).delete(machines::revoke),
-        )
-        .route(
-            "/api/v1/machines/{id}/policy",
-            put(machines::set_policy).delete(machines::clear_policy),
-        )
-        .route("/api/v1/machine-groups", get(groups::list))
-        .route(
-            "/api/v1/machine-groups/{tag}/policy",
-            put(groups::set_policy).delete(groups::clear_policy),
-        )
-        .route(
-            "/api/v1/webhooks",
-            get(webhooks::list).post(webhooks::create),
-        )
-        .route("/api/v1/webhooks/{id}", delete(webhooks::delete))
-        .route(
-            "/api/v1/webhooks/{id}/deliveries",
-            get(webhooks::deliveries),
-        )
-        .route("/metrics", get(admin::metrics))
-        .route("/api/v1/ws/agent", get(ws::agent))
-        .route("/api/v1/ws/viewer", get(ws::viewer))
         .layer(axum::middleware::from_fn_with_state(
             state.hub.clone(),
             settled,
@@ -117,6 +137,19 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// `GET /healthz`.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "relay",
+    summary = "Liveness check",
+    responses((status = 200, description = "`ok`")),
+    security(())
+)]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
 /// How long a read waits for the hub's queued rows (a stalled database: it reads what is there).
 const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -140,10 +173,21 @@ async fn settled(
     next.run(req).await
 }
 
+/// `GET /api/v1/openapi.json`: [`document`], rendered once.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "relay",
+    summary = "This document",
+    responses((status = 200, description = "OK")),
+    security(())
+)]
 async fn openapi() -> impl axum::response::IntoResponse {
+    static RENDERED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let doc = RENDERED.get_or_init(|| document().to_pretty_json().unwrap_or_default());
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        include_str!("openapi.json"),
+        doc.as_str(),
     )
 }
 

@@ -12,18 +12,34 @@ use crate::error::Result;
 use crate::store::{AuditEntry, AuditFilter, Principal, SessionRecord};
 
 /// `GET /api/v1/me`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "account",
+    summary = "The signed-in user",
+    responses((status = 200, description = "OK", body = Principal), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn me(AuthUser(p): AuthUser) -> Json<Principal> {
     Json(p)
 }
 
 /// Paging for lists.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     #[serde(default)]
     limit: Option<u32>,
 }
 
 /// `GET /api/v1/sessions`: the organisation's sessions, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions",
+    tag = "sessions",
+    summary = "Sessions, newest first (sessions:read)",
+    params(ListQuery),
+    responses((status = 200, description = "OK", body = Vec<SessionRecord>), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn sessions(
     State(state): State<AppState>,
     caller: Caller,
@@ -38,7 +54,8 @@ pub async fn sessions(
 }
 
 /// Audit filters.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     #[serde(default)]
     action: Option<String>,
@@ -52,6 +69,14 @@ pub struct AuditQuery {
 
 /// `GET /api/v1/audit`: the organisation's audit log, newest first, filtered and paged
 /// (`before` = the last id seen).
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "audit",
+    summary = "Audit log, newest first (audit:read)",
+    params(AuditQuery),
+    responses((status = 200, description = "OK", body = Vec<AuditEntry>), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn audit(
     State(state): State<AppState>,
     caller: Caller,

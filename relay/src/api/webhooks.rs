@@ -20,20 +20,27 @@ const MAX_HOOKS: usize = 20;
 const MAX_EVENTS: usize = 32;
 
 /// `GET /api/v1/webhooks`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks",
+    tag = "webhooks",
+    summary = "Webhooks of the organisation (webhooks:write)",
+    responses((status = 200, description = "OK", body = Vec<WebhookInfo>), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<WebhookInfo>>> {
     caller.require(Scope::WebhooksWrite)?;
     Ok(Json(state.store.list_webhooks(caller.org_id())?))
 }
 
 /// `POST /api/v1/webhooks` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewWebhook {
     url: String,
     events: Vec<String>,
 }
 
 /// A new webhook and its signing secret (shown once).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedWebhook {
     #[serde(flatten)]
     info: WebhookInfo,
@@ -48,6 +55,14 @@ fn valid_event(e: &str) -> bool {
 }
 
 /// `POST /api/v1/webhooks`: the URL must be https and resolve to a public address.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks",
+    tag = "webhooks",
+    summary = "Register a webhook (https, public address); its signing secret is in this response only",
+    request_body = NewWebhook,
+    responses((status = 200, description = "OK", body = CreatedWebhook), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -99,6 +114,14 @@ pub async fn create(
 }
 
 /// `DELETE /api/v1/webhooks/{id}`: stops deliveries at once, pending ones included.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/webhooks/{id}",
+    tag = "webhooks",
+    summary = "Delete a webhook and its pending deliveries (webhooks:write)",
+    params(("id" = i64, Path, description = "The webhook's id")),
+    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -116,13 +139,22 @@ pub async fn delete(
 }
 
 /// `GET /api/v1/webhooks/{id}/deliveries` query.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveriesQuery {
     #[serde(default)]
     limit: Option<u32>,
 }
 
 /// `GET /api/v1/webhooks/{id}/deliveries`: recent deliveries, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/{id}/deliveries",
+    tag = "webhooks",
+    summary = "Recent deliveries of a webhook, newest first (webhooks:write)",
+    params(("id" = i64, Path, description = "The webhook's id"), DeliveriesQuery),
+    responses((status = 200, description = "OK", body = Vec<DeliveryInfo>), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn deliveries(
     State(state): State<AppState>,
     caller: Caller,

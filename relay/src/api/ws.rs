@@ -13,7 +13,8 @@ use crate::error::{Error, Result};
 use crate::signaling::ws::{MAX_WS_MESSAGE, Side, serve};
 
 /// Socket buffers. tungstenite's defaults (128 KiB each way) cost ~137 KB of RSS per idle agent;
-/// signaling frames are small, so small buffers grow only when a large frame actually arrives.
+/// signaling frames are small (an idle agent's whole read buffer is its cost), so small buffers
+/// that grow only when a large frame actually arrives.
 fn tune(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
     upgrade
         .read_buffer_size(1024)
@@ -24,6 +25,14 @@ fn tune(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
 }
 
 /// `GET /api/v1/ws/agent`: an ad hoc agent; it must say `hello` first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/agent",
+    tag = "signaling",
+    summary = "WebSocket for agents (signaling, see docs/PROTOCOL.md)",
+    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+    security(()),
+)]
 pub async fn agent(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -37,6 +46,14 @@ pub async fn agent(
 /// `?access_token=` (browsers cannot set headers here), or as the cookie, in that order: a query
 /// token is never passed over for the cookie, so it cannot be used to skip the origin check that
 /// cookie upgrades get ([`super::origin`]).
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/viewer",
+    tag = "signaling",
+    summary = "WebSocket for viewers; token by header, cookie or ?access_token=",
+    params(("access_token" = Option<String>, Query, description = "")),
+    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+)]
 pub async fn viewer(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

@@ -85,7 +85,18 @@ pub fn open(cfg: &crate::Config) -> StoreResult<std::sync::Arc<dyn Store>> {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A member's role in an organisation, from most to least powerful.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything, including deleting the organisation.
@@ -175,13 +186,15 @@ impl TokenKind {
 }
 
 /// Who a valid token belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Principal {
     /// The organisation.
+    #[schema(value_type = i64)]
     pub org_id: OrgId,
     /// Its name.
     pub org_name: String,
     /// The user.
+    #[schema(value_type = i64)]
     pub user_id: UserId,
     /// E-mail.
     pub email: String,
@@ -210,11 +223,12 @@ pub struct RefreshState {
 }
 
 /// One audit record.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// Row id (0 before insertion).
     pub id: i64,
     /// The organisation concerned, when known.
+    #[schema(value_type = Option<i64>)]
     pub org_id: Option<OrgId>,
     /// Unix milliseconds.
     pub at: i64,
@@ -225,6 +239,7 @@ pub struct AuditEntry {
     /// `ok`, `denied`, `wrong_code`, `throttled`, …
     pub outcome: String,
     /// Extra facts.
+    #[schema(value_type = Object)]
     pub detail: serde_json::Value,
 }
 
@@ -242,13 +257,15 @@ pub struct AuditFilter {
 }
 
 /// A session row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SessionRecord {
     /// Session id.
     pub id: String,
     /// The viewer's organisation.
+    #[schema(value_type = i64)]
     pub org_id: OrgId,
     /// The supporter.
+    #[schema(value_type = Option<i64>)]
     pub viewer_id: Option<UserId>,
     /// The machine's host name.
     pub hostname: String,
@@ -266,9 +283,10 @@ pub struct SessionRecord {
 }
 
 /// A member as listed for admins.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Member {
     /// User id.
+    #[schema(value_type = i64)]
     pub id: UserId,
     /// E-mail.
     pub email: String,
@@ -283,7 +301,7 @@ pub struct Member {
 }
 
 /// An API key as listed (never the key itself).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ApiKeyInfo {
     /// Id.
     pub id: i64,
@@ -312,7 +330,7 @@ pub struct OperatorKeyInfo {
 }
 
 /// An enrollment token as listed for admins (the token itself is shown once and stored hashed).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct EnrollmentTokenInfo {
     /// Id.
     pub id: i64,
@@ -331,7 +349,7 @@ pub struct EnrollmentTokenInfo {
 }
 
 /// An enrolled machine as listed for supporters.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct MachineInfo {
     /// Id.
     pub id: i64,
@@ -361,7 +379,7 @@ pub struct MachineInfo {
 }
 
 /// Where a machine's effective policy comes from.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PolicySource {
     /// Its own.
@@ -412,7 +430,7 @@ pub struct NewMachine {
 }
 
 /// A webhook as listed for admins (its secret is never stored or listed).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct WebhookInfo {
     /// Id.
     pub id: i64,
@@ -425,7 +443,7 @@ pub struct WebhookInfo {
 }
 
 /// A delivery attempt's state, for admins.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct DeliveryInfo {
     /// Id (also sent as `Tether-Delivery`).
     pub id: i64,
