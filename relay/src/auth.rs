@@ -72,12 +72,17 @@ pub fn new_id(prefix: &str) -> String {
 }
 
 /// Keyed hash under which share codes are stored and looked up.
-pub fn code_hash(key: &[u8], code: &str) -> Vec<u8> {
+pub fn code_hash(key: &[u8], code: &str) -> CodeHash {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(b"share-code:");
     mac.update(code.as_bytes());
-    mac.finalize().into_bytes().to_vec()
+    mac.finalize().into_bytes().into()
 }
+
+/// A share code's keyed hash, held inline: the hub keeps one per live code and per code spent
+/// in the last [`code_ttl`](crate::Config), so none may cost an allocation of its own (thousands
+/// of small allocations made as agents leave pin the pages their sockets freed).
+pub type CodeHash = [u8; 32];
 
 /// A subkey of the relay key for one purpose (`label`), so each use has its own key.
 pub fn derive_key(key: &[u8], label: &str) -> Vec<u8> {

@@ -114,6 +114,7 @@ async fn run() -> Result<()> {
             cfg.log_json |= log_json;
             init_tracing(cfg.log_json);
             platform::raise_open_files_limit();
+            platform::tune_allocator();
             let listener = tokio::net::TcpListener::bind(cfg.listen)
                 .await
                 .with_context(|| format!("binding {}", cfg.listen))?;

@@ -99,6 +99,24 @@ pub fn raise_open_files_limit() {
 #[cfg(not(unix))]
 pub fn raise_open_files_limit() {}
 
+/// Fixes glibc's allocator thresholds. Left dynamic, freeing one large block (a grown map's
+/// table, say) raises the threshold below which glibc keeps free memory at the top of a thread's
+/// heap to up to 64 MiB, and [`release_free_memory`] cannot trim those tops: after 10,000 agents
+/// left, 40 MB of free memory stayed resident. Fixed: blocks from 128 KiB on are mapped on their
+/// own and unmapped when freed, and a heap's free top beyond 1 MiB is returned.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn tune_allocator() {
+    // SAFETY: mallopt only changes glibc's allocator parameters; both values are in range.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1024 * 1024);
+    }
+}
+
+/// Other allocators need no tuning.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn tune_allocator() {}
+
 /// Gives the heap's free pages back to the operating system. glibc's allocator keeps them: after
 /// 10,000 agents came and went, the relay stayed at 213 MB against 11 MB at its start.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -17,7 +17,7 @@ use crate::signaling::ws::{MAX_WS_MESSAGE, Side, serve};
 /// that grow only when a large frame actually arrives.
 fn tune(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
     upgrade
-        .read_buffer_size(1024)
+        .read_buffer_size(512)
         .write_buffer_size(0)
         .max_write_buffer_size(MAX_WS_MESSAGE * 4)
         .max_message_size(MAX_WS_MESSAGE)

@@ -142,7 +142,7 @@ struct Applier {
 }
 
 /// Share codes whose rows the database refused as duplicates of another relay's live code.
-type Taken = Arc<Mutex<Vec<Vec<u8>>>>;
+type Taken = Arc<Mutex<Vec<crate::auth::CodeHash>>>;
 
 impl Applier {
     fn start(store: Arc<dyn Store>, taken: Taken) -> Applier {
@@ -154,7 +154,7 @@ impl Applier {
                     match job {
                         Job::Write(w) => {
                             let code = match &w {
-                                Write::InsertCode { hash, .. } => Some(hash.clone()),
+                                Write::InsertCode { hash, .. } => Some(*hash),
                                 _ => None,
                             };
                             let failed = write(store.as_ref(), w);

@@ -48,10 +48,10 @@ impl HubCore {
                 "could not issue a share code; send renew_code to retry",
             );
         };
-        self.codes.insert(hash.clone(), agent_id);
+        self.codes.insert(hash, agent_id);
         let now = self.now;
         self.out.push_back(Effect::Write(Write::InsertCode {
-            hash: hash.clone(),
+            hash,
             hostname: hostname.clone(),
             created_at: now.unix_ms,
             expires_at: now.unix_ms + ttl.as_millis() as i64,
@@ -82,9 +82,9 @@ impl HubCore {
     ) -> Option<CodeSlot> {
         let slot = self.agents.get_mut(&agent_id)?.code.take()?;
         self.codes.remove(&slot.hash);
-        self.spent.insert(slot.hash.clone(), self.now.at);
+        self.spent.insert(slot.hash, self.now.at);
         self.out.push_back(Effect::Write(Write::CloseCode {
-            hash: slot.hash.clone(),
+            hash: slot.hash,
             state,
         }));
         if let Some(p) = &slot.pending

@@ -8,6 +8,7 @@ use tether_protocol::lifecycle::Timeouts;
 use tether_protocol::signal::{FileRules, Hello, Message, Mode, SessionId};
 
 use super::ConnId;
+use crate::auth::CodeHash;
 use crate::signaling::budget::{ClusterBudget, GuessRules, Guesser};
 use crate::signaling::metrics::Counter;
 use crate::store::{AuditEntry, MachineInfo, Principal, SessionRecord};
@@ -173,7 +174,7 @@ pub enum Write {
     /// A share code went live.
     InsertCode {
         /// Its keyed hash.
-        hash: Vec<u8>,
+        hash: CodeHash,
         /// The agent's host name.
         hostname: String,
         /// Unix ms.
@@ -184,7 +185,7 @@ pub enum Write {
     /// A live share code ended (`used`, `expired` or `void`).
     CloseCode {
         /// Its keyed hash.
-        hash: Vec<u8>,
+        hash: CodeHash,
         /// The final state.
         state: &'static str,
     },

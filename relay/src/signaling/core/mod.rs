@@ -30,13 +30,14 @@ use tether_protocol::signal::{
 pub use self::interface::{CoreConfig, Effect, Gone, Input, MachineLogin, Now, Write};
 use super::budget::{ClusterBudget, GuessBudgets};
 use super::metrics::Counter;
+use crate::auth::CodeHash;
 use crate::store::Principal;
 
 /// Identifies one WebSocket connection.
 pub type ConnId = u64;
 
 pub(super) struct CodeSlot {
-    pub hash: Vec<u8>,
+    pub hash: CodeHash,
     pub lc: Lifecycle,
     pub pending: Option<Pending>,
 }
@@ -99,9 +100,9 @@ pub struct HubCore {
     agents: HashMap<ConnId, AgentEntry>,
     viewers: HashMap<ConnId, ViewerEntry>,
     /// Live code hash → agent.
-    codes: HashMap<Vec<u8>, ConnId>,
+    codes: HashMap<CodeHash, ConnId>,
     /// Recently spent or expired code hashes, to answer `code_expired` instead of `invalid_code`.
-    spent: HashMap<Vec<u8>, Instant>,
+    spent: HashMap<CodeHash, Instant>,
     sessions: HashMap<SessionId, SessionEntry>,
     /// Enrolled machine id → its agent's connection.
     machines: HashMap<i64, ConnId>,
