@@ -7,21 +7,12 @@
 use std::process::Command;
 use std::time::Duration;
 
-use tether_protocol::signal::{
-    CancelReason, ConsentCancel, ErrorCode, ErrorMessage, Message, Mode,
-};
+use tether_protocol::signal::{CancelReason, ConsentCancel, ErrorCode, Message, Mode};
 use tokio::io::AsyncReadExt;
 
 use crate::harness::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tether-relay");
-
-async fn error(viewer: &mut Client) -> ErrorMessage {
-    match viewer.recv().await {
-        Message::Error(e) => e,
-        other => panic!("expected an error, got {other:?}"),
-    }
-}
 
 #[tokio::test]
 async fn an_attack_from_many_addresses_is_held_and_honest_supporters_go_on() {
@@ -102,7 +93,7 @@ async fn an_attack_from_many_addresses_is_held_and_honest_supporters_go_on() {
             other => panic!("unexpected {other:?}"),
         }
         m.send(&connect(&wrong_code(&code), Mode::Control)).await;
-        let e = error(&mut m).await;
+        let e = expect_error(&mut m).await;
         if e.code == ErrorCode::InvalidCode {
             answered_wrong += 1;
         } else {
@@ -119,7 +110,7 @@ async fn an_attack_from_many_addresses_is_held_and_honest_supporters_go_on() {
     let mut lock = None;
     for _ in 0..3 {
         e.send(&connect("1234567890", Mode::Control)).await;
-        let err = error(&mut e).await;
+        let err = expect_error(&mut e).await;
         assert_eq!(err.code, ErrorCode::InvalidCode, "{err:?}");
         lock = err.retry_after_ms;
     }

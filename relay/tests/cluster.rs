@@ -434,9 +434,7 @@ async fn an_accounts_guessing_budget_is_spent_on_every_relay_at_once() {
     // One wrong code on relay a spends the account's budget…
     let mut on_a = a.viewer(&tech).await;
     on_a.send(&connect("0000000000", Mode::Control)).await;
-    let Message::Error(e) = on_a.recv().await else {
-        panic!("expected an error")
-    };
+    let e = expect_error(&mut on_a).await;
     assert_eq!(e.code, ErrorCode::InvalidCode);
     let charged = |k| k == 1;
     wait_for_keys(
@@ -450,9 +448,7 @@ async fn an_accounts_guessing_budget_is_spent_on_every_relay_at_once() {
     // code up: even the right code of its own agent.
     let mut on_b = b.viewer(&tech).await;
     on_b.send(&connect(&code, Mode::Control)).await;
-    let Message::Error(e) = on_b.recv().await else {
-        panic!("expected throttled")
-    };
+    let e = expect_error(&mut on_b).await;
     assert_eq!(e.code, ErrorCode::Throttled);
     assert!(e.retry_after_ms.is_some_and(|ms| ms > 0));
 }
@@ -478,9 +474,7 @@ async fn a_guessing_campaign_spread_over_relays_locks_the_guesser_on_every_relay
     // A wrong code on relay a from this address…
     let mut on_a = a.viewer(&tech).await;
     on_a.send(&connect("0000000000", Mode::Control)).await;
-    let Message::Error(e) = on_a.recv().await else {
-        panic!("expected an error")
-    };
+    let e = expect_error(&mut on_a).await;
     assert_eq!(e.code, ErrorCode::InvalidCode);
     let charged = |k| k == 1;
     wait_for_keys(
@@ -494,9 +488,7 @@ async fn a_guessing_campaign_spread_over_relays_locks_the_guesser_on_every_relay
     // address (another account) is a campaign's: it locks that account…
     let mut on_b = b.viewer(&owner).await;
     on_b.send(&connect("1111111111", Mode::Control)).await;
-    let Message::Error(e) = on_b.recv().await else {
-        panic!("expected an error")
-    };
+    let e = expect_error(&mut on_b).await;
     assert_eq!(e.code, ErrorCode::InvalidCode);
     let lock = std::time::Duration::from_secs(tether_relay::Config::default().guessing.lock_secs);
     assert!(
@@ -515,9 +507,7 @@ async fn a_guessing_campaign_spread_over_relays_locks_the_guesser_on_every_relay
     // …on every relay: even its own agent's right code is refused, on b and on a.
     for (relay, socket) in [("b", &mut on_b), ("a", &mut a.viewer(&owner).await)] {
         socket.send(&connect(&code, Mode::Control)).await;
-        let Message::Error(e) = socket.recv().await else {
-            panic!("expected throttled on relay {relay}")
-        };
+        let e = expect_error(socket).await;
         assert_eq!(e.code, ErrorCode::Throttled, "relay {relay}");
     }
 }

@@ -290,6 +290,14 @@ impl Client {
     }
 }
 
+/// Reads the error a client's next message must be.
+pub async fn expect_error(client: &mut Client) -> signal::ErrorMessage {
+    match client.recv().await {
+        Message::Error(e) => e,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
 /// Reads the agent's share code from its next message.
 pub async fn expect_code(agent: &mut Client) -> String {
     match agent.recv().await {

@@ -129,13 +129,18 @@ fn joined(turn: bool) -> (HubCore, Now, String) {
 }
 
 fn connect(core: &mut HubCore, at: Now, code: &str) -> Vec<Effect> {
+    connect_seeing(core, at, code, ClusterBudget::default())
+}
+
+/// Connects with what the cluster's copies of the guessing budgets say.
+fn connect_seeing(core: &mut HubCore, at: Now, code: &str, cluster: ClusterBudget) -> Vec<Effect> {
     let input = Input::Connect {
         conn: VIEWER,
         code: code.into(),
         mode: Mode::Control,
         files: FileRules::default(),
         elsewhere: None,
-        cluster: ClusterBudget::default(),
+        cluster,
     };
     core.handle(at, input);
     effects(core)
@@ -467,19 +472,11 @@ fn the_clusters_shared_account_budget_refuses_before_the_code_is_looked_up() {
         "{wrong:?}"
     );
     // With the shared budget empty, even the right code is refused unread.
-    let input = Input::Connect {
-        conn: VIEWER,
-        code: code.clone(),
-        mode: Mode::Control,
-        files: FileRules::default(),
-        elsewhere: None,
-        cluster: ClusterBudget {
-            account_wait: Duration::from_secs(90),
-            campaign: false,
-        },
+    let spent = ClusterBudget {
+        account_wait: Duration::from_secs(90),
+        campaign: false,
     };
-    core.handle(t0, input);
-    let out = effects(&mut core);
+    let out = connect_seeing(&mut core, t0, &code, spent);
     assert_eq!(error_codes(&out, VIEWER), vec![ErrorCode::Throttled]);
     assert!(to(&out, AGENT).is_empty(), "{out:?}");
     // A right code charges nothing.
@@ -494,22 +491,11 @@ fn the_clusters_shared_account_budget_refuses_before_the_code_is_looked_up() {
 #[test]
 fn a_campaign_the_cluster_sees_locks_a_wrong_guesser_here_and_tells_the_cluster() {
     let (mut core, t0, code) = joined(false);
-    let connect_during_campaign = |core: &mut HubCore, code: &str| {
-        let input = Input::Connect {
-            conn: VIEWER,
-            code: code.into(),
-            mode: Mode::Control,
-            files: FileRules::default(),
-            elsewhere: None,
-            cluster: ClusterBudget {
-                account_wait: Duration::ZERO,
-                campaign: true,
-            },
-        };
-        core.handle(t0, input);
-        effects(core)
+    let campaign = ClusterBudget {
+        account_wait: Duration::ZERO,
+        campaign: true,
     };
-    let wrong = connect_during_campaign(&mut core, "0000000000");
+    let wrong = connect_seeing(&mut core, t0, "0000000000", campaign);
     assert_eq!(error_codes(&wrong, VIEWER), vec![ErrorCode::InvalidCode]);
     assert!(
         wrong
