@@ -139,7 +139,7 @@ pub struct PasswordChange {
     tag = "auth",
     summary = "Change your own password (the current one proves it is you); your other sign-ins end",
     request_body = PasswordChange,
-    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK")),
 )]
 pub async fn change_password(
     State(state): State<AppState>,
@@ -162,7 +162,7 @@ pub async fn change_password(
     tag = "auth",
     summary = "Turn your TOTP off with a current code; your other sign-ins end",
     request_body = super::auth::TotpConfirm,
-    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK")),
 )]
 pub async fn totp_disable(
     State(state): State<AppState>,
@@ -225,7 +225,7 @@ pub struct PasswordReset {
     summary = "Set a member's password (users:write; owners only for an owner); every sign-in of the member ends",
     request_body = PasswordReset,
     params(("id" = i64, Path, description = "The member's user id")),
-    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK")),
 )]
 pub async fn reset_password(
     State(state): State<AppState>,
@@ -255,7 +255,7 @@ pub async fn reset_password(
     tag = "users",
     summary = "Turn a member's TOTP off (users:write; owners only for an owner); every sign-in of the member ends",
     params(("id" = i64, Path, description = "The member's user id")),
-    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK")),
 )]
 pub async fn reset_totp(
     State(state): State<AppState>,

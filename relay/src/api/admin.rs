@@ -33,7 +33,7 @@ pub(super) fn audit(state: &AppState, caller: &Caller, action: &str, detail: ser
     path = "/api/v1/users",
     tag = "users",
     summary = "Members of the caller's organisation (users:read)",
-    responses((status = 200, description = "OK", body = Vec<Member>), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK", body = Vec<Member>)),
 )]
 pub async fn users(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<Member>>> {
     caller.require(Scope::UsersRead)?;
@@ -57,7 +57,7 @@ pub struct RoleChange {
     summary = "Change a member's role (users:write); closes their sockets",
     request_body = RoleChange,
     params(("id" = i64, Path, description = "The member's user id")),
-    responses((status = 200, description = "OK", body = Member), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK", body = Member)),
 )]
 pub async fn set_role(
     State(state): State<AppState>,
@@ -120,7 +120,7 @@ pub struct FilesBody {
     tag = "organisation",
     summary = "What files may pass in the organisation's sessions (settings:write): at all, and the largest size in bytes; applies to sessions that start afterwards",
     request_body = FilesBody,
-    responses((status = 200, description = "OK", body = FileRules), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK", body = FileRules)),
 )]
 pub async fn set_files(
     State(state): State<AppState>,
@@ -150,7 +150,7 @@ pub async fn set_files(
     path = "/api/v1/api-keys",
     tag = "api keys",
     summary = "API keys of the organisation (keys:write)",
-    responses((status = 200, description = "OK", body = Vec<ApiKeyInfo>), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK", body = Vec<ApiKeyInfo>)),
 )]
 pub async fn api_keys(
     State(state): State<AppState>,
@@ -184,7 +184,7 @@ pub struct CreatedKey {
     tag = "api keys",
     summary = "Create an API key; the key is in this response only",
     request_body = NewKey,
-    responses((status = 200, description = "OK", body = CreatedKey), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK", body = CreatedKey)),
 )]
 pub async fn create_api_key(
     State(state): State<AppState>,
@@ -245,7 +245,7 @@ pub async fn create_api_key(
     tag = "api keys",
     summary = "Revoke an API key (keys:write)",
     params(("id" = i64, Path, description = "The key's id")),
-    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK")),
 )]
 pub async fn revoke_api_key(
     State(state): State<AppState>,
@@ -272,7 +272,7 @@ pub async fn revoke_api_key(
     tag = "sessions",
     summary = "End a live session (sessions:end)",
     params(("id" = String, Path, description = "The session id")),
-    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK")),
 )]
 pub async fn end_session(
     State(state): State<AppState>,
@@ -317,7 +317,7 @@ pub struct TurnCredentials {
     path = "/api/v1/turn-credentials",
     tag = "sessions",
     summary = "TURN credentials valid for one hour",
-    responses((status = 200, description = "OK", body = TurnCredentials), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK", body = TurnCredentials)),
 )]
 pub async fn turn_credentials(
     State(state): State<AppState>,
@@ -341,7 +341,7 @@ pub async fn turn_credentials(
     path = "/metrics",
     tag = "relay",
     summary = "Prometheus metrics, relay-wide: bearer token is a relay operator key (tether-relay admin operator-key create); organisations' credentials get 403",
-    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK")),
 )]
 pub async fn metrics(State(state): State<AppState>, _: Operator) -> Result<Response> {
     Ok((

@@ -199,7 +199,7 @@ fn issue(state: &AppState, p: Principal, family: &str) -> Result<Response> {
     tag = "auth",
     summary = "Sign in with e-mail, password and (once enrolled) TOTP; sets the tether_session cookie",
     request_body = LoginRequest,
-    responses((status = 200, description = "Signed in; the web app also gets its cookies", body = TokenResponse), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "Signed in; the web app also gets its cookies", body = TokenResponse)),
     security(()),
 )]
 pub async fn login(
@@ -304,7 +304,7 @@ pub struct RefreshRequest {
     tag = "auth",
     summary = "Exchange a refresh token (body or tether_refresh cookie) for a new pair; reuse revokes the family",
     request_body = RefreshRequest,
-    responses((status = 200, description = "Signed in; the web app also gets its cookies", body = TokenResponse), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "Signed in; the web app also gets its cookies", body = TokenResponse)),
     security(()),
 )]
 pub async fn refresh(
@@ -338,7 +338,7 @@ pub async fn refresh(
     path = "/api/v1/auth/logout",
     tag = "auth",
     summary = "Revoke this sign-in and close its sockets",
-    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK")),
 )]
 pub async fn logout(State(state): State<AppState>, AuthUser(p): AuthUser) -> Result<Response> {
     revoke_sign_in(&state, &p, "logout", "ok")?;
@@ -377,7 +377,7 @@ pub struct TotpEnroll {
     tag = "auth",
     summary = "Offer a new TOTP secret (not active until confirmed); the current password is required",
     request_body = TotpEnroll,
-    responses((status = 200, description = "OK", body = TotpOffer), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK", body = TotpOffer)),
 )]
 pub async fn totp_enroll(
     State(state): State<AppState>,
@@ -418,7 +418,7 @@ impl TotpConfirm {
     tag = "auth",
     summary = "Confirm TOTP with a code; from then on it is mandatory",
     request_body = TotpConfirm,
-    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK")),
 )]
 pub async fn totp_confirm(
     State(state): State<AppState>,

@@ -27,7 +27,7 @@ const MAX_USES: i64 = 100_000;
     path = "/api/v1/enrollment-tokens",
     tag = "machines",
     summary = "Enrollment tokens of the organisation, newest first (machines:write)",
-    responses((status = 200, description = "OK", body = Vec<EnrollmentTokenInfo>), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK", body = Vec<EnrollmentTokenInfo>)),
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -74,7 +74,7 @@ pub fn valid_tag(t: &str) -> bool {
     tag = "machines",
     summary = "Create an enrollment token for silent installs; the token is in this response only",
     request_body = NewToken,
-    responses((status = 200, description = "OK", body = CreatedToken), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK", body = CreatedToken)),
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -134,7 +134,7 @@ pub async fn create(
     tag = "machines",
     summary = "Revoke an enrollment token (machines:write)",
     params(("id" = i64, Path, description = "The token's id")),
-    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK")),
 )]
 pub async fn revoke(
     State(state): State<AppState>,

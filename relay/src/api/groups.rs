@@ -31,7 +31,7 @@ pub struct Group {
     path = "/api/v1/machine-groups",
     tag = "machines",
     summary = "Machine groups (tags): machines per tag and each group's policy (machines:read)",
-    responses((status = 200, description = "OK", body = Vec<Group>), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK", body = Vec<Group>)),
 )]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<Group>>> {
     caller.require(Scope::MachinesRead)?;
@@ -86,7 +86,7 @@ fn tag(t: &str) -> Result<&str> {
     summary = "Set the policy of the machines with this tag that have none of their own (machines:write)",
     request_body = MachinePolicy,
     params(("tag" = String, Path, description = "The group's tag")),
-    responses((status = 200, description = "OK", body = MachinePolicy), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK", body = MachinePolicy)),
 )]
 pub async fn set_policy(
     State(state): State<AppState>,
@@ -117,7 +117,7 @@ pub async fn set_policy(
     tag = "machines",
     summary = "Remove a group's policy (machines:write)",
     params(("tag" = String, Path, description = "The group's tag")),
-    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK")),
 )]
 pub async fn clear_policy(
     State(state): State<AppState>,

@@ -79,7 +79,7 @@ fn field(name: &str, value: &str, max: usize) -> Result<String> {
     tag = "machines",
     summary = "An agent enrolls with an enrollment token and proof of its Ed25519 key",
     request_body = Enroll,
-    responses((status = 200, description = "OK", body = Enrolled), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK", body = Enrolled)),
     security(()),
 )]
 pub async fn enroll(
@@ -151,7 +151,7 @@ pub async fn enroll(
     tag = "machines",
     summary = "An enrolled agent revokes its own machine (uninstall), signed with its key",
     request_body = Unenroll,
-    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK")),
     security(()),
 )]
 pub async fn unenroll(
@@ -203,7 +203,7 @@ pub async fn unenroll(
     path = "/api/v1/machines",
     tag = "machines",
     summary = "Machines enrolled in the organisation, with online state and policy (machines:read)",
-    responses((status = 200, description = "OK", body = Vec<MachineInfo>), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK", body = Vec<MachineInfo>)),
 )]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<MachineInfo>>> {
     caller.require(Scope::MachinesRead)?;
@@ -219,7 +219,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
     tag = "machines",
     summary = "One machine, with its policy and whether it is online (machines:read)",
     params(("id" = i64, Path, description = "The machine's id")),
-    responses((status = 200, description = "OK", body = MachineInfo), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK", body = MachineInfo)),
 )]
 pub async fn get(
     State(state): State<AppState>,
@@ -248,7 +248,7 @@ async fn machine(state: &AppState, org: i64, id: i64) -> Result<MachineInfo> {
     summary = "Replace a machine's access policy (machines:write)",
     request_body = MachinePolicy,
     params(("id" = i64, Path, description = "The machine's id")),
-    responses((status = 200, description = "OK", body = MachinePolicy), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK", body = MachinePolicy)),
 )]
 pub async fn set_policy(
     State(state): State<AppState>,
@@ -278,7 +278,7 @@ pub async fn set_policy(
     tag = "machines",
     summary = "Drop a machine's own policy: it takes its group's (or the default) again (machines:write)",
     params(("id" = i64, Path, description = "The machine's id")),
-    responses((status = 200, description = "OK", body = MachineInfo), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK", body = MachineInfo)),
 )]
 pub async fn clear_policy(
     State(state): State<AppState>,
@@ -304,7 +304,7 @@ pub async fn clear_policy(
     tag = "machines",
     summary = "Revoke a machine; its agent is disconnected at once (machines:write)",
     params(("id" = i64, Path, description = "The machine's id")),
-    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK")),
 )]
 pub async fn revoke(
     State(state): State<AppState>,

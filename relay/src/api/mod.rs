@@ -103,7 +103,30 @@ fn documented() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of this build's API, generated from its handlers and body types.
 pub fn document() -> utoipa::openapi::OpenApi {
-    documented().into_openapi()
+    let mut doc = documented().into_openapi();
+    error_answers(&mut doc);
+    doc
+}
+
+/// Says once, rather than on each handler, that every operation but the two that cannot fail
+/// may answer with the relay's error body.
+fn error_answers(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{Ref, RefOr};
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if matches!(path.as_str(), "/healthz" | "/api/v1/openapi.json") {
+            continue;
+        }
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+        ];
+        for op in operations.into_iter().flatten() {
+            let error = RefOr::Ref(Ref::from_response_name("ErrorResponse"));
+            op.responses.responses.insert("default".into(), error);
+        }
+    }
 }
 
 /// The relay's router.

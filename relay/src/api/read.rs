@@ -17,7 +17,7 @@ use crate::store::{AuditEntry, AuditFilter, Principal, SessionRecord};
     path = "/api/v1/me",
     tag = "account",
     summary = "The signed-in user",
-    responses((status = 200, description = "OK", body = Principal), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK", body = Principal)),
 )]
 pub async fn me(AuthUser(p): AuthUser) -> Json<Principal> {
     Json(p)
@@ -38,7 +38,7 @@ pub struct ListQuery {
     tag = "sessions",
     summary = "Sessions, newest first (sessions:read)",
     params(ListQuery),
-    responses((status = 200, description = "OK", body = Vec<SessionRecord>), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK", body = Vec<SessionRecord>)),
 )]
 pub async fn sessions(
     State(state): State<AppState>,
@@ -75,7 +75,7 @@ pub struct AuditQuery {
     tag = "audit",
     summary = "Audit log, newest first (audit:read)",
     params(AuditQuery),
-    responses((status = 200, description = "OK", body = Vec<AuditEntry>), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK", body = Vec<AuditEntry>)),
 )]
 pub async fn audit(
     State(state): State<AppState>,

@@ -25,7 +25,7 @@ const MAX_EVENTS: usize = 32;
     path = "/api/v1/webhooks",
     tag = "webhooks",
     summary = "Webhooks of the organisation (webhooks:write)",
-    responses((status = 200, description = "OK", body = Vec<WebhookInfo>), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK", body = Vec<WebhookInfo>)),
 )]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<WebhookInfo>>> {
     caller.require(Scope::WebhooksWrite)?;
@@ -61,7 +61,7 @@ fn valid_event(e: &str) -> bool {
     tag = "webhooks",
     summary = "Register a webhook (https, public address); its signing secret is in this response only",
     request_body = NewWebhook,
-    responses((status = 200, description = "OK", body = CreatedWebhook), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK", body = CreatedWebhook)),
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -120,7 +120,7 @@ pub async fn create(
     tag = "webhooks",
     summary = "Delete a webhook and its pending deliveries (webhooks:write)",
     params(("id" = i64, Path, description = "The webhook's id")),
-    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK")),
 )]
 pub async fn delete(
     State(state): State<AppState>,
@@ -153,7 +153,7 @@ pub struct DeliveriesQuery {
     tag = "webhooks",
     summary = "Recent deliveries of a webhook, newest first (webhooks:write)",
     params(("id" = i64, Path, description = "The webhook's id"), DeliveriesQuery),
-    responses((status = 200, description = "OK", body = Vec<DeliveryInfo>), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK", body = Vec<DeliveryInfo>)),
 )]
 pub async fn deliveries(
     State(state): State<AppState>,

@@ -30,7 +30,7 @@ fn tune(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
     path = "/api/v1/ws/agent",
     tag = "signaling",
     summary = "WebSocket for agents (signaling, see docs/PROTOCOL.md)",
-    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK")),
     security(()),
 )]
 pub async fn agent(
@@ -52,7 +52,7 @@ pub async fn agent(
     tag = "signaling",
     summary = "WebSocket for viewers; token by header, cookie or ?access_token=",
     params(("access_token" = Option<String>, Query, description = "")),
-    responses((status = 200, description = "OK"), (status = "default", response = crate::error::ErrorResponse)),
+    responses((status = 200, description = "OK")),
 )]
 pub async fn viewer(
     State(state): State<AppState>,
