@@ -47,6 +47,12 @@ export class Loop {
     // The probe exits with its X server.
   }
 
+  /** Closes every page still open, as a failed test leaves them, so its session ends and the
+   * next test finds the agent free. */
+  async closePages() {
+    for (const c of this.browser?.contexts() ?? []) await c.close();
+  }
+
   /** A fresh, signed-in page on the connect screen. */
   async signedIn(name, query = "", { email = EMAIL, bypassCSP = false, webrtc = true, base = this.relay.url } = {}) {
     const context = await this.browser.newContext({ viewport: { width: 1280, height: 860 }, locale: "en-US", bypassCSP });
