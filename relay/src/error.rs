@@ -9,6 +9,7 @@ use crate::store::StoreError;
 
 /// The body of every error answer.
 #[derive(serde::Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ErrorBody {
     /// What went wrong.
     pub error: ErrorDetail,
@@ -16,6 +17,7 @@ pub struct ErrorBody {
 
 /// An error's code, words and, when throttled, how long to wait.
 #[derive(serde::Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ErrorDetail {
     /// A stable code, e.g. `unauthorized`, `throttled`, `not_found`.
     pub code: &'static str,
@@ -23,6 +25,7 @@ pub struct ErrorDetail {
     pub message: String,
     /// When to try again (`throttled`, `rate_limited`), also as `Retry-After` in seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub retry_after_ms: Option<u64>,
 }
 

@@ -12,6 +12,7 @@ const MAX_LIST: usize = 1000;
 /// A machine's access policy, stored as JSON with the machine. Missing fields take the safe
 /// defaults: owners, admins and technicians may ask, and the local user must consent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct MachinePolicy {
     /// Roles whose members may connect.
@@ -50,6 +51,7 @@ impl Default for MachinePolicy {
 
 /// The roles a policy can name (readers may never connect, so they are not among them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyRole {
     /// Organisation owners.
@@ -73,6 +75,7 @@ impl PolicyRole {
 
 /// A weekly window in the machine's local time, given as a fixed offset from UTC.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Hours {
     /// Days the window opens on, 1 = Monday … 7 = Sunday.

@@ -3,6 +3,7 @@
 // own sign-in goes on.
 
 import { api, type Me, me as fetchMe } from "./api";
+import type { PasswordChange, TotpConfirm, TotpEnroll, TotpOffer } from "./generated/api";
 import { codeInput, field, h, replace } from "./dom";
 import { failure } from "./errors";
 import { t } from "./i18n";
@@ -36,7 +37,7 @@ function passwordSection(): HTMLElement {
       status.textContent = t("account.mismatch");
       return;
     }
-    once(submit, () => api("POST", "/api/v1/auth/password", { current_password: current.value, new_password: fresh.value }))
+    once(submit, () => api("POST", "/api/v1/auth/password", { current_password: current.value, new_password: fresh.value } satisfies PasswordChange))
       .then(() => {
         form.reset();
         status.textContent = t("account.changed");
@@ -61,7 +62,7 @@ function totpSection(user: Me, changed: (enabled: boolean, message: string) => v
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
       if (stop.disabled) return;
-      once(stop, () => api("POST", "/api/v1/auth/totp/disable", { code: code.value.trim() }))
+      once(stop, () => api("POST", "/api/v1/auth/totp/disable", { code: code.value.trim() } satisfies TotpConfirm))
         .then(() => changed(false, t("account.totpDisabled")))
         .catch((e: unknown) => (status.textContent = failure(e)));
     });
@@ -75,7 +76,7 @@ function totpSection(user: Me, changed: (enabled: boolean, message: string) => v
   ask.addEventListener("submit", (ev) => {
     ev.preventDefault();
     if (start.disabled) return;
-    once(start, () => api<{ secret: string; otpauth_url: string }>("POST", "/api/v1/auth/totp/enroll", { password: password.value }))
+    once(start, () => api<TotpOffer>("POST", "/api/v1/auth/totp/enroll", { password: password.value } satisfies TotpEnroll))
       .then((offer) => {
         const code = codeInput();
         const confirm = h("button", { type: "submit", class: "primary" }, t("account.totpConfirm"));
@@ -91,7 +92,7 @@ function totpSection(user: Me, changed: (enabled: boolean, message: string) => v
         form.addEventListener("submit", (ev) => {
           ev.preventDefault();
           if (confirm.disabled) return;
-          once(confirm, () => api("POST", "/api/v1/auth/totp/confirm", { code: code.value.trim() }))
+          once(confirm, () => api("POST", "/api/v1/auth/totp/confirm", { code: code.value.trim() } satisfies TotpConfirm))
             .then(() => changed(true, t("account.totpEnabled")))
             .catch((e: unknown) => (status.textContent = failure(e)));
         });

@@ -2,6 +2,7 @@
 // the audit log with filters.
 
 import { api, type ApiKeyInfo, type AuditEntry, type Me, type Member } from "./api";
+import type { CreatedKey, FilesBody, NewKey, Role, RoleChange } from "./generated/api";
 import { field, h, replace, when } from "./dom";
 import { failure } from "./errors";
 import { language, t } from "./i18n";
@@ -30,7 +31,7 @@ async function users(box: HTMLElement, me: Me): Promise<void> {
     const select = h("select", { "aria-label": t("admin.roleOf", { name: u.full_name }), disabled: u.id === me.user_id });
     for (const r of ROLES) select.append(h("option", { value: r, selected: r === u.role }, roleName(r)));
     select.addEventListener("change", () => {
-      api("PUT", `/api/v1/users/${u.id}/role`, { role: select.value })
+      api("PUT", `/api/v1/users/${u.id}/role`, { role: select.value as Role } satisfies RoleChange)
         .then(() => (status.textContent = t("admin.saved")))
         .catch((e: unknown) => {
           status.textContent = failure(e);
@@ -91,7 +92,7 @@ async function keys(box: HTMLElement): Promise<void> {
   create.addEventListener("submit", (ev) => {
     ev.preventDefault();
     const scopes = checks.filter((c) => c.checked).map((c) => c.value);
-    api<{ key: string }>("POST", "/api/v1/api-keys", { name: name.value.trim(), scopes })
+    api<CreatedKey>("POST", "/api/v1/api-keys", { name: name.value.trim(), scopes } satisfies NewKey)
       .then(async (r) => {
         await keys(box);
         box.append(h("p", { role: "alert", class: "secret" }, t("admin.keyOnce"), " ", h("code", {}, r.key)));
@@ -211,7 +212,7 @@ function fileSettings(box: HTMLElement, me: Me): void {
       return;
     }
     const size = max.value.trim() === "" ? null : Math.round(Number(max.value) * 1e6);
-    api<Me["files"]>("PUT", "/api/v1/org/files", { allowed: allowed.checked, max_size: size })
+    api<Me["files"]>("PUT", "/api/v1/org/files", { allowed: allowed.checked, max_size: size } satisfies FilesBody)
       .then((saved) => {
         me.files = saved;
         status.textContent = t("admin.filesSaved");

@@ -1,6 +1,8 @@
 // The relay's HTTP API. The web app never sees a token: sign-in sets HttpOnly, SameSite=Strict
 // cookies (access, and refresh scoped to /api/v1/auth), which the browser sends by itself.
 
+import type { ErrorBody, LoginRequest, Principal } from "./generated/api";
+
 /** An error reply from the relay (`{"error": {"code", "message"}}`) or the network. */
 export class ApiError extends Error {
   constructor(
@@ -13,61 +15,11 @@ export class ApiError extends Error {
   }
 }
 
+// The bodies' types are generated from the relay's Rust types (`web/src/generated/api.ts`).
+export type { ApiKeyInfo, AuditEntry, Member, SessionRecord } from "./generated/api";
+
 /** The signed-in user, as `/api/v1/me` returns it. */
-export interface Me {
-  org_id: number;
-  org_name: string;
-  user_id: number;
-  email: string;
-  full_name: string;
-  short_name: string;
-  role: "owner" | "admin" | "technician" | "viewer";
-  totp_enabled: boolean;
-  /** What files may pass in the organisation's sessions. */
-  files: { allowed: boolean; max_size?: number | null };
-}
-
-/** One row of `/api/v1/sessions`. */
-export interface SessionRecord {
-  id: string;
-  viewer_id: number | null;
-  hostname: string;
-  mode: string;
-  started_at: number;
-  ended_at: number | null;
-  end_reason: string | null;
-  /** Chat messages the session carried (their content is never stored). */
-  chat_messages: number | null;
-}
-
-/** One row of `/api/v1/users`. */
-export interface Member {
-  id: number;
-  email: string;
-  full_name: string;
-  short_name: string;
-  role: Me["role"];
-  totp_enabled: boolean;
-}
-
-/** One row of `/api/v1/api-keys`. */
-export interface ApiKeyInfo {
-  id: number;
-  name: string;
-  scopes: string[];
-  created_at: number;
-  revoked_at: number | null;
-}
-
-/** One row of `/api/v1/audit`. */
-export interface AuditEntry {
-  id: number;
-  at: number;
-  actor: string;
-  action: string;
-  outcome: string;
-  detail: unknown;
-}
+export type Me = Principal;
 
 async function send(method: string, path: string, body?: unknown): Promise<Response> {
   try {
@@ -91,7 +43,7 @@ async function parse<T>(resp: Response): Promise<T> {
     // A proxy's HTML error page, say: reported by status below.
   }
   if (resp.ok) return json as T;
-  const err = (json as { error?: { code?: string; message?: string; retry_after_ms?: number } } | null)?.error;
+  const err = (json as Partial<ErrorBody> | null)?.error;
   const retry = err?.retry_after_ms ?? (Number(resp.headers.get("retry-after")) * 1000 || null);
   throw new ApiError(err?.code ?? `http_${resp.status}`, resp.status, err?.message ?? resp.statusText, retry);
 }
@@ -132,7 +84,8 @@ async function badCredentials(resp: Response): Promise<boolean> {
 
 /** Signs in; throws `totp_required` when the account needs its code. */
 export function login(email: string, password: string, totp?: string): Promise<unknown> {
-  return api("POST", "/api/v1/auth/login", totp ? { email, password, totp } : { email, password });
+  const body: LoginRequest = totp ? { email, password, totp } : { email, password };
+  return api("POST", "/api/v1/auth/login", body);
 }
 
 /** The signed-in user, or null when nobody is. */

@@ -3,62 +3,11 @@
 
 import { ApiError, api, type Me } from "./api";
 import { field, h, replace, when } from "./dom";
+import type { CreatedToken, EnrollmentTokenInfo, Group, MachineInfo, MachinePolicy, NewToken } from "./generated/api";
 import { failure } from "./errors";
 import { language, t } from "./i18n";
 
-/** A weekly window in the machine's time, as the relay stores it. */
-export interface Hours {
-  days: number[];
-  from: string;
-  to: string;
-  utc_offset_minutes: number;
-  time_zone?: string;
-}
-
-/** A machine's access policy. */
-export interface MachinePolicy {
-  roles: ("owner" | "admin" | "technician")[];
-  users: number[];
-  require_consent: boolean;
-  allow_without_user: boolean;
-  /** Supporters of unattended sessions may browse the machine's files (absent: no). */
-  browse_files?: boolean;
-  hours?: Hours | null;
-}
-
-/** One row of `/api/v1/machines`. */
-export interface MachineInfo {
-  id: number;
-  hostname: string;
-  os: string;
-  version: string;
-  tags: string[];
-  last_seen_at: number | null;
-  revoked_at: number | null;
-  created_at: number;
-  policy: MachinePolicy;
-  policy_source: "machine" | "group" | "default";
-  policy_group?: string;
-  online: boolean;
-}
-
-/** One row of `/api/v1/machine-groups`. */
-interface GroupInfo {
-  tag: string;
-  machines: number;
-  policy?: MachinePolicy;
-}
-
-/** One row of `/api/v1/enrollment-tokens`. */
-interface TokenInfo {
-  id: number;
-  tags: string[];
-  max_uses: number;
-  uses: number;
-  expires_at: number;
-  revoked_at: number | null;
-  created_at: number;
-}
+export type { MachineInfo } from "./generated/api";
 
 const POLICY_ROLES = ["owner", "admin", "technician"] as const;
 
@@ -271,9 +220,9 @@ export async function adminMachines(box: HTMLElement, note = ""): Promise<void> 
 export async function adminGroups(box: HTMLElement, note = ""): Promise<void> {
   const status = h("p", { role: "status", class: "hint" }, note);
   replace(box, h("h2", { id: "groups-title" }, t("groups.title")), h("p", { class: "hint" }, t("groups.hint")), status);
-  let list: GroupInfo[];
+  let list: Group[];
   try {
-    list = await api<GroupInfo[]>("GET", "/api/v1/machine-groups");
+    list = await api<Group[]>("GET", "/api/v1/machine-groups");
   } catch (e) {
     status.textContent = failure(e);
     return;
@@ -289,7 +238,7 @@ export async function adminGroups(box: HTMLElement, note = ""): Promise<void> {
         .then(refresh)
         .catch((e: unknown) => (status.textContent = failure(e)));
     });
-    const base: MachinePolicy = g.policy ?? { roles: ["owner", "admin", "technician"], users: [], require_consent: true, allow_without_user: false };
+    const base: MachinePolicy = g.policy ?? { roles: ["owner", "admin", "technician"], users: [], require_consent: true, allow_without_user: false, browse_files: false };
     body.append(
       h(
         "tr",
@@ -318,9 +267,9 @@ export async function adminGroups(box: HTMLElement, note = ""): Promise<void> {
 export async function adminTokens(box: HTMLElement): Promise<void> {
   const status = h("p", { role: "status", class: "hint" });
   replace(box, h("h2", { id: "tokens-title" }, t("tokens.title")), h("p", { class: "hint" }, t("tokens.hint")), status);
-  let list: TokenInfo[];
+  let list: EnrollmentTokenInfo[];
   try {
-    list = await api<TokenInfo[]>("GET", "/api/v1/enrollment-tokens");
+    list = await api<EnrollmentTokenInfo[]>("GET", "/api/v1/enrollment-tokens");
   } catch (e) {
     status.textContent = failure(e);
     return;
@@ -358,7 +307,7 @@ export async function adminTokens(box: HTMLElement): Promise<void> {
   );
   create.addEventListener("submit", (ev) => {
     ev.preventDefault();
-    const req = {
+    const req: NewToken = {
       expires_in_secs: Number(days.value) * 86400,
       max_uses: Number(uses.value),
       tags: tags.value
@@ -366,7 +315,7 @@ export async function adminTokens(box: HTMLElement): Promise<void> {
         .map((s) => s.trim())
         .filter((s) => s !== ""),
     };
-    api<{ token: string }>("POST", "/api/v1/enrollment-tokens", req)
+    api<CreatedToken>("POST", "/api/v1/enrollment-tokens", req)
       .then(async (r) => {
         await adminTokens(box);
         const commands = installCommands(location.origin, r.token);

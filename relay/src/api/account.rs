@@ -126,6 +126,7 @@ async fn hash(password: String) -> Result<String> {
 
 /// `POST /api/v1/auth/password` body.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct PasswordChange {
     current_password: String,
     new_password: String,
@@ -212,6 +213,7 @@ fn resettable(state: &AppState, caller: &Caller, user: UserId) -> Result<()> {
 
 /// `PUT /api/v1/users/{id}/password` body.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct PasswordReset {
     new_password: String,
 }

@@ -42,8 +42,10 @@ pub async fn users(State(state): State<AppState>, caller: Caller) -> Result<Json
 
 /// `PUT /api/v1/users/{id}/role` body.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct RoleChange {
     #[schema(value_type = Role)]
+    #[cfg_attr(test, ts(type = "Role"))]
     role: String,
 }
 
@@ -104,11 +106,13 @@ pub async fn set_role(
 
 /// `PUT /api/v1/org/files` body. Strict: a misspelt key must not read as "no limit".
 #[derive(Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct FilesBody {
     #[serde(default = "crate::policy::yes")]
     allowed: bool,
     #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
     max_size: Option<u64>,
 }
 
@@ -162,6 +166,7 @@ pub async fn api_keys(
 
 /// `POST /api/v1/api-keys` body.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct NewKey {
     name: String,
     /// What the key may do.
@@ -171,6 +176,7 @@ pub struct NewKey {
 
 /// A new key: the secret is in this response and nowhere else.
 #[derive(Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct CreatedKey {
     #[serde(flatten)]
     info: ApiKeyInfo,
@@ -304,6 +310,7 @@ pub async fn end_session(
 
 /// TURN credentials for an app that wants to test its path before a session.
 #[derive(Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct TurnCredentials {
     urls: Vec<String>,
     username: String,

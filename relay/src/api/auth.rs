@@ -89,15 +89,18 @@ pub(super) async fn password_matches(password: String, phc: String) -> Result<bo
 
 /// `POST /api/v1/auth/login` body.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct LoginRequest {
     email: String,
     password: String,
     #[serde(default)]
+    #[cfg_attr(test, ts(optional))]
     totp: Option<String>,
 }
 
 /// Tokens issued by login and refresh.
 #[derive(Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct TokenResponse {
     access_token: String,
     refresh_token: String,
@@ -292,8 +295,10 @@ pub async fn login(
 /// `POST /api/v1/auth/refresh` body. Apps send the token; the web app sends `{}` and its
 /// refresh cookie.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct RefreshRequest {
     #[serde(default)]
+    #[cfg_attr(test, ts(optional))]
     refresh_token: Option<String>,
 }
 
@@ -357,6 +362,7 @@ pub async fn logout(State(state): State<AppState>, AuthUser(p): AuthUser) -> Res
 
 /// TOTP enrolment offer.
 #[derive(Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct TotpOffer {
     secret: String,
     otpauth_url: String,
@@ -364,6 +370,7 @@ pub struct TotpOffer {
 
 /// `POST /api/v1/auth/totp/enroll` body.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct TotpEnroll {
     password: String,
 }
@@ -399,6 +406,7 @@ pub async fn totp_enroll(
 
 /// `POST /api/v1/auth/totp/confirm` (and `/disable`) body.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct TotpConfirm {
     code: String,
 }

@@ -39,6 +39,7 @@ pub async fn list(
 
 /// `POST /api/v1/enrollment-tokens` body.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct NewToken {
     /// Lifetime in seconds (60 s to a year).
     #[schema(minimum = 60, maximum = 31_536_000)]
@@ -54,6 +55,7 @@ pub struct NewToken {
 
 /// A new token: the secret is in this response and nowhere else.
 #[derive(Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct CreatedToken {
     #[serde(flatten)]
     info: EnrollmentTokenInfo,

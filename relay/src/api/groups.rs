@@ -16,12 +16,15 @@ use crate::store::MachinePolicy;
 
 /// One group: its tag, how many machines (not revoked) carry it, and its policy if set.
 #[derive(Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Group {
     tag: String,
     machines: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     policy: Option<MachinePolicy>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     updated_at: Option<i64>,
 }
 

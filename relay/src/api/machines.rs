@@ -29,6 +29,7 @@ pub const PROOF_CONTEXT: &[u8] = b"tether-enroll-v1:";
 
 /// `POST /api/v1/machines/enroll` body.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Enroll {
     token: String,
     /// base64url (no padding) of the 32-byte Ed25519 public key.
@@ -47,6 +48,7 @@ const UNENROLL_WINDOW_SECS: i64 = 300;
 
 /// `POST /api/v1/machines/unenroll` body.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Unenroll {
     machine_id: i64,
     /// Unix seconds when the agent signed.
@@ -57,6 +59,7 @@ pub struct Unenroll {
 
 /// The enrolled machine.
 #[derive(Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Enrolled {
     machine_id: i64,
     org_id: i64,

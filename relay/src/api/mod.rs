@@ -19,6 +19,9 @@ pub mod read;
 pub mod webhooks;
 pub mod ws;
 
+#[cfg(test)]
+mod typescript;
+
 use axum::Router;
 use axum::extract::{FromRequest, Request};
 use axum::routing::get;

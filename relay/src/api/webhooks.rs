@@ -34,6 +34,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
 
 /// `POST /api/v1/webhooks` body.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct NewWebhook {
     url: String,
     events: Vec<String>,
@@ -41,6 +42,7 @@ pub struct NewWebhook {
 
 /// A new webhook and its signing secret (shown once).
 #[derive(Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct CreatedWebhook {
     #[serde(flatten)]
     info: WebhookInfo,

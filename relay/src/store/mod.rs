@@ -97,6 +97,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
     serde::Deserialize,
     utoipa::ToSchema,
 )]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything, including deleting the organisation.
@@ -187,6 +188,7 @@ impl TokenKind {
 
 /// Who a valid token belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Principal {
     /// The organisation.
     #[schema(value_type = i64)]
@@ -210,6 +212,7 @@ pub struct Principal {
     #[serde(skip)]
     pub family: String,
     /// What files may pass in the organisation's sessions.
+    #[cfg_attr(test, ts(type = "FileRules"))]
     pub files: FileRules,
 }
 
@@ -224,6 +227,7 @@ pub struct RefreshState {
 
 /// One audit record.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct AuditEntry {
     /// Row id (0 before insertion).
     pub id: i64,
@@ -240,6 +244,7 @@ pub struct AuditEntry {
     pub outcome: String,
     /// Extra facts.
     #[schema(value_type = Object)]
+    #[cfg_attr(test, ts(type = "unknown"))]
     pub detail: serde_json::Value,
 }
 
@@ -258,6 +263,7 @@ pub struct AuditFilter {
 
 /// A session row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SessionRecord {
     /// Session id.
     pub id: String,
@@ -284,6 +290,7 @@ pub struct SessionRecord {
 
 /// A member as listed for admins.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Member {
     /// User id.
     #[schema(value_type = i64)]
@@ -302,6 +309,7 @@ pub struct Member {
 
 /// An API key as listed (never the key itself).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ApiKeyInfo {
     /// Id.
     pub id: i64,
@@ -331,6 +339,7 @@ pub struct OperatorKeyInfo {
 
 /// An enrollment token as listed for admins (the token itself is shown once and stored hashed).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct EnrollmentTokenInfo {
     /// Id.
     pub id: i64,
@@ -350,6 +359,7 @@ pub struct EnrollmentTokenInfo {
 
 /// An enrolled machine as listed for supporters.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct MachineInfo {
     /// Id.
     pub id: i64,
@@ -373,6 +383,7 @@ pub struct MachineInfo {
     pub policy_source: PolicySource,
     /// The tag whose group policy applies, with [`PolicySource::Group`].
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub policy_group: Option<String>,
     /// Whether its agent is connected now (filled in by the relay, not stored).
     pub online: bool,
@@ -380,6 +391,7 @@ pub struct MachineInfo {
 
 /// Where a machine's effective policy comes from.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum PolicySource {
     /// Its own.
@@ -431,6 +443,7 @@ pub struct NewMachine {
 
 /// A webhook as listed for admins (its secret is never stored or listed).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct WebhookInfo {
     /// Id.
     pub id: i64,
@@ -444,6 +457,7 @@ pub struct WebhookInfo {
 
 /// A delivery attempt's state, for admins.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct DeliveryInfo {
     /// Id (also sent as `Tether-Delivery`).
     pub id: i64,
