@@ -11,16 +11,16 @@
 //!
 //! Run: `cargo bench -p tether-relay --bench cluster`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use agent::{Sent, agent, rss_kib};
 use futures_util::{SinkExt, StreamExt};
-use tether_protocol::signal::{self, Connect, Message, Mode};
+use tether_protocol::signal::{self, Connect, ErrorCode, Message, Mode};
 use tether_relay::store::{NewUser, Role};
 use tether_tests::percentile_ms;
 use tokio::sync::mpsc;
@@ -251,6 +251,7 @@ async fn main() {
     measured.sort();
     let token = tether_tests::token(relays[0].0, "bench@tether.local", PASSWORD).await;
     let mut viewers = Vec::new();
+    let refused: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
     for (addr, _) in &relays {
         let mut pool = Vec::new();
         for _ in 0..20 {
@@ -259,9 +260,27 @@ async fn main() {
                 .unwrap();
             req.headers_mut()
                 .insert("authorization", format!("Bearer {token}").parse().unwrap());
-            let (ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+            let (ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true)
+                .await
+                .unwrap();
             let (tx, mut rx) = ws.split();
-            tokio::spawn(async move { while let Some(Ok(_)) = rx.next().await {} });
+            let refused = refused.clone();
+            // Every connect is answered with a denial; any other error is a connect that
+            // never reached its agent, counted by its code.
+            tokio::spawn(async move {
+                while let Some(Ok(m)) = rx.next().await {
+                    if let Ws::Text(t) = m
+                        && let Ok(Message::Error(e)) = signal::decode(&t)
+                        && e.code != ErrorCode::ConsentDenied
+                    {
+                        *refused
+                            .lock()
+                            .unwrap()
+                            .entry(format!("{:?}", e.code))
+                            .or_insert(0) += 1;
+                    }
+                }
+            });
             pool.push(tx);
         }
         viewers.push(pool);
@@ -313,6 +332,11 @@ async fn main() {
             percentile_ms(lats, 1.0)
         );
     }
+    let refused = refused.lock().unwrap();
+    if !refused.is_empty() {
+        println!("| connects refused, by error code | {refused:?} |");
+    }
+    drop(refused);
     for mut h in herds {
         drop(h.stdin.take());
         let _ = h.wait();

@@ -142,7 +142,9 @@ async fn main() {
             .unwrap();
         req.headers_mut()
             .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        let (ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true)
+            .await
+            .unwrap();
         let (tx, mut rx) = ws.split();
         tokio::spawn(async move { while let Some(Ok(_)) = rx.next().await {} });
         viewers.push(tx);

@@ -306,7 +306,11 @@ impl Cluster {
         url: &str,
         relay_key: &[u8],
     ) -> Result<(Arc<Cluster>, mpsc::Receiver<Envelope>), ClusterError> {
-        let client = redis::Client::open(url)?;
+        // Small commands and messages, each awaited: left to Nagle's algorithm, one written
+        // while an earlier one was unacknowledged waited for Redis's delayed ACK (up to 40 ms).
+        let info = redis::IntoConnectionInfo::into_connection_info(url)?
+            .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
+        let client = redis::Client::open(info)?;
         let id = crate::auth::new_id("rl_");
         let names = Names::new(relay_key);
         let commands_conn = client.get_connection_manager().await?;

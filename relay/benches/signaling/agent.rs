@@ -34,9 +34,13 @@ pub async fn agent(
     lat: mpsc::UnboundedSender<Duration>,
     mut leave: tokio::sync::watch::Receiver<bool>,
 ) {
-    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/ws/agent"))
-        .await
-        .unwrap();
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(
+        format!("ws://{addr}/api/v1/ws/agent"),
+        None,
+        true,
+    )
+    .await
+    .unwrap();
     let (mut tx, mut rx) = ws.split();
     let hello =
         format!(r#"{{"v":1,"type":"hello","client":"bench","os":"linux","hostname":"bench-{i}"}}"#);

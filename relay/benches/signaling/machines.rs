@@ -39,9 +39,13 @@ async fn machine(
     signed_in: mpsc::UnboundedSender<Duration>,
     started: mpsc::UnboundedSender<(i64, Instant)>,
 ) {
-    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/ws/agent"))
-        .await
-        .unwrap();
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(
+        format!("ws://{addr}/api/v1/ws/agent"),
+        None,
+        true,
+    )
+    .await
+    .unwrap();
     let (mut tx, mut rx) = ws.split();
     let t0 = Instant::now();
     let hello = Message::Hello(Hello {
@@ -139,7 +143,9 @@ pub async fn run(addr: SocketAddr, password: &str, n: usize, rate: u64) -> Vec<S
             .unwrap();
         req.headers_mut()
             .insert("authorization", format!("Bearer {owner}").parse().unwrap());
-        let (ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true)
+            .await
+            .unwrap();
         let (tx, mut rx) = ws.split();
         tokio::spawn(async move { while let Some(Ok(_)) = rx.next().await {} });
         viewers.push(tx);
