@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agent::{Sent, agent, rss_kib};
+use agent::{Sent, agent, rss_kib, rss_parts_kib};
 use futures_util::{SinkExt, StreamExt};
 use tether_protocol::signal::{self, Connect, Message, Mode};
 use tether_tests::percentile_ms;
@@ -96,6 +96,7 @@ async fn main() {
     assert!(up, "relay did not start");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let rss_start = rss_kib(pid);
+    let parts_start = rss_parts_kib(pid);
 
     // Phase 1: idle agents.
     let sent: Sent = Arc::default();
@@ -178,7 +179,7 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(500);
-    let mut machine_rows = machines::run(addr, PASSWORD, n_machines, 200).await;
+    let mut machine_rows = machines::run(addr, PASSWORD, n_machines, 200, &leave_rx).await;
     let n_idle: usize = std::env::var("TETHER_BENCH_IDLE")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -192,15 +193,24 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(60);
     let _ = leave_tx.send(true);
+    for mut v in viewers {
+        let _ = v.close().await;
+    }
     let left = Instant::now();
     let mut rss_after = Vec::new();
     let mut back = None;
+    let mut anon_back = None;
+    let mut parts_after = parts_start;
     while left.elapsed() < Duration::from_secs(leave_secs) {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let rss = rss_kib(pid);
         rss_after.push(rss);
         if back.is_none() && rss <= rss_start + rss_start / 10 {
             back = Some(left.elapsed());
+        }
+        parts_after = rss_parts_kib(pid);
+        if anon_back.is_none() && parts_after.0 <= parts_start.0 + parts_start.0 / 10 {
+            anon_back = Some(left.elapsed());
         }
     }
     relay.kill().unwrap();
@@ -262,6 +272,20 @@ async fn main() {
         "| relay RSS 5 s / {leave_secs} s after the agents left | {} / {} |",
         mb(rss_after.get(4)),
         mb(rss_after.last())
+    );
+    println!(
+        "| of which anonymous / file-backed: at start, {leave_secs} s after | {:.1} / {:.1} MB, {:.1} / {:.1} MB |",
+        parts_start.0 as f64 / 1024.0,
+        parts_start.1 as f64 / 1024.0,
+        parts_after.0 as f64 / 1024.0,
+        parts_after.1 as f64 / 1024.0
+    );
+    println!(
+        "| anonymous memory back within 10 % of the start | {} |",
+        anon_back.map_or(format!("not within {leave_secs} s"), |d| format!(
+            "after {:.0} s",
+            d.as_secs_f64()
+        ))
     );
     println!(
         "| back within 10 % of the start | {} |",

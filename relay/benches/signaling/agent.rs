@@ -22,6 +22,22 @@ pub fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// A process's resident memory in KiB, split into anonymous memory (its heaps and stacks: what
+/// it holds) and file-backed pages (its binary's code as far as it has run, reclaimable).
+#[allow(dead_code, reason = "the cluster bench, which shares this file, reads whole RSS only")]
+pub fn rss_parts_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("RssAnon:"), field("RssFile:"))
+}
+
 pub type Sent = Arc<Mutex<HashMap<String, Instant>>>;
 
 /// One agent: says hello, reports its codes, measures consent_request arrival, denies; closes

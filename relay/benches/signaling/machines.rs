@@ -38,6 +38,7 @@ async fn machine(
     key: Ed25519KeyPair,
     signed_in: mpsc::UnboundedSender<Duration>,
     started: mpsc::UnboundedSender<(i64, Instant)>,
+    mut leave: tokio::sync::watch::Receiver<bool>,
 ) {
     let (ws, _) = tokio_tungstenite::connect_async_with_config(
         format!("ws://{addr}/api/v1/ws/agent"),
@@ -56,7 +57,15 @@ async fn machine(
         local_user: false,
     });
     tx.send(Ws::text(signal::encode(&hello))).await.unwrap();
-    while let Some(Ok(frame)) = rx.next().await {
+    loop {
+        let frame = tokio::select! {
+            f = rx.next() => f,
+            _ = leave.changed() => {
+                let _ = tx.close().await;
+                return;
+            }
+        };
+        let Some(Ok(frame)) = frame else { return };
         let Ws::Text(t) = frame else { continue };
         match signal::decode(&t) {
             Ok(Message::Challenge(c)) => {
@@ -79,8 +88,14 @@ async fn machine(
 }
 
 /// Runs phase 3 with `n` machines and `connects` unattended connections at `rate` per second;
-/// returns the table rows.
-pub async fn run(addr: SocketAddr, password: &str, n: usize, rate: u64) -> Vec<String> {
+/// returns the table rows. The machines stay connected until `leave` turns true.
+pub async fn run(
+    addr: SocketAddr,
+    password: &str,
+    n: usize,
+    rate: u64,
+    leave: &tokio::sync::watch::Receiver<bool>,
+) -> Vec<String> {
     let owner = tether_tests::token(addr, OWNER, password).await;
     let body = serde_json::json!({"expires_in_secs": 3600, "max_uses": n, "tags": ["bench"]});
     let (_, token) = tether_tests::http(
@@ -122,7 +137,14 @@ pub async fn run(addr: SocketAddr, password: &str, n: usize, rate: u64) -> Vec<S
     let ids: Vec<i64> = machines.iter().map(|(id, _)| *id).collect();
     let mut sign_in = Vec::new();
     for (k, (id, key)) in machines.into_iter().enumerate() {
-        tokio::spawn(machine(addr, id, key, in_tx.clone(), start_tx.clone()));
+        tokio::spawn(machine(
+            addr,
+            id,
+            key,
+            in_tx.clone(),
+            start_tx.clone(),
+            leave.clone(),
+        ));
         while k + 1 - sign_in.len() > 8 {
             sign_in.push(in_rx.recv().await.unwrap());
         }
@@ -173,6 +195,10 @@ pub async fn run(addr: SocketAddr, password: &str, n: usize, rate: u64) -> Vec<S
         }
     }
     let got = unattended.len();
+    // The viewers are done: closed, so that only the machines stay.
+    for mut v in viewers {
+        let _ = v.close().await;
+    }
     let mut rows = vec![
         row(&format!("enroll over HTTP ({n} machines)"), &mut enroll),
         row(
