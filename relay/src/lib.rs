@@ -15,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod platform;
 pub mod policy;
+pub mod recording;
 pub mod serve;
 pub mod signaling;
 pub mod store;

@@ -38,6 +38,27 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Session recordings: check one offline, or print the key this relay signs them with.
+    Recording {
+        #[command(subcommand)]
+        command: RecordingCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RecordingCommand {
+    /// Checks a downloaded recording's folder: names the first segment altered or missing, or
+    /// says the manifest is not as the relay signed it. Exit status 1 unless intact.
+    Verify {
+        /// The recording's folder (its segments and manifest.json).
+        dir: PathBuf,
+        /// The relay's recording key (`tether-relay recording public-key` on that relay);
+        /// without it, the key named in the manifest is used and printed, to be compared.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Prints the public key this relay signs recordings with (derived from its relay.key).
+    PublicKey,
 }
 
 #[derive(Subcommand)]
@@ -126,6 +147,30 @@ async fn run() -> Result<()> {
         Command::Admin {
             command: AdminCommand::OperatorKey { command },
         } => operator_key(&cfg, command),
+        Command::Recording {
+            command: RecordingCommand::Verify { dir, public_key },
+        } => {
+            let verdict = tether_relay::recording::verify(&dir, public_key.as_deref());
+            if !matches!(verdict, tether_relay::recording::Verdict::Intact { .. }) {
+                anyhow::bail!("{}: {verdict}", dir.display());
+            }
+            println!("{}: {verdict}", dir.display());
+            Ok(())
+        }
+        Command::Recording {
+            command: RecordingCommand::PublicKey,
+        } => {
+            let path = cfg.data_dir.join("relay.key");
+            let key = std::fs::read(&path).with_context(|| {
+                format!(
+                    "reading {} (run this on the relay, with its --data-dir)",
+                    path.display()
+                )
+            })?;
+            anyhow::ensure!(key.len() == 32, "{} is not a 32-byte key", path.display());
+            println!("{}", tether_relay::recording::public_key(&key));
+            Ok(())
+        }
         Command::Admin {
             command:
                 AdminCommand::CreateUser {

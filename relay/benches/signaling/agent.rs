@@ -24,7 +24,10 @@ pub fn rss_kib(pid: u32) -> u64 {
 
 /// A process's resident memory in KiB, split into anonymous memory (its heaps and stacks: what
 /// it holds) and file-backed pages (its binary's code as far as it has run, reclaimable).
-#[allow(dead_code, reason = "the cluster bench, which shares this file, reads whole RSS only")]
+#[allow(
+    dead_code,
+    reason = "the cluster bench, which shares this file, reads whole RSS only"
+)]
 pub fn rss_parts_kib(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
