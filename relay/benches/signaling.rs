@@ -213,6 +213,11 @@ async fn main() {
             anon_back = Some(left.elapsed());
         }
     }
+    // A relay that died would read as having given everything back.
+    assert!(
+        relay.try_wait().unwrap().is_none(),
+        "the relay exited while the agents left"
+    );
     relay.kill().unwrap();
     let _ = relay.wait();
 

@@ -8,7 +8,7 @@ import { failure } from "./errors";
 import { language, t } from "./i18n";
 import { adminGroups, adminMachines, adminTokens } from "./machines";
 
-const ROLES = ["owner", "admin", "technician", "viewer"] as const;
+const ROLES = ["owner", "admin", "technician", "viewer"] as const satisfies readonly Role[];
 const SCOPES = ["sessions:read", "sessions:end", "audit:read", "users:read", "users:write", "keys:write", "webhooks:write", "machines:write", "machines:read", "settings:write"];
 const AUDIT_PAGE = 50;
 

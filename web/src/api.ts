@@ -1,7 +1,7 @@
 // The relay's HTTP API. The web app never sees a token: sign-in sets HttpOnly, SameSite=Strict
 // cookies (access, and refresh scoped to /api/v1/auth), which the browser sends by itself.
 
-import type { ErrorBody, LoginRequest, Principal } from "./generated/api";
+import type { ErrorBody, LoginRequest, Principal, RefreshRequest } from "./generated/api";
 
 /** An error reply from the relay (`{"error": {"code", "message"}}`) or the network. */
 export class ApiError extends Error {
@@ -52,7 +52,7 @@ let refreshing: Promise<boolean> | null = null;
 
 /** Exchanges the refresh cookie for fresh cookies; false when the sign-in is over. */
 export function refresh(): Promise<boolean> {
-  refreshing ??= send("POST", "/api/v1/auth/refresh", {})
+  refreshing ??= send("POST", "/api/v1/auth/refresh", {} satisfies RefreshRequest)
     .then((r) => r.ok)
     .catch(() => false)
     .finally(() => {
@@ -78,7 +78,7 @@ async function badCredentials(resp: Response): Promise<boolean> {
   const json = (await resp
     .clone()
     .json()
-    .catch(() => null)) as { error?: { code?: string } } | null;
+    .catch(() => null)) as Partial<ErrorBody> | null;
   return json?.error?.code === "bad_credentials";
 }
 

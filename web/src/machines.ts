@@ -3,13 +3,13 @@
 
 import { ApiError, api, type Me } from "./api";
 import { field, h, replace, when } from "./dom";
-import type { CreatedToken, EnrollmentTokenInfo, Group, MachineInfo, MachinePolicy, NewToken } from "./generated/api";
+import type { CreatedToken, EnrollmentTokenInfo, Group, MachineInfo, MachinePolicy, NewToken, PolicyRole } from "./generated/api";
 import { failure } from "./errors";
 import { language, t } from "./i18n";
 
 export type { MachineInfo } from "./generated/api";
 
-const POLICY_ROLES = ["owner", "admin", "technician"] as const;
+const POLICY_ROLES = ["owner", "admin", "technician"] as const satisfies readonly PolicyRole[];
 
 /** The commands that install the agent and enroll it with `token`, per system. */
 export function installCommands(relay: string, token: string): { system: string; command: string }[] {
@@ -115,7 +115,7 @@ function policyForm(label: string, p: MachinePolicy, path: string, status: HTMLE
   const roles = POLICY_ROLES.map((r) => h("input", { type: "checkbox", value: r, checked: p.roles.includes(r) }));
   const consent = h("input", { type: "checkbox", name: "require_consent", checked: p.require_consent });
   const nobody = h("input", { type: "checkbox", name: "allow_without_user", checked: p.allow_without_user });
-  const browse = h("input", { type: "checkbox", name: "browse_files", checked: p.browse_files ?? false });
+  const browse = h("input", { type: "checkbox", name: "browse_files", checked: p.browse_files });
   const limit = h("input", { type: "checkbox", name: "limit_hours", checked: !!p.hours });
   const days = [1, 2, 3, 4, 5, 6, 7].map((d) => h("input", { type: "checkbox", value: d, checked: p.hours ? p.hours.days.includes(d) : d <= 5 }));
   const from = h("input", { type: "time", value: p.hours?.from ?? "08:00" });
