@@ -35,7 +35,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tether_protocol::signal::Message;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::signaling::budget::{ClusterBudget, GuessRules, Guesser, Scope};
 use crate::signaling::hub::ConnId;
@@ -187,6 +187,8 @@ enum Command {
 const ALIVE_FOR: Duration = Duration::from_secs(5);
 /// …which it sends this often.
 const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How long a command that failed because Redis went away waits before it is sent once more.
+const RETRY_AFTER: Duration = Duration::from_millis(250);
 /// How long a machine's presence lasts unless its relay renews it (see [`Cluster::renew_machine`]).
 pub const MACHINE_PRESENCE: Duration = Duration::from_secs(30);
 
@@ -240,6 +242,8 @@ pub struct Cluster {
     names: Names,
     commands: mpsc::UnboundedSender<Command>,
     lookups: redis::aio::ConnectionManager,
+    /// Counts the times this relay subscribed again after losing Redis.
+    reconnected: watch::Receiver<u64>,
 }
 
 /// Errors reaching Redis.
@@ -343,7 +347,15 @@ impl Cluster {
         pubsub
             .subscribe(&[names.relay_channel(&id), names.every_relay()])
             .await?;
-        tokio::spawn(receive(client, id.clone(), names.clone(), pubsub, deliver));
+        let (reconnects, reconnected) = watch::channel(0u64);
+        tokio::spawn(receive(
+            client,
+            id.clone(),
+            names.clone(),
+            pubsub,
+            deliver,
+            reconnects,
+        ));
         tracing::info!(relay = %id, "joined the relay cluster");
         Ok((
             Arc::new(Cluster {
@@ -351,6 +363,7 @@ impl Cluster {
                 names,
                 commands,
                 lookups,
+                reconnected,
             }),
             inbox,
         ))
@@ -379,6 +392,13 @@ impl Cluster {
         let key = self.names.code(hash);
         let only_new = true;
         let _ = self.commands.send(Command::Claim { key, ttl, only_new });
+    }
+
+    /// Changes each time this relay finds Redis again after losing it. Redis may have come back
+    /// empty (a restart without persistence, a failover), so what this relay holds must be
+    /// claimed again.
+    pub fn reconnections(&self) -> watch::Receiver<u64> {
+        self.reconnected.clone()
     }
 
     /// Forgets the code with keyed hash `hash` (used, expired or void).
@@ -489,13 +509,21 @@ impl Cluster {
 
     async fn locate(&self, key: String) -> Option<String> {
         let mut conn = self.lookups.clone();
-        let found: Result<Option<String>, _> = redis::cmd("EVAL")
+        let mut locate = redis::cmd("EVAL");
+        locate
             .arg(LOCATE)
             .arg(1)
             .arg(&key)
-            .arg(self.names.alive_prefix())
-            .query_async(&mut conn)
-            .await;
+            .arg(self.names.alive_prefix());
+        // A read: asked once more if the connection had to come back first.
+        let mut found: Result<Option<String>, _> = locate.query_async(&mut conn).await;
+        if found
+            .as_ref()
+            .is_err_and(|e| e.is_io_error() || e.is_connection_dropped())
+        {
+            tokio::time::sleep(RETRY_AFTER).await;
+            found = locate.query_async(&mut conn).await;
+        }
         match found {
             Ok(relay) => relay.filter(|r| *r != self.id),
             Err(e) => {
@@ -588,8 +616,15 @@ async fn send_commands(
                 }
             }
         }
+        // The first command after Redis went away fails, and only then does the connection
+        // come back: once more after a pause, so a message or claim sent then is not lost.
+        // (Commands run before a connection broke mid-batch may run twice: claims and releases
+        // are idempotent, a charge counts double, an envelope arrives twice.)
         if let Err(e) = pipe.query_async::<()>(&mut conn).await {
-            tracing::warn!(error = %e, commands = batch.len(), "cluster commands failed");
+            tokio::time::sleep(RETRY_AFTER).await;
+            if let Err(again) = pipe.query_async::<()>(&mut conn).await {
+                tracing::warn!(error = %e, again = %again, commands = batch.len(), "cluster commands failed");
+            }
         }
         batch.clear();
     }
@@ -602,6 +637,7 @@ async fn receive(
     names: Names,
     mut pubsub: redis::aio::PubSub,
     deliver: mpsc::Sender<Envelope>,
+    reconnects: watch::Sender<u64>,
 ) {
     loop {
         {
@@ -630,5 +666,7 @@ async fn receive(
                 break p;
             }
         };
+        tracing::info!("subscribed to the cluster's messages again");
+        reconnects.send_modify(|n| *n += 1);
     }
 }

@@ -511,3 +511,25 @@ async fn a_guessing_campaign_spread_over_relays_locks_the_guesser_on_every_relay
         assert_eq!(e.code, ErrorCode::Throttled, "relay {relay}");
     }
 }
+
+#[tokio::test]
+async fn after_redis_restarts_empty_a_code_shown_before_is_still_reached_from_another_relay() {
+    let mut redis = Redis::start();
+    let (a, b) = pair(&redis).await;
+    let token = b.token("tech@acme.example").await;
+    let mut agent = a.agent("pc").await;
+    let code = expect_code(&mut agent).await;
+    wait_until_listed(&redis, 1).await;
+
+    // Redis comes back with nothing: the relays find it again and say once more which codes
+    // they show, so the supporter's relay does not answer a live code as a wrong one.
+    redis.restart();
+    wait_until_listed(&redis, 1).await;
+    let mut viewer = b.viewer(&token).await;
+    viewer.send(&connect(&code, Mode::Control)).await;
+    let Message::ConsentRequest(req) = agent.recv().await else {
+        panic!("expected consent_request")
+    };
+    assert_eq!(req.viewer.name, "Tess Tech");
+    assert!(matches!(viewer.recv().await, Message::ConsentPending(_)));
+}

@@ -16,7 +16,24 @@ impl Redis {
     /// # Panics
     /// If `redis-server` is not installed or does not answer within 10 s.
     pub fn start() -> Redis {
-        let port = crate::free_addr().port();
+        Redis::on(crate::free_addr().port())
+    }
+
+    /// Stops the server and starts a new, empty one on the same port: what clients see when
+    /// Redis restarts without persistence (or fails over to a replica that had nothing yet).
+    ///
+    /// # Panics
+    /// As [`Redis::start`].
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let port = self.port;
+        // The old server's socket is gone once it has exited; the new one binds the same port.
+        let fresh = Redis::on(port);
+        *self = fresh;
+    }
+
+    fn on(port: u16) -> Redis {
         let child = Command::new("setpriv")
             .args(["--pdeathsig", "KILL", "redis-server"])
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])

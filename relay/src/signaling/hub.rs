@@ -712,6 +712,11 @@ impl Hub {
         }
     }
 
+    /// The codes shown here and how long a code lives at most ([`HubCore::live_codes`]).
+    pub(super) fn live_codes(&self) -> (Vec<crate::auth::CodeHash>, Duration) {
+        self.run(|core, _| core.live_codes())
+    }
+
     /// [`Hub::disconnect_machine`] on this relay only.
     pub(super) fn disconnect_machine_here(&self, org: i64, machine_id: i64) {
         self.run(|core, _| core.disconnect_machine(org, machine_id));

@@ -16,6 +16,9 @@ use super::hub::{ConnId, Gone, Hub, Link, Tunnel};
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// Machines' presence is renewed every this many sweeps (well within its expiry).
 const RENEW_EVERY_SWEEPS: u64 = 10;
+/// After Redis comes back, this relay's codes and machines are claimed again on this many
+/// sweeps in a row (claims are idempotent; the first may meet a connection still reconnecting).
+const CLAIM_AGAIN_SWEEPS: u8 = 3;
 use crate::cluster::{Cluster, Envelope};
 
 impl Hub {
@@ -37,12 +40,26 @@ impl Hub {
             }
         });
         let hub = Arc::downgrade(self);
+        let mut reconnected = self.cluster.get().map(|c| c.reconnections());
         tokio::spawn(async move {
             let mut every = tokio::time::interval(SWEEP_EVERY);
             let mut suspects = Vec::new();
+            let mut claim_again = 0;
             for n in 0u64.. {
                 every.tick().await;
                 let Some(hub) = hub.upgrade() else { return };
+                // Redis came back, perhaps empty: say again what is here, on this sweep and
+                // the next two (the connection commands go through may still be coming back).
+                if let Some(r) = reconnected.as_mut()
+                    && r.has_changed().unwrap_or(false)
+                {
+                    r.borrow_and_update();
+                    claim_again = CLAIM_AGAIN_SWEEPS;
+                }
+                if claim_again > 0 {
+                    claim_again -= 1;
+                    hub.claim_again();
+                }
                 hub.sweep(&mut suspects).await;
                 if n % RENEW_EVERY_SWEEPS == 0 {
                     hub.renew_presence();
@@ -75,6 +92,25 @@ impl Hub {
     }
 
     /// Renews the presence of every enrolled machine connected here.
+    /// Claims again every code shown here and every machine connected here, for a Redis that
+    /// came back without them: until then a supporter on another relay would be told a live
+    /// code is wrong, and charged a guess for it. A code another relay claimed meanwhile stays
+    /// that relay's.
+    fn claim_again(&self) {
+        let Some(cluster) = self.cluster.get() else {
+            return;
+        };
+        let (codes, ttl) = self.live_codes();
+        tracing::info!(
+            codes = codes.len(),
+            "claiming this relay's codes again in the cluster"
+        );
+        for hash in codes {
+            cluster.claim_code(&hash, ttl);
+        }
+        self.renew_presence();
+    }
+
     fn renew_presence(&self) {
         let Some(cluster) = self.cluster.get() else {
             return;

@@ -235,6 +235,15 @@ impl HubCore {
         shrink(&mut self.anonymous_per_ip);
     }
 
+    /// The keyed hashes of the codes shown now, and how long a code lives at most: what a relay
+    /// of a cluster claims again after Redis came back empty.
+    pub fn live_codes(&self) -> (Vec<CodeHash>, std::time::Duration) {
+        (
+            self.codes.keys().copied().collect(),
+            self.cfg.timeouts.code_ttl,
+        )
+    }
+
     /// The earliest deadline, if any (a driver may sleep until then).
     pub fn poll_timeout(&self) -> Option<Instant> {
         let codes = self.agents.values().filter_map(|a| a.code.as_ref());
