@@ -393,14 +393,7 @@ async fn openapi_documents_every_route_and_only_real_ones() {
 fn the_openapi_document_in_docs_is_current() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json");
     let made = tether_relay::api::document().to_pretty_json().unwrap() + "\n";
-    if std::env::var_os("TETHER_BLESS_VECTORS").is_some() {
-        std::fs::write(path, &made).unwrap();
-    }
-    let kept = std::fs::read_to_string(path).unwrap_or_default();
-    assert!(
-        kept == made,
-        "docs/openapi.json is out of date; rerun with TETHER_BLESS_VECTORS=1 and review the diff"
-    );
+    tether_tests::check_blessed(std::path::Path::new(path), &made);
 }
 
 /// `tether-relay admin operator-key …` against the data directory of a running relay.

@@ -18,6 +18,27 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// Checks that the file at `path`, a generated file kept in the repository (declarations, a
+/// document), is what the code generates now (`made`); with `TETHER_BLESS_VECTORS` set it is
+/// rewritten first, to be reviewed in the diff.
+///
+/// # Panics
+/// If the file differs, naming it and how to rewrite it.
+pub fn check_blessed(path: &Path, made: &str) {
+    if std::env::var_os("TETHER_BLESS_VECTORS").is_some() {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("creating the file's folder");
+        }
+        std::fs::write(path, made).expect("writing the file");
+    }
+    let kept = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        kept == made,
+        "{} is out of date; rerun with TETHER_BLESS_VECTORS=1 and review the diff",
+        path.display()
+    );
+}
+
 /// A raw HTTP response: status (0 if nothing answered), headers (names lower-cased, in order) and
 /// body text.
 #[derive(Debug, Default)]

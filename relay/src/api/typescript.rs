@@ -140,14 +140,5 @@ fn every_schema_of_the_openapi_document_is_declared() {
 #[test]
 fn typescript_declarations_match_the_types() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(FILE);
-    let expected = generated();
-    if std::env::var_os("TETHER_BLESS_VECTORS").is_some() {
-        std::fs::create_dir_all(path.parent().expect("a folder")).expect("creating the folder");
-        std::fs::write(&path, &expected).expect("writing the declarations");
-    }
-    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
-    assert_eq!(
-        on_disk, expected,
-        "{FILE} is out of date; rerun with TETHER_BLESS_VECTORS=1 and review the diff"
-    );
+    tether_tests::check_blessed(&path, &generated());
 }
