@@ -43,6 +43,48 @@ pub fn rss_parts_kib(pid: u32) -> (u64, u64) {
 
 pub type Sent = Arc<Mutex<HashMap<String, Instant>>>;
 
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+/// The sending half of an agent's socket.
+pub type AgentTx = futures_util::stream::SplitSink<Socket, Ws>;
+/// The receiving half of an agent's socket.
+pub type AgentRx = futures_util::stream::SplitStream<Socket>;
+
+/// An agent's socket to the relay at `addr`, without Nagle's algorithm, as the real agent's.
+pub async fn connect_agent(addr: SocketAddr) -> (AgentTx, AgentRx) {
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(
+        format!("ws://{addr}/api/v1/ws/agent"),
+        None,
+        true,
+    )
+    .await
+    .unwrap();
+    ws.split()
+}
+
+/// The next text frame on `rx`; `None` once the socket closed, or once `leave` turned true
+/// (the socket is closed first).
+pub async fn next_text(
+    tx: &mut AgentTx,
+    rx: &mut AgentRx,
+    leave: &mut tokio::sync::watch::Receiver<bool>,
+) -> Option<String> {
+    loop {
+        let frame = tokio::select! {
+            f = rx.next() => f,
+            _ = leave.changed() => {
+                let _ = tx.close().await;
+                return None;
+            }
+        };
+        match frame {
+            Some(Ok(Ws::Text(t))) => return Some(t.as_str().to_owned()),
+            Some(Ok(_)) => {}
+            _ => return None,
+        }
+    }
+}
+
 /// One agent: says hello, reports its codes, measures consent_request arrival, denies; closes
 /// its socket once `leave` turns true.
 pub async fn agent(
@@ -53,28 +95,12 @@ pub async fn agent(
     lat: mpsc::UnboundedSender<Duration>,
     mut leave: tokio::sync::watch::Receiver<bool>,
 ) {
-    let (ws, _) = tokio_tungstenite::connect_async_with_config(
-        format!("ws://{addr}/api/v1/ws/agent"),
-        None,
-        true,
-    )
-    .await
-    .unwrap();
-    let (mut tx, mut rx) = ws.split();
+    let (mut tx, mut rx) = connect_agent(addr).await;
     let hello =
         format!(r#"{{"v":1,"type":"hello","client":"bench","os":"linux","hostname":"bench-{i}"}}"#);
     tx.send(Ws::text(hello)).await.unwrap();
     let mut code = String::new();
-    loop {
-        let frame = tokio::select! {
-            f = rx.next() => f,
-            _ = leave.changed() => {
-                let _ = tx.close().await;
-                return;
-            }
-        };
-        let Some(Ok(frame)) = frame else { return };
-        let Ws::Text(t) = frame else { continue };
+    while let Some(t) = next_text(&mut tx, &mut rx, &mut leave).await {
         match signal::decode(&t) {
             Ok(Message::ShareCode(c)) => {
                 code = c.code.as_str().to_owned();

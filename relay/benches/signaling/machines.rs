@@ -40,14 +40,7 @@ async fn machine(
     started: mpsc::UnboundedSender<(i64, Instant)>,
     mut leave: tokio::sync::watch::Receiver<bool>,
 ) {
-    let (ws, _) = tokio_tungstenite::connect_async_with_config(
-        format!("ws://{addr}/api/v1/ws/agent"),
-        None,
-        true,
-    )
-    .await
-    .unwrap();
-    let (mut tx, mut rx) = ws.split();
+    let (mut tx, mut rx) = super::agent::connect_agent(addr).await;
     let t0 = Instant::now();
     let hello = Message::Hello(Hello {
         client: "bench".into(),
@@ -57,16 +50,7 @@ async fn machine(
         local_user: false,
     });
     tx.send(Ws::text(signal::encode(&hello))).await.unwrap();
-    loop {
-        let frame = tokio::select! {
-            f = rx.next() => f,
-            _ = leave.changed() => {
-                let _ = tx.close().await;
-                return;
-            }
-        };
-        let Some(Ok(frame)) = frame else { return };
-        let Ws::Text(t) = frame else { continue };
+    while let Some(t) = super::agent::next_text(&mut tx, &mut rx, &mut leave).await {
         match signal::decode(&t) {
             Ok(Message::Challenge(c)) => {
                 let sig = key.sign(&machine_hello_message(id, &c.nonce));
