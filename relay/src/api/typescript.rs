@@ -99,14 +99,18 @@ fn generated() -> String {
     out
 }
 
+/// The names of `all` and of the imported types: what the file lets a declaration use.
+fn declared_or_imported(all: &[(String, String, Vec<String>)]) -> BTreeSet<&str> {
+    all.iter()
+        .map(|(n, _, _)| n.as_str())
+        .chain(IMPORTED.iter().copied())
+        .collect()
+}
+
 #[test]
 fn every_type_a_body_uses_is_declared_or_imported() {
     let all = declarations(&config());
-    let declared: BTreeSet<&str> = all
-        .iter()
-        .map(|(n, _, _)| n.as_str())
-        .chain(IMPORTED.iter().copied())
-        .collect();
+    let declared = declared_or_imported(&all);
     let missing: BTreeSet<&str> = all
         .iter()
         .flat_map(|(_, _, deps)| deps.iter().map(String::as_str))
@@ -125,11 +129,7 @@ fn every_schema_of_the_openapi_document_is_declared() {
         .map(String::as_str)
         .collect();
     let all = declarations(&config());
-    let declared: BTreeSet<&str> = all
-        .iter()
-        .map(|(n, _, _)| n.as_str())
-        .chain(IMPORTED.iter().copied())
-        .collect();
+    let declared = declared_or_imported(&all);
     let missing: Vec<_> = schemas.difference(&declared).collect();
     assert!(
         missing.is_empty(),
