@@ -517,10 +517,7 @@ impl Cluster {
             .arg(self.names.alive_prefix());
         // A read: asked once more if the connection had to come back first.
         let mut found: Result<Option<String>, _> = locate.query_async(&mut conn).await;
-        if found
-            .as_ref()
-            .is_err_and(|e| e.is_io_error() || e.is_connection_dropped())
-        {
+        if found.as_ref().is_err_and(went_away) {
             tokio::time::sleep(RETRY_AFTER).await;
             found = locate.query_async(&mut conn).await;
         }
@@ -620,14 +617,23 @@ async fn send_commands(
         // come back: once more after a pause, so a message or claim sent then is not lost.
         // (Commands run before a connection broke mid-batch may run twice: claims and releases
         // are idempotent, a charge counts double, an envelope arrives twice.)
-        if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+        // An error Redis answered (a script failing) is not retried: the batch ran.
+        let mut sent = pipe.query_async::<()>(&mut conn).await;
+        if sent.as_ref().is_err_and(went_away) {
             tokio::time::sleep(RETRY_AFTER).await;
-            if let Err(again) = pipe.query_async::<()>(&mut conn).await {
-                tracing::warn!(error = %e, again = %again, commands = batch.len(), "cluster commands failed");
-            }
+            sent = pipe.query_async::<()>(&mut conn).await;
+        }
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, commands = batch.len(), "cluster commands failed");
         }
         batch.clear();
     }
+}
+
+/// Whether `e` says the connection to Redis went away (the command may not have reached it),
+/// rather than Redis answering with an error.
+fn went_away(e: &redis::RedisError) -> bool {
+    e.is_io_error() || e.is_connection_dropped()
 }
 
 /// Hands this relay's envelopes to `deliver`, subscribing again after Redis comes back.

@@ -29,6 +29,7 @@ impl Hub {
         cluster: Arc<Cluster>,
         mut inbox: mpsc::Receiver<Envelope>,
     ) {
+        let mut reconnected = cluster.reconnections();
         if self.cluster.set(cluster).is_err() {
             return;
         }
@@ -40,7 +41,6 @@ impl Hub {
             }
         });
         let hub = Arc::downgrade(self);
-        let mut reconnected = self.cluster.get().map(|c| c.reconnections());
         tokio::spawn(async move {
             let mut every = tokio::time::interval(SWEEP_EVERY);
             let mut suspects = Vec::new();
@@ -50,10 +50,8 @@ impl Hub {
                 let Some(hub) = hub.upgrade() else { return };
                 // Redis came back, perhaps empty: say again what is here, on this sweep and
                 // the next two (the connection commands go through may still be coming back).
-                if let Some(r) = reconnected.as_mut()
-                    && r.has_changed().unwrap_or(false)
-                {
-                    r.borrow_and_update();
+                if reconnected.has_changed().unwrap_or(false) {
+                    reconnected.borrow_and_update();
                     claim_again = CLAIM_AGAIN_SWEEPS;
                 }
                 if claim_again > 0 {
