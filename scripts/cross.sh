@@ -146,5 +146,5 @@ if [ "$step" = test ] || [ "$step" = all ]; then
   source scripts/vpx.sh
   TETHER_WINE_AGENT=$exe TETHER_WINE_MSI=$msi \
     TETHER_WINE_RUN="$PWD/scripts/cross.sh run wine" TETHER_CROSS_RUN="$PWD/scripts/cross.sh run" \
-    cargo test --locked "${vpx_features[@]}" -p tether-agent --test agent -- --ignored wine:: msi::
+    cargo test --workspace --locked "${vpx_features[@]}" --test agent -- --ignored wine:: msi::
 fi

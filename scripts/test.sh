@@ -29,7 +29,10 @@ step "the relay's suite again, on PostgreSQL (a throwaway server the tests start
 TETHER_TEST_STORE=postgres cargo test --workspace --locked "${vpx_features[@]}" --test relay
 
 step "browser end-to-end (Chromium, relay, agent, Xvfb; private network namespace)"
-cargo build --locked -p tether-relay -p tether-agent -p tether-tests --bins "${vpx_features[@]}"
+# Every cargo run below names `--workspace`, so features resolve as in `cargo test --workspace`
+# and the dependencies built there serve again (with `-p` each set of packages resolves anew and
+# a cold machine builds a third of the graph once more per run). Only tether-xprobe is new here.
+cargo build --workspace --locked "${vpx_features[@]}" --bin tether-relay --bin tether-agent --bin tether-xprobe
 # Only loopback exists in the namespace, so nothing can leave the machine.
 isolate=(unshare -n)
 [ "$(id -u)" -eq 0 ] || isolate=(unshare -rn)
@@ -39,14 +42,14 @@ step "Linux package: build, install with a preseeded token, serve unattended, pu
 # It installs into the system, so only as root (CI machines), and never over a real installation.
 if [ "$(id -u)" -eq 0 ] && ! dpkg-query -W -f='${Status}' tether-agent 2>/dev/null | grep -q "install ok installed"; then
   deb=$(installer/linux/build-deb.sh --bin target/debug/tether-agent)
-  TETHER_DEB="$deb" cargo test --locked "${vpx_features[@]}" -p tether-agent --test agent -- --ignored deb::
+  TETHER_DEB="$deb" cargo test --workspace --locked "${vpx_features[@]}" --test agent -- --ignored deb::
 else
   echo "skipped: needs root, and no tether-agent package installed"
 fi
 step "relay package: build, install, first administrator, serve as its user, purge"
 if [ "$(id -u)" -eq 0 ] && ! dpkg-query -W -f='${Status}' tether-relay 2>/dev/null | grep -q "install ok installed"; then
   deb=$(installer/linux/build-deb.sh --package relay --bin target/debug/tether-relay)
-  TETHER_RELAY_DEB="$deb" cargo test --locked -p tether-relay --test relay -- --ignored deb::
+  TETHER_RELAY_DEB="$deb" cargo test --workspace --locked "${vpx_features[@]}" --test relay -- --ignored deb::
 else
   echo "skipped: needs root, and no tether-relay package installed"
 fi
