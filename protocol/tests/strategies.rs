@@ -65,6 +65,7 @@ fn error_code() -> impl Strategy<Value = ErrorCode> {
         Just(ErrorCode::NotInSession),
         Just(ErrorCode::RateLimited),
         Just(ErrorCode::Internal),
+        Just(ErrorCode::Unavailable),
         Just(ErrorCode::Other),
     ]
 }

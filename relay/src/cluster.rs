@@ -38,6 +38,7 @@ use tether_protocol::signal::Message;
 use tokio::sync::{mpsc, watch};
 
 use crate::signaling::budget::{ClusterBudget, GuessRules, Guesser, Scope};
+use crate::signaling::core::Elsewhere;
 use crate::signaling::hub::ConnId;
 use crate::store::Principal;
 
@@ -301,6 +302,18 @@ impl Names {
     }
 }
 
+/// How the connections to Redis come back after losing it. The library's default retries six
+/// times, 100 ms to 3.2 s apart, before a request fails: a supporter typing a code while Redis
+/// was down waited 9.5 s to be told to try again. Two quick retries, then the request fails
+/// (and the next one tries again); no request waits on Redis for more than a few seconds.
+fn managed() -> redis::aio::ConnectionManagerConfig {
+    redis::aio::ConnectionManagerConfig::new()
+        .set_number_of_retries(2)
+        .set_max_delay(Duration::from_millis(500))
+        .set_connection_timeout(Some(Duration::from_secs(1)))
+        .set_response_timeout(Some(Duration::from_secs(2)))
+}
+
 impl Cluster {
     /// Connects to Redis at `url`, subscribes to this relay's channel and starts the task that
     /// sends commands; envelopes for this relay arrive on the returned receiver.
@@ -317,8 +330,8 @@ impl Cluster {
         let client = redis::Client::open(info)?;
         let id = crate::auth::new_id("rl_");
         let names = Names::new(relay_key);
-        let commands_conn = client.get_connection_manager().await?;
-        let lookups = client.get_connection_manager().await?;
+        let commands_conn = client.get_connection_manager_with_config(managed()).await?;
+        let lookups = client.get_connection_manager_with_config(managed()).await?;
         let (commands, queue) = mpsc::unbounded_channel();
         tokio::spawn(send_commands(
             commands_conn,
@@ -473,12 +486,12 @@ impl Cluster {
     }
 
     /// The other live relay that holds the code with keyed hash `hash`, if any.
-    pub async fn locate_code(&self, hash: &[u8]) -> Option<String> {
+    pub async fn locate_code(&self, hash: &[u8]) -> Elsewhere {
         self.locate(self.names.code(hash)).await
     }
 
     /// The other live relay that enrolled machine `id`'s agent is connected to, if any.
-    pub async fn locate_machine(&self, id: i64) -> Option<String> {
+    pub async fn locate_machine(&self, id: i64) -> Elsewhere {
         self.locate(self.names.machine(id)).await
     }
 
@@ -507,7 +520,7 @@ impl Cluster {
         }
     }
 
-    async fn locate(&self, key: String) -> Option<String> {
+    async fn locate(&self, key: String) -> Elsewhere {
         let mut conn = self.lookups.clone();
         let mut locate = redis::cmd("EVAL");
         locate
@@ -522,10 +535,11 @@ impl Cluster {
             found = locate.query_async(&mut conn).await;
         }
         match found {
-            Ok(relay) => relay.filter(|r| *r != self.id),
+            Ok(Some(relay)) if relay != self.id => Elsewhere::On(relay),
+            Ok(_) => Elsewhere::Nowhere,
             Err(e) => {
                 tracing::warn!(error = %e, "looking up {key} in the cluster failed");
-                None
+                Elsewhere::Unknown
             }
         }
     }

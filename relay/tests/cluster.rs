@@ -533,3 +533,30 @@ async fn after_redis_restarts_empty_a_code_shown_before_is_still_reached_from_an
     assert_eq!(req.viewer.name, "Tess Tech");
     assert!(matches!(viewer.recv().await, Message::ConsentPending(_)));
 }
+
+#[tokio::test]
+async fn while_redis_is_down_a_code_on_another_relay_is_try_again_and_reached_once_it_is_back() {
+    let mut redis = Redis::start();
+    let (a, b) = pair(&redis).await;
+    let token = b.token("tech@acme.example").await;
+    let mut agent = a.agent("pc").await;
+    let code = expect_code(&mut agent).await;
+    wait_until_listed(&redis, 1).await;
+
+    // Nobody can say where the code is: the supporter is told to try again, not that no
+    // computer shows it (which would send them to ask for a new code).
+    redis.stop();
+    let mut viewer = b.viewer(&token).await;
+    viewer.send(&connect(&code, Mode::Control)).await;
+    let e = expect_error(&mut viewer).await;
+    assert_eq!(e.code, ErrorCode::Unavailable, "{e:?}");
+    assert!(e.retry_after_ms.is_some_and(|ms| ms > 0), "{e:?}");
+
+    redis.restart();
+    wait_until_listed(&redis, 1).await;
+    viewer.send(&connect(&code, Mode::Control)).await;
+    let Message::ConsentRequest(req) = agent.recv().await else {
+        panic!("expected consent_request")
+    };
+    assert_eq!(req.viewer.name, "Tess Tech");
+}

@@ -25,12 +25,17 @@ impl Redis {
     /// # Panics
     /// As [`Redis::start`].
     pub fn restart(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
         let port = self.port;
         // The old server's socket is gone once it has exited; the new one binds the same port.
         let fresh = Redis::on(port);
         *self = fresh;
+    }
+
+    /// Stops the server: its port refuses connections until [`Redis::restart`].
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     fn on(port: u16) -> Redis {

@@ -312,7 +312,7 @@ export class ConnectPage {
       case "error":
         if (p.kind === "checking" || p.kind === "waiting") {
           this.message =
-            m.code === "throttled" || m.code === "rate_limited"
+            m.code === "throttled" || m.code === "rate_limited" || m.code === "unavailable"
               ? { text: "", until: Date.now() + (m.retry_after_ms ?? 1000), code: m.code }
               : { text: errorText(m.code) };
           this.setPhase({ kind: "form" });

@@ -639,6 +639,9 @@ pub enum ErrorCode {
     RateLimited,
     /// Something failed on the relay; details are in its log.
     Internal,
+    /// The relay cannot answer this now (the cluster's directory is out of its reach); retry
+    /// after `retry_after_ms`.
+    Unavailable,
     /// A code this version does not know.
     #[serde(other)]
     Other,

@@ -19,7 +19,7 @@ use tether_protocol::signal::{ErrorCode, ErrorMessage, FileRules, Hello, Message
 use tokio::sync::{Notify, mpsc, oneshot};
 
 pub use super::core::{ConnId, CoreConfig, Gone, MachineLogin};
-use super::core::{Effect, HubCore, Input, Now, Write};
+use super::core::{Effect, Elsewhere, HubCore, Input, Now, Write};
 use super::metrics::{Counter, Metrics};
 use crate::cluster::{Cluster, Envelope, Revocation};
 use crate::store::offload::blocking;
@@ -523,7 +523,7 @@ impl Hub {
                 });
                 let elsewhere = match self.cluster.get() {
                     Some(cluster) => cluster.locate_machine(id).await,
-                    None => None,
+                    None => Elsewhere::Nowhere,
                 };
                 Input::ConnectMachine {
                     conn,

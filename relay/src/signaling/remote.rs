@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use tether_protocol::signal::Message;
 
 use super::budget::{ClusterBudget, Guesser};
+use super::core::Elsewhere;
 use super::hub::{ConnId, Gone, Hub, Link, Tunnel};
 
 /// How often a relay checks that the relays it tunnels to and from are alive.
@@ -227,13 +228,15 @@ impl Hub {
         }
     }
 
-    /// The other relay that shows `code`, if this relay is in a cluster, does not show it
-    /// itself, and another does.
-    pub(super) async fn locate(&self, code: &str) -> Option<String> {
-        let cluster = self.cluster.get()?;
+    /// Where `code` is shown if not here: on another relay of the cluster, nowhere, or
+    /// unknown (Redis out of reach). Nowhere on a single relay.
+    pub(super) async fn locate(&self, code: &str) -> Elsewhere {
+        let Some(cluster) = self.cluster.get() else {
+            return Elsewhere::Nowhere;
+        };
         let hash = crate::auth::code_hash(&self.cfg.core.code_key, code);
         if self.lock().core.shows_code(&hash) {
-            return None;
+            return Elsewhere::Nowhere;
         }
         cluster.locate_code(&hash).await
     }

@@ -350,7 +350,7 @@ request_id?: RequestId,
  */
 retry_after_ms?: number, };
 
-export type ErrorCode = "malformed" | "too_large" | "unsupported_version" | "unknown_type" | "not_allowed" | "unauthorized" | "forbidden" | "invalid_code" | "code_expired" | "throttled" | "agent_busy" | "agent_offline" | "policy_denied" | "consent_denied" | "consent_timeout" | "not_in_session" | "rate_limited" | "internal" | "other";
+export type ErrorCode = "malformed" | "too_large" | "unsupported_version" | "unknown_type" | "not_allowed" | "unauthorized" | "forbidden" | "invalid_code" | "code_expired" | "throttled" | "agent_busy" | "agent_offline" | "policy_denied" | "consent_denied" | "consent_timeout" | "not_in_session" | "rate_limited" | "internal" | "unavailable" | "other";
 
 export type Ping = { 
 /**

@@ -4,13 +4,18 @@
 //! actions `guessing_lockout` and `guessing_campaign`).
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use tether_protocol::signal::{ErrorCode, ErrorMessage, Message};
 
-use super::{ConnId, HubCore};
+use super::{ConnId, Elsewhere, HubCore};
 use crate::signaling::budget::{Attempt, Charge, ClusterBudget, Guesser, Scope};
 use crate::signaling::metrics::Counter;
 use crate::store::Principal;
+
+/// How long a viewer is asked to wait when the cluster's directory cannot be asked: about the
+/// time the Redis client takes to reconnect to a server that is back.
+pub(super) const UNAVAILABLE_RETRY: Duration = Duration::from_secs(2);
 
 /// Where a right code is shown.
 pub(super) enum Found {
@@ -30,7 +35,7 @@ impl HubCore {
         p: &Principal,
         ip: IpAddr,
         code: &str,
-        elsewhere: Option<String>,
+        elsewhere: Elsewhere,
         cluster: ClusterBudget,
     ) -> Option<Found> {
         let who = Guesser {
@@ -40,11 +45,18 @@ impl HubCore {
         };
         let hash = crate::auth::code_hash(&self.cfg.code_key, code);
         let codes = &self.codes;
+        let unknown = elsewhere == Elsewhere::Unknown;
+        // A code the directory could not be asked about is charged like a wrong one: else, while
+        // Redis is down, this relay's own codes could be guessed for free. But the viewer is
+        // told to try again, not that no computer shows it.
         let attempt = self.budgets.attempt(self.now.at, &who, cluster, || {
             codes
                 .get(&hash)
                 .map(|a| Found::Here(*a))
-                .or(elsewhere.map(Found::There))
+                .or(match elsewhere {
+                    Elsewhere::On(relay) => Some(Found::There(relay)),
+                    Elsewhere::Nowhere | Elsewhere::Unknown => None,
+                })
         });
         let actor = format!("user:{}", p.user_id);
         let ip_detail = serde_json::json!({"ip": ip.to_string()});
@@ -71,11 +83,17 @@ impl HubCore {
                 let expired = self.spent.contains_key(&hash);
                 let outcome = if expired {
                     "expired_code"
+                } else if unknown {
+                    "unavailable"
                 } else {
                     "wrong_code"
                 };
                 self.audit(Some(p.org_id), &actor, "connect", outcome, ip_detail);
                 self.report_guessing(p, ip, &charge);
+                if unknown && !expired {
+                    self.unavailable(conn, charge.retry_after);
+                    return None;
+                }
                 let (code, text) = if expired {
                     (
                         ErrorCode::CodeExpired,
@@ -93,6 +111,19 @@ impl HubCore {
             }
         }
         None
+    }
+
+    /// Tells viewer `conn` that where its code or machine is cannot be known now: to try again
+    /// after [`UNAVAILABLE_RETRY`], or `at_least` if longer (the wait its budget owes).
+    pub(super) fn unavailable(&mut self, conn: ConnId, at_least: Duration) {
+        let told = ErrorMessage {
+            retry_after_ms: Some(UNAVAILABLE_RETRY.max(at_least).as_millis() as u64),
+            ..ErrorMessage::new(
+                ErrorCode::Unavailable,
+                "the relay cannot look this up now; try again shortly",
+            )
+        };
+        self.send(conn, Message::Error(told));
     }
 
     /// Audits what a wrong code emptied, once per exhaustion, so an admin (audit log, webhook

@@ -13,6 +13,19 @@ use crate::signaling::budget::{ClusterBudget, GuessRules, Guesser};
 use crate::signaling::metrics::Counter;
 use crate::store::{AuditEntry, MachineInfo, Principal, SessionRecord};
 
+/// Where the cluster's directory says a share code or an enrolled machine is, when this relay
+/// does not hold it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Elsewhere {
+    /// On no other live relay (or this relay is not in a cluster).
+    #[default]
+    Nowhere,
+    /// On this other relay.
+    On(String),
+    /// The directory could not be asked (Redis out of reach): it may be on another relay.
+    Unknown,
+}
+
 /// The time an input happens at: the monotonic instant for deadlines, the wall clock for rows.
 #[derive(Debug, Clone, Copy)]
 pub struct Now {
@@ -129,8 +142,8 @@ pub enum Input {
         mode: Mode,
         /// The organisation's file rules, read when the request came.
         files: FileRules,
-        /// The other relay the cluster's directory says shows this code, if any.
-        elsewhere: Option<String>,
+        /// Where the cluster's directory says this code is shown, if not here.
+        elsewhere: Elsewhere,
         /// What the cluster's copies of the guessing budgets say (every relay charges them;
         /// the default on a single relay).
         cluster: ClusterBudget,
@@ -147,8 +160,8 @@ pub enum Input {
         machine: Result<Option<Box<MachineInfo>>, ()>,
         /// The organisation's file rules, read when the request came.
         files: FileRules,
-        /// The other relay the cluster's directory says the machine's agent is connected to.
-        elsewhere: Option<String>,
+        /// Where the cluster's directory says the machine's agent is connected, if not here.
+        elsewhere: Elsewhere,
     },
     /// An agent's socket closed.
     AgentGone {

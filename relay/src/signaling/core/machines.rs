@@ -1,12 +1,14 @@
 //! Enrolled machines in the core: which are online, closing a revoked one, and connecting to
 //! one by id under its access policy.
 
+use std::time::Duration;
+
 use tether_protocol::lifecycle::Event;
 use tether_protocol::signal::{
     Decision, ErrorCode, ErrorMessage, FileRules, Message, Mode, RequestId, SessionId,
 };
 
-use super::{ConnId, Effect, HubCore, Pending};
+use super::{ConnId, Effect, Elsewhere, HubCore, Pending};
 use crate::policy::{self, Decision as Policy};
 use crate::store::MachineInfo;
 
@@ -52,7 +54,7 @@ impl HubCore {
         mode: Mode,
         machine: Result<Option<MachineInfo>, ()>,
         files: FileRules,
-        elsewhere: Option<String>,
+        elsewhere: Elsewhere,
     ) {
         let Some(v) = self.viewers.get(&viewer_id) else {
             return;
@@ -88,14 +90,26 @@ impl HubCore {
             }
         };
         let Some(&agent_id) = self.machines.get(&machine_id) else {
-            if let Some(relay) = elsewhere {
+            return match elsewhere {
                 // Its agent's relay checks the policy and takes it from here.
-                return self.out.push_back(Effect::Forward {
+                Elsewhere::On(relay) => self.out.push_back(Effect::Forward {
                     conn: viewer_id,
                     relay,
-                });
-            }
-            return refuse(self, "offline", ErrorCode::AgentOffline, offline);
+                }),
+                Elsewhere::Nowhere => refuse(self, "offline", ErrorCode::AgentOffline, offline),
+                // Not "offline": it may well be online on another relay.
+                Elsewhere::Unknown => {
+                    let detail = serde_json::json!({"machine": machine_id});
+                    self.audit(
+                        Some(who.org_id),
+                        &actor,
+                        "connect_machine",
+                        "unavailable",
+                        detail,
+                    );
+                    self.unavailable(viewer_id, Duration::ZERO);
+                }
+            };
         };
         let local_user = self
             .agents

@@ -27,7 +27,7 @@ use tether_protocol::signal::{
     RequestId, SessionId,
 };
 
-pub use self::interface::{CoreConfig, Effect, Gone, Input, MachineLogin, Now, Write};
+pub use self::interface::{CoreConfig, Effect, Elsewhere, Gone, Input, MachineLogin, Now, Write};
 use super::budget::{ClusterBudget, GuessBudgets};
 use super::metrics::Counter;
 use crate::auth::CodeHash;
@@ -476,13 +476,13 @@ impl HubCore {
                     c.code.as_str(),
                     c.mode,
                     files,
-                    None,
+                    Elsewhere::Nowhere,
                     ClusterBudget::default(),
                 )
             }
             Message::ConnectMachine(c) => {
                 let files = viewer.principal.files;
-                self.connect_machine(id, c.machine_id, c.mode, Err(()), files, None)
+                self.connect_machine(id, c.machine_id, c.mode, Err(()), files, Elsewhere::Nowhere)
             }
             Message::ConsentCancel(c) => match viewer.pending.clone() {
                 Some((agent, rid)) if rid == c.request_id => {
@@ -503,7 +503,7 @@ impl HubCore {
         code: &str,
         mode: Mode,
         files: FileRules,
-        elsewhere: Option<String>,
+        elsewhere: Elsewhere,
         cluster: ClusterBudget,
     ) {
         let Some(viewer) = self.viewers.get(&viewer_id) else {

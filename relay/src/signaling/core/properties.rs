@@ -284,7 +284,7 @@ fn apply(core: &mut HubCore, heard: &mut Heard, now: &mut Now, step: Step) {
                 code,
                 mode: Mode::Control,
                 files: FileRules::default(),
-                elsewhere: None,
+                elsewhere: Elsewhere::Nowhere,
                 cluster: ClusterBudget::default(),
             };
             core.handle(*now, input);

@@ -9,7 +9,7 @@ use tether_protocol::signal::{
 };
 
 use super::*;
-use crate::store::Role;
+use crate::store::{MachineInfo, MachinePolicy, PolicySource, Role};
 
 const AGENT: ConnId = 1;
 const VIEWER: ConnId = 2;
@@ -139,7 +139,7 @@ fn connect_seeing(core: &mut HubCore, at: Now, code: &str, cluster: ClusterBudge
         code: code.into(),
         mode: Mode::Control,
         files: FileRules::default(),
-        elsewhere: None,
+        elsewhere: Elsewhere::Nowhere,
         cluster,
     };
     core.handle(at, input);
@@ -506,4 +506,98 @@ fn a_campaign_the_cluster_sees_locks_a_wrong_guesser_here_and_tells_the_cluster(
     // Locked here: even the right code is refused now.
     let after = connect(&mut core, t0, &code);
     assert_eq!(error_codes(&after, VIEWER), vec![ErrorCode::Throttled]);
+}
+
+/// Connects with what the cluster's directory says of the code.
+fn connect_where(core: &mut HubCore, at: Now, code: &str, elsewhere: Elsewhere) -> Vec<Effect> {
+    let input = Input::Connect {
+        conn: VIEWER,
+        code: code.into(),
+        mode: Mode::Control,
+        files: FileRules::default(),
+        elsewhere,
+        cluster: ClusterBudget::default(),
+    };
+    core.handle(at, input);
+    effects(core)
+}
+
+#[test]
+fn with_the_directory_out_of_reach_a_code_not_here_is_try_again_but_still_charged() {
+    let (mut core, t0, code) = joined(false);
+    let other = if code == "0000000000" {
+        "1111111111"
+    } else {
+        "0000000000"
+    };
+    let out = connect_where(&mut core, t0, other, Elsewhere::Unknown);
+    // It may be shown on another relay: not "no computer shows this code".
+    assert_eq!(error_codes(&out, VIEWER), [ErrorCode::Unavailable]);
+    let Some(Message::Error(e)) = to(&out, VIEWER).pop() else {
+        panic!("an error")
+    };
+    assert!(e.retry_after_ms.is_some_and(|ms| ms >= 1000), "{e:?}");
+    // Charged all the same, or this relay's own codes could be guessed for free meanwhile.
+    assert!(
+        out.iter().any(|e| matches!(e, Effect::GuessCharged { .. })),
+        "{out:?}"
+    );
+    let mut at = t0;
+    let throttled = (0..100).any(|_| {
+        at = at.plus(Duration::from_millis(10));
+        let out = connect_where(&mut core, at, other, Elsewhere::Unknown);
+        error_codes(&out, VIEWER) == [ErrorCode::Throttled]
+    });
+    assert!(throttled, "the budget runs out as for wrong codes");
+}
+
+#[test]
+fn with_the_directory_out_of_reach_a_code_shown_here_still_connects() {
+    let (mut core, t0, code) = joined(false);
+    let out = connect_where(&mut core, t0, &code, Elsewhere::Unknown);
+    assert!(error_codes(&out, VIEWER).is_empty(), "{out:?}");
+    assert!(
+        to(&out, AGENT)
+            .iter()
+            .any(|m| matches!(m, Message::ConsentRequest(_)))
+    );
+}
+
+#[test]
+fn with_the_directory_out_of_reach_a_machine_not_here_is_try_again_not_offline() {
+    let (mut core, t0, _) = joined(false);
+    let machine = |elsewhere| Input::ConnectMachine {
+        conn: VIEWER,
+        machine_id: 42,
+        mode: Mode::Control,
+        machine: Ok(Some(Box::new(MachineInfo {
+            id: 42,
+            hostname: "pc-42".into(),
+            os: "linux".into(),
+            version: "0.1.0".into(),
+            tags: Vec::new(),
+            last_seen_at: None,
+            revoked_at: None,
+            created_at: 0,
+            policy: MachinePolicy::default(),
+            policy_source: PolicySource::Default,
+            policy_group: None,
+            online: false,
+        }))),
+        files: FileRules::default(),
+        elsewhere,
+    };
+    core.handle(t0, machine(Elsewhere::Unknown));
+    let out = effects(&mut core);
+    assert_eq!(error_codes(&out, VIEWER), [ErrorCode::Unavailable]);
+    core.handle(t0, machine(Elsewhere::Nowhere));
+    let out = effects(&mut core);
+    assert_eq!(error_codes(&out, VIEWER), [ErrorCode::AgentOffline]);
+    core.handle(t0, machine(Elsewhere::On("relay-b".into())));
+    let out = effects(&mut core);
+    assert!(
+        out.iter()
+            .any(|e| matches!(e, Effect::Forward { relay, .. } if relay == "relay-b")),
+        "{out:?}"
+    );
 }
