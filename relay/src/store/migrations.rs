@@ -24,6 +24,7 @@ pub(super) const FILES: &[&str] = &[
     include_str!("operator_keys.sql"),
     include_str!("chat_count.sql"),
     include_str!("org_files.sql"),
+    include_str!("recordings.sql"),
 ];
 
 /// An SQL dialect the relay stores in.

@@ -10,6 +10,7 @@
 mod migrations;
 pub mod offload;
 pub mod postgres;
+mod recordings;
 mod rows;
 pub mod sqlite;
 #[cfg(test)]
@@ -20,6 +21,9 @@ pub use tether_protocol::signal::FileRules;
 
 pub use crate::policy::MachinePolicy;
 pub use postgres::PostgresStore;
+pub use recordings::{
+    Grantee, NewRecording, Recording, RecordingGrant, RecordingSegment, RecordingUpload,
+};
 pub use sqlite::SqliteStore;
 
 /// An organisation's id.
@@ -750,4 +754,40 @@ pub trait Store: Send + Sync + 'static {
     fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
     /// Reads an organisation's audit log, newest first.
     fn list_audit(&self, org: OrgId, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
+    /// Starts a recording.
+    fn create_recording(&self, r: &NewRecording) -> StoreResult<()>;
+    /// The recording whose upload credential hashes to `hash` (this establishes the tenant).
+    fn recording_for_upload(&self, hash: &[u8]) -> StoreResult<Option<RecordingUpload>>;
+    /// Records segment `n` (from 1) of a recording still being recorded: `Conflict` unless it
+    /// is the next one, or if the recording is sealed.
+    fn add_recording_segment(
+        &self,
+        org: OrgId,
+        id: &str,
+        n: u32,
+        size: u64,
+        sha256: &[u8; 32],
+    ) -> StoreResult<()>;
+    /// Ends a recording with its signature: no segment is accepted after. `Conflict` if it
+    /// was already sealed.
+    fn seal_recording(&self, org: OrgId, id: &str, signature: &str, now: i64) -> StoreResult<()>;
+    /// One recording, with its segments and access list.
+    fn recording(&self, org: OrgId, id: &str) -> StoreResult<Option<Recording>>;
+    /// The organisation's recordings, newest first, with their access lists (no segments).
+    fn list_recordings(&self, org: OrgId, limit: u32) -> StoreResult<Vec<Recording>>;
+    /// Replaces a recording's access list.
+    fn set_recording_access(
+        &self,
+        org: OrgId,
+        id: &str,
+        grants: &[RecordingGrant],
+    ) -> StoreResult<()>;
+    /// Deletes a recording's rows (its segments' and grants' with it).
+    fn delete_recording(&self, org: OrgId, id: &str) -> StoreResult<()>;
+    /// How many days the organisation keeps recordings.
+    fn recording_retention(&self, org: OrgId) -> StoreResult<u32>;
+    /// Sets how many days the organisation keeps recordings.
+    fn set_recording_retention(&self, org: OrgId, days: u32) -> StoreResult<()>;
+    /// Up to `limit` recordings of any organisation older than its retention at `now`.
+    fn expired_recordings(&self, now: i64, limit: u32) -> StoreResult<Vec<(OrgId, String)>>;
 }

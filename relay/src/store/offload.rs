@@ -370,6 +370,62 @@ impl Store for Offloaded {
     fn list_audit(&self, org: OrgId, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
         offload(|| self.0.list_audit(org, filter))
     }
+
+    fn create_recording(&self, r: &NewRecording) -> StoreResult<()> {
+        offload(|| self.0.create_recording(r))
+    }
+
+    fn recording_for_upload(&self, hash: &[u8]) -> StoreResult<Option<RecordingUpload>> {
+        offload(|| self.0.recording_for_upload(hash))
+    }
+
+    fn add_recording_segment(
+        &self,
+        org: OrgId,
+        id: &str,
+        n: u32,
+        size: u64,
+        sha256: &[u8; 32],
+    ) -> StoreResult<()> {
+        offload(|| self.0.add_recording_segment(org, id, n, size, sha256))
+    }
+
+    fn seal_recording(&self, org: OrgId, id: &str, signature: &str, now: i64) -> StoreResult<()> {
+        offload(|| self.0.seal_recording(org, id, signature, now))
+    }
+
+    fn recording(&self, org: OrgId, id: &str) -> StoreResult<Option<Recording>> {
+        offload(|| self.0.recording(org, id))
+    }
+
+    fn list_recordings(&self, org: OrgId, limit: u32) -> StoreResult<Vec<Recording>> {
+        offload(|| self.0.list_recordings(org, limit))
+    }
+
+    fn set_recording_access(
+        &self,
+        org: OrgId,
+        id: &str,
+        grants: &[RecordingGrant],
+    ) -> StoreResult<()> {
+        offload(|| self.0.set_recording_access(org, id, grants))
+    }
+
+    fn delete_recording(&self, org: OrgId, id: &str) -> StoreResult<()> {
+        offload(|| self.0.delete_recording(org, id))
+    }
+
+    fn recording_retention(&self, org: OrgId) -> StoreResult<u32> {
+        offload(|| self.0.recording_retention(org))
+    }
+
+    fn set_recording_retention(&self, org: OrgId, days: u32) -> StoreResult<()> {
+        offload(|| self.0.set_recording_retention(org, days))
+    }
+
+    fn expired_recordings(&self, now: i64, limit: u32) -> StoreResult<Vec<(OrgId, String)>> {
+        offload(|| self.0.expired_recordings(now, limit))
+    }
 }
 
 #[cfg(test)]

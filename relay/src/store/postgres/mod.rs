@@ -20,6 +20,7 @@ pub(crate) use pool::is_transient;
 mod accounts;
 mod machines;
 mod pool;
+mod recordings;
 mod webhooks;
 
 /// Connections per relay unless the URL's `pool_size`-free configuration says otherwise.
@@ -615,6 +616,62 @@ impl Store for PostgresStore {
 
     fn list_audit(&self, org: OrgId, f: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
         self.with(|c| webhooks::list_audit(c, org, f))
+    }
+
+    fn create_recording(&self, r: &NewRecording) -> StoreResult<()> {
+        self.with(|c| recordings::create(c, r))
+    }
+
+    fn recording_for_upload(&self, hash: &[u8]) -> StoreResult<Option<RecordingUpload>> {
+        self.with(|c| recordings::for_upload(c, hash))
+    }
+
+    fn add_recording_segment(
+        &self,
+        org: OrgId,
+        id: &str,
+        n: u32,
+        size: u64,
+        sha256: &[u8; 32],
+    ) -> StoreResult<()> {
+        self.with(|c| recordings::add_segment(c, org, id, n, size, sha256))
+    }
+
+    fn seal_recording(&self, org: OrgId, id: &str, signature: &str, now: i64) -> StoreResult<()> {
+        self.with(|c| recordings::seal(c, org, id, signature, now))
+    }
+
+    fn recording(&self, org: OrgId, id: &str) -> StoreResult<Option<Recording>> {
+        self.with(|c| recordings::one(c, org, id))
+    }
+
+    fn list_recordings(&self, org: OrgId, limit: u32) -> StoreResult<Vec<Recording>> {
+        self.with(|c| recordings::list(c, org, limit))
+    }
+
+    fn set_recording_access(
+        &self,
+        org: OrgId,
+        id: &str,
+        grants: &[RecordingGrant],
+    ) -> StoreResult<()> {
+        self.with(|c| recordings::set_access(c, org, id, grants))
+    }
+
+    fn delete_recording(&self, org: OrgId, id: &str) -> StoreResult<()> {
+        self.with(|c| recordings::delete(c, org, id))
+    }
+
+    fn recording_retention(&self, org: OrgId) -> StoreResult<u32> {
+        self.with(|c| recordings::retention(c, org))
+    }
+
+    fn set_recording_retention(&self, org: OrgId, days: u32) -> StoreResult<()> {
+        self.with(|c| recordings::set_retention(c, org, days))
+    }
+
+    fn expired_recordings(&self, now: i64, limit: u32) -> StoreResult<Vec<(OrgId, String)>> {
+        self.with(|c| recordings::expired(c, now, limit))
     }
 }
 

@@ -505,39 +505,7 @@ impl Store for SqliteStore {
     }
 
     fn append_audit(&self, e: &AuditEntry) -> StoreResult<()> {
-        let mut db = self.db()?;
-        // One transaction: an event is never recorded without its deliveries, nor the reverse.
-        let tx = db.transaction()?;
-        let detail = e.detail.to_string();
-        tx.execute(
-            "INSERT INTO audit_log (org_id, at, actor, action, outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![e.org_id, e.at, e.actor, e.action, e.outcome, detail],
-        )?;
-        if let Some(org) = e.org_id {
-            // The payload is built by SQLite only for the hooks that want it, so an org without
-            // webhooks pays for one indexed lookup and no JSON.
-            tx.execute(
-                "INSERT INTO webhook_deliveries (org_id, webhook_id, payload, next_at, action)
-                 SELECT org_id, id,
-                        json_object('id', ?2, 'at', ?3, 'actor', ?5, 'action', ?4,
-                                    'outcome', ?6, 'detail', json(?7)),
-                        ?3, ?4
-                 FROM webhooks
-                 WHERE org_id = ?1
-                   AND EXISTS (SELECT 1 FROM json_each(webhooks.events) WHERE value IN ('*', ?4))",
-                params![
-                    org,
-                    tx.last_insert_rowid(),
-                    e.at,
-                    e.action,
-                    e.actor,
-                    e.outcome,
-                    detail
-                ],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
+        webhooks::append_audit(&mut *self.db()?, e)
     }
 
     fn create_enrollment_token(
@@ -751,27 +719,63 @@ impl Store for SqliteStore {
     }
 
     fn list_audit(&self, org: OrgId, f: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
-        let db = self.db()?;
-        let mut stmt = db.prepare(
-            "SELECT id, org_id, at, actor, action, outcome, detail FROM audit_log
-             WHERE org_id = ?1 AND (?2 IS NULL OR action = ?2) AND (?3 IS NULL OR outcome = ?3)
-               AND (?4 IS NULL OR id < ?4)
-             ORDER BY id DESC LIMIT ?5",
-        )?;
-        let limit = if f.limit == 0 { 100 } else { f.limit.min(500) };
-        let rows = stmt.query_map(params![org, f.action, f.outcome, f.before, limit], |r| {
-            let detail: String = r.get(6)?;
-            Ok(AuditEntry {
-                id: r.get(0)?,
-                org_id: r.get(1)?,
-                at: r.get(2)?,
-                actor: r.get(3)?,
-                action: r.get(4)?,
-                outcome: r.get(5)?,
-                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        webhooks::list_audit(&*self.db()?, org, f)
+    }
+
+    fn create_recording(&self, r: &NewRecording) -> StoreResult<()> {
+        recordings::create(&*self.db()?, r)
+    }
+
+    fn recording_for_upload(&self, hash: &[u8]) -> StoreResult<Option<RecordingUpload>> {
+        recordings::for_upload(&*self.db()?, hash)
+    }
+
+    fn add_recording_segment(
+        &self,
+        org: OrgId,
+        id: &str,
+        n: u32,
+        size: u64,
+        sha256: &[u8; 32],
+    ) -> StoreResult<()> {
+        recordings::add_segment(&*self.db()?, org, id, n, size, sha256)
+    }
+
+    fn seal_recording(&self, org: OrgId, id: &str, signature: &str, now: i64) -> StoreResult<()> {
+        recordings::seal(&*self.db()?, org, id, signature, now)
+    }
+
+    fn recording(&self, org: OrgId, id: &str) -> StoreResult<Option<Recording>> {
+        recordings::one(&*self.db()?, org, id)
+    }
+
+    fn list_recordings(&self, org: OrgId, limit: u32) -> StoreResult<Vec<Recording>> {
+        recordings::list(&*self.db()?, org, limit)
+    }
+
+    fn set_recording_access(
+        &self,
+        org: OrgId,
+        id: &str,
+        grants: &[RecordingGrant],
+    ) -> StoreResult<()> {
+        recordings::set_access(&mut *self.db()?, org, id, grants)
+    }
+
+    fn delete_recording(&self, org: OrgId, id: &str) -> StoreResult<()> {
+        recordings::delete(&*self.db()?, org, id)
+    }
+
+    fn recording_retention(&self, org: OrgId) -> StoreResult<u32> {
+        recordings::retention(&*self.db()?, org)
+    }
+
+    fn set_recording_retention(&self, org: OrgId, days: u32) -> StoreResult<()> {
+        recordings::set_retention(&*self.db()?, org, days)
+    }
+
+    fn expired_recordings(&self, now: i64, limit: u32) -> StoreResult<Vec<(OrgId, String)>> {
+        recordings::expired(&*self.db()?, now, limit)
     }
 }
 
@@ -787,6 +791,7 @@ mod credentials;
 mod machines;
 mod operator_keys;
 mod orgs;
+mod recordings;
 #[cfg(test)]
 mod tests;
 mod webhooks;

@@ -1,5 +1,5 @@
-//! The SQL of webhook deliveries: listing, claiming due rows with a lease, and recording each
-//! attempt. Called by the [`super::SqliteStore`] methods of the same names.
+//! The SQL of the audit log and webhook deliveries: appending and listing entries, listing
+//! deliveries, claiming due rows with a lease, and recording each attempt. Called by the [`super::SqliteStore`] methods of the same names.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -123,4 +123,68 @@ pub(super) fn finish_delivery(
         )?,
     };
     one_row(n)
+}
+
+/// Appends `e` and, in the same transaction, a delivery for each of the organisation's webhooks
+/// that wants its action.
+pub(super) fn append_audit(db: &mut Connection, e: &AuditEntry) -> StoreResult<()> {
+    // One transaction: an event is never recorded without its deliveries, nor the reverse.
+    let tx = db.transaction()?;
+    let detail = e.detail.to_string();
+    tx.execute(
+        "INSERT INTO audit_log (org_id, at, actor, action, outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![e.org_id, e.at, e.actor, e.action, e.outcome, detail],
+    )?;
+    if let Some(org) = e.org_id {
+        // The payload is built by SQLite only for the hooks that want it, so an org without
+        // webhooks pays for one indexed lookup and no JSON.
+        tx.execute(
+            "INSERT INTO webhook_deliveries (org_id, webhook_id, payload, next_at, action)
+             SELECT org_id, id,
+                    json_object('id', ?2, 'at', ?3, 'actor', ?5, 'action', ?4,
+                                'outcome', ?6, 'detail', json(?7)),
+                    ?3, ?4
+             FROM webhooks
+             WHERE org_id = ?1
+               AND EXISTS (SELECT 1 FROM json_each(webhooks.events) WHERE value IN ('*', ?4))",
+            params![
+                org,
+                tx.last_insert_rowid(),
+                e.at,
+                e.action,
+                e.actor,
+                e.outcome,
+                detail
+            ],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+pub(super) fn list_audit(
+    db: &Connection,
+    org: OrgId,
+    f: &AuditFilter,
+) -> StoreResult<Vec<AuditEntry>> {
+    let mut stmt = db.prepare(
+        "SELECT id, org_id, at, actor, action, outcome, detail FROM audit_log
+         WHERE org_id = ?1 AND (?2 IS NULL OR action = ?2) AND (?3 IS NULL OR outcome = ?3)
+           AND (?4 IS NULL OR id < ?4)
+         ORDER BY id DESC LIMIT ?5",
+    )?;
+    let limit = if f.limit == 0 { 100 } else { f.limit.min(500) };
+    let rows = stmt.query_map(params![org, f.action, f.outcome, f.before, limit], |r| {
+        let detail: String = r.get(6)?;
+        Ok(AuditEntry {
+            id: r.get(0)?,
+            org_id: r.get(1)?,
+            at: r.get(2)?,
+            actor: r.get(3)?,
+            action: r.get(4)?,
+            outcome: r.get(5)?,
+            detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
