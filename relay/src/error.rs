@@ -87,6 +87,12 @@ pub enum Error {
         /// Milliseconds to wait.
         retry_after_ms: u64,
     },
+    /// The relay's disk is full: what was sent is not kept (send it again later).
+    #[error("the relay's disk is full; nothing was kept, try again later")]
+    StorageFull,
+    /// A `Range` the resource cannot satisfy.
+    #[error("the requested range is outside the {0} bytes there are")]
+    BadRange(u64),
     /// A configuration problem at start-up.
     #[error("configuration: {0}")]
     Config(String),
@@ -117,6 +123,8 @@ impl Error {
                 (StatusCode::CONFLICT, "conflict")
             }
             Error::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            Error::StorageFull => (StatusCode::INSUFFICIENT_STORAGE, "storage_full"),
+            Error::BadRange(_) => (StatusCode::RANGE_NOT_SATISFIABLE, "bad_range"),
             Error::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
             Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

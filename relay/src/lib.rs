@@ -55,6 +55,8 @@ pub struct AppState {
     pub login_throttle: Arc<Mutex<Throttle>>,
     /// The key webhook signing secrets derive from (see [`webhooks::secret`]).
     pub webhook_key: Arc<Vec<u8>>,
+    /// Session recordings' files, rows and signing key.
+    pub recordings: Arc<recording::disk::Recordings>,
 }
 
 /// When to hand freed memory back to the OS: after many connections left (a tenth of the most
@@ -140,6 +142,9 @@ fn turn_secret(cfg: &Config, key: &[u8]) -> Vec<u8> {
         .unwrap_or_else(|| auth::derive_key(key, "turn-secret"))
 }
 
+/// How often recordings past their organisation's retention are deleted (and at start).
+const RETENTION_SWEEP: Duration = Duration::from_secs(3600);
+
 /// Builds the state for `cfg` over an opened store; `turn_grants` is shared with the embedded
 /// TURN server, if any.
 pub fn state(
@@ -166,12 +171,18 @@ pub fn state(
         turn_grants,
         heartbeat: Duration::from_secs(cfg.heartbeat_timeout_secs.max(1)),
     };
+    let recordings = Arc::new(recording::disk::Recordings::new(
+        &cfg.data_dir,
+        key,
+        store.clone(),
+    ));
     AppState {
         hub: Arc::new(Hub::new(store.clone(), hub_cfg)),
         store,
         cfg: Arc::new(cfg),
         login_throttle: Arc::new(Mutex::new(Throttle::new(Rules::default()))),
         webhook_key: Arc::new(auth::derive_key(key, "webhook-secret")),
+        recordings,
     }
 }
 
@@ -250,6 +261,18 @@ pub async fn run(
     let webhooks = tokio::spawn(
         webhooks::Sender::new(state.store.clone(), state.webhook_key.clone(), &state.cfg).run(),
     );
+    let recordings = state.recordings.clone();
+    let retention = tokio::spawn(async move {
+        let mut every = tokio::time::interval(RETENTION_SWEEP);
+        loop {
+            every.tick().await;
+            match recordings.expire(unix_millis()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "deleted recordings past their retention"),
+                Err(e) => tracing::warn!(error = %e, "deleting expired recordings failed"),
+            }
+        }
+    });
     let hub = state.hub.clone();
     let ticker = tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_millis(250));
@@ -292,6 +315,7 @@ pub async fn run(
         t.abort();
     }
     webhooks.abort();
+    retention.abort();
     if let Some(t) = turn {
         t.close().await;
     }

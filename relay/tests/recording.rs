@@ -88,3 +88,290 @@ fn the_public_key_needs_the_relays_key_and_never_creates_one() {
     assert!(err.contains("relay.key"), "{err}");
     assert!(!empty.path().join("relay.key").exists());
 }
+
+/// Recordings through the relay's API: uploaded by the holder of a recording's credential,
+/// played and downloaded by those its access list names.
+mod api {
+    use tether_relay::recording::disk::{MAX_SEGMENT, Recordings, Started};
+    use tether_relay::recording::{Verdict, verify};
+    use tether_relay::store::Role;
+    use tether_tests::{RawResponse, request_bytes};
+
+    use crate::harness::*;
+
+    /// A recording of an Acme session owned by the technician, as the relay starts one.
+    fn start(relay: &Relay) -> Started {
+        let key = tether_relay::load_or_create_key(relay.dir.path()).unwrap();
+        let store = relay.store();
+        let tech = store.user_for_login("tech@acme.example").unwrap().unwrap();
+        let (org, owner) = (tech.org_id, tech.id);
+        Recordings::new(relay.dir.path(), &key, store)
+            .start(org, "s_recorded", Some(owner), tether_relay::unix_millis())
+            .unwrap()
+    }
+
+    async fn put(relay: &Relay, token: &str, id: &str, n: u32, bytes: &[u8]) -> RawResponse {
+        let auth = format!("Bearer {token}");
+        let path = format!("/api/v1/recordings/{id}/segments/{n}");
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/octet-stream"),
+        ];
+        request_bytes(relay.addr, "PUT", &path, &headers, bytes).await
+    }
+
+    async fn get(relay: &Relay, token: &str, path: &str, range: Option<&str>) -> RawResponse {
+        let auth = format!("Bearer {token}");
+        let mut headers = vec![("Authorization", auth.as_str())];
+        if let Some(r) = range {
+            headers.push(("Range", r));
+        }
+        request_bytes(relay.addr, "GET", path, &headers, b"").await
+    }
+
+    fn segment(i: u8) -> Vec<u8> {
+        (0..200_000u32).map(|b| (b as u8) ^ i).collect()
+    }
+
+    #[tokio::test]
+    async fn segments_come_in_order_play_with_ranges_and_verify_once_downloaded() {
+        let relay = Relay::two_orgs().await;
+        let rec = start(&relay);
+        let (id, up) = (rec.id.as_str(), rec.upload_token.as_str());
+        let segments: Vec<Vec<u8>> = (1..=3).map(segment).collect();
+
+        // Out of order, then in order; a segment sent again (its answer lost) is the same
+        // answer, with other bytes a conflict.
+        let early = put(&relay, up, id, 2, &segments[1]).await;
+        assert_eq!(early.status, 409, "{}", early.body);
+        assert!(early.body.contains("the next one is 1"), "{}", early.body);
+        for (i, s) in segments.iter().enumerate() {
+            let r = put(&relay, up, id, i as u32 + 1, s).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+        let again = put(&relay, up, id, 2, &segments[1]).await;
+        assert_eq!(again.status, 200, "{}", again.body);
+        let other = put(&relay, up, id, 2, &segments[0]).await;
+        assert_eq!(other.status, 409, "{}", other.body);
+
+        // Another recording's credential, or none of the relay's, opens nothing here.
+        let stranger = start(&relay);
+        let r = put(&relay, &stranger.upload_token, id, 4, b"x").await;
+        assert_eq!(r.status, 403, "{}", r.body);
+        let r = put(&relay, "rup_not-a-credential", id, 4, b"x").await;
+        assert_eq!(r.status, 401, "{}", r.body);
+        let token = relay.token("owner@acme.example").await;
+        let r = put(&relay, &token, id, 4, b"x").await;
+        assert_eq!(
+            r.status, 401,
+            "a member's token is no upload credential: {}",
+            r.body
+        );
+
+        // Ended: signed, announced, closed to more segments.
+        let auth = format!("Bearer {up}");
+        let path = format!("/api/v1/recordings/{id}/finish");
+        let fin = request_bytes(relay.addr, "POST", &path, &[("Authorization", &auth)], b"").await;
+        assert_eq!(fin.status, 200, "{}", fin.body);
+        let late = put(&relay, up, id, 4, &segment(4)).await;
+        assert_eq!(late.status, 409, "{}", late.body);
+        let ready = relay.audit(&token, "recording_ready").await;
+        assert_eq!(ready[0]["detail"]["recording_id"], id, "{ready}");
+        assert_eq!(ready[0]["detail"]["segments"], 3);
+
+        // Played as one file: whole, and any range of it.
+        let whole: Vec<u8> = segments.concat();
+        let video = format!("/api/v1/recordings/{id}/video");
+        let all = get(&relay, &token, &video, None).await;
+        assert_eq!(all.status, 200);
+        assert_eq!(all.header("content-type"), Some("video/mp4"));
+        assert!(all.bytes == whole, "the segments in order");
+        for (range, from, to) in [
+            ("bytes=0-99", 0, 100),
+            ("bytes=199990-200010", 199_990, 200_011),
+            ("bytes=399999-", 399_999, 600_000),
+            ("bytes=-5", 599_995, 600_000),
+        ] {
+            let part = get(&relay, &token, &video, Some(range)).await;
+            assert_eq!(part.status, 206, "{range}");
+            assert!(part.bytes == whole[from..to], "{range}");
+            let said = format!("bytes {from}-{}/600000", to - 1);
+            assert_eq!(part.header("content-range"), Some(said.as_str()), "{range}");
+        }
+        let beyond = get(&relay, &token, &video, Some("bytes=600000-")).await;
+        assert_eq!(beyond.status, 416, "{}", beyond.body);
+
+        // Downloaded piece by piece, it verifies offline; one byte changed is named.
+        let folder = tempfile::tempdir().unwrap();
+        for n in 1..=3u32 {
+            let r = get(
+                &relay,
+                &token,
+                &format!("/api/v1/recordings/{id}/segments/{n}"),
+                None,
+            )
+            .await;
+            assert_eq!(r.status, 200);
+            std::fs::write(folder.path().join(format!("{n:06}.m4s")), &r.bytes).unwrap();
+        }
+        let m = get(
+            &relay,
+            &token,
+            &format!("/api/v1/recordings/{id}/manifest"),
+            None,
+        )
+        .await;
+        assert_eq!(m.status, 200);
+        std::fs::write(
+            folder.path().join(tether_relay::recording::MANIFEST),
+            &m.bytes,
+        )
+        .unwrap();
+        let key = tether_relay::load_or_create_key(relay.dir.path()).unwrap();
+        let public = tether_relay::recording::public_key(&key);
+        assert!(matches!(
+            verify(folder.path(), Some(&public)),
+            Verdict::Intact { segments: 3, .. }
+        ));
+        let second = folder.path().join("000002.m4s");
+        let mut bytes = std::fs::read(&second).unwrap();
+        bytes[1234] ^= 1;
+        std::fs::write(&second, bytes).unwrap();
+        assert!(matches!(
+            verify(folder.path(), Some(&public)),
+            Verdict::Altered { index: 2, .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_oversized_or_empty_segment_is_refused_and_keeps_nothing() {
+        let relay = Relay::two_orgs().await;
+        let rec = start(&relay);
+        let big = vec![7u8; MAX_SEGMENT as usize + 1];
+        let r = put(&relay, &rec.upload_token, &rec.id, 1, &big).await;
+        assert_eq!(r.status, 413, "{}", r.body);
+        let r = put(&relay, &rec.upload_token, &rec.id, 1, b"").await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        let r = put(&relay, &rec.upload_token, &rec.id, 0, b"x").await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        // Nothing of them was kept: the first segment is still the next one.
+        let r = put(&relay, &rec.upload_token, &rec.id, 1, &segment(1)).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let folder = relay.dir.path().join("recordings").join(&rec.id);
+        let names: Vec<String> = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["000001.m4s"]);
+    }
+
+    #[tokio::test]
+    async fn a_recording_is_seen_by_its_owner_the_admins_and_its_access_list_only() {
+        let relay = Relay::two_orgs().await;
+        relay.add_user("Acme", "vera@acme.example", "Vera Viewer", Role::Viewer);
+        let rec = start(&relay);
+        let r = put(&relay, &rec.upload_token, &rec.id, 1, &segment(1)).await;
+        assert_eq!(r.status, 200);
+        let (owner, tech, vera, hank) = (
+            relay.token("owner@acme.example").await,
+            relay.token("tech@acme.example").await,
+            relay.token("vera@acme.example").await,
+            relay.token("hank@globex.example").await,
+        );
+        let one = format!("/api/v1/recordings/{}", rec.id);
+        let listed = |token: String| {
+            let relay = &relay;
+            async move {
+                let (s, list) =
+                    http(relay.addr, "GET", "/api/v1/recordings", None, Some(&token)).await;
+                assert_eq!(s, 200, "{list}");
+                list.as_array().unwrap().len()
+            }
+        };
+        // The admin and the owner see it; a viewer not listed and another organisation do not.
+        assert_eq!(listed(owner.clone()).await, 1);
+        assert_eq!(listed(tech.clone()).await, 1);
+        assert_eq!(listed(vera.clone()).await, 0);
+        assert_eq!(listed(hank.clone()).await, 0);
+        for (who, token) in [("vera", &vera), ("hank", &hank)] {
+            for path in [
+                one.clone(),
+                format!("{one}/video"),
+                format!("{one}/segments/1"),
+                format!("{one}/manifest"),
+            ] {
+                let r = get(&relay, token, &path, None).await;
+                assert_eq!(r.status, 404, "{who} {path}: {}", r.body);
+            }
+            let (s, _) = http(relay.addr, "DELETE", &one, None, Some(token)).await;
+            assert_eq!(s, 404, "{who} deletes");
+        }
+        // Only admins share it; the owner may not delete it (it is a record of their session).
+        let grant = serde_json::json!([{"grantee": {"role": "viewer"}}]);
+        let (s, _) = http(
+            relay.addr,
+            "PUT",
+            &format!("{one}/access"),
+            Some(&grant),
+            Some(&tech),
+        )
+        .await;
+        assert_eq!(s, 403);
+        let (s, _) = http(
+            relay.addr,
+            "PUT",
+            &format!("{one}/access"),
+            Some(&grant),
+            Some(&hank),
+        )
+        .await;
+        assert_eq!(s, 404, "another organisation's recording");
+        let outsider =
+            serde_json::json!([{"grantee": {"user": relay.user_id("hank@globex.example")}}]);
+        let (s, body) = http(
+            relay.addr,
+            "PUT",
+            &format!("{one}/access"),
+            Some(&outsider),
+            Some(&owner),
+        )
+        .await;
+        assert_eq!(s, 400, "a member of another organisation: {body}");
+        let (s, body) = http(
+            relay.addr,
+            "PUT",
+            &format!("{one}/access"),
+            Some(&grant),
+            Some(&owner),
+        )
+        .await;
+        assert_eq!(s, 200, "{body}");
+        let (s, _) = http(relay.addr, "DELETE", &one, None, Some(&tech)).await;
+        assert_eq!(s, 403);
+
+        // Listed for viewing: Vera plays it but may not download or delete it.
+        assert_eq!(listed(vera.clone()).await, 1);
+        assert_eq!(
+            get(&relay, &vera, &format!("{one}/video"), None)
+                .await
+                .status,
+            200
+        );
+        assert_eq!(
+            get(&relay, &vera, &format!("{one}/segments/1"), None)
+                .await
+                .status,
+            403
+        );
+        let (s, _) = http(relay.addr, "DELETE", &one, None, Some(&vera)).await;
+        assert_eq!(s, 403);
+
+        // The admin deletes it: files and rows go, and it is audited.
+        let (s, _) = http(relay.addr, "DELETE", &one, None, Some(&owner)).await;
+        assert_eq!(s, 200);
+        assert!(!relay.dir.path().join("recordings").join(&rec.id).exists());
+        assert_eq!(listed(owner.clone()).await, 0);
+        let deleted = relay.audit(&owner, "recording_deleted").await;
+        assert_eq!(deleted[0]["detail"]["recording_id"], rec.id.as_str());
+    }
+}

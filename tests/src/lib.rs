@@ -49,6 +49,8 @@ pub struct RawResponse {
     pub headers: Vec<(String, String)>,
     /// The body as text.
     pub body: String,
+    /// The body as sent.
+    pub bytes: Vec<u8>,
 }
 
 impl RawResponse {
@@ -75,6 +77,17 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: &str,
 ) -> RawResponse {
+    request_bytes(addr, method, path, headers, body.as_bytes()).await
+}
+
+/// [`request`] with a body of any bytes.
+pub async fn request_bytes(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> RawResponse {
     let Ok(mut s) = TcpStream::connect(addr).await else {
         return RawResponse::default();
     };
@@ -82,18 +95,24 @@ pub async fn request(
         .iter()
         .map(|(k, v)| format!("{k}: {v}\r\n"))
         .collect();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
         body.len()
     );
-    if s.write_all(req.as_bytes()).await.is_err() {
+    if s.write_all(head.as_bytes()).await.is_err() {
         return RawResponse::default();
     }
+    // The relay may answer (and close) before reading a refused body.
+    let _ = s.write_all(body).await;
     let mut out = Vec::new();
     // A reset connection reads as whatever arrived before it.
     let _ = s.read_to_end(&mut out).await;
-    let text = String::from_utf8_lossy(&out);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or((out.len(), out.len()), |i| (i, i + 4));
+    let head = String::from_utf8_lossy(&out[..split.0]);
+    let bytes = out[split.1..].to_vec();
     let mut lines = head.lines();
     let status = lines
         .next()
@@ -107,7 +126,8 @@ pub async fn request(
     RawResponse {
         status,
         headers,
-        body: body.to_owned(),
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+        bytes,
     }
 }
 

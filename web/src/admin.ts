@@ -9,7 +9,7 @@ import { language, t } from "./i18n";
 import { adminGroups, adminMachines, adminTokens } from "./machines";
 
 const ROLES = ["owner", "admin", "technician", "viewer"] as const satisfies readonly Role[];
-const SCOPES = ["sessions:read", "sessions:end", "audit:read", "users:read", "users:write", "keys:write", "webhooks:write", "machines:write", "machines:read", "settings:write"];
+const SCOPES = ["sessions:read", "sessions:end", "audit:read", "users:read", "users:write", "keys:write", "webhooks:write", "machines:write", "machines:read", "settings:write", "recordings:read", "recordings:write"];
 const AUDIT_PAGE = 50;
 
 function roleName(role: string): string {

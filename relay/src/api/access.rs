@@ -34,6 +34,10 @@ pub enum Scope {
     MachinesRead,
     /// Change the organisation's settings (what files may pass in sessions).
     SettingsWrite,
+    /// List, play and download recordings.
+    RecordingsRead,
+    /// Share and delete recordings.
+    RecordingsWrite,
 }
 
 /// Every scope with its wire name.
@@ -48,6 +52,8 @@ pub const SCOPES: &[(Scope, &str)] = &[
     (Scope::MachinesWrite, "machines:write"),
     (Scope::MachinesRead, "machines:read"),
     (Scope::SettingsWrite, "settings:write"),
+    (Scope::RecordingsRead, "recordings:read"),
+    (Scope::RecordingsWrite, "recordings:write"),
 ];
 
 /// The OpenAPI schema of a key's scopes: their wire names, from [`SCOPES`].

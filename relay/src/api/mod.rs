@@ -16,6 +16,7 @@ pub mod limit;
 pub mod machines;
 pub mod origin;
 pub mod read;
+pub mod recordings;
 pub mod webhooks;
 pub mod ws;
 
@@ -100,6 +101,14 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::delete))
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(admin::metrics))
+        .routes(routes!(recordings::list))
+        .routes(routes!(recordings::get, recordings::delete))
+        .routes(routes!(recordings::video))
+        .routes(routes!(recordings::put_segment, recordings::segment))
+        .routes(routes!(recordings::manifest))
+        .routes(routes!(recordings::finish))
+        .routes(routes!(recordings::set_access))
+        .routes(routes!(recordings::set_retention))
         .routes(routes!(ws::agent))
         .routes(routes!(ws::viewer))
 }

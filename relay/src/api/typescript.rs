@@ -7,12 +7,14 @@ use std::collections::BTreeSet;
 
 use ts_rs::{Config, TS};
 
-use super::{account, admin, auth, enrollment, groups, machines, webhooks};
+use super::{account, admin, auth, enrollment, groups, machines, recordings, webhooks};
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::policy::{Hours, MachinePolicy, PolicyRole};
+use crate::recording::{Manifest, Segment};
 use crate::store::{
-    ApiKeyInfo, AuditEntry, DeliveryInfo, EnrollmentTokenInfo, MachineInfo, Member, PolicySource,
-    Principal, Role, SessionRecord, WebhookInfo,
+    ApiKeyInfo, AuditEntry, DeliveryInfo, EnrollmentTokenInfo, Grantee, MachineInfo, Member,
+    PolicySource, Principal, Recording, RecordingGrant, RecordingSegment, Role, SessionRecord,
+    WebhookInfo,
 };
 
 /// The file, relative to the relay crate.
@@ -73,6 +75,14 @@ fn declarations(cfg: &Config) -> Vec<(String, String, Vec<String>)> {
         PolicyRole,
         Hours,
         groups::Group,
+        // Recordings.
+        Recording,
+        RecordingSegment,
+        RecordingGrant,
+        Grantee,
+        recordings::RetentionBody,
+        Manifest,
+        Segment,
     )
 }
 

@@ -63,7 +63,7 @@ pub struct RecordingGrant {
 #[serde(rename_all = "snake_case")]
 pub enum Grantee {
     /// One member, by user id.
-    User(UserId),
+    User(i64),
     /// Every member with this role.
     Role(Role),
 }

@@ -502,3 +502,117 @@ utc_offset_minutes: number,
 time_zone?: string | null, };
 
 export type Group = { tag: string, machines: number, policy?: MachinePolicy, updated_at?: number, };
+
+export type Recording = { 
+/**
+ * Its id (`rec_…`).
+ */
+id: string, 
+/**
+ * The session recorded.
+ */
+session_id: string, 
+/**
+ * The supporter who started it, or whom the policy names.
+ */
+owner_id: number | null, 
+/**
+ * Unix ms.
+ */
+started_at: number, 
+/**
+ * Unix ms it ended and was signed; none while it is being recorded.
+ */
+sealed_at: number | null, 
+/**
+ * How many segments it has.
+ */
+segment_count: number, 
+/**
+ * Their bytes in all.
+ */
+bytes: number, 
+/**
+ * Its segments in order (only when one recording is read).
+ */
+segments: Array<RecordingSegment>, 
+/**
+ * Who besides the organisation's admins and its owner may see it.
+ */
+access: Array<RecordingGrant>, };
+
+export type RecordingSegment = { 
+/**
+ * Its place, from 1.
+ */
+n: number, 
+/**
+ * Bytes.
+ */
+size: number, 
+/**
+ * SHA-256 of its bytes, hex.
+ */
+sha256: string, };
+
+export type RecordingGrant = { 
+/**
+ * Who.
+ */
+grantee: Grantee, 
+/**
+ * May also download its signed segments (to keep or verify offline).
+ */
+download: boolean, 
+/**
+ * May also delete it.
+ */
+delete: boolean, };
+
+export type Grantee = { "user": number } | { "role": Role };
+
+export type RetentionBody = { 
+/**
+ * Days a recording is kept (1 to 3650); expired ones are deleted within the hour.
+ */
+retention_days: number, };
+
+export type Manifest = { 
+/**
+ * [`FORMAT`].
+ */
+format: string, 
+/**
+ * The recording's id (where the chain starts).
+ */
+recording_id: string, 
+/**
+ * The segments, in order.
+ */
+segments: Array<Segment>, 
+/**
+ * The chain's last head, hex.
+ */
+head: string, 
+/**
+ * The signing relay's public key (Ed25519, base64url).
+ */
+public_key: string, 
+/**
+ * The signature of the head and the count (Ed25519, base64url).
+ */
+signature: string, };
+
+export type Segment = { 
+/**
+ * Its file in the recording's folder (a plain name, no folders).
+ */
+file: string, 
+/**
+ * Bytes.
+ */
+size: number, 
+/**
+ * SHA-256 of its bytes, hex.
+ */
+sha256: string, };

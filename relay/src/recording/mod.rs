@@ -7,6 +7,8 @@
 //! (`tether-relay recording verify`): the first segment altered or missing is named; a manifest
 //! edited to match altered segments, or cut short, fails the signature.
 
+pub mod disk;
+
 use std::path::Path;
 
 use base64::Engine as _;
@@ -22,7 +24,8 @@ pub const FORMAT: &str = "tether-recording-v1";
 pub const MANIFEST: &str = "manifest.json";
 
 /// One segment as the relay received it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Segment {
     /// Its file in the recording's folder (a plain name, no folders).
     pub file: String,
@@ -33,7 +36,8 @@ pub struct Segment {
 }
 
 /// What a recording's folder says about its segments, signed by the relay.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Manifest {
     /// [`FORMAT`].
     pub format: String,
@@ -79,7 +83,8 @@ impl Chain {
         self.link(file, bytes.len() as u64, &digest);
     }
 
-    fn link(&mut self, file: &str, size: u64, digest: &[u8; 32]) {
+    /// Appends a segment stored as `file` by its size and SHA-256.
+    pub fn link(&mut self, file: &str, size: u64, digest: &[u8; 32]) {
         self.head = Sha256::new()
             .chain_update(self.head)
             .chain_update(size.to_be_bytes())

@@ -1,0 +1,342 @@
+//! Where recordings live on the relay: each in its own folder under `data_dir/recordings`
+//! (named by its id), its segments as files named by their place (`000001.m4s`, …), its rows in
+//! the store. A segment is acknowledged only once its bytes are on disk under their final name
+//! and its row is written; the manifest is written and the row sealed when the recording ends.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures_util::{Stream, StreamExt};
+use ring::signature::Ed25519KeyPair;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+use super::{Chain, MANIFEST, Manifest};
+use crate::error::{Error, Result};
+use crate::store::{NewRecording, OrgId, Recording, RecordingSegment, Store, StoreError, UserId};
+
+/// Largest segment accepted (a few seconds of video; a segment is a retry's unit).
+pub const MAX_SEGMENT: u64 = 16 * 1024 * 1024;
+/// How much of a recording is read from disk at a time while it is sent.
+const READ_PIECE: u64 = 256 * 1024;
+/// How an upload credential starts.
+pub const UPLOAD_PREFIX: &str = "rup_";
+
+/// The relay's recordings: files under one folder, rows in the store, signed with the key
+/// derived from the relay key.
+pub struct Recordings {
+    root: PathBuf,
+    key: Ed25519KeyPair,
+    store: Arc<dyn Store>,
+}
+
+/// A recording just started: its id, and the credential its uploader sends segments with
+/// (shown once; the store keeps its hash).
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// The recording's id.
+    pub id: String,
+    /// The upload credential.
+    pub upload_token: String,
+}
+
+impl Recordings {
+    /// Recordings kept under `data_dir/recordings`, signed with the key of `relay_key`.
+    pub fn new(data_dir: &Path, relay_key: &[u8], store: Arc<dyn Store>) -> Recordings {
+        Recordings {
+            root: data_dir.join("recordings"),
+            key: super::signing_key(relay_key),
+            store,
+        }
+    }
+
+    /// Starts recording `session_id` of organisation `org` for `owner`.
+    pub fn start(
+        &self,
+        org: OrgId,
+        session_id: &str,
+        owner: Option<UserId>,
+        now: i64,
+    ) -> Result<Started> {
+        let started = Started {
+            id: crate::auth::new_id("rec_"),
+            upload_token: crate::auth::new_token(UPLOAD_PREFIX),
+        };
+        self.store.create_recording(&NewRecording {
+            id: started.id.clone(),
+            org_id: org,
+            session_id: session_id.to_owned(),
+            owner_id: owner,
+            upload_hash: crate::auth::token_hash(&started.upload_token),
+            started_at: now,
+        })?;
+        Ok(started)
+    }
+
+    /// The recording `token` may upload to, if it is `id` and still open: `Unauthorized` for
+    /// an unknown credential, `Forbidden` for another recording's, `Conflict` once sealed.
+    pub fn uploader(&self, token: &str, id: &str) -> Result<(OrgId, bool)> {
+        if !token.starts_with(UPLOAD_PREFIX) {
+            return Err(Error::Unauthorized);
+        }
+        let found = self
+            .store
+            .recording_for_upload(&crate::auth::token_hash(token))?
+            .ok_or(Error::Unauthorized)?;
+        if found.id != id {
+            return Err(Error::Forbidden);
+        }
+        Ok((found.org_id, found.sealed))
+    }
+
+    fn folder(&self, id: &str) -> Result<PathBuf> {
+        // Ids are the relay's own (`rec_` and base64url); anything else names no recording.
+        let plain = id.starts_with("rec_")
+            && id[4..]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !plain {
+            return Err(Error::NotFound);
+        }
+        Ok(self.root.join(id))
+    }
+
+    /// Stores segment `n` (from 1) of recording `id` from `body`, which must be the next one.
+    /// Sending a stored segment again with the same bytes is answered as the first time (its
+    /// acknowledgement may have been lost); with other bytes it is a conflict.
+    pub async fn put_segment<S, B, E>(
+        &self,
+        org: OrgId,
+        id: &str,
+        n: u32,
+        body: S,
+    ) -> Result<RecordingSegment>
+    where
+        S: Stream<Item = std::result::Result<B, E>> + Unpin,
+        B: AsRef<[u8]>,
+        E: std::fmt::Display,
+    {
+        if n == 0 {
+            return Err(Error::BadRequest("segments are numbered from 1".into()));
+        }
+        let dir = self.folder(id)?;
+        tokio::fs::create_dir_all(&dir).await.map_err(disk)?;
+        let part = dir.join(format!("{}.part", segment_file(n)));
+        let written = write_part(&part, body).await;
+        let (size, digest) = match written {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&part).await;
+                return Err(e);
+            }
+        };
+        let segment = RecordingSegment {
+            n,
+            size: size as i64,
+            sha256: hex::encode(digest),
+        };
+        // A segment sent again (its acknowledgement lost) is answered as the first time.
+        let known = self.store.recording(org, id)?.ok_or(Error::NotFound)?;
+        if let Some(had) = known.segments.iter().find(|k| k.n == n) {
+            let _ = tokio::fs::remove_file(&part).await;
+            if *had == segment {
+                return Ok(segment);
+            }
+            return Err(Error::Conflict(format!(
+                "segment {n} is already stored with other bytes"
+            )));
+        }
+        // The row is written only once the bytes are under their final name: an acknowledged
+        // segment is always on disk.
+        let file = dir.join(segment_file(n));
+        tokio::fs::rename(&part, &file).await.map_err(disk)?;
+        if let Err(e) = self.store.add_recording_segment(org, id, n, size, &digest) {
+            // Not the next one (or sealed meanwhile): the file is not the recording's.
+            let _ = tokio::fs::remove_file(&file).await;
+            return Err(match e {
+                StoreError::Conflict(_) => self.out_of_order(org, id, n),
+                e => e.into(),
+            });
+        }
+        Ok(segment)
+    }
+
+    /// Why segment `n` of `id` was refused, in words the uploader can act on.
+    fn out_of_order(&self, org: OrgId, id: &str, n: u32) -> Error {
+        match self.store.recording(org, id) {
+            Ok(Some(r)) if r.sealed_at.is_some() => {
+                Error::Conflict("the recording has ended; no more segments".into())
+            }
+            Ok(Some(r)) => Error::Conflict(format!(
+                "segment {n} is out of order: the next one is {}",
+                r.segment_count + 1
+            )),
+            Ok(None) => Error::NotFound,
+            Err(e) => e.into(),
+        }
+    }
+
+    /// Ends recording `id`: its manifest is written, signed, and the row sealed. Ending an ended
+    /// recording again answers its manifest.
+    pub async fn finish(&self, org: OrgId, id: &str, now: i64) -> Result<Manifest> {
+        let dir = self.folder(id)?;
+        let rec = self.store.recording(org, id)?.ok_or(Error::NotFound)?;
+        let path = dir.join(MANIFEST);
+        if rec.sealed_at.is_some() {
+            let bytes = tokio::fs::read(&path).await.map_err(disk)?;
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| Error::Internal(format!("{}: {e}", path.display())));
+        }
+        let manifest = self.manifest(&rec)?;
+        tokio::fs::create_dir_all(&dir).await.map_err(disk)?;
+        let json = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| Error::Internal(format!("manifest: {e}")))?;
+        let tmp = dir.join(format!("{MANIFEST}.part"));
+        write_synced(&tmp, &json).await?;
+        tokio::fs::rename(&tmp, &path).await.map_err(disk)?;
+        self.store
+            .seal_recording(org, id, &manifest.signature, now)?;
+        Ok(manifest)
+    }
+
+    fn manifest(&self, rec: &Recording) -> Result<Manifest> {
+        let mut chain = Chain::new(&rec.id);
+        for s in &rec.segments {
+            let digest = <[u8; 32]>::try_from(hex::decode(&s.sha256).unwrap_or_default())
+                .map_err(|_| Error::Internal(format!("stored digest of segment {}", s.n)))?;
+            chain.link(&segment_file(s.n), s.size as u64, &digest);
+        }
+        Ok(chain.seal(&self.key))
+    }
+
+    /// The bytes of segment `n` of `id`, or of its manifest (`None`), as stored.
+    pub async fn read_piece(&self, id: &str, n: Option<u32>) -> Result<Vec<u8>> {
+        let dir = self.folder(id)?;
+        let name = n.map_or_else(|| MANIFEST.to_owned(), segment_file);
+        match tokio::fs::read(dir.join(name)).await {
+            Ok(b) => Ok(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotFound),
+            Err(e) => Err(disk(e)),
+        }
+    }
+
+    /// Bytes `start..end` of recording `rec`'s segments played one after the other (what a
+    /// player seeks in), read a piece at a time as they are sent.
+    pub fn stream_range(
+        &self,
+        rec: &Recording,
+        start: u64,
+        end: u64,
+    ) -> Result<impl Stream<Item = std::io::Result<Vec<u8>>> + Send + 'static> {
+        let dir = self.folder(&rec.id)?;
+        // Each segment's file and the part of it wanted.
+        let mut pieces = Vec::new();
+        let mut at = 0u64;
+        for s in &rec.segments {
+            let (from, to) = (at, at + s.size as u64);
+            at = to;
+            if to > start && from < end {
+                let skip = start.saturating_sub(from);
+                pieces.push((dir.join(segment_file(s.n)), skip, end.min(to) - from - skip));
+            }
+        }
+        let state = (pieces.into_iter(), None::<(tokio::fs::File, u64)>);
+        Ok(futures_util::stream::try_unfold(
+            state,
+            |(mut pieces, mut open)| async move {
+                loop {
+                    if let Some((mut f, left)) = open.take()
+                        && left > 0
+                    {
+                        let mut buf = vec![0; left.min(READ_PIECE) as usize];
+                        f.read_exact(&mut buf).await?;
+                        let left = left - buf.len() as u64;
+                        return Ok(Some((buf, (pieces, Some((f, left))))));
+                    }
+                    let Some((path, skip, take)) = pieces.next() else {
+                        return Ok(None);
+                    };
+                    let mut f = tokio::fs::File::open(path).await?;
+                    f.seek(std::io::SeekFrom::Start(skip)).await?;
+                    open = Some((f, take));
+                }
+            },
+        ))
+    }
+
+    /// Deletes recording `id`'s files, then its rows.
+    pub async fn delete(&self, org: OrgId, id: &str) -> Result<()> {
+        let dir = self.folder(id)?;
+        self.store.recording(org, id)?.ok_or(Error::NotFound)?;
+        match tokio::fs::remove_dir_all(&dir).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(disk(e)),
+        }
+        self.store.delete_recording(org, id)?;
+        Ok(())
+    }
+
+    /// Deletes recordings past their organisation's retention at `now`; how many.
+    pub async fn expire(&self, now: i64) -> Result<usize> {
+        let mut deleted = 0;
+        loop {
+            let due = self.store.expired_recordings(now, 100)?;
+            if due.is_empty() {
+                return Ok(deleted);
+            }
+            for (org, id) in due {
+                self.delete(org, &id).await?;
+                deleted += 1;
+            }
+        }
+    }
+}
+
+/// Segment `n`'s file name.
+pub fn segment_file(n: u32) -> String {
+    format!("{n:06}.m4s")
+}
+
+/// An I/O failure on the recordings' disk, with a full disk said as such.
+fn disk(e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::StorageFull {
+        Error::StorageFull
+    } else {
+        Error::Io(e)
+    }
+}
+
+/// Writes `body` to `path` (at most [`MAX_SEGMENT`] bytes) and syncs it; its size and SHA-256.
+async fn write_part<S, B, E>(path: &Path, mut body: S) -> Result<(u64, [u8; 32])>
+where
+    S: Stream<Item = std::result::Result<B, E>> + Unpin,
+    B: AsRef<[u8]>,
+    E: std::fmt::Display,
+{
+    let mut f = tokio::fs::File::create(path).await.map_err(disk)?;
+    let mut hash = Sha256::new();
+    let mut size = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| Error::BadRequest(format!("reading the segment: {e}")))?;
+        let chunk = chunk.as_ref();
+        size += chunk.len() as u64;
+        if size > MAX_SEGMENT {
+            return Err(Error::TooLarge);
+        }
+        hash.update(chunk);
+        f.write_all(chunk).await.map_err(disk)?;
+    }
+    if size == 0 {
+        return Err(Error::BadRequest("a segment has bytes".into()));
+    }
+    f.sync_all().await.map_err(disk)?;
+    Ok((size, hash.finalize().into()))
+}
+
+/// Writes `bytes` to `path` and syncs it.
+async fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = tokio::fs::File::create(path).await.map_err(disk)?;
+    f.write_all(bytes).await.map_err(disk)?;
+    f.sync_all().await.map_err(disk)
+}
