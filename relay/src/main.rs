@@ -59,6 +59,19 @@ enum RecordingCommand {
     },
     /// Prints the public key this relay signs recordings with (derived from its relay.key).
     PublicKey,
+    /// Starts a recording for a recorder outside the relay (a supporter's own screen
+    /// recording, or one brought from elsewhere): prints its id and upload credential as JSON.
+    /// The recorder sends the segments in order to `PUT /api/v1/recordings/{id}/segments/{n}`
+    /// and ends with `POST /api/v1/recordings/{id}/finish`, with the credential as its bearer
+    /// token; the recording is its owner's and their organisation's.
+    Start {
+        /// The e-mail of the member who owns it.
+        #[arg(long)]
+        owner: String,
+        /// The session it records (as the history lists it), or a label.
+        #[arg(long)]
+        session: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -155,6 +168,40 @@ async fn run() -> Result<()> {
                 anyhow::bail!("{}: {verdict}", dir.display());
             }
             println!("{}: {verdict}", dir.display());
+            Ok(())
+        }
+        Command::Recording {
+            command: RecordingCommand::Start { owner, session },
+        } => {
+            anyhow::ensure!(
+                !session.is_empty()
+                    && session.len() <= 128
+                    && !session.chars().any(char::is_control),
+                "--session must be 1-128 printable characters"
+            );
+            let store = admin_store(&cfg)?;
+            let user = store
+                .user_for_login(&owner)?
+                .with_context(|| format!("no account signs in as {owner}"))?;
+            let key = tether_relay::load_or_create_key(&cfg.data_dir)?;
+            let recordings =
+                tether_relay::recording::disk::Recordings::new(&cfg.data_dir, &key, store.clone());
+            let started = recordings.start(
+                user.org_id,
+                &session,
+                Some(user.id),
+                tether_relay::unix_millis(),
+            )?;
+            tether_relay::audit::record(
+                store.as_ref(),
+                Some(user.org_id),
+                "operator",
+                "recording_started",
+                "ok",
+                serde_json::json!({"recording_id": started.id, "session_id": session, "owner": user.id}),
+            );
+            let out = serde_json::json!({"id": started.id, "upload_token": started.upload_token});
+            println!("{out}");
             Ok(())
         }
         Command::Recording {

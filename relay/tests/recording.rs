@@ -20,6 +20,28 @@ fn relay(args: &[&str]) -> (bool, String, String) {
 }
 
 #[test]
+fn a_recording_started_for_an_unknown_owner_is_refused_in_one_line() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let (ok, out, err) = relay(&[
+        "--data-dir",
+        dir,
+        "recording",
+        "start",
+        "--owner",
+        "nobody@example.com",
+        "--session",
+        "s_1",
+    ]);
+    assert!(!ok, "{out}");
+    assert_eq!(
+        err.trim(),
+        "Error: no account signs in as nobody@example.com",
+        "{err}"
+    );
+}
+
+#[test]
 fn a_recording_verifies_under_its_relays_key_and_a_changed_byte_is_named() {
     let data = tempfile::tempdir().unwrap();
     let relay_key = tether_relay::load_or_create_key(data.path()).unwrap();
@@ -373,5 +395,34 @@ mod api {
         assert_eq!(listed(owner.clone()).await, 0);
         let deleted = relay.audit(&owner, "recording_deleted").await;
         assert_eq!(deleted[0]["detail"]["recording_id"], rec.id.as_str());
+    }
+
+    #[tokio::test]
+    async fn retention_is_read_by_members_and_set_by_admins_within_bounds() {
+        let relay = Relay::two_orgs().await;
+        let (owner, tech, hank) = (
+            relay.token("owner@acme.example").await,
+            relay.token("tech@acme.example").await,
+            relay.token("hank@globex.example").await,
+        );
+        let path = "/api/v1/org/recordings";
+        let (s, body) = http(relay.addr, "GET", path, None, Some(&tech)).await;
+        assert_eq!((s, body["retention_days"].as_u64()), (200, Some(30)));
+        let days = |d: i64| serde_json::json!({ "retention_days": d });
+        let (s, _) = http(relay.addr, "PUT", path, Some(&days(7)), Some(&tech)).await;
+        assert_eq!(s, 403);
+        for bad in [0, 3651, -1] {
+            let (s, body) = http(relay.addr, "PUT", path, Some(&days(bad)), Some(&owner)).await;
+            assert_eq!(s, 400, "{bad}: {body}");
+        }
+        let (s, _) = http(relay.addr, "PUT", path, Some(&days(7)), Some(&owner)).await;
+        assert_eq!(s, 200);
+        let (_, body) = http(relay.addr, "GET", path, None, Some(&tech)).await;
+        assert_eq!(body["retention_days"], 7);
+        // Another organisation's stays its own.
+        let (_, body) = http(relay.addr, "GET", path, None, Some(&hank)).await;
+        assert_eq!(body["retention_days"], 30);
+        let changed = relay.audit(&owner, "org_recordings").await;
+        assert_eq!(changed[0]["detail"]["retention_days"], 7);
     }
 }

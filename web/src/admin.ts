@@ -2,7 +2,7 @@
 // the audit log with filters.
 
 import { api, type ApiKeyInfo, type AuditEntry, type Me, type Member } from "./api";
-import type { CreatedKey, FilesBody, NewKey, Role, RoleChange } from "./generated/api";
+import type { CreatedKey, FilesBody, NewKey, RetentionBody, Role, RoleChange } from "./generated/api";
 import { field, h, replace, when } from "./dom";
 import { failure } from "./errors";
 import { language, t } from "./i18n";
@@ -222,6 +222,32 @@ function fileSettings(box: HTMLElement, me: Me): void {
   replace(box, h("h2", { id: "files-settings-title" }, t("admin.files")), h("p", { class: "hint" }, t("admin.filesHint")), form, status);
 }
 
+/** How many days the organisation keeps recordings. */
+function recordingSettings(box: HTMLElement): void {
+  const status = h("p", { role: "status", class: "hint" });
+  const days = h("input", { type: "number", min: "1", max: "3650", step: "1", required: true });
+  const form = h(
+    "form",
+    { class: "inline" },
+    field(t("admin.retentionDays"), days),
+    h("button", { type: "submit" }, t("admin.retentionSave")),
+  );
+  api<RetentionBody>("GET", "/api/v1/org/recordings")
+    .then((b) => (days.value = String(b.retention_days)))
+    .catch((e: unknown) => (status.textContent = failure(e)));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    if (!days.checkValidity()) {
+      status.textContent = days.validationMessage;
+      return;
+    }
+    api<RetentionBody>("PUT", "/api/v1/org/recordings", { retention_days: Number(days.value) } satisfies RetentionBody)
+      .then(() => (status.textContent = t("admin.retentionSaved")))
+      .catch((e: unknown) => (status.textContent = failure(e)));
+  });
+  replace(box, h("h2", { id: "recording-settings-title" }, t("admin.recordings")), h("p", { class: "hint" }, t("admin.recordingsHint")), form, status);
+}
+
 /** Renders the admin page into `root`. */
 export async function renderAdmin(root: HTMLElement, me: Me): Promise<void> {
   const u = h("section", { class: "card wide", "aria-labelledby": "users-title" });
@@ -232,6 +258,8 @@ export async function renderAdmin(root: HTMLElement, me: Me): Promise<void> {
   const a = h("section", { class: "card wide", "aria-labelledby": "audit-title" });
   const f = h("section", { class: "card wide", "aria-labelledby": "files-settings-title" });
   fileSettings(f, me);
-  root.replaceChildren(h("h1", { class: "page-title" }, t("admin.title")), u, k, f, m, g, e, a);
+  const r = h("section", { class: "card wide", "aria-labelledby": "recording-settings-title" });
+  recordingSettings(r);
+  root.replaceChildren(h("h1", { class: "page-title" }, t("admin.title")), u, k, f, r, m, g, e, a);
   await Promise.all([users(u, me), keys(k), adminMachines(m), adminGroups(g), adminTokens(e), audit(a)]);
 }

@@ -7,10 +7,11 @@ import { type Me, logout, me as fetchMe } from "./api";
 import { ConnectPage } from "./connect";
 import { h, replace } from "./dom";
 import { renderHistory } from "./history";
+import { renderRecordings } from "./recordings";
 import { LANGUAGES, type Lang, initLanguage, language, onLanguageChange, setLanguage, t } from "./i18n";
 import { renderSignIn } from "./signin";
 
-type Route = "connect" | "history" | "admin" | "account";
+type Route = "connect" | "history" | "recordings" | "admin" | "account";
 
 const header = h("header", { class: "top" });
 const main = h("main", { id: "main", tabindex: "-1" });
@@ -20,7 +21,7 @@ const relayOnly = new URLSearchParams(location.search).get("ice") === "relay";
 
 function route(): Route {
   const r = location.hash.replace(/^#\/?/, "");
-  return r === "history" || r === "admin" || r === "account" ? r : "connect";
+  return r === "history" || r === "recordings" || r === "admin" || r === "account" ? r : "connect";
 }
 
 function languageSwitcher(): HTMLElement {
@@ -51,6 +52,7 @@ function renderHeader(): void {
           { "aria-label": t("nav.main") },
           link("connect", t("nav.connect")),
           link("history", t("nav.history")),
+          link("recordings", t("nav.recordings")),
           user.role === "owner" || user.role === "admin" ? link("admin", t("nav.admin")) : null,
           link("account", t("nav.account")),
         )
@@ -71,6 +73,7 @@ function renderPage(): void {
     connectPage = null;
   }
   if (r === "history") void renderHistory(main, user);
+  else if (r === "recordings") void renderRecordings(main, user);
   else if (r === "admin") void renderAdmin(main, user);
   else if (r === "account") {
     renderAccount(main, user, (u) => {

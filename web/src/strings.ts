@@ -3,6 +3,7 @@
 // placeholders match. Placeholders are `{name}`.
 
 import { machinesDe, machinesEn, machinesFr, machinesNl } from "./strings-machines";
+import { recordingsDe, recordingsEn, recordingsFr, recordingsNl } from "./strings-recordings";
 
 export const en = {
   "app.name": "Tether",
@@ -245,6 +246,7 @@ export const en = {
   "admin.older": "Older entries",
   "admin.none": "No entries.",
   ...machinesEn,
+  ...recordingsEn,
 } as const;
 
 /** A string's key. */
@@ -493,6 +495,7 @@ export const fr: Strings = {
   "admin.older": "Entrées plus anciennes",
   "admin.none": "Aucune entrée.",
   ...machinesFr,
+  ...recordingsFr,
 };
 
 export const de: Strings = {
@@ -736,6 +739,7 @@ export const de: Strings = {
   "admin.older": "Ältere Einträge",
   "admin.none": "Keine Einträge.",
   ...machinesDe,
+  ...recordingsDe,
 };
 
 export const nl: Strings = {
@@ -979,4 +983,5 @@ export const nl: Strings = {
   "admin.older": "Oudere items",
   "admin.none": "Geen items.",
   ...machinesNl,
+  ...recordingsNl,
 };

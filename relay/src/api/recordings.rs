@@ -418,6 +418,22 @@ pub struct RetentionBody {
     retention_days: u32,
 }
 
+/// `GET /api/v1/org/recordings`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/org/recordings",
+    tag = "organisation",
+    summary = "How many days the organisation keeps recordings",
+    responses((status = 200, description = "OK", body = RetentionBody)),
+)]
+pub async fn retention(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<RetentionBody>> {
+    let retention_days = state.store.recording_retention(caller.org_id())?;
+    Ok(Json(RetentionBody { retention_days }))
+}
+
 /// `PUT /api/v1/org/recordings`.
 #[utoipa::path(
     put,
