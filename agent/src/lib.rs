@@ -17,6 +17,7 @@ pub mod input;
 pub mod machine;
 pub mod permissions;
 pub mod platform;
+pub mod recording;
 pub mod relay_client;
 pub mod rtc;
 pub mod session;

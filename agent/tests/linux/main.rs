@@ -12,6 +12,7 @@ mod keyring;
 mod local_control;
 mod msi;
 mod permissions;
+mod recording;
 mod share;
 mod support;
 mod unattended;
