@@ -9,7 +9,6 @@
 
 pub mod broker;
 pub mod config;
-mod http;
 pub mod platform;
 pub mod store;
 
@@ -186,7 +185,9 @@ pub async fn enroll(
         "os": facts.os,
         "version": facts.version,
     });
-    let out = http::post_json(relay, ca_file, "/api/v1/machines/enroll", &body).await?;
+    let out =
+        crate::relay_client::http::post_json(relay, ca_file, "/api/v1/machines/enroll", &body)
+            .await?;
     let id = out["machine_id"]
         .as_i64()
         .ok_or_else(|| Error::Relay("the relay's answer has no machine_id".into()))?;
@@ -219,7 +220,8 @@ pub async fn unenroll(
         "timestamp": now,
         "signature": identity.unenroll_signature(now)?,
     });
-    http::post_json(relay, ca_file, "/api/v1/machines/unenroll", &body).await?;
+    crate::relay_client::http::post_json(relay, ca_file, "/api/v1/machines/unenroll", &body)
+        .await?;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! about consent requests, follows sessions, and reconnects with the protocol's backoff machine
 //! after a relay restart or a network loss — forever, until told to stop.
 
+pub(crate) mod http;
 mod sessions;
 
 use sessions::Sessions;

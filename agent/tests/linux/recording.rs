@@ -9,6 +9,9 @@ use tether_agent::capture::Frame;
 use tether_agent::encode::h264::H264Encoder;
 use tether_agent::encode::{Encoder, Settings};
 use tether_agent::recording::mp4::Fragmenter;
+use tether_agent::recording::upload::{Destination, Recorder, Uploaded};
+
+use crate::support::{Acme, seed_technician, start_relay};
 
 const W: u32 = 320;
 const H: u32 = 240;
@@ -41,6 +44,102 @@ fn colour_at(file: &std::path::Path, t: f64) -> [u8; 3] {
     );
     let i = ((H / 2 * W + W / 2) * 3) as usize;
     [out.stdout[i], out.stdout[i + 1], out.stdout[i + 2]]
+}
+
+/// Encodes `seconds` of a colour a second (red, green, blue, …), ten frames a second from
+/// capture time 5 s, a keyframe at each colour; hands each frame to `record`. The frames made.
+fn encode(seconds: u64, mut record: impl FnMut(&[u8], Duration, bool)) -> u32 {
+    let mut enc = H264Encoder::new(W, H, Settings::default()).unwrap();
+    let colours = [[0, 0, 255], [0, 255, 0], [255, 0, 0]];
+    let mut frames = 0;
+    for c in 0..seconds {
+        if c > 0 {
+            enc.request_keyframe();
+        }
+        for i in 0..10u64 {
+            let at = Duration::from_millis(5_000 + c * 1000 + i * 100);
+            let bgr = colours[c as usize % 3];
+            if let Some(out) = enc.encode(&solid(bgr), at).unwrap() {
+                record(&out.data, at, out.keyframe);
+                frames += 1;
+            }
+        }
+    }
+    frames
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recorded_session_reaches_the_relay_in_order_and_plays_from_there() {
+    let acme = Acme::start().await;
+    let store = tether_relay::store::open(&tether_relay::Config {
+        data_dir: acme.dir().to_path_buf(),
+        ..Default::default()
+    })
+    .unwrap();
+    let jane = store.user_for_login("jane@acme.example").unwrap().unwrap();
+    let key = tether_relay::load_or_create_key(acme.dir()).unwrap();
+    let started = tether_relay::recording::disk::Recordings::new(acme.dir(), &key, store)
+        .start(
+            jane.org_id,
+            "s_recorded",
+            Some(jane.id),
+            tether_relay::unix_millis(),
+        )
+        .unwrap();
+    let to = Destination {
+        relay: format!("http://{}", acme.addr),
+        ca_file: None,
+        recording_id: started.id.clone(),
+        upload_token: started.upload_token,
+    };
+    let (mut recorder, sending) = Recorder::start(to, W, H);
+    // Seven seconds: fragments cut every two, the last at the end.
+    let frames = encode(7, |data, at, key| {
+        assert!(
+            !recorder.frame(data, at, key).unwrap(),
+            "the stream starts at a keyframe"
+        );
+    });
+    assert_eq!(frames, 70);
+    recorder.finish(Duration::from_millis(12_000)).unwrap();
+    let Uploaded { segments, bytes } = sending.await.unwrap().unwrap();
+    // The header, then fragments at 2, 4 and 6 s, and the last.
+    assert_eq!(segments, 5, "{bytes} bytes");
+
+    let rec = acme
+        .api("GET", &format!("/api/v1/recordings/{}", started.id), None)
+        .await;
+    assert_eq!(rec["segment_count"], 5, "{rec}");
+    assert_eq!(rec["bytes"], bytes);
+    assert!(rec["sealed_at"].is_i64(), "ended and signed: {rec}");
+    let video = tether_tests::request_bytes(
+        acme.addr,
+        "GET",
+        &format!("/api/v1/recordings/{}/video", started.id),
+        &[("Authorization", &format!("Bearer {}", acme.owner))],
+        b"",
+    )
+    .await;
+    assert_eq!(video.status, 200);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("played.mp4");
+    std::fs::write(&path, &video.bytes).unwrap();
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args(["-show_entries", "stream=nb_read_frames:format=duration"])
+        .args(["-of", "default=noprint_wrappers=1"])
+        .arg(&path)
+        .output()
+        .expect("ffprobe");
+    let said = String::from_utf8_lossy(&probe.stdout);
+    assert!(said.contains("nb_read_frames=70"), "{said}");
+    assert!(said.contains("duration=7.0"), "{said}");
+    let near = |got: [u8; 3], want: [u8; 3]| got.iter().zip(want).all(|(g, w)| g.abs_diff(w) <= 24);
+    // Second 4 is green, second 5 blue (red, green, blue, red, …).
+    for (t, rgb) in [(4.5, [0, 255, 0]), (5.5, [0, 0, 255])] {
+        let got = colour_at(&path, t);
+        assert!(near(got, rgb), "at {t} s: {got:?}, want {rgb:?}");
+    }
 }
 
 #[test]
@@ -110,4 +209,50 @@ fn the_streamed_h264_frames_cut_into_fragments_play_back_at_their_times() {
         let got = colour_at(&path, t);
         assert!(near(got, rgb), "at {t} s: {got:?}, want {rgb:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_relay_out_of_reach_for_a_while_gets_the_whole_recording_once_back() {
+    let dir = tempfile::tempdir().unwrap();
+    seed_technician(dir.path());
+    let store = tether_relay::store::open(&tether_relay::Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    })
+    .unwrap();
+    let jane = store.user_for_login("jane@acme.example").unwrap().unwrap();
+    let key = tether_relay::load_or_create_key(dir.path()).unwrap();
+    let started = tether_relay::recording::disk::Recordings::new(dir.path(), &key, store.clone())
+        .start(
+            jane.org_id,
+            "s_restart",
+            Some(jane.id),
+            tether_relay::unix_millis(),
+        )
+        .unwrap();
+    let addr = tether_tests::free_addr();
+    let to = Destination {
+        relay: format!("http://{addr}"),
+        ca_file: None,
+        recording_id: started.id.clone(),
+        upload_token: started.upload_token,
+    };
+    // The whole session is recorded while nothing answers at the relay's address…
+    let (mut recorder, sending) = Recorder::start(to, W, H);
+    let frames = encode(5, |data, at, key| {
+        recorder.frame(data, at, key).unwrap();
+    });
+    recorder.finish(Duration::from_millis(10_000)).unwrap();
+    assert!(!sending.is_finished(), "still trying");
+    // …then the relay starts, and every piece arrives, in order, and the recording ends.
+    let _relay = start_relay(dir.path(), addr).await;
+    let up = sending.await.unwrap().unwrap();
+    assert_eq!(
+        up.segments, 4,
+        "the header, fragments at 2 and 4 s, and the last"
+    );
+    let rec = store.recording(jane.org_id, &started.id).unwrap().unwrap();
+    assert_eq!(rec.segment_count, 4);
+    assert!(rec.sealed_at.is_some());
+    assert_eq!(frames, 50);
 }

@@ -187,6 +187,11 @@ impl Acme {
         }
     }
 
+    /// The relay's data directory.
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// `method path` as the owner; asserts success and returns the answer.
     pub async fn api(
         &self,
