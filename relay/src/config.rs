@@ -20,6 +20,9 @@ pub struct Config {
     /// A PostgreSQL database (`postgres://user:password@host/db?sslmode=require`) shared by
     /// several relays, instead of SQLite in `data_dir`.
     pub database_url: Option<String>,
+    /// Where session recordings are kept; `data_dir/recordings` unless set. The relays of a
+    /// cluster need one folder they all mount (an agent's uploads may reach any of them).
+    pub recordings_dir: Option<PathBuf>,
     /// Connections each relay keeps to PostgreSQL.
     pub database_pool: usize,
     /// Redis (`redis://:password@host/`) through which relays that share a database route
@@ -108,6 +111,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".parse().expect("valid literal"),
             data_dir: PathBuf::from("tether-data"),
             database_url: None,
+            recordings_dir: None,
             database_pool: crate::store::postgres::DEFAULT_POOL,
             redis_url: None,
             public_url: None,
@@ -157,6 +161,7 @@ const KEYS: &[&str] = &[
     "listen",
     "data_dir",
     "database_url",
+    "recordings_dir",
     "database_pool",
     "redis_url",
     "public_url",
@@ -198,6 +203,13 @@ const TURN_KEYS: &[&str] = &[
 const NOT_SETTINGS: &[&str] = &["config", "log", "relay", "ca_file"];
 
 impl Config {
+    /// Where session recordings are kept.
+    pub fn recordings_dir(&self) -> PathBuf {
+        self.recordings_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("recordings"))
+    }
+
     /// Reads a TOML file over the defaults.
     pub fn from_file(path: &std::path::Path) -> Result<Config> {
         Self::load(Some(path), std::iter::empty())

@@ -172,7 +172,7 @@ pub fn state(
         heartbeat: Duration::from_secs(cfg.heartbeat_timeout_secs.max(1)),
     };
     let recordings = Arc::new(recording::disk::Recordings::new(
-        &cfg.data_dir,
+        cfg.recordings_dir(),
         key,
         store.clone(),
     ));
@@ -257,6 +257,11 @@ pub async fn run(
             .await
             .map_err(|e| Error::Config(format!("joining the relay cluster at redis_url: {e}")))?;
         state.hub.join_cluster(cluster, inbox);
+        if state.cfg.recordings_dir.is_none() {
+            tracing::warn!(
+                "recordings are kept in this relay's data_dir; in a cluster set recordings_dir to a folder every relay mounts, or a recording's pieces may land on different relays"
+            );
+        }
     }
     let webhooks = tokio::spawn(
         webhooks::Sender::new(state.store.clone(), state.webhook_key.clone(), &state.cfg).run(),

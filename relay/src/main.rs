@@ -184,8 +184,11 @@ async fn run() -> Result<()> {
                 .user_for_login(&owner)?
                 .with_context(|| format!("no account signs in as {owner}"))?;
             let key = tether_relay::load_or_create_key(&cfg.data_dir)?;
-            let recordings =
-                tether_relay::recording::disk::Recordings::new(&cfg.data_dir, &key, store.clone());
+            let recordings = tether_relay::recording::disk::Recordings::new(
+                cfg.recordings_dir(),
+                &key,
+                store.clone(),
+            );
             let started = recordings.start(
                 user.org_id,
                 &session,

@@ -127,7 +127,7 @@ mod api {
         let store = relay.store();
         let tech = store.user_for_login("tech@acme.example").unwrap().unwrap();
         let (org, owner) = (tech.org_id, tech.id);
-        Recordings::new(relay.dir.path(), &key, store)
+        Recordings::new(relay.dir.path().join("recordings"), &key, store)
             .start(org, "s_recorded", Some(owner), tether_relay::unix_millis())
             .unwrap()
     }
@@ -424,5 +424,69 @@ mod api {
         assert_eq!(body["retention_days"], 30);
         let changed = relay.audit(&owner, "org_recordings").await;
         assert_eq!(changed[0]["detail"]["retention_days"], 7);
+    }
+
+    #[tokio::test]
+    async fn relays_of_a_cluster_keep_one_recording_in_the_folder_they_share() {
+        let shared = tempfile::tempdir().unwrap();
+        let folder = shared.path().to_path_buf();
+        let a = Relay::two_orgs_on_postgres_with({
+            let folder = folder.clone();
+            move |cfg| cfg.recordings_dir = Some(folder)
+        })
+        .await;
+        // Another machine: its own data folder (a copy of the relay key), the same database and
+        // the same recordings folder.
+        let b_dir = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            a.dir.path().join("relay.key"),
+            b_dir.path().join("relay.key"),
+        )
+        .unwrap();
+        let url = std::fs::read_to_string(a.dir.path().join("database_url")).unwrap();
+        std::fs::write(b_dir.path().join("database_url"), url).unwrap();
+        let b = Relay::start_in(b_dir, move |cfg| cfg.recordings_dir = Some(folder)).await;
+
+        let key = tether_relay::load_or_create_key(a.dir.path()).unwrap();
+        let tech = a
+            .store()
+            .user_for_login("tech@acme.example")
+            .unwrap()
+            .unwrap();
+        let rec = Recordings::new(shared.path().to_path_buf(), &key, a.store())
+            .start(
+                tech.org_id,
+                "s_cluster",
+                Some(tech.id),
+                tether_relay::unix_millis(),
+            )
+            .unwrap();
+        // The pieces arrive through either relay, in order…
+        for (n, relay) in [(1, &a), (2, &b), (3, &a)] {
+            let r = put(relay, &rec.upload_token, &rec.id, n, &segment(n as u8)).await;
+            assert_eq!(r.status, 200, "segment {n}: {}", r.body);
+        }
+        let auth = format!("Bearer {}", rec.upload_token);
+        let path = format!("/api/v1/recordings/{}/finish", rec.id);
+        let fin = request_bytes(b.addr, "POST", &path, &[("Authorization", &auth)], b"").await;
+        assert_eq!(fin.status, 200, "{}", fin.body);
+        // …and either plays the whole of it.
+        let whole: Vec<u8> = (1..=3).flat_map(segment).collect();
+        for relay in [&a, &b] {
+            let token = relay.token("owner@acme.example").await;
+            let video = get(
+                relay,
+                &token,
+                &format!("/api/v1/recordings/{}/video", rec.id),
+                None,
+            )
+            .await;
+            assert_eq!(video.status, 200);
+            assert!(video.bytes == whole);
+        }
+        assert!(
+            !a.dir.path().join("recordings").exists(),
+            "nothing in a relay's own folder"
+        );
     }
 }

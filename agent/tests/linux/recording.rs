@@ -78,14 +78,15 @@ async fn a_recorded_session_reaches_the_relay_in_order_and_plays_from_there() {
     .unwrap();
     let jane = store.user_for_login("jane@acme.example").unwrap().unwrap();
     let key = tether_relay::load_or_create_key(acme.dir()).unwrap();
-    let started = tether_relay::recording::disk::Recordings::new(acme.dir(), &key, store)
-        .start(
-            jane.org_id,
-            "s_recorded",
-            Some(jane.id),
-            tether_relay::unix_millis(),
-        )
-        .unwrap();
+    let started =
+        tether_relay::recording::disk::Recordings::new(acme.dir().join("recordings"), &key, store)
+            .start(
+                jane.org_id,
+                "s_recorded",
+                Some(jane.id),
+                tether_relay::unix_millis(),
+            )
+            .unwrap();
     let to = Destination {
         relay: format!("http://{}", acme.addr),
         ca_file: None,
@@ -222,14 +223,18 @@ async fn a_relay_out_of_reach_for_a_while_gets_the_whole_recording_once_back() {
     .unwrap();
     let jane = store.user_for_login("jane@acme.example").unwrap().unwrap();
     let key = tether_relay::load_or_create_key(dir.path()).unwrap();
-    let started = tether_relay::recording::disk::Recordings::new(dir.path(), &key, store.clone())
-        .start(
-            jane.org_id,
-            "s_restart",
-            Some(jane.id),
-            tether_relay::unix_millis(),
-        )
-        .unwrap();
+    let started = tether_relay::recording::disk::Recordings::new(
+        dir.path().join("recordings"),
+        &key,
+        store.clone(),
+    )
+    .start(
+        jane.org_id,
+        "s_restart",
+        Some(jane.id),
+        tether_relay::unix_millis(),
+    )
+    .unwrap();
     let addr = tether_tests::free_addr();
     let to = Destination {
         relay: format!("http://{addr}"),

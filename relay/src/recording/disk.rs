@@ -1,4 +1,4 @@
-//! Where recordings live on the relay: each in its own folder under `data_dir/recordings`
+//! Where recordings live on the relay: each in its own folder under `recordings_dir`
 //! (named by its id), its segments as files named by their place (`000001.m4s`, …), its rows in
 //! the store. A segment is acknowledged only once its bytes are on disk under their final name
 //! and its row is written; the manifest is written and the row sealed when the recording ends.
@@ -41,10 +41,11 @@ pub struct Started {
 }
 
 impl Recordings {
-    /// Recordings kept under `data_dir/recordings`, signed with the key of `relay_key`.
-    pub fn new(data_dir: &Path, relay_key: &[u8], store: Arc<dyn Store>) -> Recordings {
+    /// Recordings kept in folder `root` ([`crate::Config::recordings_dir`]), signed with the
+    /// key of `relay_key`.
+    pub fn new(root: PathBuf, relay_key: &[u8], store: Arc<dyn Store>) -> Recordings {
         Recordings {
-            root: data_dir.join("recordings"),
+            root,
             key: super::signing_key(relay_key),
             store,
         }
