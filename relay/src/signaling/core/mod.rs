@@ -771,11 +771,18 @@ impl HubCore {
     fn end_sessions(&mut self, sessions: &[SessionId], reason: EndReason) {
         let now = self.now.at;
         for sid in sessions {
-            if let Some(s) = self.sessions.get_mut(sid)
-                && s.lc.handle(now, Event::End { reason }).is_ok()
-            {
-                self.after_session_event(sid);
+            let Some(s) = self.sessions.get_mut(sid) else {
+                continue;
+            };
+            // A deadline that passed before the tick that would apply it (the session's
+            // maximum length) ends it first: the lifecycle refuses other events past it, and
+            // the session would outlive the party that left until that tick.
+            if s.lc.poll_timeout().is_some_and(|t| t <= now) {
+                s.lc.handle_timeout(now);
+            } else if s.lc.handle(now, Event::End { reason }).is_err() {
+                continue;
             }
+            self.after_session_event(sid);
         }
     }
 }

@@ -601,3 +601,23 @@ fn with_the_directory_out_of_reach_a_machine_not_here_is_try_again_not_offline()
         "{out:?}"
     );
 }
+
+#[test]
+fn a_viewer_leaving_after_the_maximum_length_but_before_the_tick_ends_the_session() {
+    let (mut core, t0, code) = joined(false);
+    let rid = asked(&mut core, t0, &code);
+    let out = answer(&mut core, t0, rid, Decision::AllowControl);
+    assert!(started(&out, AGENT).is_some());
+    // Past the session's deadline, with no tick since: the viewer's socket closes.
+    let late = t0.plus(TIMEOUTS.max_session + Duration::from_millis(20));
+    core.handle(
+        late,
+        Input::ViewerGone {
+            conn: VIEWER,
+            why: Gone::Left,
+        },
+    );
+    let out = effects(&mut core);
+    assert_eq!(ended(&out, AGENT), Some(EndReason::MaxDuration));
+    assert_eq!(core.counts().2, 0, "no session is left behind");
+}
