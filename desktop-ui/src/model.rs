@@ -501,6 +501,8 @@ mod tests {
             },
             unattended: false,
             files: Default::default(),
+            recorded: false,
+            recording: None,
         })
     }
 
@@ -642,6 +644,7 @@ mod tests {
                 mode: Mode::View,
                 timeout_secs: 60,
                 files: true,
+                recorded: false,
             },
             10_000,
         );

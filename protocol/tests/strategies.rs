@@ -107,15 +107,17 @@ pub fn message() -> impl Strategy<Value = Message> {
             text(),
             text(),
             prop::option::of(any::<i64>()),
+            any::<bool>(),
             any::<bool>()
         )
-            .prop_map(|(client, os, hostname, machine_id, local_user)| {
+            .prop_map(|(client, os, hostname, machine_id, local_user, records)| {
                 Message::Hello(Hello {
                     client,
                     os,
                     hostname,
                     machine_id,
                     local_user,
+                    records,
                 })
             }),
         text().prop_map(|nonce| Message::Challenge(Challenge { nonce })),
@@ -145,10 +147,19 @@ pub fn message() -> impl Strategy<Value = Message> {
             any::<bool>(),
             mode(),
             any::<u32>(),
-            any::<bool>()
+            (any::<bool>(), any::<bool>())
         )
             .prop_map(
-                |(request_id, name, email, org, verified, mode, timeout_secs, files)| {
+                |(
+                    request_id,
+                    name,
+                    email,
+                    org,
+                    verified,
+                    mode,
+                    timeout_secs,
+                    (files, recorded),
+                )| {
                     Message::ConsentRequest(ConsentRequest {
                         request_id,
                         viewer: ViewerIdentity {
@@ -160,6 +171,7 @@ pub fn message() -> impl Strategy<Value = Message> {
                         mode,
                         timeout_secs,
                         files,
+                        recorded,
                     })
                 }
             ),
@@ -180,11 +192,16 @@ pub fn message() -> impl Strategy<Value = Message> {
             text(),
             prop::option::of(text()),
             prop::option::of(text()),
-            any::<bool>(),
+            (
+                any::<bool>(),
+                prop::option::of((text(), text())),
+                any::<bool>()
+            ),
             (any::<bool>(), prop::option::of(any::<u64>()), any::<bool>())
         )
             .prop_map(
-                |(session_id, role, mode, ice_servers, name, org, email, unattended, files)| {
+                |(session_id, role, mode, ice_servers, name, org, email, rec, files)| {
+                    let (unattended, ticket, recorded) = rec;
                     Message::SessionStart(SessionStart {
                         session_id,
                         role,
@@ -197,6 +214,11 @@ pub fn message() -> impl Strategy<Value = Message> {
                             max_size: files.1,
                             browse: files.2,
                         },
+                        recorded,
+                        recording: ticket.map(|(recording_id, upload_token)| RecordingTicket {
+                            recording_id,
+                            upload_token,
+                        }),
                     })
                 }
             ),

@@ -233,11 +233,21 @@ impl Relay {
     }
 
     pub async fn agent(&self, hostname: &str) -> Client {
+        self.agent_saying(hostname, "").await
+    }
+
+    /// An agent that can record its sessions.
+    pub async fn recording_agent(&self, hostname: &str) -> Client {
+        self.agent_saying(hostname, r#","records":true"#).await
+    }
+
+    /// An agent whose `hello` adds `extra` (JSON members, each after a comma).
+    async fn agent_saying(&self, hostname: &str, extra: &str) -> Client {
         let url = format!("ws://{}/api/v1/ws/agent", self.addr);
         let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
         let mut c = Client { ws };
         c.send_raw(&format!(
-            r#"{{"v":1,"type":"hello","client":"test/1","os":"linux","hostname":"{hostname}"}}"#
+            r#"{{"v":1,"type":"hello","client":"test/1","os":"linux","hostname":"{hostname}"{extra}}}"#
         ))
         .await;
         c

@@ -489,4 +489,102 @@ mod api {
             "nothing in a relay's own folder"
         );
     }
+
+    #[tokio::test]
+    async fn an_organisation_that_records_every_session_gets_each_recorded_through_its_agent() {
+        use tether_protocol::signal::{ConsentResponse, Decision, ErrorCode, Message, Mode};
+        let relay = Relay::two_orgs().await;
+        let (owner, tech) = (
+            relay.token("owner@acme.example").await,
+            relay.token("tech@acme.example").await,
+        );
+        let on = serde_json::json!({"retention_days": 30, "record_sessions": true});
+        let (s, body) = http(
+            relay.addr,
+            "PUT",
+            "/api/v1/org/recordings",
+            Some(&on),
+            Some(&owner),
+        )
+        .await;
+        assert_eq!(s, 200, "{body}");
+
+        // An agent that cannot record is refused before anyone is asked.
+        let mut old = relay.agent("old-pc").await;
+        let old_code = expect_code(&mut old).await;
+        let mut viewer = relay.viewer(&tech).await;
+        viewer.send(&connect(&old_code, Mode::Control)).await;
+        let e = expect_error(&mut viewer).await;
+        assert_eq!(e.code, ErrorCode::PolicyDenied, "{e:?}");
+
+        // One that can: the person is told, and the agent is given the recording.
+        let mut agent = relay.recording_agent("pc").await;
+        let code = expect_code(&mut agent).await;
+        viewer.send(&connect(&code, Mode::Control)).await;
+        let Message::ConsentRequest(ask) = agent.recv().await else {
+            panic!("expected consent_request")
+        };
+        assert!(ask.recorded);
+        let _pending = viewer.recv().await;
+        agent
+            .send(&Message::ConsentResponse(ConsentResponse {
+                request_id: ask.request_id,
+                decision: Decision::AllowControl,
+            }))
+            .await;
+        let Message::SessionStart(at_agent) = agent.recv().await else {
+            panic!("expected session_start")
+        };
+        let Message::SessionStart(at_viewer) = viewer.recv().await else {
+            panic!("expected session_start")
+        };
+        assert!(at_viewer.recorded && at_viewer.recording.is_none());
+        let ticket = at_agent.recording.expect("a recording ticket");
+        // Its credential uploads at once (the row came before the ticket), and the supporter
+        // owns what it makes.
+        let r = put(
+            &relay,
+            &ticket.upload_token,
+            &ticket.recording_id,
+            1,
+            &segment(1),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let (s, rec) = http(
+            relay.addr,
+            "GET",
+            &format!("/api/v1/recordings/{}", ticket.recording_id),
+            None,
+            Some(&tech),
+        )
+        .await;
+        assert_eq!(s, 200, "{rec}");
+        assert_eq!(rec["session_id"], at_agent.session_id.as_str());
+        assert_eq!(rec["owner_id"], relay.user_id("tech@acme.example"));
+        let started = relay.audit(&owner, "session_start").await;
+        assert_eq!(
+            started[0]["detail"]["recording_id"],
+            ticket.recording_id.as_str()
+        );
+
+        // Turned off: the next session is not recorded.
+        let off = serde_json::json!({"retention_days": 30, "record_sessions": false});
+        let (s, _) = http(
+            relay.addr,
+            "PUT",
+            "/api/v1/org/recordings",
+            Some(&off),
+            Some(&owner),
+        )
+        .await;
+        assert_eq!(s, 200);
+        let mut other = relay.viewer(&tech).await;
+        other.send(&connect(&old_code, Mode::Control)).await;
+        // The first thing the old agent hears: it was not asked while it was refused.
+        let Message::ConsentRequest(ask) = old.recv().await else {
+            panic!("expected consent_request")
+        };
+        assert!(!ask.recorded);
+    }
 }

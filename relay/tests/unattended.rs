@@ -45,6 +45,7 @@ pub async fn machine_agent(
         hostname: "kiosk-7".into(),
         machine_id: Some(machine_id),
         local_user,
+        records: false,
     }))
     .await;
     let Message::Challenge(ch) = c.recv().await else {

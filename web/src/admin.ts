@@ -2,7 +2,7 @@
 // the audit log with filters.
 
 import { api, type ApiKeyInfo, type AuditEntry, type Me, type Member } from "./api";
-import type { CreatedKey, FilesBody, NewKey, RetentionBody, Role, RoleChange } from "./generated/api";
+import type { CreatedKey, FilesBody, NewKey, RecordingSettings, Role, RoleChange } from "./generated/api";
 import { field, h, replace, when } from "./dom";
 import { failure } from "./errors";
 import { language, t } from "./i18n";
@@ -222,18 +222,23 @@ function fileSettings(box: HTMLElement, me: Me): void {
   replace(box, h("h2", { id: "files-settings-title" }, t("admin.files")), h("p", { class: "hint" }, t("admin.filesHint")), form, status);
 }
 
-/** How many days the organisation keeps recordings. */
+/** Whether the organisation records every session, and how many days it keeps recordings. */
 function recordingSettings(box: HTMLElement): void {
   const status = h("p", { role: "status", class: "hint" });
+  const record = h("input", { type: "checkbox" });
   const days = h("input", { type: "number", min: "1", max: "3650", step: "1", required: true });
   const form = h(
     "form",
     { class: "inline" },
+    h("label", { class: "choice" }, record, t("admin.recordSessions")),
     field(t("admin.retentionDays"), days),
     h("button", { type: "submit" }, t("admin.retentionSave")),
   );
-  api<RetentionBody>("GET", "/api/v1/org/recordings")
-    .then((b) => (days.value = String(b.retention_days)))
+  api<RecordingSettings>("GET", "/api/v1/org/recordings")
+    .then((b) => {
+      days.value = String(b.retention_days);
+      record.checked = b.record_sessions;
+    })
     .catch((e: unknown) => (status.textContent = failure(e)));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -241,7 +246,8 @@ function recordingSettings(box: HTMLElement): void {
       status.textContent = days.validationMessage;
       return;
     }
-    api<RetentionBody>("PUT", "/api/v1/org/recordings", { retention_days: Number(days.value) } satisfies RetentionBody)
+    const body = { retention_days: Number(days.value), record_sessions: record.checked } satisfies RecordingSettings;
+    api<RecordingSettings>("PUT", "/api/v1/org/recordings", body)
       .then(() => (status.textContent = t("admin.retentionSaved")))
       .catch((e: unknown) => (status.textContent = failure(e)));
   });

@@ -351,6 +351,7 @@ export class ConnectPage {
       host: m.peer.name,
       control: m.mode === "control",
       files: { allowed: m.files?.allowed ?? true, maxSize: m.files?.max_size ?? null, browse: m.files?.browse ?? false },
+      recorded: m.recorded ?? false,
       end: () => {
         this.endLive("ended_by_viewer");
         this.message = { text: reasonText("ended_by_viewer") };

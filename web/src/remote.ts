@@ -25,6 +25,8 @@ export interface RemoteHost {
   control: boolean;
   /** What files may pass, as the organisation and the person at the computer decided. */
   files: FileRules;
+  /** The session is recorded (the organisation records every session). */
+  recorded: boolean;
   /** The supporter pressed "End session". */
   end(): void;
 }
@@ -187,6 +189,7 @@ export class RemoteView {
     const s = this.ctx.session;
     const badge = h("span", { class: control ? "badge control" : "badge view" }, control ? t("session.control") : t("session.viewOnly"));
     const title = h("span", { class: "host" }, host);
+    const recorded = this.ctx.recorded ? h("span", { class: "badge recorded", title: t("session.recordedHint") }, t("session.recorded")) : null;
 
     const displaySel = h("select", { disabled: this.displays.length < 2 });
     for (const d of this.displays) {
@@ -269,6 +272,7 @@ export class RemoteView {
     replace(
       this.toolbar,
       badge,
+      recorded,
       title,
       h("span", { class: "compact" }, field(t("session.display"), displaySel)),
       keys,

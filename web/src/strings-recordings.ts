@@ -3,6 +3,8 @@
 
 export const recordingsEn = {
   "nav.recordings": "Recordings",
+  "session.recorded": "● Recorded",
+  "session.recordedHint": "Your organisation records this session; the person at the computer was told.",
   "rec.title": "Session recordings",
   "rec.hint": "Recorded sessions you may watch: your own, those shared with you, and all of them for administrators.",
   "rec.search": "Find a recording",
@@ -31,6 +33,7 @@ export const recordingsEn = {
   "rec.deleteConfirm": "Delete this recording for everyone? This cannot be undone.",
   "admin.recordings": "Recordings",
   "admin.recordingsHint": "Recordings older than this are deleted, with their files, within the hour.",
+  "admin.recordSessions": "Record every session (the person at the computer is told before answering; computers whose Tether cannot record are refused)",
   "admin.retentionDays": "Keep recordings for (days)",
   "admin.retentionSave": "Save",
   "admin.retentionSaved": "Saved.",
@@ -40,6 +43,8 @@ type RecordingStrings = Record<keyof typeof recordingsEn, string>;
 
 export const recordingsFr: RecordingStrings = {
   "nav.recordings": "Enregistrements",
+  "session.recorded": "● Enregistrée",
+  "session.recordedHint": "Votre organisation enregistre cette session ; la personne devant l’ordinateur en a été informée.",
   "rec.title": "Enregistrements des sessions",
   "rec.hint": "Les sessions enregistrées que vous pouvez regarder : les vôtres, celles partagées avec vous, et toutes pour les administrateurs.",
   "rec.search": "Trouver un enregistrement",
@@ -68,6 +73,7 @@ export const recordingsFr: RecordingStrings = {
   "rec.deleteConfirm": "Supprimer cet enregistrement pour tout le monde ? C’est définitif.",
   "admin.recordings": "Enregistrements",
   "admin.recordingsHint": "Les enregistrements plus anciens sont supprimés, avec leurs fichiers, dans l’heure.",
+  "admin.recordSessions": "Enregistrer chaque session (la personne devant l’ordinateur en est informée avant de répondre ; les ordinateurs dont Tether ne sait pas enregistrer sont refusés)",
   "admin.retentionDays": "Conserver les enregistrements (jours)",
   "admin.retentionSave": "Enregistrer",
   "admin.retentionSaved": "Enregistré.",
@@ -75,6 +81,8 @@ export const recordingsFr: RecordingStrings = {
 
 export const recordingsDe: RecordingStrings = {
   "nav.recordings": "Aufzeichnungen",
+  "session.recorded": "● Aufgezeichnet",
+  "session.recordedHint": "Ihre Organisation zeichnet diese Sitzung auf; die Person am Computer wurde informiert.",
   "rec.title": "Sitzungsaufzeichnungen",
   "rec.hint": "Aufgezeichnete Sitzungen, die Sie ansehen dürfen: Ihre eigenen, die mit Ihnen geteilten, und für Administratoren alle.",
   "rec.search": "Aufzeichnung suchen",
@@ -103,6 +111,7 @@ export const recordingsDe: RecordingStrings = {
   "rec.deleteConfirm": "Diese Aufzeichnung für alle löschen? Das lässt sich nicht rückgängig machen.",
   "admin.recordings": "Aufzeichnungen",
   "admin.recordingsHint": "Ältere Aufzeichnungen werden samt ihren Dateien innerhalb einer Stunde gelöscht.",
+  "admin.recordSessions": "Jede Sitzung aufzeichnen (die Person am Computer erfährt es vor ihrer Antwort; Computer, deren Tether nicht aufzeichnen kann, werden abgelehnt)",
   "admin.retentionDays": "Aufzeichnungen aufbewahren (Tage)",
   "admin.retentionSave": "Speichern",
   "admin.retentionSaved": "Gespeichert.",
@@ -110,6 +119,8 @@ export const recordingsDe: RecordingStrings = {
 
 export const recordingsNl: RecordingStrings = {
   "nav.recordings": "Opnamen",
+  "session.recorded": "● Opgenomen",
+  "session.recordedHint": "Uw organisatie neemt deze sessie op; de persoon bij de computer is ingelicht.",
   "rec.title": "Sessie-opnamen",
   "rec.hint": "Opgenomen sessies die u mag bekijken: uw eigen, die met u gedeeld zijn, en voor beheerders alle.",
   "rec.search": "Opname zoeken",
@@ -138,6 +149,7 @@ export const recordingsNl: RecordingStrings = {
   "rec.deleteConfirm": "Deze opname voor iedereen verwijderen? Dit kan niet ongedaan worden gemaakt.",
   "admin.recordings": "Opnamen",
   "admin.recordingsHint": "Oudere opnamen worden met hun bestanden binnen het uur verwijderd.",
+  "admin.recordSessions": "Elke sessie opnemen (de persoon bij de computer hoort het voor het antwoord; computers waarvan Tether niet kan opnemen worden geweigerd)",
   "admin.retentionDays": "Opnamen bewaren (dagen)",
   "admin.retentionSave": "Opslaan",
   "admin.retentionSaved": "Opgeslagen.",

@@ -374,6 +374,8 @@ fn hello(cfg: &ClientConfig) -> Message {
         hostname: cfg.hostname.clone(),
         machine_id: cfg.machine.as_ref().map(|m| m.id),
         local_user: cfg.local_user.unwrap_or(true),
+        // Set once sessions record (the recorder exists; the session does not feed it yet).
+        records: false,
     })
 }
 

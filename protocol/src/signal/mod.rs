@@ -242,6 +242,10 @@ pub struct Hello {
     /// Policies can refuse unattended connections when nobody is there.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub local_user: bool,
+    /// Whether this agent can record its sessions (its stream is H.264). An organisation that
+    /// records every session refuses sessions with an agent that cannot.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub records: bool,
 }
 
 fn yes() -> bool {
@@ -366,6 +370,10 @@ pub struct ConsentRequest {
     /// can be offered control without files.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub files: bool,
+    /// Whether the session will be recorded (the organisation records every session): the
+    /// person is told before answering, and refusing refuses the recording too.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub recorded: bool,
 }
 
 /// The local user's answer to a consent request.
@@ -499,6 +507,24 @@ pub struct SessionStart {
     /// What files may pass (absent: any).
     #[serde(default, skip_serializing_if = "FileRules::is_default")]
     pub files: FileRules,
+    /// Whether the session is recorded; both ends say so for as long as it lasts.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub recorded: bool,
+    /// To the agent of a recorded session: where to send the recording.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub recording: Option<RecordingTicket>,
+}
+
+/// Relay → agent: the recording of a session, and the credential its segments are uploaded
+/// with (`PUT /api/v1/recordings/{recording_id}/segments/{n}`, then `POST …/finish`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct RecordingTicket {
+    /// The recording's id.
+    pub recording_id: String,
+    /// The upload credential (`rup_…`), for this recording only.
+    pub upload_token: String,
 }
 
 /// SDP kind.

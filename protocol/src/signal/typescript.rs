@@ -43,6 +43,7 @@ fn declarations(cfg: &Config) -> Vec<(String, String)> {
         IceServer,
         PeerInfo,
         FileRules,
+        RecordingTicket,
         Sdp,
         SdpKind,
         Ice,

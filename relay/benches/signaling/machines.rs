@@ -48,6 +48,7 @@ async fn machine(
         hostname: format!("m-{id}"),
         machine_id: Some(id),
         local_user: false,
+        records: false,
     });
     tx.send(Ws::text(signal::encode(&hello))).await.unwrap();
     while let Some(t) = super::agent::next_text(&mut tx, &mut rx, &mut leave).await {

@@ -108,7 +108,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(recordings::manifest))
         .routes(routes!(recordings::finish))
         .routes(routes!(recordings::set_access))
-        .routes(routes!(recordings::retention, recordings::set_retention))
+        .routes(routes!(recordings::settings, recordings::set_settings))
         .routes(routes!(ws::agent))
         .routes(routes!(ws::viewer))
 }

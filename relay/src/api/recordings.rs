@@ -12,7 +12,6 @@ use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 
 use super::ApiJson;
 use super::access::{Caller, Scope};
@@ -20,7 +19,7 @@ use super::admin::audit;
 use crate::AppState;
 use crate::error::{Error, Result};
 use crate::recording::Manifest;
-use crate::store::{Grantee, Recording, RecordingGrant, RecordingSegment, Role};
+use crate::store::{Grantee, Recording, RecordingGrant, RecordingSegment, RecordingSettings, Role};
 
 /// What a caller may do with one recording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -409,29 +408,19 @@ pub async fn delete(
     Ok(Json(serde_json::json!({"ok": true})))
 }
 
-/// `PUT /api/v1/org/recordings` body and answer.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(deny_unknown_fields)]
-pub struct RetentionBody {
-    /// Days a recording is kept (1 to 3650); expired ones are deleted within the hour.
-    retention_days: u32,
-}
-
 /// `GET /api/v1/org/recordings`.
 #[utoipa::path(
     get,
     path = "/api/v1/org/recordings",
     tag = "organisation",
-    summary = "How many days the organisation keeps recordings",
-    responses((status = 200, description = "OK", body = RetentionBody)),
+    summary = "The organisation's recording settings: how many days recordings are kept, and whether every session is recorded",
+    responses((status = 200, description = "OK", body = RecordingSettings)),
 )]
-pub async fn retention(
+pub async fn settings(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<RetentionBody>> {
-    let retention_days = state.store.recording_retention(caller.org_id())?;
-    Ok(Json(RetentionBody { retention_days }))
+) -> Result<Json<RecordingSettings>> {
+    Ok(Json(state.store.recording_settings(caller.org_id())?))
 }
 
 /// `PUT /api/v1/org/recordings`.
@@ -439,28 +428,22 @@ pub async fn retention(
     put,
     path = "/api/v1/org/recordings",
     tag = "organisation",
-    summary = "How many days the organisation keeps recordings (settings:write)",
-    request_body = RetentionBody,
-    responses((status = 200, description = "OK", body = RetentionBody)),
+    summary = "Set the organisation's recording settings (settings:write); recording every session applies to requests made afterwards",
+    request_body = RecordingSettings,
+    responses((status = 200, description = "OK", body = RecordingSettings)),
 )]
-pub async fn set_retention(
+pub async fn set_settings(
     State(state): State<AppState>,
     caller: Caller,
-    ApiJson(body): ApiJson<RetentionBody>,
-) -> Result<Json<RetentionBody>> {
+    ApiJson(body): ApiJson<RecordingSettings>,
+) -> Result<Json<RecordingSettings>> {
     caller.require(Scope::SettingsWrite)?;
     if !(1..=3650).contains(&body.retention_days) {
         return Err(Error::BadRequest("retention_days must be 1 to 3650".into()));
     }
-    state
-        .store
-        .set_recording_retention(caller.org_id(), body.retention_days)?;
-    audit(
-        &state,
-        &caller,
-        "org_recordings",
-        serde_json::json!({"retention_days": body.retention_days}),
-    );
+    state.store.set_recording_settings(caller.org_id(), &body)?;
+    state.hub.org_changed(caller.org_id());
+    audit(&state, &caller, "org_recordings", serde_json::json!(body));
     Ok(Json(body))
 }
 

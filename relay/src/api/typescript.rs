@@ -7,14 +7,14 @@ use std::collections::BTreeSet;
 
 use ts_rs::{Config, TS};
 
-use super::{account, admin, auth, enrollment, groups, machines, recordings, webhooks};
+use super::{account, admin, auth, enrollment, groups, machines, webhooks};
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::policy::{Hours, MachinePolicy, PolicyRole};
 use crate::recording::{Manifest, Segment};
 use crate::store::{
     ApiKeyInfo, AuditEntry, DeliveryInfo, EnrollmentTokenInfo, Grantee, MachineInfo, Member,
-    PolicySource, Principal, Recording, RecordingGrant, RecordingSegment, Role, SessionRecord,
-    WebhookInfo,
+    PolicySource, Principal, Recording, RecordingGrant, RecordingSegment, RecordingSettings, Role,
+    SessionRecord, WebhookInfo,
 };
 
 /// The file, relative to the relay crate.
@@ -80,7 +80,7 @@ fn declarations(cfg: &Config) -> Vec<(String, String, Vec<String>)> {
         RecordingSegment,
         RecordingGrant,
         Grantee,
-        recordings::RetentionBody,
+        RecordingSettings,
         Manifest,
         Segment,
     )

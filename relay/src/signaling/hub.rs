@@ -187,6 +187,9 @@ impl Applier {
     }
 }
 
+/// An organisation's file rules, and whether it records every session.
+type OrgRules = (FileRules, bool);
+
 /// How long an organisation's settings read for a request are reused.
 const ORG_RULES_FOR: Duration = Duration::from_secs(5);
 
@@ -236,6 +239,7 @@ fn write_once(store: &dyn Store, w: &Write) -> WriteResult {
             ("closing a share code", store.close_share_code(hash, state))
         }
         Write::CreateSession(record) => ("recording a session", store.create_session(record)),
+        Write::CreateRecording(row) => ("starting a recording", store.create_recording(row)),
         Write::EndSession {
             org,
             id,
@@ -264,7 +268,7 @@ pub struct Hub {
     /// The other relays, if this one is part of a cluster.
     pub(super) cluster: std::sync::OnceLock<Arc<Cluster>>,
     /// Organisations' file rules and when they were read.
-    org_rules: Mutex<HashMap<i64, (FileRules, Instant)>>,
+    org_rules: Mutex<HashMap<i64, (OrgRules, Instant)>>,
     /// Changes announced to organisations' settings so far (a read that overlapped one is not
     /// kept).
     org_changes: AtomicU64,
@@ -314,7 +318,12 @@ impl Hub {
             match effect {
                 Effect::Send(..) | Effect::Close(_) => messages.push(effect),
                 Effect::Write(w) => {
-                    wrote |= matches!(w, Write::CreateSession(_) | Write::EndSession { .. });
+                    wrote |= matches!(
+                        w,
+                        Write::CreateSession(_)
+                            | Write::CreateRecording(_)
+                            | Write::EndSession { .. }
+                    );
                     if let Some(cluster) = self.cluster.get() {
                         directory(cluster, &w);
                     }
@@ -500,8 +509,8 @@ impl Hub {
         let input = match (msg, org) {
             (Message::Connect(c), Some(org)) => {
                 // One read of the store and two of the cluster, at once.
-                let (files, elsewhere, cluster) = tokio::join!(
-                    self.org_files(org),
+                let ((files, record), elsewhere, cluster) = tokio::join!(
+                    self.org_rules(org),
                     self.locate(c.code.as_str()),
                     self.guess_budget(conn)
                 );
@@ -510,6 +519,7 @@ impl Hub {
                     code: c.code.as_str().to_owned(),
                     mode: c.mode,
                     files,
+                    record,
                     elsewhere,
                     cluster,
                 }
@@ -525,12 +535,14 @@ impl Hub {
                     Some(cluster) => cluster.locate_machine(id).await,
                     None => Elsewhere::Nowhere,
                 };
+                let (files, record) = self.org_rules(org).await;
                 Input::ConnectMachine {
                     conn,
                     machine_id: c.machine_id,
                     mode: c.mode,
                     machine,
-                    files: self.org_files(org).await,
+                    files,
+                    record,
                     elsewhere,
                 }
             }
@@ -542,9 +554,10 @@ impl Hub {
         }
     }
 
-    /// The organisation's file rules as they are now (read at most [`ORG_RULES_FOR`] ago, and
-    /// read again at once after a change); none if they cannot be read.
-    async fn org_files(&self, org: i64) -> FileRules {
+    /// The organisation's file rules and whether it records every session, as they are now
+    /// (read at most [`ORG_RULES_FOR`] ago, and read again at once after a change). When they
+    /// cannot be read: no files, and recorded (an agent that cannot record is refused).
+    async fn org_rules(&self, org: i64) -> OrgRules {
         let cached = self
             .org_rules
             .lock()
@@ -557,7 +570,13 @@ impl Hub {
             return rules;
         }
         let generation = self.org_changes.load(Ordering::Acquire);
-        let read = blocking(&self.store, move |s| s.org_files(org)).await;
+        let read = blocking(&self.store, move |s| {
+            Ok((
+                s.org_files(org)?,
+                s.recording_settings(org)?.record_sessions,
+            ))
+        })
+        .await;
         match read {
             Ok(rules) => {
                 let mut cache = self.org_rules.lock().unwrap_or_else(|p| p.into_inner());
@@ -569,8 +588,8 @@ impl Hub {
                 rules
             }
             Err(e) => {
-                tracing::error!(error = %e, "reading the organisation's file rules failed");
-                FileRules::NONE
+                tracing::error!(error = %e, "reading the organisation's session rules failed");
+                (FileRules::NONE, true)
             }
         }
     }

@@ -22,7 +22,8 @@ pub use tether_protocol::signal::FileRules;
 pub use crate::policy::MachinePolicy;
 pub use postgres::PostgresStore;
 pub use recordings::{
-    Grantee, NewRecording, Recording, RecordingGrant, RecordingSegment, RecordingUpload,
+    Grantee, NewRecording, Recording, RecordingGrant, RecordingSegment, RecordingSettings,
+    RecordingUpload,
 };
 pub use sqlite::SqliteStore;
 
@@ -784,10 +785,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Deletes a recording's rows (its segments' and grants' with it).
     fn delete_recording(&self, org: OrgId, id: &str) -> StoreResult<()>;
-    /// How many days the organisation keeps recordings.
-    fn recording_retention(&self, org: OrgId) -> StoreResult<u32>;
-    /// Sets how many days the organisation keeps recordings.
-    fn set_recording_retention(&self, org: OrgId, days: u32) -> StoreResult<()>;
+    /// The organisation's recording settings.
+    fn recording_settings(&self, org: OrgId) -> StoreResult<RecordingSettings>;
+    /// Sets the organisation's recording settings.
+    fn set_recording_settings(&self, org: OrgId, settings: &RecordingSettings) -> StoreResult<()>;
     /// Up to `limit` recordings of any organisation older than its retention at `now`.
     fn expired_recordings(&self, now: i64, limit: u32) -> StoreResult<Vec<(OrgId, String)>>;
 }

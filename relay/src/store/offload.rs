@@ -415,12 +415,12 @@ impl Store for Offloaded {
         offload(|| self.0.delete_recording(org, id))
     }
 
-    fn recording_retention(&self, org: OrgId) -> StoreResult<u32> {
-        offload(|| self.0.recording_retention(org))
+    fn recording_settings(&self, org: OrgId) -> StoreResult<RecordingSettings> {
+        offload(|| self.0.recording_settings(org))
     }
 
-    fn set_recording_retention(&self, org: OrgId, days: u32) -> StoreResult<()> {
-        offload(|| self.0.set_recording_retention(org, days))
+    fn set_recording_settings(&self, org: OrgId, settings: &RecordingSettings) -> StoreResult<()> {
+        offload(|| self.0.set_recording_settings(org, settings))
     }
 
     fn expired_recordings(&self, now: i64, limit: u32) -> StoreResult<Vec<(OrgId, String)>> {

@@ -87,8 +87,21 @@ impl Grantee {
     }
 }
 
+/// An organisation's recording settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct RecordingSettings {
+    /// Days a recording is kept (1 to 3650); expired ones are deleted within the hour.
+    pub retention_days: u32,
+    /// Whether every session is recorded: the person at the computer is told before answering,
+    /// and a computer whose agent cannot record is refused.
+    #[serde(default)]
+    pub record_sessions: bool,
+}
+
 /// A recording about to start.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRecording {
     /// Its id.
     pub id: String,
@@ -178,12 +191,14 @@ pub(super) const GRANT: &str = "INSERT INTO recording_access
 /// Deletes a recording (its segments and grants go with it).
 pub(super) const DELETE: &str = "DELETE FROM recordings WHERE org_id = $1 AND id = $2";
 
-/// The organisation's retention in days.
-pub(super) const RETENTION: &str = "SELECT recording_retention_days FROM orgs WHERE id = $1";
+/// The organisation's recording settings: retention in days, and whether it records every
+/// session.
+pub(super) const SETTINGS: &str =
+    "SELECT recording_retention_days, record_sessions FROM orgs WHERE id = $1";
 
-/// Sets it.
-pub(super) const SET_RETENTION: &str =
-    "UPDATE orgs SET recording_retention_days = $2 WHERE id = $1";
+/// Sets them.
+pub(super) const SET_SETTINGS: &str =
+    "UPDATE orgs SET recording_retention_days = $2, record_sessions = $3 WHERE id = $1";
 
 /// Recordings past their organisation's retention.
 pub(super) const EXPIRED: &str = "SELECT r.org_id, r.id FROM recordings r

@@ -30,3 +30,5 @@ CREATE TABLE recording_access (
     PRIMARY KEY (recording_id, grantee)
 );
 ALTER TABLE orgs ADD COLUMN recording_retention_days INTEGER NOT NULL DEFAULT 30;
+-- Whether every session of the organisation is recorded (the person is told before answering).
+ALTER TABLE orgs ADD COLUMN record_sessions INTEGER NOT NULL DEFAULT 0;

@@ -763,11 +763,20 @@ fn recordings_expire_by_their_organisations_retention(s: &Under) {
     let (globex, hank) = s
         .create_user("Globex", &user("g@x"), Role::Owner, 0)
         .unwrap();
-    assert_eq!(s.recording_retention(acme).unwrap(), 30);
-    s.set_recording_retention(globex, 7).unwrap();
-    assert_eq!(s.recording_retention(globex).unwrap(), 7);
+    let defaults = RecordingSettings {
+        retention_days: 30,
+        record_sessions: false,
+    };
+    assert_eq!(s.recording_settings(acme).unwrap(), defaults);
+    let week = RecordingSettings {
+        retention_days: 7,
+        record_sessions: true,
+    };
+    s.set_recording_settings(globex, &week).unwrap();
+    assert_eq!(s.recording_settings(globex).unwrap(), week);
+    assert_eq!(s.recording_settings(acme).unwrap(), defaults);
     assert!(matches!(
-        s.set_recording_retention(globex + 100, 7),
+        s.set_recording_settings(globex + 100, &week),
         Err(StoreError::NotFound)
     ));
     s.create_recording(&new_recording(acme, "rec_a", jane, 0))

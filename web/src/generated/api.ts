@@ -571,11 +571,16 @@ delete: boolean, };
 
 export type Grantee = { "user": number } | { "role": Role };
 
-export type RetentionBody = { 
+export type RecordingSettings = { 
 /**
  * Days a recording is kept (1 to 3650); expired ones are deleted within the hour.
  */
-retention_days: number, };
+retention_days: number, 
+/**
+ * Whether every session is recorded: the person at the computer is told before answering,
+ * and a computer whose agent cannot record is refused.
+ */
+record_sessions: boolean, };
 
 export type Manifest = { 
 /**

@@ -24,7 +24,12 @@ machine_id?: number,
  * Whether someone is signed in at the machine (false for a service at the login screen).
  * Policies can refuse unattended connections when nobody is there.
  */
-local_user?: boolean, };
+local_user?: boolean, 
+/**
+ * Whether this agent can record its sessions (its stream is H.264). An organisation that
+ * records every session refuses sessions with an agent that cannot.
+ */
+records?: boolean, };
 
 export type Challenge = { 
 /**
@@ -103,7 +108,12 @@ timeout_secs: number,
  * Whether files could pass in this session (the organisation allows them), so the person
  * can be offered control without files.
  */
-files?: boolean, };
+files?: boolean, 
+/**
+ * Whether the session will be recorded (the organisation records every session): the
+ * person is told before answering, and refusing refuses the recording too.
+ */
+recorded?: boolean, };
 
 export type ViewerIdentity = { 
 /**
@@ -176,7 +186,15 @@ unattended?: boolean,
 /**
  * What files may pass (absent: any).
  */
-files?: FileRules, };
+files?: FileRules, 
+/**
+ * Whether the session is recorded; both ends say so for as long as it lasts.
+ */
+recorded?: boolean, 
+/**
+ * To the agent of a recorded session: where to send the recording.
+ */
+recording?: RecordingTicket, };
 
 export type Role = "agent" | "viewer";
 
@@ -222,6 +240,16 @@ max_size?: number,
  * machine whose policy says so).
  */
 browse?: boolean, };
+
+export type RecordingTicket = { 
+/**
+ * The recording's id.
+ */
+recording_id: string, 
+/**
+ * The upload credential (`rup_…`), for this recording only.
+ */
+upload_token: string, };
 
 export type Sdp = { 
 /**

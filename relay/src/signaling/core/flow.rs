@@ -9,13 +9,13 @@ use tether_protocol::ShareCode;
 use tether_protocol::lifecycle::{Lifecycle, Outcome, Output, State};
 use tether_protocol::signal::{
     CancelReason, ConsentCancel, ConsentPending, ConsentRequest, ErrorCode, ErrorMessage,
-    FileOutcome, FileRules, FileTransfer, FolderListed, IceServer, Message, PeerInfo, Role,
-    SessionEnd, SessionId, SessionStart, ShareCodeIssued, ViewerIdentity,
+    FileOutcome, FileRules, FileTransfer, FolderListed, IceServer, Message, PeerInfo,
+    RecordingTicket, Role, SessionEnd, SessionId, SessionStart, ShareCodeIssued, ViewerIdentity,
 };
 
 use super::{CodeSlot, ConnId, Effect, HubCore, SessionEntry, Write};
 use crate::signaling::metrics::Counter;
-use crate::store::SessionRecord;
+use crate::store::{NewRecording, SessionRecord};
 
 /// How many ended sessions an agent may still report files of…
 const RECENTLY_ENDED: usize = 8;
@@ -145,6 +145,7 @@ impl HubCore {
                         mode,
                         timeout_secs,
                         files: pending.files.allowed,
+                        recorded: pending.record,
                     };
                     self.send(agent_id, Message::ConsentRequest(ask));
                     let told = ConsentPending {
@@ -228,8 +229,30 @@ impl HubCore {
                     };
                     self.out
                         .push_back(Effect::Write(Write::CreateSession(record)));
+                    // Its recording's row is written with the session's, before the agent is
+                    // told where to send it; the supporter owns it.
+                    let recording = pending.record.then(|| {
+                        let ticket = RecordingTicket {
+                            recording_id: crate::auth::new_id("rec_"),
+                            upload_token: crate::auth::new_token(
+                                crate::recording::disk::UPLOAD_PREFIX,
+                            ),
+                        };
+                        let row = NewRecording {
+                            id: ticket.recording_id.clone(),
+                            org_id: p.org_id,
+                            session_id: session_id.to_string(),
+                            owner_id: Some(p.user_id),
+                            upload_hash: crate::auth::token_hash(&ticket.upload_token),
+                            started_at: self.now.unix_ms,
+                        };
+                        self.out
+                            .push_back(Effect::Write(Write::CreateRecording(row)));
+                        ticket
+                    });
+                    let recorded = recording.is_some();
                     let ice_servers = self.ice_servers(&session_id);
-                    let start = |role, peer| {
+                    let start = |role, peer, recording| {
                         Message::SessionStart(SessionStart {
                             session_id: session_id.clone(),
                             role,
@@ -238,6 +261,8 @@ impl HubCore {
                             peer,
                             unattended,
                             files,
+                            recorded,
+                            recording,
                         })
                     };
                     let to_agent = start(
@@ -247,6 +272,7 @@ impl HubCore {
                             org: Some(p.org_name.clone()),
                             email: Some(p.email.clone()),
                         },
+                        recording.clone(),
                     );
                     let to_viewer = start(
                         Role::Viewer,
@@ -255,10 +281,12 @@ impl HubCore {
                             org: None,
                             email: None,
                         },
+                        None,
                     );
                     self.send(agent_id, to_agent);
                     self.send(viewer, to_viewer);
-                    let detail = serde_json::json!({"session_id": session_id, "host": hostname, "mode": mode, "machine": machine, "unattended": unattended, "files": files});
+                    let recording_id = recording.as_ref().map(|r| r.recording_id.clone());
+                    let detail = serde_json::json!({"session_id": session_id, "host": hostname, "mode": mode, "machine": machine, "unattended": unattended, "files": files, "recording_id": recording_id});
                     self.audit(org, &actor, "session_start", "ok", detail);
                 }
                 Output::CodeExpired => {}

@@ -53,7 +53,7 @@ impl HubCore {
         machine_id: i64,
         mode: Mode,
         machine: Result<Option<MachineInfo>, ()>,
-        files: FileRules,
+        (files, record): (FileRules, bool),
         elsewhere: Elsewhere,
     ) {
         let Some(v) = self.viewers.get(&viewer_id) else {
@@ -123,6 +123,9 @@ impl HubCore {
                 return refuse(self, "policy_denied", ErrorCode::PolicyDenied, why);
             }
         };
+        if record && !self.can_record(agent_id) {
+            return self.refuse_unrecorded(viewer_id, &who);
+        }
         // A code that expired since the last tick is replaced before the request is made.
         self.settle(agent_id);
         let request_id =
@@ -165,6 +168,7 @@ impl HubCore {
             // Taking files is for those in control, as sending them is.
             browse: unattended && mode == Mode::Control && machine.policy.browse_files,
             files,
+            record,
         });
         if failed {
             let told = ErrorMessage::new(ErrorCode::Internal, "could not start the session");

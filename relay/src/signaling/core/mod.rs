@@ -54,6 +54,8 @@ pub(super) struct Pending {
     pub browse: bool,
     /// The organisation's file rules when the request came.
     pub files: FileRules,
+    /// The organisation records every session (as it was when the request came).
+    pub record: bool,
 }
 
 pub(super) struct AgentEntry {
@@ -173,19 +175,22 @@ impl HubCore {
                 code,
                 mode,
                 files,
+                record,
                 elsewhere,
                 cluster,
-            } => self.connect(conn, &code, mode, files, elsewhere, cluster),
+            } => self.connect(conn, &code, mode, (files, record), elsewhere, cluster),
             Input::ConnectMachine {
                 conn,
                 machine_id,
                 mode,
                 machine,
                 files,
+                record,
                 elsewhere,
             } => {
                 let machine = machine.map(|m| m.map(|m| *m));
-                self.connect_machine(conn, machine_id, mode, machine, files, elsewhere)
+                let rules = (files, record);
+                self.connect_machine(conn, machine_id, mode, machine, rules, elsewhere)
             }
             Input::AgentGone { conn, why } => self.agent_gone(conn, why),
             Input::ViewerGone { conn, why } => self.viewer_gone(conn, why),
@@ -475,14 +480,21 @@ impl HubCore {
                     id,
                     c.code.as_str(),
                     c.mode,
-                    files,
+                    (files, false),
                     Elsewhere::Nowhere,
                     ClusterBudget::default(),
                 )
             }
             Message::ConnectMachine(c) => {
                 let files = viewer.principal.files;
-                self.connect_machine(id, c.machine_id, c.mode, Err(()), files, Elsewhere::Nowhere)
+                self.connect_machine(
+                    id,
+                    c.machine_id,
+                    c.mode,
+                    Err(()),
+                    (files, false),
+                    Elsewhere::Nowhere,
+                )
             }
             Message::ConsentCancel(c) => match viewer.pending.clone() {
                 Some((agent, rid)) if rid == c.request_id => {
@@ -502,7 +514,7 @@ impl HubCore {
         viewer_id: ConnId,
         code: &str,
         mode: Mode,
-        files: FileRules,
+        (files, record): (FileRules, bool),
         elsewhere: Elsewhere,
         cluster: ClusterBudget,
     ) {
@@ -548,6 +560,9 @@ impl HubCore {
                 "this code has expired or was already used; ask for a new one",
             );
         }
+        if record && !self.can_record(agent_id) {
+            return self.refuse_unrecorded(viewer_id, &p);
+        }
         let request_id =
             RequestId::new(crate::auth::new_id("rq_")).expect("generated ids are valid");
         let now = self.now.at;
@@ -572,12 +587,28 @@ impl HubCore {
             unattended: false,
             browse: false,
             files,
+            record,
         });
         if let Some(v) = self.viewers.get_mut(&viewer_id) {
             v.pending = Some((agent_id, request_id));
         }
         self.after_code_event(agent_id);
         self.count(Counter::ConnectOk);
+    }
+
+    /// Whether agent `agent_id` can record its sessions.
+    pub(super) fn can_record(&self, agent_id: ConnId) -> bool {
+        self.agents.get(&agent_id).is_some_and(|a| a.hello.records)
+    }
+
+    /// Refuses viewer `conn` (signed in as `p`) a session its organisation would record, with
+    /// an agent that cannot.
+    pub(super) fn refuse_unrecorded(&mut self, conn: ConnId, p: &Principal) {
+        let text = "your organisation records every session, and this computer's Tether cannot record; update it there";
+        let actor = format!("user:{}", p.user_id);
+        let detail = serde_json::json!({"reason": "agent cannot record"});
+        self.audit(Some(p.org_id), &actor, "connect", "policy_denied", detail);
+        self.error(conn, ErrorCode::PolicyDenied, text);
     }
 
     /// Applies an agent's code deadline if it is due (the periodic tick may not have run yet);

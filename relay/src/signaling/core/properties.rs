@@ -249,6 +249,7 @@ fn apply(core: &mut HubCore, heard: &mut Heard, now: &mut Now, step: Step) {
                     hostname: format!("pc{conn}"),
                     machine_id: None,
                     local_user: true,
+                    records: false,
                 },
                 machine: enrolled.then_some(MachineLogin {
                     id: i64::from(conn % 3),
@@ -284,6 +285,7 @@ fn apply(core: &mut HubCore, heard: &mut Heard, now: &mut Now, step: Step) {
                 code,
                 mode: Mode::Control,
                 files: FileRules::default(),
+                record: false,
                 elsewhere: Elsewhere::Nowhere,
                 cluster: ClusterBudget::default(),
             };

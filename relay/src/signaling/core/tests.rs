@@ -59,6 +59,7 @@ fn hello(host: &str) -> Hello {
         hostname: host.into(),
         machine_id: None,
         local_user: true,
+        records: false,
     }
 }
 
@@ -139,6 +140,7 @@ fn connect_seeing(core: &mut HubCore, at: Now, code: &str, cluster: ClusterBudge
         code: code.into(),
         mode: Mode::Control,
         files: FileRules::default(),
+        record: false,
         elsewhere: Elsewhere::Nowhere,
         cluster,
     };
@@ -515,6 +517,7 @@ fn connect_where(core: &mut HubCore, at: Now, code: &str, elsewhere: Elsewhere) 
         code: code.into(),
         mode: Mode::Control,
         files: FileRules::default(),
+        record: false,
         elsewhere,
         cluster: ClusterBudget::default(),
     };
@@ -585,6 +588,7 @@ fn with_the_directory_out_of_reach_a_machine_not_here_is_try_again_not_offline()
             online: false,
         }))),
         files: FileRules::default(),
+        record: false,
         elsewhere,
     };
     core.handle(t0, machine(Elsewhere::Unknown));
@@ -600,6 +604,124 @@ fn with_the_directory_out_of_reach_a_machine_not_here_is_try_again_not_offline()
             .any(|e| matches!(e, Effect::Forward { relay, .. } if relay == "relay-b")),
         "{out:?}"
     );
+}
+
+/// A core like [`joined`]'s, with an agent that can record (`records`) or not.
+fn joined_recording(records: bool) -> (HubCore, Now, String) {
+    let t0 = Now::current();
+    let mut core = HubCore::new(cfg(false), t0);
+    let input = Input::AgentJoined {
+        conn: AGENT,
+        hello: Hello {
+            records,
+            ..hello("pc-1")
+        },
+        machine: None,
+        ip: IP,
+    };
+    core.handle(t0, input);
+    let code = code(&effects(&mut core));
+    let input = Input::ViewerJoined {
+        conn: VIEWER,
+        principal: principal(Role::Technician),
+        ip: IP,
+    };
+    core.handle(t0, input);
+    effects(&mut core);
+    (core, t0, code)
+}
+
+/// Connects in an organisation that records every session.
+fn connect_recorded(core: &mut HubCore, at: Now, code: &str) -> Vec<Effect> {
+    let input = Input::Connect {
+        conn: VIEWER,
+        code: code.into(),
+        mode: Mode::Control,
+        files: FileRules::default(),
+        record: true,
+        elsewhere: Elsewhere::Nowhere,
+        cluster: ClusterBudget::default(),
+    };
+    core.handle(at, input);
+    effects(core)
+}
+
+#[test]
+fn a_recorded_session_is_announced_before_consent_and_its_row_precedes_the_agents_ticket() {
+    let (mut core, t0, code) = joined_recording(true);
+    let out = connect_recorded(&mut core, t0, &code);
+    let ask = to(&out, AGENT)
+        .into_iter()
+        .find_map(|m| match m {
+            Message::ConsentRequest(r) => Some(r),
+            _ => None,
+        })
+        .expect("the person is asked");
+    assert!(ask.recorded, "the person is told before answering");
+    let out = answer(&mut core, t0, ask.request_id, Decision::AllowControl);
+    let start = |conn| {
+        to(&out, conn)
+            .into_iter()
+            .find_map(|m| match m {
+                Message::SessionStart(s) => Some(s),
+                _ => None,
+            })
+            .expect("started")
+    };
+    let (agent, viewer) = (start(AGENT), start(VIEWER));
+    assert!(agent.recorded && viewer.recorded, "both ends say so");
+    assert!(
+        viewer.recording.is_none(),
+        "the supporter gets no upload credential"
+    );
+    let ticket = agent.recording.expect("the agent is told where to send it");
+    assert!(ticket.upload_token.starts_with("rup_"));
+    let row = out
+        .iter()
+        .position(|e| {
+            matches!(e, Effect::Write(Write::CreateRecording(r))
+                if r.id == ticket.recording_id
+                    && r.session_id == agent.session_id.as_str()
+                    && r.owner_id == Some(principal(Role::Technician).user_id)
+                    && r.upload_hash == crate::auth::token_hash(&ticket.upload_token))
+        })
+        .expect("the recording's row, owned by the supporter, keeping the credential's hash");
+    let first_send = out
+        .iter()
+        .position(|e| matches!(e, Effect::Send(_, Message::SessionStart(_))))
+        .unwrap();
+    assert!(
+        row < first_send,
+        "the row is written before the agent uploads"
+    );
+}
+
+#[test]
+fn an_organisation_that_records_refuses_an_agent_that_cannot_and_others_are_not_recorded() {
+    let (mut core, t0, code) = joined_recording(false);
+    let out = connect_recorded(&mut core, t0, &code);
+    assert_eq!(error_codes(&out, VIEWER), [ErrorCode::PolicyDenied]);
+    assert!(
+        !to(&out, AGENT)
+            .iter()
+            .any(|m| matches!(m, Message::ConsentRequest(_))),
+        "nobody is asked"
+    );
+    // Without the setting the same agent is asked, and nothing is recorded.
+    let rid = asked(&mut core, t0, &code);
+    let out = answer(&mut core, t0, rid, Decision::AllowControl);
+    assert!(
+        !writes(&out)
+            .iter()
+            .any(|w| matches!(w, Write::CreateRecording(_)))
+    );
+    let Some(Message::SessionStart(s)) = to(&out, AGENT)
+        .into_iter()
+        .find(|m| matches!(m, Message::SessionStart(_)))
+    else {
+        panic!("started")
+    };
+    assert!(!s.recorded && s.recording.is_none());
 }
 
 #[test]

@@ -662,12 +662,12 @@ impl Store for PostgresStore {
         self.with(|c| recordings::delete(c, org, id))
     }
 
-    fn recording_retention(&self, org: OrgId) -> StoreResult<u32> {
-        self.with(|c| recordings::retention(c, org))
+    fn recording_settings(&self, org: OrgId) -> StoreResult<RecordingSettings> {
+        self.with(|c| recordings::settings(c, org))
     }
 
-    fn set_recording_retention(&self, org: OrgId, days: u32) -> StoreResult<()> {
-        self.with(|c| recordings::set_retention(c, org, days))
+    fn set_recording_settings(&self, org: OrgId, settings: &RecordingSettings) -> StoreResult<()> {
+        self.with(|c| recordings::set_settings(c, org, settings))
     }
 
     fn expired_recordings(&self, now: i64, limit: u32) -> StoreResult<Vec<(OrgId, String)>> {

@@ -171,15 +171,17 @@ pub(super) fn delete(c: &mut Conn, org: OrgId, id: &str) -> StoreResult<()> {
     one_row(c.exec(sql::DELETE, &[&org, &id])?)
 }
 
-pub(super) fn retention(c: &mut Conn, org: OrgId) -> StoreResult<u32> {
-    let row = c
-        .row(sql::RETENTION, &[&org])?
-        .ok_or(StoreError::NotFound)?;
-    Ok(u32::try_from(row.try_get::<_, i64>(0)?).unwrap_or(u32::MAX))
+pub(super) fn settings(c: &mut Conn, org: OrgId) -> StoreResult<RecordingSettings> {
+    let row = c.row(sql::SETTINGS, &[&org])?.ok_or(StoreError::NotFound)?;
+    Ok(RecordingSettings {
+        retention_days: u32::try_from(row.try_get::<_, i64>(0)?).unwrap_or(u32::MAX),
+        record_sessions: row.try_get::<_, i64>(1)? != 0,
+    })
 }
 
-pub(super) fn set_retention(c: &mut Conn, org: OrgId, days: u32) -> StoreResult<()> {
-    one_row(c.exec(sql::SET_RETENTION, &[&org, &i64::from(days)])?)
+pub(super) fn set_settings(c: &mut Conn, org: OrgId, s: &RecordingSettings) -> StoreResult<()> {
+    let (days, record) = (i64::from(s.retention_days), i64::from(s.record_sessions));
+    one_row(c.exec(sql::SET_SETTINGS, &[&org, &days, &record])?)
 }
 
 pub(super) fn expired(c: &mut Conn, now: i64, limit: u32) -> StoreResult<Vec<(OrgId, String)>> {

@@ -766,12 +766,12 @@ impl Store for SqliteStore {
         recordings::delete(&*self.db()?, org, id)
     }
 
-    fn recording_retention(&self, org: OrgId) -> StoreResult<u32> {
-        recordings::retention(&*self.db()?, org)
+    fn recording_settings(&self, org: OrgId) -> StoreResult<RecordingSettings> {
+        recordings::settings(&*self.db()?, org)
     }
 
-    fn set_recording_retention(&self, org: OrgId, days: u32) -> StoreResult<()> {
-        recordings::set_retention(&*self.db()?, org, days)
+    fn set_recording_settings(&self, org: OrgId, settings: &RecordingSettings) -> StoreResult<()> {
+        recordings::set_settings(&*self.db()?, org, settings)
     }
 
     fn expired_recordings(&self, now: i64, limit: u32) -> StoreResult<Vec<(OrgId, String)>> {

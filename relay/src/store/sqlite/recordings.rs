@@ -198,14 +198,22 @@ pub(super) fn delete(db: &Connection, org: OrgId, id: &str) -> StoreResult<()> {
     one_row(db.execute(&q(sql::DELETE), params![org, id])?)
 }
 
-pub(super) fn retention(db: &Connection, org: OrgId) -> StoreResult<u32> {
-    db.query_row(&q(sql::RETENTION), [org], |r| r.get(0))
-        .optional()?
-        .ok_or(StoreError::NotFound)
+pub(super) fn settings(db: &Connection, org: OrgId) -> StoreResult<RecordingSettings> {
+    db.query_row(&q(sql::SETTINGS), [org], |r| {
+        Ok(RecordingSettings {
+            retention_days: r.get(0)?,
+            record_sessions: r.get(1)?,
+        })
+    })
+    .optional()?
+    .ok_or(StoreError::NotFound)
 }
 
-pub(super) fn set_retention(db: &Connection, org: OrgId, days: u32) -> StoreResult<()> {
-    one_row(db.execute(&q(sql::SET_RETENTION), params![org, days])?)
+pub(super) fn set_settings(db: &Connection, org: OrgId, s: &RecordingSettings) -> StoreResult<()> {
+    one_row(db.execute(
+        &q(sql::SET_SETTINGS),
+        params![org, s.retention_days, s.record_sessions],
+    )?)
 }
 
 pub(super) fn expired(db: &Connection, now: i64, limit: u32) -> StoreResult<Vec<(OrgId, String)>> {
