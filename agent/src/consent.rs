@@ -166,6 +166,12 @@ impl ConsentPrompt for TerminalPrompt {
             p(&r.viewer.email),
             p(&r.viewer.org)
         );
+        if r.recorded {
+            println!(
+                "{} records every session: this one will be recorded. Deny if you do not agree.",
+                p(&r.viewer.org)
+            );
+        }
         // Control without files, when files could pass at all.
         let files_choice = r.mode == Mode::Control && r.files;
         println!(

@@ -88,6 +88,8 @@ pub struct Consent {
     /// Whether files could pass (the organisation allows them): the dialog then lets the person
     /// allow control without files.
     pub files: bool,
+    /// Whether the session would be recorded (the supporter's organisation records them all).
+    pub recorded: bool,
     /// When silence becomes a deny (milliseconds since the Unix epoch).
     pub deadline_ms: u64,
 }
@@ -413,6 +415,7 @@ impl Status {
             verified: r.viewer.verified,
             mode: r.mode,
             files: r.files,
+            recorded: r.recorded,
             deadline_ms: now_ms + u64::from(r.timeout_secs) * 1000,
         });
     }

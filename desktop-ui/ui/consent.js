@@ -45,6 +45,9 @@ async function main() {
     $("identity").textContent = t("fromOrg", { email: r.email, org: r.org });
     $("verified").textContent = t(r.verified ? "verified" : "notVerified");
     $("verified").className = r.verified ? "ok" : "warn";
+    // Said before the answer: denying refuses the recording with the session.
+    $("recorded").hidden = !r.recorded;
+    $("recorded").textContent = r.recorded ? t("recorded", { org: r.org }) : "";
     // Asked to view only: there is no control to allow.
     $("allow-control").hidden = r.mode !== "control";
     // Control without files, when the organisation allows files at all.

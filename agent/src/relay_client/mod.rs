@@ -374,8 +374,11 @@ fn hello(cfg: &ClientConfig) -> Message {
         hostname: cfg.hostname.clone(),
         machine_id: cfg.machine.as_ref().map(|m| m.id),
         local_user: cfg.local_user.unwrap_or(true),
-        // Set once sessions record (the recorder exists; the session does not feed it yet).
-        records: false,
+        // Sessions record their H.264 stream as it is sent; VP8 has no MP4 form browsers play.
+        records: cfg
+            .media
+            .as_ref()
+            .is_some_and(|m| m.stream.codec == crate::encode::Codec::H264),
     })
 }
 
@@ -431,6 +434,7 @@ pub async fn run(
     let (url, tls) = endpoint(&cfg.relay, cfg.ca_file.as_deref())?;
     let hello = hello(&cfg);
     let mut sessions = Sessions::new(cfg.media.clone(), events.clone());
+    sessions.record_to(&cfg.relay, cfg.ca_file.as_deref());
     let mut rc = Reconnect::new(cfg.backoff);
     rc.start().map_err(|e| Error::Relay(e.to_string()))?;
     tokio::pin!(shutdown);

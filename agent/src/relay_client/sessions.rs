@@ -28,6 +28,8 @@ pub(super) struct Sessions {
     pub(super) out_rx: mpsc::UnboundedReceiver<Message>,
     /// The owner's events, for what sessions tell it themselves (chat).
     events: mpsc::UnboundedSender<ClientEvent>,
+    /// The relay a recorded session's recording goes to, and the CA bundle it is trusted by.
+    relay: Option<(String, Option<std::path::PathBuf>)>,
 }
 
 /// The handles of a session running media here.
@@ -59,14 +61,28 @@ impl Sessions {
             out_tx,
             out_rx,
             events,
+            relay: None,
         }
+    }
+
+    /// Recorded sessions send their recording to `relay` (trusted by `ca_file`, if set).
+    pub(super) fn record_to(&mut self, relay: &str, ca_file: Option<&std::path::Path>) {
+        self.relay = Some((relay.to_owned(), ca_file.map(std::path::Path::to_path_buf)));
     }
 
     pub(super) fn start(&mut self, s: &SessionStart) {
         self.started.insert(s.session_id.clone());
-        let Some(cfg) = self.media.clone() else {
+        let Some(mut cfg) = self.media.clone() else {
             return;
         };
+        if let (Some(ticket), Some((relay, ca_file))) = (&s.recording, &self.relay) {
+            cfg.record_to = Some(crate::recording::upload::Destination {
+                relay: relay.clone(),
+                ca_file: ca_file.clone(),
+                recording_id: ticket.recording_id.clone(),
+                upload_token: ticket.upload_token.clone(),
+            });
+        }
         if s.unattended {
             let text = banner::text(&s.peer.name, s.peer.org.as_deref());
             let shown = Banner::show(cfg.display_server.as_deref(), &text);

@@ -28,8 +28,9 @@ use crate::clipboard::ClipboardSync;
 use crate::files::{self, FileNote, Inbox};
 use crate::input::{InputWorker, NativeInjector};
 use crate::machine::platform;
+use crate::recording::upload::Recorder;
 use crate::rtc::{Candidate, Channel, ChannelKind, LinkState, Peer, PeerEvent, PeerSettings};
-use crate::stream::{FrameKind, Stream, StreamCommand, StreamEvent, StreamSettings};
+use crate::stream::{FrameKind, Stream, StreamCommand, StreamEvent, StreamSettings, VideoFrame};
 use audit::audit_record;
 use rate::{Feedback, RateControl};
 
@@ -49,6 +50,8 @@ pub struct SessionConfig {
     /// Files from supporters that a session's end cut short, shared by every session so the
     /// next one can resume them.
     pub parked: files::Parked,
+    /// Where this session's recording goes, when the relay said it is recorded.
+    pub record_to: Option<crate::recording::upload::Destination>,
 }
 
 impl Default for SessionConfig {
@@ -60,6 +63,7 @@ impl Default for SessionConfig {
             stream: StreamSettings::default(),
             downloads: None,
             parked: files::Parked::default(),
+            record_to: None,
         }
     }
 }
@@ -164,6 +168,8 @@ pub async fn run(
         outbox: fetch,
         cancel_incoming,
         chat_messages: 0,
+        recorder: None,
+        began: std::time::Instant::now(),
     };
     let mut local = Some(local);
     let mut frames: Option<mpsc::Receiver<StreamEvent>> = None;
@@ -231,6 +237,12 @@ pub async fn run(
     // Keys first: the viewer may have vanished with some held, and the wait below must not
     // keep them down.
     s.input.take();
+    // The recording's last fragment; its task sends what is left and ends it at the relay.
+    if let Some(r) = s.recorder.take()
+        && let Err(e) = r.finish(s.began.elapsed())
+    {
+        tracing::error!(session = %id, error = %e, "ending the recording failed");
+    }
     // A file still arriving is deleted; one being sent stops; the person and the relay (which
     // takes reports of a session shortly after its end) hear of both.
     // The receiver stops at its next step, keeping a file half received for a resume (cut
@@ -332,6 +344,11 @@ struct Session {
     cancel_incoming: watch::Receiver<u64>,
     /// Chat messages so far, either way: the count the relay keeps.
     chat_messages: u32,
+    /// This session's recording, once the first frame's size is known: the recorder and
+    /// the task sending it.
+    recorder: Option<Recorder>,
+    /// When the session started, the recording's time 0.
+    began: std::time::Instant,
 }
 
 impl Session {
@@ -631,6 +648,7 @@ impl Session {
                 if f.kind == FrameKind::Change {
                     self.window.costs.push(f.cost);
                 }
+                self.record(&f);
                 match self.peer.video().send(f.data, f.captured_at).await {
                     Ok(n) => self.window.bytes += n as u64,
                     Err(e) => tracing::debug!(session = %self.id, error = %e, "video send"),
@@ -642,6 +660,52 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// Adds frame `f` to the session's recording, if it is recorded; the recording starts at
+    /// the first frame (a keyframe is asked for if that one is not). A recording that fails
+    /// stops; the session goes on.
+    fn record(&mut self, f: &VideoFrame) {
+        if self.recorder.is_none()
+            && let Some(to) = self.cfg.record_to.take()
+        {
+            let Some((displays, active)) = &self.displays else {
+                self.cfg.record_to = Some(to);
+                return;
+            };
+            let Some(d) = displays.get(*active) else {
+                return;
+            };
+            tracing::info!(session = %self.id, recording = %to.recording_id, "recording the session");
+            let (recorder, sending) = Recorder::start(to, d.width & !1, d.height & !1);
+            let id = self.id.clone();
+            tokio::spawn(async move {
+                match sending.await {
+                    Ok(Ok(up)) => {
+                        tracing::info!(session = %id, segments = up.segments, bytes = up.bytes, "recording sent")
+                    }
+                    Ok(Err(e)) => {
+                        tracing::error!(session = %id, error = %e, "the recording could not be sent")
+                    }
+                    Err(e) => {
+                        tracing::error!(session = %id, error = %e, "the recording's task failed")
+                    }
+                }
+            });
+            self.recorder = Some(recorder);
+        }
+        let Some(r) = self.recorder.as_mut() else {
+            return;
+        };
+        let at = f.captured_at.saturating_duration_since(self.began);
+        match r.frame(&f.data, at, f.keyframe) {
+            Ok(true) => self.stream_cmd(StreamCommand::Keyframe),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(session = %self.id, error = %e, "recording stopped");
+                self.recorder = None;
+            }
+        }
     }
 
     async fn on_tick(&mut self) {

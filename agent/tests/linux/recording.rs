@@ -11,7 +11,7 @@ use tether_agent::encode::{Encoder, Settings};
 use tether_agent::recording::mp4::Fragmenter;
 use tether_agent::recording::upload::{Destination, Recorder, Uploaded};
 
-use crate::support::{Acme, seed_technician, start_relay};
+use crate::support::{Acme, WAIT, code_of, line_containing, seed_technician, start_relay, until};
 
 const W: u32 = 320;
 const H: u32 = 240;
@@ -260,4 +260,106 @@ async fn a_relay_out_of_reach_for_a_while_gets_the_whole_recording_once_back() {
     assert_eq!(rec.segment_count, 4);
     assert!(rec.sealed_at.is_some());
     assert_eq!(frames, 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organisation_that_records_gets_the_session_recorded_by_the_real_agent() {
+    use tether_relay::store::RecordingSettings;
+    use tether_tests::viewer::{Viewer, ViewerOptions};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let x = tether_tests::x11::Xvfb::start(320, 240);
+    crate::e2e::paint_quadrants(&x, 320, 240);
+    let dir = tempfile::tempdir().unwrap();
+    seed_technician(dir.path());
+    let store = tether_relay::store::open(&tether_relay::Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    })
+    .unwrap();
+    let jane = store.user_for_login("jane@acme.example").unwrap().unwrap();
+    let always = RecordingSettings {
+        retention_days: 30,
+        record_sessions: true,
+    };
+    store.set_recording_settings(jane.org_id, &always).unwrap();
+    let addr = tether_tests::free_addr();
+    let _relay = start_relay(dir.path(), addr).await;
+
+    let mut agent = tokio::process::Command::new(env!("CARGO_BIN_EXE_tether-agent"))
+        .args([
+            "share",
+            "--relay",
+            &format!("http://{addr}"),
+            "--display",
+            &x.display,
+        ])
+        .args(["--bind", "127.0.0.1:0"])
+        .env("DISPLAY", &x.display)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = agent.stdin.take().unwrap();
+    let mut out = BufReader::new(agent.stdout.take().unwrap()).lines();
+    let code = code_of(&line_containing(&mut out, "Your share code:").await);
+    let token = tether_tests::token(addr, "jane@acme.example", "correct horse battery").await;
+    let answer = async {
+        // The person is told before being asked.
+        line_containing(&mut out, "this one will be recorded").await;
+        line_containing(&mut out, "Allow?").await;
+        stdin.write_all(b"c\n").await.unwrap();
+    };
+    let (viewer, ()) = tokio::join!(
+        Viewer::connect(addr, &token, &code, ViewerOptions::default()),
+        answer
+    );
+    let mut viewer = viewer.expect("consent was given");
+    tokio::time::timeout(WAIT, viewer.picture_where(crate::e2e::shows_quadrants))
+        .await
+        .expect("the screen");
+    // The supporter leaves; the agent ends the recording and the relay seals it.
+    drop(viewer);
+    let sealed = until(
+        "a sealed recording",
+        || store.list_recordings(jane.org_id, 0).unwrap(),
+        |list| list.first().is_some_and(|r| r.sealed_at.is_some()),
+    )
+    .await;
+    let rec = &sealed[0];
+    assert_eq!(rec.owner_id, Some(jane.id));
+    assert!(rec.segment_count >= 2, "a header and a fragment: {rec:?}");
+
+    let video = tether_tests::request_bytes(
+        addr,
+        "GET",
+        &format!("/api/v1/recordings/{}/video", rec.id),
+        &[("Authorization", &format!("Bearer {token}"))],
+        b"",
+    )
+    .await;
+    assert_eq!(video.status, 200);
+    let file = dir.path().join("played.mp4");
+    std::fs::write(&file, &video.bytes).unwrap();
+    // The first quadrant's colour, as the agent's screen had it.
+    let out = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-i"])
+        .arg(&file)
+        .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .expect("ffmpeg");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout.len(), 320 * 240 * 3, "a 320×240 frame");
+    let i = (60 * 320 + 80) * 3;
+    let got = [out.stdout[i], out.stdout[i + 1], out.stdout[i + 2]];
+    let want = [0xd0u8, 0x20, 0x20];
+    assert!(
+        got.iter().zip(want).all(|(g, w)| g.abs_diff(w) <= 24),
+        "the top-left quadrant: {got:?}"
+    );
 }

@@ -1,0 +1,107 @@
+// A session recorded end to end, in real headless Chromium: an organisation records every
+// session; the agent's terminal says so before the person answers; the supporter's toolbar
+// shows "Recorded"; when the session ends the agent's recording reaches the relay, and the
+// supporter plays it on the Recordings page, seeks, and sees the screen the agent showed.
+// Screenshots go to target/e2e-artifacts/browser/.
+
+import assert from "node:assert/strict";
+import { after, afterEach, before, test } from "node:test";
+
+import { OWNER_EMAIL, PASSWORD, WAIT_MS, shot } from "./harness.mjs";
+import { Loop, QUADRANTS, waitForScene } from "./loop.mjs";
+
+const loop = new Loop();
+
+before(async () => {
+  await loop.start();
+});
+
+afterEach(() => loop.closePages());
+
+after(() => loop.stop());
+
+/** `method path` on the relay's API as the organisation's owner. */
+async function asOwner(method, path, body) {
+  const login = await fetch(`${loop.relay.url}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email: OWNER_EMAIL, password: PASSWORD }),
+  });
+  const { access_token: token } = await login.json();
+  const r = await fetch(`${loop.relay.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  assert.equal(r.status, 200, `${method} ${path}: ${text}`);
+  return JSON.parse(text);
+}
+
+/** The colour at (fx, fy) (fractions of the frame) of the video at `t` seconds, after seeking. */
+async function colourAt(page, t, fx, fy) {
+  return page.evaluate(
+    async ([t, fx, fy]) => {
+      const v = document.querySelector("video");
+      if (v.readyState < 1) await new Promise((resolve) => v.addEventListener("loadedmetadata", resolve, { once: true }));
+      v.currentTime = t;
+      await new Promise((resolve) => v.addEventListener("seeked", resolve, { once: true }));
+      const c = document.createElement("canvas");
+      c.width = 128;
+      c.height = 72;
+      const g = c.getContext("2d");
+      g.drawImage(v, 0, 0, 128, 72);
+      return Array.from(g.getImageData(Math.floor(fx * 128), Math.floor(fy * 72), 1, 1).data.slice(0, 3));
+    },
+    [t, fx, fy],
+  );
+}
+
+const near = (got, want) => got.every((v, i) => Math.abs(v - want[i]) <= 24);
+
+test("a recorded session says so at both ends, and plays back on the Recordings page", async () => {
+  await asOwner("PUT", "/api/v1/org/recordings", { retention_days: 30, record_sessions: true });
+
+  const page = await loop.signedIn("recorded");
+  const from = await loop.enterCode(page);
+  await loop.agent.answer(from, "c");
+  assert.match(loop.agent.lines.all.slice(from).join("\n"), /this one will be recorded/, "the person was told first");
+  await waitForScene(page);
+  const badge = page.getByText("● Recorded", { exact: true });
+  await badge.waitFor();
+  await shot(page, "recorded-1-live");
+  // A few seconds of the screen, so the recording has more than one fragment to seek in.
+  await page.waitForTimeout(3000);
+  await loop.endSession(page);
+
+  // The agent sends the rest and the relay seals it.
+  const deadline = Date.now() + WAIT_MS;
+  let recordings = [];
+  while (Date.now() < deadline) {
+    recordings = await asOwner("GET", "/api/v1/recordings");
+    if (recordings[0]?.sealed_at) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.ok(recordings[0]?.sealed_at, `sealed: ${JSON.stringify(recordings)}`);
+  assert.ok(recordings[0].segment_count >= 2, JSON.stringify(recordings[0]));
+
+  // The supporter who ran it finds it and plays it: forward and back, the agent's screen.
+  await page.getByRole("link", { name: "Recordings" }).click();
+  await page.getByRole("heading", { name: "Session recordings" }).waitFor();
+  await page.getByRole("button", { name: "Play" }).click();
+  const duration = await page.evaluate(async () => {
+    const v = document.querySelector("video");
+    if (v.readyState < 1) await new Promise((resolve) => v.addEventListener("loadedmetadata", resolve, { once: true }));
+    return v.duration;
+  });
+  assert.ok(duration >= 2.5, `duration ${duration}`);
+  for (const t of [duration - 0.5, 0.2, duration / 2]) {
+    const corners = [];
+    for (const [i, [fx, fy]] of [[0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]].entries()) {
+      const got = await colourAt(page, t, fx, fy);
+      corners.push(got);
+      assert.ok(near(got, QUADRANTS[i]), `at ${t.toFixed(2)} s, quadrant ${i}: ${got} (want ${QUADRANTS[i]})`);
+    }
+  }
+  await shot(page, "recorded-2-played");
+});
