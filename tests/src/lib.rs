@@ -238,8 +238,14 @@ pub struct Coturn {
 
 impl Coturn {
     /// Starts it and waits until it answers a STUN binding request; `None` if `turnserver` is
-    /// not installed or never answers.
+    /// not installed or never answers. On a busy machine coturn can take seconds to start, and
+    /// the free port it was given may be taken meanwhile: a server that exits is started again
+    /// on another port, three times at most, and each is given 15 s.
     pub fn start(secret: &str) -> Option<Coturn> {
+        (0..3).find_map(|_| Coturn::start_once(secret))
+    }
+
+    fn start_once(secret: &str) -> Option<Coturn> {
         let addr = std::net::UdpSocket::bind("127.0.0.1:0")
             .and_then(|s| s.local_addr())
             .ok()?;
@@ -262,7 +268,7 @@ impl Coturn {
             .stderr(Stdio::null())
             .spawn()
             .ok()?;
-        let coturn = Coturn { child, addr };
+        let mut coturn = Coturn { child, addr };
         let probe = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
         probe
             .set_read_timeout(Some(Duration::from_millis(100)))
@@ -270,10 +276,14 @@ impl Coturn {
         // A binding request: type 1, no attributes, the magic cookie, a transaction id.
         let mut binding = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
         binding.extend_from_slice(&[9u8; 12]);
-        for _ in 0..50 {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while std::time::Instant::now() < deadline {
             let _ = probe.send_to(&binding, addr);
             if probe.recv_from(&mut [0u8; 512]).is_ok() {
                 return Some(coturn);
+            }
+            if coturn.child.try_wait().ok().flatten().is_some() {
+                return None;
             }
         }
         None
