@@ -136,11 +136,11 @@ impl Recordings {
             size: size as i64,
             sha256: hex::encode(digest),
         };
-        // A segment sent again (its acknowledgement lost) is answered as the first time.
-        let known = self.store.recording(org, id)?.ok_or(Error::NotFound)?;
-        if let Some(had) = known.segments.iter().find(|k| k.n == n) {
+        // A segment sent again (its acknowledgement lost) is answered as the first time. One
+        // row is read, not the recording's: a long recording has thousands.
+        if let Some(had) = self.store.recording_segment(org, id, n)? {
             let _ = tokio::fs::remove_file(&part).await;
-            if *had == segment {
+            if had == segment {
                 return Ok(segment);
             }
             return Err(Error::Conflict(format!(

@@ -772,6 +772,13 @@ pub trait Store: Send + Sync + 'static {
     /// Ends a recording with its signature: no segment is accepted after. `Conflict` if it
     /// was already sealed.
     fn seal_recording(&self, org: OrgId, id: &str, signature: &str, now: i64) -> StoreResult<()>;
+    /// Segment `n` of a recording, if stored.
+    fn recording_segment(
+        &self,
+        org: OrgId,
+        id: &str,
+        n: u32,
+    ) -> StoreResult<Option<RecordingSegment>>;
     /// One recording, with its segments and access list.
     fn recording(&self, org: OrgId, id: &str) -> StoreResult<Option<Recording>>;
     /// The organisation's recordings, newest first, with their access lists (no segments).

@@ -394,6 +394,15 @@ impl Store for Offloaded {
         offload(|| self.0.seal_recording(org, id, signature, now))
     }
 
+    fn recording_segment(
+        &self,
+        org: OrgId,
+        id: &str,
+        n: u32,
+    ) -> StoreResult<Option<RecordingSegment>> {
+        offload(|| self.0.recording_segment(org, id, n))
+    }
+
     fn recording(&self, org: OrgId, id: &str) -> StoreResult<Option<Recording>> {
         offload(|| self.0.recording(org, id))
     }

@@ -172,6 +172,10 @@ pub(super) fn list() -> String {
 pub(super) const SEGMENTS: &str = "SELECT n, size, sha256 FROM recording_segments
     WHERE org_id = $1 AND recording_id = $2 ORDER BY n";
 
+/// One segment of a recording.
+pub(super) const SEGMENT: &str = "SELECT n, size, sha256 FROM recording_segments
+    WHERE org_id = $1 AND recording_id = $2 AND n = $3";
+
 /// A recording's grants.
 pub(super) const ACCESS: &str = "SELECT recording_id, grantee, can_download, can_delete
     FROM recording_access WHERE org_id = $1 AND recording_id = $2 ORDER BY grantee";

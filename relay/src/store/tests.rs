@@ -646,6 +646,11 @@ fn recording_segments_are_taken_in_order_until_sealed(s: &Under) {
             },
         ]
     );
+    assert_eq!(
+        s.recording_segment(org, "rec_1", 2).unwrap(),
+        Some(rec.segments[1].clone())
+    );
+    assert_eq!(s.recording_segment(org, "rec_1", 3).unwrap(), None);
     s.seal_recording(org, "rec_1", "sig", 99).unwrap();
     assert!(matches!(
         s.seal_recording(org, "rec_1", "sig2", 100),

@@ -641,6 +641,15 @@ impl Store for PostgresStore {
         self.with(|c| recordings::seal(c, org, id, signature, now))
     }
 
+    fn recording_segment(
+        &self,
+        org: OrgId,
+        id: &str,
+        n: u32,
+    ) -> StoreResult<Option<RecordingSegment>> {
+        self.with(|c| recordings::segment(c, org, id, n))
+    }
+
     fn recording(&self, org: OrgId, id: &str) -> StoreResult<Option<Recording>> {
         self.with(|c| recordings::one(c, org, id))
     }

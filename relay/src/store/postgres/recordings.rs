@@ -101,6 +101,25 @@ fn grants(
     Ok(out)
 }
 
+fn segment_from_row(r: &tokio_postgres::Row) -> StoreResult<RecordingSegment> {
+    Ok(RecordingSegment {
+        n: u32::try_from(r.try_get::<_, i64>(0)?).unwrap_or(u32::MAX),
+        size: r.try_get(1)?,
+        sha256: hex::encode(r.try_get::<_, Vec<u8>>(2)?),
+    })
+}
+
+pub(super) fn segment(
+    c: &mut Conn,
+    org: OrgId,
+    id: &str,
+    n: u32,
+) -> StoreResult<Option<RecordingSegment>> {
+    c.row(sql::SEGMENT, &[&org, &id, &i64::from(n)])?
+        .map(|r| segment_from_row(&r))
+        .transpose()
+}
+
 pub(super) fn one(c: &mut Conn, org: OrgId, id: &str) -> StoreResult<Option<Recording>> {
     let Some(row) = c.row(&sql::one(), &[&org, &id])? else {
         return Ok(None);
@@ -109,13 +128,7 @@ pub(super) fn one(c: &mut Conn, org: OrgId, id: &str) -> StoreResult<Option<Reco
     rec.segments = c
         .rows(sql::SEGMENTS, &[&org, &id])?
         .iter()
-        .map(|r| {
-            Ok(RecordingSegment {
-                n: u32::try_from(r.try_get::<_, i64>(0)?).unwrap_or(u32::MAX),
-                size: r.try_get(1)?,
-                sha256: hex::encode(r.try_get::<_, Vec<u8>>(2)?),
-            })
-        })
+        .map(segment_from_row)
         .collect::<StoreResult<_>>()?;
     rec.access = grants(c, sql::ACCESS, &[&org, &id])?
         .into_iter()

@@ -745,6 +745,15 @@ impl Store for SqliteStore {
         recordings::seal(&*self.db()?, org, id, signature, now)
     }
 
+    fn recording_segment(
+        &self,
+        org: OrgId,
+        id: &str,
+        n: u32,
+    ) -> StoreResult<Option<RecordingSegment>> {
+        recordings::segment(&*self.db()?, org, id, n)
+    }
+
     fn recording(&self, org: OrgId, id: &str) -> StoreResult<Option<Recording>> {
         recordings::one(&*self.db()?, org, id)
     }

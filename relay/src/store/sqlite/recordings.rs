@@ -127,6 +127,26 @@ fn grants(
     Ok(out)
 }
 
+fn segment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordingSegment> {
+    Ok(RecordingSegment {
+        n: r.get(0)?,
+        size: r.get(1)?,
+        sha256: hex::encode(r.get::<_, Vec<u8>>(2)?),
+    })
+}
+
+pub(super) fn segment(
+    db: &Connection,
+    org: OrgId,
+    id: &str,
+    n: u32,
+) -> StoreResult<Option<RecordingSegment>> {
+    Ok(db
+        .prepare_cached(&q(sql::SEGMENT))?
+        .query_row(params![org, id, n], segment_from_row)
+        .optional()?)
+}
+
 pub(super) fn one(db: &Connection, org: OrgId, id: &str) -> StoreResult<Option<Recording>> {
     let Some(mut rec) = db
         .prepare_cached(&q(&sql::one()))?
@@ -137,13 +157,7 @@ pub(super) fn one(db: &Connection, org: OrgId, id: &str) -> StoreResult<Option<R
     };
     let mut stmt = db.prepare_cached(&q(sql::SEGMENTS))?;
     rec.segments = stmt
-        .query_map(params![org, id], |r| {
-            Ok(RecordingSegment {
-                n: r.get(0)?,
-                size: r.get(1)?,
-                sha256: hex::encode(r.get::<_, Vec<u8>>(2)?),
-            })
-        })?
+        .query_map(params![org, id], segment_from_row)?
         .collect::<Result<_, _>>()?;
     rec.access = grants(db, sql::ACCESS, params![org, id])?
         .into_iter()
