@@ -11,6 +11,7 @@ mod migrations;
 pub mod offload;
 pub mod postgres;
 mod recordings;
+mod role;
 mod rows;
 pub mod sqlite;
 #[cfg(test)]
@@ -25,6 +26,7 @@ pub use recordings::{
     Grantee, NewRecording, Recording, RecordingGrant, RecordingSegment, RecordingSettings,
     RecordingUpload,
 };
+pub use role::Role;
 pub use sqlite::SqliteStore;
 
 /// An organisation's id.
@@ -88,60 +90,6 @@ pub fn open(cfg: &crate::Config) -> StoreResult<std::sync::Arc<dyn Store>> {
 
 /// Result alias for store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// A member's role in an organisation, from most to least powerful.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Serialize,
-    serde::Deserialize,
-    utoipa::ToSchema,
-)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Everything, including deleting the organisation.
-    Owner,
-    /// Manages users, keys, machines and policies.
-    Admin,
-    /// Connects to machines and runs sessions.
-    Technician,
-    /// Reads session history and the audit log.
-    Viewer,
-}
-
-impl Role {
-    /// The role's name as stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Technician => "technician",
-            Role::Viewer => "viewer",
-        }
-    }
-
-    /// Parses a stored or user-supplied role name.
-    pub fn parse(s: &str) -> Option<Role> {
-        Some(match s {
-            "owner" => Role::Owner,
-            "admin" => Role::Admin,
-            "technician" => Role::Technician,
-            "viewer" => Role::Viewer,
-            _ => return None,
-        })
-    }
-
-    /// Whether this role may run remote sessions.
-    pub fn can_connect(self) -> bool {
-        self <= Role::Technician
-    }
-}
 
 /// A new account.
 #[derive(Debug, Clone)]

@@ -6,10 +6,10 @@ use std::time::Duration;
 use rand::TryRngCore;
 use rand::rngs::OsRng;
 use tether_protocol::ShareCode;
-use tether_protocol::lifecycle::{Lifecycle, Outcome, Output, State};
+use tether_protocol::lifecycle::{Event, Lifecycle, Outcome, Output, State};
 use tether_protocol::signal::{
-    CancelReason, ConsentCancel, ConsentPending, ConsentRequest, ErrorCode, ErrorMessage,
-    FileOutcome, FileRules, FileTransfer, FolderListed, IceServer, Message, PeerInfo,
+    CancelReason, ConsentCancel, ConsentPending, ConsentRequest, EndReason, ErrorCode,
+    ErrorMessage, FileOutcome, FileRules, FileTransfer, FolderListed, IceServer, Message, PeerInfo,
     RecordingTicket, Role, SessionEnd, SessionId, SessionStart, ShareCodeIssued, ViewerIdentity,
 };
 
@@ -498,4 +498,25 @@ fn wire_name(value: impl serde::Serialize) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+impl HubCore {
+    /// Ends `sessions` for `reason`.
+    pub(super) fn end_sessions(&mut self, sessions: &[SessionId], reason: EndReason) {
+        let now = self.now.at;
+        for sid in sessions {
+            let Some(s) = self.sessions.get_mut(sid) else {
+                continue;
+            };
+            // A deadline that passed before the tick that would apply it (the session's
+            // maximum length) ends it first: the lifecycle refuses other events past it, and
+            // the session would outlive the party that left until that tick.
+            if s.lc.poll_timeout().is_some_and(|t| t <= now) {
+                s.lc.handle_timeout(now);
+            } else if s.lc.handle(now, Event::End { reason }).is_err() {
+                continue;
+            }
+            self.after_session_event(sid);
+        }
+    }
 }

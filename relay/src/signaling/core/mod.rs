@@ -14,6 +14,7 @@ mod interface;
 mod machines;
 #[cfg(test)]
 mod properties;
+mod recorded;
 #[cfg(test)]
 mod tests;
 
@@ -596,21 +597,6 @@ impl HubCore {
         self.count(Counter::ConnectOk);
     }
 
-    /// Whether agent `agent_id` can record its sessions.
-    pub(super) fn can_record(&self, agent_id: ConnId) -> bool {
-        self.agents.get(&agent_id).is_some_and(|a| a.hello.records)
-    }
-
-    /// Refuses viewer `conn` (signed in as `p`) a session its organisation would record, with
-    /// an agent that cannot.
-    pub(super) fn refuse_unrecorded(&mut self, conn: ConnId, p: &Principal) {
-        let text = "your organisation records every session, and this computer's Tether cannot record; update it there";
-        let actor = format!("user:{}", p.user_id);
-        let detail = serde_json::json!({"reason": "agent cannot record"});
-        self.audit(Some(p.org_id), &actor, "connect", "policy_denied", detail);
-        self.error(conn, ErrorCode::PolicyDenied, text);
-    }
-
     /// Applies an agent's code deadline if it is due (the periodic tick may not have run yet);
     /// true if it was, and the code is spent.
     pub(super) fn settle(&mut self, agent_id: ConnId) -> bool {
@@ -797,23 +783,5 @@ impl HubCore {
         };
         self.end_sessions(&sessions, reason);
         self.viewers.remove(&id);
-    }
-
-    fn end_sessions(&mut self, sessions: &[SessionId], reason: EndReason) {
-        let now = self.now.at;
-        for sid in sessions {
-            let Some(s) = self.sessions.get_mut(sid) else {
-                continue;
-            };
-            // A deadline that passed before the tick that would apply it (the session's
-            // maximum length) ends it first: the lifecycle refuses other events past it, and
-            // the session would outlive the party that left until that tick.
-            if s.lc.poll_timeout().is_some_and(|t| t <= now) {
-                s.lc.handle_timeout(now);
-            } else if s.lc.handle(now, Event::End { reason }).is_err() {
-                continue;
-            }
-            self.after_session_event(sid);
-        }
     }
 }

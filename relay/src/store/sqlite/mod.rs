@@ -482,26 +482,7 @@ impl Store for SqliteStore {
     }
 
     fn list_sessions(&self, org: OrgId, limit: u32) -> StoreResult<Vec<SessionRecord>> {
-        let db = self.db()?;
-        let mut stmt = db.prepare(
-            "SELECT id, org_id, viewer_id, hostname, mode, started_at, ended_at, end_reason,
-                    chat_messages
-             FROM sessions WHERE org_id = ?1 ORDER BY started_at DESC LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![org, limit.min(500)], |r| {
-            Ok(SessionRecord {
-                id: r.get(0)?,
-                org_id: r.get(1)?,
-                viewer_id: r.get(2)?,
-                hostname: r.get(3)?,
-                mode: r.get(4)?,
-                started_at: r.get(5)?,
-                ended_at: r.get(6)?,
-                end_reason: r.get(7)?,
-                chat_messages: r.get(8)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        orgs::list_sessions(&*self.db()?, org, limit)
     }
 
     fn append_audit(&self, e: &AuditEntry) -> StoreResult<()> {

@@ -1,5 +1,5 @@
-//! Organisations' settings, and the principal (a user in an organisation) as every token
-//! lookup reads it, with those settings.
+//! Organisations' settings and sessions, and the principal (a user in an organisation) as
+//! every token lookup reads it, with those settings.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use tether_protocol::signal::FileRules;
@@ -63,4 +63,31 @@ pub(super) fn set_files(db: &Connection, org: OrgId, rules: &FileRules) -> Store
         params![org, rules.allowed, max],
     )?;
     one_row(n)
+}
+
+/// The organisation's sessions, newest first.
+pub(super) fn list_sessions(
+    db: &Connection,
+    org: OrgId,
+    limit: u32,
+) -> StoreResult<Vec<SessionRecord>> {
+    let mut stmt = db.prepare(
+        "SELECT id, org_id, viewer_id, hostname, mode, started_at, ended_at, end_reason,
+                chat_messages
+         FROM sessions WHERE org_id = ?1 ORDER BY started_at DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![org, limit.min(500)], |r| {
+        Ok(SessionRecord {
+            id: r.get(0)?,
+            org_id: r.get(1)?,
+            viewer_id: r.get(2)?,
+            hostname: r.get(3)?,
+            mode: r.get(4)?,
+            started_at: r.get(5)?,
+            ended_at: r.get(6)?,
+            end_reason: r.get(7)?,
+            chat_messages: r.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
