@@ -19,9 +19,10 @@ build_pkgs=(pkg-config build-essential curl nasm libxcb1-dev libxcb-shm0-dev lib
 # desktop app's UI test; coturn, the external TURN server the relay's pool test and TURN bench
 # run beside the embedded one; PostgreSQL, the second store the relay's suites run on, Redis,
 # through which the cluster tests' relays route, and haproxy in front of them (each test starts
-# its own throwaway servers).
+# its own throwaway servers); ffmpeg (with ffprobe), which decodes what a session recorded and
+# makes the fragmented MP4 the browser's recordings test plays.
 test_pkgs=(xvfb imagemagick xdotool x11-xkb-utils xauth xclip chromium iproute2 systemd debconf adduser dbus gnome-keyring
-  webkit2gtk-driver xdg-utils coturn postgresql redis-server haproxy)
+  webkit2gtk-driver xdg-utils coturn postgresql redis-server haproxy ffmpeg)
 
 # The web viewer is built with Node.js and npm; use the machine's own when it has one.
 command -v node >/dev/null && command -v npm >/dev/null || build_pkgs+=(nodejs npm)
