@@ -35,7 +35,7 @@ export const recordingsEn = {
   "admin.recordingsHint": "Recordings older than this are deleted, with their files, within the hour.",
   "admin.recordSessions": "Record every session (the person at the computer is told before answering; computers whose Tether cannot record are refused)",
   "admin.retentionDays": "Keep recordings for (days)",
-  "admin.retentionSave": "Save",
+  "admin.retentionSave": "Save recording settings",
   "admin.retentionSaved": "Saved.",
 };
 
@@ -75,7 +75,7 @@ export const recordingsFr: RecordingStrings = {
   "admin.recordingsHint": "Les enregistrements plus anciens sont supprimés, avec leurs fichiers, dans l’heure.",
   "admin.recordSessions": "Enregistrer chaque session (la personne devant l’ordinateur en est informée avant de répondre ; les ordinateurs dont Tether ne sait pas enregistrer sont refusés)",
   "admin.retentionDays": "Conserver les enregistrements (jours)",
-  "admin.retentionSave": "Enregistrer",
+  "admin.retentionSave": "Enregistrer les réglages d’enregistrement",
   "admin.retentionSaved": "Enregistré.",
 };
 
@@ -113,7 +113,7 @@ export const recordingsDe: RecordingStrings = {
   "admin.recordingsHint": "Ältere Aufzeichnungen werden samt ihren Dateien innerhalb einer Stunde gelöscht.",
   "admin.recordSessions": "Jede Sitzung aufzeichnen (die Person am Computer erfährt es vor ihrer Antwort; Computer, deren Tether nicht aufzeichnen kann, werden abgelehnt)",
   "admin.retentionDays": "Aufzeichnungen aufbewahren (Tage)",
-  "admin.retentionSave": "Speichern",
+  "admin.retentionSave": "Aufzeichnungseinstellungen speichern",
   "admin.retentionSaved": "Gespeichert.",
 };
 
@@ -151,6 +151,6 @@ export const recordingsNl: RecordingStrings = {
   "admin.recordingsHint": "Oudere opnamen worden met hun bestanden binnen het uur verwijderd.",
   "admin.recordSessions": "Elke sessie opnemen (de persoon bij de computer hoort het voor het antwoord; computers waarvan Tether niet kan opnemen worden geweigerd)",
   "admin.retentionDays": "Opnamen bewaren (dagen)",
-  "admin.retentionSave": "Opslaan",
+  "admin.retentionSave": "Opname-instellingen opslaan",
   "admin.retentionSaved": "Opgeslagen.",
 };
