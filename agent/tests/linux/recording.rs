@@ -46,6 +46,35 @@ fn colour_at(file: &std::path::Path, t: f64) -> [u8; 3] {
     [out.stdout[i], out.stdout[i + 1], out.stdout[i + 2]]
 }
 
+/// The relay's store in `dir`, Jane's account, and a recording of `session` she owns, started
+/// as the relay starts one.
+fn janes_recording(
+    dir: &std::path::Path,
+    session: &str,
+) -> (
+    std::sync::Arc<dyn tether_relay::store::Store>,
+    tether_relay::store::UserRecord,
+    tether_relay::recording::disk::Started,
+) {
+    let store = tether_relay::store::open(&tether_relay::Config {
+        data_dir: dir.to_path_buf(),
+        ..Default::default()
+    })
+    .unwrap();
+    let jane = store.user_for_login("jane@acme.example").unwrap().unwrap();
+    let key = tether_relay::load_or_create_key(dir).unwrap();
+    let started =
+        tether_relay::recording::disk::Recordings::new(dir.join("recordings"), &key, store.clone())
+            .start(
+                jane.org_id,
+                session,
+                Some(jane.id),
+                tether_relay::unix_millis(),
+            )
+            .unwrap();
+    (store, jane, started)
+}
+
 /// Encodes `seconds` of a colour a second (red, green, blue, …), ten frames a second from
 /// capture time 5 s, a keyframe at each colour; hands each frame to `record`. The frames made.
 fn encode(seconds: u64, mut record: impl FnMut(&[u8], Duration, bool)) -> u32 {
@@ -71,22 +100,7 @@ fn encode(seconds: u64, mut record: impl FnMut(&[u8], Duration, bool)) -> u32 {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_recorded_session_reaches_the_relay_in_order_and_plays_from_there() {
     let acme = Acme::start().await;
-    let store = tether_relay::store::open(&tether_relay::Config {
-        data_dir: acme.dir().to_path_buf(),
-        ..Default::default()
-    })
-    .unwrap();
-    let jane = store.user_for_login("jane@acme.example").unwrap().unwrap();
-    let key = tether_relay::load_or_create_key(acme.dir()).unwrap();
-    let started =
-        tether_relay::recording::disk::Recordings::new(acme.dir().join("recordings"), &key, store)
-            .start(
-                jane.org_id,
-                "s_recorded",
-                Some(jane.id),
-                tether_relay::unix_millis(),
-            )
-            .unwrap();
+    let (_, _, started) = janes_recording(acme.dir(), "s_recorded");
     let to = Destination {
         relay: format!("http://{}", acme.addr),
         ca_file: None,
@@ -216,25 +230,7 @@ fn the_streamed_h264_frames_cut_into_fragments_play_back_at_their_times() {
 async fn a_relay_out_of_reach_for_a_while_gets_the_whole_recording_once_back() {
     let dir = tempfile::tempdir().unwrap();
     seed_technician(dir.path());
-    let store = tether_relay::store::open(&tether_relay::Config {
-        data_dir: dir.path().to_path_buf(),
-        ..Default::default()
-    })
-    .unwrap();
-    let jane = store.user_for_login("jane@acme.example").unwrap().unwrap();
-    let key = tether_relay::load_or_create_key(dir.path()).unwrap();
-    let started = tether_relay::recording::disk::Recordings::new(
-        dir.path().join("recordings"),
-        &key,
-        store.clone(),
-    )
-    .start(
-        jane.org_id,
-        "s_restart",
-        Some(jane.id),
-        tether_relay::unix_millis(),
-    )
-    .unwrap();
+    let (store, jane, started) = janes_recording(dir.path(), "s_restart");
     let addr = tether_tests::free_addr();
     let to = Destination {
         relay: format!("http://{addr}"),

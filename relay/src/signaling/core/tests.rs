@@ -109,11 +109,16 @@ fn writes(effects: &[Effect]) -> Vec<&Write> {
 
 /// A core with an agent showing a code and a technician signed in, at `t0`.
 fn joined(turn: bool) -> (HubCore, Now, String) {
+    joined_saying(turn, hello("pc-1"))
+}
+
+/// [`joined`], the agent saying `hello`.
+fn joined_saying(turn: bool, hello: Hello) -> (HubCore, Now, String) {
     let t0 = Now::current();
     let mut core = HubCore::new(cfg(turn), t0);
     let input = Input::AgentJoined {
         conn: AGENT,
-        hello: hello("pc-1"),
+        hello,
         machine: None,
         ip: IP,
     };
@@ -608,27 +613,11 @@ fn with_the_directory_out_of_reach_a_machine_not_here_is_try_again_not_offline()
 
 /// A core like [`joined`]'s, with an agent that can record (`records`) or not.
 fn joined_recording(records: bool) -> (HubCore, Now, String) {
-    let t0 = Now::current();
-    let mut core = HubCore::new(cfg(false), t0);
-    let input = Input::AgentJoined {
-        conn: AGENT,
-        hello: Hello {
-            records,
-            ..hello("pc-1")
-        },
-        machine: None,
-        ip: IP,
+    let hello = Hello {
+        records,
+        ..hello("pc-1")
     };
-    core.handle(t0, input);
-    let code = code(&effects(&mut core));
-    let input = Input::ViewerJoined {
-        conn: VIEWER,
-        principal: principal(Role::Technician),
-        ip: IP,
-    };
-    core.handle(t0, input);
-    effects(&mut core);
-    (core, t0, code)
+    joined_saying(false, hello)
 }
 
 /// Connects in an organisation that records every session.
