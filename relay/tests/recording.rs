@@ -272,6 +272,27 @@ pub(crate) mod api {
     }
 
     #[tokio::test]
+    async fn a_segment_sent_again_while_the_first_is_still_arriving_gets_the_same_answer() {
+        let relay = Relay::two_orgs().await;
+        let rec = start(&relay);
+        // As an uploader that timed out and retried: the same segment, several times at once.
+        let bytes = segment(1);
+        let sends = (0..6).map(|_| put(&relay, &rec.upload_token, &rec.id, 1, &bytes));
+        for r in futures_util::future::join_all(sends).await {
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+        let folder = relay.dir.path().join("recordings").join(&rec.id);
+        assert_eq!(std::fs::read(folder.join("000001.m4s")).unwrap(), bytes);
+        let names: Vec<String> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["000001.m4s"], "no temporary file left");
+        let r = put(&relay, &rec.upload_token, &rec.id, 2, &segment(2)).await;
+        assert_eq!(r.status, 200, "the next one follows: {}", r.body);
+    }
+
+    #[tokio::test]
     async fn an_oversized_or_empty_segment_is_refused_and_keeps_nothing() {
         let relay = Relay::two_orgs().await;
         let rec = start(&relay);

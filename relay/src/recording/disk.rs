@@ -3,6 +3,7 @@
 //! the store. A segment is acknowledged only once its bytes are on disk under their final name
 //! and its row is written; the manifest is written and the row sealed when the recording ends.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -28,6 +29,10 @@ pub struct Recordings {
     root: PathBuf,
     key: Ed25519KeyPair,
     store: Arc<dyn Store>,
+    /// One upload at a time per recording: a segment sent again while the first sending is
+    /// still being written (the uploader timed out and retried) waits for it, then gets its
+    /// answer, rather than writing the same temporary file or removing an acknowledged one.
+    uploads: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// A recording just started: its id, and the credential its uploader sends segments with
@@ -48,6 +53,7 @@ impl Recordings {
             root,
             key: super::signing_key(relay_key),
             store,
+            uploads: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -121,6 +127,8 @@ impl Recordings {
             return Err(Error::BadRequest("segments are numbered from 1".into()));
         }
         let dir = self.folder(id)?;
+        let lock = self.upload_lock(id);
+        let _one_at_a_time = lock.lock().await;
         tokio::fs::create_dir_all(&dir).await.map_err(disk)?;
         let part = dir.join(format!("{}.part", segment_file(n)));
         let written = write_part(&part, body).await;
@@ -160,6 +168,13 @@ impl Recordings {
             });
         }
         Ok(segment)
+    }
+
+    /// The lock of recording `id`'s uploads; locks no upload holds are forgotten.
+    fn upload_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.uploads.lock().unwrap_or_else(|p| p.into_inner());
+        locks.retain(|_, l| Arc::strong_count(l) > 1);
+        locks.entry(id.to_owned()).or_default().clone()
     }
 
     /// Why segment `n` of `id` was refused, in words the uploader can act on.
