@@ -171,6 +171,11 @@ impl ConsentPrompt for TerminalPrompt {
                 "{} records every session: this one will be recorded. Deny if you do not agree.",
                 p(&r.viewer.org)
             );
+        } else if r.may_record {
+            println!(
+                "{} may record this session: you will be told here when a recording starts and stops.",
+                p(&r.viewer.org)
+            );
         }
         // Control without files, when files could pass at all.
         let files_choice = r.mode == Mode::Control && r.files;

@@ -640,6 +640,14 @@ async fn serve(cfg: ClientConfig, ui: ConsentUi, stop: impl Future<Output = bool
                         .get(&session_id)
                         .map_or("Supporter", String::as_str)
                 ),
+                ClientEvent::Recording {
+                    session_id,
+                    recorded,
+                } => format!(
+                    "[recording] {} {} recording this session.",
+                    supporter(&session_id),
+                    if recorded { "started" } else { "stopped" }
+                ),
                 ClientEvent::ChatNotSent { reason } => format!("[chat] Not sent: {reason}."),
                 ClientEvent::FileReceived {
                     session_id,

@@ -133,6 +133,20 @@ pub fn connected(lang: Lang, who: &str, control: bool) -> String {
     }
 }
 
+/// "Jane Doe started recording this session" / "… stopped recording …".
+pub fn recording(lang: Lang, who: &str, on: bool) -> String {
+    match (lang, on) {
+        (Lang::En, true) => format!("{who} started recording this session"),
+        (Lang::En, false) => format!("{who} stopped recording this session"),
+        (Lang::Fr, true) => format!("{who} a commencé à enregistrer cette session"),
+        (Lang::Fr, false) => format!("{who} a arrêté d’enregistrer cette session"),
+        (Lang::De, true) => format!("{who} hat begonnen, diese Sitzung aufzuzeichnen"),
+        (Lang::De, false) => format!("{who} hat die Aufzeichnung dieser Sitzung beendet"),
+        (Lang::Nl, true) => format!("{who} is begonnen deze sessie op te nemen"),
+        (Lang::Nl, false) => format!("{who} is gestopt deze sessie op te nemen"),
+    }
+}
+
 /// "Jane Doe (Acme IT) is connected; their input is paused" (the banner's words).
 pub fn paused(lang: Lang, who: &str) -> String {
     match lang {

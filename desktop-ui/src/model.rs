@@ -90,6 +90,9 @@ pub struct Consent {
     pub files: bool,
     /// Whether the session would be recorded (the supporter's organisation records them all).
     pub recorded: bool,
+    /// Whether the supporter could start recording during the session (their organisation
+    /// records on request).
+    pub may_record: bool,
     /// When silence becomes a deny (milliseconds since the Unix epoch).
     pub deadline_ms: u64,
 }
@@ -123,6 +126,8 @@ pub struct Session {
     /// The folder of this computer the supporter last looked in (an unattended session whose
     /// policy lets them browse), if any.
     pub looking_in: Option<String>,
+    /// Whether the session is being recorded now.
+    pub recorded: bool,
 }
 
 /// One chat message.
@@ -164,6 +169,13 @@ pub enum Notice {
     },
     /// Files were dropped on a window but could not go anywhere.
     DropRefused(DropRefusal),
+    /// The supporter started or stopped recording the session.
+    Recording {
+        /// The supporter's name.
+        name: String,
+        /// Started (else stopped).
+        on: bool,
+    },
     /// The supporter wrote.
     Chat {
         /// The supporter's name.
@@ -226,6 +238,7 @@ impl Status {
                     files,
                     transfers: Vec::new(),
                     looking_in: None,
+                    recorded: s.recorded,
                 });
                 Some(Notice::SessionStarted { name, control })
             }
@@ -240,6 +253,17 @@ impl Status {
                     .position(|s| s.id == e.session_id.as_str())?;
                 let s = self.sessions.remove(i);
                 Some(Notice::SessionEnded { name: s.name })
+            }
+            ClientEvent::Recording {
+                session_id,
+                recorded,
+            } => {
+                let s = self.session_mut(&session_id)?;
+                s.recorded = recorded;
+                Some(Notice::Recording {
+                    name: s.name.clone(),
+                    on: recorded,
+                })
             }
             ClientEvent::Chat { session_id, text } => {
                 let s = self.session_mut(&session_id)?;
@@ -416,6 +440,7 @@ impl Status {
             mode: r.mode,
             files: r.files,
             recorded: r.recorded,
+            may_record: r.may_record,
             deadline_ms: now_ms + u64::from(r.timeout_secs) * 1000,
         });
     }
@@ -467,6 +492,7 @@ impl Session {
             files: true,
             transfers: Vec::new(),
             looking_in: None,
+            recorded: false,
         }
     }
 }
@@ -506,6 +532,7 @@ mod tests {
             files: Default::default(),
             recorded: false,
             recording: None,
+            may_record: true,
         })
     }
 
@@ -618,6 +645,26 @@ mod tests {
             })
         );
         assert_eq!(s.sessions[0].name, "Jane Doe");
+        // The supporter starting and stopping a recording is shown and said.
+        let recording = |recorded| ClientEvent::Recording {
+            session_id: SessionId::new("s1").unwrap(),
+            recorded,
+        };
+        assert!(!s.sessions[0].recorded);
+        assert_eq!(
+            s.apply(recording(true), 0),
+            Some(Notice::Recording {
+                name: "Jane Doe".into(),
+                on: true
+            })
+        );
+        assert!(s.sessions[0].recorded);
+        assert_eq!(
+            serde_json::to_value(&s).unwrap()["sessions"][0]["recorded"],
+            true
+        );
+        s.apply(recording(false), 0);
+        assert!(!s.sessions[0].recorded);
         // The relay going away does not end a peer-to-peer session.
         assert_eq!(s.apply(end("s1", EndReason::RelayShutdown), 0), None);
         assert_eq!(s.sessions.len(), 1);
@@ -648,11 +695,13 @@ mod tests {
                 timeout_secs: 60,
                 files: true,
                 recorded: false,
+                may_record: true,
             },
             10_000,
         );
         assert_eq!(s.consent.as_ref().unwrap().deadline_ms, 70_000);
         let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["consent"]["mayRecord"], true);
         assert_eq!(json["consent"]["mode"], "view");
         assert_eq!(json["consent"]["requestId"], "r1");
         assert_eq!(json["relayLocked"], true);

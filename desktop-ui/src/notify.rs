@@ -15,6 +15,7 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, n: &Notice) {
         Notice::SessionStarted { name, control } => i18n::connected(lang, name, *control),
         Notice::SessionEnded { name } => i18n::ended(lang, name),
         Notice::Chat { name, text } => format!("{name}: {text}"),
+        Notice::Recording { name, on } => i18n::recording(lang, name, *on),
         Notice::FileReceived { name, path } => i18n::received(lang, name, path),
         Notice::DropRefused(why) => {
             i18n::drop_refused(lang, *why == crate::model::DropRefusal::Several).to_owned()

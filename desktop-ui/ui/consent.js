@@ -46,8 +46,8 @@ async function main() {
     $("verified").textContent = t(r.verified ? "verified" : "notVerified");
     $("verified").className = r.verified ? "ok" : "warn";
     // Said before the answer: denying refuses the recording with the session.
-    $("recorded").hidden = !r.recorded;
-    $("recorded").textContent = r.recorded ? t("recorded", { org: r.org }) : "";
+    $("recorded").hidden = !r.recorded && !r.mayRecord;
+    $("recorded").textContent = r.recorded ? t("recorded", { org: r.org }) : r.mayRecord ? t("mayRecord", { org: r.org }) : "";
     // Asked to view only: there is no control to allow.
     $("allow-control").hidden = r.mode !== "control";
     // Control without files, when the organisation allows files at all.

@@ -127,7 +127,7 @@ function renderSessions() {
   /** @type {HTMLElement[]} */
   const want = status.sessions.map((/** @type {any} */ s) => {
     const it = sessionItem(s);
-    it.line.textContent = sessionLine(s) + (s.unattended ? ` ${t("unattended")}` : "");
+    it.line.textContent = sessionLine(s) + (s.unattended ? ` ${t("unattended")}` : "") + (s.recorded ? ` ${t("recordedNow")}` : "");
     const buttons = [];
     if (s.control) {
       buttons.push(

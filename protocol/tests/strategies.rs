@@ -147,7 +147,7 @@ pub fn message() -> impl Strategy<Value = Message> {
             any::<bool>(),
             mode(),
             any::<u32>(),
-            (any::<bool>(), any::<bool>())
+            (any::<bool>(), any::<bool>(), any::<bool>())
         )
             .prop_map(
                 |(
@@ -158,7 +158,7 @@ pub fn message() -> impl Strategy<Value = Message> {
                     verified,
                     mode,
                     timeout_secs,
-                    (files, recorded),
+                    (files, recorded, may_record),
                 )| {
                     Message::ConsentRequest(ConsentRequest {
                         request_id,
@@ -172,6 +172,7 @@ pub fn message() -> impl Strategy<Value = Message> {
                         timeout_secs,
                         files,
                         recorded,
+                        may_record,
                     })
                 }
             ),
@@ -197,7 +198,12 @@ pub fn message() -> impl Strategy<Value = Message> {
                 prop::option::of((text(), text())),
                 any::<bool>()
             ),
-            (any::<bool>(), prop::option::of(any::<u64>()), any::<bool>())
+            (
+                any::<bool>(),
+                prop::option::of(any::<u64>()),
+                any::<bool>(),
+                any::<bool>()
+            )
         )
             .prop_map(
                 |(session_id, role, mode, ice_servers, name, org, email, rec, files)| {
@@ -219,6 +225,7 @@ pub fn message() -> impl Strategy<Value = Message> {
                             recording_id,
                             upload_token,
                         }),
+                        may_record: files.3,
                     })
                 }
             ),
@@ -279,6 +286,18 @@ pub fn message() -> impl Strategy<Value = Message> {
                     })
                 }
             ),
+        (sid(), any::<bool>())
+            .prop_map(|(session_id, on)| Message::Record(SetRecording { session_id, on })),
+        (sid(), any::<bool>(), prop::option::of((text(), text()))).prop_map(
+            |(session_id, recorded, ticket)| Message::Recording(RecordingChanged {
+                session_id,
+                recorded,
+                recording: ticket.map(|(recording_id, upload_token)| RecordingTicket {
+                    recording_id,
+                    upload_token,
+                }),
+            })
+        ),
         (
             error_code(),
             text(),

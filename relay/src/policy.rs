@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Principal, Role};
+use crate::store::{Principal, RecordingMode, Role};
 
 /// Longest list of roles or users in a policy.
 const MAX_LIST: usize = 1000;
@@ -34,6 +34,11 @@ pub struct MachinePolicy {
     /// fetch files from it (default: no). Sessions the person allows never browse.
     #[serde(default)]
     pub browse_files: bool,
+    /// Which of the machine's sessions are recorded, beyond what its organisation records: the
+    /// greater of the two applies (e.g. `always` for an unattended server in an organisation
+    /// that records on request). Default: as the organisation says.
+    #[serde(default)]
+    pub recording: RecordingMode,
 }
 
 impl Default for MachinePolicy {
@@ -45,6 +50,7 @@ impl Default for MachinePolicy {
             allow_without_user: false,
             hours: None,
             browse_files: false,
+            recording: RecordingMode::Off,
         }
     }
 }

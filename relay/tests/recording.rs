@@ -525,7 +525,7 @@ pub(crate) mod api {
             relay.token("owner@acme.example").await,
             relay.token("tech@acme.example").await,
         );
-        let on = serde_json::json!({"retention_days": 30, "record_sessions": true});
+        let on = serde_json::json!({"retention_days": 30, "mode": "always"});
         let (s, body) = http(
             relay.addr,
             "PUT",
@@ -596,7 +596,7 @@ pub(crate) mod api {
         );
 
         // Turned off: the next session is not recorded.
-        let off = serde_json::json!({"retention_days": 30, "record_sessions": false});
+        let off = serde_json::json!({"retention_days": 30, "mode": "off"});
         let (s, _) = http(
             relay.addr,
             "PUT",

@@ -96,6 +96,9 @@ pub enum ViewerEvent {
     Control(Control),
     /// The session ended.
     Ended(SessionEnd),
+    /// The relay said the session's recording started or stopped.
+    Recording(signal::RecordingChanged),
+
     /// The agent announced a file.
     FileOffered {
         /// The agent's number for the transfer.
@@ -489,6 +492,7 @@ impl Viewer {
                         Some(Message::Ping(p)) => {
                             let _ = ws.send(Ws::text(signal::encode(&Message::Pong(p)))).await;
                         }
+                        Some(Message::Recording(r)) => { let _ = ev_tx.send(ViewerEvent::Recording(r)); }
                         Some(Message::Error(e)) => eprintln!("test viewer: the relay refused something: {e:?}"),
                         Some(_) => {}
                         None => {
@@ -649,6 +653,20 @@ impl Viewer {
                 return e;
             }
         }
+    }
+
+    /// Sends a signaling message to the relay as this viewer.
+    pub fn signal(&self, m: Message) {
+        self.signal_out.send(m).expect("signaling task");
+    }
+
+    /// Asks the relay to start (`on`) or stop recording the session, as the toolbar's
+    /// Record button does.
+    pub fn record(&self, on: bool) {
+        self.signal(Message::Record(signal::SetRecording {
+            session_id: self.session.session_id.clone(),
+            on,
+        }));
     }
 
     /// Ends the session through the relay, as the supporter's "End" button does.

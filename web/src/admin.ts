@@ -2,7 +2,7 @@
 // the audit log with filters.
 
 import { api, type ApiKeyInfo, type AuditEntry, type Me, type Member } from "./api";
-import type { CreatedKey, FilesBody, NewKey, RecordingSettings, Role, RoleChange } from "./generated/api";
+import type { CreatedKey, FilesBody, NewKey, RecordingMode, RecordingSettings, Role, RoleChange } from "./generated/api";
 import { field, h, replace, when } from "./dom";
 import { failure } from "./errors";
 import { language, t } from "./i18n";
@@ -222,22 +222,28 @@ function fileSettings(box: HTMLElement, me: Me): void {
   replace(box, h("h2", { id: "files-settings-title" }, t("admin.files")), h("p", { class: "hint" }, t("admin.filesHint")), form, status);
 }
 
-/** Whether the organisation records every session, and how many days it keeps recordings. */
+/** Which sessions the organisation records, and how many days it keeps recordings. */
 function recordingSettings(box: HTMLElement): void {
   const status = h("p", { role: "status", class: "hint" });
-  const record = h("input", { type: "checkbox" });
+  const modes: Record<RecordingMode, string> = {
+    off: t("admin.recordOff"),
+    on_request: t("admin.recordOnRequest"),
+    always: t("admin.recordAlways"),
+  };
+  const record = h("select", { name: "recording-mode" });
+  for (const [value, label] of Object.entries(modes)) record.append(h("option", { value }, label));
   const days = h("input", { type: "number", min: "1", max: "3650", step: "1", required: true });
   const form = h(
     "form",
     { class: "inline" },
-    h("label", { class: "choice" }, record, t("admin.recordSessions")),
+    field(t("admin.recordMode"), record),
     field(t("admin.retentionDays"), days),
     h("button", { type: "submit" }, t("admin.retentionSave")),
   );
   api<RecordingSettings>("GET", "/api/v1/org/recordings")
     .then((b) => {
       days.value = String(b.retention_days);
-      record.checked = b.record_sessions;
+      record.value = b.mode;
     })
     .catch((e: unknown) => (status.textContent = failure(e)));
   form.addEventListener("submit", (ev) => {
@@ -246,7 +252,7 @@ function recordingSettings(box: HTMLElement): void {
       status.textContent = days.validationMessage;
       return;
     }
-    const body = { retention_days: Number(days.value), record_sessions: record.checked } satisfies RecordingSettings;
+    const body = { retention_days: Number(days.value), mode: record.value as RecordingMode } satisfies RecordingSettings;
     api<RecordingSettings>("PUT", "/api/v1/org/recordings", body)
       .then(() => (status.textContent = t("admin.retentionSaved")))
       .catch((e: unknown) => (status.textContent = failure(e)));

@@ -309,7 +309,12 @@ export class ConnectPage {
           this.finish(endText(m.reason, p.session.failureCause()));
         }
         break;
+      case "recording":
+        if (p.kind === "live" && m.session_id === p.sessionId) p.view.setRecorded(m.recorded);
+        break;
       case "error":
+        // During a session the only request that can be refused is a recording's.
+        if (p.kind === "live" && m.code === "policy_denied") p.view.flash(t("session.recordRefused"));
         if (p.kind === "checking" || p.kind === "waiting") {
           this.message =
             m.code === "throttled" || m.code === "rate_limited" || m.code === "unavailable"
@@ -352,6 +357,8 @@ export class ConnectPage {
       control: m.mode === "control",
       files: { allowed: m.files?.allowed ?? true, maxSize: m.files?.max_size ?? null, browse: m.files?.browse ?? false },
       recorded: m.recorded ?? false,
+      mayRecord: m.may_record ?? false,
+      record: (on) => sig.send({ type: "record", session_id: m.session_id, on }),
       end: () => {
         this.endLive("ended_by_viewer");
         this.message = { text: reasonText("ended_by_viewer") };

@@ -3,7 +3,7 @@
 
 import { ApiError, api, type Me } from "./api";
 import { field, h, replace, when } from "./dom";
-import type { CreatedToken, EnrollmentTokenInfo, Group, MachineInfo, MachinePolicy, NewToken, PolicyRole } from "./generated/api";
+import type { CreatedToken, EnrollmentTokenInfo, Group, MachineInfo, MachinePolicy, NewToken, PolicyRole, RecordingMode } from "./generated/api";
 import { failure } from "./errors";
 import { language, t } from "./i18n";
 
@@ -116,6 +116,10 @@ function policyForm(label: string, p: MachinePolicy, path: string, status: HTMLE
   const consent = h("input", { type: "checkbox", name: "require_consent", checked: p.require_consent });
   const nobody = h("input", { type: "checkbox", name: "allow_without_user", checked: p.allow_without_user });
   const browse = h("input", { type: "checkbox", name: "browse_files", checked: p.browse_files });
+  // The machine may record more than its organisation, never less.
+  const recording = h("select", { name: "recording" });
+  const levels: Record<RecordingMode, string> = { off: t("machines.recordAsOrg"), on_request: t("admin.recordOnRequest"), always: t("admin.recordAlways") };
+  for (const [value, text] of Object.entries(levels)) recording.append(h("option", { value, selected: value === p.recording }, text));
   const limit = h("input", { type: "checkbox", name: "limit_hours", checked: !!p.hours });
   const days = [1, 2, 3, 4, 5, 6, 7].map((d) => h("input", { type: "checkbox", value: d, checked: p.hours ? p.hours.days.includes(d) : d <= 5 }));
   const from = h("input", { type: "time", value: p.hours?.from ?? "08:00" });
@@ -127,6 +131,7 @@ function policyForm(label: string, p: MachinePolicy, path: string, status: HTMLE
     h("label", { class: "choice" }, consent, t("machines.requireConsent")),
     h("label", { class: "choice" }, nobody, t("machines.allowWithoutUser")),
     h("label", { class: "choice" }, browse, t("machines.browseFiles")),
+    field(t("machines.recording"), recording),
     h("label", { class: "choice" }, limit, t("machines.limitHours")),
     h("fieldset", {}, ...days.map((c) => h("label", { class: "choice" }, c, t(`day.${c.value as "1"}`))), field(t("machines.from"), from), field(t("machines.to"), to)),
     h("button", { type: "submit", class: "small" }, t("machines.save")),
@@ -139,6 +144,7 @@ function policyForm(label: string, p: MachinePolicy, path: string, status: HTMLE
       require_consent: consent.checked,
       allow_without_user: nobody.checked,
       browse_files: browse.checked,
+      recording: recording.value as RecordingMode,
       hours: limit.checked
         ? {
             days: days.filter((c) => c.checked).map((c) => Number(c.value)),
@@ -238,7 +244,7 @@ export async function adminGroups(box: HTMLElement, note = ""): Promise<void> {
         .then(refresh)
         .catch((e: unknown) => (status.textContent = failure(e)));
     });
-    const base: MachinePolicy = g.policy ?? { roles: ["owner", "admin", "technician"], users: [], require_consent: true, allow_without_user: false, browse_files: false };
+    const base: MachinePolicy = g.policy ?? { roles: ["owner", "admin", "technician"], users: [], require_consent: true, allow_without_user: false, browse_files: false, recording: "off" };
     body.append(
       h(
         "tr",

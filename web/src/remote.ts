@@ -25,8 +25,12 @@ export interface RemoteHost {
   control: boolean;
   /** What files may pass, as the organisation and the person at the computer decided. */
   files: FileRules;
-  /** The session is recorded (the organisation records every session). */
+  /** The session is recorded from its start (the organisation records every session). */
   recorded: boolean;
+  /** The supporter may start and stop recording (the organisation records on request). */
+  mayRecord: boolean;
+  /** The supporter pressed Record (`true`) or Stop recording. */
+  record(on: boolean): void;
   /** The supporter pressed "End session". */
   end(): void;
 }
@@ -48,6 +52,8 @@ export class RemoteView {
   private active = 0;
   private remoteClip: string | null = null;
   private showStats = false;
+  /** Whether the session is being recorded now. */
+  private recorded: boolean;
   private lastStats: LiveStats | null = null;
   private wheelRest = { x: 0, y: 0 };
   private locked = { x: 0, y: 0 };
@@ -56,6 +62,7 @@ export class RemoteView {
   private composing = false;
 
   constructor(private readonly ctx: RemoteHost) {
+    this.recorded = ctx.recorded;
     this.video = h("video", { autoplay: true, playsinline: true, muted: true, "aria-label": t("session.screen", { host: ctx.host }) });
     this.video.muted = true;
     this.sink = h("textarea", {
@@ -114,6 +121,20 @@ export class RemoteView {
   setStream(stream: MediaStream): void {
     this.video.srcObject = stream;
     void this.video.play().catch(() => undefined);
+  }
+
+  /** The relay said the session's recording started or stopped. */
+  setRecorded(on: boolean): void {
+    this.recorded = on;
+    this.renderToolbar();
+  }
+
+  /** Shows `text` in the banner for a few seconds, unless something else takes it meanwhile. */
+  flash(text: string): void {
+    this.setBanner(text);
+    setTimeout(() => {
+      if (this.banner.textContent === text) this.setBanner(null);
+    }, 5000);
   }
 
   /** Shows or hides the reconnecting notice. */
@@ -189,7 +210,9 @@ export class RemoteView {
     const s = this.ctx.session;
     const badge = h("span", { class: control ? "badge control" : "badge view" }, control ? t("session.control") : t("session.viewOnly"));
     const title = h("span", { class: "host" }, host);
-    const recorded = this.ctx.recorded ? h("span", { class: "badge recorded", title: t("session.recordedHint") }, t("session.recorded")) : null;
+    const recorded = this.recorded
+      ? h("span", { class: "badge recorded", title: t(this.ctx.mayRecord ? "session.recordingHint" : "session.recordedHint") }, t("session.recorded"))
+      : null;
 
     const displaySel = h("select", { disabled: this.displays.length < 2 });
     for (const d of this.displays) {
@@ -237,6 +260,11 @@ export class RemoteView {
       b.addEventListener("click", f);
       return b;
     };
+    // Where the organisation records on request: start and stop, each told to the person at
+    // the computer; the badge follows what the relay says, not the click.
+    const record = this.ctx.mayRecord
+      ? toggle(t(this.recorded ? "session.stopRecording" : "session.record"), this.recorded, () => this.ctx.record(!this.recorded))
+      : null;
     const clip = toggle(t("session.clipboard"), !this.clipBox.hidden, () => {
       this.clipBox.hidden = !this.clipBox.hidden;
       if (!this.clipBox.hidden) this.renderClipboard();
@@ -278,6 +306,7 @@ export class RemoteView {
       keys,
       h("span", { class: "compact" }, field(t("session.quality"), quality)),
       h("span", { class: "compact" }, field(t("session.fps"), fps)),
+      record,
       chat,
       files,
       clip,

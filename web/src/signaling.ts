@@ -18,6 +18,7 @@ export type ServerMessage = Extract<
       | "ice"
       | "session_end"
       | "consent_cancel"
+      | "recording"
       | "error"
       | "ping"
       | "pong";
@@ -27,7 +28,7 @@ export type ServerMessage = Extract<
 /** A signaling message the viewer sends. */
 export type ClientMessage = Extract<
   Message,
-  { type: "connect" | "connect_machine" | "consent_cancel" | "sdp" | "ice" | "session_end" | "pong" }
+  { type: "connect" | "connect_machine" | "consent_cancel" | "sdp" | "ice" | "session_end" | "record" | "pong" }
 >;
 
 /** What the socket reports besides messages. */

@@ -39,6 +39,13 @@ pub enum ClientEvent {
     SessionEnded(SessionEnd),
     /// The relay refused something.
     RelayError(ErrorMessage),
+    /// The supporter started (`recorded`) or stopped recording a session.
+    Recording {
+        /// The session.
+        session_id: SessionId,
+        /// Whether it is being recorded from now on.
+        recorded: bool,
+    },
     /// The supporter of a session sent a chat message.
     Chat {
         /// The session.
@@ -678,6 +685,13 @@ async fn attempt(
                     }
                     Message::Sdp(m) => sessions.route(&m.session_id.clone(), Message::Sdp(m)),
                     Message::Ice(m) => sessions.route(&m.session_id.clone(), Message::Ice(m)),
+                    Message::Recording(r) => {
+                        let (session_id, recorded) = (r.session_id.clone(), r.recorded);
+                        if sessions.started.contains(&session_id) {
+                            sessions.route(&session_id.clone(), Message::Recording(r));
+                            let _ = events.send(ClientEvent::Recording { session_id, recorded });
+                        }
+                    }
                     Message::Error(e) => { let _ = events.send(ClientEvent::RelayError(e)); }
                     Message::Ping(Ping { seq }) => {
                         let _ = tx.send(Ws::text(signal::encode(&Message::Pong(Ping { seq })))).await;

@@ -75,6 +75,7 @@ impl Sessions {
         let Some(mut cfg) = self.media.clone() else {
             return;
         };
+        cfg.recordings_relay = self.relay.clone();
         if let (Some(ticket), Some((relay, ca_file))) = (&s.recording, &self.relay) {
             cfg.record_to = Some(crate::recording::upload::Destination {
                 relay: relay.clone(),

@@ -52,6 +52,9 @@ pub struct SessionConfig {
     pub parked: files::Parked,
     /// Where this session's recording goes, when the relay said it is recorded.
     pub record_to: Option<crate::recording::upload::Destination>,
+    /// The relay recordings started during the session go to, and the CA bundle it is
+    /// trusted by (the relay names only the recording and its credential).
+    pub recordings_relay: Option<(String, Option<PathBuf>)>,
 }
 
 impl Default for SessionConfig {
@@ -64,6 +67,7 @@ impl Default for SessionConfig {
             downloads: None,
             parked: files::Parked::default(),
             record_to: None,
+            recordings_relay: None,
         }
     }
 }
@@ -169,7 +173,7 @@ pub async fn run(
         cancel_incoming,
         chat_messages: 0,
         recorder: None,
-        began: std::time::Instant::now(),
+        record_began: std::time::Instant::now(),
     };
     let mut local = Some(local);
     let mut frames: Option<mpsc::Receiver<StreamEvent>> = None;
@@ -238,11 +242,7 @@ pub async fn run(
     // keep them down.
     s.input.take();
     // The recording's last fragment; its task sends what is left and ends it at the relay.
-    if let Some(r) = s.recorder.take()
-        && let Err(e) = r.finish(s.began.elapsed())
-    {
-        tracing::error!(session = %id, error = %e, "ending the recording failed");
-    }
+    s.finish_recording();
     // A file still arriving is deleted; one being sent stops; the person and the relay (which
     // takes reports of a session shortly after its end) hear of both.
     // The receiver stops at its next step, keeping a file half received for a resume (cut
@@ -347,8 +347,8 @@ struct Session {
     /// This session's recording, once the first frame's size is known: the recorder and
     /// the task sending it.
     recorder: Option<Recorder>,
-    /// When the session started, the recording's time 0.
-    began: std::time::Instant,
+    /// The recording's time 0: when the session started, or when the supporter started it.
+    record_began: std::time::Instant,
 }
 
 impl Session {
@@ -390,6 +390,7 @@ impl Session {
                     self.early_candidates.push(c);
                 }
             }
+            Message::Recording(r) => self.on_recording(r),
             other => tracing::debug!(session = %self.id, kind = other.kind(), "ignored"),
         }
     }
@@ -662,52 +663,6 @@ impl Session {
         Ok(())
     }
 
-    /// Adds frame `f` to the session's recording, if it is recorded; the recording starts at
-    /// the first frame (a keyframe is asked for if that one is not). A recording that fails
-    /// stops; the session goes on.
-    fn record(&mut self, f: &VideoFrame) {
-        if self.recorder.is_none()
-            && let Some(to) = self.cfg.record_to.take()
-        {
-            let Some((displays, active)) = &self.displays else {
-                self.cfg.record_to = Some(to);
-                return;
-            };
-            let Some(d) = displays.get(*active) else {
-                return;
-            };
-            tracing::info!(session = %self.id, recording = %to.recording_id, "recording the session");
-            let (recorder, sending) = Recorder::start(to, d.width & !1, d.height & !1);
-            let id = self.id.clone();
-            tokio::spawn(async move {
-                match sending.await {
-                    Ok(Ok(up)) => {
-                        tracing::info!(session = %id, segments = up.segments, bytes = up.bytes, "recording sent")
-                    }
-                    Ok(Err(e)) => {
-                        tracing::error!(session = %id, error = %e, "the recording could not be sent")
-                    }
-                    Err(e) => {
-                        tracing::error!(session = %id, error = %e, "the recording's task failed")
-                    }
-                }
-            });
-            self.recorder = Some(recorder);
-        }
-        let Some(r) = self.recorder.as_mut() else {
-            return;
-        };
-        let at = f.captured_at.saturating_duration_since(self.began);
-        match r.frame(&f.data, at, f.keyframe) {
-            Ok(true) => self.stream_cmd(StreamCommand::Keyframe),
-            Ok(false) => {}
-            Err(e) => {
-                tracing::error!(session = %self.id, error = %e, "recording stopped");
-                self.recorder = None;
-            }
-        }
-    }
-
     async fn on_tick(&mut self) {
         if self.stream.is_none() {
             return;
@@ -778,6 +733,7 @@ impl Session {
 }
 
 mod audit;
+mod recording;
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -260,7 +260,7 @@ async fn a_relay_out_of_reach_for_a_while_gets_the_whole_recording_once_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_organisation_that_records_gets_the_session_recorded_by_the_real_agent() {
-    use tether_relay::store::RecordingSettings;
+    use tether_relay::store::{RecordingMode, RecordingSettings};
     use tether_tests::viewer::{Viewer, ViewerOptions};
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -276,7 +276,7 @@ async fn an_organisation_that_records_gets_the_session_recorded_by_the_real_agen
     let jane = store.user_for_login("jane@acme.example").unwrap().unwrap();
     let always = RecordingSettings {
         retention_days: 30,
-        record_sessions: true,
+        mode: RecordingMode::Always,
     };
     store.set_recording_settings(jane.org_id, &always).unwrap();
     let addr = tether_tests::free_addr();
@@ -327,18 +327,35 @@ async fn an_organisation_that_records_gets_the_session_recorded_by_the_real_agen
     assert_eq!(rec.owner_id, Some(jane.id));
     assert!(rec.segment_count >= 2, "a header and a fragment: {rec:?}");
 
+    let frame = first_frame(addr, &token, &rec.id, dir.path()).await;
+    assert_eq!(frame.len(), 320 * 240 * 3, "a 320×240 frame");
+    let i = (60 * 320 + 80) * 3;
+    let got = [frame[i], frame[i + 1], frame[i + 2]];
+    let want = [0xd0u8, 0x20, 0x20];
+    assert!(
+        got.iter().zip(want).all(|(g, w)| g.abs_diff(w) <= 24),
+        "the top-left quadrant: {got:?}"
+    );
+}
+
+/// The first frame of recording `id` as the relay serves it, decoded by ffmpeg: RGB bytes.
+async fn first_frame(
+    addr: std::net::SocketAddr,
+    token: &str,
+    id: &str,
+    dir: &std::path::Path,
+) -> Vec<u8> {
     let video = tether_tests::request_bytes(
         addr,
         "GET",
-        &format!("/api/v1/recordings/{}/video", rec.id),
+        &format!("/api/v1/recordings/{id}/video"),
         &[("Authorization", &format!("Bearer {token}"))],
         b"",
     )
     .await;
     assert_eq!(video.status, 200);
-    let file = dir.path().join("played.mp4");
+    let file = dir.join(format!("{id}.mp4"));
     std::fs::write(&file, &video.bytes).unwrap();
-    // The first quadrant's colour, as the agent's screen had it.
     let out = Command::new("ffmpeg")
         .args(["-loglevel", "error", "-i"])
         .arg(&file)
@@ -350,12 +367,127 @@ async fn an_organisation_that_records_gets_the_session_recorded_by_the_real_agen
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(out.stdout.len(), 320 * 240 * 3, "a 320×240 frame");
+    out.stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_request_the_supporter_starts_and_stops_a_recording_the_person_is_told_of() {
+    use tether_relay::store::{RecordingMode, RecordingSettings};
+    use tether_tests::viewer::{Viewer, ViewerEvent, ViewerOptions};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let x = tether_tests::x11::Xvfb::start(320, 240);
+    crate::e2e::paint_quadrants(&x, 320, 240);
+    let dir = tempfile::tempdir().unwrap();
+    seed_technician(dir.path());
+    let store = tether_relay::store::open(&tether_relay::Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    })
+    .unwrap();
+    let jane = store.user_for_login("jane@acme.example").unwrap().unwrap();
+    let on_request = RecordingSettings {
+        retention_days: 30,
+        mode: RecordingMode::OnRequest,
+    };
+    store
+        .set_recording_settings(jane.org_id, &on_request)
+        .unwrap();
+    let addr = tether_tests::free_addr();
+    let _relay = start_relay(dir.path(), addr).await;
+
+    let mut agent = tokio::process::Command::new(env!("CARGO_BIN_EXE_tether-agent"))
+        .args([
+            "share",
+            "--relay",
+            &format!("http://{addr}"),
+            "--display",
+            &x.display,
+        ])
+        .args(["--bind", "127.0.0.1:0"])
+        .env("DISPLAY", &x.display)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = agent.stdin.take().unwrap();
+    let mut out = BufReader::new(agent.stdout.take().unwrap()).lines();
+    let code = code_of(&line_containing(&mut out, "Your share code:").await);
+    let token = tether_tests::token(addr, "jane@acme.example", "correct horse battery").await;
+    let answer = async {
+        // Told before being asked that the supporter may record.
+        line_containing(&mut out, "may record this session").await;
+        line_containing(&mut out, "Allow?").await;
+        stdin.write_all(b"c\n").await.unwrap();
+    };
+    let (viewer, ()) = tokio::join!(
+        Viewer::connect(addr, &token, &code, ViewerOptions::default()),
+        answer
+    );
+    let mut viewer = viewer.expect("consent was given");
+    assert!(viewer.session.may_record && !viewer.session.recorded);
+    tokio::time::timeout(WAIT, viewer.picture_where(crate::e2e::shows_quadrants))
+        .await
+        .expect("the screen");
+    // Nothing is recorded until the supporter asks.
+    assert!(store.list_recordings(jane.org_id, 0).unwrap().is_empty());
+
+    viewer.record(true);
+    let started = tokio::time::timeout(WAIT, viewer.event_where(is_recording))
+        .await
+        .expect("told");
+    assert!(matches!(started, ViewerEvent::Recording(r) if r.recorded && r.recording.is_none()));
+    line_containing(&mut out, "started recording this session").await;
+    // The still screen is recorded from a keyframe asked for at the start, not the next change.
+    let first = until(
+        "the recording's first fragment",
+        || store.list_recordings(jane.org_id, 0).unwrap(),
+        |list| list.first().is_some_and(|r| r.segment_count >= 1),
+    )
+    .await;
+    assert_eq!(first.len(), 1);
+    viewer.record(false);
+    let stopped = tokio::time::timeout(WAIT, viewer.event_where(is_recording))
+        .await
+        .expect("told");
+    assert!(matches!(stopped, ViewerEvent::Recording(r) if !r.recorded));
+    line_containing(&mut out, "stopped recording this session").await;
+    // Sealed while the session goes on.
+    let sealed = until(
+        "a sealed recording",
+        || store.list_recordings(jane.org_id, 0).unwrap(),
+        |list| list.first().is_some_and(|r| r.sealed_at.is_some()),
+    )
+    .await;
+    let rec = &sealed[0];
+    assert_eq!(rec.owner_id, Some(jane.id));
+    assert_eq!(rec.session_id, viewer.session.session_id.as_str());
+    let frame = first_frame(addr, &token, &rec.id, dir.path()).await;
+    assert_eq!(frame.len(), 320 * 240 * 3, "a 320×240 frame");
     let i = (60 * 320 + 80) * 3;
-    let got = [out.stdout[i], out.stdout[i + 1], out.stdout[i + 2]];
-    let want = [0xd0u8, 0x20, 0x20];
+    let got = [frame[i], frame[i + 1], frame[i + 2]];
     assert!(
-        got.iter().zip(want).all(|(g, w)| g.abs_diff(w) <= 24),
+        got.iter()
+            .zip([0xd0u8, 0x20, 0x20])
+            .all(|(g, w)| g.abs_diff(w) <= 24),
         "the top-left quadrant: {got:?}"
     );
+    // The session is still live: a second recording is a second one.
+    viewer.record(true);
+    tokio::time::timeout(WAIT, viewer.event_where(is_recording))
+        .await
+        .expect("told");
+    viewer.end();
+    let both = until(
+        "two sealed recordings",
+        || store.list_recordings(jane.org_id, 0).unwrap(),
+        |list| list.len() == 2 && list.iter().all(|r| r.sealed_at.is_some()),
+    )
+    .await;
+    assert_ne!(both[0].id, both[1].id);
+}
+
+fn is_recording(e: &tether_tests::viewer::ViewerEvent) -> bool {
+    matches!(e, tether_tests::viewer::ViewerEvent::Recording(_))
 }

@@ -12,7 +12,9 @@ use crate::error::DecodeError;
 use crate::share_code::ShareCode;
 use crate::{MAX_SIGNAL_FRAME, PROTOCOL_VERSION};
 
+pub use errors::{ErrorCode, ErrorMessage};
 pub use files::{FileDirection, FileOutcome, FileRules, FileTransfer, FolderListed, Sha256Hex};
+pub use recording::{RecordingChanged, RecordingTicket, SetRecording};
 
 /// Longest identifier (request or session id) accepted on the wire.
 pub const MAX_ID_LEN: usize = 64;
@@ -115,6 +117,11 @@ pub enum Message {
     FileTransfer(FileTransfer),
     /// Agent → relay: the supporter listed a folder of the computer, for the audit log.
     FolderListed(FolderListed),
+    /// Viewer → relay: start or stop recording the session (where the organisation records
+    /// on request).
+    Record(SetRecording),
+    /// Relay → both parties: the session's recording started or stopped.
+    Recording(RecordingChanged),
     /// Relay → client: something the client sent was refused.
     Error(ErrorMessage),
     /// Liveness probe; answered with `pong` carrying the same `seq`.
@@ -142,6 +149,8 @@ pub const MESSAGE_TYPES: &[&str] = &[
     "session_end",
     "file_transfer",
     "folder_listed",
+    "record",
+    "recording",
     "error",
     "ping",
     "pong",
@@ -179,6 +188,8 @@ impl Message {
             Message::SessionEnd(_) => "session_end",
             Message::FileTransfer(_) => "file_transfer",
             Message::FolderListed(_) => "folder_listed",
+            Message::Record(_) => "record",
+            Message::Recording(_) => "recording",
             Message::Error(_) => "error",
             Message::Ping(_) => "ping",
             Message::Pong(_) => "pong",
@@ -195,12 +206,13 @@ impl Message {
             | Message::ConsentResponse(_)
             | Message::FileTransfer(_)
             | Message::FolderListed(_) => from == Agent,
-            Message::Connect(_) | Message::ConnectMachine(_) => from == Viewer,
+            Message::Connect(_) | Message::ConnectMachine(_) | Message::Record(_) => from == Viewer,
             Message::Challenge(_)
             | Message::ShareCode(_)
             | Message::ConsentPending(_)
             | Message::ConsentRequest(_)
             | Message::SessionStart(_)
+            | Message::Recording(_)
             | Message::Error(_) => from == Relay,
             Message::ConsentCancel(_) => from != Agent,
             Message::Sdp(_)
@@ -218,6 +230,8 @@ impl Message {
             Message::Ice(m) => Some(&m.session_id),
             Message::SessionEnd(m) => Some(&m.session_id),
             Message::SessionStart(m) => Some(&m.session_id),
+            Message::Record(m) => Some(&m.session_id),
+            Message::Recording(m) => Some(&m.session_id),
             _ => None,
         }
     }
@@ -374,6 +388,10 @@ pub struct ConsentRequest {
     /// person is told before answering, and refusing refuses the recording too.
     #[serde(default, skip_serializing_if = "is_false")]
     pub recorded: bool,
+    /// Whether the supporter may start recording during the session (the organisation records
+    /// on request): the person is told now, and again when a recording starts.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub may_record: bool,
 }
 
 /// The local user's answer to a consent request.
@@ -514,17 +532,9 @@ pub struct SessionStart {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(test, ts(optional))]
     pub recording: Option<RecordingTicket>,
-}
-
-/// Relay → agent: the recording of a session, and the credential its segments are uploaded
-/// with (`PUT /api/v1/recordings/{recording_id}/segments/{n}`, then `POST …/finish`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub struct RecordingTicket {
-    /// The recording's id.
-    pub recording_id: String,
-    /// The upload credential (`rup_…`), for this recording only.
-    pub upload_token: String,
+    /// Whether the supporter may start and stop recording during the session (`record`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub may_record: bool,
 }
 
 /// SDP kind.
@@ -624,96 +634,6 @@ impl SessionEnd {
     }
 }
 
-/// Stable error codes carried by `error` messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    /// The frame was not valid JSON or lacked `v`/`type`, or a field was wrong.
-    Malformed,
-    /// The frame exceeded 64 KiB.
-    TooLarge,
-    /// The frame's `v` is not spoken here.
-    UnsupportedVersion,
-    /// The frame's `type` is not known.
-    UnknownType,
-    /// The message is not allowed from this party or in this state.
-    NotAllowed,
-    /// Authentication is missing or no longer valid.
-    Unauthorized,
-    /// The account lacks the permission.
-    Forbidden,
-    /// No live share code matches.
-    InvalidCode,
-    /// The share code expired or was already used.
-    CodeExpired,
-    /// Too many wrong codes; retry after `retry_after_ms`.
-    Throttled,
-    /// The agent is answering another request.
-    AgentBusy,
-    /// The agent is not connected.
-    AgentOffline,
-    /// The machine's access policy does not allow this connection now.
-    PolicyDenied,
-    /// The end user denied the request.
-    ConsentDenied,
-    /// The end user did not answer in time.
-    ConsentTimeout,
-    /// The message names a session this client is not part of.
-    NotInSession,
-    /// Too many messages; slow down.
-    RateLimited,
-    /// Something failed on the relay; details are in its log.
-    Internal,
-    /// The relay cannot answer this now (the cluster's directory is out of its reach); retry
-    /// after `retry_after_ms`.
-    Unavailable,
-    /// A code this version does not know.
-    #[serde(other)]
-    Other,
-}
-
-/// Relay → client: something was refused.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub struct ErrorMessage {
-    /// Stable, machine-readable code.
-    pub code: ErrorCode,
-    /// Human-readable English text (clients translate by `code`).
-    pub message: String,
-    /// The consent request this error answers, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(test, ts(optional))]
-    pub request_id: Option<RequestId>,
-    /// For `throttled`: milliseconds before another attempt can succeed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(test, ts(optional))]
-    pub retry_after_ms: Option<u64>,
-}
-
-impl ErrorMessage {
-    /// An error with a code and message and no other fields.
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ErrorMessage {
-            code,
-            message: message.into(),
-            request_id: None,
-            retry_after_ms: None,
-        }
-    }
-}
-
-impl From<&DecodeError> for ErrorCode {
-    fn from(e: &DecodeError) -> Self {
-        match e {
-            DecodeError::TooLarge { .. } => ErrorCode::TooLarge,
-            DecodeError::UnsupportedVersion(_) => ErrorCode::UnsupportedVersion,
-            DecodeError::UnknownType(_) => ErrorCode::UnknownType,
-            _ => ErrorCode::Malformed,
-        }
-    }
-}
-
 /// Heartbeat payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -788,7 +708,9 @@ pub(crate) fn truncate(mut s: String) -> String {
     s
 }
 
+mod errors;
 mod files;
+mod recording;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

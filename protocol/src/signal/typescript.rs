@@ -55,6 +55,8 @@ fn declarations(cfg: &Config) -> Vec<(String, String)> {
         Sha256Hex,
         FolderListed,
         BrowseCode,
+        SetRecording,
+        RecordingChanged,
         ErrorMessage,
         ErrorCode,
         Ping,

@@ -13,8 +13,8 @@ use crate::policy::{Hours, MachinePolicy, PolicyRole};
 use crate::recording::{Manifest, Segment};
 use crate::store::{
     ApiKeyInfo, AuditEntry, DeliveryInfo, EnrollmentTokenInfo, Grantee, MachineInfo, Member,
-    PolicySource, Principal, Recording, RecordingGrant, RecordingSegment, RecordingSettings, Role,
-    SessionRecord, WebhookInfo,
+    PolicySource, Principal, Recording, RecordingGrant, RecordingMode, RecordingSegment,
+    RecordingSettings, Role, SessionRecord, WebhookInfo,
 };
 
 /// The file, relative to the relay crate.
@@ -81,6 +81,7 @@ fn declarations(cfg: &Config) -> Vec<(String, String, Vec<String>)> {
         RecordingGrant,
         Grantee,
         RecordingSettings,
+        RecordingMode,
         Manifest,
         Segment,
     )

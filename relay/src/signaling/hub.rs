@@ -23,7 +23,7 @@ use super::core::{Effect, Elsewhere, HubCore, Input, Now, Write};
 use super::metrics::{Counter, Metrics};
 use crate::cluster::{Cluster, Envelope, Revocation};
 use crate::store::offload::blocking;
-use crate::store::{Principal, Store, StoreError};
+use crate::store::{Principal, RecordingMode, Store, StoreError};
 
 /// Queue depth per connection; a client that lets this fill up is disconnected.
 pub const QUEUE_DEPTH: usize = 256;
@@ -187,8 +187,8 @@ impl Applier {
     }
 }
 
-/// An organisation's file rules, and whether it records every session.
-type OrgRules = (FileRules, bool);
+/// An organisation's file rules, and which sessions it records.
+type OrgRules = (FileRules, RecordingMode);
 
 /// How long an organisation's settings read for a request are reused.
 const ORG_RULES_FOR: Duration = Duration::from_secs(5);
@@ -554,7 +554,7 @@ impl Hub {
         }
     }
 
-    /// The organisation's file rules and whether it records every session, as they are now
+    /// The organisation's file rules and which sessions it records, as they are now
     /// (read at most [`ORG_RULES_FOR`] ago, and read again at once after a change). When they
     /// cannot be read: no files, and recorded (an agent that cannot record is refused).
     async fn org_rules(&self, org: i64) -> OrgRules {
@@ -571,10 +571,7 @@ impl Hub {
         }
         let generation = self.org_changes.load(Ordering::Acquire);
         let read = blocking(&self.store, move |s| {
-            Ok((
-                s.org_files(org)?,
-                s.recording_settings(org)?.record_sessions,
-            ))
+            Ok((s.org_files(org)?, s.recording_settings(org)?.mode))
         })
         .await;
         match read {
@@ -589,7 +586,7 @@ impl Hub {
             }
             Err(e) => {
                 tracing::error!(error = %e, "reading the organisation's session rules failed");
-                (FileRules::NONE, true)
+                (FileRules::NONE, RecordingMode::Always)
             }
         }
     }

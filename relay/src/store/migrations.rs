@@ -25,6 +25,7 @@ pub(super) const FILES: &[&str] = &[
     include_str!("chat_count.sql"),
     include_str!("org_files.sql"),
     include_str!("recordings.sql"),
+    include_str!("recording_mode.sql"),
 ];
 
 /// An SQL dialect the relay stores in.

@@ -23,8 +23,8 @@ pub use tether_protocol::signal::FileRules;
 pub use crate::policy::MachinePolicy;
 pub use postgres::PostgresStore;
 pub use recordings::{
-    Grantee, NewRecording, Recording, RecordingGrant, RecordingSegment, RecordingSettings,
-    RecordingUpload,
+    Grantee, NewRecording, Recording, RecordingGrant, RecordingMode, RecordingSegment,
+    RecordingSettings, RecordingUpload,
 };
 pub use role::Role;
 pub use sqlite::SqliteStore;

@@ -94,10 +94,58 @@ impl Grantee {
 pub struct RecordingSettings {
     /// Days a recording is kept (1 to 3650); expired ones are deleted within the hour.
     pub retention_days: u32,
-    /// Whether every session is recorded: the person at the computer is told before answering,
-    /// and a computer whose agent cannot record is refused.
+    /// Which sessions are recorded (default: none).
     #[serde(default)]
-    pub record_sessions: bool,
+    pub mode: RecordingMode,
+}
+
+/// Which sessions an organisation (or an enrolled machine's policy) records. Ordered from the
+/// least to the most recorded: where two settings meet, the greater applies.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingMode {
+    /// No session is recorded.
+    #[default]
+    Off,
+    /// A supporter may start and stop recording during a session; the person at the computer
+    /// is told before answering that this may happen, and again when it does.
+    OnRequest,
+    /// Every session is recorded from its start: the person at the computer is told before
+    /// answering, and a computer whose agent cannot record is refused.
+    Always,
+}
+
+impl RecordingMode {
+    /// As stored (`orgs.recording_mode`): 0 off, 1 always, 2 on request.
+    pub fn to_db(self) -> i64 {
+        match self {
+            RecordingMode::Off => 0,
+            RecordingMode::Always => 1,
+            RecordingMode::OnRequest => 2,
+        }
+    }
+
+    /// From [`RecordingMode::to_db`]'s form; an unknown value records (the safe side).
+    pub fn from_db(v: i64) -> RecordingMode {
+        match v {
+            0 => RecordingMode::Off,
+            2 => RecordingMode::OnRequest,
+            _ => RecordingMode::Always,
+        }
+    }
 }
 
 /// A recording about to start.
@@ -195,14 +243,13 @@ pub(super) const GRANT: &str = "INSERT INTO recording_access
 /// Deletes a recording (its segments and grants go with it).
 pub(super) const DELETE: &str = "DELETE FROM recordings WHERE org_id = $1 AND id = $2";
 
-/// The organisation's recording settings: retention in days, and whether it records every
-/// session.
+/// The organisation's recording settings: retention in days, and which sessions it records.
 pub(super) const SETTINGS: &str =
-    "SELECT recording_retention_days, record_sessions FROM orgs WHERE id = $1";
+    "SELECT recording_retention_days, recording_mode FROM orgs WHERE id = $1";
 
 /// Sets them.
 pub(super) const SET_SETTINGS: &str =
-    "UPDATE orgs SET recording_retention_days = $2, record_sessions = $3 WHERE id = $1";
+    "UPDATE orgs SET recording_retention_days = $2, recording_mode = $3 WHERE id = $1";
 
 /// Recordings past their organisation's retention.
 pub(super) const EXPIRED: &str = "SELECT r.org_id, r.id FROM recordings r

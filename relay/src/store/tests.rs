@@ -768,17 +768,19 @@ fn recordings_expire_by_their_organisations_retention(s: &Under) {
     let (globex, hank) = s
         .create_user("Globex", &user("g@x"), Role::Owner, 0)
         .unwrap();
-    let defaults = RecordingSettings {
-        retention_days: 30,
-        record_sessions: false,
+    let settings = |retention_days, mode| RecordingSettings {
+        retention_days,
+        mode,
     };
+    use RecordingMode::*;
+    let defaults = settings(30, Off);
     assert_eq!(s.recording_settings(acme).unwrap(), defaults);
-    let week = RecordingSettings {
-        retention_days: 7,
-        record_sessions: true,
-    };
-    s.set_recording_settings(globex, &week).unwrap();
-    assert_eq!(s.recording_settings(globex).unwrap(), week);
+    // Every mode survives the round trip, and one organisation's is not another's.
+    for week in [OnRequest, Off, Always].map(|mode| settings(7, mode)) {
+        s.set_recording_settings(globex, &week).unwrap();
+        assert_eq!(s.recording_settings(globex).unwrap(), week);
+    }
+    let week = settings(7, Always);
     assert_eq!(s.recording_settings(acme).unwrap(), defaults);
     assert!(matches!(
         s.set_recording_settings(globex + 100, &week),

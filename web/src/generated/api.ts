@@ -474,7 +474,13 @@ hours?: Hours | null,
  * Whether supporters in an unattended control session may browse the machine's disk and
  * fetch files from it (default: no). Sessions the person allows never browse.
  */
-browse_files: boolean, };
+browse_files: boolean, 
+/**
+ * Which of the machine's sessions are recorded, beyond what its organisation records: the
+ * greater of the two applies (e.g. `always` for an unattended server in an organisation
+ * that records on request). Default: as the organisation says.
+ */
+recording: RecordingMode, };
 
 export type PolicyRole = "owner" | "admin" | "technician";
 
@@ -577,10 +583,11 @@ export type RecordingSettings = {
  */
 retention_days: number, 
 /**
- * Whether every session is recorded: the person at the computer is told before answering,
- * and a computer whose agent cannot record is refused.
+ * Which sessions are recorded (default: none).
  */
-record_sessions: boolean, };
+mode: RecordingMode, };
+
+export type RecordingMode = "off" | "on_request" | "always";
 
 export type Manifest = { 
 /**

@@ -1,6 +1,6 @@
 // Generated from the Rust types in protocol/src/signal (`cargo test -p tether-protocol typescript` with TETHER_BLESS_VECTORS=1). Do not edit.
 
-export type Message = { "type": "hello" } & Hello | { "type": "challenge" } & Challenge | { "type": "challenge_response" } & ChallengeResponse | { "type": "share_code" } & ShareCodeIssued | { "type": "renew_code" } & RenewCode | { "type": "connect" } & Connect | { "type": "connect_machine" } & ConnectMachine | { "type": "consent_pending" } & ConsentPending | { "type": "consent_request" } & ConsentRequest | { "type": "consent_response" } & ConsentResponse | { "type": "consent_cancel" } & ConsentCancel | { "type": "session_start" } & SessionStart | { "type": "sdp" } & Sdp | { "type": "ice" } & Ice | { "type": "session_end" } & SessionEnd | { "type": "file_transfer" } & FileTransfer | { "type": "folder_listed" } & FolderListed | { "type": "error" } & ErrorMessage | { "type": "ping" } & Ping | { "type": "pong" } & Ping;
+export type Message = { "type": "hello" } & Hello | { "type": "challenge" } & Challenge | { "type": "challenge_response" } & ChallengeResponse | { "type": "share_code" } & ShareCodeIssued | { "type": "renew_code" } & RenewCode | { "type": "connect" } & Connect | { "type": "connect_machine" } & ConnectMachine | { "type": "consent_pending" } & ConsentPending | { "type": "consent_request" } & ConsentRequest | { "type": "consent_response" } & ConsentResponse | { "type": "consent_cancel" } & ConsentCancel | { "type": "session_start" } & SessionStart | { "type": "sdp" } & Sdp | { "type": "ice" } & Ice | { "type": "session_end" } & SessionEnd | { "type": "file_transfer" } & FileTransfer | { "type": "folder_listed" } & FolderListed | { "type": "record" } & SetRecording | { "type": "recording" } & RecordingChanged | { "type": "error" } & ErrorMessage | { "type": "ping" } & Ping | { "type": "pong" } & Ping;
 
 export type Hello = { 
 /**
@@ -113,7 +113,12 @@ files?: boolean,
  * Whether the session will be recorded (the organisation records every session): the
  * person is told before answering, and refusing refuses the recording too.
  */
-recorded?: boolean, };
+recorded?: boolean, 
+/**
+ * Whether the supporter may start recording during the session (the organisation records
+ * on request): the person is told now, and again when a recording starts.
+ */
+may_record?: boolean, };
 
 export type ViewerIdentity = { 
 /**
@@ -194,7 +199,11 @@ recorded?: boolean,
 /**
  * To the agent of a recorded session: where to send the recording.
  */
-recording?: RecordingTicket, };
+recording?: RecordingTicket, 
+/**
+ * Whether the supporter may start and stop recording during the session (`record`).
+ */
+may_record?: boolean, };
 
 export type Role = "agent" | "viewer";
 
@@ -359,6 +368,30 @@ entries: number,
 refused?: BrowseCode, };
 
 export type BrowseCode = "not_allowed" | "system_account" | "bad_path" | "not_found" | "denied" | "not_a_file" | "not_a_folder" | "too_large" | "busy" | "timeout" | "cancelled" | "ending" | "truncated" | "unnamed" | "other";
+
+export type SetRecording = { 
+/**
+ * The session.
+ */
+session_id: SessionId, 
+/**
+ * Start (true) or stop (false).
+ */
+on: boolean, };
+
+export type RecordingChanged = { 
+/**
+ * The session.
+ */
+session_id: SessionId, 
+/**
+ * Whether it is being recorded from now on; both ends say so for as long as it is.
+ */
+recorded: boolean, 
+/**
+ * To the agent, when a recording starts: where to send it.
+ */
+recording?: RecordingTicket, };
 
 export type ErrorMessage = { 
 /**

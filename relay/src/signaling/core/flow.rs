@@ -10,12 +10,12 @@ use tether_protocol::lifecycle::{Event, Lifecycle, Outcome, Output, State};
 use tether_protocol::signal::{
     CancelReason, ConsentCancel, ConsentPending, ConsentRequest, EndReason, ErrorCode,
     ErrorMessage, FileOutcome, FileRules, FileTransfer, FolderListed, IceServer, Message, PeerInfo,
-    RecordingTicket, Role, SessionEnd, SessionId, SessionStart, ShareCodeIssued, ViewerIdentity,
+    Role, SessionEnd, SessionId, SessionStart, ShareCodeIssued, ViewerIdentity,
 };
 
 use super::{CodeSlot, ConnId, Effect, HubCore, SessionEntry, Write};
 use crate::signaling::metrics::Counter;
-use crate::store::{NewRecording, SessionRecord};
+use crate::store::{RecordingMode, SessionRecord};
 
 /// How many ended sessions an agent may still report files of…
 const RECENTLY_ENDED: usize = 8;
@@ -118,6 +118,12 @@ impl HubCore {
         let unattended = pending.as_ref().is_some_and(|p| p.unattended);
         let machine = pending.as_ref().and_then(|p| p.machine);
         let host = serde_json::json!({"host": hostname});
+        let may_record = pending
+            .as_ref()
+            .is_some_and(|p| p.record == RecordingMode::OnRequest)
+            && self.can_record(agent_id);
+        // The recording a session starts with, kept with the session once it is live.
+        let mut recording_id = None;
 
         for out in outputs {
             match out {
@@ -145,7 +151,8 @@ impl HubCore {
                         mode,
                         timeout_secs,
                         files: pending.files.allowed,
-                        recorded: pending.record,
+                        recorded: pending.record == RecordingMode::Always,
+                        may_record,
                     };
                     self.send(agent_id, Message::ConsentRequest(ask));
                     let told = ConsentPending {
@@ -231,25 +238,11 @@ impl HubCore {
                         .push_back(Effect::Write(Write::CreateSession(record)));
                     // Its recording's row is written with the session's, before the agent is
                     // told where to send it; the supporter owns it.
-                    let recording = pending.record.then(|| {
-                        let ticket = RecordingTicket {
-                            recording_id: crate::auth::new_id("rec_"),
-                            upload_token: crate::auth::new_token(
-                                crate::recording::disk::UPLOAD_PREFIX,
-                            ),
-                        };
-                        let row = NewRecording {
-                            id: ticket.recording_id.clone(),
-                            org_id: p.org_id,
-                            session_id: session_id.to_string(),
-                            owner_id: Some(p.user_id),
-                            upload_hash: crate::auth::token_hash(&ticket.upload_token),
-                            started_at: self.now.unix_ms,
-                        };
-                        self.out
-                            .push_back(Effect::Write(Write::CreateRecording(row)));
-                        ticket
-                    });
+                    let recording = if pending.record == RecordingMode::Always {
+                        Some(self.new_recording(p.org_id, &session_id, p.user_id))
+                    } else {
+                        None
+                    };
                     let recorded = recording.is_some();
                     let ice_servers = self.ice_servers(&session_id);
                     let start = |role, peer, recording| {
@@ -263,6 +256,7 @@ impl HubCore {
                             files,
                             recorded,
                             recording,
+                            may_record,
                         })
                     };
                     let to_agent = start(
@@ -285,8 +279,8 @@ impl HubCore {
                     );
                     self.send(agent_id, to_agent);
                     self.send(viewer, to_viewer);
-                    let recording_id = recording.as_ref().map(|r| r.recording_id.clone());
-                    let detail = serde_json::json!({"session_id": session_id, "host": hostname, "mode": mode, "machine": machine, "unattended": unattended, "files": files, "recording_id": recording_id});
+                    recording_id = recording.as_ref().map(|r| r.recording_id.clone());
+                    let detail = serde_json::json!({"session_id": session_id, "host": hostname, "mode": mode, "machine": machine, "unattended": unattended, "files": files, "recording_id": recording_id, "may_record": may_record});
                     self.audit(org, &actor, "session_start", "ok", detail);
                 }
                 Output::CodeExpired => {}
@@ -314,6 +308,8 @@ impl HubCore {
                         org_id,
                         lc: slot.lc,
                         chat_messages: None,
+                        recording: recording_id,
+                        may_record,
                     },
                 );
                 if let Some(a) = self.agents.get_mut(&agent_id) {

@@ -11,7 +11,9 @@ use super::ConnId;
 use crate::auth::CodeHash;
 use crate::signaling::budget::{ClusterBudget, GuessRules, Guesser};
 use crate::signaling::metrics::Counter;
-use crate::store::{AuditEntry, MachineInfo, NewRecording, Principal, SessionRecord};
+use crate::store::{
+    AuditEntry, MachineInfo, NewRecording, Principal, RecordingMode, SessionRecord,
+};
 
 /// Where the cluster's directory says a share code or an enrolled machine is, when this relay
 /// does not hold it.
@@ -142,8 +144,8 @@ pub enum Input {
         mode: Mode,
         /// The organisation's file rules, read when the request came.
         files: FileRules,
-        /// Whether the organisation records every session, read when the request came.
-        record: bool,
+        /// Which sessions the organisation records, read when the request came.
+        record: RecordingMode,
         /// Where the cluster's directory says this code is shown, if not here.
         elsewhere: Elsewhere,
         /// What the cluster's copies of the guessing budgets say (every relay charges them;
@@ -162,8 +164,8 @@ pub enum Input {
         machine: Result<Option<Box<MachineInfo>>, ()>,
         /// The organisation's file rules, read when the request came.
         files: FileRules,
-        /// Whether the organisation records every session, read when the request came.
-        record: bool,
+        /// Which sessions the organisation records, read when the request came.
+        record: RecordingMode,
         /// Where the cluster's directory says the machine's agent is connected, if not here.
         elsewhere: Elsewhere,
     },

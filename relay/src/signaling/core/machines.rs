@@ -10,7 +10,7 @@ use tether_protocol::signal::{
 
 use super::{ConnId, Effect, Elsewhere, HubCore, Pending};
 use crate::policy::{self, Decision as Policy};
-use crate::store::MachineInfo;
+use crate::store::{MachineInfo, RecordingMode};
 
 impl HubCore {
     /// The ids of `org`'s machines whose agents are connected.
@@ -53,7 +53,7 @@ impl HubCore {
         machine_id: i64,
         mode: Mode,
         machine: Result<Option<MachineInfo>, ()>,
-        (files, record): (FileRules, bool),
+        (files, record): (FileRules, RecordingMode),
         elsewhere: Elsewhere,
     ) {
         let Some(v) = self.viewers.get(&viewer_id) else {
@@ -123,7 +123,9 @@ impl HubCore {
                 return refuse(self, "policy_denied", ErrorCode::PolicyDenied, why);
             }
         };
-        if record && !self.can_record(agent_id) {
+        // The machine may record more than its organisation, never less.
+        let record = record.max(machine.policy.recording);
+        if record == RecordingMode::Always && !self.can_record(agent_id) {
             return self.refuse_unrecorded(viewer_id, &who);
         }
         // A code that expired since the last tick is replaced before the request is made.

@@ -16,6 +16,8 @@ mod machines;
 mod properties;
 mod recorded;
 #[cfg(test)]
+mod recorded_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -32,7 +34,7 @@ pub use self::interface::{CoreConfig, Effect, Elsewhere, Gone, Input, MachineLog
 use super::budget::{ClusterBudget, GuessBudgets};
 use super::metrics::Counter;
 use crate::auth::CodeHash;
-use crate::store::Principal;
+use crate::store::{Principal, RecordingMode};
 
 /// Identifies one WebSocket connection.
 pub type ConnId = u64;
@@ -55,8 +57,9 @@ pub(super) struct Pending {
     pub browse: bool,
     /// The organisation's file rules when the request came.
     pub files: FileRules,
-    /// The organisation records every session (as it was when the request came).
-    pub record: bool,
+    /// Which sessions are recorded: the organisation's setting when the request came, or the
+    /// machine's policy where it records more.
+    pub record: RecordingMode,
 }
 
 pub(super) struct AgentEntry {
@@ -85,6 +88,10 @@ pub(super) struct SessionEntry {
     pub lc: Lifecycle,
     /// The chat count the party ending the session reported.
     pub chat_messages: Option<u32>,
+    /// The recording under way, if any.
+    pub recording: Option<String>,
+    /// The supporter may start and stop recording (the organisation records on request).
+    pub may_record: bool,
 }
 
 /// Shrinks `map` when under a quarter of its room is used (and the room is worth giving back).
@@ -481,7 +488,7 @@ impl HubCore {
                     id,
                     c.code.as_str(),
                     c.mode,
-                    (files, false),
+                    (files, RecordingMode::Off),
                     Elsewhere::Nowhere,
                     ClusterBudget::default(),
                 )
@@ -493,7 +500,7 @@ impl HubCore {
                     c.machine_id,
                     c.mode,
                     Err(()),
-                    (files, false),
+                    (files, RecordingMode::Off),
                     Elsewhere::Nowhere,
                 )
             }
@@ -503,6 +510,7 @@ impl HubCore {
                 }
                 _ => self.error(id, ErrorCode::NotAllowed, "no such pending request"),
             },
+            Message::Record(r) => self.set_recording(id, r),
             m @ (Message::Sdp(_) | Message::Ice(_) | Message::SessionEnd(_)) => {
                 self.forward(id, Party::Viewer, m)
             }
@@ -515,7 +523,7 @@ impl HubCore {
         viewer_id: ConnId,
         code: &str,
         mode: Mode,
-        (files, record): (FileRules, bool),
+        (files, record): (FileRules, RecordingMode),
         elsewhere: Elsewhere,
         cluster: ClusterBudget,
     ) {
@@ -561,7 +569,7 @@ impl HubCore {
                 "this code has expired or was already used; ask for a new one",
             );
         }
-        if record && !self.can_record(agent_id) {
+        if record == RecordingMode::Always && !self.can_record(agent_id) {
             return self.refuse_unrecorded(viewer_id, &p);
         }
         let request_id =

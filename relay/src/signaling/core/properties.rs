@@ -285,7 +285,7 @@ fn apply(core: &mut HubCore, heard: &mut Heard, now: &mut Now, step: Step) {
                 code,
                 mode: Mode::Control,
                 files: FileRules::default(),
-                record: false,
+                record: RecordingMode::Off,
                 elsewhere: Elsewhere::Nowhere,
                 cluster: ClusterBudget::default(),
             };

@@ -9,10 +9,10 @@ use tether_protocol::signal::{
 };
 
 use super::*;
-use crate::store::{MachineInfo, MachinePolicy, PolicySource, Role};
+use crate::store::{MachineInfo, MachinePolicy, PolicySource, RecordingMode, Role};
 
-const AGENT: ConnId = 1;
-const VIEWER: ConnId = 2;
+pub(super) const AGENT: ConnId = 1;
+pub(super) const VIEWER: ConnId = 2;
 const IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
 
 const TIMEOUTS: Timeouts = Timeouts {
@@ -21,7 +21,7 @@ const TIMEOUTS: Timeouts = Timeouts {
     max_session: Duration::from_secs(3600),
 };
 
-fn cfg(turn: bool) -> CoreConfig {
+pub(super) fn cfg(turn: bool) -> CoreConfig {
     CoreConfig {
         timeouts: TIMEOUTS,
         guessing: Default::default(),
@@ -37,7 +37,7 @@ fn cfg(turn: bool) -> CoreConfig {
     }
 }
 
-fn principal(role: Role) -> Principal {
+pub(super) fn principal(role: Role) -> Principal {
     Principal {
         org_id: 7,
         org_name: "Acme".into(),
@@ -52,7 +52,7 @@ fn principal(role: Role) -> Principal {
     }
 }
 
-fn hello(host: &str) -> Hello {
+pub(super) fn hello(host: &str) -> Hello {
     Hello {
         client: "tether-agent/0.1.0".into(),
         os: "linux".into(),
@@ -63,11 +63,11 @@ fn hello(host: &str) -> Hello {
     }
 }
 
-fn effects(core: &mut HubCore) -> Vec<Effect> {
+pub(super) fn effects(core: &mut HubCore) -> Vec<Effect> {
     std::iter::from_fn(|| core.poll_effect()).collect()
 }
 
-fn to(effects: &[Effect], conn: ConnId) -> Vec<Message> {
+pub(super) fn to(effects: &[Effect], conn: ConnId) -> Vec<Message> {
     effects
         .iter()
         .filter_map(|e| match e {
@@ -77,7 +77,7 @@ fn to(effects: &[Effect], conn: ConnId) -> Vec<Message> {
         .collect()
 }
 
-fn error_codes(effects: &[Effect], conn: ConnId) -> Vec<ErrorCode> {
+pub(super) fn error_codes(effects: &[Effect], conn: ConnId) -> Vec<ErrorCode> {
     to(effects, conn)
         .into_iter()
         .filter_map(|m| match m {
@@ -97,7 +97,7 @@ fn code(effects: &[Effect]) -> String {
         .expect("a share code was issued")
 }
 
-fn writes(effects: &[Effect]) -> Vec<&Write> {
+pub(super) fn writes(effects: &[Effect]) -> Vec<&Write> {
     effects
         .iter()
         .filter_map(|e| match e {
@@ -113,7 +113,7 @@ fn joined(turn: bool) -> (HubCore, Now, String) {
 }
 
 /// [`joined`], the agent saying `hello`.
-fn joined_saying(turn: bool, hello: Hello) -> (HubCore, Now, String) {
+pub(super) fn joined_saying(turn: bool, hello: Hello) -> (HubCore, Now, String) {
     let t0 = Now::current();
     let mut core = HubCore::new(cfg(turn), t0);
     let input = Input::AgentJoined {
@@ -145,7 +145,7 @@ fn connect_seeing(core: &mut HubCore, at: Now, code: &str, cluster: ClusterBudge
         code: code.into(),
         mode: Mode::Control,
         files: FileRules::default(),
-        record: false,
+        record: RecordingMode::Off,
         elsewhere: Elsewhere::Nowhere,
         cluster,
     };
@@ -154,7 +154,7 @@ fn connect_seeing(core: &mut HubCore, at: Now, code: &str, cluster: ClusterBudge
 }
 
 /// Connects and returns the consent request's id.
-fn asked(core: &mut HubCore, at: Now, code: &str) -> RequestId {
+pub(super) fn asked(core: &mut HubCore, at: Now, code: &str) -> RequestId {
     to(&connect(core, at, code), AGENT)
         .into_iter()
         .find_map(|m| match m {
@@ -164,7 +164,12 @@ fn asked(core: &mut HubCore, at: Now, code: &str) -> RequestId {
         .expect("the agent was asked")
 }
 
-fn answer(core: &mut HubCore, at: Now, request_id: RequestId, decision: Decision) -> Vec<Effect> {
+pub(super) fn answer(
+    core: &mut HubCore,
+    at: Now,
+    request_id: RequestId,
+    decision: Decision,
+) -> Vec<Effect> {
     let msg = Message::ConsentResponse(ConsentResponse {
         request_id,
         decision,
@@ -173,14 +178,14 @@ fn answer(core: &mut HubCore, at: Now, request_id: RequestId, decision: Decision
     effects(core)
 }
 
-fn started(effects: &[Effect], conn: ConnId) -> Option<SessionId> {
+pub(super) fn started(effects: &[Effect], conn: ConnId) -> Option<SessionId> {
     to(effects, conn).into_iter().find_map(|m| match m {
         Message::SessionStart(s) => Some(s.session_id),
         _ => None,
     })
 }
 
-fn ended(effects: &[Effect], conn: ConnId) -> Option<EndReason> {
+pub(super) fn ended(effects: &[Effect], conn: ConnId) -> Option<EndReason> {
     to(effects, conn).into_iter().find_map(|m| match m {
         Message::SessionEnd(e) => Some(e.reason),
         _ => None,
@@ -522,7 +527,7 @@ fn connect_where(core: &mut HubCore, at: Now, code: &str, elsewhere: Elsewhere) 
         code: code.into(),
         mode: Mode::Control,
         files: FileRules::default(),
-        record: false,
+        record: RecordingMode::Off,
         elsewhere,
         cluster: ClusterBudget::default(),
     };
@@ -593,7 +598,7 @@ fn with_the_directory_out_of_reach_a_machine_not_here_is_try_again_not_offline()
             online: false,
         }))),
         files: FileRules::default(),
-        record: false,
+        record: RecordingMode::Off,
         elsewhere,
     };
     core.handle(t0, machine(Elsewhere::Unknown));
@@ -609,108 +614,6 @@ fn with_the_directory_out_of_reach_a_machine_not_here_is_try_again_not_offline()
             .any(|e| matches!(e, Effect::Forward { relay, .. } if relay == "relay-b")),
         "{out:?}"
     );
-}
-
-/// A core like [`joined`]'s, with an agent that can record (`records`) or not.
-fn joined_recording(records: bool) -> (HubCore, Now, String) {
-    let hello = Hello {
-        records,
-        ..hello("pc-1")
-    };
-    joined_saying(false, hello)
-}
-
-/// Connects in an organisation that records every session.
-fn connect_recorded(core: &mut HubCore, at: Now, code: &str) -> Vec<Effect> {
-    let input = Input::Connect {
-        conn: VIEWER,
-        code: code.into(),
-        mode: Mode::Control,
-        files: FileRules::default(),
-        record: true,
-        elsewhere: Elsewhere::Nowhere,
-        cluster: ClusterBudget::default(),
-    };
-    core.handle(at, input);
-    effects(core)
-}
-
-#[test]
-fn a_recorded_session_is_announced_before_consent_and_its_row_precedes_the_agents_ticket() {
-    let (mut core, t0, code) = joined_recording(true);
-    let out = connect_recorded(&mut core, t0, &code);
-    let ask = to(&out, AGENT)
-        .into_iter()
-        .find_map(|m| match m {
-            Message::ConsentRequest(r) => Some(r),
-            _ => None,
-        })
-        .expect("the person is asked");
-    assert!(ask.recorded, "the person is told before answering");
-    let out = answer(&mut core, t0, ask.request_id, Decision::AllowControl);
-    let start = |conn| {
-        to(&out, conn)
-            .into_iter()
-            .find_map(|m| match m {
-                Message::SessionStart(s) => Some(s),
-                _ => None,
-            })
-            .expect("started")
-    };
-    let (agent, viewer) = (start(AGENT), start(VIEWER));
-    assert!(agent.recorded && viewer.recorded, "both ends say so");
-    assert!(
-        viewer.recording.is_none(),
-        "the supporter gets no upload credential"
-    );
-    let ticket = agent.recording.expect("the agent is told where to send it");
-    assert!(ticket.upload_token.starts_with("rup_"));
-    let row = out
-        .iter()
-        .position(|e| {
-            matches!(e, Effect::Write(Write::CreateRecording(r))
-                if r.id == ticket.recording_id
-                    && r.session_id == agent.session_id.as_str()
-                    && r.owner_id == Some(principal(Role::Technician).user_id)
-                    && r.upload_hash == crate::auth::token_hash(&ticket.upload_token))
-        })
-        .expect("the recording's row, owned by the supporter, keeping the credential's hash");
-    let first_send = out
-        .iter()
-        .position(|e| matches!(e, Effect::Send(_, Message::SessionStart(_))))
-        .unwrap();
-    assert!(
-        row < first_send,
-        "the row is written before the agent uploads"
-    );
-}
-
-#[test]
-fn an_organisation_that_records_refuses_an_agent_that_cannot_and_others_are_not_recorded() {
-    let (mut core, t0, code) = joined_recording(false);
-    let out = connect_recorded(&mut core, t0, &code);
-    assert_eq!(error_codes(&out, VIEWER), [ErrorCode::PolicyDenied]);
-    assert!(
-        !to(&out, AGENT)
-            .iter()
-            .any(|m| matches!(m, Message::ConsentRequest(_))),
-        "nobody is asked"
-    );
-    // Without the setting the same agent is asked, and nothing is recorded.
-    let rid = asked(&mut core, t0, &code);
-    let out = answer(&mut core, t0, rid, Decision::AllowControl);
-    assert!(
-        !writes(&out)
-            .iter()
-            .any(|w| matches!(w, Write::CreateRecording(_)))
-    );
-    let Some(Message::SessionStart(s)) = to(&out, AGENT)
-        .into_iter()
-        .find(|m| matches!(m, Message::SessionStart(_)))
-    else {
-        panic!("started")
-    };
-    assert!(!s.recorded && s.recording.is_none());
 }
 
 #[test]

@@ -188,12 +188,12 @@ pub(super) fn settings(c: &mut Conn, org: OrgId) -> StoreResult<RecordingSetting
     let row = c.row(sql::SETTINGS, &[&org])?.ok_or(StoreError::NotFound)?;
     Ok(RecordingSettings {
         retention_days: u32::try_from(row.try_get::<_, i64>(0)?).unwrap_or(u32::MAX),
-        record_sessions: row.try_get::<_, i64>(1)? != 0,
+        mode: RecordingMode::from_db(row.try_get::<_, i64>(1)?),
     })
 }
 
 pub(super) fn set_settings(c: &mut Conn, org: OrgId, s: &RecordingSettings) -> StoreResult<()> {
-    let (days, record) = (i64::from(s.retention_days), i64::from(s.record_sessions));
+    let (days, record) = (i64::from(s.retention_days), s.mode.to_db());
     one_row(c.exec(sql::SET_SETTINGS, &[&org, &days, &record])?)
 }
 

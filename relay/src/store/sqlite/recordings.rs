@@ -216,7 +216,7 @@ pub(super) fn settings(db: &Connection, org: OrgId) -> StoreResult<RecordingSett
     db.query_row(&q(sql::SETTINGS), [org], |r| {
         Ok(RecordingSettings {
             retention_days: r.get(0)?,
-            record_sessions: r.get(1)?,
+            mode: RecordingMode::from_db(r.get(1)?),
         })
     })
     .optional()?
@@ -226,7 +226,7 @@ pub(super) fn settings(db: &Connection, org: OrgId) -> StoreResult<RecordingSett
 pub(super) fn set_settings(db: &Connection, org: OrgId, s: &RecordingSettings) -> StoreResult<()> {
     one_row(db.execute(
         &q(sql::SET_SETTINGS),
-        params![org, s.retention_days, s.record_sessions],
+        params![org, s.retention_days, s.mode.to_db()],
     )?)
 }
 

@@ -1,0 +1,91 @@
+//! A session's recording: the frames the session already encodes, handed to a [`Recorder`]
+//! from the start (the organisation records every session) or between the supporter's start and
+//! stop (it records on request).
+
+use tether_protocol::signal::RecordingChanged;
+
+use super::{Session, StreamCommand, VideoFrame};
+use crate::recording::upload::Recorder;
+
+impl Session {
+    /// Adds frame `f` to the session's recording, if it is recorded; the recording starts at
+    /// the first frame (a keyframe is asked for if that one is not). A recording that fails
+    /// stops; the session goes on.
+    pub(super) fn record(&mut self, f: &VideoFrame) {
+        if self.recorder.is_none()
+            && let Some(to) = self.cfg.record_to.take()
+        {
+            let Some((displays, active)) = &self.displays else {
+                self.cfg.record_to = Some(to);
+                return;
+            };
+            let Some(d) = displays.get(*active) else {
+                return;
+            };
+            tracing::info!(session = %self.id, recording = %to.recording_id, "recording the session");
+            let (recorder, sending) = Recorder::start(to, d.width & !1, d.height & !1);
+            let id = self.id.clone();
+            tokio::spawn(async move {
+                match sending.await {
+                    Ok(Ok(up)) => {
+                        tracing::info!(session = %id, segments = up.segments, bytes = up.bytes, "recording sent")
+                    }
+                    Ok(Err(e)) => {
+                        tracing::error!(session = %id, error = %e, "the recording could not be sent")
+                    }
+                    Err(e) => {
+                        tracing::error!(session = %id, error = %e, "the recording's task failed")
+                    }
+                }
+            });
+            self.recorder = Some(recorder);
+        }
+        let Some(r) = self.recorder.as_mut() else {
+            return;
+        };
+        let at = f.captured_at.saturating_duration_since(self.record_began);
+        match r.frame(&f.data, at, f.keyframe) {
+            Ok(true) => self.stream_cmd(StreamCommand::Keyframe),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(session = %self.id, error = %e, "recording stopped");
+                self.recorder = None;
+            }
+        }
+    }
+
+    /// The supporter started or stopped recording (the relay allowed it). A start records
+    /// from the next keyframe, asked for now; a stop ends the recording under way, whose task
+    /// sends what is left and ends it at the relay.
+    pub(super) fn on_recording(&mut self, r: RecordingChanged) {
+        match (r.recording, self.cfg.recordings_relay.clone()) {
+            (Some(ticket), Some((relay, ca_file))) if r.recorded => {
+                self.finish_recording();
+                tracing::info!(session = %self.id, recording = %ticket.recording_id, "the supporter started recording");
+                self.cfg.record_to = Some(crate::recording::upload::Destination {
+                    relay,
+                    ca_file,
+                    recording_id: ticket.recording_id,
+                    upload_token: ticket.upload_token,
+                });
+                self.record_began = std::time::Instant::now();
+                self.stream_cmd(StreamCommand::Keyframe);
+            }
+            (None, _) if !r.recorded => {
+                tracing::info!(session = %self.id, "the supporter stopped recording");
+                self.cfg.record_to = None;
+                self.finish_recording();
+            }
+            _ => tracing::warn!(session = %self.id, "a recording this agent cannot make"),
+        }
+    }
+
+    /// Ends the recording under way, if any.
+    pub(super) fn finish_recording(&mut self) {
+        if let Some(r) = self.recorder.take()
+            && let Err(e) = r.finish(self.record_began.elapsed())
+        {
+            tracing::error!(session = %self.id, error = %e, "ending the recording failed");
+        }
+    }
+}
