@@ -60,7 +60,7 @@ async function colourAt(page, t, fx, fy) {
 const near = (got, want) => got.every((v, i) => Math.abs(v - want[i]) <= 24);
 
 test("a recorded session says so at both ends, and plays back on the Recordings page", async () => {
-  await asOwner("PUT", "/api/v1/org/recordings", { retention_days: 30, record_sessions: true });
+  await asOwner("PUT", "/api/v1/org/recordings", { retention_days: 30, mode: "always" });
 
   const page = await loop.signedIn("recorded");
   const from = await loop.enterCode(page);
@@ -104,4 +104,53 @@ test("a recorded session says so at both ends, and plays back on the Recordings 
     }
   }
   await shot(page, "recorded-2-played");
+});
+
+test("on request the supporter records part of a session, and the person is told at each step", async () => {
+  await asOwner("PUT", "/api/v1/org/recordings", { retention_days: 30, mode: "on_request" });
+  const before = await asOwner("GET", "/api/v1/recordings");
+
+  const page = await loop.signedIn("on-request");
+  const from = await loop.enterCode(page);
+  await loop.agent.answer(from, "c");
+  assert.match(loop.agent.lines.all.slice(from).join("\n"), /may record this session/, "the person was told first");
+  await waitForScene(page);
+  const badge = page.getByText("● Recorded", { exact: true });
+  assert.equal(await badge.count(), 0, "not recorded until the supporter asks");
+
+  let at = loop.agent.lines.all.length;
+  await page.getByRole("button", { name: "● Record" }).click();
+  await badge.waitFor();
+  await loop.agent.lines.waitFrom(at, (l) => /started recording this session/.test(l), "the person told of the start");
+  await shot(page, "on-request-1-recording");
+  // Long enough for more than one fragment.
+  await page.waitForTimeout(2500);
+  at = loop.agent.lines.all.length;
+  await page.getByRole("button", { name: "■ Stop recording" }).click();
+  await badge.waitFor({ state: "detached" });
+  await loop.agent.lines.waitFrom(at, (l) => /stopped recording this session/.test(l), "the person told of the stop");
+
+  // Sealed while the session goes on.
+  const deadline = Date.now() + WAIT_MS;
+  let recordings = [];
+  while (Date.now() < deadline) {
+    recordings = await asOwner("GET", "/api/v1/recordings");
+    if (recordings.length > before.length && recordings[0].sealed_at) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(recordings.length, before.length + 1, JSON.stringify(recordings));
+  assert.ok(recordings[0].sealed_at && recordings[0].segment_count >= 2, JSON.stringify(recordings[0]));
+  await page.getByRole("button", { name: "● Record" }).waitFor();
+  await waitForScene(page);
+  await shot(page, "on-request-2-stopped");
+
+  // The audit log has who started and stopped it.
+  const audit = await asOwner("GET", "/api/v1/audit?limit=50");
+  const entries = audit.filter((e) => e.action === "recording_start" || e.action === "recording_stop");
+  assert.deepEqual(
+    entries.map((e) => e.action).slice(0, 2).sort(),
+    ["recording_start", "recording_stop"],
+    JSON.stringify(entries),
+  );
+  await loop.endSession(page);
 });
