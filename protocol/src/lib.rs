@@ -22,6 +22,7 @@ pub mod lifecycle;
 pub mod reconnect;
 pub mod share_code;
 pub mod signal;
+pub mod timeline;
 
 pub use error::{DecodeError, Error, Result};
 pub use input::{Button, InputEvent};

@@ -272,6 +272,135 @@ pub(crate) mod api {
     }
 
     #[tokio::test]
+    async fn the_timeline_sent_at_the_end_is_checked_signed_with_the_segments_and_served() {
+        let relay = Relay::two_orgs().await;
+        let rec = start(&relay);
+        let (id, up) = (rec.id.as_str(), rec.upload_token.as_str());
+        assert_eq!(put(&relay, up, id, 1, &segment(1)).await.status, 200);
+        let auth = format!("Bearer {up}");
+        let path = format!("/api/v1/recordings/{id}/finish");
+        let finish = |body: Vec<u8>| {
+            let (auth, path) = (auth.clone(), path.clone());
+            let addr = relay.addr;
+            async move {
+                let headers = [
+                    ("Authorization", auth.as_str()),
+                    ("Content-Type", "application/json"),
+                ];
+                request_bytes(addr, "POST", &path, &headers, &body).await
+            }
+        };
+        // What a timeline may not hold is refused, and the recording stays open for a good one.
+        for bad in [
+            r#"{"events":[{"kind":"keys","t_ms":5,"count":1,"which":"KeyA"}]}"#,
+            r#"{"events":[{"kind":"click","t_ms":9,"button":"left"},{"kind":"click","t_ms":3,"button":"left"}]}"#,
+            "not json",
+        ] {
+            let r = finish(bad.as_bytes().to_vec()).await;
+            assert_eq!(r.status, 400, "{bad}: {}", r.body);
+            assert!(r.body.contains("timeline"), "{}", r.body);
+        }
+        let r = finish(vec![b' '; 3 * 1024 * 1024]).await;
+        assert_eq!(r.status, 413, "{}", r.body);
+        let timeline = r#"{"events":[{"kind":"click","t_ms":120,"button":"left"},{"kind":"keys","t_ms":900,"count":14},{"kind":"file","t_ms":1500,"direction":"to_agent","name":"setup.exe","size":4096,"outcome":"saved"}],"dropped":0}"#;
+        let r = finish(timeline.as_bytes().to_vec()).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let manifest: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        let files: Vec<&str> = manifest["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["file"].as_str().unwrap())
+            .collect();
+        assert_eq!(files, ["000001.m4s", "timeline.json"], "chained last");
+
+        // Served to those who may see the recording, as signed; not to another organisation.
+        let token = relay.token("owner@acme.example").await;
+        let served = get(
+            &relay,
+            &token,
+            &format!("/api/v1/recordings/{id}/timeline"),
+            None,
+        )
+        .await;
+        assert_eq!(served.status, 200, "{}", served.body);
+        let got: serde_json::Value = serde_json::from_slice(&served.bytes).unwrap();
+        let sent: serde_json::Value = serde_json::from_str(timeline).unwrap();
+        assert_eq!(got, sent);
+        let hank = relay.token("hank@globex.example").await;
+        let other = get(
+            &relay,
+            &hank,
+            &format!("/api/v1/recordings/{id}/timeline"),
+            None,
+        )
+        .await;
+        assert_eq!(other.status, 404, "{}", other.body);
+
+        // Downloaded with the rest, it verifies; edited, it is named.
+        let folder = tempfile::tempdir().unwrap();
+        let seg = get(
+            &relay,
+            &token,
+            &format!("/api/v1/recordings/{id}/segments/1"),
+            None,
+        )
+        .await;
+        std::fs::write(folder.path().join("000001.m4s"), &seg.bytes).unwrap();
+        let m = get(
+            &relay,
+            &token,
+            &format!("/api/v1/recordings/{id}/manifest"),
+            None,
+        )
+        .await;
+        std::fs::write(
+            folder.path().join(tether_relay::recording::MANIFEST),
+            &m.bytes,
+        )
+        .unwrap();
+        std::fs::write(folder.path().join("timeline.json"), &served.bytes).unwrap();
+        let key = tether_relay::load_or_create_key(relay.dir.path()).unwrap();
+        let public = tether_relay::recording::public_key(&key);
+        assert!(matches!(
+            verify(folder.path(), Some(&public)),
+            Verdict::Intact { segments: 2, .. }
+        ));
+        let edited = String::from_utf8(served.bytes.clone())
+            .unwrap()
+            .replace("setup.exe", "notes.txt");
+        std::fs::write(folder.path().join("timeline.json"), edited).unwrap();
+        let verdict = verify(folder.path(), Some(&public));
+        assert!(
+            matches!(&verdict, Verdict::Altered { index: 2, file } if file == "timeline.json"),
+            "{verdict:?}"
+        );
+
+        // A recording ended without one has an empty timeline.
+        let plain = start(&relay);
+        assert_eq!(
+            put(&relay, &plain.upload_token, &plain.id, 1, &segment(2))
+                .await
+                .status,
+            200
+        );
+        let auth = format!("Bearer {}", plain.upload_token);
+        let path = format!("/api/v1/recordings/{}/finish", plain.id);
+        let r = request_bytes(relay.addr, "POST", &path, &[("Authorization", &auth)], b"").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let empty = get(
+            &relay,
+            &token,
+            &format!("/api/v1/recordings/{}/timeline", plain.id),
+            None,
+        )
+        .await;
+        assert_eq!(empty.status, 200);
+        let empty: serde_json::Value = serde_json::from_slice(&empty.bytes).unwrap();
+        assert_eq!(empty["events"], serde_json::json!([]));
+    }
+
+    #[tokio::test]
     async fn a_segment_sent_again_while_the_first_is_still_arriving_gets_the_same_answer() {
         let relay = Relay::two_orgs().await;
         let rec = start(&relay);

@@ -2,4 +2,5 @@
 //! fragmented MP4 ([`mp4`]) and sent to the relay as it goes ([`upload`]).
 
 pub mod mp4;
+pub mod timeline;
 pub mod upload;

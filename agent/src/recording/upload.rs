@@ -14,6 +14,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use tether_protocol::timeline::Timeline;
+
 use super::mp4::Fragmenter;
 use crate::error::{Error, Result};
 use crate::relay_client::http::{self, Request};
@@ -50,7 +52,8 @@ pub struct Uploaded {
 
 enum Piece {
     Bytes(Vec<u8>),
-    End,
+    /// The end, with the timeline's JSON if there is one.
+    End(Option<Vec<u8>>),
 }
 
 /// The capture thread's side of a recording.
@@ -122,14 +125,14 @@ impl Recorder {
     }
 
     /// Ends the recording at `end` (capture time): the last fragment, then the relay seals it.
-    pub fn finish(mut self, end: Duration) -> Result<()> {
+    pub fn finish(mut self, end: Duration, timeline: Option<Timeline>) -> Result<()> {
         if self.started
             && self.recording()
             && let Some(last) = self.mp4.finish(end)?
         {
             self.queue(last);
         }
-        let _ = self.tx.send(Piece::End);
+        let _ = self.tx.send(Piece::End(timeline.map(|t| t.encode())));
         Ok(())
     }
 
@@ -172,9 +175,18 @@ async fn send_all(
                     done.segments = n;
                     done.bytes += size as u64;
                 }
-                Piece::End => {
+                Piece::End(timeline) => {
                     let path = format!("/api/v1/recordings/{id}/finish");
-                    send_until_taken(&to, hyper::Method::POST, &path, Bytes::new()).await?;
+                    let with = timeline.map(Bytes::from).unwrap_or_default();
+                    let ended = send_until_taken(&to, hyper::Method::POST, &path, with.clone()).await;
+                    if let Err(e) = ended {
+                        if with.is_empty() {
+                            return Err(e);
+                        }
+                        // A timeline the relay refuses must not cost the pictures.
+                        tracing::warn!(error = %e, "the relay refused the recording's timeline; ending it without");
+                        send_until_taken(&to, hyper::Method::POST, &path, Bytes::new()).await?;
+                    }
                     return Ok(());
                 }
             }
@@ -206,7 +218,11 @@ async fn send_until_taken(
             method: method.clone(),
             path,
             bearer: Some(&to.upload_token),
-            content_type: "application/octet-stream",
+            content_type: if method == hyper::Method::POST {
+                "application/json"
+            } else {
+                "application/octet-stream"
+            },
             body: body.clone(),
         };
         match http::send(&to.relay, to.ca_file.as_deref(), request).await {

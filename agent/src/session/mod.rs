@@ -174,6 +174,7 @@ pub async fn run(
         chat_messages: 0,
         recorder: None,
         record_began: std::time::Instant::now(),
+        timeline: Default::default(),
     };
     let mut local = Some(local);
     let mut frames: Option<mpsc::Receiver<StreamEvent>> = None;
@@ -215,7 +216,10 @@ pub async fn run(
                     None => std::future::pending().await,
                 }
             } => match text {
-                Some(text) => s.send_control(&Control::Clipboard { text }).await,
+                Some(text) => {
+                    s.timeline.clipboard(false, text.chars().count());
+                    s.send_control(&Control::Clipboard { text }).await
+                }
                 None => s.clipboard = None,
             },
             changed = async {
@@ -349,6 +353,8 @@ struct Session {
     recorder: Option<Recorder>,
     /// The recording's time 0: when the session started, or when the supporter started it.
     record_began: std::time::Instant,
+    /// What the recording's timeline notes while a recording runs.
+    timeline: crate::recording::timeline::TimelineLog,
 }
 
 impl Session {
@@ -484,9 +490,14 @@ impl Session {
                             .resuming(self.cfg.parked.clone(), &self.supporter)
                     });
                 let (notify, out, id) = (self.notify.clone(), self.out.clone(), self.id.clone());
+                let timeline = self.timeline.clone();
                 let note = Arc::new(move |n: FileNote| {
-                    // The organisation's audit log hears of every transfer (never its content).
+                    // The organisation's audit log hears of every transfer (never its content),
+                    // and a recording's timeline of those that end while it runs.
                     if let Some(record) = audit_record(&id, &n) {
+                        if let Message::FileTransfer(t) = &record {
+                            timeline.file(t.direction, &t.name, t.size, t.outcome);
+                        }
                         let _ = out.send(record);
                     }
                     notify(Note::File(n));
@@ -592,6 +603,11 @@ impl Session {
                 }
             }
         }
+        match &ev {
+            InputEvent::ButtonDown { button } => self.timeline.click(*button),
+            InputEvent::KeyDown { .. } | InputEvent::Text { .. } => self.timeline.key(),
+            _ => {}
+        }
         if let Some(i) = &self.input {
             i.event(ev);
         }
@@ -608,6 +624,7 @@ impl Session {
         };
         match msg {
             Control::SelectDisplay { index } => {
+                self.timeline.display(index);
                 self.stream_cmd(StreamCommand::Display(usize::from(index)))
             }
             Control::Keyframe {} => self.stream_cmd(StreamCommand::Keyframe),
@@ -620,7 +637,10 @@ impl Session {
                 self.apply_target();
             }
             Control::Clipboard { text } => match &self.clipboard {
-                Some((c, _)) if self.control_mode => c.set(text),
+                Some((c, _)) if self.control_mode => {
+                    self.timeline.clipboard(true, text.chars().count());
+                    c.set(text)
+                }
                 _ => {
                     tracing::debug!(session = %self.id, "clipboard text ignored: not a control session")
                 }

@@ -5,7 +5,7 @@
 use tether_protocol::signal::RecordingChanged;
 
 use super::{Session, StreamCommand, VideoFrame};
-use crate::recording::upload::Recorder;
+use crate::recording::upload::{Destination, Recorder};
 
 impl Session {
     /// Adds frame `f` to the session's recording, if it is recorded; the recording starts at
@@ -23,22 +23,8 @@ impl Session {
                 return;
             };
             tracing::info!(session = %self.id, recording = %to.recording_id, "recording the session");
-            let (recorder, sending) = Recorder::start(to, d.width & !1, d.height & !1);
-            let id = self.id.clone();
-            tokio::spawn(async move {
-                match sending.await {
-                    Ok(Ok(up)) => {
-                        tracing::info!(session = %id, segments = up.segments, bytes = up.bytes, "recording sent")
-                    }
-                    Ok(Err(e)) => {
-                        tracing::error!(session = %id, error = %e, "the recording could not be sent")
-                    }
-                    Err(e) => {
-                        tracing::error!(session = %id, error = %e, "the recording's task failed")
-                    }
-                }
-            });
-            self.recorder = Some(recorder);
+            self.recorder = Some(self.start_recorder(to, d.width & !1, d.height & !1));
+            self.timeline.start(self.record_began);
         }
         let Some(r) = self.recorder.as_mut() else {
             return;
@@ -62,7 +48,7 @@ impl Session {
             (Some(ticket), Some((relay, ca_file))) if r.recorded => {
                 self.finish_recording();
                 tracing::info!(session = %self.id, recording = %ticket.recording_id, "the supporter started recording");
-                self.cfg.record_to = Some(crate::recording::upload::Destination {
+                self.cfg.record_to = Some(Destination {
                     relay,
                     ca_file,
                     recording_id: ticket.recording_id,
@@ -73,19 +59,40 @@ impl Session {
             }
             (None, _) if !r.recorded => {
                 tracing::info!(session = %self.id, "the supporter stopped recording");
-                self.cfg.record_to = None;
                 self.finish_recording();
             }
             _ => tracing::warn!(session = %self.id, "a recording this agent cannot make"),
         }
     }
 
-    /// Ends the recording under way, if any.
+    /// Ends the recording under way, if any; one that never got its first frame (stopped, or
+    /// the session ended, right after it started) is ended empty rather than left open.
     pub(super) fn finish_recording(&mut self) {
-        if let Some(r) = self.recorder.take()
-            && let Err(e) = r.finish(self.record_began.elapsed())
-        {
+        let recorder = match (self.recorder.take(), self.cfg.record_to.take()) {
+            (Some(r), _) => r,
+            (None, Some(to)) => self.start_recorder(to, 2, 2),
+            (None, None) => return,
+        };
+        if let Err(e) = recorder.finish(self.record_began.elapsed(), self.timeline.take()) {
             tracing::error!(session = %self.id, error = %e, "ending the recording failed");
         }
+    }
+
+    /// A recorder of `width` × `height` frames sending to `to`, its task's end logged.
+    fn start_recorder(&self, to: Destination, width: u32, height: u32) -> Recorder {
+        let (recorder, sending) = Recorder::start(to, width, height);
+        let id = self.id.clone();
+        tokio::spawn(async move {
+            match sending.await {
+                Ok(Ok(up)) => {
+                    tracing::info!(session = %id, segments = up.segments, bytes = up.bytes, "recording sent")
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(session = %id, error = %e, "the recording could not be sent")
+                }
+                Err(e) => tracing::error!(session = %id, error = %e, "the recording's task failed"),
+            }
+        });
+        recorder
     }
 }

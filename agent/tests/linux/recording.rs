@@ -116,7 +116,9 @@ async fn a_recorded_session_reaches_the_relay_in_order_and_plays_from_there() {
         );
     });
     assert_eq!(frames, 70);
-    recorder.finish(Duration::from_millis(12_000)).unwrap();
+    recorder
+        .finish(Duration::from_millis(12_000), None)
+        .unwrap();
     let Uploaded { segments, bytes } = sending.await.unwrap().unwrap();
     // The header, then fragments at 2, 4 and 6 s, and the last.
     assert_eq!(segments, 5, "{bytes} bytes");
@@ -243,7 +245,9 @@ async fn a_relay_out_of_reach_for_a_while_gets_the_whole_recording_once_back() {
     let frames = encode(5, |data, at, key| {
         recorder.frame(data, at, key).unwrap();
     });
-    recorder.finish(Duration::from_millis(10_000)).unwrap();
+    recorder
+        .finish(Duration::from_millis(10_000), None)
+        .unwrap();
     assert!(!sending.is_finished(), "still trying");
     // …then the relay starts, and every piece arrives, in order, and the recording ends.
     let _relay = start_relay(dir.path(), addr).await;
@@ -447,6 +451,34 @@ async fn on_request_the_supporter_starts_and_stops_a_recording_the_person_is_tol
     )
     .await;
     assert_eq!(first.len(), 1);
+    // What the supporter does meanwhile goes into the recording's timeline: a click, and how
+    // many keys (never which).
+    use tether_protocol::input::{Button, InputEvent};
+    use tether_protocol::keymap::usage_from_code;
+    use tether_tests::x11::keys_down;
+    let (a, s) = (
+        usage_from_code("KeyA").unwrap(),
+        usage_from_code("KeyS").unwrap(),
+    );
+    for ev in [
+        InputEvent::ButtonDown {
+            button: Button::Left,
+        },
+        InputEvent::ButtonUp {
+            button: Button::Left,
+        },
+        InputEvent::KeyDown { usage: a },
+        InputEvent::KeyDown { usage: s },
+    ] {
+        viewer.send_input(&ev).await;
+    }
+    // Both keys down at the X server: the agent has seen them, before the stop below.
+    let (conn, _) = x.connect();
+    until("two keys down", || keys_down(&conn), |k| k.len() == 2).await;
+    for usage in [a, s] {
+        viewer.send_input(&InputEvent::KeyUp { usage }).await;
+    }
+    until("keys released", || keys_down(&conn), |k| k.is_empty()).await;
     viewer.record(false);
     let stopped = tokio::time::timeout(WAIT, viewer.event_where(is_recording))
         .await
@@ -463,6 +495,27 @@ async fn on_request_the_supporter_starts_and_stops_a_recording_the_person_is_tol
     let rec = &sealed[0];
     assert_eq!(rec.owner_id, Some(jane.id));
     assert_eq!(rec.session_id, viewer.session.session_id.as_str());
+    let timeline = tether_tests::request_bytes(
+        addr,
+        "GET",
+        &format!("/api/v1/recordings/{}/timeline", rec.id),
+        &[("Authorization", &format!("Bearer {token}"))],
+        b"",
+    )
+    .await;
+    let timeline: serde_json::Value = serde_json::from_slice(&timeline.bytes).unwrap();
+    let kinds: Vec<(&str, u64)> = timeline["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap(),
+                e["count"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(kinds, [("click", 0), ("keys", 2)], "{timeline}");
     let frame = first_frame(addr, &token, &rec.id, dir.path()).await;
     assert_eq!(frame.len(), 320 * 240 * 3, "a 320×240 frame");
     let i = (60 * 320 + 80) * 3;

@@ -106,6 +106,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(recordings::video))
         .routes(routes!(recordings::put_segment, recordings::segment))
         .routes(routes!(recordings::manifest))
+        .routes(routes!(recordings::timeline))
         .routes(routes!(recordings::finish))
         .routes(routes!(recordings::set_access))
         .routes(routes!(recordings::settings, recordings::set_settings))

@@ -20,6 +20,7 @@ use crate::AppState;
 use crate::error::{Error, Result};
 use crate::recording::Manifest;
 use crate::store::{Grantee, Recording, RecordingGrant, RecordingSegment, RecordingSettings, Role};
+use tether_protocol::timeline::{MAX_TIMELINE_BYTES, Timeline};
 
 /// What a caller may do with one recording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,20 +130,30 @@ pub async fn put_segment(
     post,
     path = "/api/v1/recordings/{id}/finish",
     tag = "recordings",
-    summary = "End a recording: the relay signs its chain of segments and tells the organisation's webhooks (recording_ready). Ending it again answers the same manifest",
+    summary = "End a recording: the relay signs its chain of segments, and of the session's timeline when the body carries one (at most 2 MiB), and tells the organisation's webhooks (recording_ready). Ending it again answers the same manifest",
     params(("id" = String, Path, description = "The recording's id")),
+    request_body(content = Option<serde_json::Value>, content_type = "application/json", description = "The timeline: {\"events\": [{\"kind\": \"click\" | \"keys\" | \"clipboard\" | \"file\" | \"display\", \"t_ms\": …}], \"dropped\": n} (docs/PROTOCOL.md)"),
     responses((status = 200, description = "The signed manifest", body = Manifest)),
     security(("bearer" = [])),
 )]
 pub async fn finish(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    req: Request,
 ) -> Result<Json<Manifest>> {
-    let (org, sealed) = uploader(&state, &headers, &id)?;
+    let (org, sealed) = uploader(&state, req.headers(), &id)?;
+    let body = axum::body::to_bytes(req.into_body(), MAX_TIMELINE_BYTES)
+        .await
+        .map_err(|_| Error::TooLarge)?;
+    // A timeline refused is said before anything is sealed: the agent can send it again.
+    let timeline = if body.is_empty() {
+        None
+    } else {
+        Some(Timeline::decode(&body).map_err(|e| Error::BadRequest(format!("timeline: {e}")))?)
+    };
     let manifest = state
         .recordings
-        .finish(org, &id, crate::unix_millis())
+        .finish(org, &id, crate::unix_millis(), timeline.as_ref())
         .await?;
     if !sealed {
         let detail = serde_json::json!({
@@ -302,6 +313,32 @@ pub async fn segment(
     let bytes = state.recordings.read_piece(&id, Some(n)).await?;
     let name = crate::recording::disk::segment_file(n);
     Ok(attachment(bytes, "application/octet-stream", &name))
+}
+
+/// `GET /api/v1/recordings/{id}/timeline`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/recordings/{id}/timeline",
+    tag = "recordings",
+    summary = "The session's timeline beside an ended recording: clicks, key counts (never which keys), clipboard and file events, display switches. Empty when the agent sent none",
+    params(("id" = String, Path, description = "The recording's id")),
+    responses((status = 200, description = "The timeline, as stored and signed (timeline.json)", body = serde_json::Value)),
+)]
+pub async fn timeline(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    visible(&state, &caller, &id, Access::View)?;
+    let bytes = match state.recordings.read_timeline(&id).await? {
+        Some(b) => b,
+        None => Timeline::default().encode(),
+    };
+    Ok(attachment(
+        bytes,
+        "application/json",
+        crate::recording::disk::TIMELINE,
+    ))
 }
 
 /// `GET /api/v1/recordings/{id}/manifest`.

@@ -12,6 +12,8 @@ use ring::signature::Ed25519KeyPair;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
+use tether_protocol::timeline::Timeline;
+
 use super::{Chain, MANIFEST, Manifest};
 use crate::error::{Error, Result};
 use crate::store::{NewRecording, OrgId, Recording, RecordingSegment, Store, StoreError, UserId};
@@ -22,6 +24,9 @@ pub const MAX_SEGMENT: u64 = 16 * 1024 * 1024;
 const READ_PIECE: u64 = 256 * 1024;
 /// How an upload credential starts.
 pub const UPLOAD_PREFIX: &str = "rup_";
+/// The file of a recording's timeline ([`Timeline`]), the last entry of its manifest when the
+/// agent sent one.
+pub const TIMELINE: &str = "timeline.json";
 
 /// The relay's recordings: files under one folder, rows in the store, signed with the key
 /// derived from the relay key.
@@ -194,7 +199,13 @@ impl Recordings {
 
     /// Ends recording `id`: its manifest is written, signed, and the row sealed. Ending an ended
     /// recording again answers its manifest.
-    pub async fn finish(&self, org: OrgId, id: &str, now: i64) -> Result<Manifest> {
+    pub async fn finish(
+        &self,
+        org: OrgId,
+        id: &str,
+        now: i64,
+        timeline: Option<&Timeline>,
+    ) -> Result<Manifest> {
         let dir = self.folder(id)?;
         let rec = self.store.recording(org, id)?.ok_or(Error::NotFound)?;
         let path = dir.join(MANIFEST);
@@ -203,8 +214,19 @@ impl Recordings {
             return serde_json::from_slice(&bytes)
                 .map_err(|e| Error::Internal(format!("{}: {e}", path.display())));
         }
-        let manifest = self.manifest(&rec)?;
+        let mut chain = self.chain(&rec)?;
         tokio::fs::create_dir_all(&dir).await.map_err(disk)?;
+        // The timeline is the chain's last link: altered or dropped, the manifest says so.
+        if let Some(t) = timeline {
+            let bytes = t.encode();
+            let tmp = dir.join(format!("{TIMELINE}.part"));
+            write_synced(&tmp, &bytes).await?;
+            tokio::fs::rename(&tmp, dir.join(TIMELINE))
+                .await
+                .map_err(disk)?;
+            chain.push(TIMELINE, &bytes);
+        }
+        let manifest = chain.seal(&self.key);
         let json = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| Error::Internal(format!("manifest: {e}")))?;
         let tmp = dir.join(format!("{MANIFEST}.part"));
@@ -215,14 +237,24 @@ impl Recordings {
         Ok(manifest)
     }
 
-    fn manifest(&self, rec: &Recording) -> Result<Manifest> {
+    /// The chain of `rec`'s stored segments.
+    fn chain(&self, rec: &Recording) -> Result<Chain> {
         let mut chain = Chain::new(&rec.id);
         for s in &rec.segments {
             let digest = <[u8; 32]>::try_from(hex::decode(&s.sha256).unwrap_or_default())
                 .map_err(|_| Error::Internal(format!("stored digest of segment {}", s.n)))?;
             chain.link(&segment_file(s.n), s.size as u64, &digest);
         }
-        Ok(chain.seal(&self.key))
+        Ok(chain)
+    }
+
+    /// The timeline of ended recording `id`, as stored; none if its agent sent none.
+    pub async fn read_timeline(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        match tokio::fs::read(self.folder(id)?.join(TIMELINE)).await {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(disk(e)),
+        }
     }
 
     /// The bytes of segment `n` of `id`, or of its manifest (`None`), as stored.
