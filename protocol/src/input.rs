@@ -43,6 +43,7 @@ pub mod tag {
 
 /// A mouse button, numbered as the DOM's `MouseEvent.button`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 #[repr(u8)]
 pub enum Button {

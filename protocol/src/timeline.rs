@@ -19,6 +19,7 @@ pub const MAX_NAME_BYTES: usize = 255;
 
 /// One thing that happened, `t_ms` milliseconds into the recording.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TimelineEvent {
     /// The supporter pressed a mouse button.
@@ -81,6 +82,7 @@ impl TimelineEvent {
 
 /// A recording's timeline, oldest event first.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Timeline {
     /// The events, in time order.

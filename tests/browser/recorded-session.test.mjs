@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, afterEach, before, test } from "node:test";
 
 import { OWNER_EMAIL, PASSWORD, WAIT_MS, shot } from "./harness.mjs";
-import { Loop, QUADRANTS, waitForScene } from "./loop.mjs";
+import { Loop, QUADRANTS, pagePoint, waitForScene } from "./loop.mjs";
 
 const loop = new Loop();
 
@@ -123,8 +123,15 @@ test("on request the supporter records part of a session, and the person is told
   await badge.waitFor();
   await loop.agent.lines.waitFrom(at, (l) => /started recording this session/.test(l), "the person told of the start");
   await shot(page, "on-request-1-recording");
-  // Long enough for more than one fragment.
-  await page.waitForTimeout(2500);
+  // Long enough for more than one fragment, with a click and some typing in it, which the
+  // probe's window sees land (so the agent has them before the stop).
+  await page.waitForTimeout(1500);
+  const mark = loop.probe.lines.all.length;
+  const p = await pagePoint(page, 400, 300);
+  await page.mouse.click(p.x, p.y);
+  await page.keyboard.type("abc");
+  await loop.probe.waitEvent(mark, () => loop.probe.events(mark).filter((e) => e.event === "key_press" && e.text).length >= 3, "three typed characters");
+  await page.waitForTimeout(1000);
   at = loop.agent.lines.all.length;
   await page.getByRole("button", { name: "■ Stop recording" }).click();
   await badge.waitFor({ state: "detached" });
@@ -153,4 +160,27 @@ test("on request the supporter records part of a session, and the person is told
     JSON.stringify(entries),
   );
   await loop.endSession(page);
+
+  // Beside the player: what the supporter did, never which keys; a moment in it plays from
+  // just before.
+  await page.getByRole("link", { name: "Recordings" }).click();
+  await page.getByRole("heading", { name: "Session recordings" }).waitFor();
+  await page.getByRole("button", { name: "Play" }).first().click();
+  const events = page.locator("aside.timeline li");
+  await events.first().waitFor();
+  const lines = await events.allTextContents();
+  assert.ok(lines.some((l) => /Click$/.test(l)), JSON.stringify(lines));
+  const keys = lines.find((l) => /3 keys pressed$/.test(l));
+  assert.ok(keys, JSON.stringify(lines));
+  assert.ok(!lines.some((l) => /abc/i.test(l)), "no key is named");
+  await page.locator("aside.timeline li", { hasText: "keys pressed" }).getByRole("button").click();
+  const [m, s] = keys.split(" ")[0].split(":").map(Number);
+  const seekedTo = await page.evaluate(async () => {
+    const v = document.querySelector("video");
+    if (v.seeking) await new Promise((resolve) => v.addEventListener("seeked", resolve, { once: true }));
+    return v.currentTime;
+  });
+  assert.ok(Math.abs(seekedTo - Math.max(0, m * 60 + s - 1)) <= 1.5, `seeked to ${seekedTo} for ${keys}`);
+  await shot(page, "on-request-3-timeline");
+
 });

@@ -6,6 +6,7 @@ import { ApiError, api, type Me } from "./api";
 import { field, h, replace, when } from "./dom";
 import { errorText } from "./errors";
 import type { Recording, RecordingGrant, Role } from "./generated/api";
+import type { Timeline, TimelineEvent } from "./generated/signal";
 import { language, t } from "./i18n";
 
 /** The roles a recording can be shared with (owners and admins see every recording anyway). */
@@ -93,15 +94,62 @@ function open(box: HTMLElement, r: Recording, admin: boolean, status: HTMLElemen
   const src = `/api/v1/recordings/${encodeURIComponent(r.id)}/video`;
   const video = h("video", { controls: true, preload: "metadata", src, "aria-label": t("rec.videoOf", { when: when(r.started_at, language()) }) });
   video.addEventListener("error", () => (status.textContent = t("rec.cannotPlay")));
+  const events = h("aside", { class: "timeline", "aria-labelledby": "timeline-title" }, h("h3", { id: "timeline-title" }, t("rec.timeline")));
   const parts: (HTMLElement | null)[] = [
     h("h2", { id: "player-title" }, t("rec.playerTitle", { when: when(r.started_at, language()) })),
-    video,
+    h("div", { class: "player" }, video, events),
     r.sealed_at === null ? h("p", { class: "hint" }, t("rec.stillRecording")) : null,
   ];
+  if (r.sealed_at !== null) {
+    api<Timeline>("GET", `/api/v1/recordings/${encodeURIComponent(r.id)}/timeline`)
+      .then((tl) => events.append(timeline(tl, video)))
+      .catch((e: unknown) => (status.textContent = failure(e)));
+  }
   if (admin) parts.push(sharing(r, status), remove(r, status, reload));
   replace(box, ...parts);
   box.hidden = false;
   video.focus();
+}
+
+/** `m:ss` (or `h:mm:ss`) of `ms` milliseconds. */
+function clock(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  const two = (n: number): string => String(n).padStart(2, "0");
+  return s >= 3600 ? `${Math.floor(s / 3600)}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}` : `${Math.floor(s / 60)}:${two(s % 60)}`;
+}
+
+/** What one event says, in the page's language. */
+function eventText(e: TimelineEvent): string {
+  switch (e.kind) {
+    case "click":
+      return t(e.button === "right" ? "rec.evRightClick" : "rec.evClick");
+    case "keys":
+      return t("rec.evKeys", { n: e.count });
+    case "clipboard":
+      return t(e.to_agent ? "rec.evClipTo" : "rec.evClipFrom", { n: e.chars });
+    case "file": {
+      const outcome = t(e.outcome === "saved" ? "rec.outSaved" : e.outcome === "failed" ? "rec.outFailed" : "rec.outCancelled");
+      return t(e.direction === "to_agent" ? "rec.evFileTo" : "rec.evFileFrom", { name: e.name, size: size(e.size), outcome });
+    }
+    case "display":
+      return t("rec.evDisplay", { n: e.index + 1 });
+  }
+}
+
+/** The timeline's events, each a button that plays the recording from a moment before it. */
+function timeline(tl: Timeline, video: HTMLVideoElement): HTMLElement {
+  if (tl.events.length === 0) return h("p", { class: "hint" }, t("rec.timelineEmpty"));
+  const list = h("ol");
+  for (const e of tl.events) {
+    const at = h("button", { type: "button", class: "link", "aria-label": t("rec.seekTo", { at: clock(e.t_ms) }) }, clock(e.t_ms));
+    at.addEventListener("click", () => {
+      video.currentTime = Math.max(0, e.t_ms / 1000 - 1);
+      void video.play().catch(() => undefined);
+    });
+    list.append(h("li", { "data-kind": e.kind }, at, " ", eventText(e)));
+  }
+  const more = tl.dropped > 0 ? h("p", { class: "hint" }, t("rec.dropped", { n: tl.dropped })) : null;
+  return h("div", {}, list, more);
 }
 
 /** The roles' boxes: who besides the admins and its owner may watch, download or delete it. */

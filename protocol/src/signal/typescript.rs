@@ -8,6 +8,8 @@ use ts_rs::{Config, TS};
 
 use super::*;
 use crate::files::BrowseCode;
+use crate::input::Button;
+use crate::timeline::{Timeline, TimelineEvent};
 
 /// The file, relative to the protocol crate.
 const FILE: &str = "../web/src/generated/signal.ts";
@@ -62,6 +64,10 @@ fn declarations(cfg: &Config) -> Vec<(String, String)> {
         Ping,
         RequestId,
         SessionId,
+        // A recording's timeline (not a message: the body of a recording's end).
+        Timeline,
+        TimelineEvent,
+        Button,
     )
 }
 

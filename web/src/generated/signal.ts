@@ -422,3 +422,73 @@ seq: number, };
 export type RequestId = string;
 
 export type SessionId = string;
+
+export type Timeline = { 
+/**
+ * The events, in time order.
+ */
+events: Array<TimelineEvent>, 
+/**
+ * Events left out past [`MAX_EVENTS`].
+ */
+dropped: number, };
+
+export type TimelineEvent = { "kind": "click", 
+/**
+ * When.
+ */
+t_ms: number, 
+/**
+ * Which button.
+ */
+button: Button, } | { "kind": "keys", 
+/**
+ * When the first was pressed.
+ */
+t_ms: number, 
+/**
+ * How many.
+ */
+count: number, } | { "kind": "clipboard", 
+/**
+ * When.
+ */
+t_ms: number, 
+/**
+ * To the computer (from the supporter), else to the supporter.
+ */
+to_agent: boolean, 
+/**
+ * Its length in characters.
+ */
+chars: number, } | { "kind": "file", 
+/**
+ * When.
+ */
+t_ms: number, 
+/**
+ * Which way.
+ */
+direction: FileDirection, 
+/**
+ * Its name (at most [`MAX_NAME_BYTES`]).
+ */
+name: string, 
+/**
+ * Its size in bytes.
+ */
+size: number, 
+/**
+ * How it ended.
+ */
+outcome: FileOutcome, } | { "kind": "display", 
+/**
+ * When.
+ */
+t_ms: number, 
+/**
+ * The display's index.
+ */
+index: number, };
+
+export type Button = "left" | "middle" | "right" | "back" | "forward";
