@@ -5,6 +5,8 @@
 // Screenshots go to target/e2e-artifacts/browser/.
 
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { after, afterEach, before, test } from "node:test";
 
 import { OWNER_EMAIL, PASSWORD, WAIT_MS, shot } from "./harness.mjs";
@@ -123,9 +125,23 @@ test("on request the supporter records part of a session, and the person is told
   await badge.waitFor();
   await loop.agent.lines.waitFrom(at, (l) => /started recording this session/.test(l), "the person told of the start");
   await shot(page, "on-request-1-recording");
+  // While the session is recorded the supporter may keep a copy of their own: saved as WebM.
+  assert.equal(await page.getByRole("button", { name: "Keep a copy" }).count(), 1);
+  await page.getByRole("button", { name: "Keep a copy" }).click();
+  await page.waitForTimeout(1500);
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Save the copy" }).click()]);
+  const copy = readFileSync(await download.path());
+  assert.ok(copy.length > 1000, `a copy of ${copy.length} bytes`);
+  assert.deepEqual([...copy.subarray(0, 4)], [0x1a, 0x45, 0xdf, 0xa3], "a WebM (EBML) file");
+  assert.match(download.suggestedFilename(), /^tether-.*\.webm$/);
+  // It plays: ffmpeg decodes a frame of the screen (the quadrants' top-left red).
+  const frame = execFileSync("ffmpeg", ["-loglevel", "error", "-i", await download.path(), "-frames:v", "1", "-vf", "scale=64:36", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]);
+  assert.equal(frame.length, 64 * 36 * 3);
+  const px = [...frame.subarray((9 * 64 + 16) * 3, (9 * 64 + 16) * 3 + 3)];
+  assert.ok(near(px, QUADRANTS[0]), `the copy's top-left quadrant: ${px}`);
   // Long enough for more than one fragment, with a click and some typing in it, which the
   // probe's window sees land (so the agent has them before the stop).
-  await page.waitForTimeout(1500);
+  await page.waitForTimeout(500);
   const mark = loop.probe.lines.all.length;
   const p = await pagePoint(page, 400, 300);
   await page.mouse.click(p.x, p.y);
@@ -148,6 +164,7 @@ test("on request the supporter records part of a session, and the person is told
   assert.equal(recordings.length, before.length + 1, JSON.stringify(recordings));
   assert.ok(recordings[0].sealed_at && recordings[0].segment_count >= 2, JSON.stringify(recordings[0]));
   await page.getByRole("button", { name: "● Record" }).waitFor();
+  assert.equal(await page.getByRole("button", { name: "Keep a copy" }).count(), 0, "no copy of an unrecorded session");
   await waitForScene(page);
   await shot(page, "on-request-2-stopped");
 

@@ -9,6 +9,7 @@ import { FileSender, FilesPanel } from "./files";
 import { RemoteFiles } from "./remote-files";
 import { DOM_DELTA_PIXEL, toRemote, wheelUnits } from "./geometry";
 import { t } from "./i18n";
+import { LocalCopy } from "./local-copy";
 import { buttonFromDom, textEvents } from "./input";
 import { SPECIAL_KEYS, chordUsages, usageFromCode } from "./keys";
 import type { ControlIn, LiveStats, RemoteDisplay, RemoteSession } from "./session";
@@ -54,6 +55,8 @@ export class RemoteView {
   private showStats = false;
   /** Whether the session is being recorded now. */
   private recorded: boolean;
+  /** The supporter's own copy of the screen, while one is being made. */
+  private copy: LocalCopy | null = null;
   private lastStats: LiveStats | null = null;
   private wheelRest = { x: 0, y: 0 };
   private locked = { x: 0, y: 0 };
@@ -126,6 +129,22 @@ export class RemoteView {
   /** The relay said the session's recording started or stopped. */
   setRecorded(on: boolean): void {
     this.recorded = on;
+    // A copy is made only while the person at the computer knows the session is recorded.
+    if (!on) this.copy?.stop();
+    this.renderToolbar();
+  }
+
+  /** Starts or stops the supporter's own copy of the screen. */
+  private toggleCopy(): void {
+    if (this.copy) return this.copy.stop();
+    const stream = this.video.srcObject;
+    if (!(stream instanceof MediaStream)) return;
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    this.copy = new LocalCopy(stream, `tether-${this.ctx.host}-${stamp}.webm`, (full) => {
+      this.copy = null;
+      if (full) this.flash(t("session.copyFull"));
+      this.renderToolbar();
+    });
     this.renderToolbar();
   }
 
@@ -184,6 +203,7 @@ export class RemoteView {
 
   /** Detaches listeners and releases everything held. */
   dispose(): void {
+    this.copy?.stop();
     this.releaseAll();
     this.files.receiver.dispose();
     for (const f of this.cleanups.splice(0)) f();
@@ -265,6 +285,10 @@ export class RemoteView {
     const record = this.ctx.mayRecord
       ? toggle(t(this.recorded ? "session.stopRecording" : "session.record"), this.recorded, () => this.ctx.record(!this.recorded))
       : null;
+    const copy =
+      this.recorded && LocalCopy.supported()
+        ? toggle(t(this.copy ? "session.saveCopy" : "session.copy"), this.copy !== null, () => this.toggleCopy())
+        : null;
     const clip = toggle(t("session.clipboard"), !this.clipBox.hidden, () => {
       this.clipBox.hidden = !this.clipBox.hidden;
       if (!this.clipBox.hidden) this.renderClipboard();
@@ -307,6 +331,7 @@ export class RemoteView {
       h("span", { class: "compact" }, field(t("session.quality"), quality)),
       h("span", { class: "compact" }, field(t("session.fps"), fps)),
       record,
+      copy,
       chat,
       files,
       clip,
