@@ -505,13 +505,9 @@ impl HubCore {
                 continue;
             };
             // A deadline that passed before the tick that would apply it (the session's
-            // maximum length) ends it first: the lifecycle refuses other events past it, and
-            // the session would outlive the party that left until that tick.
-            if s.lc.poll_timeout().is_some_and(|t| t <= now) {
-                s.lc.handle_timeout(now);
-            } else if s.lc.handle(now, Event::End { reason }).is_err() {
-                continue;
-            }
+            // maximum length) ends it first, and this end is refused; the session's outputs
+            // are carried out either way, or it would outlive the party that left.
+            let _ = s.lc.handle(now, Event::End { reason });
             self.after_session_event(sid);
         }
     }

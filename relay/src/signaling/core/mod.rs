@@ -305,15 +305,14 @@ impl HubCore {
         let end = Event::End {
             reason: EndReason::EndedByAdmin,
         };
-        let ended = self
-            .sessions
-            .get_mut(&sid)
-            .filter(|s| s.org_id == org)
-            .is_some_and(|s| s.lc.handle(now.at, end).is_ok());
-        if ended {
-            self.after_session_event(&sid);
-        }
-        ended
+        let Some(s) = self.sessions.get_mut(&sid).filter(|s| s.org_id == org) else {
+            return false;
+        };
+        // Past its maximum length it ends for that instead (the lifecycle applies the
+        // deadline first): ended all the same.
+        let _ = s.lc.handle(now.at, end);
+        self.after_session_event(&sid);
+        true
     }
 
     /// Closes every viewer connection whose credentials match `revoked` (logout, revocation,
@@ -713,10 +712,11 @@ impl HubCore {
                 (Party::Agent, _) => EndReason::EndedByAgent,
                 _ => EndReason::EndedByViewer,
             };
-            if session.lc.handle(now, Event::End { reason }).is_ok() {
-                session.chat_messages = end.chat_messages;
-                self.after_session_event(&sid);
-            }
+            // Past its maximum length the lifecycle ends it for that first and refuses this
+            // end; either way the end is carried out now.
+            session.chat_messages = end.chat_messages;
+            let _ = session.lc.handle(now, Event::End { reason });
+            self.after_session_event(&sid);
             return;
         }
         let peer_here = match party {

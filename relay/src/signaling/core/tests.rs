@@ -635,3 +635,27 @@ fn a_viewer_leaving_after_the_maximum_length_but_before_the_tick_ends_the_sessio
     assert_eq!(ended(&out, AGENT), Some(EndReason::MaxDuration));
     assert_eq!(core.counts().2, 0, "no session is left behind");
 }
+
+#[test]
+fn an_end_past_the_maximum_length_but_before_the_tick_ends_the_session_for_its_length() {
+    let (mut core, t0, code) = joined(false);
+    let rid = asked(&mut core, t0, &code);
+    let out = answer(&mut core, t0, rid, Decision::AllowControl);
+    let sid = started(&out, AGENT).expect("started");
+    let late = t0.plus(TIMEOUTS.max_session + Duration::from_millis(20));
+    // The supporter's end arrives past the deadline, with no tick since: the lifecycle ends
+    // the session for its length and refuses the end, which must not leave it behind.
+    let msg = Message::SessionEnd(SessionEnd::new(sid.clone(), EndReason::EndedByViewer));
+    core.handle(late, Input::FromViewer { conn: VIEWER, msg });
+    let out = effects(&mut core);
+    assert_eq!(ended(&out, AGENT), Some(EndReason::MaxDuration));
+    assert_eq!(core.counts().2, 0, "no session is left behind");
+    // And an administrator's end of a session in the same state.
+    let (mut core, t0, code) = joined(false);
+    let rid = asked(&mut core, t0, &code);
+    let out = answer(&mut core, t0, rid, Decision::AllowControl);
+    let sid = started(&out, AGENT).expect("started");
+    let late = t0.plus(TIMEOUTS.max_session + Duration::from_millis(20));
+    assert!(core.end_session_by_admin(late, principal(Role::Technician).org_id, sid.as_str()));
+    assert_eq!(core.counts().2, 0, "no session is left behind");
+}
