@@ -560,3 +560,33 @@ async fn while_redis_is_down_a_code_on_another_relay_is_try_again_and_reached_on
     };
     assert_eq!(req.viewer.name, "Tess Tech");
 }
+
+#[tokio::test]
+async fn an_envelope_sent_while_redis_is_down_reaches_its_relay_once_redis_is_back() {
+    use tether_relay::cluster::{Cluster, Envelope};
+    let mut redis = Redis::start();
+    let key = b"a cluster key";
+    let (a, mut a_inbox) = Cluster::join(&redis.url(), key).await.unwrap();
+    let (b, _b_inbox) = Cluster::join(&redis.url(), key).await.unwrap();
+    // An outage longer than the moment a command is retried after, with a message for relay
+    // `a` sent meanwhile (a supporter's end of session, say).
+    redis.stop();
+    b.send(
+        &a.id,
+        Envelope::ViewerGone {
+            origin: b.id.clone(),
+            conn: 7,
+        },
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    redis.restart();
+    // Relay `a` subscribes again on its own schedule; the envelope waits for it.
+    let got = tokio::time::timeout(std::time::Duration::from_secs(20), a_inbox.recv())
+        .await
+        .expect("the envelope arrives once Redis is back")
+        .expect("the inbox is open");
+    assert!(
+        matches!(&got, Envelope::ViewerGone { origin, conn: 7 } if origin == &b.id),
+        "{got:?}"
+    );
+}

@@ -28,9 +28,13 @@
 //! Redis is trusted as the relays' private network: it carries who a viewer is. Give it a
 //! password (`redis://:password@host/`) and keep it off the internet.
 
+mod held;
+
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use held::{Held, Outgoing};
 
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -190,6 +194,8 @@ const ALIVE_FOR: Duration = Duration::from_secs(5);
 const HEARTBEAT: Duration = Duration::from_secs(1);
 /// How long a command that failed because Redis went away waits before it is sent once more.
 const RETRY_AFTER: Duration = Duration::from_millis(250);
+/// The pause between sendings of envelopes nobody received yet.
+const RESEND_EVERY: Duration = Duration::from_millis(200);
 /// How long a machine's presence lasts unless its relay renews it (see [`Cluster::renew_machine`]).
 pub const MACHINE_PRESENCE: Duration = Duration::from_secs(30);
 
@@ -567,7 +573,9 @@ impl Cluster {
 
 /// Sends the commands in order, as many as are waiting in one pipeline (one round trip), so a
 /// burst never queues behind round trips; a failure is logged and the next batch goes on (the
-/// connection manager reconnects by itself).
+/// connection manager reconnects by itself). An envelope for another relay that nobody
+/// received (Redis was away, or that relay is still subscribing again) is sent again, with
+/// the ones after it for that relay, until it is received or [`DELIVER_WITHIN`] has passed.
 async fn send_commands(
     mut conn: redis::aio::ConnectionManager,
     id: String,
@@ -576,25 +584,53 @@ async fn send_commands(
 ) {
     const BATCH: usize = 256;
     let mut batch = Vec::with_capacity(BATCH);
-    while queue.recv_many(&mut batch, BATCH).await > 0 {
+    let mut held = Held::default();
+    loop {
+        if held.is_empty() {
+            if queue.recv_many(&mut batch, BATCH).await == 0 {
+                return;
+            }
+        } else {
+            // Whatever else comes meanwhile goes with the envelopes sent again.
+            let more = tokio::time::timeout(RESEND_EVERY, queue.recv_many(&mut batch, BATCH));
+            if let Ok(0) = more.await {
+                return;
+            }
+        }
+        let now = Instant::now();
         let mut pipe = redis::pipe();
-        for command in &batch {
+        // The envelopes whose receipt is checked, in the pipeline's order.
+        let mut checked: Vec<Outgoing> = held.take(now);
+        for o in &checked {
+            pipe.cmd("PUBLISH")
+                .arg(names.relay_channel(&o.to))
+                .arg(&o.payload);
+        }
+        for command in batch.drain(..) {
             match command {
-                Command::Publish { to, envelope } => match serde_json::to_string(envelope) {
+                Command::Publish { to, envelope } => match serde_json::to_string(&envelope) {
+                    Ok(payload) if to.is_empty() => {
+                        pipe.cmd("PUBLISH")
+                            .arg(names.every_relay())
+                            .arg(payload)
+                            .ignore();
+                    }
                     Ok(payload) => {
-                        let channel = if to.is_empty() {
-                            names.every_relay()
-                        } else {
-                            names.relay_channel(to)
-                        };
-                        pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
+                        pipe.cmd("PUBLISH")
+                            .arg(names.relay_channel(&to))
+                            .arg(&payload);
+                        checked.push(Outgoing {
+                            to,
+                            payload,
+                            since: now,
+                        });
                     }
                     Err(e) => tracing::error!(error = %e, "encoding an envelope failed"),
                 },
                 Command::Claim { key, ttl, only_new } => {
                     let ms = ttl.as_millis().max(1) as u64;
                     let set = pipe.cmd("SET").arg(key).arg(&id).arg("PX").arg(ms);
-                    if *only_new {
+                    if only_new {
                         set.arg("NX");
                     }
                     set.ignore();
@@ -628,19 +664,31 @@ async fn send_commands(
             }
         }
         // The first command after Redis went away fails, and only then does the connection
-        // come back: once more after a pause, so a message or claim sent then is not lost.
-        // (Commands run before a connection broke mid-batch may run twice: claims and releases
-        // are idempotent, a charge counts double, an envelope arrives twice.)
-        // An error Redis answered (a script failing) is not retried: the batch ran.
-        let mut sent = pipe.query_async::<()>(&mut conn).await;
+        // come back: once more after a pause. (Commands run before a connection broke
+        // mid-batch may run twice: claims and releases are idempotent, a charge counts double,
+        // an envelope arrives twice.) An error Redis answered (a script failing) is not
+        // retried: the batch ran.
+        let mut sent = pipe.query_async::<Vec<i64>>(&mut conn).await;
         if sent.as_ref().is_err_and(went_away) {
             tokio::time::sleep(RETRY_AFTER).await;
-            sent = pipe.query_async::<()>(&mut conn).await;
+            sent = pipe.query_async::<Vec<i64>>(&mut conn).await;
         }
-        if let Err(e) = sent {
-            tracing::warn!(error = %e, commands = batch.len(), "cluster commands failed");
+        match sent {
+            // PUBLISH answers how many subscribers received it: none, and it waits for them.
+            Ok(received) => {
+                for (o, n) in checked.into_iter().zip(received) {
+                    if n == 0 {
+                        held.push(o);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cluster commands failed; envelopes wait for Redis");
+                for o in checked {
+                    held.push(o);
+                }
+            }
         }
-        batch.clear();
     }
 }
 
