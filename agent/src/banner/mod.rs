@@ -30,11 +30,17 @@ impl Banner {
     }
 }
 
-/// The banner's text for a supporter named `name`, of `org` if known.
-pub fn text(name: &str, org: Option<&str>) -> String {
+/// The banner's text for a supporter named `name`, of `org` if known, in a session being
+/// `recorded` or not.
+pub fn text(name: &str, org: Option<&str>, recorded: bool) -> String {
+    let kind = if recorded {
+        "unattended session, being recorded"
+    } else {
+        "unattended session"
+    };
     match org {
-        Some(o) => format!("{name} ({o}) is connected to this computer (unattended session)"),
-        None => format!("{name} is connected to this computer (unattended session)"),
+        Some(o) => format!("{name} ({o}) is connected to this computer ({kind})"),
+        None => format!("{name} is connected to this computer ({kind})"),
     }
 }
 
@@ -43,9 +49,10 @@ mod tests {
     #[test]
     fn the_text_names_the_supporter_and_their_organisation() {
         assert_eq!(
-            super::text("Jane Doe", Some("Acme IT")),
+            super::text("Jane Doe", Some("Acme IT"), false),
             "Jane Doe (Acme IT) is connected to this computer (unattended session)"
         );
-        assert!(super::text("Jane", None).starts_with("Jane is connected"));
+        assert!(super::text("Jane", None, false).starts_with("Jane is connected"));
+        assert!(super::text("Jane", None, true).ends_with("(unattended session, being recorded)"));
     }
 }

@@ -22,8 +22,9 @@ pub(super) struct Sessions {
     /// Every session that started and has not ended, with or without media.
     pub(super) started: HashSet<SessionId>,
     live: HashMap<SessionId, LiveSession>,
-    /// The on-screen banners of unattended sessions, taken down when they end.
-    banners: HashMap<SessionId, Banner>,
+    /// The on-screen banners of unattended sessions, taken down when they end, with whom
+    /// they name (shown again when a recording starts or stops).
+    banners: HashMap<SessionId, (Banner, signal::PeerInfo)>,
     out_tx: mpsc::UnboundedSender<Message>,
     pub(super) out_rx: mpsc::UnboundedReceiver<Message>,
     /// The owner's events, for what sessions tell it themselves (chat).
@@ -85,9 +86,10 @@ impl Sessions {
             });
         }
         if s.unattended {
-            let text = banner::text(&s.peer.name, s.peer.org.as_deref());
+            let text = banner::text(&s.peer.name, s.peer.org.as_deref(), s.recorded);
             let shown = Banner::show(cfg.display_server.as_deref(), &text);
-            self.banners.insert(s.session_id.clone(), shown);
+            self.banners
+                .insert(s.session_id.clone(), (shown, s.peer.clone()));
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let (local, local_rx) = watch::channel(LocalControl::default());
@@ -283,8 +285,18 @@ impl Sessions {
         }
     }
 
-    /// Passes a relay message to its session; `session_end` also forgets it.
+    /// Passes a relay message to its session; `session_end` also forgets it, and a recording
+    /// starting or stopping is said on the session's banner.
     pub(super) fn route(&mut self, id: &SessionId, m: Message) {
+        if let Message::Recording(r) = &m
+            && let Some((shown, peer)) = self.banners.remove(id)
+        {
+            drop(shown);
+            let display = self.media.as_ref().and_then(|c| c.display_server.clone());
+            let text = banner::text(&peer.name, peer.org.as_deref(), r.recorded);
+            let again = Banner::show(display.as_deref(), &text);
+            self.banners.insert(id.clone(), (again, peer));
+        }
         let ended =
             matches!(&m, Message::SessionEnd(e) if e.reason != signal::EndReason::RelayShutdown);
         if let Some(l) = self.live.get(id) {

@@ -150,10 +150,11 @@ async fn an_enrolled_machine_serves_supporters_as_its_policy_says_until_it_is_un
     assert!(acme.machine(first).await["revoked_at"].is_i64());
     assert!(acme.machine(id).await["revoked_at"].is_null());
 
-    // Running as the machine, with nobody signed in and nobody to ask.
+    // Running as the machine, with nobody signed in and nobody to ask; the machine's policy
+    // lets supporters record on request, though the organisation records nothing.
     acme.set_policy(
         id,
-        serde_json::json!({"require_consent": false, "allow_without_user": true}),
+        serde_json::json!({"require_consent": false, "allow_without_user": true, "recording": "on_request"}),
     )
     .await;
     let (mut run, mut out) = run_agent(config_arg, &x.display, "no");
@@ -175,6 +176,18 @@ async fn an_enrolled_machine_serves_supporters_as_its_policy_says_until_it_is_un
         shown,
         vec!["Tether session banner: Jane Doe (Acme IT) is connected to this computer (unattended session)".to_owned()]
     );
+    // A recording the supporter starts is said on the banner, until they stop it.
+    assert!(viewer.session.may_record, "as the machine's policy says");
+    viewer.record(true);
+    banners_until(&x, |b| {
+        b.len() == 1 && b[0].ends_with("(unattended session, being recorded)")
+    })
+    .await;
+    viewer.record(false);
+    banners_until(&x, |b| {
+        b.len() == 1 && b[0].ends_with("(unattended session)")
+    })
+    .await;
     drop(viewer);
     banners_until(&x, Vec::is_empty).await;
 
