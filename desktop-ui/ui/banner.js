@@ -27,7 +27,9 @@ async function each(cmd, targets, args) {
 function render() {
   const first = sessions[0];
   if (!first) return;
-  $("text").textContent = sessions.length === 1 ? sessionLine(first) : t("manyConnected", { count: sessions.length });
+  // Said for as long as any session is being recorded.
+  const recorded = sessions.some((s) => s.recorded) ? ` ${t("recordedNow")}` : "";
+  $("text").textContent = (sessions.length === 1 ? sessionLine(first) : t("manyConnected", { count: sessions.length })) + recorded;
   const ctl = controlling();
   const paused = ctl.length > 0 && ctl.every((s) => s.paused);
   $("pause").textContent = t(paused ? "resume" : "pause");
