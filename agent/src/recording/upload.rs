@@ -14,6 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use tether_protocol::signal::RecordingTicket;
 use tether_protocol::timeline::Timeline;
 
 use super::mp4::Fragmenter;
@@ -39,6 +40,19 @@ pub struct Destination {
     pub recording_id: String,
     /// Its upload credential.
     pub upload_token: String,
+}
+
+impl Destination {
+    /// Recording `ticket`'s destination on `relay` (its URL, and the CA bundle it is trusted
+    /// by, if not the system's).
+    pub fn new(relay: &(String, Option<PathBuf>), ticket: &RecordingTicket) -> Destination {
+        Destination {
+            relay: relay.0.clone(),
+            ca_file: relay.1.clone(),
+            recording_id: ticket.recording_id.clone(),
+            upload_token: ticket.upload_token.clone(),
+        }
+    }
 }
 
 /// What a finished upload did.

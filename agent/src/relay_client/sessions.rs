@@ -77,13 +77,8 @@ impl Sessions {
             return;
         };
         cfg.recordings_relay = self.relay.clone();
-        if let (Some(ticket), Some((relay, ca_file))) = (&s.recording, &self.relay) {
-            cfg.record_to = Some(crate::recording::upload::Destination {
-                relay: relay.clone(),
-                ca_file: ca_file.clone(),
-                recording_id: ticket.recording_id.clone(),
-                upload_token: ticket.upload_token.clone(),
-            });
+        if let (Some(ticket), Some(relay)) = (&s.recording, &self.relay) {
+            cfg.record_to = Some(crate::recording::upload::Destination::new(relay, ticket));
         }
         if s.unattended {
             let text = banner::text(&s.peer.name, s.peer.org.as_deref(), s.recorded);

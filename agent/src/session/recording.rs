@@ -45,15 +45,10 @@ impl Session {
     /// sends what is left and ends it at the relay.
     pub(super) fn on_recording(&mut self, r: RecordingChanged) {
         match (r.recording, self.cfg.recordings_relay.clone()) {
-            (Some(ticket), Some((relay, ca_file))) if r.recorded => {
+            (Some(ticket), Some(relay)) if r.recorded => {
                 self.finish_recording();
                 tracing::info!(session = %self.id, recording = %ticket.recording_id, "the supporter started recording");
-                self.cfg.record_to = Some(Destination {
-                    relay,
-                    ca_file,
-                    recording_id: ticket.recording_id,
-                    upload_token: ticket.upload_token,
-                });
+                self.cfg.record_to = Some(Destination::new(&relay, &ticket));
                 self.record_began = std::time::Instant::now();
                 self.stream_cmd(StreamCommand::Keyframe);
             }

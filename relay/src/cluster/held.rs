@@ -61,12 +61,12 @@ impl Held {
     pub(super) fn take(&mut self, now: Instant) -> Vec<Outgoing> {
         let mut out = Vec::with_capacity(self.count);
         for (to, q) in self.by_relay.drain() {
-            let before = q.len();
+            let all = out.len() + q.len();
             out.extend(
                 q.into_iter()
                     .filter(|o| now.duration_since(o.since) < DELIVER_WITHIN),
             );
-            let stale = before - out.iter().filter(|o| o.to == to).count();
+            let stale = all - out.len();
             if stale > 0 {
                 tracing::warn!(relay = %to, envelopes = stale, "no relay received these in time; dropped");
             }
