@@ -262,9 +262,25 @@ async fn a_relay_out_of_reach_for_a_while_gets_the_whole_recording_once_back() {
     assert_eq!(frames, 50);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_organisation_that_records_gets_the_session_recorded_by_the_real_agent() {
-    use tether_relay::store::{RecordingMode, RecordingSettings};
+/// A live session with the real agent on a 320×240 Xvfb of four quadrants, in an
+/// organisation that records as `mode` says: the person is told `told` before being asked,
+/// allows control, and the supporter sees the screen.
+struct RecordedLoop {
+    x: tether_tests::x11::Xvfb,
+    dir: tempfile::TempDir,
+    store: std::sync::Arc<dyn tether_relay::store::Store>,
+    jane: tether_relay::store::UserRecord,
+    addr: std::net::SocketAddr,
+    token: String,
+    viewer: tether_tests::viewer::Viewer,
+    out: crate::support::Lines,
+    _stdin: tokio::process::ChildStdin,
+    _agent: tokio::process::Child,
+    _relay: crate::support::Relay,
+}
+
+async fn recorded_loop(mode: tether_relay::store::RecordingMode, told: &str) -> RecordedLoop {
+    use tether_relay::store::RecordingSettings;
     use tether_tests::viewer::{Viewer, ViewerOptions};
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -278,13 +294,15 @@ async fn an_organisation_that_records_gets_the_session_recorded_by_the_real_agen
     })
     .unwrap();
     let jane = store.user_for_login("jane@acme.example").unwrap().unwrap();
-    let always = RecordingSettings {
+    let settings = RecordingSettings {
         retention_days: 30,
-        mode: RecordingMode::Always,
+        mode,
     };
-    store.set_recording_settings(jane.org_id, &always).unwrap();
+    store
+        .set_recording_settings(jane.org_id, &settings)
+        .unwrap();
     let addr = tether_tests::free_addr();
-    let _relay = start_relay(dir.path(), addr).await;
+    let relay = start_relay(dir.path(), addr).await;
 
     let mut agent = tokio::process::Command::new(env!("CARGO_BIN_EXE_tether-agent"))
         .args([
@@ -307,7 +325,7 @@ async fn an_organisation_that_records_gets_the_session_recorded_by_the_real_agen
     let token = tether_tests::token(addr, "jane@acme.example", "correct horse battery").await;
     let answer = async {
         // The person is told before being asked.
-        line_containing(&mut out, "this one will be recorded").await;
+        line_containing(&mut out, told).await;
         line_containing(&mut out, "Allow?").await;
         stdin.write_all(b"c\n").await.unwrap();
     };
@@ -319,6 +337,39 @@ async fn an_organisation_that_records_gets_the_session_recorded_by_the_real_agen
     tokio::time::timeout(WAIT, viewer.picture_where(crate::e2e::shows_quadrants))
         .await
         .expect("the screen");
+    RecordedLoop {
+        x,
+        dir,
+        store,
+        jane,
+        addr,
+        token,
+        viewer,
+        out,
+        _stdin: stdin,
+        _agent: agent,
+        _relay: relay,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organisation_that_records_gets_the_session_recorded_by_the_real_agent() {
+    use tether_relay::store::RecordingMode;
+
+    // Every field bound: the agent, relay and X server live as long as the test.
+    let RecordedLoop {
+        x: _x,
+        dir,
+        store,
+        jane,
+        addr,
+        token,
+        viewer,
+        out: _out,
+        _stdin,
+        _agent,
+        _relay,
+    } = recorded_loop(RecordingMode::Always, "this one will be recorded").await;
     // The supporter leaves; the agent ends the recording and the relay seals it.
     drop(viewer);
     let sealed = until(
@@ -376,64 +427,24 @@ async fn first_frame(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_request_the_supporter_starts_and_stops_a_recording_the_person_is_told_of() {
-    use tether_relay::store::{RecordingMode, RecordingSettings};
-    use tether_tests::viewer::{Viewer, ViewerEvent, ViewerOptions};
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tether_relay::store::RecordingMode;
+    use tether_tests::viewer::ViewerEvent;
 
-    let x = tether_tests::x11::Xvfb::start(320, 240);
-    crate::e2e::paint_quadrants(&x, 320, 240);
-    let dir = tempfile::tempdir().unwrap();
-    seed_technician(dir.path());
-    let store = tether_relay::store::open(&tether_relay::Config {
-        data_dir: dir.path().to_path_buf(),
-        ..Default::default()
-    })
-    .unwrap();
-    let jane = store.user_for_login("jane@acme.example").unwrap().unwrap();
-    let on_request = RecordingSettings {
-        retention_days: 30,
-        mode: RecordingMode::OnRequest,
-    };
-    store
-        .set_recording_settings(jane.org_id, &on_request)
-        .unwrap();
-    let addr = tether_tests::free_addr();
-    let _relay = start_relay(dir.path(), addr).await;
-
-    let mut agent = tokio::process::Command::new(env!("CARGO_BIN_EXE_tether-agent"))
-        .args([
-            "share",
-            "--relay",
-            &format!("http://{addr}"),
-            "--display",
-            &x.display,
-        ])
-        .args(["--bind", "127.0.0.1:0"])
-        .env("DISPLAY", &x.display)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdin = agent.stdin.take().unwrap();
-    let mut out = BufReader::new(agent.stdout.take().unwrap()).lines();
-    let code = code_of(&line_containing(&mut out, "Your share code:").await);
-    let token = tether_tests::token(addr, "jane@acme.example", "correct horse battery").await;
-    let answer = async {
-        // Told before being asked that the supporter may record.
-        line_containing(&mut out, "may record this session").await;
-        line_containing(&mut out, "Allow?").await;
-        stdin.write_all(b"c\n").await.unwrap();
-    };
-    let (viewer, ()) = tokio::join!(
-        Viewer::connect(addr, &token, &code, ViewerOptions::default()),
-        answer
-    );
-    let mut viewer = viewer.expect("consent was given");
+    // Told before being asked that the supporter may record.
+    let RecordedLoop {
+        x,
+        dir,
+        store,
+        jane,
+        addr,
+        token,
+        mut viewer,
+        mut out,
+        _stdin,
+        _agent,
+        _relay,
+    } = recorded_loop(RecordingMode::OnRequest, "may record this session").await;
     assert!(viewer.session.may_record && !viewer.session.recorded);
-    tokio::time::timeout(WAIT, viewer.picture_where(crate::e2e::shows_quadrants))
-        .await
-        .expect("the screen");
     // Nothing is recorded until the supporter asks.
     assert!(store.list_recordings(jane.org_id, 0).unwrap().is_empty());
 
