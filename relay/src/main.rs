@@ -392,15 +392,11 @@ fn is_refused_request(message: &str) -> bool {
 /// either one drains the relay — every session ends with `relay_shutdown`, every socket closes —
 /// and the process exits 0. A handler that cannot be installed never fires; the relay then runs
 /// until killed.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    let terminate = platform::terminated();
-    tokio::select! {
-        () = interrupt => tracing::info!("SIGINT: draining and stopping"),
-        () = terminate => tracing::info!("SIGTERM: draining and stopping"),
+fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    // Installed now, before the relay serves anyone.
+    let requested = platform::shutdown_requested();
+    async move {
+        let signal = requested.await;
+        tracing::info!("{signal}: draining and stopping");
     }
 }

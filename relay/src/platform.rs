@@ -34,18 +34,39 @@ pub fn other_owner(dir: &Path) -> std::io::Result<Option<u32>> {
     }
 }
 
-/// Resolves on SIGTERM (what `systemctl stop` and container runtimes send); never where there
-/// is no such signal or its handler cannot be installed.
-pub async fn terminated() {
+/// Resolves, with the signal's name, on SIGINT (Ctrl-C) or SIGTERM (what `systemctl stop` and
+/// container runtimes send); a handler that cannot be installed never fires. On Unix the
+/// handlers are installed before this returns, not when the future is first polled: a signal
+/// that comes while the relay is still starting drains it rather than killing it. Elsewhere,
+/// Ctrl-C only.
+pub fn shutdown_requested() -> impl Future<Output = &'static str> + Send + 'static {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut s) = signal(SignalKind::terminate()) {
-            s.recv().await;
-            return;
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        let terminate = signal(SignalKind::terminate()).ok();
+        async fn fired(s: Option<Signal>) {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        async move {
+            tokio::select! {
+                () = fired(interrupt) => "SIGINT",
+                () = fired(terminate) => "SIGTERM",
+            }
         }
     }
-    std::future::pending::<()>().await
+    #[cfg(not(unix))]
+    async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        "Ctrl-C"
+    }
 }
 
 /// Raises the soft limit on open files to the hard limit: every WebSocket, TURN allocation and
