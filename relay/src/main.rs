@@ -54,7 +54,8 @@ enum RecordingCommand {
         dir: PathBuf,
         /// The relay's recording key (`tether-relay recording public-key` on that relay);
         /// without it, the key named in the manifest is used and printed, to be compared.
-        #[arg(long)]
+        /// Base64url, so it may begin with `-`: taken as the value, not as an option.
+        #[arg(long, allow_hyphen_values = true)]
         public_key: Option<String>,
     },
     /// Prints the public key this relay signs recordings with (derived from its relay.key).

@@ -83,6 +83,10 @@ fn a_recording_verifies_under_its_relays_key_and_a_changed_byte_is_named() {
     let (ok, _, err) = relay(&["recording", "verify", dir, "--public-key", other_key.trim()]);
     assert!(!ok);
     assert!(err.contains("not by the expected relay key"), "{err}");
+    // A key is base64url and may begin with `-` (one in 32 do): still taken as the key.
+    let (ok, _, err) = relay(&["recording", "verify", dir, "--public-key", "-AAAA"]);
+    assert!(!ok);
+    assert!(err.contains("not by the expected relay key"), "{err}");
 
     // One byte of the second segment changed: that segment is named, exit status 1.
     let path = rec.path().join("000002.m4s");
