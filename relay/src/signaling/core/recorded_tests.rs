@@ -8,7 +8,8 @@ use tether_protocol::signal::{
 };
 
 use super::tests::{
-    AGENT, VIEWER, answer, cfg, effects, error_codes, hello, joined_saying, principal, to, writes,
+    AGENT, VIEWER, answer, cfg, connect_with, effects, error_codes, hello, joined_saying,
+    principal, to, writes,
 };
 use super::*;
 use crate::store::{MachineInfo, MachinePolicy, PolicySource, RecordingMode, Role};
@@ -24,17 +25,8 @@ fn joined_recording(records: bool) -> (HubCore, Now, String) {
 
 /// Connects in an organisation that records as `mode` says.
 fn connect_recorded(core: &mut HubCore, at: Now, code: &str, mode: RecordingMode) -> Vec<Effect> {
-    let input = Input::Connect {
-        conn: VIEWER,
-        code: code.into(),
-        mode: Mode::Control,
-        files: FileRules::default(),
-        record: mode,
-        elsewhere: Elsewhere::Nowhere,
-        cluster: ClusterBudget::default(),
-    };
-    core.handle(at, input);
-    effects(core)
+    let budget = ClusterBudget::default();
+    connect_with(core, at, code, mode, Elsewhere::Nowhere, budget)
 }
 
 fn consent_request(out: &[Effect]) -> ConsentRequest {

@@ -140,13 +140,27 @@ fn connect(core: &mut HubCore, at: Now, code: &str) -> Vec<Effect> {
 
 /// Connects with what the cluster's copies of the guessing budgets say.
 fn connect_seeing(core: &mut HubCore, at: Now, code: &str, cluster: ClusterBudget) -> Vec<Effect> {
+    let off = RecordingMode::Off;
+    connect_with(core, at, code, off, Elsewhere::Nowhere, cluster)
+}
+
+/// The viewer asks for control with `code`, in an organisation that records as `record` says,
+/// with what the cluster's directory (`elsewhere`) and budgets (`cluster`) say.
+pub(super) fn connect_with(
+    core: &mut HubCore,
+    at: Now,
+    code: &str,
+    record: RecordingMode,
+    elsewhere: Elsewhere,
+    cluster: ClusterBudget,
+) -> Vec<Effect> {
     let input = Input::Connect {
         conn: VIEWER,
         code: code.into(),
         mode: Mode::Control,
         files: FileRules::default(),
-        record: RecordingMode::Off,
-        elsewhere: Elsewhere::Nowhere,
+        record,
+        elsewhere,
         cluster,
     };
     core.handle(at, input);
@@ -522,17 +536,8 @@ fn a_campaign_the_cluster_sees_locks_a_wrong_guesser_here_and_tells_the_cluster(
 
 /// Connects with what the cluster's directory says of the code.
 fn connect_where(core: &mut HubCore, at: Now, code: &str, elsewhere: Elsewhere) -> Vec<Effect> {
-    let input = Input::Connect {
-        conn: VIEWER,
-        code: code.into(),
-        mode: Mode::Control,
-        files: FileRules::default(),
-        record: RecordingMode::Off,
-        elsewhere,
-        cluster: ClusterBudget::default(),
-    };
-    core.handle(at, input);
-    effects(core)
+    let (off, budget) = (RecordingMode::Off, ClusterBudget::default());
+    connect_with(core, at, code, off, elsewhere, budget)
 }
 
 #[test]
