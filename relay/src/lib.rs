@@ -13,6 +13,7 @@ pub mod auth;
 pub mod cluster;
 pub mod config;
 pub mod error;
+pub mod outbound;
 pub mod platform;
 pub mod policy;
 pub mod recording;

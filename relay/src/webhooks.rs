@@ -12,24 +12,23 @@
 //!   resolved, checked, and that very address is dialled, so DNS cannot be swapped in between);
 //!   `webhook_allow_private` lifts both rules for tests and single-host setups.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::Uri;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
 use sha2::Sha256;
 
-use crate::addr::is_public;
 use crate::error::{Error, Result};
+use crate::outbound::{self, Outbound};
 use crate::store::offload::blocking;
 use crate::store::{AttemptOutcome, DueDelivery, Store};
 
 /// Longest a receiver may take to answer.
-const TIMEOUT: Duration = Duration::from_secs(10);
+const TIMEOUT: Duration = outbound::TIMEOUT;
+/// Most of a receiver's answer read (the status is what counts).
+const ANSWER_LIMIT: usize = 1 << 20;
 /// Deliveries sent at once.
 const BATCH: u32 = 16;
 /// How often the queue is checked when it was empty.
@@ -40,10 +39,9 @@ const POLL: Duration = Duration::from_millis(250);
 pub struct Sender {
     store: Arc<dyn Store>,
     key: Arc<Vec<u8>>,
-    allow_private: bool,
+    out: Outbound,
     retry_base_ms: u64,
     max_attempts: u32,
-    tls: tokio_rustls::TlsConnector,
 }
 
 /// The signing secret of a hook with `salt`, as shown to its creator (`whsec_…`). `key` is
@@ -70,67 +68,18 @@ pub fn signature(secret: &str, timestamp: u64, body: &str) -> String {
 /// Checks a webhook URL's form: `https://host[:port]/path` (or `http` when private targets are
 /// allowed). The address is checked when it is dialled.
 pub fn validate_url(url: &str, allow_private: bool) -> Result<Uri> {
-    let uri: Uri = url
-        .parse()
-        .map_err(|_| Error::BadRequest("the webhook URL is not a URL".into()))?;
-    match uri.scheme_str() {
-        Some("https") => {}
-        Some("http") if allow_private => {}
-        _ => return Err(Error::BadRequest("the webhook URL must use https".into())),
-    }
-    if uri.host().is_none_or(str::is_empty) || url.len() > 2048 {
-        return Err(Error::BadRequest("the webhook URL needs a host".into()));
-    }
-    Ok(uri)
-}
-
-/// The address to dial for `uri`: the first resolved address the rules allow.
-pub async fn resolve(uri: &Uri, allow_private: bool) -> Result<SocketAddr> {
-    let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
-    let port = uri
-        .port_u16()
-        .unwrap_or(if uri.scheme_str() == Some("http") {
-            80
-        } else {
-            443
-        });
-    let addrs = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| Error::BadRequest(format!("cannot resolve {host}: {e}")))?;
-    let mut refused = None;
-    for a in addrs {
-        if allow_private || is_public(a.ip()) {
-            return Ok(a);
-        }
-        refused = Some(a.ip());
-    }
-    Err(Error::BadRequest(match refused {
-        Some(ip) => format!("{host} resolves to {ip}, a private address"),
-        None => format!("{host} has no address"),
-    }))
+    outbound::check_url(url, allow_private, "webhook URL")
 }
 
 impl Sender {
     /// A sender over `store`, signing with secrets derived from `key` (see [`secret`]).
     pub fn new(store: Arc<dyn Store>, key: Arc<Vec<u8>>, cfg: &crate::Config) -> Sender {
-        let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-        for c in rustls_native_certs::load_native_certs().certs {
-            // A malformed system certificate is skipped, as browsers do.
-            let _ = roots.add(c);
-        }
-        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-        let tls = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default protocol versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
         Sender {
             store,
             key,
-            allow_private: cfg.webhook_allow_private,
+            out: Outbound::new(cfg.webhook_allow_private),
             retry_base_ms: cfg.webhook_retry_base_ms,
             max_attempts: cfg.webhook_max_attempts,
-            tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
         }
     }
 
@@ -213,69 +162,16 @@ impl Sender {
 
     /// POSTs one delivery; returns the HTTP status.
     async fn post(&self, d: &DueDelivery) -> Result<u16> {
-        let uri = validate_url(&d.url, self.allow_private)?;
-        let addr = resolve(&uri, self.allow_private).await?;
-        let tcp = tokio::net::TcpStream::connect(addr)
-            .await
-            .map_err(|e| Error::Internal(format!("connecting to {addr}: {e}")))?;
         let secret = secret(&self.key, &d.salt);
         let ts = crate::unix_secs();
-        let host = uri
-            .authority()
-            .map(|a| a.as_str().to_owned())
-            .unwrap_or_default();
-        let req = axum::http::Request::post(uri.path_and_query().map_or("/", |p| p.as_str()))
-            .header("host", host)
+        let req = axum::http::Request::post(&d.url)
             .header("content-type", "application/json")
-            .header(
-                "user-agent",
-                concat!("tether-relay/", env!("CARGO_PKG_VERSION")),
-            )
             .header("tether-delivery", d.id.to_string())
             .header("tether-timestamp", ts.to_string())
             .header("tether-signature", signature(&secret, ts, &d.payload))
-            .body(Full::new(bytes_of(&d.payload)))
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        if uri.scheme_str() == Some("https") {
-            let name = rustls_pki_types::ServerName::try_from(
-                uri.host()
-                    .unwrap_or_default()
-                    .trim_matches(['[', ']'])
-                    .to_owned(),
-            )
-            .map_err(|e| Error::BadRequest(e.to_string()))?;
-            let tls = self
-                .tls
-                .connect(name, tcp)
-                .await
-                .map_err(|e| Error::Internal(format!("TLS with {addr}: {e}")))?;
-            send(TokioIo::new(tls), req).await
-        } else {
-            send(TokioIo::new(tcp), req).await
-        }
+            .body(d.payload.as_bytes().to_vec())
+            .map_err(|e| Error::BadRequest(format!("the webhook URL: {e}")))?;
+        let resp = self.out.send(req, ANSWER_LIMIT, "webhook URL").await?;
+        Ok(resp.status().as_u16())
     }
-}
-
-fn bytes_of(s: &str) -> axum::body::Bytes {
-    axum::body::Bytes::copy_from_slice(s.as_bytes())
-}
-
-async fn send<T>(io: T, req: axum::http::Request<Full<axum::body::Bytes>>) -> Result<u16>
-where
-    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| Error::Internal(format!("HTTP handshake: {e}")))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let resp = sender
-        .send_request(req)
-        .await
-        .map_err(|e| Error::Internal(format!("HTTP: {e}")))?;
-    let status = resp.status().as_u16();
-    // Read (and drop) the body, bounded by the caller's timeout.
-    let _ = resp.into_body().collect().await;
-    Ok(status)
 }

@@ -84,7 +84,7 @@ pub async fn create(
     let url = req.url.trim().to_owned();
     let uri = crate::webhooks::validate_url(&url, allow_private)?;
     // Refuse now what the sender would refuse later, so the mistake shows at once.
-    crate::webhooks::resolve(&uri, allow_private).await?;
+    crate::outbound::resolve(&uri, allow_private).await?;
     if state.store.list_webhooks(org)?.len() >= MAX_HOOKS {
         return Err(Error::Conflict(format!(
             "at most {MAX_HOOKS} webhooks per organisation"
