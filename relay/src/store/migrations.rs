@@ -26,6 +26,7 @@ pub(super) const FILES: &[&str] = &[
     include_str!("org_files.sql"),
     include_str!("recordings.sql"),
     include_str!("recording_mode.sql"),
+    include_str!("sso.sql"),
 ];
 
 /// An SQL dialect the relay stores in.

@@ -14,6 +14,7 @@ mod recordings;
 mod role;
 mod rows;
 pub mod sqlite;
+mod sso;
 #[cfg(test)]
 mod tests;
 
@@ -28,6 +29,7 @@ pub use recordings::{
 };
 pub use role::Role;
 pub use sqlite::SqliteStore;
+pub use sso::{RoleRule, SsoSettings};
 
 /// An organisation's id.
 pub type OrgId = i64;
@@ -746,4 +748,33 @@ pub trait Store: Send + Sync + 'static {
     fn set_recording_settings(&self, org: OrgId, settings: &RecordingSettings) -> StoreResult<()>;
     /// Up to `limit` recordings of any organisation older than its retention at `now`.
     fn expired_recordings(&self, now: i64, limit: u32) -> StoreResult<Vec<(OrgId, String)>>;
+
+    /// The organisation's single sign-on settings, if it has any.
+    fn sso_settings(&self, org: OrgId) -> StoreResult<Option<SsoSettings>>;
+    /// Sets (or with `None` removes) the organisation's single sign-on settings; a domain
+    /// another organisation signs in with is a conflict.
+    fn set_sso_settings(&self, org: OrgId, s: Option<&SsoSettings>, now: i64) -> StoreResult<()>;
+    /// The organisation whose provider signs in people of e-mail `domain` (establishes the
+    /// tenant, like signing in by e-mail).
+    fn sso_org_for_domain(&self, domain: &str) -> StoreResult<Option<OrgId>>;
+    /// The member of `org` the provider's `subject` was linked to.
+    fn sso_identity(&self, org: OrgId, issuer: &str, subject: &str) -> StoreResult<Option<UserId>>;
+    /// Creates a user as a new member of the existing organisation `org` (single sign-on's first
+    /// sign-in).
+    fn create_member(
+        &self,
+        org: OrgId,
+        user: &NewUser,
+        role: Role,
+        now: i64,
+    ) -> StoreResult<UserId>;
+    /// Links the provider's `subject` to a member of `org`.
+    fn link_sso_identity(
+        &self,
+        org: OrgId,
+        user: UserId,
+        issuer: &str,
+        subject: &str,
+        now: i64,
+    ) -> StoreResult<()>;
 }

@@ -435,6 +435,43 @@ impl Store for Offloaded {
     fn expired_recordings(&self, now: i64, limit: u32) -> StoreResult<Vec<(OrgId, String)>> {
         offload(|| self.0.expired_recordings(now, limit))
     }
+
+    fn sso_settings(&self, org: OrgId) -> StoreResult<Option<SsoSettings>> {
+        offload(|| self.0.sso_settings(org))
+    }
+
+    fn set_sso_settings(&self, org: OrgId, s: Option<&SsoSettings>, now: i64) -> StoreResult<()> {
+        offload(|| self.0.set_sso_settings(org, s, now))
+    }
+
+    fn sso_org_for_domain(&self, domain: &str) -> StoreResult<Option<OrgId>> {
+        offload(|| self.0.sso_org_for_domain(domain))
+    }
+
+    fn sso_identity(&self, org: OrgId, issuer: &str, subject: &str) -> StoreResult<Option<UserId>> {
+        offload(|| self.0.sso_identity(org, issuer, subject))
+    }
+
+    fn create_member(
+        &self,
+        org: OrgId,
+        user: &NewUser,
+        role: Role,
+        now: i64,
+    ) -> StoreResult<UserId> {
+        offload(|| self.0.create_member(org, user, role, now))
+    }
+
+    fn link_sso_identity(
+        &self,
+        org: OrgId,
+        user: UserId,
+        issuer: &str,
+        subject: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        offload(|| self.0.link_sso_identity(org, user, issuer, subject, now))
+    }
 }
 
 #[cfg(test)]

@@ -60,27 +60,57 @@ pub(super) fn create_user(
             &[&org_name, &now],
         )?;
         let org: OrgId = returned_id(c.row("SELECT id FROM orgs WHERE name = $1", &[&org_name])?)?;
-        let uid = returned_id(c.row(
-            "INSERT INTO users (email, full_name, short_name, password_hash, created_at)
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
-            &[
-                &user.email,
-                &user.full_name,
-                &user.short_name,
-                &user.password_hash,
-                &now,
-            ],
-        )?)?;
-        c.exec(
-            "INSERT INTO memberships (org_id, user_id, role) VALUES ($1, $2, $3)",
-            &[&org, &uid, &role.as_str()],
-        )?;
-        Ok((org, uid))
+        Ok((org, insert_member(c, org, user, role, now)?))
     });
-    match created {
+    email_conflict(created)
+}
+
+pub(super) fn create_member(
+    c: &mut Conn,
+    org: OrgId,
+    user: &NewUser,
+    role: Role,
+    now: i64,
+) -> StoreResult<UserId> {
+    let created = c.transaction(|c| {
+        returned_id(c.row("SELECT id FROM orgs WHERE id = $1", &[&org])?)?;
+        insert_member(c, org, user, role, now)
+    });
+    email_conflict(created)
+}
+
+/// A taken e-mail as the conflict it is.
+fn email_conflict<T>(r: StoreResult<T>) -> StoreResult<T> {
+    match r {
         Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("email already registered")),
         other => other,
     }
+}
+
+/// A new user and their membership of `org`.
+fn insert_member(
+    c: &mut Conn,
+    org: OrgId,
+    user: &NewUser,
+    role: Role,
+    now: i64,
+) -> StoreResult<UserId> {
+    let uid = returned_id(c.row(
+        "INSERT INTO users (email, full_name, short_name, password_hash, created_at)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        &[
+            &user.email,
+            &user.full_name,
+            &user.short_name,
+            &user.password_hash,
+            &now,
+        ],
+    )?)?;
+    c.exec(
+        "INSERT INTO memberships (org_id, user_id, role) VALUES ($1, $2, $3)",
+        &[&org, &uid, &role.as_str()],
+    )?;
+    Ok(uid)
 }
 
 pub(super) fn user_for_login(c: &mut Conn, email: &str) -> StoreResult<Option<UserRecord>> {

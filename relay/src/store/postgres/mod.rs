@@ -21,6 +21,7 @@ mod accounts;
 mod machines;
 mod pool;
 mod recordings;
+mod sso;
 mod webhooks;
 
 /// Connections per relay unless the URL's `pool_size`-free configuration says otherwise.
@@ -681,6 +682,43 @@ impl Store for PostgresStore {
 
     fn expired_recordings(&self, now: i64, limit: u32) -> StoreResult<Vec<(OrgId, String)>> {
         self.with(|c| recordings::expired(c, now, limit))
+    }
+
+    fn sso_settings(&self, org: OrgId) -> StoreResult<Option<SsoSettings>> {
+        self.with(|c| sso::settings(c, org))
+    }
+
+    fn set_sso_settings(&self, org: OrgId, s: Option<&SsoSettings>, now: i64) -> StoreResult<()> {
+        self.with(|c| sso::set_settings(c, org, s, now))
+    }
+
+    fn sso_org_for_domain(&self, domain: &str) -> StoreResult<Option<OrgId>> {
+        self.with(|c| sso::org_for_domain(c, domain))
+    }
+
+    fn sso_identity(&self, org: OrgId, issuer: &str, subject: &str) -> StoreResult<Option<UserId>> {
+        self.with(|c| sso::identity(c, org, issuer, subject))
+    }
+
+    fn create_member(
+        &self,
+        org: OrgId,
+        user: &NewUser,
+        role: Role,
+        now: i64,
+    ) -> StoreResult<UserId> {
+        self.with(|c| accounts::create_member(c, org, user, role, now))
+    }
+
+    fn link_sso_identity(
+        &self,
+        org: OrgId,
+        user: UserId,
+        issuer: &str,
+        subject: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.with(|c| sso::link(c, org, user, issuer, subject, now))
     }
 }
 

@@ -123,55 +123,11 @@ impl Store for SqliteStore {
         role: Role,
         now: i64,
     ) -> StoreResult<(OrgId, UserId)> {
-        let mut db = self.db()?;
-        let tx = db.transaction()?;
-        tx.execute(
-            "INSERT OR IGNORE INTO orgs (name, created_at) VALUES (?1, ?2)",
-            params![org_name, now],
-        )?;
-        let org: OrgId = tx.query_row("SELECT id FROM orgs WHERE name = ?1", [org_name], |r| {
-            r.get(0)
-        })?;
-        let inserted = tx.execute(
-            "INSERT INTO users (email, full_name, short_name, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![user.email, user.full_name, user.short_name, user.password_hash, now],
-        );
-        match inserted {
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::Conflict("email already registered"));
-            }
-            other => other?,
-        };
-        let uid = tx.last_insert_rowid();
-        tx.execute(
-            "INSERT INTO memberships (org_id, user_id, role) VALUES (?1, ?2, ?3)",
-            params![org, uid, role.as_str()],
-        )?;
-        tx.commit()?;
-        Ok((org, uid))
+        accounts::create_user(&mut *self.db()?, org_name, user, role, now)
     }
 
     fn user_for_login(&self, email: &str) -> StoreResult<Option<UserRecord>> {
-        Ok(self
-            .db()?
-            .query_row(
-                "SELECT u.id, u.email, u.password_hash, u.totp_secret, u.disabled, m.org_id
-                 FROM users u JOIN memberships m ON m.user_id = u.id
-                 /* any org: sign-in finds the account by e-mail; its password then proves it */
-                 WHERE u.email = ?1 ORDER BY m.org_id LIMIT 1",
-                [email],
-                |r| {
-                    Ok(UserRecord {
-                        id: r.get(0)?,
-                        email: r.get(1)?,
-                        password_hash: r.get(2)?,
-                        totp_secret: r.get(3)?,
-                        disabled: r.get::<_, i64>(4)? != 0,
-                        org_id: r.get(5)?,
-                    })
-                },
-            )
-            .optional()?)
+        accounts::user_for_login(&*self.db()?, email)
     }
 
     fn principal(&self, org: OrgId, user: UserId) -> StoreResult<Option<Principal>> {
@@ -767,6 +723,43 @@ impl Store for SqliteStore {
     fn expired_recordings(&self, now: i64, limit: u32) -> StoreResult<Vec<(OrgId, String)>> {
         recordings::expired(&*self.db()?, now, limit)
     }
+
+    fn sso_settings(&self, org: OrgId) -> StoreResult<Option<SsoSettings>> {
+        sso::settings(&*self.db()?, org)
+    }
+
+    fn set_sso_settings(&self, org: OrgId, s: Option<&SsoSettings>, now: i64) -> StoreResult<()> {
+        sso::set_settings(&mut *self.db()?, org, s, now)
+    }
+
+    fn sso_org_for_domain(&self, domain: &str) -> StoreResult<Option<OrgId>> {
+        sso::org_for_domain(&*self.db()?, domain)
+    }
+
+    fn sso_identity(&self, org: OrgId, issuer: &str, subject: &str) -> StoreResult<Option<UserId>> {
+        sso::identity(&*self.db()?, org, issuer, subject)
+    }
+
+    fn create_member(
+        &self,
+        org: OrgId,
+        user: &NewUser,
+        role: Role,
+        now: i64,
+    ) -> StoreResult<UserId> {
+        accounts::create_member(&mut *self.db()?, org, user, role, now)
+    }
+
+    fn link_sso_identity(
+        &self,
+        org: OrgId,
+        user: UserId,
+        issuer: &str,
+        subject: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        sso::link(&*self.db()?, org, user, issuer, subject, now)
+    }
 }
 
 #[cfg(test)]
@@ -777,11 +770,13 @@ impl SqliteStore {
     }
 }
 
+mod accounts;
 mod credentials;
 mod machines;
 mod operator_keys;
 mod orgs;
 mod recordings;
+mod sso;
 #[cfg(test)]
 mod tests;
 mod webhooks;

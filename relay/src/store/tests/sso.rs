@@ -1,0 +1,92 @@
+//! Single sign-on settings and identities, in both stores.
+
+use super::*;
+
+fn settings(domains: &[&str]) -> SsoSettings {
+    SsoSettings {
+        issuer: "https://id.example".into(),
+        client_id: "tether".into(),
+        client_secret: vec![1, 2, 3],
+        domains: domains.iter().map(|d| d.to_string()).collect(),
+        role_claim: "groups".into(),
+        role_map: vec![RoleRule {
+            value: "it".into(),
+            role: Role::Admin,
+        }],
+        default_role: Some(Role::Technician),
+        provision: true,
+        password_login: false,
+    }
+}
+
+pub(super) fn sso_settings_and_identities_stay_in_their_organisation(s: &Under) {
+    let (acme, jane) = s
+        .create_user("Acme", &user("jane@acme.example"), Role::Owner, 0)
+        .unwrap();
+    let (globex, hank) = s
+        .create_user("Globex", &user("hank@globex.example"), Role::Owner, 0)
+        .unwrap();
+    assert_eq!(s.sso_settings(acme).unwrap(), None);
+    let mine = settings(&["acme.example", "acme.test"]);
+    s.set_sso_settings(acme, Some(&mine), 1).unwrap();
+    assert_eq!(s.sso_settings(acme).unwrap().as_ref(), Some(&mine));
+    assert_eq!(s.sso_settings(globex).unwrap(), None);
+    assert_eq!(s.sso_org_for_domain("ACME.example").unwrap(), Some(acme));
+    assert_eq!(s.sso_org_for_domain("globex.example").unwrap(), None);
+
+    // A domain another organisation signs in with is refused, and nothing of the attempt stays.
+    assert!(matches!(
+        s.set_sso_settings(globex, Some(&settings(&["globex.example", "acme.test"])), 2),
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.sso_settings(globex).unwrap(), None);
+    assert_eq!(s.sso_org_for_domain("globex.example").unwrap(), None);
+
+    // Replacing the settings replaces the domains; removing them frees them.
+    s.set_sso_settings(acme, Some(&settings(&["acme.example"])), 3)
+        .unwrap();
+    assert_eq!(s.sso_org_for_domain("acme.test").unwrap(), None);
+    s.set_sso_settings(globex, Some(&settings(&["acme.test"])), 4)
+        .unwrap();
+    s.set_sso_settings(acme, None, 5).unwrap();
+    assert_eq!(s.sso_settings(acme).unwrap(), None);
+    assert_eq!(s.sso_org_for_domain("acme.example").unwrap(), None);
+
+    // Identities: linked to a member of the organisation only, read in that organisation only.
+    let (iss, sub) = ("https://id.example", "subject-1");
+    assert!(matches!(
+        s.link_sso_identity(acme, hank, iss, sub, 6),
+        Err(StoreError::NotFound)
+    ));
+    s.link_sso_identity(acme, jane, iss, sub, 6).unwrap();
+    s.link_sso_identity(acme, jane, iss, sub, 7).unwrap();
+    assert_eq!(s.sso_identity(acme, iss, sub).unwrap(), Some(jane));
+    assert_eq!(s.sso_identity(globex, iss, sub).unwrap(), None);
+    assert_eq!(
+        s.sso_identity(acme, "https://other.example", sub).unwrap(),
+        None
+    );
+    // A member made by a first sign-in joins the existing organisation, and only that one.
+    let new = s
+        .create_member(acme, &user("ann@acme.example"), Role::Viewer, 9)
+        .unwrap();
+    assert_eq!(s.principal(acme, new).unwrap().unwrap().role, Role::Viewer);
+    assert_eq!(s.principal(globex, new).unwrap(), None);
+    assert!(matches!(
+        s.create_member(acme, &user("ANN@acme.example"), Role::Viewer, 9),
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        s.create_member(globex + 100, &user("bob@x.example"), Role::Viewer, 9),
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        s.user_for_login("bob@x.example").unwrap().map(|u| u.id),
+        None
+    );
+    // A subject belongs to one member.
+    assert!(matches!(
+        s.link_sso_identity(globex, hank, iss, sub, 8),
+        Err(StoreError::NotFound)
+    ));
+}
