@@ -92,6 +92,34 @@ pub fn derive_key(key: &[u8], label: &str) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
+/// Seals `plain` with AES-256-GCM under `key` (32 bytes, from [`derive_key`]) and a random
+/// nonce: `nonce ‖ ciphertext ‖ tag`. For secrets the relay must read back (a provider's
+/// client secret) or hand to a browser to return unchanged (a sign-in's state).
+pub fn seal(key: &[u8], plain: &[u8]) -> Result<Vec<u8>> {
+    use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+    let key = UnboundKey::new(&AES_256_GCM, key).map_err(|_| Error::Internal("seal key".into()))?;
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::rng().fill_bytes(&mut nonce);
+    let mut out = plain.to_vec();
+    LessSafeKey::new(key)
+        .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut out)
+        .map_err(|_| Error::Internal("sealing failed".into()))?;
+    let mut sealed = nonce.to_vec();
+    sealed.extend_from_slice(&out);
+    Ok(sealed)
+}
+
+/// Opens what [`seal`] sealed under `key`; `None` if it was altered or sealed under another key.
+pub fn open(key: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+    use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+    let (nonce, body) = sealed.split_at_checked(NONCE_LEN)?;
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).ok()?);
+    let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+    let mut body = body.to_vec();
+    let plain = key.open_in_place(nonce, Aad::empty(), &mut body).ok()?;
+    Some(plain.to_vec())
+}
+
 /// TOTP (RFC 6238, SHA-1, 6 digits, 30 s steps, ±1 step of skew) for a base32 secret.
 pub fn totp(secret_b32: &str, account: &str) -> Result<totp_rs::TOTP> {
     let secret = totp_rs::Secret::Encoded(secret_b32.to_owned())
@@ -155,6 +183,23 @@ mod tests {
         assert_ne!(a, new_token("tat_"));
         assert_eq!(token_hash(&a), token_hash(&a));
         assert_eq!(token_hash(&a).len(), 32);
+    }
+
+    #[test]
+    fn sealed_secrets_open_only_unchanged_and_under_their_key() {
+        let key = derive_key(&[7; 32], "test");
+        let sealed = seal(&key, b"client secret").unwrap();
+        assert_eq!(open(&key, &sealed).as_deref(), Some(&b"client secret"[..]));
+        assert_ne!(
+            seal(&key, b"client secret").unwrap(),
+            sealed,
+            "a fresh nonce each time"
+        );
+        let mut altered = sealed.clone();
+        *altered.last_mut().unwrap() ^= 1;
+        assert_eq!(open(&key, &altered), None);
+        assert_eq!(open(&derive_key(&[8; 32], "test"), &sealed), None);
+        assert_eq!(open(&key, &sealed[..5]), None);
     }
 
     #[test]

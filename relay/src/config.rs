@@ -67,6 +67,10 @@ pub struct Config {
     /// Let webhooks use `http` and reach private and loopback addresses. Only for tests and
     /// single-host setups: otherwise anyone who may add a webhook could probe the relay's network.
     pub webhook_allow_private: bool,
+    /// Let identity providers' issuer URLs use `http` and private addresses: for a provider on
+    /// the relay's own network (a Keycloak on the LAN) or tests. Off, an organisation owner could
+    /// make the relay fetch from any address it can reach.
+    pub sso_allow_private: bool,
     /// First retry delay of a failed webhook delivery, in ms (then ×4 each time, at most a day).
     pub webhook_retry_base_ms: u64,
     /// Attempts before a delivery is given up.
@@ -132,6 +136,7 @@ impl Default for Config {
             max_anonymous_agents_per_ip: 64,
             trusted_proxies: Vec::new(),
             webhook_allow_private: false,
+            sso_allow_private: false,
             webhook_retry_base_ms: 30_000,
             webhook_max_attempts: 8,
             turn: TurnConfig::default(),
@@ -182,6 +187,7 @@ const KEYS: &[&str] = &[
     "request_timeout_secs",
     "max_anonymous_agents_per_ip",
     "webhook_allow_private",
+    "sso_allow_private",
     "webhook_retry_base_ms",
     "webhook_max_attempts",
 ];

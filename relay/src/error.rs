@@ -50,6 +50,15 @@ pub enum Error {
     /// Wrong e-mail, password or TOTP code.
     #[error("wrong e-mail, password or code")]
     BadCredentials,
+    /// The organisation signs its members in through its identity provider only.
+    #[error("your organisation signs you in through its identity provider: use single sign-on")]
+    SsoRequired,
+    /// No organisation signs in people of this e-mail domain through single sign-on.
+    #[error("single sign-on is not set up for {0}")]
+    SsoNotSetUp(String),
+    /// The identity provider failed or refused (discovery, token exchange, id_token checks).
+    #[error("identity provider: {0}")]
+    Provider(String),
     /// Authenticated, but the role lacks the permission.
     #[error("not allowed")]
     Forbidden,
@@ -115,6 +124,9 @@ impl Error {
             Error::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
             Error::Forbidden | Error::OperatorOnly => (StatusCode::FORBIDDEN, "forbidden"),
             Error::CrossOrigin => (StatusCode::FORBIDDEN, "cross_origin"),
+            Error::SsoRequired => (StatusCode::FORBIDDEN, "sso_required"),
+            Error::Provider(_) => (StatusCode::BAD_GATEWAY, "provider_error"),
+            Error::SsoNotSetUp(_) => (StatusCode::NOT_FOUND, "sso_not_set_up"),
             Error::NotFound | Error::Store(StoreError::NotFound) => {
                 (StatusCode::NOT_FOUND, "not_found")
             }

@@ -19,6 +19,7 @@ pub mod policy;
 pub mod recording;
 pub mod serve;
 pub mod signaling;
+pub mod sso;
 pub mod store;
 pub mod tls;
 pub mod turn;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub webhook_key: Arc<Vec<u8>>,
     /// Session recordings' files, rows and signing key.
     pub recordings: Arc<recording::disk::Recordings>,
+    /// Single sign-on's keys and HTTP client.
+    pub sso: Arc<sso::Sso>,
 }
 
 /// When to hand freed memory back to the OS: after many connections left (a tenth of the most
@@ -177,6 +180,7 @@ pub fn state(
         key,
         store.clone(),
     ));
+    let sso = Arc::new(sso::Sso::new(key, cfg.sso_allow_private));
     AppState {
         hub: Arc::new(Hub::new(store.clone(), hub_cfg)),
         store,
@@ -184,6 +188,7 @@ pub fn state(
         login_throttle: Arc::new(Mutex::new(Throttle::new(Rules::default()))),
         webhook_key: Arc::new(auth::derive_key(key, "webhook-secret")),
         recordings,
+        sso,
     }
 }
 

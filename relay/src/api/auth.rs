@@ -23,7 +23,7 @@ use crate::AppState;
 use crate::auth as secrets;
 use crate::error::{Error, Result};
 use crate::signaling::throttle::Key;
-use crate::store::{Principal, TokenKind};
+use crate::store::{Principal, Role, TokenKind};
 
 /// Name of the web session cookie.
 pub const COOKIE_NAME: &str = "tether_session";
@@ -47,7 +47,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The value of cookie `name`, if the request carries it.
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -108,7 +108,7 @@ pub struct TokenResponse {
     user: Principal,
 }
 
-fn audit(
+pub(super) fn audit(
     state: &AppState,
     org: Option<i64>,
     actor: String,
@@ -140,6 +140,39 @@ fn revoke_sign_in(state: &AppState, p: &Principal, action: &str, outcome: &str) 
 
 /// Issues an access + refresh pair in `family` and the matching cookie.
 fn issue(state: &AppState, p: Principal, family: &str) -> Result<Response> {
+    let (body, cookies) = issue_pair(state, p, family)?;
+    let mut resp = Json(body).into_response();
+    set_cookies(&mut resp, &cookies)?;
+    Ok(resp)
+}
+
+/// Adds `Set-Cookie` headers to `resp`.
+pub(super) fn set_cookies(resp: &mut Response, cookies: &[String]) -> Result<()> {
+    for c in cookies {
+        resp.headers_mut().append(
+            SET_COOKIE,
+            HeaderValue::from_str(c).map_err(|e| Error::Internal(e.to_string()))?,
+        );
+    }
+    Ok(())
+}
+
+/// `; Secure` when the relay is reached over https.
+pub(super) fn secure_attr(state: &AppState) -> &'static str {
+    if state.cfg.public_url().starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    }
+}
+
+/// Stores a new access + refresh pair in `family`: the body that carries them and the web
+/// app's two cookies.
+pub(super) fn issue_pair(
+    state: &AppState,
+    p: Principal,
+    family: &str,
+) -> Result<(TokenResponse, [String; 2])> {
     let now = crate::unix_millis();
     let access = secrets::new_token("tat_");
     let refresh = secrets::new_token("trt_");
@@ -162,11 +195,7 @@ fn issue(state: &AppState, p: Principal, family: &str) -> Result<Response> {
         now + cfg.refresh_ttl_secs as i64 * 1000,
         now,
     )?;
-    let secure = if cfg.public_url().starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
+    let secure = secure_attr(state);
     let access_cookie = format!(
         "{COOKIE_NAME}={access}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
         cfg.access_ttl_secs,
@@ -185,14 +214,7 @@ fn issue(state: &AppState, p: Principal, family: &str) -> Result<Response> {
             ..p
         },
     };
-    let mut resp = Json(body).into_response();
-    for c in [access_cookie, refresh_cookie] {
-        resp.headers_mut().append(
-            SET_COOKIE,
-            HeaderValue::from_str(&c).map_err(|e| Error::Internal(e.to_string()))?,
-        );
-    }
-    Ok(resp)
+    Ok((body, [access_cookie, refresh_cookie]))
 }
 
 /// `POST /api/v1/auth/login`: password, then TOTP if enrolled.
@@ -281,6 +303,20 @@ pub async fn login(
         .store
         .principal(user.org_id, user.id)?
         .ok_or(Error::Unauthorized)?;
+    // Where the organisation turned passwords off, only its owners keep them (the way back in
+    // when the provider fails).
+    let sso = state.store.sso_settings(p.org_id)?;
+    if sso.is_some_and(|s| !s.password_login) && p.role != Role::Owner {
+        audit(
+            &state,
+            Some(p.org_id),
+            format!("user:{}", p.user_id),
+            "login",
+            "sso_required",
+            serde_json::json!({"ip": ip.to_string()}),
+        );
+        return Err(Error::SsoRequired);
+    }
     audit(
         &state,
         Some(p.org_id),
@@ -348,15 +384,13 @@ pub async fn refresh(
 pub async fn logout(State(state): State<AppState>, AuthUser(p): AuthUser) -> Result<Response> {
     revoke_sign_in(&state, &p, "logout", "ok")?;
     let mut resp = Json(serde_json::json!({"ok": true})).into_response();
-    for c in [
-        format!("{COOKIE_NAME}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
-        format!("{REFRESH_COOKIE}=; HttpOnly; SameSite=Strict; Path={REFRESH_PATH}; Max-Age=0"),
-    ] {
-        resp.headers_mut().append(
-            SET_COOKIE,
-            HeaderValue::from_str(&c).map_err(|e| Error::Internal(e.to_string()))?,
-        );
-    }
+    set_cookies(
+        &mut resp,
+        &[
+            format!("{COOKIE_NAME}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+            format!("{REFRESH_COOKIE}=; HttpOnly; SameSite=Strict; Path={REFRESH_PATH}; Max-Age=0"),
+        ],
+    )?;
     Ok(resp)
 }
 

@@ -17,6 +17,7 @@ pub mod machines;
 pub mod origin;
 pub mod read;
 pub mod recordings;
+pub mod sso;
 pub mod webhooks;
 pub mod ws;
 
@@ -74,6 +75,13 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::logout))
         .routes(routes!(auth::totp_enroll))
         .routes(routes!(auth::totp_confirm))
+        .routes(routes!(sso::start))
+        .routes(routes!(sso::callback))
+        .routes(routes!(
+            sso::settings,
+            sso::set_settings,
+            sso::delete_settings
+        ))
         .routes(routes!(account::totp_disable))
         .routes(routes!(account::change_password))
         .routes(routes!(read::me))

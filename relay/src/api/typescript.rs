@@ -7,14 +7,14 @@ use std::collections::BTreeSet;
 
 use ts_rs::{Config, TS};
 
-use super::{account, admin, auth, enrollment, groups, machines, webhooks};
+use super::{account, admin, auth, enrollment, groups, machines, sso, webhooks};
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::policy::{Hours, MachinePolicy, PolicyRole};
 use crate::recording::{Manifest, Segment};
 use crate::store::{
     ApiKeyInfo, AuditEntry, DeliveryInfo, EnrollmentTokenInfo, Grantee, MachineInfo, Member,
     PolicySource, Principal, Recording, RecordingGrant, RecordingMode, RecordingSegment,
-    RecordingSettings, Role, SessionRecord, WebhookInfo,
+    RecordingSettings, Role, RoleRule, SessionRecord, WebhookInfo,
 };
 
 /// The file, relative to the relay crate.
@@ -44,6 +44,8 @@ fn declarations(cfg: &Config) -> Vec<(String, String, Vec<String>)> {
         auth::TotpOffer,
         auth::TotpEnroll,
         auth::TotpConfirm,
+        sso::SsoStart,
+        sso::SsoRedirect,
         account::PasswordChange,
         account::PasswordReset,
         Principal,
@@ -75,6 +77,10 @@ fn declarations(cfg: &Config) -> Vec<(String, String, Vec<String>)> {
         PolicyRole,
         Hours,
         groups::Group,
+        // Single sign-on.
+        sso::SsoView,
+        sso::SsoBody,
+        RoleRule,
         // Recordings.
         Recording,
         RecordingSegment,

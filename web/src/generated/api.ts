@@ -34,6 +34,14 @@ export type TotpEnroll = { password: string, };
 
 export type TotpConfirm = { code: string, };
 
+export type SsoStart = { 
+/**
+ * The person's e-mail: its domain names the organisation and provider.
+ */
+email: string, };
+
+export type SsoRedirect = { url: string, };
+
 export type PasswordChange = { current_password: string, new_password: string, };
 
 export type PasswordReset = { new_password: string, };
@@ -508,6 +516,56 @@ utc_offset_minutes: number,
 time_zone?: string | null, };
 
 export type Group = { tag: string, machines: number, policy?: MachinePolicy, updated_at?: number, };
+
+export type SsoView = { issuer: string, client_id: string, 
+/**
+ * Whether a client secret is stored (it is never shown again).
+ */
+has_client_secret: boolean, domains: Array<string>, role_claim: string, role_map: Array<RoleRule>, default_role?: Role | null, provision: boolean, password_login: boolean, 
+/**
+ * The redirect URI to register at the provider.
+ */
+redirect_uri: string, };
+
+export type SsoBody = { 
+/**
+ * The provider's issuer URL, e.g. `https://login.microsoftonline.com/<tenant>/v2.0`.
+ */
+issuer: string, client_id: string, 
+/**
+ * Required the first time; left out, the stored one is kept.
+ */
+client_secret?: string | null, 
+/**
+ * E-mail domains whose people sign in through this provider.
+ */
+domains: Array<string>, 
+/**
+ * The claim the role mapping reads; default `groups`.
+ */
+role_claim?: string | null, role_map: Array<RoleRule>, 
+/**
+ * The role of a person no rule matches; `null` refuses them.
+ */
+default_role?: Role | null, 
+/**
+ * Whether a first sign-in creates the member.
+ */
+provision: boolean, 
+/**
+ * Whether members may still sign in with a password (owners always may).
+ */
+password_login: boolean, };
+
+export type RoleRule = { 
+/**
+ * A value of the claim, e.g. a group's name or id.
+ */
+value: string, 
+/**
+ * The role it grants (never `owner`: owners are made in Tether).
+ */
+role: Role, };
 
 export type Recording = { 
 /**
