@@ -153,7 +153,7 @@ export async function startProbe(display) {
   };
 }
 
-async function freeTcpPort() {
+export async function freeTcpPort() {
   return new Promise((res, rej) => {
     const s = createServer();
     s.listen(0, "127.0.0.1", () => {

@@ -1,7 +1,7 @@
 // The relay's HTTP API. The web app never sees a token: sign-in sets HttpOnly, SameSite=Strict
 // cookies (access, and refresh scoped to /api/v1/auth), which the browser sends by itself.
 
-import type { ErrorBody, LoginRequest, Principal, RefreshRequest } from "./generated/api";
+import type { ErrorBody, LoginRequest, Principal, RefreshRequest, SsoRedirect, SsoStart } from "./generated/api";
 
 /** An error reply from the relay (`{"error": {"code", "message"}}`) or the network. */
 export class ApiError extends Error {
@@ -86,6 +86,12 @@ async function badCredentials(resp: Response): Promise<boolean> {
 export function login(email: string, password: string, totp?: string): Promise<unknown> {
   const body: LoginRequest = totp ? { email, password, totp } : { email, password };
   return api("POST", "/api/v1/auth/login", body);
+}
+
+/** The identity provider's sign-in URL for `email`'s organisation (and the relay's cookie). */
+export function ssoStart(email: string): Promise<SsoRedirect> {
+  const body: SsoStart = { email };
+  return api("POST", "/api/v1/auth/sso/start", body);
 }
 
 /** The signed-in user, or null when nobody is. */

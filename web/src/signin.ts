@@ -1,9 +1,10 @@
-// The sign-in screen: email and password, then the authenticator code when the account has one.
+// The sign-in screen: email and password, then the authenticator code when the account has one;
+// or single sign-on at the organisation's identity provider, found by the e-mail's domain.
 
-import { ApiError, login } from "./api";
+import { ApiError, login, ssoStart } from "./api";
 import { codeInput, field, h } from "./dom";
 import { errorText } from "./errors";
-import { t } from "./i18n";
+import { hasKey, t } from "./i18n";
 
 /** Renders sign-in into `root`; calls `done` once signed in. */
 export function renderSignIn(root: HTMLElement, done: () => void): void {
@@ -16,6 +17,16 @@ export function renderSignIn(root: HTMLElement, done: () => void): void {
     const emailIn = h("input", { type: "email", name: "email", autocomplete: "username", required: true, value: email });
     const passIn = h("input", { type: "password", name: "password", autocomplete: "current-password", required: true });
     const submit = h("button", { type: "submit", class: "primary" }, t("signin.submit"));
+    const sso = h("button", { type: "button" }, t("sso.signIn"));
+    sso.addEventListener("click", () => {
+      email = emailIn.value.trim();
+      if (!email || !emailIn.checkValidity()) {
+        status.textContent = t("sso.emailFirst");
+        emailIn.focus();
+        return;
+      }
+      void single(sso);
+    });
     const form = h(
       "form",
       { class: "card narrow", "aria-labelledby": "signin-title" },
@@ -23,7 +34,7 @@ export function renderSignIn(root: HTMLElement, done: () => void): void {
       field(t("signin.email"), emailIn),
       field(t("signin.password"), passIn),
       status,
-      submit,
+      h("div", { class: "row" }, submit, sso),
     );
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
@@ -83,5 +94,30 @@ export function renderSignIn(root: HTMLElement, done: () => void): void {
     }
   };
 
+  /** Goes to the provider of the e-mail's organisation. */
+  const single = async (button: HTMLButtonElement): Promise<void> => {
+    button.disabled = true;
+    status.textContent = "";
+    try {
+      const { url } = await ssoStart(email);
+      location.assign(url);
+    } catch (e) {
+      status.textContent = e instanceof ApiError ? errorText(e.code, e.retryAfterMs) : String(e);
+      button.disabled = false;
+    }
+  };
+
   show(credentials());
+  // Back from a refused single sign-on: say why once, and keep the address clean.
+  const refused = new URLSearchParams(location.search).get("sso_error");
+  if (refused) {
+    status.textContent = ssoErrorText(refused);
+    history.replaceState(null, "", location.pathname + location.hash);
+  }
+}
+
+/** Why single sign-on refused, from the code the relay put in the address. */
+export function ssoErrorText(code: string): string {
+  const key = `sso.err.${code}`;
+  return hasKey(key) ? t(key) : t("sso.err.other");
 }

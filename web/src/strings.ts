@@ -4,6 +4,7 @@
 
 import { machinesDe, machinesEn, machinesFr, machinesNl } from "./strings-machines";
 import { recordingsDe, recordingsEn, recordingsFr, recordingsNl } from "./strings-recordings";
+import { ssoDe, ssoEn, ssoFr, ssoNl } from "./strings-sso";
 
 export const en = {
   "app.name": "Tether",
@@ -247,6 +248,7 @@ export const en = {
   "admin.none": "No entries.",
   ...machinesEn,
   ...recordingsEn,
+  ...ssoEn,
 } as const;
 
 /** A string's key. */
@@ -496,6 +498,7 @@ export const fr: Strings = {
   "admin.none": "Aucune entrée.",
   ...machinesFr,
   ...recordingsFr,
+  ...ssoFr,
 };
 
 export const de: Strings = {
@@ -740,6 +743,7 @@ export const de: Strings = {
   "admin.none": "Keine Einträge.",
   ...machinesDe,
   ...recordingsDe,
+  ...ssoDe,
 };
 
 export const nl: Strings = {
@@ -984,4 +988,5 @@ export const nl: Strings = {
   "admin.none": "Geen items.",
   ...machinesNl,
   ...recordingsNl,
+  ...ssoNl,
 };
