@@ -71,6 +71,9 @@ pub struct Config {
     /// the relay's own network (a Keycloak on the LAN) or tests. Off, an organisation owner could
     /// make the relay fetch from any address it can reach.
     pub sso_allow_private: bool,
+    /// How often a sign-in made through an identity provider is checked with it (its refresh
+    /// token used), in seconds: a person disabled there loses Tether within about this long.
+    pub sso_check_secs: u64,
     /// First retry delay of a failed webhook delivery, in ms (then ×4 each time, at most a day).
     pub webhook_retry_base_ms: u64,
     /// Attempts before a delivery is given up.
@@ -137,6 +140,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             webhook_allow_private: false,
             sso_allow_private: false,
+            sso_check_secs: 240,
             webhook_retry_base_ms: 30_000,
             webhook_max_attempts: 8,
             turn: TurnConfig::default(),
@@ -188,6 +192,7 @@ const KEYS: &[&str] = &[
     "max_anonymous_agents_per_ip",
     "webhook_allow_private",
     "sso_allow_private",
+    "sso_check_secs",
     "webhook_retry_base_ms",
     "webhook_max_attempts",
 ];

@@ -272,6 +272,7 @@ pub async fn run(
     let webhooks = tokio::spawn(
         webhooks::Sender::new(state.store.clone(), state.webhook_key.clone(), &state.cfg).run(),
     );
+    let sso_checks = tokio::spawn(api::sso::keep_checking(state.clone()));
     let recordings = state.recordings.clone();
     let retention = tokio::spawn(async move {
         let mut every = tokio::time::interval(RETENTION_SWEEP);
@@ -327,6 +328,7 @@ pub async fn run(
     }
     webhooks.abort();
     retention.abort();
+    sso_checks.abort();
     if let Some(t) = turn {
         t.close().await;
     }

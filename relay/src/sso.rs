@@ -28,8 +28,9 @@ use openidconnect::core::{
 use openidconnect::{
     AdditionalClaims, AsyncHttpClient, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
     EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpRequest,
-    HttpResponse, IdTokenFields, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
-    RedirectUrl, Scope, StandardErrorResponse, StandardTokenResponse,
+    HttpResponse, IdTokenFields, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope, StandardErrorResponse,
+    StandardTokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -111,12 +112,15 @@ pub struct Identity {
     pub given_name: Option<String>,
     /// The values of the organisation's role claim (a string or a list of strings).
     pub claim_values: Vec<String>,
+    /// The provider's refresh token, if it gave one.
+    pub refresh_token: Option<String>,
 }
 
 /// Single sign-on's keys and HTTP client.
 pub struct Sso {
     secret_key: Vec<u8>,
     state_key: Vec<u8>,
+    refresh_key: Vec<u8>,
     http: Http,
 }
 
@@ -152,6 +156,7 @@ impl Sso {
         Sso {
             secret_key: auth::derive_key(relay_key, "sso-client-secret"),
             state_key: auth::derive_key(relay_key, "sso-pending"),
+            refresh_key: auth::derive_key(relay_key, "sso-refresh-token"),
             http: Http(Outbound::new(allow_private)),
         }
     }
@@ -175,7 +180,9 @@ impl Sso {
             .map_err(|e| Error::Provider(format!("discovery at {issuer}: {}", chain(&e))))
     }
 
-    async fn client(&self, s: &SsoSettings, redirect: &str) -> Result<Client> {
+    /// The client for `s`, and whether the provider offers `offline_access` (refresh tokens
+    /// the relay can check the sign-in with).
+    async fn client(&self, s: &SsoSettings, redirect: &str) -> Result<(Client, bool)> {
         let secret = auth::open(&self.secret_key, &s.client_secret)
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or_else(|| {
@@ -184,14 +191,18 @@ impl Sso {
                 )
             })?;
         let meta = self.discover(&s.issuer).await?;
+        let offline = meta
+            .scopes_supported()
+            .is_some_and(|scopes| scopes.iter().any(|sc| sc.as_str() == "offline_access"));
         let redirect = RedirectUrl::new(redirect.to_owned())
             .map_err(|e| Error::Config(format!("redirect URL: {e}")))?;
-        Ok(Client::from_provider_metadata(
+        let client = Client::from_provider_metadata(
             meta,
             ClientId::new(s.client_id.clone()),
             Some(ClientSecret::new(secret)),
         )
-        .set_redirect_uri(redirect))
+        .set_redirect_uri(redirect);
+        Ok((client, offline))
     }
 
     /// Begins a sign-in for `org`: the provider's URL to send the browser to, and the sealed
@@ -204,9 +215,9 @@ impl Sso {
         login_hint: &str,
         now_secs: u64,
     ) -> Result<(String, String)> {
-        let client = self.client(s, redirect).await?;
+        let (client, offline) = self.client(s, redirect).await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, state, nonce) = client
+        let mut request = client
             .authorize_url(
                 CoreAuthenticationFlow::AuthorizationCode,
                 CsrfToken::new_random,
@@ -215,8 +226,12 @@ impl Sso {
             .add_scope(Scope::new("email".into()))
             .add_scope(Scope::new("profile".into()))
             .add_extra_param("login_hint", login_hint)
-            .set_pkce_challenge(challenge)
-            .url();
+            .set_pkce_challenge(challenge);
+        if offline {
+            // A refresh token lets the relay ask later whether the person may still sign in.
+            request = request.add_scope(Scope::new("offline_access".into()));
+        }
+        let (url, state, nonce) = request.url();
         let pending = Pending {
             org,
             state: state.secret().clone(),
@@ -260,7 +275,7 @@ impl Sso {
                 "the sign-in's state does not match".into(),
             ));
         }
-        let client = self.client(s, redirect).await?;
+        let (client, _) = self.client(s, redirect).await?;
         let tokens = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| Error::Provider(format!("the provider has no token endpoint: {e}")))?
@@ -292,8 +307,65 @@ impl Sso {
             name: name(claims.name()),
             given_name: given,
             claim_values: claim_values(claims.additional_claims(), &s.role_claim),
+            refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
         })
     }
+
+    /// Seals a provider's refresh token for the store.
+    pub fn seal_refresh(&self, token: &str) -> Result<Vec<u8>> {
+        auth::seal(&self.refresh_key, token.as_bytes())
+    }
+
+    /// Asks the provider, with the sign-in's sealed refresh token, whether the person may still
+    /// sign in.
+    pub async fn check(&self, s: &SsoSettings, redirect: &str, sealed: &[u8]) -> Checked {
+        let Some(token) =
+            auth::open(&self.refresh_key, sealed).and_then(|b| String::from_utf8(b).ok())
+        else {
+            return Checked::Ended(
+                "the stored refresh token does not open under this relay key".into(),
+            );
+        };
+        let client = match self.client(s, redirect).await {
+            Ok((c, _)) => c,
+            Err(e) => return Checked::Unknown(e.to_string()),
+        };
+        let asked = match client.exchange_refresh_token(&RefreshToken::new(token)) {
+            Ok(request) => request.request_async(&self.http).await,
+            Err(e) => return Checked::Unknown(format!("the provider has no token endpoint: {e}")),
+        };
+        match asked {
+            Ok(tokens) => match tokens.refresh_token() {
+                Some(next) => match self.seal_refresh(next.secret()) {
+                    Ok(sealed) => Checked::Live(Some(sealed)),
+                    Err(e) => Checked::Unknown(e.to_string()),
+                },
+                None => Checked::Live(None),
+            },
+            Err(RequestTokenError::ServerResponse(r))
+                if *r.error() == CoreErrorResponseType::InvalidGrant =>
+            {
+                Checked::Ended(format!(
+                    "the provider refused the refresh token: {}",
+                    r.error_description()
+                        .map_or("invalid_grant", String::as_str)
+                ))
+            }
+            Err(e) => Checked::Unknown(format!("refresh: {}", chain(&e))),
+        }
+    }
+}
+
+/// What asking the provider about a sign-in found.
+#[derive(Debug)]
+pub enum Checked {
+    /// The person may still sign in; a new sealed refresh token if the provider rotated it.
+    Live(Option<Vec<u8>>),
+    /// The provider no longer accepts the sign-in (the person was disabled, removed, or signed
+    /// out there): why.
+    Ended(String),
+    /// The provider could not be asked (down, unreachable): checked again next time.
+    Unknown(String),
 }
 
 /// The values of claim `name`: a string, or the strings of a list.

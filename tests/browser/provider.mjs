@@ -1,7 +1,9 @@
 // A real OpenID provider for the single sign-on tests: the npm `oidc-provider` package (a
 // certified implementation) on loopback, with one confidential client (Tether) and the accounts
 // a test names. Its own development login form signs anyone in by account id; consent is
-// granted as the person arrives, as an organisation's provider would for its own tool.
+// granted as the person arrives, as an organisation's provider would for its own tool. An
+// account removed from `accounts` is one disabled at the provider: its refresh tokens are
+// refused from then on.
 
 import { generateKeyPairSync } from "node:crypto";
 import { createServer } from "node:http";
@@ -22,12 +24,15 @@ export function signingKey(kid) {
 /**
  * Starts the provider on `port` (a free one if none). `accounts` maps an account id to its
  * claims (`email`, `email_verified`, `name`, `given_name`, `groups`, …); `keys` are its signing
- * keys, the first one used. Returns `{ issuer, stop() }`.
+ * keys, the first one used. Returns `{ issuer, port, refreshes, stop() }`, `refreshes` counting
+ * the refresh-token grants asked for by account id.
  */
 export async function startProvider({ clientId, clientSecret, redirectUri, accounts, keys = [signingKey("k1")], port }) {
   const entry = require.resolve("oidc-provider");
   const { default: Provider } = await import(pathToFileURL(entry).href);
   port ??= await freeTcpPort();
+  /** Refresh-token grants asked for, by account id. */
+  const refreshes = {};
   const issuer = `http://127.0.0.1:${port}`;
   const provider = new Provider(issuer, {
     clients: [
@@ -35,7 +40,7 @@ export async function startProvider({ clientId, clientSecret, redirectUri, accou
         client_id: clientId,
         client_secret: clientSecret,
         redirect_uris: [redirectUri],
-        grant_types: ["authorization_code"],
+        grant_types: ["authorization_code", "refresh_token"],
         response_types: ["code"],
         token_endpoint_auth_method: "client_secret_basic",
       },
@@ -50,25 +55,30 @@ export async function startProvider({ clientId, clientSecret, redirectUri, accou
     },
     // The claims the scopes ask for travel in the id_token, as Entra ID and Okta send them.
     conformIdTokenClaims: false,
-    findAccount: (_ctx, id) => {
+    findAccount: (ctx, id) => {
+      if (ctx.oidc?.params?.grant_type === "refresh_token") refreshes[id] = (refreshes[id] ?? 0) + 1;
       const claims = accounts[id];
       if (!claims) return undefined;
       return { accountId: id, claims: () => ({ sub: id, ...claims }) };
     },
     loadExistingGrant: async (ctx) => {
       const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
-      grant.addOIDCScope("openid email profile");
+      grant.addOIDCScope("openid email profile offline_access");
       await grant.save();
       return grant;
     },
+    // Refresh tokens for every sign-in, as Entra ID, Okta and Keycloak give them to a client
+    // allowed the grant (this package alone keeps offline_access for prompt=consent).
+    issueRefreshToken: (_ctx, client) => client.grantTypeAllowed("refresh_token"),
     features: { devInteractions: { enabled: true } },
-    ttl: { AccessToken: 600, Grant: 600, IdToken: 600, Interaction: 600, Session: 600 },
+    ttl: { AccessToken: 600, Grant: 600, IdToken: 600, Interaction: 600, RefreshToken: 3600, Session: 600 },
   });
   const server = createServer(provider.callback());
   await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
   return {
     issuer,
     port,
+    refreshes,
     stop: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

@@ -27,7 +27,8 @@ let browser;
 const contexts = [];
 
 before(async () => {
-  relay = await startRelay({ env: () => ({ TETHER_SSO_ALLOW_PRIVATE: "true" }) });
+  // Sign-ins are checked with the provider every second, so a disabled person is cut off at once.
+  relay = await startRelay({ env: () => ({ TETHER_SSO_ALLOW_PRIVATE: "true", TETHER_SSO_CHECK_SECS: "1" }) });
   provider = await startProvider({ ...CLIENT, redirectUri: `${relay.url}/api/v1/auth/sso/callback`, accounts });
   browser = await startBrowser();
   await asOwner("PUT", "/api/v1/org/sso", settings());
@@ -119,6 +120,15 @@ async function me(page) {
   });
 }
 
+/** Waits until `check()` is true, checking every 100 ms for at most WAIT_MS. */
+async function until(check) {
+  const end = Date.now() + WAIT_MS;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Audit entries of `action`, newest first. */
 async function auditOf(action) {
   return asOwner("GET", `/api/v1/audit?action=${action}`);
@@ -200,6 +210,36 @@ test("people the provider does not vouch for, or whose groups give no role, are 
   const refused = await auditOf("sso_login");
   assert.ok(refused.some((e) => e.outcome === "email_unverified" && e.detail.email === "mallory@acme.example"));
   assert.ok(refused.some((e) => e.outcome === "no_role" && e.detail.email === "sam@acme.example"));
+});
+
+test("a person disabled at the provider loses their Tether sign-in and sockets", async () => {
+  accounts["kim-5"] = { email: "kim@acme.example", email_verified: true, name: "Kim Tech", groups: ["helpdesk"] };
+  const { page } = await ssoSignIn("kim@acme.example", "kim-5");
+  await page.getByRole("heading", { name: "Connect to a computer" }).waitFor();
+  const kim = await me(page);
+  assert.equal(kim.status, 200);
+  // A viewer socket of this sign-in, open until the relay closes it.
+  await page.evaluate(
+    () =>
+      new Promise((resolve, reject) => {
+        const ws = new WebSocket(`${location.origin.replace("http", "ws")}/api/v1/ws/viewer`);
+        window.viewerSocketClosed = new Promise((r) => ws.addEventListener("close", (e) => r({ code: e.code, reason: e.reason })));
+        ws.addEventListener("open", resolve);
+        ws.addEventListener("error", reject);
+      }),
+  );
+  // Still signed in after two checks with the provider.
+  await until(() => (provider.refreshes["kim-5"] ?? 0) >= 2);
+  assert.equal((await me(page)).status, 200);
+  assert.equal(await page.evaluate(() => Promise.race([window.viewerSocketClosed, "open"])), "open");
+  delete accounts["kim-5"];
+  const closed = await page.evaluate(() => window.viewerSocketClosed);
+  assert.equal(closed.code, 1000, JSON.stringify(closed));
+  assert.equal((await me(page)).status, 401);
+  const ended = await auditOf("sso_revoked");
+  const mine = ended.find((e) => e.actor === `user:${kim.body.user_id}`);
+  assert.ok(mine, JSON.stringify(ended));
+  assert.match(mine.detail.reason, /refused the refresh token/);
 });
 
 test("a provider that rotates its signing key is followed at once", async () => {

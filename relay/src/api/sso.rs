@@ -18,9 +18,11 @@ use serde::{Deserialize, Serialize};
 use super::ApiJson;
 use super::auth::{AuthUser, audit, cookie, issue_pair, secure_attr, set_cookies};
 use crate::AppState;
+use crate::cluster::Revocation;
 use crate::error::{Error, Result};
-use crate::sso::{Identity, role_for};
-use crate::store::{NewUser, OrgId, Principal, Role, RoleRule, SsoSettings, StoreError};
+use crate::sso::{Checked, Identity, role_for};
+use crate::store::offload::blocking;
+use crate::store::{NewUser, OrgId, Principal, Role, RoleRule, SsoGrant, SsoSettings, StoreError};
 
 /// The cookie that carries a sign-in between the redirect and the way back.
 const PENDING_COOKIE: &str = "tether_sso";
@@ -475,13 +477,26 @@ async fn sign_in(
     };
     let family = crate::auth::new_id("fam_");
     let (_, cookies) = issue_pair(state, p.clone(), &family).map_err(Refusal::from)?;
+    // With the provider's refresh token the sign-in is checked there every few minutes; a
+    // provider that gives none is not asked again (SECURITY.md).
+    if let Some(token) = &who.refresh_token {
+        let grant = SsoGrant {
+            org_id: org,
+            user_id: p.user_id,
+            family: family.clone(),
+            refresh_token: state.sso.seal_refresh(token).map_err(Refusal::from)?,
+            check_at: crate::unix_millis() + check_every(state).as_millis() as i64,
+        };
+        state.store.insert_sso_grant(&grant).map_err(store_err)?;
+    }
     audit(
         state,
         Some(org),
         format!("user:{}", p.user_id),
         "sso_login",
         "ok",
-        serde_json::json!({"issuer": who.issuer, "subject": who.subject}),
+        serde_json::json!({"issuer": who.issuer, "subject": who.subject,
+            "checked": who.refresh_token.is_some()}),
     );
     Ok(cookies)
 }
@@ -587,4 +602,94 @@ fn member(
         serde_json::json!({"issuer": who.issuer, "subject": who.subject}),
     );
     Ok(user)
+}
+
+/// How often a sign-in made through a provider is checked with it.
+fn check_every(state: &AppState) -> std::time::Duration {
+    std::time::Duration::from_secs(state.cfg.sso_check_secs.max(1))
+}
+
+/// Grants checked per round.
+const CHECK_BATCH: u32 = 64;
+
+/// Checks due single sign-ons with their providers, for ever: a sign-in the provider no longer
+/// accepts (the person was disabled or removed there) is revoked, its sockets closed. A provider
+/// that cannot be asked leaves its sign-ins as they are until the next check.
+pub async fn keep_checking(state: AppState) {
+    let every = check_every(&state);
+    let mut tick = tokio::time::interval(every.min(std::time::Duration::from_secs(30)));
+    loop {
+        tick.tick().await;
+        while check_due(&state, every).await == CHECK_BATCH as usize {}
+    }
+}
+
+/// Checks one batch of due grants; returns how many were claimed.
+async fn check_due(state: &AppState, every: std::time::Duration) -> usize {
+    let now = crate::unix_millis();
+    let next = now + every.as_millis() as i64;
+    let claimed = blocking(&state.store, move |s| {
+        s.claim_due_sso_grants(now, next, CHECK_BATCH)
+    })
+    .await;
+    let grants = match claimed {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::error!(error = %e, "claiming single sign-on checks failed");
+            return 0;
+        }
+    };
+    let n = grants.len();
+    let redirect = redirect_uri(state);
+    for g in grants {
+        let settings = blocking(&state.store, move |s| s.sso_settings(g.org_id)).await;
+        let checked = match settings {
+            Ok(Some(s)) => state.sso.check(&s, &redirect, &g.refresh_token).await,
+            // Single sign-on removed: its sign-ins end with it.
+            Ok(None) => Checked::Ended("single sign-on was removed".into()),
+            Err(e) => Checked::Unknown(e),
+        };
+        let (org, family) = (g.org_id, g.family.clone());
+        let done = match checked {
+            Checked::Live(None) => Ok(()),
+            Checked::Live(Some(rotated)) => {
+                blocking(&state.store, move |s| {
+                    s.update_sso_grant(org, &family, &rotated, next)
+                })
+                .await
+            }
+            Checked::Unknown(why) => {
+                tracing::warn!(org, reason = %why, "could not check a single sign-on with its provider");
+                Ok(())
+            }
+            Checked::Ended(why) => end_sign_in(state, &g, &why).await,
+        };
+        if let Err(e) = done {
+            tracing::error!(error = %e, "recording a single sign-on check failed");
+        }
+    }
+    n
+}
+
+/// Revokes a sign-in its provider no longer accepts, and closes its sockets.
+async fn end_sign_in(state: &AppState, g: &SsoGrant, why: &str) -> std::result::Result<(), String> {
+    let (org, family) = (g.org_id, g.family.clone());
+    let now = crate::unix_millis();
+    blocking(&state.store, move |s| {
+        s.revoke_family(org, &family, now)?;
+        s.delete_sso_grant(org, &family)
+    })
+    .await?;
+    state.hub.revoke(Revocation::Family {
+        family: g.family.clone(),
+    });
+    audit(
+        state,
+        Some(org),
+        format!("user:{}", g.user_id),
+        "sso_revoked",
+        "ok",
+        serde_json::json!({"reason": why}),
+    );
+    Ok(())
 }

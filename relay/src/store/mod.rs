@@ -15,6 +15,7 @@ mod role;
 mod rows;
 pub mod sqlite;
 mod sso;
+mod webhooks;
 #[cfg(test)]
 mod tests;
 
@@ -29,7 +30,8 @@ pub use recordings::{
 };
 pub use role::Role;
 pub use sqlite::SqliteStore;
-pub use sso::{RoleRule, SsoSettings};
+pub use sso::{RoleRule, SsoGrant, SsoSettings};
+pub use webhooks::{AttemptOutcome, DeliveryInfo, DueDelivery, WebhookInfo};
 
 /// An organisation's id.
 pub type OrgId = i64;
@@ -396,84 +398,6 @@ pub struct NewMachine {
     pub tags: Vec<String>,
 }
 
-/// A webhook as listed for admins (its secret is never stored or listed).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub struct WebhookInfo {
-    /// Id.
-    pub id: i64,
-    /// Where deliveries are POSTed.
-    pub url: String,
-    /// Audit actions delivered (`*` for all).
-    pub events: Vec<String>,
-    /// Unix ms.
-    pub created_at: i64,
-}
-
-/// A delivery attempt's state, for admins.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub struct DeliveryInfo {
-    /// Id (also sent as `Tether-Delivery`).
-    pub id: i64,
-    /// The audit action delivered.
-    pub action: String,
-    /// Attempts so far.
-    pub attempts: i64,
-    /// Unix ms of the next attempt, while pending.
-    pub next_at: i64,
-    /// Unix ms, once the receiver answered 2xx.
-    pub delivered_at: Option<i64>,
-    /// Unix ms, once retries ran out.
-    pub failed_at: Option<i64>,
-    /// The receiver's last HTTP status.
-    pub last_status: Option<i64>,
-    /// The last failure, when there was no status (timeout, refused, …).
-    pub last_error: Option<String>,
-}
-
-/// A delivery due now, claimed by the sender (system-wide: the sender serves every org).
-#[derive(Debug, Clone)]
-pub struct DueDelivery {
-    /// Delivery id.
-    pub id: i64,
-    /// Its organisation (every later write is scoped by it).
-    pub org_id: OrgId,
-    /// Target URL.
-    pub url: String,
-    /// Salt of the hook's signing secret.
-    pub salt: Vec<u8>,
-    /// The JSON body.
-    pub payload: String,
-    /// Attempts before this one.
-    pub attempts: i64,
-}
-
-/// How a delivery attempt ended.
-#[derive(Debug, Clone)]
-pub enum AttemptOutcome {
-    /// 2xx.
-    Delivered {
-        /// HTTP status.
-        status: u16,
-    },
-    /// Try again at `next_at`.
-    Retry {
-        /// HTTP status, if the receiver answered.
-        status: Option<u16>,
-        /// What went wrong.
-        error: String,
-        /// Unix ms.
-        next_at: i64,
-    },
-    /// No more attempts.
-    GiveUp {
-        /// HTTP status, if the receiver answered.
-        status: Option<u16>,
-        /// What went wrong.
-        error: String,
-    },
-}
 
 /// Everything the relay persists.
 pub trait Store: Send + Sync + 'static {
@@ -777,4 +701,25 @@ pub trait Store: Send + Sync + 'static {
         subject: &str,
         now: i64,
     ) -> StoreResult<()>;
+    /// Keeps a single sign-on's refresh token, to check the sign-in with the provider.
+    fn insert_sso_grant(&self, grant: &SsoGrant) -> StoreResult<()>;
+    /// Claims up to `limit` grants due by `now` whose sign-in is still live, moving their next
+    /// check to `lease_until` (so two relays do not both check one); due grants of sign-ins that
+    /// ended are forgotten.
+    fn claim_due_sso_grants(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<SsoGrant>>;
+    /// Replaces a grant's refresh token (providers rotate them) and its next check.
+    fn update_sso_grant(
+        &self,
+        org: OrgId,
+        family: &str,
+        refresh_token: &[u8],
+        check_at: i64,
+    ) -> StoreResult<()>;
+    /// Forgets a grant.
+    fn delete_sso_grant(&self, org: OrgId, family: &str) -> StoreResult<()>;
 }

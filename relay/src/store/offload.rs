@@ -472,6 +472,36 @@ impl Store for Offloaded {
     ) -> StoreResult<()> {
         offload(|| self.0.link_sso_identity(org, user, issuer, subject, now))
     }
+
+    fn insert_sso_grant(&self, grant: &SsoGrant) -> StoreResult<()> {
+        offload(|| self.0.insert_sso_grant(grant))
+    }
+
+    fn claim_due_sso_grants(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<SsoGrant>> {
+        offload(|| self.0.claim_due_sso_grants(now, lease_until, limit))
+    }
+
+    fn update_sso_grant(
+        &self,
+        org: OrgId,
+        family: &str,
+        refresh_token: &[u8],
+        check_at: i64,
+    ) -> StoreResult<()> {
+        offload(|| {
+            self.0
+                .update_sso_grant(org, family, refresh_token, check_at)
+        })
+    }
+
+    fn delete_sso_grant(&self, org: OrgId, family: &str) -> StoreResult<()> {
+        offload(|| self.0.delete_sso_grant(org, family))
+    }
 }
 
 #[cfg(test)]

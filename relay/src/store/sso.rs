@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Role, StoreError, StoreResult};
+use super::{OrgId, Role, StoreError, StoreResult, UserId};
 
 /// One rule of an organisation's role mapping: a member whose role claim holds `value` (or is
 /// `value`) gets `role`. Of several matching rules the most powerful role wins.
@@ -37,6 +37,22 @@ pub struct SsoSettings {
     pub provision: bool,
     /// Whether members may still sign in with a password (owners always may).
     pub password_login: bool,
+}
+
+/// A sign-in made through a provider that gave a refresh token, checked with it from time to
+/// time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoGrant {
+    /// The organisation.
+    pub org_id: OrgId,
+    /// The member.
+    pub user_id: UserId,
+    /// The sign-in's token family.
+    pub family: String,
+    /// The provider's refresh token, sealed.
+    pub refresh_token: Vec<u8>,
+    /// When it is next checked (Unix ms).
+    pub check_at: i64,
 }
 
 /// The stored role mapping as JSON.

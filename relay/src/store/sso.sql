@@ -30,3 +30,14 @@ CREATE TABLE user_identities (
     PRIMARY KEY (issuer, subject)
 );
 CREATE INDEX user_identities_user ON user_identities(org_id, user_id);
+
+-- Sign-ins made through a provider that gave a refresh token: the relay uses it every few
+-- minutes, so a person disabled at the provider loses their Tether sign-in too.
+CREATE TABLE sso_grants (
+    family         TEXT PRIMARY KEY,        -- the sign-in's token family
+    org_id         INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    user_id        INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    refresh_token  BLOB NOT NULL,           -- the provider's, sealed
+    check_at       INTEGER NOT NULL         -- next check (ms); a claim moves it on
+);
+CREATE INDEX sso_grants_due ON sso_grants(check_at);

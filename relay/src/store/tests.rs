@@ -69,6 +69,7 @@ every_store!(
     recordings_and_their_access_lists_stay_in_their_organisation,
     recordings_expire_by_their_organisations_retention,
     sso_settings_and_identities_stay_in_their_organisation,
+    sso_grants_are_claimed_while_their_sign_in_lives,
 );
 
 mod recordings;
@@ -78,7 +79,10 @@ use recordings::{
     recordings_and_their_access_lists_stay_in_their_organisation,
     recordings_expire_by_their_organisations_retention,
 };
-use sso::sso_settings_and_identities_stay_in_their_organisation;
+use sso::{
+    sso_grants_are_claimed_while_their_sign_in_lives,
+    sso_settings_and_identities_stay_in_their_organisation,
+};
 
 fn user(email: &str) -> NewUser {
     NewUser {

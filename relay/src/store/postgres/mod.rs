@@ -720,6 +720,33 @@ impl Store for PostgresStore {
     ) -> StoreResult<()> {
         self.with(|c| sso::link(c, org, user, issuer, subject, now))
     }
+
+    fn insert_sso_grant(&self, grant: &SsoGrant) -> StoreResult<()> {
+        self.with(|c| sso::insert_grant(c, grant))
+    }
+
+    fn claim_due_sso_grants(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<SsoGrant>> {
+        self.with(|c| sso::claim_due_grants(c, now, lease_until, limit))
+    }
+
+    fn update_sso_grant(
+        &self,
+        org: OrgId,
+        family: &str,
+        refresh_token: &[u8],
+        check_at: i64,
+    ) -> StoreResult<()> {
+        self.with(|c| sso::update_grant(c, org, family, refresh_token, check_at))
+    }
+
+    fn delete_sso_grant(&self, org: OrgId, family: &str) -> StoreResult<()> {
+        self.with(|c| sso::delete_grant(c, org, family))
+    }
 }
 
 #[cfg(test)]

@@ -126,3 +126,82 @@ pub(super) fn link(
     }
     Ok(())
 }
+
+pub(super) fn insert_grant(c: &mut Conn, g: &SsoGrant) -> StoreResult<()> {
+    c.exec(
+        "INSERT INTO sso_grants (family, org_id, user_id, refresh_token, check_at)
+         VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &g.family,
+            &g.org_id,
+            &g.user_id,
+            &g.refresh_token,
+            &g.check_at,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Whether a grant's sign-in is still live: a refresh token of its family not yet spent,
+/// revoked or expired (`$1` is now).
+const LIVE: &str = "EXISTS (SELECT 1 FROM auth_sessions t
+     WHERE t.org_id = g.org_id AND t.family = g.family AND t.kind = 'refresh'
+       AND t.revoked_at IS NULL AND t.used_at IS NULL AND t.expires_at > $1)";
+
+pub(super) fn claim_due_grants(
+    c: &mut Conn,
+    now: i64,
+    lease_until: i64,
+    limit: u32,
+) -> StoreResult<Vec<SsoGrant>> {
+    c.exec(
+        &format!(
+            "DELETE FROM sso_grants AS g
+             /* any org: the checker serves every organisation; rows carry theirs */
+             WHERE g.check_at <= $1 AND NOT {LIVE}"
+        ),
+        &[&now],
+    )?;
+    let rows = c.rows(
+        &format!(
+            "UPDATE sso_grants SET check_at = $2
+             /* any org: the checker serves every organisation; rows carry theirs */
+             WHERE family IN (SELECT g.family FROM sso_grants g WHERE g.check_at <= $1 AND {LIVE}
+                              ORDER BY g.check_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+             RETURNING org_id, user_id, family, refresh_token, check_at"
+        ),
+        &[&now, &lease_until, &i64::from(limit)],
+    )?;
+    rows.iter()
+        .map(|r| {
+            Ok(SsoGrant {
+                org_id: r.try_get(0)?,
+                user_id: r.try_get(1)?,
+                family: r.try_get(2)?,
+                refresh_token: r.try_get(3)?,
+                check_at: r.try_get(4)?,
+            })
+        })
+        .collect()
+}
+
+pub(super) fn update_grant(
+    c: &mut Conn,
+    org: OrgId,
+    family: &str,
+    refresh_token: &[u8],
+    check_at: i64,
+) -> StoreResult<()> {
+    one_row(c.exec(
+        "UPDATE sso_grants SET refresh_token = $3, check_at = $4 WHERE org_id = $1 AND family = $2",
+        &[&org, &family, &refresh_token, &check_at],
+    )?)
+}
+
+pub(super) fn delete_grant(c: &mut Conn, org: OrgId, family: &str) -> StoreResult<()> {
+    c.exec(
+        "DELETE FROM sso_grants WHERE org_id = $1 AND family = $2",
+        &[&org, &family],
+    )?;
+    Ok(())
+}

@@ -5,6 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::super::*;
 use super::is_unique_violation;
+use super::orgs::{PRINCIPAL_SELECT, principal_from_row};
 
 pub(super) fn create_user(
     db: &mut Connection,
@@ -88,4 +89,33 @@ pub(super) fn user_for_login(db: &Connection, email: &str) -> StoreResult<Option
             },
         )
         .optional()?)
+}
+
+pub(super) fn refresh_state(
+    db: &Connection,
+    hash: &[u8],
+    now: i64,
+) -> StoreResult<Option<RefreshState>> {
+    let principal = db
+        .query_row(
+            &format!(
+                "{PRINCIPAL_SELECT} WHERE t.token_hash = ?1 AND t.kind = 'refresh' AND t.expires_at > ?2
+                 AND t.revoked_at IS NULL AND u.disabled = 0"
+            ),
+            params![hash, now],
+            principal_from_row,
+        )
+        .optional()?;
+    let Some(principal) = principal else {
+        return Ok(None);
+    };
+    let used: Option<i64> = db.query_row(
+        "SELECT used_at FROM auth_sessions WHERE org_id = ?1 AND token_hash = ?2",
+        params![principal.org_id, hash],
+        |r| r.get(0),
+    )?;
+    Ok(Some(RefreshState {
+        principal,
+        used: used.is_some(),
+    }))
 }

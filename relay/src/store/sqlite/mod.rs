@@ -223,29 +223,7 @@ impl Store for SqliteStore {
     }
 
     fn refresh_state(&self, hash: &[u8], now: i64) -> StoreResult<Option<RefreshState>> {
-        let db = self.db()?;
-        let principal = db
-            .query_row(
-                &format!(
-                    "{PRINCIPAL_SELECT} WHERE t.token_hash = ?1 AND t.kind = 'refresh' AND t.expires_at > ?2
-                     AND t.revoked_at IS NULL AND u.disabled = 0"
-                ),
-                params![hash, now],
-                principal_from_row,
-            )
-            .optional()?;
-        let Some(principal) = principal else {
-            return Ok(None);
-        };
-        let used: Option<i64> = db.query_row(
-            "SELECT used_at FROM auth_sessions WHERE org_id = ?1 AND token_hash = ?2",
-            params![principal.org_id, hash],
-            |r| r.get(0),
-        )?;
-        Ok(Some(RefreshState {
-            principal,
-            used: used.is_some(),
-        }))
+        accounts::refresh_state(&*self.db()?, hash, now)
     }
 
     fn mark_refresh_used(&self, org: OrgId, hash: &[u8], now: i64) -> StoreResult<bool> {
@@ -759,6 +737,33 @@ impl Store for SqliteStore {
         now: i64,
     ) -> StoreResult<()> {
         sso::link(&*self.db()?, org, user, issuer, subject, now)
+    }
+
+    fn insert_sso_grant(&self, grant: &SsoGrant) -> StoreResult<()> {
+        sso::insert_grant(&*self.db()?, grant)
+    }
+
+    fn claim_due_sso_grants(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<SsoGrant>> {
+        sso::claim_due_grants(&*self.db()?, now, lease_until, limit)
+    }
+
+    fn update_sso_grant(
+        &self,
+        org: OrgId,
+        family: &str,
+        refresh_token: &[u8],
+        check_at: i64,
+    ) -> StoreResult<()> {
+        sso::update_grant(&*self.db()?, org, family, refresh_token, check_at)
+    }
+
+    fn delete_sso_grant(&self, org: OrgId, family: &str) -> StoreResult<()> {
+        sso::delete_grant(&*self.db()?, org, family)
     }
 }
 

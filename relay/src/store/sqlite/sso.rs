@@ -144,3 +144,72 @@ pub(super) fn link(
     }
     Ok(())
 }
+
+pub(super) fn insert_grant(db: &Connection, g: &SsoGrant) -> StoreResult<()> {
+    db.execute(
+        "INSERT INTO sso_grants (family, org_id, user_id, refresh_token, check_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![g.family, g.org_id, g.user_id, g.refresh_token, g.check_at],
+    )?;
+    Ok(())
+}
+
+/// Whether a grant's sign-in is still live: a refresh token of its family not yet spent,
+/// revoked or expired (`?1` is now).
+const LIVE: &str = "EXISTS (SELECT 1 FROM auth_sessions t
+     WHERE t.org_id = g.org_id AND t.family = g.family AND t.kind = 'refresh'
+       AND t.revoked_at IS NULL AND t.used_at IS NULL AND t.expires_at > ?1)";
+
+pub(super) fn claim_due_grants(
+    db: &Connection,
+    now: i64,
+    lease_until: i64,
+    limit: u32,
+) -> StoreResult<Vec<SsoGrant>> {
+    db.execute(
+        &format!(
+            "DELETE FROM sso_grants AS g
+             /* any org: the checker serves every organisation; rows carry theirs */
+             WHERE g.check_at <= ?1 AND NOT {LIVE}"
+        ),
+        [now],
+    )?;
+    let mut stmt = db.prepare(&format!(
+        "UPDATE sso_grants SET check_at = ?2
+         /* any org: the checker serves every organisation; rows carry theirs */
+         WHERE family IN (SELECT g.family FROM sso_grants g WHERE g.check_at <= ?1 AND {LIVE}
+                          ORDER BY g.check_at LIMIT ?3)
+         RETURNING org_id, user_id, family, refresh_token, check_at"
+    ))?;
+    let rows = stmt.query_map(params![now, lease_until, limit], |r| {
+        Ok(SsoGrant {
+            org_id: r.get(0)?,
+            user_id: r.get(1)?,
+            family: r.get(2)?,
+            refresh_token: r.get(3)?,
+            check_at: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub(super) fn update_grant(
+    db: &Connection,
+    org: OrgId,
+    family: &str,
+    refresh_token: &[u8],
+    check_at: i64,
+) -> StoreResult<()> {
+    one_row(db.execute(
+        "UPDATE sso_grants SET refresh_token = ?3, check_at = ?4 WHERE org_id = ?1 AND family = ?2",
+        params![org, family, refresh_token, check_at],
+    )?)
+}
+
+pub(super) fn delete_grant(db: &Connection, org: OrgId, family: &str) -> StoreResult<()> {
+    db.execute(
+        "DELETE FROM sso_grants WHERE org_id = ?1 AND family = ?2",
+        params![org, family],
+    )?;
+    Ok(())
+}

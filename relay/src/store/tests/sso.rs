@@ -90,3 +90,74 @@ pub(super) fn sso_settings_and_identities_stay_in_their_organisation(s: &Under) 
         Err(StoreError::NotFound)
     ));
 }
+
+pub(super) fn sso_grants_are_claimed_while_their_sign_in_lives(s: &Under) {
+    let (acme, jane) = s
+        .create_user("Acme", &user("jane@acme.example"), Role::Owner, 0)
+        .unwrap();
+    let (globex, hank) = s
+        .create_user("Globex", &user("hank@globex.example"), Role::Owner, 0)
+        .unwrap();
+    let live = |org, user, family: &str, hash: u8| {
+        s.insert_token(
+            org,
+            user,
+            &[hash; 32],
+            TokenKind::Refresh,
+            family,
+            10_000,
+            0,
+        )
+        .unwrap();
+    };
+    live(acme, jane, "fam_a", 1);
+    live(globex, hank, "fam_b", 2);
+    for (org, user, family) in [
+        (acme, jane, "fam_a"),
+        (globex, hank, "fam_b"),
+        (acme, jane, "fam_c"),
+    ] {
+        let grant = SsoGrant {
+            org_id: org,
+            user_id: user,
+            family: family.into(),
+            refresh_token: vec![9],
+            check_at: 100,
+        };
+        s.insert_sso_grant(&grant).unwrap();
+    }
+    assert!(
+        s.claim_due_sso_grants(99, 400, 10).unwrap().is_empty(),
+        "none due yet"
+    );
+    // fam_c has no live token: forgotten, not claimed. The others move on to the lease.
+    let mut claimed = s.claim_due_sso_grants(100, 400, 10).unwrap();
+    claimed.sort_by(|a, b| a.family.cmp(&b.family));
+    let families: Vec<_> = claimed
+        .iter()
+        .map(|g| (g.org_id, g.family.as_str(), g.check_at))
+        .collect();
+    assert_eq!(families, [(acme, "fam_a", 400), (globex, "fam_b", 400)]);
+    assert!(
+        s.claim_due_sso_grants(399, 800, 10).unwrap().is_empty(),
+        "leased"
+    );
+    // Updates and deletes stay in their organisation.
+    assert!(matches!(
+        s.update_sso_grant(globex, "fam_a", &[7], 500),
+        Err(StoreError::NotFound)
+    ));
+    s.update_sso_grant(acme, "fam_a", &[7], 500).unwrap();
+    s.delete_sso_grant(acme, "fam_b").unwrap();
+    let mut again = s.claim_due_sso_grants(500, 900, 10).unwrap();
+    again.sort_by(|a, b| a.family.cmp(&b.family));
+    assert_eq!(
+        again.iter().map(|g| g.family.as_str()).collect::<Vec<_>>(),
+        ["fam_a", "fam_b"]
+    );
+    assert_eq!(again[0].refresh_token, [7]);
+    // A sign-in that ends (logout revokes its family) is forgotten at its next check.
+    s.revoke_family(acme, "fam_a", 600).unwrap();
+    s.delete_sso_grant(globex, "fam_b").unwrap();
+    assert!(s.claim_due_sso_grants(1_000, 1_400, 10).unwrap().is_empty());
+}
