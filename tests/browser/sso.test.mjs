@@ -150,6 +150,34 @@ test("the owner's settings are checked against the provider and never give the s
   assert.equal((await asOwner("GET", "/api/v1/org/sso")).issuer, provider.issuer);
 });
 
+test("the owner sees and saves the settings on the admin page", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 1400 }, locale: "en-US" });
+  contexts.push(context);
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT_MS);
+  await page.goto(relay.url);
+  await page.getByLabel("Email").fill(OWNER_EMAIL);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.getByRole("link", { name: "Admin" }).click();
+  const card = page.getByRole("region", { name: "Single sign-on" });
+  await until(async () => (await card.getByLabel("Issuer URL").inputValue()) === provider.issuer);
+  assert.equal(await card.getByLabel("Redirect URI to register at the provider").inputValue(), `${relay.url}/api/v1/auth/sso/callback`);
+  assert.equal(await card.getByLabel("Client secret").inputValue(), "", "the secret is never shown");
+  assert.equal(await card.getByLabel("Role mapping").inputValue(), "helpdesk = technician\nit-admins = admin");
+  // A rule that names no role is refused in the page; a good one is saved after the provider answered.
+  await card.getByLabel("Role mapping").fill("helpdesk = technician\nit-admins = boss");
+  await card.getByRole("button", { name: "Check and save" }).click();
+  await card.getByText("This rule is not").waitFor();
+  await card.getByLabel("Role mapping").fill("helpdesk = technician\nit-admins = admin");
+  await card.getByRole("button", { name: "Check and save" }).click();
+  await card.getByText("Saved. The provider answered.").waitFor();
+  await shot(page, "sso-admin-settings");
+  const saved = await asOwner("GET", "/api/v1/org/sso");
+  assert.deepEqual(saved.role_map, settings().role_map);
+  assert.equal(saved.has_client_secret, true, "left empty, the stored secret is kept");
+});
+
 test("a member signs in at the provider and is linked by verified e-mail; passwords are off for members", async () => {
   const { page, callback } = await ssoSignIn(EMAIL, "jane-1");
   await page.getByRole("heading", { name: "Connect to a computer" }).waitFor();

@@ -7,6 +7,7 @@ import { field, h, replace, when } from "./dom";
 import { failure } from "./errors";
 import { language, t } from "./i18n";
 import { adminGroups, adminMachines, adminTokens } from "./machines";
+import { ssoSettings } from "./sso-settings";
 
 const ROLES = ["owner", "admin", "technician", "viewer"] as const satisfies readonly Role[];
 const SCOPES = ["sessions:read", "sessions:end", "audit:read", "users:read", "users:write", "keys:write", "webhooks:write", "machines:write", "machines:read", "settings:write", "recordings:read", "recordings:write"];
@@ -272,6 +273,9 @@ export async function renderAdmin(root: HTMLElement, me: Me): Promise<void> {
   fileSettings(f, me);
   const r = h("section", { class: "card wide", "aria-labelledby": "recording-settings-title" });
   recordingSettings(r);
-  root.replaceChildren(h("h1", { class: "page-title" }, t("admin.title")), u, k, f, r, m, g, e, a);
+  // Single sign-on decides who may sign in at all: its settings are the owners'.
+  const s = me.role === "owner" ? h("section", { class: "card wide", "aria-labelledby": "sso-settings-title" }) : null;
+  if (s) ssoSettings(s);
+  root.replaceChildren(h("h1", { class: "page-title" }, t("admin.title")), u, k, ...(s ? [s] : []), f, r, m, g, e, a);
   await Promise.all([users(u, me), keys(k), adminMachines(m), adminGroups(g), adminTokens(e), audit(a)]);
 }
