@@ -5,7 +5,7 @@
 // account removed from `accounts` is one disabled at the provider: its refresh tokens are
 // refused from then on.
 
-import { generateKeyPairSync } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync, sign } from "node:crypto";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -73,16 +73,57 @@ export async function startProvider({ clientId, clientSecret, redirectUri, accou
     features: { devInteractions: { enabled: true } },
     ttl: { AccessToken: 600, Grant: 600, IdToken: 600, Interaction: 600, RefreshToken: 3600, Session: 600 },
   });
-  const server = createServer(provider.callback());
-  await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
-  return {
+  const handle = provider.callback();
+  const fixture = {
     issuer,
     port,
     refreshes,
+    /**
+     * Set to a function of an id_token's claims to play a provider that misbehaves: the token
+     * endpoint's id_tokens then carry what it returns, signed again with the provider's key
+     * (or, if it returns `{ unsigned: claims }`, with the original signature left on).
+     */
+    tamper: null,
     stop: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
         server.close(resolve);
       }),
+  };
+  const server = createServer((req, res) => {
+    if (fixture.tamper && req.url.startsWith("/token")) rewriteIdToken(res, fixture.tamper, keys[0]);
+    handle(req, res);
+  });
+  await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return fixture;
+}
+
+/** Makes `res` send the token answer with its id_token's claims passed through `tamper`. */
+function rewriteIdToken(res, tamper, jwk) {
+  const chunks = [];
+  const { write, end } = res;
+  res.write = (chunk) => {
+    chunks.push(Buffer.from(chunk));
+    return true;
+  };
+  res.end = (chunk) => {
+    if (chunk) chunks.push(Buffer.from(chunk));
+    res.write = write;
+    res.end = end;
+    let body = Buffer.concat(chunks);
+    const answer = JSON.parse(body.toString("utf8") || "{}");
+    if (answer.id_token) {
+      const [header, payload, signature] = answer.id_token.split(".");
+      const changed = tamper(JSON.parse(Buffer.from(payload, "base64url").toString("utf8")));
+      const unsigned = changed.unsigned !== undefined;
+      const claims = Buffer.from(JSON.stringify(unsigned ? changed.unsigned : changed)).toString("base64url");
+      const signed = unsigned
+        ? signature
+        : sign("sha256", Buffer.from(`${header}.${claims}`), createPrivateKey({ key: jwk, format: "jwk" })).toString("base64url");
+      answer.id_token = `${header}.${claims}.${signed}`;
+      body = Buffer.from(JSON.stringify(answer));
+      res.setHeader("content-length", body.length);
+    }
+    return end.call(res, body);
   };
 }

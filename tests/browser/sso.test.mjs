@@ -270,6 +270,33 @@ test("a person disabled at the provider loses their Tether sign-in and sockets",
   assert.match(mine.detail.reason, /refused the refresh token/);
 });
 
+test("an id_token for another client, expired, for another sign-in or altered is refused", async () => {
+  const now = Math.floor(Date.now() / 1000);
+  const cases = [
+    ["audience", (c) => ({ ...c, aud: "another-client" }), /audience/i],
+    ["expired", (c) => ({ ...c, iat: now - 7200, exp: now - 3600 }), /expired/i],
+    ["nonce", (c) => ({ ...c, nonce: "from another sign-in" }), /nonce/i],
+    ["signature", (c) => ({ unsigned: { ...c, sub: "ann-2" } }), /signature/i],
+    ["issuer", (c) => ({ ...c, iss: "https://elsewhere.example" }), /issuer/i],
+  ];
+  try {
+    for (const [what, tamper, reason] of cases) {
+      provider.tamper = tamper;
+      const { page } = await ssoSignIn(EMAIL, "jane-1");
+      await page.getByText("sent an answer Tether cannot trust").waitFor();
+      assert.equal((await me(page)).status, 401, what);
+      const [latest] = await auditOf("sso_login");
+      assert.equal(latest.outcome, "provider_error", what);
+      assert.match(latest.detail.reason, reason, `${what}: ${latest.detail.reason}`);
+    }
+  } finally {
+    provider.tamper = null;
+  }
+  // The same provider, behaving again: the sign-in works.
+  const { page } = await ssoSignIn(EMAIL, "jane-1");
+  await page.getByRole("heading", { name: "Connect to a computer" }).waitFor();
+});
+
 test("a provider that rotates its signing key is followed at once", async () => {
   const port = provider.port;
   await provider.stop();
