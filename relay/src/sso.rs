@@ -303,7 +303,7 @@ impl Sso {
             issuer: claims.issuer().to_string(),
             subject: claims.subject().to_string(),
             email: claims.email().map(|e| e.to_lowercase()),
-            email_verified: claims.email_verified() == Some(true),
+            email_verified: vouched(claims.email_verified(), claims.additional_claims()),
             name: name(claims.name()),
             given_name: given,
             claim_values: claim_values(claims.additional_claims(), &s.role_claim),
@@ -366,6 +366,13 @@ pub enum Checked {
     Ended(String),
     /// The provider could not be asked (down, unreachable): checked again next time.
     Unknown(String),
+}
+
+/// Whether the provider vouches for the e-mail: `email_verified`, or Entra ID's `xms_edov` (the
+/// e-mail's domain is verified as the tenant's), since Entra ID sends no `email_verified`.
+fn vouched(email_verified: Option<bool>, extra: &Extra) -> bool {
+    email_verified == Some(true)
+        || extra.rest.get("xms_edov") == Some(&serde_json::Value::Bool(true))
 }
 
 /// The values of claim `name`: a string, or the strings of a list.
@@ -440,6 +447,20 @@ mod tests {
         assert_eq!(claim_values(&extra, "dept"), ["it"]);
         assert!(claim_values(&extra, "n").is_empty());
         assert!(claim_values(&extra, "missing").is_empty());
+    }
+
+    #[test]
+    fn an_email_is_vouched_for_by_email_verified_or_entras_domain_check() {
+        let extra = |json: &str| serde_json::from_str::<Extra>(json).unwrap();
+        assert!(vouched(Some(true), &extra("{}")));
+        assert!(!vouched(Some(false), &extra("{}")));
+        assert!(!vouched(None, &extra("{}")));
+        assert!(vouched(None, &extra(r#"{"xms_edov": true}"#)));
+        assert!(
+            !vouched(None, &extra(r#"{"xms_edov": "true"}"#)),
+            "a string is not a yes"
+        );
+        assert!(!vouched(Some(false), &extra(r#"{"xms_edov": false}"#)));
     }
 
     #[test]

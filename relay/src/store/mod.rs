@@ -15,9 +15,9 @@ mod role;
 mod rows;
 pub mod sqlite;
 mod sso;
-mod webhooks;
 #[cfg(test)]
 mod tests;
+mod webhooks;
 
 use serde::Serialize;
 pub use tether_protocol::signal::FileRules;
@@ -397,7 +397,6 @@ pub struct NewMachine {
     /// Tags.
     pub tags: Vec<String>,
 }
-
 
 /// Everything the relay persists.
 pub trait Store: Send + Sync + 'static {
