@@ -92,6 +92,17 @@ enum AdminCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Merge a duplicate account into another of the same organisation: its sessions,
+    /// recordings, grants, provider identities, API keys and policy entries move; its sign-ins
+    /// end (sockets already open on a running relay close through the API's merge, not this).
+    MergeUsers {
+        /// The duplicate's e-mail, merged away.
+        #[arg(long)]
+        from: String,
+        /// The e-mail of the account that stays.
+        #[arg(long)]
+        into: String,
+    },
     /// Keys of the relay's operator, for relay-wide figures (`/metrics`).
     OperatorKey {
         #[command(subcommand)]
@@ -220,6 +231,40 @@ async fn run() -> Result<()> {
             })?;
             anyhow::ensure!(key.len() == 32, "{} is not a 32-byte key", path.display());
             println!("{}", tether_relay::recording::public_key(&key));
+            Ok(())
+        }
+        Command::Admin {
+            command: AdminCommand::MergeUsers { from, into },
+        } => {
+            let store = admin_store(&cfg)?;
+            let find = |email: &str| {
+                store
+                    .user_for_login(&email.trim().to_lowercase())?
+                    .with_context(|| format!("no account has the e-mail {email}"))
+            };
+            let (gone, stays) = (find(&from)?, find(&into)?);
+            anyhow::ensure!(
+                gone.org_id == stays.org_id,
+                "{from} and {into} are in different organisations"
+            );
+            let merged = tether_relay::api::merge::merge_members(
+                store.as_ref(),
+                stays.org_id,
+                gone.id,
+                stays.id,
+                "system",
+            )?;
+            let m = &merged.moved;
+            println!(
+                "merged {} into {into}: {} sessions, {} recordings, {} recording grants, {} provider identities, {} API keys, {} policies",
+                merged.from_email,
+                m.sessions,
+                m.recordings,
+                m.grants,
+                m.identities,
+                m.keys,
+                merged.policies
+            );
             Ok(())
         }
         Command::Admin {

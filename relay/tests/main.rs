@@ -13,6 +13,7 @@ mod files;
 mod harness;
 mod logs;
 mod machines;
+mod merge;
 mod recording;
 mod signaling;
 mod tls;

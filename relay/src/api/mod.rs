@@ -14,6 +14,7 @@ pub mod enrollment;
 pub mod groups;
 pub mod limit;
 pub mod machines;
+pub mod merge;
 pub mod origin;
 pub mod read;
 pub mod recordings;
@@ -90,6 +91,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::users))
         .routes(routes!(admin::set_files))
         .routes(routes!(admin::set_role))
+        .routes(routes!(merge::merge))
         .routes(routes!(account::reset_password))
         .routes(routes!(account::reset_totp))
         .routes(routes!(admin::api_keys, admin::create_api_key))

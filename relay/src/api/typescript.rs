@@ -7,14 +7,14 @@ use std::collections::BTreeSet;
 
 use ts_rs::{Config, TS};
 
-use super::{account, admin, auth, enrollment, groups, machines, sso, webhooks};
+use super::{account, admin, auth, enrollment, groups, machines, merge, sso, webhooks};
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::policy::{Hours, MachinePolicy, PolicyRole};
 use crate::recording::{Manifest, Segment};
 use crate::store::{
     ApiKeyInfo, AuditEntry, DeliveryInfo, EnrollmentTokenInfo, Grantee, MachineInfo, Member,
-    PolicySource, Principal, Recording, RecordingGrant, RecordingMode, RecordingSegment,
-    RecordingSettings, Role, RoleRule, SessionRecord, WebhookInfo,
+    MergeCounts, PolicySource, Principal, Recording, RecordingGrant, RecordingMode,
+    RecordingSegment, RecordingSettings, Role, RoleRule, SessionRecord, WebhookInfo,
 };
 
 /// The file, relative to the relay crate.
@@ -53,6 +53,9 @@ fn declarations(cfg: &Config) -> Vec<(String, String, Vec<String>)> {
         // The organisation.
         Member,
         admin::RoleChange,
+        merge::MergeBody,
+        merge::Merged,
+        MergeCounts,
         admin::FilesBody,
         admin::NewKey,
         admin::CreatedKey,

@@ -30,7 +30,7 @@ pub use recordings::{
 };
 pub use role::Role;
 pub use sqlite::SqliteStore;
-pub use sso::{RoleRule, SsoGrant, SsoSettings};
+pub use sso::{MergeCounts, RoleRule, SsoGrant, SsoSettings};
 pub use webhooks::{AttemptOutcome, DeliveryInfo, DueDelivery, WebhookInfo};
 
 /// An organisation's id.
@@ -721,4 +721,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Forgets a grant.
     fn delete_sso_grant(&self, org: OrgId, family: &str) -> StoreResult<()>;
+    /// Merges member `from` of `org` into member `into`, one transaction: `from`'s sessions,
+    /// recordings, recording grants, provider identities and API keys become `into`'s; `from`'s
+    /// sign-ins are revoked and its membership ends (the account goes with its last one). The
+    /// audit log is not rewritten.
+    fn merge_member(
+        &self,
+        org: OrgId,
+        from: UserId,
+        into: UserId,
+        now: i64,
+    ) -> StoreResult<MergeCounts>;
 }

@@ -502,6 +502,16 @@ impl Store for Offloaded {
     fn delete_sso_grant(&self, org: OrgId, family: &str) -> StoreResult<()> {
         offload(|| self.0.delete_sso_grant(org, family))
     }
+
+    fn merge_member(
+        &self,
+        org: OrgId,
+        from: UserId,
+        into: UserId,
+        now: i64,
+    ) -> StoreResult<MergeCounts> {
+        offload(|| self.0.merge_member(org, from, into, now))
+    }
 }
 
 #[cfg(test)]

@@ -55,6 +55,133 @@ pub struct SsoGrant {
     pub check_at: i64,
 }
 
+/// What moved when one member was merged into another.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct MergeCounts {
+    /// Sessions they ran.
+    pub sessions: u64,
+    /// Recordings they own.
+    pub recordings: u64,
+    /// Recordings shared with them.
+    pub grants: u64,
+    /// Identities at identity providers.
+    pub identities: u64,
+    /// API keys they created.
+    pub keys: u64,
+}
+
+/// A value a merge statement takes.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum MergeParam {
+    /// The organisation.
+    Org,
+    /// The member who stays.
+    Into,
+    /// The member merged away.
+    From,
+    /// Now, Unix ms.
+    Now,
+    /// `user:<into>`, as recording grants name members.
+    IntoGrantee,
+    /// `user:<from>`.
+    FromGrantee,
+}
+
+/// What a merge statement's changed rows count as.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Moved {
+    Sessions,
+    Recordings,
+    Grants,
+    Identities,
+    Keys,
+    Nothing,
+}
+
+use MergeParam::{From, FromGrantee, Into, IntoGrantee, Now, Org};
+
+/// Whether both members belong to the organisation: the statement must count 2.
+pub(super) const MERGE_CHECK: (&str, &[MergeParam]) = (
+    "SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND user_id IN ($2, $3)",
+    &[Org, Into, From],
+);
+
+/// The statements of a merge, in order, with PostgreSQL's `$n` placeholders (SQLite reads them
+/// as `?n`), the values they take, and what their changed rows count as.
+pub(super) const MERGE: &[(&str, &[MergeParam], Moved)] = &[
+    (
+        "UPDATE sessions SET viewer_id = $2 WHERE org_id = $1 AND viewer_id = $3",
+        &[Org, Into, From],
+        Moved::Sessions,
+    ),
+    (
+        "UPDATE recordings SET owner_id = $2 WHERE org_id = $1 AND owner_id = $3",
+        &[Org, Into, From],
+        Moved::Recordings,
+    ),
+    (
+        "INSERT INTO recording_access (org_id, recording_id, grantee, can_download, can_delete)
+         SELECT org_id, recording_id, $2, can_download, can_delete FROM recording_access
+         WHERE org_id = $1 AND grantee = $3
+         ON CONFLICT (recording_id, grantee) DO NOTHING",
+        &[Org, IntoGrantee, FromGrantee],
+        Moved::Nothing,
+    ),
+    (
+        "DELETE FROM recording_access WHERE org_id = $1 AND grantee = $2",
+        &[Org, FromGrantee],
+        Moved::Grants,
+    ),
+    (
+        "UPDATE user_identities SET user_id = $2 WHERE org_id = $1 AND user_id = $3",
+        &[Org, Into, From],
+        Moved::Identities,
+    ),
+    (
+        "UPDATE api_keys SET created_by = $2 WHERE org_id = $1 AND created_by = $3",
+        &[Org, Into, From],
+        Moved::Keys,
+    ),
+    (
+        "UPDATE auth_sessions SET revoked_at = $2
+         WHERE org_id = $1 AND user_id = $3 AND revoked_at IS NULL",
+        &[Org, Now, From],
+        Moved::Nothing,
+    ),
+    (
+        "DELETE FROM sso_grants WHERE org_id = $1 AND user_id = $2",
+        &[Org, From],
+        Moved::Nothing,
+    ),
+    (
+        "DELETE FROM memberships WHERE org_id = $1 AND user_id = $2",
+        &[Org, From],
+        Moved::Nothing,
+    ),
+    (
+        "DELETE FROM users
+         /* any org: the account itself, once it belongs to none */
+         WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1)",
+        &[From],
+        Moved::Nothing,
+    ),
+];
+
+impl MergeCounts {
+    /// Counts `n` changed rows of a statement whose rows count as `what`.
+    pub(super) fn add(&mut self, what: Moved, n: u64) {
+        match what {
+            Moved::Sessions => self.sessions += n,
+            Moved::Recordings => self.recordings += n,
+            Moved::Grants => self.grants += n,
+            Moved::Identities => self.identities += n,
+            Moved::Keys => self.keys += n,
+            Moved::Nothing => {}
+        }
+    }
+}
+
 /// The stored role mapping as JSON.
 pub(super) fn role_map_json(rules: &[RoleRule]) -> String {
     serde_json::to_string(rules).unwrap_or_else(|_| "[]".into())

@@ -70,6 +70,7 @@ every_store!(
     recordings_expire_by_their_organisations_retention,
     sso_settings_and_identities_stay_in_their_organisation,
     sso_grants_are_claimed_while_their_sign_in_lives,
+    a_member_merged_into_another_leaves_them_everything_within_the_organisation,
 );
 
 mod recordings;
@@ -80,6 +81,7 @@ use recordings::{
     recordings_expire_by_their_organisations_retention,
 };
 use sso::{
+    a_member_merged_into_another_leaves_them_everything_within_the_organisation,
     sso_grants_are_claimed_while_their_sign_in_lives,
     sso_settings_and_identities_stay_in_their_organisation,
 };

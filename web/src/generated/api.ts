@@ -114,6 +114,52 @@ totp_enabled: boolean, };
 
 export type RoleChange = { role: Role, };
 
+export type MergeBody = { 
+/**
+ * The member who stays.
+ */
+into: number, };
+
+export type Merged = { 
+/**
+ * The member who stays.
+ */
+into: number, 
+/**
+ * The e-mail of the account merged away.
+ */
+from_email: string, 
+/**
+ * What moved.
+ */
+moved: MergeCounts, 
+/**
+ * Machine and group policies that named the duplicate and now name the one who stays.
+ */
+policies: number, };
+
+export type MergeCounts = { 
+/**
+ * Sessions they ran.
+ */
+sessions: number, 
+/**
+ * Recordings they own.
+ */
+recordings: number, 
+/**
+ * Recordings shared with them.
+ */
+grants: number, 
+/**
+ * Identities at identity providers.
+ */
+identities: number, 
+/**
+ * API keys they created.
+ */
+keys: number, };
+
 export type FilesBody = { allowed: boolean, max_size?: number | null, };
 
 export type NewKey = { name: string, 

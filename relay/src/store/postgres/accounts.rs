@@ -3,6 +3,7 @@
 
 use tokio_postgres::Row;
 
+use super::super::sso::{MERGE, MERGE_CHECK, MergeParam};
 use super::super::*;
 use super::{Conn, is_unique_violation};
 
@@ -277,4 +278,41 @@ pub(super) fn org_files(c: &mut Conn, org: OrgId) -> StoreResult<FileRules> {
         )?
         .ok_or(StoreError::NotFound)?;
     Ok(file_rules(row.try_get(0)?, row.try_get(1)?))
+}
+
+pub(super) fn merge_member(
+    c: &mut Conn,
+    org: OrgId,
+    from: UserId,
+    into: UserId,
+    now: i64,
+) -> StoreResult<MergeCounts> {
+    let grantees = (format!("user:{into}"), format!("user:{from}"));
+    let value = |p: MergeParam| -> &(dyn tokio_postgres::types::ToSql + Sync) {
+        match p {
+            MergeParam::Org => &org,
+            MergeParam::Into => &into,
+            MergeParam::From => &from,
+            MergeParam::Now => &now,
+            MergeParam::IntoGrantee => &grantees.0,
+            MergeParam::FromGrantee => &grantees.1,
+        }
+    };
+    let values = |ps: &[MergeParam]| ps.iter().map(|p| value(*p)).collect::<Vec<_>>();
+    c.transaction(|c| {
+        let (check, ps) = MERGE_CHECK;
+        let members: i64 = c
+            .row(check, &values(ps))?
+            .map(|r| r.try_get(0))
+            .transpose()?
+            .unwrap_or(0);
+        if from == into || members != 2 {
+            return Err(StoreError::NotFound);
+        }
+        let mut counts = MergeCounts::default();
+        for (sql, ps, what) in MERGE {
+            counts.add(*what, c.exec(sql, &values(ps))?);
+        }
+        Ok(counts)
+    })
 }

@@ -747,6 +747,16 @@ impl Store for PostgresStore {
     fn delete_sso_grant(&self, org: OrgId, family: &str) -> StoreResult<()> {
         self.with(|c| sso::delete_grant(c, org, family))
     }
+
+    fn merge_member(
+        &self,
+        org: OrgId,
+        from: UserId,
+        into: UserId,
+        now: i64,
+    ) -> StoreResult<MergeCounts> {
+        self.with(|c| accounts::merge_member(c, org, from, into, now))
+    }
 }
 
 #[cfg(test)]

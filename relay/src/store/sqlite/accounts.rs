@@ -3,6 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use super::super::sso::{MERGE, MERGE_CHECK, MergeParam};
 use super::super::*;
 use super::is_unique_violation;
 use super::orgs::{PRINCIPAL_SELECT, principal_from_row};
@@ -118,4 +119,40 @@ pub(super) fn refresh_state(
         principal,
         used: used.is_some(),
     }))
+}
+
+pub(super) fn merge_member(
+    db: &mut Connection,
+    org: OrgId,
+    from: UserId,
+    into: UserId,
+    now: i64,
+) -> StoreResult<MergeCounts> {
+    let grantees = (format!("user:{into}"), format!("user:{from}"));
+    let value = |p: MergeParam| -> rusqlite::types::Value {
+        match p {
+            MergeParam::Org => org.into(),
+            MergeParam::Into => into.into(),
+            MergeParam::From => from.into(),
+            MergeParam::Now => now.into(),
+            MergeParam::IntoGrantee => grantees.0.clone().into(),
+            MergeParam::FromGrantee => grantees.1.clone().into(),
+        }
+    };
+    let values = |ps: &[MergeParam]| {
+        rusqlite::params_from_iter(ps.iter().map(|p| value(*p)).collect::<Vec<_>>())
+    };
+    let tx = db.transaction()?;
+    let (check, ps) = MERGE_CHECK;
+    let members: i64 = tx.query_row(&check.replace('$', "?"), values(ps), |r| r.get(0))?;
+    if from == into || members != 2 {
+        return Err(StoreError::NotFound);
+    }
+    let mut counts = MergeCounts::default();
+    for (sql, ps, what) in MERGE {
+        let n = tx.execute(&sql.replace('$', "?"), values(ps))?;
+        counts.add(*what, n as u64);
+    }
+    tx.commit()?;
+    Ok(counts)
 }

@@ -765,6 +765,16 @@ impl Store for SqliteStore {
     fn delete_sso_grant(&self, org: OrgId, family: &str) -> StoreResult<()> {
         sso::delete_grant(&*self.db()?, org, family)
     }
+
+    fn merge_member(
+        &self,
+        org: OrgId,
+        from: UserId,
+        into: UserId,
+        now: i64,
+    ) -> StoreResult<MergeCounts> {
+        accounts::merge_member(&mut *self.db()?, org, from, into, now)
+    }
 }
 
 #[cfg(test)]

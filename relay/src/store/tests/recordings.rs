@@ -2,7 +2,7 @@
 
 use super::*;
 
-fn new_recording(org: OrgId, id: &str, owner: UserId, at: i64) -> NewRecording {
+pub(super) fn new_recording(org: OrgId, id: &str, owner: UserId, at: i64) -> NewRecording {
     NewRecording {
         id: id.into(),
         org_id: org,

@@ -1,5 +1,6 @@
 //! Single sign-on settings and identities, in both stores.
 
+use super::recordings::new_recording;
 use super::*;
 
 fn settings(domains: &[&str]) -> SsoSettings {
@@ -160,4 +161,123 @@ pub(super) fn sso_grants_are_claimed_while_their_sign_in_lives(s: &Under) {
     s.revoke_family(acme, "fam_a", 600).unwrap();
     s.delete_sso_grant(globex, "fam_b").unwrap();
     assert!(s.claim_due_sso_grants(1_000, 1_400, 10).unwrap().is_empty());
+}
+
+pub(super) fn a_member_merged_into_another_leaves_them_everything_within_the_organisation(
+    s: &Under,
+) {
+    let (acme, jane) = s
+        .create_user("Acme", &user("jane@acme.example"), Role::Admin, 0)
+        .unwrap();
+    let dup = s
+        .create_member(acme, &user("jdoe@acme-old.example"), Role::Technician, 0)
+        .unwrap();
+    let (globex, hank) = s
+        .create_user("Globex", &user("hank@globex.example"), Role::Owner, 0)
+        .unwrap();
+    let session = |id: &str, org, viewer| SessionRecord {
+        id: id.into(),
+        org_id: org,
+        viewer_id: Some(viewer),
+        hostname: "pc".into(),
+        mode: "control".into(),
+        started_at: 1,
+        ended_at: None,
+        end_reason: None,
+        chat_messages: None,
+    };
+    s.create_session(&session("s1", acme, dup)).unwrap();
+    s.create_session(&session("s2", acme, jane)).unwrap();
+    s.create_session(&session("s3", globex, hank)).unwrap();
+    s.create_recording(&new_recording(acme, "rec_dup", dup, 1))
+        .unwrap();
+    s.create_recording(&new_recording(acme, "rec_jane", jane, 1))
+        .unwrap();
+    // The duplicate was given rec_jane to download, Jane herself only to view; both kept.
+    let grant = |g, download| RecordingGrant {
+        grantee: g,
+        download,
+        delete: false,
+    };
+    let grants = [
+        grant(Grantee::User(dup), true),
+        grant(Grantee::User(jane), false),
+    ];
+    s.set_recording_access(acme, "rec_jane", &grants).unwrap();
+    s.link_sso_identity(acme, dup, "https://id.example", "sub-dup", 1)
+        .unwrap();
+    s.create_api_key(acme, "ci", &[5; 32], &[], dup, 1).unwrap();
+    s.insert_token(acme, dup, &[6; 32], TokenKind::Access, "fam_dup", 10_000, 1)
+        .unwrap();
+
+    // Across organisations, or into oneself: nothing happens.
+    assert!(matches!(
+        s.merge_member(acme, hank, jane, 2),
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.merge_member(globex, dup, hank, 2),
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.merge_member(acme, jane, jane, 2),
+        Err(StoreError::NotFound)
+    ));
+    assert!(s.principal(acme, dup).unwrap().is_some());
+
+    let moved = s.merge_member(acme, dup, jane, 2).unwrap();
+    assert_eq!(
+        moved,
+        MergeCounts {
+            sessions: 1,
+            recordings: 1,
+            grants: 1,
+            identities: 1,
+            keys: 1,
+        }
+    );
+    assert_eq!(s.principal(acme, dup).unwrap(), None);
+    assert_eq!(
+        s.user_for_login("jdoe@acme-old.example")
+            .unwrap()
+            .map(|u| u.id),
+        None
+    );
+    assert_eq!(
+        s.principal(acme, jane).unwrap().unwrap().role,
+        Role::Admin,
+        "her role stays"
+    );
+    let viewers: Vec<_> = s
+        .list_sessions(acme, 10)
+        .unwrap()
+        .iter()
+        .map(|r| r.viewer_id)
+        .collect();
+    assert_eq!(viewers, [Some(jane), Some(jane)]);
+    assert_eq!(
+        s.list_sessions(globex, 10).unwrap()[0].viewer_id,
+        Some(hank)
+    );
+    assert_eq!(
+        s.recording(acme, "rec_dup").unwrap().unwrap().owner_id,
+        Some(jane)
+    );
+    let access = s.recording(acme, "rec_jane").unwrap().unwrap().access;
+    assert_eq!(
+        access,
+        [grant(Grantee::User(jane), false)],
+        "her own grant is not widened"
+    );
+    assert_eq!(
+        s.sso_identity(acme, "https://id.example", "sub-dup")
+            .unwrap(),
+        Some(jane)
+    );
+    assert_eq!(
+        s.principal_for_token(&[6; 32], TokenKind::Access, 3)
+            .unwrap(),
+        None,
+        "the duplicate's sign-ins end"
+    );
 }
