@@ -240,6 +240,20 @@ test("people the provider does not vouch for, or whose groups give no role, are 
   assert.ok(refused.some((e) => e.outcome === "no_role" && e.detail.email === "sam@acme.example"));
 });
 
+test("where members are invited only, a first sign-in makes nobody", async () => {
+  await asOwner("PUT", "/api/v1/org/sso", settings({ provision: false }));
+  try {
+    accounts["lee-6"] = { email: "lee@acme.example", email_verified: true, name: "Lee New", groups: ["helpdesk"] };
+    const { page } = await ssoSignIn("lee@acme.example", "lee-6");
+    await page.getByText("Ask your administrator to invite you").waitFor();
+    assert.equal((await me(page)).status, 401);
+    const members = await asOwner("GET", "/api/v1/users");
+    assert.ok(!members.some((m) => m.email === "lee@acme.example"), JSON.stringify(members));
+  } finally {
+    await asOwner("PUT", "/api/v1/org/sso", settings());
+  }
+});
+
 test("a person disabled at the provider loses their Tether sign-in and sockets", async () => {
   accounts["kim-5"] = { email: "kim@acme.example", email_verified: true, name: "Kim Tech", groups: ["helpdesk"] };
   const { page } = await ssoSignIn("kim@acme.example", "kim-5");
