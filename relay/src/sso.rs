@@ -16,6 +16,8 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -42,6 +44,8 @@ use crate::store::{OrgId, Role, SsoSettings};
 
 /// How long a person has at the provider before the sign-in must start again.
 pub const PENDING_SECS: u64 = 600;
+/// How long a discovery document serves checks of sign-ins.
+const CHECK_DISCOVERY_FOR: Duration = Duration::from_secs(300);
 /// Largest answer read from a provider (discovery, keys, tokens).
 const ANSWER_LIMIT: usize = 1 << 20;
 
@@ -122,6 +126,8 @@ pub struct Sso {
     state_key: Vec<u8>,
     refresh_key: Vec<u8>,
     http: Http,
+    /// Discovery documents for checks, by issuer, with when they were read.
+    discovered: Mutex<HashMap<String, (Instant, CoreProviderMetadata)>>,
 }
 
 /// The HTTP client `openidconnect` calls: [`Outbound`], answers up to [`ANSWER_LIMIT`].
@@ -158,6 +164,7 @@ impl Sso {
             state_key: auth::derive_key(relay_key, "sso-pending"),
             refresh_key: auth::derive_key(relay_key, "sso-refresh-token"),
             http: Http(Outbound::new(allow_private)),
+            discovered: Mutex::new(HashMap::new()),
         }
     }
 
@@ -180,9 +187,41 @@ impl Sso {
             .map_err(|e| Error::Provider(format!("discovery at {issuer}: {}", chain(&e))))
     }
 
-    /// The client for `s`, and whether the provider offers `offline_access` (refresh tokens
-    /// the relay can check the sign-in with).
+    /// Discovery for checks of sign-ins: kept for [`CHECK_DISCOVERY_FOR`] per issuer, so a round
+    /// of checks asks each provider once, not once per sign-in. (Sign-ins read it afresh: their
+    /// id_tokens are checked against the keys of the moment.)
+    async fn discover_for_checks(&self, issuer: &str) -> Result<CoreProviderMetadata> {
+        let kept = self
+            .discovered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(issuer)
+            .cloned();
+        if let Some((at, meta)) = kept
+            && at.elapsed() < CHECK_DISCOVERY_FOR
+        {
+            return Ok(meta);
+        }
+        let meta = self.discover(issuer).await?;
+        let mut kept = self.discovered.lock().unwrap_or_else(|e| e.into_inner());
+        kept.retain(|_, (at, _)| at.elapsed() < CHECK_DISCOVERY_FOR);
+        kept.insert(issuer.to_owned(), (Instant::now(), meta.clone()));
+        Ok(meta)
+    }
+
+    /// The client for `s` with discovery read afresh, and whether the provider offers
+    /// `offline_access` (refresh tokens the relay can check the sign-in with).
     async fn client(&self, s: &SsoSettings, redirect: &str) -> Result<(Client, bool)> {
+        let meta = self.discover(&s.issuer).await?;
+        self.client_from(meta, s, redirect)
+    }
+
+    fn client_from(
+        &self,
+        meta: CoreProviderMetadata,
+        s: &SsoSettings,
+        redirect: &str,
+    ) -> Result<(Client, bool)> {
         let secret = auth::open(&self.secret_key, &s.client_secret)
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or_else(|| {
@@ -190,7 +229,6 @@ impl Sso {
                     "the stored client secret does not open under this relay key".into(),
                 )
             })?;
-        let meta = self.discover(&s.issuer).await?;
         let offline = meta
             .scopes_supported()
             .is_some_and(|scopes| scopes.iter().any(|sc| sc.as_str() == "offline_access"));
@@ -326,8 +364,12 @@ impl Sso {
                 "the stored refresh token does not open under this relay key".into(),
             );
         };
-        let client = match self.client(s, redirect).await {
-            Ok((c, _)) => c,
+        let client = match self.discover_for_checks(&s.issuer).await {
+            Ok(meta) => self.client_from(meta, s, redirect).map(|(c, _)| c),
+            Err(e) => Err(e),
+        };
+        let client = match client {
+            Ok(c) => c,
             Err(e) => return Checked::Unknown(e.to_string()),
         };
         let asked = match client.exchange_refresh_token(&RefreshToken::new(token)) {

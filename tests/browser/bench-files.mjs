@@ -148,7 +148,7 @@ page.setDefaultTimeout(WAIT_MS);
 await page.goto(relay.url);
 await page.getByLabel("Email").fill(EMAIL);
 await page.getByLabel("Password").fill(PASSWORD);
-await page.getByRole("button", { name: "Sign in" }).click();
+await page.getByRole("button", { name: "Sign in", exact: true }).click();
 const from = agent.lines.all.length;
 await page.getByLabel("Share code").fill(await agent.code());
 await page.getByRole("button", { name: "Connect", exact: true }).click();

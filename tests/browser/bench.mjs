@@ -51,7 +51,7 @@ page.setDefaultTimeout(WAIT_MS);
 await page.goto(RELAY_ONLY ? `${relay.url}/?ice=relay` : relay.url);
 await page.getByLabel("Email").fill(EMAIL);
 await page.getByLabel("Password").fill(PASSWORD);
-await page.getByRole("button", { name: "Sign in" }).click();
+await page.getByRole("button", { name: "Sign in", exact: true }).click();
 
 const firstFrame = [];
 for (let i = 0; i < SESSIONS; i++) {

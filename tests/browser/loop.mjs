@@ -69,7 +69,7 @@ export class Loop {
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password").fill(PASSWORD);
     await shot(page, `${name}-1-sign-in`);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await page.getByRole("heading", { name: "Connect to a computer" }).waitFor();
     return page;
   }

@@ -94,7 +94,7 @@ async function signIn(email, { bypassCSP = false } = {}) {
   await page.goto(relay.url);
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByRole("heading", { name: "Connect to a computer" }).waitFor();
   return page;
 }

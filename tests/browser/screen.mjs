@@ -29,7 +29,7 @@ export async function liveSession(browser, url, agent, viewport = { width: 1280,
   await page.goto(url);
   await page.getByLabel("Email").fill(EMAIL);
   await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByRole("heading", { name: "Connect to a computer" }).waitFor();
   await page.getByLabel("Share code").fill(await agent.code());
   await page.getByRole("button", { name: "Connect", exact: true }).click();
