@@ -177,9 +177,10 @@ async function freeUdpPort() {
 
 /**
  * The relay binary on loopback with its embedded TURN server (which relays on loopback by default).
- * `env(turnPort)` adds environment variables, e.g. TURN settings naming the port.
+ * `env(turnPort)` adds environment variables, e.g. TURN settings naming the port; `listenHost` is
+ * the address it listens on (the page is always opened at 127.0.0.1).
  */
-export async function startRelay({ env: extraEnv = () => ({}) } = {}) {
+export async function startRelay({ env: extraEnv = () => ({}), listenHost = "127.0.0.1" } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "tether-e2e-"));
   const relayBin = join(BIN, "tether-relay");
   for (const [email, role, name] of [
@@ -200,7 +201,7 @@ export async function startRelay({ env: extraEnv = () => ({}) } = {}) {
     ...extraEnv(turnPort),
   };
   const serve = async () => {
-    const r = track(spawn(relayBin, ["--data-dir", dir, "serve", "--listen", `127.0.0.1:${port}`], { env, stdio: ["ignore", "pipe", "inherit"] }), "relay");
+    const r = track(spawn(relayBin, ["--data-dir", dir, "serve", "--listen", `${listenHost}:${port}`], { env, stdio: ["ignore", "pipe", "inherit"] }), "relay");
     const lines = new Lines(r.stdout, "relay");
     await lines.waitFrom(0, (l) => l.includes("listening on"), "listening line");
     return r;

@@ -28,7 +28,12 @@ const contexts = [];
 
 before(async () => {
   // Sign-ins are checked with the provider every second, so a disabled person is cut off at once.
-  relay = await startRelay({ env: () => ({ TETHER_SSO_ALLOW_PRIVATE: "true", TETHER_SSO_CHECK_SECS: "1" }) });
+  // The relay listens on every address with no public URL, as a first install does: the browser
+  // must be sent back to the address it used (127.0.0.1), not to the listen address (0.0.0.0).
+  relay = await startRelay({
+    env: () => ({ TETHER_SSO_ALLOW_PRIVATE: "true", TETHER_SSO_CHECK_SECS: "1" }),
+    listenHost: "0.0.0.0",
+  });
   provider = await startProvider({ ...CLIENT, redirectUri: `${relay.url}/api/v1/auth/sso/callback`, accounts });
   browser = await startBrowser();
   await asOwner("PUT", "/api/v1/org/sso", settings());
@@ -202,6 +207,10 @@ test("a member signs in at the provider and is linked by verified e-mail; passwo
   // Passwords are off for members, but the owner keeps one (the way back in).
   assert.equal((await passwordLogin(EMAIL)).body.error.code, "sso_required");
   assert.equal((await passwordLogin(OWNER_EMAIL)).status, 200);
+  // API keys do not sign in at all: one answers with passwords off as before.
+  const { key } = await asOwner("POST", "/api/v1/api-keys", { name: "reports", scopes: ["sessions:read"] });
+  const sessions = await fetch(`${relay.url}/api/v1/sessions`, { headers: { authorization: `Bearer ${key}` } });
+  assert.equal(sessions.status, 200, await sessions.text());
 });
 
 test("a first sign-in makes the member with the role the provider's groups map to, read again each time", async () => {

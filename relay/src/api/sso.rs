@@ -80,11 +80,30 @@ pub struct SsoBody {
     password_login: bool,
 }
 
-fn redirect_uri(state: &AppState) -> String {
-    format!(
-        "{}{CALLBACK_PATH}",
-        state.cfg.public_url().trim_end_matches('/')
-    )
+/// The redirect URI for a request that came with `headers`: under `public_url` when it is set;
+/// otherwise under the address the browser used (its `Host`), since the listen address
+/// (`0.0.0.0:8080`, say) is not one a browser can be sent back to. The provider sends the browser
+/// only to a redirect URI registered with it, so a forged `Host` leads nowhere. Without
+/// `headers` (the periodic checks, which send no redirect) it is the configured one.
+fn redirect_uri(state: &AppState, headers: Option<&HeaderMap>) -> String {
+    let cfg = &state.cfg;
+    let host = headers
+        .filter(|_| cfg.public_url.is_none())
+        .and_then(|h| h.get(axum::http::header::HOST))
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.parse::<axum::http::uri::Authority>().is_ok());
+    let base = match host {
+        Some(host) => {
+            let scheme = if cfg.tls_cert.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{host}")
+        }
+        None => cfg.public_url(),
+    };
+    format!("{}{CALLBACK_PATH}", base.trim_end_matches('/'))
 }
 
 fn owner(p: &Principal) -> Result<()> {
@@ -95,7 +114,7 @@ fn owner(p: &Principal) -> Result<()> {
     }
 }
 
-fn view(state: &AppState, s: SsoSettings) -> SsoView {
+fn view(state: &AppState, headers: &HeaderMap, s: SsoSettings) -> SsoView {
     SsoView {
         issuer: s.issuer,
         client_id: s.client_id,
@@ -106,7 +125,7 @@ fn view(state: &AppState, s: SsoSettings) -> SsoView {
         default_role: s.default_role,
         provision: s.provision,
         password_login: s.password_login,
-        redirect_uri: redirect_uri(state),
+        redirect_uri: redirect_uri(state, Some(headers)),
     }
 }
 
@@ -135,11 +154,12 @@ fn domain(d: &str) -> Result<String> {
 )]
 pub async fn settings(
     State(state): State<AppState>,
+    headers: HeaderMap,
     AuthUser(p): AuthUser,
 ) -> Result<Json<SsoView>> {
     owner(&p)?;
     let s = state.store.sso_settings(p.org_id)?.ok_or(Error::NotFound)?;
-    Ok(Json(view(&state, s)))
+    Ok(Json(view(&state, &headers, s)))
 }
 
 /// `PUT /api/v1/org/sso`: checks that the provider's discovery document can be read, then
@@ -154,6 +174,7 @@ pub async fn settings(
 )]
 pub async fn set_settings(
     State(state): State<AppState>,
+    headers: HeaderMap,
     AuthUser(p): AuthUser,
     ApiJson(body): ApiJson<SsoBody>,
 ) -> Result<Json<SsoView>> {
@@ -217,7 +238,7 @@ pub async fn set_settings(
     state
         .store
         .set_sso_settings(p.org_id, Some(&settings), crate::unix_millis())?;
-    let shown = view(&state, settings);
+    let shown = view(&state, &headers, settings);
     audit(
         &state,
         Some(p.org_id),
@@ -286,6 +307,7 @@ pub struct SsoRedirect {
 )]
 pub async fn start(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<SsoStart>,
 ) -> Result<Response> {
     let email = req.email.trim().to_lowercase();
@@ -303,7 +325,7 @@ pub async fn start(
         .start(
             org,
             &settings,
-            &redirect_uri(&state),
+            &redirect_uri(&state, Some(&headers)),
             &email,
             crate::unix_secs(),
         )
@@ -427,10 +449,9 @@ async fn sign_in(
         .sso_settings(org)
         .map_err(Error::from)?
         .ok_or_else(|| Refusal::new("not_set_up", "single sign-on was removed meanwhile"))?;
-    let redirect = redirect_uri(state);
     let who = state
         .sso
-        .finish(&settings, &redirect, pending, code, st, crate::unix_secs())
+        .finish(&settings, pending, code, st, crate::unix_secs())
         .await?;
     let user = member(state, &settings, &who)?;
     let store_err = |e: StoreError| Refusal::from(Error::from(e));
@@ -640,7 +661,7 @@ async fn check_due(state: &AppState, every: std::time::Duration) -> usize {
         }
     };
     let n = grants.len();
-    let redirect = redirect_uri(state);
+    let redirect = redirect_uri(state, None);
     for g in grants {
         let settings = blocking(&state.store, move |s| s.sso_settings(g.org_id)).await;
         let checked = match settings {
