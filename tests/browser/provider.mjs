@@ -73,6 +73,8 @@ export async function startProvider({ clientId, clientSecret, redirectUri, accou
     features: { devInteractions: { enabled: true } },
     ttl: { AccessToken: 600, Grant: 600, IdToken: 600, Interaction: 600, RefreshToken: 3600, Session: 600 },
   });
+  // A fault of the provider itself shows on its error page only: say it where tests are read.
+  provider.on("server_error", (_ctx, e) => console.error(`[provider] ${e.stack ?? e}`));
   const handle = provider.callback();
   const fixture = {
     issuer,

@@ -37,7 +37,7 @@ function renderHeader(): void {
   const current = route();
   const link = (r: Route, label: string): HTMLElement =>
     h("a", { href: `#/${r}`, "aria-current": r === current ? "page" : null }, label);
-  const signOut = h("button", { type: "button" }, t("nav.signOut"));
+  const signOut = h("button", { type: "button", id: "sign-out" }, t("nav.signOut"));
   signOut.addEventListener("click", () => {
     connectPage?.dispose();
     connectPage = null;

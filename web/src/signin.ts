@@ -17,7 +17,7 @@ export function renderSignIn(root: HTMLElement, done: () => void): void {
     const emailIn = h("input", { type: "email", name: "email", autocomplete: "username", required: true, value: email });
     const passIn = h("input", { type: "password", name: "password", autocomplete: "current-password", required: true });
     const submit = h("button", { type: "submit", class: "primary" }, t("signin.submit"));
-    const sso = h("button", { type: "button" }, t("sso.signIn"));
+    const sso = h("button", { type: "button", id: "sso-sign-in" }, t("sso.signIn"));
     sso.addEventListener("click", () => {
       email = emailIn.value.trim();
       if (!email || !emailIn.checkValidity()) {

@@ -5,11 +5,13 @@
 //! dialog and the session banner are saved in `target/ui-artifacts/`.
 #![cfg(target_os = "linux")]
 
+mod provider;
 mod shell;
 mod webdriver;
 
 use std::path::PathBuf;
 
+use provider::Provider;
 use shell::{Bus, Shell};
 use tether_protocol::control::Control;
 use tether_protocol::signal::{EndReason, Mode};
@@ -121,6 +123,8 @@ async fn start_relay(
     };
     cfg.turn.port = 0;
     cfg.turn.allow_private_peers = true;
+    // The test's identity provider is on loopback.
+    cfg.sso_allow_private = true;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         tether_relay::run(listener, cfg, async move {
@@ -702,6 +706,18 @@ async fn share_code_consent_deny_then_allow_banner_tray_notifications_and_stop()
         }
         assert!(d.has_window(&format!("http://{addr}/")).await);
     }
+
+    // Jane signs out and in again through Acme's identity provider: the window follows the
+    // redirect to the provider's own login form and back, and she is signed in there.
+    let provider = Provider::start(addr, &owner).await;
+    d.click("#sign-out").await;
+    provider.sign_in(&d, "jane@acme.example", "jane-1").await;
+    d.element("#connect-title").await;
+    let at = d.cmd("GET", "/url", None).await;
+    assert_eq!(at, format!("http://{addr}/"), "back at the relay");
+    snap(&d, &x, "viewer-window-single-sign-on").await;
+    let logins = audit(addr, &owner, "sso_login").await;
+    assert_eq!(logins[0]["outcome"], "ok", "{logins:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
