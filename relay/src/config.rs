@@ -23,6 +23,22 @@ pub struct Config {
     /// Where session recordings are kept; `data_dir/recordings` unless set. The relays of a
     /// cluster need one folder they all mount (an agent's uploads may reach any of them).
     pub recordings_dir: Option<PathBuf>,
+    /// An S3-compatible object store (`https://s3.eu-west-1.amazonaws.com`, a MinIO at
+    /// `http://10.0.0.5:9000`) that keeps session recordings instead of `recordings_dir`: what
+    /// the relays of a cluster share without a common folder. Needs `recordings_s3_bucket`,
+    /// `recordings_s3_access_key` and `recordings_s3_secret_key`.
+    pub recordings_s3_endpoint: Option<String>,
+    /// The bucket recordings go in (it must exist; keep it private).
+    pub recordings_s3_bucket: Option<String>,
+    /// The bucket's region (`us-east-1` unless set; most self-hosted stores take any).
+    pub recordings_s3_region: String,
+    /// The access key id the relay signs its requests with.
+    pub recordings_s3_access_key: Option<String>,
+    /// Its secret.
+    pub recordings_s3_secret_key: Option<String>,
+    /// Address the bucket as `<bucket>.<endpoint host>` (AWS's own style) rather than
+    /// `<endpoint>/<bucket>` (what MinIO, Ceph and Garage take by default).
+    pub recordings_s3_virtual_host: bool,
     /// Connections each relay keeps to PostgreSQL.
     pub database_pool: usize,
     /// Redis (`redis://:password@host/`) through which relays that share a database route
@@ -119,6 +135,12 @@ impl Default for Config {
             data_dir: PathBuf::from("tether-data"),
             database_url: None,
             recordings_dir: None,
+            recordings_s3_endpoint: None,
+            recordings_s3_bucket: None,
+            recordings_s3_region: "us-east-1".into(),
+            recordings_s3_access_key: None,
+            recordings_s3_secret_key: None,
+            recordings_s3_virtual_host: false,
             database_pool: crate::store::postgres::DEFAULT_POOL,
             redis_url: None,
             public_url: None,
@@ -171,6 +193,12 @@ const KEYS: &[&str] = &[
     "data_dir",
     "database_url",
     "recordings_dir",
+    "recordings_s3_endpoint",
+    "recordings_s3_bucket",
+    "recordings_s3_region",
+    "recordings_s3_access_key",
+    "recordings_s3_secret_key",
+    "recordings_s3_virtual_host",
     "database_pool",
     "redis_url",
     "public_url",

@@ -156,7 +156,7 @@ pub fn state(
     store: Arc<dyn Store>,
     key: &[u8],
     turn_grants: Arc<turn::grants::Grants>,
-) -> AppState {
+) -> Result<AppState> {
     let turn_secret = turn_secret(&cfg, key);
     let hub_cfg = HubConfig {
         core: CoreConfig {
@@ -175,13 +175,13 @@ pub fn state(
         turn_grants,
         heartbeat: Duration::from_secs(cfg.heartbeat_timeout_secs.max(1)),
     };
-    let recordings = Arc::new(recording::disk::Recordings::new(
-        cfg.recordings_dir(),
+    let recordings = Arc::new(recording::disk::Recordings::in_blobs(
+        recording::blobs::Blobs::from_config(&cfg)?,
         key,
         store.clone(),
     ));
     let sso = Arc::new(sso::Sso::new(key, cfg.sso_allow_private));
-    AppState {
+    Ok(AppState {
         hub: Arc::new(Hub::new(store.clone(), hub_cfg)),
         store,
         cfg: Arc::new(cfg),
@@ -189,7 +189,7 @@ pub fn state(
         webhook_key: Arc::new(auth::derive_key(key, "webhook-secret")),
         recordings,
         sso,
-    }
+    })
 }
 
 /// The relay's router over `state`.
@@ -252,7 +252,7 @@ pub async fn run(
     } else {
         None
     };
-    let state = state(cfg, store, &key, turn_grants);
+    let state = state(cfg, store, &key, turn_grants)?;
     if let Some(url) = &state.cfg.redis_url {
         if state.cfg.database_url.is_none() {
             return Err(Error::Config(
@@ -263,9 +263,9 @@ pub async fn run(
             .await
             .map_err(|e| Error::Config(format!("joining the relay cluster at redis_url: {e}")))?;
         state.hub.join_cluster(cluster, inbox);
-        if state.cfg.recordings_dir.is_none() {
+        if state.cfg.recordings_dir.is_none() && state.cfg.recordings_s3_endpoint.is_none() {
             tracing::warn!(
-                "recordings are kept in this relay's data_dir; in a cluster set recordings_dir to a folder every relay mounts, or a recording's pieces may land on different relays"
+                "recordings are kept in this relay's data_dir; in a cluster set recordings_s3_endpoint (an object store) or recordings_dir (a folder every relay mounts), or a recording's pieces may land on different relays"
             );
         }
     }

@@ -196,8 +196,8 @@ async fn run() -> Result<()> {
                 .user_for_login(&owner)?
                 .with_context(|| format!("no account signs in as {owner}"))?;
             let key = tether_relay::load_or_create_key(&cfg.data_dir)?;
-            let recordings = tether_relay::recording::disk::Recordings::new(
-                cfg.recordings_dir(),
+            let recordings = tether_relay::recording::disk::Recordings::in_blobs(
+                tether_relay::recording::blobs::Blobs::from_config(&cfg)?,
                 &key,
                 store.clone(),
             );

@@ -15,6 +15,7 @@ mod logs;
 mod machines;
 mod merge;
 mod recording;
+mod recording_s3;
 mod signaling;
 mod tls;
 mod turn;

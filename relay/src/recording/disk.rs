@@ -1,42 +1,40 @@
-//! Where recordings live on the relay: each in its own folder under `recordings_dir`
-//! (named by its id), its segments as files named by their place (`000001.m4s`, …), its rows in
-//! the store. A segment is acknowledged only once its bytes are on disk under their final name
-//! and its row is written; the manifest is written and the row sealed when the recording ends.
+//! The relay's recordings: each one's files under its id in [`Blobs`] (a folder on disk, or a
+//! bucket of an object store), its segments named by their place (`000001.m4s`, …), its rows in
+//! the store. A segment is acknowledged only once its bytes are kept under their final name and
+//! its row is written; the manifest is written and the row sealed when the recording ends.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures_util::{Stream, StreamExt};
 use ring::signature::Ed25519KeyPair;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use tether_protocol::timeline::Timeline;
 
+use super::blobs::Blobs;
 use super::{Chain, MANIFEST, Manifest};
 use crate::error::{Error, Result};
 use crate::store::{NewRecording, OrgId, Recording, RecordingSegment, Store, StoreError, UserId};
 
 /// Largest segment accepted (a few seconds of video; a segment is a retry's unit).
 pub const MAX_SEGMENT: u64 = 16 * 1024 * 1024;
-/// How much of a recording is read from disk at a time while it is sent.
-const READ_PIECE: u64 = 256 * 1024;
 /// How an upload credential starts.
 pub const UPLOAD_PREFIX: &str = "rup_";
 /// The file of a recording's timeline ([`Timeline`]), the last entry of its manifest when the
 /// agent sent one.
 pub const TIMELINE: &str = "timeline.json";
 
-/// The relay's recordings: files under one folder, rows in the store, signed with the key
-/// derived from the relay key.
+/// The relay's recordings: files in [`Blobs`], rows in the store, signed with the key derived
+/// from the relay key.
 pub struct Recordings {
-    root: PathBuf,
+    blobs: Arc<Blobs>,
     key: Ed25519KeyPair,
     store: Arc<dyn Store>,
     /// One upload at a time per recording: a segment sent again while the first sending is
     /// still being written (the uploader timed out and retried) waits for it, then gets its
-    /// answer, rather than writing the same temporary file or removing an acknowledged one.
+    /// answer, rather than writing the same file or removing an acknowledged one.
     uploads: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -54,8 +52,13 @@ impl Recordings {
     /// Recordings kept in folder `root` ([`crate::Config::recordings_dir`]), signed with the
     /// key of `relay_key`.
     pub fn new(root: PathBuf, relay_key: &[u8], store: Arc<dyn Store>) -> Recordings {
+        Self::in_blobs(Blobs::Disk(root), relay_key, store)
+    }
+
+    /// Recordings kept in `blobs` ([`Blobs::from_config`]), signed with the key of `relay_key`.
+    pub fn in_blobs(blobs: Blobs, relay_key: &[u8], store: Arc<dyn Store>) -> Recordings {
         Recordings {
-            root,
+            blobs: Arc::new(blobs),
             key: super::signing_key(relay_key),
             store,
             uploads: std::sync::Mutex::new(HashMap::new()),
@@ -101,16 +104,9 @@ impl Recordings {
         Ok((found.org_id, found.sealed))
     }
 
-    fn folder(&self, id: &str) -> Result<PathBuf> {
-        // Ids are the relay's own (`rec_` and base64url); anything else names no recording.
-        let plain = id.starts_with("rec_")
-            && id[4..]
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !plain {
-            return Err(Error::NotFound);
-        }
-        Ok(self.root.join(id))
+    /// Where they are kept, for logs.
+    pub fn describe(&self) -> String {
+        self.blobs.describe()
     }
 
     /// Stores segment `n` (from 1) of recording `id` from `body`, which must be the next one.
@@ -131,19 +127,11 @@ impl Recordings {
         if n == 0 {
             return Err(Error::BadRequest("segments are numbered from 1".into()));
         }
-        let dir = self.folder(id)?;
+        plain(id)?;
         let lock = self.upload_lock(id);
         let _one_at_a_time = lock.lock().await;
-        tokio::fs::create_dir_all(&dir).await.map_err(disk)?;
-        let part = dir.join(format!("{}.part", segment_file(n)));
-        let written = write_part(&part, body).await;
-        let (size, digest) = match written {
-            Ok(w) => w,
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&part).await;
-                return Err(e);
-            }
-        };
+        let (bytes, digest) = read_segment(body).await?;
+        let size = bytes.len() as u64;
         let segment = RecordingSegment {
             n,
             size: size as i64,
@@ -152,7 +140,6 @@ impl Recordings {
         // A segment sent again (its acknowledgement lost) is answered as the first time. One
         // row is read, not the recording's: a long recording has thousands.
         if let Some(had) = self.store.recording_segment(org, id, n)? {
-            let _ = tokio::fs::remove_file(&part).await;
             if had == segment {
                 return Ok(segment);
             }
@@ -160,13 +147,13 @@ impl Recordings {
                 "segment {n} is already stored with other bytes"
             )));
         }
-        // The row is written only once the bytes are under their final name: an acknowledged
-        // segment is always on disk.
-        let file = dir.join(segment_file(n));
-        tokio::fs::rename(&part, &file).await.map_err(disk)?;
+        // The row is written only once the bytes are kept under their final name: an
+        // acknowledged segment is always there.
+        let file = segment_file(n);
+        self.blobs.put(id, &file, bytes).await?;
         if let Err(e) = self.store.add_recording_segment(org, id, n, size, &digest) {
             // Not the next one (or sealed meanwhile): the file is not the recording's.
-            let _ = tokio::fs::remove_file(&file).await;
+            let _ = self.blobs.delete(id, &file).await;
             return Err(match e {
                 StoreError::Conflict(_) => self.out_of_order(org, id, n),
                 e => e.into(),
@@ -206,32 +193,26 @@ impl Recordings {
         now: i64,
         timeline: Option<&Timeline>,
     ) -> Result<Manifest> {
-        let dir = self.folder(id)?;
+        plain(id)?;
         let rec = self.store.recording(org, id)?.ok_or(Error::NotFound)?;
-        let path = dir.join(MANIFEST);
         if rec.sealed_at.is_some() {
-            let bytes = tokio::fs::read(&path).await.map_err(disk)?;
+            let bytes = self.blobs.get(id, MANIFEST).await?.ok_or_else(|| {
+                Error::Internal(format!("the manifest of ended recording {id} is missing"))
+            })?;
             return serde_json::from_slice(&bytes)
-                .map_err(|e| Error::Internal(format!("{}: {e}", path.display())));
+                .map_err(|e| Error::Internal(format!("manifest of {id}: {e}")));
         }
         let mut chain = self.chain(&rec)?;
-        tokio::fs::create_dir_all(&dir).await.map_err(disk)?;
         // The timeline is the chain's last link: altered or dropped, the manifest says so.
         if let Some(t) = timeline {
             let bytes = t.encode();
-            let tmp = dir.join(format!("{TIMELINE}.part"));
-            write_synced(&tmp, &bytes).await?;
-            tokio::fs::rename(&tmp, dir.join(TIMELINE))
-                .await
-                .map_err(disk)?;
             chain.push(TIMELINE, &bytes);
+            self.blobs.put(id, TIMELINE, bytes).await?;
         }
         let manifest = chain.seal(&self.key);
         let json = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| Error::Internal(format!("manifest: {e}")))?;
-        let tmp = dir.join(format!("{MANIFEST}.part"));
-        write_synced(&tmp, &json).await?;
-        tokio::fs::rename(&tmp, &path).await.map_err(disk)?;
+        self.blobs.put(id, MANIFEST, json).await?;
         self.store
             .seal_recording(org, id, &manifest.signature, now)?;
         Ok(manifest)
@@ -250,22 +231,15 @@ impl Recordings {
 
     /// The timeline of ended recording `id`, as stored; none if its agent sent none.
     pub async fn read_timeline(&self, id: &str) -> Result<Option<Vec<u8>>> {
-        match tokio::fs::read(self.folder(id)?.join(TIMELINE)).await {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(disk(e)),
-        }
+        plain(id)?;
+        self.blobs.get(id, TIMELINE).await
     }
 
     /// The bytes of segment `n` of `id`, or of its manifest (`None`), as stored.
     pub async fn read_piece(&self, id: &str, n: Option<u32>) -> Result<Vec<u8>> {
-        let dir = self.folder(id)?;
+        plain(id)?;
         let name = n.map_or_else(|| MANIFEST.to_owned(), segment_file);
-        match tokio::fs::read(dir.join(name)).await {
-            Ok(b) => Ok(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotFound),
-            Err(e) => Err(disk(e)),
-        }
+        self.blobs.get(id, &name).await?.ok_or(Error::NotFound)
     }
 
     /// Bytes `start..end` of recording `rec`'s segments played one after the other (what a
@@ -276,7 +250,7 @@ impl Recordings {
         start: u64,
         end: u64,
     ) -> Result<impl Stream<Item = std::io::Result<Vec<u8>>> + Send + 'static> {
-        let dir = self.folder(&rec.id)?;
+        plain(&rec.id)?;
         // Each segment's file and the part of it wanted.
         let mut pieces = Vec::new();
         let mut at = 0u64;
@@ -285,28 +259,35 @@ impl Recordings {
             at = to;
             if to > start && from < end {
                 let skip = start.saturating_sub(from);
-                pieces.push((dir.join(segment_file(s.n)), skip, end.min(to) - from - skip));
+                pieces.push((segment_file(s.n), skip, end.min(to) - from - skip));
             }
         }
-        let state = (pieces.into_iter(), None::<(tokio::fs::File, u64)>);
+        // Read a piece at a time, as the answer is sent: memory stays flat however long.
+        let (blobs, id) = (self.blobs.clone(), rec.id.clone());
+        let piece = blobs.read_piece();
+        let state = (pieces.into_iter(), None::<(String, u64, u64)>);
         Ok(futures_util::stream::try_unfold(
             state,
-            |(mut pieces, mut open)| async move {
-                loop {
-                    if let Some((mut f, left)) = open.take()
-                        && left > 0
-                    {
-                        let mut buf = vec![0; left.min(READ_PIECE) as usize];
-                        f.read_exact(&mut buf).await?;
-                        let left = left - buf.len() as u64;
-                        return Ok(Some((buf, (pieces, Some((f, left))))));
+            move |(mut pieces, mut open)| {
+                let (blobs, id) = (blobs.clone(), id.clone());
+                async move {
+                    loop {
+                        if let Some((name, at, left)) = open.take()
+                            && left > 0
+                        {
+                            let take = left.min(piece);
+                            let buf = blobs
+                                .get_range(&id, &name, at, take)
+                                .await
+                                .map_err(std::io::Error::other)?;
+                            let next = Some((name, at + take, left - take));
+                            return Ok(Some((buf, (pieces, next))));
+                        }
+                        let Some(next) = pieces.next() else {
+                            return Ok(None);
+                        };
+                        open = Some(next);
                     }
-                    let Some((path, skip, take)) = pieces.next() else {
-                        return Ok(None);
-                    };
-                    let mut f = tokio::fs::File::open(path).await?;
-                    f.seek(std::io::SeekFrom::Start(skip)).await?;
-                    open = Some((f, take));
                 }
             },
         ))
@@ -314,13 +295,9 @@ impl Recordings {
 
     /// Deletes recording `id`'s files, then its rows.
     pub async fn delete(&self, org: OrgId, id: &str) -> Result<()> {
-        let dir = self.folder(id)?;
+        plain(id)?;
         self.store.recording(org, id)?.ok_or(Error::NotFound)?;
-        match tokio::fs::remove_dir_all(&dir).await {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(disk(e)),
-        }
+        self.blobs.delete_all(id).await?;
         self.store.delete_recording(org, id)?;
         Ok(())
     }
@@ -346,45 +323,36 @@ pub fn segment_file(n: u32) -> String {
     format!("{n:06}.m4s")
 }
 
-/// An I/O failure on the recordings' disk, with a full disk said as such.
-fn disk(e: std::io::Error) -> Error {
-    if e.kind() == std::io::ErrorKind::StorageFull {
-        Error::StorageFull
-    } else {
-        Error::Io(e)
-    }
+/// Refuses ids that are not the relay's own (`rec_` and base64url): they name no recording,
+/// and never a path or key outside a recording's own.
+fn plain(id: &str) -> Result<()> {
+    let plain = id.starts_with("rec_")
+        && id[4..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if plain { Ok(()) } else { Err(Error::NotFound) }
 }
 
-/// Writes `body` to `path` (at most [`MAX_SEGMENT`] bytes) and syncs it; its size and SHA-256.
-async fn write_part<S, B, E>(path: &Path, mut body: S) -> Result<(u64, [u8; 32])>
+/// Reads a segment's bytes (at most [`MAX_SEGMENT`]); them and their SHA-256.
+async fn read_segment<S, B, E>(mut body: S) -> Result<(Vec<u8>, [u8; 32])>
 where
     S: Stream<Item = std::result::Result<B, E>> + Unpin,
     B: AsRef<[u8]>,
     E: std::fmt::Display,
 {
-    let mut f = tokio::fs::File::create(path).await.map_err(disk)?;
+    let mut bytes = Vec::new();
     let mut hash = Sha256::new();
-    let mut size = 0u64;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| Error::BadRequest(format!("reading the segment: {e}")))?;
         let chunk = chunk.as_ref();
-        size += chunk.len() as u64;
-        if size > MAX_SEGMENT {
+        if (bytes.len() + chunk.len()) as u64 > MAX_SEGMENT {
             return Err(Error::TooLarge);
         }
         hash.update(chunk);
-        f.write_all(chunk).await.map_err(disk)?;
+        bytes.extend_from_slice(chunk);
     }
-    if size == 0 {
+    if bytes.is_empty() {
         return Err(Error::BadRequest("a segment has bytes".into()));
     }
-    f.sync_all().await.map_err(disk)?;
-    Ok((size, hash.finalize().into()))
-}
-
-/// Writes `bytes` to `path` and syncs it.
-async fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut f = tokio::fs::File::create(path).await.map_err(disk)?;
-    f.write_all(bytes).await.map_err(disk)?;
-    f.sync_all().await.map_err(disk)
+    Ok((bytes, hash.finalize().into()))
 }

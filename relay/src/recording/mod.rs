@@ -7,6 +7,7 @@
 //! (`tether-relay recording verify`): the first segment altered or missing is named; a manifest
 //! edited to match altered segments, or cut short, fails the signature.
 
+pub mod blobs;
 pub mod disk;
 
 use std::path::Path;
