@@ -93,8 +93,6 @@ struct Pending {
     state: String,
     nonce: String,
     verifier: String,
-    /// The redirect URI the sign-in began with, which the code exchange must repeat.
-    redirect: String,
     /// Unix seconds after which it is refused.
     expires: u64,
 }
@@ -277,7 +275,6 @@ impl Sso {
             state: state.secret().clone(),
             nonce: nonce.secret().clone(),
             verifier: verifier.secret().clone(),
-            redirect: redirect.to_owned(),
             expires: now_secs + PENDING_SECS,
         };
         let json = serde_json::to_vec(&pending).map_err(|e| Error::Internal(e.to_string()))?;
@@ -298,11 +295,11 @@ impl Sso {
     }
 
     /// Finishes a sign-in: checks `state` against the cookie's, exchanges the code (with the
-    /// PKCE verifier and the redirect URI the sign-in began with) and has every claim of the
-    /// `id_token` checked.
+    /// PKCE verifier) and has every claim of the `id_token` checked.
     pub async fn finish(
         &self,
         s: &SsoSettings,
+        redirect: &str,
         cookie: &str,
         code: &str,
         state: &str,
@@ -316,7 +313,7 @@ impl Sso {
                 "the sign-in's state does not match".into(),
             ));
         }
-        let (client, _) = self.client(s, &p.redirect).await?;
+        let (client, _) = self.client(s, redirect).await?;
         let tokens = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| Error::Provider(format!("the provider has no token endpoint: {e}")))?
@@ -516,7 +513,6 @@ mod tests {
             state: "s".into(),
             nonce: "n".into(),
             verifier: "v".into(),
-            redirect: "https://relay.example/api/v1/auth/sso/callback".into(),
             expires: 1_000,
         };
         let sealed = auth::seal(&sso.state_key, &serde_json::to_vec(&p).unwrap()).unwrap();

@@ -17,6 +17,7 @@ mod merge;
 mod recording;
 mod recording_s3;
 mod signaling;
+mod sso;
 mod tls;
 mod turn;
 mod unattended;

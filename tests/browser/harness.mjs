@@ -177,10 +177,9 @@ async function freeUdpPort() {
 
 /**
  * The relay binary on loopback with its embedded TURN server (which relays on loopback by default).
- * `env(turnPort)` adds environment variables, e.g. TURN settings naming the port; `listenHost` is
- * the address it listens on (the page is always opened at 127.0.0.1).
+ * `env(turnPort)` adds environment variables, e.g. TURN settings naming the port.
  */
-export async function startRelay({ env: extraEnv = () => ({}), listenHost = "127.0.0.1" } = {}) {
+export async function startRelay({ env: extraEnv = () => ({}) } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "tether-e2e-"));
   const relayBin = join(BIN, "tether-relay");
   for (const [email, role, name] of [
@@ -201,7 +200,7 @@ export async function startRelay({ env: extraEnv = () => ({}), listenHost = "127
     ...extraEnv(turnPort),
   };
   const serve = async () => {
-    const r = track(spawn(relayBin, ["--data-dir", dir, "serve", "--listen", `${listenHost}:${port}`], { env, stdio: ["ignore", "pipe", "inherit"] }), "relay");
+    const r = track(spawn(relayBin, ["--data-dir", dir, "serve", "--listen", `127.0.0.1:${port}`], { env, stdio: ["ignore", "pipe", "inherit"] }), "relay");
     const lines = new Lines(r.stdout, "relay");
     await lines.waitFrom(0, (l) => l.includes("listening on"), "listening line");
     return r;

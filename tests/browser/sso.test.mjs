@@ -28,12 +28,7 @@ const contexts = [];
 
 before(async () => {
   // Sign-ins are checked with the provider every second, so a disabled person is cut off at once.
-  // The relay listens on every address with no public URL, as a first install does: the browser
-  // must be sent back to the address it used (127.0.0.1), not to the listen address (0.0.0.0).
-  relay = await startRelay({
-    env: () => ({ TETHER_SSO_ALLOW_PRIVATE: "true", TETHER_SSO_CHECK_SECS: "1" }),
-    listenHost: "0.0.0.0",
-  });
+  relay = await startRelay({ env: () => ({ TETHER_SSO_ALLOW_PRIVATE: "true", TETHER_SSO_CHECK_SECS: "1" }) });
   provider = await startProvider({ ...CLIENT, redirectUri: `${relay.url}/api/v1/auth/sso/callback`, accounts });
   browser = await startBrowser();
   await asOwner("PUT", "/api/v1/org/sso", settings());

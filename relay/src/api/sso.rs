@@ -80,30 +80,23 @@ pub struct SsoBody {
     password_login: bool,
 }
 
-/// The redirect URI for a request that came with `headers`: under `public_url` when it is set;
-/// otherwise under the address the browser used (its `Host`), since the listen address
-/// (`0.0.0.0:8080`, say) is not one a browser can be sent back to. The provider sends the browser
-/// only to a redirect URI registered with it, so a forged `Host` leads nowhere. Without
-/// `headers` (the periodic checks, which send no redirect) it is the configured one.
-fn redirect_uri(state: &AppState, headers: Option<&HeaderMap>) -> String {
+/// The redirect URI: under `public_url`, or without one under the listen address. It never
+/// comes from a request (its `Host`): a provider that matches redirect URIs loosely would then
+/// send a person's code wherever a forged `Host` said. A relay listening on every address
+/// (`0.0.0.0`) without `public_url` has no address to give, and says so.
+fn redirect_uri(state: &AppState) -> Result<String> {
     let cfg = &state.cfg;
-    let host = headers
-        .filter(|_| cfg.public_url.is_none())
-        .and_then(|h| h.get(axum::http::header::HOST))
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| h.parse::<axum::http::uri::Authority>().is_ok());
-    let base = match host {
-        Some(host) => {
-            let scheme = if cfg.tls_cert.is_some() {
-                "https"
-            } else {
-                "http"
-            };
-            format!("{scheme}://{host}")
+    let base = match &cfg.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None if cfg.listen.ip().is_unspecified() => {
+            return Err(Error::BadRequest(
+                "single sign-on needs public_url: set it to the address people reach this relay at (https://support.example.com), where the identity provider sends them back".into(),
+            ));
         }
-        None => cfg.public_url(),
+        None if cfg.tls_cert.is_some() => format!("https://{}", cfg.listen),
+        None => format!("http://{}", cfg.listen),
     };
-    format!("{}{CALLBACK_PATH}", base.trim_end_matches('/'))
+    Ok(format!("{base}{CALLBACK_PATH}"))
 }
 
 fn owner(p: &Principal) -> Result<()> {
@@ -114,7 +107,7 @@ fn owner(p: &Principal) -> Result<()> {
     }
 }
 
-fn view(state: &AppState, headers: &HeaderMap, s: SsoSettings) -> SsoView {
+fn view(state: &AppState, s: SsoSettings) -> SsoView {
     SsoView {
         issuer: s.issuer,
         client_id: s.client_id,
@@ -125,7 +118,8 @@ fn view(state: &AppState, headers: &HeaderMap, s: SsoSettings) -> SsoView {
         default_role: s.default_role,
         provision: s.provision,
         password_login: s.password_login,
-        redirect_uri: redirect_uri(state, Some(headers)),
+        // Empty where there is none: saving the settings says why.
+        redirect_uri: redirect_uri(state).unwrap_or_default(),
     }
 }
 
@@ -154,12 +148,11 @@ fn domain(d: &str) -> Result<String> {
 )]
 pub async fn settings(
     State(state): State<AppState>,
-    headers: HeaderMap,
     AuthUser(p): AuthUser,
 ) -> Result<Json<SsoView>> {
     owner(&p)?;
     let s = state.store.sso_settings(p.org_id)?.ok_or(Error::NotFound)?;
-    Ok(Json(view(&state, &headers, s)))
+    Ok(Json(view(&state, s)))
 }
 
 /// `PUT /api/v1/org/sso`: checks that the provider's discovery document can be read, then
@@ -174,7 +167,6 @@ pub async fn settings(
 )]
 pub async fn set_settings(
     State(state): State<AppState>,
-    headers: HeaderMap,
     AuthUser(p): AuthUser,
     ApiJson(body): ApiJson<SsoBody>,
 ) -> Result<Json<SsoView>> {
@@ -219,6 +211,7 @@ pub async fn set_settings(
             .map(|s| s.client_secret)
             .ok_or_else(|| Error::BadRequest("client_secret is required".into()))?,
     };
+    redirect_uri(&state)?;
     state.sso.check_issuer(&issuer).await?;
     let settings = SsoSettings {
         issuer,
@@ -238,7 +231,7 @@ pub async fn set_settings(
     state
         .store
         .set_sso_settings(p.org_id, Some(&settings), crate::unix_millis())?;
-    let shown = view(&state, &headers, settings);
+    let shown = view(&state, settings);
     audit(
         &state,
         Some(p.org_id),
@@ -307,7 +300,6 @@ pub struct SsoRedirect {
 )]
 pub async fn start(
     State(state): State<AppState>,
-    headers: HeaderMap,
     ApiJson(req): ApiJson<SsoStart>,
 ) -> Result<Response> {
     let email = req.email.trim().to_lowercase();
@@ -325,7 +317,7 @@ pub async fn start(
         .start(
             org,
             &settings,
-            &redirect_uri(&state, Some(&headers)),
+            &redirect_uri(&state)?,
             &email,
             crate::unix_secs(),
         )
@@ -449,9 +441,10 @@ async fn sign_in(
         .sso_settings(org)
         .map_err(Error::from)?
         .ok_or_else(|| Refusal::new("not_set_up", "single sign-on was removed meanwhile"))?;
+    let redirect = redirect_uri(state).map_err(|e| Refusal::new("not_set_up", &e.to_string()))?;
     let who = state
         .sso
-        .finish(&settings, pending, code, st, crate::unix_secs())
+        .finish(&settings, &redirect, pending, code, st, crate::unix_secs())
         .await?;
     let user = member(state, &settings, &who)?;
     let store_err = |e: StoreError| Refusal::from(Error::from(e));
@@ -661,7 +654,9 @@ async fn check_due(state: &AppState, every: std::time::Duration) -> usize {
         }
     };
     let n = grants.len();
-    let redirect = redirect_uri(state, None);
+    // A refresh sends no redirect URI; the client only needs one to be built.
+    let redirect = redirect_uri(state)
+        .unwrap_or_else(|_| format!("{}{CALLBACK_PATH}", state.cfg.public_url()));
     for g in grants {
         let settings = blocking(&state.store, move |s| s.sso_settings(g.org_id)).await;
         let checked = match settings {
