@@ -99,9 +99,10 @@ pub enum Error {
     /// The relay's disk is full: what was sent is not kept (send it again later).
     #[error("the relay's disk is full; nothing was kept, try again later")]
     StorageFull,
-    /// The recordings' object store failed or refused: nothing was kept (send it again later).
-    #[error("recording storage: {0}")]
-    Storage(String),
+    /// The recordings' object store failed or refused (the details are in the relay's log):
+    /// nothing was kept (send it again later).
+    #[error("the relay's recording storage is unavailable; nothing was kept, try again later")]
+    StorageUnavailable,
     /// A `Range` the resource cannot satisfy.
     #[error("the requested range is outside the {0} bytes there are")]
     BadRange(u64),
@@ -139,7 +140,7 @@ impl Error {
             }
             Error::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             Error::StorageFull => (StatusCode::INSUFFICIENT_STORAGE, "storage_full"),
-            Error::Storage(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
+            Error::StorageUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
             Error::BadRange(_) => (StatusCode::RANGE_NOT_SATISFIABLE, "bad_range"),
             Error::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
             Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),

@@ -1,6 +1,8 @@
-//! Requests the relay makes to other servers: webhook receivers and identity providers.
+//! Requests the relay makes to other servers: webhook receivers, identity providers and the
+//! recordings' object store.
 //!
-//! Such URLs are typed by organisation admins, so by default they must use `https` and may not
+//! Webhook and provider URLs are typed by organisation admins, so by default they must use
+//! `https` and may not
 //! reach private, loopback or link-local addresses (the name is resolved, checked, and that very
 //! address is dialled, so DNS cannot be swapped in between); a relay that allows private targets
 //! (tests, single-host and LAN setups) lifts both rules. Answers are read up to a size limit,
@@ -103,9 +105,20 @@ impl Outbound {
         max_body: usize,
         what: &str,
     ) -> Result<Response<Vec<u8>>> {
-        tokio::time::timeout(TIMEOUT, self.exchange(req, max_body, what))
+        self.send_within(req, max_body, what, TIMEOUT).await
+    }
+
+    /// [`Outbound::send`] with its own time limit (a large upload needs longer).
+    pub async fn send_within(
+        &self,
+        req: Request<Vec<u8>>,
+        max_body: usize,
+        what: &str,
+        limit: Duration,
+    ) -> Result<Response<Vec<u8>>> {
+        tokio::time::timeout(limit, self.exchange(req, max_body, what))
             .await
-            .map_err(|_| Error::Internal(format!("the {what} did not answer within {TIMEOUT:?}")))?
+            .map_err(|_| Error::Internal(format!("the {what} did not answer within {limit:?}")))?
     }
 
     async fn exchange(

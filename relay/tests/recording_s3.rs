@@ -58,11 +58,16 @@ impl ObjectStore {
 
     /// A relay's settings for this store, with `access_key` as its access key id.
     fn configure(&self, access_key: &str) -> impl FnOnce(&mut Config) + use<> {
+        self.configure_for(BUCKET, access_key)
+    }
+
+    /// [`ObjectStore::configure`] for bucket `bucket`.
+    fn configure_for(&self, bucket: &str, access_key: &str) -> impl FnOnce(&mut Config) + use<> {
         let endpoint = self.endpoint.clone();
-        let access_key = access_key.to_owned();
+        let (bucket, access_key) = (bucket.to_owned(), access_key.to_owned());
         move |cfg| {
             cfg.recordings_s3_endpoint = Some(endpoint);
-            cfg.recordings_s3_bucket = Some(BUCKET.into());
+            cfg.recordings_s3_bucket = Some(bucket);
             cfg.recordings_s3_access_key = Some(access_key);
             cfg.recordings_s3_secret_key = Some(SECRET_KEY.into());
         }
@@ -111,8 +116,11 @@ async fn relays_of_a_cluster_keep_recordings_in_an_object_store() {
     let (id, up) = (rec.id.as_str(), rec.upload_token.as_str());
 
     // Segments arrive through either relay, in order; one sent again is answered the same.
+    // The last is larger than a read from the store, so playing it takes several.
+    let big: Vec<u8> = (0..5 * 1024 * 1024u32).map(|b| (b % 251) as u8).collect();
+    let segments = [segment(1), segment(2), big];
     for (n, relay) in [(1, &a), (2, &b), (3, &a)] {
-        let r = put(relay, up, id, n, &segment(n as u8)).await;
+        let r = put(relay, up, id, n, &segments[n as usize - 1]).await;
         assert_eq!(r.status, 200, "segment {n}: {}", r.body);
     }
     let again = put(&b, up, id, 2, &segment(2)).await;
@@ -128,7 +136,7 @@ async fn relays_of_a_cluster_keep_recordings_in_an_object_store() {
     );
 
     // Either relay plays it whole and in ranges, across segments, and serves its manifest.
-    let whole: Vec<u8> = (1..=3).flat_map(segment).collect();
+    let whole: Vec<u8> = segments.concat();
     let video = format!("/api/v1/recordings/{id}/video");
     for relay in [&a, &b] {
         let token = relay.token("owner@acme.example").await;
@@ -143,15 +151,30 @@ async fn relays_of_a_cluster_keep_recordings_in_an_object_store() {
         assert_eq!(m.status, 200, "{}", m.body);
         let m: serde_json::Value = serde_json::from_slice(&m.bytes).unwrap();
         assert_eq!(m["segments"].as_array().map(Vec::len), Some(3), "{m}");
+        // No timeline was sent: an empty one, not an error.
+        let t = get(
+            relay,
+            &token,
+            &format!("/api/v1/recordings/{id}/timeline"),
+            None,
+        )
+        .await;
+        assert_eq!(t.status, 200, "{}", t.body);
     }
 
-    // A relay with a key the store does not know is refused: the uploader is told why, to send
-    // again later, and nothing is acknowledged.
+    // A relay with a key the store does not know is refused: the uploader is told to send
+    // again later (the store's reason goes to the relay's log), and nothing is acknowledged.
     let wrong = a.beside(s3.configure("AKIANOTKNOWN")).await;
     let other = start(&a);
     let r = put(&wrong, &other.upload_token, &other.id, 1, &segment(9)).await;
     assert_eq!(r.status, 503, "{}", r.body);
-    assert!(r.body.contains("InvalidAccessKeyId"), "{}", r.body);
+    assert!(r.body.contains("storage_unavailable"), "{}", r.body);
+    // So is one whose bucket does not exist: a store's 404 is not the segment's.
+    let astray = a
+        .beside(s3.configure_for("no-such-bucket", ACCESS_KEY))
+        .await;
+    let r = put(&astray, &other.upload_token, &other.id, 1, &segment(9)).await;
+    assert_eq!(r.status, 503, "{}", r.body);
     let r = put(&a, &other.upload_token, &other.id, 1, &segment(9)).await;
     assert_eq!(r.status, 200, "segment 1 is still the next one: {}", r.body);
 

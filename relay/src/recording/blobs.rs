@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, Request};
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
@@ -15,8 +15,10 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::outbound::Outbound;
 
-/// How long a signed request to the object store stays valid.
-const SIGNED_FOR: Duration = Duration::from_secs(120);
+/// How long a signed request to the object store stays valid (its clock may differ a little).
+const SIGNED_FOR: Duration = Duration::from_secs(300);
+/// Time for a request to the object store: this, plus a second per MiB it carries.
+const BASE_TIME: Duration = Duration::from_secs(10);
 /// Largest answer read from the object store (a segment, a manifest, a listing).
 const MAX_ANSWER: usize = 32 * 1024 * 1024;
 
@@ -159,8 +161,8 @@ impl Blobs {
                 let range = format!("bytes={start}-{}", start + len - 1);
                 let got = s3.send(Method::GET, url, Vec::new(), Some(&range)).await?;
                 if got.len() as u64 != len {
-                    return Err(Error::Storage(format!(
-                        "{name} of {id}: asked for {len} bytes, the object store sent {}",
+                    return Err(s3.failed(format!(
+                        "{name} of {id}: asked for {len} bytes, got {}",
                         got.len()
                     )));
                 }
@@ -190,25 +192,32 @@ impl Blobs {
                 Err(e) => Err(disk(e)),
             },
             Blobs::S3(s3) => {
-                // Listed a page at a time; each object deleted on its own (the batch delete
-                // needs a Content-MD5 that not every compatible store checks the same way).
+                // A page of up to 1,000 listed, then deleted in one request, until none is left.
                 let prefix = format!("{id}/");
+                let mut before: Option<String> = None;
                 loop {
                     let mut list = s3.bucket.list_objects_v2(Some(&s3.credentials));
                     list.with_prefix(prefix.as_str());
                     list.with_max_keys(1000);
                     let url = list.sign(SIGNED_FOR);
                     let body = s3.send(Method::GET, url, Vec::new(), None).await?;
-                    // Read leniently: compatible stores differ in the document's namespace.
                     let listed = keys(&String::from_utf8_lossy(&body));
-                    if listed.is_empty() {
+                    let Some(first) = listed.first() else {
                         return Ok(());
+                    };
+                    if let Some(k) = listed.iter().find(|k| !k.starts_with(&prefix)) {
+                        return Err(s3.failed(format!("listing {prefix} named {k:?}")));
                     }
-                    for key in listed {
-                        if !key.starts_with(&prefix) {
-                            return Err(Error::Storage(format!("listing {prefix} named {key:?}")));
+                    if before.as_ref() == Some(first) {
+                        return Err(s3.failed(format!("{first} is still listed once deleted")));
+                    }
+                    before = Some(first.clone());
+                    // One request for the lot; a store that cannot (not every compatible one
+                    // takes a batch, or takes it well) has them deleted one at a time.
+                    if s3.delete_many(&listed).await.is_err() {
+                        for key in &listed {
+                            s3.delete(key).await?;
                         }
-                        s3.delete(&key).await?;
                     }
                 }
             }
@@ -217,6 +226,41 @@ impl Blobs {
 }
 
 impl S3 {
+    /// Logs what went wrong with the object store, for its operator; the caller is told only
+    /// that the storage is unavailable.
+    fn failed(&self, detail: String) -> Error {
+        tracing::warn!(store = %self.bucket.base_url(), %detail, "recording storage failed");
+        Error::StorageUnavailable
+    }
+
+    /// Deletes `keys` (at most 1,000) in one request.
+    async fn delete_many(&self, keys: &[String]) -> Result<()> {
+        let objects: Vec<_> = keys
+            .iter()
+            .map(|k| rusty_s3::actions::ObjectIdentifier::new(k.clone()))
+            .collect();
+        let mut action = self
+            .bucket
+            .delete_objects(Some(&self.credentials), objects.iter());
+        action.set_quiet(true);
+        let url = action.sign(SIGNED_FOR);
+        let (body, md5) = action.body_with_md5();
+        let answer = self
+            .request(
+                Method::POST,
+                url,
+                body.into_bytes(),
+                &[("content-md5", md5.as_str())],
+            )
+            .await?;
+        // Quiet: the answer names only the objects not deleted.
+        let answer = String::from_utf8_lossy(&answer);
+        if let Some(code) = tag(&answer, "Code") {
+            return Err(self.failed(format!("deleting objects: {code}")));
+        }
+        Ok(())
+    }
+
     /// Deletes object `key`; none is not an error.
     async fn delete(&self, key: &str) -> Result<()> {
         let url = self
@@ -229,8 +273,7 @@ impl S3 {
         }
     }
 
-    /// Sends a signed request; the answer's body, `NotFound` for a missing object, and the
-    /// store's own words for any other refusal.
+    /// Sends a signed request, with `Range` if given; see [`S3::request`].
     async fn send(
         &self,
         method: Method,
@@ -238,34 +281,46 @@ impl S3 {
         body: Vec<u8>,
         range: Option<&str>,
     ) -> Result<Vec<u8>> {
+        let headers: Vec<(&str, &str)> = range.map(|r| ("range", r)).into_iter().collect();
+        self.request(method, url, body, &headers).await
+    }
+
+    /// Sends a signed request; the answer's body, `NotFound` for an object that does not exist
+    /// (`NoSuchKey`), and `StorageUnavailable` for anything else, its details logged.
+    async fn request(
+        &self,
+        method: Method,
+        url: impl AsRef<str>,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> Result<Vec<u8>> {
+        let limit = BASE_TIME + Duration::from_secs(body.len() as u64 / (1024 * 1024));
         let mut req = Request::builder()
-            .method(method)
+            .method(method.clone())
             .uri(url.as_ref())
             .header(axum::http::header::CONTENT_LENGTH, body.len());
-        if let Some(r) = range {
-            req = req.header(axum::http::header::RANGE, r);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         let req = req
             .body(body)
             .map_err(|e| Error::Internal(format!("object store request: {e}")))?;
         let resp = self
             .http
-            .send(req, MAX_ANSWER, "recordings' object store")
+            .send_within(req, MAX_ANSWER, "recordings' object store", limit)
             .await
-            .map_err(|e| Error::Storage(e.to_string()))?;
+            .map_err(|e| self.failed(format!("{method}: {e}")))?;
         let status = resp.status();
         if status.is_success() {
             return Ok(resp.into_body());
         }
         let text = String::from_utf8_lossy(resp.body());
         let code = tag(&text, "Code").unwrap_or_default();
-        if status == StatusCode::NOT_FOUND && code != "NoSuchBucket" {
+        if code == "NoSuchKey" {
             return Err(Error::NotFound);
         }
         let message = tag(&text, "Message").unwrap_or_default();
-        Err(Error::Storage(format!(
-            "the object store answered {status} {code}: {message}"
-        )))
+        Err(self.failed(format!("{method} answered {status} {code}: {message}")))
     }
 }
 
@@ -281,12 +336,23 @@ fn tag<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
     Some(&xml[start..end])
 }
 
-/// The objects' keys in a `ListObjectsV2` answer. Ours are plain (`rec_…/000001.m4s`), so
-/// none needs XML unescaping.
+/// The objects' keys in a `ListObjectsV2` answer, read leniently (compatible stores differ in
+/// the document's namespace) and decoded when the store URL-encoded them (`encoding-type=url`,
+/// which the request asks for). Ours are plain (`rec_…/000001.m4s`): no XML escapes.
 fn keys(xml: &str) -> Vec<String> {
+    let encoded = tag(xml, "EncodingType").is_some_and(|t| t.eq_ignore_ascii_case("url"));
     xml.split("<Key>")
         .skip(1)
-        .filter_map(|rest| rest.split_once("</Key>").map(|(k, _)| k.to_owned()))
+        .filter_map(|rest| rest.split_once("</Key>").map(|(k, _)| k))
+        .map(|k| {
+            if encoded {
+                percent_encoding::percent_decode_str(&k.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            } else {
+                k.to_owned()
+            }
+        })
         .collect()
 }
 
@@ -335,5 +401,8 @@ mod tests {
                    </ListBucketResult>";
         assert_eq!(keys(xml), ["rec_a/000001.m4s", "rec_a/manifest.json"]);
         assert!(keys("<ListBucketResult><KeyCount>0</KeyCount></ListBucketResult>").is_empty());
+        let encoded = "<ListBucketResult><EncodingType>url</EncodingType>\
+                       <Contents><Key>rec_a%2F000001.m4s</Key></Contents></ListBucketResult>";
+        assert_eq!(keys(encoded), ["rec_a/000001.m4s"]);
     }
 }

@@ -20,6 +20,8 @@ use crate::store::{NewRecording, OrgId, Recording, RecordingSegment, Store, Stor
 
 /// Largest segment accepted (a few seconds of video; a segment is a retry's unit).
 pub const MAX_SEGMENT: u64 = 16 * 1024 * 1024;
+/// Segments received at once (more wait): at most 16 × 16 MiB held.
+const MAX_BUFFERED: usize = 16;
 /// How an upload credential starts.
 pub const UPLOAD_PREFIX: &str = "rup_";
 /// The file of a recording's timeline ([`Timeline`]), the last entry of its manifest when the
@@ -36,6 +38,8 @@ pub struct Recordings {
     /// still being written (the uploader timed out and retried) waits for it, then gets its
     /// answer, rather than writing the same file or removing an acknowledged one.
     uploads: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Segments being received at once, each held whole (at most [`MAX_SEGMENT`]) until kept.
+    buffered: tokio::sync::Semaphore,
 }
 
 /// A recording just started: its id, and the credential its uploader sends segments with
@@ -62,6 +66,7 @@ impl Recordings {
             key: super::signing_key(relay_key),
             store,
             uploads: std::sync::Mutex::new(HashMap::new()),
+            buffered: tokio::sync::Semaphore::new(MAX_BUFFERED),
         }
     }
 
@@ -130,6 +135,12 @@ impl Recordings {
         plain(id)?;
         let lock = self.upload_lock(id);
         let _one_at_a_time = lock.lock().await;
+        // Segments are held whole while kept: a bound on how many at once bounds the memory.
+        let _held = self
+            .buffered
+            .acquire()
+            .await
+            .map_err(|_| Error::Internal("uploads are closed".into()))?;
         let (bytes, digest) = read_segment(body).await?;
         let size = bytes.len() as u64;
         let segment = RecordingSegment {
@@ -152,6 +163,16 @@ impl Recordings {
         let file = segment_file(n);
         self.blobs.put(id, &file, bytes).await?;
         if let Err(e) = self.store.add_recording_segment(org, id, n, size, &digest) {
+            // Another relay took the same segment meanwhile (a retry that reached it), or the
+            // row was written but its answer lost: the segment is kept, as acknowledged.
+            if let Ok(Some(had)) = self.store.recording_segment(org, id, n) {
+                if had == segment {
+                    return Ok(segment);
+                }
+                return Err(Error::Conflict(format!(
+                    "segment {n} is already stored with other bytes"
+                )));
+            }
             // Not the next one (or sealed meanwhile): the file is not the recording's.
             let _ = self.blobs.delete(id, &file).await;
             return Err(match e {
@@ -307,12 +328,19 @@ impl Recordings {
         let mut deleted = 0;
         loop {
             let due = self.store.expired_recordings(now, 100)?;
-            if due.is_empty() {
-                return Ok(deleted);
-            }
+            let before = deleted;
             for (org, id) in due {
-                self.delete(org, &id).await?;
-                deleted += 1;
+                // One that cannot be deleted now (its storage refuses) waits for the next
+                // sweep; the others go.
+                match self.delete(org, &id).await {
+                    Ok(()) => deleted += 1,
+                    Err(e) => {
+                        tracing::warn!(recording = %id, error = %e, "an expired recording could not be deleted")
+                    }
+                }
+            }
+            if deleted == before {
+                return Ok(deleted);
             }
         }
     }
