@@ -228,6 +228,71 @@ fn the_streamed_h264_frames_cut_into_fragments_play_back_at_their_times() {
     }
 }
 
+/// A frame of `w` × `h` in one colour.
+fn solid_of(w: u32, h: u32, bgr: [u8; 3]) -> Frame {
+    Frame {
+        width: w,
+        height: h,
+        stride: w as usize * 4,
+        data: [bgr[0], bgr[1], bgr[2], 255].repeat((w * h) as usize),
+    }
+}
+
+#[test]
+fn a_switch_to_a_display_of_another_size_mid_recording_plays_at_each_size() {
+    // The supporter switches displays: the stream's encoder starts again at the new size with a
+    // keyframe, whose SPS and PPS travel in band (avc3), in the same recording.
+    let mut mp4 = Fragmenter::new(W, H);
+    let mut file = Vec::new();
+    let mut frames = 0;
+    for (c, (w, h, bgr)) in [(W, H, [0, 0, 255]), (2 * W, 2 * H, [0, 255, 0])]
+        .into_iter()
+        .enumerate()
+    {
+        let mut enc = H264Encoder::new(w, h, Settings::default()).unwrap();
+        for i in 0..10u64 {
+            let at = Duration::from_millis(5_000 + c as u64 * 1000 + i * 100);
+            let Some(out) = enc.encode(&solid_of(w, h, bgr), at).unwrap() else {
+                continue;
+            };
+            if file.is_empty() {
+                file.extend(mp4.header(&out.data).unwrap());
+            }
+            if out.keyframe
+                && let Some(fragment) = mp4.cut().unwrap()
+            {
+                file.extend(fragment);
+            }
+            mp4.push(&out.data, at, out.keyframe);
+            frames += 1;
+        }
+    }
+    file.extend(mp4.finish(Duration::from_millis(7_000)).unwrap().unwrap());
+    assert_eq!(frames, 20, "openh264 skipped frames");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("recording.mp4");
+    std::fs::write(&path, &file).unwrap();
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
+        .args(["frame=width,height", "-of", "csv=p=0"])
+        .arg(&path)
+        .output()
+        .expect("ffprobe");
+    assert!(
+        probe.status.success(),
+        "{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    let sizes: Vec<String> = String::from_utf8_lossy(&probe.stdout)
+        .lines()
+        .map(|l| l.trim_end_matches(',').to_owned())
+        .collect();
+    let (small, large) = (format!("{W},{H}"), format!("{},{}", 2 * W, 2 * H));
+    let want: Vec<String> = [vec![small; 10], vec![large; 10]].concat();
+    assert_eq!(sizes, want, "every frame decoded, at its display's size");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_relay_out_of_reach_for_a_while_gets_the_whole_recording_once_back() {
     let dir = tempfile::tempdir().unwrap();
