@@ -2,7 +2,8 @@
 //! provider (authorization code flow with PKCE), and the relay checks what comes back.
 //!
 //! Discovery, the token exchange and every check of the `id_token` (signature against the
-//! provider's current keys, issuer, audience, expiry with a minute of skew, nonce) are
+//! provider's current keys, issuer, audience, expiry and issue time with a minute of skew,
+//! nonce) are
 //! `openidconnect`'s; the relay supplies the HTTP client ([`Outbound`]: `https` to public
 //! addresses unless `sso_allow_private`) and decides who the person is in Tether
 //! ([`crate::api::sso`]). Discovery and the keys are read again for each sign-in, so a provider
@@ -85,6 +86,9 @@ type Client = openidconnect::Client<
     EndpointMaybeSet,
     EndpointMaybeSet,
 >;
+
+/// Seconds the provider's clock may differ from the relay's.
+const CLOCK_SKEW_SECS: i64 = 60;
 
 /// A sign-in between the redirect to the provider and the way back, sealed in a cookie.
 #[derive(Serialize, Deserialize)]
@@ -325,8 +329,21 @@ impl Sso {
             .extra_fields()
             .id_token()
             .ok_or_else(|| Error::Provider("the provider sent no id_token".into()))?;
+        let verifier = client
+            .id_token_verifier()
+            // The provider's clock and the relay's differ a little: a token is taken until a
+            // minute past its expiry, and refused if issued more than a minute from now.
+            .set_time_fn(|| chrono::Utc::now() - chrono::TimeDelta::seconds(CLOCK_SKEW_SECS))
+            .set_issue_time_verifier_fn(|iat| {
+                let latest = chrono::Utc::now() + chrono::TimeDelta::seconds(CLOCK_SKEW_SECS);
+                if iat > latest {
+                    Err(format!("issued in the future ({iat})"))
+                } else {
+                    Ok(())
+                }
+            });
         let claims = id_token
-            .claims(&client.id_token_verifier(), &Nonce::new(p.nonce))
+            .claims(&verifier, &Nonce::new(p.nonce))
             .map_err(|e| Error::Provider(format!("id_token refused: {}", chain(&e))))?;
         let name = |n: Option<&openidconnect::LocalizedClaim<_>>| {
             n.and_then(|n| n.get(None))
