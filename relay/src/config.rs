@@ -319,7 +319,26 @@ impl Config {
                 "max_anonymous_agents_per_ip must be at least 1".into(),
             ));
         }
-        Ok(self)
+        // An object store half set up, or beside a folder, would keep recordings somewhere
+        // other than the operator meant.
+        let s3 = [
+            &self.recordings_s3_bucket,
+            &self.recordings_s3_access_key,
+            &self.recordings_s3_secret_key,
+        ];
+        let said = match &self.recordings_s3_endpoint {
+            None if s3.iter().any(|v| v.is_some()) => {
+                "recordings_s3_bucket and the keys need recordings_s3_endpoint"
+            }
+            Some(_) if self.recordings_dir.is_some() => {
+                "set recordings_s3_endpoint or recordings_dir, not both"
+            }
+            Some(_) if s3.iter().any(|v| v.is_none()) => {
+                "recordings_s3_endpoint needs recordings_s3_bucket, recordings_s3_access_key and recordings_s3_secret_key"
+            }
+            _ => return Ok(self),
+        };
+        Err(Error::Config(said.into()))
     }
 
     /// The URL to print for people.
@@ -350,6 +369,37 @@ mod tests {
         v.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn an_object_store_for_recordings_is_set_whole_or_not_at_all() {
+        let load = |v: &[(&str, &str)]| Config::load(None, vars(v));
+        let whole = [
+            ("TETHER_RECORDINGS_S3_ENDPOINT", "http://10.0.0.5:9000"),
+            ("TETHER_RECORDINGS_S3_BUCKET", "recordings"),
+            ("TETHER_RECORDINGS_S3_ACCESS_KEY", "AKIA1"),
+            ("TETHER_RECORDINGS_S3_SECRET_KEY", "s"),
+        ];
+        let c = load(&whole).unwrap();
+        assert_eq!(c.recordings_s3_bucket.as_deref(), Some("recordings"));
+        assert_eq!(c.recordings_s3_region, "us-east-1");
+        for (drop, said) in [
+            (
+                "TETHER_RECORDINGS_S3_SECRET_KEY",
+                "needs recordings_s3_bucket",
+            ),
+            (
+                "TETHER_RECORDINGS_S3_ENDPOINT",
+                "need recordings_s3_endpoint",
+            ),
+        ] {
+            let part: Vec<_> = whole.iter().copied().filter(|(k, _)| *k != drop).collect();
+            let e = load(&part).unwrap_err().to_string();
+            assert!(e.contains(said), "without {drop}: {e}");
+        }
+        let both = [&whole[..], &[("TETHER_RECORDINGS_DIR", "/srv/rec")]].concat();
+        let e = load(&both).unwrap_err().to_string();
+        assert!(e.contains("not both"), "{e}");
     }
 
     #[test]

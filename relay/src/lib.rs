@@ -253,6 +253,7 @@ pub async fn run(
         None
     };
     let state = state(cfg, store, &key, turn_grants)?;
+    tracing::info!(at = %state.recordings.describe(), "recordings kept");
     if let Some(url) = &state.cfg.redis_url {
         if state.cfg.database_url.is_none() {
             return Err(Error::Config(
