@@ -7,7 +7,6 @@ use std::path::Path;
 
 use tether_relay::Config;
 use tether_tests::request_bytes;
-use tokio::io::AsyncBufReadExt;
 
 use crate::harness::*;
 use crate::recording::api::{put, segment, start};
@@ -28,27 +27,11 @@ struct ObjectStore {
 impl ObjectStore {
     async fn start() -> ObjectStore {
         let dir = tempfile::tempdir().unwrap();
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/browser/s3-cli.mjs");
         let options = serde_json::json!({
             "directory": dir.path(),
             "buckets": [BUCKET],
         });
-        let mut child = tokio::process::Command::new("node")
-            .arg(script)
-            .arg(options.to_string())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("node runs the object store (web/node_modules installed by npm ci)");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = tokio::io::BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
-            .await
-            .expect("the object store started in time")
-            .unwrap()
-            .expect("the object store printed its address");
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let (child, v) = tether_tests::node_fixture("s3-cli.mjs", &options).await;
         ObjectStore {
             endpoint: v["endpoint"].as_str().unwrap().to_owned(),
             dir,

@@ -221,6 +221,37 @@ pub fn sh(program: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// A test server for Node.js in `tests/browser/` (`script`: the OpenID provider, the object
+/// store), started with `options` as JSON in its first argument. Returns the process, which
+/// stops when it is dropped (its standard input closes), and the JSON line it prints once it
+/// listens. Its packages come from `web/node_modules` (`npm ci` in `web/`).
+pub async fn node_fixture(
+    script: &str,
+    options: &serde_json::Value,
+) -> (tokio::process::Child, serde_json::Value) {
+    use tokio::io::AsyncBufReadExt;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("browser")
+        .join(script);
+    let mut child = tokio::process::Command::new("node")
+        .arg(&path)
+        .arg(options.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("node {}: {e}", path.display()));
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .unwrap_or_else(|_| panic!("{script} did not start within 20 s"))
+        .unwrap()
+        .unwrap_or_else(|| panic!("{script} ended before it listened"));
+    let said = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{script}: {line:?}: {e}"));
+    (child, said)
+}
+
 /// A loopback address with a port that was free a moment ago.
 pub fn free_addr() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -162,40 +162,22 @@ async fn a_recorded_session_reaches_the_relay_in_order_and_plays_from_there() {
 #[test]
 fn the_streamed_h264_frames_cut_into_fragments_play_back_at_their_times() {
     let mut enc = H264Encoder::new(W, H, Settings::default()).unwrap();
-    let mut mp4 = Fragmenter::new(W, H);
-    let mut file = Vec::new();
+    let mut cut = Cut::new(W, H);
     // A second each of red, green and blue, ten frames a second; a keyframe starts each
     // colour, and a fragment is cut there, as the recorder does.
     let colours = [[0, 0, 255], [0, 255, 0], [255, 0, 0]];
-    let mut frames = 0;
     for (c, bgr) in colours.iter().enumerate() {
         if c > 0 {
             enc.request_keyframe();
         }
         for i in 0..10u64 {
             let at = Duration::from_millis(5_000 + c as u64 * 1000 + i * 100);
-            let Some(out) = enc.encode(&solid(*bgr), at).unwrap() else {
-                continue;
-            };
-            if file.is_empty() {
-                assert!(out.keyframe, "the stream starts at a keyframe");
-                file.extend(mp4.header(&out.data).unwrap());
+            if let Some(out) = enc.encode(&solid(*bgr), at).unwrap() {
+                cut.frame(&out.data, at, out.keyframe);
             }
-            if out.keyframe
-                && let Some(fragment) = mp4.cut().unwrap()
-            {
-                file.extend(fragment);
-            }
-            mp4.push(&out.data, at, out.keyframe);
-            frames += 1;
         }
     }
-    file.extend(mp4.finish(Duration::from_millis(8_000)).unwrap().unwrap());
-    assert_eq!(frames, 30, "openh264 skipped frames");
-
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("recording.mp4");
-    std::fs::write(&path, &file).unwrap();
+    let (_dir, path) = cut.write(Duration::from_millis(8_000), 30);
     let probe = Command::new("ffprobe")
         .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
         .args([
@@ -228,6 +210,47 @@ fn the_streamed_h264_frames_cut_into_fragments_play_back_at_their_times() {
     }
 }
 
+/// Encoded frames cut into fragmented MP4 as the recorder cuts them: the header at the first
+/// frame (a keyframe), a fragment at each keyframe after.
+struct Cut {
+    mp4: Fragmenter,
+    file: Vec<u8>,
+    frames: u32,
+}
+
+impl Cut {
+    fn new(width: u32, height: u32) -> Cut {
+        Cut {
+            mp4: Fragmenter::new(width, height),
+            file: Vec::new(),
+            frames: 0,
+        }
+    }
+
+    fn frame(&mut self, data: &[u8], at: Duration, keyframe: bool) {
+        if self.file.is_empty() {
+            assert!(keyframe, "the stream starts at a keyframe");
+            self.file.extend(self.mp4.header(data).unwrap());
+        }
+        if keyframe && let Some(fragment) = self.mp4.cut().unwrap() {
+            self.file.extend(fragment);
+        }
+        self.mp4.push(data, at, keyframe);
+        self.frames += 1;
+    }
+
+    /// The file, ended at `end`, in a temporary folder (kept while the first value lives),
+    /// once it holds the `frames` expected.
+    fn write(mut self, end: Duration, frames: u32) -> (tempfile::TempDir, std::path::PathBuf) {
+        assert_eq!(self.frames, frames, "openh264 skipped frames");
+        self.file.extend(self.mp4.finish(end).unwrap().unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("recording.mp4");
+        std::fs::write(&path, &self.file).unwrap();
+        (dir, path)
+    }
+}
+
 /// A frame of `w` × `h` in one colour.
 fn solid_of(w: u32, h: u32, bgr: [u8; 3]) -> Frame {
     Frame {
@@ -242,9 +265,7 @@ fn solid_of(w: u32, h: u32, bgr: [u8; 3]) -> Frame {
 fn a_switch_to_a_display_of_another_size_mid_recording_plays_at_each_size() {
     // The supporter switches displays: the stream's encoder starts again at the new size with a
     // keyframe, whose SPS and PPS travel in band (avc3), in the same recording.
-    let mut mp4 = Fragmenter::new(W, H);
-    let mut file = Vec::new();
-    let mut frames = 0;
+    let mut cut = Cut::new(W, H);
     for (c, (w, h, bgr)) in [(W, H, [0, 0, 255]), (2 * W, 2 * H, [0, 255, 0])]
         .into_iter()
         .enumerate()
@@ -252,27 +273,12 @@ fn a_switch_to_a_display_of_another_size_mid_recording_plays_at_each_size() {
         let mut enc = H264Encoder::new(w, h, Settings::default()).unwrap();
         for i in 0..10u64 {
             let at = Duration::from_millis(5_000 + c as u64 * 1000 + i * 100);
-            let Some(out) = enc.encode(&solid_of(w, h, bgr), at).unwrap() else {
-                continue;
-            };
-            if file.is_empty() {
-                file.extend(mp4.header(&out.data).unwrap());
+            if let Some(out) = enc.encode(&solid_of(w, h, bgr), at).unwrap() {
+                cut.frame(&out.data, at, out.keyframe);
             }
-            if out.keyframe
-                && let Some(fragment) = mp4.cut().unwrap()
-            {
-                file.extend(fragment);
-            }
-            mp4.push(&out.data, at, out.keyframe);
-            frames += 1;
         }
     }
-    file.extend(mp4.finish(Duration::from_millis(7_000)).unwrap().unwrap());
-    assert_eq!(frames, 20, "openh264 skipped frames");
-
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("recording.mp4");
-    std::fs::write(&path, &file).unwrap();
+    let (_dir, path) = cut.write(Duration::from_millis(7_000), 20);
     let probe = Command::new("ffprobe")
         .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
         .args(["frame=width,height", "-of", "csv=p=0"])

@@ -1,6 +1,6 @@
 //! The test OpenID provider, for the viewer window's single sign-on.
 
-use crate::webdriver::{Driver, WAIT};
+use crate::webdriver::Driver;
 
 /// The test OpenID provider (`tests/browser/provider-cli.mjs`, the npm `oidc-provider` package)
 /// with Jane as its one person; it stops when this value is dropped (its standard input closes).
@@ -17,11 +17,6 @@ impl Provider {
     /// Starts it, and sets it as Acme's provider at the relay at `relay` (as the owner whose
     /// token is `owner`).
     pub async fn start(relay: std::net::SocketAddr, owner: &str) -> Provider {
-        use tokio::io::AsyncBufReadExt;
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/browser/provider-cli.mjs"
-        );
         let options = serde_json::json!({
             "clientId": Self::CLIENT_ID,
             "clientSecret": Self::CLIENT_SECRET,
@@ -30,22 +25,7 @@ impl Provider {
                 "jane-1": { "email": "jane@acme.example", "email_verified": true, "name": "Jane Doe" },
             },
         });
-        let mut child = tokio::process::Command::new("node")
-            .arg(script)
-            .arg(options.to_string())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("node runs the test provider (web/node_modules installed by npm ci)");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = tokio::io::BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(WAIT, lines.next_line())
-            .await
-            .expect("the provider started in time")
-            .unwrap()
-            .expect("the provider printed its issuer");
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let (child, v) = tether_tests::node_fixture("provider-cli.mjs", &options).await;
         let provider = Provider {
             issuer: v["issuer"].as_str().unwrap().to_owned(),
             _child: child,
